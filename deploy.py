@@ -1,0 +1,41 @@
+"""
+pgconverge: the database phase of the runbook, one desired state per line (DESIGN.md §1).
+
+    pyinfra inventory.py deploy.py          # shows the pending changes, asks, converges
+    pyinfra inventory.py deploy.py --dry    # only shows what would change (--diff: with SQL)
+    pyinfra inventory.py deploy.py -y       # converges without asking (CI)
+"""
+
+from tasks.operations import migrations, schema, seed, target
+from tasks.run import get_run_or_exit
+
+run = get_run_or_exit()
+settings = run.settings
+state_dir = str(settings.state_dir)
+
+# 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
+migrations.proven_locally(
+    name="Migrations proven locally", service="source", migrations=run.migrations, state_dir=state_dir,
+)
+
+# 3. The target answers, over SSL, and the local client tools are not older than it.
+target.reachable(
+    name="Target reachable", service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+)
+
+# 5. Each pending migration applied once, in order, recorded in schema_migrations.
+migrations.applied(
+    name="Migrations applied",
+    service="target",
+    migrations=run.migrations,
+    baseline_version=settings.baseline_version,
+    lock_wait_s=settings.lock_wait_s,
+    lock_timeout=settings.lock_timeout,
+    statement_timeout=settings.statement_timeout,
+)
+
+# 6. The target's catalog equals the expected schema.
+schema.verified(name="Schema verified", service="target", migrations=run.migrations, state_dir=state_dir)
+
+# 8. Every seed row exists in the target.
+seed.present(name="Seed present", service="target", files=run.seeds)

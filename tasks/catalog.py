@@ -1,0 +1,107 @@
+"""
+Catalog snapshots and their diff.
+
+:data:`SNAPSHOT_SQL` (``catalog.sql``) returns the whole schema as one JSON document; it runs
+through psycopg (the shadow database) or psql (the target fact). :func:`diff` compares two
+snapshots and returns one readable line per added, removed or changed object. Pure apart from
+:func:`snapshot`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SNAPSHOT_SQL = (Path(__file__).with_name("catalog.sql")).read_text()
+CATEGORIES = ("extensions", "schemas", "types", "sequences", "tables", "indexes", "views", "functions")
+TABLE_PARTS = ("columns", "constraints", "triggers")
+SINGULAR = {
+    "extensions": "extension", "schemas": "schema", "types": "type", "sequences": "sequence",
+    "tables": "table", "indexes": "index", "views": "view", "functions": "function",
+    "columns": "column", "constraints": "constraint", "triggers": "trigger",
+}
+
+
+def snapshot(conn) -> dict[str, Any]:
+    """Read the snapshot with an open psycopg connection."""
+    return json.loads(conn.execute(SNAPSHOT_SQL).fetchone()[0])
+
+
+def _short_table(name: str) -> str:
+    return name[len("public."):] if name.startswith("public.") else name
+
+
+def _describe(kind: str, name: str, value: Any) -> str:
+    name = _short_table(name)
+    if kind == "indexes":
+        definition = value["definition"]
+        on = definition.find(" ON ")
+        return f"index {name}{definition[on:] if on >= 0 else ''}"
+    if kind == "columns":
+        text = f"{value['type']}{' NOT NULL' if value.get('not_null') else ''}"
+        if value.get("default"):
+            text += f" DEFAULT {value['default']}"
+        return f"column {name} {text}"
+    if kind == "constraints":
+        return f"{value['type']} {name}: {value['definition']}"
+    if kind == "triggers":
+        return f"trigger {name}"
+    if kind == "types":
+        return f"{value.get('kind') or 'type'} {name}"
+    if kind == "views":
+        return f"{value['kind']} {name}"
+    return f"{SINGULAR[kind]} {name}"
+
+
+def _changed(kind: str, name: str, old: Any, new: Any) -> list[str]:
+    name = _short_table(name)
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [f"~ {SINGULAR[kind]} {name}: {old} → {new}"]
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            before, after = old.get(key), new.get(key)
+            if key == "definition" or (isinstance(before, str) and len(str(before)) > 60):
+                lines.append(f"~ {SINGULAR[kind]} {name}: {key} differs")
+            else:
+                lines.append(f"~ {SINGULAR[kind]} {name}: {key} {before} → {after}")
+    return lines
+
+
+def _diff_mapping(kind: str, expected: dict, actual: dict, prefix: str = "") -> list[str]:
+    lines = []
+    for name in sorted(set(expected) | set(actual)):
+        full = f"{prefix}{name}"
+        if name not in actual:
+            lines.append(f"- {_describe(kind, full, expected[name])}")
+        elif name not in expected:
+            lines.append(f"+ {_describe(kind, full, actual[name])}")
+        elif expected[name] != actual[name]:
+            lines.extend(_changed(kind, full, expected[name], actual[name]))
+    return lines
+
+
+def diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """What ``actual`` has that ``expected`` lacks (+), lacks (-), or has differently (~)."""
+    lines: list[str] = []
+    for kind in CATEGORIES:
+        old, new = expected.get(kind) or {}, actual.get(kind) or {}
+        if isinstance(old, list) or isinstance(new, list):
+            old, new = {k: True for k in old or []}, {k: True for k in new or []}
+        if kind != "tables":
+            lines.extend(_diff_mapping(kind, old, new))
+            continue
+        for table in sorted(set(old) | set(new)):
+            if table not in new or table not in old:
+                lines.extend(_diff_mapping(kind, {table: old[table]} if table in old else {},
+                                           {table: new[table]} if table in new else {}))
+                continue
+            for part in TABLE_PARTS:
+                lines.extend(_diff_mapping(part, old[table].get(part) or {}, new[table].get(part) or {},
+                                           prefix=f"{_short_table(table)}."))
+            rest_old = {k: v for k, v in old[table].items() if k not in TABLE_PARTS}
+            rest_new = {k: v for k, v in new[table].items() if k not in TABLE_PARTS}
+            if rest_old != rest_new:
+                lines.extend(_changed(kind, table, rest_old, rest_new))
+    return lines

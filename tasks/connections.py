@@ -1,0 +1,103 @@
+"""
+Connections without secrets on any command line.
+
+One private ``pg_service.conf`` (mode 0600, in a 0700 temporary folder) holds the source and
+target credentials for the run. Its path is put in this process's ``PGSERVICEFILE``, which
+every child (psql, pg_dump, pg_restore) and psycopg inherit, so commands only ever say
+``service=target``. The folder is removed at exit; folders left by a killed run are removed at
+the start of the next one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+PREFIX = "pgconverge-"
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _escape(value: str) -> str:
+    """pg_service.conf values run to the end of the line; a newline would start a new key."""
+    if "\n" in value or "\r" in value:
+        raise ValueError("a connection parameter contains a line break")
+    return value
+
+
+def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
+    """The text of a pg_service.conf with one ``[name]`` section per service."""
+    lines = []
+    for name, params in services.items():
+        if not SERVICE_NAME.fullmatch(name):
+            raise ValueError(f"bad service name {name!r}")
+        lines.append(f"[{name}]")
+        lines.extend(f"{key}={_escape(value)}" for key, value in params.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_folders(tmp: Path | None = None) -> list[Path]:
+    """Remove service-file folders whose creating process is gone (a killed earlier run)."""
+    tmp = Path(tmp or tempfile.gettempdir())
+    removed = []
+    for folder in tmp.glob(f"{PREFIX}*"):
+        match = re.fullmatch(rf"{PREFIX}(\d+)-.*", folder.name)
+        if match and folder.is_dir() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+class ServiceFile:
+    """The run's private pg_service.conf; ``install()`` points ``PGSERVICEFILE`` at it."""
+
+    def __init__(self, services: Mapping[str, Mapping[str, str]]):
+        remove_stale_folders()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+        self.path = self.folder / "pg_service.conf"
+        self.services = {name: dict(params) for name, params in services.items()}
+        self._write()
+        atexit.register(self.remove)
+
+    def _write(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(render_service_file(self.services))
+
+    def add(self, name: str, params: Mapping[str, str]) -> None:
+        self.services[name] = dict(params)
+        self._write()
+
+    def install(self, environ: dict | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        environ["PGSERVICEFILE"] = str(self.path)
+        # A password or service from the caller's environment must not override ours.
+        for key in ("PGPASSWORD", "PGSERVICE", "DATABASE_URL"):
+            environ.pop(key, None)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def conninfo(service: str, **overrides: str) -> str:
+    """A libpq conninfo string naming a service, e.g. ``service=target``; never holds a secret."""
+    parts = [f"service={service}"]
+    for key, value in overrides.items():
+        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+        parts.append(f"{key}='{quoted}'")
+    return " ".join(parts)

@@ -1,0 +1,126 @@
+"""
+pyinfra facts about a PostgreSQL database, read with psql over the run's service file.
+
+Each fact takes a service name (``source`` or ``target``), never a URL or a password. The SQL
+goes on stdin: call them with ``host.get_fact(Fact, service="target", _stdin=Fact.sql)`` through
+:func:`read`. They never fail the host: a connection or SQL error comes back as data, so the
+operation can stop with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyinfra import host
+from pyinfra.api import FactBase, StringCommand
+
+from tasks import catalog, migrate, seed
+from tasks.migration_plan import TargetHistory
+from tasks.psql import never_fails, psql, split_error
+
+
+class FactError(dict):
+    """What a fact returns when psql failed: ``{"error": "first error line"}``."""
+
+
+class PsqlFact(FactBase):
+    """Base: run ``sql`` (stdin) with psql against ``service``; rows are tab-separated lines."""
+
+    abstract = True
+    sql = "SELECT 1"
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "psql"
+
+    def command(self, service: str) -> StringCommand:
+        return never_fails(psql(service))
+
+    def process(self, output: list[str]):
+        rows, error = split_error(output)
+        if error:
+            return FactError(error=error)
+        return self.parse([line.split("\t") for line in rows])
+
+    def parse(self, rows: list[list[str]]):
+        return rows
+
+
+def read(fact: type[PsqlFact], service: str, sql: str | None = None):
+    """Read ``fact`` from ``service``; a missing psql binary comes back as a FactError."""
+    value = host.get_fact(fact, service=service, _stdin=sql or fact.sql)
+    if value is None:
+        return FactError(error="psql is not installed: install the PostgreSQL client (apt-get install postgresql-client)")
+    return value
+
+
+class ServerInfo(PsqlFact):
+    """
+    Server version, connection limit and TLS state of the session.
+
+    .. code:: python
+
+        {"version_num": 150018, "version": "15.18", "max_connections": 20, "ssl": True,
+         "user": "app", "superuser": False, "database": "app"}
+    """
+
+    sql = """
+    SELECT current_setting('server_version_num'), current_setting('server_version'),
+           current_setting('max_connections'),
+           coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
+           current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(),
+           (SELECT count(*) FROM pg_stat_activity WHERE datname IS NOT NULL)
+    """
+
+    def parse(self, rows):
+        num, version, max_conn, ssl, user, superuser, database, used = rows[0]
+        return {
+            "version_num": int(num), "version": version.split()[0], "max_connections": int(max_conn),
+            "ssl": ssl == "t", "user": user, "superuser": superuser == "t", "database": database,
+            "connections_used": int(used),
+        }
+
+
+class MigrationHistory(PsqlFact):
+    """The target's ``schema_migrations`` rows and its count of user tables, as a TargetHistory."""
+
+    sql = (
+        f"SELECT ({migrate.EXISTS_SQL}) AS has_table \\gset\n"
+        f"SELECT 'exists', :'has_table', '', '';\n"
+        f"{migrate.HISTORY_SQL};\n"
+        "\\if :has_table\n"
+        f"{migrate.ROWS_SQL};\n"
+        "\\endif\n"
+    )
+
+    def parse(self, rows) -> TargetHistory:
+        exists = any(r[0] == "exists" and r[1] == "t" for r in rows)
+        return migrate.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
+
+
+class SeedState(PsqlFact):
+    """Per seed file, the number of rows missing by primary key (the script is passed as ``sql``)."""
+
+    def parse(self, rows):
+        return seed.parse_seed_output(["\t".join(r) for r in rows])
+
+
+class CatalogSnapshot(PsqlFact):
+    """The schema as :mod:`tasks.catalog` sees it (the dict of ``catalog.sql``)."""
+
+    sql = catalog.SNAPSHOT_SQL
+
+    def parse(self, rows):
+        return json.loads("\t".join(rows[0]))
+
+
+class ClientVersion(FactBase):
+    """Major version of the local ``pg_dump`` (``None`` when it is not installed)."""
+
+    def command(self) -> str:
+        return "pg_dump --version 2>/dev/null || true"
+
+    def process(self, output: list[str]):
+        import re
+
+        match = re.search(r"(\d+)(?:\.\d+)?", " ".join(output))
+        return int(match.group(1)) if match else None

@@ -1,0 +1,258 @@
+"""
+The migration engine: apply pending files exactly once, in one database session.
+
+* One psycopg connection for the whole run (libpq ``service=...``: no secret in any argv).
+* A session advisory lock, polled with ``pg_try_advisory_lock`` in short autocommit
+  statements (no open snapshot, so a concurrent CREATE INDEX CONCURRENTLY is never held up by
+  a waiting deploy), with a bounded wait; the history is read again under the lock.
+* One transaction per file, its ``schema_migrations`` row included, with ``SET LOCAL
+  lock_timeout`` / ``statement_timeout``: a failed or killed file leaves nothing behind.
+* A no-transaction file runs statement by statement after INVALID indexes it builds (left by a
+  killed CREATE INDEX CONCURRENTLY) are dropped, so re-running it after a crash works.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from tasks.migration_files import Migration
+from tasks.migration_plan import AppliedRow, MigrationPlan, TargetHistory, plan_migrations
+from tasks.sqlsplit import line_of
+
+LOCK_KEY = 0x7067_636F_6E76  # "pgconv": the session advisory lock that serialises deploys
+LOCK_POLL_S = 0.2
+
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS public.schema_migrations (
+    version      bigint      PRIMARY KEY,
+    name         text        NOT NULL,
+    checksum     text        NOT NULL,
+    kind         text        NOT NULL DEFAULT 'applied' CHECK (kind IN ('applied', 'baseline')),
+    applied_at   timestamptz NOT NULL DEFAULT now(),
+    execution_ms integer     NOT NULL DEFAULT 0,
+    applied_by   text        NOT NULL DEFAULT current_user
+)
+"""
+
+# Also used by the pyinfra fact (through psql), so both read the target the same way.
+HISTORY_SQL = """
+SELECT 'tables', count(*)::text, '', ''
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
+   AND n.nspname NOT LIKE 'pg\\_%'
+   AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
+"""
+ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
+EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
+INVALID_INDEX_SQL = """
+SELECT n.nspname, c.relname FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT i.indisvalid AND c.relname = ANY(%s)
+"""
+CONCURRENT_INDEX_NAME = re.compile(
+    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)",
+    re.IGNORECASE,
+)
+
+
+class MigrationError(RuntimeError):
+    """A migration could not be applied; the message is one line naming the file and the fix."""
+
+
+class LockTimeout(MigrationError):
+    pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    lock_wait_s: float = 60.0
+    lock_timeout: str = "5s"
+    statement_timeout: str = "0"
+
+
+def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
+    """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""
+    user_tables = 0
+    applied = []
+    for tag, a, b, c in rows:
+        if tag == "tables":
+            user_tables = int(a)
+        elif tag == "row":
+            checksum, _, kind = c.partition(" ")
+            applied.append(AppliedRow(int(a), b, checksum, kind or "applied"))
+    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied))
+
+
+def read_history(conn: psycopg.Connection) -> TargetHistory:
+    exists = conn.execute(EXISTS_SQL).fetchone()[0]
+    rows = conn.execute(HISTORY_SQL).fetchall()
+    if exists:
+        rows += conn.execute(ROWS_SQL).fetchall()
+    return history_from_rows(rows, exists)
+
+
+def applied_by() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} (pgconverge)"
+
+
+def describe_lock_holder(conn: psycopg.Connection) -> str:
+    row = conn.execute(
+        """
+        SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.client_addr::text, 'local'),
+               date_trunc('second', now() - a.backend_start)::text
+          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1
+        """,
+        (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
+    ).fetchone()
+    if not row:
+        return "a session that has just let go"
+    pid, app, addr, age = row
+    return f"pid {pid} (application {app}, from {addr}, connected {age} ago)"
+
+
+def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + wait_s
+    told = False
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise LockTimeout(
+                f"another deploy holds the migration lock after {wait_s:g}s: {describe_lock_holder(conn)}; "
+                "wait for it to finish, or stop it, then run again (MIGRATION_LOCK_WAIT sets the wait)"
+            )
+        if not told:
+            on_event(f"waiting up to {wait_s:g}s for the migration lock held by {describe_lock_holder(conn)}")
+            told = True
+        time.sleep(LOCK_POLL_S)
+
+
+def _failure(migration: Migration, exc: psycopg.Error, base_offset: int = 0) -> MigrationError:
+    diag = exc.diag
+    message = (diag.message_primary or str(exc)).strip()
+    where = f"migration {migration.filename}"
+    if diag.statement_position:
+        where += f" line {line_of(migration.sql, base_offset + int(diag.statement_position) - 1)}"
+    elif base_offset:
+        where += f" line {line_of(migration.sql, base_offset)}"
+    detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        fix = "a lock was not granted within MIGRATION_LOCK_TIMEOUT: run again when the table is less busy"
+    elif isinstance(exc, psycopg.errors.QueryCanceled):
+        fix = "it ran longer than MIGRATION_STATEMENT_TIMEOUT: raise the limit or split the migration"
+    elif isinstance(exc, psycopg.OperationalError):
+        fix = "the connection to the database was lost: the file was rolled back, run again"
+    else:
+        fix = "fix the file and run again" if not migration.no_transaction else "fix the file and run again (it is re-run whole)"
+    state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
+    return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+
+
+def _set_limits(conn: psycopg.Connection, limits: Limits, local: bool) -> None:
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+        (limits.lock_timeout, local, limits.statement_timeout, local),
+    )
+
+
+def _record(conn: psycopg.Connection, migration: Migration, kind: str, started: float) -> None:
+    conn.execute(
+        "INSERT INTO public.schema_migrations (version, name, checksum, kind, execution_ms, applied_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (migration.version, migration.name, migration.checksum, kind, int((time.monotonic() - started) * 1000), applied_by()),
+    )
+
+
+def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
+    started = time.monotonic()
+    try:
+        with conn.transaction():
+            _set_limits(conn, limits, local=True)
+            conn.execute(migration.sql.encode())
+            _record(conn, migration, "applied", started)
+    except psycopg.Error as exc:
+        raise _failure(migration, exc) from None
+
+
+def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
+    names = [m.group(1).strip('"') for m in CONCURRENT_INDEX_NAME.finditer(migration.sql)]
+    if not names:
+        return
+    for schema, index in conn.execute(INVALID_INDEX_SQL, (names,)).fetchall():
+        on_event(f"{migration.filename}: dropping INVALID index {index} left by an interrupted build")
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index)))
+
+
+def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, on_event) -> None:
+    started = time.monotonic()
+    drop_invalid_indexes(conn, migration, on_event)
+    _set_limits(conn, limits, local=False)
+    try:
+        for statement in migration.statements:
+            try:
+                conn.execute(statement.text.encode())
+            except psycopg.Error as exc:
+                raise _failure(migration, exc, statement.offset) from None
+        _record(conn, migration, "applied", started)
+    finally:
+        if not conn.closed and not conn.broken:
+            conn.execute("RESET lock_timeout; RESET statement_timeout")
+
+
+def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:
+    with conn.transaction():
+        for migration in migrations:
+            _record(conn, migration, "baseline", time.monotonic())
+
+
+def connect(conninfo: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
+        raise MigrationError(f"cannot connect: {first}") from None
+
+
+def apply_migrations(
+    conninfo: str,
+    files: list[Migration],
+    baseline_version: int | None,
+    limits: Limits,
+    on_event: Callable[[str], None] = lambda message: None,
+) -> MigrationPlan:
+    """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out."""
+    conn = connect(conninfo)
+    try:
+        acquire_lock(conn, limits.lock_wait_s, on_event)
+        conn.execute(TRACKING_DDL)
+        plan = plan_migrations(files, read_history(conn), baseline_version)
+        if plan.problems:
+            raise MigrationError(plan.problems[0])
+        if plan.baseline:
+            record_baseline(conn, plan.baseline)
+            on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied")
+        for index, migration in enumerate(plan.pending, 1):
+            started = time.monotonic()
+            if migration.no_transaction:
+                apply_without_transaction(conn, migration, limits, on_event)
+            else:
+                apply_in_transaction(conn, migration, limits)
+            elapsed = (time.monotonic() - started) * 1000
+            on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
+        return plan
+    except psycopg.OperationalError as exc:
+        raise MigrationError(f"lost the connection to the database: {str(exc).strip().splitlines()[0]}: run again") from None
+    finally:
+        conn.close()  # closing the session releases the advisory lock

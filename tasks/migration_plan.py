@@ -1,0 +1,94 @@
+"""
+What the target needs: compare the migration files with the target's ``schema_migrations``.
+
+Vocabulary after Flyway and Atlas: *applied*, *pending*, *checksum mismatch* (edited after it
+was applied), *unknown applied version* (in the target, not on disk), *out of order* (a new
+file older than the newest applied one) and *baseline* (an existing database adopted at a
+version without running the files up to it). Pure; unit-tested without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tasks.migration_files import Migration
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    version: int
+    name: str
+    checksum: str
+    kind: str = "applied"  # or "baseline"
+
+
+@dataclass(frozen=True)
+class TargetHistory:
+    """What the migrations fact reads from the target."""
+
+    table_exists: bool
+    user_tables: int  # tables other than schema_migrations, outside system schemas
+    rows: tuple[AppliedRow, ...] = ()
+
+
+@dataclass
+class MigrationPlan:
+    pending: list[Migration] = field(default_factory=list)
+    baseline: list[Migration] = field(default_factory=list)
+    applied: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def converged(self) -> bool:
+        return not (self.pending or self.baseline or self.problems)
+
+
+def _short(checksum: str) -> str:
+    return checksum[:8] + "…"
+
+
+def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None) -> MigrationPlan:
+    plan = MigrationPlan()
+    by_version = {m.version: m for m in files}
+    rows = {row.version: row for row in history.rows}
+
+    if not rows:
+        if baseline_version is not None:
+            plan.baseline = [m for m in files if m.version <= baseline_version]
+            plan.pending = [m for m in files if m.version > baseline_version]
+            return plan
+        if history.user_tables:
+            plan.problems.append(
+                f"the target has {history.user_tables} table(s) but no schema_migrations history: "
+                "set BASELINE_VERSION=N to adopt it at version N (files up to N are recorded, not run)"
+            )
+            return plan
+        plan.pending = list(files)
+        return plan
+
+    for version, row in sorted(rows.items()):
+        migration = by_version.get(version)
+        if migration is None:
+            plan.problems.append(
+                f"version {version} ({row.name}) is applied in the target but has no file: "
+                f"restore {version:03d}_{row.name}.sql, or point MIGRATIONS_DIR at the right folder"
+            )
+        elif migration.checksum != row.checksum:
+            plan.problems.append(
+                f"migration {migration.filename} was edited after it was applied "
+                f"(checksum {_short(row.checksum)} ≠ {_short(migration.checksum)}): "
+                "restore the file and put the change in a new migration"
+            )
+    plan.applied = len(rows)
+    newest = max(rows)
+    for migration in files:
+        if migration.version in rows:
+            continue
+        if migration.version < newest:
+            plan.problems.append(
+                f"migration {migration.filename} is older than the newest applied version {newest} (out of order): "
+                f"renumber it above {newest}"
+            )
+        else:
+            plan.pending.append(migration)
+    return plan

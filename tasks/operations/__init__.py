@@ -1,0 +1,6 @@
+"""
+pgconverge's pyinfra operations: one per desired state of the runbook (DESIGN.md §1).
+
+Each reads facts, yields commands only when something is out of place, and calls
+``host.noop`` on every no-change branch.
+"""

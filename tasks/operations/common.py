@@ -1,0 +1,49 @@
+"""
+Helpers shared by the operations: refusing with one clear line, and showing the plan once.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from pyinfra import host
+from pyinfra.api import FunctionCommand, OperationError
+from pyinfra.context import state
+
+
+def planning() -> bool:
+    """True while pyinfra runs the op bodies to detect changes (``--dry`` or before the prompt)."""
+    return not state.is_executing
+
+
+def refuse(message: str) -> Iterator[FunctionCommand]:
+    """Stop the run with ``message``: an operation error at plan time, a failed command at execute time."""
+    if planning():
+        raise OperationError(message)
+
+    def fail(state, host) -> bool:
+        host.log_styled(f"pgconverge: {message}", fg="red")
+        return False
+
+    yield FunctionCommand(fail, (), {})
+
+
+def show_plan(lines: list[str]) -> None:
+    """Print the pending changes once, at plan time (the dry run and the confirmation screen)."""
+    if planning():
+        for line in lines:
+            host.log(line)
+
+
+def python_step(function: Callable[[Callable[[str], None]], None], error_types: tuple[type[Exception], ...]) -> FunctionCommand:
+    """A command that runs ``function(log)`` in this process; a known error fails the op with its message."""
+
+    def run(state, host) -> bool:
+        try:
+            function(host.log)
+        except error_types as exc:
+            host.log_styled(f"pgconverge: {exc}", fg="red")
+            return False
+        return True
+
+    return FunctionCommand(run, (), {})

@@ -1,0 +1,121 @@
+"""
+Migrations proven locally (on a shadow database) and migrations applied (to the target).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import operation
+from pyinfra.context import state
+
+from tasks import migrate, shadow
+from tasks.facts import FactError, MigrationHistory, read
+from tasks.migration_files import Migration
+from tasks.migration_plan import plan_migrations
+from tasks.operations.common import python_step, refuse, show_plan
+
+
+@operation()
+def proven_locally(service: str, migrations: list[Migration], state_dir: str):
+    """
+    Ensure every migration file applies cleanly, in order, to a throw-away shadow database.
+
+    + service: the service name of the source server (the shadow is created there)
+    + migrations: the files, as read by ``tasks.migration_files.read_migrations``
+    + state_dir: where the expected schema is cached, keyed by the files' checksums
+
+    The shadow's catalog becomes the expected schema. Runs only when the set of files changed.
+
+    **Example:**
+
+    .. code:: python
+
+        migrations.proven_locally(
+            name="Migrations proven locally",
+            service="source",
+            migrations=read_migrations(Path("files/migrations")),
+            state_dir=".pgconverge",
+        )
+    """
+    if shadow.load_expected(Path(state_dir), migrations) is not None:
+        host.noop(f"{len(migrations)} migration(s) already proven (expected schema cached)")
+        return
+    show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
+
+    def prove(log) -> None:
+        snapshot, version = shadow.prove(service, migrations, log)
+        path = shadow.save_expected(Path(state_dir), migrations, snapshot, version)
+        log(f"proved {len(migrations)} migration(s) on PostgreSQL {version}; expected schema: {path.name[:12]}…")
+
+    yield python_step(prove, (migrate.MigrationError,))
+
+
+def _pending_lines(plan, with_sql: bool) -> list[str]:
+    lines = []
+    if plan.baseline:
+        lines.append(
+            f"baseline: record {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied (not run)"
+        )
+    for migration in plan.pending:
+        mode = ", no transaction" if migration.no_transaction else ""
+        count = len(migration.statements)
+        lines.append(f"apply {migration.filename} ({count} statement{'s' if count != 1 else ''}{mode})")
+        if with_sql:
+            lines.extend(f"    {line}" for line in migration.sql.rstrip().splitlines())
+    return lines
+
+
+@operation()
+def applied(
+    service: str,
+    migrations: list[Migration],
+    baseline_version: int | None = None,
+    lock_wait_s: float = 60.0,
+    lock_timeout: str = "5s",
+    statement_timeout: str = "0",
+):
+    """
+    Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
+
+    + service: the service name of the target database
+    + migrations: the files, as read by ``tasks.migration_files.read_migrations``
+    + baseline_version: adopt a database without history at this version (files up to it are recorded, not run)
+    + lock_wait_s: how long to wait for another deploy's migration lock
+    + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
+    + statement_timeout: ``SET LOCAL statement_timeout`` for each migration
+
+    All pending files run in one session, one transaction per file (its tracking row included).
+    Edited, unknown or out-of-order files stop the run before anything changes.
+    With ``--diff`` the dry run shows each pending file's SQL.
+
+    **Example:**
+
+    .. code:: python
+
+        migrations.applied(
+            name="Migrations applied",
+            service="target",
+            migrations=read_migrations(Path("files/migrations")),
+        )
+    """
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        yield from refuse(f"cannot read the target's migration history: {history['error']}")
+        return
+    plan = plan_migrations(migrations, history, baseline_version)
+    if plan.problems:
+        yield from refuse("; ".join(plan.problems))
+        return
+    if plan.converged:
+        host.noop(f"all {len(migrations)} migration(s) applied")
+        return
+    show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
+
+    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+
+    def apply(log) -> None:
+        migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
+
+    yield python_step(apply, (migrate.MigrationError,))

@@ -1,0 +1,37 @@
+"""
+psql command lines for pyinfra facts and operations.
+
+Only a service name (``service=target``) is ever on the command line: credentials come from the
+run's private pg_service.conf (see :mod:`tasks.connections`). SQL goes on stdin (``-f -``).
+"""
+
+from __future__ import annotations
+
+from pyinfra.api import QuoteString, StringCommand
+
+FIELD_SEPARATOR = "\t"
+
+
+def psql(service: str, *extra: str, **connector_arguments) -> StringCommand:
+    """``psql`` reading a script from stdin: no psqlrc, stop on the first error, tab-separated rows."""
+    return StringCommand(
+        "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", QuoteString(FIELD_SEPARATOR),
+        "-d", QuoteString(f"service={service}"), *extra, "-f", "-", **connector_arguments,
+    )
+
+
+def never_fails(command: StringCommand) -> StringCommand:
+    """Run ``command`` so that a failure becomes output (``ERROR<TAB>message``) instead of a failed fact."""
+    return StringCommand(
+        "(", command, "2>&1", "||", "echo", QuoteString("pgconverge-error"), ")",
+    )
+
+
+def split_error(lines: list[str]) -> tuple[list[str], str | None]:
+    """Separate the output of a :func:`never_fails` command into (rows, first error line or None)."""
+    if lines and lines[-1].strip() == "pgconverge-error":
+        messages = [line.strip() for line in lines[:-1] if line.strip()]
+        errors = [m for m in messages if "ERROR" in m or "FATAL" in m or "error" in m]
+        return [], (errors or messages or ["psql failed"])[0]
+    # On success stderr (merged in) can only hold psql's own "psql:<stdin>:N: NOTICE: ..." lines.
+    return [line for line in lines if not line.startswith("psql:")], None

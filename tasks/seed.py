@@ -1,0 +1,222 @@
+"""
+Seed files: ``SEED_DIR/<table>.csv`` with a header row of column names.
+
+:func:`read_seed_files` validates the files (pure, before anything connects).
+:func:`seed_script` builds one psql script that, in a single transaction, loads every file into
+a temporary table with COPY (so PostgreSQL converts the values), then inserts the rows missing
+by primary key, tables in foreign-key order, and advances the sequences behind explicit ids.
+``mode="count"`` only counts what is missing and rolls back: the fact and the dry run use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class SeedFileError(ValueError):
+    """A seed file cannot be used; the message names the file, the line and the fix."""
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    filename: str
+    table: str  # schema-qualified, e.g. public.users
+    columns: tuple[str, ...]
+    text: str  # the CSV text, LF line endings, header included
+    rows: int
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_seed_file(path: Path) -> SeedFile:
+    stem = path.name[: -len(".csv")]
+    if not TABLE_NAME.fullmatch(stem):
+        raise SeedFileError(f"seed file {path.name}: the name must be <table>.csv or <schema>.<table>.csv in lower case")
+    table = stem if "." in stem else f"public.{stem}"
+    try:
+        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    except OSError as exc:
+        raise SeedFileError(f"seed file {path.name} cannot be read ({exc.strerror}): fix its permissions") from None
+    except UnicodeDecodeError:
+        raise SeedFileError(f"seed file {path.name} is not UTF-8 text: save it as UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SeedFileError(f"seed file {path.name} is empty: add a header row of column names") from None
+    except csv.Error as exc:
+        raise SeedFileError(f"seed file {path.name} line 1: {exc}") from None
+    columns = tuple(h.strip() for h in header)
+    for column in columns:
+        if not IDENT.fullmatch(column):
+            raise SeedFileError(f"seed file {path.name} line 1: {column!r} is not a column name: fix the header row")
+    if len(set(columns)) != len(columns):
+        raise SeedFileError(f"seed file {path.name} line 1: a column is named twice: fix the header row")
+    rows = 0
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(columns):
+                raise SeedFileError(
+                    f"seed file {path.name} line {reader.line_num}: {len(row)} fields, the header has {len(columns)}: "
+                    "fix the row"
+                )
+            rows += 1
+    except csv.Error as exc:
+        raise SeedFileError(f"seed file {path.name} line {reader.line_num}: {exc}") from None
+    if not text.endswith("\n"):
+        text += "\n"
+    return SeedFile(path.name, table, columns, text, rows)
+
+
+def read_seed_files(folder: Path) -> list[SeedFile]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = [read_seed_file(p) for p in sorted(folder.glob("*.csv"))]
+    seen: dict[str, str] = {}
+    for seed in files:
+        if seed.table in seen:
+            raise SeedFileError(f"seed files {seen[seed.table]} and {seed.filename} both fill {seed.table}: merge them")
+        seen[seed.table] = seed.filename
+    return files
+
+
+# The server-side part: ordering by foreign keys, primary-key lookup, insert or count, sequences.
+_APPLY = r"""
+DO $pgconverge$
+DECLARE
+    remaining int[] := ARRAY(SELECT position FROM pg_temp._seed_files ORDER BY position);
+    ready int[];
+    f record;
+    pk text[];
+    cond text;
+    missing bigint;
+    col text;
+    seq text;
+BEGIN
+    WHILE cardinality(remaining) > 0 LOOP
+        ready := ARRAY(
+            SELECT s.position FROM pg_temp._seed_files s
+             WHERE s.position = ANY(remaining)
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_constraint c JOIN pg_temp._seed_files o ON o.target = c.confrelid
+                    WHERE c.contype = 'f' AND c.conrelid = s.target AND c.confrelid <> s.target
+                      AND o.position = ANY(remaining))
+             ORDER BY s.position);
+        IF cardinality(ready) = 0 THEN
+            RAISE EXCEPTION 'pgconverge: seed tables % refer to each other in a cycle: break the cycle or seed one of them by migration',
+                (SELECT string_agg(file, ', ' ORDER BY position) FROM pg_temp._seed_files WHERE position = ANY(remaining));
+        END IF;
+        FOR f IN SELECT * FROM pg_temp._seed_files WHERE position = ANY(ready) ORDER BY position LOOP
+            pk := ARRAY(SELECT a.attname::text FROM pg_index i
+                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                         WHERE i.indrelid = f.target AND i.indisprimary
+                         ORDER BY array_position(i.indkey::int2[], a.attnum));
+            IF cardinality(pk) = 0 THEN
+                RAISE EXCEPTION 'pgconverge: seed file %: table % has no primary key: add one or remove the file', f.file, f.target;
+            END IF;
+            IF NOT pk <@ f.columns THEN
+                RAISE EXCEPTION 'pgconverge: seed file %: the header lacks primary-key column(s) %: add them', f.file,
+                    array_to_string(ARRAY(SELECT unnest(pk) EXCEPT SELECT unnest(f.columns)), ', ');
+            END IF;
+            cond := (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            IF f.mode = 'count' THEN
+                EXECUTE format('SELECT count(*) FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)',
+                               f.source, f.target, cond) INTO missing;
+            ELSE
+                EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)',
+                               f.target, (SELECT string_agg(format('%I', c), ', ') FROM unnest(f.columns) c),
+                               (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(f.columns) c),
+                               f.source, f.target, cond);
+                GET DIAGNOSTICS missing = ROW_COUNT;
+                IF missing > 0 THEN
+                    FOREACH col IN ARRAY f.columns LOOP
+                        seq := pg_get_serial_sequence(f.target::text, col);
+                        IF seq IS NOT NULL THEN
+                            EXECUTE format('SELECT setval(%L, greatest((SELECT max(%I) FROM %s), '
+                                           '(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM %s), 1))',
+                                           seq, col, f.target, seq);
+                        END IF;
+                    END LOOP;
+                END IF;
+            END IF;
+            UPDATE pg_temp._seed_files SET result = missing WHERE position = f.position;
+        END LOOP;
+        remaining := ARRAY(SELECT unnest(remaining) EXCEPT SELECT unnest(ready));
+    END LOOP;
+END
+$pgconverge$;
+"""
+
+
+def seed_script(files: list[SeedFile], mode: str) -> str:
+    """The psql script (fed on stdin). It prints ``seed<TAB>file<TAB>table<TAB>rows`` lines."""
+    assert mode in ("count", "insert")
+    out = [
+        "\\set ON_ERROR_STOP 1",
+        "\\pset format unaligned",
+        "\\pset tuples_only on",
+        "\\pset fieldsep '\\t'",
+        "SET client_min_messages = warning;",
+        "BEGIN;",
+    ]
+    # Tables a pending migration has not created yet: report and stop, nothing to compare with.
+    names = ", ".join(_quote_literal(f.table) for f in files)
+    out.append(
+        f"SELECT coalesce(string_agg(t, ', '), '') AS missing_tables FROM unnest(ARRAY[{names}]::text[]) t "
+        "WHERE to_regclass(t) IS NULL \\gset"
+    )
+    out.append("SELECT :'missing_tables' <> '' AS has_missing_tables \\gset")
+    out.append("\\if :has_missing_tables")
+    out.append("SELECT 'absent', :'missing_tables';")
+    out.append("\\else")
+    out.append(
+        "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
+        "mode text, result bigint) ON COMMIT DROP;"
+    )
+    for position, seed in enumerate(files, 1):
+        source = f"_seed_{position}"
+        columns = ", ".join(_quote_ident(c) for c in seed.columns)
+        schema, _, table = seed.table.partition(".")
+        target = f"{_quote_ident(schema)}.{_quote_ident(table)}"
+        out.append(f"CREATE TEMP TABLE {source} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA;")
+        out.append(f"COPY {source} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true);")
+        out.append(seed.text.rstrip("\n"))
+        out.append("\\.")
+        array = ", ".join(_quote_literal(c) for c in seed.columns)
+        out.append(
+            f"INSERT INTO _seed_files VALUES ({position}, {_quote_literal(target)}::regclass, {_quote_literal(source)}, "
+            f"{_quote_literal(seed.filename)}, ARRAY[{array}]::text[], {_quote_literal(mode)}, 0);"
+        )
+    out.append(_APPLY.strip())
+    out.append("SELECT 'seed', file, target::text, result FROM _seed_files ORDER BY position;")
+    out.append("\\endif")
+    out.append("COMMIT;" if mode == "insert" else "ROLLBACK;")
+    return "\n".join(out) + "\n"
+
+
+def parse_seed_output(lines: list[str]) -> dict:
+    """``{"absent": [tables], "tables": {filename: (table, rows)}}`` from the script's output."""
+    result: dict = {"absent": [], "tables": {}}
+    for line in lines:
+        parts = line.split("\t")
+        if parts[0] == "absent" and len(parts) == 2:
+            result["absent"] = [t.strip() for t in parts[1].split(",") if t.strip()]
+        elif parts[0] == "seed" and len(parts) == 4:
+            result["tables"][parts[1]] = (parts[2], int(parts[3]))
+    return result

@@ -1,0 +1,177 @@
+"""
+Settings: read from the environment and ``.env`` (python-dotenv), validated before anything runs.
+
+The real environment wins over the file; ``ENV_FILE`` names another file. Every problem is a
+:class:`SettingsError` whose message is one line naming the variable and the fix. Nothing here
+connects anywhere or writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+from tasks.urls import DatabaseUrl, UrlError, parse_database_url
+
+DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
+DATA_MIGRATION_MODES = ("fresh", "copy")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message is one line naming it and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: DatabaseUrl
+    target: DatabaseUrl | None
+    heroku_app: str | None
+    migrations_dir: Path
+    seed_dir: Path
+    backup_dir: Path
+    state_dir: Path
+    data_migration: str
+    baseline_version: int | None
+    lock_wait_s: float
+    lock_timeout: str
+    statement_timeout: str
+    env_file: Path | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def target_label(self) -> str:
+        """What the target is, for messages (never a secret)."""
+        if self.heroku_app:
+            return f"Heroku app {self.heroku_app}"
+        assert self.target is not None
+        return self.target.redacted
+
+
+def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[dict, Path | None]:
+    """Merge ``.env`` (or ``ENV_FILE``) under the real environment; the real environment wins."""
+    environ = dict(os.environ if environ is None else environ)
+    cwd = cwd or Path.cwd()
+    named = environ.get("ENV_FILE")
+    env_file = Path(named) if named else cwd / ".env"
+    if not env_file.is_absolute():
+        env_file = cwd / env_file
+    if named and not env_file.is_file():
+        raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        try:
+            values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"ENV_FILE: cannot read {env_file}: {exc.__class__.__name__}") from None
+    else:
+        env_file = None
+    values.update(environ)
+    return values, env_file
+
+
+def _url(values: Mapping[str, str], key: str, default: str | None = None) -> DatabaseUrl | None:
+    raw = values.get(key, "").strip() or default
+    if not raw:
+        return None
+    try:
+        return parse_database_url(raw)
+    except UrlError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+
+
+def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, must_exist: bool) -> Path:
+    path = Path(values.get(key, "").strip() or default)
+    if not path.is_absolute():
+        path = cwd / path
+    if must_exist and not path.is_dir():
+        raise SettingsError(f"{key}: folder {path} does not exist: create it or point {key} at your migrations")
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{key}: {path} is a file, not a folder: point {key} at a folder")
+    return path
+
+
+def _choice(values: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    raw = values.get(key, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{key}: unknown value {raw!r}: use one of {', '.join(choices)}")
+    return raw
+
+
+def _int(values: Mapping[str, str], key: str) -> int | None:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise SettingsError(f"{key}: {raw!r} is not a whole number: set a migration version such as 4")
+    return int(raw)
+
+
+def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise SettingsError(f"{key}: {raw!r} is not a number of seconds: set for example {key}={default:g}")
+    return seconds
+
+
+def _pg_duration(values: Mapping[str, str], key: str, default: str) -> str:
+    """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit)."""
+    raw = values.get(key, "").strip() or default
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?", raw):
+        raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, or 0 for none")
+    return raw
+
+
+def _heroku_app(values: Mapping[str, str]) -> str | None:
+    app = values.get("HEROKU_APP", "").strip()
+    if not app:
+        return None
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,29}", app):
+        raise SettingsError(
+            f"HEROKU_APP: {app!r} is not a Heroku app name: use lower-case letters, digits and dashes"
+        )
+    return app
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read and validate every setting; raise :class:`SettingsError` on the first problem."""
+    cwd = cwd or Path.cwd()
+    values, env_file = load_environment(environ, cwd)
+
+    source = _url(values, "SOURCE_DATABASE_URL", DEFAULT_SOURCE_URL)
+    heroku_app = _heroku_app(values)
+    target = None if heroku_app else _url(values, "TARGET_DATABASE_URL")
+    if heroku_app is None and target is None:
+        raise SettingsError(
+            "TARGET_DATABASE_URL: no target set: set HEROKU_APP=<app> for Heroku or TARGET_DATABASE_URL=postgres://..."
+        )
+    if target is not None and source is not None and target.same_database(source):
+        raise SettingsError(
+            "TARGET_DATABASE_URL: points at the same database as SOURCE_DATABASE_URL: point it at the target"
+        )
+
+    return Settings(
+        source=source,
+        target=target,
+        heroku_app=heroku_app,
+        migrations_dir=_directory(values, "MIGRATIONS_DIR", "files/migrations", cwd, must_exist=True),
+        seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False),
+        backup_dir=_directory(values, "BACKUP_DIR", "backups", cwd, must_exist=False),
+        state_dir=_directory(values, "STATE_DIR", ".pgconverge", cwd, must_exist=False),
+        data_migration=_choice(values, "DATA_MIGRATION", DATA_MIGRATION_MODES),
+        baseline_version=_int(values, "BASELINE_VERSION"),
+        lock_wait_s=_seconds(values, "MIGRATION_LOCK_WAIT", 60.0),
+        lock_timeout=_pg_duration(values, "MIGRATION_LOCK_TIMEOUT", "5s"),
+        statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
+        env_file=env_file,
+    )

@@ -1,0 +1,106 @@
+"""
+Migrations proven locally: every file applied, in order, to a throw-away *shadow* database on
+the source server. The shadow's catalog is the expected schema. The result is cached under
+``STATE_DIR/expected/<set checksum>.json`` so the proof runs only when the files change.
+
+The shadow is named ``pgconverge_shadow_<pid>_<random>`` and dropped afterwards, also on
+failure; shadows left by a killed run (their pid gone) are dropped before a new one is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from tasks import catalog
+from tasks.connections import conninfo
+from tasks.migrate import Limits, MigrationError, apply_migrations, connect
+from tasks.migration_files import Migration, set_checksum
+
+SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
+
+
+def cache_path(state_dir: Path, migrations: list[Migration]) -> Path:
+    return Path(state_dir) / "expected" / f"{set_checksum(migrations)}.json"
+
+
+def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any] | None:
+    """The cached expected schema for exactly these files, or None when they were never proven."""
+    path = cache_path(state_dir, migrations)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if document.get("set_checksum") != set_checksum(migrations):
+        return None
+    return document.get("catalog")
+
+
+def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[str, Any], server_version: str) -> Path:
+    """Write atomically (temporary name, then rename): a killed run never leaves half a file."""
+    path = cache_path(state_dir, migrations)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "set_checksum": set_checksum(migrations),
+        "files": [m.filename for m in migrations],
+        "server_version": server_version,
+        "catalog": snapshot,
+    }
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
+    temporary.replace(path)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None]) -> None:
+    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'").fetchall():
+        match = SHADOW_NAME.fullmatch(name)
+        if match and not _pid_alive(int(match.group(1))):
+            on_event(f"dropping shadow database {name} left by an interrupted run")
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None]) -> tuple[dict[str, Any], str]:
+    """Apply every file to a new shadow database; return (catalog snapshot, server version)."""
+    admin = connect(conninfo(service))
+    name = f"pgconverge_shadow_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        drop_stale_shadows(admin, on_event)
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise MigrationError(
+                f"cannot create a shadow database on the source server ({exc.diag.message_primary}): "
+                "the SOURCE_DATABASE_URL user needs CREATEDB"
+            ) from None
+        shadow = conninfo(service, dbname=name)
+        try:
+            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
+        except MigrationError as exc:
+            raise MigrationError(f"{exc} (found on a throw-away shadow database; the target was not touched)") from None
+        with connect(shadow) as conn:
+            snap = catalog.snapshot(conn)
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        return snap, version
+    finally:
+        try:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        finally:
+            admin.close()

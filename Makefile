@@ -1,0 +1,36 @@
+# pgconverge: `make demo` runs the whole phase on two local clusters; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export ENV_FILE ?= .sandbox/env
+
+.PHONY: setup demo test sandbox-up sandbox-down sandbox-destroy clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+setup: $(BIN)/.installed
+	@scripts/ensure-system-packages
+
+sandbox-up: setup
+	$(BIN)/python -m tasks.sandbox up
+
+sandbox-down:
+	$(BIN)/python -m tasks.sandbox down
+
+sandbox-destroy:
+	$(BIN)/python -m tasks.sandbox destroy
+
+demo: sandbox-up
+	@echo "== first run: converge the target"
+	$(BIN)/pyinfra -y inventory.py deploy.py
+	@echo "== second run: nothing is left to do"
+	$(BIN)/pyinfra -y inventory.py deploy.py
+
+test: sandbox-up
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean: sandbox-destroy
+	rm -rf $(VENV) .pgconverge

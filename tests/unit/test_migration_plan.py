@@ -1,0 +1,62 @@
+"""Comparing files with the target's history: pending, drift, out of order, baseline (pure)."""
+
+from tasks.migration_files import read_migrations
+from tasks.migration_plan import AppliedRow, TargetHistory, plan_migrations
+
+
+def files(tmp_path, *versions):
+    for v in versions:
+        (tmp_path / f"{v:03d}_m{v}.sql").write_text(f"SELECT {v};")
+    return read_migrations(tmp_path)
+
+
+def history(migrations, versions, user_tables=1):
+    rows = tuple(AppliedRow(m.version, m.name, m.checksum) for m in migrations if m.version in versions)
+    return TargetHistory(table_exists=True, user_tables=user_tables, rows=rows)
+
+
+def test_fresh_target_has_everything_pending(tmp_path):
+    ms = files(tmp_path, 1, 2, 3)
+    plan = plan_migrations(ms, TargetHistory(False, 0), None)
+    assert [m.version for m in plan.pending] == [1, 2, 3] and not plan.problems
+
+
+def test_converged(tmp_path):
+    ms = files(tmp_path, 1, 2)
+    assert plan_migrations(ms, history(ms, {1, 2}), None).converged
+
+
+def test_edited_file_is_refused_with_both_checksums(tmp_path):
+    ms = files(tmp_path, 1, 2)
+    h = history(ms, {1, 2})
+    (tmp_path / "002_m2.sql").write_text("SELECT 'edited';")
+    plan = plan_migrations(read_migrations(tmp_path), h, None)
+    assert len(plan.problems) == 1
+    problem = plan.problems[0]
+    assert "002_m2.sql was edited after it was applied" in problem and ms[1].checksum[:8] in problem
+    assert "new migration" in problem
+
+
+def test_unknown_applied_version(tmp_path):
+    ms = files(tmp_path, 1, 2)
+    h = history(ms, {1, 2})
+    (tmp_path / "002_m2.sql").unlink()
+    plan = plan_migrations(read_migrations(tmp_path), h, None)
+    assert "version 2 (m2) is applied in the target but has no file" in plan.problems[0]
+
+
+def test_out_of_order_file(tmp_path):
+    ms = files(tmp_path, 1, 3)
+    h = history(ms, {1, 3})
+    (tmp_path / "002_late.sql").write_text("SELECT 2;")
+    plan = plan_migrations(read_migrations(tmp_path), h, None)
+    assert "002_late.sql is older than the newest applied version 3" in plan.problems[0]
+    assert not plan.pending
+
+
+def test_existing_tables_without_history_need_a_baseline(tmp_path):
+    ms = files(tmp_path, 1, 2, 3)
+    plan = plan_migrations(ms, TargetHistory(False, 5), None)
+    assert "BASELINE_VERSION" in plan.problems[0]
+    plan = plan_migrations(ms, TargetHistory(False, 5), 2)
+    assert [m.version for m in plan.baseline] == [1, 2] and [m.version for m in plan.pending] == [3]

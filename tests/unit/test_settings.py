@@ -1,0 +1,67 @@
+"""Settings: each bad value stops with one line naming the variable and the fix (pure)."""
+
+import pytest
+
+from tasks.settings import SettingsError, load_settings
+from tasks.urls import parse_database_url
+
+GOOD_TARGET = "postgres://app:s3cret@db.example.com:5432/app"
+
+
+def settings(tmp_path, **env):
+    (tmp_path / "files" / "migrations").mkdir(parents=True, exist_ok=True)
+    return load_settings(environ=env, cwd=tmp_path)
+
+
+def test_defaults(tmp_path):
+    s = settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET)
+    assert s.source.redacted == "postgres://postgres:***@localhost:5432/whynot"
+    assert s.target.sslmode == "require" and s.data_migration == "fresh"
+    assert s.migrations_dir == tmp_path / "files" / "migrations"
+
+
+@pytest.mark.parametrize(
+    "env, variable, words",
+    [
+        ({}, "TARGET_DATABASE_URL", "no target set"),
+        ({"TARGET_DATABASE_URL": "mysql://a:b@h/db"}, "TARGET_DATABASE_URL", "postgres://"),
+        ({"TARGET_DATABASE_URL": "postgres://a:b@h:99999/db"}, "TARGET_DATABASE_URL", "malformed"),
+        ({"TARGET_DATABASE_URL": "postgres://a:b@h:5432/"}, "TARGET_DATABASE_URL", "no database name"),
+        ({"TARGET_DATABASE_URL": "postgres://a:b@db.example.com/db?sslmode=disable"}, "TARGET_DATABASE_URL", "sslmode=require"),
+        ({"TARGET_DATABASE_URL": "postgres://a:b@h/db?sslmod=require"}, "TARGET_DATABASE_URL", "unknown URL parameter"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "SOURCE_DATABASE_URL": "nonsense"}, "SOURCE_DATABASE_URL", "postgres://"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "DATA_MIGRATION": "copy-all"}, "DATA_MIGRATION", "fresh, copy"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATIONS_DIR": "nowhere"}, "MIGRATIONS_DIR", "does not exist"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "four"}, "BASELINE_VERSION", "whole number"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_LOCK_TIMEOUT": "forever"}, "MIGRATION_LOCK_TIMEOUT", "duration"),
+        ({"HEROKU_APP": "My App!"}, "HEROKU_APP", "not a Heroku app name"),
+        ({"TARGET_DATABASE_URL": "postgres://postgres:x@localhost:5432/whynot"}, "TARGET_DATABASE_URL", "same database"),
+    ],
+)
+def test_bad_settings(tmp_path, env, variable, words):
+    with pytest.raises(SettingsError) as raised:
+        settings(tmp_path, **env)
+    message = str(raised.value)
+    assert message.startswith(f"{variable}:") and words in message
+    assert "\n" not in message and "s3cret" not in message and ":b@" not in message
+
+
+def test_env_file_and_real_environment_wins(tmp_path):
+    (tmp_path / "custom.env").write_text(f"TARGET_DATABASE_URL={GOOD_TARGET}\nDATA_MIGRATION=copy\n")
+    s = settings(tmp_path, ENV_FILE="custom.env", DATA_MIGRATION="fresh")
+    assert s.target.host == "db.example.com" and s.data_migration == "fresh"
+    with pytest.raises(SettingsError, match="ENV_FILE: missing.env does not exist"):
+        settings(tmp_path, ENV_FILE="missing.env")
+
+
+def test_dot_env_is_read_by_default(tmp_path):
+    (tmp_path / ".env").write_text(f"TARGET_DATABASE_URL={GOOD_TARGET}\n")
+    assert settings(tmp_path).target.dbname == "app"
+
+
+def test_url_redaction_and_service_params():
+    url = parse_database_url("postgresql://u%40x:p%3Aw@127.0.0.1:6543/d?sslmode=require")
+    assert url.redacted == "postgres://u@x:***@127.0.0.1:6543/d"
+    params = url.service_params()
+    assert params["password"] == "p:w" and params["sslmode"] == "require" and params["user"] == "u@x"
+    assert parse_database_url("postgres://u@localhost/d").sslmode == "prefer"

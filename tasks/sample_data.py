@@ -10,8 +10,9 @@ and emoji) built in Python from the seed and joined in by hash.
 
 Sizes: users = max(10, messages // 50), rooms = max(3, users // 10), each user in 1–5 rooms
 (capped at the number of rooms), plus each room's creator as its owner.
-Measured with PostgreSQL 15: about 335 bytes of database per message (heap + indexes of all four
-tables), so ~3,000,000 messages make ~1 GB (pg_database_size 1.0 GB, ~85 s to generate).
+Measured (PostgreSQL 15, 2 CPUs, sandbox settings): about 290 bytes of database per message
+(heap + indexes of all four tables; bodies average 112 characters): 300,000 messages -> 93 MB in
+7 s; 3,000,000 messages -> 875 MB (pg_database_size) in ~100 s, so ~3,400,000 messages ≈ 1 GB.
 
 New rows get explicit ids above the current ``max(id)`` of each table (so the seed rows —
 user 1, rooms 1–2 — and earlier runs never collide), and the identity sequences are advanced
@@ -318,7 +319,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Load deterministic sample data into the whynot source database.",
     )
     parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES,
-                        help=f"number of messages (default {DEFAULT_MESSAGES:,}; ~3,000,000 ≈ 1 GB)")
+                        help=f"number of messages (default {DEFAULT_MESSAGES:,}; ~3,400,000 ≈ 1 GB)")
     parser.add_argument("--seed", type=int, default=42, help="seed for the generated values (default 42)")
     parser.add_argument("--conninfo", default=None,
                         help="libpq conninfo or URL (default: $SOURCE_DATABASE_URL)")

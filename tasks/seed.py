@@ -175,16 +175,19 @@ def seed_script(files: list[SeedFile], mode: str) -> str:
         "SET client_min_messages = warning;",
         "BEGIN;",
     ]
-    # Tables a pending migration has not created yet: report and stop, nothing to compare with.
-    names = ", ".join(_quote_literal(f.table) for f in files)
-    out.append(
-        f"SELECT coalesce(string_agg(t, ', '), '') AS missing_tables FROM unnest(ARRAY[{names}]::text[]) t "
-        "WHERE to_regclass(t) IS NULL \\gset"
-    )
-    out.append("SELECT :'missing_tables' <> '' AS has_missing_tables \\gset")
-    out.append("\\if :has_missing_tables")
-    out.append("SELECT 'absent', :'missing_tables';")
-    out.append("\\else")
+    if mode == "count":
+        # Tables a pending migration has not created yet: report them and stop (nothing to compare).
+        # COPY data cannot sit in a skipped \\if branch (psql reads it as commands): quit early instead.
+        names = ", ".join(_quote_literal(f.table) for f in files)
+        out += [
+            f"SELECT coalesce(string_agg(t, ', '), '') AS missing_tables FROM unnest(ARRAY[{names}]::text[]) t "
+            "WHERE to_regclass(t) IS NULL \\gset",
+            "SELECT :'missing_tables' <> '' AS has_missing_tables \\gset",
+            "\\if :has_missing_tables",
+            "SELECT 'absent', :'missing_tables';",
+            "\\q",
+            "\\endif",
+        ]
     out.append(
         "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
         "mode text, result bigint) ON COMMIT DROP;"
@@ -205,7 +208,6 @@ def seed_script(files: list[SeedFile], mode: str) -> str:
         )
     out.append(_APPLY.strip())
     out.append("SELECT 'seed', file, target::text, result FROM _seed_files ORDER BY position;")
-    out.append("\\endif")
     out.append("COMMIT;" if mode == "insert" else "ROLLBACK;")
     return "\n".join(out) + "\n"
 

@@ -177,7 +177,7 @@ def seed_script(files: list[SeedFile], mode: str) -> str:
     ]
     if mode == "count":
         # Tables a pending migration has not created yet: report them and stop (nothing to compare).
-        # COPY data cannot sit in a skipped \\if branch (psql reads it as commands): quit early instead.
+        # COPY data cannot sit in a skipped \if branch (psql reads it as commands): quit early instead.
         names = ", ".join(_quote_literal(f.table) for f in files)
         out += [
             f"SELECT coalesce(string_agg(t, ', '), '') AS missing_tables FROM unnest(ARRAY[{names}]::text[]) t "

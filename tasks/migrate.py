@@ -139,13 +139,13 @@ def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[st
         time.sleep(LOCK_POLL_S)
 
 
-def _failure(migration: Migration, exc: psycopg.Error, base_offset: int = 0) -> MigrationError:
+def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
     where = f"migration {migration.filename}"
     if diag.statement_position:
-        where += f" line {line_of(migration.sql, base_offset + int(diag.statement_position) - 1)}"
-    elif base_offset:
+        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1)}"
+    elif base_offset is not None:
         where += f" line {line_of(migration.sql, base_offset)}"
     detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
     if isinstance(exc, psycopg.errors.LockNotAvailable):
@@ -175,12 +175,21 @@ def _record(conn: psycopg.Connection, migration: Migration, kind: str, started: 
     )
 
 
+def run_statements(conn: psycopg.Connection, migration: Migration) -> None:
+    """Send the file's statements one by one (as psql does), so a failure names its line."""
+    for statement in migration.statements:
+        try:
+            conn.execute(statement.text.encode())
+        except psycopg.Error as exc:
+            raise _failure(migration, exc, statement.offset) from None
+
+
 def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
     started = time.monotonic()
     try:
         with conn.transaction():
             _set_limits(conn, limits, local=True)
-            conn.execute(migration.sql.encode())
+            run_statements(conn, migration)
             _record(conn, migration, "applied", started)
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
@@ -200,11 +209,7 @@ def apply_without_transaction(conn: psycopg.Connection, migration: Migration, li
     drop_invalid_indexes(conn, migration, on_event)
     _set_limits(conn, limits, local=False)
     try:
-        for statement in migration.statements:
-            try:
-                conn.execute(statement.text.encode())
-            except psycopg.Error as exc:
-                raise _failure(migration, exc, statement.offset) from None
+        run_statements(conn, migration)
         _record(conn, migration, "applied", started)
     finally:
         if not conn.closed and not conn.broken:

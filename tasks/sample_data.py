@@ -25,7 +25,6 @@ defaults to ``$SOURCE_DATABASE_URL``.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import sys

@@ -129,13 +129,22 @@ def _init_marker(name: str) -> Path:
 def _socket_dir(name: str) -> Path:
     """``.sandbox/<name>/run``, or a short folder in the temp dir when that path is too long."""
     preferred = _cluster_dir(name) / "run"
-    if len(str(preferred)) + len("/.s.PGSQL.65535") <= MAX_SOCKET_PATH:
+    plain = re.fullmatch(r"[A-Za-z0-9._/+-]+", str(preferred))  # nothing to quote in config/conninfo
+    if plain and len(str(preferred)) + len("/.s.PGSQL.65535") <= MAX_SOCKET_PATH:
         return preferred
     digest = hashlib.sha1(str(SANDBOX).encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"pgconverge-{digest}" / name
+    return Path(tempfile.gettempdir()) / f"pgconverge-sandbox-{digest}" / name
 
 
 # --------------------------------------------------------------------------- state files
+
+
+def _match_sandbox_owner(path: Path) -> None:
+    """As root in a sandbox made by a normal user, keep that user the owner of ``path``."""
+    if _is_root():
+        owner = SANDBOX.stat()
+        if owner.st_uid != 0:
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -145,6 +154,7 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.chmod(tmp, 0o600)
+    _match_sandbox_owner(tmp)
     os.replace(tmp, path)
 
 
@@ -154,8 +164,10 @@ def load_state() -> dict | None:
         return json.loads(STATE_FILE.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise SandboxError(f"cannot read {STATE_FILE}: {exc.__class__.__name__}; run destroy") from None
+    except OSError as exc:
+        raise SandboxError(f"cannot read {STATE_FILE}: {exc.strerror}") from None
+    except ValueError:
+        raise SandboxError(f"{STATE_FILE} is not valid JSON; run: python -m tasks.sandbox destroy") from None
 
 
 def _save_state(state: dict) -> None:
@@ -183,8 +195,15 @@ def _write_env(state: dict) -> None:
 def _locked():
     """Serialise sandbox changes between processes (e.g. parallel test workers)."""
     SANDBOX.mkdir(mode=0o755, exist_ok=True)
-    os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
-    with open(LOCK_FILE, "a") as handle:
+    if SANDBOX.stat().st_uid == os.geteuid():
+        os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
+    try:
+        handle = open(LOCK_FILE, "a")
+    except PermissionError:
+        owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
+        raise SandboxError(f"{SANDBOX} belongs to {owner}; run this as {owner}") from None
+    with handle:
+        _match_sandbox_owner(LOCK_FILE)
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -251,10 +270,27 @@ def _create_system_user(name: str) -> None:
         raise SandboxError(f"could not create the OS user {name!r}: {_last_line(result.stderr)}")
 
 
+def _data_dir_owner() -> str | None:
+    """The (non-root) owner of an existing cluster's data folder, if any."""
+    for name in CLUSTERS:
+        try:
+            uid = _data_dir(name).stat().st_uid
+        except OSError:
+            continue
+        if uid != 0:
+            with contextlib.suppress(KeyError):
+                return pwd.getpwuid(uid).pw_name
+    return None
+
+
 def _server_os_user() -> str | None:
-    """Who runs the servers: None (ourselves) unless root, then postgres or pgconverge."""
+    """Who runs the servers: None (ourselves) unless root, then the existing clusters' owner,
+    else postgres, else pgconverge (created)."""
     if not _is_root():
         return None
+    existing = _data_dir_owner()
+    if existing:
+        return existing
     if _user_exists("postgres"):
         return "postgres"
     if not _user_exists(FALLBACK_OS_USER):
@@ -300,8 +336,9 @@ def _chown(state: dict, *paths: Path) -> None:
     user = state.get("os_user")
     if not user or not _is_root():
         return
+    entry = pwd.getpwnam(user)
     for path in paths:
-        shutil.chown(path, user, user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _check_owner(name: str) -> None:
@@ -451,7 +488,7 @@ def _init_cluster(state: dict, name: str) -> None:
     _configure(state, name)
     if name == "target":
         _make_certificate(state, name)
-    _init_marker(name).write_text("ok\n")
+    _write_cluster_file(state, _init_marker(name), "ok\n", 0o644)
     if name == "source":
         state["source"]["loaded"] = False
 
@@ -712,7 +749,7 @@ def _initial_state(previous: dict | None) -> dict:
     state["version"] = STATE_VERSION
     if not _has_initdb(state.get("bindir")):
         state["bindir"] = find_bindir()
-    state["os_user"] = state.get("os_user") if _is_root() and state.get("os_user") else _server_os_user()
+    state["os_user"] = (state.get("os_user") or _server_os_user()) if _is_root() else None
     for name in CLUSTERS:
         cluster = dict(state.get(name) or {})
         cluster.setdefault("password", secrets.token_hex(24))
@@ -750,8 +787,7 @@ def _stop_state() -> dict:
     if not _has_initdb(state.get("bindir")):
         state["bindir"] = find_bindir()
     if _is_root() and not state.get("os_user"):
-        owners = [_data_dir(n).stat().st_uid for n in CLUSTERS if _data_dir(n).exists()]
-        state["os_user"] = pwd.getpwuid(owners[0]).pw_name if owners and owners[0] != 0 else _server_os_user()
+        state["os_user"] = _server_os_user()
     return state
 
 
@@ -778,22 +814,37 @@ def destroy() -> None:
     _say(f"removed {SANDBOX.relative_to(ROOT)}")
 
 
+def _cluster_status(name: str, state: dict) -> dict:
+    """One cluster's ``initialized``/``running``/``port``/``data_dir`` and a line describing it."""
+    try:
+        running = _running(name)
+        initialised = _init_marker(name).exists()
+    except PermissionError:
+        owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
+        return {"initialized": None, "running": None, "port": None, "data_dir": str(_data_dir(name)),
+                "line": f"{name}: unknown ({SANDBOX} belongs to {owner})"}
+    port = running["port"] if running else (state.get(name) or {}).get("port")
+    if running:
+        line = f"{name}: running on {HOST}:{port}"
+    elif initialised:
+        line = f"{name}: stopped (port {port})"
+    else:
+        line = f"{name}: not initialised (run: python -m tasks.sandbox up)"
+    return {"initialized": initialised, "running": bool(running), "port": port,
+            "data_dir": str(_data_dir(name)), "line": line}
+
+
 def status() -> dict:
-    """Print and return each cluster's state: initialised, running, port."""
-    state = load_state() or {}
+    """Print and return each cluster's state: initialized, running, port, data_dir."""
+    try:
+        state = load_state() or {}
+    except SandboxError:  # e.g. another user's sandbox: still report what can be seen
+        state = {}
     result = {}
     for name in CLUSTERS:
-        running = _running(name)
-        port = running["port"] if running else (state.get(name) or {}).get("port")
-        initialised = _init_marker(name).exists()
-        result[name] = {"initialized": initialised, "running": bool(running), "port": port,
-                        "data_dir": str(_data_dir(name))}
-        if running:
-            _say(f"{name}: running on {HOST}:{port}")
-        elif initialised:
-            _say(f"{name}: stopped (port {port})")
-        else:
-            _say(f"{name}: not initialised (run: python -m tasks.sandbox up)")
+        info = _cluster_status(name, state)
+        _say(info.pop("line"))
+        result[name] = info
     return result
 
 

@@ -1,0 +1,135 @@
+"""
+Crash safety and concurrency of the migration engine, against the sandbox's real PostgreSQL:
+the whole deploy (pyinfra and every child) killed with SIGKILL at random moments, four deploys
+started at once, and a CREATE INDEX CONCURRENTLY killed mid-build.
+"""
+
+import os
+import random
+import signal
+import time
+
+import psycopg
+
+from tasks import sandbox
+from tests.support import create_target_db, drop_db, query
+
+TRIALS = 20
+SEED = 20261123
+
+
+def numbered_files(project, count=12, sleepy=(3, 6, 9)):
+    for old in project.migrations.glob("*.sql"):
+        old.unlink()
+    project.seeds = project.tmp / "no-seed"
+    project.write_migration("001_log.sql", "CREATE TABLE applied_log (version int NOT NULL, at timestamptz DEFAULT clock_timestamp());\n"
+                                           "INSERT INTO applied_log (version) VALUES (1);\n")
+    for n in range(2, count + 1):
+        sleep = "SELECT pg_sleep(0.15);\n" if n in sleepy else ""
+        project.write_migration(
+            f"{n:03d}_k{n}.sql",
+            f"CREATE TABLE k{n} (id int PRIMARY KEY);\n{sleep}INSERT INTO k{n} VALUES ({n});\n"
+            f"INSERT INTO applied_log (version) VALUES ({n});\n",
+        )
+
+
+def history_agrees_with_catalog(dbname, count=12):
+    applied = set()
+    if query(dbname, "SELECT to_regclass('public.schema_migrations') IS NOT NULL")[0][0]:
+        applied = {r[0] for r in query(dbname, "SELECT version FROM schema_migrations")}
+    has_log = query(dbname, "SELECT to_regclass('public.applied_log') IS NOT NULL")[0][0]
+    assert has_log == (1 in applied)
+    for n in range(2, count + 1):
+        exists = query(dbname, f"SELECT to_regclass('public.k{n}') IS NOT NULL")[0][0]
+        assert exists == (n in applied), f"k{n} exists={exists} but recorded={n in applied}"
+    if has_log:
+        logged = sorted(r[0] for r in query(dbname, "SELECT version FROM applied_log"))
+        assert logged == sorted(applied), "every recorded file ran exactly once"
+    return applied
+
+
+def kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def shadows_left():
+    return query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'",
+                 which="source")[0][0]
+
+
+def test_killed_at_random_moments_then_one_rerun_converges(project, tmp_path):
+    numbered_files(project)
+    rng = random.Random(SEED)
+    partial = 0
+    for trial in range(TRIALS):
+        db = create_target_db()
+        project.target_db = db
+        from tests.support import sandbox_urls, with_dbname
+
+        project.target_url = with_dbname(sandbox_urls()["target"], db)
+        if trial % 5 == 0:  # a cold cache: the kill can land in the shadow proof too
+            project.state = tmp_path / f"state{trial}"
+        try:
+            process = project.start()
+            time.sleep(rng.uniform(0.3, 3.0))
+            kill_group(process)
+            applied = history_agrees_with_catalog(db)
+            partial += 0 < len(applied) < 12
+            rerun = project.deploy()
+            assert rerun.code == 0, f"trial {trial}: {rerun.output[-2000:]}"
+            assert history_agrees_with_catalog(db) == set(range(1, 13))
+            assert shadows_left() == 0
+        finally:
+            drop_db(db)
+    assert partial >= 3, f"only {partial} of {TRIALS} kills landed mid-apply: widen the windows"
+
+
+def test_four_deploys_at_once_apply_every_file_once(project):
+    numbered_files(project, sleepy=(2, 4, 6, 8, 10, 12))
+    runs = [project.start() for _ in range(4)]
+    errors = [run.communicate(timeout=180)[1] for run in runs]
+    outcomes = [(run.returncode, err) for run, err in zip(runs, errors)]
+    for code, err in outcomes:
+        assert code == 0 or "another deploy holds the migration lock" in err, err[-2000:]
+    assert any(code == 0 for code, _ in outcomes)
+    assert history_agrees_with_catalog(project.target_db) == set(range(1, 13))
+    counts = query(project.target_db, "SELECT version, count(*) FROM applied_log GROUP BY version ORDER BY version")
+    assert counts == [(v, 1) for v in range(1, 13)]
+
+
+def test_concurrent_index_build_killed_mid_build_is_rebuilt_on_rerun(project):
+    for old in project.migrations.glob("*.sql"):
+        old.unlink()
+    project.seeds = project.tmp / "no-seed"
+    project.write_migration("001_big.sql", "CREATE TABLE big (id int PRIMARY KEY, val int);\n"
+                                           "INSERT INTO big SELECT g, g % 97 FROM generate_series(1, 5000) g;\n")
+    assert project.deploy().code == 0
+    project.write_migration("002_big_val_idx.sql", "-- pgconverge:no-transaction\n"
+                                                   "CREATE INDEX CONCURRENTLY IF NOT EXISTS big_val_idx ON big (val);\n")
+    invalid = "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('big_val_idx') AND NOT indisvalid"
+    with psycopg.connect(sandbox.admin_conninfo("target", project.target_db)) as blocker:
+        blocker.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        blocker.execute("SELECT count(*) FROM big")  # an old snapshot: the build waits for it
+        process = project.start(MIGRATION_LOCK_TIMEOUT="60s")
+        deadline = time.monotonic() + 60
+        while query(project.target_db, invalid)[0][0] == 0:
+            assert time.monotonic() < deadline and process.poll() is None, "the build never started"
+            time.sleep(0.05)
+        kill_group(process)
+        # The deploy is gone; its server session dies with the connection (as on a lost network).
+        query(project.target_db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND application_name = 'pgconverge'")
+        blocker.rollback()
+    assert query(project.target_db, invalid)[0][0] == 1, "an INVALID index was left behind"
+    assert project.applied_versions() == [1]
+
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2000:]
+    assert "dropping INVALID index big_val_idx" in rerun.output
+    assert query(project.target_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('big_val_idx')") == [(True,)]
+    assert project.applied_versions() == [1, 2]
+    assert project.deploy().changed() == []

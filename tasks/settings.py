@@ -60,10 +60,10 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
     env_file = Path(named) if named else cwd / ".env"
     if not env_file.is_absolute():
         env_file = cwd / env_file
-    if named and not env_file.is_file():
+    if named and (not env_file.exists() or env_file.is_dir()):
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
-    if env_file.is_file():
+    if env_file.exists() and not env_file.is_dir():
         try:
             values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         except (OSError, UnicodeDecodeError) as exc:

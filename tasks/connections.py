@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from tasks.processes import pid_alive
+
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -41,23 +43,13 @@ def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_folders(tmp: Path | None = None) -> list[Path]:
     """Remove service-file folders whose creating process is gone (a killed earlier run)."""
     tmp = Path(tmp or tempfile.gettempdir())
     removed = []
     for folder in tmp.glob(f"{PREFIX}*"):
         match = re.fullmatch(rf"{PREFIX}(\d+)-.*", folder.name)
-        if match and folder.is_dir() and not _pid_alive(int(match.group(1))):
+        if match and folder.is_dir() and not pid_alive(int(match.group(1))):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

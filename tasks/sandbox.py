@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tasks.processes import pid_alive
+
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / ".sandbox"
 STATE_FILE = SANDBOX / "state.json"
@@ -381,13 +383,7 @@ def _pid_alive(pid: int) -> bool:
             return "postgres" in (proc / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _running(name: str) -> dict | None:

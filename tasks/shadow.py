@@ -23,6 +23,7 @@ from tasks import catalog
 from tasks.connections import conninfo
 from tasks.migrate import Limits, MigrationError, apply_migrations, connect
 from tasks.migration_files import Migration, set_checksum
+from tasks.processes import pid_alive
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
@@ -59,20 +60,10 @@ def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[s
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None]) -> None:
     for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'").fetchall():
         match = SHADOW_NAME.fullmatch(name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             on_event(f"dropping shadow database {name} left by an interrupted run")
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

@@ -57,34 +57,13 @@ def _tokens(sql: str):
             yield "comment", sql[i:j]
             i = j
         elif c == "'" or (c in "eE" and sql.startswith("'", i + 1) and not _word_before(sql, i)):
-            start = i
-            backslash = c != "'"
-            j = i + (2 if backslash else 1)
-            while j < n:
-                if backslash and sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == "'":
-                    if sql.startswith("''", j):
-                        j += 2
-                        continue
-                    j += 1
-                    break
-                j += 1
-            yield "string", sql[start:j]
-            i = j
+            end = _quoted_end(sql, i + (1 if c == "'" else 2), "'", backslash=c != "'")
+            yield "string", sql[i:end]
+            i = end
         elif c == '"':
-            j = i + 1
-            while j < n:
-                if sql[j] == '"':
-                    if sql.startswith('""', j):
-                        j += 2
-                        continue
-                    j += 1
-                    break
-                j += 1
-            yield "ident", sql[i:j]
-            i = j
+            end = _quoted_end(sql, i + 1, '"', backslash=False)
+            yield "ident", sql[i:end]
+            i = end
         elif c == "$" and not _word_before(sql, i) and (m := DOLLAR_TAG.match(sql, i)):
             tag = m.group(0)
             end = sql.find(tag, m.end())
@@ -100,6 +79,21 @@ def _tokens(sql: str):
         else:
             yield "other", c
             i += 1
+
+
+def _quoted_end(sql: str, j: int, quote: str, backslash: bool) -> int:
+    """Index just past the closing ``quote`` (doubled quotes and, for E'', backslashes escape)."""
+    n = len(sql)
+    while j < n:
+        if backslash and sql[j] == "\\":
+            j += 2
+        elif sql[j] == quote and sql.startswith(quote * 2, j):
+            j += 2
+        elif sql[j] == quote:
+            return j + 1
+        else:
+            j += 1
+    return n
 
 
 def _word_before(sql: str, i: int) -> bool:

@@ -1,19 +1,13 @@
-"""Fixtures for tests against the sandbox clusters (started once per session, left running)."""
+"""Fixtures for tests against the sandbox clusters (the session fixture ``sandbox`` of tests/conftest.py)."""
 
 import pytest
 
-from tasks import sandbox
 from tests.support import Project, create_target_db, drop_db
 
 
-@pytest.fixture(scope="session")
-def clusters():
-    sandbox.up()
-    return sandbox.load_state()
-
-
 @pytest.fixture
-def target_db(clusters):
+def target_db(sandbox):
+    """A new empty database on the sandbox target, owned by the non-superuser owner role."""
     name = create_target_db()
     yield name
     drop_db(name)

@@ -14,7 +14,7 @@ import json
 from pyinfra import host
 from pyinfra.api import FactBase, StringCommand
 
-from tasks import catalog, migrate, seed
+from tasks import catalog, history, seed
 from tasks.migration_plan import TargetHistory
 from tasks.psql import never_fails, psql, split_error
 
@@ -84,17 +84,17 @@ class MigrationHistory(PsqlFact):
     """The target's ``schema_migrations`` rows and its count of user tables, as a TargetHistory."""
 
     sql = (
-        f"SELECT ({migrate.EXISTS_SQL}) AS has_table \\gset\n"
+        f"SELECT ({history.EXISTS_SQL}) AS has_table \\gset\n"
         f"SELECT 'exists', :'has_table', '', '';\n"
-        f"{migrate.HISTORY_SQL};\n"
+        f"{history.HISTORY_SQL};\n"
         "\\if :has_table\n"
-        f"{migrate.ROWS_SQL};\n"
+        f"{history.ROWS_SQL};\n"
         "\\endif\n"
     )
 
     def parse(self, rows) -> TargetHistory:
         exists = any(r[0] == "exists" and r[1] == "t" for r in rows)
-        return migrate.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
+        return history.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
 
 
 class SeedState(PsqlFact):

@@ -24,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from tasks.migration_files import Migration
-from tasks.migration_plan import AppliedRow, MigrationPlan, TargetHistory, plan_migrations
+from tasks.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
+from tasks.migration_plan import MigrationPlan, TargetHistory, plan_migrations
 from tasks.sqlsplit import line_of
 
 LOCK_KEY = 0x7067_636F_6E76  # "pgconv": the session advisory lock that serialises deploys
@@ -42,17 +43,6 @@ CREATE TABLE IF NOT EXISTS public.schema_migrations (
 )
 """
 
-# Also used by the pyinfra fact (through psql), so both read the target the same way.
-HISTORY_SQL = """
-SELECT 'tables', count(*)::text, '', ''
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p')
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
-   AND n.nspname NOT LIKE 'pg\\_%'
-   AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
-"""
-ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
-EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
 INVALID_INDEX_SQL = """
 SELECT n.nspname, c.relname FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -77,19 +67,6 @@ class Limits:
     lock_wait_s: float = 60.0
     lock_timeout: str = "5s"
     statement_timeout: str = "0"
-
-
-def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
-    """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""
-    user_tables = 0
-    applied = []
-    for tag, a, b, c in rows:
-        if tag == "tables":
-            user_tables = int(a)
-        elif tag == "row":
-            checksum, _, kind = c.partition(" ")
-            applied.append(AppliedRow(int(a), b, checksum, kind or "applied"))
-    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied))
 
 
 def read_history(conn: psycopg.Connection) -> TargetHistory:

@@ -1,7 +1,6 @@
 """
 Migrations proven locally: every file applied, in order, to a throw-away *shadow* database on
-the source server. The shadow's catalog is the expected schema. The result is cached under
-``STATE_DIR/expected/<set checksum>.json`` so the proof runs only when the files change.
+the source server. The shadow's catalog is the expected schema (cached by :mod:`tasks.expected`).
 
 The shadow is named ``pgconverge_shadow_<pid>_<random>`` and dropped afterwards, also on
 failure; shadows left by a killed run (their pid gone) are dropped before a new one is made.
@@ -9,11 +8,9 @@ failure; shadows left by a killed run (their pid gone) are dropped before a new 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-from pathlib import Path
 from typing import Any, Callable
 
 import psycopg
@@ -22,42 +19,10 @@ from psycopg import sql
 from tasks import catalog
 from tasks.connections import conninfo
 from tasks.migrate import Limits, MigrationError, apply_migrations, connect
-from tasks.migration_files import Migration, set_checksum
+from tasks.migration_files import Migration
 from tasks.processes import pid_alive
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
-
-
-def cache_path(state_dir: Path, migrations: list[Migration]) -> Path:
-    return Path(state_dir) / "expected" / f"{set_checksum(migrations)}.json"
-
-
-def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any] | None:
-    """The cached expected schema for exactly these files, or None when they were never proven."""
-    path = cache_path(state_dir, migrations)
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if document.get("set_checksum") != set_checksum(migrations):
-        return None
-    return document.get("catalog")
-
-
-def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[str, Any], server_version: str) -> Path:
-    """Write atomically (temporary name, then rename): a killed run never leaves half a file."""
-    path = cache_path(state_dir, migrations)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "set_checksum": set_checksum(migrations),
-        "files": [m.filename for m in migrations],
-        "server_version": server_version,
-        "catalog": snapshot,
-    }
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
-    temporary.replace(path)
-    return path
 
 
 def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None]) -> None:

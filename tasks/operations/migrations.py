@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.context import state
 
-from tasks import migrate, shadow
+from tasks import expected
 from tasks.facts import FactError, MigrationHistory, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
@@ -39,14 +39,15 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str):
             state_dir=".pgconverge",
         )
     """
-    if shadow.load_expected(Path(state_dir), migrations) is not None:
+    if expected.load_expected(Path(state_dir), migrations) is not None:
         host.noop(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
+    from tasks import migrate, shadow  # psycopg: imported only when there is work
 
     def prove(log) -> None:
         snapshot, version = shadow.prove(service, migrations, log)
-        path = shadow.save_expected(Path(state_dir), migrations, snapshot, version)
+        path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         log(f"proved {len(migrations)} migration(s) on PostgreSQL {version}; expected schema: {path.name[:12]}…")
 
     yield python_step(prove, (migrate.MigrationError,))
@@ -112,6 +113,7 @@ def applied(
         host.noop(f"all {len(migrations)} migration(s) applied")
         return
     show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
+    from tasks import migrate  # psycopg: imported only when there is work
 
     limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
 

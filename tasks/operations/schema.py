@@ -9,7 +9,7 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import catalog, shadow
+from tasks import catalog, expected
 from tasks.facts import CatalogSnapshot, FactError, read
 from tasks.migration_files import Migration
 from tasks.operations.common import planning, refuse
@@ -41,8 +41,8 @@ def verified(service: str, migrations: list[Migration], state_dir: str):
             state_dir=".pgconverge",
         )
     """
-    expected = shadow.load_expected(Path(state_dir), migrations)
-    if expected is None:
+    wanted = expected.load_expected(Path(state_dir), migrations)
+    if wanted is None:
         if planning():
             host.noop("expected schema not proven yet: verified after the proof")
             return
@@ -56,7 +56,7 @@ def verified(service: str, migrations: list[Migration], state_dir: str):
     if isinstance(actual, FactError):
         yield from refuse(f"cannot read the target's catalog: {actual['error']}")
         return
-    differences = catalog.diff(expected, actual)
+    differences = catalog.diff(wanted, actual)
     if not differences:
         host.noop("target schema equals the expected schema")
         return

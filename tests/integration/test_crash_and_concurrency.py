@@ -18,14 +18,14 @@ TRIALS = 20
 SEED = 20261123
 
 
-def numbered_files(project, count=12, sleepy=(3, 6, 9)):
+def numbered_files(project, count=12, sleepy=(2, 3, 5, 7, 9, 11)):
     for old in project.migrations.glob("*.sql"):
         old.unlink()
     project.seeds = project.tmp / "no-seed"
     project.write_migration("001_log.sql", "CREATE TABLE applied_log (version int NOT NULL, at timestamptz DEFAULT clock_timestamp());\n"
                                            "INSERT INTO applied_log (version) VALUES (1);\n")
     for n in range(2, count + 1):
-        sleep = "SELECT pg_sleep(0.15);\n" if n in sleepy else ""
+        sleep = "SELECT pg_sleep(0.2);\n" if n in sleepy else ""
         project.write_migration(
             f"{n:03d}_k{n}.sql",
             f"CREATE TABLE k{n} (id int PRIMARY KEY);\n{sleep}INSERT INTO k{n} VALUES ({n});\n"
@@ -75,7 +75,7 @@ def test_killed_at_random_moments_then_one_rerun_converges(project, tmp_path):
             project.state = tmp_path / f"state{trial}"
         try:
             process = project.start()
-            time.sleep(rng.uniform(0.3, 3.0))
+            time.sleep(rng.uniform(0.3, 3.5))
             kill_group(process)
             applied = history_agrees_with_catalog(db)
             partial += 0 < len(applied) < 12
@@ -85,7 +85,8 @@ def test_killed_at_random_moments_then_one_rerun_converges(project, tmp_path):
             assert shadows_left() == 0
         finally:
             drop_db(db)
-    assert partial >= 3, f"only {partial} of {TRIALS} kills landed mid-apply: widen the windows"
+    print(f"{partial} of {TRIALS} kills landed mid-apply")
+    assert partial >= TRIALS // 5, f"only {partial} of {TRIALS} kills landed mid-apply: widen the windows"
 
 
 def test_four_deploys_at_once_apply_every_file_once(project):

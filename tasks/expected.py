@@ -1,0 +1,46 @@
+"""
+The expected schema: the catalog of the shadow database on which every migration was proven,
+cached under ``STATE_DIR/expected/<set checksum>.json`` so the proof runs only when the files
+change. Written atomically; a file for another set of migrations is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tasks.migration_files import Migration, set_checksum
+
+
+def cache_path(state_dir: Path, migrations: list[Migration]) -> Path:
+    return Path(state_dir) / "expected" / f"{set_checksum(migrations)}.json"
+
+
+def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any] | None:
+    """The cached expected schema for exactly these files, or None when they were never proven."""
+    path = cache_path(state_dir, migrations)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if document.get("set_checksum") != set_checksum(migrations):
+        return None
+    return document.get("catalog")
+
+
+def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[str, Any], server_version: str) -> Path:
+    """Write atomically (temporary name, then rename): a killed run never leaves half a file."""
+    path = cache_path(state_dir, migrations)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "set_checksum": set_checksum(migrations),
+        "files": [m.filename for m in migrations],
+        "server_version": server_version,
+        "catalog": snapshot,
+    }
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
+    temporary.replace(path)
+    return path

@@ -1,0 +1,32 @@
+"""
+Reading a database's migration history: the SQL (shared by the engine through psycopg and by the
+pyinfra fact through psql) and the parsing of its rows. Pure; no database driver imported.
+"""
+
+from __future__ import annotations
+
+from tasks.migration_plan import AppliedRow, TargetHistory
+
+# Four text columns per row, so psql and psycopg output parse the same way.
+HISTORY_SQL = """
+SELECT 'tables', count(*)::text, '', ''
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
+   AND n.nspname NOT LIKE 'pg\\_%'
+   AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
+"""
+ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
+EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
+
+def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
+    """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""
+    user_tables = 0
+    applied = []
+    for tag, a, b, c in rows:
+        if tag == "tables":
+            user_tables = int(a)
+        elif tag == "row":
+            checksum, _, kind = c.partition(" ")
+            applied.append(AppliedRow(int(a), b, checksum, kind or "applied"))
+    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied))

@@ -137,19 +137,24 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
     return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
 
 
-def _set_limits(conn: psycopg.Connection, limits: Limits, local: bool) -> None:
-    conn.execute(
-        "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-        (limits.lock_timeout, local, limits.statement_timeout, local),
+def _limits_sql(limits: Limits, local: bool) -> sql.Composed:
+    scope = sql.SQL("SET LOCAL" if local else "SET")
+    return sql.SQL("{0} lock_timeout = {1}; {0} statement_timeout = {2}").format(
+        scope, sql.Literal(limits.lock_timeout), sql.Literal(limits.statement_timeout)
     )
 
 
-def _record(conn: psycopg.Connection, migration: Migration, kind: str, started: float) -> None:
-    conn.execute(
+def _record_sql(migration: Migration, kind: str, started: float, by: str) -> sql.Composed:
+    return sql.SQL(
         "INSERT INTO public.schema_migrations (version, name, checksum, kind, execution_ms, applied_by) "
-        "VALUES (%s, %s, %s, %s, %s, %s)",
-        (migration.version, migration.name, migration.checksum, kind, int((time.monotonic() - started) * 1000), applied_by()),
-    )
+        "VALUES ({}, {}, {}, {}, {}, {})"
+    ).format(*map(sql.Literal, (migration.version, migration.name, migration.checksum, kind,
+                                int((time.monotonic() - started) * 1000), by)))
+
+
+def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
+    """Send one or more statements in a single round trip (simple query protocol)."""
+    conn.execute(query.as_bytes(conn))
 
 
 def run_statements(conn: psycopg.Connection, migration: Migration) -> None:
@@ -161,15 +166,18 @@ def run_statements(conn: psycopg.Connection, migration: Migration) -> None:
             raise _failure(migration, exc, statement.offset) from None
 
 
-def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
+def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
+    """BEGIN with the limits, the statements, then the tracking row with COMMIT: n + 2 round trips."""
     started = time.monotonic()
     try:
-        with conn.transaction():
-            _set_limits(conn, limits, local=True)
-            run_statements(conn, migration)
-            _record(conn, migration, "applied", started)
+        _simple(conn, sql.SQL("BEGIN; ") + _limits_sql(limits, local=True))
+        run_statements(conn, migration)
+        _simple(conn, _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
+    finally:
+        if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
@@ -181,22 +189,23 @@ def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_even
         conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index)))
 
 
-def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, on_event) -> None:
+def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, on_event) -> None:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
-    _set_limits(conn, limits, local=False)
+    _simple(conn, _limits_sql(limits, local=False))
     try:
         run_statements(conn, migration)
-        _record(conn, migration, "applied", started)
+        _simple(conn, _record_sql(migration, "applied", started, by))
     finally:
         if not conn.closed and not conn.broken:
             conn.execute("RESET lock_timeout; RESET statement_timeout")
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:
+    by = applied_by()
     with conn.transaction():
         for migration in migrations:
-            _record(conn, migration, "baseline", time.monotonic())
+            _simple(conn, _record_sql(migration, "baseline", time.monotonic(), by))
 
 
 def connect(conninfo: str) -> psycopg.Connection:
@@ -225,12 +234,13 @@ def apply_migrations(
         if plan.baseline:
             record_baseline(conn, plan.baseline)
             on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied")
+        by = applied_by()
         for index, migration in enumerate(plan.pending, 1):
             started = time.monotonic()
             if migration.no_transaction:
-                apply_without_transaction(conn, migration, limits, on_event)
+                apply_without_transaction(conn, migration, limits, by, on_event)
             else:
-                apply_in_transaction(conn, migration, limits)
+                apply_in_transaction(conn, migration, limits, by)
             elapsed = (time.monotonic() - started) * 1000
             on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
         return plan

@@ -10,6 +10,7 @@ snapshots and returns one readable line per added, removed or changed object. Pu
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,20 @@ def _short_table(name: str) -> str:
     return name[len("public."):] if name.startswith("public.") else name
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One object that differs: ``sign`` is ``+`` (only in actual), ``-`` (only in expected) or ``~``."""
+
+    sign: str
+    kind: str  # singular: table, column, index, ...
+    name: str
+    text: str  # the readable line
+
+    def as_dict(self) -> dict[str, str]:
+        return {"change": {"+": "extra", "-": "missing", "~": "changed"}[self.sign], "kind": self.kind,
+                "name": self.name, "line": self.text}
+
+
 def _describe(kind: str, name: str, value: Any) -> str:
     name = _short_table(name)
     if kind == "indexes":
@@ -45,8 +60,6 @@ def _describe(kind: str, name: str, value: Any) -> str:
         return f"column {name} {text}"
     if kind == "constraints":
         return f"{value['type']} {name}: {value['definition']}"
-    if kind == "triggers":
-        return f"trigger {name}"
     if kind == "types":
         return f"{value.get('kind') or 'type'} {name}"
     if kind == "views":
@@ -54,54 +67,67 @@ def _describe(kind: str, name: str, value: Any) -> str:
     return f"{SINGULAR[kind]} {name}"
 
 
-def _changed(kind: str, name: str, old: Any, new: Any) -> list[str]:
-    name = _short_table(name)
+def _changed(kind: str, name: str, old: Any, new: Any) -> list[Difference]:
+    short = _short_table(name)
     if not isinstance(old, dict) or not isinstance(new, dict):
-        return [f"~ {SINGULAR[kind]} {name}: {old} → {new}"]
-    lines = []
+        return [Difference("~", SINGULAR[kind], name, f"~ {SINGULAR[kind]} {short}: {old} → {new}")]
+    parts = []
     for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            before, after = old.get(key), new.get(key)
-            if key == "definition" or (isinstance(before, str) and len(str(before)) > 60):
-                lines.append(f"~ {SINGULAR[kind]} {name}: {key} differs")
-            else:
-                lines.append(f"~ {SINGULAR[kind]} {name}: {key} {before} → {after}")
-    return lines
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if key == "definition" or len(str(before)) > 60 or len(str(after)) > 60:
+            parts.append(f"{key} differs")
+        else:
+            parts.append(f"{key} {before} → {after}")
+    return [Difference("~", SINGULAR[kind], name, f"~ {SINGULAR[kind]} {short}: {', '.join(parts)}")]
 
 
-def _diff_mapping(kind: str, expected: dict, actual: dict, prefix: str = "") -> list[str]:
-    lines = []
+def _backs_constraint(kind: str, value: Any) -> bool:
+    """An index made by a primary key, unique or exclusion constraint is reported through the constraint."""
+    return kind == "indexes" and isinstance(value, dict) and bool(value.get("constraint"))
+
+
+def _diff_mapping(kind: str, expected: dict, actual: dict, prefix: str = "") -> list[Difference]:
+    found = []
     for name in sorted(set(expected) | set(actual)):
         full = f"{prefix}{name}"
         if name not in actual:
-            lines.append(f"- {_describe(kind, full, expected[name])}")
+            if not _backs_constraint(kind, expected[name]):
+                found.append(Difference("-", SINGULAR[kind], full, f"- {_describe(kind, full, expected[name])}"))
         elif name not in expected:
-            lines.append(f"+ {_describe(kind, full, actual[name])}")
+            if not _backs_constraint(kind, actual[name]):
+                found.append(Difference("+", SINGULAR[kind], full, f"+ {_describe(kind, full, actual[name])}"))
         elif expected[name] != actual[name]:
-            lines.extend(_changed(kind, full, expected[name], actual[name]))
-    return lines
+            found.extend(_changed(kind, full, expected[name], actual[name]))
+    return found
 
 
-def diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """What ``actual`` has that ``expected`` lacks (+), lacks (-), or has differently (~)."""
-    lines: list[str] = []
+def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[Difference]:
+    """Every object that ``actual`` has more (+), lacks (-) or has otherwise (~) than ``expected``."""
+    found: list[Difference] = []
     for kind in CATEGORIES:
         old, new = expected.get(kind) or {}, actual.get(kind) or {}
         if isinstance(old, list) or isinstance(new, list):
             old, new = {k: True for k in old or []}, {k: True for k in new or []}
         if kind != "tables":
-            lines.extend(_diff_mapping(kind, old, new))
+            found.extend(_diff_mapping(kind, old, new))
             continue
         for table in sorted(set(old) | set(new)):
             if table not in new or table not in old:
-                lines.extend(_diff_mapping(kind, {table: old[table]} if table in old else {},
+                found.extend(_diff_mapping(kind, {table: old[table]} if table in old else {},
                                            {table: new[table]} if table in new else {}))
                 continue
             for part in TABLE_PARTS:
-                lines.extend(_diff_mapping(part, old[table].get(part) or {}, new[table].get(part) or {},
+                found.extend(_diff_mapping(part, old[table].get(part) or {}, new[table].get(part) or {},
                                            prefix=f"{_short_table(table)}."))
             rest_old = {k: v for k, v in old[table].items() if k not in TABLE_PARTS}
             rest_new = {k: v for k, v in new[table].items() if k not in TABLE_PARTS}
             if rest_old != rest_new:
-                lines.extend(_changed(kind, table, rest_old, rest_new))
-    return lines
+                found.extend(_changed(kind, table, rest_old, rest_new))
+    return found
+
+
+def diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """:func:`differences` as readable lines."""
+    return [d.text for d in differences(expected, actual)]

@@ -6,7 +6,7 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import migrations, schema, seed, target
+from tasks.operations import migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
@@ -34,8 +34,24 @@ migrations.applied(
     statement_timeout=settings.statement_timeout,
 )
 
-# 6. The target's catalog equals the expected schema.
-schema.verified(name="Schema verified", service="target", migrations=run.migrations, state_dir=state_dir)
+# 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
+schema.verified(
+    name="Schema verified",
+    service="target",
+    migrations=run.migrations,
+    state_dir=state_dir,
+    allow_extra_objects=settings.allow_extra_objects,
+    source_service="source" if settings.verify_against_source else None,
+)
 
 # 8. Every seed row exists in the target.
 seed.present(name="Seed present", service="target", files=run.seeds)
+
+# The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
+report.validation_reported(
+    name="Validation reported",
+    service="target",
+    migrations=run.migrations,
+    state_dir=state_dir,
+    report_dir=str(settings.report_dir),
+)

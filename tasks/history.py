@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from tasks.migration_plan import AppliedRow, TargetHistory
 
-# Four text columns per row, so psql and psycopg output parse the same way.
-HISTORY_SQL = """
-SELECT 'tables', count(*)::text, '', ''
+# The application's tables: c = pg_class, n = pg_namespace; system, Heroku and tracking tables left out.
+USER_TABLES = """
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
    AND n.nspname NOT LIKE 'pg\\_%'
    AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
 """
+# Four text columns per row, so psql and psycopg output parse the same way.
+HISTORY_SQL = "SELECT 'tables', count(*)::text, '', ''" + USER_TABLES
 ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
 EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
+
 
 def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
     """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""

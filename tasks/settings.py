@@ -40,6 +40,9 @@ class Settings:
     lock_wait_s: float
     lock_timeout: str
     statement_timeout: str
+    allow_extra_objects: bool = False
+    verify_against_source: bool = False
+    report_dir: Path = Path("reports")
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -100,6 +103,15 @@ def _choice(values: Mapping[str, str], key: str, choices: tuple[str, ...]) -> st
     if raw not in choices:
         raise SettingsError(f"{key}: unknown value {raw!r}: use one of {', '.join(choices)}")
     return raw
+
+
+def _bool(values: Mapping[str, str], key: str) -> bool:
+    raw = values.get(key, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{key}: {raw!r} is not true or false: set {key}=true or {key}=false")
 
 
 def _int(values: Mapping[str, str], key: str) -> int | None:
@@ -173,5 +185,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         lock_wait_s=_seconds(values, "MIGRATION_LOCK_WAIT", 60.0),
         lock_timeout=_pg_duration(values, "MIGRATION_LOCK_TIMEOUT", "5s"),
         statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
+        allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
+        verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
+        report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
         env_file=env_file,
     )

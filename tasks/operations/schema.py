@@ -10,25 +10,45 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import catalog, expected
-from tasks.facts import CatalogSnapshot, FactError, read
+from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
 from tasks.migration_files import Migration
+from tasks.migration_plan import plan_migrations
 from tasks.operations.common import planning, refuse
 
 MAX_DIFF_LINES = 40
 
 
+def _pending(service: str, migrations: list[Migration]) -> bool:
+    history = read(MigrationHistory, service)
+    return isinstance(history, FactError) or bool(plan_migrations(migrations, history, None).pending)
+
+
+def _render(title: str, found: list[catalog.Difference]) -> str:
+    shown = [d.text for d in found[:MAX_DIFF_LINES]]
+    more = f"\n  … and {len(found) - len(shown)} more" if len(found) > len(shown) else ""
+    return f"{title} ({len(found)} difference(s), - missing, + extra, ~ changed):\n  " + "\n  ".join(shown) + more
+
+
 @operation()
-def verified(service: str, migrations: list[Migration], state_dir: str):
+def verified(
+    service: str,
+    migrations: list[Migration],
+    state_dir: str,
+    allow_extra_objects: bool = False,
+    source_service: str | None = None,
+):
     """
     Ensure the target's schema equals the expected schema (the shadow database's catalog).
 
     + service: the service name of the target database
     + migrations: the files whose proof holds the expected schema
     + state_dir: where the proof cached the expected schema
+    + allow_extra_objects: report objects added by hand (``+`` lines) without failing
+    + source_service: also compare with this database (the source: "schema matches the app")
 
     Tables, columns, types, defaults, constraints, indexes, triggers, functions, views,
     sequences, types and extensions are compared; a difference fails the run with a diff.
-    This operation never changes anything.
+    When no migration is pending, the dry run shows the drift at plan time. Never changes anything.
 
     **Example:**
 
@@ -48,21 +68,31 @@ def verified(service: str, migrations: list[Migration], state_dir: str):
             return
         yield from refuse("no expected schema: the migrations were not proven (run the whole deploy)")
         return
-    if planning():
-        # Before the migrations run the target is expected to differ; verify at execute time.
-        host.noop("verified after the migrations run")
+    if planning() and _pending(service, migrations):
+        host.noop("verified after the pending migrations run")
         return
     actual = read(CatalogSnapshot, service)
     if isinstance(actual, FactError):
         yield from refuse(f"cannot read the target's catalog: {actual['error']}")
         return
-    differences = catalog.diff(wanted, actual)
-    if not differences:
-        host.noop("target schema equals the expected schema")
+    comparisons = [("the target schema differs from what the migrations describe", catalog.differences(wanted, actual))]
+    if source_service:
+        source = read(CatalogSnapshot, source_service)
+        if isinstance(source, FactError):
+            yield from refuse(f"cannot read the source's catalog: {source['error']}")
+            return
+        comparisons.append(("the target schema differs from the source database", catalog.differences(source, actual)))
+
+    failures = []
+    for title, found in comparisons:
+        tolerated = [d for d in found if allow_extra_objects and d.sign == "+"]
+        blocking = [d for d in found if d not in tolerated]
+        if tolerated:
+            host.log(_render(f"{title}, allowed by ALLOW_EXTRA_OBJECTS", tolerated))
+        if blocking:
+            failures.append(_render(title, blocking))
+    if failures:
+        hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
+        yield from refuse("\n".join(failures) + hint)
         return
-    shown = differences[:MAX_DIFF_LINES]
-    more = f"\n  … and {len(differences) - len(shown)} more" if len(differences) > len(shown) else ""
-    yield from refuse(
-        f"the target schema differs from what the migrations describe ({len(differences)} difference(s), "
-        "- missing, + extra, ~ changed):\n  " + "\n  ".join(shown) + more
-    )
+    host.noop("target schema equals the expected schema")

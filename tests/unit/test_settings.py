@@ -35,6 +35,7 @@ def test_defaults(tmp_path):
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "four"}, "BASELINE_VERSION", "whole number"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_LOCK_TIMEOUT": "forever"}, "MIGRATION_LOCK_TIMEOUT", "duration"),
         ({"HEROKU_APP": "My App!"}, "HEROKU_APP", "not a Heroku app name"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS", "true or false"),
         ({"TARGET_DATABASE_URL": "postgres://postgres:x@localhost:5432/whynot"}, "TARGET_DATABASE_URL", "same database"),
     ],
 )

@@ -1,0 +1,58 @@
+"""
+Validation reported: the runbook's post-migration checklist, printed in one line and kept as JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from tasks import catalog, expected, report
+from tasks.facts import CatalogSnapshot, FactError, RowCounts, read
+from tasks.migration_files import Migration
+from tasks.operations.common import planning
+
+
+@operation()
+def validation_reported(service: str, migrations: list[Migration], state_dir: str, report_dir: str):
+    """
+    Report the target's tables, foreign keys, indexes, triggers and row counts (read-only).
+
+    + service: the service name of the target database
+    + migrations: the files whose proof holds the expected schema
+    + state_dir: where the proof cached the expected schema
+    + report_dir: where ``validation-<time>.json`` and ``latest-validation.json`` are written
+
+    Never counts as a change: it only reads the target and writes a local report.
+
+    **Example:**
+
+    .. code:: python
+
+        report.validation_reported(
+            name="Validation reported",
+            service="target",
+            migrations=read_migrations(Path("files/migrations")),
+            state_dir=".pgconverge",
+            report_dir="reports",
+        )
+    """
+    if planning():
+        host.noop("reported at the end of the run")
+        return
+    snapshot = read(CatalogSnapshot, service)
+    counts = read(RowCounts, service)
+    if isinstance(snapshot, FactError) or isinstance(counts, FactError):
+        failed = snapshot if isinstance(snapshot, FactError) else counts
+        host.log(f"validation report skipped: {failed['error']}")
+        return
+    wanted = expected.load_expected(Path(state_dir), migrations) or {}
+    differences = [d.as_dict() for d in catalog.differences(wanted, snapshot)] if wanted else []
+    document = report.validation_report(snapshot, counts, differences)
+    path = report.write_report(Path(report_dir), "validation", document)
+    host.noop(f"validation report written to {path}")
+    host.log(f"validation: {report.compact(document)} → {path}")
+    return
+    yield  # an operation is a generator

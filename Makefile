@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ENV_FILE ?= .sandbox/env
 
-.PHONY: setup demo test sandbox-up sandbox-down sandbox-destroy clean
+.PHONY: setup demo test bench sandbox-up sandbox-down sandbox-destroy clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: sandbox-up
 
 test: sandbox-up
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: sandbox-up
+	$(BIN)/python -m bench.migrations --files 250 --repeat 7
+	$(BIN)/python -m bench.snapshot --tables 200 --repeat 7
 
 clean: sandbox-destroy
 	rm -rf $(VENV) .pgconverge

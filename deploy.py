@@ -6,21 +6,45 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import migrations, report, schema, seed, target
+from tasks.operations import backups, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
 settings = run.settings
 state_dir = str(settings.state_dir)
+backup_dir = str(settings.backup_dir)
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
     name="Migrations proven locally", service="source", migrations=run.migrations, state_dir=state_dir,
 )
 
+# 1. A verified backup of the source's current state exists. (Taken after the proof: the proof's
+#    shadow database moves the source cluster's transaction id, which would make this backup look
+#    stale on the next run.)
+backups.source_captured(
+    name="Source backup captured",
+    service="source",
+    label=settings.source.redacted,
+    backup_dir=backup_dir,
+    keep=settings.backup_keep,
+)
+
 # 3. The target answers, over SSL, and the local client tools are not older than it.
 target.reachable(
     name="Target reachable", service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+)
+
+# 4. Before anything changes in the target, a verified backup of it.
+backups.target_captured_before_change(
+    name="Target backup captured",
+    service="target",
+    label=settings.target_label,
+    backup_dir=backup_dir,
+    migrations=run.migrations,
+    seed_files=run.seeds,
+    baseline_version=settings.baseline_version,
+    keep=settings.backup_keep,
 )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.

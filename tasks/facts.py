@@ -126,6 +126,37 @@ class RowCounts(PsqlFact):
         return {table: int(count) for table, count in rows}
 
 
+class Fingerprint(PsqlFact):
+    """
+    What changes whenever the database's schema or data changes (for "is the last backup current?").
+
+    Any INSERT, UPDATE, DELETE, TRUNCATE or DDL takes a transaction id, so the cluster's next xid
+    moves; relfilenodes catch rewrites, sequence values catch ``nextval`` alone. Conservative: a
+    write to another database of the same cluster also counts.
+
+    .. code:: python
+
+        {"fingerprint": "9f2c…", "version_num": 150018, "database": "whynot", "tables": 4}
+    """
+
+    sql = (
+        "SELECT current_setting('server_version_num'), current_database(), "
+        "pg_snapshot_xmax(pg_current_snapshot())::text, "
+        "(SELECT count(*) " + history.USER_TABLES + "), "
+        "(SELECT coalesce(string_agg(format('%s:%s', c.oid, c.relfilenode), ',' ORDER BY c.oid), '') "
+        + history.USER_TABLES + "), "
+        "(SELECT coalesce(string_agg(format('%s.%s:%s', schemaname, sequencename, last_value), ',' ORDER BY 1), '') "
+        "FROM pg_sequences)"
+    )
+
+    def parse(self, rows):
+        import hashlib
+
+        version, database, xmax, tables, files, sequences = rows[0]
+        digest = hashlib.sha256("\n".join((database, xmax, files, sequences)).encode()).hexdigest()
+        return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
+
+
 class ClientVersion(FactBase):
     """Major version of the local ``pg_dump`` (``None`` when it is not installed)."""
 

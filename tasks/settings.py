@@ -41,6 +41,7 @@ class Settings:
     lock_timeout: str
     statement_timeout: str
     allow_extra_objects: bool = False
+    backup_keep: int = 10
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
     env_file: Path | None = None
@@ -112,6 +113,13 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{key}: {raw!r} is not true or false: set {key}=true or {key}=false")
+
+
+def _keep(values: Mapping[str, str]) -> int:
+    raw = values.get("BACKUP_KEEP", "").strip() or "10"
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"BACKUP_KEEP: {raw!r} is not a number of backups of at least 1: set for example BACKUP_KEEP=10")
+    return int(raw)
 
 
 def _int(values: Mapping[str, str], key: str) -> int | None:
@@ -186,6 +194,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         lock_timeout=_pg_duration(values, "MIGRATION_LOCK_TIMEOUT", "5s"),
         statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
         allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
+        backup_keep=_keep(values),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
         env_file=env_file,

@@ -96,8 +96,15 @@ class Project:
         env.update(extra)
         return env
 
-    def command(self, *args: str) -> list[str]:
-        return [PYINFRA, "-y", *args, "inventory.py", "deploy.py"]
+    def command(self, *args: str, deploy_file: str = "deploy.py") -> list[str]:
+        return [PYINFRA, "-y", *args, "inventory.py", deploy_file]
+
+    def restore(self, *data: str, **extra: str) -> "Result":
+        """``pyinfra -y inventory.py restore.py --data k=v ...``"""
+        args = [arg for item in data for arg in ("--data", item)]
+        done = subprocess.run(self.command("--json", *args, deploy_file="restore.py"), cwd=ROOT,
+                              env=self.env(**extra), capture_output=True, text=True, timeout=180)
+        return Result(done.returncode, done.stdout, done.stderr, 0)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
         return subprocess.Popen(

@@ -11,7 +11,8 @@ from tests.support import catalog_and_data, query
 def test_first_run_creates_tables_and_seed_then_second_run_changes_nothing(project):
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
-    assert first.changed() == ["Migrations proven locally", "Migrations applied", "Seed present"]
+    assert first.changed() == ["Migrations proven locally", "Source backup captured", "Target backup captured",
+                               "Migrations applied", "Seed present"]
     assert project.tables() == ["messages", "room_participants", "rooms", "users"]
     assert project.applied_versions() == [1, 2, 3, 4]
     assert query(project.target_db, "SELECT email FROM users ORDER BY id") == [("system@whynot.chat",)]
@@ -48,5 +49,5 @@ def test_seed_rows_removed_by_hand_are_inserted_again_and_others_left_alone(proj
     query(project.target_db, "UPDATE rooms SET name = 'Renamed' WHERE slug = 'general'")
     query(project.target_db, "DELETE FROM rooms WHERE slug = 'random'")
     again = project.deploy()
-    assert again.changed() == ["Seed present"]
+    assert again.changed() == ["Target backup captured", "Seed present"]
     assert query(project.target_db, "SELECT slug, name FROM rooms ORDER BY id") == [("general", "Renamed"), ("random", "Random")]

@@ -1,0 +1,152 @@
+"""
+Source backup captured, and target backup captured before change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from tasks import backups, seed
+from tasks.facts import ClientVersion, FactError, Fingerprint, MigrationHistory, SeedState, read
+from tasks.migration_files import Migration
+from tasks.migration_plan import plan_migrations
+from tasks.operations.common import python_step, refuse, show_plan
+
+
+def _client_problem(label: str, server_version_num: int) -> str | None:
+    client = host.get_fact(ClientVersion)
+    server = server_version_num // 10000
+    if client is None:
+        return "pg_dump is not installed: install the PostgreSQL client tools (apt-get install postgresql-client)"
+    if client < server:
+        return (f"local pg_dump {client} is older than {label}'s PostgreSQL {server}: "
+                f"install postgresql-client-{server} (a backup needs pg_dump >= the server)")
+    return None
+
+
+def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
+    show_plan([f"take a verified backup of {label} into {folder}/"]
+              + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(folder, database, keep - 1)])
+    from tasks import dump  # psycopg: imported only when there is work
+
+    def take(log) -> None:
+        backup = dump.take_backup(service, folder, label, fingerprint, log)
+        pruned = backups.to_prune(folder, database, keep, protect=backup.path)
+        backups.prune(pruned)
+        m = backup.manifest
+        log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
+            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…"
+            + (f"; pruned {len(pruned)} old backup(s)" if pruned else ""))
+
+    return python_step(take, (dump.BackupError,))
+
+
+@operation()
+def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
+    """
+    Ensure a verified ``pg_dump -Fc`` backup of the source's current state exists.
+
+    + service: the service name of the source database
+    + label: what to call the source in messages (a redacted URL)
+    + backup_dir: backups go to ``<backup_dir>/source/``
+    + keep: verified backups kept per database; older ones are pruned, never the newest
+
+    A new backup is taken when the source changed since the last verified one (its fingerprint:
+    the cluster's next transaction id, the tables' files, the sequences), or when that backup is
+    missing, truncated or unverified.
+
+    **Example:**
+
+    .. code:: python
+
+        backups.source_captured(
+            name="Source backup captured",
+            service="source",
+            label="postgres://postgres:***@localhost:5432/whynot",
+            backup_dir="backups",
+        )
+    """
+    info = read(Fingerprint, service)
+    if isinstance(info, FactError):
+        yield from refuse(f"source {label} is not reachable: {info['error']}: is the local database running?")
+        return
+    problem = _client_problem(label, info["version_num"])
+    if problem:
+        yield from refuse(problem)
+        return
+    folder = Path(backup_dir) / "source"
+    latest = backups.verified_backups(folder, info["database"])
+    if latest and latest[-1].fingerprint == info["fingerprint"]:
+        host.noop(f"backup {latest[-1].path.name} is current (the source has not changed since)")
+        return
+    yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
+
+
+def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
+                   seed_files: list[seed.SeedFile]) -> list[str]:
+    reasons = []
+    history = read(MigrationHistory, service)
+    if not isinstance(history, FactError):
+        plan = plan_migrations(migrations, history, baseline_version)
+        if plan.problems:
+            return []  # the migrations step refuses before anything changes
+        if plan.pending or plan.baseline:
+            reasons.append(f"{len(plan.pending)} pending migration(s)")
+    if seed_files:
+        found = read(SeedState, service, seed.seed_script(seed_files, "count"))
+        if not isinstance(found, FactError):
+            missing = sum(rows for _, rows in found["tables"].values())
+            if found["absent"] or missing:
+                reasons.append("seed rows to insert")
+    return reasons
+
+
+@operation()
+def target_captured_before_change(
+    service: str,
+    label: str,
+    backup_dir: str,
+    migrations: list[Migration],
+    seed_files: list[seed.SeedFile],
+    baseline_version: int | None = None,
+    keep: int = 10,
+):
+    """
+    Ensure a verified backup of the target exists before this run changes it.
+
+    + service: the service name of the target database
+    + label: what to call the target in messages
+    + backup_dir: backups go to ``<backup_dir>/target/``
+    + migrations: the migration files (pending ones mean a change)
+    + seed_files: the seed files (missing rows mean a change)
+    + baseline_version: as for ``migrations.applied``
+    + keep: verified backups kept per database
+
+    Nothing pending → no backup.
+
+    **Example:**
+
+    .. code:: python
+
+        backups.target_captured_before_change(
+            name="Target backup captured",
+            service="target",
+            label="postgres://app:***@db.example.com:5432/app",
+            backup_dir="backups",
+            migrations=read_migrations(Path("files/migrations")),
+            seed_files=read_seed_files(Path("files/seed")),
+        )
+    """
+    reasons = _changes_ahead(service, migrations, baseline_version, seed_files)
+    if not reasons:
+        host.noop("nothing will change in the target: no backup needed")
+        return
+    info = read(Fingerprint, service)
+    if isinstance(info, FactError):
+        yield from refuse(f"target {label} is not reachable: {info['error']}")
+        return
+    show_plan([f"the target will change ({', '.join(reasons)}): back it up first"])
+    yield _take(service, Path(backup_dir) / "target", label, keep, info["fingerprint"], info["database"])

@@ -1,0 +1,142 @@
+"""
+Backups and restore through the real pyinfra CLI against the sandbox's PostgreSQL clusters: a
+verified source backup only when the source changed, a target backup only before a change,
+truncation detected, retention, the client version check, and a confirmed round-trip restore.
+"""
+
+import json
+import os
+import secrets
+import stat
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tasks import sandbox
+from tasks.migrate import Limits, apply_migrations
+from tasks.migration_files import read_migrations
+from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
+
+
+@pytest.fixture
+def source_db(project):
+    """A source database of its own on the source cluster: the app's schema and some rows."""
+    name = f"s_{secrets.token_hex(4)}"
+    with psycopg.connect(sandbox.admin_conninfo("source", "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    apply_migrations(sandbox.admin_conninfo("source", name), read_migrations(MIGRATIONS), None, Limits())
+    query(name, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', 'User ' || g FROM generate_series(1, 50) g; "
+                "INSERT INTO rooms (slug, name, created_by) SELECT 'room-' || g, 'Room ' || g, g FROM generate_series(1, 5) g; "
+                "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat('hello ', 1 + g % 7) "
+                "FROM generate_series(1, 500) g", which="source")
+    with psycopg.connect(sandbox.admin_conninfo("source", name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # nothing left for autovacuum to do during the test
+    project.source_url = with_dbname(sandbox_urls()["source"], name)
+    yield name
+    with psycopg.connect(sandbox.admin_conninfo("source", "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def dumps(project, side):
+    return sorted((project.tmp / "backups" / side).glob("*.dump"))
+
+
+def test_source_backup_taken_verified_then_only_after_a_change(project, source_db):
+    first = project.deploy()
+    assert first.code == 0, first.output[-2000:]
+    (dump,) = dumps(project, "source")
+    manifest = json.loads(dump.with_suffix(".json").read_text())
+    assert manifest["verified"] and manifest["tables"] == 5  # the 4 app tables and schema_migrations
+    assert manifest["rows"]["public.messages"] == 500 and manifest["rows"]["public.users"] == 50
+    assert manifest["size_bytes"] == dump.stat().st_size and len(manifest["sha256"]) == 64
+
+    again = project.deploy()
+    assert again.operations()["Source backup captured"] == "no_change"
+    assert len(dumps(project, "source")) == 1
+
+    query(source_db, "UPDATE messages SET body = 'edited' WHERE id = 7", which="source")
+    changed = project.deploy()
+    assert changed.operations()["Source backup captured"] == "success"
+    assert len(dumps(project, "source")) == 2
+
+
+def test_truncated_backup_is_detected_and_replaced(project, source_db):
+    assert project.deploy().code == 0
+    (dump,) = dumps(project, "source")
+    with open(dump, "r+b") as handle:
+        handle.truncate(dump.stat().st_size // 2)
+    again = project.deploy()
+    assert again.operations()["Source backup captured"] == "success"
+    (replacement,) = dumps(project, "source")  # the truncated one was pruned
+    assert replacement != dump
+
+
+def test_retention_keeps_the_newest_and_the_dry_run_says_what_goes(project, source_db):
+    for n in range(3):
+        query(source_db, f"UPDATE users SET display_name = 'v{n}' WHERE id = 1", which="source")
+        assert project.deploy(BACKUP_KEEP="2").code == 0
+    kept = dumps(project, "source")
+    assert len(kept) == 2
+    query(source_db, "UPDATE users SET display_name = 'v9' WHERE id = 1", which="source")
+    dry = project.dry(BACKUP_KEEP="2")
+    assert f"prune {kept[0].name} (keeping 2)" in dry.output
+    assert dumps(project, "source") == kept
+
+
+def test_target_backup_only_before_a_change(project, source_db):
+    assert project.deploy().code == 0
+    assert len(dumps(project, "target")) == 1  # before the first migrations and seed
+    assert project.deploy().operations()["Target backup captured"] == "no_change"
+    project.write_migration("005_topics.sql", "CREATE TABLE topics (id int PRIMARY KEY);\n")
+    assert project.deploy().operations()["Target backup captured"] == "success"
+    assert len(dumps(project, "target")) == 2
+
+
+def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    wrapper = fake / "pg_dump"
+    wrapper.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 14.9"; exit 0; fi\n'
+                       'exec /usr/bin/pg_dump "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    result = project.deploy(PATH=f"{fake}:{os.environ['PATH']}")
+    assert result.code != 0
+    assert "local pg_dump 14 is older than" in result.output and "PostgreSQL 15" in result.output
+    assert dumps(project, "source") == [] and project.tables() == []
+
+
+def table_fingerprints(dbname, which):
+    rows = {}
+    for (table,) in query(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                  "AND tablename <> 'schema_migrations' ORDER BY 1", which=which):
+        rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                                    f"FROM {table} t", which=which)[0]
+    return rows
+
+
+def test_restore_round_trip_and_confirmation(project, source_db):
+    assert project.deploy().code == 0
+    (dump,) = dumps(project, "source")
+    empty = f"t_{secrets.token_hex(4)}"
+    with psycopg.connect(sandbox.admin_conninfo("target", "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER whynot_owner").format(sql.Identifier(empty)))
+    try:
+        project.target_url = with_dbname(sandbox_urls()["target"], empty)
+        before = catalog_and_data(empty)
+        for data in ([f"backup={dump}"], [f"backup={dump}", "confirm=whynot_target"]):
+            refused = project.restore(*data)
+            assert refused.code != 0 and f"confirm with --data confirm={empty}" in refused.output
+            assert catalog_and_data(empty) == before
+
+        restored = project.restore(f"backup={dump}", f"confirm={empty}")
+        assert restored.code == 0, restored.output[-2000:]
+        assert "all equal to the manifest" in restored.output
+        assert table_fingerprints(empty, "target") == table_fingerprints(source_db, "source")
+
+        secrets_ = [u.split(":")[2].split("@")[0] for u in sandbox_urls().values()]
+        texts = [restored.output, dump.with_suffix(".json").read_text()]
+        assert not [s for s in secrets_ for t in texts if s in t]
+    finally:
+        with psycopg.connect(sandbox.admin_conninfo("target", "postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(empty)))

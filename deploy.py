@@ -45,6 +45,7 @@ backups.target_captured_before_change(
     seed_files=run.seeds,
     baseline_version=settings.baseline_version,
     keep=settings.backup_keep,
+    seed_upsert=settings.seed_upsert,
 )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
@@ -69,7 +70,7 @@ schema.verified(
 )
 
 # 8. Every seed row exists in the target.
-seed.present(name="Seed present", service="target", files=run.seeds)
+seed.present(name="Seed present", service="target", files=run.seeds, upsert=settings.seed_upsert)
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(

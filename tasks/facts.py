@@ -20,7 +20,12 @@ from tasks.psql import never_fails, psql, split_error
 
 
 class FactError(dict):
-    """What a fact returns when psql failed: ``{"error": "first error line"}``."""
+    """What a fact returns when psql failed: ``{"error": "first error line", "lines": [all of psql's lines]}``."""
+
+    @classmethod
+    def from_lines(cls, lines: list[str]) -> "FactError":
+        errors = [m for m in lines if "ERROR" in m or "FATAL" in m or "error" in m]
+        return cls(error=(errors or lines)[0], lines=lines)
 
 
 class PsqlFact(FactBase):
@@ -38,7 +43,7 @@ class PsqlFact(FactBase):
     def process(self, output: list[str]):
         rows, error = split_error(output)
         if error:
-            return FactError(error=error)
+            return FactError.from_lines(error)
         return self.parse([line.split("\t") for line in rows])
 
     def parse(self, rows: list[list[str]]):
@@ -49,7 +54,7 @@ def read(fact: type[PsqlFact], service: str, sql: str | None = None):
     """Read ``fact`` from ``service``; a missing psql binary comes back as a FactError."""
     value = host.get_fact(fact, service=service, _stdin=sql or fact.sql)
     if value is None:
-        return FactError(error="psql is not installed: install the PostgreSQL client (apt-get install postgresql-client)")
+        return FactError(error="psql is not installed: install the PostgreSQL client (apt-get install postgresql-client)", lines=[])
     return value
 
 

@@ -27,11 +27,10 @@ def never_fails(command: StringCommand) -> StringCommand:
     )
 
 
-def split_error(lines: list[str]) -> tuple[list[str], str | None]:
-    """Separate the output of a :func:`never_fails` command into (rows, first error line or None)."""
+def split_error(lines: list[str]) -> tuple[list[str], list[str] | None]:
+    """Separate the output of a :func:`never_fails` command into (rows, error lines or None)."""
     if lines and lines[-1].strip() == "pgconverge-error":
         messages = [line.strip() for line in lines[:-1] if line.strip()]
-        errors = [m for m in messages if "ERROR" in m or "FATAL" in m or "error" in m]
-        return [], (errors or messages or ["psql failed"])[0]
+        return [], messages or ["psql failed"]
     # On success stderr (merged in) can only hold psql's own "psql:<stdin>:N: NOTICE: ..." lines.
     return [line for line in lines if not line.startswith("psql:")], None

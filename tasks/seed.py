@@ -106,6 +106,11 @@ DECLARE
     pk text[];
     cond text;
     missing bigint;
+    differing bigint;
+    keys_sample text;
+    rest text[];
+    from_missing text;
+    from_differing text;
     col text;
     seq text;
 BEGIN
@@ -135,14 +140,35 @@ BEGIN
                     array_to_string(ARRAY(SELECT unnest(pk) EXCEPT SELECT unnest(f.columns)), ', ');
             END IF;
             cond := (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            rest := ARRAY(SELECT c FROM unnest(f.columns) c WHERE c <> ALL(pk));
+            from_missing := format('FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)', f.source, f.target, cond);
+            from_differing := CASE WHEN f.upsert AND cardinality(rest) > 0 THEN
+                format('FROM pg_temp.%I s JOIN %s t ON %s WHERE ROW(%s) IS DISTINCT FROM ROW(%s)', f.source, f.target, cond,
+                       (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(rest) c),
+                       (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(rest) c)) END;
+            differing := 0;
             IF f.mode = 'count' THEN
-                EXECUTE format('SELECT count(*) FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)',
-                               f.source, f.target, cond) INTO missing;
+                EXECUTE 'SELECT count(*) ' || from_missing INTO missing;
+                IF from_differing IS NOT NULL THEN
+                    EXECUTE 'SELECT count(*) ' || from_differing INTO differing;
+                END IF;
+                EXECUTE format('SELECT string_agg(k, '' '') FROM (SELECT ROW(%s)::text AS k %s LIMIT 10) x',
+                               (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k),
+                               coalesce(from_differing || ' UNION ALL SELECT ROW(' ||
+                                        (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ')::text ', '')
+                               || from_missing) INTO keys_sample;
             ELSE
-                EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)',
+                IF from_differing IS NOT NULL THEN
+                    EXECUTE format('UPDATE %s t SET %s FROM pg_temp.%I s WHERE %s AND ROW(%s) IS DISTINCT FROM ROW(%s)',
+                                   f.target, (SELECT string_agg(format('%1$I = s.%1$I', c), ', ') FROM unnest(rest) c),
+                                   f.source, cond,
+                                   (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(rest) c),
+                                   (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(rest) c));
+                    GET DIAGNOSTICS differing = ROW_COUNT;
+                END IF;
+                EXECUTE format('INSERT INTO %s (%s) SELECT %s ' || from_missing,
                                f.target, (SELECT string_agg(format('%I', c), ', ') FROM unnest(f.columns) c),
-                               (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(f.columns) c),
-                               f.source, f.target, cond);
+                               (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(f.columns) c));
                 GET DIAGNOSTICS missing = ROW_COUNT;
                 IF missing > 0 THEN
                     FOREACH col IN ARRAY f.columns LOOP
@@ -155,7 +181,7 @@ BEGIN
                     END LOOP;
                 END IF;
             END IF;
-            UPDATE pg_temp._seed_files SET result = missing WHERE position = f.position;
+            UPDATE pg_temp._seed_files SET result = missing, updates = differing, sample = keys_sample WHERE position = f.position;
         END LOOP;
         remaining := ARRAY(SELECT unnest(remaining) EXCEPT SELECT unnest(ready));
     END LOOP;
@@ -164,8 +190,14 @@ $pgconverge$;
 """
 
 
-def seed_script(files: list[SeedFile], mode: str) -> str:
-    """The psql script (fed on stdin). It prints ``seed<TAB>file<TAB>table<TAB>rows`` lines."""
+FILE_MARK = "-- pgconverge seed file: "
+
+
+def seed_script(files: list[SeedFile], mode: str, upsert: bool = False) -> str:
+    """
+    The psql script (fed on stdin). It prints ``seed<TAB>file<TAB>table<TAB>missing<TAB>updates<TAB>sample``
+    lines (or one ``absent<TAB>tables`` line in count mode when a table does not exist yet).
+    """
     assert mode in ("count", "insert")
     out = [
         "\\set ON_ERROR_STOP 1",
@@ -190,10 +222,11 @@ def seed_script(files: list[SeedFile], mode: str) -> str:
         ]
     out.append(
         "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
-        "mode text, result bigint) ON COMMIT DROP;"
+        "mode text, upsert boolean, result bigint, updates bigint, sample text) ON COMMIT DROP;"
     )
     for position, seed in enumerate(files, 1):
         source = f"_seed_{position}"
+        out.append(f"{FILE_MARK}{seed.filename}")
         columns = ", ".join(_quote_ident(c) for c in seed.columns)
         schema, _, table = seed.table.partition(".")
         target = f"{_quote_ident(schema)}.{_quote_ident(table)}"
@@ -204,21 +237,49 @@ def seed_script(files: list[SeedFile], mode: str) -> str:
         array = ", ".join(_quote_literal(c) for c in seed.columns)
         out.append(
             f"INSERT INTO _seed_files VALUES ({position}, {_quote_literal(target)}::regclass, {_quote_literal(source)}, "
-            f"{_quote_literal(seed.filename)}, ARRAY[{array}]::text[], {_quote_literal(mode)}, 0);"
+            f"{_quote_literal(seed.filename)}, ARRAY[{array}]::text[], {_quote_literal(mode)}, {str(upsert).lower()}, "
+            "0, 0, NULL);"
         )
+    out.append(f"{FILE_MARK}(all files)")
     out.append(_APPLY.strip())
-    out.append("SELECT 'seed', file, target::text, result FROM _seed_files ORDER BY position;")
+    out.append("SELECT 'seed', file, target::text, result, updates, coalesce(sample, '') FROM _seed_files ORDER BY position;")
     out.append("COMMIT;" if mode == "insert" else "ROLLBACK;")
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True)
+class SeedCount:
+    table: str
+    missing: int
+    updates: int
+    sample: str  # up to ten primary keys, e.g. "(1) (2)"
+
+
 def parse_seed_output(lines: list[str]) -> dict:
-    """``{"absent": [tables], "tables": {filename: (table, rows)}}`` from the script's output."""
+    """``{"absent": [tables], "tables": {filename: SeedCount}}`` from the script's output."""
     result: dict = {"absent": [], "tables": {}}
     for line in lines:
         parts = line.split("\t")
         if parts[0] == "absent" and len(parts) == 2:
             result["absent"] = [t.strip() for t in parts[1].split(",") if t.strip()]
-        elif parts[0] == "seed" and len(parts) == 4:
-            result["tables"][parts[1]] = (parts[2], int(parts[3]))
+        elif parts[0] == "seed" and len(parts) == 6:
+            result["tables"][parts[1]] = SeedCount(parts[2], int(parts[3]), int(parts[4]), parts[5])
     return result
+
+
+def explain(lines: list[str], files: list[SeedFile], script: str) -> str:
+    """One line naming the seed file (and CSV line) behind psql's error output."""
+    text = "\n".join(lines)
+    error = next((l.split("ERROR:", 1)[1].strip() for l in lines if "ERROR:" in l), None)
+    error = error or next((l.strip() for l in lines if l.strip()), "psql failed")
+    error = error.removeprefix("pgconverge: ")
+    copy = re.search(r"COPY _seed_(\d+), line (\d+)(?:, column (\w+))?", text)
+    if copy and 0 < int(copy[1]) <= len(files):
+        column = f", column {copy[3]}" if copy[3] else ""
+        return f"seed file {files[int(copy[1]) - 1].filename} line {copy[2]}{column}: {error}: fix the file; nothing was inserted"
+    where = re.search(r"psql:<stdin>:(\d+):", text)
+    if where and not error.startswith("seed"):
+        marks = [l[len(FILE_MARK):] for l in script.splitlines()[: int(where[1])] if l.startswith(FILE_MARK)]
+        if marks and marks[-1] != "(all files)":
+            return f"seed file {marks[-1]}: {error}: fix the file; nothing was inserted"
+    return f"{error}; nothing was inserted"

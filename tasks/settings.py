@@ -42,6 +42,7 @@ class Settings:
     statement_timeout: str
     allow_extra_objects: bool = False
     backup_keep: int = 10
+    seed_upsert: bool = False
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
     env_file: Path | None = None
@@ -195,6 +196,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
         allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
         backup_keep=_keep(values),
+        seed_upsert=_choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
         env_file=env_file,

@@ -86,7 +86,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
-                   seed_files: list[seed.SeedFile]) -> list[str]:
+                   seed_files: list[seed.SeedFile], seed_upsert: bool) -> list[str]:
     reasons = []
     history = read(MigrationHistory, service)
     if not isinstance(history, FactError):
@@ -96,9 +96,9 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
         if plan.pending or plan.baseline:
             reasons.append(f"{len(plan.pending)} pending migration(s)")
     if seed_files:
-        found = read(SeedState, service, seed.seed_script(seed_files, "count"))
+        found = read(SeedState, service, seed.seed_script(seed_files, "count", seed_upsert))
         if not isinstance(found, FactError):
-            missing = sum(rows for _, rows in found["tables"].values())
+            missing = sum(count.missing + count.updates for count in found["tables"].values())
             if found["absent"] or missing:
                 reasons.append("seed rows to insert")
     return reasons
@@ -113,6 +113,7 @@ def target_captured_before_change(
     seed_files: list[seed.SeedFile],
     baseline_version: int | None = None,
     keep: int = 10,
+    seed_upsert: bool = False,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -124,6 +125,7 @@ def target_captured_before_change(
     + seed_files: the seed files (missing rows mean a change)
     + baseline_version: as for ``migrations.applied``
     + keep: verified backups kept per database
+    + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
 
     Nothing pending → no backup.
 
@@ -140,7 +142,7 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    reasons = _changes_ahead(service, migrations, baseline_version, seed_files)
+    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert)
     if not reasons:
         host.noop("nothing will change in the target: no backup needed")
         return

@@ -1,28 +1,47 @@
 """
-Seed present: every row of the seed files exists in the target, inserted when missing by key.
+Seed present: every row of the seed files exists in the target, inserted when missing by key
+(and, with ``SEED_MODE=upsert``, updated when it differs).
 """
 
 from __future__ import annotations
+
+import subprocess
 
 from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import seed as seed_files
 from tasks.facts import FactError, SeedState, read
-from tasks.operations.common import refuse, show_plan
-from tasks.psql import psql
+from tasks.operations.common import planning, python_step, refuse, show_plan
+
+SAMPLE_NOTE = "first ten keys"
+
+
+class SeedError(RuntimeError):
+    """The seed files could not be loaded; the message names the file and line."""
+
+
+def _plan_lines(found: dict, upsert: bool) -> list[str]:
+    lines = []
+    for name, count in found["tables"].items():
+        if count.missing or count.updates:
+            what = f"insert {count.missing} missing row(s)" + (f", update {count.updates} differing row(s)" if upsert else "")
+            lines.append(f"{what} of {name} ({SAMPLE_NOTE}: {count.sample})")
+    return lines
 
 
 @operation()
-def present(service: str, files: list[seed_files.SeedFile]):
+def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False):
     """
     Ensure every seed row exists in the target (insert the rows missing by primary key).
 
     + service: the service name of the target database
     + files: the seed files, as read by ``tasks.seed.read_seed_files``
+    + upsert: also update rows whose other columns differ (``SEED_MODE=upsert``)
 
-    Existing rows are left alone; nothing else is touched. All files load in one transaction,
-    tables in foreign-key order; sequences behind explicit ids are advanced.
+    Existing rows are left alone (unless ``upsert``); nothing else is touched. All files load in
+    one transaction, tables in foreign-key order; sequences behind explicit ids are advanced.
+    The dry run lists, per file, the rows to insert or update (the first ten keys and a count).
 
     **Example:**
 
@@ -37,16 +56,35 @@ def present(service: str, files: list[seed_files.SeedFile]):
     if not files:
         host.noop("no seed files")
         return
-    found = read(SeedState, service, seed_files.seed_script(files, "count"))
+    script = seed_files.seed_script(files, "count", upsert)
+    found = read(SeedState, service, script)
     if isinstance(found, FactError):
-        yield from refuse(f"seed files cannot be checked against the target: {found['error']}")
+        yield from refuse(seed_files.explain(found["lines"] or [found["error"]], files, script))
         return
     if found["absent"]:
-        show_plan([f"insert seed rows of {f.filename} ({f.rows} row(s)); its table is made by a pending migration" for f in files])
+        if not planning():
+            absent = next(f for f in files if f.table in found["absent"])
+            yield from refuse(f"seed file {absent.filename}: table {absent.table} does not exist in the target: "
+                              "create it in a migration or remove the file; nothing was inserted")
+            return
+        show_plan([f"insert the {f.rows} row(s) of {f.filename}; its table is made by a pending migration" for f in files])
     else:
-        missing = {name: rows for name, (_, rows) in found["tables"].items() if rows}
-        if not missing:
+        lines = _plan_lines(found, upsert)
+        if not lines:
             host.noop(f"all rows of {len(files)} seed file(s) present")
             return
-        show_plan([f"insert {rows} missing row(s) of {name}" for name, rows in missing.items()])
-    yield psql(service, _stdin=seed_files.seed_script(files, "insert"))
+        show_plan(lines)
+
+    def insert(log) -> None:
+        insert_script = seed_files.seed_script(files, "insert", upsert)
+        done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", "\t",
+                               "-d", f"service={service}", "-f", "-"],
+                              input=insert_script, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SeedError(seed_files.explain(done.stderr.splitlines(), files, insert_script))
+        result = seed_files.parse_seed_output(done.stdout.splitlines())
+        for name, count in result["tables"].items():
+            if count.missing or count.updates:
+                log(f"{name}: inserted {count.missing} row(s)" + (f", updated {count.updates}" if upsert else ""))
+
+    yield python_step(insert, (SeedError,))

@@ -1,0 +1,29 @@
+"""
+pyinfra facts for the health checks (:mod:`tasks.health`): the health snapshot and the
+``pg_stat_statements`` outliers, each one JSON value read with psql over the run's service file.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tasks import health
+from tasks.facts import PsqlFact
+
+
+class HealthSnapshot(PsqlFact):
+    """The raw dict of :func:`tasks.health.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
+
+    sql = health.HEALTH_SQL
+
+    def parse(self, rows):
+        return json.loads("\t".join(rows[0]))
+
+
+class HealthOutliers(PsqlFact):
+    """Top 5 statements by total time (pass :func:`tasks.health.outliers_sql` as the SQL)."""
+
+    sql = health.OUTLIERS_SQL
+
+    def parse(self, rows):
+        return json.loads("\t".join(rows[0]))

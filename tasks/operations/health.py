@@ -1,0 +1,82 @@
+"""
+Health reported: ``heroku pg:diagnose`` for the target, one line per check (read-only).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from tasks import health, report
+from tasks.facts import FactError, read
+from tasks.health_facts import HealthOutliers, HealthSnapshot
+from tasks.operations.common import planning, refuse
+
+
+@operation()
+def reported(
+    service: str,
+    label: str,
+    ssl_required: bool,
+    long_query_s: float = 60.0,
+    idle_s: float = 60.0,
+    connection_limit: int | None = None,
+    fail_on: str = "red",
+    report_dir: str | None = None,
+):
+    """
+    Report the database's health (connections, SSL, long queries, locks, cache, sequences, bloat...).
+
+    + service: the service name of the database (``target``)
+    + label: what to call the database in messages (a redacted URL or an app name)
+    + ssl_required: a session without SSL is red (yellow otherwise)
+    + long_query_s: an active query older than this is yellow (red after 5 minutes)
+    + idle_s: a session idle in transaction longer than this is yellow (red after 5 minutes)
+    + connection_limit: the plan's connection limit when known (else ``max_connections``)
+    + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
+    + report_dir: where ``health-<time>.json`` and ``latest-health.json`` are written (none when unset)
+
+    Never counts as a change: it only reads the database. A yellow check never fails the run.
+
+    **Example:**
+
+    .. code:: python
+
+        health.reported(
+            name="Health reported",
+            service="target",
+            label="postgres://app:***@db.example.com:5432/app",
+            ssl_required=True,
+            connection_limit=20,
+        )
+    """
+    if fail_on not in health.FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(health.FAIL_ON)}, not {fail_on!r}")
+    thresholds = health.Thresholds(long_query_s=long_query_s, idle_s=idle_s)
+    if planning():
+        host.noop("reported at the end of the run")
+        return
+    raw = read(HealthSnapshot, service, thresholds.sql())
+    if isinstance(raw, FactError):
+        host.log(f"health of {label} not checked: {raw['error']}")
+        return
+    if raw.get("has_pg_stat_statements"):
+        outliers = read(HealthOutliers, service, health.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"]))
+        raw["outliers"] = dict(outliers) if isinstance(outliers, FactError) else outliers
+    checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
+    for line in health.render(checks, color=sys.stderr.isatty()):
+        host.log(line)
+    if report_dir:
+        path = report.write_report(Path(report_dir), "health", health.report_document(raw, checks))
+        host.log(f"health report written to {path}")
+    failing = health.red(checks)
+    if failing and fail_on == "red":
+        yield from refuse(
+            f"{label} is unhealthy: {', '.join(f'{c.name} ({c.summary})' for c in failing)}: "
+            "fix it, or set HEALTH_FAIL_ON=never to only report"
+        )
+        return
+    host.noop(f"health of {label}: {len(failing)} red, {sum(c.status == 'yellow' for c in checks)} yellow")

@@ -6,7 +6,7 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import backups, migrations, report, schema, seed, target
+from tasks.operations import backups, data, health, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
@@ -46,6 +46,7 @@ backups.target_captured_before_change(
     baseline_version=settings.baseline_version,
     keep=settings.backup_keep,
     seed_upsert=settings.seed_upsert,
+    copy_from="source" if settings.data_migration == "copy" else None,
 )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
@@ -69,6 +70,17 @@ schema.verified(
     source_service="source" if settings.verify_against_source else None,
 )
 
+# 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.
+if settings.data_migration == "copy":
+    data.copied(
+        name="Data copied",
+        source_service="source",
+        target_service="target",
+        replace=settings.copy_replace,
+        backup_dir=backup_dir,
+        keep=settings.backup_keep,
+    )
+
 # 8. Every seed row exists in the target.
 seed.present(name="Seed present", service="target", files=run.seeds, upsert=settings.seed_upsert)
 
@@ -78,5 +90,18 @@ report.validation_reported(
     service="target",
     migrations=run.migrations,
     state_dir=state_dir,
+    report_dir=str(settings.report_dir),
+)
+
+# 10. Health of the target, like heroku pg:diagnose (read-only): a red check fails the run unless
+#     HEALTH_FAIL_ON=never.
+health.reported(
+    name="Health reported",
+    service="target",
+    label=settings.target_label,
+    ssl_required=run.require_target_ssl,
+    long_query_s=settings.health_long_query_s,
+    idle_s=settings.health_idle_s,
+    fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
 )

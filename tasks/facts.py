@@ -162,6 +162,26 @@ class Fingerprint(PsqlFact):
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 
+class TableChecksums(PsqlFact):
+    """
+    Every user table in foreign-key order with its row count and content checksum
+    (:mod:`tasks.datacopy`): ``[("public.users", 51, "1234…"), ...]``. Reads every row.
+    """
+
+    @staticmethod
+    def _script() -> str:
+        from tasks import datacopy
+
+        return (
+            f"{datacopy.PINNED_FORMAT};\n"
+            "SELECT format('SELECT %L, count(*), coalesce(sum((''x'' || substr(md5(t::text), 1, 15))::bit(60)"
+            "::bigint::numeric), 0)::text FROM %s t', name, name) FROM (" + datacopy.TABLES_SQL + ") ordered \\gexec\n"
+        )
+
+    def parse(self, rows):
+        return [(table, int(count), digest) for table, count, digest in rows]
+
+
 class ClientVersion(FactBase):
     """Major version of the local ``pg_dump`` (``None`` when it is not installed)."""
 

@@ -10,7 +10,10 @@ It runs the same through psycopg and ``psql -f -`` (the thresholds are numeric l
 variables). Activity checks cover the connected database and leave out the checking session.
 Query texts are cut to 80 characters, and a text that may hold a secret (``PASSWORD``,
 connection strings...) is replaced by ``(hidden)``; nothing else is read from
-``pg_stat_activity`` (no client address, no user name).
+``pg_stat_activity`` (no client address, no user name). Like ``pg:diagnose``, a role that is not
+a superuser (nor in ``pg_read_all_stats``) sees the state of its own sessions only, and the
+values of the sequences it may read: other roles' sessions still count as connections and in
+blocking pairs (``pg_blocking_pids``), but never as long or idle in transaction.
 
 :func:`evaluate` turns the raw dict into :class:`Check` results (green / yellow / red) with the
 thresholds of ``heroku pg:diagnose`` (:class:`Thresholds`); :func:`render` prints one line per

@@ -8,6 +8,7 @@ connects anywhere or writes anything.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from tasks.health import FAIL_ON
 from tasks.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -43,6 +45,10 @@ class Settings:
     allow_extra_objects: bool = False
     backup_keep: int = 10
     seed_upsert: bool = False
+    copy_replace: bool = False
+    health_long_query_s: float = 60.0
+    health_idle_s: float = 60.0
+    health_fail_on: str = "red"
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
     env_file: Path | None = None
@@ -140,7 +146,7 @@ def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
         seconds = float(raw)
     except ValueError:
         seconds = -1
-    if seconds < 0:
+    if seconds < 0 or not math.isfinite(seconds):
         raise SettingsError(f"{key}: {raw!r} is not a number of seconds: set for example {key}={default:g}")
     return seconds
 
@@ -197,6 +203,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
         backup_keep=_keep(values),
         seed_upsert=_choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
+        copy_replace=_choice(values, "COPY_CONFLICT", ("refuse", "replace")) == "replace",
+        health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
+        health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
+        health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
         env_file=env_file,

@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import backups, seed
-from tasks.facts import ClientVersion, FactError, Fingerprint, MigrationHistory, SeedState, read
+from tasks.facts import ClientVersion, FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
 from tasks.operations.common import python_step, refuse, show_plan
@@ -86,8 +86,13 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
-                   seed_files: list[seed.SeedFile], seed_upsert: bool) -> list[str]:
+                   seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
     reasons = []
+    if copy_from:
+        source, target = read(RowCounts, copy_from), read(RowCounts, service)
+        if not isinstance(source, FactError) and not isinstance(target, FactError):
+            if any(rows and target.get(table) != rows for table, rows in source.items()):
+                reasons.append("data to copy")
     history = read(MigrationHistory, service)
     if not isinstance(history, FactError):
         plan = plan_migrations(migrations, history, baseline_version)
@@ -114,6 +119,7 @@ def target_captured_before_change(
     baseline_version: int | None = None,
     keep: int = 10,
     seed_upsert: bool = False,
+    copy_from: str | None = None,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -126,6 +132,7 @@ def target_captured_before_change(
     + baseline_version: as for ``migrations.applied``
     + keep: verified backups kept per database
     + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
+    + copy_from: with ``DATA_MIGRATION=copy``, the source's service: rows still to copy mean a change
 
     Nothing pending → no backup.
 
@@ -142,7 +149,7 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert)
+    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
         host.noop("nothing will change in the target: no backup needed")
         return

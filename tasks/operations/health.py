@@ -75,7 +75,7 @@ def reported(
     failing = health.red(checks)
     if failing and fail_on == "red":
         yield from refuse(
-            f"{label} is unhealthy: {', '.join(f'{c.name} ({c.summary})' for c in failing)}: "
+            f"{label} is unhealthy ({'; '.join(f'{c.name}: {c.summary}' for c in failing)}): "
             "fix it, or set HEALTH_FAIL_ON=never to only report"
         )
         return

@@ -10,32 +10,10 @@ import secrets
 import stat
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from tasks import sandbox
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
-from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
-
-
-@pytest.fixture
-def source_db(project):
-    """A source database of its own on the source cluster: the app's schema and some rows."""
-    name = f"s_{secrets.token_hex(4)}"
-    with psycopg.connect(sandbox.admin_conninfo("source", "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    apply_migrations(sandbox.admin_conninfo("source", name), read_migrations(MIGRATIONS), None, Limits())
-    query(name, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', 'User ' || g FROM generate_series(1, 50) g; "
-                "INSERT INTO rooms (slug, name, created_by) SELECT 'room-' || g, 'Room ' || g, g FROM generate_series(1, 5) g; "
-                "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat('hello ', 1 + g % 7) "
-                "FROM generate_series(1, 500) g", which="source")
-    with psycopg.connect(sandbox.admin_conninfo("source", name), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")  # nothing left for autovacuum to do during the test
-    project.source_url = with_dbname(sandbox_urls()["source"], name)
-    yield name
-    with psycopg.connect(sandbox.admin_conninfo("source", "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+from tests.support import catalog_and_data, query, sandbox_urls, with_dbname
 
 
 def dumps(project, side):

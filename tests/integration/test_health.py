@@ -17,7 +17,7 @@ import secrets
 import subprocess
 import threading
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 
 import psycopg
 import pytest
@@ -108,6 +108,7 @@ def test_a_lock_that_blocks_another_session_is_red_with_both_pids(scratch):
     with owner(db) as checker, owner(db, autocommit=False) as holder, owner(db) as waiter:
         holder.execute("CREATE TABLE t (id int)")
         holder.commit()
+        holder_pid, waiter_pid = holder.info.backend_pid, waiter.info.backend_pid
         holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
         thread = in_background(waiter, "SELECT count(*) FROM t")
         raw = wait_for(checker, lambda r: r["blocking"])
@@ -115,7 +116,6 @@ def test_a_lock_that_blocks_another_session_is_red_with_both_pids(scratch):
         thread.join(5)
     found = checks(raw)["blocking"]
     assert found.status == "red", found
-    holder_pid, waiter_pid = holder.info.backend_pid, waiter.info.backend_pid
     assert found.summary == f"1 session blocked by pid {holder_pid}"
     assert f"pid {waiter_pid}" in found.details[0] and f"pid {holder_pid}" in found.details[0]
     assert "SELECT count(*) FROM t" in found.details[0] and "LOCK TABLE t" in found.details[0]
@@ -126,30 +126,32 @@ def test_a_lock_that_blocks_another_session_is_red_with_both_pids(scratch):
 def test_a_query_running_past_the_threshold_is_listed(scratch):
     db = scratch()
     with admin(db) as checker, admin(db) as sleeper:
+        checker_pid, sleeper_pid = checker.info.backend_pid, sleeper.info.backend_pid
         thread = in_background(sleeper, "SELECT pg_sleep(30) /* long one */")
         raw = wait_for(checker, lambda r: r["long_queries"], long_query_s=1)
         default = raw_health(checker)
-        checker.execute("SELECT pg_cancel_backend(%s)", [sleeper.info.backend_pid])
+        checker.execute("SELECT pg_cancel_backend(%s)", [sleeper_pid])
         thread.join(5)
     assert isinstance(thread.error, psycopg.errors.QueryCanceled)
     found = checks(raw, Thresholds(long_query_s=1))["long queries"]
     assert found.status == "yellow", found
-    assert found.details[0].startswith(f"pid {sleeper.info.backend_pid} ")
+    assert found.details[0].startswith(f"pid {sleeper_pid} ")
     assert found.details[0].endswith("SELECT pg_sleep(30) /* long one */")
     assert default["long_queries"] == [] and checks(default)["long queries"].status == "green"
-    assert all(s["pid"] != checker.info.backend_pid for s in raw["long_queries"])  # never the checking session
+    assert all(s["pid"] != checker_pid for s in raw["long_queries"])  # never the checking session
 
 
 def test_a_session_idle_in_transaction_is_listed_and_its_secret_hidden(scratch):
     db = scratch()
     with admin(db) as checker, admin(db, autocommit=False) as idle:
+        idle_pid = idle.info.backend_pid
         idle.execute("SELECT 'my password is hunter2' AS note")
         raw = wait_for(checker, lambda r: r["idle_in_transaction"], idle_s=0.5)
         default = raw_health(checker)
         idle.rollback()
     found = checks(raw, Thresholds(idle_s=0.5))["idle in transaction"]
     assert found.status == "yellow", found
-    assert found.details[0].startswith(f"pid {idle.info.backend_pid} ") and found.details[0].endswith(health.HIDDEN)
+    assert found.details[0].startswith(f"pid {idle_pid} ") and found.details[0].endswith(health.HIDDEN)
     assert "hunter2" not in json.dumps(raw)
     assert checks(default)["idle in transaction"].status == "green"
 

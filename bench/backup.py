@@ -8,8 +8,6 @@ Usage: ``python -m bench.backup [--messages 300000] [--repeat 3]``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import secrets
 import statistics
 import subprocess
@@ -21,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench import results
 from tasks import sample_data, sandbox
 from tasks.connections import ServiceFile
 from tasks.migrate import Limits, apply_migrations
@@ -65,20 +64,14 @@ def main(argv=None) -> int:
     finally:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     b, v = statistics.median(bare), statistics.median(verified)
-    text = "\n".join([
-        "# Verified backup benchmark",
-        "",
-        f"`python -m bench.backup --messages {args.messages} --repeat {args.repeat}`: database of {size / 1e6:,.0f} MB, "
-        f"medians, on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
-        "",
-        "| measurement | median |",
-        "|---|---|",
-        f"| bare `pg_dump -Fc` | {b:.2f} s |",
-        f"| verified backup (snapshot, row counts, `pg_restore --list`, sha256, manifest) | {v:.2f} s |",
-        f"| ratio | **{v / b:.2f}** (goal ≤ 1.15) |",
-        "",
-    ])
-    Path(args.out).write_text(text)
+    text = results.write(
+        args.out, "Verified backup benchmark", f"python -m bench.backup --messages {args.messages} --repeat {args.repeat}",
+        ("measurement", "median"),
+        [("bare `pg_dump -Fc`", f"{b:.2f} s"),
+         ("verified backup (snapshot, row counts, `pg_restore --list`, sha256, manifest)", f"{v:.2f} s"),
+         ("ratio", f"**{v / b:.2f}** (goal ≤ 1.15)")],
+        note=f": database of {size / 1e6:,.0f} MB, medians",
+    )
     print(text)
     return 0
 

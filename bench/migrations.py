@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import secrets
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ import psycopg
 from dotenv import dotenv_values
 from psycopg import sql
 
+from bench import results
 from bench.generate_migrations import write
 from tasks import sandbox
 
@@ -144,20 +144,11 @@ def main(argv=None) -> int:
         (f"no-op rerun, {args.files} applied", f"{nm:.2f} s (±{nm_spread / 2:.2f})", f"÷ no-op rerun, 4 applied = **{noop_ratio:.2f}** (goal ≤ 1.15)"),
         ("no-op rerun, 4 applied", f"{nf:.2f} s (±{nf_spread / 2:.2f})", f"÷ bare pyinfra = {nf / fp:.2f}"),
     ]
-    text = [
-        "# Migration engine benchmark",
-        "",
-        f"`python -m bench.migrations --files {args.files} --repeat {args.repeat}`: medians of {args.repeat} runs "
-        f"after a warm-up, on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
-        f"{time.strftime('%Y-%m-%d')}.",
-        "",
-        "| measurement | median | ratio |",
-        "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
-        "",
-    ]
-    Path(args.out).write_text("\n".join(text))
-    print("\n".join(text))
+    text = results.write(
+        args.out, "Migration engine benchmark", f"python -m bench.migrations --files {args.files} --repeat {args.repeat}",
+        ("measurement", "median", "ratio"), rows, note=f": medians of {args.repeat} runs after a warm-up",
+    )
+    print(text)
     return 0
 
 

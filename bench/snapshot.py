@@ -8,8 +8,6 @@ Usage: ``python -m bench.snapshot [--tables 200] [--repeat 7]``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import secrets
 import statistics
 import sys
@@ -19,6 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench import results
 from tasks import catalog, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,19 +65,14 @@ def main(argv=None) -> int:
     sandbox.up()
     small, small_objects = measure(args.tables, args.repeat)
     large, large_objects = measure(args.tables * 2, args.repeat)
-    text = "\n".join([
-        "# Catalog snapshot benchmark",
-        "",
-        f"`python -m bench.snapshot --tables {args.tables} --repeat {args.repeat}`: medians after a warm-up, on "
-        f"{platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
-        "",
-        "| schema | top-level objects | snapshot (median) |",
-        "|---|---|---|",
-        f"| {args.tables} tables | {small_objects} | {small * 1000:.0f} ms (goal < 300 ms) |",
-        f"| {args.tables * 2} tables | {large_objects} | {large * 1000:.0f} ms: **{large / small:.2f}×** for 2× the objects (linear = 2) |",
-        "",
-    ])
-    Path(args.out).write_text(text)
+    text = results.write(
+        args.out, "Catalog snapshot benchmark", f"python -m bench.snapshot --tables {args.tables} --repeat {args.repeat}",
+        ("schema", "top-level objects", "snapshot (median)"),
+        [(f"{args.tables} tables", str(small_objects), f"{small * 1000:.0f} ms (goal < 300 ms)"),
+         (f"{args.tables * 2} tables", str(large_objects),
+          f"{large * 1000:.0f} ms: **{large / small:.2f}×** for 2× the objects (linear = 2)")],
+        note=": medians after a warm-up",
+    )
     print(text)
     return 0
 

@@ -184,3 +184,13 @@ def catalog_and_data(dbname: str) -> tuple:
         ).fetchall():
             data[table] = conn.execute(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t").fetchone()[0]
     return json.dumps(snap, sort_keys=True), data
+
+
+def table_fingerprints(dbname: str, which: str) -> dict[str, tuple]:
+    """Per public table (schema_migrations aside): (row count, md5 of all rows in order)."""
+    rows = {}
+    for (table,) in query(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                  "AND tablename <> 'schema_migrations' ORDER BY 1", which=which):
+        rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                                    f"FROM {table} t", which=which)[0]
+    return rows

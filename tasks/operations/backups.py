@@ -10,21 +10,10 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import backups, seed
-from tasks.facts import ClientVersion, FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
+from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
-from tasks.operations.common import python_step, refuse, show_plan
-
-
-def _client_problem(label: str, server_version_num: int) -> str | None:
-    client = host.get_fact(ClientVersion)
-    server = server_version_num // 10000
-    if client is None:
-        return "pg_dump is not installed: install the PostgreSQL client tools (apt-get install postgresql-client)"
-    if client < server:
-        return (f"local pg_dump {client} is older than {label}'s PostgreSQL {server}: "
-                f"install postgresql-client-{server} (a backup needs pg_dump >= the server)")
-    return None
+from tasks.operations.common import client_too_old, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
@@ -73,7 +62,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     if isinstance(info, FactError):
         yield from refuse(f"source {label} is not reachable: {info['error']}: is the local database running?")
         return
-    problem = _client_problem(label, info["version_num"])
+    problem = client_too_old(label, info["version_num"])
     if problem:
         yield from refuse(problem)
         return

@@ -10,6 +10,8 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.context import state
 
+from tasks.facts import ClientVersion
+
 
 def planning() -> bool:
     """True while pyinfra runs the op bodies to detect changes (``--dry`` or before the prompt)."""
@@ -47,3 +49,15 @@ def python_step(function: Callable[[Callable[[str], None]], None], error_types: 
         return True
 
     return FunctionCommand(run, (), {})
+
+
+def client_too_old(label: str, server_version_num: int) -> str | None:
+    """Why the local pg_dump cannot back up this server (missing or older), or None."""
+    client = host.get_fact(ClientVersion)
+    server = server_version_num // 10000
+    if client is None:
+        return "pg_dump is not installed: install the PostgreSQL client tools (apt-get install postgresql-client)"
+    if client < server:
+        return (f"local pg_dump {client} is older than {label}'s PostgreSQL {server}: "
+                f"install postgresql-client-{server} (a backup needs pg_dump >= the server)")
+    return None

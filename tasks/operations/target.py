@@ -7,8 +7,8 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks.facts import ClientVersion, FactError, ServerInfo, read
-from tasks.operations.common import refuse
+from tasks.facts import FactError, ServerInfo, read
+from tasks.operations.common import client_too_old, refuse
 
 
 @operation()
@@ -37,13 +37,9 @@ def reachable(service: str, label: str, require_ssl: bool = True):
     if require_ssl and not info["ssl"]:
         yield from refuse(f"{label} accepted a connection without SSL: use sslmode=require (the server must offer SSL)")
         return
-    client = host.get_fact(ClientVersion)
-    server_major = info["version_num"] // 10000
-    if client is not None and client < server_major:
-        yield from refuse(
-            f"local pg_dump {client} is older than {label}'s PostgreSQL {server_major}: "
-            f"install postgresql-client-{server_major} (backups and copies need pg_dump >= the server)"
-        )
+    problem = client_too_old(label, info["version_num"])
+    if problem:
+        yield from refuse(problem)
         return
     host.noop(
         f"{label}: PostgreSQL {info['version']}, {'SSL' if info['ssl'] else 'no SSL'}, "

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from tasks import sandbox
-from tests.support import catalog_and_data, query, sandbox_urls, with_dbname
+from tests.support import catalog_and_data, query, table_fingerprints, sandbox_urls, with_dbname
 
 
 def dumps(project, side):
@@ -82,15 +82,6 @@ def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_p
     assert result.code != 0
     assert "local pg_dump 14 is older than" in result.output and "PostgreSQL 15" in result.output
     assert dumps(project, "source") == [] and project.tables() == []
-
-
-def table_fingerprints(dbname, which):
-    rows = {}
-    for (table,) in query(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                  "AND tablename <> 'schema_migrations' ORDER BY 1", which=which):
-        rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                                    f"FROM {table} t", which=which)[0]
-    return rows
 
 
 def test_restore_round_trip_and_confirmation(project, source_db):

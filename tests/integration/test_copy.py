@@ -8,16 +8,7 @@ import os
 import signal
 import time
 
-from tests.support import catalog_and_data, query
-
-
-def fingerprints(dbname, which):
-    rows = {}
-    for (table,) in query(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                  "AND tablename <> 'schema_migrations' ORDER BY 1", which=which):
-        rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                                    f"FROM {table} t", which=which)[0]
-    return rows
+from tests.support import catalog_and_data, query, table_fingerprints
 
 
 def test_copy_into_empty_target_is_verified_and_a_rerun_yields_nothing(project, source_db):
@@ -27,7 +18,7 @@ def test_copy_into_empty_target_is_verified_and_a_rerun_yields_nothing(project, 
     assert first.code == 0, first.output[-2500:]
     assert "Data copied" in first.changed()
     assert "public.messages: copied 500 rows" in first.output and "verified" in first.output
-    assert fingerprints(project.target_db, "target") == fingerprints(source_db, "source")
+    assert table_fingerprints(project.target_db, "target") == table_fingerprints(source_db, "source")
     # Sequences follow the source: the next id does not collide.
     query(project.target_db, "INSERT INTO users (email, display_name) VALUES ('next@x', 'Next')")
     query(project.target_db, "DELETE FROM users WHERE email = 'next@x'")
@@ -52,7 +43,7 @@ def test_differing_table_is_refused_then_replaced_after_a_backup(project, source
     assert replaced.code == 0, replaced.output[-2500:]
     assert "public.messages: replaced 500 rows" in replaced.output
     assert len(list((project.tmp / "backups" / "target").glob("*.dump"))) == backups_before + 1
-    assert fingerprints(project.target_db, "target") == fingerprints(source_db, "source")
+    assert table_fingerprints(project.target_db, "target") == table_fingerprints(source_db, "source")
 
 
 def test_copy_killed_half_way_then_rerun_gives_equal_rows_without_duplicates(project, source_db):
@@ -76,4 +67,4 @@ def test_copy_killed_half_way_then_rerun_gives_equal_rows_without_duplicates(pro
 
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2500:]
-    assert fingerprints(project.target_db, "target") == fingerprints(source_db, "source")
+    assert table_fingerprints(project.target_db, "target") == table_fingerprints(source_db, "source")

@@ -8,22 +8,24 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 
 from tasks.operations import backups, data, health, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
+from tasks.summary import install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
+install(settings.report_dir, {"backups": f"{backup_dir}/source, {backup_dir}/target", "reports": str(settings.report_dir)})
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
-    name="Migrations proven locally", service="source", migrations=run.migrations, state_dir=state_dir,
+    name=state("Migrations proven locally"), service="source", migrations=run.migrations, state_dir=state_dir,
 )
 
 # 1. A verified backup of the source's current state exists. (Taken after the proof: the proof's
 #    shadow database moves the source cluster's transaction id, which would make this backup look
 #    stale on the next run.)
 backups.source_captured(
-    name="Source backup captured",
+    name=state("Source backup captured"),
     service="source",
     label=settings.source.redacted,
     backup_dir=backup_dir,
@@ -32,12 +34,12 @@ backups.source_captured(
 
 # 3. The target answers, over SSL, and the local client tools are not older than it.
 target.reachable(
-    name="Target reachable", service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+    name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
 )
 
 # 4. Before anything changes in the target, a verified backup of it.
 backups.target_captured_before_change(
-    name="Target backup captured",
+    name=state("Target backup captured"),
     service="target",
     label=settings.target_label,
     backup_dir=backup_dir,
@@ -51,7 +53,7 @@ backups.target_captured_before_change(
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
 migrations.applied(
-    name="Migrations applied",
+    name=state("Migrations applied"),
     service="target",
     migrations=run.migrations,
     baseline_version=settings.baseline_version,
@@ -62,7 +64,7 @@ migrations.applied(
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
 schema.verified(
-    name="Schema verified",
+    name=state("Schema verified"),
     service="target",
     migrations=run.migrations,
     state_dir=state_dir,
@@ -71,9 +73,11 @@ schema.verified(
 )
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.
-if settings.data_migration == "copy":
+if settings.data_migration == "fresh":
+    not_in_this_run("Data copied", "DATA_MIGRATION=fresh (schema and seed only)")
+else:
     data.copied(
-        name="Data copied",
+        name=state("Data copied"),
         source_service="source",
         target_service="target",
         replace=settings.copy_replace,
@@ -82,11 +86,11 @@ if settings.data_migration == "copy":
     )
 
 # 8. Every seed row exists in the target.
-seed.present(name="Seed present", service="target", files=run.seeds, upsert=settings.seed_upsert)
+seed.present(name=state("Seed present"), service="target", files=run.seeds, upsert=settings.seed_upsert)
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(
-    name="Validation reported",
+    name=state("Validation reported"),
     service="target",
     migrations=run.migrations,
     state_dir=state_dir,
@@ -96,7 +100,7 @@ report.validation_reported(
 # 10. Health of the target, like heroku pg:diagnose (read-only): a red check fails the run unless
 #     HEALTH_FAIL_ON=never.
 health.reported(
-    name="Health reported",
+    name=state("Health reported"),
     service="target",
     label=settings.target_label,
     ssl_required=run.require_target_ssl,

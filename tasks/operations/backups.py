@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import backups, seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
-from tasks.operations.common import client_too_old, python_step, refuse, show_plan
+from tasks.operations.common import client_too_old, converged, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
@@ -29,6 +28,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
         log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
             f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…"
             + (f"; pruned {len(pruned)} old backup(s)" if pruned else ""))
+        return f"backup {backup.path.name}"
 
     return python_step(take, (dump.BackupError,))
 
@@ -69,7 +69,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     folder = Path(backup_dir) / "source"
     latest = backups.verified_backups(folder, info["database"])
     if latest and latest[-1].fingerprint == info["fingerprint"]:
-        host.noop(f"backup {latest[-1].path.name} is current (the source has not changed since)")
+        converged(f"backup {latest[-1].path.name} is current (the source has not changed since)")
         return
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 
@@ -140,7 +140,7 @@ def target_captured_before_change(
     """
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
-        host.noop("nothing will change in the target: no backup needed")
+        converged("nothing will change in the target: no backup needed")
         return
     info = read(Fingerprint, service)
     if isinstance(info, FactError):

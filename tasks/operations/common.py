@@ -1,5 +1,6 @@
 """
-Helpers shared by the operations: refusing with one clear line, and showing the plan once.
+Helpers shared by the operations: refusing with one clear line, showing the plan once, running
+a Python step, and feeding the final summary (:mod:`tasks.summary`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.context import state
 
+from tasks import summary
 from tasks.facts import ClientVersion
 
 
@@ -18,10 +20,24 @@ def planning() -> bool:
     return not state.is_executing
 
 
+def current_state() -> str:
+    """The ``name=`` of the operation being run."""
+    names = state.get_op_meta(host.current_op_hash).names if host.current_op_hash else ()
+    return next(iter(names), "operation")
+
+
+def converged(message: str) -> None:
+    """The no-change branch: ``host.noop`` (shown with -v), and a "converged" row in the summary."""
+    host.noop(message)
+    if not planning():
+        summary.record(current_state(), "converged", message)
+
+
 def refuse(message: str) -> Iterator[FunctionCommand]:
     """Stop the run with ``message``: an operation error at plan time, a failed command at execute time."""
     if planning():
         raise OperationError(message)
+    summary.record(current_state(), "failed", message)
 
     def fail(state, host) -> bool:
         host.log_styled(f"pgconverge: {message}", fg="red")
@@ -37,15 +53,21 @@ def show_plan(lines: list[str]) -> None:
             host.log(line)
 
 
-def python_step(function: Callable[[Callable[[str], None]], None], error_types: tuple[type[Exception], ...]) -> FunctionCommand:
-    """A command that runs ``function(log)`` in this process; a known error fails the op with its message."""
+def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...]) -> FunctionCommand:
+    """
+    A command that runs ``function(log)`` in this process. What it returns (what changed, e.g.
+    "applied 005, 006") goes in the summary; a known error fails the op with its message.
+    """
+    name = current_state()
 
     def run(state, host) -> bool:
         try:
-            function(host.log)
+            changed = function(host.log)
         except error_types as exc:
             host.log_styled(f"pgconverge: {exc}", fg="red")
+            summary.record(name, "failed", str(exc))
             return False
+        summary.record(name, "changed", changed or "done")
         return True
 
     return FunctionCommand(run, (), {})

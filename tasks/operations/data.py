@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from tasks.facts import FactError, TableChecksums, read
-from tasks.operations.common import planning, python_step, refuse, show_plan
+from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 
 @operation()
@@ -60,7 +60,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
                           "set COPY_CONFLICT=replace to reload it (a target backup is taken first)")
         return
     if not (plan.copy or plan.replace or plan.missing_in_target):
-        host.noop(f"all {len(plan.in_sync)} table(s) equal in source and target (rows and checksums)")
+        converged(f"all {len(plan.in_sync)} table(s) equal in source and target (rows and checksums)")
         return
     show_plan(
         [f"copy {states['source'][t].rows:,} rows into {t}" for t in plan.copy + plan.missing_in_target]
@@ -76,6 +76,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             host.log(f"backup {backup.path} verified before replacing tables")
 
     def run(log) -> None:
-        datacopy.copy_data(source_service, target_service, replace, log, before_replace)
+        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace)
+        return (f"copied {len(done.copy)} table(s)" + (f", replaced {len(done.replace)}" if done.replace else ""))
 
     yield python_step(run, (datacopy.CopyError, dump.BackupError))

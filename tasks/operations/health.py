@@ -10,10 +10,10 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import health, report
+from tasks import health, report, summary
 from tasks.facts import FactError, read
 from tasks.health_facts import HealthOutliers, HealthSnapshot
-from tasks.operations.common import planning, refuse
+from tasks.operations.common import converged, planning, refuse
 
 
 @operation()
@@ -57,7 +57,7 @@ def reported(
         raise ValueError(f"fail_on must be one of {', '.join(health.FAIL_ON)}, not {fail_on!r}")
     thresholds = health.Thresholds(long_query_s=long_query_s, idle_s=idle_s)
     if planning():
-        host.noop("reported at the end of the run")
+        converged("reported at the end of the run")
         return
     raw = read(HealthSnapshot, service, thresholds.sql())
     if isinstance(raw, FactError):
@@ -69,6 +69,7 @@ def reported(
     checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
     for line in health.render(checks, color=sys.stderr.isatty()):
         host.log(line)
+    summary.current().health = health.render(checks, color=False)
     if report_dir:
         path = report.write_report(Path(report_dir), "health", health.report_document(raw, checks))
         host.log(f"health report written to {path}")
@@ -79,4 +80,4 @@ def reported(
             "fix it, or set HEALTH_FAIL_ON=never to only report"
         )
         return
-    host.noop(f"health of {label}: {len(failing)} red, {sum(c.status == 'yellow' for c in checks)} yellow")
+    converged(f"health of {label}: {len(failing)} red, {sum(c.status == 'yellow' for c in checks)} yellow")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.context import state
 
@@ -14,7 +13,7 @@ from tasks import expected
 from tasks.facts import FactError, MigrationHistory, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
-from tasks.operations.common import python_step, refuse, show_plan
+from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
 @operation()
@@ -40,7 +39,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str):
         )
     """
     if expected.load_expected(Path(state_dir), migrations) is not None:
-        host.noop(f"{len(migrations)} migration(s) already proven (expected schema cached)")
+        converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
     from tasks import migrate, shadow  # psycopg: imported only when there is work
@@ -49,6 +48,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str):
         snapshot, version = shadow.prove(service, migrations, log)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         log(f"proved {len(migrations)} migration(s) on PostgreSQL {version}; expected schema: {path.name[:12]}…")
+        return f"proved {len(migrations)} migration(s) on a shadow database"
 
     yield python_step(prove, (migrate.MigrationError,))
 
@@ -110,7 +110,7 @@ def applied(
         yield from refuse("; ".join(plan.problems))
         return
     if plan.converged:
-        host.noop(f"all {len(migrations)} migration(s) applied")
+        converged(f"all {len(migrations)} migration(s) applied")
         return
     show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
     from tasks import migrate  # psycopg: imported only when there is work
@@ -118,6 +118,12 @@ def applied(
     limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
 
     def apply(log) -> None:
-        migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
+        done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
+        parts = []
+        if done.baseline:
+            parts.append(f"baseline up to {done.baseline[-1].version:03d}")
+        if done.pending:
+            parts.append("applied " + ", ".join(f"{m.version:03d}" for m in done.pending))
+        return "; ".join(parts) or "nothing left to apply (another deploy applied it)"
 
     yield python_step(apply, (migrate.MigrationError,))

@@ -9,10 +9,10 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import catalog, expected, report
+from tasks import catalog, expected, report, schema_picture
 from tasks.facts import CatalogSnapshot, FactError, RowCounts, read
 from tasks.migration_files import Migration
-from tasks.operations.common import planning
+from tasks.operations.common import converged, planning
 
 
 @operation()
@@ -23,7 +23,7 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
     + service: the service name of the target database
     + migrations: the files whose proof holds the expected schema
     + state_dir: where the proof cached the expected schema
-    + report_dir: where ``validation-<time>.json`` and ``latest-validation.json`` are written
+    + report_dir: where ``validation-<time>.json``, ``latest-validation.json`` and ``schema.svg`` are written
 
     Never counts as a change: it only reads the target and writes a local report.
 
@@ -40,7 +40,7 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
         )
     """
     if planning():
-        host.noop("reported at the end of the run")
+        converged("reported at the end of the run")
         return
     snapshot = read(CatalogSnapshot, service)
     counts = read(RowCounts, service)
@@ -52,7 +52,8 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
     differences = [d.as_dict() for d in catalog.differences(wanted, snapshot)] if wanted else []
     document = report.validation_report(snapshot, counts, differences)
     path = report.write_report(Path(report_dir), "validation", document)
-    host.noop(f"validation report written to {path}")
+    host.log(schema_picture.draw(snapshot, Path(report_dir)))
+    converged(f"validation report written to {path}")
     host.log(f"validation: {report.compact(document)} → {path}")
     return
     yield  # an operation is a generator

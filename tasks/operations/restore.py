@@ -67,5 +67,6 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
             details = ", ".join(f"{t}: {n} in the backup, {got} now" for t, (n, got) in sorted(wrong.items())[:5])
             raise dumps.BackupError(f"restored, but row counts differ from the manifest: {details}")
         log(f"restored {dump.name}: {len(counts)} tables, {sum(counts.values()):,} rows, all equal to the manifest")
+        return f"restored {dump.name}"
 
     yield python_step(run, (dumps.BackupError,))

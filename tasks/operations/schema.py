@@ -13,7 +13,7 @@ from tasks import catalog, expected
 from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
 from tasks.migration_files import Migration
 from tasks.migration_plan import plan_migrations
-from tasks.operations.common import planning, refuse
+from tasks.operations.common import converged, planning, refuse
 
 MAX_DIFF_LINES = 40
 
@@ -64,12 +64,12 @@ def verified(
     wanted = expected.load_expected(Path(state_dir), migrations)
     if wanted is None:
         if planning():
-            host.noop("expected schema not proven yet: verified after the proof")
+            converged("expected schema not proven yet: verified after the proof")
             return
         yield from refuse("no expected schema: the migrations were not proven (run the whole deploy)")
         return
     if planning() and _pending(service, migrations):
-        host.noop("verified after the pending migrations run")
+        converged("verified after the pending migrations run")
         return
     actual = read(CatalogSnapshot, service)
     if isinstance(actual, FactError):
@@ -95,4 +95,4 @@ def verified(
         hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
         yield from refuse("\n".join(failures) + hint)
         return
-    host.noop("target schema equals the expected schema")
+    converged("target schema equals the expected schema")

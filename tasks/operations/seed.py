@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import subprocess
 
-from pyinfra import host
 from pyinfra.api import operation
 
 from tasks import seed as seed_files
 from tasks.facts import FactError, SeedState, read
-from tasks.operations.common import planning, python_step, refuse, show_plan
+from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 SAMPLE_NOTE = "first ten keys"
 
@@ -54,7 +53,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
         )
     """
     if not files:
-        host.noop("no seed files")
+        converged("no seed files")
         return
     script = seed_files.seed_script(files, "count", upsert)
     found = read(SeedState, service, script)
@@ -71,7 +70,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     else:
         lines = _plan_lines(found, upsert)
         if not lines:
-            host.noop(f"all rows of {len(files)} seed file(s) present")
+            converged(f"all rows of {len(files)} seed file(s) present")
             return
         show_plan(lines)
 
@@ -86,5 +85,8 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
         for name, count in result["tables"].items():
             if count.missing or count.updates:
                 log(f"{name}: inserted {count.missing} row(s)" + (f", updated {count.updates}" if upsert else ""))
+        inserted = sum(c.missing for c in result["tables"].values())
+        updated = sum(c.updates for c in result["tables"].values())
+        return f"inserted {inserted} seed row(s)" + (f", updated {updated}" if updated else "")
 
     yield python_step(insert, (SeedError,))

@@ -4,11 +4,10 @@ Target reachable: connect over the run's service file, check TLS and client vers
 
 from __future__ import annotations
 
-from pyinfra import host
 from pyinfra.api import operation
 
 from tasks.facts import FactError, ServerInfo, read
-from tasks.operations.common import client_too_old, refuse
+from tasks.operations.common import client_too_old, converged, refuse
 
 
 @operation()
@@ -41,7 +40,7 @@ def reachable(service: str, label: str, require_ssl: bool = True):
     if problem:
         yield from refuse(problem)
         return
-    host.noop(
+    converged(
         f"{label}: PostgreSQL {info['version']}, {'SSL' if info['ssl'] else 'no SSL'}, "
         f"{info['connections_used']}/{info['max_connections']} connections, user {info['user']}"
     )

@@ -1,0 +1,133 @@
+"""
+The final summary: one row per desired state (converged, changed: what, skipped: why, failed:
+why), then the health checks, then where the backups and reports are. Printed on stderr when the
+process exits (also after a failure), and written as JSON to ``REPORT_DIR/run-<time>.json`` and
+``REPORT_DIR/latest.json``. Operations feed it through :func:`record`; :func:`table` and
+:func:`document` are pure.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+COLORS = {"converged": "32", "changed": "33", "skipped": "2", "failed": "31"}
+
+
+@dataclass
+class Row:
+    state: str
+    status: str  # converged | changed | skipped | failed
+    detail: str
+
+
+@dataclass
+class Summary:
+    rows: dict[str, Row] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
+    health: list[str] = field(default_factory=list)
+    places: dict[str, str] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+    executed: bool = False
+
+
+_summary = Summary()
+
+
+def current() -> Summary:
+    return _summary
+
+
+def record(state: str, status: str, detail: str) -> None:
+    """Keep the first failure or change of a state; a later converged note does not hide it."""
+    _summary.executed = True
+    previous = _summary.rows.get(state)
+    if previous is None or previous.status == "converged":
+        _summary.rows[state] = Row(state, status, detail.splitlines()[0] if detail else "")
+
+
+def state(name: str) -> str:
+    """Register a desired state (in deploy order) and return its name, for ``name=``."""
+    if name not in _summary.planned:
+        _summary.planned.append(name)
+    return name
+
+
+def not_in_this_run(name: str, why: str) -> None:
+    """A desired state this run leaves out on purpose (shown as skipped, with why, in its place)."""
+    state(name)
+    _summary.absent[name] = why
+
+
+def rows_in_order(summary: Summary, planned: list[str]) -> list[Row]:
+    """Every planned state in order: left out on purpose, or unreached after a failure, is skipped."""
+    failed = False
+    out = []
+    for name in planned:
+        if name in summary.absent:
+            row = Row(name, "skipped", summary.absent[name])
+        else:
+            row = summary.rows.get(name) or Row(name, "skipped", "not reached: an earlier state failed" if failed else "not run")
+        failed = failed or row.status == "failed"
+        out.append(row)
+    return out
+
+
+def table(rows: list[Row], summary: Summary, color: bool) -> list[str]:
+    width = max([len(r.state) for r in rows] + [5])
+    lines = ["summary:"]
+    for row in rows:
+        status = f"{row.status:<9}"
+        if color:
+            status = f"\033[{COLORS.get(row.status, '0')}m{status}\033[0m"
+        lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
+    if summary.health:
+        lines.append("health:")
+        lines.extend(f"  {line}" for line in summary.health)
+    for name, place in summary.places.items():
+        lines.append(f"{name}: {place}")
+    return lines
+
+
+def document(rows: list[Row], summary: Summary) -> dict:
+    return {
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "ok": not any(r.status == "failed" for r in rows),
+        "states": [asdict(r) for r in rows],
+        "health": summary.health,
+        "places": summary.places,
+    }
+
+
+def _write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = folder / f"run-{stamp}.json"
+    for target in (path, folder / "latest.json"):
+        temporary = target.with_name(f".{target.name}.{os.getpid()}")
+        temporary.write_text(text)
+        temporary.replace(target)
+    return path
+
+
+def install(report_dir: Path, places: dict[str, str]) -> None:
+    """Print and write the summary when the process exits, if anything was executed."""
+
+    def finish() -> None:
+        if not _summary.executed:
+            return  # a dry run, or bad input: nothing ran
+        rows = rows_in_order(_summary, _summary.planned)
+        try:
+            path = _write(Path(report_dir), json.dumps(document(rows, _summary), indent=1))
+            _summary.places.setdefault("report", str(path))
+        except OSError as exc:
+            _summary.places["report"] = f"not written ({exc.strerror})"
+        print("\n".join(table(rows, _summary, color=sys.stderr.isatty())), file=sys.stderr)
+
+    _summary.places.update(places)
+    atexit.register(finish)

@@ -24,8 +24,10 @@ import psycopg
 from psycopg import sql
 
 from tasks.connections import conninfo
+from tasks.migrate import acquire_lock
 
 PROGRESS_EVERY_S = 3.0
+LOCK_WAIT_S = 60.0
 PINNED_FORMAT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3"
 # Tables in foreign-key order (parents first); self references and the tracking table left out.
 TABLES_SQL = """
@@ -166,6 +168,7 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
     """Bring the target's rows to the source's; return what was done. ``before_replace`` runs first
     when a table will be replaced (the target backup)."""
     with psycopg.connect(conninfo(source_service)) as src, psycopg.connect(conninfo(target_service), autocommit=True) as dst:
+        acquire_lock(dst, LOCK_WAIT_S, log)  # one copy at a time; the plan is made under the lock
         src.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         for conn in (src, dst):
             conn.execute(PINNED_FORMAT)

@@ -24,11 +24,11 @@ import psycopg
 from psycopg import sql
 
 from tasks.migration_files import Migration
+from tasks.lock import LOCK_KEY
 from tasks.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migration_plan import MigrationPlan, TargetHistory, plan_migrations
 from tasks.sqlsplit import line_of
 
-LOCK_KEY = 0x7067_636F_6E76  # "pgconv": the session advisory lock that serialises deploys
 LOCK_POLL_S = 0.2
 
 TRACKING_DDL = """

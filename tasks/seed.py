@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.lock import LOCK_KEY
+
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -207,6 +209,9 @@ def seed_script(files: list[SeedFile], mode: str, upsert: bool = False) -> str:
         "SET client_min_messages = warning;",
         "BEGIN;",
     ]
+    if mode == "insert":
+        # One deploy at a time (the migrations' lock key): a concurrent one then finds the rows present.
+        out += ["SET LOCAL lock_timeout = '60s';", f"SELECT pg_advisory_xact_lock({LOCK_KEY}) \\gset"]
     if mode == "count":
         # Tables a pending migration has not created yet: report them and stop (nothing to compare).
         # COPY data cannot sit in a skipped \if branch (psql reads it as commands): quit early instead.

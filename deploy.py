@@ -18,7 +18,11 @@ install(settings.report_dir, {"backups": f"{backup_dir}/source, {backup_dir}/tar
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
-    name=state("Migrations proven locally"), service="source", migrations=run.migrations, state_dir=state_dir,
+    name=state("Migrations proven locally"),
+    service="source",
+    migrations=run.migrations,
+    state_dir=state_dir,
+    seed_files=run.seeds,
 )
 
 # 1. A verified backup of the source's current state exists. (Taken after the proof: the proof's
@@ -86,7 +90,13 @@ else:
     )
 
 # 8. Every seed row exists in the target.
-seed.present(name=state("Seed present"), service="target", files=run.seeds, upsert=settings.seed_upsert)
+seed.present(
+    name=state("Seed present"),
+    service="target",
+    files=run.seeds,
+    upsert=settings.seed_upsert,
+    copy_from="source" if settings.data_migration == "copy" else None,
+)
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(

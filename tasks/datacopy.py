@@ -7,7 +7,8 @@ Data copied: the source's rows into the target, table by table, verified before 
   content checksum are compared with the source's *before* COMMIT. A killed run, a lost
   connection or a mismatch leaves the table as it was.
 * Tables go in foreign-key order; sequences are then set to the source's values.
-* A table whose rows already match is left alone; a non-empty table that differs is refused unless
+* A table whose rows already match is left alone, and so is a table that is empty in the source
+  (seed files may fill it); a non-empty table that differs is refused unless
   ``COPY_CONFLICT=replace`` (its rows are deleted and reloaded in the same transaction).
 
 The checksum is order-independent: the sum of the first 60 bits of each row's md5, with the text
@@ -103,7 +104,8 @@ def compare(source: dict[str, TableState], target: dict[str, TableState], order:
         have, want = target.get(table), source[table]
         if have is None:
             plan.missing_in_target.append(table)
-        elif (have.rows, have.checksum) == (want.rows, want.checksum):
+        elif want.rows == 0 or (have.rows, have.checksum) == (want.rows, want.checksum):
+            # an empty source table has nothing to bring (seed files may fill it in the target)
             plan.in_sync.append(table)
         elif have.rows == 0:
             plan.copy.append(table)

@@ -6,6 +6,7 @@ change. Written atomically; a file for another set of migrations is never used.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -44,3 +45,21 @@ def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[s
     temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
     temporary.replace(path)
     return path
+
+
+def seed_key(migrations: list[Migration], seed_texts: list[tuple[str, str]]) -> str:
+    """The set of migrations and seed files (name, text) proven together."""
+    digest = hashlib.sha256(set_checksum(migrations).encode())
+    for name, text in seed_texts:
+        digest.update(f"\0{name}\0{text}".encode())
+    return digest.hexdigest()
+
+
+def seeds_proven(state_dir: Path, key: str) -> bool:
+    return (Path(state_dir) / "seeds-proven" / key).exists()
+
+
+def mark_seeds_proven(state_dir: Path, key: str) -> None:
+    folder = Path(state_dir) / "seeds-proven"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / key).write_text("")

@@ -7,6 +7,8 @@ run's private pg_service.conf (see :mod:`tasks.connections`). SQL goes on stdin 
 
 from __future__ import annotations
 
+import subprocess
+
 from pyinfra.api import QuoteString, StringCommand
 
 FIELD_SEPARATOR = "\t"
@@ -34,3 +36,14 @@ def split_error(lines: list[str]) -> tuple[list[str], list[str] | None]:
         return [], messages or ["psql failed"]
     # On success stderr (merged in) can only hold psql's own "psql:<stdin>:N: NOTICE: ..." lines.
     return [line for line in lines if not line.startswith("psql:")], None
+
+
+def run_script(dsn: str, script: str) -> subprocess.CompletedProcess:
+    """Run a script with psql in this process (``dsn`` names a service, never a password).
+    A missing psql comes back as a failed run whose stderr says how to install it."""
+    command = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", FIELD_SEPARATOR, "-d", dsn, "-f", "-"]
+    try:
+        return subprocess.run(command, input=script, capture_output=True, text=True)
+    except FileNotFoundError:
+        return subprocess.CompletedProcess(command, 127, "", "psql is not installed: install the PostgreSQL client "
+                                                              "(apt-get install postgresql-client)")

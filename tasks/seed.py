@@ -85,6 +85,13 @@ def read_seed_file(path: Path) -> SeedFile:
     return SeedFile(path.name, table, columns, text, rows)
 
 
+def owned_by_copy(files: list[SeedFile], source_rows: dict[str, int]) -> tuple[list[SeedFile], list[SeedFile]]:
+    """With DATA_MIGRATION=copy the source is the truth for tables that have rows there: their seed
+    files are left out. Returns (files to seed, files left to the copy)."""
+    left = [f for f in files if source_rows.get(f.table)]
+    return [f for f in files if f not in left], left
+
+
 def read_seed_files(folder: Path) -> list[SeedFile]:
     folder = Path(folder)
     if not folder.is_dir():

@@ -21,6 +21,7 @@ from tasks.connections import conninfo
 from tasks.migrate import Limits, MigrationError, apply_migrations, connect
 from tasks.migration_files import Migration
 from tasks.processes import pid_alive
+from tasks.psql import run_script
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
@@ -33,8 +34,21 @@ def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None]) -> tuple[dict[str, Any], str]:
-    """Apply every file to a new shadow database; return (catalog snapshot, server version)."""
+def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None]) -> None:
+    """Load the seed files into the shadow (one transaction), so a bad file fails before the target."""
+    from tasks import seed
+
+    script = seed.seed_script(seed_files, "insert")
+    done = run_script(shadow, script)
+    if done.returncode != 0:
+        raise MigrationError(f"{seed.explain(done.stderr.splitlines(), seed_files, script)} "
+                             "(found on a throw-away shadow database; the target was not touched)")
+    on_event(f"seed files load cleanly ({len(seed_files)} file(s))")
+
+
+def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
+          seed_files: list | None = None) -> tuple[dict[str, Any], str]:
+    """Apply every file (then load the seed files) on a new shadow database; return (catalog, server version)."""
     admin = connect(conninfo(service))
     name = f"pgconverge_shadow_{os.getpid()}_{secrets.token_hex(4)}"
     try:
@@ -52,8 +66,10 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
         except MigrationError as exc:
             raise MigrationError(f"{exc} (found on a throw-away shadow database; the target was not touched)") from None
         with connect(shadow) as conn:
-            snap = catalog.snapshot(conn)
+            snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
             version = conn.execute("SHOW server_version").fetchone()[0]
+        if seed_files:
+            _prove_seeds(shadow, seed_files, on_event)
         return snap, version
     finally:
         try:

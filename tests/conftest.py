@@ -27,3 +27,46 @@ def sandbox() -> dict:
         return sandbox_module.up()
     except sandbox_module.SandboxError as exc:
         pytest.fail(f"sandbox up failed: {exc}", pytrace=False)
+
+import secrets
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tasks import sandbox as clusters
+from tasks.migrate import Limits, apply_migrations
+from tasks.migration_files import read_migrations
+from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname
+
+
+@pytest.fixture
+def target_db(sandbox):
+    """A new empty database on the sandbox target, owned by the non-superuser owner role."""
+    name = create_target_db()
+    yield name
+    drop_db(name)
+
+
+@pytest.fixture
+def project(tmp_path, target_db):
+    return Project(tmp_path, target_db)
+
+
+@pytest.fixture
+def source_db(project):
+    """A source database of its own on the source cluster: the app's schema and some rows."""
+    name = f"s_{secrets.token_hex(4)}"
+    with psycopg.connect(clusters.admin_conninfo("source", "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    apply_migrations(clusters.admin_conninfo("source", name), read_migrations(MIGRATIONS), None, Limits())
+    query(name, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', 'User ' || g FROM generate_series(1, 50) g; "
+                "INSERT INTO rooms (slug, name, created_by) SELECT 'room-' || g, 'Room ' || g, g FROM generate_series(1, 5) g; "
+                "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat('hello ', 1 + g % 7) "
+                "FROM generate_series(1, 500) g", which="source")
+    with psycopg.connect(clusters.admin_conninfo("source", name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # nothing left for autovacuum to do during the test
+    project.source_url = with_dbname(sandbox_urls()["source"], name)
+    yield name
+    with psycopg.connect(clusters.admin_conninfo("source", "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -82,6 +82,7 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
         if not isinstance(source, FactError) and not isinstance(target, FactError):
             if any(rows and target.get(table) != rows for table, rows in source.items()):
                 reasons.append("data to copy")
+            seed_files = seed.owned_by_copy(seed_files, source)[0]
     history = read(MigrationHistory, service)
     if not isinstance(history, FactError):
         plan = plan_migrations(migrations, history, baseline_version)

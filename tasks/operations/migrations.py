@@ -17,13 +17,14 @@ from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
 @operation()
-def proven_locally(service: str, migrations: list[Migration], state_dir: str):
+def proven_locally(service: str, migrations: list[Migration], state_dir: str, seed_files: list | None = None):
     """
     Ensure every migration file applies cleanly, in order, to a throw-away shadow database.
 
     + service: the service name of the source server (the shadow is created there)
     + migrations: the files, as read by ``tasks.migration_files.read_migrations``
     + state_dir: where the expected schema is cached, keyed by the files' checksums
+    + seed_files: seed files to load on the shadow too, so a bad one fails before the target is touched
 
     The shadow's catalog becomes the expected schema. Runs only when the set of files changed.
 
@@ -38,15 +39,18 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str):
             state_dir=".pgconverge",
         )
     """
-    if expected.load_expected(Path(state_dir), migrations) is not None:
+    seed_files = seed_files or []
+    key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files])
+    if expected.load_expected(Path(state_dir), migrations) is not None and expected.seeds_proven(Path(state_dir), key):
         converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
     from tasks import migrate, shadow  # psycopg: imported only when there is work
 
     def prove(log) -> None:
-        snapshot, version = shadow.prove(service, migrations, log)
+        snapshot, version = shadow.prove(service, migrations, log, seed_files)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
+        expected.mark_seeds_proven(Path(state_dir), key)
         log(f"proved {len(migrations)} migration(s) on PostgreSQL {version}; expected schema: {path.name[:12]}…")
         return f"proved {len(migrations)} migration(s) on a shadow database"
 

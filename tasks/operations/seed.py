@@ -5,12 +5,11 @@ Seed present: every row of the seed files exists in the target, inserted when mi
 
 from __future__ import annotations
 
-import subprocess
-
 from pyinfra.api import operation
 
 from tasks import seed as seed_files
-from tasks.facts import FactError, SeedState, read
+from tasks.facts import FactError, RowCounts, SeedState, read
+from tasks.psql import run_script
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 SAMPLE_NOTE = "first ten keys"
@@ -30,13 +29,15 @@ def _plan_lines(found: dict, upsert: bool) -> list[str]:
 
 
 @operation()
-def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False):
+def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False, copy_from: str | None = None):
     """
     Ensure every seed row exists in the target (insert the rows missing by primary key).
 
     + service: the service name of the target database
     + files: the seed files, as read by ``tasks.seed.read_seed_files``
     + upsert: also update rows whose other columns differ (``SEED_MODE=upsert``)
+    + copy_from: with ``DATA_MIGRATION=copy``, the source's service: tables with rows in the source
+      belong to the copy, and their seed files are left out (noted)
 
     Existing rows are left alone (unless ``upsert``); nothing else is touched. All files load in
     one transaction, tables in foreign-key order; sequences behind explicit ids are advanced.
@@ -52,8 +53,17 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
             files=read_seed_files(Path("files/seed")),
         )
     """
+    if files and copy_from:
+        source_rows = read(RowCounts, copy_from)
+        if isinstance(source_rows, FactError):
+            yield from refuse(f"cannot read the source's row counts: {source_rows['error']}")
+            return
+        files, left = seed_files.owned_by_copy(files, source_rows)
+        if left:
+            show_plan([f"seed files left to the copy (their tables have rows in the source): "
+                       f"{', '.join(f.filename for f in left)}"])
     if not files:
-        converged("no seed files")
+        converged("no seed files to apply")
         return
     script = seed_files.seed_script(files, "count", upsert)
     found = read(SeedState, service, script)
@@ -76,9 +86,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
 
     def insert(log) -> None:
         insert_script = seed_files.seed_script(files, "insert", upsert)
-        done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", "\t",
-                               "-d", f"service={service}", "-f", "-"],
-                              input=insert_script, capture_output=True, text=True)
+        done = run_script(f"service={service}", insert_script)
         if done.returncode != 0:
             raise SeedError(seed_files.explain(done.stderr.splitlines(), files, insert_script))
         result = seed_files.parse_seed_output(done.stdout.splitlines())

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ENV_FILE ?= .sandbox/env
 
-.PHONY: setup demo test bench sandbox-up sandbox-down sandbox-destroy clean
+.PHONY: setup demo test bench soak sandbox-up sandbox-down sandbox-destroy clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ demo: sandbox-up
 
 test: sandbox-up
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+soak: sandbox-up
+	RELIABILITY_TRIALS=200 $(BIN)/python -m pytest -q tests/reliability
 
 bench: sandbox-up
 	$(BIN)/python -m bench.migrations --files 250 --repeat 7

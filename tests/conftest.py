@@ -4,19 +4,28 @@ Shared pytest fixtures.
 ``sandbox`` (session): brings up the two local PostgreSQL clusters of ``tasks.sandbox`` once per
 session (idempotent and fast when they already run) and returns the state dict from
 ``tasks.sandbox.up()`` (ports, passwords, ``env`` URLs). The clusters are left running at the
-end; a test that stops them must start them again.
+end; a test that stops them must start them again. ``target_db``, ``project`` and ``source_db``
+give a test its own databases and deploy inputs.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tasks import sandbox as clusters  # noqa: E402  (after the path is set)
+from tasks.migrate import Limits, apply_migrations  # noqa: E402
+from tasks.migration_files import read_migrations  # noqa: E402
+from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +36,6 @@ def sandbox() -> dict:
         return sandbox_module.up()
     except sandbox_module.SandboxError as exc:
         pytest.fail(f"sandbox up failed: {exc}", pytrace=False)
-
-import secrets
-
-import psycopg
-import pytest
-from psycopg import sql
-
-from tasks import sandbox as clusters
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
-from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname
 
 
 @pytest.fixture

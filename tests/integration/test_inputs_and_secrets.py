@@ -70,6 +70,7 @@ def test_no_secret_on_any_command_line_or_in_verbose_output(project):
     stop = threading.Event()
     sampler = threading.Thread(target=_sample_command_lines, args=(stop, seen), daemon=True)
     sampler.start()
+    project.extra["REPORT_DIR"] = str(project.tmp / "reports")
     try:
         process = project.start("-vvv")
         out, err = process.communicate(timeout=180)
@@ -81,6 +82,16 @@ def test_no_secret_on_any_command_line_or_in_verbose_output(project):
     for secret in secrets_:
         assert not [line for line in seen if secret in line]
         assert secret not in out and secret not in err
+    # Nothing the run left on disk holds one: reports, backup manifests, the proof cache, a debug log.
+    left = [p for p in project.tmp.rglob("*") if p.is_file() and p.suffix != ".dump"]
+    left += [p for p in (ROOT / "pyinfra-debug.log",) if p.exists()]
+    assert any(p.name == "latest.json" for p in left) and any(p.parent.name == "source" for p in left)
+    for path in left:
+        text = path.read_text(errors="replace")
+        assert not [s for s in secrets_ if s in text], path
+    from tests.reliability.counts import add
+
+    add("secret leaks found (command lines, output at -vvv, files)", 0)
     # The run's private service file is gone with it.
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"pgconverge-{process.pid}-*"))
 

@@ -40,6 +40,14 @@ def drop(which: str, name: str) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _push() -> None:
+    done = subprocess.run("pg_dump -Fc -Z0 --data-only --exclude-table-data=schema_migrations -d service=bsource | pg_restore --no-owner --no-acl "
+                          "--data-only --disable-triggers --exit-on-error -d service=ba",
+                          shell=True, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pg_dump | pg_restore failed: {done.stderr.strip()[-500:]}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--messages", type=int, default=300_000)
@@ -65,9 +73,7 @@ def main(argv=None) -> int:
             for name in (a, b):
                 apply_migrations(sandbox.admin_conninfo("target", name), migrations, None, Limits())
             started = time.perf_counter()
-            subprocess.run("pg_dump -Fc -Z0 --data-only -d service=bsource | pg_restore --no-owner --no-acl "
-                           "--data-only --disable-triggers -d service=ba", shell=True, check=True,
-                           capture_output=True)
+            _push()
             pushes.append(time.perf_counter() - started)
             started = time.perf_counter()
             datacopy.copy_data("bsource", "bb", False, lambda m: None)

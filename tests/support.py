@@ -194,3 +194,13 @@ def table_fingerprints(dbname: str, which: str) -> dict[str, tuple]:
         rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
                                     f"FROM {table} t", which=which)[0]
     return rows
+
+
+def wait_for_query(dbname: str, like: str, process, timeout: float = 120) -> None:
+    """Wait until a session of the target database runs a query matching ``like`` (SQL LIKE),
+    while the deploy ``process`` is still alive."""
+    deadline = time.monotonic() + timeout
+    sql_text = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE %s"
+    while query("postgres", sql_text, (dbname, like))[0][0] == 0:
+        assert process.poll() is None and time.monotonic() < deadline, f"no query like {like!r} started"
+        time.sleep(0.02)

@@ -8,7 +8,7 @@ import os
 import signal
 import time
 
-from tests.support import catalog_and_data, query, table_fingerprints
+from tests.support import catalog_and_data, query, table_fingerprints, wait_for_query
 
 
 def test_copy_into_empty_target_is_verified_and_a_rerun_yields_nothing(project, source_db):
@@ -52,11 +52,7 @@ def test_copy_killed_half_way_then_rerun_gives_equal_rows_without_duplicates(pro
     project.extra["DATA_MIGRATION"] = "copy"
     project.seeds = project.tmp / "no-seed"  # compare the copy alone
     process = project.start()
-    deadline = time.monotonic() + 120
-    copying = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%FROM STDIN%%'"
-    while query("postgres", copying, (project.target_db,))[0][0] == 0:
-        assert process.poll() is None and time.monotonic() < deadline, "the copy never started"
-        time.sleep(0.02)
+    wait_for_query(project.target_db, "COPY%FROM STDIN%", process)
     time.sleep(0.3)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -4,22 +4,17 @@ started at once on one target (migrations, copy and seed each exactly once). Rea
 clusters, the real pyinfra CLI.
 """
 
-import time
 
 from tasks import sandbox
 from tests.reliability.counts import add
-from tests.support import query, table_fingerprints
+from tests.support import table_fingerprints, wait_for_query
 
 
 def test_target_lost_during_migrations_gives_one_clear_error_then_a_rerun_converges(project):
     for n in range(5, 9):
         project.write_migration(f"{n:03d}_slow_{n}.sql", f"CREATE TABLE slow_{n} (id int);\nSELECT pg_sleep(0.5);\n")
     process = project.start()
-    deadline = time.monotonic() + 60
-    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE '%%pg_sleep%%'"
-    while query("postgres", sleeping, (project.target_db,))[0][0] == 0:
-        assert process.poll() is None and time.monotonic() < deadline, "the migrations never started"
-        time.sleep(0.02)
+    wait_for_query(project.target_db, "%pg_sleep%", process, timeout=60)
     try:
         sandbox.down()  # the target (and source) cluster goes away mid-migration
         _, err = process.communicate(timeout=120)

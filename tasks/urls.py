@@ -7,7 +7,7 @@ Pure functions, no I/O. A password never leaves this module except inside
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 SCHEMES = ("postgres", "postgresql")
@@ -28,7 +28,7 @@ class DatabaseUrl:
     port: int
     dbname: str
     user: str
-    password: str | None
+    password: str | None = field(repr=False)  # never in a repr, a traceback or a log
     params: tuple[tuple[str, str], ...] = ()
 
     @property

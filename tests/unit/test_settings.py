@@ -66,3 +66,8 @@ def test_url_redaction_and_service_params():
     params = url.service_params()
     assert params["password"] == "p:w" and params["sslmode"] == "require" and params["user"] == "u@x"
     assert parse_database_url("postgres://u@localhost/d").sslmode == "prefer"
+
+
+def test_a_url_never_shows_its_password_in_a_repr():
+    url = parse_database_url("postgres://app:hunter2secret@db.example.com/app")
+    assert "hunter2secret" not in repr(url) and "hunter2secret" not in url.redacted

@@ -28,6 +28,8 @@ from tasks.connections import conninfo
 from tasks.migrate import acquire_lock
 
 PROGRESS_EVERY_S = 3.0
+# Row count and content checksum of a table aliased ``t``: used by the copy and by the plan's fact.
+ROW_CHECKSUM = "count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text"
 LOCK_WAIT_S = 60.0
 PINNED_FORMAT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3"
 # Tables in foreign-key order (parents first); self references and the tracking table left out.
@@ -73,10 +75,7 @@ class TableState:
 
 def checksum_sql(table: str) -> sql.Composed:
     schema, _, name = table.partition(".")
-    return sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text "
-        "FROM {} t"
-    ).format(sql.Identifier(schema.strip('"'), name.strip('"')))
+    return sql.SQL("SELECT " + ROW_CHECKSUM + " FROM {} t").format(sql.Identifier(schema.strip('"'), name.strip('"')))
 
 
 def table_state(conn: psycopg.Connection, table: str) -> TableState:

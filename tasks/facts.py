@@ -174,8 +174,8 @@ class TableChecksums(PsqlFact):
 
         return (
             f"{datacopy.PINNED_FORMAT};\n"
-            "SELECT format('SELECT %L, count(*), coalesce(sum((''x'' || substr(md5(t::text), 1, 15))::bit(60)"
-            "::bigint::numeric), 0)::text FROM %s t', name, name) FROM (" + datacopy.TABLES_SQL + ") ordered \\gexec\n"
+            "SELECT format('SELECT %L, " + datacopy.ROW_CHECKSUM.replace("'", "''") + " FROM %s t', name, name) "
+            "FROM (" + datacopy.TABLES_SQL + ") ordered \\gexec\n"
         )
 
     def parse(self, rows):

@@ -6,12 +6,14 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import backups, data, health, migrations, report, schema, seed, target
+from tasks.migration_files import set_checksum
+from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.summary import install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
+app = run.heroku  # None for a plain TARGET_DATABASE_URL
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {backup_dir}/target", "reports": str(settings.report_dir)})
@@ -41,8 +43,16 @@ target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
 )
 
-# 4. Before anything changes in the target, a verified backup of it.
-backups.target_captured_before_change(
+# 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit.
+changing = []
+if app:
+    changing.append(heroku.pool_within_limits(
+        name=state("Pool within limits"), app=app, service="target", reserve=settings.pool_reserve,
+        wanted=settings.pool_value,
+    ))
+
+# 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
+changing.append(backups.target_captured_before_change(
     name=state("Target backup captured"),
     service="target",
     label=settings.target_label,
@@ -53,10 +63,11 @@ backups.target_captured_before_change(
     keep=settings.backup_keep,
     seed_upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
-)
+    heroku_app=app.name if app else None,
+))
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
-migrations.applied(
+changing.append(migrations.applied(
     name=state("Migrations applied"),
     service="target",
     migrations=run.migrations,
@@ -64,7 +75,7 @@ migrations.applied(
     lock_wait_s=settings.lock_wait_s,
     lock_timeout=settings.lock_timeout,
     statement_timeout=settings.statement_timeout,
-)
+))
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
 schema.verified(
@@ -80,23 +91,23 @@ schema.verified(
 if settings.data_migration == "fresh":
     not_in_this_run("Data copied", "DATA_MIGRATION=fresh (schema and seed only)")
 else:
-    data.copied(
+    changing.append(data.copied(
         name=state("Data copied"),
         source_service="source",
         target_service="target",
         replace=settings.copy_replace,
         backup_dir=backup_dir,
         keep=settings.backup_keep,
-    )
+    ))
 
 # 8. Every seed row exists in the target.
-seed.present(
+changing.append(seed.present(
     name=state("Seed present"),
     service="target",
     files=run.seeds,
     upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
-)
+))
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(
@@ -118,4 +129,18 @@ health.reported(
     idle_s=settings.health_idle_s,
     fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
+    heroku_app=app.name if app else None,
 )
+
+# 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no
+#     database errors since this run started (read only when this run changed something).
+if app:
+    target_changed = any(op.will_change for op in changing)
+    check = heroku.app_connects(
+        name=state("App can connect"), app=app, command=settings.app_check_command, state_dir=state_dir,
+        schema=set_checksum(run.migrations), target_changed=target_changed,
+    )
+    heroku.logs_clean(
+        name=state("Logs clean"), app=app, since=run.started_at, due=target_changed or check.will_change,
+        ignore=settings.ignore_log_errors,
+    )

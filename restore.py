@@ -12,7 +12,7 @@ from tasks.operations import restore
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
-target = run.settings.target
+target = run.target
 
 restore.restored(
     name="Backup restored",

@@ -65,7 +65,8 @@ class ServerInfo(PsqlFact):
     .. code:: python
 
         {"version_num": 150018, "version": "15.18", "max_connections": 20, "ssl": True,
-         "user": "app", "superuser": False, "database": "app"}
+         "user": "app", "superuser": False, "database": "app", "connections_used": 3,
+         "connection_limit": 20}  # the role's limit when lower than max_connections
     """
 
     sql = """
@@ -73,15 +74,17 @@ class ServerInfo(PsqlFact):
            current_setting('max_connections'),
            coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
            current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(),
-           (SELECT count(*) FROM pg_stat_activity WHERE datname IS NOT NULL)
+           (SELECT count(*) FROM pg_stat_activity WHERE datname IS NOT NULL),
+           (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user)
     """
 
     def parse(self, rows):
-        num, version, max_conn, ssl, user, superuser, database, used = rows[0]
+        num, version, max_conn, ssl, user, superuser, database, used, role_limit = rows[0]
+        limits = [int(max_conn)] + ([int(role_limit)] if role_limit and int(role_limit) >= 0 else [])
         return {
             "version_num": int(num), "version": version.split()[0], "max_connections": int(max_conn),
             "ssl": ssl == "t", "user": user, "superuser": superuser == "t", "database": database,
-            "connections_used": int(used),
+            "connections_used": int(used), "connection_limit": min(limits),
         }
 
 

@@ -18,6 +18,11 @@ USER_TABLES = """
 # Four text columns per row, so psql and psycopg output parse the same way.
 HISTORY_SQL = "SELECT 'tables', count(*)::text, '', ''" + USER_TABLES
 ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
+# Every table in the database's own schemas, the tracking table included: 0 = empty.
+ALL_TABLES_SQL = (
+    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext') AND n.nspname NOT LIKE 'pg\\_%'"
+)
 EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
 
 

@@ -6,12 +6,16 @@ pyinfra process, before any host connects. A problem stops the run with one line
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from tasks.connections import ServiceFile
+from tasks.heroku_app import HerokuApp, read_app
+from tasks.heroku_cli import HerokuError
 from tasks.migration_files import Migration, MigrationFileError, read_migrations
 from tasks.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.settings import Settings, SettingsError, load_settings
+from tasks.urls import DatabaseUrl
 
 EXIT_BAD_INPUT = 2
 
@@ -22,11 +26,13 @@ class Run:
     migrations: list[Migration]
     seeds: list[SeedFile]
     service_file: ServiceFile
+    target: DatabaseUrl  # TARGET_DATABASE_URL, or the Heroku app's DATABASE_URL (read this run)
+    heroku: HerokuApp | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
     def require_target_ssl(self) -> bool:
-        target = self.settings.target
-        return target is None or target.sslmode in ("require", "verify-ca", "verify-full")
+        return self.target.sslmode in ("require", "verify-ca", "verify-full")
 
 
 _run: Run | None = None
@@ -37,19 +43,16 @@ def get_run() -> Run:
     global _run
     if _run is None:
         settings = load_settings()
-        if settings.heroku_app:
-            raise SettingsError(
-                "HEROKU_APP: the Heroku CLI adapter is not built yet: set TARGET_DATABASE_URL to the app's "
-                "DATABASE_URL (with sslmode=require) and unset HEROKU_APP"
-            )
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
-        services = {"source": settings.source.service_params()}
-        if settings.target is not None:
-            services["target"] = settings.target.service_params()
-        service_file = ServiceFile(services)
+        heroku = read_app(settings.heroku_app, settings.pool_var) if settings.heroku_app else None
+        target = heroku.database_url if heroku else settings.target
+        assert target is not None
+        if target.same_database(settings.source):
+            raise SettingsError(f"{settings.target_label}: the target is the same database as SOURCE_DATABASE_URL")
+        service_file = ServiceFile({"source": settings.source.service_params(), "target": target.service_params()})
         service_file.install()
-        _run = Run(settings, migrations, seeds, service_file)
+        _run = Run(settings, migrations, seeds, service_file, target, heroku)
     return _run
 
 
@@ -57,6 +60,6 @@ def get_run_or_exit() -> Run:
     """:func:`get_run`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
     try:
         return get_run()
-    except (SettingsError, MigrationFileError, SeedFileError) as exc:
+    except (SettingsError, MigrationFileError, SeedFileError, HerokuError) as exc:
         print(f"pgconverge: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

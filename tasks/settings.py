@@ -22,6 +22,11 @@ from tasks.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
 DATA_MIGRATION_MODES = ("fresh", "copy")
+# The runbook's check, run in a one-off dyno: the app's own pool answers SELECT NOW().
+DEFAULT_APP_CHECK = (
+    "node -e \"require('./dist/db').pool.query('SELECT NOW()')"
+    ".then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })\""
+)
 
 
 class SettingsError(ValueError):
@@ -51,6 +56,11 @@ class Settings:
     health_fail_on: str = "red"
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
+    pool_var: str = "DB_POOL_MAX"
+    pool_value: int | None = None
+    pool_reserve: int = 10
+    app_check_command: str = DEFAULT_APP_CHECK
+    ignore_log_errors: bool = False
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -170,6 +180,22 @@ def _heroku_app(values: Mapping[str, str]) -> str | None:
     return app
 
 
+def _count(values: Mapping[str, str], key: str, default: int | None, minimum: int) -> int | None:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise SettingsError(f"{key}: {raw!r} is not a whole number of at least {minimum}: set for example {key}=10")
+    return int(raw)
+
+
+def _config_var_name(values: Mapping[str, str], key: str, default: str) -> str:
+    raw = values.get(key, "").strip() or default
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw):
+        raise SettingsError(f"{key}: {raw!r} is not a config var name: use letters, digits and _ (e.g. DB_POOL_MAX)")
+    return raw
+
+
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Read and validate every setting; raise :class:`SettingsError` on the first problem."""
     cwd = cwd or Path.cwd()
@@ -209,5 +235,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
+        pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),
+        pool_value=_count(values, "DB_POOL_MAX_VALUE", None, 1),
+        pool_reserve=_count(values, "DB_POOL_RESERVE", 10, 0),
+        app_check_command=values.get("APP_DB_CHECK_COMMAND", DEFAULT_APP_CHECK).strip(),
+        ignore_log_errors=_bool(values, "IGNORE_LOG_ERRORS"),
         env_file=env_file,
     )

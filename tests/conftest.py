@@ -68,3 +68,24 @@ def source_db(project):
     yield name
     with psycopg.connect(clusters.admin_conninfo("source", "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def heroku(project, tmp_path):
+    """
+    The project's target as a Heroku app "pgc-test-app": the real ``heroku`` CLI (pinned, installed
+    by ``make setup``) talks to a local fake of the Heroku API (Heroku is unreachable here), whose
+    DATABASE_URL is the test's database on the sandbox target; ``heroku run``/``logs`` go to a PATH
+    stand-in. See tests/heroku_fake.py. The project's env then has HEROKU_APP and no TARGET_DATABASE_URL.
+    """
+    from tasks.heroku_cli import PROJECT_CLI
+    from tests.heroku_fake import FakeHeroku, install_standin
+
+    if not PROJECT_CLI.exists():
+        pytest.fail("the Heroku CLI is not installed: run make setup (installs it into .tools/heroku)", pytrace=False)
+    fake = FakeHeroku(tmp_path / "heroku", "pgc-test-app", project.target_db,
+                      project.target_url.partition("?")[0]).start()
+    project.extra.update(install_standin(fake, str(PROJECT_CLI)), HEROKU_APP=fake.name, TARGET_DATABASE_URL="",
+                         APP_DB_CHECK_COMMAND='psql "$DATABASE_URL" -XAtqc "SELECT now()"')
+    yield fake
+    fake.stop()

@@ -74,6 +74,23 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 
 
+def _heroku_capture(app: str, reasons: list[str]):
+    from tasks import heroku_app
+    from tasks.heroku_cli import HerokuError
+
+    try:
+        plan = heroku_app.pg_info(app)
+    except HerokuError as exc:
+        yield from refuse(str(exc))
+        return
+    if plan.status.lower() != "available":
+        yield from refuse(f"Heroku app {app}'s database is {plan.status}, not Available: wait (heroku pg:wait -a {app}) and re-run")
+        return
+    show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
+               f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
+    yield python_step(lambda log: f"Heroku backup {heroku_app.capture_backup(app, log)}", (HerokuError,))
+
+
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
                    seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
     reasons = []
@@ -110,6 +127,7 @@ def target_captured_before_change(
     keep: int = 10,
     seed_upsert: bool = False,
     copy_from: str | None = None,
+    heroku_app: str | None = None,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -123,6 +141,9 @@ def target_captured_before_change(
     + keep: verified backups kept per database
     + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
     + copy_from: with ``DATA_MIGRATION=copy``, the source's service: rows still to copy mean a change
+    + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
+      ``pg:backups:info``) instead of a local ``pg_dump``, after ``pg:info`` says the database
+      is available
 
     Nothing pending → no backup.
 
@@ -142,6 +163,9 @@ def target_captured_before_change(
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
         converged("nothing will change in the target: no backup needed")
+        return
+    if heroku_app:
+        yield from _heroku_capture(heroku_app, reasons)
         return
     info = read(Fingerprint, service)
     if isinstance(info, FactError):

@@ -26,6 +26,7 @@ def reported(
     connection_limit: int | None = None,
     fail_on: str = "red",
     report_dir: str | None = None,
+    heroku_app: str | None = None,
 ):
     """
     Report the database's health (connections, SSL, long queries, locks, cache, sequences, bloat...).
@@ -38,6 +39,7 @@ def reported(
     + connection_limit: the plan's connection limit when known (else ``max_connections``)
     + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
     + report_dir: where ``health-<time>.json`` and ``latest-health.json`` are written (none when unset)
+    + heroku_app: the Heroku app; its ``pg:info`` facts are shown when this run read them
 
     Never counts as a change: it only reads the database. A yellow check never fails the run.
 
@@ -70,6 +72,13 @@ def reported(
     for line in health.render(checks, color=sys.stderr.isatty()):
         host.log(line)
     summary.current().health = health.render(checks, color=False)
+    if heroku_app:
+        from tasks.heroku_app import pg_info_if_read
+
+        plan = pg_info_if_read(heroku_app)
+        line = f"heroku pg:info: {plan.summary()}" if plan else "heroku pg:info: not read (this run changed nothing)"
+        host.log(line)
+        summary.current().health.insert(0, line)
     if report_dir:
         path = report.write_report(Path(report_dir), "health", health.report_document(raw, checks))
         host.log(f"health report written to {path}")

@@ -1,0 +1,97 @@
+"""
+The Heroku CLI, run the way automation must run it (../shared/HEROKU.md):
+
+* stdin closed and a timeout, so a 401 can never wait for an interactive login;
+* ``DISABLE_TELEMETRY=true``; ``HEROKU_API_KEY`` and the rest of the environment passed through;
+* the binary is the first ``heroku`` on PATH, else the project's own copy in
+  ``.tools/heroku`` (``make setup`` installs the pinned version there), else ``HEROKU_CLI``;
+* a failure becomes one :class:`HerokuError` line that names the cause and the way forward.
+  Its output is never part of a message: ``config:get`` prints the database password.
+
+Every call starts Node.js (about a second), so :data:`calls` counts them for the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tasks.heroku_parse import parse_cli_error
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_CLI = ROOT / ".tools" / "heroku" / "node_modules" / ".bin" / "heroku"
+PINNED_VERSION = "11.10.0"
+DEFAULT_TIMEOUT_S = 120.0
+
+calls: list[str] = []  # the subcommand of each call made by this process, in order
+
+
+class HerokuError(RuntimeError):
+    """A Heroku CLI call failed; the message is one line with the way forward (never a secret)."""
+
+
+def find_cli(environ: dict | None = None) -> str | None:
+    """The ``heroku`` to run: ``HEROKU_CLI``, the first on PATH, or the project's pinned copy."""
+    environ = os.environ if environ is None else environ
+    named = environ.get("HEROKU_CLI", "").strip()
+    if named:
+        return named if Path(named).is_file() and os.access(named, os.X_OK) else None
+    found = shutil.which("heroku", path=environ.get("PATH", os.defpath))
+    if found:
+        return found
+    return str(PROJECT_CLI) if PROJECT_CLI.exists() else None
+
+
+def cli_env(environ: dict | None = None) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    env["DISABLE_TELEMETRY"] = "true"
+    env.setdefault("HEROKU_LOGS_COLOR", "0")
+    env.setdefault("NO_COLOR", "1")
+    # Where node is: the project's CLI is a node script.
+    return env
+
+
+def run(app: str, args: list[str], timeout: float = DEFAULT_TIMEOUT_S, environ: dict | None = None) -> subprocess.CompletedProcess:
+    """
+    ``heroku ARGS -a APP`` → the finished process (stdout and stderr as text).
+    Raises :class:`HerokuError` when the CLI is missing, times out or exits non-zero.
+    """
+    command = args[0]
+    binary = find_cli(environ)
+    if binary is None:
+        raise HerokuError(
+            f"the Heroku CLI is not installed (no heroku on PATH nor in {PROJECT_CLI.parent.parent.parent}): "
+            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku"
+        )
+    calls.append(command)
+    try:
+        done = subprocess.run(
+            [binary, *args, "-a", app], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=timeout, env=cli_env(environ),
+        )
+    except FileNotFoundError:
+        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup") from None
+    except subprocess.TimeoutExpired:
+        raise HerokuError(
+            f"heroku {command} -a {app} did not finish within {timeout:g}s: check the network and "
+            "https://status.heroku.com, then re-run (nothing was changed by pgconverge)"
+        ) from None
+    if done.returncode != 0:
+        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr))
+    return done
+
+
+def explain_failure(app: str, command: str, code: int, stderr: str) -> str:
+    """One line for a failed call: the cause in words, the CLI's own message, the way forward."""
+    failure = parse_cli_error(stderr)
+    if failure.kind == "auth":
+        return (f"heroku {command}: not logged in to Heroku ({failure.message}): set HEROKU_API_KEY "
+                "(heroku authorizations:create --short) or run heroku login")
+    if failure.kind == "app":
+        return f"Heroku app {app} not found ({failure.message}): check HEROKU_APP against heroku apps"
+    if failure.kind == "no-database":
+        return (f"Heroku app {app} has no Postgres database ({failure.message}): "
+                f"provision one with heroku addons:create heroku-postgresql:essential-0 -a {app}")
+    return f"heroku {command} -a {app} failed (exit {code}): {failure.message}"

@@ -1,0 +1,215 @@
+"""
+The Heroku app's side of "app can connect" and "health reported": pool limits, a one-off dyno's
+connection, and the app's logs. Thin: the CLI calls are in :mod:`tasks.heroku_app`, the
+arithmetic in :mod:`tasks.pool`, the log scan in :mod:`tasks.heroku_parse`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from tasks import heroku_app, summary
+from tasks.facts import FactError, MigrationHistory, ServerInfo, read
+from tasks.heroku_app import HerokuApp
+from tasks.heroku_cli import HerokuError
+from tasks.history import ALL_TABLES_SQL
+from tasks.operations.common import converged, python_step, refuse, show_plan
+from tasks.pool import PoolCheck, parse_pool_size
+
+
+@operation()
+def pool_within_limits(app: HerokuApp, service: str, reserve: int = 10, wanted: int | None = None):
+    """
+    Ensure the app's pool size × web dynos + a reserve fits the database's connection limit.
+
+    + app: the Heroku app as read at the start of the run (pool config var, web dynos)
+    + service: the service name of the app's database (``target``)
+    + reserve: connections kept for migrations, ``heroku pg:psql`` and this tool
+    + wanted: when set, the pool-size config var is converged to it (``config:set`` only when it
+      differs: every ``config:set`` restarts the dynos)
+
+    The limit is the database's own (``max_connections``, or the role's limit when lower), and
+    the plan's (``pg:info``) when this run read it. A pool that does not fit fails the run with
+    the numbers, before anything changes.
+
+    **Example:**
+
+    .. code:: python
+
+        heroku.pool_within_limits(
+            name="Pool within the plan's limit",
+            app=run.heroku,
+            service="target",
+            wanted=10,
+        )
+    """
+    current = parse_pool_size(app.pool_value)
+    pool = wanted if wanted is not None else current
+    if pool is None:
+        why = "is not set on the app" if app.pool_value is None else f"is {app.pool_value!r}, not a number"
+        converged(f"not checked: {app.pool_var} {why}: set DB_POOL_MAX_VALUE=N to have it set and checked")
+        return
+    info = read(ServerInfo, service)
+    if isinstance(info, FactError):
+        yield from refuse(f"Heroku app {app.name}'s database is not reachable: {info['error']}")
+        return
+    limit = info["connection_limit"]
+    plan = heroku_app.pg_info_if_read(app.name)
+    if plan and plan.connections_limit:
+        limit = min(limit, plan.connections_limit)
+    check = PoolCheck(pool, app.dynos.web, reserve, limit)
+    if not check.fits:
+        yield from refuse(
+            f"pool limits: {check.describe(app.pool_var)}: set DB_POOL_MAX_VALUE={check.largest_pool} or less, "
+            "scale the web dynos down, or move to a plan with more connections"
+        )
+        return
+    if wanted is None or wanted == current:
+        converged(check.describe(app.pool_var))
+        return
+    show_plan([f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
+               "the app's dynos restart)", check.describe(app.pool_var)])
+
+    def set_pool(log) -> str:
+        release = heroku_app.set_config(app.name, app.pool_var, str(wanted))
+        heroku_app.note_release(app.name, release)
+        return f"{app.pool_var}={wanted} (release v{release}); {check.describe(app.pool_var)}"
+
+    yield python_step(set_pool, (HerokuError,))
+
+
+@operation()
+def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, target_changed: bool = False):
+    """
+    Ensure the app itself reaches its database: ``heroku run --exit-code --no-tty -- COMMAND``.
+
+    + app: the Heroku app as read at the start of the run
+    + command: run in a one-off dyno; it must exit non-zero when the query fails (empty: skipped)
+    + state_dir: where the last passing check is remembered
+    + schema: the migration set's checksum (a new schema means a new check)
+    + target_changed: this run changed the database or the app's config (the check is due)
+
+    The check passed before for the same release, database and schema → nothing to do (a one-off
+    dyno costs a Node.js start and a dyno boot).
+
+    **Example:**
+
+    .. code:: python
+
+        heroku.app_connects(
+            name="App can connect",
+            app=run.heroku,
+            command="node -e \\"require('./dist/db').pool.query('SELECT NOW()')...\\"",
+            state_dir=".pgconverge",
+            schema=migration_set_checksum(run.migrations),
+        )
+    """
+    if not command:
+        converged("skipped: APP_DB_CHECK_COMMAND is empty (the app's own connection is not checked)")
+        return
+    passed = heroku_app.check_passed_before(Path(state_dir), app, schema)
+    if passed and not target_changed:
+        converged(f"passed at release v{passed['release']} on {passed['passed_at']} (same database and schema)")
+        return
+    show_plan([f"heroku run --exit-code --no-tty -a {app.name} -- {command[:70]}"])
+
+    def check(log) -> str:
+        heroku_app.run_check(app.name, command, log)
+        heroku_app.remember_check(Path(state_dir), app, schema)
+        return "a one-off dyno ran the check: the app's pool answered"
+
+    yield python_step(check, (HerokuError,))
+
+
+@operation()
+def logs_clean(app: HerokuApp, since: datetime, due: bool, ignore: bool = False):
+    """
+    Ensure the app's recent logs show no database errors since the run started.
+
+    + app: the Heroku app
+    + since: the run's start; older lines are not this run's business
+    + due: the run changed something or ran the app check (otherwise the logs are not read)
+    + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
+
+    Scans ``heroku logs -n 1500`` for FATAL, too many connections, password authentication
+    failed, SSL errors, ECONNREFUSED and "relation does not exist".
+
+    **Example:**
+
+    .. code:: python
+
+        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at, due=True)
+    """
+    if not due:
+        converged("not read: this run changed nothing and ran no check")
+        return
+    show_plan([f"read heroku logs -n {heroku_app.LOG_LINES} -a {app.name} after the run"])
+
+    def scan(log) -> str:
+        found = heroku_app.log_errors(app.name, since)
+        for kind, line in found:
+            host.log_styled(f"  {kind}: {line[:300]}", fg="red")
+        if found:
+            kinds = sorted({kind for kind, _ in found})
+            message = (f"{len(found)} database error line(s) in {app.name}'s logs since the run started "
+                       f"({', '.join(kinds)})")
+            if not ignore:
+                raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
+            summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
+            return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
+        return f"no database errors in the last {heroku_app.LOG_LINES} log lines since {since:%H:%M:%S}"
+
+    yield python_step(scan, (HerokuError,))
+
+
+@operation()
+def database_reset(app: HerokuApp, service: str, confirm: str | None):
+    """
+    Ensure the app's database is empty: ``heroku pg:reset DATABASE_URL --confirm APP`` (the
+    runbook's rollback). Every table and all data are gone; take a backup first.
+
+    + app: the Heroku app
+    + service: the service name of the app's database (``target``)
+    + confirm: must equal the app's name, or nothing happens
+
+    Already empty (no table in the app's schemas) → nothing to do. After the reset the database
+    is read again and must be empty.
+
+    **Example:**
+
+    .. code:: python
+
+        heroku.database_reset(name="Database reset", app=run.heroku, service="target", confirm="my-app")
+    """
+    if confirm != app.name:
+        yield from refuse(
+            f"reset refused: it deletes every table of Heroku app {app.name}: "
+            f"re-run with --data confirm={app.name} (take a backup first: heroku pg:backups:capture -a {app.name})"
+        )
+        return
+    found = read(MigrationHistory, service)
+    if isinstance(found, FactError):
+        yield from refuse(f"Heroku app {app.name}'s database is not reachable: {found['error']}")
+        return
+    tables = found.user_tables + (1 if found.table_exists else 0)
+    if tables == 0:
+        converged(f"the database of {app.name} is already empty")
+        return
+    show_plan([f"heroku pg:reset DATABASE_URL --confirm {app.name}: drop {tables} table(s) and all their rows"])
+
+    def reset(log) -> str:
+        import psycopg
+
+        heroku_app.reset_database(app.name)
+        with psycopg.connect(f"service={service}") as conn:
+            left = conn.execute(ALL_TABLES_SQL).fetchone()[0]
+        if left:
+            raise HerokuError(f"heroku pg:reset -a {app.name} finished but {left} table(s) are still there: "
+                              f"check heroku pg:info -a {app.name} and re-run")
+        return f"{tables} table(s) dropped; the database is empty"
+
+    yield python_step(reset, (HerokuError,))

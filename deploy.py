@@ -142,5 +142,5 @@ if app:
     )
     heroku.logs_clean(
         name=state("Logs clean"), app=app, since=run.started_at, due=target_changed or check.will_change,
-        ignore=settings.ignore_log_errors,
+        state_dir=state_dir, ignore=settings.ignore_log_errors,
     )

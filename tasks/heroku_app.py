@@ -45,14 +45,8 @@ class HerokuApp:
         return hashlib.sha256(f"{url.host}:{url.port}/{url.dbname}/{url.user}".encode()).hexdigest()[:16]
 
 
-def read_app(app: str, pool_var: str) -> HerokuApp:
-    """The app's database URL, pool-size config var and web dynos: the run's two CLI calls."""
-    done = heroku_cli.run(app, ["config:get", "DATABASE_URL", pool_var, "--json"])
-    try:
-        values = parse_config_get(done.stdout, ["DATABASE_URL", pool_var])
-    except HerokuOutputError as exc:
-        raise HerokuError(f"heroku config:get -a {app}: {exc}") from None
-    raw = values["DATABASE_URL"]
+def database_url(app: str, raw: str | None) -> DatabaseUrl:
+    """The app's DATABASE_URL as the deploy uses it: always ``sslmode=require`` or stronger."""
     if not raw:
         raise HerokuError(
             f"Heroku app {app} has no DATABASE_URL: provision heroku-postgresql "
@@ -65,6 +59,17 @@ def read_app(app: str, pool_var: str) -> HerokuApp:
     if SSL_MODES.index(url.sslmode) < SSL_MODES.index("require"):
         params = tuple((k, v) for k, v in url.params if k != "sslmode") + (("sslmode", "require"),)
         url = replace(url, params=params)
+    return url
+
+
+def read_app(app: str, pool_var: str) -> HerokuApp:
+    """The app's database URL, pool-size config var and web dynos: the run's two CLI calls."""
+    done = heroku_cli.run(app, ["config:get", "DATABASE_URL", pool_var, "--json"])
+    try:
+        values = parse_config_get(done.stdout, ["DATABASE_URL", pool_var])
+    except HerokuOutputError as exc:
+        raise HerokuError(f"heroku config:get -a {app}: {exc}") from None
+    url = database_url(app, values["DATABASE_URL"])
     done = heroku_cli.run(app, ["ps", "--json"])
     try:
         dynos = parse_ps(done.stdout)
@@ -180,3 +185,26 @@ def remember_check(state_dir: Path, app: HerokuApp, schema: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     temporary.write_text(json.dumps(record))
     temporary.replace(path)
+
+
+# -- a log scan that found errors stays due until a run's scan is clean ------------------------
+
+def logs_due_path(state_dir: Path, app: str) -> Path:
+    return Path(state_dir) / f"heroku-{app}-logs-due.json"
+
+
+def logs_due_since(state_dir: Path, app: str) -> datetime | None:
+    """When the failed scan's run started, if the last scan found errors."""
+    try:
+        return datetime.fromisoformat(json.loads(logs_due_path(state_dir, app).read_text())["since"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def mark_logs_due(state_dir: Path, app: str, since: datetime | None) -> None:
+    path = logs_due_path(state_dir, app)
+    if since is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"since": since.isoformat()}))

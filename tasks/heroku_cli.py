@@ -60,6 +60,9 @@ def run(app: str, args: list[str], timeout: float = DEFAULT_TIMEOUT_S, environ: 
     """
     command = args[0]
     binary = find_cli(environ)
+    named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()
+    if binary is None and named:
+        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it")
     if binary is None:
         raise HerokuError(
             f"the Heroku CLI is not installed (no heroku on PATH nor in {PROJECT_CLI.parent.parent.parent}): "

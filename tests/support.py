@@ -101,8 +101,12 @@ class Project:
 
     def restore(self, *data: str, **extra: str) -> "Result":
         """``pyinfra -y inventory.py restore.py --data k=v ...``"""
+        return self.run_file("restore.py", *data, **extra)
+
+    def run_file(self, deploy_file: str, *data: str, **extra: str) -> "Result":
+        """``pyinfra -y inventory.py DEPLOY_FILE --data k=v ...`` (restore.py, reset.py)"""
         args = [arg for item in data for arg in ("--data", item)]
-        done = subprocess.run(self.command("--json", *args, deploy_file="restore.py"), cwd=ROOT,
+        done = subprocess.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT,
                               env=self.env(**extra), capture_output=True, text=True, timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0)
 
@@ -169,6 +173,19 @@ class Result:
 
     def changed(self) -> list[str]:
         return [name for name, outcome in self.operations().items() if outcome == "success"]
+
+
+def summary_rows(output: str) -> dict[str, tuple[str, str]]:
+    """The final summary's rows: ``{state: (status, detail)}``."""
+    lines = output.split("summary:\n", 1)[1].split("\nhealth:", 1)[0].splitlines()
+    rows = {}
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        name, rest = line[2:].split("  ", 1)
+        status, _, detail = rest.strip().partition("  ")
+        rows[name.strip()] = (status.strip(), detail.strip())
+    return rows
 
 
 def catalog_and_data(dbname: str) -> tuple:

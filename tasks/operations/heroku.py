@@ -126,13 +126,15 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, targ
 
 
 @operation()
-def logs_clean(app: HerokuApp, since: datetime, due: bool, ignore: bool = False):
+def logs_clean(app: HerokuApp, since: datetime, due: bool, state_dir: str, ignore: bool = False):
     """
     Ensure the app's recent logs show no database errors since the run started.
 
     + app: the Heroku app
     + since: the run's start; older lines are not this run's business
     + due: the run changed something or ran the app check (otherwise the logs are not read)
+    + state_dir: a scan that found errors is remembered there: the next run scans again (lines
+      newer than its own start) until a scan is clean
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
 
     Scans ``heroku logs -n 1500`` for FATAL, too many connections, password authentication
@@ -142,8 +144,11 @@ def logs_clean(app: HerokuApp, since: datetime, due: bool, ignore: bool = False)
 
     .. code:: python
 
-        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at, due=True)
+        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at, due=True,
+                          state_dir=".pgconverge")
     """
+    if heroku_app.logs_due_since(Path(state_dir), app.name) is not None:
+        due = True  # the last scan found errors: this run looks again
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return
@@ -158,9 +163,12 @@ def logs_clean(app: HerokuApp, since: datetime, due: bool, ignore: bool = False)
             message = (f"{len(found)} database error line(s) in {app.name}'s logs since the run started "
                        f"({', '.join(kinds)})")
             if not ignore:
+                heroku_app.mark_logs_due(Path(state_dir), app.name, since)
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
+            heroku_app.mark_logs_due(Path(state_dir), app.name, None)
             summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
+        heroku_app.mark_logs_due(Path(state_dir), app.name, None)
         return f"no database errors in the last {heroku_app.LOG_LINES} log lines since {since:%H:%M:%S}"
 
     yield python_step(scan, (HerokuError,))

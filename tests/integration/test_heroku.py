@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from urllib.parse import urlsplit
 
-from tests.support import catalog_and_data, query
+from tests.support import catalog_and_data, query, summary_rows
 
 
 def password(project) -> str:
@@ -36,3 +36,133 @@ def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
     assert second.changed() == [], second.operations()
     assert heroku.calls()[before:] == ["config:get", "ps"], "a converged run makes two CLI calls"
     assert len(heroku.transfers) == 1, "no backup when nothing changes"
+
+
+def test_missing_database_url_unknown_app_and_bad_token_are_one_line_each(project, heroku):
+    before = catalog_and_data(project.target_db)
+    cases = [
+        ("has_database", False, "Heroku app pgc-test-app has no DATABASE_URL: provision heroku-postgresql"),
+        ("unknown_app", True, "Heroku app pgc-test-app not found"),
+        ("reject_token", True, "not logged in to Heroku"),
+    ]
+    for attribute, value, words in cases:
+        setattr(heroku, attribute, value)
+        result = project.deploy()
+        setattr(heroku, attribute, not value)
+        assert result.code == 2, result.output[-2000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("pgconverge:")]
+        assert len(lines) == 1 and words in lines[0], result.stderr[-2000:]
+        assert "Traceback" not in result.output
+    assert catalog_and_data(project.target_db) == before, "the target was not touched"
+
+
+def test_cli_not_installed_is_one_line(project, heroku):
+    result = project.deploy(HEROKU_CLI="/nowhere/heroku")
+    assert result.code == 2
+    assert "pgconverge: HEROKU_CLI: /nowhere/heroku is not an executable file" in result.stderr
+    assert project.applied_versions() == []
+
+
+def test_a_failed_capture_stops_the_run_before_any_change(project, heroku):
+    heroku.fail_backups = True
+    before = catalog_and_data(project.target_db)
+    result = project.deploy()
+    assert result.code != 0
+    assert "backup did not finish" in result.output and "the target was not changed" in result.output
+    assert summary_rows(result.stderr)["Target backup captured"][0] == "failed"
+    assert catalog_and_data(project.target_db) == before
+    heroku.fail_backups = False
+    again = project.deploy()
+    assert again.code == 0, again.output[-2000:]
+    assert [t["succeeded"] for t in heroku.transfers] == [False, True]
+
+
+def test_pool_var_is_set_only_when_it_differs(project, heroku):
+    first = project.deploy(DB_POOL_MAX_VALUE="4")
+    assert first.code == 0, first.output[-2000:]
+    assert heroku.config_patches == [{"DB_POOL_MAX": "4"}] and heroku.config["DB_POOL_MAX"] == "4"
+    assert "DB_POOL_MAX 4 × 1 web dyno(s) + 10 reserved = 14 ≤ 20" in first.output
+    second = project.deploy(DB_POOL_MAX_VALUE="4")
+    assert second.code == 0 and second.changed() == [], second.operations()
+    assert len(heroku.config_patches) == 1, "config:set is never called for an equal value (it restarts the dynos)"
+    assert "config:set" not in heroku.calls()[-2:]
+
+
+def test_a_pool_that_does_not_fit_fails_with_the_numbers_before_any_change(project, heroku):
+    heroku.web_dynos = 3
+    before = catalog_and_data(project.target_db)
+    result = project.deploy(DB_POOL_MAX_VALUE="5")
+    assert result.code != 0
+    assert "DB_POOL_MAX 5 × 3 web dyno(s) + 10 reserved = 25 > 20 connections" in result.output
+    assert "DB_POOL_MAX_VALUE=3 or less" in result.output
+    assert heroku.config_patches == [] and catalog_and_data(project.target_db) == before
+    assert "pg:backups:capture" not in heroku.calls()
+
+
+def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project, heroku):
+    now = datetime.now(timezone.utc)
+    heroku.add_log(now - timedelta(hours=1), "app[web.1]: Error: connect ECONNREFUSED 10.1.2.3:5432")
+    heroku.add_log(now + timedelta(minutes=1), 'app[web.1]: error: relation "messages" does not exist')
+    failed = project.deploy()
+    assert failed.code != 0 and summary_rows(failed.stderr)["Logs clean"][0] == "failed"
+    assert "relation does not exist" in failed.output and 'relation "messages" does not exist' in failed.output
+    assert "ECONNREFUSED 10.1.2.3" not in failed.output, "lines older than the run are left alone"
+    assert project.applied_versions(), "the migrations themselves went in"
+
+    ignored = project.deploy(IGNORE_LOG_ERRORS="true")  # the same line is still newer than this run
+    assert ignored.code == 0, ignored.output[-2000:]
+    assert "ignored (IGNORE_LOG_ERRORS=true)" in ignored.output
+    calls = len(heroku.calls())
+    quiet = project.deploy()
+    assert quiet.code == 0 and quiet.changed() == [], quiet.operations()
+    assert len(heroku.calls()) - calls == 2, "once a scan passed, a converged run reads no logs"
+
+
+def test_a_failing_app_check_fails_the_run_and_is_retried_on_the_next(project, heroku):
+    failed = project.deploy(APP_DB_CHECK_COMMAND="exit 3")
+    assert failed.code != 0 and summary_rows(failed.stderr)["App can connect"][0] == "failed"
+    assert "could not reach its database from a one-off dyno" in failed.output
+    fixed = project.deploy()
+    assert fixed.code == 0 and fixed.changed() == ["App can connect", "Logs clean"], fixed.operations()
+    assert project.deploy().changed() == []
+
+
+def test_an_empty_check_command_skips_the_app_check_visibly(project, heroku):
+    result = project.deploy(APP_DB_CHECK_COMMAND="")
+    assert result.code == 0
+    assert "skipped: APP_DB_CHECK_COMMAND is empty" in result.output
+    assert "run" not in heroku.calls()
+
+
+def test_interrupted_app_check_runs_again_and_converges(project, heroku):
+    import os
+    import signal
+    import time
+
+    slow = 'touch "$PGCONVERGE_FAKE_HEROKU/in-check"; sleep 60'
+    process = project.start(APP_DB_CHECK_COMMAND=slow)
+    deadline = time.monotonic() + 120
+    while not (heroku.folder / "in-check").exists():
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2000:]
+    assert "App can connect" in rerun.changed(), "the killed check left no record: it runs again"
+    assert project.deploy().changed() == []
+
+
+def test_reset_is_gated_by_confirm_and_leaves_an_empty_database(project, heroku):
+    assert project.deploy().code == 0
+    tables = project.tables()
+    for data in ((), ("confirm=other-app",)):
+        refused = project.run_file("reset.py", *data)
+        assert refused.code != 0 and "reset refused" in refused.output and "--data confirm=pgc-test-app" in refused.output
+        assert project.tables() == tables and heroku.resets == 0
+    done = project.run_file("reset.py", "confirm=pgc-test-app")
+    assert done.code == 0, done.output[-2000:]
+    assert heroku.resets == 1 and project.tables() == [] and project.applied_versions() == []
+    again = project.run_file("reset.py", "confirm=pgc-test-app")
+    assert again.code == 0 and again.changed() == [] and heroku.resets == 1
+    assert project.deploy().code == 0 and project.tables() == tables, "a deploy after a reset converges again"

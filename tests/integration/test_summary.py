@@ -7,19 +7,7 @@ when the schema changes.
 
 import json
 
-from tests.support import sandbox_urls
-
-
-def summary_rows(output: str) -> dict[str, tuple[str, str]]:
-    lines = output.split("summary:\n", 1)[1].split("\nhealth:", 1)[0].splitlines()
-    rows = {}
-    for line in lines:
-        if not line.startswith("  "):
-            break
-        name, rest = line[2:].split("  ", 1)
-        status, _, detail = rest.strip().partition("  ")
-        rows[name.strip()] = (status.strip(), detail.strip())
-    return rows
+from tests.support import sandbox_urls, summary_rows
 
 
 def test_first_run_lists_changes_second_run_converged_everywhere(project):

@@ -37,6 +37,10 @@ def test_defaults(tmp_path):
         ({"HEROKU_APP": "My App!"}, "HEROKU_APP", "not a Heroku app name"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS", "true or false"),
         ({"TARGET_DATABASE_URL": "postgres://postgres:x@localhost:5432/whynot"}, "TARGET_DATABASE_URL", "same database"),
+        ({"HEROKU_APP": "my-app", "DB_POOL_MAX_VALUE": "0"}, "DB_POOL_MAX_VALUE", "at least 1"),
+        ({"HEROKU_APP": "my-app", "DB_POOL_RESERVE": "-3"}, "DB_POOL_RESERVE", "whole number"),
+        ({"HEROKU_APP": "my-app", "DB_POOL_VAR": "DB POOL"}, "DB_POOL_VAR", "config var name"),
+        ({"HEROKU_APP": "my-app", "IGNORE_LOG_ERRORS": "sometimes"}, "IGNORE_LOG_ERRORS", "true or false"),
     ],
 )
 def test_bad_settings(tmp_path, env, variable, words):
@@ -71,3 +75,10 @@ def test_url_redaction_and_service_params():
 def test_a_url_never_shows_its_password_in_a_repr():
     url = parse_database_url("postgres://app:hunter2secret@db.example.com/app")
     assert "hunter2secret" not in repr(url) and "hunter2secret" not in url.redacted
+
+
+def test_heroku_settings(tmp_path):
+    s = settings(tmp_path, HEROKU_APP="my-app", DB_POOL_MAX_VALUE="8")
+    assert (s.heroku_app, s.target, s.pool_var, s.pool_value, s.pool_reserve) == ("my-app", None, "DB_POOL_MAX", 8, 10)
+    assert "require('./dist/db').pool.query('SELECT NOW()')" in s.app_check_command
+    assert settings(tmp_path, HEROKU_APP="my-app", APP_DB_CHECK_COMMAND="").app_check_command == ""

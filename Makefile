@@ -13,6 +13,7 @@ $(BIN)/.installed: requirements.txt
 
 setup: $(BIN)/.installed
 	@scripts/ensure-system-packages
+	@scripts/install-heroku-cli
 
 sandbox-up: setup
 	$(BIN)/python -m tasks.sandbox up
@@ -40,4 +41,4 @@ bench: sandbox-up
 	$(BIN)/python -m bench.snapshot --tables 200 --repeat 7
 
 clean: sandbox-destroy
-	rm -rf $(VENV) .pgconverge
+	rm -rf $(VENV) .pgconverge .tools

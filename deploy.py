@@ -43,14 +43,7 @@ target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
 )
 
-# 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit.
 changing = []
-if app:
-    changing.append(heroku.pool_within_limits(
-        name=state("Pool within limits"), app=app, service="target", reserve=settings.pool_reserve,
-        wanted=settings.pool_value,
-    ))
-
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
 changing.append(backups.target_captured_before_change(
     name=state("Target backup captured"),
@@ -65,6 +58,15 @@ changing.append(backups.target_captured_before_change(
     copy_from="source" if settings.data_migration == "copy" else None,
     heroku_app=app.name if app else None,
 ))
+
+# 9a. On Heroku: the app's pool size × web dynos + a reserve fits the connection limit (the
+#     plan's, from pg:info, when the backup step read it). A pool that does not fit stops the
+#     run at plan time, before the backup or any change.
+if app:
+    changing.append(heroku.pool_within_limits(
+        name=state("Pool within limits"), app=app, service="target", reserve=settings.pool_reserve,
+        wanted=settings.pool_value,
+    ))
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
 changing.append(migrations.applied(

@@ -39,7 +39,8 @@ def reported(
     + connection_limit: the plan's connection limit when known (else ``max_connections``)
     + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
     + report_dir: where ``health-<time>.json`` and ``latest-health.json`` are written (none when unset)
-    + heroku_app: the Heroku app; its ``pg:info`` facts are shown when this run read them
+    + heroku_app: the Heroku app; its ``pg:info`` facts are shown, and its connection limit
+      used, when this run read them
 
     Never counts as a change: it only reads the database. A yellow check never fails the run.
 
@@ -68,14 +69,18 @@ def reported(
     if raw.get("has_pg_stat_statements"):
         outliers = read(HealthOutliers, service, health.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"]))
         raw["outliers"] = dict(outliers) if isinstance(outliers, FactError) else outliers
+    plan = None
+    if heroku_app:
+        from tasks.heroku_app import pg_info_if_read
+
+        plan = pg_info_if_read(heroku_app)
+        if plan and plan.connections_limit and connection_limit is None:
+            connection_limit = plan.connections_limit
     checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
     for line in health.render(checks, color=sys.stderr.isatty()):
         host.log(line)
     summary.current().health = health.render(checks, color=False)
     if heroku_app:
-        from tasks.heroku_app import pg_info_if_read
-
-        plan = pg_info_if_read(heroku_app)
         line = f"heroku pg:info: {plan.summary()}" if plan else "heroku pg:info: not read (this run changed nothing)"
         host.log(line)
         summary.current().health.insert(0, line)

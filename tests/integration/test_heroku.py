@@ -89,6 +89,7 @@ def test_pool_var_is_set_only_when_it_differs(project, heroku):
 
 
 def test_a_pool_that_does_not_fit_fails_with_the_numbers_before_any_change(project, heroku):
+    """With -y, pyinfra plans each op just before running it: the backup may be taken, nothing else."""
     heroku.web_dynos = 3
     before = catalog_and_data(project.target_db)
     result = project.deploy(DB_POOL_MAX_VALUE="5")
@@ -96,7 +97,7 @@ def test_a_pool_that_does_not_fit_fails_with_the_numbers_before_any_change(proje
     assert "DB_POOL_MAX 5 × 3 web dyno(s) + 10 reserved = 25 > 20 connections" in result.output
     assert "DB_POOL_MAX_VALUE=3 or less" in result.output
     assert heroku.config_patches == [] and catalog_and_data(project.target_db) == before
-    assert "pg:backups:capture" not in heroku.calls()
+    assert "run" not in heroku.calls() and project.applied_versions() == []
 
 
 def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project, heroku):
@@ -166,3 +167,11 @@ def test_reset_is_gated_by_confirm_and_leaves_an_empty_database(project, heroku)
     again = project.run_file("reset.py", "confirm=pgc-test-app")
     assert again.code == 0 and again.changed() == [] and heroku.resets == 1
     assert project.deploy().code == 0 and project.tables() == tables, "a deploy after a reset converges again"
+
+
+def test_the_plans_limit_from_pg_info_counts_when_lower_than_the_servers(project, heroku):
+    heroku.connection_limit = 15  # pg:info's "Connections: n/15"; the server's max_connections is 20
+    result = project.deploy(DB_POOL_MAX_VALUE="6")
+    assert result.code != 0
+    assert "DB_POOL_MAX 6 × 1 web dyno(s) + 10 reserved = 16 > 15 connections" in result.output
+    assert heroku.config_patches == [] and project.applied_versions() == []

@@ -92,6 +92,9 @@ def explain_failure(app: str, command: str, code: int, stderr: str) -> str:
     if failure.kind == "auth":
         return (f"heroku {command}: not logged in to Heroku ({failure.message}): set HEROKU_API_KEY "
                 "(heroku authorizations:create --short) or run heroku login")
+    if failure.kind == "network":
+        return (f"heroku {command}: cannot reach the Heroku API ({failure.message}): check the network, "
+                "HTTPS_PROXY and https://status.heroku.com, then re-run (nothing was changed)")
     if failure.kind == "app":
         return f"Heroku app {app} not found ({failure.message}): check HEROKU_APP against heroku apps"
     if failure.kind == "no-database":

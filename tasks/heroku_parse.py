@@ -160,7 +160,7 @@ def backup_succeeded(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class CliFailure:
-    kind: str  # "auth", "app", "no-database", "other"
+    kind: str  # "auth", "network", "app", "no-database", "other"
     message: str  # the CLI's own message, one line
 
 
@@ -185,6 +185,8 @@ def parse_cli_error(stderr: str) -> CliFailure:
     if ("invalid credentials" in lowered or "heroku_api_key is invalid" in lowered or "unauthorized" in lowered
             or "not logged in" in lowered or "401" in lowered):
         kind = "auth"
+    elif re.search(r"\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)\b", stderr):
+        kind = "network"
     elif "couldn't find that app" in lowered or "error id: not_found" in lowered and "app" in lowered:
         kind = "app"
     elif "has no databases" in lowered or "no heroku postgres" in lowered or "unknown database" in lowered:

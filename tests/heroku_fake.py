@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +66,7 @@ class FakeHeroku:
         self.requests: list[tuple[str, str]] = []
         self.config_patches: list[dict] = []
         self.resets = 0
+        self.slow_s = 0.0  # how long a capture or a reset takes (to interrupt one)
         self._server: ThreadingHTTPServer | None = None
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "logs.txt").touch()
@@ -226,6 +228,7 @@ class FakeHeroku:
 
     def _reset(self) -> None:
         self.resets += 1
+        time.sleep(self.slow_s)
         with self._admin() as conn:
             schemas = [r[0] for r in conn.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
@@ -234,6 +237,7 @@ class FakeHeroku:
             conn.execute("CREATE SCHEMA public AUTHORIZATION whynot_owner")
 
     def _capture(self) -> dict:
+        time.sleep(self.slow_s)
         num = len(self.transfers) + 1
         started = _now()
         target = self.folder / "backups" / f"b{num:03d}.dump"

@@ -9,11 +9,14 @@ here and prints the fake's log lines. Everything database-side is real PostgreSQ
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
-
 from urllib.parse import urlsplit
 
-from tests.support import catalog_and_data, query, summary_rows
+from tests.support import ROOT, catalog_and_data, summary_rows
 
 
 def password(project) -> str:
@@ -135,19 +138,20 @@ def test_an_empty_check_command_skips_the_app_check_visibly(project, heroku):
     assert "run" not in heroku.calls()
 
 
-def test_interrupted_app_check_runs_again_and_converges(project, heroku):
-    import os
-    import signal
-    import time
-
-    slow = 'touch "$PGCONVERGE_FAKE_HEROKU/in-check"; sleep 60'
-    process = project.start(APP_DB_CHECK_COMMAND=slow)
-    deadline = time.monotonic() + 120
-    while not (heroku.folder / "in-check").exists():
+def kill_when(process, condition, timeout: float = 120) -> None:
+    """SIGKILL the deploy (and the CLI under it) as soon as ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
         assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def test_interrupted_app_check_runs_again_and_converges(project, heroku):
+    slow = 'touch "$PGCONVERGE_FAKE_HEROKU/in-check"; sleep 60'
+    process = project.start(APP_DB_CHECK_COMMAND=slow)
+    kill_when(process, lambda: (heroku.folder / "in-check").exists())
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2000:]
     assert "App can connect" in rerun.changed(), "the killed check left no record: it runs again"
@@ -175,3 +179,28 @@ def test_the_plans_limit_from_pg_info_counts_when_lower_than_the_servers(project
     assert result.code != 0
     assert "DB_POOL_MAX 6 × 1 web dyno(s) + 10 reserved = 16 > 15 connections" in result.output
     assert heroku.config_patches == [] and project.applied_versions() == []
+
+
+def test_a_run_killed_during_the_capture_converges_on_the_next(project, heroku):
+    heroku.slow_s = 3
+    process = project.start()
+    kill_when(process, lambda: any(path.endswith("/backups") for _, path in heroku.requests))
+    assert project.applied_versions() == [], "killed during the backup: nothing applied yet"
+    heroku.slow_s = 0
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2000:]
+    assert project.applied_versions() and heroku.transfers[-1]["succeeded"]
+    assert project.deploy().changed() == []
+
+
+def test_a_reset_killed_midway_is_finished_by_the_next(project, heroku):
+    assert project.deploy().code == 0
+    heroku.slow_s = 3
+    process = subprocess.Popen(project.command("--data", "confirm=pgc-test-app", deploy_file="reset.py"), cwd=ROOT,
+                               env=project.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    kill_when(process, lambda: heroku.resets > 0)
+    heroku.slow_s = 0
+    again = project.run_file("reset.py", "confirm=pgc-test-app")
+    assert again.code == 0, again.output[-2000:]
+    assert project.tables() == [] and project.applied_versions() == []

@@ -62,7 +62,10 @@ CASES = {
     "unknown DATA_MIGRATION": (None, lambda p, t: {"DATA_MIGRATION": "all"}, "DATA_MIGRATION:"),
     "bad boolean": (None, lambda p, t: {"ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS:"),
     "BACKUP_KEEP zero": (None, lambda p, t: {"BACKUP_KEEP": "0"}, "BACKUP_KEEP:"),
-    "HEROKU_APP without the Heroku CLI": (None, lambda p, t: {"HEROKU_APP": "whynot-prod"}, "HEROKU_APP:"),
+    "HEROKU_APP, Heroku unreachable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_API_KEY": "k"},
+                                       "cannot reach the Heroku API"),
+    "HEROKU_CLI not executable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_CLI": "/nowhere/heroku"},
+                                  "HEROKU_CLI:"),
     "wrong password": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("@", "x@", 1).replace(
         "whynot_owner:", "whynot_owner:wrong", 1)}, "password authentication failed"),
     "unreachable host": (None, lambda p, t: {"TARGET_DATABASE_URL": "postgres://u:p@127.0.0.1:1/db"}, "is not reachable"),

@@ -83,6 +83,7 @@ def test_capture_id_is_read_from_stderr_and_status_from_info():
     ("error_401.txt", "auth", "HEROKU_API_KEY is invalid"),
     ("error_no_database.txt", "no-database", "has no databases"),
     ("error_capture_failed.txt", "other", "backup did not finish"),
+    ("error_network.txt", "network", "getaddrinfo ENOTFOUND api.heroku.com"),
 ])
 def test_cli_errors_are_classified_with_their_message(name, kind, words):
     failure = parse_cli_error(sample(name))

@@ -9,14 +9,16 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 from tasks.migration_files import set_checksum
 from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
-from tasks.summary import install, not_in_this_run, state
+from tasks import heroku_cli
+from tasks.summary import current, install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
 app = run.heroku  # None for a plain TARGET_DATABASE_URL
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
-install(settings.report_dir, {"backups": f"{backup_dir}/source, {backup_dir}/target", "reports": str(settings.report_dir)})
+target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
+install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)})
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
@@ -137,6 +139,7 @@ health.reported(
 # 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no
 #     database errors since this run started (read only when this run changed something).
 if app:
+    current().notes.append(lambda: {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"})
     target_changed = any(op.will_change for op in changing)
     check = heroku.app_connects(
         name=state("App can connect"), app=app, command=settings.app_check_command, state_dir=state_dir,

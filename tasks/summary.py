@@ -32,6 +32,7 @@ class Summary:
     absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
     health: list[str] = field(default_factory=list)
     places: dict[str, str] = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
     executed: bool = False
 
@@ -122,6 +123,8 @@ def install(report_dir: Path, places: dict[str, str]) -> None:
         if not _summary.executed:
             return  # a dry run, or bad input: nothing ran
         rows = rows_in_order(_summary, _summary.planned)
+        for note in _summary.notes:
+            _summary.places.update(note())
         try:
             path = _write(Path(report_dir), json.dumps(document(rows, _summary), indent=1))
             _summary.places.setdefault("report", str(path))

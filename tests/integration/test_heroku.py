@@ -32,7 +32,7 @@ def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
     assert {"pg:info", "pg:backups:capture", "pg:backups:info", "run", "logs"} <= set(calls)
     assert len(heroku.transfers) == 1 and heroku.transfers[0]["succeeded"]
     assert password(project) not in first.output, "DATABASE_URL's password was printed"
-    assert "heroku CLI calls: 8 (config:get, ps, pg:info" in first.stderr
+    assert "heroku CLI calls: 7 (config:get, ps, pg:info" in first.stderr
     kept = [path for path in project.tmp.rglob("*") if path.is_file() and "heroku" not in path.parts]
     assert kept and not [path for path in kept if password(project).encode() in path.read_bytes()], "nor written"
 

@@ -6,6 +6,9 @@ Data copied: the source's rows into the target, table by table, verified before 
   source streamed into ``COPY ... FROM STDIN`` on the target, then the target's row count and
   content checksum are compared with the source's *before* COMMIT. A killed run, a lost
   connection or a mismatch leaves the table as it was.
+* The source side of each stream is a ``psql`` process in the same exported snapshot, read in
+  1 MiB blocks: relaying row by row through Python cost two waits per row (2.1x the time of
+  ``pg_dump | pg_restore``). Only ``service=NAME`` is on its command line.
 * Tables go in foreign-key order; sequences are then set to the source's values.
 * A table whose rows already match is left alone, and so is a table that is empty in the source
   (seed files may fill it); a non-empty table that differs is refused unless
@@ -17,6 +20,7 @@ form of values pinned (UTC, ISO dates, full float digits) so both servers render
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -28,6 +32,7 @@ from tasks.connections import conninfo
 from tasks.migrate import acquire_lock
 
 PROGRESS_EVERY_S = 3.0
+BLOCK = 1 << 20
 # Row count and content checksum of a table aliased ``t``: used by the copy and by the plan's fact.
 ROW_CHECKSUM = "count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text"
 LOCK_WAIT_S = 60.0
@@ -124,9 +129,29 @@ def _identifier(table: str) -> sql.Identifier:
     return sql.Identifier(schema.strip('"'), name.strip('"'))
 
 
-def _copy_table(src: psycopg.Connection, dst: psycopg.Connection, table: str, want: TableState, replace: bool,
+@dataclass(frozen=True)
+class Source:
+    """The source side of the copy: its connection (holding the snapshot), service and snapshot id."""
+    conn: psycopg.Connection
+    service: str
+    snapshot: str
+
+
+def _reader(source: Source, out_query: str) -> subprocess.Popen:
+    """A psql printing ``out_query``'s binary COPY stream, in the source's exported snapshot."""
+    script = (f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT '{source.snapshot}';\n"
+              f"{out_query};\nCOMMIT;\n")
+    process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(source.service), "-f", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None
+    process.stdin.write(script.encode())
+    process.stdin.close()
+    return process
+
+
+def _copy_table(source: Source, dst: psycopg.Connection, table: str, want: TableState, replace: bool,
                 log: Callable[[str], None]) -> int:
-    columns = [row[0] for row in src.execute(COLUMNS_SQL, (table,)).fetchall()]
+    columns = [row[0] for row in source.conn.execute(COLUMNS_SQL, (table,)).fetchall()]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     out_query = sql.SQL("COPY {} ({}) TO STDOUT (FORMAT binary)").format(_identifier(table), column_list)
     in_query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(_identifier(table), column_list)
@@ -135,13 +160,25 @@ def _copy_table(src: psycopg.Connection, dst: psycopg.Connection, table: str, wa
     with dst.transaction():
         if replace:
             dst.execute(sql.SQL("DELETE FROM {}").format(_identifier(table)))
-        with src.cursor().copy(out_query) as reader, dst.cursor().copy(in_query) as writer:
-            for block in reader:
-                writer.write(block)
-                copied += len(block)
-                if time.monotonic() - last >= PROGRESS_EVERY_S:
-                    last = time.monotonic()
-                    log(f"{table}: {copied / 1e6:,.0f} MB of {want.rows:,} rows copied ({last - started:.0f}s)")
+        reader = _reader(source, out_query.as_string(source.conn))
+        try:
+            with dst.cursor().copy(in_query) as writer:
+                while block := reader.stdout.read(BLOCK):
+                    writer.write(block)
+                    copied += len(block)
+                    if time.monotonic() - last >= PROGRESS_EVERY_S:
+                        last = time.monotonic()
+                        log(f"{table}: {copied / 1e6:,.0f} MB of {want.rows:,} rows copied ({last - started:.0f}s)")
+                if reader.wait() != 0:
+                    error = reader.stderr.read().decode(errors="replace").strip().splitlines()
+                    raise CopyError(f"table {table}: reading the source failed ({error[0] if error else 'psql failed'}): "
+                                    "rolled back; run again")
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+            reader.wait()
+            reader.stdout.close()
+            reader.stderr.close()
         got = table_state(dst, table)
         if (got.rows, got.checksum) != (want.rows, want.checksum):
             raise CopyError(f"table {table}: after the copy the target has {got.rows:,} rows with another checksum "
@@ -157,9 +194,9 @@ def _set_sequences(src: psycopg.Connection, dst: psycopg.Connection) -> int:
     return count
 
 
-def _copy_logged(src, dst, table: str, want: TableState, replace: bool, log: Callable[[str], None]) -> None:
+def _copy_logged(source: Source, dst, table: str, want: TableState, replace: bool, log: Callable[[str], None]) -> None:
     started = time.monotonic()
-    size = _copy_table(src, dst, table, want, replace, log)
+    size = _copy_table(source, dst, table, want, replace, log)
     log(f"{table}: {'replaced' if replace else 'copied'} {want.rows:,} rows ({size / 1e6:,.1f} MB) "
         f"in {time.monotonic() - started:.1f}s, verified")
 
@@ -171,6 +208,7 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
     with psycopg.connect(conninfo(source_service)) as src, psycopg.connect(conninfo(target_service), autocommit=True) as dst:
         acquire_lock(dst, LOCK_WAIT_S, log)  # one copy at a time; the plan is made under the lock
         src.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        source_side = Source(src, source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])
         for conn in (src, dst):
             conn.execute(PINNED_FORMAT)
         order = ordered_tables(src)
@@ -189,11 +227,11 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
         if plan.replace and before_replace:
             before_replace()
         for table in plan.copy + plan.replace:
-            _copy_logged(src, dst, table, source[table], table in plan.replace, log)
+            _copy_logged(source_side, dst, table, source[table], table in plan.replace, log)
         # A replaced table's ON DELETE CASCADE may have emptied tables that were in sync: refill them.
         for table in plan.in_sync if plan.replace else []:
             if table_state(dst, table) != source[table]:
-                _copy_logged(src, dst, table, source[table], True, log)
+                _copy_logged(source_side, dst, table, source[table], True, log)
         if plan.copy or plan.replace:
             log(f"sequences: {_set_sequences(src, dst)} set to the source's values")
         return plan

@@ -45,9 +45,8 @@ target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
 )
 
-changing = []
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
-changing.append(backups.target_captured_before_change(
+backups.target_captured_before_change(
     name=state("Target backup captured"),
     service="target",
     label=settings.target_label,
@@ -59,19 +58,19 @@ changing.append(backups.target_captured_before_change(
     seed_upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
     heroku_app=app.name if app else None,
-))
+)
 
 # 9a. On Heroku: the app's pool size × web dynos + a reserve fits the connection limit (the
 #     plan's, from pg:info, when the backup step read it). A pool that does not fit stops the
 #     run at plan time, before the backup or any change.
 if app:
-    changing.append(heroku.pool_within_limits(
+    heroku.pool_within_limits(
         name=state("Pool within limits"), app=app, service="target", reserve=settings.pool_reserve,
         wanted=settings.pool_value,
-    ))
+    )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
-changing.append(migrations.applied(
+migrations.applied(
     name=state("Migrations applied"),
     service="target",
     migrations=run.migrations,
@@ -79,7 +78,7 @@ changing.append(migrations.applied(
     lock_wait_s=settings.lock_wait_s,
     lock_timeout=settings.lock_timeout,
     statement_timeout=settings.statement_timeout,
-))
+)
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
 schema.verified(
@@ -95,23 +94,23 @@ schema.verified(
 if settings.data_migration == "fresh":
     not_in_this_run("Data copied", "DATA_MIGRATION=fresh (schema and seed only)")
 else:
-    changing.append(data.copied(
+    data.copied(
         name=state("Data copied"),
         source_service="source",
         target_service="target",
         replace=settings.copy_replace,
         backup_dir=backup_dir,
         keep=settings.backup_keep,
-    ))
+    )
 
 # 8. Every seed row exists in the target.
-changing.append(seed.present(
+seed.present(
     name=state("Seed present"),
     service="target",
     files=run.seeds,
     upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
-))
+)
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(
@@ -134,18 +133,19 @@ health.reported(
     fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
     heroku_app=app.name if app else None,
+    loaded_by="Data copied",
 )
 
 # 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no
 #     database errors since this run started (read only when this run changed something).
 if app:
     current().notes.append(lambda: {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"})
-    target_changed = any(op.will_change for op in changing)
-    check = heroku.app_connects(
+    changes = ["Pool within limits", "Migrations applied", "Data copied", "Seed present"]
+    heroku.app_connects(
         name=state("App can connect"), app=app, command=settings.app_check_command, state_dir=state_dir,
-        schema=set_checksum(run.migrations), target_changed=target_changed,
+        schema=set_checksum(run.migrations), after=changes,
     )
     heroku.logs_clean(
-        name=state("Logs clean"), app=app, since=run.started_at, due=target_changed or check.will_change,
+        name=state("Logs clean"), app=app, since=run.started_at, after=changes + ["App can connect"],
         state_dir=state_dir, ignore=settings.ignore_log_errors,
     )

@@ -61,6 +61,21 @@ SELECT a.attname FROM pg_attribute a
  WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
  ORDER BY a.attnum
 """
+# A big table is loaded the way pg_restore loads one: its foreign keys and plain indexes are
+# dropped, the rows copied, then the indexes built and the keys checked in bulk, all in the
+# table's one transaction (so a failure or a kill leaves the table, keys and indexes as they were).
+# Primary keys and unique indexes stay: other tables' foreign keys may rest on them.
+BULK_FROM_ROWS = 10_000
+DEFERRED_SQL = """
+SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', conrelid::regclass, conname, pg_get_constraintdef(oid)), 2
+  FROM pg_constraint WHERE conrelid = %(table)s::regclass AND contype = 'f'
+UNION ALL
+SELECT format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid), 1
+  FROM pg_index i
+ WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+"""
 SEQUENCES_SQL = """
 SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences
  WHERE last_value IS NOT NULL
@@ -160,6 +175,9 @@ def _copy_table(source: Source, dst: psycopg.Connection, table: str, want: Table
     with dst.transaction():
         if replace:
             dst.execute(sql.SQL("DELETE FROM {}").format(_identifier(table)))
+        deferred = dst.execute(DEFERRED_SQL, {"table": table}).fetchall() if want.rows >= BULK_FROM_ROWS else []
+        for drop, _, _ in deferred:
+            dst.execute(drop)
         reader = _reader(source, out_query.as_string(source.conn))
         try:
             with dst.cursor().copy(in_query) as writer:
@@ -179,6 +197,11 @@ def _copy_table(source: Source, dst: psycopg.Connection, table: str, want: Table
             reader.wait()
             reader.stdout.close()
             reader.stderr.close()
+        if deferred:
+            log(f"{table}: building {sum(kind == 1 for *_, kind in deferred)} index(es) and checking "
+                f"{sum(kind == 2 for *_, kind in deferred)} foreign key(s) in bulk")
+        for _, create, _ in sorted(deferred, key=lambda row: row[2]):
+            dst.execute(create)
         got = table_state(dst, table)
         if (got.rows, got.checksum) != (want.rows, want.checksum):
             raise CopyError(f"table {table}: after the copy the target has {got.rows:,} rows with another checksum "

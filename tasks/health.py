@@ -51,6 +51,7 @@ class Thresholds:
     cache_hit_yellow: float = 0.99
     cache_hit_red: float = 0.90
     cache_min_blocks: int = 10_000      # fewer block reads+hits than this: too early to judge
+    just_loaded: bool = False           # this run bulk-loaded the data: hit rates are not traffic's yet
     sequence_yellow_pct: float = 75.0
     sequence_red_pct: float = 90.0
     unused_index_mb: float = 64.0
@@ -285,7 +286,12 @@ def _cache(raw: dict, t: Thresholds) -> Check:
         if hit + read < t.cache_min_blocks:
             parts.append(f"{kind} {rate:.3f} (too few reads to judge)")
             continue
-        statuses.append("red" if rate < t.cache_hit_red else "yellow" if rate < t.cache_hit_yellow else "green")
+        status = "red" if rate < t.cache_hit_red else "yellow" if rate < t.cache_hit_yellow else "green"
+        if t.just_loaded and status != "green":
+            parts.append(f"{kind} {rate:.3f} (this run loaded the data: judge after some traffic)")
+            statuses.append("yellow")
+            continue
+        statuses.append(status)
         parts.append(f"{kind} {rate:.3f}")
     return Check("cache hit", _worst(statuses), ", ".join(parts))
 

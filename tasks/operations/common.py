@@ -46,6 +46,12 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
     yield FunctionCommand(fail, (), {})
 
 
+def changed_in_this_run(states: list[str]) -> bool:
+    """Whether any of these states changed something so far in this run (always False while planning)."""
+    rows = summary.current().rows
+    return not planning() and any(rows[name].status == "changed" for name in states if name in rows)
+
+
 def show_plan(lines: list[str]) -> None:
     """Print the pending changes once, at plan time (the dry run and the confirmation screen)."""
     if planning():

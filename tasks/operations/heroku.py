@@ -17,7 +17,7 @@ from tasks.facts import FactError, MigrationHistory, ServerInfo, read
 from tasks.heroku_app import HerokuApp
 from tasks.heroku_cli import HerokuError
 from tasks.history import ALL_TABLES_SQL
-from tasks.operations.common import converged, python_step, refuse, show_plan
+from tasks.operations.common import changed_in_this_run, converged, python_step, refuse, show_plan
 from tasks.pool import PoolCheck, parse_pool_size
 
 
@@ -83,7 +83,7 @@ def pool_within_limits(app: HerokuApp, service: str, reserve: int = 10, wanted: 
 
 
 @operation()
-def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, target_changed: bool = False):
+def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, after: list[str] = ()):
     """
     Ensure the app itself reaches its database: ``heroku run --exit-code --no-tty -- COMMAND``.
 
@@ -91,7 +91,7 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, targ
     + command: run in a one-off dyno; it must exit non-zero when the query fails (empty: skipped)
     + state_dir: where the last passing check is remembered
     + schema: the migration set's checksum (a new schema means a new check)
-    + target_changed: this run changed the database or the app's config (the check is due)
+    + after: the states whose change in this run makes the check due (database or app config)
 
     The check passed before for the same release, database and schema → nothing to do (a one-off
     dyno costs a Node.js start and a dyno boot).
@@ -105,14 +105,15 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, targ
             app=run.heroku,
             command="node -e \\"require('./dist/db').pool.query('SELECT NOW()')...\\"",
             state_dir=".pgconverge",
-            schema=migration_set_checksum(run.migrations),
+            schema=set_checksum(run.migrations),
+            after=["Migrations applied", "Seed present"],
         )
     """
     if not command:
         converged("skipped: APP_DB_CHECK_COMMAND is empty (the app's own connection is not checked)")
         return
     passed = heroku_app.check_passed_before(Path(state_dir), app, schema)
-    if passed and not target_changed:
+    if passed and not changed_in_this_run(list(after)):
         converged(f"passed at release v{passed['release']} on {passed['passed_at']} (same database and schema)")
         return
     show_plan([f"heroku run --exit-code --no-tty -a {app.name} -- {command[:70]}"])
@@ -126,13 +127,14 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, targ
 
 
 @operation()
-def logs_clean(app: HerokuApp, since: datetime, due: bool, state_dir: str, ignore: bool = False):
+def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str, ignore: bool = False):
     """
     Ensure the app's recent logs show no database errors since the run started.
 
     + app: the Heroku app
     + since: the run's start; older lines are not this run's business
-    + due: the run changed something or ran the app check (otherwise the logs are not read)
+    + after: the states whose change (or run) in this run makes the scan due; otherwise the
+      logs are not read
     + state_dir: a scan that found errors is remembered there: the next run scans again (lines
       newer than its own start) until a scan is clean
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
@@ -144,11 +146,11 @@ def logs_clean(app: HerokuApp, since: datetime, due: bool, state_dir: str, ignor
 
     .. code:: python
 
-        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at, due=True,
-                          state_dir=".pgconverge")
+        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at,
+                          after=["Migrations applied", "App can connect"], state_dir=".pgconverge")
     """
-    if heroku_app.logs_due_since(Path(state_dir), app.name) is not None:
-        due = True  # the last scan found errors: this run looks again
+    # due after a change in this run, or when the last scan found errors
+    due = changed_in_this_run(after) or heroku_app.logs_due_since(Path(state_dir), app.name) is not None
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return

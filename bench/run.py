@@ -136,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         if key not in only:
             return
         say(f"{title} …")
+        began = time.perf_counter()
         try:
             rows[key] = function()
+            say(f"{title}: measured in {time.perf_counter() - began:.0f} s")
         except (HarnessError, psycopg.Error, OSError, subprocess.SubprocessError) as exc:
             errors += 1
             traceback.print_exc()

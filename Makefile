@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ENV_FILE ?= .sandbox/env
 
-.PHONY: setup demo test bench soak sandbox-up sandbox-down sandbox-destroy clean
+.PHONY: setup demo test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,15 @@ test: sandbox-up
 soak: sandbox-up
 	RELIABILITY_TRIALS=200 $(BIN)/python -m pytest -q tests/reliability
 
+# Every scenario at full size (the ~1 GB sample: about half an hour); rewrites bench/RESULTS.md.
 bench: sandbox-up
-	$(BIN)/python -m bench.migrations --files 250 --repeat 7
-	$(BIN)/python -m bench.snapshot --tables 200 --repeat 7
+	@scripts/install-bench-peers
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The same code at tiny sizes (CI); writes bench/out/RESULTS-smoke.md, fails on a harness error.
+bench-smoke: sandbox-up
+	@scripts/install-bench-peers
+	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
 
 clean: sandbox-destroy
 	rm -rf $(VENV) .pgconverge .tools

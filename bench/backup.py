@@ -1,80 +1,74 @@
 """
-Benchmark of the verified backup (issue 4): ``tasks.dump.take_backup`` (pg_dump -Fc in an exported
-snapshot, exact row counts, pg_restore --list, sha256, manifest) ÷ a bare ``pg_dump -Fc`` of the
-same database, side by side. Goal ≤ 1.15 on the ~1 GB sample (``--messages 3400000``).
-Usage: ``python -m bench.backup [--messages 300000] [--repeat 3]``
+Scenario 3: the verified backup (``tasks.dump.take_backup``: pg_dump -Fc in an exported snapshot,
+exact row counts, pg_restore --list, sha256, manifest) ÷ a bare ``pg_dump -Fc`` of the same
+database, side by side. Goal ≤ 1.15 on the ~1 GB sample.
 """
 
 from __future__ import annotations
 
-import argparse
-import secrets
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
+import shutil
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
-from bench import results
-from tasks import sample_data, sandbox
+from bench import databases
+from bench.profile import Breakdown, profile_call
+from bench.results import Goal, Row
+from bench.timing import interleave, run, timed
 from tasks.connections import ServiceFile
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
 
-ROOT = Path(__file__).resolve().parents[1]
+SERVICE = "bench_backup"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-backup.md"))
-    args = parser.parse_args(argv)
-    sandbox.up()
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = psycopg.connect(sandbox.admin_conninfo("source", "postgres"), autocommit=True)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+def _steps(work: Path):
+    from tasks import dump
+
+    bare, verified = work / "bare.dump", work / "verified"
+
+    def take() -> None:
+        dump.take_backup(SERVICE, verified, "bench", None, lambda message: None)
+
+    def clean() -> None:
+        bare.unlink(missing_ok=True)
+        shutil.rmtree(verified, ignore_errors=True)
+
+    return {
+        "bare": lambda: run(["pg_dump", "-Fc", "-f", str(bare), "-d", f"service={SERVICE}"], what="pg_dump -Fc"),
+        "verified": lambda: timed(take),
+    }, take, clean
+
+
+def verified_backup(work: Path, sample: str, sample_size: int, repeat: int, warmup: int) -> list[Row]:
+    service = ServiceFile({SERVICE: databases.admin_params("source", sample)})
+    service.install()
+    work.mkdir(parents=True, exist_ok=True)
     try:
-        conninfo = sandbox.admin_conninfo("source", name)
-        apply_migrations(conninfo, read_migrations(ROOT / "files" / "migrations"), None, Limits())
-        sample_data.generate(conninfo, args.messages)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        params = dict(part.split("=", 1) for part in conninfo.split())
-        params["dbname"] = name
-        service = ServiceFile({"bench": params})
-        service.install()
-        from tasks import dump
-
-        bare, verified = [], []
-        with tempfile.TemporaryDirectory(prefix="pgconverge-bench-") as tmp:
-            for i in range(args.repeat):
-                print(f"run {i + 1}/{args.repeat}", file=sys.stderr)
-                started = time.perf_counter()
-                subprocess.run(["pg_dump", "-Fc", "-f", f"{tmp}/bare.dump", "-d", "service=bench"], check=True)
-                bare.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                dump.take_backup("bench", Path(tmp) / "verified", "bench", None, lambda m: None)
-                verified.append(time.perf_counter() - started)
-        service.remove()
+        steps, _, clean = _steps(work)
+        samples = interleave(steps, repeat, warmup, "3. verified backup", after_round=clean)
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    b, v = statistics.median(bare), statistics.median(verified)
-    text = results.write(
-        args.out, "Verified backup benchmark", f"python -m bench.backup --messages {args.messages} --repeat {args.repeat}",
-        ("measurement", "median"),
-        [("bare `pg_dump -Fc`", f"{b:.2f} s"),
-         ("verified backup (snapshot, row counts, `pg_restore --list`, sha256, manifest)", f"{v:.2f} s"),
-         ("ratio", f"**{v / b:.2f}** (goal ≤ 1.15)")],
-        note=f": database of {size / 1e6:,.0f} MB, medians",
-    )
-    print(text)
-    return 0
+        service.remove()
+    scenario, size = "3. Verified backup", f"{sample_size / 1e6:,.0f} MB database"
+    return [
+        Row(scenario, size, "bare `pg_dump -Fc`", samples["bare"], loads=samples.loads),
+        Row(scenario, size, "verified backup ÷ bare `pg_dump -Fc`", samples["verified"],
+            samples.ratios(lambda t: t["verified"], lambda t: t["bare"]), Goal(1.15), samples.loads),
+    ]
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def profile(work: Path, sample: str) -> str:
+    """Where a verified backup's time goes (cProfile of one backup, wall clock)."""
+    service = ServiceFile({SERVICE: databases.admin_params("source", sample)})
+    service.install()
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        steps, take, clean = _steps(work)
+        bare = steps["bare"]()
+        stats, total = profile_call(take)
+        clean()
+    finally:
+        service.remove()
+    breakdown = Breakdown(stats, total, "verified backup", bare, "bare `pg_dump -Fc` just before")
+    breakdown.add("`pg_dump -Fc --snapshot` (the dump itself)", "tasks/dump.py", "_dump_with_progress")
+    breakdown.add("exact row counts (`count(*)` per table, in the dump's snapshot)", "tasks/dump.py", "_count_rows")
+    breakdown.add("`pg_restore --list` + `pg_dump --version`", "tasks/dump.py", "_run")
+    breakdown.add("sha256 of the file", "tasks/backups.py", "sha256_file")
+    breakdown.add("manifest, rename, pruning of temporary files", "tasks/backups.py", "write_manifest")
+    return breakdown.markdown()

@@ -1,107 +1,172 @@
 """
-Benchmark of the data copy (issue 6): ``tasks.datacopy.copy_data`` (snapshot, binary COPY per table,
-count and checksum verified before each commit, sequences) ÷ ``pg_dump -Fc -Z0 | pg_restore
---no-owner --no-acl`` of the same data into an empty schema (what ``heroku pg:push`` runs).
-Goal ≤ 1.0 on the ~1 GB sample (``--messages 3400000``), and the verification ≤ 20 % of the copy.
-Usage: ``python -m bench.copy [--messages 300000] [--repeat 3]``
+Scenario 4: the data copy with verification (``tasks.datacopy.copy_data``: one snapshot, binary
+COPY per table, row count and checksum compared before each commit, sequences) into the chat
+app's empty schema ÷ ``pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl`` of the same database
+into an empty database (what ``heroku pg:push`` runs). Goal ≤ 1.0 on the ~1 GB sample. Also
+reported: the same dump restored data-only into the same empty schema as the copy's, and the
+verification's share of the copy.
 """
 
 from __future__ import annotations
 
-import argparse
-import secrets
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
-from bench import results
-from tasks import datacopy, sample_data, sandbox
+from bench import databases
+from bench.profile import Breakdown, timers
+from bench.results import Goal, Row
+from bench.timing import HarnessError, interleave, run, timed
+from tasks import sandbox
 from tasks.connections import ServiceFile
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def database(which: str, name: str) -> dict:
-    with psycopg.connect(sandbox.admin_conninfo(which, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = dict(part.split("=", 1) for part in sandbox.admin_conninfo(which, name).split())
-    return params
-
-
-def drop(which: str, name: str) -> None:
-    with psycopg.connect(sandbox.admin_conninfo(which, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+EXAMPLE = Path(__file__).resolve().parents[1] / "files" / "migrations"
+PUSH = "pg_dump -Fc -Z0 -d service=bench_source | pg_restore --no-owner --no-acl -d service=bench_push"
+PUSH_DATA = ("pg_dump -Fc -Z0 --data-only --exclude-table-data=schema_migrations -d service=bench_source"
+             " | pg_restore --no-owner --no-acl --data-only --disable-triggers --exit-on-error -d service=bench_push_data")
+FOREIGN_KEYS = """
+SELECT format('%I.%I', n.nspname, c.relname), con.conname
+  FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE con.contype = 'f'
+"""
 
 
-def _push() -> None:
-    done = subprocess.run("pg_dump -Fc -Z0 --data-only --exclude-table-data=schema_migrations -d service=bsource | pg_restore --no-owner --no-acl "
-                          "--data-only --disable-triggers --exit-on-error -d service=ba",
-                          shell=True, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"pg_dump | pg_restore failed: {done.stderr.strip()[-500:]}")
+class Targets:
+    """Empty databases on the target cluster for one round, named by role in the service file:
+    ``bench_push`` (nothing in it), ``bench_push_data`` and ``bench_copy`` (the chat app's schema)."""
+
+    def __init__(self, sample: str):
+        self.service = ServiceFile({"bench_source": databases.admin_params("source", sample)})
+        self.names: dict[str, str] = {}
+
+    def __enter__(self):
+        self.service.install()
+        return self
+
+    def __exit__(self, *exc):
+        self.drop()
+        self.service.remove()
+
+    def create(self, roles: tuple[str, ...] = ("bench_push", "bench_push_data", "bench_copy"),
+               without_foreign_keys: bool = False) -> None:
+        from tasks.migrate import Limits, apply_migrations
+        from tasks.migration_files import read_migrations
+
+        files = read_migrations(EXAMPLE)
+        for role in roles:
+            name = databases.create("target", "bench_copy")
+            self.names[role] = name
+            self.service.add(role, databases.admin_params("target", name))
+            if role == "bench_push":
+                continue
+            conninfo = sandbox.admin_conninfo("target", name)
+            apply_migrations(conninfo, files, None, Limits())
+            if without_foreign_keys:
+                import psycopg
+
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    for table, constraint in conn.execute(FOREIGN_KEYS).fetchall():
+                        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                            sql.SQL(table), sql.Identifier(constraint)))
+
+    def drop(self) -> None:
+        databases.drop("target", *self.names.values())
+        self.names.clear()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-copy.md"))
-    args = parser.parse_args(argv)
-    sandbox.up()
-    migrations = read_migrations(ROOT / "files" / "migrations")
-    source = f"bench_src_{secrets.token_hex(3)}"
-    services = {"bsource": database("source", source)}
-    try:
-        apply_migrations(sandbox.admin_conninfo("source", source), migrations, None, Limits())
-        sample_data.generate(sandbox.admin_conninfo("source", source), args.messages)
-        with psycopg.connect(sandbox.admin_conninfo("source", source)) as conn:
-            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        copies, pushes, verifications = [], [], []
-        for i in range(args.repeat):
-            print(f"run {i + 1}/{args.repeat}", file=sys.stderr)
-            a, b = f"bench_a_{secrets.token_hex(3)}", f"bench_b_{secrets.token_hex(3)}"
-            services["ba"], services["bb"] = database("target", a), database("target", b)
-            service_file = ServiceFile(services)
-            service_file.install()
-            for name in (a, b):
-                apply_migrations(sandbox.admin_conninfo("target", name), migrations, None, Limits())
-            started = time.perf_counter()
-            _push()
-            pushes.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            datacopy.copy_data("bsource", "bb", False, lambda m: None)
-            copies.append(time.perf_counter() - started)
-            with psycopg.connect(sandbox.admin_conninfo("target", b)) as conn:
-                conn.execute(datacopy.PINNED_FORMAT)
-                started = time.perf_counter()
-                for table in datacopy.ordered_tables(conn):
-                    datacopy.table_state(conn, table)
-                verifications.append(time.perf_counter() - started)
-            service_file.remove()
-            drop("target", a)
-            drop("target", b)
-    finally:
-        drop("source", source)
-    push, copy, verify = statistics.median(pushes), statistics.median(copies), statistics.median(verifications)
-    text = results.write(
-        args.out, "Data copy benchmark", f"python -m bench.copy --messages {args.messages} --repeat {args.repeat}",
-        ("measurement", "median"),
-        [("`pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl` (what `heroku pg:push` runs)", f"{push:.2f} s"),
-         ("verified copy (snapshot, binary COPY per table, count + checksum before each commit)", f"{copy:.2f} s"),
-         ("ratio", f"**{copy / push:.2f}** (goal ≤ 1.0)"),
-         ("verification alone (count + checksum of every target table)", f"{verify:.2f} s = {verify / copy:.0%} of the copy (goal ≤ 20 %)")],
-        note=f": source database of {size / 1e6:,.0f} MB, medians",
-    )
-    print(text)
-    return 0
+def push() -> float:
+    return run(["bash", "-o", "pipefail", "-c", PUSH], what="pg_dump | pg_restore")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def push_data() -> float:
+    return run(["bash", "-o", "pipefail", "-c", PUSH_DATA], what="pg_dump --data-only | pg_restore --data-only")
+
+
+def copy() -> None:
+    from tasks import datacopy
+
+    datacopy.copy_data("bench_source", "bench_copy", False, lambda message: None)
+
+
+def verify(targets: Targets) -> float:
+    """Count and checksum every table of the copy, as the copy does before each commit."""
+    import psycopg
+
+    from tasks import datacopy
+
+    with psycopg.connect(sandbox.admin_conninfo("target", targets.names["bench_copy"])) as conn:
+        conn.execute(datacopy.PINNED_FORMAT)
+        started = time.perf_counter()
+        tables = datacopy.ordered_tables(conn)
+        for table in tables:
+            datacopy.table_state(conn, table)
+        if not tables:
+            raise HarnessError("the copy's target has no tables")
+        return time.perf_counter() - started
+
+
+def data_copy(sample: str, sample_size: int, repeat: int, warmup: int) -> list[Row]:
+    verifications: list[float] = []
+
+    def copy_step(targets: Targets) -> float:
+        elapsed = timed(copy)
+        verifications.append(verify(targets))
+        return elapsed
+
+    with Targets(sample) as targets:
+        samples = interleave({"push": push, "push_data": push_data, "copy": lambda: copy_step(targets)},
+                             repeat, warmup, "4. data copy", targets.create, targets.drop)
+    verifications = verifications[-repeat:]
+    scenario, size, loads = "4. Data copy", f"{sample_size / 1e6:,.0f} MB database", samples.loads
+    return [
+        Row(scenario, size, "`pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl` into an empty database "
+            "(what `heroku pg:push` runs)", samples["push"], loads=loads),
+        Row(scenario, size, "verified copy into the empty schema ÷ `pg_dump | pg_restore`", samples["copy"],
+            samples.ratios(lambda t: t["copy"], lambda t: t["push"]), Goal(1.0), loads),
+        Row(scenario, size, "`pg_dump --data-only | pg_restore --data-only --disable-triggers` into the same empty schema "
+            "(no foreign key checked)", samples["push_data"], loads=loads),
+        Row(scenario, size, "verified copy ÷ that data-only restore", [],
+            samples.ratios(lambda t: t["copy"], lambda t: t["push_data"]), None, loads),
+        Row(scenario, size, "of which verification (count + checksum of every table) ÷ the copy", verifications,
+            [v / c for v, c in zip(verifications, samples["copy"])], Goal(0.20), loads),
+    ]
+
+
+def profile(sample: str) -> str:
+    """Where the copy's time goes: one copy with wall-clock timers around its steps (not cProfile,
+    which would slow each of the millions of per-row calls several times over), then the same copy
+    into the schema without its foreign keys (what the per-row foreign key checks cost)."""
+    import psycopg
+
+    from tasks import datacopy
+
+    with Targets(sample) as targets:
+        targets.create(("bench_push", "bench_copy"))
+        reference = push()
+        with timers({
+            "states": (datacopy, "states"), "copy_table": (datacopy, "_copy_table"),
+            "table_state": (datacopy, "table_state"), "sequences": (datacopy, "_set_sequences"),
+            "read": (psycopg.Copy, "read"), "write": (psycopg.Copy, "write"), "finish": (psycopg.Copy, "finish"),
+        }) as found:
+            total = timed(copy)
+        targets.drop()
+        targets.create(("bench_copy",), without_foreign_keys=True)
+        without_fks = timed(copy)
+    breakdown = Breakdown(None, total, "verified copy", reference, "`pg_dump | pg_restore` just before",
+                          "with wall-clock timers around its steps")
+    breakdown.add_seconds("plan: count + checksum of every table, source and target (`states`)", found["states"][1],
+                          found["states"][0])
+    breakdown.add_seconds("copy of each table (`_copy_table`)", found["copy_table"][1], found["copy_table"][0])
+    breakdown.add_seconds("reading one COPY row from the source (psycopg `Copy.read`: one wait each)",
+                          found["read"][1], found["read"][0], nested=True)
+    breakdown.add_seconds("writing one COPY row to the target (psycopg `Copy.write`: one call into libpq each)",
+                          found["write"][1], found["write"][0], nested=True)
+    breakdown.add_seconds("ending each COPY (`Copy.finish`: the server runs the queued foreign key checks here)",
+                          found["finish"][1], found["finish"][0], nested=True)
+    breakdown.add_seconds("plan and verification before COMMIT (`table_state`, all calls)", found["table_state"][1],
+                          found["table_state"][0], nested="across the rows above:")
+    breakdown.add_seconds("sequences", found["sequences"][1], found["sequences"][0])
+    return (breakdown.markdown() + f"\n\nThe same copy into the same schema without its foreign keys: {without_fks:.2f} s, "
+            f"so checking the foreign keys row by row costs {total - without_fks:.2f} s "
+            f"({(total - without_fks) / total:.0%} of the copy).")

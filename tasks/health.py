@@ -51,6 +51,8 @@ class Thresholds:
     cache_hit_yellow: float = 0.99
     cache_hit_red: float = 0.90
     cache_min_blocks: int = 10_000      # fewer block reads+hits than this: too early to judge
+    cache_min_passes: int = 100         # ... or than this many passes over the database's blocks (a bulk
+                                        # load's own reads must not read as a cold cache for ever)
     just_loaded: bool = False           # this run bulk-loaded the data: hit rates are not traffic's yet
     sequence_yellow_pct: float = 75.0
     sequence_red_pct: float = 90.0
@@ -283,7 +285,8 @@ def _cache(raw: dict, t: Thresholds) -> Check:
             parts.append(f"{kind} no reads yet")
             continue
         rate = float(rate)
-        if hit + read < t.cache_min_blocks:
+        needed = max(t.cache_min_blocks, t.cache_min_passes * int(raw.get("database_bytes") or 0) // 8192)
+        if hit + read < needed:
             parts.append(f"{kind} {rate:.3f} (too few reads to judge)")
             continue
         status = "red" if rate < t.cache_hit_red else "yellow" if rate < t.cache_hit_yellow else "green"

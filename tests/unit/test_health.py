@@ -95,7 +95,7 @@ def test_blocking_is_red_and_names_both_pids():
 
 @pytest.mark.parametrize("rate, expected", [(0.99, "green"), (0.9899, "yellow"), (0.90, "yellow"), (0.8999, "red")])
 def test_cache_hit(rate, expected):
-    reads = 100_000
+    reads = 1_000_000  # over 100 passes over the 8 MB database
     data = raw(table_blocks_hit=int(reads * rate), table_blocks_read=reads - int(reads * rate), table_hit_rate=rate,
                index_blocks_hit=reads, index_blocks_read=0, index_hit_rate=1.0)
     assert status("cache hit", data) == expected
@@ -105,12 +105,15 @@ def test_cache_hit_is_not_judged_without_reads_or_with_too_few():
     assert check("cache hit", raw()).summary == "table no reads yet, index no reads yet"
     few = check("cache hit", raw(table_blocks_hit=50, table_blocks_read=50, table_hit_rate=0.5))
     assert few.status == "green" and "too few reads" in few.summary
+    # a bulk load of a 1 GB database reads it a few times: not yet 100 passes over its blocks
+    loaded = raw(database_bytes=1 << 30, table_blocks_hit=200_000, table_blocks_read=300_000, table_hit_rate=0.4)
+    assert check("cache hit", loaded).status == "green" and "too few reads" in check("cache hit", loaded).summary
 
 
 def test_cache_hit_after_this_runs_bulk_load_is_yellow_at_most():
     from tasks.health import Thresholds, evaluate
 
-    data = raw(table_blocks_hit=35_000, table_blocks_read=65_000, table_hit_rate=0.35)
+    data = raw(table_blocks_hit=350_000, table_blocks_read=650_000, table_hit_rate=0.35)
     loaded = next(c for c in evaluate(data, Thresholds(just_loaded=True)) if c.name == "cache hit")
     assert loaded.status == "yellow" and "this run loaded the data" in loaded.summary
     assert status("cache hit", data) == "red"

@@ -195,21 +195,18 @@ def remember_check(state_dir: Path, app: HerokuApp, schema: str) -> None:
 # -- a log scan that found errors stays due until a run's scan is clean ------------------------
 
 def logs_due_path(state_dir: Path, app: str) -> Path:
-    return Path(state_dir) / f"heroku-{app}-logs-due.json"
+    return Path(state_dir) / f"heroku-{app}-logs-due"
 
 
-def logs_due_since(state_dir: Path, app: str) -> datetime | None:
-    """When the failed scan's run started, if the last scan found errors."""
-    try:
-        return datetime.fromisoformat(json.loads(logs_due_path(state_dir, app).read_text())["since"])
-    except (OSError, ValueError, KeyError):
-        return None
+def logs_due(state_dir: Path, app: str) -> bool:
+    """The last scan found errors (so this run scans again)."""
+    return logs_due_path(state_dir, app).exists()
 
 
-def mark_logs_due(state_dir: Path, app: str, since: datetime | None) -> None:
+def mark_logs_due(state_dir: Path, app: str, due: bool) -> None:
     path = logs_due_path(state_dir, app)
-    if since is None:
+    if not due:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"since": since.isoformat()}))
+    path.touch()

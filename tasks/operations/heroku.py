@@ -150,7 +150,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                           after=["Migrations applied", "App can connect"], state_dir=".pgconverge")
     """
     # due after a change in this run, or when the last scan found errors
-    due = changed_in_this_run(after) or heroku_app.logs_due_since(Path(state_dir), app.name) is not None
+    due = changed_in_this_run(after) or heroku_app.logs_due(Path(state_dir), app.name)
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return
@@ -160,17 +160,15 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
         found = heroku_app.log_errors(app.name, since)
         for kind, line in found:
             host.log_styled(f"  {kind}: {line[:300]}", fg="red")
+        heroku_app.mark_logs_due(Path(state_dir), app.name, bool(found) and not ignore)
         if found:
             kinds = sorted({kind for kind, _ in found})
             message = (f"{len(found)} database error line(s) in {app.name}'s logs since the run started "
                        f"({', '.join(kinds)})")
             if not ignore:
-                heroku_app.mark_logs_due(Path(state_dir), app.name, since)
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
-            heroku_app.mark_logs_due(Path(state_dir), app.name, None)
             summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
-        heroku_app.mark_logs_due(Path(state_dir), app.name, None)
         return f"no database errors in the last {heroku_app.LOG_LINES} log lines since {since:%H:%M:%S}"
 
     yield python_step(scan, (HerokuError,))

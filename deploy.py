@@ -133,7 +133,6 @@ health.reported(
     fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
     heroku_app=app.name if app else None,
-    loaded_by="Data copied",
 )
 
 # 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no

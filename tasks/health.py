@@ -53,7 +53,6 @@ class Thresholds:
     cache_min_blocks: int = 10_000      # fewer block reads+hits than this: too early to judge
     cache_min_passes: int = 100         # ... or than this many passes over the database's blocks (a bulk
                                         # load's own reads must not read as a cold cache for ever)
-    just_loaded: bool = False           # this run bulk-loaded the data: hit rates are not traffic's yet
     sequence_yellow_pct: float = 75.0
     sequence_red_pct: float = 90.0
     unused_index_mb: float = 64.0
@@ -289,12 +288,7 @@ def _cache(raw: dict, t: Thresholds) -> Check:
         if hit + read < needed:
             parts.append(f"{kind} {rate:.3f} (too few reads to judge)")
             continue
-        status = "red" if rate < t.cache_hit_red else "yellow" if rate < t.cache_hit_yellow else "green"
-        if t.just_loaded and status != "green":
-            parts.append(f"{kind} {rate:.3f} (this run loaded the data: judge after some traffic)")
-            statuses.append("yellow")
-            continue
-        statuses.append(status)
+        statuses.append("red" if rate < t.cache_hit_red else "yellow" if rate < t.cache_hit_yellow else "green")
         parts.append(f"{kind} {rate:.3f}")
     return Check("cache hit", _worst(statuses), ", ".join(parts))
 

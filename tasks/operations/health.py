@@ -27,7 +27,6 @@ def reported(
     fail_on: str = "red",
     report_dir: str | None = None,
     heroku_app: str | None = None,
-    loaded_by: str | None = None,
 ):
     """
     Report the database's health (connections, SSL, long queries, locks, cache, sequences, bloat...).
@@ -40,8 +39,6 @@ def reported(
     + connection_limit: the plan's connection limit when known (else ``max_connections``)
     + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
     + report_dir: where ``health-<time>.json`` and ``latest-health.json`` are written (none when unset)
-    + loaded_by: the state that bulk-loads rows (``Data copied``): when it changed something in
-      this run, a low cache hit rate is yellow at most (the hit rates are not traffic's yet)
     + heroku_app: the Heroku app; its ``pg:info`` facts are shown, and its connection limit
       used, when this run read them
 
@@ -64,9 +61,7 @@ def reported(
     if planning():
         converged("reported at the end of the run")
         return
-    loaded = summary.current().rows.get(loaded_by) if loaded_by else None
-    thresholds = health.Thresholds(long_query_s=long_query_s, idle_s=idle_s,
-                                   just_loaded=loaded is not None and loaded.status == "changed")
+    thresholds = health.Thresholds(long_query_s=long_query_s, idle_s=idle_s)
     raw = read(HealthSnapshot, service, thresholds.sql())
     if isinstance(raw, FactError):
         host.log(f"health of {label} not checked: {raw['error']}")

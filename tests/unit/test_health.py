@@ -110,15 +110,6 @@ def test_cache_hit_is_not_judged_without_reads_or_with_too_few():
     assert check("cache hit", loaded).status == "green" and "too few reads" in check("cache hit", loaded).summary
 
 
-def test_cache_hit_after_this_runs_bulk_load_is_yellow_at_most():
-    from tasks.health import Thresholds, evaluate
-
-    data = raw(table_blocks_hit=350_000, table_blocks_read=650_000, table_hit_rate=0.35)
-    loaded = next(c for c in evaluate(data, Thresholds(just_loaded=True)) if c.name == "cache hit")
-    assert loaded.status == "yellow" and "this run loaded the data" in loaded.summary
-    assert status("cache hit", data) == "red"
-
-
 def sequence(percent):
     maximum = 2_147_483_647
     return {"sequence": "public.users_id_seq", "type": "integer", "last_value": int(maximum * percent / 100),

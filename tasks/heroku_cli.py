@@ -71,7 +71,7 @@ def run(app: str, args: list[str], timeout: float = DEFAULT_TIMEOUT_S, environ: 
     calls.append(command)
     try:
         done = subprocess.run(
-            [binary, *args, "-a", app], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            cli_argv(binary, args, app), stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=timeout, env=cli_env(environ),
         )
     except FileNotFoundError:
@@ -84,6 +84,14 @@ def run(app: str, args: list[str], timeout: float = DEFAULT_TIMEOUT_S, environ: 
     if done.returncode != 0:
         raise HerokuError(explain_failure(app, command, done.returncode, done.stderr))
     return done
+
+
+def cli_argv(binary: str, args: list[str], app: str) -> list[str]:
+    """
+    ``heroku SUBCOMMAND -a APP FLAGS… [-- COMMAND…]``: the CLI stops reading its own flags at ``--``,
+    so ``-a APP`` goes right after the subcommand and whatever follows ``--`` stays as given.
+    """
+    return [binary, args[0], "-a", app, *args[1:]]
 
 
 def explain_failure(app: str, command: str, code: int, stderr: str) -> str:

@@ -273,6 +273,11 @@ folder = os.environ["PGCONVERGE_FAKE_HEROKU"]
 args = sys.argv[1:]
 with open(os.path.join(folder, "calls.log"), "a") as log:
     log.write((args[0] if args else "") + "\n")
+flags = args[:args.index("--")] if "--" in args else args
+if args and args[0] in ("run", "logs") and "-a" not in flags and "--app" not in flags:
+    # the real CLI reads its own flags only before "--": -a after it belongs to the dyno command
+    print(" \u203a   Error: Missing required flag app", file=sys.stderr)
+    sys.exit(2)
 if args and args[0] == "run":
     command = args[args.index("--") + 1:] if "--" in args else args[-1:]
     request = urllib.request.Request(os.environ["FAKE_HEROKU_URL"] + "/apps/" + os.environ["FAKE_HEROKU_APP"] + "/config-vars",

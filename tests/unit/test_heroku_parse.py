@@ -124,3 +124,13 @@ def test_pool_arithmetic():
     assert not tight.fits and tight.largest_pool == 3
     assert PoolCheck(pool=10, web_dynos=1, reserve=25, limit=20).largest_pool == 0
     assert parse_pool_size(" 12 ") == 12 and parse_pool_size("ten") is None and parse_pool_size(None) is None
+
+
+def test_cli_flags_come_before_the_dyno_command():
+    """The real CLI stops reading its flags at ``--``: ``-a APP`` must come before it (issue 14.1)."""
+    from tasks.heroku_cli import cli_argv
+
+    argv = cli_argv("heroku", ["run", "--exit-code", "--no-tty", "--", "node -e 'x' -a y"], "my-app")
+    assert argv == ["heroku", "run", "-a", "my-app", "--exit-code", "--no-tty", "--", "node -e 'x' -a y"]
+    assert argv.index("-a") < argv.index("--")
+    assert cli_argv("heroku", ["config:get", "DATABASE_URL", "--json"], "a")[:4] == ["heroku", "config:get", "-a", "a"]

@@ -16,13 +16,13 @@ setup: $(BIN)/.installed
 	@scripts/install-heroku-cli
 
 sandbox-up: setup
-	$(BIN)/python -m tasks.sandbox up
+	$(BIN)/python -m sandbox up
 
 sandbox-down:
-	$(BIN)/python -m tasks.sandbox down
+	$(BIN)/python -m sandbox down
 
 sandbox-destroy:
-	$(BIN)/python -m tasks.sandbox destroy
+	$(BIN)/python -m sandbox destroy
 
 demo: sandbox-up
 	@echo "== first run: converge the target"

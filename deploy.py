@@ -6,11 +6,9 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.migration_files import set_checksum
 from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
-from tasks import heroku_cli
-from tasks.summary import current, install, not_in_this_run, state
+from tasks.core.summary import current, install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
@@ -138,11 +136,11 @@ health.reported(
 # 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no
 #     database errors since this run started (read only when this run changed something).
 if app:
-    current().notes.append(lambda: {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"})
+    current().notes.append(run.heroku_calls_note)
     changes = ["Pool within limits", "Migrations applied", "Data copied", "Seed present"]
     heroku.app_connects(
         name=state("App can connect"), app=app, command=settings.app_check_command, state_dir=state_dir,
-        schema=set_checksum(run.migrations), after=changes,
+        schema=run.schema_checksum, after=changes,
     )
     heroku.logs_clean(
         name=state("Logs clean"), app=app, since=run.started_at, after=changes + ["App can connect"],

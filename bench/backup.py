@@ -1,5 +1,5 @@
 """
-Scenario 3: the verified backup (``tasks.dump.take_backup``: pg_dump -Fc in an exported snapshot,
+Scenario 3: the verified backup (``tasks.backups.dump.take_backup``: pg_dump -Fc in an exported snapshot,
 exact row counts, pg_restore --list, sha256, manifest) ÷ a bare ``pg_dump -Fc`` of the same
 database, side by side. Goal ≤ 1.15 on the ~1 GB sample.
 """
@@ -13,13 +13,13 @@ from bench import databases
 from bench.profile import Breakdown, profile_call
 from bench.results import Goal, Row
 from bench.timing import interleave, run, timed
-from tasks.connections import ServiceFile
+from tasks.core.connections import ServiceFile
 
 SERVICE = "bench_backup"
 
 
 def _steps(work: Path):
-    from tasks import dump
+    from tasks.backups import dump
 
     bare, verified = work / "bare.dump", work / "verified"
 
@@ -66,9 +66,9 @@ def profile(work: Path, sample: str) -> str:
     finally:
         service.remove()
     breakdown = Breakdown(stats, total, "verified backup", bare, "bare `pg_dump -Fc` just before")
-    breakdown.add("`pg_dump -Fc --snapshot` (the dump itself)", "tasks/dump.py", "_dump_with_progress")
-    breakdown.add("exact row counts (`count(*)` per table, in the dump's snapshot)", "tasks/dump.py", "_count_rows")
-    breakdown.add("`pg_restore --list` + `pg_dump --version`", "tasks/dump.py", "_run")
-    breakdown.add("sha256 of the file", "tasks/backups.py", "sha256_file")
-    breakdown.add("manifest, rename, pruning of temporary files", "tasks/backups.py", "write_manifest")
+    breakdown.add("`pg_dump -Fc --snapshot` (the dump itself)", "tasks/backups/dump.py", "_dump_with_progress")
+    breakdown.add("exact row counts (`count(*)` per table, in the dump's snapshot)", "tasks/backups/dump.py", "_count_rows")
+    breakdown.add("`pg_restore --list` + `pg_dump --version`", "tasks/backups/dump.py", "_run")
+    breakdown.add("sha256 of the file", "tasks/backups/store.py", "sha256_file")
+    breakdown.add("manifest, rename, pruning of temporary files", "tasks/backups/store.py", "write_manifest")
     return breakdown.markdown()

@@ -1,5 +1,5 @@
 """
-Scenario 4: the data copy with verification (``tasks.datacopy.copy_data``: one snapshot, binary
+Scenario 4: the data copy with verification (``tasks.data.copy.copy_data``: one snapshot, binary
 COPY per table, row count and checksum compared before each commit, sequences) into the chat
 app's empty schema ÷ ``pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl`` of the same database
 into an empty database (what ``heroku pg:push`` runs). Goal ≤ 1.0 on the ~1 GB sample. Also
@@ -18,8 +18,8 @@ from bench import databases
 from bench.profile import Breakdown, timers
 from bench.results import Goal, Row
 from bench.timing import HarnessError, interleave, run, timed
-from tasks import sandbox
-from tasks.connections import ServiceFile
+import sandbox
+from tasks.core.connections import ServiceFile
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "files" / "migrations"
 PUSH = "pg_dump -Fc -Z0 -d service=bench_source | pg_restore --no-owner --no-acl -d service=bench_push"
@@ -50,8 +50,8 @@ class Targets:
 
     def create(self, roles: tuple[str, ...] = ("bench_push", "bench_push_data", "bench_copy"),
                without_foreign_keys: bool = False) -> None:
-        from tasks.migrate import Limits, apply_migrations
-        from tasks.migration_files import read_migrations
+        from tasks.migrations.engine import Limits, apply_migrations
+        from tasks.migrations.files import read_migrations
 
         files = read_migrations(EXAMPLE)
         for role in roles:
@@ -84,7 +84,7 @@ def push_data() -> float:
 
 
 def copy() -> None:
-    from tasks import datacopy
+    from tasks.data import copy as datacopy
 
     datacopy.copy_data("bench_source", "bench_copy", False, lambda message: None)
 
@@ -93,7 +93,7 @@ def verify(targets: Targets) -> float:
     """Count and checksum every table of the copy, as the copy does before each commit."""
     import psycopg
 
-    from tasks import datacopy
+    from tasks.data import copy as datacopy
 
     with psycopg.connect(sandbox.admin_conninfo("target", targets.names["bench_copy"])) as conn:
         conn.execute(datacopy.PINNED_FORMAT)
@@ -139,7 +139,7 @@ def profile(sample: str) -> str:
     keys (what checking them in bulk after each table's load costs)."""
     import psycopg
 
-    from tasks import datacopy
+    from tasks.data import copy as datacopy
 
     with Targets(sample) as targets:
         targets.create(("bench_push", "bench_copy"))

@@ -18,7 +18,7 @@ from dotenv import dotenv_values
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tasks import sandbox
+import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,9 +116,9 @@ class Target:
 def sample_source(messages: int) -> Iterator[tuple[str, int]]:
     """A database on the source cluster with the chat app's schema and ``messages`` generated
     messages; yields (name, size in bytes) and drops it afterwards."""
-    from tasks import sample_data
-    from tasks.migrate import Limits, apply_migrations
-    from tasks.migration_files import read_migrations
+    from sandbox import sample_data
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
 
     name = create("source", "bench_sample")
     try:

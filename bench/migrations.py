@@ -73,8 +73,8 @@ class Deploy:
 
     def engine_alone(self, dbname: str) -> float:
         """The migration engine in this process: no pyinfra, no other desired state."""
-        from tasks.migrate import Limits, apply_migrations
-        from tasks.migration_files import read_migrations
+        from tasks.migrations.engine import Limits, apply_migrations
+        from tasks.migrations.files import read_migrations
 
         files = read_migrations(self.many)
         started = time.perf_counter()
@@ -220,7 +220,7 @@ def profile(work: Path, files: int, fresh: bool) -> str:
     add_operations(breakdown)
     breakdown.add("facts (pyinfra `get_fact`: one psql or shell process each)", "pyinfra/api/facts.py",
                           "get_fact", nested="in the rows above:")
-    breakdown.add("reading the migration files (`read_migrations`)", "tasks/migration_files.py", "read_migrations",
+    breakdown.add("reading the migration files (`read_migrations`)", "tasks/migrations/files.py", "read_migrations",
                   nested="in the rows above or below:")
     breakdown.add("imports (every module, wherever imported)", "<frozen importlib._bootstrap>", "_find_and_load",
                   nested="in the rows above or below:")

@@ -27,7 +27,7 @@ import psycopg
 from bench import backup, copy, databases, migrations, peers, snapshot
 from bench.results import Row, machine, write
 from bench.timing import HarnessError, load1, say
-from tasks import sandbox
+import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("noop", "fresh", "backup", "copy", "snapshot")
@@ -38,7 +38,7 @@ class Sizes:
     files: int = 250
     repeat: int = 7
     warmup: int = 1
-    messages: int = 3_400_000  # ≈ 1 GB (tasks/sample_data.py)
+    messages: int = 3_400_000  # ≈ 1 GB (sandbox/sample_data.py)
     big_repeat: int = 3  # rounds of the backup and copy scenarios (the sample is large)
     tables: int = 200
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     info["load average (1 min)"] = f"{load_start:.2f} at the start, {load1():.2f} at the end"
     info["duration"] = f"{(time.perf_counter() - started) / 60:.1f} min"
     intro = [
-        "Every figure is measured side by side on the sandbox clusters (`python -m tasks.sandbox up`): each",
+        "Every figure is measured side by side on the sandbox clusters (`python -m sandbox up`): each",
         "scenario runs its steps in rounds, the order of the steps rotating from round to round, after",
         f"{sizes.warmup} warm-up round(s) that are thrown away. *median* and *spread* are over the measured rounds;",
         "*ratio* is the median of the per-round ratios (each taken between runs seconds apart, so it holds",

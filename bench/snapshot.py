@@ -1,5 +1,5 @@
 """
-Scenario 5: the catalog snapshot (``tasks.catalog.snapshot``, what schema verification reads) of
+Scenario 5: the catalog snapshot (``tasks.schema.catalog.snapshot``, what schema verification reads) of
 a generated schema of N tables (columns, primary and foreign keys, an index, a check, a trigger
 and a view per table), and of 2N tables, measured side by side. Goals: under 300 ms at 200
 tables; linear growth (2N ÷ N ≤ 2.2, where exactly linear is 2).
@@ -12,7 +12,8 @@ import psycopg
 from bench import databases
 from bench.results import Goal, Row
 from bench.timing import interleave, timed
-from tasks import catalog, sandbox
+from tasks.schema import catalog
+import sandbox
 
 
 def schema(tables: int) -> str:

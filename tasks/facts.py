@@ -11,51 +11,13 @@ from __future__ import annotations
 
 import json
 
-from pyinfra import host
-from pyinfra.api import FactBase, StringCommand
+from pyinfra.api import FactBase
 
-from tasks import catalog, history, seed
-from tasks.migration_plan import TargetHistory
-from tasks.psql import never_fails, psql, split_error
-
-
-class FactError(dict):
-    """What a fact returns when psql failed: ``{"error": "first error line", "lines": [all of psql's lines]}``."""
-
-    @classmethod
-    def from_lines(cls, lines: list[str]) -> "FactError":
-        errors = [m for m in lines if "ERROR" in m or "FATAL" in m or "error" in m]
-        return cls(error=(errors or lines)[0], lines=lines)
-
-
-class PsqlFact(FactBase):
-    """Base: run ``sql`` (stdin) with psql against ``service``; rows are tab-separated lines."""
-
-    abstract = True
-    sql = "SELECT 1"
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "psql"
-
-    def command(self, service: str) -> StringCommand:
-        return never_fails(psql(service))
-
-    def process(self, output: list[str]):
-        rows, error = split_error(output)
-        if error:
-            return FactError.from_lines(error)
-        return self.parse([line.split("\t") for line in rows])
-
-    def parse(self, rows: list[list[str]]):
-        return rows
-
-
-def read(fact: type[PsqlFact], service: str, sql: str | None = None):
-    """Read ``fact`` from ``service``; a missing psql binary comes back as a FactError."""
-    value = host.get_fact(fact, service=service, _stdin=sql or fact.sql)
-    if value is None:
-        return FactError(error="psql is not installed: install the PostgreSQL client (apt-get install postgresql-client)", lines=[])
-    return value
+from tasks.schema import catalog
+from tasks.migrations import history
+from tasks.data import seed
+from tasks.migrations.plan import TargetHistory
+from tasks.core.psql import FactError, PsqlFact, read  # noqa: F401  (the operations read facts through here)
 
 
 class ServerInfo(PsqlFact):
@@ -113,7 +75,7 @@ class SeedState(PsqlFact):
 
 
 class CatalogSnapshot(PsqlFact):
-    """The schema as :mod:`tasks.catalog` sees it (the dict of ``catalog.sql``)."""
+    """The schema as :mod:`tasks.schema.catalog` sees it (the dict of ``catalog.sql``)."""
 
     sql = catalog.SNAPSHOT_SQL
 
@@ -168,12 +130,12 @@ class Fingerprint(PsqlFact):
 class TableChecksums(PsqlFact):
     """
     Every user table in foreign-key order with its row count and content checksum
-    (:mod:`tasks.datacopy`): ``[("public.users", 51, "1234…"), ...]``. Reads every row.
+    (:mod:`tasks.data.copy`): ``[("public.users", 51, "1234…"), ...]``. Reads every row.
     """
 
     @staticmethod
     def _script() -> str:
-        from tasks import datacopy
+        from tasks.data import copy as datacopy
 
         return (
             f"{datacopy.PINNED_FORMAT};\n"

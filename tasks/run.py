@@ -9,13 +9,14 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from tasks.connections import ServiceFile
-from tasks.heroku_app import HerokuApp, read_app
-from tasks.heroku_cli import HerokuError
-from tasks.migration_files import Migration, MigrationFileError, read_migrations
-from tasks.seed import SeedFile, SeedFileError, read_seed_files
-from tasks.settings import Settings, SettingsError, load_settings
-from tasks.urls import DatabaseUrl
+from tasks.core.connections import ServiceFile
+from tasks.heroku.app import HerokuApp, read_app
+from tasks.heroku import cli as heroku_cli
+from tasks.heroku.cli import HerokuError
+from tasks.migrations.files import Migration, MigrationFileError, read_migrations, set_checksum
+from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
+from tasks.core.settings import Settings, SettingsError, load_settings
+from tasks.core.urls import DatabaseUrl
 
 EXIT_BAD_INPUT = 2
 
@@ -33,6 +34,16 @@ class Run:
     @property
     def require_target_ssl(self) -> bool:
         return self.target.sslmode in ("require", "verify-ca", "verify-full")
+
+    @property
+    def schema_checksum(self) -> str:
+        """One checksum over every migration file: which schema the files describe."""
+        return set_checksum(self.migrations)
+
+    @staticmethod
+    def heroku_calls_note() -> dict:
+        """The summary's note of the Heroku CLI calls this run made."""
+        return {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"}
 
 
 _run: Run | None = None

@@ -1,9 +1,9 @@
 """
 Shared pytest fixtures.
 
-``sandbox`` (session): brings up the two local PostgreSQL clusters of ``tasks.sandbox`` once per
+``sandbox`` (session): brings up the two local PostgreSQL clusters of ``sandbox`` once per
 session (idempotent and fast when they already run) and returns the state dict from
-``tasks.sandbox.up()`` (ports, passwords, ``env`` URLs). The clusters are left running at the
+``sandbox.up()`` (ports, passwords, ``env`` URLs). The clusters are left running at the
 end; a test that stops them must start them again. ``target_db``, ``project`` and ``source_db``
 give a test its own databases and deploy inputs.
 """
@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tasks import sandbox as clusters  # noqa: E402  (after the path is set)
-from tasks.migrate import Limits, apply_migrations  # noqa: E402
-from tasks.migration_files import read_migrations  # noqa: E402
+import sandbox as clusters# noqa: E402  (after the path is set)
+from tasks.migrations.engine import Limits, apply_migrations  # noqa: E402
+from tasks.migrations.files import read_migrations  # noqa: E402
 from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> dict:
-    from tasks import sandbox as sandbox_module
+    import sandbox as sandbox_module
 
     try:
         return sandbox_module.up()
@@ -78,7 +78,7 @@ def heroku(project, tmp_path):
     DATABASE_URL is the test's database on the sandbox target; ``heroku run``/``logs`` go to a PATH
     stand-in. See tests/heroku_fake.py. The project's env then has HEROKU_APP and no TARGET_DATABASE_URL.
     """
-    from tasks.heroku_cli import PROJECT_CLI
+    from tasks.heroku.cli import PROJECT_CLI
     from tests.heroku_fake import FakeHeroku, install_standin
 
     if not PROJECT_CLI.exists():

@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from tasks import sandbox
+import sandbox
 
 API_KEY = "fake-heroku-api-key"
 

@@ -22,7 +22,7 @@ import psycopg
 from dotenv import dotenv_values
 from psycopg import sql
 
-from tasks import sandbox
+import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -190,7 +190,7 @@ def summary_rows(output: str) -> dict[str, tuple[str, str]]:
 
 def catalog_and_data(dbname: str) -> tuple:
     """A before/after fingerprint of a target database: its catalog snapshot and every table's rows."""
-    from tasks import catalog
+    from tasks.schema import catalog
 
     with admin("target", dbname) as conn:
         snap = catalog.snapshot(conn)

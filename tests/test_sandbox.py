@@ -20,8 +20,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasks import sample_data
-from tasks import sandbox as sb
+from sandbox import sample_data
+import sandbox as sb
+from sandbox import cluster as sandbox_cluster
+from sandbox import paths as sandbox_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("users", "rooms", "room_participants", "messages")
@@ -58,7 +60,7 @@ def test_env_and_state_files_are_private_and_match(sandbox):
     for path in (sb.ENV_FILE, sb.STATE_FILE):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     lines = sb.ENV_FILE.read_text().splitlines()
-    assert lines[0].startswith("# written by python -m tasks.sandbox up")
+    assert lines[0].startswith("# written by python -m sandbox up")
     values = dict(line.split("=", 1) for line in lines[1:])
     assert values == sandbox["env"] == sb.database_urls(sb.load_state())
     assert values["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
@@ -70,7 +72,7 @@ def test_status_reports_both_clusters_running(sandbox):
     for name in sb.CLUSTERS:
         assert result[name]["running"] is True
         assert result[name]["port"] == sandbox[name]["port"]
-    done = _run_cli("tasks.sandbox", "status")
+    done = _run_cli("sandbox", "status")
     assert done.returncode == 0, done.stderr
     assert f"source: running on 127.0.0.1:{sandbox['source']['port']}" in done.stdout
 
@@ -156,14 +158,15 @@ def test_a_busy_saved_port_is_replaced_by_a_free_one():
         busy.listen()
         taken = busy.getsockname()[1]
         state = {"source": {"port": taken}, "target": {"port": taken + 1}}
-        port = sb._choose_port(state, "source")
+        port = sandbox_cluster._choose_port(state, "source")
     assert port not in (taken, taken + 1)
-    assert sb._port_free(port)
+    assert sandbox_cluster._port_free(port)
 
 
 def test_down_and_status_without_a_sandbox_are_harmless(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sb, "SANDBOX", tmp_path / "none")
-    monkeypatch.setattr(sb, "STATE_FILE", tmp_path / "none" / "state.json")
+    for module in (sb, sandbox_paths):
+        monkeypatch.setattr(module, "SANDBOX", tmp_path / "none")
+    monkeypatch.setattr(sandbox_paths, "STATE_FILE", tmp_path / "none" / "state.json")
     sb.down()
     sb.down()
     assert all(not c["running"] and not c["initialized"] for c in sb.status().values())
@@ -177,7 +180,7 @@ def test_down_twice_then_up_restores_everything(sandbox):
         sb.down()
         sb.down()
         assert not any(c["running"] for c in sb.status().values())
-        done = _run_cli("tasks.sandbox", "reset-target")
+        done = _run_cli("sandbox", "reset-target")
         assert done.returncode == 1
         assert done.stderr.strip().count("\n") == 0 and "not running" in done.stderr
     finally:
@@ -257,6 +260,6 @@ def test_sample_data_shape_and_no_collision_with_seed_rows(scratch_dbs):
 
 def test_sample_data_cli_needs_a_database():
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATABASE_URL"}
-    done = _run_cli("tasks.sample_data", "--messages", "10", env=env)
+    done = _run_cli("sandbox.sample_data", "--messages", "10", env=env)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "SOURCE_DATABASE_URL" in done.stderr

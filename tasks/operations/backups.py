@@ -8,17 +8,18 @@ from pathlib import Path
 
 from pyinfra.api import operation
 
-from tasks import backups, seed
+from tasks.backups import store as backups
+from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
-from tasks.migration_files import Migration
-from tasks.migration_plan import plan_migrations
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
 from tasks.operations.common import client_too_old, converged, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
     show_plan([f"take a verified backup of {label} into {folder}/"]
               + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(folder, database, keep - 1)])
-    from tasks import dump  # psycopg: imported only when there is work
+    from tasks.backups import dump  # psycopg: imported only when there is work
 
     def take(log) -> None:
         backup = dump.take_backup(service, folder, label, fingerprint, log)
@@ -75,8 +76,8 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
 
 
 def _heroku_capture(app: str, reasons: list[str]):
-    from tasks import heroku_app
-    from tasks.heroku_cli import HerokuError
+    from tasks.heroku import app as heroku_app
+    from tasks.heroku.cli import HerokuError
 
     try:
         plan = heroku_app.pg_info(app)

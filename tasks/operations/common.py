@@ -1,6 +1,6 @@
 """
 Helpers shared by the operations: refusing with one clear line, showing the plan once, running
-a Python step, and feeding the final summary (:mod:`tasks.summary`).
+a Python step, and feeding the final summary (:mod:`tasks.core.summary`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.context import state
 
-from tasks import summary
+from tasks.core import summary
 from tasks.facts import ClientVersion
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
+from tasks.core.lock import LockTimeout
 from tasks.facts import FactError, TableChecksums, read
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
@@ -38,7 +39,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
-    from tasks.datacopy import TableState, compare
+    from tasks.data.copy import TableState, compare
 
     source = read(TableChecksums, source_service, TableChecksums._script())
     target = read(TableChecksums, target_service, TableChecksums._script())
@@ -67,7 +68,8 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         + [f"replace {t}: {states['target'][t].rows:,} rows there, {states['source'][t].rows:,} in the source"
            for t in plan.replace]
     )
-    from tasks import datacopy, dump  # psycopg: imported only when there is work
+    from tasks.data import copy as datacopy
+    from tasks.backups import dump  # psycopg: imported only when there is work
 
     def before_replace() -> None:
         if backup_dir:
@@ -79,4 +81,4 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         done = datacopy.copy_data(source_service, target_service, replace, log, before_replace)
         return (f"copied {len(done.copy)} table(s)" + (f", replaced {len(done.replace)}" if done.replace else ""))
 
-    yield python_step(run, (datacopy.CopyError, dump.BackupError))
+    yield python_step(run, (datacopy.CopyError, dump.BackupError, LockTimeout))

@@ -10,9 +10,12 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import health, report, summary
+from tasks.health import checks as health
+from tasks.schema import report
+from tasks.core import summary
+from tasks.core.settings import FAIL_ON
 from tasks.facts import FactError, read
-from tasks.health_facts import HealthOutliers, HealthSnapshot
+from tasks.health.facts import HealthOutliers, HealthSnapshot
 from tasks.operations.common import converged, planning, refuse
 
 
@@ -56,8 +59,8 @@ def reported(
             connection_limit=20,
         )
     """
-    if fail_on not in health.FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(health.FAIL_ON)}, not {fail_on!r}")
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
     if planning():
         converged("reported at the end of the run")
         return
@@ -71,7 +74,7 @@ def reported(
         raw["outliers"] = dict(outliers) if isinstance(outliers, FactError) else outliers
     plan = None
     if heroku_app:
-        from tasks.heroku_app import pg_info_if_read
+        from tasks.heroku.app import pg_info_if_read
 
         plan = pg_info_if_read(heroku_app)
         if plan and plan.connections_limit and connection_limit is None:

@@ -1,7 +1,7 @@
 """
 The Heroku app's side of "app can connect" and "health reported": pool limits, a one-off dyno's
-connection, and the app's logs. Thin: the CLI calls are in :mod:`tasks.heroku_app`, the
-arithmetic in :mod:`tasks.pool`, the log scan in :mod:`tasks.heroku_parse`.
+connection, and the app's logs. Thin: the CLI calls are in :mod:`tasks.heroku.app`, the
+arithmetic in :mod:`tasks.heroku.pool`, the log scan in :mod:`tasks.heroku.parse`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import heroku_app, summary
+from tasks.heroku import app as heroku_app
+from tasks.core import summary
 from tasks.facts import FactError, MigrationHistory, ServerInfo, read
-from tasks.heroku_app import HerokuApp
-from tasks.heroku_cli import HerokuError
-from tasks.history import ALL_TABLES_SQL
+from tasks.heroku.app import HerokuApp
+from tasks.heroku.cli import HerokuError
+from tasks.migrations.history import ALL_TABLES_SQL
 from tasks.operations.common import changed_in_this_run, converged, python_step, refuse, show_plan
-from tasks.pool import PoolCheck, parse_pool_size
+from tasks.heroku.pool import PoolCheck, parse_pool_size
 
 
 @operation()

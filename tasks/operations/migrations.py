@@ -9,10 +9,10 @@ from pathlib import Path
 from pyinfra.api import operation
 from pyinfra.context import state
 
-from tasks import expected
+from tasks.migrations import expected
 from tasks.facts import FactError, MigrationHistory, read
-from tasks.migration_files import Migration
-from tasks.migration_plan import plan_migrations
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
 from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
@@ -22,7 +22,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     Ensure every migration file applies cleanly, in order, to a throw-away shadow database.
 
     + service: the service name of the source server (the shadow is created there)
-    + migrations: the files, as read by ``tasks.migration_files.read_migrations``
+    + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
     + state_dir: where the expected schema is cached, keyed by the files' checksums
     + seed_files: seed files to load on the shadow too, so a bad one fails before the target is touched
 
@@ -45,7 +45,8 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
         converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
-    from tasks import migrate, shadow  # psycopg: imported only when there is work
+    from tasks.migrations import engine as migrate
+    from tasks.migrations import shadow  # psycopg: imported only when there is work
 
     def prove(log) -> None:
         snapshot, version = shadow.prove(service, migrations, log, seed_files)
@@ -85,7 +86,7 @@ def applied(
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
 
     + service: the service name of the target database
-    + migrations: the files, as read by ``tasks.migration_files.read_migrations``
+    + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
     + baseline_version: adopt a database without history at this version (files up to it are recorded, not run)
     + lock_wait_s: how long to wait for another deploy's migration lock
     + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
@@ -117,7 +118,7 @@ def applied(
         converged(f"all {len(migrations)} migration(s) applied")
         return
     show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
-    from tasks import migrate  # psycopg: imported only when there is work
+    from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
 
     limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
 

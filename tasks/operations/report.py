@@ -9,9 +9,12 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import catalog, expected, report, schema_picture
+from tasks.schema import catalog
+from tasks.migrations import expected
+from tasks.schema import report
+from tasks.schema import picture as schema_picture
 from tasks.facts import CatalogSnapshot, FactError, RowCounts, read
-from tasks.migration_files import Migration
+from tasks.migrations.files import Migration
 from tasks.operations.common import converged, planning
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyinfra.api import operation
 
-from tasks import backups
+from tasks.backups import store as backups
 from tasks.operations.common import python_step, refuse, show_plan
 
 
@@ -58,7 +58,7 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         )
         return
     show_plan([f"restore {dump.name} ({manifest['tables']} tables, {sum(manifest['rows'].values()):,} rows) into {label}"])
-    from tasks import dump as dumps  # psycopg: imported only when there is work
+    from tasks.backups import dump as dumps  # psycopg: imported only when there is work
 
     def run(log) -> None:
         counts = dumps.restore(service, dump, log)

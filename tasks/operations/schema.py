@@ -9,10 +9,11 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
-from tasks import catalog, expected
+from tasks.schema import catalog
+from tasks.migrations import expected
 from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
-from tasks.migration_files import Migration
-from tasks.migration_plan import plan_migrations
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
 from tasks.operations.common import converged, planning, refuse
 
 MAX_DIFF_LINES = 40

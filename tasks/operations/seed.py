@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pyinfra.api import operation
 
-from tasks import seed as seed_files
+from tasks.data import seed as seed_files
 from tasks.facts import FactError, RowCounts, SeedState, read
-from tasks.psql import run_script
+from tasks.core.psql import run_script
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 SAMPLE_NOTE = "first ten keys"
@@ -34,7 +34,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     Ensure every seed row exists in the target (insert the rows missing by primary key).
 
     + service: the service name of the target database
-    + files: the seed files, as read by ``tasks.seed.read_seed_files``
+    + files: the seed files, as read by ``tasks.data.seed.read_seed_files``
     + upsert: also update rows whose other columns differ (``SEED_MODE=upsert``)
     + copy_from: with ``DATA_MIGRATION=copy``, the source's service: tables with rows in the source
       belong to the copy, and their seed files are left out (noted)

@@ -12,7 +12,7 @@ import stat
 import psycopg
 from psycopg import sql
 
-from tasks import sandbox
+import sandbox
 from tests.support import catalog_and_data, query, table_fingerprints, sandbox_urls, with_dbname
 
 

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasks import catalog
-from tasks import sandbox as clusters
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
+from tasks.schema import catalog
+import sandbox as clusters
+from tasks.migrations.engine import Limits, apply_migrations
+from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS
 
 BASE = """

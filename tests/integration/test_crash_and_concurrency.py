@@ -11,7 +11,7 @@ import time
 
 import psycopg
 
-from tasks import sandbox
+import sandbox
 from tests.support import create_target_db, drop_db, query
 
 TRIALS = 20

@@ -23,13 +23,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasks import health
-from tasks import sandbox as clusters
-from tasks.connections import ServiceFile
-from tasks.health import Thresholds, evaluate, health_sql, outliers_sql, render, report_document
-from tasks.health_facts import HealthSnapshot
-from tasks.psql import never_fails, psql
-from tasks.urls import parse_database_url
+from tasks.health import checks as health
+import sandbox as clusters
+from tasks.core.connections import ServiceFile
+from tasks.health.checks import Thresholds, evaluate, health_sql, outliers_sql, render, report_document
+from tasks.health.facts import HealthSnapshot
+from tasks.core.psql import never_fails, psql
+from tasks.core.urls import parse_database_url
 from tests.support import sandbox_urls
 
 MAX_HELD = 14

@@ -17,7 +17,7 @@ from tests.support import ROOT, catalog_and_data
 
 def passwords() -> list[str]:
     values = dotenv_values(ROOT / ".sandbox" / "env")
-    from tasks.urls import parse_database_url
+    from tasks.core.urls import parse_database_url
 
     found = [parse_database_url(values[k]).password for k in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")]
     assert all(p and len(p) >= 12 for p in found)

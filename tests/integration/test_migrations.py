@@ -127,7 +127,7 @@ def test_existing_tables_need_a_baseline_then_baseline_adopts_them(project):
 
 
 def test_lock_held_elsewhere_times_out_with_the_holder_named(project):
-    from tasks.migrate import LOCK_KEY
+    from tasks.migrations.engine import LOCK_KEY
 
     with psycopg.connect(project_conninfo(project), autocommit=True) as holder:
         holder.execute("SET application_name = 'other-deploy'")
@@ -174,6 +174,6 @@ def test_proof_is_cached_until_the_files_change(project):
 
 
 def project_conninfo(project):
-    from tasks import sandbox
+    import sandbox
 
     return sandbox.admin_conninfo("target", project.target_db)

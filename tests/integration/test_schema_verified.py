@@ -10,9 +10,9 @@ import secrets
 import psycopg
 from psycopg import sql
 
-from tasks import sandbox
-from tasks.migrate import Limits, apply_migrations
-from tasks.migration_files import read_migrations
+import sandbox
+from tasks.migrations.engine import Limits, apply_migrations
+from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
 
 

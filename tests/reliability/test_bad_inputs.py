@@ -13,8 +13,8 @@ import subprocess
 import psycopg
 import pytest
 
-from tasks import sandbox
-from tasks.lock import LOCK_KEY
+import sandbox
+from tasks.core.lock import LOCK_KEY
 from tests.reliability.counts import add
 from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, with_dbname
 

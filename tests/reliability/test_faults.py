@@ -5,7 +5,7 @@ clusters, the real pyinfra CLI.
 """
 
 
-from tasks import sandbox
+import sandbox
 from tests.reliability.counts import add
 from tests.support import table_fingerprints, wait_for_query
 

@@ -1,6 +1,6 @@
 """The catalog diff: one readable line per added, removed or changed object (pure)."""
 
-from tasks.catalog import diff
+from tasks.schema.catalog import diff
 
 BASE = {
     "extensions": ["plpgsql"],

@@ -1,10 +1,10 @@
-"""Health checks: each colour boundary of :func:`tasks.health.evaluate`, and :func:`render` (pure)."""
+"""Health checks: each colour boundary of :func:`tasks.health.checks.evaluate`, and :func:`render` (pure)."""
 
 import json
 
 import pytest
 
-from tasks.health import HIDDEN, Thresholds, evaluate, health_sql, render, report_document
+from tasks.health.checks import HIDDEN, Thresholds, evaluate, health_sql, render, report_document
 
 GiB = 1024 ** 3
 

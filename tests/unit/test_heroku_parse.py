@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks.heroku_app import database_url
-from tasks.heroku_cli import HerokuError, explain_failure
-from tasks.heroku_parse import (
+from tasks.heroku.app import database_url
+from tasks.heroku.cli import HerokuError, explain_failure
+from tasks.heroku.parse import (
     HerokuOutputError, backup_succeeded, database_errors, parse_backup_status, parse_capture_id, parse_cli_error,
     parse_config_get, parse_pg_info, parse_ps, parse_release,
 )
-from tasks.pool import PoolCheck, parse_pool_size
+from tasks.heroku.pool import PoolCheck, parse_pool_size
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -128,7 +128,7 @@ def test_pool_arithmetic():
 
 def test_cli_flags_come_before_the_dyno_command():
     """The real CLI stops reading its flags at ``--``: ``-a APP`` must come before it (issue 14.1)."""
-    from tasks.heroku_cli import cli_argv
+    from tasks.heroku.cli import cli_argv
 
     argv = cli_argv("heroku", ["run", "--exit-code", "--no-tty", "--", "node -e 'x' -a y"], "my-app")
     assert argv == ["heroku", "run", "-a", "my-app", "--exit-code", "--no-tty", "--", "node -e 'x' -a y"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.migration_files import MigrationFileError, read_migrations, set_checksum
+from tasks.migrations.files import MigrationFileError, read_migrations, set_checksum
 
 
 def write(folder, name, text, mode="w"):

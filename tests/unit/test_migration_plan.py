@@ -1,7 +1,7 @@
 """Comparing files with the target's history: pending, drift, out of order, baseline (pure)."""
 
-from tasks.migration_files import read_migrations
-from tasks.migration_plan import AppliedRow, TargetHistory, plan_migrations
+from tasks.migrations.files import read_migrations
+from tasks.migrations.plan import AppliedRow, TargetHistory, plan_migrations
 
 
 def files(tmp_path, *versions):

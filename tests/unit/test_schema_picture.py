@@ -1,6 +1,6 @@
 """The schema picture's DOT text (pure)."""
 
-from tasks.schema_picture import to_dot
+from tasks.schema.picture import to_dot
 
 SNAPSHOT = {"tables": {
     "public.users": {"columns": {"id": {"type": "bigint"}},

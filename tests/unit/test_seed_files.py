@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.seed import SeedFileError, read_seed_files
+from tasks.data.seed import SeedFileError, read_seed_files
 
 
 def test_reads_tables_and_rows(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks.settings import SettingsError, load_settings
-from tasks.urls import parse_database_url
+from tasks.core.settings import SettingsError, load_settings
+from tasks.core.urls import parse_database_url
 
 GOOD_TARGET = "postgres://app:s3cret@db.example.com:5432/app"
 

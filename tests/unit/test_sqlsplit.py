@@ -1,6 +1,6 @@
 """Splitting SQL into statements like psql does (pure)."""
 
-from tasks.sqlsplit import split_statements, strip_comments
+from tasks.migrations.sqlsplit import split_statements, strip_comments
 
 
 def texts(sql):

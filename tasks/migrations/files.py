@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.sqlsplit import Statement, split_statements
+from tasks.migrations.sqlsplit import Statement, split_statements
 
 FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
 NO_TRANSACTION = "-- pgconverge:no-transaction"

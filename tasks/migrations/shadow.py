@@ -1,6 +1,6 @@
 """
 Migrations proven locally: every file applied, in order, to a throw-away *shadow* database on
-the source server. The shadow's catalog is the expected schema (cached by :mod:`tasks.expected`).
+the source server. The shadow's catalog is the expected schema (cached by :mod:`tasks.migrations.expected`).
 
 The shadow is named ``pgconverge_shadow_<pid>_<random>`` and dropped afterwards, also on
 failure; shadows left by a killed run (their pid gone) are dropped before a new one is made.
@@ -16,12 +16,12 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from tasks import catalog
-from tasks.connections import conninfo
-from tasks.migrate import Limits, MigrationError, apply_migrations, connect
-from tasks.migration_files import Migration
-from tasks.processes import pid_alive
-from tasks.psql import run_script
+from tasks.schema import catalog
+from tasks.core.connections import conninfo
+from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
+from tasks.migrations.files import Migration
+from tasks.core.processes import pid_alive
+from tasks.core.psql import run_script
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
@@ -36,7 +36,7 @@ def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None
 
 def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None]) -> None:
     """Load the seed files into the shadow (one transaction), so a bad file fails before the target."""
-    from tasks import seed
+    from tasks.data import seed
 
     script = seed.seed_script(seed_files, "insert")
     done = run_script(shadow, script)

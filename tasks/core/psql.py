@@ -2,14 +2,15 @@
 psql command lines for pyinfra facts and operations.
 
 Only a service name (``service=target``) is ever on the command line: credentials come from the
-run's private pg_service.conf (see :mod:`tasks.connections`). SQL goes on stdin (``-f -``).
+run's private pg_service.conf (see :mod:`tasks.core.connections`). SQL goes on stdin (``-f -``).
 """
 
 from __future__ import annotations
 
 import subprocess
 
-from pyinfra.api import QuoteString, StringCommand
+from pyinfra import host
+from pyinfra.api import FactBase, QuoteString, StringCommand
 
 FIELD_SEPARATOR = "\t"
 
@@ -47,3 +48,42 @@ def run_script(dsn: str, script: str) -> subprocess.CompletedProcess:
     except FileNotFoundError:
         return subprocess.CompletedProcess(command, 127, "", "psql is not installed: install the PostgreSQL client "
                                                               "(apt-get install postgresql-client)")
+
+
+class FactError(dict):
+    """What a fact returns when psql failed: ``{"error": "first error line", "lines": [all of psql's lines]}``."""
+
+    @classmethod
+    def from_lines(cls, lines: list[str]) -> "FactError":
+        errors = [m for m in lines if "ERROR" in m or "FATAL" in m or "error" in m]
+        return cls(error=(errors or lines)[0], lines=lines)
+
+
+class PsqlFact(FactBase):
+    """Base: run ``sql`` (stdin) with psql against ``service``; rows are tab-separated lines."""
+
+    abstract = True
+    sql = "SELECT 1"
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "psql"
+
+    def command(self, service: str) -> StringCommand:
+        return never_fails(psql(service))
+
+    def process(self, output: list[str]):
+        rows, error = split_error(output)
+        if error:
+            return FactError.from_lines(error)
+        return self.parse([line.split("\t") for line in rows])
+
+    def parse(self, rows: list[list[str]]):
+        return rows
+
+
+def read(fact: type[PsqlFact], service: str, sql: str | None = None):
+    """Read ``fact`` from ``service``; a missing psql binary comes back as a FactError."""
+    value = host.get_fact(fact, service=service, _stdin=sql or fact.sql)
+    if value is None:
+        return FactError(error="psql is not installed: install the PostgreSQL client (apt-get install postgresql-client)", lines=[])
+    return value

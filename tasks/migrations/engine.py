@@ -23,13 +23,11 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from tasks.migration_files import Migration
-from tasks.lock import LOCK_KEY
-from tasks.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
-from tasks.migration_plan import MigrationPlan, TargetHistory, plan_migrations
-from tasks.sqlsplit import line_of
-
-LOCK_POLL_S = 0.2
+from tasks.migrations.files import Migration
+from tasks.core.lock import LockTimeout, acquire_lock
+from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
+from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
+from tasks.migrations.sqlsplit import line_of
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS public.schema_migrations (
@@ -58,10 +56,6 @@ class MigrationError(RuntimeError):
     """A migration could not be applied; the message is one line naming the file and the fix."""
 
 
-class LockTimeout(MigrationError):
-    pass
-
-
 @dataclass(frozen=True)
 class Limits:
     lock_wait_s: float = 60.0
@@ -83,37 +77,6 @@ def applied_by() -> str:
     except Exception:  # no passwd entry in a container
         user = "unknown"
     return f"{user}@{socket.gethostname()} (pgconverge)"
-
-
-def describe_lock_holder(conn: psycopg.Connection) -> str:
-    row = conn.execute(
-        """
-        SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.client_addr::text, 'local'),
-               date_trunc('second', now() - a.backend_start)::text
-          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1
-        """,
-        (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
-    ).fetchone()
-    if not row:
-        return "a session that has just let go"
-    pid, app, addr, age = row
-    return f"pid {pid} (application {app}, from {addr}, connected {age} ago)"
-
-
-def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + wait_s
-    told = False
-    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-        if time.monotonic() >= deadline:
-            raise LockTimeout(
-                f"another deploy holds the migration lock after {wait_s:g}s: {describe_lock_holder(conn)}; "
-                "wait for it to finish, or stop it, then run again (MIGRATION_LOCK_WAIT sets the wait)"
-            )
-        if not told:
-            on_event(f"waiting up to {wait_s:g}s for the migration lock held by {describe_lock_holder(conn)}")
-            told = True
-        time.sleep(LOCK_POLL_S)
 
 
 def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:
@@ -226,7 +189,10 @@ def apply_migrations(
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out."""
     conn = connect(conninfo)
     try:
-        acquire_lock(conn, limits.lock_wait_s, on_event)
+        try:
+            acquire_lock(conn, limits.lock_wait_s, on_event)
+        except LockTimeout as exc:
+            raise MigrationError(str(exc)) from None
         conn.execute(TRACKING_DDL)
         plan = plan_migrations(files, read_history(conn), baseline_version)
         if plan.problems:

@@ -18,8 +18,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from tasks import backups
-from tasks.connections import conninfo
+from tasks.backups import store as backups
+from tasks.core.connections import conninfo
 
 PROGRESS_EVERY_S = 3.0
 ALL_TABLES = """

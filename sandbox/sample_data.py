@@ -18,7 +18,7 @@ New rows get explicit ids above the current ``max(id)`` of each table (so the se
 user 1, rooms 1–2 — and earlier runs never collide), and the identity sequences are advanced
 past them at the end. Everything runs in one transaction.
 
-CLI: ``python -m tasks.sample_data --messages N [--seed S] [--conninfo DSN]``; the conninfo
+CLI: ``python -m sandbox.sample_data --messages N [--seed S] [--conninfo DSN]``; the conninfo
 defaults to ``$SOURCE_DATABASE_URL``.
 """
 
@@ -314,7 +314,7 @@ def generate(conninfo: str, messages: int, seed: int = 42, *, verbose: bool | No
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tasks.sample_data",
+        prog="python -m sandbox.sample_data",
         description="Load deterministic sample data into the whynot source database.",
     )
     parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES,

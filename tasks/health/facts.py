@@ -1,5 +1,5 @@
 """
-pyinfra facts for the health checks (:mod:`tasks.health`): the health snapshot and the
+pyinfra facts for the health checks (:mod:`tasks.health.checks`): the health snapshot and the
 ``pg_stat_statements`` outliers, each one JSON value read with psql over the run's service file.
 """
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 
-from tasks import health
-from tasks.facts import PsqlFact
+from tasks.health import checks as health
+from tasks.core.psql import PsqlFact
 
 
 class HealthSnapshot(PsqlFact):
-    """The raw dict of :func:`tasks.health.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
+    """The raw dict of :func:`tasks.health.checks.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
 
     sql = health.HEALTH_SQL
 
@@ -21,7 +21,7 @@ class HealthSnapshot(PsqlFact):
 
 
 class HealthOutliers(PsqlFact):
-    """Top 5 statements by total time (pass :func:`tasks.health.outliers_sql` as the SQL)."""
+    """Top 5 statements by total time (pass :func:`tasks.health.checks.outliers_sql` as the SQL)."""
 
     sql = health.OUTLIERS_SQL
 

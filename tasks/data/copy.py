@@ -28,8 +28,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from tasks.connections import conninfo
-from tasks.migrate import acquire_lock
+from tasks.core.connections import conninfo
+from tasks.core.lock import acquire_lock
 
 PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20

@@ -30,7 +30,6 @@ from typing import Any
 
 STATUSES = ("green", "yellow", "red")
 COLOURS = {"green": "32", "yellow": "33", "red": "31"}
-FAIL_ON = ("red", "never")
 NAME_WIDTH = 20
 MB = 1024 * 1024
 HIDDEN = "(hidden)"

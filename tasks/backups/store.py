@@ -117,7 +117,7 @@ def prune(paths: list[Path]) -> None:
 
 def remove_temporary_files(folder: Path) -> list[Path]:
     """Half-written dumps of a killed run (``.tmp-<pid>-*.dump``) whose process is gone."""
-    from tasks.processes import pid_alive
+    from tasks.core.processes import pid_alive
 
     removed = []
     for path in Path(folder).glob(".tmp-*"):

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.lock import LOCK_KEY
+from tasks.core.lock import LOCK_KEY
 
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

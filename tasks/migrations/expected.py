@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tasks.migration_files import Migration, set_checksum
+from tasks.migrations.files import Migration, set_checksum
 
 
 def cache_path(state_dir: Path, migrations: list[Migration]) -> Path:

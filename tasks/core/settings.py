@@ -17,11 +17,11 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
-from tasks.health import FAIL_ON
-from tasks.urls import DatabaseUrl, UrlError, parse_database_url
+from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
 DATA_MIGRATION_MODES = ("fresh", "copy")
+FAIL_ON = ("red", "never")  # HEALTH_FAIL_ON: a red health check fails the run, or never
 # The runbook's check, run in a one-off dyno: the app's own pool answers SELECT NOW().
 DEFAULT_APP_CHECK = (
     "node -e \"require('./dist/db').pool.query('SELECT NOW()')"

@@ -18,9 +18,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tasks.heroku_parse import parse_cli_error
+from tasks.heroku.parse import parse_cli_error
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT_CLI = ROOT / ".tools" / "heroku" / "node_modules" / ".bin" / "heroku"
 PINNED_VERSION = "11.10.0"
 DEFAULT_TIMEOUT_S = 120.0

@@ -5,7 +5,7 @@ pyinfra fact through psql) and the parsing of its rows. Pure; no database driver
 
 from __future__ import annotations
 
-from tasks.migration_plan import AppliedRow, TargetHistory
+from tasks.migrations.plan import AppliedRow, TargetHistory
 
 # The application's tables: c = pg_class, n = pg_namespace; system, Heroku and tracking tables left out.
 USER_TABLES = """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tasks.migration_files import Migration
+from tasks.migrations.files import Migration
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from tasks.processes import pid_alive
+from tasks.core.processes import pid_alive
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")

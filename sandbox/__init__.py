@@ -1,0 +1,151 @@
+"""
+The embedded local default: two throw-away PostgreSQL clusters under ``.sandbox/``.
+
+* ``source`` plays the developer's Docker postgres: superuser ``postgres`` with a password,
+  database ``whynot`` with the migrations, the seed CSVs and generated sample data.
+* ``target`` plays Heroku Postgres: SSL only over TCP (self-signed certificate), 20
+  connections, a non-superuser ``whynot_owner`` owning the empty database ``whynot_target``.
+
+Both listen on 127.0.0.1 (free ports picked on the first ``up``) and on a unix socket in
+``.sandbox/<name>/run`` where ``postgres`` is trusted (the folder is 0700, so only its owner —
+and root — can reach it). ``up`` writes ``.sandbox/env`` (``SOURCE_DATABASE_URL`` and
+``TARGET_DATABASE_URL``) for ``ENV_FILE=.sandbox/env``; ports and passwords live in
+``.sandbox/state.json`` (0600) so later runs reuse them.
+
+PostgreSQL refuses to run as root: as root the servers run as the ``postgres`` OS user (or a
+``pgconverge`` system user created on demand) via ``runuser``.
+
+CLI: ``python -m sandbox up [--rows N] | down | status | reset-target | destroy``.
+Errors are one line on stderr (plus the end of server.log when a server fails) and exit 1.
+"""
+
+from __future__ import annotations
+
+import pwd
+import secrets
+import shutil
+import time
+from sandbox.cluster import _ensure_cluster, _running, _stop
+from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
+from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
+from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
+from sandbox.paths import CLUSTERS, ENV_FILE, HOST, ROOT, SANDBOX, STATE_VERSION, SandboxError, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env, database_urls, find_bindir, load_state
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _initial_state(previous: dict | None) -> dict:
+    """The saved state completed with anything missing (bindir, OS user, passwords)."""
+    state = dict(previous or {})
+    state["version"] = STATE_VERSION
+    if not _has_initdb(state.get("bindir")):
+        state["bindir"] = find_bindir()
+    state["os_user"] = (state.get("os_user") or _server_os_user()) if _is_root() else None
+    for name in CLUSTERS:
+        cluster = dict(state.get(name) or {})
+        cluster.setdefault("password", secrets.token_hex(24))
+        cluster["socket_dir"] = str(_socket_dir(name))
+        state[name] = cluster
+    state["sandbox"] = str(SANDBOX)
+    state["env_file"] = str(ENV_FILE)
+    return state
+
+
+def up(rows: int | None = None) -> dict:
+    """Make sure both clusters exist, run and hold their databases; write .sandbox/env.
+
+    Returns the state (see state.json) plus ``"env"``: the two URLs written to .sandbox/env.
+    ``rows`` (default $SANDBOX_ROWS or 2,000) sizes the sample data on the first load only.
+    """
+    started = time.monotonic()
+    with _locked():
+        state = _initial_state(load_state())
+        _save_state(state)
+        for name in CLUSTERS:
+            _ensure_cluster(state, name)
+            _save_state(state)
+        _ensure_source_data(state, rows)
+        _ensure_target_db(state)
+        _save_state(state)
+        _write_env(state)
+    _say(f"wrote {ENV_FILE.relative_to(ROOT)} (sandbox up in {time.monotonic() - started:.1f}s)")
+    return {**state, "env": database_urls(state)}
+
+
+def _stop_state() -> dict:
+    """Enough state to run pg_ctl as the right user, even without state.json."""
+    state = load_state() or {}
+    if not _has_initdb(state.get("bindir")):
+        state["bindir"] = find_bindir()
+    if _is_root() and not state.get("os_user"):
+        state["os_user"] = _server_os_user()
+    return state
+
+
+def down() -> None:
+    """Stop both clusters (data kept). Harmless when stopped or when there is no sandbox."""
+    if not SANDBOX.exists():
+        _say("no sandbox: nothing to stop")
+        return
+    with _locked():
+        state = _stop_state()
+        for name in CLUSTERS:
+            _say(f"{name}: stopped" if _stop(state, name) else f"{name}: not running")
+
+
+def destroy() -> None:
+    """Stop both clusters and remove .sandbox/ (and a temp socket folder, if one was used)."""
+    if SANDBOX.exists():
+        down()
+    for name in CLUSTERS:
+        run = _socket_dir(name)
+        if run.parent != _cluster_dir(name):
+            shutil.rmtree(run.parent, ignore_errors=True)
+    shutil.rmtree(SANDBOX, ignore_errors=True)
+    _say(f"removed {SANDBOX.relative_to(ROOT)}")
+
+
+def _cluster_status(name: str, state: dict) -> dict:
+    """One cluster's ``initialized``/``running``/``port``/``data_dir`` and a line describing it."""
+    try:
+        running = _running(name)
+        initialised = _init_marker(name).exists()
+    except PermissionError:
+        owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
+        return {"initialized": None, "running": None, "port": None, "data_dir": str(_data_dir(name)),
+                "line": f"{name}: unknown ({SANDBOX} belongs to {owner})"}
+    port = running["port"] if running else (state.get(name) or {}).get("port")
+    if running:
+        line = f"{name}: running on {HOST}:{port}"
+    elif initialised:
+        line = f"{name}: stopped (port {port})"
+    else:
+        line = f"{name}: not initialised (run: python -m sandbox up)"
+    return {"initialized": initialised, "running": bool(running), "port": port,
+            "data_dir": str(_data_dir(name)), "line": line}
+
+
+def status() -> dict:
+    """Print and return each cluster's state: initialized, running, port, data_dir."""
+    try:
+        state = load_state() or {}
+    except SandboxError:  # e.g. another user's sandbox: still report what can be seen
+        state = {}
+    result = {}
+    for name in CLUSTERS:
+        info = _cluster_status(name, state)
+        _say(info.pop("line"))
+        result[name] = info
+    return result
+
+
+def reset_target() -> None:
+    """Drop and recreate the empty ``whynot_target`` (owned by ``whynot_owner``)."""
+    with _locked():
+        if not _running("target"):
+            raise SandboxError("the target cluster is not running; run: python -m sandbox up")
+        with _connect("target", "postgres") as conn:
+            _drop_database(conn, TARGET_DB)
+            _create_target_db(conn)
+    _say(f"target: {TARGET_DB} is empty again")

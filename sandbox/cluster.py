@@ -1,0 +1,212 @@
+"""
+A sandbox cluster's life cycle: ports, initdb and configuration, the certificate, start and stop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from tasks.core.processes import pid_alive
+from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir, _tool
+
+# --------------------------------------------------------------------------- ports and processes
+
+
+def _port_free(port: int) -> bool:
+    """Can a server bind 127.0.0.1:port? (SO_REUSEADDR like the postmaster.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _new_port(avoid: set[int]) -> int:
+    """A free loopback port from the OS (bound, then closed), not in ``avoid``."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
+    raise SandboxError("could not find a free TCP port on 127.0.0.1")
+
+
+def _pid_alive(pid: int) -> bool:
+    proc = Path(f"/proc/{pid}")
+    if Path("/proc/self").exists():
+        try:
+            return "postgres" in (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return False
+    return pid_alive(pid)
+
+
+def _running(name: str) -> dict | None:
+    """``{"pid", "port"}`` of the cluster's postmaster when it is running, else None."""
+    try:
+        lines = (_data_dir(name) / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return {"pid": pid, "port": port} if _pid_alive(pid) else None
+
+
+# --------------------------------------------------------------------------- cluster creation
+
+
+def _prepare_dirs(state: dict, name: str) -> None:
+    """The cluster folder and the socket folder, 0700 and owned by the server user."""
+    cluster, run = _cluster_dir(name), _socket_dir(name)
+    cluster.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if run.parent != cluster:
+        run.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    run.mkdir(mode=0o700, exist_ok=True)
+    for path in (cluster, run):
+        os.chmod(path, 0o700)
+    _chown(state, cluster, run)
+
+
+def _check_reachable(state: dict, name: str) -> None:
+    """As root, make sure the server user can reach the cluster folder (all parents traversable)."""
+    if not state.get("os_user") or not _is_root():
+        return
+    result = _run(state, ["test", "-w", str(_cluster_dir(name))], what="access check", server=True, check=False)
+    if result.returncode != 0:
+        raise SandboxError(
+            f"OS user {state['os_user']} cannot reach {_cluster_dir(name)}; make its parent folders "
+            "traversable (chmod o+x)"
+        )
+
+
+def _initdb(state: dict, name: str) -> None:
+    """initdb with C.UTF-8 (or no locale where C.UTF-8 is missing); removes a failed attempt."""
+    base = [_tool(state, "initdb"), "-D", str(_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
+            "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"]
+    for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
+        shutil.rmtree(_data_dir(name), ignore_errors=True)
+        result = _run(state, base + locale, what=f"{name}: initdb", server=True, check=False)
+        if result.returncode == 0:
+            return
+        if "locale" not in (result.stderr + result.stdout).lower():
+            break
+    shutil.rmtree(_data_dir(name), ignore_errors=True)
+    raise SandboxError(f"{name}: initdb failed: {_last_line(result.stderr or result.stdout)}")
+
+
+def _write_cluster_file(state: dict, path: Path, text: str, mode: int = 0o600) -> None:
+    path.write_text(text)
+    os.chmod(path, mode)
+    _chown(state, path)
+
+
+def _configure(state: dict, name: str) -> None:
+    """Include pgconverge.conf from postgresql.conf and write pg_hba.conf."""
+    data = _data_dir(name)
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write(f"\n# pgconverge sandbox settings (rewritten on every start)\ninclude = '{CONF_INCLUDE}'\n")
+    header = f"# pgconverge sandbox: {name}\n# TYPE DATABASE USER ADDRESS METHOD\n"
+    _write_cluster_file(state, data / "pg_hba.conf", header + "\n".join(HBA[name]) + "\n")
+
+
+def _write_settings(state: dict, name: str, port: int) -> None:
+    """pgconverge.conf: port, socket folder and the sandbox settings."""
+    settings = {**COMMON_SETTINGS, **CLUSTER_SETTINGS[name], "port": str(port),
+                "unix_socket_directories": f"'{_socket_dir(name)}'"}
+    text = "".join(f"{key} = {value}\n" for key, value in settings.items())
+    _write_cluster_file(state, _data_dir(name) / CONF_INCLUDE, "# written by sandbox.py\n" + text)
+
+
+def _make_certificate(state: dict, name: str) -> None:
+    """A self-signed server.crt/server.key in the data folder (key 0600, owned by the server user)."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise SandboxError("openssl not found; install it: apt-get install openssl")
+    data = _data_dir(name)
+    _run(state, [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                 "-subj", "/CN=localhost", "-keyout", str(data / "server.key"),
+                 "-out", str(data / "server.crt")], what=f"{name}: openssl", cwd=data)
+    os.chmod(data / "server.key", 0o600)
+    os.chmod(data / "server.crt", 0o644)
+    _chown(state, data / "server.key", data / "server.crt")
+
+
+def _init_cluster(state: dict, name: str) -> None:
+    """Create the cluster from scratch (anything half-made before is removed)."""
+    _say(f"{name}: initdb …")
+    _prepare_dirs(state, name)
+    _check_reachable(state, name)
+    _initdb(state, name)
+    _configure(state, name)
+    if name == "target":
+        _make_certificate(state, name)
+    _write_cluster_file(state, _init_marker(name), "ok\n", 0o644)
+    if name == "source":
+        state["source"]["loaded"] = False
+
+
+# --------------------------------------------------------------------------- start and stop
+
+
+def _log_tail(name: str) -> str:
+    try:
+        lines = _log_file(name).read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    except OSError:
+        return "  (no server.log)"
+    return "\n".join(f"  {line}" for line in lines) or "  (server.log is empty)"
+
+
+def _choose_port(state: dict, name: str) -> int:
+    """The saved port when free, else a new one (never the other cluster's)."""
+    other = state[[c for c in CLUSTERS if c != name][0]].get("port")
+    saved = state[name].get("port")
+    if saved and saved != other and _port_free(saved):
+        return saved
+    port = _new_port({other} if other else set())
+    if saved:
+        _say(f"{name}: port {saved} is in use, using {port}")
+    return port
+
+
+def _start(state: dict, name: str) -> None:
+    """Start the cluster on a free port; raise with the end of server.log when it fails."""
+    port = _choose_port(state, name)
+    _prepare_dirs(state, name)
+    _write_settings(state, name, port)
+    cmd = [_tool(state, "pg_ctl"), "start", "-D", str(_data_dir(name)), "-l", str(_log_file(name)),
+           "-w", "-t", "60", "-s"]
+    result = _run(state, cmd, what=f"{name}: pg_ctl start", server=True, check=False)
+    if result.returncode != 0 or not _running(name):
+        raise SandboxError(
+            f"{name}: server failed to start on {HOST}:{port}; last lines of {_log_file(name)}:\n{_log_tail(name)}"
+        )
+    state[name]["port"] = port
+    _say(f"{name}: started on {HOST}:{port}")
+
+
+def _stop(state: dict, name: str) -> bool:
+    """Stop the cluster if it runs; True when it was running."""
+    if not _running(name):
+        return False
+    cmd = [_tool(state, "pg_ctl"), "stop", "-D", str(_data_dir(name)), "-m", "fast", "-w", "-t", "60", "-s"]
+    _run(state, cmd, what=f"{name}: pg_ctl stop", server=True)
+    return True
+
+
+def _ensure_cluster(state: dict, name: str) -> None:
+    """Initialise (if needed) and start (if not running) one cluster."""
+    _check_owner(name)
+    if not _init_marker(name).exists() or not (_data_dir(name) / "PG_VERSION").exists():
+        _stop(state, name)
+        _init_cluster(state, name)
+    running = _running(name)
+    if running:
+        state[name]["port"] = running["port"]
+        _say(f"{name}: already running on {HOST}:{running['port']}")
+    else:
+        _start(state, name)

@@ -1,0 +1,330 @@
+"""
+The sandbox's places and people: its folders and state files, the PostgreSQL binaries, and the OS
+user the servers run as when this runs as root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX = ROOT / ".sandbox"
+STATE_FILE = SANDBOX / "state.json"
+ENV_FILE = SANDBOX / "env"
+LOCK_FILE = SANDBOX / ".lock"
+MIGRATIONS_DIR = ROOT / "files" / "migrations"
+SEED_DIR = ROOT / "files" / "seed"
+SEED_TABLES = ("users", "rooms", "room_participants")
+DATA_TABLES = ("users", "rooms", "room_participants", "messages")
+
+CLUSTERS = ("source", "target")
+SUPERUSER = "postgres"
+SOURCE_DB = "whynot"
+TARGET_DB = "whynot_target"
+TARGET_OWNER = "whynot_owner"
+FALLBACK_OS_USER = "pgconverge"
+HOST = "127.0.0.1"
+DEFAULT_ROWS = 2_000
+STATE_VERSION = 1
+MAX_SOCKET_PATH = 99  # sun_path is 108 bytes; stay well below
+LOG_TAIL_LINES = 15
+
+# Settings for both clusters. fsync/full_page_writes/synchronous_commit are off because this
+# is a disposable sandbox: a crash may corrupt it (then `destroy` and `up` again), never real data.
+COMMON_SETTINGS = {
+    "listen_addresses": f"'{HOST}'",
+    "shared_buffers": "'32MB'",
+    "work_mem": "'4MB'",
+    "maintenance_work_mem": "'64MB'",
+    "max_wal_size": "'1GB'",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "synchronous_commit": "off",
+    "dynamic_shared_memory_type": "posix",
+    "log_min_messages": "warning",
+    "log_line_prefix": "'%m [%p] %q%u@%d '",
+}
+# The source runs without autovacuum: an automatic ANALYZE takes a transaction id, which makes
+# the source backup's fingerprint move without any change to the data (tests want a stable one).
+CLUSTER_SETTINGS = {
+    "source": {"max_connections": "50", "autovacuum": "off"},
+    "target": {"max_connections": "20", "ssl": "on"},
+}
+HBA = {
+    "source": [
+        "local all all trust",
+        f"host all all {HOST}/32 scram-sha-256",
+    ],
+    "target": [
+        "local all all trust",
+        f"hostssl all all {HOST}/32 scram-sha-256",
+        f"host all all {HOST}/32 reject",
+    ],
+}
+CONF_INCLUDE = "pgconverge.conf"
+
+
+class SandboxError(RuntimeError):
+    """A problem the user can act on; the message is one line (never holding a password)."""
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _cluster_dir(name: str) -> Path:
+    return SANDBOX / name
+
+
+def _data_dir(name: str) -> Path:
+    return _cluster_dir(name) / "data"
+
+
+def _log_file(name: str) -> Path:
+    return _cluster_dir(name) / "server.log"
+
+
+def _init_marker(name: str) -> Path:
+    """Written after initdb and all configuration succeeded; its absence means "redo"."""
+    return _cluster_dir(name) / "initialized"
+
+
+def _socket_dir(name: str) -> Path:
+    """``.sandbox/<name>/run``, or a short folder in the temp dir when that path is too long."""
+    preferred = _cluster_dir(name) / "run"
+    plain = re.fullmatch(r"[A-Za-z0-9._/+-]+", str(preferred))  # nothing to quote in config/conninfo
+    if plain and len(str(preferred)) + len("/.s.PGSQL.65535") <= MAX_SOCKET_PATH:
+        return preferred
+    digest = hashlib.sha1(str(SANDBOX).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"pgconverge-sandbox-{digest}" / name
+
+
+# --------------------------------------------------------------------------- state files
+
+
+def _match_sandbox_owner(path: Path) -> None:
+    """As root in a sandbox made by a normal user, keep that user the owner of ``path``."""
+    if _is_root():
+        owner = SANDBOX.stat()
+        if owner.st_uid != 0:
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    _match_sandbox_owner(tmp)
+    os.replace(tmp, path)
+
+
+def load_state() -> dict | None:
+    """The saved state (.sandbox/state.json), or None when there is none."""
+    try:
+        return json.loads(STATE_FILE.read_text())
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SandboxError(f"cannot read {STATE_FILE}: {exc.strerror}") from None
+    except ValueError:
+        raise SandboxError(f"{STATE_FILE} is not valid JSON; run: python -m sandbox destroy") from None
+
+
+def _save_state(state: dict) -> None:
+    _write_private(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def database_urls(state: dict) -> dict:
+    """SOURCE_DATABASE_URL and TARGET_DATABASE_URL for ``state`` (they hold passwords)."""
+    src, tgt = state["source"], state["target"]
+    return {
+        "SOURCE_DATABASE_URL": f"postgresql://{SUPERUSER}:{src['password']}@{HOST}:{src['port']}/{SOURCE_DB}",
+        "TARGET_DATABASE_URL": (
+            f"postgresql://{TARGET_OWNER}:{tgt['password']}@{HOST}:{tgt['port']}/{TARGET_DB}?sslmode=require"
+        ),
+    }
+
+
+def _write_env(state: dict) -> None:
+    lines = ["# written by python -m sandbox up: the embedded default (two local clusters)"]
+    lines += [f"{key}={value}" for key, value in database_urls(state).items()]
+    _write_private(ENV_FILE, "\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def _locked():
+    """Serialise sandbox changes between processes (e.g. parallel test workers)."""
+    SANDBOX.mkdir(mode=0o755, exist_ok=True)
+    if SANDBOX.stat().st_uid == os.geteuid():
+        os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
+    try:
+        handle = open(LOCK_FILE, "a")
+    except PermissionError:
+        owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
+        raise SandboxError(f"{SANDBOX} belongs to {owner}; run this as {owner}") from None
+    with handle:
+        _match_sandbox_owner(LOCK_FILE)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- binaries and users
+
+
+def _has_initdb(bindir: str | Path | None) -> bool:
+    return bool(bindir) and (Path(bindir) / "initdb").is_file()
+
+
+def _version_key(path: str) -> tuple:
+    return tuple(int(part) for part in re.findall(r"\d+", path))
+
+
+def find_bindir() -> str:
+    """The folder of initdb/pg_ctl/postgres: pg_config, then /usr/lib/postgresql/*, then PATH."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env())
+        if result.returncode == 0 and _has_initdb(result.stdout.strip()):
+            return result.stdout.strip()
+    candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
+    for candidate in sorted(candidates, key=_version_key, reverse=True):
+        if _has_initdb(candidate):
+            return candidate
+    initdb = shutil.which("initdb")
+    if initdb:
+        return str(Path(initdb).parent)
+    raise SandboxError("PostgreSQL server binaries (initdb) not found; install them: apt-get install postgresql")
+
+
+def _tool(state: dict, name: str) -> str:
+    """A client/server program, preferring the cluster's bindir."""
+    candidate = Path(state["bindir"]) / name
+    if candidate.is_file():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise SandboxError(f"{name} not found; install it: apt-get install postgresql-client")
+    return found
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _create_system_user(name: str) -> None:
+    shell = "/usr/sbin/nologin" if os.path.exists("/usr/sbin/nologin") else "/bin/false"
+    cmd = ["useradd", "--system", "--no-create-home", "--user-group", "--shell", shell, name]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 and not _user_exists(name):
+        raise SandboxError(f"could not create the OS user {name!r}: {_last_line(result.stderr)}")
+
+
+def _data_dir_owner() -> str | None:
+    """The (non-root) owner of an existing cluster's data folder, if any."""
+    for name in CLUSTERS:
+        try:
+            uid = _data_dir(name).stat().st_uid
+        except OSError:
+            continue
+        if uid != 0:
+            with contextlib.suppress(KeyError):
+                return pwd.getpwuid(uid).pw_name
+    return None
+
+
+def _server_os_user() -> str | None:
+    """Who runs the servers: None (ourselves) unless root, then the existing clusters' owner,
+    else postgres, else pgconverge (created)."""
+    if not _is_root():
+        return None
+    existing = _data_dir_owner()
+    if existing:
+        return existing
+    if _user_exists("postgres"):
+        return "postgres"
+    if not _user_exists(FALLBACK_OS_USER):
+        _create_system_user(FALLBACK_OS_USER)
+    return FALLBACK_OS_USER
+
+
+def _clean_env() -> dict:
+    """Our environment without PG* variables, so nothing overrides the explicit settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _as_server(state: dict, cmd: list[str]) -> list[str]:
+    """``cmd`` run as the server OS user (via runuser or setpriv) when we are root."""
+    user = state.get("os_user")
+    if not user or not _is_root():
+        return cmd
+    if shutil.which("runuser"):
+        return ["runuser", "-u", user, "--", *cmd]
+    if shutil.which("setpriv"):
+        return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *cmd]
+    raise SandboxError("running as root needs runuser or setpriv (apt-get install util-linux)")
+
+
+def _run(state: dict, cmd: list[str], *, what: str, server: bool = False, cwd: Path | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (as the server user when ``server``); on failure raise with stderr's last line."""
+    full = _as_server(state, cmd) if server else cmd
+    result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or _cluster_dir("."),
+                            env=_clean_env(), stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise SandboxError(f"{what} failed: {_last_line(result.stderr or result.stdout)}")
+    return result
+
+
+def _chown(state: dict, *paths: Path) -> None:
+    """Give ``paths`` to the server OS user (no-op unless root)."""
+    user = state.get("os_user")
+    if not user or not _is_root():
+        return
+    entry = pwd.getpwnam(user)
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _check_owner(name: str) -> None:
+    """A non-root user cannot run a cluster made for another user (e.g. by root)."""
+    data = _data_dir(name)
+    if not _is_root() and data.exists() and data.stat().st_uid != os.geteuid():
+        owner = pwd.getpwuid(data.stat().st_uid).pw_name
+        raise SandboxError(f"{data} belongs to {owner}; run as root or as {owner}, or destroy the sandbox")

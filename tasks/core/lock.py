@@ -1,0 +1,51 @@
+"""
+The advisory lock key that serialises deploys on one target: migrations hold it for their session
+(polled with a bounded wait), the seed transaction and the data copy take it too, so two deploys
+started together never apply, insert or copy the same thing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import psycopg
+
+LOCK_KEY = 0x7067_636F_6E76  # "pgconv"
+LOCK_POLL_S = 0.2
+
+
+class LockTimeout(RuntimeError):
+    """The lock was not had within the wait; the message names the session holding it."""
+
+
+def describe_lock_holder(conn: psycopg.Connection) -> str:
+    row = conn.execute(
+        """
+        SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.client_addr::text, 'local'),
+               date_trunc('second', now() - a.backend_start)::text
+          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1
+        """,
+        (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
+    ).fetchone()
+    if not row:
+        return "a session that has just let go"
+    pid, app, addr, age = row
+    return f"pid {pid} (application {app}, from {addr}, connected {age} ago)"
+
+
+def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + wait_s
+    told = False
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise LockTimeout(
+                f"another deploy holds the migration lock after {wait_s:g}s: {describe_lock_holder(conn)}; "
+                "wait for it to finish, or stop it, then run again (MIGRATION_LOCK_WAIT sets the wait)"
+            )
+        if not told:
+            on_event(f"waiting up to {wait_s:g}s for the migration lock held by {describe_lock_holder(conn)}")
+            told = True
+        time.sleep(LOCK_POLL_S)
+

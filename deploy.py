@@ -38,9 +38,10 @@ backups.source_captured(
     keep=settings.backup_keep,
 )
 
-# 3. The target answers, over SSL, and the local client tools are not older than it.
+# 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
 target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+    local_dump=not app,  # on Heroku the target backup is taken server-side
 )
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).

@@ -5,6 +5,7 @@ A sandbox cluster's life cycle: ports, initdb and configuration, the certificate
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -201,7 +202,7 @@ def _stop(state: dict, name: str) -> bool:
 def _major(state: dict, name: str) -> int:
     """The major version of the binaries the cluster is set to run (``bin/../PG_VERSION`` aside)."""
     done = _run(state, [_tool(state, "postgres", name), "--version"], what=f"{name}: postgres --version")
-    return int(done.stdout.split(")")[-1].strip().split(".")[0])
+    return int(re.search(r"\)\s*(\d+)", done.stdout).group(1))  # "postgres (PostgreSQL) 15.18 (Debian …)"
 
 
 def _ensure_cluster(state: dict, name: str) -> None:

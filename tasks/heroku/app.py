@@ -30,6 +30,7 @@ from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 CAPTURE_TIMEOUT_S = 6 * 3600.0  # Heroku's own limit for a logical backup is far below this
 CHECK_TIMEOUT_S = 600.0
 LOG_LINES = 1500
+LOG_STREAM_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long, then stop
 
 
 @dataclass(frozen=True)
@@ -139,15 +140,23 @@ def run_check(app: str, command: str, log) -> None:
     try:
         heroku_cli.run(app, ["run", "--exit-code", "--no-tty", "--", command], timeout=CHECK_TIMEOUT_S)
     except HerokuError as exc:
+        if exc.kind != "other":  # not the command's own failure: the cause as it is
+            raise
         raise HerokuError(
             f"the app {app} could not reach its database from a one-off dyno ({exc}): check the app's "
             "pool/SSL settings (node-postgres needs ssl: {rejectUnauthorized: false}) and its DATABASE_URL"
         ) from None
 
 
-def log_errors(app: str, since: datetime) -> list[tuple[str, str]]:
-    """Database errors in ``heroku logs -n 1500`` newer than ``since``."""
-    done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
+def log_errors(app: str, since: datetime, generation: str = "cedar") -> list[tuple[str, str]]:
+    """
+    Database errors in ``heroku logs -n 1500`` newer than ``since``. On a Fir app the CLI ignores
+    ``-n`` and streams until stopped: the scan reads :data:`LOG_STREAM_S` seconds of it.
+    """
+    if generation == "fir":
+        done = heroku_cli.run(app, ["logs"], window=LOG_STREAM_S)
+    else:
+        done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
     return database_errors(done.stdout, since)
 
 

@@ -150,7 +150,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
       newer than its own start) until a scan is clean
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
 
-    Scans ``heroku logs -n 1500`` for FATAL, too many connections, password authentication
+    Scans ``heroku logs -n 1500`` (on a Fir app, which streams: 20 seconds of it) for FATAL, too many connections, password authentication
     failed, SSL errors, ECONNREFUSED and "relation does not exist".
 
     **Example:**
@@ -165,10 +165,12 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return
-    show_plan([f"read heroku logs -n {heroku_app.LOG_LINES} -a {app.name} after the run"])
+    show_plan([f"read heroku logs -a {app.name} after the run ("
+               + (f"{heroku_app.LOG_STREAM_S:g}s of the stream: a Fir app" if app.dynos.generation == "fir"
+                  else f"the last {heroku_app.LOG_LINES} lines") + ")"])
 
     def scan(log) -> str:
-        found = heroku_app.log_errors(app.name, since)
+        found = heroku_app.log_errors(app.name, since, app.dynos.generation)
         for kind, line in found:
             host.log_styled(f"  {kind}: {line[:300]}", fg="red")
         heroku_app.mark_logs_due(Path(state_dir), app.name, bool(found) and not ignore)
@@ -180,7 +182,9 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
             summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
-        return f"no database errors in the last {heroku_app.LOG_LINES} log lines since {since:%H:%M:%S}"
+        read = (f"{heroku_app.LOG_STREAM_S:g}s of the log stream" if app.dynos.generation == "fir"
+                else f"the last {heroku_app.LOG_LINES} log lines")
+        return f"no database errors in {read} since {since:%H:%M:%S}"
 
     yield python_step(scan, (HerokuError,))
 

@@ -14,13 +14,8 @@ import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from tests.support import ROOT, catalog_and_data, summary_rows
-
-
-def password(project) -> str:
-    return urlsplit(project.target_url).password
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
@@ -31,10 +26,10 @@ def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
     assert sorted(calls[:2]) == ["config:get", "ps"], "both at the start, side by side"
     assert {"pg:info", "pg:backups:capture", "pg:backups:info", "run", "logs"} <= set(calls)
     assert len(heroku.transfers) == 1 and heroku.transfers[0]["succeeded"]
-    assert password(project) not in first.output, "DATABASE_URL's password was printed"
+    assert heroku.password not in first.output, "DATABASE_URL's password was printed"
     assert "heroku CLI calls: 7 (" in first.stderr and "pg:info, pg:backups:capture" in first.stderr
     kept = [path for path in project.tmp.rglob("*") if path.is_file() and "heroku" not in path.parts]
-    assert kept and not [path for path in kept if password(project).encode() in path.read_bytes()], "nor written"
+    assert kept and not [path for path in kept if heroku.password.encode() in path.read_bytes()], "nor written"
 
     before = len(calls)
     second = project.deploy()
@@ -152,7 +147,7 @@ def kill_when(process, condition, timeout: float = 120) -> None:
 
 
 def test_interrupted_app_check_runs_again_and_converges(project, heroku):
-    slow = 'touch "$PGCONVERGE_FAKE_HEROKU/in-check"; sleep 60'
+    slow = f'touch {heroku.folder}/in-check; sleep 60'
     process = project.start(APP_DB_CHECK_COMMAND=slow)
     kill_when(process, lambda: (heroku.folder / "in-check").exists())
     rerun = project.deploy()

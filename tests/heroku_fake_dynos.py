@@ -59,6 +59,10 @@ class Rendezvous:
         self.app_dir = folder / "dyno-app"
         (self.app_dir / "dist").mkdir(parents=True, exist_ok=True)
         (self.app_dir / "dist" / "db.js").write_text(APP_DB_JS)
+        launcher = self.app_dir / "bin" / "launcher"  # a CNB (Fir) dyno's: the CLI prepends it there
+        launcher.parent.mkdir(exist_ok=True)
+        launcher.write_text('#!/bin/sh\nexec "$@"\n')
+        launcher.chmod(0o755)
         self.cert, key = make_certificate(folder)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(self.cert, key)
@@ -95,7 +99,7 @@ class Rendezvous:
                     return
                 conn.sendall(b"rendezvous\r\n")
                 time.sleep(0.2)  # the CLI drops its first chunk: keep the output out of it
-                env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.app_dir), "DYNO": "run.1",
+                env = {"PATH": f"{self.app_dir / 'bin'}:{os.environ.get('PATH', os.defpath)}", "HOME": str(self.app_dir), "DYNO": "run.1",
                        **self.config()}
                 process = subprocess.Popen(["bash", "-c", command], cwd=self.app_dir, env=env,
                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

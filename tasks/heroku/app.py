@@ -30,7 +30,7 @@ from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 CAPTURE_TIMEOUT_S = 6 * 3600.0  # Heroku's own limit for a logical backup is far below this
 CHECK_TIMEOUT_S = 600.0
 LOG_LINES = 1500
-LOG_STREAM_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long, then stop
+LOG_STREAM_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long (HEROKU_LOG_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,19 @@ def run_check(app: str, command: str, log) -> None:
         ) from None
 
 
+def log_window() -> float:
+    """Seconds of a Fir app's log stream to read: ``HEROKU_LOG_WINDOW``, else 20."""
+    raw = os.environ.get("HEROKU_LOG_WINDOW", "").strip()
+    return float(raw) if raw.replace(".", "", 1).isdigit() and float(raw) > 0 else LOG_STREAM_S
+
+
 def log_errors(app: str, since: datetime, generation: str = "cedar") -> list[tuple[str, str]]:
     """
     Database errors in ``heroku logs -n 1500`` newer than ``since``. On a Fir app the CLI ignores
     ``-n`` and streams until stopped: the scan reads :data:`LOG_STREAM_S` seconds of it.
     """
     if generation == "fir":
-        done = heroku_cli.run(app, ["logs"], window=LOG_STREAM_S)
+        done = heroku_cli.run(app, ["logs"], window=log_window())
     else:
         done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
     return database_errors(done.stdout, since)

@@ -166,7 +166,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
         converged("not read: this run changed nothing and ran no check")
         return
     show_plan([f"read heroku logs -a {app.name} after the run ("
-               + (f"{heroku_app.LOG_STREAM_S:g}s of the stream: a Fir app" if app.dynos.generation == "fir"
+               + (f"{heroku_app.log_window():g}s of the stream: a Fir app" if app.dynos.generation == "fir"
                   else f"the last {heroku_app.LOG_LINES} lines") + ")"])
 
     def scan(log) -> str:
@@ -182,7 +182,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
             summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
-        read = (f"{heroku_app.LOG_STREAM_S:g}s of the log stream" if app.dynos.generation == "fir"
+        read = (f"{heroku_app.log_window():g}s of the log stream" if app.dynos.generation == "fir"
                 else f"the last {heroku_app.LOG_LINES} log lines")
         return f"no database errors in {read} since {since:%H:%M:%S}"
 

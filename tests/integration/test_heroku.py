@@ -1,10 +1,11 @@
 """
-The Heroku target (issue 7), end to end: ``HEROKU_APP=... pyinfra inventory.py deploy.py -y``.
+The Heroku target (issues 7, 14), end to end: ``HEROKU_APP=... pyinfra inventory.py deploy.py -y``.
 
-Stand-ins (Heroku is unreachable from here): the real ``heroku`` CLI talks to a local fake of the
-Heroku Platform and Data APIs (tests/heroku_fake.py) whose DATABASE_URL is a real database on the
-sandbox target; ``heroku run`` and ``heroku logs`` are a PATH stand-in that runs the check command
-here and prints the fake's log lines. Everything database-side is real PostgreSQL.
+The one stand-in is Heroku's servers (unreachable from here): the real ``heroku`` CLI 11.10 talks to
+a local fake of the Platform and Data APIs (tests/heroku_fake.py) whose DATABASE_URL is a real
+database on the sandbox target (PostgreSQL 17). ``heroku run`` and ``heroku logs`` go through the
+real CLI too: the fake serves the dyno rendezvous and the log stream, so these tests see the argv
+the CLI builds. Everything database-side is real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
+from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
+    """HEROKU_APP only in .env (the README's set-up), the default APP_DB_CHECK_COMMAND, a PG17 target:
+    the dyno receives the check command exactly as written (defect 1: -a APP was once sent along)."""
+    del project.extra["HEROKU_APP"], project.extra["APP_DB_CHECK_COMMAND"]
+    project.env_file.write_text("HEROKU_APP=pgc-test-app\n")
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
     assert project.applied_versions(), "the migrations were applied through the app's DATABASE_URL"
+    assert "PostgreSQL 17" in first.output
+    assert heroku.dyno_commands == [DEFAULT_APP_CHECK + ' ; echo "\uFFFF heroku-command-exit-status: $?"']
+    assert heroku.rendezvous.exit_codes == [0], "the app's own db module answered in the dyno"
+    assert heroku.log_sessions == [{"lines": 1500, "tail": False}], "logs -n 1500 as the CLI sends it"
     calls = heroku.calls()
     assert sorted(calls[:2]) == ["config:get", "ps"], "both at the start, side by side"
     assert {"pg:info", "pg:backups:capture", "pg:backups:info", "run", "logs"} <= set(calls)

@@ -16,7 +16,7 @@ from tests.support import catalog_and_data, summary_rows
 
 
 def one_line(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.lstrip().startswith("pgconverge:")]
+    lines = [line[line.index("pgconverge:"):] for line in result.output.splitlines() if "pgconverge:" in line]
     assert len(set(lines)) == 1, result.output[-3000:]
     assert "Traceback" not in result.output and "    at " not in result.output and "<html" not in result.output.lower()
     return lines[0]
@@ -126,9 +126,10 @@ def test_capture_status_polls_that_fail_for_a_while_and_a_rotated_password_still
     assert first.code == 0, first.output[-3000:]
     assert heroku.transfers[-1]["succeeded"]
 
-    heroku.rotate_password()  # Heroku rotated the credentials: DATABASE_URL is read on every run
+    heroku.rotate_password()  # Heroku rotated the credentials (a new release): DATABASE_URL is read on every run
     again = project.deploy()
-    assert again.code == 0 and again.changed() == [], again.output[-3000:]
+    assert again.code == 0, again.output[-3000:]
+    assert set(again.changed()) <= {"App can connect", "Logs clean"}, "only the app check, for the new release"
     assert heroku.password not in again.output
 
     heroku.rotate_password(tell_the_app=False)  # rotated while a run holds the old URL

@@ -69,6 +69,13 @@ def test_ps_counts_web_dynos_and_the_release():
     assert parse_ps("[]").web == 0
 
 
+def test_ps_tells_a_fir_app_by_its_dyno_names_as_the_cli_does():
+    """The CLI's own test (src/lib/apps/generation.ts): web.1 is Cedar, web-<hash>-<id> is Fir."""
+    cedar = [{"type": "web", "name": "web.1", "release": {"version": 3}}]
+    fir = [{"type": "web", "name": "web-7c9f8d6b4-x2k9p", "release": {"version": 3}}]
+    assert parse_ps(json.dumps(cedar)).generation == "cedar" and parse_ps(json.dumps(fir)).generation == "fir"
+
+
 def test_capture_id_is_read_from_stderr_and_status_from_info():
     assert parse_capture_id(sample("capture_stderr.txt")) == "b005"
     assert parse_capture_id("Starting backup... done\n") is None

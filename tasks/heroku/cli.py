@@ -80,11 +80,12 @@ def run(app: str, args: list[str], timeout: float | None = None, environ: dict |
     binary = find_cli(environ)
     named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()
     if binary is None and named:
-        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it")
+        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it",
+                          kind="setup")
     if binary is None:
         raise HerokuError(
             f"the Heroku CLI is not installed (no heroku on PATH nor in {PROJECT_CLI.parent.parent.parent}): "
-            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku"
+            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku", kind="setup",
         )
     calls.append(command)
     try:
@@ -93,7 +94,8 @@ def run(app: str, args: list[str], timeout: float | None = None, environ: dict |
             timeout=window or timeout, env=cli_env(environ),
         )
     except FileNotFoundError:
-        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup") from None
+        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup",
+                          kind="setup") from None
     except subprocess.TimeoutExpired as stopped:
         if window:
             return subprocess.CompletedProcess(stopped.cmd, 0, _text(stopped.stdout), _text(stopped.stderr))

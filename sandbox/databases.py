@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from sandbox.paths import CLUSTERS, DEFAULT_ROWS, MIGRATIONS_DIR, ROOT, SEED_DIR, SEED_TABLES, SOURCE_DB, SUPERUSER, SandboxError, TARGET_DB, TARGET_OWNER, _run, _save_state, _say, _socket_dir, _tool, find_bindir, load_state
+from sandbox.paths import CLUSTERS, DEFAULT_ROWS, EXTRA_TARGETS, MIGRATIONS_DIR, ROOT, SEED_DIR, SEED_TABLES, SOURCE_DB, SUPERUSER, SandboxError, TARGET_DB, TARGET_OWNER, _run, _save_state, _say, _socket_dir, _tool, find_bindir, load_state
 
 
 # --------------------------------------------------------------------------- SQL helpers
@@ -19,8 +19,8 @@ def admin_conninfo(which: str, dbname: str | None = None) -> str:
 
     ``dbname`` defaults to the cluster's application database (whynot / whynot_target).
     """
-    if which not in CLUSTERS:
-        raise ValueError(f"which must be one of {CLUSTERS}")
+    if which not in (*CLUSTERS, *EXTRA_TARGETS):
+        raise ValueError(f"which must be one of {CLUSTERS + EXTRA_TARGETS}")
     state = load_state()
     port = (state or {}).get(which, {}).get("port")
     if not port:
@@ -169,7 +169,7 @@ def _ensure_source_data(state: dict, rows: int | None) -> None:
 # --------------------------------------------------------------------------- target database
 
 
-def _create_target_db(conn) -> None:
+def _create_target_db(conn, cluster: str = "target") -> None:
     """An empty ``whynot_target`` owned by ``whynot_owner``, closed to PUBLIC."""
     from psycopg import sql
 
@@ -177,20 +177,20 @@ def _create_target_db(conn) -> None:
     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, sql.Identifier(TARGET_OWNER)))
     conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
     if conn.info.server_version < 150000:  # before 15, public belongs to the bootstrap superuser
-        with _connect("target", TARGET_DB) as db_conn:
+        with _connect(cluster, TARGET_DB) as db_conn:
             db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(TARGET_OWNER)))
 
 
-def _ensure_target_db(state: dict) -> None:
+def _ensure_target_db(state: dict, cluster: str = "target") -> None:
     """The owner role (password from state) and its database; existing data is kept."""
     from psycopg import sql
 
-    with _connect("target", "postgres") as conn:
-        _ensure_role(conn, TARGET_OWNER, state["target"]["password"],
+    with _connect(cluster, "postgres") as conn:
+        _ensure_role(conn, TARGET_OWNER, state[cluster]["password"],
                      "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
         if not _database_exists(conn, TARGET_DB):
-            _create_target_db(conn)
-            _say(f"target: created database {TARGET_DB} owned by {TARGET_OWNER}")
+            _create_target_db(conn, cluster)
+            _say(f"{cluster}: created database {TARGET_DB} owned by {TARGET_OWNER}")
         else:
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
                 sql.Identifier(TARGET_DB), sql.Identifier(TARGET_OWNER)))

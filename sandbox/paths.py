@@ -30,6 +30,11 @@ SEED_TABLES = ("users", "rooms", "room_participants")
 DATA_TABLES = ("users", "rooms", "room_participants", "messages")
 
 CLUSTERS = ("source", "target")
+# Each cluster's PostgreSQL major: the source like docker-compose.yml's postgres:15, the target
+# like Heroku's default (17). "target16" is started only on demand (sandbox.up_target(16)).
+CLUSTER_MAJOR = {"source": 15, "target": 17, "target16": 16}
+EXTRA_TARGETS = ("target16",)
+TOOLS = ROOT / ".tools"
 SUPERUSER = "postgres"
 SOURCE_DB = "whynot"
 TARGET_DB = "whynot_target"
@@ -62,6 +67,7 @@ CLUSTER_SETTINGS = {
     "source": {"max_connections": "50", "autovacuum": "off"},
     "target": {"max_connections": "20", "ssl": "on"},
 }
+CLUSTER_SETTINGS["target16"] = CLUSTER_SETTINGS["target"]
 HBA = {
     "source": [
         "local all all trust",
@@ -73,6 +79,7 @@ HBA = {
         f"host all all {HOST}/32 reject",
     ],
 }
+HBA["target16"] = HBA["target"]
 CONF_INCLUDE = "pgconverge.conf"
 
 
@@ -203,8 +210,16 @@ def _version_key(path: str) -> tuple:
     return tuple(int(part) for part in re.findall(r"\d+", path))
 
 
-def find_bindir() -> str:
-    """The folder of initdb/pg_ctl/postgres: pg_config, then /usr/lib/postgresql/*, then PATH."""
+def find_bindir(major: int | None = None) -> str:
+    """The folder of initdb/pg_ctl/postgres: of that major when given (the project's .tools/pgN,
+    then the system's), else pg_config, then /usr/lib/postgresql/*, then PATH."""
+    if major is not None:
+        for candidate in (TOOLS / f"pg{major}" / "bin", Path(f"/usr/lib/postgresql/{major}/bin"),
+                          Path(f"/usr/pgsql-{major}/bin")):
+            if _has_initdb(candidate):
+                return str(candidate)
+        raise SandboxError(f"PostgreSQL {major} server binaries (initdb) not found: run make setup "
+                           f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})")
     pg_config = shutil.which("pg_config")
     if pg_config:
         result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env())
@@ -220,9 +235,19 @@ def find_bindir() -> str:
     raise SandboxError("PostgreSQL server binaries (initdb) not found; install them: apt-get install postgresql")
 
 
-def _tool(state: dict, name: str) -> str:
+def cluster_bindir(name: str) -> str:
+    """The binaries a cluster runs: its own major's (the source falls back to any installed)."""
+    try:
+        return find_bindir(CLUSTER_MAJOR[name])
+    except SandboxError:
+        if name != "source":
+            raise
+        return find_bindir()
+
+
+def _tool(state: dict, name: str, cluster: str = "source") -> str:
     """A client/server program, preferring the cluster's bindir."""
-    candidate = Path(state["bindir"]) / name
+    candidate = Path((state.get(cluster) or {}).get("bindir") or state["bindir"]) / name
     if candidate.is_file():
         return str(candidate)
     found = shutil.which(name)

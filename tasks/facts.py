@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 
-from pyinfra.api import FactBase
-
 from tasks.schema import catalog
 from tasks.migrations import history
 from tasks.data import seed
@@ -145,16 +143,3 @@ class TableChecksums(PsqlFact):
 
     def parse(self, rows):
         return [(table, int(count), digest) for table, count, digest in rows]
-
-
-class ClientVersion(FactBase):
-    """Major version of the local ``pg_dump`` (``None`` when it is not installed)."""
-
-    def command(self) -> str:
-        return "pg_dump --version 2>/dev/null || true"
-
-    def process(self, output: list[str]):
-        import re
-
-        match = re.search(r"(\d+)(?:\.\d+)?", " ".join(output))
-        return int(match.group(1)) if match else None

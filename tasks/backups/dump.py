@@ -5,6 +5,8 @@ The row counts in the manifest are taken in the very snapshot the dump reads (ps
 it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against them. The dump
 is written under a temporary name and renamed only after ``pg_restore --list`` read it and its
 tables match. Credentials come from the run's service file; nothing secret is on a command line.
+``pg_dump``/``pg_restore`` are the oldest installed ones at least as new as the server
+(:mod:`tasks.core.pgtools`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from tasks.backups import store as backups
+from tasks.core import pgtools
 from tasks.core.connections import conninfo
 
 PROGRESS_EVERY_S = 3.0
@@ -48,9 +51,12 @@ def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
     return done
 
 
-def client_major(tool: str = "pg_dump") -> int:
-    out = _run([tool, "--version"], f"{tool} --version").stdout
-    return int(out.split()[-1].split(".")[0])
+def tools_for(conn: psycopg.Connection, label: str) -> pgtools.ToolSet:
+    """The pg_dump/pg_restore for this connection's server."""
+    try:
+        return pgtools.for_server(label, conn.info.server_version // 10000)
+    except pgtools.ToolError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _count_rows(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
@@ -96,18 +102,19 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         dbname = conn.execute("SELECT current_database()").fetchone()[0]
         server = conn.execute("SHOW server_version").fetchone()[0]
+        tools = tools_for(conn, label)
         tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
-            command = ["pg_dump", "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
+            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
             _dump_with_progress(command, temporary, log)
             rows = _count_rows(conn, tables)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
     try:
-        listed = backups.toc_tables(_run(["pg_restore", "--list", str(temporary)], "pg_restore --list").stdout)
+        listed = backups.toc_tables(_run([tools.binary("pg_restore"), "--list", str(temporary)], "pg_restore --list").stdout)
         if sorted(listed) != sorted(tables):
             raise BackupError(
                 f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}: it was discarded; run again"
@@ -124,7 +131,7 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         "label": label,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "server_version": server,
-        "pg_dump_version": client_major(),
+        "pg_dump_version": tools.major,
         "tables": len(tables),
         "rows": rows,
         "size_bytes": info.st_size,
@@ -139,7 +146,9 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
 
 def restore(service: str, dump: Path, log: Callable[[str], None]) -> dict[str, int]:
     """``pg_restore --clean --if-exists --no-owner --no-acl --single-transaction`` into ``service``."""
-    _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
+    with psycopg.connect(conninfo(service), autocommit=True) as conn:
+        tools = tools_for(conn, service)
+    _run([tools.binary("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
           "--exit-on-error", "-d", conninfo(service), str(dump)], f"pg_restore of {dump.name} (nothing was changed)")
     with psycopg.connect(conninfo(service), autocommit=True) as conn:
         tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]

@@ -24,11 +24,13 @@ from tasks.heroku.parse import (
     Dynos, HerokuOutputError, PgInfo, backup_succeeded, database_errors, parse_backup_status, parse_capture_id,
     parse_config_get, parse_pg_info, parse_ps, parse_release,
 )
+from tasks.core.private import write_private
 from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 
 CAPTURE_TIMEOUT_S = 6 * 3600.0  # Heroku's own limit for a logical backup is far below this
 CHECK_TIMEOUT_S = 600.0
 LOG_LINES = 1500
+LOG_STREAM_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long (HEROKU_LOG_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -138,15 +140,29 @@ def run_check(app: str, command: str, log) -> None:
     try:
         heroku_cli.run(app, ["run", "--exit-code", "--no-tty", "--", command], timeout=CHECK_TIMEOUT_S)
     except HerokuError as exc:
+        if exc.kind != "other":  # not the command's own failure: the cause as it is
+            raise
         raise HerokuError(
             f"the app {app} could not reach its database from a one-off dyno ({exc}): check the app's "
             "pool/SSL settings (node-postgres needs ssl: {rejectUnauthorized: false}) and its DATABASE_URL"
         ) from None
 
 
-def log_errors(app: str, since: datetime) -> list[tuple[str, str]]:
-    """Database errors in ``heroku logs -n 1500`` newer than ``since``."""
-    done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
+def log_window() -> float:
+    """Seconds of a Fir app's log stream to read: ``HEROKU_LOG_WINDOW``, else 20."""
+    raw = os.environ.get("HEROKU_LOG_WINDOW", "").strip()
+    return float(raw) if raw.replace(".", "", 1).isdigit() and float(raw) > 0 else LOG_STREAM_S
+
+
+def log_errors(app: str, since: datetime, generation: str = "cedar") -> list[tuple[str, str]]:
+    """
+    Database errors in ``heroku logs -n 1500`` newer than ``since``. On a Fir app the CLI ignores
+    ``-n`` and streams until stopped: the scan reads :data:`LOG_STREAM_S` seconds of it.
+    """
+    if generation == "fir":
+        done = heroku_cli.run(app, ["logs"], window=log_window())
+    else:
+        done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
     return database_errors(done.stdout, since)
 
 
@@ -190,6 +206,41 @@ def remember_check(state_dir: Path, app: HerokuApp, schema: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     temporary.write_text(json.dumps(record))
     temporary.replace(path)
+
+
+# -- the plan's connection limit, as pg:info last showed it ---------------------------------------
+
+def plan_record_path(state_dir: Path, app: str) -> Path:
+    return Path(state_dir) / f"heroku-{app}-plan.json"
+
+
+def plan_key(app: HerokuApp, pool: int) -> dict:
+    """What makes the kept limit stale: another database, a new release (an add-on plan change
+    makes one), another wanted pool size or another number of web dynos."""
+    return {"app": app.name, "database": app.identity, "release": _release_now.get(app.name, app.dynos.release),
+            "pool": pool, "web_dynos": app.dynos.web}
+
+
+def plan_limit(state_dir: Path, app: HerokuApp, pool: int) -> tuple[str, int | None, bool]:
+    """``(plan, connection limit, read now)``: the kept pg:info limit while :func:`plan_key` holds,
+    else ``pg:info`` read again (a CLI call) and kept with the add-on's plan name."""
+    path = plan_record_path(state_dir, app.name)
+    key = plan_key(app, pool)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    if record and {k: record.get(k) for k in key} == key:
+        return record.get("plan", "?"), record.get("limit"), False
+    info = pg_info(app.name)
+    remember_plan(state_dir, app, pool, info.plan, info.connections_limit)
+    return info.plan, info.connections_limit, True
+
+
+def remember_plan(state_dir: Path, app: HerokuApp, pool: int, plan: str, limit: int | None) -> None:
+    record = dict(plan_key(app, pool), plan=plan, limit=limit,
+                  read_at=datetime.now().astimezone().isoformat(timespec="seconds"))
+    write_private(plan_record_path(state_dir, app.name), json.dumps(record))
 
 
 # -- a log scan that found errors stays due until a run's scan is clean ------------------------

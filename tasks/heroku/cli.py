@@ -29,7 +29,21 @@ calls: list[str] = []  # the subcommand of each call made by this process, in or
 
 
 class HerokuError(RuntimeError):
-    """A Heroku CLI call failed; the message is one line with the way forward (never a secret)."""
+    """A Heroku CLI call failed; the message is one line with the way forward (never a secret).
+    ``kind`` is :class:`~tasks.heroku.parse.CliFailure`'s (``"timeout"``, ``"setup"`` for ours)."""
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def default_timeout(environ: dict | None = None) -> float:
+    """``HEROKU_CLI_TIMEOUT`` (seconds) from the environment, else 120."""
+    raw = (os.environ if environ is None else environ).get("HEROKU_CLI_TIMEOUT", "").strip()
+    try:
+        return float(raw) if raw and float(raw) > 0 else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
 
 
 def find_cli(environ: dict | None = None) -> str | None:
@@ -53,37 +67,52 @@ def cli_env(environ: dict | None = None) -> dict[str, str]:
     return env
 
 
-def run(app: str, args: list[str], timeout: float = DEFAULT_TIMEOUT_S, environ: dict | None = None) -> subprocess.CompletedProcess:
+def run(app: str, args: list[str], timeout: float | None = None, environ: dict | None = None,
+        window: float | None = None) -> subprocess.CompletedProcess:
     """
-    ``heroku ARGS -a APP`` → the finished process (stdout and stderr as text).
+    ``heroku SUBCOMMAND -a APP ARGS`` → the finished process (stdout and stderr as text).
     Raises :class:`HerokuError` when the CLI is missing, times out or exits non-zero.
+    ``window``: a stream that never ends on its own (``heroku logs`` on a Fir app) is stopped
+    after this many seconds and what it printed so far is the result.
     """
+    timeout = timeout or default_timeout(environ)
     command = args[0]
     binary = find_cli(environ)
     named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()
     if binary is None and named:
-        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it")
+        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it",
+                          kind="setup")
     if binary is None:
         raise HerokuError(
             f"the Heroku CLI is not installed (no heroku on PATH nor in {PROJECT_CLI.parent.parent.parent}): "
-            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku"
+            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku", kind="setup",
         )
     calls.append(command)
     try:
         done = subprocess.run(
             cli_argv(binary, args, app), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=timeout, env=cli_env(environ),
+            timeout=window or timeout, env=cli_env(environ),
         )
     except FileNotFoundError:
-        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup") from None
-    except subprocess.TimeoutExpired:
+        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup",
+                          kind="setup") from None
+    except subprocess.TimeoutExpired as stopped:
+        if window:
+            return subprocess.CompletedProcess(stopped.cmd, 0, _text(stopped.stdout), _text(stopped.stderr))
         raise HerokuError(
             f"heroku {command} -a {app} did not finish within {timeout:g}s: check the network and "
-            "https://status.heroku.com, then re-run (nothing was changed by pgconverge)"
+            "https://status.heroku.com, then re-run (nothing was changed by pgconverge; HEROKU_CLI_TIMEOUT "
+            "sets the limit)", kind="timeout",
         ) from None
     if done.returncode != 0:
-        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr))
+        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr), parse_cli_error(done.stderr).kind)
     return done
+
+
+def _text(output: bytes | str | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 def cli_argv(binary: str, args: list[str], app: str) -> list[str]:
@@ -105,6 +134,13 @@ def explain_failure(app: str, command: str, code: int, stderr: str) -> str:
                 "HTTPS_PROXY and https://status.heroku.com, then re-run (nothing was changed)")
     if failure.kind == "app":
         return f"Heroku app {app} not found ({failure.message}): check HEROKU_APP against heroku apps"
+    if failure.kind == "server":
+        return (f"heroku {command}: the Heroku API failed ({failure.message}, an error page): check "
+                "https://status.heroku.com, then re-run (nothing was changed by pgconverge)")
+    if failure.kind == "no-exit-code":
+        return (f"heroku {command} -a {app}: the dyno's shell ended before it reported an exit status "
+                f"({failure.message}): the command must not end the shell itself (no top-level exit; "
+                "wrap it as sh -c '…')")
     if failure.kind == "no-database":
         return (f"Heroku app {app} has no Postgres database ({failure.message}): "
                 f"provision one with heroku addons:create heroku-postgresql:essential-0 -a {app}")

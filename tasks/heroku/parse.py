@@ -114,6 +114,7 @@ def parse_pg_info(stdout: str) -> PgInfo | None:
 class Dynos:
     web: int
     release: int | None  # the newest release any dyno runs
+    generation: str = "cedar"  # "fir" when the dynos are named like web-<release>-<id> (the CLI's own test)
 
 
 def parse_ps(stdout: str) -> Dynos:
@@ -127,7 +128,8 @@ def parse_ps(stdout: str) -> Dynos:
     web = [d for d in dynos if isinstance(d, dict) and d.get("type") == "web"]
     releases = [d.get("release", {}).get("version") for d in dynos if isinstance(d, dict)]
     versions = [v for v in releases if isinstance(v, int)]
-    return Dynos(web=len(web), release=max(versions) if versions else None)
+    fir = any(re.match(r"^[a-z]+-[0-9a-z]+-[0-9a-z]{5}$", str(d.get("name", ""))) for d in dynos if isinstance(d, dict))
+    return Dynos(web=len(web), release=max(versions) if versions else None, generation="fir" if fir else "cedar")
 
 
 def parse_release(stderr: str) -> int | None:
@@ -160,29 +162,60 @@ def backup_succeeded(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class CliFailure:
-    kind: str  # "auth", "network", "app", "no-database", "other"
+    kind: str  # "auth", "network", "app", "no-database", "server", "no-exit-code", "other"
     message: str  # the CLI's own message, one line
 
 
-def parse_cli_error(stderr: str) -> CliFailure:
-    """The CLI's error (`` ›   Error: …`` or ``    Error: …``, possibly folded over lines) and its kind."""
-    lines = stderr.splitlines()
-    message = ""
+_BLOCK_ENDS = re.compile(r"^(Error ID:|See more help|Run heroku |Code:|at |Usage:)")
+_STACK_FRAME = re.compile(r"^\s*at\s|^\s*undefined\s*$|^\s*\w*Error:\s.*\bat\b.*\.js:\d+")
+_TOOL_NOISE = re.compile(r"^(pg_dump|pg_restore): (?!error|detail|hint|warning|FATAL)", re.I)
+
+
+def _error_block(lines: list[str]) -> list[str]:
+    """The lines of the CLI's `` Error: …`` block, unfolded: to its Error ID / Run heroku … line,
+    across blank lines (a failed capture puts pg_dump's error lines after one)."""
     for index, line in enumerate(lines):
         match = re.match(r"^\s*(?:›\s*)?Error:\s*(.*)$", line)
-        if match:
-            parts = [match.group(1).strip()]
-            for follow in lines[index + 1:]:
-                follow = re.sub(r"^\s*›?\s*", "", follow).strip()
-                if not follow or follow.startswith("Error ID:") or follow.startswith("See more help"):
-                    break
-                parts.append(follow)
-            message = " ".join(p for p in parts if p)
-            break
+        if not match:
+            continue
+        block = [match.group(1).strip()]
+        for follow in lines[index + 1:]:
+            follow = re.sub(r"^\s*›?\s*", "", follow).strip()
+            if _BLOCK_ENDS.match(follow):
+                break
+            if follow and not _TOOL_NOISE.match(follow):
+                block.append(follow)
+        return block
+    return []
+
+
+def _without_html(text: str) -> tuple[str, bool]:
+    """An HTML error page (a proxy's or Heroku's router's) cut off the message."""
+    match = re.search(r"<(!DOCTYPE|html|head|body)\b", text, flags=re.I)
+    return (text[:match.start()].strip(), True) if match else (text, False)
+
+
+def parse_cli_error(stderr: str) -> CliFailure:
+    """The CLI's error (`` ›   Error: …`` or ``    Error: …``, possibly folded over lines) and its
+    kind; never a JavaScript stack frame, never an HTML page."""
+    lines = stderr.splitlines()
+    block = _error_block(lines)
+    message = ""
+    if block:
+        # a folded line continues the sentence; a tool's own line (pg_dump: …) is a new part
+        message = block[0]
+        for part in block[1:]:
+            message += ("; " if re.match(r"^(pg_dump|pg_restore|psql):", part) else " ") + part
+        message = re.sub(r"\s+", " ", message).strip()
+    message, html = _without_html(message)
     if not message:
-        message = next((line.strip() for line in reversed(lines) if line.strip() and "Warning" not in line), "")
+        plain = [line.strip() for line in lines if line.strip() and not _STACK_FRAME.match(line) and "Warning" not in line
+                 and not line.startswith("Running ")]
+        message = plain[-1] if plain else ""
     lowered = stderr.lower()
-    if ("invalid credentials" in lowered or "heroku_api_key is invalid" in lowered or "unauthorized" in lowered
+    if "no exit code returned" in lowered:
+        kind, message = "no-exit-code", "No exit code returned"
+    elif ("invalid credentials" in lowered or "heroku_api_key is invalid" in lowered or "unauthorized" in lowered
             or "not logged in" in lowered or "401" in lowered):
         kind = "auth"
     elif re.search(r"\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)\b", stderr):
@@ -191,6 +224,8 @@ def parse_cli_error(stderr: str) -> CliFailure:
         kind = "app"
     elif "has no databases" in lowered or "no heroku postgres" in lowered or "unknown database" in lowered:
         kind = "no-database"
+    elif html or re.search(r"HTTP Error 5\d\d", message):
+        kind = "server"
     else:
         kind = "other"
     return CliFailure(kind, message or "no message")

@@ -12,7 +12,7 @@ from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.context import state
 
 from tasks.core import summary
-from tasks.facts import ClientVersion
+from tasks.core import pgtools
 
 
 def planning() -> bool:
@@ -80,12 +80,9 @@ def python_step(function: Callable[[Callable[[str], None]], str], error_types: t
 
 
 def client_too_old(label: str, server_version_num: int) -> str | None:
-    """Why the local pg_dump cannot back up this server (missing or older), or None."""
-    client = host.get_fact(ClientVersion)
+    """Why no local pg_dump can back up this server (every installed one is older), or None."""
     server = server_version_num // 10000
-    if client is None:
-        return "pg_dump is not installed: install the PostgreSQL client tools (apt-get install postgresql-client)"
-    if client < server:
-        return (f"local pg_dump {client} is older than {label}'s PostgreSQL {server}: "
-                f"install postgresql-client-{server} (a backup needs pg_dump >= the server)")
+    available = pgtools.installed()
+    if pgtools.choose(available, server) is None:
+        return pgtools.missing_message(label, server, available)
     return None

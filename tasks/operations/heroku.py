@@ -23,28 +23,32 @@ from tasks.heroku.pool import PoolCheck, parse_pool_size
 
 
 @operation()
-def pool_within_limits(app: HerokuApp, service: str, reserve: int = 10, wanted: int | None = None):
+def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: int = 10, wanted: int | None = None):
     """
-    Ensure the app's pool size × web dynos + a reserve fits the database's connection limit.
+    Ensure the app's pool size × web dynos + a reserve fits the plan's connection limit.
 
     + app: the Heroku app as read at the start of the run (pool config var, web dynos)
     + service: the service name of the app's database (``target``)
+    + state_dir: where the plan's limit is kept between runs
     + reserve: connections kept for migrations, ``heroku pg:psql`` and this tool
     + wanted: when set, the pool-size config var is converged to it (``config:set`` only when it
       differs: every ``config:set`` restarts the dynos)
 
-    The limit is the database's own (``max_connections``, or the role's limit when lower), and
-    the plan's (``pg:info``) when this run read it. A pool that does not fit fails the run with
-    the numbers, before anything changes.
+    The limit is the plan's: ``pg:info``'s ``Connections: used/limit`` (the server's
+    ``max_connections`` can be higher than the plan allows). It is kept in the state folder with
+    the add-on's plan name and read again when the database, the app's release (a plan change
+    makes one), the wanted pool size or the number of web dynos changed. Runs before the target
+    backup: a pool that does not fit fails the run with the numbers before any backup or change.
 
     **Example:**
 
     .. code:: python
 
         heroku.pool_within_limits(
-            name="Pool within the plan's limit",
+            name="Pool within limits",
             app=run.heroku,
             service="target",
+            state_dir=".pgconverge",
             wanted=10,
         )
     """
@@ -54,31 +58,37 @@ def pool_within_limits(app: HerokuApp, service: str, reserve: int = 10, wanted: 
         why = "is not set on the app" if app.pool_value is None else f"is {app.pool_value!r}, not a number"
         converged(f"not checked: {app.pool_var} {why}: set DB_POOL_MAX_VALUE=N to have it set and checked")
         return
-    info = read(ServerInfo, service)
-    if isinstance(info, FactError):
-        yield from refuse(f"Heroku app {app.name}'s database is not reachable: {info['error']}")
+    try:
+        plan, limit, _ = heroku_app.plan_limit(Path(state_dir), app, pool)
+    except HerokuError as exc:
+        yield from refuse(str(exc))
         return
-    limit = info["connection_limit"]
-    plan = heroku_app.pg_info_if_read(app.name)
-    if plan and plan.connections_limit:
-        limit = min(limit, plan.connections_limit)
+    where = f"plan {plan}"
+    if limit is None:  # pg:info showed no Connections line: the database's own limit is all there is
+        info = read(ServerInfo, service)
+        if isinstance(info, FactError):
+            yield from refuse(f"Heroku app {app.name}'s database is not reachable: {info['error']}")
+            return
+        limit, where = info["connection_limit"], "the database's max_connections (pg:info shows no limit)"
     check = PoolCheck(pool, app.dynos.web, reserve, limit)
+    described = f"{check.describe(app.pool_var)} ({where})"
     if not check.fits:
         yield from refuse(
-            f"pool limits: {check.describe(app.pool_var)}: set DB_POOL_MAX_VALUE={check.largest_pool} or less, "
+            f"pool limits: {described}: set DB_POOL_MAX_VALUE={check.largest_pool} or less, "
             "scale the web dynos down, or move to a plan with more connections"
         )
         return
     if wanted is None or wanted == current:
-        converged(check.describe(app.pool_var))
+        converged(described)
         return
     show_plan([f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
-               "the app's dynos restart)", check.describe(app.pool_var)])
+               "the app's dynos restart)", described])
 
     def set_pool(log) -> str:
         release = heroku_app.set_config(app.name, app.pool_var, str(wanted))
         heroku_app.note_release(app.name, release)
-        return f"{app.pool_var}={wanted} (release v{release}); {check.describe(app.pool_var)}"
+        heroku_app.remember_plan(Path(state_dir), app, pool, plan, limit)  # the new release, same plan
+        return f"{app.pool_var}={wanted} (release v{release}); {described}"
 
     yield python_step(set_pool, (HerokuError,))
 
@@ -140,7 +150,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
       newer than its own start) until a scan is clean
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
 
-    Scans ``heroku logs -n 1500`` for FATAL, too many connections, password authentication
+    Scans ``heroku logs -n 1500`` (on a Fir app, which streams: 20 seconds of it) for FATAL, too many connections, password authentication
     failed, SSL errors, ECONNREFUSED and "relation does not exist".
 
     **Example:**
@@ -155,10 +165,12 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return
-    show_plan([f"read heroku logs -n {heroku_app.LOG_LINES} -a {app.name} after the run"])
+    show_plan([f"read heroku logs -a {app.name} after the run ("
+               + (f"{heroku_app.log_window():g}s of the stream: a Fir app" if app.dynos.generation == "fir"
+                  else f"the last {heroku_app.LOG_LINES} lines") + ")"])
 
     def scan(log) -> str:
-        found = heroku_app.log_errors(app.name, since)
+        found = heroku_app.log_errors(app.name, since, app.dynos.generation)
         for kind, line in found:
             host.log_styled(f"  {kind}: {line[:300]}", fg="red")
         heroku_app.mark_logs_due(Path(state_dir), app.name, bool(found) and not ignore)
@@ -170,7 +182,9 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
             summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
-        return f"no database errors in the last {heroku_app.LOG_LINES} log lines since {since:%H:%M:%S}"
+        read = (f"{heroku_app.log_window():g}s of the log stream" if app.dynos.generation == "fir"
+                else f"the last {heroku_app.LOG_LINES} log lines")
+        return f"no database errors in {read} since {since:%H:%M:%S}"
 
     yield python_step(scan, (HerokuError,))
 

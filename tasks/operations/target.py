@@ -11,13 +11,15 @@ from tasks.operations.common import client_too_old, converged, refuse
 
 
 @operation()
-def reachable(service: str, label: str, require_ssl: bool = True):
+def reachable(service: str, label: str, require_ssl: bool = True, local_dump: bool = True):
     """
-    Ensure the database answers, over SSL when required, and the local client tools are not older.
+    Ensure the database answers, over SSL when required, and a local pg_dump is not older.
 
     + service: the service name of the run's pg_service.conf (``target`` or ``source``)
     + label: what to call the database in messages (a redacted URL or an app name)
     + require_ssl: refuse a session without TLS
+    + local_dump: this run may take a local ``pg_dump`` of it, so one at least as new as the
+      server must be installed (False on Heroku: its backups are taken server-side)
 
     **Example:**
 
@@ -36,7 +38,7 @@ def reachable(service: str, label: str, require_ssl: bool = True):
     if require_ssl and not info["ssl"]:
         yield from refuse(f"{label} accepted a connection without SSL: use sslmode=require (the server must offer SSL)")
         return
-    problem = client_too_old(label, info["version_num"])
+    problem = client_too_old(label, info["version_num"]) if local_dump else None
     if problem:
         yield from refuse(problem)
         return

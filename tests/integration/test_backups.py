@@ -5,7 +5,6 @@ truncation detected, retention, the client version check, and a confirmed round-
 """
 
 import json
-import os
 import secrets
 import stat
 
@@ -78,9 +77,10 @@ def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_p
     wrapper.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 14.9"; exit 0; fi\n'
                        'exec /usr/bin/pg_dump "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    result = project.deploy(PATH=f"{fake}:{os.environ['PATH']}")
+    (fake / "pg_restore").symlink_to("/usr/bin/pg_restore")
+    result = project.deploy(PG_BINDIRS=str(fake))
     assert result.code != 0
-    assert "local pg_dump 14 is older than" in result.output and "PostgreSQL 15" in result.output
+    assert "no local pg_dump is at least" in result.output and "PostgreSQL 15 (installed: 14)" in result.output
     assert dumps(project, "source") == [] and project.tables() == []
 
 

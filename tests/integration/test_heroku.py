@@ -1,10 +1,11 @@
 """
-The Heroku target (issue 7), end to end: ``HEROKU_APP=... pyinfra inventory.py deploy.py -y``.
+The Heroku target (issues 7, 14), end to end: ``HEROKU_APP=... pyinfra inventory.py deploy.py -y``.
 
-Stand-ins (Heroku is unreachable from here): the real ``heroku`` CLI talks to a local fake of the
-Heroku Platform and Data APIs (tests/heroku_fake.py) whose DATABASE_URL is a real database on the
-sandbox target; ``heroku run`` and ``heroku logs`` are a PATH stand-in that runs the check command
-here and prints the fake's log lines. Everything database-side is real PostgreSQL.
+The one stand-in is Heroku's servers (unreachable from here): the real ``heroku`` CLI 11.10 talks to
+a local fake of the Platform and Data APIs (tests/heroku_fake.py) whose DATABASE_URL is a real
+database on the sandbox target (PostgreSQL 17). ``heroku run`` and ``heroku logs`` go through the
+real CLI too: the fake serves the dyno rendezvous and the log stream, so these tests see the argv
+the CLI builds. Everything database-side is real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,27 +15,31 @@ import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
+from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
 
 
-def password(project) -> str:
-    return urlsplit(project.target_url).password
-
-
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
+    """HEROKU_APP only in .env (the README's set-up), the default APP_DB_CHECK_COMMAND, a PG17 target:
+    the dyno receives the check command exactly as written (defect 1: -a APP was once sent along)."""
+    del project.extra["HEROKU_APP"], project.extra["APP_DB_CHECK_COMMAND"]
+    project.env_file.write_text("HEROKU_APP=pgc-test-app\n")
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
     assert project.applied_versions(), "the migrations were applied through the app's DATABASE_URL"
+    assert "PostgreSQL 17" in first.output
+    assert heroku.dyno_commands == [DEFAULT_APP_CHECK + ' ; echo "\uFFFF heroku-command-exit-status: $?"']
+    assert heroku.rendezvous.exit_codes == [0], "the app's own db module answered in the dyno"
+    assert heroku.log_sessions == [{"lines": 1500, "tail": False}], "logs -n 1500 as the CLI sends it"
     calls = heroku.calls()
     assert sorted(calls[:2]) == ["config:get", "ps"], "both at the start, side by side"
     assert {"pg:info", "pg:backups:capture", "pg:backups:info", "run", "logs"} <= set(calls)
     assert len(heroku.transfers) == 1 and heroku.transfers[0]["succeeded"]
-    assert password(project) not in first.output, "DATABASE_URL's password was printed"
+    assert heroku.password not in first.output, "DATABASE_URL's password was printed"
     assert "heroku CLI calls: 7 (" in first.stderr and "pg:info, pg:backups:capture" in first.stderr
     kept = [path for path in project.tmp.rglob("*") if path.is_file() and "heroku" not in path.parts]
-    assert kept and not [path for path in kept if password(project).encode() in path.read_bytes()], "nor written"
+    assert kept and not [path for path in kept if heroku.password.encode() in path.read_bytes()], "nor written"
 
     before = len(calls)
     second = project.deploy()
@@ -94,18 +99,6 @@ def test_pool_var_is_set_only_when_it_differs(project, heroku):
     assert "config:set" not in heroku.calls()[-2:]
 
 
-def test_a_pool_that_does_not_fit_fails_with_the_numbers_before_any_change(project, heroku):
-    """With -y, pyinfra plans each op just before running it: the backup may be taken, nothing else."""
-    heroku.web_dynos = 3
-    before = catalog_and_data(project.target_db)
-    result = project.deploy(DB_POOL_MAX_VALUE="5")
-    assert result.code != 0
-    assert "DB_POOL_MAX 5 × 3 web dyno(s) + 10 reserved = 25 > 20 connections" in result.output
-    assert "DB_POOL_MAX_VALUE=3 or less" in result.output
-    assert heroku.config_patches == [] and catalog_and_data(project.target_db) == before
-    assert "run" not in heroku.calls() and project.applied_versions() == []
-
-
 def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project, heroku):
     now = datetime.now(timezone.utc)
     heroku.add_log(now - timedelta(hours=1), "app[web.1]: Error: connect ECONNREFUSED 10.1.2.3:5432")
@@ -126,7 +119,7 @@ def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project,
 
 
 def test_a_failing_app_check_fails_the_run_and_is_retried_on_the_next(project, heroku):
-    failed = project.deploy(APP_DB_CHECK_COMMAND="exit 3")
+    failed = project.deploy(APP_DB_CHECK_COMMAND="false")
     assert failed.code != 0 and summary_rows(failed.stderr)["App can connect"][0] == "failed"
     assert "could not reach its database from a one-off dyno" in failed.output
     fixed = project.deploy()
@@ -152,7 +145,7 @@ def kill_when(process, condition, timeout: float = 120) -> None:
 
 
 def test_interrupted_app_check_runs_again_and_converges(project, heroku):
-    slow = 'touch "$PGCONVERGE_FAKE_HEROKU/in-check"; sleep 60'
+    slow = f'touch {heroku.folder}/in-check; sleep 60'
     process = project.start(APP_DB_CHECK_COMMAND=slow)
     kill_when(process, lambda: (heroku.folder / "in-check").exists())
     rerun = project.deploy()

@@ -28,7 +28,7 @@ def bin_without(tmp_path, missing):
         found = shutil.which(tool)
         if tool != missing and found:
             (folder / tool).symlink_to(found)
-    return {"PATH": str(folder)}
+    return {"PATH": str(folder), "PG_BINDIRS": str(folder)}
 
 
 def older_pg_dump(tmp_path):
@@ -38,7 +38,8 @@ def older_pg_dump(tmp_path):
     wrapper.write_text('#!/bin/sh\n[ "$1" = "--version" ] && { echo "pg_dump (PostgreSQL) 13.2"; exit 0; }\n'
                        f'exec {shutil.which("pg_dump")} "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    return {"PATH": f"{folder}:{os.environ['PATH']}"}
+    (folder / "pg_restore").symlink_to(shutil.which("pg_restore"))
+    return {"PATH": f"{folder}:{os.environ['PATH']}", "PG_BINDIRS": str(folder)}
 
 
 def full_backup_folder(tmp_path):
@@ -85,8 +86,8 @@ CASES = {
     "seed row with a missing field": (None, lambda p, t: (p.seeds / "users.csv").write_text(
         "id,email,display_name\n1,a@x\n") and {}, "seed file users.csv line 2: 2 fields"),
     "psql missing": (None, lambda p, t: bin_without(t, "psql"), "psql is not installed"),
-    "pg_dump missing": (None, lambda p, t: bin_without(t, "pg_dump"), "pg_dump is not installed"),
-    "pg_dump older than the server": (None, lambda p, t: older_pg_dump(t), "local pg_dump 13 is older than"),
+    "pg_dump missing": (None, lambda p, t: bin_without(t, "pg_dump"), "PostgreSQL 15 (installed: none)"),
+    "pg_dump older than the server": (None, lambda p, t: older_pg_dump(t), "PostgreSQL 15 (installed: 13)"),
     "full backup folder": (None, lambda p, t: full_backup_folder(t), "No space left on device"),
     "lock held by another deploy": ("lock", lambda p, t: {"MIGRATION_LOCK_WAIT": "1"},
                                     "another deploy holds the migration lock"),

@@ -69,6 +69,13 @@ def test_ps_counts_web_dynos_and_the_release():
     assert parse_ps("[]").web == 0
 
 
+def test_ps_tells_a_fir_app_by_its_dyno_names_as_the_cli_does():
+    """The CLI's own test (src/lib/apps/generation.ts): web.1 is Cedar, web-<hash>-<id> is Fir."""
+    cedar = [{"type": "web", "name": "web.1", "release": {"version": 3}}]
+    fir = [{"type": "web", "name": "web-7c9f8d6b4-x2k9p", "release": {"version": 3}}]
+    assert parse_ps(json.dumps(cedar)).generation == "cedar" and parse_ps(json.dumps(fir)).generation == "fir"
+
+
 def test_capture_id_is_read_from_stderr_and_status_from_info():
     assert parse_capture_id(sample("capture_stderr.txt")) == "b005"
     assert parse_capture_id("Starting backup... done\n") is None
@@ -134,3 +141,24 @@ def test_cli_flags_come_before_the_dyno_command():
     assert argv == ["heroku", "run", "-a", "my-app", "--exit-code", "--no-tty", "--", "node -e 'x' -a y"]
     assert argv.index("-a") < argv.index("--")
     assert cli_argv("heroku", ["config:get", "DATABASE_URL", "--json"], "a")[:4] == ["heroku", "config:get", "-a", "a"]
+
+
+@pytest.mark.parametrize("name, kind, words, left_out", [
+    # printed by the real CLI 11.10 against tests/heroku_fake.py
+    ("error_capture_failed_pg_dump.txt", "other",
+     "backup did not finish.; pg_dump: error: query failed: ERROR: permission denied for table secrets", "reading extensions"),
+    ("error_run_no_exit_code.txt", "no-exit-code", "No exit code returned", " at "),
+    ("error_503_html.txt", "server", "HTTP Error 503 for GET http://127.0.0.1/apps/pgc-test-app/config-vars", "<"),
+    ("error_addon_var.txt", "other", "Cannot overwrite attachment values DATABASE_URL.", "Error ID"),
+])
+def test_cli_errors_keep_the_cause_and_never_a_stack_frame_or_html(name, kind, words, left_out):
+    """A failed capture keeps pg_dump's lines after the blank line; an early exit in `heroku run`
+    crashes the CLI with a stack trace; a 5xx brings an HTML page: one line with the cause each."""
+    failure = parse_cli_error(sample(name))
+    assert failure.kind == kind and words in failure.message, failure
+    assert left_out not in failure.message and "\n" not in failure.message
+
+
+def test_explained_server_and_early_exit_failures_say_what_to_do():
+    assert "status.heroku.com" in explain_failure("my-app", "config:get", 1, sample("error_503_html.txt"))
+    assert "must not end the shell" in explain_failure("my-app", "run", 1, sample("error_run_no_exit_code.txt"))

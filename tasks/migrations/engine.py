@@ -6,7 +6,10 @@ The migration engine: apply pending files exactly once, in one database session.
   statements (no open snapshot, so a concurrent CREATE INDEX CONCURRENTLY is never held up by
   a waiting deploy), with a bounded wait; the history is read again under the lock.
 * One transaction per file, its ``schema_migrations`` row included, with ``SET LOCAL
-  lock_timeout`` / ``statement_timeout``: a failed or killed file leaves nothing behind.
+  lock_timeout`` / ``statement_timeout`` set again before every statement (a file's ``SET`` or
+  ``RESET ALL`` cannot lift them): a failed or killed file leaves nothing behind.
+* Every file starts from the same session state: after each one the session is reset
+  (:data:`RESET_SESSION`), in the proof and on the target alike.
 * A no-transaction file runs statement by statement after INVALID indexes it builds (left by a
   killed CREATE INDEX CONCURRENTLY) are dropped, so re-running it after a crash works.
 """
@@ -52,6 +55,13 @@ CONCURRENT_INDEX_NAME = re.compile(
 )
 
 
+# After every file: the session as it was before it (settings incl. search_path, role, temporary
+# tables, prepared statements, cursors, listeners), so what one file SETs never leaks into the next.
+# (Not DISCARD ALL: it would let go of the deploy's advisory lock and cannot run in a transaction.)
+RESET_SESSION = ("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TEMP; DISCARD SEQUENCES; "
+                 "DEALLOCATE ALL; CLOSE ALL; UNLISTEN *")
+
+
 class MigrationError(RuntimeError):
     """A migration could not be applied; the message is one line naming the file and the fix."""
 
@@ -79,12 +89,12 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()} (pgconverge)"
 
 
-def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:
+def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None, shift: int = 0) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
     where = f"migration {migration.filename}"
-    if diag.statement_position:
-        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1)}"
+    if diag.statement_position and int(diag.statement_position) > shift:
+        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1 - shift)}"
     elif base_offset is not None:
         where += f" line {line_of(migration.sql, base_offset)}"
     detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
@@ -120,22 +130,32 @@ def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
     conn.execute(query.as_bytes(conn))
 
 
-def run_statements(conn: psycopg.Connection, migration: Migration) -> None:
-    """Send the file's statements one by one (as psql does), so a failure names its line."""
-    for statement in migration.statements:
+def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits, local: bool) -> None:
+    """
+    Send the file's statements one by one (as psql does), so a failure names its line. The limits
+    are set again before every statement, so whatever a statement does to them (``SET``, ``RESET
+    ALL``, ``set_config()``, a function) holds for itself only: in a transaction in the same round
+    trip (``SET LOCAL ...; <statement>``), outside one (where a multi-statement message would open
+    a transaction block) in its own.
+    """
+    prefix = _limits_sql(limits, local).as_string(conn) + "; "
+    for index, statement in enumerate(migration.statements):
+        text, shift = (prefix + statement.text, len(prefix)) if local else (statement.text, 0)
         try:
-            conn.execute(statement.text.encode())
+            if index and not local:
+                conn.execute(prefix.encode())
+            conn.execute(text.encode())
         except psycopg.Error as exc:
-            raise _failure(migration, exc, statement.offset) from None
+            raise _failure(migration, exc, statement.offset, shift) from None
 
 
 def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
-    """BEGIN with the limits, the statements, then the tracking row with COMMIT: n + 2 round trips."""
+    """BEGIN, each statement (limits first), then the session reset, the tracking row and COMMIT: n + 2 round trips."""
     started = time.monotonic()
     try:
-        _simple(conn, sql.SQL("BEGIN; ") + _limits_sql(limits, local=True))
-        run_statements(conn, migration)
-        _simple(conn, _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
+        _simple(conn, sql.SQL("BEGIN"))
+        run_statements(conn, migration, limits, local=True)
+        _simple(conn, sql.SQL(RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
     finally:
@@ -157,11 +177,12 @@ def apply_without_transaction(conn: psycopg.Connection, migration: Migration, li
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
     try:
-        run_statements(conn, migration)
+        run_statements(conn, migration, limits, local=False)
+        _simple(conn, sql.SQL(RESET_SESSION))
         _simple(conn, _record_sql(migration, "applied", started, by))
     finally:
         if not conn.closed and not conn.broken:
-            conn.execute("RESET lock_timeout; RESET statement_timeout")
+            conn.execute(RESET_SESSION)
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:

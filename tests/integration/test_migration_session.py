@@ -1,0 +1,50 @@
+"""
+Every migration file starts from the same session state, and the per-migration limits hold whatever a
+file does (issue 16.2 and 16.7), in the proof and on the target, through the real pyinfra CLI.
+"""
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+import sandbox
+from tests.support import query
+
+LEAKS = {
+    "set search_path": "SET search_path TO app, public;\n",
+    "pg_dump's set_config": "SELECT pg_catalog.set_config('search_path', '', false);\n",
+    "a DO block": "DO $$ BEGIN PERFORM set_config('search_path', 'app', false); END $$;\n",
+}
+
+
+@pytest.mark.parametrize("ending", LEAKS.values(), ids=LEAKS.keys())
+def test_what_a_file_sets_does_not_leak_into_the_next_file(project, ending):
+    project.write_migration("005_app.sql", "CREATE SCHEMA app;\n" + ending)
+    project.write_migration("006_widgets.sql", "CREATE TABLE widgets (id int PRIMARY KEY);\n")
+    together = project.deploy()
+    assert together.code == 0, together.output[-2000:]
+    assert query(project.target_db, "SELECT schemaname FROM pg_tables WHERE tablename = 'widgets'") == [("public",)]
+    again = project.deploy()
+    assert again.code == 0 and "Migrations applied" not in again.changed(), again.output[-2000:]  # verified, for good
+
+
+def test_a_file_that_resets_all_settings_still_obeys_the_lock_timeout(project):
+    assert project.deploy().code == 0
+    project.write_migration("005_bio.sql", "RESET ALL;\nSET lock_timeout = 0;\nALTER TABLE users ADD COLUMN bio text;\n")
+    holder = psycopg.connect(sandbox.admin_conninfo("target", project.target_db))
+    holder.execute("LOCK TABLE users IN ACCESS SHARE MODE")  # a long read holds the table for 20 s
+    release = threading.Timer(20, holder.rollback)
+    release.start()
+    try:
+        started = time.monotonic()
+        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms")
+        waited = time.monotonic() - started
+    finally:
+        release.cancel()
+        holder.close()
+    assert result.code != 0, "the migration waited for the lock past MIGRATION_LOCK_TIMEOUT"
+    assert "migration 005_bio.sql line 3" in result.output and "MIGRATION_LOCK_TIMEOUT" in result.output
+    assert waited < 20
+    assert project.applied_versions() == [1, 2, 3, 4]

@@ -75,15 +75,29 @@ class ServiceFile:
         self.services[name] = dict(params)
         self._write()
 
+    def discard(self, name: str) -> None:
+        if self.services.pop(name, None) is not None:
+            self._write()
+
     def install(self, environ: dict | None = None) -> None:
+        global _installed
         environ = os.environ if environ is None else environ
         environ["PGSERVICEFILE"] = str(self.path)
+        _installed = self
         # A password or service from the caller's environment must not override ours.
         for key in ("PGPASSWORD", "PGSERVICE", "DATABASE_URL"):
             environ.pop(key, None)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_installed: ServiceFile | None = None
+
+
+def installed() -> ServiceFile | None:
+    """The run's service file (``PGSERVICEFILE``), to add a short-lived service such as the proof's role."""
+    return _installed
 
 
 def conninfo(service: str, **overrides: str) -> str:

@@ -127,7 +127,7 @@ def test_existing_tables_need_a_baseline_then_baseline_adopts_them(project):
 
 
 def test_lock_held_elsewhere_times_out_with_the_holder_named(project):
-    from tasks.migrations.engine import LOCK_KEY
+    from tasks.core.lock import LOCK_KEY
 
     with psycopg.connect(project_conninfo(project), autocommit=True) as holder:
         holder.execute("SET application_name = 'other-deploy'")

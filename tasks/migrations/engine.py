@@ -17,7 +17,6 @@ The migration engine: apply pending files exactly once, in one database session.
 from __future__ import annotations
 
 import getpass
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -49,10 +48,6 @@ SELECT n.nspname, c.relname FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT i.indisvalid AND c.relname = ANY(%s)
 """
-CONCURRENT_INDEX_NAME = re.compile(
-    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)",
-    re.IGNORECASE,
-)
 
 
 # After every file: the session as it was before it (settings incl. search_path, role, temporary
@@ -164,7 +159,8 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
-    names = [m.group(1).strip('"') for m in CONCURRENT_INDEX_NAME.finditer(migration.sql)]
+    names = [s.node.idxname for s in migration.statements
+             if s.kind == "IndexStmt" and s.node.concurrent and s.node.if_not_exists and s.node.idxname]
     if not names:
         return
     for schema, index in conn.execute(INVALID_INDEX_SQL, (names,)).fetchall():

@@ -70,6 +70,15 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                 "the SOURCE_DATABASE_URL user needs CREATEDB"
             ) from None
         shadow = conninfo(role) if role else conninfo(service, dbname=name)
+        if role:
+            try:
+                connect(shadow).close()
+            except MigrationError as exc:
+                raise MigrationError(
+                    f"the proof's role (not a superuser, like the target's owner) cannot log in to the source server "
+                    f"({str(exc).removeprefix('cannot connect: ')}): allow password logins for SOURCE_DATABASE_URL's host "
+                    "in its pg_hba.conf, or use a source user that is not a superuser"
+                ) from None
         try:
             apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
         except MigrationError as exc:

@@ -71,11 +71,11 @@ def parse_file_name(filename: str) -> tuple[int, str]:
 def _needs_no_transaction(statement: Statement) -> str | None:
     """What in ``statement`` cannot run inside a transaction block, or None."""
     node, kind = statement.node, statement.kind
-    if kind in ("IndexStmt", "DropStmt") and node.concurrent:
+    if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
         return f"{'CREATE' if kind == 'IndexStmt' else 'DROP'} INDEX CONCURRENTLY"
-    if kind == "ReindexStmt" and any(p.defname == "concurrently" for p in node.params or ()):
+    if kind == "ReindexStmt" and any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", ())):
         return "REINDEX CONCURRENTLY"
-    if kind == "VacuumStmt" and node.is_vacuumcmd:
+    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return "VACUUM"
     return NO_TRANSACTION_KINDS.get(kind)
 
@@ -84,12 +84,12 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
     for statement in statements:
         where = f"migration {filename} line {statement.line}"
         words = " ".join(statement.text.split()[:2]).upper()
-        if statement.kind == "TransactionStmt" and (no_transaction or statement.node.kind.name not in SAVEPOINT_KINDS):
+        if statement.kind == "TransactionStmt" and (no_transaction or statement.node.get("kind") not in SAVEPOINT_KINDS):
             raise MigrationFileError(
                 f"{where}: {words} is not allowed: every file already runs in its own transaction "
                 f"(or mark it {NO_TRANSACTION!r})"
             )
-        if statement.kind == "DiscardStmt" and statement.node.target.name == "DISCARD_ALL":
+        if statement.kind == "DiscardStmt" and statement.node.get("target") == "DISCARD_ALL":
             raise MigrationFileError(f"{where}: DISCARD ALL would let go of the deploy's lock: remove it "
                                      "(every file already starts from a reset session)")
         needs = _needs_no_transaction(statement)
@@ -99,10 +99,10 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
                 f"put it in its own file whose first line is {NO_TRANSACTION}"
             )
         node = statement.node
-        if no_transaction and statement.kind == "IndexStmt" and node.concurrent and not node.if_not_exists:
+        if no_transaction and statement.kind == "IndexStmt" and node.get("concurrent") and not node.get("if_not_exists"):
             raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
                                      "write CREATE INDEX CONCURRENTLY IF NOT EXISTS")
-        if no_transaction and statement.kind == "AlterEnumStmt" and node.newVal and not node.skipIfNewValExists:
+        if no_transaction and statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("skipIfNewValExists"):
             raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
                                      "write ADD VALUE IF NOT EXISTS")
 

@@ -7,6 +7,8 @@ example comes with the expected statements, their first lines and the values the
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import strategies as st
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
@@ -72,7 +74,7 @@ def sql_file(draw) -> tuple[str, list[tuple[str, int, str]]]:
         for _ in range(draw(st.integers(0, 2))):
             parts.append(draw(comment()) + draw(st.sampled_from(["", "\n", " ", ";\n"])))
         text, value = draw(statement())
-        line = "".join(parts).count("\n") + 1
+        line = len(re.findall(r"\r\n|\r|\n", "".join(parts))) + 1  # as editors count: CRLF, LF, lone CR
         expected.append((text, line, value))
         parts.append(text + draw(st.sampled_from([";", " ;", ";\n", ";\n\n", "\n;"])))
     return "".join(parts), expected

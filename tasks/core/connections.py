@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from tasks.core.processes import pid_alive
+from tasks.core.pinned import with_pinned
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -38,6 +39,7 @@ def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
         if not SERVICE_NAME.fullmatch(name):
             raise ValueError(f"bad service name {name!r}")
         lines.append(f"[{name}]")
+        params = {**params, "options": with_pinned(params.get("options"))}  # parsing/name resolution pinned
         lines.extend(f"{key}={_escape(value)}" for key, value in params.items())
         lines.append("")
     return "\n".join(lines)

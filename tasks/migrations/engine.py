@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from tasks.migrations.files import Migration
-from tasks.core.lock import LockTimeout, acquire_lock
+from tasks.core.lock import LockTimeout, acquire_lock, lock_held
+from tasks.core.pinned import PINNED_OPTIONS
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
 from tasks.migrations.sqlsplit import line_of
@@ -105,6 +106,14 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
     return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
 
 
+def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
+    """Stop before a file's changes are kept if a statement let go of the deploy's lock."""
+    if not lock_held(conn):
+        state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
+        raise MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
+                             f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
+
+
 def _limits_sql(limits: Limits, local: bool) -> sql.Composed:
     scope = sql.SQL("SET LOCAL" if local else "SET")
     return sql.SQL("{0} lock_timeout = {1}; {0} statement_timeout = {2}").format(
@@ -140,6 +149,8 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
             if index and not local:
                 conn.execute(prefix.encode())
             conn.execute(text.encode())
+            if not local:
+                _ensure_lock(conn, migration)
         except psycopg.Error as exc:
             raise _failure(migration, exc, statement.offset, shift) from None
 
@@ -150,6 +161,7 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
     try:
         _simple(conn, sql.SQL("BEGIN"))
         run_statements(conn, migration, limits, local=True)
+        _ensure_lock(conn, migration)
         _simple(conn, sql.SQL(RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
@@ -190,7 +202,7 @@ def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> No
 
 def connect(conninfo: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(conninfo, autocommit=True)
+        return psycopg.connect(conninfo, autocommit=True, options=PINNED_OPTIONS)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
         raise MigrationError(f"cannot connect: {first}") from None

@@ -15,10 +15,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.migrations.forbidden import forbidden
 from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
 
 FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
 NO_TRANSACTION = "-- pgconverge:no-transaction"
+BIGINT_MAX = 2**63 - 1
 # Statements PostgreSQL refuses inside a transaction block (parse node -> what to call it).
 NO_TRANSACTION_KINDS = {
     "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE", "AlterSystemStmt": "ALTER SYSTEM",
@@ -65,7 +67,11 @@ def parse_file_name(filename: str) -> tuple[int, str]:
         raise MigrationFileError(
             f"migration file {filename} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
         )
-    return int(match.group("version")), match.group("name")
+    version = int(match.group("version"))
+    if version > BIGINT_MAX:
+        raise MigrationFileError(f"migration file {filename}: version {match.group('version')} is larger than "
+                                 f"{BIGINT_MAX} (schema_migrations.version is a bigint): renumber it")
+    return version, match.group("name")
 
 
 def _needs_no_transaction(statement: Statement) -> str | None:
@@ -85,10 +91,12 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
         where = f"migration {filename} line {statement.line}"
         words = " ".join(statement.text.split()[:2]).upper()
         if statement.kind == "TransactionStmt" and (no_transaction or statement.node.get("kind") not in SAVEPOINT_KINDS):
-            raise MigrationFileError(
-                f"{where}: {words} is not allowed: every file already runs in its own transaction "
-                f"(or mark it {NO_TRANSACTION!r})"
-            )
+            advice = ("a no-transaction file runs each statement on its own: remove it" if no_transaction else
+                      f"every file already runs in its own transaction (or mark it {NO_TRANSACTION!r})")
+            raise MigrationFileError(f"{where}: {words} is not allowed: {advice}")
+        reason = forbidden(statement.kind, statement.node)
+        if reason:
+            raise MigrationFileError(f"{where}: {reason}")
         if statement.kind == "DiscardStmt" and statement.node.get("target") == "DISCARD_ALL":
             raise MigrationFileError(f"{where}: DISCARD ALL would let go of the deploy's lock: remove it "
                                      "(every file already starts from a reset session)")

@@ -40,8 +40,9 @@ class Statement:
 
 
 def line_of(sql: str, offset: int) -> int:
-    """1-based line number of a 0-based character offset."""
-    return sql.count("\n", 0, max(0, offset)) + 1
+    """1-based line number of a 0-based character offset; a line ends as in editors: CRLF, LF or a lone CR."""
+    end = max(0, offset)
+    return sql.count("\n", 0, end) + sql.count("\r", 0, end) - sql.count("\r\n", 0, end) + 1
 
 
 def _meta_command(sql: str, start: int) -> str:

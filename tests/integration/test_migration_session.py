@@ -48,3 +48,29 @@ def test_a_file_that_resets_all_settings_still_obeys_the_lock_timeout(project):
     assert "migration 005_bio.sql line 3" in result.output and "MIGRATION_LOCK_TIMEOUT" in result.output
     assert waited < 20
     assert project.applied_versions() == [1, 2, 3, 4]
+
+
+def test_role_defaults_for_parsing_and_name_resolution_do_not_reach_the_tools_sessions(project):
+    """
+    Adversary 16/2: a role default ``standard_conforming_strings = off`` broke every later fact session
+    (a JSON traceback in "Schema verified"), and a role default search_path set by 005 sent 006's
+    ``CREATE TABLE widgets``, in a later deploy, into schema app for good. The tool's sessions pin both.
+    """
+    admin = sandbox.admin_conninfo("target", project.target_db)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {sandbox.TARGET_OWNER} IN DATABASE {project.target_db} "
+                     "SET standard_conforming_strings = off")
+    project.write_migration("005_app.sql", "CREATE SCHEMA app;\nCREATE TABLE app.notes (t text);\n"
+                            "INSERT INTO app.notes VALUES ('a\\b');\n"
+                            "DO $$ BEGIN EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I "
+                            "SET search_path = app, public', current_database()); END $$;\n")
+    first = project.deploy()
+    assert first.code == 0, first.output[-2000:]
+    assert "Traceback" not in first.output
+    project.write_migration("006_widgets.sql", "CREATE TABLE widgets (id int PRIMARY KEY);\n")
+    later = project.deploy()
+    assert later.code == 0, later.output[-2000:]
+    assert query(project.target_db, "SELECT schemaname FROM pg_tables WHERE tablename = 'widgets'") == [("public",)]
+    assert query(project.target_db, "SELECT t FROM app.notes") == [("a\\b",)]
+    again = project.deploy()
+    assert again.code == 0 and "Migrations applied" not in again.changed(), again.output[-2000:]

@@ -74,3 +74,28 @@ def test_role_defaults_for_parsing_and_name_resolution_do_not_reach_the_tools_se
     assert query(project.target_db, "SELECT t FROM app.notes") == [("a\\b",)]
     again = project.deploy()
     assert again.code == 0 and "Migrations applied" not in again.changed(), again.output[-2000:]
+
+
+LET_GO = "DO $$ BEGIN PERFORM pg_advisory_unlock_all(); END $$;\n"  # in a string: the parse tree cannot see it
+
+
+@pytest.mark.parametrize("marker", ["", "-- pgconverge:no-transaction\n"], ids=["transaction", "no-transaction"])
+def test_a_file_that_lets_go_of_the_deploy_lock_is_stopped_before_it_is_kept(project, marker):
+    """
+    Adversary 16/3: a file that released the advisory lock let a concurrent deploy apply the next file
+    twice. The engine checks the lock is still held before each COMMIT (after each statement without
+    a transaction) and stops with one line, on the real target database.
+    """
+    from tasks.migrations.engine import Limits, MigrationError, apply_migrations
+    from tasks.migrations.files import read_migration
+
+    path = project.migrations.parent / "001_let_go.sql"
+    path.write_text(marker + "CREATE TABLE before_unlock (i int);\n" + LET_GO + "CREATE TABLE after_unlock (i int);\n")
+    files = [read_migration(path)]
+    with pytest.raises(MigrationError, match=r"^migration 001_let_go.sql: the deploy's lock was let go") as raised:
+        apply_migrations(sandbox.admin_conninfo("target", project.target_db), files, None, Limits())
+    tables = {row[0] for row in query(project.target_db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert "after_unlock" not in tables
+    assert ("before_unlock" in tables) == bool(marker)  # a no-transaction file keeps what ran before
+    assert "\n" not in str(raised.value)
+    assert query(project.target_db, "SELECT version FROM schema_migrations") == []

@@ -34,6 +34,27 @@ class SeedFile:
     rows: int
 
 
+def unterminated_quote(lines: list[str], first: int, last: int) -> int | None:
+    """The line (1-based) where a quote opens that lines ``first``..``last`` never close, or None."""
+    count, opened = 0, None
+    for number in range(first, last + 1):
+        quotes = lines[number - 1].count('"')
+        if count % 2 == 0 and quotes % 2:
+            opened = number
+        count += quotes
+    return opened if count % 2 else None
+
+
+def _field_count_error(name: str, lines: list[str], first: int, last: int, fields: int, columns: int) -> SeedFileError:
+    opened = unterminated_quote(lines, first, last)
+    if opened:
+        return SeedFileError(f'seed file {name} line {opened}: a quote (") opens a field and is never closed: close it or remove it')
+    if last > first:
+        return SeedFileError(f'seed file {name} line {first}: a quoted field runs on to line {last} ({fields} fields, the header '
+                             f'has {columns}): close its quote on line {first}')
+    return SeedFileError(f"seed file {name} line {first}: {fields} fields, the header has {columns}: fix the row")
+
+
 def read_seed_file(path: Path) -> SeedFile:
     stem = path.name[: -len(".csv")]
     if not TABLE_NAME.fullmatch(stem):
@@ -58,10 +79,11 @@ def read_seed_file(path: Path) -> SeedFile:
             raise SeedFileError(f"seed file {path.name} line 1: {column!r} is not a column name: fix the header row")
     if len(set(columns)) != len(columns):
         raise SeedFileError(f"seed file {path.name} line 1: a column is named twice: fix the header row")
-    rows = 0
+    rows, done = 0, reader.line_num
     lines = text.split("\n")
     try:
         for row in reader:
+            first, done = done + 1, reader.line_num
             if not row:
                 continue
             if row == ["\\."] and lines[reader.line_num - 1].rstrip("\r") == "\\.":
@@ -70,10 +92,7 @@ def read_seed_file(path: Path) -> SeedFile:
                     'COPY (the rows after it would be lost): write the value quoted, "\\.", or remove the line'
                 )
             if len(row) != len(columns):
-                raise SeedFileError(
-                    f"seed file {path.name} line {reader.line_num}: {len(row)} fields, the header has {len(columns)}: "
-                    "fix the row"
-                )
+                raise _field_count_error(path.name, lines, first, reader.line_num, len(row), len(columns))
             rows += 1
     except csv.Error as exc:
         raise SeedFileError(f"seed file {path.name} line {reader.line_num}: {exc}") from None

@@ -99,3 +99,17 @@ def test_a_file_that_lets_go_of_the_deploy_lock_is_stopped_before_it_is_kept(pro
     assert ("before_unlock" in tables) == bool(marker)  # a no-transaction file keeps what ran before
     assert "\n" not in str(raised.value)
     assert query(project.target_db, "SELECT version FROM schema_migrations") == []
+
+
+def test_a_file_that_turns_off_standard_conforming_strings_is_refused_before_anything_runs(project):
+    """
+    Adversary 16/1: split with the setting on, run with it off, this file's hidden COMMIT ran on the
+    target, kept part of it and stuck the target. Now it is refused by line before any connection.
+    """
+    assert project.deploy().code == 0
+    project.write_migration("005_escaped.sql", "SET standard_conforming_strings = off;\n"
+                            "INSERT INTO users (email) VALUES ('a\\', $$'); COMMIT; CREATE TABLE escaped2 (i int); SELECT 1 --$$);\n")
+    result = project.deploy()
+    assert result.code != 0 and "Traceback" not in result.output
+    assert "migration 005_escaped.sql line 1: changing standard_conforming_strings is not allowed" in result.output
+    assert "escaped2" not in project.tables() and project.applied_versions() == [1, 2, 3, 4]

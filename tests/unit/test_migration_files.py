@@ -108,7 +108,7 @@ HIDDEN_COMMIT = ("SET standard_conforming_strings = off;\n"
 @pytest.mark.parametrize("statement", [
     "SET standard_conforming_strings = off;",
     "SET LOCAL standard_conforming_strings TO off;",
-    "RESET standard_conforming_strings;",
+    "SET standard_conforming_strings TO false;",
     "SELECT set_config('standard_conforming_strings', 'off', false);",
     "ALTER ROLE CURRENT_USER SET standard_conforming_strings = off;",
     "ALTER DATABASE app SET standard_conforming_strings = off;",
@@ -119,6 +119,12 @@ def test_a_file_that_changes_how_strings_are_parsed_is_refused_with_its_line(tmp
     write(tmp_path, "001_a.sql", f"CREATE TABLE t (i int);\n{statement}\n")
     with pytest.raises(MigrationFileError, match=r"001_a.sql line 2: changing standard_conforming_strings"):
         read_migrations(tmp_path)
+
+
+def test_pg_dumps_header_turning_it_on_is_accepted(tmp_path):
+    write(tmp_path, "001_a.sql", "SET standard_conforming_strings = on;\nSELECT set_config('standard_conforming_strings', "
+                                 "'on', false);\nRESET standard_conforming_strings;\nCREATE TABLE t (i int);\n")
+    assert len(read_migrations(tmp_path)[0].statements) == 4
 
 
 def test_the_hidden_commit_file_is_refused_before_anything_runs(tmp_path):

@@ -13,7 +13,6 @@ import json
 
 from tasks.schema import catalog
 from tasks.migrations import history
-from tasks.data import seed
 from tasks.migrations.plan import TargetHistory
 from tasks.core.psql import FactError, PsqlFact, read  # noqa: F401  (the operations read facts through here)
 
@@ -63,13 +62,6 @@ class MigrationHistory(PsqlFact):
     def parse(self, rows) -> TargetHistory:
         exists = any(r[0] == "exists" and r[1] == "t" for r in rows)
         return history.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
-
-
-class SeedState(PsqlFact):
-    """Per seed file, the number of rows missing by primary key (the script is passed as ``sql``)."""
-
-    def parse(self, rows):
-        return seed.parse_seed_output(["\t".join(r) for r in rows])
 
 
 class CatalogSnapshot(PsqlFact):

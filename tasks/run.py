@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
+from tasks.core.identity import read_identity, same_database
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
@@ -49,6 +50,14 @@ class Run:
 _run: Run | None = None
 
 
+def refuse_same_database(target_label: str) -> None:
+    """Stop when the target is the source's database under another spelling (an alias, another host name)."""
+    source, target = read_identity("service=source"), read_identity("service=target")
+    if source and target and same_database(source, target):
+        raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
+                            "point the target at another database; nothing was touched")
+
+
 def get_run() -> Run:
     """The run of this process (created on first use)."""
     global _run
@@ -63,6 +72,7 @@ def get_run() -> Run:
             raise SettingsError(f"{settings.target_label}: the target is the same database as SOURCE_DATABASE_URL")
         service_file = ServiceFile({"source": settings.source.service_params(), "target": target.service_params()})
         service_file.install()
+        refuse_same_database(settings.target_label)
         _run = Run(settings, migrations, seeds, service_file, target, heroku)
     return _run
 

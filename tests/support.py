@@ -80,6 +80,8 @@ class Project:
         self.extra: dict[str, str] = {}
 
     def env(self, **extra: str) -> dict[str, str]:
+        if self.seeds.parent == self.tmp:
+            self.seeds.mkdir(exist_ok=True)  # "no seeds" is an empty folder: a SEED_DIR that is missing is refused
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PYTEST"))}
         env.update(
             ENV_FILE=str(self.env_file),

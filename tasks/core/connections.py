@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from tasks.core.processes import pid_alive
+from tasks.core.pinned import with_pinned
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -38,6 +39,7 @@ def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
         if not SERVICE_NAME.fullmatch(name):
             raise ValueError(f"bad service name {name!r}")
         lines.append(f"[{name}]")
+        params = {**params, "options": with_pinned(params.get("options"))}  # parsing/name resolution pinned
         lines.extend(f"{key}={_escape(value)}" for key, value in params.items())
         lines.append("")
     return "\n".join(lines)
@@ -75,15 +77,29 @@ class ServiceFile:
         self.services[name] = dict(params)
         self._write()
 
+    def discard(self, name: str) -> None:
+        if self.services.pop(name, None) is not None:
+            self._write()
+
     def install(self, environ: dict | None = None) -> None:
+        global _installed
         environ = os.environ if environ is None else environ
         environ["PGSERVICEFILE"] = str(self.path)
+        _installed = self
         # A password or service from the caller's environment must not override ours.
         for key in ("PGPASSWORD", "PGSERVICE", "DATABASE_URL"):
             environ.pop(key, None)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_installed: ServiceFile | None = None
+
+
+def installed() -> ServiceFile | None:
+    """The run's service file (``PGSERVICEFILE``), to add a short-lived service such as the proof's role."""
+    return _installed
 
 
 def conninfo(service: str, **overrides: str) -> str:

@@ -105,12 +105,15 @@ def _url(values: Mapping[str, str], key: str, default: str | None = None) -> Dat
         raise SettingsError(f"{key}: {exc}") from None
 
 
-def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, must_exist: bool) -> Path:
+def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, must_exist: bool,
+               what: str = "migrations", unless_default: bool = False) -> Path:
+    """The folder ``key`` names; with ``unless_default``, it must exist unless it is the default folder."""
     path = Path(values.get(key, "").strip() or default)
     if not path.is_absolute():
         path = cwd / path
-    if must_exist and not path.is_dir():
-        raise SettingsError(f"{key}: folder {path} does not exist: create it or point {key} at your migrations")
+    must_exist = must_exist or (unless_default and path != cwd / default)
+    if must_exist and not path.is_dir() and not path.exists():
+        raise SettingsError(f"{key}: folder {path} does not exist: create it or point {key} at your {what}")
     if path.exists() and not path.is_dir():
         raise SettingsError(f"{key}: {path} is a file, not a folder: point {key} at a folder")
     return path
@@ -218,7 +221,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         target=target,
         heroku_app=heroku_app,
         migrations_dir=_directory(values, "MIGRATIONS_DIR", "files/migrations", cwd, must_exist=True),
-        seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False),
+        seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False, what="seed files", unless_default=True),
         backup_dir=_directory(values, "BACKUP_DIR", "backups", cwd, must_exist=False),
         state_dir=_directory(values, "STATE_DIR", ".pgconverge", cwd, must_exist=False),
         data_migration=_choice(values, "DATA_MIGRATION", DATA_MIGRATION_MODES),

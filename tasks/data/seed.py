@@ -1,11 +1,12 @@
 """
 Seed files: ``SEED_DIR/<table>.csv`` with a header row of column names.
 
-:func:`read_seed_files` validates the files (pure, before anything connects).
-:func:`seed_script` builds one psql script that, in a single transaction, loads every file into
-a temporary table with COPY (so PostgreSQL converts the values), then inserts the rows missing
-by primary key, tables in foreign-key order, and advances the sequences behind explicit ids.
-``mode="count"`` only counts what is missing and rolls back: the fact and the dry run use it.
+:func:`read_seed_files` validates the files (pure, before anything connects). The rows travel as
+data: :mod:`tasks.data.seed_load` streams each file's bytes with the driver's ``COPY ... FROM
+STDIN`` (CSV) into a temporary table, then :data:`APPLY_SQL` inserts the rows missing by primary
+key (tables in foreign-key order) and advances the sequences behind explicit ids. No line of a
+seed file is ever part of a script. A value round-trips exactly as PostgreSQL's CSV reads it:
+an unquoted empty field is NULL, ``""`` is the empty string; a leading BOM is dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from tasks.core.lock import LOCK_KEY
 
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -31,16 +30,29 @@ class SeedFile:
     filename: str
     table: str  # schema-qualified, e.g. public.users
     columns: tuple[str, ...]
-    text: str  # the CSV text, LF line endings, header included
+    text: str  # the CSV text as written (a leading BOM dropped), header included
     rows: int
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def unterminated_quote(lines: list[str], first: int, last: int) -> int | None:
+    """The line (1-based) where a quote opens that lines ``first``..``last`` never close, or None."""
+    count, opened = 0, None
+    for number in range(first, last + 1):
+        quotes = lines[number - 1].count('"')
+        if count % 2 == 0 and quotes % 2:
+            opened = number
+        count += quotes
+    return opened if count % 2 else None
 
 
-def _quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _field_count_error(name: str, lines: list[str], first: int, last: int, fields: int, columns: int) -> SeedFileError:
+    opened = unterminated_quote(lines, first, last)
+    if opened:
+        return SeedFileError(f'seed file {name} line {opened}: a quote (") opens a field and is never closed: close it or remove it')
+    if last > first:
+        return SeedFileError(f'seed file {name} line {first}: a quoted field runs on to line {last} ({fields} fields, the header '
+                             f'has {columns}): close its quote on line {first}')
+    return SeedFileError(f"seed file {name} line {first}: {fields} fields, the header has {columns}: fix the row")
 
 
 def read_seed_file(path: Path) -> SeedFile:
@@ -49,12 +61,12 @@ def read_seed_file(path: Path) -> SeedFile:
         raise SeedFileError(f"seed file {path.name}: the name must be <table>.csv or <schema>.<table>.csv in lower case")
     table = stem if "." in stem else f"public.{stem}"
     try:
-        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise SeedFileError(f"seed file {path.name} cannot be read ({exc.strerror}): fix its permissions") from None
     except UnicodeDecodeError:
         raise SeedFileError(f"seed file {path.name} is not UTF-8 text: save it as UTF-8") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -67,21 +79,23 @@ def read_seed_file(path: Path) -> SeedFile:
             raise SeedFileError(f"seed file {path.name} line 1: {column!r} is not a column name: fix the header row")
     if len(set(columns)) != len(columns):
         raise SeedFileError(f"seed file {path.name} line 1: a column is named twice: fix the header row")
-    rows = 0
+    rows, done = 0, reader.line_num
+    lines = text.split("\n")
     try:
         for row in reader:
+            first, done = done + 1, reader.line_num
             if not row:
                 continue
-            if len(row) != len(columns):
+            if row == ["\\."] and lines[reader.line_num - 1].rstrip("\r") == "\\.":
                 raise SeedFileError(
-                    f"seed file {path.name} line {reader.line_num}: {len(row)} fields, the header has {len(columns)}: "
-                    "fix the row"
+                    f"seed file {path.name} line {reader.line_num}: an unquoted \\. line ends CSV data in PostgreSQL's "
+                    'COPY (the rows after it would be lost): write the value quoted, "\\.", or remove the line'
                 )
+            if len(row) != len(columns):
+                raise _field_count_error(path.name, lines, first, reader.line_num, len(row), len(columns))
             rows += 1
     except csv.Error as exc:
         raise SeedFileError(f"seed file {path.name} line {reader.line_num}: {exc}") from None
-    if not text.endswith("\n"):
-        text += "\n"
     return SeedFile(path.name, table, columns, text, rows)
 
 
@@ -106,7 +120,8 @@ def read_seed_files(folder: Path) -> list[SeedFile]:
 
 
 # The server-side part: ordering by foreign keys, primary-key lookup, insert or count, sequences.
-_APPLY = r"""
+# Reads pg_temp._seed_files (one row per file, filled by tasks.data.seed_load) and the _seed_N tables.
+APPLY_SQL = r"""
 DO $pgconverge$
 DECLARE
     remaining int[] := ARRAY(SELECT position FROM pg_temp._seed_files ORDER BY position);
@@ -195,68 +210,7 @@ BEGIN
         remaining := ARRAY(SELECT unnest(remaining) EXCEPT SELECT unnest(ready));
     END LOOP;
 END
-$pgconverge$;
-"""
-
-
-FILE_MARK = "-- pgconverge seed file: "
-
-
-def seed_script(files: list[SeedFile], mode: str, upsert: bool = False) -> str:
-    """
-    The psql script (fed on stdin). It prints ``seed<TAB>file<TAB>table<TAB>missing<TAB>updates<TAB>sample``
-    lines (or one ``absent<TAB>tables`` line in count mode when a table does not exist yet).
-    """
-    assert mode in ("count", "insert")
-    out = [
-        "\\set ON_ERROR_STOP 1",
-        "\\pset format unaligned",
-        "\\pset tuples_only on",
-        "\\pset fieldsep '\\t'",
-        "SET client_min_messages = warning;",
-        "BEGIN;",
-    ]
-    if mode == "insert":
-        # One deploy at a time (the migrations' lock key): a concurrent one then finds the rows present.
-        out += ["SET LOCAL lock_timeout = '60s';", f"SELECT pg_advisory_xact_lock({LOCK_KEY}) \\gset"]
-    if mode == "count":
-        # Tables a pending migration has not created yet: report them and stop (nothing to compare).
-        # COPY data cannot sit in a skipped \if branch (psql reads it as commands): quit early instead.
-        names = ", ".join(_quote_literal(f.table) for f in files)
-        out += [
-            f"SELECT coalesce(string_agg(t, ', '), '') AS missing_tables FROM unnest(ARRAY[{names}]::text[]) t "
-            "WHERE to_regclass(t) IS NULL \\gset",
-            "SELECT :'missing_tables' <> '' AS has_missing_tables \\gset",
-            "\\if :has_missing_tables",
-            "SELECT 'absent', :'missing_tables';",
-            "\\q",
-            "\\endif",
-        ]
-    out.append(
-        "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
-        "mode text, upsert boolean, result bigint, updates bigint, sample text) ON COMMIT DROP;"
-    )
-    for position, seed in enumerate(files, 1):
-        source = f"_seed_{position}"
-        out.append(f"{FILE_MARK}{seed.filename}")
-        columns = ", ".join(_quote_ident(c) for c in seed.columns)
-        schema, _, table = seed.table.partition(".")
-        target = f"{_quote_ident(schema)}.{_quote_ident(table)}"
-        out.append(f"CREATE TEMP TABLE {source} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA;")
-        out.append(f"COPY {source} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true);")
-        out.append(seed.text.rstrip("\n"))
-        out.append("\\.")
-        array = ", ".join(_quote_literal(c) for c in seed.columns)
-        out.append(
-            f"INSERT INTO _seed_files VALUES ({position}, {_quote_literal(target)}::regclass, {_quote_literal(source)}, "
-            f"{_quote_literal(seed.filename)}, ARRAY[{array}]::text[], {_quote_literal(mode)}, {str(upsert).lower()}, "
-            "0, 0, NULL);"
-        )
-    out.append(f"{FILE_MARK}(all files)")
-    out.append(_APPLY.strip())
-    out.append("SELECT 'seed', file, target::text, result, updates, coalesce(sample, '') FROM _seed_files ORDER BY position;")
-    out.append("COMMIT;" if mode == "insert" else "ROLLBACK;")
-    return "\n".join(out) + "\n"
+$pgconverge$;"""
 
 
 @dataclass(frozen=True)
@@ -265,33 +219,3 @@ class SeedCount:
     missing: int
     updates: int
     sample: str  # up to ten primary keys, e.g. "(1) (2)"
-
-
-def parse_seed_output(lines: list[str]) -> dict:
-    """``{"absent": [tables], "tables": {filename: SeedCount}}`` from the script's output."""
-    result: dict = {"absent": [], "tables": {}}
-    for line in lines:
-        parts = line.split("\t")
-        if parts[0] == "absent" and len(parts) == 2:
-            result["absent"] = [t.strip() for t in parts[1].split(",") if t.strip()]
-        elif parts[0] == "seed" and len(parts) == 6:
-            result["tables"][parts[1]] = SeedCount(parts[2], int(parts[3]), int(parts[4]), parts[5])
-    return result
-
-
-def explain(lines: list[str], files: list[SeedFile], script: str) -> str:
-    """One line naming the seed file (and CSV line) behind psql's error output."""
-    text = "\n".join(lines)
-    error = next((l.split("ERROR:", 1)[1].strip() for l in lines if "ERROR:" in l), None)
-    error = error or next((l.strip() for l in lines if l.strip()), "psql failed")
-    error = error.removeprefix("pgconverge: ")
-    copy = re.search(r"COPY _seed_(\d+), line (\d+)(?:, column (\w+))?", text)
-    if copy and 0 < int(copy[1]) <= len(files):
-        column = f", column {copy[3]}" if copy[3] else ""
-        return f"seed file {files[int(copy[1]) - 1].filename} line {copy[2]}{column}: {error}: fix the file; nothing was inserted"
-    where = re.search(r"psql:<stdin>:(\d+):", text)
-    if where and not error.startswith("seed"):
-        marks = [l[len(FILE_MARK):] for l in script.splitlines()[: int(where[1])] if l.startswith(FILE_MARK)]
-        if marks and marks[-1] != "(all files)":
-            return f"seed file {marks[-1]}: {error}: fix the file; nothing was inserted"
-    return f"{error}; nothing was inserted"

@@ -6,7 +6,10 @@ The migration engine: apply pending files exactly once, in one database session.
   statements (no open snapshot, so a concurrent CREATE INDEX CONCURRENTLY is never held up by
   a waiting deploy), with a bounded wait; the history is read again under the lock.
 * One transaction per file, its ``schema_migrations`` row included, with ``SET LOCAL
-  lock_timeout`` / ``statement_timeout``: a failed or killed file leaves nothing behind.
+  lock_timeout`` / ``statement_timeout`` set again before every statement (a file's ``SET`` or
+  ``RESET ALL`` cannot lift them): a failed or killed file leaves nothing behind.
+* Every file starts from the same session state: after each one the session is reset
+  (:data:`RESET_SESSION`), in the proof and on the target alike.
 * A no-transaction file runs statement by statement after INVALID indexes it builds (left by a
   killed CREATE INDEX CONCURRENTLY) are dropped, so re-running it after a crash works.
 """
@@ -14,7 +17,6 @@ The migration engine: apply pending files exactly once, in one database session.
 from __future__ import annotations
 
 import getpass
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -24,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from tasks.migrations.files import Migration
-from tasks.core.lock import LockTimeout, acquire_lock
+from tasks.core.lock import LockTimeout, acquire_lock, lock_held
+from tasks.core.pinned import PINNED_OPTIONS
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
 from tasks.migrations.sqlsplit import line_of
@@ -46,10 +49,13 @@ SELECT n.nspname, c.relname FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT i.indisvalid AND c.relname = ANY(%s)
 """
-CONCURRENT_INDEX_NAME = re.compile(
-    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_$]*)",
-    re.IGNORECASE,
-)
+
+
+# After every file: the session as it was before it (settings incl. search_path, role, temporary
+# tables, prepared statements, cursors, listeners), so what one file SETs never leaks into the next.
+# (Not DISCARD ALL: it would let go of the deploy's advisory lock and cannot run in a transaction.)
+RESET_SESSION = ("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TEMP; DISCARD SEQUENCES; "
+                 "DEALLOCATE ALL; CLOSE ALL; UNLISTEN *")
 
 
 class MigrationError(RuntimeError):
@@ -79,12 +85,12 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()} (pgconverge)"
 
 
-def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:
+def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None, shift: int = 0) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
     where = f"migration {migration.filename}"
-    if diag.statement_position:
-        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1)}"
+    if diag.statement_position and int(diag.statement_position) > shift:
+        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1 - shift)}"
     elif base_offset is not None:
         where += f" line {line_of(migration.sql, base_offset)}"
     detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
@@ -98,6 +104,14 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
         fix = "fix the file and run again" if not migration.no_transaction else "fix the file and run again (it is re-run whole)"
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
     return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+
+
+def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
+    """Stop before a file's changes are kept if a statement let go of the deploy's lock."""
+    if not lock_held(conn):
+        state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
+        raise MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
+                             f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
 
 
 def _limits_sql(limits: Limits, local: bool) -> sql.Composed:
@@ -120,22 +134,35 @@ def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
     conn.execute(query.as_bytes(conn))
 
 
-def run_statements(conn: psycopg.Connection, migration: Migration) -> None:
-    """Send the file's statements one by one (as psql does), so a failure names its line."""
-    for statement in migration.statements:
+def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits, local: bool) -> None:
+    """
+    Send the file's statements one by one (as psql does), so a failure names its line. The limits
+    are set again before every statement, so whatever a statement does to them (``SET``, ``RESET
+    ALL``, ``set_config()``, a function) holds for itself only: in a transaction in the same round
+    trip (``SET LOCAL ...; <statement>``), outside one (where a multi-statement message would open
+    a transaction block) in its own.
+    """
+    prefix = _limits_sql(limits, local).as_string(conn) + "; "
+    for index, statement in enumerate(migration.statements):
+        text, shift = (prefix + statement.text, len(prefix)) if local else (statement.text, 0)
         try:
-            conn.execute(statement.text.encode())
+            if index and not local:
+                conn.execute(prefix.encode())
+            conn.execute(text.encode())
+            if not local:
+                _ensure_lock(conn, migration)
         except psycopg.Error as exc:
-            raise _failure(migration, exc, statement.offset) from None
+            raise _failure(migration, exc, statement.offset, shift) from None
 
 
 def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
-    """BEGIN with the limits, the statements, then the tracking row with COMMIT: n + 2 round trips."""
+    """BEGIN, each statement (limits first), then the session reset, the tracking row and COMMIT: n + 2 round trips."""
     started = time.monotonic()
     try:
-        _simple(conn, sql.SQL("BEGIN; ") + _limits_sql(limits, local=True))
-        run_statements(conn, migration)
-        _simple(conn, _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
+        _simple(conn, sql.SQL("BEGIN"))
+        run_statements(conn, migration, limits, local=True)
+        _ensure_lock(conn, migration)
+        _simple(conn, sql.SQL(RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
     finally:
@@ -144,7 +171,8 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
-    names = [m.group(1).strip('"') for m in CONCURRENT_INDEX_NAME.finditer(migration.sql)]
+    names = [s.node["idxname"] for s in migration.statements
+             if s.kind == "IndexStmt" and s.node.get("concurrent") and s.node.get("if_not_exists") and s.node.get("idxname")]
     if not names:
         return
     for schema, index in conn.execute(INVALID_INDEX_SQL, (names,)).fetchall():
@@ -157,11 +185,12 @@ def apply_without_transaction(conn: psycopg.Connection, migration: Migration, li
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
     try:
-        run_statements(conn, migration)
+        run_statements(conn, migration, limits, local=False)
+        _simple(conn, sql.SQL(RESET_SESSION))
         _simple(conn, _record_sql(migration, "applied", started, by))
     finally:
         if not conn.closed and not conn.broken:
-            conn.execute("RESET lock_timeout; RESET statement_timeout")
+            conn.execute(RESET_SESSION)
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:
@@ -173,7 +202,7 @@ def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> No
 
 def connect(conninfo: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(conninfo, autocommit=True)
+        return psycopg.connect(conninfo, autocommit=True, options=PINNED_OPTIONS)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
         raise MigrationError(f"cannot connect: {first}") from None

@@ -15,17 +15,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.migrations.sqlsplit import Statement, split_statements
+from tasks.migrations.forbidden import forbidden
+from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
 
 FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
 NO_TRANSACTION = "-- pgconverge:no-transaction"
-TRANSACTION_CONTROL = re.compile(r"(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b(?! ATOMIC)")
-CONCURRENT_INDEX = re.compile(r"CREATE (UNIQUE )?INDEX CONCURRENTLY\b")
-NEEDS_NO_TRANSACTION = re.compile(
-    r"(CREATE (UNIQUE )?INDEX CONCURRENTLY|DROP INDEX CONCURRENTLY|REINDEX .*CONCURRENTLY|VACUUM|"
-    r"CREATE DATABASE|DROP DATABASE|ALTER SYSTEM)\b"
-)
-ADD_ENUM_VALUE = re.compile(r"ALTER TYPE \S+ ADD VALUE\b")
+BIGINT_MAX = 2**63 - 1
+# Statements PostgreSQL refuses inside a transaction block (parse node -> what to call it).
+NO_TRANSACTION_KINDS = {
+    "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE", "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE", "DropTableSpaceStmt": "DROP TABLESPACE",
+}
+SAVEPOINT_KINDS = ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO")
 
 
 class MigrationFileError(ValueError):
@@ -66,31 +67,52 @@ def parse_file_name(filename: str) -> tuple[int, str]:
         raise MigrationFileError(
             f"migration file {filename} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
         )
-    return int(match.group("version")), match.group("name")
+    version = int(match.group("version"))
+    if version > BIGINT_MAX:
+        raise MigrationFileError(f"migration file {filename}: version {match.group('version')} is larger than "
+                                 f"{BIGINT_MAX} (schema_migrations.version is a bigint): renumber it")
+    return version, match.group("name")
+
+
+def _needs_no_transaction(statement: Statement) -> str | None:
+    """What in ``statement`` cannot run inside a transaction block, or None."""
+    node, kind = statement.node, statement.kind
+    if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
+        return f"{'CREATE' if kind == 'IndexStmt' else 'DROP'} INDEX CONCURRENTLY"
+    if kind == "ReindexStmt" and any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", ())):
+        return "REINDEX CONCURRENTLY"
+    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
+        return "VACUUM"
+    return NO_TRANSACTION_KINDS.get(kind)
 
 
 def _check_statements(filename: str, no_transaction: bool, statements: list[Statement]) -> None:
     for statement in statements:
-        words = statement.first_words
         where = f"migration {filename} line {statement.line}"
-        if statement.text.lstrip().startswith("\\"):
-            raise MigrationFileError(f"{where}: psql meta-command {statement.text.split()[0]} is not supported: use plain SQL")
-        if TRANSACTION_CONTROL.match(words) and not words.startswith("BEGIN ATOMIC"):
+        words = " ".join(statement.text.split()[:2]).upper()
+        if statement.kind == "TransactionStmt" and (no_transaction or statement.node.get("kind") not in SAVEPOINT_KINDS):
+            advice = ("a no-transaction file runs each statement on its own: remove it" if no_transaction else
+                      f"every file already runs in its own transaction (or mark it {NO_TRANSACTION!r})")
+            raise MigrationFileError(f"{where}: {words} is not allowed: {advice}")
+        reason = forbidden(statement.kind, statement.node)
+        if reason:
+            raise MigrationFileError(f"{where}: {reason}")
+        if statement.kind == "DiscardStmt" and statement.node.get("target") == "DISCARD_ALL":
+            raise MigrationFileError(f"{where}: DISCARD ALL would let go of the deploy's lock: remove it "
+                                     "(every file already starts from a reset session)")
+        needs = _needs_no_transaction(statement)
+        if not no_transaction and needs:
             raise MigrationFileError(
-                f"{where}: {words.split()[0]} is not allowed: every file already runs in its own transaction "
-                f"(or mark it {NO_TRANSACTION!r})"
-            )
-        if not no_transaction and NEEDS_NO_TRANSACTION.match(words):
-            raise MigrationFileError(
-                f"{where}: {' '.join(words.split()[:4])} cannot run inside a transaction: "
+                f"{where}: {needs} cannot run inside a transaction: "
                 f"put it in its own file whose first line is {NO_TRANSACTION}"
             )
-        if no_transaction and (CONCURRENT_INDEX.match(words) or ADD_ENUM_VALUE.match(words)):
-            if "IF NOT EXISTS" not in " ".join(statement.text.upper().split()):
-                raise MigrationFileError(
-                    f"{where}: a no-transaction file must be safe to re-run after a crash: "
-                    f"write {'CREATE INDEX CONCURRENTLY IF NOT EXISTS' if 'INDEX' in words else 'ADD VALUE IF NOT EXISTS'}"
-                )
+        node = statement.node
+        if no_transaction and statement.kind == "IndexStmt" and node.get("concurrent") and not node.get("if_not_exists"):
+            raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
+                                     "write CREATE INDEX CONCURRENTLY IF NOT EXISTS")
+        if no_transaction and statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("skipIfNewValExists"):
+            raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
+                                     "write ADD VALUE IF NOT EXISTS")
 
 
 def read_migration(path: Path) -> Migration:
@@ -101,7 +123,10 @@ def read_migration(path: Path) -> Migration:
         raise MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions") from None
     except UnicodeDecodeError:
         raise MigrationFileError(f"migration {path.name} is not UTF-8 text: save it as UTF-8") from None
-    statements = split_statements(text)
+    try:
+        statements = split_statements(text)
+    except SqlError as exc:
+        raise MigrationFileError(f"migration {path.name} {exc}") from None
     if not statements:
         raise MigrationFileError(f"migration {path.name} is empty: add SQL to it or delete it")
     no_transaction = text.lstrip().splitlines()[0].strip().lower() == NO_TRANSACTION

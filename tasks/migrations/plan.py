@@ -53,6 +53,13 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
     rows = {row.version: row for row in history.rows}
 
     if not rows:
+        if baseline_version is not None and not history.user_tables:
+            plan.problems.append(
+                f"BASELINE_VERSION={baseline_version} but the target has no tables: there is nothing to adopt, and "
+                f"recording files up to {baseline_version} as applied without running them would leave their objects "
+                "missing for good: unset BASELINE_VERSION so the files run"
+            )
+            return plan
         if baseline_version is not None:
             plan.baseline = [m for m in files if m.version <= baseline_version]
             plan.pending = [m for m in files if m.version > baseline_version]

@@ -2,8 +2,10 @@
 Migrations proven locally: every file applied, in order, to a throw-away *shadow* database on
 the source server. The shadow's catalog is the expected schema (cached by :mod:`tasks.migrations.expected`).
 
-The shadow is named ``pgconverge_shadow_<pid>_<random>`` and dropped afterwards, also on
-failure; shadows left by a killed run (their pid gone) are dropped before a new one is made.
+The shadow is named ``pgconverge_shadow_<pid>_<random>``, owned by a role of the same name that is
+not a superuser (when the source's user is one; otherwise the files run as that user), and both are
+dropped afterwards, also on failure; those left by a killed run (their pid gone) are dropped before
+a new one is made. What the target's owner role may not do fails here, before any backup or change.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from psycopg import sql
 from tasks.schema import catalog
 from tasks.core.connections import conninfo
 from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
+from tasks.migrations import proof_role
 from tasks.migrations.files import Migration
 from tasks.core.processes import pid_alive
-from tasks.core.psql import run_script
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
@@ -35,36 +37,53 @@ def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None
 
 
 def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None]) -> None:
-    """Load the seed files into the shadow (one transaction), so a bad file fails before the target."""
-    from tasks.data import seed
+    """Load the seed files into the shadow (one transaction, as COPY data), so a bad file fails before the target."""
+    from tasks.data import seed_load
 
-    script = seed.seed_script(seed_files, "insert")
-    done = run_script(shadow, script)
-    if done.returncode != 0:
-        raise MigrationError(f"{seed.explain(done.stderr.splitlines(), seed_files, script)} "
-                             "(found on a throw-away shadow database; the target was not touched)")
+    try:
+        seed_load.load(shadow, seed_files, "insert")
+    except seed_load.SeedError as exc:
+        raise MigrationError(f"{exc} (found on a throw-away shadow database; the target was not touched)") from None
     on_event(f"seed files load cleanly ({len(seed_files)} file(s))")
 
 
 def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
           seed_files: list | None = None) -> tuple[dict[str, Any], str]:
-    """Apply every file (then load the seed files) on a new shadow database; return (catalog, server version)."""
+    """
+    Apply every file (then load the seed files) on a new shadow database, as a role that is not a
+    superuser and owns it (:mod:`tasks.migrations.proof_role`); return (catalog, server version).
+    """
     admin = connect(conninfo(service))
     name = f"pgconverge_shadow_{os.getpid()}_{secrets.token_hex(4)}"
+    role = None
     try:
         drop_stale_shadows(admin, on_event)
+        proof_role.drop_stale(admin, SHADOW_NAME, on_event)
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            if proof_role.is_superuser(admin):
+                role = proof_role.create(admin, name, service)
+            owner = sql.SQL(" OWNER {}").format(sql.Identifier(role)) if role else sql.SQL("")
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0{}").format(sql.Identifier(name), owner))
         except psycopg.Error as exc:
             raise MigrationError(
                 f"cannot create a shadow database on the source server ({exc.diag.message_primary}): "
                 "the SOURCE_DATABASE_URL user needs CREATEDB"
             ) from None
-        shadow = conninfo(service, dbname=name)
+        shadow = conninfo(role) if role else conninfo(service, dbname=name)
+        if role:
+            try:
+                connect(shadow).close()
+            except MigrationError as exc:
+                raise MigrationError(
+                    f"the proof's role (not a superuser, like the target's owner) cannot log in to the source server "
+                    f"({str(exc).removeprefix('cannot connect: ')}): allow password logins for SOURCE_DATABASE_URL's host "
+                    "in its pg_hba.conf, or use a source user that is not a superuser"
+                ) from None
         try:
             apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
         except MigrationError as exc:
-            raise MigrationError(f"{exc} (found on a throw-away shadow database; the target was not touched)") from None
+            raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
+                                 "superuser, like the target's; the target was not touched)") from None
         with connect(shadow) as conn:
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
             version = conn.execute("SHOW server_version").fetchone()[0]
@@ -74,5 +93,7 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
     finally:
         try:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            if role:
+                proof_role.drop(admin, role)
         finally:
             admin.close()

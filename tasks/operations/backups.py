@@ -10,7 +10,7 @@ from pyinfra.api import operation
 
 from tasks.backups import store as backups
 from tasks.data import seed
-from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
+from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
 from tasks.operations.common import client_too_old, converged, python_step, refuse, show_plan
@@ -109,8 +109,13 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
         if plan.pending or plan.baseline:
             reasons.append(f"{len(plan.pending)} pending migration(s)")
     if seed_files:
-        found = read(SeedState, service, seed.seed_script(seed_files, "count", seed_upsert))
-        if not isinstance(found, FactError):
+        from tasks.data import seed_load  # the rows travel as COPY data, never in a script
+
+        try:
+            found = seed_load.load(f"service={service}", seed_files, "count", seed_upsert)
+        except seed_load.SeedError:
+            found = None  # the seed step refuses before anything changes
+        if found is not None:
             missing = sum(count.missing + count.updates for count in found["tables"].values())
             if found["absent"] or missing:
                 reasons.append("seed rows to insert")

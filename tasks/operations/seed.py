@@ -8,15 +8,10 @@ from __future__ import annotations
 from pyinfra.api import operation
 
 from tasks.data import seed as seed_files
-from tasks.facts import FactError, RowCounts, SeedState, read
-from tasks.core.psql import run_script
+from tasks.facts import FactError, RowCounts, read
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 SAMPLE_NOTE = "first ten keys"
-
-
-class SeedError(RuntimeError):
-    """The seed files could not be loaded; the message names the file and line."""
 
 
 def _plan_lines(found: dict, upsert: bool) -> list[str]:
@@ -41,6 +36,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
 
     Existing rows are left alone (unless ``upsert``); nothing else is touched. All files load in
     one transaction, tables in foreign-key order; sequences behind explicit ids are advanced.
+    The rows travel as ``COPY`` data through the driver: no line of a seed file is read as a command.
     The dry run lists, per file, the rows to insert or update (the first ten keys and a count).
 
     **Example:**
@@ -65,10 +61,12 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     if not files:
         converged("no seed files to apply")
         return
-    script = seed_files.seed_script(files, "count", upsert)
-    found = read(SeedState, service, script)
-    if isinstance(found, FactError):
-        yield from refuse(seed_files.explain(found["lines"] or [found["error"]], files, script))
+    from tasks.data import seed_load  # psycopg: the rows travel as COPY data, never in a script
+
+    try:
+        found = seed_load.load(f"service={service}", files, "count", upsert)
+    except seed_load.SeedError as exc:
+        yield from refuse(str(exc))
         return
     if found["absent"]:
         if not planning():
@@ -85,11 +83,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
         show_plan(lines)
 
     def insert(log) -> None:
-        insert_script = seed_files.seed_script(files, "insert", upsert)
-        done = run_script(f"service={service}", insert_script)
-        if done.returncode != 0:
-            raise SeedError(seed_files.explain(done.stderr.splitlines(), files, insert_script))
-        result = seed_files.parse_seed_output(done.stdout.splitlines())
+        result = seed_load.load(f"service={service}", files, "insert", upsert)
         for name, count in result["tables"].items():
             if count.missing or count.updates:
                 log(f"{name}: inserted {count.missing} row(s)" + (f", updated {count.updates}" if upsert else ""))
@@ -97,4 +91,4 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
         updated = sum(c.updates for c in result["tables"].values())
         return f"inserted {inserted} seed row(s)" + (f", updated {updated}" if updated else "")
 
-    yield python_step(insert, (SeedError,))
+    yield python_step(insert, (seed_load.SeedError,))

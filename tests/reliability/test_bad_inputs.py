@@ -60,6 +60,7 @@ CASES = {
     "malformed URL": (None, lambda p, t: {"TARGET_DATABASE_URL": "postgres://u:p@127.0.0.1:port/db"}, "TARGET_DATABASE_URL:"),
     "no target": (None, lambda p, t: {"TARGET_DATABASE_URL": ""}, "no target set"),
     "missing migrations folder": (None, lambda p, t: {"MIGRATIONS_DIR": "/nonexistent"}, "MIGRATIONS_DIR:"),
+    "missing seed folder": (None, lambda p, t: {"SEED_DIR": "/nonexistent"}, "SEED_DIR:"),
     "unknown DATA_MIGRATION": (None, lambda p, t: {"DATA_MIGRATION": "all"}, "DATA_MIGRATION:"),
     "bad boolean": (None, lambda p, t: {"ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS:"),
     "BACKUP_KEEP zero": (None, lambda p, t: {"BACKUP_KEEP": "0"}, "BACKUP_KEEP:"),

@@ -43,6 +43,8 @@ def nothing_left_behind(killed_pid):
     shadows = query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'",
                     which="source")[0][0]
     assert shadows == 0, "a shadow database was left"
+    roles = query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pgconverge\\_shadow\\_%'", which="source")[0][0]
+    assert roles == 0, "the proof's role was left"
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"pgconverge-{killed_pid}-*")), "a service file was left"
 
 

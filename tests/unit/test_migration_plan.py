@@ -60,3 +60,14 @@ def test_existing_tables_without_history_need_a_baseline(tmp_path):
     assert "BASELINE_VERSION" in plan.problems[0]
     plan = plan_migrations(ms, TargetHistory(False, 5), 2)
     assert [m.version for m in plan.baseline] == [1, 2] and [m.version for m in plan.pending] == [3]
+
+
+def test_baseline_on_a_target_without_tables_is_refused_with_the_reason(tmp_path):
+    """Issue 16.8: BASELINE_VERSION=4 on an empty target recorded 001-004 without running them."""
+    ms = files(tmp_path, 1, 2, 3, 4, 5)
+    plan = plan_migrations(ms, TargetHistory(table_exists=True, user_tables=0), 4)
+    assert not plan.baseline and not plan.pending
+    assert plan.problems == [
+        "BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt, and recording files up to 4 "
+        "as applied without running them would leave their objects missing for good: unset BASELINE_VERSION so the "
+        "files run"]

@@ -31,3 +31,21 @@ def test_bad_seed_files(tmp_path, name, text, words):
 
 def test_no_folder_means_no_seed(tmp_path):
     assert read_seed_files(tmp_path / "absent") == []
+
+
+@pytest.mark.parametrize("rows, line", [
+    ('1,x@y.z,n,true\n9,"a@b.c,x,false\n', 3),
+    ('9,"a@b.c,x,false\n', 2),
+    ('9,"a@b.c,x,false\n2,b,c,true\n', 2),
+])
+def test_an_unterminated_quote_is_named_with_its_line(tmp_path, rows, line):
+    """Adversary 16/7: it was reported as "2 fields, the header has 4", which hides the cause."""
+    (tmp_path / "users.csv").write_text("id,email,name,admin\n" + rows)
+    with pytest.raises(SeedFileError, match=rf'users.csv line {line}: a quote \(\"\) opens a field and is never closed'):
+        read_seed_files(tmp_path)
+
+
+def test_a_short_row_still_names_its_field_count(tmp_path):
+    (tmp_path / "users.csv").write_text('id,email,name,admin\n1,"two\nlines",3,4\n5,6,7\n')
+    with pytest.raises(SeedFileError, match="users.csv line 4: 3 fields, the header has 4"):
+        read_seed_files(tmp_path)

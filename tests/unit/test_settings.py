@@ -32,6 +32,7 @@ def test_defaults(tmp_path):
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "SOURCE_DATABASE_URL": "nonsense"}, "SOURCE_DATABASE_URL", "postgres://"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "DATA_MIGRATION": "copy-all"}, "DATA_MIGRATION", "fresh, copy"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATIONS_DIR": "nowhere"}, "MIGRATIONS_DIR", "does not exist"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "SEED_DIR": "/nonexistent"}, "SEED_DIR", "does not exist"),  # adversary 16/6
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "four"}, "BASELINE_VERSION", "whole number"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_LOCK_TIMEOUT": "forever"}, "MIGRATION_LOCK_TIMEOUT", "duration"),
         ({"HEROKU_APP": "My App!"}, "HEROKU_APP", "not a Heroku app name"),
@@ -82,3 +83,11 @@ def test_heroku_settings(tmp_path):
     assert (s.heroku_app, s.target, s.pool_var, s.pool_value, s.pool_reserve) == ("my-app", None, "DB_POOL_MAX", 8, 10)
     assert "require('./dist/db').pool.query('SELECT NOW()')" in s.app_check_command
     assert settings(tmp_path, HEROKU_APP="my-app", APP_DB_CHECK_COMMAND="").app_check_command == ""
+
+
+def test_the_default_seed_folder_may_be_missing_and_named_ones_are_accepted(tmp_path):
+    """Adversary 16/6: only a SEED_DIR set to another folder must exist (the default is optional)."""
+    assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET).seed_dir == tmp_path / "files" / "seed"
+    assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="files/seed").seed_dir == tmp_path / "files" / "seed"
+    (tmp_path / "mine").mkdir()
+    assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="mine").seed_dir == tmp_path / "mine"

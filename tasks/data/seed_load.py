@@ -1,0 +1,109 @@
+"""
+Loading seed files through the driver: each file's bytes go to PostgreSQL as ``COPY ... FROM STDIN``
+data (CSV) into a temporary table, never into a script, so no line of a data file can be read as a
+command. Then :data:`tasks.data.seed.APPLY_SQL` inserts (or, in ``count`` mode, only counts) the rows
+missing by primary key, in one transaction.
+
+``mode="count"`` rolls back and reports what is missing (the dry run, the backup decision);
+``mode="insert"`` takes the deploys' advisory lock and commits.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import sql
+
+from tasks.core.lock import LOCK_KEY
+from tasks.data.seed import APPLY_SQL, SeedCount, SeedFile
+
+COPY_CONTEXT = re.compile(r"COPY _seed_(\d+), line (\d+)(?:, column (\w+))?")
+FILES_DDL = (
+    "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
+    "mode text, upsert boolean, result bigint, updates bigint, sample text) ON COMMIT DROP"
+)
+
+
+class SeedError(RuntimeError):
+    """The seed files could not be loaded; the message is one line naming the file (and line) and the fix."""
+
+
+def _target(seed: SeedFile) -> sql.Identifier:
+    schema, _, table = seed.table.partition(".")
+    return sql.Identifier(schema, table)
+
+
+def _columns(seed: SeedFile) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, seed.columns))
+
+
+def _stage(conn: psycopg.Connection, position: int, seed: SeedFile, mode: str, upsert: bool) -> None:
+    """One file into ``pg_temp._seed_<position>``: the table's column types, the file's bytes as COPY data."""
+    source = f"_seed_{position}"
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+        sql.Identifier(source), _columns(seed), _target(seed)))
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(sql.Identifier(source), _columns(seed))
+    with conn.cursor().copy(copy) as stream:
+        stream.write(seed.text.encode("utf-8"))
+    conn.execute(
+        "INSERT INTO _seed_files VALUES (%s, %s::regclass, %s, %s, %s, %s, %s, 0, 0, NULL)",
+        (position, _target(seed).as_string(conn), source, seed.filename, list(seed.columns), mode, upsert),
+    )
+
+
+def _explain(exc: psycopg.Error, files: list[SeedFile], current: SeedFile | None) -> str:
+    """One line naming the seed file (and CSV line) behind a server error."""
+    diag = exc.diag
+    error = (diag.message_primary or str(exc).strip().splitlines()[0]).removeprefix("pgconverge: ")
+    copy = COPY_CONTEXT.search(diag.context or "")
+    if copy and 0 < int(copy[1]) <= len(files):
+        column = f", column {copy[3]}" if copy[3] else ""
+        return f"seed file {files[int(copy[1]) - 1].filename} line {copy[2]}{column}: {error}: fix the file; nothing was inserted"
+    if current is not None and not error.startswith("seed"):
+        return f"seed file {current.filename}: {error}: fix the file; nothing was inserted"
+    return f"{error}; nothing was inserted"
+
+
+def _absent(conn: psycopg.Connection, files: list[SeedFile]) -> list[str]:
+    rows = conn.execute("SELECT t FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) WHERE to_regclass(t) IS NULL ORDER BY n",
+                        ([f.table for f in files],)).fetchall()
+    return [r[0] for r in rows]
+
+
+def load(conninfo: str, files: list[SeedFile], mode: str, upsert: bool = False) -> dict:
+    """
+    ``{"absent": [tables], "tables": {filename: SeedCount}}``: in ``count`` mode what is missing (tables a
+    pending migration has not made yet come back as ``absent``), in ``insert`` mode what was inserted.
+    """
+    assert mode in ("count", "insert")
+    try:
+        conn = psycopg.connect(conninfo)
+    except psycopg.OperationalError as exc:
+        lines = str(exc).strip().splitlines()
+        raise SeedError(f"cannot connect to load the seed files: {lines[-1] if lines else 'connection failed'}") from None
+    current = None
+    try:
+        conn.execute("SET client_encoding = 'UTF8'; SET client_min_messages = warning")
+        if mode == "insert":
+            # One deploy at a time (the migrations' lock key): a concurrent one then finds the rows present.
+            conn.execute("SET LOCAL lock_timeout = '60s'")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        elif absent := _absent(conn, files):
+            return {"absent": absent, "tables": {}}
+        conn.execute(FILES_DDL)
+        for position, seed in enumerate(files, 1):
+            current = seed
+            _stage(conn, position, seed, mode, upsert)
+        current = None
+        conn.execute(APPLY_SQL)
+        rows = conn.execute("SELECT file, target::text, result, updates, coalesce(sample, '') "
+                            "FROM _seed_files ORDER BY position").fetchall()
+        if mode == "insert":
+            conn.commit()
+        return {"absent": [], "tables": {file: SeedCount(table, int(missing), int(updates), sample)
+                                         for file, table, missing, updates, sample in rows}}
+    except psycopg.Error as exc:
+        raise SeedError(_explain(exc, files, current)) from None
+    finally:
+        conn.close()  # without commit: rolled back

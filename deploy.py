@@ -8,7 +8,7 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 
 from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
-from tasks.core.summary import current, install, not_in_this_run, state
+from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
@@ -146,3 +146,6 @@ if app:
         name=state("Logs clean"), app=app, since=run.started_at, after=changes + ["App can connect"],
         state_dir=state_dir, ignore=settings.ignore_log_errors,
     )
+
+# A refusal while planning (--dry, or before the prompt) ends the run here, with its summary.
+end_of_plan()

@@ -35,6 +35,8 @@ class Summary:
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
     executed: bool = False
+    checked: dict[str, str] = field(default_factory=dict)  # found converged while planning: state -> what
+    stopped_planning: bool = False  # a state refused while planning (--dry, or before the prompt)
 
 
 _summary = Summary()
@@ -50,6 +52,23 @@ def record(state: str, status: str, detail: str) -> None:
     previous = _summary.rows.get(state)
     if previous is None or previous.status == "converged":
         _summary.rows[state] = Row(state, status, detail.splitlines()[0] if detail else "")
+
+
+def checked_while_planning(state: str, message: str) -> None:
+    """A state found converged while planning (shown as such if planning stops at a later one)."""
+    _summary.checked[state] = message
+
+
+def stopped_while_planning(state: str, message: str) -> None:
+    """Planning stopped at ``state`` (nothing ran): it failed; the summary is printed at exit."""
+    _summary.stopped_planning = True
+    record(state, "failed", message)
+
+
+def end_of_plan() -> None:
+    """The deploy file's last line: after a refusal while planning, exit 1 (before pyinfra's prompt)."""
+    if _summary.stopped_planning:
+        raise SystemExit(1)
 
 
 def state(name: str) -> str:
@@ -72,6 +91,9 @@ def rows_in_order(summary: Summary, planned: list[str]) -> list[Row]:
     for name in planned:
         if name in summary.absent:
             row = Row(name, "skipped", summary.absent[name])
+        elif name not in summary.rows and summary.stopped_planning and not failed:
+            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
+                   else Row(name, "skipped", "would change; not run: the run stopped while planning"))
         else:
             row = summary.rows.get(name) or Row(name, "skipped", "not reached: an earlier state failed" if failed else "not run")
         failed = failed or row.status == "failed"

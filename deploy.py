@@ -16,7 +16,8 @@ app = run.heroku  # None for a plain TARGET_DATABASE_URL
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
-install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)})
+install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
+        keep=settings.report_keep)
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
@@ -117,6 +118,7 @@ report.validation_reported(
     migrations=run.migrations,
     state_dir=state_dir,
     report_dir=str(settings.report_dir),
+    report_keep=settings.report_keep,
 )
 
 # 10. Health of the target, like heroku pg:diagnose (read-only): a red check fails the run unless
@@ -130,6 +132,7 @@ health.reported(
     idle_s=settings.health_idle_s,
     fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
+    report_keep=settings.report_keep,
     heroku_app=app.name if app else None,
 )
 

@@ -49,6 +49,7 @@ class Settings:
     statement_timeout: str
     allow_extra_objects: bool = False
     backup_keep: int = 10
+    report_keep: int = 20
     seed_upsert: bool = False
     copy_replace: bool = False
     health_long_query_s: float = 60.0
@@ -132,10 +133,10 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
     raise SettingsError(f"{key}: {raw!r} is not true or false: set {key}=true or {key}=false")
 
 
-def _keep(values: Mapping[str, str]) -> int:
-    raw = values.get("BACKUP_KEEP", "").strip() or "10"
+def _keep(values: Mapping[str, str], key: str = "BACKUP_KEEP", default: int = 10, what: str = "backups") -> int:
+    raw = values.get(key, "").strip() or str(default)
     if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"BACKUP_KEEP: {raw!r} is not a number of backups of at least 1: set for example BACKUP_KEEP=10")
+        raise SettingsError(f"{key}: {raw!r} is not a number of {what} of at least 1: set for example {key}={default}")
     return int(raw)
 
 
@@ -228,6 +229,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
         allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
         backup_keep=_keep(values),
+        report_keep=_keep(values, "REPORT_KEEP", 20, "reports of each kind"),
         seed_upsert=_choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
         copy_replace=_choice(values, "COPY_CONFLICT", ("refuse", "replace")) == "replace",
         health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),

@@ -1,22 +1,24 @@
 """
 The final summary: one row per desired state (converged, changed: what, skipped: why, failed:
 why), then the health checks, then where the backups and reports are. Printed on stderr when the
-process exits (also after a failure), and written as JSON to ``REPORT_DIR/run-<time>.json`` and
-``REPORT_DIR/latest.json``. Operations feed it through :func:`record`; :func:`table` and
-:func:`document` are pure.
+process exits (also after a failure), and written as JSON to ``REPORT_DIR/latest-run.json`` and
+``REPORT_DIR/run-<time>.json`` (the newest ``REPORT_KEEP`` kept: :mod:`tasks.core.reports`).
+Operations feed it through :func:`record`; :func:`table` and :func:`document` are pure.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tasks.core import reports
+
 COLORS = {"converged": "32", "changed": "33", "skipped": "2", "failed": "31"}
+HEALTH_COLORS = {"green": "32", "yellow": "33", "red": "31"}
 
 
 @dataclass
@@ -111,7 +113,11 @@ def table(rows: list[Row], summary: Summary, color: bool) -> list[str]:
         lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
     if summary.health:
         lines.append("health:")
-        lines.extend(f"  {line}" for line in summary.health)
+        for line in summary.health:
+            status = line.split(" ", 1)[0]
+            if color and status in HEALTH_COLORS:
+                line = f"\033[{HEALTH_COLORS[status]}m{status}\033[0m{line[len(status):]}"
+            lines.append(f"  {line}")
     for name, place in summary.places.items():
         lines.append(f"{name}: {place}")
     return lines
@@ -127,18 +133,7 @@ def document(rows: list[Row], summary: Summary) -> dict:
     }
 
 
-def _write(folder: Path, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = folder / f"run-{stamp}.json"
-    for target in (path, folder / "latest.json"):
-        temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(text)
-        temporary.replace(target)
-    return path
-
-
-def install(report_dir: Path, places: dict[str, str]) -> None:
+def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAULT_KEEP) -> None:
     """Print and write the summary when the process exits, if anything was executed."""
 
     def finish() -> None:
@@ -148,7 +143,7 @@ def install(report_dir: Path, places: dict[str, str]) -> None:
         for note in _summary.notes:
             _summary.places.update(note())
         try:
-            path = _write(Path(report_dir), json.dumps(document(rows, _summary), indent=1))
+            path, _ = reports.write_report(Path(report_dir), "run", json.dumps(document(rows, _summary), indent=1), keep)
             _summary.places.setdefault("report", str(path))
         except OSError as exc:
             _summary.places["report"] = f"not written ({exc.strerror})"

@@ -74,7 +74,7 @@ def source_db(project):
 def heroku(project, tmp_path):
     """
     The project's target as a Heroku app "pgc-test-app": the real ``heroku`` CLI (pinned, installed
-    by ``make setup``) talks to a local fake of the Heroku API (Heroku is unreachable here), whose
+    by ``make heroku-cli`` or ``make test``) talks to a local fake of the Heroku API (Heroku is unreachable here), whose
     DATABASE_URL is the test's database on the sandbox target; ``heroku run``/``logs`` go to a PATH
     stand-in. See tests/heroku_fake.py. The project's env then has HEROKU_APP and no TARGET_DATABASE_URL.
     """
@@ -82,7 +82,7 @@ def heroku(project, tmp_path):
     from tests.heroku_fake import FakeHeroku, install_standin
 
     if not PROJECT_CLI.exists():
-        pytest.fail("the Heroku CLI is not installed: run make setup (installs it into .tools/heroku)", pytrace=False)
+        pytest.fail("the Heroku CLI is not installed: run make heroku-cli (installs it into .tools/heroku; make test does)", pytrace=False)
     fake = FakeHeroku(tmp_path / "heroku", "pgc-test-app", project.target_db,
                       project.target_url.partition("?")[0]).start()
     project.extra.update(install_standin(fake, str(PROJECT_CLI)), HEROKU_APP=fake.name, TARGET_DATABASE_URL="",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tasks.migrations import example
 from tasks.migrations.files import Migration
 
 
@@ -51,6 +52,10 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}
+    example_here = example.example_into_existing_database(files, rows, history.user_tables)
+    if example_here:
+        plan.problems.append(example_here)
+        return plan
 
     if not rows:
         if baseline_version is not None:

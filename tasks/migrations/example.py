@@ -50,3 +50,16 @@ def example_into_existing_database(files: list[Migration], applied_versions: Ite
     names = ours[0].filename if len(ours) == 1 else f"{ours[0].filename} … {ours[-1].filename}"
     return (f"{folder} holds the example app's migrations ({names}) and the target already has "
             f"{user_tables} table(s) of its own: {WAY_FORWARD}")
+
+
+def example_seeds_alone(files: list[Migration], seed_texts: dict[str, str], seed_dir: str) -> str | None:
+    """
+    Why the example's seed rows must not run, or None: ``SEED_DIR`` holds them (``{filename: text}``)
+    but the migrations are not the example's (the user's own app, whose tables they would fill).
+    """
+    ours = [name for name, text in seed_texts.items() if seed_checksum(text) in SEEDS]
+    if not ours or example_migrations(files):
+        return None
+    return (f"{seed_dir} holds the example app's seed rows ({', '.join(ours)}) but the migrations are your app's: "
+            "set SEED_DIR to your app's seed folder (or a folder without .csv files), or remove them "
+            "(README: Point it at your own databases)")

@@ -157,3 +157,15 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
     assert "Press enter" not in output
     assert catalog_and_data(target_db) == before
     assert not (tmp_path / "backups" / "target").exists() or not list((tmp_path / "backups" / "target").iterdir())
+
+
+def test_own_migrations_with_the_examples_seed_rows_stop_before_anything(tmp_path, target_db):
+    folders = _folders(tmp_path)
+    del folders["SEED_DIR"]  # step 3 half done: SEED_DIR left as .env.example has it
+    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
+                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db), **folders)
+    done = _run(_commands()["dry"], env_file)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    lines = [line for line in output.splitlines() if "pgconverge:" in line]
+    assert len(lines) == 1 and "files/seed holds the example app's seed rows" in lines[0], lines

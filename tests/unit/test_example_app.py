@@ -55,3 +55,17 @@ def test_the_users_own_migrations_are_not_taken_for_the_example(tmp_path):
     (folder / "001_create_users.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY);\n")
     plan = plan_migrations(read_migrations(folder), TargetHistory(False, user_tables=3), None)
     assert len(plan.problems) == 1 and "example" not in plan.problems[0] and "BASELINE_VERSION" in plan.problems[0]
+
+
+def test_the_examples_seed_rows_with_the_users_own_migrations_are_refused(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "001_create_accounts.sql").write_text("CREATE TABLE accounts (id bigint PRIMARY KEY);\n")
+    seeds = {s.filename: s.text for s in read_seed_files(ROOT / "files" / "seed")}
+    problem = example.example_seeds_alone(read_migrations(folder), seeds, "files/seed")
+    assert problem and "\n" not in problem
+    assert problem.startswith("files/seed holds the example app's seed rows (") and "set SEED_DIR" in problem
+    # With the example's own migrations (make demo, the tests) they belong together.
+    assert example.example_seeds_alone(_example_copy(tmp_path), seeds, "files/seed") is None
+    # The user's own seed rows are theirs, whatever the file names.
+    assert example.example_seeds_alone(read_migrations(folder), {"users.csv": "id\n1\n"}, "seed") is None

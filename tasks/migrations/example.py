@@ -24,6 +24,7 @@ SEEDS = {
     "c1adc3266d60fadb46205f0d668dbabe6c5c43b7479915c147a2099525b10fa1": "rooms.csv",
     "d5988079a4200f2dda88b9b989f5c633878137911b518b846da1fe7d2402ff11": "room_participants.csv",
 }
+TABLES = ("public.users", "public.rooms", "public.room_participants", "public.messages")
 WAY_FORWARD = ("replace them with your app's migrations (and files/seed/ with its seed rows, or empty it), "
                "or set MIGRATIONS_DIR and SEED_DIR to your app's folders (README: Point it at your own databases)")
 
@@ -37,19 +38,25 @@ def seed_checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def example_into_existing_database(files: list[Migration], applied_versions: Iterable[int], user_tables: int) -> str | None:
+def example_into_existing_database(files: list[Migration], applied_versions: Iterable[int], history) -> str | None:
     """
     Why the example's migrations must not run here, or None: they are in the migrations folder,
-    the target already has tables, and none of them was ever applied to it (so this is not the
-    example's own database, e.g. the sandbox's or a demo app's, being converged again).
+    the target (``history``, a :class:`~tasks.migrations.plan.TargetHistory`) already has tables
+    that are not the example's, and none of the example's files was ever applied to it. The
+    example's own database (the sandbox's, a demo's) converges, or is adopted with a baseline.
     """
     ours = example_migrations(files)
-    if not ours or not user_tables or set(applied_versions) & {m.version for m in ours}:
+    if not ours or set(applied_versions) & {m.version for m in ours}:
+        return None
+    others = [t for t in history.table_names if t not in TABLES]
+    if not others and history.user_tables <= len(history.table_names):
         return None
     folder = ours[0].path.parent
     names = ours[0].filename if len(ours) == 1 else f"{ours[0].filename} … {ours[-1].filename}"
+    more = len(others) > 3 or history.user_tables > len(history.table_names)
+    shown = f" ({', '.join(others[:3])}{', …' if more else ''})" if others else ""
     return (f"{folder} holds the example app's migrations ({names}) and the target already has "
-            f"{user_tables} table(s) of its own: {WAY_FORWARD}")
+            f"{history.user_tables} table(s){shown}: {WAY_FORWARD}")
 
 
 def example_seeds_alone(files: list[Migration], seed_texts: dict[str, str], seed_dir: str) -> str | None:

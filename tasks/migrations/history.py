@@ -5,6 +5,8 @@ pyinfra fact through psql) and the parsing of its rows. Pure; no database driver
 
 from __future__ import annotations
 
+import json
+
 from tasks.migrations.plan import AppliedRow, TargetHistory
 
 # The application's tables: c = pg_class, n = pg_namespace; system, Heroku and tracking tables left out.
@@ -16,7 +18,12 @@ USER_TABLES = """
    AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
 """
 # Four text columns per row, so psql and psycopg output parse the same way.
-HISTORY_SQL = "SELECT 'tables', count(*)::text, '', ''" + USER_TABLES
+# ... with the first TABLE_NAMES_SHOWN of their names, as a JSON list (no tab or newline to split on).
+TABLE_NAMES_SHOWN = 20
+HISTORY_SQL = (
+    "SELECT 'tables', count(*)::text, coalesce(array_to_json((array_agg(n.nspname || '.' || c.relname "
+    f"ORDER BY n.nspname, c.relname))[1:{TABLE_NAMES_SHOWN}])::text, '[]'), ''" + USER_TABLES
+)
 ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
 # Every table in the database's own schemas, the tracking table included: 0 = empty.
 ALL_TABLES_SQL = (
@@ -29,11 +36,13 @@ EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
 def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
     """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""
     user_tables = 0
+    names: tuple[str, ...] = ()
     applied = []
     for tag, a, b, c in rows:
         if tag == "tables":
             user_tables = int(a)
+            names = tuple(json.loads(b or "[]"))
         elif tag == "row":
             checksum, _, kind = c.partition(" ")
             applied.append(AppliedRow(int(a), b, checksum, kind or "applied"))
-    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied))
+    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied), table_names=names)

@@ -30,6 +30,7 @@ class TargetHistory:
     table_exists: bool
     user_tables: int  # tables other than schema_migrations, outside system schemas
     rows: tuple[AppliedRow, ...] = ()
+    table_names: tuple[str, ...] = ()  # the first of them, "schema.table", in name order
 
 
 @dataclass
@@ -52,7 +53,7 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}
-    example_here = example.example_into_existing_database(files, rows, history.user_tables)
+    example_here = example.example_into_existing_database(files, rows, history)
     if example_here:
         plan.problems.append(example_here)
         return plan

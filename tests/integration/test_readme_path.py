@@ -152,7 +152,7 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
     lines = [line for line in output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, lines
     assert "files/migrations holds the example app's migrations (001_create_users.sql … 004_create_messages.sql)" in lines[0]
-    assert "already has 1 table(s)" in lines[0] and "MIGRATIONS_DIR" in lines[0]
+    assert "already has 1 table(s) (public.customers)" in lines[0] and "MIGRATIONS_DIR" in lines[0]
     assert summary_rows(output)["Migrations applied"][0] == "failed"
     assert "Press enter" not in output
     assert catalog_and_data(target_db) == before

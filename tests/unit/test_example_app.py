@@ -69,3 +69,17 @@ def test_the_examples_seed_rows_with_the_users_own_migrations_are_refused(tmp_pa
     assert example.example_seeds_alone(_example_copy(tmp_path), seeds, "files/seed") is None
     # The user's own seed rows are theirs, whatever the file names.
     assert example.example_seeds_alone(read_migrations(folder), {"users.csv": "id\n1\n"}, "seed") is None
+
+
+def test_a_database_holding_the_examples_own_tables_is_left_to_the_baseline(tmp_path):
+    files = _example_copy(tmp_path)
+    history = TargetHistory(False, user_tables=2, table_names=("public.rooms", "public.users"))
+    plan = plan_migrations(files, history, None)
+    assert len(plan.problems) == 1 and "example" not in plan.problems[0] and "BASELINE_VERSION" in plan.problems[0]
+    assert [m.version for m in plan_migrations(files, history, 2).pending] == [3, 4]
+
+
+def test_the_refusal_names_some_of_the_tables_of_its_own(tmp_path):
+    history = TargetHistory(False, user_tables=2, table_names=("billing.invoices", "public.users"))
+    problem = plan_migrations(_example_copy(tmp_path), history, None).problems[0]
+    assert "already has 2 table(s) (billing.invoices):" in problem

@@ -2,8 +2,8 @@
 The report folder (``REPORT_DIR``): for each kind of report (``run``, ``validation``, ``health``)
 ``latest-<kind>.json`` plus a bounded history, ``<kind>-<UTC time>.json``, the newest
 ``REPORT_KEEP`` kept. Reports describe the data (tables, row counts, health), so they are private
-like the backups: 0600 files in a 0700 folder (a folder of their own), existing ones tightened.
-Only the folder and the report files are touched, never anything else ``REPORT_DIR`` may hold.
+like the backups: 0600 files in a 0700 folder, existing ones tightened. ``REPORT_DIR`` is a folder
+of their own (it is made 0700, like ``BACKUP_DIR``); of the files in it only the reports are touched.
 """
 
 from __future__ import annotations

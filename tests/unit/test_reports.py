@@ -54,3 +54,18 @@ def test_a_new_folder_is_created_private(tmp_path):
     folder = tmp_path / "a" / "reports"
     reports.write_report(folder, "run", "{}")
     assert _mode(folder) == 0o700
+
+
+def test_report_keep_is_a_setting_of_at_least_one(tmp_path):
+    import pytest
+
+    from tasks.core.settings import SettingsError, load_settings
+
+    (tmp_path / "files" / "migrations").mkdir(parents=True)
+    target = {"TARGET_DATABASE_URL": "postgres://app:x@db.example.com:5432/app"}
+    assert load_settings(environ=target, cwd=tmp_path).report_keep == reports.DEFAULT_KEEP
+    assert load_settings(environ={**target, "REPORT_KEEP": "3"}, cwd=tmp_path).report_keep == 3
+    for bad in ("0", "many"):
+        with pytest.raises(SettingsError) as raised:
+            load_settings(environ={**target, "REPORT_KEEP": bad}, cwd=tmp_path)
+        assert str(raised.value).startswith("REPORT_KEEP:") and "REPORT_KEEP=20" in str(raised.value)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from tasks.core import reports
+from tasks.core.settings import SettingsError, load_settings
 
 
 def _mode(path) -> int:
@@ -57,10 +60,6 @@ def test_a_new_folder_is_created_private(tmp_path):
 
 
 def test_report_keep_is_a_setting_of_at_least_one(tmp_path):
-    import pytest
-
-    from tasks.core.settings import SettingsError, load_settings
-
     (tmp_path / "files" / "migrations").mkdir(parents=True)
     target = {"TARGET_DATABASE_URL": "postgres://app:x@db.example.com:5432/app"}
     assert load_settings(environ=target, cwd=tmp_path).report_keep == reports.DEFAULT_KEEP

@@ -132,6 +132,8 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
         if not _server_can_reach(os_user, SANDBOX):
             chosen = _fallback_root()
             chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
+            if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
+                raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
             os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
     _clusters_root[SANDBOX] = chosen
     return chosen

@@ -17,6 +17,7 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from tasks.core import reports
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -117,6 +118,14 @@ def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, mus
     return path
 
 
+def _report_dir(values: Mapping[str, str], cwd: Path) -> Path:
+    path = _directory(values, "REPORT_DIR", "reports", cwd, must_exist=False)
+    why = reports.refusal(path)
+    if why:
+        raise SettingsError(f"REPORT_DIR: {why}")
+    return path
+
+
 def _choice(values: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
     raw = values.get(key, "").strip().lower() or choices[0]
     if raw not in choices:
@@ -134,9 +143,10 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
 
 
 def _keep(values: Mapping[str, str], key: str = "BACKUP_KEEP", default: int = 10, what: str = "backups") -> int:
-    raw = values.get(key, "").strip() or str(default)
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"{key}: {raw!r} is not a number of {what} of at least 1: set for example {key}={default}")
+    raw = values.get(key, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= reports.MAX_KEEP:
+        raise SettingsError(f"{key}: {raw!r} is not a number of {what} from 1 to {reports.MAX_KEEP}: "
+                            f"set for example {key}={default}")
     return int(raw)
 
 
@@ -236,7 +246,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
-        report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
+        report_dir=_report_dir(values, cwd),
         pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),
         pool_value=_count(values, "DB_POOL_MAX_VALUE", None, 1),
         pool_reserve=_count(values, "DB_POOL_RESERVE", 10, 0),

@@ -20,37 +20,75 @@ def _mode(path) -> int:
 
 def test_history_is_bounded_per_kind_and_latest_is_the_newest(tmp_path):
     folder = tmp_path / "reports"
-    folder.mkdir()
-    for day in range(1, 6):  # five older runs, as left by earlier versions
-        (folder / f"run-2026010{day}T000000Z.json").write_text("{}")
-    (folder / "health-20260101T000000Z.json").write_text("{}")
+    (folder / "history").mkdir(parents=True)
+    for day in range(1, 6):  # five older runs
+        (folder / "history" / reports.history_name("run", 1_767_225_600 + day * 86400)).write_text("{}")
+    health = folder / "history" / reports.history_name("health", 1_767_225_600)
+    health.write_text("{}")
+    older = reports.history(folder, "run")
     path, _ = reports.write_report(folder, "run", '{"n": 6}', keep=3)
     runs = reports.history(folder, "run")
-    assert [p.name for p in runs] == ["run-20260104T000000Z.json", "run-20260105T000000Z.json", path.name]
+    assert runs == [*older[-2:], path]
     assert (folder / "latest-run.json").read_text() == '{"n": 6}'
-    assert reports.history(folder, "health") == [folder / "health-20260101T000000Z.json"]  # other kinds alone
+    assert reports.history(folder, "health") == [health]  # other kinds alone
 
 
 def test_reports_are_private_whatever_the_umask_and_old_ones_are_tightened(tmp_path):
     folder = tmp_path / "reports"
     folder.mkdir(mode=0o755)
-    old = folder / "validation-20260101T000000Z.json"
+    old = folder / "latest-validation.json"  # an older version's report folder: only reports in it
     old.write_text("{}")
     os.chmod(old, 0o644)
     os.chmod(folder, 0o755)
-    foreign = folder / "notes.txt"  # not a report: left as it is
-    foreign.write_text("mine")
-    os.chmod(foreign, 0o644)
     previous = os.umask(0o022)
     try:
         path, tightened = reports.write_report(folder, "health", "{}")
     finally:
         os.umask(previous)
     assert tightened == 2  # the folder and the old report
-    assert _mode(folder) == 0o700
+    assert _mode(folder) == 0o700 and _mode(folder / "history") == 0o700
     assert {_mode(p) for p in (path, folder / "latest-health.json", old)} == {0o600}
-    assert _mode(foreign) == 0o644
     assert reports.write_report(folder, "health", "{}")[1] == 0  # said once
+
+
+def test_a_folder_holding_other_files_keeps_its_mode_and_its_files(tmp_path):
+    """REPORT_DIR=. (the checkout): its mode stays, files named like reports that the tool did
+    not write are neither chmod'ed nor pruned."""
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    os.chmod(folder, 0o755)
+    foreign = [folder / "notes.txt", folder / "run-20190101T000000Z.json", folder / "health-20190101T000000Z.json"]
+    for path in foreign:
+        path.write_text("mine")
+        os.chmod(path, 0o644)
+    for _ in range(3):
+        path, _ = reports.write_report(folder, "run", "{}", keep=1)
+    assert _mode(folder) == 0o755
+    assert all(p.read_text() == "mine" and _mode(p) == 0o644 for p in foreign)
+    assert reports.history(folder, "run") == [path] and _mode(path) == 0o600
+
+
+def test_a_shared_world_writable_folder_is_refused(tmp_path):
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    os.chmod(folder, 0o1777)
+    (folder / "run-20190101T000000Z.json").write_text("someone's")
+    with pytest.raises(PermissionError, match="folder of its own"):
+        reports.write_report(folder, "run", "{}", keep=1)
+    assert _mode(folder) == 0o1777 and (folder / "run-20190101T000000Z.json").exists()
+    target = {"TARGET_DATABASE_URL": "postgres://app:x@db.example.com:5432/app", "REPORT_DIR": str(folder)}
+    (tmp_path / "files" / "migrations").mkdir(parents=True)
+    with pytest.raises(SettingsError, match="^REPORT_DIR: .*folder of its own"):
+        load_settings(environ=target, cwd=tmp_path)
+
+
+def test_history_names_are_unique_in_the_same_second(tmp_path):
+    """Concurrent runs (same second, even the same microsecond) never overwrite each other's entry."""
+    folder = tmp_path / "reports"
+    names = {reports.history_name("run", 1_767_225_600.5) for _ in range(50)}
+    assert len(names) == 50
+    paths = {reports.write_report(folder, "run", "{}", keep=100)[0] for _ in range(30)}
+    assert len(paths) == 30 and len(reports.history(folder, "run")) == 30
 
 
 def test_a_new_folder_is_created_private(tmp_path):
@@ -59,12 +97,13 @@ def test_a_new_folder_is_created_private(tmp_path):
     assert _mode(folder) == 0o700
 
 
-def test_report_keep_is_a_setting_of_at_least_one(tmp_path):
+def test_report_keep_is_a_bounded_setting_and_blanks_are_refused(tmp_path):
     (tmp_path / "files" / "migrations").mkdir(parents=True)
     target = {"TARGET_DATABASE_URL": "postgres://app:x@db.example.com:5432/app"}
     assert load_settings(environ=target, cwd=tmp_path).report_keep == reports.DEFAULT_KEEP
     assert load_settings(environ={**target, "REPORT_KEEP": "3"}, cwd=tmp_path).report_keep == 3
-    for bad in ("0", "many"):
+    assert load_settings(environ={**target, "REPORT_KEEP": "10000"}, cwd=tmp_path).report_keep == 10000
+    for bad in ("0", "many", " 3", "", "10001", "99999999999999999999"):
         with pytest.raises(SettingsError) as raised:
             load_settings(environ={**target, "REPORT_KEEP": bad}, cwd=tmp_path)
         assert str(raised.value).startswith("REPORT_KEEP:") and "REPORT_KEEP=20" in str(raised.value)

@@ -28,8 +28,9 @@ def test_rows_after_a_stop_while_planning():
 @given(st.sets(st.integers(min_value=0, max_value=10**6), max_size=30), st.integers(min_value=1, max_value=25))
 def test_history_never_exceeds_keep_and_keeps_the_newest(tmp_path_factory, stamps, keep):
     folder = tmp_path_factory.mktemp("reports")
+    (folder / "history").mkdir()
     for stamp in stamps:  # runs of earlier days (before this run's own time)
-        (folder / reports.history_name("health", 1_600_000_000 + stamp)).write_text("{}")
+        (folder / "history" / reports.history_name("health", 1_600_000_000 + stamp)).write_text("{}")
     path, _ = reports.write_report(folder, "health", "{}", keep)
     kept = reports.history(folder, "health")
     assert len(kept) == min(keep, len(stamps) + 1) and kept[-1] == path

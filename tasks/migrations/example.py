@@ -25,6 +25,7 @@ SEEDS = {
     "d5988079a4200f2dda88b9b989f5c633878137911b518b846da1fe7d2402ff11": "room_participants.csv",
 }
 TABLES = ("public.users", "public.rooms", "public.room_participants", "public.messages")
+OBJECTS = ("function public.set_updated_at",)
 WAY_FORWARD = ("replace them with your app's migrations (and files/seed/ with its seed rows, or empty it), "
                "or set MIGRATIONS_DIR and SEED_DIR to your app's folders (README: Point it at your own databases)")
 
@@ -49,14 +50,16 @@ def example_into_existing_database(files: list[Migration], applied_versions: Ite
     if not ours or set(applied_versions) & {m.version for m in ours}:
         return None
     others = [t for t in history.table_names if t not in TABLES]
-    if not others and history.user_tables <= len(history.table_names):
+    others += [o for o in history.object_names if o not in OBJECTS]
+    total = history.user_tables + history.other_objects
+    if not others and total <= len(history.table_names) + len(history.object_names):
         return None
     folder = ours[0].path.parent
     names = ours[0].filename if len(ours) == 1 else f"{ours[0].filename} … {ours[-1].filename}"
-    more = len(others) > 3 or history.user_tables > len(history.table_names)
+    more = len(others) > 3 or total > len(history.table_names) + len(history.object_names)
     shown = f" ({', '.join(others[:3])}{', …' if more else ''})" if others else ""
-    return (f"{folder} holds the example app's migrations ({names}) and the target already has "
-            f"{history.user_tables} table(s){shown}: {WAY_FORWARD}")
+    return (f"{folder} holds the example app's migrations ({names}) and the target is not empty: "
+            f"{history.user_tables} table(s), {history.other_objects} other object(s){shown}: {WAY_FORWARD}")
 
 
 def example_seeds_alone(files: list[Migration], seed_texts: dict[str, str], seed_dir: str) -> str | None:

@@ -31,6 +31,8 @@ class TargetHistory:
     user_tables: int  # tables other than schema_migrations, outside system schemas
     rows: tuple[AppliedRow, ...] = ()
     table_names: tuple[str, ...] = ()  # the first of them, "schema.table", in name order
+    other_objects: int = 0  # views, matviews, sequences, foreign tables, functions, types
+    object_names: tuple[str, ...] = ()  # the first of them, "<kind> schema.name"
 
 
 @dataclass

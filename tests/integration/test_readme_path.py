@@ -152,11 +152,33 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
     lines = [line for line in output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, lines
     assert "files/migrations holds the example app's migrations (001_create_users.sql … 004_create_messages.sql)" in lines[0]
-    assert "already has 1 table(s) (public.customers)" in lines[0] and "MIGRATIONS_DIR" in lines[0]
+    assert "is not empty: 1 table(s), 0 other object(s) (public.customers)" in lines[0] and "MIGRATIONS_DIR" in lines[0]
     assert summary_rows(output)["Migrations applied"][0] == "failed"
     assert "Press enter" not in output
     assert catalog_and_data(target_db) == before
     assert not (tmp_path / "backups" / "target").exists() or not list((tmp_path / "backups" / "target").iterdir())
+
+
+@pytest.mark.parametrize("sql, shown", [
+    ("CREATE VIEW answer AS SELECT 42 AS n", "view public.answer"),
+    ("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'", "function public.answer"),
+    ("CREATE TYPE mood AS ENUM ('ok', 'not ok')", "type public.mood"),
+    ("CREATE SEQUENCE invoice_numbers", "sequence public.invoice_numbers"),
+], ids=["view", "function", "type", "sequence"])
+def test_the_examples_migrations_on_a_target_with_objects_but_no_tables_stop_the_first_run(tmp_path, target_db, sql, shown):
+    query(target_db, sql)
+    before = catalog_and_data(target_db)
+    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
+                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+                         BACKUP_DIR=str(tmp_path / "backups"), STATE_DIR=str(tmp_path / "state"),
+                         REPORT_DIR=str(tmp_path / "reports"))
+    done = _run(_commands()["real"] + ["-y"], env_file, answer=None)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    lines = [line for line in output.splitlines() if "pgconverge:" in line]
+    assert len(lines) == 1 and "holds the example app's migrations" in lines[0], lines
+    assert f"is not empty: 0 table(s), 1 other object(s) ({shown})" in lines[0]
+    assert catalog_and_data(target_db) == before
 
 
 def test_own_migrations_with_the_examples_seed_rows_stop_before_anything(tmp_path, target_db):

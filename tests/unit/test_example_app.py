@@ -82,4 +82,15 @@ def test_a_database_holding_the_examples_own_tables_is_left_to_the_baseline(tmp_
 def test_the_refusal_names_some_of_the_tables_of_its_own(tmp_path):
     history = TargetHistory(False, user_tables=2, table_names=("billing.invoices", "public.users"))
     problem = plan_migrations(_example_copy(tmp_path), history, None).problems[0]
-    assert "already has 2 table(s) (billing.invoices):" in problem
+    assert "is not empty: 2 table(s), 0 other object(s) (billing.invoices):" in problem
+
+
+def test_a_target_with_only_views_functions_or_types_is_not_empty(tmp_path):
+    history = TargetHistory(False, user_tables=0, other_objects=2, object_names=("function public.f", "view app.v"))
+    problem = plan_migrations(_example_copy(tmp_path), history, None).problems[0]
+    assert "is not empty: 0 table(s), 2 other object(s) (function public.f, view app.v):" in problem
+
+
+def test_the_examples_own_trigger_function_does_not_make_a_target_foreign(tmp_path):
+    history = TargetHistory(False, user_tables=4, table_names=example.TABLES, other_objects=1, object_names=example.OBJECTS)
+    assert [m.version for m in plan_migrations(_example_copy(tmp_path), history, 4).baseline] == [1, 2, 3, 4]

@@ -45,7 +45,9 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
 
     def fail(state, host) -> bool:
         host.log_styled(f"pgconverge: {message}", fg="red")
-        return False
+        if logger.isEnabledFor(logging.DEBUG):
+            return False  # pyinfra's own "Error: executed 0 commands" / "No hosts remaining!" too
+        raise SystemExit(1)  # the failure is ours and said: one line, then the summary (at exit)
 
     yield FunctionCommand(fail, (), {})
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tasks.core import reports
 
-COLORS = {"converged": "32", "changed": "33", "skipped": "2", "failed": "31"}
+COLORS = {"converged": "32", "changed": "33", "would change": "33", "skipped": "2", "failed": "31"}
 HEALTH_COLORS = {"green": "32", "yellow": "33", "red": "31"}
 
 
@@ -39,6 +39,7 @@ class Summary:
     executed: bool = False
     checked: dict[str, str] = field(default_factory=dict)  # found converged while planning: state -> what
     stopped_planning: bool = False  # a state refused while planning (--dry, or before the prompt)
+    planned_through: bool = False  # the deploy file was read to its end (a --dry then has its plan)
 
 
 _summary = Summary()
@@ -69,6 +70,7 @@ def stopped_while_planning(state: str, message: str) -> None:
 
 def end_of_plan() -> None:
     """The deploy file's last line: after a refusal while planning, exit 1 (before pyinfra's prompt)."""
+    _summary.planned_through = True
     if _summary.stopped_planning:
         raise SystemExit(1)
 
@@ -86,8 +88,9 @@ def not_in_this_run(name: str, why: str) -> None:
     _summary.absent[name] = why
 
 
-def rows_in_order(summary: Summary, planned: list[str]) -> list[Row]:
-    """Every planned state in order: left out on purpose, or unreached after a failure, is skipped."""
+def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> list[Row]:
+    """Every planned state in order: left out on purpose, or unreached after a failure, is skipped;
+    in a ``--dry`` run that planned through, each is converged or would change."""
     failed = False
     out = []
     for name in planned:
@@ -96,6 +99,9 @@ def rows_in_order(summary: Summary, planned: list[str]) -> list[Row]:
         elif name not in summary.rows and summary.stopped_planning and not failed:
             row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
                    else Row(name, "skipped", "would change; not run: the run stopped while planning"))
+        elif name not in summary.rows and dry and not summary.executed:
+            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
+                   else Row(name, "would change", "the plan above (--dry: nothing was changed)"))
         else:
             row = summary.rows.get(name) or Row(name, "skipped", "not reached: an earlier state failed" if failed else "not run")
         failed = failed or row.status == "failed"
@@ -137,11 +143,16 @@ def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAUL
     """Print and write the summary when the process exits, if anything was executed."""
 
     def finish() -> None:
-        if not _summary.executed:
-            return  # a dry run, or bad input: nothing ran
-        rows = rows_in_order(_summary, _summary.planned)
+        dry = "--dry" in sys.argv
+        if not _summary.executed and not (dry and _summary.planned_through):
+            return  # bad input: nothing was planned
+        rows = rows_in_order(_summary, _summary.planned, dry)
         for note in _summary.notes:
             _summary.places.update(note())
+        if dry:  # the reports describe what the database is: a dry run leaves them as they are
+            _summary.places["report"] = "not written (--dry)"
+            print("\n".join(table(rows, _summary, color=sys.stderr.isatty())), file=sys.stderr)
+            return
         try:
             path, _ = reports.write_report(Path(report_dir), "run", json.dumps(document(rows, _summary), indent=1), keep)
             _summary.places.setdefault("report", str(path))

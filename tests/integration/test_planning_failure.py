@@ -77,3 +77,21 @@ def test_the_prompt_answered_with_enter_converges_with_the_summary(project):
     assert "Press enter to execute" in output
     assert summary_rows(output)["Migrations applied"] == ("changed", "applied 001, 002, 003, 004")
     assert project.applied_versions() == [1, 2, 3, 4]
+
+
+def test_a_dry_run_that_succeeds_ends_with_the_summary_and_leaves_the_reports(project):
+    """Every run ends with a summary, --dry too (rows as planned); a dry run, failed or not, does
+    not overwrite latest-run.json (the reports describe the database, which it did not change)."""
+    reports = str(project.tmp / "reports")
+    assert project.deploy(REPORT_DIR=reports).code == 0
+    latest = project.tmp / "reports" / "latest-run.json"
+    before = latest.read_text()
+    project.write_migration("005_add_topic.sql", "ALTER TABLE rooms ADD COLUMN topic text;\n")
+    result = project.dry(REPORT_DIR=reports)
+    assert result.code == 0, result.output[-3000:]
+    rows = summary_rows(result.output)
+    assert rows["Migrations applied"][0] == "would change"
+    assert rows["Target reachable"][0] == "converged"
+    assert "report: not written (--dry)" in result.output
+    assert project.dry(TARGET_DATABASE_URL=UNREACHABLE, REPORT_DIR=reports).code == 1
+    assert latest.read_text() == before

@@ -2,7 +2,7 @@
 The final summary: one row per desired state (converged, changed: what, skipped: why, failed:
 why), then the health checks, then where the backups and reports are. Printed on stderr when the
 process exits (also after a failure), and written as JSON to ``REPORT_DIR/latest-run.json`` and
-``REPORT_DIR/run-<time>.json`` (the newest ``REPORT_KEEP`` kept: :mod:`tasks.core.reports`).
+``REPORT_DIR/history/run-<time>-<pid>-<random>.json`` (the newest ``REPORT_KEEP`` kept: :mod:`tasks.core.reports`).
 Operations feed it through :func:`record`; :func:`table` and :func:`document` are pure.
 """
 

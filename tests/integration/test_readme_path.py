@@ -160,6 +160,17 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
     assert not (tmp_path / "backups" / "target").exists() or not list((tmp_path / "backups" / "target").iterdir())
 
 
+def test_with_debug_a_refusal_keeps_pyinfras_own_lines(tmp_path, target_db):
+    query(target_db, "CREATE TABLE customers (id int PRIMARY KEY)")
+    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
+                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+                         BACKUP_DIR=str(tmp_path / "backups"), STATE_DIR=str(tmp_path / "state"),
+                         REPORT_DIR=str(tmp_path / "reports"))
+    done = _run(_commands()["real"] + ["-y", "--debug"], env_file, answer=None)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "No hosts remaining" in output, output[-3000:]
+
+
 @pytest.mark.parametrize("sql, shown", [
     ("CREATE VIEW answer AS SELECT 42 AS n", "view public.answer"),
     ("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'", "function public.answer"),

@@ -107,3 +107,18 @@ def test_report_keep_is_a_bounded_setting_and_blanks_are_refused(tmp_path):
         with pytest.raises(SettingsError) as raised:
             load_settings(environ={**target, "REPORT_KEEP": bad}, cwd=tmp_path)
         assert str(raised.value).startswith("REPORT_KEEP:") and "REPORT_KEEP=20" in str(raised.value)
+
+
+def _write_one(folder):
+    return str(reports.write_report(folder, "run", "{}", keep=100)[0])
+
+
+def test_concurrent_runs_each_keep_their_entry(tmp_path):
+    """Runs in separate processes at the same moment: as many history entries as runs."""
+    import multiprocessing
+
+    folder = tmp_path / "reports"
+    reports.write_report(folder, "run", "{}", keep=100)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        paths = pool.map(_write_one, [folder] * 8)
+    assert len(set(paths)) == 8 and len(reports.history(folder, "run")) == 9

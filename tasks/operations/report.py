@@ -28,9 +28,9 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
     + service: the service name of the target database
     + migrations: the files whose proof holds the expected schema
     + state_dir: where the proof cached the expected schema
-    + report_dir: where ``latest-validation.json``, ``validation-<time>.json`` and ``schema.svg`` are
+    + report_dir: where ``latest-validation.json``, ``history/validation-<time>-<pid>-<random>.json`` and ``schema.svg`` are
       written (0600 files in a 0700 folder)
-    + report_keep: how many ``validation-<time>.json`` are kept (the newest)
+    + report_keep: how many ``history/validation-<time>-<pid>-<random>.json`` are kept (the newest)
 
     Never counts as a change: it only reads the target and writes a local report.
 

@@ -41,7 +41,8 @@ def reported(
     + idle_s: a session idle in transaction longer than this is yellow (red after 5 minutes)
     + connection_limit: the plan's connection limit when known (else ``max_connections``)
     + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
-    + report_dir: where ``latest-health.json`` and ``history/health-<time>-<pid>-<random>.json`` are written (none when unset)
+    + report_dir: where ``latest-health.json`` and ``history/health-<time>-<pid>-<random>.json``
+      are written (none when unset)
     + report_keep: how many ``history/health-<time>-<pid>-<random>.json`` are kept (the newest)
     + heroku_app: the Heroku app; its ``pg:info`` facts are shown, and its connection limit
       used, when this run read them

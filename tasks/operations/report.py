@@ -28,8 +28,8 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
     + service: the service name of the target database
     + migrations: the files whose proof holds the expected schema
     + state_dir: where the proof cached the expected schema
-    + report_dir: where ``latest-validation.json``, ``history/validation-<time>-<pid>-<random>.json`` and ``schema.svg`` are
-      written (0600 files in a 0700 folder)
+    + report_dir: where ``latest-validation.json``, ``history/validation-<time>-<pid>-<random>.json``
+      and ``schema.svg`` are written (0600 files)
     + report_keep: how many ``history/validation-<time>-<pid>-<random>.json`` are kept (the newest)
 
     Never counts as a change: it only reads the target and writes a local report.

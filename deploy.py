@@ -8,7 +8,7 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 
 from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
 from tasks.run import get_run_or_exit
-from tasks.core.summary import current, install, not_in_this_run, state
+from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
 
 run = get_run_or_exit()
 settings = run.settings
@@ -16,7 +16,8 @@ app = run.heroku  # None for a plain TARGET_DATABASE_URL
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
-install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)})
+install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
+        keep=settings.report_keep)
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
@@ -118,6 +119,7 @@ report.validation_reported(
     migrations=run.migrations,
     state_dir=state_dir,
     report_dir=str(settings.report_dir),
+    report_keep=settings.report_keep,
 )
 
 # 10. Health of the target, like heroku pg:diagnose (read-only): a red check fails the run unless
@@ -131,6 +133,7 @@ health.reported(
     idle_s=settings.health_idle_s,
     fail_on=settings.health_fail_on,
     report_dir=str(settings.report_dir),
+    report_keep=settings.report_keep,
     heroku_app=app.name if app else None,
 )
 
@@ -147,3 +150,6 @@ if app:
         name=state("Logs clean"), app=app, since=run.started_at, after=changes + ["App can connect"],
         state_dir=state_dir, ignore=settings.ignore_log_errors,
     )
+
+# A refusal while planning (--dry, or before the prompt) ends the run here, with its summary.
+end_of_plan()

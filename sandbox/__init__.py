@@ -13,7 +13,9 @@ and root — can reach it). ``up`` writes ``.sandbox/env`` (``SOURCE_DATABASE_UR
 ``.sandbox/state.json`` (0600) so later runs reuse them.
 
 PostgreSQL refuses to run as root: as root the servers run as the ``postgres`` OS user (or a
-``pgconverge`` system user created on demand) via ``runuser``.
+``pgconverge`` system user created on demand) via ``runuser``. When that user cannot reach the
+checkout (under /root or a ``mktemp -d`` folder), the clusters live in a folder of this checkout's
+own under /var/tmp (``clusters_dir`` in state.json), and ``up`` says so.
 
 CLI: ``python -m sandbox up [--rows N] | down | status | reset-target | destroy``.
 Errors are one line on stderr (plus the end of server.log when a server fails) and exit 1.
@@ -29,7 +31,7 @@ from sandbox.cluster import _ensure_cluster, _running, _stop
 from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
 from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
 from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
-from sandbox.paths import CLUSTER_MAJOR, CLUSTERS, ENV_FILE, EXTRA_TARGETS, HOST, ROOT, SANDBOX, STATE_VERSION, SandboxError, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env, cluster_bindir, database_urls, find_bindir, load_state
+from sandbox.paths import choose_clusters_root, cluster_bindir, CLUSTER_MAJOR, CLUSTERS, clusters_root, database_urls, ENV_FILE, EXTRA_TARGETS, find_bindir, HOST, load_state, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env
 
 
 # --------------------------------------------------------------------------- commands
@@ -42,6 +44,8 @@ def _initial_state(previous: dict | None) -> dict:
     if not _has_initdb(state.get("bindir")):
         state["bindir"] = cluster_bindir("source")
     state["os_user"] = (state.get("os_user") or _server_os_user()) if _is_root() else None
+    root = choose_clusters_root(state["os_user"], state.get("clusters_dir"))
+    state["clusters_dir"] = None if root == SANDBOX else str(root)
     for name in CLUSTERS:
         cluster = dict(state.get(name) or {})
         cluster["bindir"] = cluster_bindir(name)
@@ -70,6 +74,9 @@ def up(rows: int | None = None) -> dict:
         _ensure_target_db(state)
         _save_state(state)
         _write_env(state)
+    if state["clusters_dir"]:
+        _say(f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
+             f"{SANDBOX} (python -m sandbox destroy removes both)")
     _say(f"wrote {ENV_FILE.relative_to(ROOT)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}
 
@@ -118,13 +125,17 @@ def down() -> None:
 
 
 def destroy() -> None:
-    """Stop both clusters and remove .sandbox/ (and a temp socket folder, if one was used)."""
+    """Stop both clusters and remove .sandbox/ (and the clusters' folder outside it, and a temp
+    socket folder, if they were used)."""
     if SANDBOX.exists():
         down()
     for name in (*CLUSTERS, *EXTRA_TARGETS):
         run = _socket_dir(name)
         if run.parent != _cluster_dir(name):
             shutil.rmtree(run.parent, ignore_errors=True)
+    if clusters_root() != SANDBOX:
+        shutil.rmtree(clusters_root(), ignore_errors=True)
+        _say(f"removed {clusters_root()}")
     shutil.rmtree(SANDBOX, ignore_errors=True)
     _say(f"removed {SANDBOX.relative_to(ROOT)}")
 

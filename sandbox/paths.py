@@ -97,8 +97,57 @@ def _say(text: str) -> None:
 # --------------------------------------------------------------------------- paths
 
 
+_clusters_root: dict[Path, Path] = {}  # this process's choice per sandbox folder (see clusters_root)
+
+
+def _fallback_root() -> Path:
+    """Where the clusters live when the server OS user cannot reach the checkout: a folder of this
+    checkout's own under /var/tmp (kept across reboots, like the checkout), reachable by anyone."""
+    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+    return base / f"pgconverge-clusters-{hashlib.sha1(str(SANDBOX).encode()).hexdigest()[:10]}"
+
+
+def clusters_root() -> Path:
+    """The folder holding ``source/`` and ``target/``: ``.sandbox/``, or the place ``up`` chose
+    (and saved in state.json) because the server OS user cannot reach the checkout."""
+    if SANDBOX not in _clusters_root:
+        try:
+            saved = json.loads(STATE_FILE.read_text()).get("clusters_dir")
+        except (OSError, ValueError, AttributeError):
+            saved = None
+        _clusters_root[SANDBOX] = Path(saved) if saved else SANDBOX
+    return _clusters_root[SANDBOX]
+
+
+def _server_can_reach(os_user: str, folder: Path) -> bool:
+    """Whether ``os_user`` can enter ``folder`` (every parent traversable)."""
+    cmd = _as_server({"os_user": os_user}, ["test", "-x", str(folder)])
+    return subprocess.run(cmd, capture_output=True, env=_clean_env(), stdin=subprocess.DEVNULL).returncode == 0
+
+
+def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
+    """
+    Where the clusters live, decided by ``up``: where they already are; else ``.sandbox/`` when
+    the servers can reach it (not root, or the server OS user can traverse the checkout's
+    folders); else a folder outside the checkout that they can reach (as root in a checkout under
+    a private folder: /root, a ``mktemp -d`` folder), so no chmod is asked of anyone.
+    """
+    chosen = SANDBOX
+    if saved and (Path(saved) / "source").exists():
+        chosen = Path(saved)
+    elif os_user and _is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS):
+        if not _server_can_reach(os_user, SANDBOX):
+            chosen = _fallback_root()
+            chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
+            if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
+                raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
+            os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
+    _clusters_root[SANDBOX] = chosen
+    return chosen
+
+
 def _cluster_dir(name: str) -> Path:
-    return SANDBOX / name
+    return clusters_root() / name
 
 
 def _data_dir(name: str) -> Path:

@@ -14,6 +14,7 @@ from tasks.core.identity import read_identity, same_database
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
+from tasks.migrations import example
 from tasks.migrations.files import Migration, MigrationFileError, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
@@ -65,6 +66,9 @@ def get_run() -> Run:
         settings = load_settings()
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
+        example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))
+        if example_seeds:
+            raise SeedFileError(example_seeds)
         heroku = read_app(settings.heroku_app, settings.pool_var) if settings.heroku_app else None
         target = heroku.database_url if heroku else settings.target
         assert target is not None

@@ -74,7 +74,7 @@ def source_db(project):
 def heroku(project, tmp_path):
     """
     The project's target as a Heroku app "pgc-test-app": the real ``heroku`` CLI (pinned, installed
-    by ``make setup``) talks to a local fake of Heroku's servers (Heroku is unreachable here), whose
+    by ``make heroku-cli`` or ``make test``) talks to a local fake of Heroku's servers (Heroku is unreachable here), whose
     DATABASE_URL is the test's database on the sandbox target, owned by a role of its own; ``heroku
     run``/``logs`` go through the real CLI too (the fake serves the rendezvous and the log stream).
     See tests/heroku_fake.py. The project's env then has HEROKU_APP and no TARGET_DATABASE_URL.
@@ -83,7 +83,7 @@ def heroku(project, tmp_path):
     from tests.heroku_fake import FakeHeroku
 
     if not PROJECT_CLI.exists():
-        pytest.fail("the Heroku CLI is not installed: run make setup (installs it into .tools/heroku)", pytrace=False)
+        pytest.fail("the Heroku CLI is not installed: run make heroku-cli (installs it into .tools/heroku; make test does)", pytrace=False)
     fake = FakeHeroku(tmp_path / "heroku", "pgc-test-app", project.target_db).start()
     project.extra.update(fake.env(), HEROKU_APP=fake.name, TARGET_DATABASE_URL="", HEROKU_CLI=str(PROJECT_CLI),
                          APP_DB_CHECK_COMMAND='psql "$DATABASE_URL" -XAtqc "SELECT now()"')

@@ -30,9 +30,11 @@ def tighten_tree(path: Path) -> int:
     return changed
 
 
-def write_private(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary name, then rename) with mode 0600."""
-    private_dir(path.parent)
+def write_private(path: Path, data: str | bytes, private_parent: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary name, then rename) with mode 0600; the
+    folder is made 0700 too unless ``private_parent`` is false (a folder that is not the tool's)."""
+    if private_parent:
+        private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:

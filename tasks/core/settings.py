@@ -17,6 +17,7 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from tasks.core import reports
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -49,6 +50,7 @@ class Settings:
     statement_timeout: str
     allow_extra_objects: bool = False
     backup_keep: int = 10
+    report_keep: int = 20
     seed_upsert: bool = False
     copy_replace: bool = False
     health_long_query_s: float = 60.0
@@ -119,6 +121,14 @@ def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, mus
     return path
 
 
+def _report_dir(values: Mapping[str, str], cwd: Path) -> Path:
+    path = _directory(values, "REPORT_DIR", "reports", cwd, must_exist=False)
+    why = reports.refusal(path)
+    if why:
+        raise SettingsError(f"REPORT_DIR: {why}")
+    return path
+
+
 def _choice(values: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
     raw = values.get(key, "").strip().lower() or choices[0]
     if raw not in choices:
@@ -135,10 +145,11 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
     raise SettingsError(f"{key}: {raw!r} is not true or false: set {key}=true or {key}=false")
 
 
-def _keep(values: Mapping[str, str]) -> int:
-    raw = values.get("BACKUP_KEEP", "").strip() or "10"
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"BACKUP_KEEP: {raw!r} is not a number of backups of at least 1: set for example BACKUP_KEEP=10")
+def _keep(values: Mapping[str, str], key: str = "BACKUP_KEEP", default: int = 10, what: str = "backups") -> int:
+    raw = values.get(key, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= reports.MAX_KEEP:
+        raise SettingsError(f"{key}: {raw!r} is not a number of {what} from 1 to {reports.MAX_KEEP}: "
+                            f"set for example {key}={default}")
     return int(raw)
 
 
@@ -231,13 +242,14 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         statement_timeout=_pg_duration(values, "MIGRATION_STATEMENT_TIMEOUT", "0"),
         allow_extra_objects=_bool(values, "ALLOW_EXTRA_OBJECTS"),
         backup_keep=_keep(values),
+        report_keep=_keep(values, "REPORT_KEEP", 20, "reports of each kind"),
         seed_upsert=_choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
         copy_replace=_choice(values, "COPY_CONFLICT", ("refuse", "replace")) == "replace",
         health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
         health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
-        report_dir=_directory(values, "REPORT_DIR", "reports", cwd, must_exist=False),
+        report_dir=_report_dir(values, cwd),
         pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),
         pool_value=_count(values, "DB_POOL_MAX_VALUE", None, 1),
         pool_reserve=_count(values, "DB_POOL_RESERVE", 10, 0),

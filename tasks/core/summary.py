@@ -1,22 +1,24 @@
 """
 The final summary: one row per desired state (converged, changed: what, skipped: why, failed:
 why), then the health checks, then where the backups and reports are. Printed on stderr when the
-process exits (also after a failure), and written as JSON to ``REPORT_DIR/run-<time>.json`` and
-``REPORT_DIR/latest.json``. Operations feed it through :func:`record`; :func:`table` and
-:func:`document` are pure.
+process exits (also after a failure), and written as JSON to ``REPORT_DIR/latest-run.json`` and
+``REPORT_DIR/history/run-<time>-<pid>-<random>.json`` (the newest ``REPORT_KEEP`` kept: :mod:`tasks.core.reports`).
+Operations feed it through :func:`record`; :func:`table` and :func:`document` are pure.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-COLORS = {"converged": "32", "changed": "33", "skipped": "2", "failed": "31"}
+from tasks.core import reports
+
+COLORS = {"converged": "32", "changed": "33", "would change": "33", "skipped": "2", "failed": "31"}
+HEALTH_COLORS = {"green": "32", "yellow": "33", "red": "31"}
 
 
 @dataclass
@@ -35,6 +37,9 @@ class Summary:
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
     executed: bool = False
+    checked: dict[str, str] = field(default_factory=dict)  # found converged while planning: state -> what
+    stopped_planning: bool = False  # a state refused while planning (--dry, or before the prompt)
+    planned_through: bool = False  # the deploy file was read to its end (a --dry then has its plan)
 
 
 _summary = Summary()
@@ -52,6 +57,24 @@ def record(state: str, status: str, detail: str) -> None:
         _summary.rows[state] = Row(state, status, detail.splitlines()[0] if detail else "")
 
 
+def checked_while_planning(state: str, message: str) -> None:
+    """A state found converged while planning (shown as such if planning stops at a later one)."""
+    _summary.checked[state] = message
+
+
+def stopped_while_planning(state: str, message: str) -> None:
+    """Planning stopped at ``state`` (nothing ran): it failed; the summary is printed at exit."""
+    _summary.stopped_planning = True
+    record(state, "failed", message)
+
+
+def end_of_plan() -> None:
+    """The deploy file's last line: after a refusal while planning, exit 1 (before pyinfra's prompt)."""
+    _summary.planned_through = True
+    if _summary.stopped_planning:
+        raise SystemExit(1)
+
+
 def state(name: str) -> str:
     """Register a desired state (in deploy order) and return its name, for ``name=``."""
     if name not in _summary.planned:
@@ -65,13 +88,20 @@ def not_in_this_run(name: str, why: str) -> None:
     _summary.absent[name] = why
 
 
-def rows_in_order(summary: Summary, planned: list[str]) -> list[Row]:
-    """Every planned state in order: left out on purpose, or unreached after a failure, is skipped."""
+def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> list[Row]:
+    """Every planned state in order: left out on purpose, or unreached after a failure, is skipped;
+    in a ``--dry`` run that planned through, each is converged or would change."""
     failed = False
     out = []
     for name in planned:
         if name in summary.absent:
             row = Row(name, "skipped", summary.absent[name])
+        elif name not in summary.rows and summary.stopped_planning and not failed:
+            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
+                   else Row(name, "skipped", "would change; not run: the run stopped while planning"))
+        elif name not in summary.rows and dry and not summary.executed:
+            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
+                   else Row(name, "would change", "the plan above (--dry: nothing was changed)"))
         else:
             row = summary.rows.get(name) or Row(name, "skipped", "not reached: an earlier state failed" if failed else "not run")
         failed = failed or row.status == "failed"
@@ -89,7 +119,11 @@ def table(rows: list[Row], summary: Summary, color: bool) -> list[str]:
         lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
     if summary.health:
         lines.append("health:")
-        lines.extend(f"  {line}" for line in summary.health)
+        for line in summary.health:
+            status = line.split(" ", 1)[0]
+            if color and status in HEALTH_COLORS:
+                line = f"\033[{HEALTH_COLORS[status]}m{status}\033[0m{line[len(status):]}"
+            lines.append(f"  {line}")
     for name, place in summary.places.items():
         lines.append(f"{name}: {place}")
     return lines
@@ -105,28 +139,22 @@ def document(rows: list[Row], summary: Summary) -> dict:
     }
 
 
-def _write(folder: Path, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = folder / f"run-{stamp}.json"
-    for target in (path, folder / "latest.json"):
-        temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(text)
-        temporary.replace(target)
-    return path
-
-
-def install(report_dir: Path, places: dict[str, str]) -> None:
+def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAULT_KEEP) -> None:
     """Print and write the summary when the process exits, if anything was executed."""
 
     def finish() -> None:
-        if not _summary.executed:
-            return  # a dry run, or bad input: nothing ran
-        rows = rows_in_order(_summary, _summary.planned)
+        dry = "--dry" in sys.argv
+        if not _summary.executed and not (dry and _summary.planned_through):
+            return  # bad input: nothing was planned
+        rows = rows_in_order(_summary, _summary.planned, dry)
         for note in _summary.notes:
             _summary.places.update(note())
+        if dry:  # the reports describe what the database is: a dry run leaves them as they are
+            _summary.places["report"] = "not written (--dry)"
+            print("\n".join(table(rows, _summary, color=sys.stderr.isatty())), file=sys.stderr)
+            return
         try:
-            path = _write(Path(report_dir), json.dumps(document(rows, _summary), indent=1))
+            path, _ = reports.write_report(Path(report_dir), "run", json.dumps(document(rows, _summary), indent=1), keep)
             _summary.places.setdefault("report", str(path))
         except OSError as exc:
             _summary.places["report"] = f"not written ({exc.strerror})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tasks.migrations import example
 from tasks.migrations.files import Migration
 
 
@@ -29,6 +30,9 @@ class TargetHistory:
     table_exists: bool
     user_tables: int  # tables other than schema_migrations, outside system schemas
     rows: tuple[AppliedRow, ...] = ()
+    table_names: tuple[str, ...] = ()  # the first of them, "schema.table", in name order
+    other_objects: int = 0  # views, matviews, sequences, foreign tables, functions, types
+    object_names: tuple[str, ...] = ()  # the first of them, "<kind> schema.name"
 
 
 @dataclass
@@ -51,6 +55,10 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}
+    example_here = example.example_into_existing_database(files, rows, history)
+    if example_here:
+        plan.problems.append(example_here)
+        return plan
 
     if not rows:
         if baseline_version is not None and not history.user_tables:

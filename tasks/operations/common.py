@@ -5,9 +5,10 @@ a Python step, and feeding the final summary (:mod:`tasks.core.summary`).
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Iterator
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.context import state
 
@@ -29,21 +30,48 @@ def current_state() -> str:
 def converged(message: str) -> None:
     """The no-change branch: ``host.noop`` (shown with -v), and a "converged" row in the summary."""
     host.noop(message)
-    if not planning():
+    if planning():
+        summary.checked_while_planning(current_state(), message)
+    else:
         summary.record(current_state(), "converged", message)
 
 
 def refuse(message: str) -> Iterator[FunctionCommand]:
-    """Stop the run with ``message``: an operation error at plan time, a failed command at execute time."""
+    """Stop the run with ``message``: at plan time before anything runs, at execute time as a failed command."""
     if planning():
-        raise OperationError(message)
+        stop_planning(message)
+        return
     summary.record(current_state(), "failed", message)
 
     def fail(state, host) -> bool:
         host.log_styled(f"pgconverge: {message}", fg="red")
-        return False
+        if logger.isEnabledFor(logging.DEBUG):
+            return False  # pyinfra's own "Error: executed 0 commands" / "No hosts remaining!" too
+        raise SystemExit(1)  # the failure is ours and said: one line, then the summary (at exit)
 
     yield FunctionCommand(fail, (), {})
+
+
+def stop_planning(message: str) -> None:
+    """
+    A refusal while planning (``--dry``, or before the confirmation prompt) ends the run the way
+    a failure at execute time does: one ``pgconverge:`` line, then the summary (this state failed,
+    the ones before it as planned, the rest not reached), exit status 1, and no prompt. pyinfra
+    itself would print its ``Operation error in <file> line <n>`` instead; with ``--debug`` it does.
+
+    In deploy.py the later operations are still added (so the summary knows every state) but no
+    longer planned: pyinfra stops reading facts for them, and :func:`tasks.core.summary.end_of_plan`,
+    the file's last line, exits. A deploy file without summary states (restore.py, reset.py)
+    exits at once.
+    """
+    name = current_state()
+    summary.stopped_while_planning(name, message)
+    if logger.isEnabledFor(logging.DEBUG):
+        raise OperationError(message)
+    host.log_styled(f"pgconverge: {message}", fg="red")
+    if name not in summary.current().planned:
+        raise SystemExit(1)  # past pyinfra's own report of an OperationError
+    state.check_for_changes = False
 
 
 def changed_in_this_run(states: list[str]) -> bool:

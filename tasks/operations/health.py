@@ -4,7 +4,6 @@ Health reported: ``heroku pg:diagnose`` for the target, one line per check (read
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from pyinfra import host
@@ -12,7 +11,7 @@ from pyinfra.api import operation
 
 from tasks.health import checks as health
 from tasks.schema import report
-from tasks.core import summary
+from tasks.core import reports, summary
 from tasks.core.settings import FAIL_ON
 from tasks.facts import FactError, read
 from tasks.health.facts import HealthOutliers, HealthSnapshot
@@ -29,6 +28,7 @@ def reported(
     connection_limit: int | None = None,
     fail_on: str = "red",
     report_dir: str | None = None,
+    report_keep: int = reports.DEFAULT_KEEP,
     heroku_app: str | None = None,
 ):
     """
@@ -41,7 +41,9 @@ def reported(
     + idle_s: a session idle in transaction longer than this is yellow (red after 5 minutes)
     + connection_limit: the plan's connection limit when known (else ``max_connections``)
     + fail_on: ``red`` fails the run when a check is red; ``never`` only reports
-    + report_dir: where ``health-<time>.json`` and ``latest-health.json`` are written (none when unset)
+    + report_dir: where ``latest-health.json`` and ``history/health-<time>-<pid>-<random>.json``
+      are written (none when unset)
+    + report_keep: how many ``history/health-<time>-<pid>-<random>.json`` are kept (the newest)
     + heroku_app: the Heroku app; its ``pg:info`` facts are shown, and its connection limit
       used, when this run read them
 
@@ -80,15 +82,15 @@ def reported(
         if plan and plan.connections_limit and connection_limit is None:
             connection_limit = plan.connections_limit
     checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
-    for line in health.render(checks, color=sys.stderr.isatty()):
-        host.log(line)
+    # Shown once, under the summary printed at exit (which colours it on a terminal).
     summary.current().health = health.render(checks, color=False)
     if heroku_app:
         line = f"heroku pg:info: {plan.summary()}" if plan else "heroku pg:info: not read (this run changed nothing)"
-        host.log(line)
         summary.current().health.insert(0, line)
     if report_dir:
-        path = report.write_report(Path(report_dir), "health", health.report_document(raw, checks))
+        path, tightened = report.write_report(Path(report_dir), "health", health.report_document(raw, checks), report_keep)
+        if tightened:
+            host.log(reports.tightened_note(Path(report_dir), tightened))
         host.log(f"health report written to {path}")
     failing = health.red(checks)
     if failing and fail_on == "red":

@@ -9,6 +9,7 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 
+from tasks.core import reports
 from tasks.schema import catalog
 from tasks.migrations import expected
 from tasks.schema import report
@@ -19,14 +20,17 @@ from tasks.operations.common import converged, planning
 
 
 @operation()
-def validation_reported(service: str, migrations: list[Migration], state_dir: str, report_dir: str):
+def validation_reported(service: str, migrations: list[Migration], state_dir: str, report_dir: str,
+                        report_keep: int = reports.DEFAULT_KEEP):
     """
     Report the target's tables, foreign keys, indexes, triggers and row counts (read-only).
 
     + service: the service name of the target database
     + migrations: the files whose proof holds the expected schema
     + state_dir: where the proof cached the expected schema
-    + report_dir: where ``validation-<time>.json``, ``latest-validation.json`` and ``schema.svg`` are written
+    + report_dir: where ``latest-validation.json``, ``history/validation-<time>-<pid>-<random>.json``
+      and ``schema.svg`` are written (0600 files)
+    + report_keep: how many ``history/validation-<time>-<pid>-<random>.json`` are kept (the newest)
 
     Never counts as a change: it only reads the target and writes a local report.
 
@@ -54,7 +58,9 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
     wanted = expected.load_expected(Path(state_dir), migrations) or {}
     differences = [d.as_dict() for d in catalog.differences(wanted, snapshot)] if wanted else []
     document = report.validation_report(snapshot, counts, differences)
-    path = report.write_report(Path(report_dir), "validation", document)
+    path, tightened = report.write_report(Path(report_dir), "validation", document, report_keep)
+    if tightened:
+        host.log(reports.tightened_note(Path(report_dir), tightened))
     host.log(schema_picture.draw(snapshot, Path(report_dir)))
     converged(f"validation report written to {path}")
     host.log(f"validation: {report.compact(document)} → {path}")

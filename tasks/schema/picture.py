@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tasks.core.private import FILE_MODE, private_dir, write_private
+
 KEY_COLUMNS = re.compile(r"(?:PRIMARY KEY|FOREIGN KEY) \(([^)]*)\)")
 REFERENCES = re.compile(r"FOREIGN KEY \(([^)]*)\) REFERENCES ([^\s(]+)")
 
@@ -60,12 +62,13 @@ def draw(snapshot: dict[str, Any], folder: Path) -> str:
     picture, stamp = folder / "schema.svg", folder / ".schema.svg.sha256"
     if picture.exists() and stamp.exists() and stamp.read_text().strip() == digest:
         return f"{picture} unchanged"
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     temporary = folder / f".schema.svg.{os.getpid()}"
     done = subprocess.run(["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True)
     if done.returncode != 0:
         temporary.unlink(missing_ok=True)
         return f"schema picture not drawn: {done.stderr.strip().splitlines()[0] if done.stderr.strip() else 'dot failed'}"
+    os.chmod(temporary, FILE_MODE)  # the picture shows the schema: private like the reports
     temporary.replace(picture)
-    stamp.write_text(digest)
+    write_private(stamp, digest)
     return f"{picture} drawn"

@@ -1,17 +1,19 @@
 """
 The validation report: the runbook's post-migration checklist (tables, foreign keys, indexes,
 triggers, row counts) built from a catalog snapshot, printed as one compact line and written as
-JSON (one file per run plus ``latest-validation.json``) under ``REPORT_DIR``. No secret goes in.
+JSON (``latest-validation.json`` plus a bounded history, :mod:`tasks.core.reports`) under
+``REPORT_DIR``. No secret goes in.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 from typing import Any
+
+from tasks.core import reports
 
 FOREIGN_KEY = re.compile(r"FOREIGN KEY \((?P<columns>[^)]*)\) REFERENCES (?P<table>[^\s(]+)")
 
@@ -54,15 +56,8 @@ def compact(report: dict[str, Any]) -> str:
     )
 
 
-def write_report(folder: Path, kind: str, report: dict[str, Any]) -> Path:
-    """``<kind>-<UTC time>.json`` and ``latest-<kind>.json``, each written atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=1, sort_keys=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = folder / f"{kind}-{stamp}.json"
-    for target in (path, folder / f"latest-{kind}.json"):
-        temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(text)
-        temporary.replace(target)
-    return path
+def write_report(folder: Path, kind: str, report: dict[str, Any], keep: int = reports.DEFAULT_KEEP) -> tuple[Path, int]:
+    """``latest-<kind>.json`` and ``history/<kind>-<UTC time>-<pid>-<random>.json``
+    (private, history pruned to ``keep``):
+    :func:`tasks.core.reports.write_report`."""
+    return reports.write_report(folder, kind, json.dumps(report, indent=1, sort_keys=True), keep)

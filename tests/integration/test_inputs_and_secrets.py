@@ -85,7 +85,7 @@ def test_no_secret_on_any_command_line_or_in_verbose_output(project):
     # Nothing the run left on disk holds one: reports, backup manifests, the proof cache, a debug log.
     left = [p for p in project.tmp.rglob("*") if p.is_file() and p.suffix != ".dump"]
     left += [p for p in (ROOT / "pyinfra-debug.log",) if p.exists()]
-    assert any(p.name == "latest.json" for p in left) and any(p.parent.name == "source" for p in left)
+    assert any(p.name == "latest-run.json" for p in left) and any(p.parent.name == "source" for p in left)
     for path in left:
         text = path.read_text(errors="replace")
         assert not [s for s in secrets_ if s in text], path

@@ -30,9 +30,9 @@ def test_first_run_lists_changes_second_run_converged_everywhere(project):
     assert {status for name, (status, _) in rows.items() if name != "Data copied"} == {"converged"}
     assert picture.stat().st_mtime_ns == drawn_at  # the schema did not change
 
-    report = json.loads((reports / "latest.json").read_text())
+    report = json.loads((reports / "latest-run.json").read_text())
     assert report["ok"] is True and len(report["states"]) == len(rows)
-    text = (reports / "latest.json").read_text() + first.output + second.output
+    text = (reports / "latest-run.json").read_text() + first.output + second.output
     for url in sandbox_urls().values():
         assert url.split(":")[2].split("@")[0] not in text
 
@@ -45,5 +45,5 @@ def test_a_failure_is_shown_and_later_states_are_skipped(project):
     status, detail = rows["Migrations proven locally"]
     assert status == "failed" and "005_broken.sql" in detail
     assert rows["Migrations applied"] == ("skipped", "not reached: an earlier state failed")
-    report = json.loads((project.tmp / "reports" / "latest.json").read_text())
+    report = json.loads((project.tmp / "reports" / "latest-run.json").read_text())
     assert report["ok"] is False

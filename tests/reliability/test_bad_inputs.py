@@ -64,6 +64,7 @@ CASES = {
     "unknown DATA_MIGRATION": (None, lambda p, t: {"DATA_MIGRATION": "all"}, "DATA_MIGRATION:"),
     "bad boolean": (None, lambda p, t: {"ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS:"),
     "BACKUP_KEEP zero": (None, lambda p, t: {"BACKUP_KEEP": "0"}, "BACKUP_KEEP:"),
+    "REPORT_KEEP unbounded": (None, lambda p, t: {"REPORT_KEEP": "99999999999999999999"}, "REPORT_KEEP:"),
     "HEROKU_APP, Heroku unreachable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_API_KEY": "k"},
                                        "cannot reach the Heroku API"),
     "HEROKU_CLI not executable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_CLI": "/nowhere/heroku"},
@@ -81,7 +82,7 @@ CASES = {
                                 "is applied in the target but has no file"),
     "out-of-order migration": ("deploy", lambda p, t: [(p.migrations / "004_create_messages.sql").rename(
         p.migrations / "010_create_messages.sql")] and {}, "has no file"),
-    "tables without history": ("tables", lambda p, t: {}, "BASELINE_VERSION"),
+    "example migrations on a database with tables": ("tables", lambda p, t: {}, "holds the example app's migrations"),
     "seed value of the wrong type": (None, lambda p, t: (p.seeds / "users.csv").write_text(
         "id,email,display_name\nx,a@x,A\n") and {}, "seed file users.csv line 2, column id"),
     "seed row with a missing field": (None, lambda p, t: (p.seeds / "users.csv").write_text(

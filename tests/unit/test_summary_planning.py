@@ -1,0 +1,36 @@
+"""
+The summary's rows when a run stops while planning (pure): the failed state, the states planned
+before it (converged when their plan found nothing to do, else "would change; not run"), the
+rest not reached, and states left out on purpose still say why.
+"""
+
+from hypothesis import given, settings, strategies as st
+
+from tasks.core import reports
+from tasks.core.summary import Row, Summary, rows_in_order
+
+
+def test_rows_after_a_stop_while_planning():
+    summary = Summary(planned=["A", "B", "C", "D", "E"], absent={"D": "left out"}, checked={"A": "fine"},
+                      stopped_planning=True)
+    summary.rows["C"] = Row("C", "failed", "broken")
+    rows = {r.state: (r.status, r.detail) for r in rows_in_order(summary, summary.planned)}
+    assert rows == {
+        "A": ("converged", "fine"),
+        "B": ("skipped", "would change; not run: the run stopped while planning"),
+        "C": ("failed", "broken"),
+        "D": ("skipped", "left out"),
+        "E": ("skipped", "not reached: an earlier state failed"),
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sets(st.integers(min_value=0, max_value=10**6), max_size=30), st.integers(min_value=1, max_value=25))
+def test_history_never_exceeds_keep_and_keeps_the_newest(tmp_path_factory, stamps, keep):
+    folder = tmp_path_factory.mktemp("reports")
+    (folder / "history").mkdir()
+    for stamp in stamps:  # runs of earlier days (before this run's own time)
+        (folder / "history" / reports.history_name("health", 1_600_000_000 + stamp)).write_text("{}")
+    path, _ = reports.write_report(folder, "health", "{}", keep)
+    kept = reports.history(folder, "health")
+    assert len(kept) == min(keep, len(stamps) + 1) and kept[-1] == path

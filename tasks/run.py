@@ -5,11 +5,13 @@ pyinfra process, before any host connects. A problem stops the run with one line
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
+from tasks.core.private import tighten_tree
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
@@ -49,11 +51,23 @@ class Run:
 _run: Run | None = None
 
 
+def make_private(settings: Settings) -> None:
+    """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the backup and state
+    folders made so when an older run left them readable, said once."""
+    os.umask(0o077)
+    folders = [path for path in (settings.state_dir, settings.backup_dir) if path.is_dir()]
+    changed = sum(tighten_tree(path) for path in folders)
+    if changed:
+        print(f"note: made {changed} file(s) and folder(s) under {', '.join(map(str, folders))} "
+              "readable by their owner only (files 0600, folders 0700)", file=sys.stderr)
+
+
 def get_run() -> Run:
     """The run of this process (created on first use)."""
     global _run
     if _run is None:
         settings = load_settings()
+        make_private(settings)
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
         heroku = read_app(settings.heroku_app, settings.pool_var) if settings.heroku_app else None

@@ -20,16 +20,18 @@ from psycopg import sql
 
 from tasks.backups import store as backups
 from tasks.core.connections import conninfo
+from tasks.core.private import FILE_MODE, private_dir
+from tasks.schema import catalog
 
 PROGRESS_EVERY_S = 3.0
 ALL_TABLES = """
-SELECT format('%s.%s', n.nspname, c.relname)
+SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
    AND n.nspname NOT LIKE 'pg\\_%'
    AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')
- ORDER BY 1
+ ORDER BY 4
 """
 
 
@@ -39,7 +41,8 @@ class BackupError(RuntimeError):
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                              stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise BackupError(f"{command[0]} is not installed: install the PostgreSQL client (postgresql-client)") from None
     if done.returncode != 0:
@@ -53,12 +56,12 @@ def client_major(tool: str = "pg_dump") -> int:
     return int(out.split()[-1].split(".")[0])
 
 
-def _count_rows(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
+def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]:
+    """``{"public.users": 50, 'public."audit log"': 3}``: keys are quoted where SQL needs it."""
     counts = {}
-    for table in tables:
-        schema, _, name = table.partition(".")
+    for schema, name, _, key in tables:
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-        counts[table] = conn.execute(query).fetchone()[0]
+        counts[key] = conn.execute(query).fetchone()[0]
     return counts
 
 
@@ -80,23 +83,34 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
 
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
                 log: Callable[[str], None]) -> backups.Backup:
-    """Dump ``service`` into ``folder``, verify it, write its manifest; return the verified backup."""
+    """
+    Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
+    return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
+    """
     folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder.parent)
+        private_dir(folder)
         backups.remove_temporary_files(folder)
         probe = folder / f".tmp-{os.getpid()}-probe"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise BackupError(f"backup folder {folder} is not writable ({exc.strerror}): fix BACKUP_DIR") from None
+    with backups.writing(folder):
+        return _dump_verified(service, folder, label, fingerprint, log)
+
+
+def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,
+                   log: Callable[[str], None]) -> backups.Backup:
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         dbname = conn.execute("SELECT current_database()").fetchone()[0]
         server = conn.execute("SHOW server_version").fetchone()[0]
-        tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]
+        tables = conn.execute(ALL_TABLES).fetchall()
+        shape = catalog.snapshot(conn)
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
@@ -107,33 +121,42 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
             temporary.unlink(missing_ok=True)
             raise
     try:
+        os.chmod(temporary, FILE_MODE)
         listed = backups.toc_tables(_run(["pg_restore", "--list", str(temporary)], "pg_restore --list").stdout)
-        if sorted(listed) != sorted(tables):
+        wanted = [backups.toc_entry(schema, name, owner) for schema, name, owner, _ in tables]
+        if sorted(listed) != sorted(wanted):
+            missing = sorted(set(wanted) - set(listed))[:3]
             raise BackupError(
-                f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}: it was discarded; run again"
+                f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}"
+                + (f" (not in the dump: {', '.join(missing)})" if missing else "") + ": it was discarded; run again"
             )
         digest = backups.sha256_file(temporary)
+        info = temporary.stat()
+        manifest = {
+            "tool": backups.TOOL,
+            "verified": True,
+            "database": dbname,
+            "label": label,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "server_version": server,
+            "pg_dump_version": client_major(),
+            "tables": len(tables),
+            "rows": rows,
+            "catalog": shape,
+            "size_bytes": info.st_size,
+            "mtime_ns": info.st_mtime_ns,
+            "duration_s": round(time.monotonic() - started, 3),
+            "sha256": digest,
+            "fingerprint": fingerprint,
+        }
+        # The manifest first, then the final name: a dump under its final name always has one.
+        backups.write_manifest(final, manifest)
         temporary.replace(final)
     except BaseException:
         temporary.unlink(missing_ok=True)
+        if not final.exists():
+            backups.manifest_path(final).unlink(missing_ok=True)
         raise
-    info = final.stat()
-    manifest = {
-        "verified": True,
-        "database": dbname,
-        "label": label,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "server_version": server,
-        "pg_dump_version": client_major(),
-        "tables": len(tables),
-        "rows": rows,
-        "size_bytes": info.st_size,
-        "mtime_ns": info.st_mtime_ns,
-        "duration_s": round(time.monotonic() - started, 3),
-        "sha256": digest,
-        "fingerprint": fingerprint,
-    }
-    backups.write_manifest(final, manifest)
     return backups.Backup(final, manifest)
 
 

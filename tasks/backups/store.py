@@ -2,25 +2,42 @@
 Backup files and their manifests: naming, listing, checking, pruning. No database here.
 
 A backup is ``<folder>/<db>-<UTC time>.dump`` (``pg_dump -Fc``) with ``<same>.json`` beside it:
-server and pg_dump versions, tables and exact row counts (counted in the dump's own snapshot),
-size, mtime, duration, sha256, and the source fingerprint it was taken at. Never a password.
-A backup without a manifest, or whose file no longer has the recorded size and mtime (a truncated
-or replaced file) is not a verified backup.
+server and pg_dump versions, tables and exact row counts and the catalog (read in the dump's own
+snapshot), size, mtime, duration, sha256, and the source fingerprint it was taken at. Never a
+password. Files are 0600 in 0700 folders.
+
+What is safe to delete is decided here, and only ever among the tool's own verified backups:
+
+* a dump without a manifest (the user's own file, or one still being written) is never touched;
+* a dump whose size or mtime changed since its manifest (a ``tar`` round trip keeps whole seconds)
+  is hashed again: the same sha256 makes it verified again (its manifest is refreshed), another
+  sha256 sets it aside (renamed ``…dump.set-aside``, reported), never deleted;
+* the newest verified backup of a database is never pruned, and BACKUP_KEEP are kept exactly;
+* writers hold the folder's lock shared while they dump, verify, write the manifest and only then
+  give the dump its final name; pruning needs the lock exclusively and waits for no one: when
+  another run is writing, it is left to whichever run finishes last.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from tasks.core.private import FILE_MODE, private_dir, write_private
 
 NAME = re.compile(r"(?P<db>.+)-(?P<stamp>\d{8}T\d{6}\d*Z)\.dump")
-TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )(?P<schema>\S+) (?P<table>\S+) ")
+TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )(?P<rest>.*)$")
+SET_ASIDE = ".set-aside"
+LOCK_NAME = ".lock"
+TOOL = "pgconverge"
 
 
 @dataclass(frozen=True)
@@ -33,15 +50,51 @@ class Backup:
         return self.manifest.get("fingerprint")
 
 
+@dataclass
+class Scan:
+    """What a backup folder holds for one database (see the module's docstring)."""
+
+    verified: list[Backup] = field(default_factory=list)  # oldest first
+    reverified: list[Backup] = field(default_factory=list)  # size/mtime changed, sha256 the same
+    damaged: list[tuple[Path, str]] = field(default_factory=list)  # (dump, why): to be set aside
+    foreign: list[Path] = field(default_factory=list)  # named like a backup, no manifest: never touched
+
+
+@dataclass
+class Tidied:
+    """What :func:`tidy` did."""
+
+    pruned: list[Path] = field(default_factory=list)
+    set_aside: list[tuple[Path, str]] = field(default_factory=list)
+    refreshed: list[Path] = field(default_factory=list)
+    postponed: bool = False
+
+    def describe(self, keep: int) -> str:
+        parts = []
+        if self.pruned:
+            parts.append(f"pruned {len(self.pruned)} old backup(s), keeping {keep}")
+        if self.refreshed:
+            parts.append(f"re-verified {len(self.refreshed)} moved or copied backup(s) by sha256")
+        for path, why in self.set_aside:
+            parts.append(f"set aside {path.name} as {path.name}{SET_ASIDE} ({why}): it is not deleted; "
+                         "look at it, then delete it yourself")
+        if self.postponed:
+            parts.append("pruning left to the run still writing to this folder")
+        return "; ".join(parts)
+
+
 def stamp(now: float | None = None) -> str:
     """UTC time with microseconds, so two backups in one second never share a name."""
     now = time.time() if now is None else now
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1_000_000):06d}Z"
 
 
+def safe_name(dbname: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
+
+
 def backup_path(folder: Path, dbname: str, now: float | None = None) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
-    return Path(folder) / f"{safe}-{stamp(now)}.dump"
+    return Path(folder) / f"{safe_name(dbname)}-{stamp(now)}.dump"
 
 
 def manifest_path(dump: Path) -> Path:
@@ -57,15 +110,31 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def toc_tables(listing: str) -> list[str]:
-    """``schema.table`` of every TABLE entry in ``pg_restore --list`` output."""
-    return [f"{m['schema']}.{m['table']}" for m in map(TOC_TABLE.match, listing.splitlines()) if m]
+    """
+    What follows ``TABLE`` in every table entry of ``pg_restore --list``: ``schema name owner``.
+
+    pg_restore prints names unquoted (newlines turned into spaces), so a name may hold spaces and
+    the line cannot be split: compare it whole with :func:`toc_entry` of the tables expected.
+    """
+    return [m["rest"] for m in map(TOC_TABLE.match, listing.splitlines()) if m]
+
+
+def toc_entry(schema: str, name: str, owner: str) -> str:
+    """How pg_restore --list prints a table: names as they are, newlines as spaces."""
+    return " ".join(re.sub(r"[\r\n]", " ", part) for part in (schema, name, owner))
+
+
+def read_manifest(dump: Path) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads(manifest_path(dump).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def write_manifest(dump: Path, manifest: dict[str, Any]) -> Path:
     path = manifest_path(dump)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    temporary.replace(path)
+    write_private(path, json.dumps(manifest, indent=1, sort_keys=True))
     return path
 
 
@@ -78,41 +147,144 @@ def file_matches(dump: Path, manifest: dict[str, Any]) -> bool:
     return info.st_size == manifest.get("size_bytes") and info.st_mtime_ns == manifest.get("mtime_ns")
 
 
-def verified_backups(folder: Path, dbname: str | None = None) -> list[Backup]:
-    """Every verified backup in ``folder`` (of ``dbname``), oldest first."""
-    found = []
+def check_file(dump: Path, manifest: dict[str, Any]) -> str | None:
+    """Why ``dump`` is not the file ``manifest`` describes (None: it is): size first, then sha256."""
+    try:
+        size = dump.stat().st_size
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if size != manifest.get("size_bytes"):
+        return f"{size:,} bytes, its manifest says {manifest.get('size_bytes')}"
+    try:
+        digest = sha256_file(dump)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if digest != manifest.get("sha256"):
+        return "its sha256 differs from its manifest's"
+    return None
+
+
+def is_own_manifest(manifest: dict[str, Any] | None) -> bool:
+    return bool(manifest and manifest.get("verified") and isinstance(manifest.get("sha256"), str))
+
+
+def scan(folder: Path, dbname: str | None = None) -> Scan:
+    """Sort the backups in ``folder`` (of ``dbname``) into verified, re-verified, damaged and foreign."""
+    found = Scan()
     for dump in sorted(Path(folder).glob("*.dump")):
         match = NAME.fullmatch(dump.name)
-        if not match or (dbname is not None and match["db"] != re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)):
+        if not match or dump.name.startswith(".") or (dbname is not None and match["db"] != safe_name(dbname)):
             continue
+        manifest = read_manifest(dump)
+        if not is_own_manifest(manifest):
+            found.foreign.append(dump)
+            continue
+        if file_matches(dump, manifest):
+            found.verified.append(Backup(dump, manifest))
+            continue
+        problem = check_file(dump, manifest)
+        if problem:
+            found.damaged.append((dump, problem))
+            continue
+        backup = Backup(dump, manifest)
+        found.verified.append(backup)
+        found.reverified.append(backup)
+    found.verified.sort(key=lambda b: (b.manifest.get("created_at", ""), b.path.name))
+    return found
+
+
+def verified_backups(folder: Path, dbname: str | None = None) -> list[Backup]:
+    """Every verified backup in ``folder`` (of ``dbname``), oldest first (sha256 checked when moved)."""
+    return scan(folder, dbname).verified
+
+
+def to_prune(found: Scan, keep: int, protect: Path | None = None) -> list[Path]:
+    """The oldest verified backups beyond ``keep``: never the newest, never ``protect``, nothing else."""
+    verified = [b.path for b in found.verified]
+    if not verified:
+        return []
+    old = verified[: max(0, len(verified) - max(keep, 1))]
+    return [path for path in old if path != protect and path != verified[-1]]
+
+
+@contextlib.contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock shared while a backup is written into it (pruning waits for no writer)."""
+    handle = _lock_file(folder)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def pruning(folder: Path) -> Iterator[bool]:
+    """The folder's lock exclusively, if no other run is writing there: yields whether it was had."""
+    handle = _lock_file(folder)
+    try:
         try:
-            manifest = json.loads(manifest_path(dump).read_text())
-        except (OSError, ValueError):
-            continue
-        if manifest.get("verified") and file_matches(dump, manifest):
-            found.append(Backup(dump, manifest))
-    return sorted(found, key=lambda b: b.manifest.get("created_at", ""))
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        handle.close()
 
 
-def to_prune(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> list[Path]:
-    """The oldest verified backups beyond ``keep`` (never ``protect``), plus unverified leftovers."""
-    backups = verified_backups(folder, dbname)
-    verified = {b.path for b in backups}
-    old = [b.path for b in backups[: max(0, len(backups) - keep)] if b.path != protect]
-    leftovers = [
-        p for p in Path(folder).glob("*.dump")
-        if p not in verified and p != protect and NAME.fullmatch(p.name) and NAME.fullmatch(p.name)["db"] == dbname
-    ]
-    return sorted(old + leftovers)
+def _lock_file(folder: Path):
+    private_dir(Path(folder))
+    fd = os.open(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    return os.fdopen(fd, "r+")
+
+
+def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> Tidied:
+    """
+    Under the folder's exclusive lock: refresh the manifests of re-verified backups, set damaged
+    ones aside, remove manifests left without a dump by a killed run, prune beyond ``keep``.
+    """
+    done = Tidied()
+    with pruning(folder) as mine:
+        if not mine:
+            done.postponed = True
+            return done
+        found = scan(folder, dbname)
+        for backup in found.reverified:
+            info = backup.path.stat()
+            write_manifest(backup.path, {**backup.manifest, "size_bytes": info.st_size, "mtime_ns": info.st_mtime_ns})
+            done.refreshed.append(backup.path)
+        for dump, why in found.damaged:
+            set_aside(dump)
+            done.set_aside.append((dump, why))
+        remove_orphan_manifests(folder, dbname)
+        done.pruned = to_prune(found, keep, protect)
+        prune(done.pruned)
+    return done
+
+
+def set_aside(dump: Path) -> None:
+    """Rename a dump that failed verification (and its manifest) out of the way; never delete it."""
+    for path in (dump, manifest_path(dump)):
+        if path.exists():
+            path.replace(path.with_name(path.name + SET_ASIDE))
 
 
 def prune(paths: list[Path]) -> None:
+    """Delete these verified backups: the manifest last, so a dump is never left looking foreign."""
     for dump in paths:
         for path in (dump, manifest_path(dump)):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+            path.unlink(missing_ok=True)
+
+
+def remove_orphan_manifests(folder: Path, dbname: str) -> list[Path]:
+    """Manifests whose dump never got its final name (a run killed between the two): under the lock only."""
+    removed = []
+    for path in Path(folder).glob(f"{safe_name(dbname)}-*.json"):
+        if NAME.fullmatch(path.with_suffix(".dump").name) and not path.with_suffix(".dump").exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def remove_temporary_files(folder: Path) -> list[Path]:

@@ -13,23 +13,26 @@ from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, SeedState, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.operations.common import client_too_old, converged, python_step, refuse, show_plan
+from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
-    show_plan([f"take a verified backup of {label} into {folder}/"]
-              + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(folder, database, keep - 1)])
+    if planning():
+        found = backups.scan(folder, database)
+        show_plan([f"take a verified backup of {label} into {folder}/"]
+                  + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
+                  + [f"set aside {path.name} ({why})" for path, why in found.damaged])
     from tasks.backups import dump  # psycopg: imported only when there is work
 
     def take(log) -> None:
         backup = dump.take_backup(service, folder, label, fingerprint, log)
-        pruned = backups.to_prune(folder, database, keep, protect=backup.path)
-        backups.prune(pruned)
+        tidied = backups.tidy(folder, database, keep, protect=backup.path)
         m = backup.manifest
         log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
-            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…"
-            + (f"; pruned {len(pruned)} old backup(s)" if pruned else ""))
-        return f"backup {backup.path.name}"
+            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
+        if tidied.describe(keep):
+            log(f"{folder}: {tidied.describe(keep)}")
+        return f"backup {backup.path.name}" + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
 
     return python_step(take, (dump.BackupError,))
 

@@ -1,10 +1,10 @@
 """
-Taking a verified backup with ``pg_dump -Fc`` (and restoring one with ``pg_restore``).
+Taking a verified backup with ``pg_dump -Fc`` (restoring one: :mod:`tasks.backups.restore`).
 
-The row counts in the manifest are taken in the very snapshot the dump reads (psycopg exports
-it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against them. The dump
-is written under a temporary name and renamed only after ``pg_restore --list`` read it and its
-tables match. Credentials come from the run's service file; nothing secret is on a command line.
+The row counts and the catalog in the manifest are read in the very snapshot the dump reads
+(psycopg exports it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against
+them. The dump is written under a temporary name (0600); after ``pg_restore --list`` read it and
+its tables match, the manifest is written and only then the dump renamed to its final name. Credentials come from the run's service file; nothing secret is on a command line.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from tasks.core.private import FILE_MODE, private_dir
 from tasks.schema import catalog
 
 PROGRESS_EVERY_S = 3.0
-ALL_TABLES = """
-SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)
+TABLES_FROM = """
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
    AND n.nspname NOT LIKE 'pg\\_%'
    AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')
- ORDER BY 4
 """
+ALL_TABLES = ("SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)"
+              + TABLES_FROM + " ORDER BY 4")
 
 
 class BackupError(RuntimeError):
@@ -158,13 +158,3 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             backups.manifest_path(final).unlink(missing_ok=True)
         raise
     return backups.Backup(final, manifest)
-
-
-def restore(service: str, dump: Path, log: Callable[[str], None]) -> dict[str, int]:
-    """``pg_restore --clean --if-exists --no-owner --no-acl --single-transaction`` into ``service``."""
-    _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
-          "--exit-on-error", "-d", conninfo(service), str(dump)], f"pg_restore of {dump.name} (nothing was changed)")
-    with psycopg.connect(conninfo(service), autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]
-        return _count_rows(conn, tables)
-

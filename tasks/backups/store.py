@@ -258,6 +258,7 @@ def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> T
             set_aside(dump)
             done.set_aside.append((dump, why))
         remove_orphan_manifests(folder, dbname)
+        remove_temporary_files(folder)
         done.pruned = to_prune(found, keep, protect)
         prune(done.pruned)
     return done
@@ -288,12 +289,13 @@ def remove_orphan_manifests(folder: Path, dbname: str) -> list[Path]:
 
 
 def remove_temporary_files(folder: Path) -> list[Path]:
-    """Half-written dumps of a killed run (``.tmp-<pid>-*.dump``) whose process is gone."""
+    """What a killed run left half-written, once its process is gone: dumps (``.tmp-<pid>-*.dump``)
+    and manifests (``.<name>.json.<pid>.tmp``)."""
     from tasks.core.processes import pid_alive
 
     removed = []
-    for path in Path(folder).glob(".tmp-*"):
-        match = re.match(r"\.tmp-(\d+)-", path.name)
+    for path in Path(folder).glob(".*"):
+        match = re.match(r"\.tmp-(\d+)-", path.name) or re.fullmatch(r"\..+\.json\.(\d+)\.tmp", path.name)
         if match and not pid_alive(int(match.group(1))):
             path.unlink(missing_ok=True)
             removed.append(path)

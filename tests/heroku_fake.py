@@ -185,6 +185,8 @@ class FakeHeroku:
             return 200, {"message": "ok"}
         if path == f"/client/v11/databases/{self.addon['id']}/backups" and method == "POST":
             return 200, self._capture()
+        if path == f"/client/v11/databases/{self.addon['id']}/restores" and method == "POST":
+            return 200, self._restore(body.get("backup_url"))
         if rest == "/transfers":
             return 200, self.transfers
         transfer = re.match(r"^/transfers/([^/]+)$", rest or "")
@@ -253,7 +255,29 @@ class FakeHeroku:
                     "from_name": "DATABASE", "to_name": "BACKUP", "created_at": started, "started_at": started,
                     "finished_at": _now(), "updated_at": _now(), "succeeded": ok, "warnings": 0, "schedule": None,
                     "source_bytes": 8192, "processed_bytes": target.stat().st_size if target.exists() else 0,
-                    "logs": logs, "options": {}}
+                    "logs": logs, "options": {}, "to_url": f"https://fake-backups.invalid/{target.name}"}
+        self.transfers.append(transfer)
+        return transfer
+
+    def _restore(self, backup_url: str | None) -> dict:
+        """``pg:backups:restore``: like Heroku, the database is emptied, then the backup restored into it
+        as the app's role. Answers with a finished transfer, which the CLI then polls."""
+        dump = self.folder / "backups" / (backup_url or "").rsplit("/", 1)[-1]
+        started = _now()
+        ok, logs = False, [{"created_at": started, "message": f"no backup at {backup_url}"}]
+        if backup_url and dump.is_file():
+            self._reset()
+            self.resets -= 1  # a restore, not a pg:reset
+            done = subprocess.run(["pg_restore", "--no-owner", "--no-acl", "--role=whynot_owner", "--exit-on-error",
+                                   "-d", sandbox.admin_conninfo("target", self.dbname), str(dump)],
+                                  capture_output=True, text=True)
+            ok = done.returncode == 0
+            logs = [{"created_at": started, "message": line} for line in (done.stderr.splitlines() or ["pg_restore: done"])]
+        transfer = {"uuid": str(uuid.uuid4()), "num": len(self.transfers) + 1, "from_type": "gof3r",
+                    "to_type": "pg_restore", "from_name": "BACKUP", "to_name": "DATABASE", "created_at": started,
+                    "started_at": started, "finished_at": _now(), "updated_at": _now(), "succeeded": ok,
+                    "warnings": 0, "schedule": None, "source_bytes": 8192, "processed_bytes": 8192, "logs": logs,
+                    "options": {}}
         self.transfers.append(transfer)
         return transfer
 

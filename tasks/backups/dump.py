@@ -81,6 +81,21 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
         raise BackupError(f"pg_dump failed: {first}")
 
 
+def database_state(service: str) -> dict:
+    """The database, its server version, catalog and every table's exact row count, read in one
+    snapshot: what a manifest records so that a restore can be checked against it."""
+    with psycopg.connect(conninfo(service), autocommit=False) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        tables = conn.execute(ALL_TABLES).fetchall()
+        return {
+            "database": conn.execute("SELECT current_database()").fetchone()[0],
+            "server_version": conn.execute("SHOW server_version").fetchone()[0],
+            "tables": len(tables),
+            "rows": _count_rows(conn, tables),
+            "catalog": catalog.snapshot(conn),
+        }
+
+
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
                 log: Callable[[str], None]) -> backups.Backup:
     """

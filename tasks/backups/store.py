@@ -101,6 +101,16 @@ def manifest_path(dump: Path) -> Path:
     return dump.with_suffix(".json")
 
 
+def heroku_manifest_path(folder: Path, app: str, backup_id: str) -> Path:
+    """Where the deploy records what a Heroku backup (``b005``) holds, when it captures it."""
+    return Path(folder) / f"heroku-{safe_name(app)}-{safe_name(backup_id)}.json"
+
+
+def write_json(path: Path, manifest: dict[str, Any]) -> Path:
+    write_private(path, json.dumps(manifest, indent=1, sort_keys=True))
+    return path
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -125,17 +135,19 @@ def toc_entry(schema: str, name: str, owner: str) -> str:
 
 
 def read_manifest(dump: Path) -> dict[str, Any] | None:
+    return read_json(manifest_path(dump))
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
-        manifest = json.loads(manifest_path(dump).read_text())
+        manifest = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) else None
 
 
 def write_manifest(dump: Path, manifest: dict[str, Any]) -> Path:
-    path = manifest_path(dump)
-    write_private(path, json.dumps(manifest, indent=1, sort_keys=True))
-    return path
+    return write_json(manifest_path(dump), manifest)
 
 
 def file_matches(dump: Path, manifest: dict[str, Any]) -> bool:
@@ -166,6 +178,12 @@ def check_file(dump: Path, manifest: dict[str, Any]) -> str | None:
 
 def is_own_manifest(manifest: dict[str, Any] | None) -> bool:
     return bool(manifest and manifest.get("verified") and isinstance(manifest.get("sha256"), str))
+
+
+def is_restorable(manifest: dict[str, Any] | None) -> bool:
+    """A Heroku backup's manifest: what the database held when the deploy captured it."""
+    return bool(manifest and manifest.get("verified") and isinstance(manifest.get("rows"), dict)
+                and isinstance(manifest.get("catalog"), dict))
 
 
 def scan(folder: Path, dbname: str | None = None) -> Scan:

@@ -4,6 +4,7 @@ Source backup captured, and target backup captured before change.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pyinfra.api import operation
@@ -78,7 +79,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 
 
-def _heroku_capture(app: str, reasons: list[str]):
+def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
     from tasks.heroku import app as heroku_app
     from tasks.heroku.cli import HerokuError
 
@@ -92,7 +93,20 @@ def _heroku_capture(app: str, reasons: list[str]):
         return
     show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
                f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
-    yield python_step(lambda log: f"Heroku backup {heroku_app.capture_backup(app, log)}", (HerokuError,))
+    from tasks.backups import dump  # psycopg: imported only when there is work
+
+    def capture(log) -> str:
+        state = dump.database_state(service)  # what restore.py checks a restore of this backup against
+        captured = heroku_app.capture_backup(app, log)
+        backup_id = captured.split()[0]
+        path = backups.heroku_manifest_path(folder, app, backup_id)
+        backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
+                                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "counted": "just before pg:backups:capture", **state})
+        log(f"Heroku backup {captured}: what it holds is recorded in {path}")
+        return f"Heroku backup {captured}"
+
+    yield python_step(capture, (HerokuError, dump.BackupError))
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
@@ -138,7 +152,8 @@ def target_captured_before_change(
 
     + service: the service name of the target database
     + label: what to call the target in messages
-    + backup_dir: backups go to ``<backup_dir>/target/``
+    + backup_dir: backups go to ``<backup_dir>/target/`` (on Heroku: the manifest of each captured
+      backup, ``heroku-APP-b005.json``: its catalog and row counts, for ``restore.py``)
     + migrations: the migration files (pending ones mean a change)
     + seed_files: the seed files (missing rows mean a change)
     + baseline_version: as for ``migrations.applied``
@@ -169,7 +184,7 @@ def target_captured_before_change(
         converged("nothing will change in the target: no backup needed")
         return
     if heroku_app:
-        yield from _heroku_capture(heroku_app, reasons)
+        yield from _heroku_capture(heroku_app, reasons, service, Path(backup_dir) / "target")
         return
     info = read(Fingerprint, service)
     if isinstance(info, FactError):

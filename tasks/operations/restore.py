@@ -4,12 +4,14 @@ Backup restored: an explicit, confirmed restore (``restore.py``), never part of 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pyinfra.api import operation
 
 from tasks.backups.dump import BackupError
 from tasks.backups import restore as restoring
+from tasks.backups import store
 from tasks.facts import CatalogSnapshot, FactError, read
 from tasks.operations.common import planning, python_step, refuse, show_plan
 
@@ -75,3 +77,64 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         return f"restored {dump.name}"
 
     yield python_step(run, (BackupError,))
+
+
+@operation(is_idempotent=False, idempotent_notice="Restores every time it is run, after confirmation.")
+def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str | None, backup_dir: str):
+    """
+    Restore a Heroku backup the deploy captured, then check the database against its manifest.
+
+    + service: the service name of the app's database
+    + app: the Heroku app
+    + backup: the backup's id (``b005``, as ``heroku pg:backups`` lists it)
+    + confirm: must equal ``app``, or nothing happens
+    + backup_dir: where the deploy wrote ``target/heroku-APP-b005.json`` when it captured the backup
+
+    ``heroku pg:backups:restore b005 DATABASE_URL --confirm APP`` (Heroku empties the database and
+    restores the backup); then the catalog and every table's row count must equal the manifest's.
+    Heroku's restore is not one transaction: a difference is reported, it cannot be rolled back.
+
+    **Example:**
+
+    .. code:: python
+
+        restore.restored_on_heroku(
+            name="Backup restored", service="target", app="my-app", backup="b005", confirm="my-app",
+            backup_dir="backups",
+        )
+    """
+    if not backup or not re.fullmatch(r"[abr]\d+", backup):
+        yield from refuse(f"name the Heroku backup by its id: --data backup=b005 (heroku pg:backups -a {app} lists them)")
+        return
+    path = store.heroku_manifest_path(Path(backup_dir) / "target", app, backup)
+    manifest = store.read_json(path)
+    if not store.is_restorable(manifest):
+        yield from refuse(f"Heroku backup {backup} of {app} has no manifest ({path} is missing or unreadable): "
+                          "restore.py restores the backups the deploy captured (it records each one then); "
+                          f"restore another with heroku pg:backups:restore {backup} DATABASE_URL -a {app} yourself")
+        return
+    if confirm != app:
+        yield from refuse(f"restoring replaces the database of Heroku app {app}: confirm with --data confirm={app} "
+                          f"(got {confirm or 'nothing'}); nothing was changed")
+        return
+    if planning():
+        current = read(CatalogSnapshot, service)
+        show_plan([f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
+                  + [f"  {line}" for line in restoring.plan_lines(manifest, None if isinstance(current, FactError) else current)])
+    from tasks.backups import dump
+    from tasks.heroku import app as heroku_app
+    from tasks.heroku.cli import HerokuError
+
+    def run(log) -> str:
+        heroku_app.restore_backup(app, backup, log)
+        state = dump.database_state(service)
+        differences = restoring.mismatches(manifest, restoring.Outcome(True, state["catalog"], state["rows"]))
+        if differences:
+            raise BackupError(f"Heroku restored {backup} into {app}, but the database differs from the manifest "
+                              f"recorded when it was captured: {'; '.join(differences[:8])}; "
+                              f"see heroku pg:backups:info {backup} -a {app}")
+        log(f"restored Heroku backup {backup}: {len(state['rows'])} tables, {sum(state['rows'].values()):,} rows; "
+            "catalog and every table's row count equal to the manifest")
+        return f"restored Heroku backup {backup}"
+
+    yield python_step(run, (BackupError, HerokuError))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
-from tasks.core.private import tighten_tree
+from tasks.core import own_files
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
@@ -51,15 +51,22 @@ class Run:
 _run: Run | None = None
 
 
-def make_private(settings: Settings) -> None:
-    """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the backup and state
-    folders made so when an older run left them readable, said once."""
+def make_private(settings: Settings, dry: bool | None = None) -> None:
+    """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the tool's own files
+    and folders under BACKUP_DIR and STATE_DIR (never anything else there) made so when an older
+    run left them readable, said once. Under ``--dry`` nothing changes: it says what would."""
     os.umask(0o077)
-    folders = [path for path in (settings.state_dir, settings.backup_dir) if path.is_dir()]
-    changed = sum(tighten_tree(path) for path in folders)
-    if changed:
-        print(f"note: made {changed} file(s) and folder(s) under {', '.join(map(str, folders))} "
-              "readable by their owner only (files 0600, folders 0700)", file=sys.stderr)
+    dry = "--dry" in sys.argv if dry is None else dry
+    entries = own_files.loose(settings.backup_dir, settings.state_dir)
+    if not entries:
+        return
+    if not dry:
+        for path, mode in entries:
+            os.chmod(path, mode)
+    names = ", ".join(str(path) for path, _ in entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    verb = "would make" if dry else "made"
+    print(f"note: {verb} {len(entries)} of pgconverge's own file(s) and folder(s) readable by their owner only "
+          f"(files 0600, folders 0700): {names}", file=sys.stderr)
 
 
 def get_run() -> Run:

@@ -186,6 +186,22 @@ def is_restorable(manifest: dict[str, Any] | None) -> bool:
                 and isinstance(manifest.get("catalog"), dict))
 
 
+def own_entries(folder: Path) -> list[Path]:
+    """The tool's own files in a backup folder: dumps with a manifest of ours, manifests, set-aside
+    files, the lock. Nothing else (a user's file, even named like a backup, is not ours)."""
+    own = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if path.name == LOCK_NAME or SET_ASIDE in path.name:
+            own.append(path)
+        elif path.suffix == ".json" and (read_json(path) or {}).get("verified"):
+            own.append(path)
+        elif path.suffix == ".dump" and is_own_manifest(read_manifest(path)):
+            own.append(path)
+    return own
+
+
 def scan(folder: Path, dbname: str | None = None) -> Scan:
     """Sort the backups in ``folder`` (of ``dbname``) into verified, re-verified, damaged and foreign."""
     found = Scan()

@@ -152,6 +152,7 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             "verified": True,
             "database": dbname,
             "label": label,
+            "identity": backups.identity(label, dbname),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "server_version": server,
             "pg_dump_version": client_major(),

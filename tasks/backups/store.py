@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from tasks.core.private import FILE_MODE, private_dir, write_private
 
@@ -93,8 +94,34 @@ def safe_name(dbname: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
 
 
+def file_prefix(dbname: str) -> str:
+    """The database's part of a backup's file name: the name itself when it is safe in a file
+    name, else its safe form and a short hash of the real name (``sp_ace~1a2b3c4d``), so that
+    "sp ace" and "sp_ace" never share names."""
+    safe = safe_name(dbname)
+    return safe if safe == dbname else f"{safe}~{hashlib.sha256(dbname.encode()).hexdigest()[:8]}"
+
+
+def identity(label: str, dbname: str) -> str:
+    """Which database a backup is of: the server (host:port of the redacted URL ``label``) and the
+    database's name. Backups are grouped by it, never by file name."""
+    try:
+        url = urlsplit(label)
+        server = f"{url.hostname or 'local'}:{url.port or 5432}" if url.scheme.startswith("postgres") else label
+    except ValueError:
+        server = label
+    return f"{server}/{dbname}"
+
+
 def backup_path(folder: Path, dbname: str, now: float | None = None) -> Path:
-    return Path(folder) / f"{safe_name(dbname)}-{stamp(now)}.dump"
+    return Path(folder) / f"{file_prefix(dbname)}-{stamp(now)}.dump"
+
+
+def belongs(manifest: dict[str, Any], dbname: str, ident: str | None) -> bool:
+    """Whether a manifest is of this database: its identity (older manifests: its database name)."""
+    if ident is not None and "identity" in manifest:
+        return manifest["identity"] == ident
+    return manifest.get("database") == dbname
 
 
 def manifest_path(dump: Path) -> Path:
@@ -202,16 +229,20 @@ def own_entries(folder: Path) -> list[Path]:
     return own
 
 
-def scan(folder: Path, dbname: str | None = None) -> Scan:
-    """Sort the backups in ``folder`` (of ``dbname``) into verified, re-verified, damaged and foreign."""
+def scan(folder: Path, dbname: str | None = None, ident: str | None = None) -> Scan:
+    """Sort the backups in ``folder`` (of ``dbname`` on the server of ``ident``, see :func:`identity`)
+    into verified, re-verified, damaged and foreign."""
     found = Scan()
     for dump in sorted(Path(folder).glob("*.dump")):
         match = NAME.fullmatch(dump.name)
-        if not match or dump.name.startswith(".") or (dbname is not None and match["db"] != safe_name(dbname)):
+        if not match or dump.name.startswith("."):
             continue
         manifest = read_manifest(dump)
         if not is_own_manifest(manifest):
-            found.foreign.append(dump)
+            if dbname is None or match["db"] in (safe_name(dbname), file_prefix(dbname)):
+                found.foreign.append(dump)
+            continue
+        if dbname is not None and not belongs(manifest, dbname, ident):
             continue
         if file_matches(dump, manifest):
             found.verified.append(Backup(dump, manifest))
@@ -227,9 +258,9 @@ def scan(folder: Path, dbname: str | None = None) -> Scan:
     return found
 
 
-def verified_backups(folder: Path, dbname: str | None = None) -> list[Backup]:
+def verified_backups(folder: Path, dbname: str | None = None, ident: str | None = None) -> list[Backup]:
     """Every verified backup in ``folder`` (of ``dbname``), oldest first (sha256 checked when moved)."""
-    return scan(folder, dbname).verified
+    return scan(folder, dbname, ident).verified
 
 
 def to_prune(found: Scan, keep: int, protect: Path | None = None) -> list[Path]:
@@ -273,7 +304,7 @@ def _lock_file(folder: Path):
     return os.fdopen(fd, "r+")
 
 
-def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> Tidied:
+def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None, ident: str | None = None) -> Tidied:
     """
     Under the folder's exclusive lock: refresh the manifests of re-verified backups, set damaged
     ones aside, remove manifests left without a dump by a killed run, prune beyond ``keep``.
@@ -283,7 +314,7 @@ def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> T
         if not mine:
             done.postponed = True
             return done
-        found = scan(folder, dbname)
+        found = scan(folder, dbname, ident)
         for backup in found.reverified:
             info = backup.path.stat()
             write_manifest(backup.path, {**backup.manifest, "size_bytes": info.st_size, "mtime_ns": info.st_mtime_ns})
@@ -291,7 +322,7 @@ def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None) -> T
         for dump, why in found.damaged:
             set_aside(dump)
             done.set_aside.append((dump, why))
-        remove_orphan_manifests(folder, dbname)
+        remove_orphan_manifests(folder, dbname, ident)
         remove_temporary_files(folder)
         done.pruned = to_prune(found, keep, protect)
         prune(done.pruned)
@@ -312,11 +343,15 @@ def prune(paths: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def remove_orphan_manifests(folder: Path, dbname: str) -> list[Path]:
+def remove_orphan_manifests(folder: Path, dbname: str, ident: str | None = None) -> list[Path]:
     """Manifests whose dump never got its final name (a run killed between the two): under the lock only."""
     removed = []
-    for path in Path(folder).glob(f"{safe_name(dbname)}-*.json"):
-        if NAME.fullmatch(path.with_suffix(".dump").name) and not path.with_suffix(".dump").exists():
+    for path in Path(folder).glob("*.json"):
+        manifest = read_json(path)
+        if not (NAME.fullmatch(path.with_suffix(".dump").name) and is_own_manifest(manifest)
+                and belongs(manifest, dbname, ident)):
+            continue
+        if not path.with_suffix(".dump").exists():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

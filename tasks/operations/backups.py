@@ -18,8 +18,9 @@ from tasks.operations.common import client_too_old, converged, planning, python_
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
+    ident = backups.identity(label, database)
     if planning():
-        found = backups.scan(folder, database)
+        found = backups.scan(folder, database, ident)
         show_plan([f"take a verified backup of {label} into {folder}/"]
                   + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
                   + [f"set aside {path.name} ({why})" for path, why in found.damaged])
@@ -27,7 +28,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
 
     def take(log) -> None:
         backup = dump.take_backup(service, folder, label, fingerprint, log)
-        tidied = backups.tidy(folder, database, keep, protect=backup.path)
+        tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
         log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
             f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
@@ -72,7 +73,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
         yield from refuse(problem)
         return
     folder = Path(backup_dir) / "source"
-    latest = backups.verified_backups(folder, info["database"])
+    latest = backups.verified_backups(folder, info["database"], backups.identity(label, info["database"]))
     if latest and latest[-1].fingerprint == info["fingerprint"]:
         converged(f"backup {latest[-1].path.name} is current (the source has not changed since)")
         return

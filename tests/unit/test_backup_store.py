@@ -114,3 +114,34 @@ def test_manifests_and_lock_are_private_whatever_the_umask(tmp_path):
     assert stat.S_IMODE(store.manifest_path(path).stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "deep" / store.LOCK_NAME).stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "deep").stat().st_mode) == 0o700
+
+
+def own_backup(folder, db, n, label, data=b"dump"):
+    """A backup as take_backup names and describes it (identity: server and database)."""
+    path = store.backup_path(folder, db, now=1767225600 + n)
+    path.write_bytes(data + bytes([n]))
+    info = path.stat()
+    store.write_manifest(path, {"verified": True, "database": db, "label": label, "identity": store.identity(label, db),
+                                "sha256": store.sha256_file(path), "size_bytes": info.st_size,
+                                "mtime_ns": info.st_mtime_ns, "created_at": f"2026-01-0{n}T00:00:00Z", "rows": {}})
+    return path
+
+
+def test_databases_whose_names_sanitise_alike_never_prune_each_others_backups(tmp_path):
+    url = "postgresql://u:***@db:5432/x"
+    space, underscore = own_backup(tmp_path, "sp ace", 1, url), own_backup(tmp_path, "sp_ace", 2, url)
+    assert store.NAME.fullmatch(space.name)["db"] != store.NAME.fullmatch(underscore.name)["db"]
+    assert store.tidy(tmp_path, "sp_ace", keep=1, ident=store.identity(url, "sp_ace")).pruned == []
+    assert store.tidy(tmp_path, "sp ace", keep=1, ident=store.identity(url, "sp ace")).pruned == []
+    assert space.exists() and underscore.exists()
+
+
+def test_the_same_database_name_on_two_servers_sharing_a_folder_is_two_groups(tmp_path):
+    one, two = "postgresql://u:***@db1:5432/app", "postgresql://u:***@db2:5433/app"
+    first = own_backup(tmp_path, "app", 1, one)
+    second = own_backup(tmp_path, "app", 2, two)
+    assert store.tidy(tmp_path, "app", keep=1, ident=store.identity(two, "app")).pruned == []
+    assert first.exists() and second.exists()
+    newer = own_backup(tmp_path, "app", 3, one)
+    assert store.tidy(tmp_path, "app", keep=1, ident=store.identity(one, "app")).pruned == [first]
+    assert second.exists() and newer.exists()

@@ -63,25 +63,37 @@ class Scan:
 
 @dataclass
 class Tidied:
-    """What :func:`tidy` did."""
+    """What :func:`tidy` did (every file named: the run's output says which backups went where)."""
 
     pruned: list[Path] = field(default_factory=list)
-    set_aside: list[tuple[Path, str]] = field(default_factory=list)
+    set_aside: list[tuple[Path, str, Path]] = field(default_factory=list)  # (dump, why, its new name)
     refreshed: list[Path] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)  # manifests removed: their dump was gone
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # manifests that are not JSON
     postponed: bool = False
 
     def describe(self, keep: int) -> str:
         parts = []
         if self.pruned:
-            parts.append(f"pruned {len(self.pruned)} old backup(s), keeping {keep}")
+            parts.append(f"pruned {', '.join(p.name for p in self.pruned)} (keeping {keep})")
         if self.refreshed:
             parts.append(f"re-verified {len(self.refreshed)} moved or copied backup(s) by sha256")
-        for path, why in self.set_aside:
-            parts.append(f"set aside {path.name} as {path.name}{SET_ASIDE} ({why}): it is not deleted; "
+        for path, why, aside in self.set_aside:
+            parts.append(f"set aside {path.name} as {aside.name} ({why}): it is not deleted; "
                          "look at it, then delete it yourself")
+        for path in self.orphans:
+            parts.append(f"removed manifest {path.name}: its dump {path.with_suffix('.dump').name} is gone "
+                         "(deleted by hand, or a run was killed before naming it)")
+        for path, why in self.unreadable:
+            parts.append(f"manifest {path.name} is unreadable ({why}): its dump is not counted as a backup and "
+                         "never deleted; fix or delete the manifest")
         if self.postponed:
             parts.append("pruning left to the run still writing to this folder")
         return "; ".join(parts)
+
+
+class FolderLocked(RuntimeError):
+    """The backup folder stayed locked by another run for longer than the wait allowed."""
 
 
 def stamp(now: float | None = None) -> str:
@@ -307,7 +319,8 @@ def _lock_file(folder: Path):
 def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None, ident: str | None = None) -> Tidied:
     """
     Under the folder's exclusive lock: refresh the manifests of re-verified backups, set damaged
-    ones aside, remove manifests left without a dump by a killed run, prune beyond ``keep``.
+    ones aside, remove (and name) manifests left without a dump, prune beyond ``keep``: the
+    backups kept are hashed first, and one that fails is set aside and not counted.
     """
     done = Tidied()
     with pruning(folder) as mine:
@@ -320,20 +333,64 @@ def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None, iden
             write_manifest(backup.path, {**backup.manifest, "size_bytes": info.st_size, "mtime_ns": info.st_mtime_ns})
             done.refreshed.append(backup.path)
         for dump, why in found.damaged:
-            set_aside(dump)
-            done.set_aside.append((dump, why))
-        remove_orphan_manifests(folder, dbname, ident)
+            done.set_aside.append((dump, why, set_aside(dump)))
+        done.unreadable = unreadable_manifests(folder, dbname)
+        done.orphans = remove_orphan_manifests(folder, dbname, ident)
         remove_temporary_files(folder)
-        done.pruned = to_prune(found, keep, protect)
+        hashed = {b.path for b in found.reverified} | ({protect} if protect else set())
+        verified = list(found.verified)
+        while to_prune(Scan(verified=verified), keep, protect):
+            bad = _first_damaged(verified[-max(keep, 1):], hashed)
+            if bad is None:
+                break
+            verified.remove(bad[0])
+            done.set_aside.append((bad[0].path, bad[1], set_aside(bad[0].path)))
+        done.pruned = to_prune(Scan(verified=verified), keep, protect)
         prune(done.pruned)
     return done
 
 
-def set_aside(dump: Path) -> None:
-    """Rename a dump that failed verification (and its manifest) out of the way; never delete it."""
+def _first_damaged(kept: list[Backup], hashed: set[Path]) -> tuple[Backup, str] | None:
+    """The newest of ``kept`` whose sha256 is not its manifest's (each file hashed once: ``hashed``)."""
+    for backup in reversed(kept):
+        if backup.path in hashed:
+            continue
+        why = check_file(backup.path, backup.manifest)
+        if why:
+            return backup, why
+        hashed.add(backup.path)
+    return None
+
+
+def unreadable_manifests(folder: Path, dbname: str) -> list[tuple[Path, str]]:
+    """Manifests named like this database's backups that cannot be read as one (reported, kept)."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        match = NAME.fullmatch(path.with_suffix(".dump").name)
+        if not match or match["db"] not in (safe_name(dbname), file_prefix(dbname)):
+            continue
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            found.append((path, getattr(exc, "strerror", None) or "not JSON"))
+            continue
+        if not isinstance(manifest, dict):
+            found.append((path, "not a JSON object"))
+    return found
+
+
+def set_aside(dump: Path) -> Path:
+    """Rename a dump that failed verification (and its manifest) out of the way under a name no
+    other file has (``X.dump.set-aside``, ``X.dump.set-aside-2``…); never delete, never overwrite.
+    Returns the dump's new name."""
+    suffix, n = SET_ASIDE, 1
+    while any(p.with_name(p.name + suffix).exists() for p in (dump, manifest_path(dump))):
+        n += 1
+        suffix = f"{SET_ASIDE}-{n}"
     for path in (dump, manifest_path(dump)):
         if path.exists():
-            path.replace(path.with_name(path.name + SET_ASIDE))
+            path.rename(path.with_name(path.name + suffix))
+    return dump.with_name(dump.name + suffix)
 
 
 def prune(paths: list[Path]) -> None:

@@ -81,7 +81,7 @@ def test_a_dump_that_fails_verification_is_set_aside_and_reported(tmp_path):
     good, bad = backup(tmp_path, "app", 1), backup(tmp_path, "app", 2)
     bad.write_bytes(b"dumq\x02")  # same size, other bytes
     done = store.tidy(tmp_path, "app", keep=10)
-    assert [p for p, _ in done.set_aside] == [bad] and "sha256" in done.describe(10)
+    assert [p for p, *_ in done.set_aside] == [bad] and "sha256" in done.describe(10)
     assert not bad.exists() and (tmp_path / (bad.name + store.SET_ASIDE)).exists()
     assert (tmp_path / (store.manifest_path(bad).name + store.SET_ASIDE)).exists() and good.exists()
 
@@ -145,3 +145,46 @@ def test_the_same_database_name_on_two_servers_sharing_a_folder_is_two_groups(tm
     newer = own_backup(tmp_path, "app", 3, one)
     assert store.tidy(tmp_path, "app", keep=1, ident=store.identity(one, "app")).pruned == [first]
     assert second.exists() and newer.exists()
+
+
+def test_a_second_set_aside_of_the_same_name_never_overwrites_the_first(tmp_path):
+    first = backup(tmp_path, "app", 1)
+    first.write_bytes(b"dumX\x01")  # same size, other bytes
+    store.tidy(tmp_path, "app", keep=10)
+    again = backup(tmp_path, "app", 1, data=b"next")  # a new file under the same name, damaged too
+    again.write_bytes(b"nexX\x01")
+    done = store.tidy(tmp_path, "app", keep=10)
+    asides = sorted(p.name for p in tmp_path.glob("*.dump.set-aside*"))
+    assert asides == [first.name + ".set-aside", first.name + ".set-aside-2"]
+    assert (tmp_path / asides[0]).read_bytes() == b"dumX\x01" and (tmp_path / asides[1]).read_bytes() == b"nexX\x01"
+    assert done.set_aside[0][2].name == asides[1] and asides[1] in done.describe(10)
+
+
+def test_a_kept_backup_corrupted_in_place_with_size_and_mtime_kept_is_set_aside_not_counted(tmp_path):
+    old, middle, newest = (backup(tmp_path, "app", n) for n in (1, 2, 3))
+    info = newest.stat()
+    newest.write_bytes(b"dumX\x03")  # same size; mtime put back: only sha256 can tell
+    os.utime(newest, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert [b.path for b in store.scan(tmp_path, "app").verified][-1] == newest  # the cheap check is fooled
+    done = store.tidy(tmp_path, "app", keep=2)
+    assert [p for p, *_ in done.set_aside] == [newest] and "sha256" in done.describe(2)
+    assert done.pruned == [] and old.exists() and middle.exists()  # two good ones are kept
+    assert (tmp_path / (newest.name + store.SET_ASIDE)).exists()
+
+
+def test_pruning_names_the_backups_it_deletes(tmp_path):
+    own = [backup(tmp_path, "app", n) for n in range(1, 4)]
+    text = store.tidy(tmp_path, "app", keep=1).describe(1)
+    assert own[0].name in text and own[1].name in text and own[2].name not in text
+
+
+def test_a_manifest_whose_dump_is_gone_is_named_and_a_corrupt_one_is_reported_and_kept(tmp_path):
+    gone, kept = backup(tmp_path, "app", 1), backup(tmp_path, "app", 2)
+    gone.unlink()
+    corrupt = store.manifest_path(kept)
+    corrupt.write_text("{bad")
+    done = store.tidy(tmp_path, "app", keep=1)
+    text = done.describe(1)
+    assert store.manifest_path(gone).name in text and "is gone" in text
+    assert corrupt.name in text and "unreadable" in text
+    assert corrupt.exists() and kept.exists()

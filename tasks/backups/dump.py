@@ -112,8 +112,11 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         probe.unlink()
     except OSError as exc:
         raise BackupError(f"backup folder {folder} is not writable ({exc.strerror}): fix BACKUP_DIR") from None
-    with backups.writing(folder):
-        return _dump_verified(service, folder, label, fingerprint, log)
+    try:
+        with backups.writing(folder, log):
+            return _dump_verified(service, folder, label, fingerprint, log)
+    except backups.FolderLocked as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,

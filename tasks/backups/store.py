@@ -29,7 +29,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from tasks.core.private import FILE_MODE, private_dir, write_private
@@ -284,12 +284,35 @@ def to_prune(found: Scan, keep: int, protect: Path | None = None) -> list[Path]:
     return [path for path in old if path != protect and path != verified[-1]]
 
 
+LOCK_WAIT_S = 600.0  # how long a writer waits for a run that is pruning the folder
+
+
 @contextlib.contextmanager
-def writing(folder: Path) -> Iterator[None]:
-    """Hold the folder's lock shared while a backup is written into it (pruning waits for no writer)."""
+def writing(folder: Path, log: Callable[[str], None] | None = None, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """
+    Hold the folder's lock shared while a backup is written into it (pruning waits for no writer).
+    While another run prunes (holds it exclusively), say so once and wait at most ``wait_s``, then
+    raise :class:`FolderLocked` naming that run's process.
+    """
     handle = _lock_file(folder)
     try:
-        fcntl.flock(handle, fcntl.LOCK_SH)
+        deadline = time.monotonic() + wait_s
+        said = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder(handle)
+                if time.monotonic() >= deadline:
+                    raise FolderLocked(
+                        f"backup folder {folder} is still locked by another pgconverge run{holder} after "
+                        f"{wait_s:.0f}s: wait for it to finish and re-run (or remove a stale {Path(folder) / LOCK_NAME} "
+                        "if no such run exists)") from None
+                if not said and log:
+                    log(f"waiting up to {wait_s:.0f}s for another pgconverge run{holder} that is pruning {folder}")
+                said = True
+                time.sleep(0.2)
         yield
     finally:
         handle.close()
@@ -297,7 +320,8 @@ def writing(folder: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def pruning(folder: Path) -> Iterator[bool]:
-    """The folder's lock exclusively, if no other run is writing there: yields whether it was had."""
+    """The folder's lock exclusively, if no other run is writing there: yields whether it was had.
+    The holder's process id is written in the lock file, for a waiting run's message."""
     handle = _lock_file(folder)
     try:
         try:
@@ -305,9 +329,22 @@ def pruning(folder: Path) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
         yield True
     finally:
         handle.close()
+
+
+def _holder(handle) -> str:
+    """`` (process 1234)`` from the lock file, when it names a live process."""
+    from tasks.core.processes import pid_alive
+
+    handle.seek(0)
+    text = handle.read().strip()
+    return f" (process {text})" if text.isdigit() and pid_alive(int(text)) else ""
 
 
 def _lock_file(folder: Path):

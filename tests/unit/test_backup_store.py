@@ -188,3 +188,26 @@ def test_a_manifest_whose_dump_is_gone_is_named_and_a_corrupt_one_is_reported_an
     assert store.manifest_path(gone).name in text and "is gone" in text
     assert corrupt.name in text and "unreadable" in text
     assert corrupt.exists() and kept.exists()
+
+
+def test_a_writer_says_it_waits_for_a_pruning_run_and_gives_up_after_the_bound_naming_it(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from tasks.backups import store\n"
+        f"with store.pruning(Path({str(tmp_path)!r})) as mine:\n    print('held', mine, flush=True); time.sleep(30)\n")],
+        stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    said = []
+    try:
+        assert holder.stdout.readline().strip() == "held True"
+        try:
+            with store.writing(tmp_path, said.append, wait_s=0.5):
+                raise AssertionError("the lock was had while another run pruned")
+        except store.FolderLocked as exc:
+            message = str(exc)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(said) == 1 and "waiting up to" in said[0] and f"process {holder.pid}" in said[0]
+    assert f"process {holder.pid}" in message and "\n" not in message
+    with store.writing(tmp_path, said.append, wait_s=0.5):  # the holder is gone: no wait
+        pass
+    assert len(said) == 1

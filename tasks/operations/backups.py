@@ -39,6 +39,18 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
     return python_step(take, (dump.BackupError,))
 
 
+def _prune(folder: Path, database: str, ident: str, keep: int):
+    """More verified backups than ``keep`` (BACKUP_KEEP was lowered): prune them, naming each."""
+
+    def prune(log) -> str:
+        tidied = backups.tidy(folder, database, keep, ident=ident)
+        if tidied.describe(keep):
+            log(f"{folder}: {tidied.describe(keep)}")
+        return f"pruned {', '.join(p.name for p in tidied.pruned)}" if tidied.pruned else "nothing to prune"
+
+    return python_step(prune, ())
+
+
 @operation()
 def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     """
@@ -47,7 +59,8 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     + service: the service name of the source database
     + label: what to call the source in messages (a redacted URL)
     + backup_dir: backups go to ``<backup_dir>/source/``
-    + keep: verified backups kept per database; older ones are pruned, never the newest
+    + keep: verified backups kept per database; older ones are pruned (by name, in the output), never
+      the newest; lowering it prunes on the next run even when no new backup is needed
 
     A new backup is taken when the source changed since the last verified one (its fingerprint:
     the cluster's next transaction id, the tables' files, the sequences), or when that backup is
@@ -73,9 +86,17 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
         yield from refuse(problem)
         return
     folder = Path(backup_dir) / "source"
-    latest = backups.verified_backups(folder, info["database"], backups.identity(label, info["database"]))
+    ident = backups.identity(label, info["database"])
+    found = backups.scan(folder, info["database"], ident)
+    latest = found.verified
     if latest and latest[-1].fingerprint == info["fingerprint"]:
-        converged(f"backup {latest[-1].path.name} is current (the source has not changed since)")
+        current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
+        extra = backups.to_prune(found, keep)
+        if not extra:
+            converged(current)
+            return
+        show_plan([current] + [f"prune {path.name} (keeping {keep})" for path in extra])
+        yield _prune(folder, info["database"], ident, keep)
         return
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 

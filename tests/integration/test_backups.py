@@ -62,6 +62,22 @@ def test_retention_keeps_the_newest_and_the_dry_run_says_what_goes(project, sour
     assert dumps(project, "source") == kept
 
 
+def test_lowering_backup_keep_prunes_on_the_next_run_naming_the_files_then_changes_nothing(project, source_db):
+    for n in range(3):
+        query(source_db, f"UPDATE users SET display_name = 'k{n}' WHERE id = 1", which="source")
+        assert project.deploy(BACKUP_KEEP="3").code == 0
+    kept = dumps(project, "source")
+    assert len(kept) == 3
+    dry = project.dry(BACKUP_KEEP="1")  # no new backup needed: the source did not change
+    assert f"prune {kept[0].name} (keeping 1)" in dry.output and f"prune {kept[1].name} (keeping 1)" in dry.output
+    assert dumps(project, "source") == kept
+    real = project.deploy(BACKUP_KEEP="1")
+    assert real.code == 0 and real.operations()["Source backup captured"] == "success"
+    assert kept[0].name in real.output and kept[1].name in real.output
+    assert dumps(project, "source") == kept[2:]
+    assert project.deploy(BACKUP_KEEP="1").operations()["Source backup captured"] == "no_change"
+
+
 def test_target_backup_only_before_a_change(project, source_db):
     assert project.deploy().code == 0
     assert len(dumps(project, "target")) == 1  # before the first migrations and seed

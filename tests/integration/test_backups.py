@@ -20,6 +20,14 @@ def dumps(project, side):
     return sorted((project.tmp / "backups" / side).glob("*.dump"))
 
 
+def backups_after_changes(project, source_db, runs, keep):
+    """Deploy ``runs`` times, the source changed before each: the source's dumps afterwards."""
+    for n in range(runs):
+        query(source_db, f"UPDATE users SET display_name = 'v{n}' WHERE id = 1", which="source")
+        assert project.deploy(BACKUP_KEEP=keep).code == 0
+    return dumps(project, "source")
+
+
 def test_source_backup_taken_verified_then_only_after_a_change(project, source_db):
     first = project.deploy()
     assert first.code == 0, first.output[-2000:]
@@ -51,10 +59,7 @@ def test_truncated_backup_is_detected_and_replaced(project, source_db):
 
 
 def test_retention_keeps_the_newest_and_the_dry_run_says_what_goes(project, source_db):
-    for n in range(3):
-        query(source_db, f"UPDATE users SET display_name = 'v{n}' WHERE id = 1", which="source")
-        assert project.deploy(BACKUP_KEEP="2").code == 0
-    kept = dumps(project, "source")
+    kept = backups_after_changes(project, source_db, 3, keep="2")
     assert len(kept) == 2
     query(source_db, "UPDATE users SET display_name = 'v9' WHERE id = 1", which="source")
     dry = project.dry(BACKUP_KEEP="2")
@@ -63,10 +68,7 @@ def test_retention_keeps_the_newest_and_the_dry_run_says_what_goes(project, sour
 
 
 def test_lowering_backup_keep_prunes_on_the_next_run_naming_the_files_then_changes_nothing(project, source_db):
-    for n in range(3):
-        query(source_db, f"UPDATE users SET display_name = 'k{n}' WHERE id = 1", which="source")
-        assert project.deploy(BACKUP_KEEP="3").code == 0
-    kept = dumps(project, "source")
+    kept = backups_after_changes(project, source_db, 3, keep="3")
     assert len(kept) == 3
     dry = project.dry(BACKUP_KEEP="1")  # no new backup needed: the source did not change
     assert f"prune {kept[0].name} (keeping 1)" in dry.output and f"prune {kept[1].name} (keeping 1)" in dry.output

@@ -126,13 +126,17 @@ def test_backups_manifests_and_state_are_private_whatever_the_umask(project, sou
     os.umask(0o022)
     (project.tmp / "backups" / "source").mkdir(parents=True)
     loose = project.tmp / "backups" / "source" / "notes.txt"
-    loose.write_text("an older run's file, world-readable")
+    loose.write_text("the user's own notes, world-readable")
     os.chmod(project.tmp / "backups", 0o755)
+    os.chmod(project.tmp / "backups" / "source", 0o755)  # an older run's folder
     result = project.deploy()
     assert result.code == 0, result.output[-2000:]
     assert result.output.count("readable by their owner only") == 1
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o644  # not the tool's: left as it is
     for root in (project.tmp / "backups", project.state):
         for path in [root, *root.rglob("*")]:
+            if path == loose:
+                continue
             mode = stat.S_IMODE(path.lstat().st_mode)
             assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
     again = project.deploy()

@@ -141,3 +141,19 @@ def test_backups_manifests_and_state_are_private_whatever_the_umask(project, sou
             assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
     again = project.deploy()
     assert "readable by their owner only" not in again.output
+
+
+def test_the_dry_run_changes_no_mode_and_a_users_script_keeps_its_exec_bit(project, source_db):
+    assert project.deploy().code == 0
+    (dump,) = dumps(project)
+    script = project.tmp / "backups" / "rotate.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    dump.chmod(0o644)  # as an older run (or a cp) left it
+    dry = project.dry()
+    assert dry.code == 0, dry.output[-2000:]
+    assert "would make 1 of pgconverge's own" in dry.output and dump.name in dry.output
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o644 and stat.S_IMODE(script.stat().st_mode) == 0o755
+    real = project.deploy()
+    assert real.code == 0 and "made 1 of pgconverge's own" in real.output
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600 and stat.S_IMODE(script.stat().st_mode) == 0o755

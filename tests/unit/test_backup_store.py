@@ -211,3 +211,11 @@ def test_a_writer_says_it_waits_for_a_pruning_run_and_gives_up_after_the_bound_n
     with store.writing(tmp_path, said.append, wait_s=0.5):  # the holder is gone: no wait
         pass
     assert len(said) == 1
+
+
+def test_backups_from_before_identities_are_still_grouped_by_their_database_name(tmp_path):
+    url = "postgresql://u:***@db:5432/app"
+    legacy = [backup(tmp_path, "app", n) for n in (1, 2)]  # manifests without "identity"
+    newest = own_backup(tmp_path, "app", 3, url)
+    assert store.tidy(tmp_path, "app", keep=2, ident=store.identity(url, "app")).pruned == [legacy[0]]
+    assert legacy[1].exists() and newest.exists()

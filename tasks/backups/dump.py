@@ -39,7 +39,8 @@ class BackupError(RuntimeError):
     """A backup or restore could not be made or verified; the message says what to do."""
 
 
-def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
+def run_tool(command: list[str], what: str) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL client tool; its first error line becomes a :class:`BackupError`."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
                               stdin=subprocess.DEVNULL)
@@ -52,7 +53,7 @@ def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
 
 
 def client_major(tool: str = "pg_dump") -> int:
-    out = _run([tool, "--version"], f"{tool} --version").stdout
+    out = run_tool([tool, "--version"], f"{tool} --version").stdout
     return int(out.split()[-1].split(".")[0])
 
 
@@ -140,7 +141,7 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             raise
     try:
         os.chmod(temporary, FILE_MODE)
-        listed = backups.toc_tables(_run(["pg_restore", "--list", str(temporary)], "pg_restore --list").stdout)
+        listed = backups.toc_tables(run_tool(["pg_restore", "--list", str(temporary)], "pg_restore --list").stdout)
         wanted = [backups.toc_entry(schema, name, owner) for schema, name, owner, _ in tables]
         if sorted(listed) != sorted(wanted):
             missing = sorted(set(wanted) - set(listed))[:3]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tasks.backups import store
+from tasks.backups import dump as dump_module
 from tasks.backups.dump import TABLES_FROM, BackupError
 from tasks.core.connections import conninfo
 from tasks.schema import catalog
@@ -126,19 +127,8 @@ def script_tail(manifest: dict[str, Any]) -> str:
 
 def restore_list(dump: Path) -> str:
     """The dump's table of contents without ``COMMENT - EXTENSION`` entries (not the role's to change)."""
-    listed = _check_output(["pg_restore", "--list", str(dump)], f"pg_restore --list {dump.name}")
+    listed = dump_module.run_tool(["pg_restore", "--list", str(dump)], f"pg_restore --list {dump.name}").stdout
     return "\n".join(line for line in listed.splitlines() if " COMMENT - EXTENSION " not in line) + "\n"
-
-
-def _check_output(command: list[str], what: str) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise BackupError(f"{command[0]} is not installed: install the PostgreSQL client (postgresql-client)") from None
-    if done.returncode != 0:
-        raise BackupError(f"{what}: {_first_error(done.stderr)}")
-    return done.stdout
 
 
 def _first_error(text: str) -> str:

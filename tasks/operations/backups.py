@@ -39,6 +39,16 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
     return python_step(take, (dump.BackupError,))
 
 
+def _converged_or_pruned(message: str, folder: Path, found: backups.Scan, database: str, ident: str, keep: int):
+    """No new backup needed: converged, unless more than ``keep`` are there (BACKUP_KEEP lowered)."""
+    extra = backups.to_prune(found, keep)
+    if not extra:
+        converged(message)
+        return
+    show_plan([message] + [f"prune {path.name} (keeping {keep})" for path in extra])
+    yield _prune(folder, database, ident, keep)
+
+
 def _prune(folder: Path, database: str, ident: str, keep: int):
     """More verified backups than ``keep`` (BACKUP_KEEP was lowered): prune them, naming each."""
 
@@ -91,12 +101,7 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     latest = found.verified
     if latest and latest[-1].fingerprint == info["fingerprint"]:
         current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
-        extra = backups.to_prune(found, keep)
-        if not extra:
-            converged(current)
-            return
-        show_plan([current] + [f"prune {path.name} (keeping {keep})" for path in extra])
-        yield _prune(folder, info["database"], ident, keep)
+        yield from _converged_or_pruned(current, folder, found, info["database"], ident, keep)
         return
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 
@@ -179,7 +184,7 @@ def target_captured_before_change(
     + migrations: the migration files (pending ones mean a change)
     + seed_files: the seed files (missing rows mean a change)
     + baseline_version: as for ``migrations.applied``
-    + keep: verified backups kept per database
+    + keep: verified backups kept per database (lowering it prunes on the next run, named in the output)
     + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
     + copy_from: with ``DATA_MIGRATION=copy``, the source's service: rows still to copy mean a change
     + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
@@ -203,7 +208,14 @@ def target_captured_before_change(
     """
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
-        converged("nothing will change in the target: no backup needed")
+        message = "nothing will change in the target: no backup needed"
+        info = None if heroku_app else read(Fingerprint, service)
+        if info is None or isinstance(info, FactError):
+            converged(message)
+            return
+        ident, folder = backups.identity(label, info["database"]), Path(backup_dir) / "target"
+        yield from _converged_or_pruned(message, folder, backups.scan(folder, info["database"], ident),
+                                        info["database"], ident, keep)
         return
     if heroku_app:
         yield from _heroku_capture(heroku_app, reasons, service, Path(backup_dir) / "target")

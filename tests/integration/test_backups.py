@@ -80,6 +80,17 @@ def test_lowering_backup_keep_prunes_on_the_next_run_naming_the_files_then_chang
     assert project.deploy(BACKUP_KEEP="1").operations()["Source backup captured"] == "no_change"
 
 
+def test_lowering_backup_keep_prunes_the_targets_backups_too_even_with_nothing_to_change(project, source_db):
+    assert project.deploy().code == 0
+    project.write_migration("005_topics.sql", "CREATE TABLE topics (id int PRIMARY KEY);\n")
+    assert project.deploy().code == 0
+    older, newer = dumps(project, "target")
+    real = project.deploy(BACKUP_KEEP="1")
+    assert real.operations()["Target backup captured"] == "success" and older.name in real.output
+    assert dumps(project, "target") == [newer]
+    assert project.deploy(BACKUP_KEEP="1").operations()["Target backup captured"] == "no_change"
+
+
 def test_target_backup_only_before_a_change(project, source_db):
     assert project.deploy().code == 0
     assert len(dumps(project, "target")) == 1  # before the first migrations and seed

@@ -1,9 +1,11 @@
 """
-pgconverge restore: put a verified backup back into the target. Never part of deploy.py.
+pgconverge restore: return the target to exactly the state of a backup. Never part of deploy.py.
 
     pyinfra inventory.py restore.py --data backup=backups/target/<file>.dump --data confirm=<target database name>
+    pyinfra inventory.py restore.py --data backup=b005 --data confirm=<HEROKU_APP>      # on Heroku
 
-Without ``confirm`` equal to the target's database name it refuses and changes nothing.
+Without ``confirm`` equal to the target's database name (on Heroku: the app's name) it refuses and
+changes nothing. ``--dry`` lists what the restore would drop and bring back.
 """
 
 from pyinfra import host
@@ -12,13 +14,22 @@ from tasks.operations import restore
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
-target = run.target
 
-restore.restored(
-    name="Backup restored",
-    service="target",
-    backup=host.data.get("backup"),
-    confirm=host.data.get("confirm"),
-    database=target.dbname,
-    label=run.settings.target_label,
-)
+if run.heroku:
+    restore.restored_on_heroku(
+        name="Backup restored",
+        service="target",
+        app=run.heroku.name,
+        backup=host.data.get("backup"),
+        confirm=host.data.get("confirm"),
+        backup_dir=str(run.settings.backup_dir),
+    )
+else:
+    restore.restored(
+        name="Backup restored",
+        service="target",
+        backup=host.data.get("backup"),
+        confirm=host.data.get("confirm"),
+        database=run.target.dbname,
+        label=run.settings.target_label,
+    )

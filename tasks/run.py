@@ -5,12 +5,14 @@ pyinfra process, before any host connects. A problem stops the run with one line
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
 from tasks.core.identity import read_identity, same_database
+from tasks.core import own_files
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
@@ -58,12 +60,30 @@ def refuse_same_database(target_label: str) -> None:
         raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
                             "point the target at another database; nothing was touched")
 
+def make_private(settings: Settings, dry: bool | None = None) -> None:
+    """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the tool's own files
+    and folders under BACKUP_DIR and STATE_DIR (never anything else there) made so when an older
+    run left them readable, said once. Under ``--dry`` nothing changes: it says what would."""
+    os.umask(0o077)
+    dry = "--dry" in sys.argv if dry is None else dry
+    entries = own_files.loose(settings.backup_dir, settings.state_dir)
+    if not entries:
+        return
+    if not dry:
+        for path, mode in entries:
+            os.chmod(path, mode)
+    names = ", ".join(str(path) for path, _ in entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    verb = "would make" if dry else "made"
+    print(f"note: {verb} {len(entries)} of pgconverge's own file(s) and folder(s) readable by their owner only "
+          f"(files 0600, folders 0700): {names}", file=sys.stderr)
+
 
 def get_run() -> Run:
     """The run of this process (created on first use)."""
     global _run
     if _run is None:
         settings = load_settings()
+        make_private(settings)
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
         example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))

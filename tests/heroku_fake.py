@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
 import threading
 import time
 import uuid
@@ -270,6 +271,8 @@ class FakeHeroku:
             return 200, {"message": "ok"}
         if path == f"/client/v11/databases/{self.addon['id']}/backups" and method == "POST":
             return 201, self._capture()
+        if path == f"/client/v11/databases/{self.addon['id']}/restores" and method == "POST":
+            return 200, self._restore(body.get("backup_url"))
         if rest == "/transfers":
             return 200, self.transfers
         transfer = re.match(r"^/transfers/([^/]+)$", rest or "")
@@ -375,8 +378,6 @@ class FakeHeroku:
             conninfo = sandbox.admin_conninfo("target", self.dbname)
             with psycopg.connect(conninfo) as conn:
                 tools = pgtools.for_server("the fake's database", conn.info.server_version // 10000)
-            import subprocess
-
             done = subprocess.run([tools.binary("pg_dump"), "-Fc", "-f", str(target), "-d", conninfo],
                                   capture_output=True, text=True)
             ok = done.returncode == 0
@@ -384,10 +385,35 @@ class FakeHeroku:
                      for line in done.stderr.splitlines()]
             logs.append({"created_at": _now(), "level": "info", "message": "pg_dump: finished" if ok else "pg_dump: failed"})
         size = target.stat().st_size if target.exists() else 0
-        transfer.update(logs=logs, processed_bytes=size, source_bytes=size or 8192, succeeded=ok,
+        transfer.update(logs=logs, processed_bytes=size, to_url=f"https://fake-backups.invalid/{target.name}", source_bytes=size or 8192, succeeded=ok,
                         finished_at=_now(), updated_at=_now())
 
 
+
+    def _restore(self, backup_url: str | None) -> dict:
+        """``pg:backups:restore``: like Heroku, the database is emptied, then the backup restored into it
+        as the app's role. Answers with a finished transfer, which the CLI then polls."""
+        dump = self.folder / "backups" / (backup_url or "").rsplit("/", 1)[-1]
+        started = _now()
+        ok, logs = False, [{"created_at": started, "message": f"no backup at {backup_url}"}]
+        if backup_url and dump.is_file():
+            self._reset()
+            self.resets -= 1  # a restore, not a pg:reset
+            conninfo = sandbox.admin_conninfo("target", self.dbname)
+            with psycopg.connect(conninfo) as conn:
+                tools = pgtools.for_server("the fake's database", conn.info.server_version // 10000)
+            done = subprocess.run([tools.binary("pg_restore"), "--no-owner", "--no-acl", f"--role={self.role}",
+                                   "--exit-on-error", "-d", conninfo, str(dump)],
+                                  capture_output=True, text=True)
+            ok = done.returncode == 0
+            logs = [{"created_at": started, "message": line} for line in (done.stderr.splitlines() or ["pg_restore: done"])]
+        transfer = {"uuid": str(uuid.uuid4()), "num": len(self.transfers) + 1, "from_type": "gof3r",
+                    "to_type": "pg_restore", "from_name": "BACKUP", "to_name": "DATABASE", "created_at": started,
+                    "started_at": started, "finished_at": _now(), "updated_at": _now(), "succeeded": ok,
+                    "warnings": 0, "schedule": None, "source_bytes": 8192, "processed_bytes": 8192, "logs": logs,
+                    "options": {}}
+        self.transfers.append(transfer)
+        return transfer
 def _command_of(requests: list[str]) -> str:
     """Which CLI command a process ran, from the requests it made."""
     joined = "\n".join(requests)

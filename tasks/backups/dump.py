@@ -1,10 +1,10 @@
 """
-Taking a verified backup with ``pg_dump -Fc`` (and restoring one with ``pg_restore``).
+Taking a verified backup with ``pg_dump -Fc`` (restoring one: :mod:`tasks.backups.restore`).
 
-The row counts in the manifest are taken in the very snapshot the dump reads (psycopg exports
-it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against them. The dump
-is written under a temporary name and renamed only after ``pg_restore --list`` read it and its
-tables match. Credentials come from the run's service file; nothing secret is on a command line.
+The row counts and the catalog in the manifest are read in the very snapshot the dump reads
+(psycopg exports it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against
+them. The dump is written under a temporary name (0600); after ``pg_restore --list`` read it and
+its tables match, the manifest is written and only then the dump renamed to its final name. Credentials come from the run's service file; nothing secret is on a command line.
 ``pg_dump``/``pg_restore`` are the oldest installed ones at least as new as the server
 (:mod:`tasks.core.pgtools`).
 """
@@ -23,26 +23,30 @@ from psycopg import sql
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
+from tasks.core.private import FILE_MODE, private_dir
+from tasks.schema import catalog
 
 PROGRESS_EVERY_S = 3.0
-ALL_TABLES = """
-SELECT format('%s.%s', n.nspname, c.relname)
+TABLES_FROM = """
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
    AND n.nspname NOT LIKE 'pg\\_%'
    AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')
- ORDER BY 1
 """
+ALL_TABLES = ("SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)"
+              + TABLES_FROM + " ORDER BY 4")
 
 
 class BackupError(RuntimeError):
     """A backup or restore could not be made or verified; the message says what to do."""
 
 
-def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
+def run_tool(command: list[str], what: str) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL client tool; its first error line becomes a :class:`BackupError`."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                              stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise BackupError(f"{command[0]} is not installed: install the PostgreSQL client (postgresql-client)") from None
     if done.returncode != 0:
@@ -59,12 +63,12 @@ def tools_for(conn: psycopg.Connection, label: str) -> pgtools.ToolSet:
         raise BackupError(str(exc)) from None
 
 
-def _count_rows(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
+def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]:
+    """``{"public.users": 50, 'public."audit log"': 3}``: keys are quoted where SQL needs it."""
     counts = {}
-    for table in tables:
-        schema, _, name = table.partition(".")
+    for schema, name, _, key in tables:
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-        counts[table] = conn.execute(query).fetchone()[0]
+        counts[key] = conn.execute(query).fetchone()[0]
     return counts
 
 
@@ -84,18 +88,46 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
         raise BackupError(f"pg_dump failed: {first}")
 
 
+def database_state(service: str) -> dict:
+    """The database, its server version, catalog and every table's exact row count, read in one
+    snapshot: what a manifest records so that a restore can be checked against it."""
+    with psycopg.connect(conninfo(service), autocommit=False) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        tables = conn.execute(ALL_TABLES).fetchall()
+        return {
+            "database": conn.execute("SELECT current_database()").fetchone()[0],
+            "server_version": conn.execute("SHOW server_version").fetchone()[0],
+            "tables": len(tables),
+            "rows": _count_rows(conn, tables),
+            "catalog": catalog.snapshot(conn),
+        }
+
+
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
                 log: Callable[[str], None]) -> backups.Backup:
-    """Dump ``service`` into ``folder``, verify it, write its manifest; return the verified backup."""
+    """
+    Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
+    return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
+    """
     folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder.parent)
+        private_dir(folder)
         backups.remove_temporary_files(folder)
         probe = folder / f".tmp-{os.getpid()}-probe"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise BackupError(f"backup folder {folder} is not writable ({exc.strerror}): fix BACKUP_DIR") from None
+    try:
+        with backups.writing(folder, log):
+            return _dump_verified(service, folder, label, fingerprint, log)
+    except backups.FolderLocked as exc:
+        raise BackupError(str(exc)) from None
+
+
+def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,
+                   log: Callable[[str], None]) -> backups.Backup:
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -103,7 +135,8 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         dbname = conn.execute("SELECT current_database()").fetchone()[0]
         server = conn.execute("SHOW server_version").fetchone()[0]
         tools = tools_for(conn, label)
-        tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]
+        tables = conn.execute(ALL_TABLES).fetchall()
+        shape = catalog.snapshot(conn)
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
@@ -114,43 +147,41 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
             temporary.unlink(missing_ok=True)
             raise
     try:
-        listed = backups.toc_tables(_run([tools.binary("pg_restore"), "--list", str(temporary)], "pg_restore --list").stdout)
-        if sorted(listed) != sorted(tables):
+        os.chmod(temporary, FILE_MODE)
+        listed = backups.toc_tables(run_tool([tools.binary("pg_restore"), "--list", str(temporary)], "pg_restore --list").stdout)
+        wanted = [backups.toc_entry(schema, name, owner) for schema, name, owner, _ in tables]
+        if sorted(listed) != sorted(wanted):
+            missing = sorted(set(wanted) - set(listed))[:3]
             raise BackupError(
-                f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}: it was discarded; run again"
+                f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}"
+                + (f" (not in the dump: {', '.join(missing)})" if missing else "") + ": it was discarded; run again"
             )
         digest = backups.sha256_file(temporary)
+        info = temporary.stat()
+        manifest = {
+            "tool": backups.TOOL,
+            "verified": True,
+            "database": dbname,
+            "label": label,
+            "identity": backups.identity(label, dbname),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "server_version": server,
+            "pg_dump_version": tools.major,
+            "tables": len(tables),
+            "rows": rows,
+            "catalog": shape,
+            "size_bytes": info.st_size,
+            "mtime_ns": info.st_mtime_ns,
+            "duration_s": round(time.monotonic() - started, 3),
+            "sha256": digest,
+            "fingerprint": fingerprint,
+        }
+        # The manifest first, then the final name: a dump under its final name always has one.
+        backups.write_manifest(final, manifest)
         temporary.replace(final)
     except BaseException:
         temporary.unlink(missing_ok=True)
+        if not final.exists():
+            backups.manifest_path(final).unlink(missing_ok=True)
         raise
-    info = final.stat()
-    manifest = {
-        "verified": True,
-        "database": dbname,
-        "label": label,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "server_version": server,
-        "pg_dump_version": tools.major,
-        "tables": len(tables),
-        "rows": rows,
-        "size_bytes": info.st_size,
-        "mtime_ns": info.st_mtime_ns,
-        "duration_s": round(time.monotonic() - started, 3),
-        "sha256": digest,
-        "fingerprint": fingerprint,
-    }
-    backups.write_manifest(final, manifest)
     return backups.Backup(final, manifest)
-
-
-def restore(service: str, dump: Path, log: Callable[[str], None]) -> dict[str, int]:
-    """``pg_restore --clean --if-exists --no-owner --no-acl --single-transaction`` into ``service``."""
-    with psycopg.connect(conninfo(service), autocommit=True) as conn:
-        tools = tools_for(conn, service)
-    _run([tools.binary("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
-          "--exit-on-error", "-d", conninfo(service), str(dump)], f"pg_restore of {dump.name} (nothing was changed)")
-    with psycopg.connect(conninfo(service), autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(ALL_TABLES).fetchall()]
-        return _count_rows(conn, tables)
-

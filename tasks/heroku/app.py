@@ -128,6 +128,12 @@ def capture_backup(app: str, log) -> str:
     return f"{backup_id} ({status})"
 
 
+def restore_backup(app: str, backup_id: str, log) -> None:
+    """``pg:backups:restore BACKUP DATABASE_URL --confirm APP``: the app's database becomes the backup."""
+    log(f"restoring Heroku backup {backup_id} into {app}'s DATABASE_URL (heroku pg:backups:restore)…")
+    heroku_cli.run(app, ["pg:backups:restore", backup_id, "DATABASE_URL", "--confirm", app], timeout=CAPTURE_TIMEOUT_S)
+
+
 def set_config(app: str, key: str, value: str) -> int | None:
     """``config:set KEY=VALUE`` (a new release: the app's dynos restart); the new release's version."""
     done = heroku_cli.run(app, ["config:set", f"{key}={value}"])

@@ -4,6 +4,7 @@ Source backup captured, and target backup captured before change.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pyinfra.api import operation
@@ -13,25 +14,51 @@ from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.operations.common import client_too_old, converged, python_step, refuse, show_plan
+from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
-    show_plan([f"take a verified backup of {label} into {folder}/"]
-              + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(folder, database, keep - 1)])
+    ident = backups.identity(label, database)
+    if planning():
+        found = backups.scan(folder, database, ident)
+        show_plan([f"take a verified backup of {label} into {folder}/"]
+                  + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
+                  + [f"set aside {path.name} ({why})" for path, why in found.damaged])
     from tasks.backups import dump  # psycopg: imported only when there is work
 
     def take(log) -> None:
         backup = dump.take_backup(service, folder, label, fingerprint, log)
-        pruned = backups.to_prune(folder, database, keep, protect=backup.path)
-        backups.prune(pruned)
+        tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
         log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
-            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…"
-            + (f"; pruned {len(pruned)} old backup(s)" if pruned else ""))
-        return f"backup {backup.path.name}"
+            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
+        if tidied.describe(keep):
+            log(f"{folder}: {tidied.describe(keep)}")
+        return f"backup {backup.path.name}" + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
 
     return python_step(take, (dump.BackupError,))
+
+
+def _converged_or_pruned(message: str, folder: Path, found: backups.Scan, database: str, ident: str, keep: int):
+    """No new backup needed: converged, unless more than ``keep`` are there (BACKUP_KEEP lowered)."""
+    extra = backups.to_prune(found, keep)
+    if not extra:
+        converged(message)
+        return
+    show_plan([message] + [f"prune {path.name} (keeping {keep})" for path in extra])
+    yield _prune(folder, database, ident, keep)
+
+
+def _prune(folder: Path, database: str, ident: str, keep: int):
+    """More verified backups than ``keep`` (BACKUP_KEEP was lowered): prune them, naming each."""
+
+    def prune(log) -> str:
+        tidied = backups.tidy(folder, database, keep, ident=ident)
+        if tidied.describe(keep):
+            log(f"{folder}: {tidied.describe(keep)}")
+        return f"pruned {', '.join(p.name for p in tidied.pruned)}" if tidied.pruned else "nothing to prune"
+
+    return python_step(prune, ())
 
 
 @operation()
@@ -42,7 +69,8 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     + service: the service name of the source database
     + label: what to call the source in messages (a redacted URL)
     + backup_dir: backups go to ``<backup_dir>/source/``
-    + keep: verified backups kept per database; older ones are pruned, never the newest
+    + keep: verified backups kept per database; older ones are pruned (by name, in the output), never
+      the newest; lowering it prunes on the next run even when no new backup is needed
 
     A new backup is taken when the source changed since the last verified one (its fingerprint:
     the cluster's next transaction id, the tables' files, the sequences), or when that backup is
@@ -68,14 +96,17 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
         yield from refuse(problem)
         return
     folder = Path(backup_dir) / "source"
-    latest = backups.verified_backups(folder, info["database"])
+    ident = backups.identity(label, info["database"])
+    found = backups.scan(folder, info["database"], ident)
+    latest = found.verified
     if latest and latest[-1].fingerprint == info["fingerprint"]:
-        converged(f"backup {latest[-1].path.name} is current (the source has not changed since)")
+        current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
+        yield from _converged_or_pruned(current, folder, found, info["database"], ident, keep)
         return
     yield _take(service, folder, label, keep, info["fingerprint"], info["database"])
 
 
-def _heroku_capture(app: str, reasons: list[str]):
+def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
     from tasks.heroku import app as heroku_app
     from tasks.heroku.cli import HerokuError
 
@@ -89,7 +120,20 @@ def _heroku_capture(app: str, reasons: list[str]):
         return
     show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
                f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
-    yield python_step(lambda log: f"Heroku backup {heroku_app.capture_backup(app, log)}", (HerokuError,))
+    from tasks.backups import dump  # psycopg: imported only when there is work
+
+    def capture(log) -> str:
+        state = dump.database_state(service)  # what restore.py checks a restore of this backup against
+        captured = heroku_app.capture_backup(app, log)
+        backup_id = captured.split()[0]
+        path = backups.heroku_manifest_path(folder, app, backup_id)
+        backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
+                                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "counted": "just before pg:backups:capture", **state})
+        log(f"Heroku backup {captured}: what it holds is recorded in {path}")
+        return f"Heroku backup {captured}"
+
+    yield python_step(capture, (HerokuError, dump.BackupError))
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
@@ -140,11 +184,12 @@ def target_captured_before_change(
 
     + service: the service name of the target database
     + label: what to call the target in messages
-    + backup_dir: backups go to ``<backup_dir>/target/``
+    + backup_dir: backups go to ``<backup_dir>/target/`` (on Heroku: the manifest of each captured
+      backup, ``heroku-APP-b005.json``: its catalog and row counts, for ``restore.py``)
     + migrations: the migration files (pending ones mean a change)
     + seed_files: the seed files (missing rows mean a change)
     + baseline_version: as for ``migrations.applied``
-    + keep: verified backups kept per database
+    + keep: verified backups kept per database (lowering it prunes on the next run, named in the output)
     + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
     + copy_from: with ``DATA_MIGRATION=copy``, the source's service: rows still to copy mean a change
     + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
@@ -168,10 +213,17 @@ def target_captured_before_change(
     """
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
-        converged("nothing will change in the target: no backup needed")
+        message = "nothing will change in the target: no backup needed"
+        info = None if heroku_app else read(Fingerprint, service)
+        if info is None or isinstance(info, FactError):
+            converged(message)
+            return
+        ident, folder = backups.identity(label, info["database"]), Path(backup_dir) / "target"
+        yield from _converged_or_pruned(message, folder, backups.scan(folder, info["database"], ident),
+                                        info["database"], ident, keep)
         return
     if heroku_app:
-        yield from _heroku_capture(heroku_app, reasons)
+        yield from _heroku_capture(heroku_app, reasons, service, Path(backup_dir) / "target")
         return
     info = read(Fingerprint, service)
     if isinstance(info, FactError):

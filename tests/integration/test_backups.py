@@ -19,6 +19,14 @@ def dumps(project, side):
     return sorted((project.tmp / "backups" / side).glob("*.dump"))
 
 
+def backups_after_changes(project, source_db, runs, keep):
+    """Deploy ``runs`` times, the source changed before each: the source's dumps afterwards."""
+    for n in range(runs):
+        query(source_db, f"UPDATE users SET display_name = 'v{n}' WHERE id = 1", which="source")
+        assert project.deploy(BACKUP_KEEP=keep).code == 0
+    return dumps(project, "source")
+
+
 def test_source_backup_taken_verified_then_only_after_a_change(project, source_db):
     first = project.deploy()
     assert first.code == 0, first.output[-2000:]
@@ -50,15 +58,36 @@ def test_truncated_backup_is_detected_and_replaced(project, source_db):
 
 
 def test_retention_keeps_the_newest_and_the_dry_run_says_what_goes(project, source_db):
-    for n in range(3):
-        query(source_db, f"UPDATE users SET display_name = 'v{n}' WHERE id = 1", which="source")
-        assert project.deploy(BACKUP_KEEP="2").code == 0
-    kept = dumps(project, "source")
+    kept = backups_after_changes(project, source_db, 3, keep="2")
     assert len(kept) == 2
     query(source_db, "UPDATE users SET display_name = 'v9' WHERE id = 1", which="source")
     dry = project.dry(BACKUP_KEEP="2")
     assert f"prune {kept[0].name} (keeping 2)" in dry.output
     assert dumps(project, "source") == kept
+
+
+def test_lowering_backup_keep_prunes_on_the_next_run_naming_the_files_then_changes_nothing(project, source_db):
+    kept = backups_after_changes(project, source_db, 3, keep="3")
+    assert len(kept) == 3
+    dry = project.dry(BACKUP_KEEP="1")  # no new backup needed: the source did not change
+    assert f"prune {kept[0].name} (keeping 1)" in dry.output and f"prune {kept[1].name} (keeping 1)" in dry.output
+    assert dumps(project, "source") == kept
+    real = project.deploy(BACKUP_KEEP="1")
+    assert real.code == 0 and real.operations()["Source backup captured"] == "success"
+    assert kept[0].name in real.output and kept[1].name in real.output
+    assert dumps(project, "source") == kept[2:]
+    assert project.deploy(BACKUP_KEEP="1").operations()["Source backup captured"] == "no_change"
+
+
+def test_lowering_backup_keep_prunes_the_targets_backups_too_even_with_nothing_to_change(project, source_db):
+    assert project.deploy().code == 0
+    project.write_migration("005_topics.sql", "CREATE TABLE topics (id int PRIMARY KEY);\n")
+    assert project.deploy().code == 0
+    older, newer = dumps(project, "target")
+    real = project.deploy(BACKUP_KEEP="1")
+    assert real.operations()["Target backup captured"] == "success" and older.name in real.output
+    assert dumps(project, "target") == [newer]
+    assert project.deploy(BACKUP_KEEP="1").operations()["Target backup captured"] == "no_change"
 
 
 def test_target_backup_only_before_a_change(project, source_db):
@@ -100,7 +129,7 @@ def test_restore_round_trip_and_confirmation(project, source_db):
 
         restored = project.restore(f"backup={dump}", f"confirm={empty}")
         assert restored.code == 0, restored.output[-2000:]
-        assert "all equal to the manifest" in restored.output
+        assert "equal to the manifest" in restored.output
         assert table_fingerprints(empty, "target") == table_fingerprints(source_db, "source")
 
         secrets_ = [u.split(":")[2].split("@")[0] for u in sandbox_urls().values()]

@@ -1,0 +1,208 @@
+"""
+Restoring a verified backup so that the target holds exactly what the backup holds.
+
+Before the target is touched, the dump's sha256 must equal its manifest's. Then one psql session
+runs, in ONE transaction: a DROP of every object the role owns (what was created after the backup
+goes too), the ``pg_restore --no-owner --no-acl`` script of the dump, and a check that reads the
+restored catalog (:mod:`tasks.schema.catalog`) and every table's row count and compares them with
+the manifest's. Only when both are equal does the session COMMIT; otherwise it rolls back, and the
+error lists what differs. A killed run or a lost connection rolls back too: all or nothing.
+
+The SQL travels on psql's stdin; the dump's rows travel inside pg_restore's COPY blocks (as data,
+escaped by pg_dump); the connection is ``service=target`` (no secret on any command line).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from tasks.backups import store
+from tasks.backups import dump as dump_module
+from tasks.backups.dump import TABLES_FROM, BackupError
+from tasks.core import pgtools
+from tasks.core.connections import conninfo
+from tasks.schema import catalog
+
+DROP_OWNED_SQL = (Path(__file__).with_name("drop_owned.sql")).read_text().strip().rstrip(";")
+ROW_COUNTS_SQL = (
+    "SELECT coalesce(jsonb_object_agg(format('%I.%I', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
+    "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint), "
+    "'{}'::jsonb)::text AS pgc_rows " + TABLES_FROM
+)
+MARK = "pgconverge-restore"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the target holds after the restore's check; ``committed`` only when it equals the manifest."""
+
+    committed: bool
+    catalog: dict[str, Any]
+    rows: dict[str, int]
+
+
+def verified_manifest(dump: Path) -> dict[str, Any]:
+    """The manifest of ``dump`` once its sha256 and size are checked; a BackupError saying why not."""
+    manifest = store.read_manifest(dump)
+    if not store.is_own_manifest(manifest):
+        raise BackupError(f"{dump} has no readable pgconverge manifest ({store.manifest_path(dump).name}): "
+                          "only verified backups restore; pick one that has its .json beside it")
+    if not dump.is_file():
+        raise BackupError(f"{dump} does not exist: pick a backup listed in {dump.parent}/")
+    problem = store.check_file(dump, manifest)
+    if problem:
+        raise BackupError(f"{dump} is not the file its manifest describes ({problem}): nothing was restored; "
+                          "pick another backup")
+    if not isinstance(manifest.get("rows"), dict):
+        raise BackupError(f"{store.manifest_path(dump)} lists no row counts: nothing was restored; pick another backup")
+    return manifest
+
+
+def plan_lines(manifest: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
+    """What the restore will do, for the dry run: objects dropped, restored, changed; rows replaced."""
+    rows = manifest["rows"]
+    lines = [f"replace every table's rows with the backup's: {len(rows)} table(s), {sum(rows.values()):,} row(s)"]
+    if current is None or not manifest.get("catalog"):
+        return lines + ["(the target's catalog was not compared with the backup's)"]
+    verbs = {"+": "drop (created after the backup)", "-": "restore (dropped since the backup)",
+             "~": "return to the backup's definition"}
+    for difference in catalog.differences(manifest["catalog"], current):
+        lines.append(f"{verbs[difference.sign]}: {difference.text[2:]}")
+    return lines
+
+
+def mismatches(manifest: dict[str, Any], outcome: Outcome) -> list[str]:
+    """How the restored target differs from the manifest (catalog first, then row counts)."""
+    found = []
+    if manifest.get("catalog") is not None:
+        found += catalog.diff(manifest["catalog"], outcome.catalog)
+    wanted = manifest["rows"]
+    for table in sorted(set(wanted) | set(outcome.rows)):
+        if wanted.get(table) != outcome.rows.get(table):
+            found.append(f"{table}: {wanted.get(table)} row(s) in the backup, {outcome.rows.get(table)} restored")
+    return found
+
+
+def _literal(text: str) -> str:
+    """``text`` as a dollar-quoted SQL literal whose tag does not occur in it."""
+    while True:
+        tag = f"$pgc_{secrets.token_hex(6)}$"
+        if tag not in text:
+            return f"{tag}{text}{tag}"
+
+
+def script_head() -> str:
+    return f"\\set ON_ERROR_STOP 1\nBEGIN;\n{DROP_OWNED_SQL}\n\\gexec\n"
+
+
+def script_tail(manifest: dict[str, Any]) -> str:
+    """Read what was restored, print it, COMMIT only when it equals the manifest."""
+    snapshot_sql = catalog.SNAPSHOT_SQL.strip().rstrip(";")
+    want_catalog = manifest.get("catalog")
+    same_catalog = ("true" if want_catalog is None
+                    else f":'pgc_catalog'::jsonb = {_literal(json.dumps(want_catalog))}::jsonb")
+    return (
+        "\n\\set ON_ERROR_STOP 1\n"
+        "SET search_path = pg_catalog, public;\n"
+        f"SELECT snapshot AS pgc_catalog FROM ({snapshot_sql}) AS s(snapshot) \\gset\n"
+        f"{ROW_COUNTS_SQL} \\gset\n"
+        f"SELECT '{MARK}-state', :'pgc_catalog', :'pgc_rows';\n"
+        f"SELECT {same_catalog} AND :'pgc_rows'::jsonb = {_literal(json.dumps(manifest['rows']))}::jsonb "
+        "AS pgc_ok \\gset\n"
+        "\\if :pgc_ok\n"
+        "COMMIT;\n"
+        f"SELECT '{MARK}-committed';\n"
+        "\\else\n"
+        "ROLLBACK;\n"
+        f"SELECT '{MARK}-rolled-back';\n"
+        "\\endif\n"
+    )
+
+
+def restore_tools(service: str, manifest: dict[str, Any]) -> pgtools.ToolSet:
+    """The pg_restore for this target: at least as new as its server and as the dump's pg_dump."""
+    import psycopg
+
+    with psycopg.connect(conninfo(service)) as conn:
+        server = conn.info.server_version // 10000
+    try:
+        return pgtools.for_server(f"service {service}", max(server, int(manifest.get("pg_dump_version") or 0)))
+    except pgtools.ToolError as exc:
+        raise BackupError(str(exc)) from None
+
+
+def restore_list(dump: Path, pg_restore: str = "pg_restore") -> str:
+    """The dump's table of contents without ``COMMENT - EXTENSION`` entries (not the role's to change)."""
+    listed = dump_module.run_tool([pg_restore, "--list", str(dump)], f"pg_restore --list {dump.name}").stdout
+    return "\n".join(line for line in listed.splitlines() if " COMMENT - EXTENSION " not in line) + "\n"
+
+
+def _first_error(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "FATAL" in line or "error" in line]
+    return (errors or lines or ["failed"])[0]
+
+
+def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None]) -> Outcome:
+    """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``."""
+    with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
+        toc = Path(folder) / "toc.list"
+        pg_restore = restore_tools(service, manifest).binary("pg_restore")
+        toc.write_text(restore_list(dump, pg_restore))
+        out, err = Path(folder) / "out", Path(folder) / "err"
+        with open(out, "w") as stdout, open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
+            psql = subprocess.Popen(
+                ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service), "-f", "-"],
+                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+            )
+            reader = subprocess.Popen(
+                [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
+                stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL,
+            )
+            restored_ok = _feed(psql, reader, manifest)
+            psql.wait()
+        if not restored_ok:
+            problem = _first_error(Path(folder, "dump-err").read_text())
+            raise BackupError(f"pg_restore could not read {dump.name} ({problem}): the target was not changed")
+        if psql.returncode != 0:
+            raise BackupError(f"restore of {dump.name} failed, the target was not changed: "
+                              f"{_first_error(err.read_text())}")
+        return _outcome(out.read_text())
+
+
+def _feed(psql: subprocess.Popen, reader: subprocess.Popen, manifest: dict[str, Any]) -> bool:
+    """Head, pg_restore's script, and the tail only when pg_restore ended well (else no COMMIT ever)."""
+    assert psql.stdin and reader.stdout
+    try:
+        psql.stdin.write(script_head().encode())
+        while block := reader.stdout.read(CHUNK):
+            psql.stdin.write(block)
+        if reader.wait() != 0:
+            return False
+        psql.stdin.write(script_tail(manifest).encode())
+        return True
+    except BrokenPipeError:
+        reader.kill()
+        reader.wait()
+        return True  # psql stopped on an error: its own message says which
+    finally:
+        try:
+            psql.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def _outcome(output: str) -> Outcome:
+    state = next((line for line in output.splitlines() if line.startswith(f"{MARK}-state\t")), None)
+    if state is None:
+        raise BackupError("the restore ended before its check: the target was not changed")
+    _, snapshot, rows = state.split("\t", 2)
+    return Outcome(f"{MARK}-committed" in output.splitlines(), json.loads(snapshot), json.loads(rows))
+

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
+from tasks.core.errors import describe
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import HerokuError
@@ -19,6 +20,7 @@ from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
 
 
 @dataclass
@@ -72,5 +74,8 @@ def get_run_or_exit() -> Run:
     try:
         return get_run()
     except (SettingsError, MigrationFileError, SeedFileError, HerokuError) as exc:
-        print(f"pgconverge: {exc}", file=sys.stderr)
+        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, before anything connects
+        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)

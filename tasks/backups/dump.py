@@ -18,6 +18,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.backups import store as backups
 from tasks.core.connections import conninfo
 
@@ -33,7 +34,7 @@ SELECT format('%s.%s', n.nspname, c.relname)
 """
 
 
-class BackupError(RuntimeError):
+class BackupError(ActionableError, RuntimeError):
     """A backup or restore could not be made or verified; the message says what to do."""
 
 

@@ -17,6 +17,7 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from tasks.core.errors import ActionableError
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -29,7 +30,7 @@ DEFAULT_APP_CHECK = (
 )
 
 
-class SettingsError(ValueError):
+class SettingsError(ActionableError, ValueError):
     """A setting is missing or wrong; the message is one line naming it and the fix."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tasks.core.errors import ActionableError
+
 SCHEMES = ("postgres", "postgresql")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 # sslmode values from weakest to strongest; a non-local host needs at least "require".
@@ -18,7 +20,7 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 PASSTHROUGH_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "options")
 
 
-class UrlError(ValueError):
+class UrlError(ActionableError, ValueError):
     """The URL cannot be used; the message says why without repeating the URL (it may hold a password)."""
 
 

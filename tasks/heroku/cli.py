@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
 from tasks.heroku.parse import parse_cli_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ DEFAULT_TIMEOUT_S = 120.0
 calls: list[str] = []  # the subcommand of each call made by this process, in order
 
 
-class HerokuError(RuntimeError):
+class HerokuError(ActionableError, RuntimeError):
     """A Heroku CLI call failed; the message is one line with the way forward (never a secret)."""
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
 from tasks.core.lock import LockTimeout, acquire_lock
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
@@ -52,7 +53,7 @@ CONCURRENT_INDEX_NAME = re.compile(
 )
 
 
-class MigrationError(RuntimeError):
+class MigrationError(ActionableError, RuntimeError):
     """A migration could not be applied; the message is one line naming the file and the fix."""
 
 

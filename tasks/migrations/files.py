@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
 from tasks.migrations.sqlsplit import Statement, split_statements
 
 FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
@@ -28,7 +29,7 @@ NEEDS_NO_TRANSACTION = re.compile(
 ADD_ENUM_VALUE = re.compile(r"ALTER TYPE \S+ ADD VALUE\b")
 
 
-class MigrationFileError(ValueError):
+class MigrationFileError(ActionableError, ValueError):
     """A migration file cannot be used; the message names the file and the fix."""
 
 

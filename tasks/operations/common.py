@@ -1,18 +1,31 @@
 """
 Helpers shared by the operations: refusing with one clear line, showing the plan once, running
 a Python step, and feeding the final summary (:mod:`tasks.core.summary`).
+
+Whatever goes wrong inside a desired state ends the same way: one ``pgconverge:`` line (see
+:func:`tasks.core.errors.describe`), the state's summary row "failed" with that line, and no
+traceback unless pyinfra runs with ``--debug``. :func:`operation` (pyinfra's, guarded) covers the
+op bodies (fact reads, planning), :func:`python_step` the work done in this process.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import traceback
 from typing import Callable, Iterator
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, OperationError
+from pyinfra.api.state import BaseStateCallback
+from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
 from tasks.core import summary
+from tasks.core.errors import describe
 from tasks.facts import ClientVersion
+
+logger = logging.getLogger("pyinfra")
 
 
 def planning() -> bool:
@@ -46,6 +59,22 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
     yield FunctionCommand(fail, (), {})
 
 
+class _FailedStates(BaseStateCallback):
+    """A state whose op failed without recording why (a shell command failed) is "failed" in the summary."""
+
+    @staticmethod
+    def operation_host_error(state, host, op_hash, *args, **kwargs):
+        for name in state.get_op_meta(op_hash).names if state.is_executing else ():
+            if name in summary.current().planned:
+                summary.record(name, "failed", "stopped by an error (see the lines above)")
+
+
+def watch_failures() -> None:
+    """Make every failed op a "failed" row of the summary, never "skipped — not run" (call once, in deploy.py)."""
+    if not any(isinstance(handler, _FailedStates) for handler in state.callback_handlers):
+        state.add_callback_handler(_FailedStates())
+
+
 def changed_in_this_run(states: list[str]) -> bool:
     """Whether any of these states changed something so far in this run (always False while planning)."""
     rows = summary.current().rows
@@ -59,19 +88,49 @@ def show_plan(lines: list[str]) -> None:
             host.log(line)
 
 
-def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...]) -> FunctionCommand:
+def failure(exc: BaseException) -> str:
+    """The one line for ``exc``; its traceback goes to pyinfra's debug log (shown with ``--debug``)."""
+    logger.debug("".join(traceback.format_exception(exc)))
+    return describe(exc)
+
+
+def operation(*args, **kwargs):
+    """
+    pyinfra's ``@operation()`` for a desired state whose body can never leak a traceback: an
+    exception raised while it reads facts or plans becomes :func:`refuse` with one line.
+    """
+
+    def decorate(body):
+        @functools.wraps(body)
+        def guarded(*op_args, **op_kwargs):
+            try:
+                yield from body(*op_args, **op_kwargs)
+            except OperationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
+                yield from refuse(failure(exc))
+
+        return pyinfra_operation(*args, **kwargs)(guarded)
+
+    return decorate
+
+
+def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...] = ()) -> FunctionCommand:
     """
     A command that runs ``function(log)`` in this process. What it returns (what changed, e.g.
-    "applied 005, 006") goes in the summary; a known error fails the op with its message.
+    "applied 005, 006") goes in the summary. Any error fails the op with one line, the same in
+    the output and in the summary row; ``error_types`` is kept for callers that list theirs
+    (every :class:`~tasks.core.errors.ActionableError` is already one line).
     """
     name = current_state()
 
     def run(state, host) -> bool:
         try:
             changed = function(host.log)
-        except error_types as exc:
-            host.log_styled(f"pgconverge: {exc}", fg="red")
-            summary.record(name, "failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
+            message = failure(exc)
+            host.log_styled(f"pgconverge: {message}", fg="red")
+            summary.record(name, "failed", message)
             return False
         summary.record(name, "changed", changed or "done")
         return True

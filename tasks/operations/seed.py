@@ -5,7 +5,8 @@ Seed present: every row of the seed files exists in the target, inserted when mi
 
 from __future__ import annotations
 
-from pyinfra.api import operation
+from tasks.core.errors import ActionableError
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.data import seed as seed_files
 from tasks.facts import FactError, RowCounts, SeedState, read
@@ -15,7 +16,7 @@ from tasks.operations.common import converged, planning, python_step, refuse, sh
 SAMPLE_NOTE = "first ten keys"
 
 
-class SeedError(RuntimeError):
+class SeedError(ActionableError, RuntimeError):
     """The seed files could not be loaded; the message names the file and line."""
 
 

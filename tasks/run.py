@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
-from tasks.core.errors import describe
+from tasks.core.errors import ActionableError, describe
+from tasks.core.folders import check_writable
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
-from tasks.heroku.cli import HerokuError
-from tasks.migrations.files import Migration, MigrationFileError, read_migrations, set_checksum
-from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
+from tasks.migrations.files import Migration, read_migrations, set_checksum
+from tasks.data.seed import SeedFile, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
 
@@ -56,6 +56,8 @@ def get_run() -> Run:
     global _run
     if _run is None:
         settings = load_settings()
+        check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
+                        "BACKUP_DIR": settings.backup_dir})
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
         heroku = read_app(settings.heroku_app, settings.pool_var) if settings.heroku_app else None
@@ -73,7 +75,7 @@ def get_run_or_exit() -> Run:
     """:func:`get_run`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
     try:
         return get_run()
-    except (SettingsError, MigrationFileError, SeedFileError, HerokuError) as exc:
+    except ActionableError as exc:  # settings, folders, migration and seed files, the Heroku app
         print(f"pgconverge: {describe(exc)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, before anything connects

@@ -144,8 +144,8 @@ def _int(values: Mapping[str, str], key: str) -> int | None:
     raw = values.get(key, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        raise SettingsError(f"{key}: {raw!r} is not a whole number: set a migration version such as 4")
+    if not raw.isdigit() or int(raw) > BIGINT_MAX:
+        raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: set a migration version such as 4")
     return int(raw)
 
 
@@ -162,11 +162,25 @@ def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
     return seconds
 
 
+# PostgreSQL's time units for lock_timeout / statement_timeout (a bare number is milliseconds), and
+# their limit: an int of milliseconds (guc.c: INT_MAX ms, about 24.8 days).
+PG_TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "": 1}
+PG_TIMEOUT_MAX_MS = 2_147_483_647
+BIGINT_MAX = 2**63 - 1  # schema_migrations.version
+
+
 def _pg_duration(values: Mapping[str, str], key: str, default: str) -> str:
-    """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit)."""
+    """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit), within PostgreSQL's range."""
     raw = values.get(key, "").strip() or default
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?", raw):
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?", raw)
+    if not match:
         raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, or 0 for none")
+    milliseconds = round(float(match.group(1)) * PG_TIME_UNITS_MS[match.group(2) or ""])  # rounded as guc.c does
+    if milliseconds > PG_TIMEOUT_MAX_MS:
+        raise SettingsError(
+            f"{key}: {raw!r} is beyond PostgreSQL's limit of {PG_TIMEOUT_MAX_MS} ms (about 24 days): "
+            "set a shorter duration, or 0 for none"
+        )
     return raw
 
 

@@ -6,7 +6,7 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
+from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
 from tasks.operations.common import watch_failures
 from tasks.run import get_run_or_exit
 from tasks.core.summary import current, install, not_in_this_run, state
@@ -43,6 +43,13 @@ backups.source_captured(
 # 3. The target answers, over SSL, and the local client tools are not older than it.
 target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+)
+
+# 3b. The target's role may do what the pending migrations do (PostgreSQL 15: CREATE on public is
+#     no longer everyone's), checked before the backup and any change.
+preflight.privileges_sufficient(
+    name=state("Target privileges sufficient"), service="target", migrations=run.migrations,
+    baseline_version=settings.baseline_version,
 )
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).

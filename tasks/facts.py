@@ -67,6 +67,23 @@ class MigrationHistory(PsqlFact):
         return history.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
 
 
+class SchemaPrivileges(PsqlFact):
+    """
+    The role's CREATE privileges (the SQL, from ``tasks.migrations.privileges.privileges_sql``,
+    names the schemas, and is passed as ``sql``).
+
+    .. code:: python
+
+        {"user": "app", "database": "app", "database_create": True, "default_schema": "public",
+         "schemas": {"public": "f", "audit": "missing"}}
+    """
+
+    def parse(self, rows):
+        from tasks.migrations.privileges import parse_privileges
+
+        return parse_privileges(rows)
+
+
 class SeedState(PsqlFact):
     """Per seed file, the number of rows missing by primary key (the script is passed as ``sql``)."""
 

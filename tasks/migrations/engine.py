@@ -53,6 +53,10 @@ CONCURRENT_INDEX_NAME = re.compile(
 )
 
 
+# duplicate_table, duplicate_object, duplicate_function, duplicate_schema, duplicate_database
+ALREADY_EXISTS = ("42P07", "42710", "42723", "42P06", "42P04")
+
+
 class MigrationError(ActionableError, RuntimeError):
     """A migration could not be applied; the message is one line naming the file and the fix."""
 
@@ -93,6 +97,10 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
         fix = "a lock was not granted within MIGRATION_LOCK_TIMEOUT: run again when the table is less busy"
     elif isinstance(exc, psycopg.errors.QueryCanceled):
         fix = "it ran longer than MIGRATION_STATEMENT_TIMEOUT: raise the limit or split the migration"
+    elif exc.sqlstate in ALREADY_EXISTS:
+        fix = (f"the target already has what this file creates: if {migration.filename} was applied and its "
+               "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
+               "otherwise drop the object or rename it in the file")
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:

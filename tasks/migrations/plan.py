@@ -73,6 +73,12 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
                 f"version {version} ({row.name}) is applied in the target but has no file: "
                 f"restore {version:03d}_{row.name}.sql, or point MIGRATIONS_DIR at the right folder"
             )
+        elif migration.name != row.name:
+            plan.problems.append(
+                f"version {version} in the target is {version:03d}_{row.name}.sql, but the file here is "
+                f"{migration.filename}: another deploy applied a different file as version {version}: "
+                f"renumber {migration.filename} above the newest applied version {max(rows)}"
+            )
         elif migration.checksum != row.checksum:
             plan.problems.append(
                 f"migration {migration.filename} was edited after it was applied "
@@ -85,9 +91,12 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
         if migration.version in rows:
             continue
         if migration.version < newest:
+            # From the history alone a new file numbered too low and a deleted row look the same: say both.
+            later = [v for v in sorted(rows) if v > migration.version]
             plan.problems.append(
-                f"migration {migration.filename} is older than the newest applied version {newest} (out of order): "
-                f"renumber it above {newest}"
+                f"migration {migration.filename} is not in the target's schema_migrations, but version(s) after it "
+                f"are ({', '.join(map(str, later[:3]))}{', …' if len(later) > 3 else ''}): if the file is new, it is "
+                f"out of order: renumber it above {newest}; if its row was deleted, restore the row"
             )
         else:
             plan.pending.append(migration)

@@ -50,7 +50,8 @@ def test_out_of_order_file(tmp_path):
     h = history(ms, {1, 3})
     (tmp_path / "002_late.sql").write_text("SELECT 2;")
     plan = plan_migrations(read_migrations(tmp_path), h, None)
-    assert "002_late.sql is older than the newest applied version 3" in plan.problems[0]
+    assert "002_late.sql is not in the target's schema_migrations, but version(s) after it are (3)" in plan.problems[0]
+    assert "out of order: renumber it above 3" in plan.problems[0] and "restore the row" in plan.problems[0]
     assert not plan.pending
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
 from tasks.core.errors import ActionableError, describe
+from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
@@ -56,6 +57,7 @@ def get_run() -> Run:
     global _run
     if _run is None:
         settings = load_settings()
+        withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
         migrations = read_migrations(settings.migrations_dir)

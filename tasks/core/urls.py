@@ -88,12 +88,16 @@ def parse_database_url(raw: str) -> DatabaseUrl:
             raise UrlError(f"unknown URL parameter {key!r}: allowed are {', '.join(PASSTHROUGH_PARAMS)}")
         if key == "sslmode" and value not in SSL_MODES:
             raise UrlError(f"sslmode={value!r} is not a libpq sslmode: use require")
+    password = unquote(parts.password) if parts.password is not None else None
+    if password and ("\n" in password or "\r" in password):
+        raise UrlError("the password contains a line break (%0A or %0D), which libpq cannot be given without "
+                       "putting it in the environment: change the password")
     url = DatabaseUrl(
         host=parts.hostname,
         port=port,
         dbname=dbname,
         user=unquote(parts.username),
-        password=unquote(parts.password) if parts.password is not None else None,
+        password=password,
         params=params,
     )
     if not url.is_local and SSL_MODES.index(url.sslmode) < SSL_MODES.index("require"):

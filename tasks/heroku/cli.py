@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tasks.core.environment import heroku_credentials
 from tasks.core.errors import ActionableError
 from tasks.heroku.parse import parse_cli_error
 
@@ -47,6 +48,7 @@ def find_cli(environ: dict | None = None) -> str | None:
 
 def cli_env(environ: dict | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
+    env.update(heroku_credentials())  # withdrawn from this process's environment with the other secrets
     env["DISABLE_TELEMETRY"] = "true"
     env.setdefault("HEROKU_LOGS_COLOR", "0")
     env.setdefault("NO_COLOR", "1")

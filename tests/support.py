@@ -108,7 +108,7 @@ class Project:
         args = [arg for item in data for arg in ("--data", item)]
         done = subprocess.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT,
                               env=self.env(**extra), capture_output=True, text=True, timeout=180)
-        return Result(done.returncode, done.stdout, done.stderr, 0)
+        return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
         return subprocess.Popen(
@@ -122,14 +122,14 @@ class Project:
             self.command("--json", *args), cwd=ROOT, env=self.env(**extra), capture_output=True, text=True,
             timeout=timeout,
         )
-        return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started, "--debug" in args)
 
     def dry(self, *args: str, **extra: str) -> "Result":
         done = subprocess.run(
             [PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
             capture_output=True, text=True, timeout=180,
         )
-        return Result(done.returncode, done.stdout, done.stderr, 0)
+        return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def write_migration(self, name: str, text: str) -> Path:
         path = self.migrations / name
@@ -149,9 +149,15 @@ class Project:
         )]
 
 
+# Every deploy output captured here, with whether its command asked for --debug: the session checks
+# that none holds a Python traceback otherwise (tests/conftest.py).
+OUTPUTS: list[tuple[bool, str]] = []
+
+
 class Result:
-    def __init__(self, code: int, stdout: str, stderr: str, seconds: float):
+    def __init__(self, code: int, stdout: str, stderr: str, seconds: float, debug: bool = False):
         self.code, self.stdout, self.stderr, self.seconds = code, stdout, stderr, seconds
+        OUTPUTS.append((debug, stdout + stderr))
         self.json = None
         if stdout.strip().startswith("{"):
             self.json = json.loads(stdout)

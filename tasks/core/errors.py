@@ -74,7 +74,7 @@ def _os(exc: Exception) -> str | None:
         return None
     cause, fix = ERRNO_CAUSES.get(exc.errno, (exc.strerror or "an operating system error", "fix it, then run again"))
     where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{cause} ({exc.strerror}): {fix}"
+    return f"{where}{cause}: {fix}"
 
 
 def describe(exc: BaseException) -> str:

@@ -43,6 +43,11 @@ class MigrationPlan:
         return not (self.pending or self.baseline or self.problems)
 
 
+def _printable(name: str) -> str:
+    """A name from the target's history, safe on one line (tabs and line breaks shown escaped)."""
+    return name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
+
+
 def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
@@ -70,12 +75,12 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
         migration = by_version.get(version)
         if migration is None:
             plan.problems.append(
-                f"version {version} ({row.name}) is applied in the target but has no file: "
-                f"restore {version:03d}_{row.name}.sql, or point MIGRATIONS_DIR at the right folder"
+                f"version {version} ({_printable(row.name)}) is applied in the target but has no file: "
+                f"restore {version:03d}_{_printable(row.name)}.sql, or point MIGRATIONS_DIR at the right folder"
             )
-        elif migration.name != row.name:
+        elif migration.name != row.name and migration.checksum != row.checksum:
             plan.problems.append(
-                f"version {version} in the target is {version:03d}_{row.name}.sql, but the file here is "
+                f"version {version} in the target is {version:03d}_{_printable(row.name)}.sql, but the file here is "
                 f"{migration.filename}: another deploy applied a different file as version {version}: "
                 f"renumber {migration.filename} above the newest applied version {max(rows)}"
             )

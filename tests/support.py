@@ -219,6 +219,18 @@ def table_fingerprints(dbname: str, which: str) -> dict[str, tuple]:
     return rows
 
 
+def tmpfs(folder: Path, options: str) -> Path:
+    """Mount a tmpfs with ``options`` (``size=4k``, ``size=64k,ro``) on a new ``folder``: a full or
+    read-only disk; root only (the test is skipped otherwise). The caller unmounts it."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+    return folder
+
+
 def wait_for_query(dbname: str, like: str, process, timeout: float = 120) -> None:
     """Wait until a session of the target database runs a query matching ``like`` (SQL LIKE),
     while the deploy ``process`` is still alive."""

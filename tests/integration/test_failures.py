@@ -4,21 +4,16 @@ state's summary row, everything before it kept, and a rerun that converges; a tr
 --debug. Real pyinfra CLI, real sandbox clusters; a 4 KiB tmpfs stands in for a full disk (root only).
 """
 
-import os
 import subprocess
 
 import pytest
 
-from tests.support import catalog_and_data, query, summary_rows
+from tests.support import catalog_and_data, query, summary_rows, tmpfs
 
 
 @pytest.fixture
 def tiny_folder(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(folder)], check=True)
+    folder = tmpfs(tmp_path / "tiny", "size=4k")
     yield folder
     subprocess.run(["umount", str(folder)], check=False)
 

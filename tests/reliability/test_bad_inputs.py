@@ -22,7 +22,7 @@ import pytest
 import sandbox
 from tasks.core.lock import LOCK_KEY
 from tests.reliability.counts import add
-from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, with_dbname
+from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, tmpfs, with_dbname
 
 TRIED = []
 
@@ -48,21 +48,11 @@ def older_pg_dump(tmp_path):
 
 
 def full_backup_folder(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder = tmp_path / "full"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], check=True)
-    return {"BACKUP_DIR": str(folder)}
+    return {"BACKUP_DIR": str(tmpfs(tmp_path / "full", "size=64k"))}
 
 
 def read_only_folder(tmp_path, setting):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a read-only tmpfs needs root")
-    folder = tmp_path / f"read-only-{setting}"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(folder)], check=True)
-    return {setting: str(folder)}
+    return {setting: str(tmpfs(tmp_path / f"read-only-{setting}", "size=64k,ro"))}
 
 
 def under_a_file(tmp_path, setting):

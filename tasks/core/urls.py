@@ -89,6 +89,10 @@ def parse_database_url(raw: str) -> DatabaseUrl:
         if key == "sslmode" and value not in SSL_MODES:
             raise UrlError(f"sslmode={value!r} is not a libpq sslmode: use require")
     password = unquote(parts.password) if parts.password is not None else None
+    for what, value in (("user name", unquote(parts.username)), ("database name", dbname), ("host", parts.hostname)):
+        if "\n" in value or "\r" in value:
+            raise UrlError(f"the {what} contains a line break (%0A or %0D), which libpq's service file cannot hold: "
+                           "remove it from the URL")
     if password and ("\n" in password or "\r" in password):
         raise UrlError("the password contains a line break (%0A or %0D), which libpq cannot be given without "
                        "putting it in the environment: change the password")

@@ -136,3 +136,10 @@ def test_unreadable_migration_entries_are_told_apart(tmp_path, make, words):
     with pytest.raises(MigrationFileError) as raised:
         read_migrations(Path(tmp_path))
     assert words in str(raised.value) and "permissions" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url, what", [("postgres://a%0Ab:p@db.example.com/x", "user name"),
+                                       ("postgres://a:p@db.example.com/d%0Db", "database name")])
+def test_a_line_break_anywhere_in_the_url_is_refused_by_name(url, what):
+    with pytest.raises(UrlError, match=f"the {what} contains a line break"):
+        parse_database_url(url)

@@ -111,7 +111,7 @@ class Project:
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
-        return subprocess.Popen(
+        return Started(
             self.command(*args), cwd=ROOT, env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )
@@ -152,6 +152,15 @@ class Project:
 # Every deploy output captured here, with whether its command asked for --debug: the session checks
 # that none holds a Python traceback otherwise (tests/conftest.py).
 OUTPUTS: list[tuple[bool, str]] = []
+
+
+class Started(subprocess.Popen):
+    """A deploy started in the background; what ``communicate`` returns is kept in OUTPUTS too."""
+
+    def communicate(self, *args, **kwargs):
+        out, err = super().communicate(*args, **kwargs)
+        OUTPUTS.append(("--debug" in self.args, (out or "") + (err or "")))
+        return out, err
 
 
 class Result:

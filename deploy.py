@@ -7,7 +7,6 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 """
 
 from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
-from tasks.operations.common import watch_failures
 from tasks.run import get_run_or_exit
 from tasks.core.summary import current, install, not_in_this_run, state
 
@@ -17,7 +16,6 @@ app = run.heroku  # None for a plain TARGET_DATABASE_URL
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
-watch_failures()  # a failed state's summary row says "failed", never "not run"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)})
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.

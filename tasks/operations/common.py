@@ -17,7 +17,6 @@ from typing import Callable, Iterator
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, OperationError
-from pyinfra.api.state import BaseStateCallback
 from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
@@ -57,22 +56,6 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
         return False
 
     yield FunctionCommand(fail, (), {})
-
-
-class _FailedStates(BaseStateCallback):
-    """A state whose op failed without recording why (a shell command failed) is "failed" in the summary."""
-
-    @staticmethod
-    def operation_host_error(state, host, op_hash, *args, **kwargs):
-        for name in state.get_op_meta(op_hash).names if state.is_executing else ():
-            if name in summary.current().planned:
-                summary.record(name, "failed", "stopped by an error (see the lines above)")
-
-
-def watch_failures() -> None:
-    """Make every failed op a "failed" row of the summary, never "skipped — not run" (call once, in deploy.py)."""
-    if not any(isinstance(handler, _FailedStates) for handler in state.callback_handlers):
-        state.add_callback_handler(_FailedStates())
 
 
 def changed_in_this_run(states: list[str]) -> bool:

@@ -8,7 +8,9 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
 
 from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
 from tasks.run import get_run_or_exit
+from tasks.core import interrupt
 from tasks.core.summary import current, install, not_in_this_run, state
+from tasks.operations.common import running_state
 
 run = get_run_or_exit()
 settings = run.settings
@@ -17,6 +19,7 @@ state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)})
+interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(

@@ -52,6 +52,13 @@ def record(state: str, status: str, detail: str) -> None:
         _summary.rows[state] = Row(state, status, detail.splitlines()[0] if detail else "")
 
 
+def interrupted(state: str, detail: str) -> None:
+    """The run was stopped by a signal while in ``state``: that row fails, whatever it said before."""
+    _summary.executed = True
+    if state in _summary.planned:
+        _summary.rows[state] = Row(state, "failed", detail)
+
+
 def state(name: str) -> str:
     """Register a desired state (in deploy order) and return its name, for ``name=``."""
     if name not in _summary.planned:

@@ -131,3 +131,22 @@ def client_too_old(label: str, server_version_num: int) -> str | None:
         return (f"local pg_dump {client} is older than {label}'s PostgreSQL {server}: "
                 f"install postgresql-client-{server} (a backup needs pg_dump >= the server)")
     return None
+
+
+def running_state() -> Callable[[], str | None]:
+    """A reader of the ``name=`` of the op being run (or planned) right now, for a signal handler:
+    pyinfra's ``state``/``host`` are per-greenlet, so the real objects are taken here."""
+    real_state = state._get_module()
+    hosts = list(real_state.inventory)
+
+    def running() -> str | None:
+        for one in hosts:
+            op_hash = one.executing_op_hash or one.current_op_hash
+            if op_hash:
+                try:
+                    return next(iter(real_state.get_op_meta(op_hash).names), None)
+                except (KeyError, AttributeError):
+                    return None
+        return None
+
+    return running

@@ -84,6 +84,16 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()} (pgconverge)"
 
 
+def privilege_fix(message: str) -> str:
+    """The GRANT a "permission denied for schema/table X" needs (the file is not at fault)."""
+    found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
+    if not found:
+        return "the target's role lacks a privilege this file needs: grant it (or use the owner's URL) and run again"
+    kind, name = found.groups()
+    grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
+    return f"the target's role lacks a privilege on {kind} {name}: GRANT {grant} ON {kind.upper()} {name} TO it (or use the owner's URL) and run again"
+
+
 def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
@@ -101,6 +111,8 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
         fix = (f"the target already has what this file creates: if {migration.filename} was applied and its "
                "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
                "otherwise drop the object or rename it in the file")
+    elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        fix = privilege_fix(message)
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:
@@ -202,7 +214,8 @@ def apply_migrations(
             acquire_lock(conn, limits.lock_wait_s, on_event)
         except LockTimeout as exc:
             raise MigrationError(str(exc)) from None
-        conn.execute(TRACKING_DDL)
+        if not conn.execute(EXISTS_SQL).fetchone()[0]:  # the DDL needs CREATE on public even if it exists
+            conn.execute(TRACKING_DDL)
         plan = plan_migrations(files, read_history(conn), baseline_version)
         if plan.problems:
             raise MigrationError(plan.problems[0])

@@ -78,24 +78,42 @@ def needs_of(pending: list[Migration], history_table_exists: bool) -> Needs:
             tree = json.loads(parse_sql_json(migration.sql))
         except ParseError:
             continue
+        default = DEFAULT  # a SET search_path in the file moves where unqualified names go
         for raw in tree.get("stmts", []):
+            default = _search_path_of(raw["stmt"], default)
             schema, created = _statement_needs(raw["stmt"])
             if created:
                 needs.new_schemas.setdefault(created, f"migration {migration.filename}")
-            if schema is not None and schema not in needs.new_schemas:
-                needs.schemas.setdefault(schema, f"migration {migration.filename}")
+            if schema is not None:  # CREATE SCHEMA IF NOT EXISTS of an existing schema is checked too
+                needs.schemas.setdefault(schema or default, f"migration {migration.filename}")
     return needs
+
+
+def _search_path_of(node: dict, default: str) -> str:
+    """The schema unqualified names go to after ``SET search_path TO a, b`` (its first entry)."""
+    body = node.get("VariableSetStmt")
+    if not body or body.get("name") != "search_path":
+        return default
+    if body.get("kind") != "VAR_SET_VALUE":
+        return DEFAULT  # RESET / SET ... TO DEFAULT: the role's own search_path
+    for arg in body.get("args", []):
+        value = arg.get("A_Const", {}).get("sval", {}).get("sval")
+        if value and value != "$user":
+            return value
+    return default
 
 
 def missing(needs: Needs, granted: dict) -> list[str]:
     """
     The privileges the role lacks, one line each with the fix. ``granted`` is the fact's value:
     ``{"user": "app", "database": "app", "database_create": True, "default_schema": "public",
-    "schemas": {"public": "t" | "f" | "missing"}}``.
+    "schemas": {"public": "t" | "f" | "nousage" | "missing"}}`` (t: CREATE and USAGE).
     """
     user, problems = granted["user"], []
-    if needs.new_schemas and not granted["database_create"]:
-        schema, file = next(iter(needs.new_schemas.items()))
+    really_new = {name: file for name, file in needs.new_schemas.items()
+                  if granted["schemas"].get(name, "missing") == "missing"}  # IF NOT EXISTS of one there: no
+    if really_new and not granted["database_create"]:
+        schema, file = next(iter(really_new.items()))
         problems.append(f"{file} creates schema {schema}, but role {user} lacks CREATE on database "
                         f"{granted['database']}: GRANT CREATE ON DATABASE {granted['database']} TO {user}, "
                         "or create the schema as its owner")
@@ -110,6 +128,10 @@ def missing(needs: Needs, granted: dict) -> list[str]:
             if name not in needs.new_schemas:
                 problems.append(f"{file} writes to schema {name}, which does not exist in the target: "
                                 "create it first (CREATE SCHEMA in an earlier migration)")
+        elif state == "nousage":
+            problems.append(f"role {user} lacks USAGE on schema {name}, needed by {file} (without it the "
+                            f"objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA "
+                            f"{name} TO {user}, or use the schema owner's URL")
         elif state != "t":
             problems.append(f"role {user} lacks CREATE on schema {name}, needed by {file} "
                             f"(PostgreSQL 15 no longer grants it on public to every role): "
@@ -123,7 +145,8 @@ def privileges_sql(schemas: list[str]) -> str:
     return (
         "SELECT 'role', current_user, current_database(), "
         "has_database_privilege(current_database(), 'CREATE')::text, coalesce((current_schemas(false))[1], '')\n"
-        "UNION ALL SELECT 'schema', s, coalesce((SELECT has_schema_privilege(n.oid, 'CREATE')::text "
+        "UNION ALL SELECT 'schema', s, coalesce((SELECT CASE WHEN NOT has_schema_privilege(n.oid, 'USAGE') "
+        "THEN 'nousage' ELSE has_schema_privilege(n.oid, 'CREATE')::text END "
         f"FROM pg_namespace n WHERE n.nspname = s), 'missing'), '', '' FROM unnest(ARRAY[{literals}]::text[]) s "
         "WHERE s IS NOT NULL\n"
         "UNION ALL SELECT 'schema', s, has_schema_privilege(s, 'CREATE')::text, '', '' "

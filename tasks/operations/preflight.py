@@ -43,7 +43,7 @@ def privileges_sufficient(service: str, migrations: list[Migration], baseline_ve
         converged("no pending migration needs a privilege")
         return
     needs = privileges.needs_of(plan.pending, history.table_exists)
-    granted = read(SchemaPrivileges, service, privileges.privileges_sql(sorted(s for s in needs.schemas if s)))
+    granted = read(SchemaPrivileges, service, privileges.privileges_sql(sorted({*needs.schemas, *needs.new_schemas} - {''})))
     if isinstance(granted, FactError):
         yield from refuse(f"cannot read the target role's privileges: {granted['error']}")
         return

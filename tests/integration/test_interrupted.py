@@ -30,7 +30,7 @@ def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(pr
     output = out + err
     name = signal.Signals(signum).name
     assert process.returncode == 128 + signum, output[-2500:]
-    lines = [line for line in output.splitlines() if line.startswith("pgconverge:")]
+    lines = [line for line in output.splitlines() if "pgconverge: " in line]
     assert lines == [f"pgconverge: interrupted by {name} while Migrations applied: what was done is kept, "
                      "what it was doing was rolled back; run again"], output[-2500:]
     assert summary_rows(output)["Migrations applied"][0] == "failed"

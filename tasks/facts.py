@@ -103,14 +103,16 @@ class CatalogSnapshot(PsqlFact):
 class RowCounts(PsqlFact):
     """Exact row count of every user table, ``{"public.users": 1, ...}`` (schema_migrations left out)."""
 
+    # One JSON array per row: a tab or line break in a name stays inside its escaped string.
     sql = (
-        "SELECT format('%s.%s', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
-        "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text"
+        "SELECT json_build_array(format('%s.%s', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
+        "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text)"
         + history.USER_TABLES
     )
 
     def parse(self, rows):
-        return {table: int(count) for table, count in rows}
+        pairs = [json.loads("\t".join(row)) for row in rows]
+        return {table: int(count) for table, count in pairs}
 
 
 class Fingerprint(PsqlFact):

@@ -6,6 +6,11 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
 from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt

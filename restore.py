@@ -6,6 +6,11 @@ pgconverge restore: put a verified backup back into the target. Never part of de
 Without ``confirm`` equal to the target's database name it refuses and changes nothing.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
 from pyinfra import host
 
 from tasks.operations import restore

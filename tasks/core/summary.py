@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tasks.core.private import write_private
 
 COLORS = {"converged": "32", "changed": "33", "skipped": "2", "failed": "31"}
 
@@ -117,9 +118,7 @@ def _write(folder: Path, text: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = folder / f"run-{stamp}.json"
     for target in (path, folder / "latest.json"):
-        temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(text)
-        temporary.replace(target)
+        write_private(target, text)  # atomic; on failure: the path named, no temporary file left
     return path
 
 

@@ -7,11 +7,12 @@ JSON (one file per run plus ``latest-validation.json``) under ``REPORT_DIR``. No
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 from typing import Any
+
+from tasks.core.private import write_private
 
 FOREIGN_KEY = re.compile(r"FOREIGN KEY \((?P<columns>[^)]*)\) REFERENCES (?P<table>[^\s(]+)")
 
@@ -62,7 +63,5 @@ def write_report(folder: Path, kind: str, report: dict[str, Any]) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = folder / f"{kind}-{stamp}.json"
     for target in (path, folder / f"latest-{kind}.json"):
-        temporary = target.with_name(f".{target.name}.{os.getpid()}")
-        temporary.write_text(text)
-        temporary.replace(target)
+        write_private(target, text)  # atomic; on failure: the path named, no temporary file left
     return path

@@ -85,13 +85,14 @@ def applied_by() -> str:
 
 
 def privilege_fix(message: str) -> str:
-    """The GRANT a "permission denied for schema/table X" needs (the file is not at fault)."""
+    """What a "permission denied for <kind> <name>" needs: a GRANT to the target's role, not a file edit."""
     found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
     if not found:
-        return "the target's role lacks a privilege this file needs: grant it (or use the owner's URL) and run again"
+        return "the target's role lacks a privilege this file needs (the file is not at fault): grant it, or use the owner's URL, and run again"
     kind, name = found.groups()
     grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
-    return f"the target's role lacks a privilege on {kind} {name}: GRANT {grant} ON {kind.upper()} {name} TO it (or use the owner's URL) and run again"
+    return (f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
+            f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again")
 
 
 def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None) -> MigrationError:

@@ -42,3 +42,16 @@ def test_an_existing_schema_without_privileges_is_named_before_the_backup(projec
 
     query(project.target_db, "GRANT USAGE, CREATE ON SCHEMA app TO whynot_owner")
     assert project.deploy().code == 0 and project.applied_versions() == [1, 2, 3, 4, 6]
+
+
+def test_permission_denied_during_a_migration_blames_the_privilege_not_the_file(project):
+    assert project.deploy().code == 0
+    query(project.target_db, "CREATE SCHEMA locked")  # owned by postgres: no USAGE for whynot_owner
+    project.write_migration("007_secret.sql", "CREATE TABLE t7 (id int);\nDROP TABLE IF EXISTS locked.old;\n")
+    result = project.deploy()
+    assert result.code != 0
+    lines = lines_of(result.output)
+    assert len(lines) == 1 and lines[0].startswith("migration 007_secret.sql line 2: permission denied for schema locked"), lines
+    assert lines[0].endswith("GRANT USAGE, CREATE ON SCHEMA locked TO that role, or use the owner's URL, and run again")
+    assert "fix the file" not in lines[0]
+    assert 7 not in project.applied_versions()

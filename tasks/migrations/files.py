@@ -18,7 +18,7 @@ from pathlib import Path
 from tasks.core.errors import ActionableError
 from tasks.migrations.sqlsplit import Statement, split_statements
 
-FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
+FILE_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
 NO_TRANSACTION = "-- pgconverge:no-transaction"
 TRANSACTION_CONTROL = re.compile(r"(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b(?! ATOMIC)")
 CONCURRENT_INDEX = re.compile(r"CREATE (UNIQUE )?INDEX CONCURRENTLY\b")

@@ -76,3 +76,11 @@ def test_set_checksum_changes_with_any_file(tmp_path):
     before = set_checksum(read_migrations(tmp_path))
     write(tmp_path, "002_b.sql", "SELECT 2;")
     assert set_checksum(read_migrations(tmp_path)) != before
+
+
+def test_a_version_in_full_width_digits_is_refused_with_the_file_named():
+    from tasks.migrations.files import parse_file_name
+
+    with pytest.raises(MigrationFileError, match="migration file ００７_full.sql does not match NNN_name.sql"):
+        parse_file_name("００７_full.sql")
+    assert parse_file_name("007_full.sql") == (7, "full")

@@ -133,10 +133,14 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
     raise SettingsError(f"{key}: {raw!r} is not true or false: set {key}=true or {key}=false")
 
 
+BACKUP_KEEP_MAX = 100_000
+
+
 def _keep(values: Mapping[str, str]) -> int:
     raw = values.get("BACKUP_KEEP", "").strip() or "10"
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"BACKUP_KEEP: {raw!r} is not a number of backups of at least 1: set for example BACKUP_KEEP=10")
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= BACKUP_KEEP_MAX:
+        raise SettingsError(f"BACKUP_KEEP: {raw!r} is not a number of backups from 1 to {BACKUP_KEEP_MAX}: "
+                            "set for example BACKUP_KEEP=10")
     return int(raw)
 
 
@@ -144,7 +148,7 @@ def _int(values: Mapping[str, str], key: str) -> int | None:
     raw = values.get(key, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > BIGINT_MAX:
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) > BIGINT_MAX:
         raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: set a migration version such as 4")
     return int(raw)
 
@@ -172,10 +176,13 @@ BIGINT_MAX = 2**63 - 1  # schema_migrations.version
 def _pg_duration(values: Mapping[str, str], key: str, default: str) -> str:
     """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit), within PostgreSQL's range."""
     raw = values.get(key, "").strip() or default
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?", raw)
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|min|h|d)?", raw)
     if not match:
         raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, or 0 for none")
     milliseconds = round(float(match.group(1)) * PG_TIME_UNITS_MS[match.group(2) or ""])  # rounded as guc.c does
+    if milliseconds == 0 and float(match.group(1)) != 0:
+        raise SettingsError(f"{key}: {raw!r} is below PostgreSQL's step of 1 ms and would mean no limit at all: "
+                            "set at least 1ms, or 0 for none")
     if milliseconds > PG_TIMEOUT_MAX_MS:
         raise SettingsError(
             f"{key}: {raw!r} is beyond PostgreSQL's limit of {PG_TIMEOUT_MAX_MS} ms (about 24 days): "
@@ -199,7 +206,7 @@ def _count(values: Mapping[str, str], key: str, default: int | None, minimum: in
     raw = values.get(key, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
         raise SettingsError(f"{key}: {raw!r} is not a whole number of at least {minimum}: set for example {key}=10")
     return int(raw)
 

@@ -41,6 +41,11 @@ def test_defaults(tmp_path):
         ({"HEROKU_APP": "my-app", "DB_POOL_RESERVE": "-3"}, "DB_POOL_RESERVE", "whole number"),
         ({"HEROKU_APP": "my-app", "DB_POOL_VAR": "DB POOL"}, "DB_POOL_VAR", "config var name"),
         ({"HEROKU_APP": "my-app", "IGNORE_LOG_ERRORS": "sometimes"}, "IGNORE_LOG_ERRORS", "true or false"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "99999999999999999999999"}, "BACKUP_KEEP", "from 1 to 100000"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "\u00b2"}, "BACKUP_KEEP", "from 1 to 100000"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "\uff14"}, "BASELINE_VERSION", "whole number"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "MIGRATION_STATEMENT_TIMEOUT",
+         "would mean no limit at all: set at least 1ms, or 0 for none"),
     ],
 )
 def test_bad_settings(tmp_path, env, variable, words):

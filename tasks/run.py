@@ -57,6 +57,8 @@ def get_run() -> Run:
     global _run
     if _run is None:
         settings = load_settings()
+        for note in settings.notes:
+            print(f"note: {note}", file=sys.stderr)
         withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})

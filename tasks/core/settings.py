@@ -64,6 +64,7 @@ class Settings:
     ignore_log_errors: bool = False
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
 
     @property
     def target_label(self) -> str:
@@ -222,6 +223,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     """Read and validate every setting; raise :class:`SettingsError` on the first problem."""
     cwd = cwd or Path.cwd()
     values, env_file = load_environment(environ, cwd)
+    values = _Reading(values)  # records the keys the settings read, for env_file_notes
 
     source = _url(values, "SOURCE_DATABASE_URL", DEFAULT_SOURCE_URL)
     heroku_app = _heroku_app(values)
@@ -263,4 +265,32 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         app_check_command=values.get("APP_DB_CHECK_COMMAND", DEFAULT_APP_CHECK).strip(),
         ignore_log_errors=_bool(values, "IGNORE_LOG_ERRORS"),
         env_file=env_file,
+        notes=tuple(env_file_notes(dotenv_values(env_file), values.read)) if env_file else (),
     )
+
+
+class _Reading(dict):
+    """The settings' values, remembering which keys were asked for."""
+
+    def __init__(self, values: Mapping[str, str]):
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def env_file_notes(file_values: Mapping[str, str | None], known: set[str]) -> list[str]:
+    """A line of ENV_FILE that is not KEY=value, or a key one letter or so off a setting's name."""
+    import difflib
+
+    notes = []
+    for key, value in file_values.items():
+        if value is None:
+            notes.append(f"ENV_FILE: the line {key!r} is not KEY=value: it is ignored")
+        elif key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
+            if close:
+                notes.append(f"ENV_FILE: {key} is not a setting: did you mean {close[0]}? it is ignored")
+    return notes

@@ -87,3 +87,13 @@ def test_heroku_settings(tmp_path):
     assert (s.heroku_app, s.target, s.pool_var, s.pool_value, s.pool_reserve) == ("my-app", None, "DB_POOL_MAX", 8, 10)
     assert "require('./dist/db').pool.query('SELECT NOW()')" in s.app_check_command
     assert settings(tmp_path, HEROKU_APP="my-app", APP_DB_CHECK_COMMAND="").app_check_command == ""
+
+
+def test_a_misspelt_key_or_a_garbage_line_in_env_file_is_noted(tmp_path):
+    (tmp_path / "my.env").write_text("DATA_MIGRATON=copy\ngarbage\nUNRELATED_THING=1\n")
+    s = settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, ENV_FILE=str(tmp_path / "my.env"))
+    assert s.data_migration == "fresh"
+    assert s.notes == (
+        "ENV_FILE: DATA_MIGRATON is not a setting: did you mean DATA_MIGRATION? it is ignored",
+        "ENV_FILE: the line 'garbage' is not KEY=value: it is ignored",
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 from tasks.core.errors import ActionableError
 from tasks.migrations.plan import AppliedRow, TargetHistory
@@ -56,7 +57,15 @@ def applied_row(text: str) -> AppliedRow:
         raise HistoryError(f"{where} has no sha256 checksum ({str(checksum)[:20]!r}): {FIX}")
     if kind not in ("applied", "baseline"):
         raise HistoryError(f"{where} has the kind {kind!r} (expected applied or baseline): {FIX}")
-    return AppliedRow(version, name, checksum, kind)
+    return AppliedRow(version, name, checksum, kind, _timestamp(row.get("applied_at")))
+
+
+def _timestamp(value) -> datetime | None:
+    """``applied_at`` as to_jsonb gives it (ISO 8601 with offset), or None."""
+    try:
+        return datetime.fromisoformat(value).astimezone(timezone.utc) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:

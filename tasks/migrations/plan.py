@@ -10,6 +10,7 @@ version without running the files up to it). Pure; unit-tested without a databas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from tasks.migrations.files import Migration
 
@@ -20,6 +21,7 @@ class AppliedRow:
     name: str
     checksum: str
     kind: str = "applied"  # or "baseline"
+    applied_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,13 @@ def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
 
-def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None) -> MigrationPlan:
+# When this run started (the deploy imports this module first): a row applied later than this was
+# applied by another deploy running at the same time.
+RUN_STARTED = datetime.now(timezone.utc)
+
+
+def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None,
+                    started_at: datetime | None = None) -> MigrationPlan:
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}
@@ -83,6 +91,12 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
                 f"version {version} in the target is {version:03d}_{_printable(row.name)}.sql, but the file here is "
                 f"{migration.filename}: another deploy applied a different file as version {version}: "
                 f"renumber {migration.filename} above the newest applied version {max(rows)}"
+            )
+        elif migration.checksum != row.checksum and row.applied_at and row.applied_at >= (started_at or RUN_STARTED):
+            plan.problems.append(
+                f"another deploy applied a different {migration.filename} as version {version} while this run was "
+                f"going (at {row.applied_at:%H:%M:%S} UTC, checksum {_short(row.checksum)} ≠ {_short(migration.checksum)}): "
+                "compare the two files, then renumber yours above the newest applied version"
             )
         elif migration.checksum != row.checksum:
             plan.problems.append(

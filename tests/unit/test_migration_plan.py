@@ -61,3 +61,22 @@ def test_existing_tables_without_history_need_a_baseline(tmp_path):
     assert "BASELINE_VERSION" in plan.problems[0]
     plan = plan_migrations(ms, TargetHistory(False, 5), 2)
     assert [m.version for m in plan.baseline] == [1, 2] and [m.version for m in plan.pending] == [3]
+
+
+def test_a_different_file_applied_after_this_run_started_is_blamed_on_the_other_deploy(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    started = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    ms = files(tmp_path, 1, 2)
+    (tmp_path / "002_m2.sql").write_text("SELECT 'theirs';")
+    theirs = read_migrations(tmp_path)[1]
+    (tmp_path / "002_m2.sql").write_text("SELECT 2;")
+    row = AppliedRow(2, "m2", theirs.checksum, applied_at=started + timedelta(seconds=5))
+    h = TargetHistory(True, 1, (AppliedRow(1, "m1", ms[0].checksum), row))
+    problem, = plan_migrations(ms, h, None, started_at=started).problems
+    assert problem.startswith("another deploy applied a different 002_m2.sql as version 2 while this run was going "
+                              "(at 12:00:05 UTC")
+    assert problem.endswith("compare the two files, then renumber yours above the newest applied version")
+    before = AppliedRow(2, "m2", theirs.checksum, applied_at=started - timedelta(days=1))
+    problem, = plan_migrations(ms, TargetHistory(True, 1, (h.rows[0], before)), None, started_at=started).problems
+    assert "was edited after it was applied" in problem

@@ -63,7 +63,15 @@ def _count_rows(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
     return counts
 
 
-def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None]) -> None:
+def dump_failure(label: str, first: str) -> str:
+    """pg_dump's first error line, with the database it was backing up and what to do."""
+    if "permission denied" in first:
+        return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
+                "GRANT SELECT on it to that role, or use the owner's URL, then run again")
+    return f"pg_dump of {label} failed: {first}: fix that, then run again"
+
+
+def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None], label: str = "the database") -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL)
     started = last = time.monotonic()
@@ -76,7 +84,7 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
     error = process.stderr.read()
     if process.returncode != 0:
         first = next((line for line in error.splitlines() if line.strip()), "failed")
-        raise BackupError(f"pg_dump failed: {first}")
+        raise BackupError(dump_failure(label, first))
 
 
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
@@ -102,7 +110,7 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
             command = ["pg_dump", "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
-            _dump_with_progress(command, temporary, log)
+            _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:
             temporary.unlink(missing_ok=True)

@@ -55,3 +55,17 @@ def test_permission_denied_during_a_migration_blames_the_privilege_not_the_file(
     assert lines[0].endswith("GRANT USAGE, CREATE ON SCHEMA locked TO that role, or use the owner's URL, and run again")
     assert "fix the file" not in lines[0]
     assert 7 not in project.applied_versions()
+
+
+def test_a_table_the_role_cannot_read_fails_the_backup_naming_the_database_and_the_grant(project):
+    assert project.deploy().code == 0
+    query(project.target_db, "CREATE TABLE bk (id int)")  # owned by postgres, no grant: pg_dump cannot read it
+    project.write_migration("005_more.sql", "CREATE TABLE more (id int);\n")
+    result = project.deploy()
+    assert result.code != 0
+    lines = lines_of(result.output)
+    assert len(lines) == 1 and lines[0].startswith("pg_dump of postgres") and project.target_db in lines[0], lines
+    assert "permission denied for table bk" in lines[0]
+    assert lines[0].endswith("GRANT SELECT on it to that role, or use the owner's URL, then run again")
+    assert summary_rows(result.stderr)["Target backup captured"][0] == "failed"
+    assert 5 not in project.applied_versions()

@@ -50,8 +50,11 @@ def applied_row(text: str) -> AppliedRow:
         raise HistoryError(f"the target's public.schema_migrations has no column {', '.join(missing)} "
                            f"(its columns: {', '.join(row)}): it is not pgconverge's history: {FIX}")
     version, name, checksum, kind = row["version"], row["name"], row["checksum"], row.get("kind") or "applied"
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+    if not isinstance(version, int) or isinstance(version, bool):
         raise HistoryError(f"the target's public.schema_migrations has the version {version!r}, not a whole number: {FIX}")
+    if version < 0:
+        raise HistoryError(f"the target's public.schema_migrations has the negative version {version}: "
+                           f"versions count up from 0: {FIX}")
     where = f"the target's public.schema_migrations row for version {version}"
     if not isinstance(name, str) or not isinstance(checksum, str) or not CHECKSUM.fullmatch(checksum):
         raise HistoryError(f"{where} has no sha256 checksum ({str(checksum)[:20]!r}): {FIX}")

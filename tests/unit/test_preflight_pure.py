@@ -109,6 +109,7 @@ def test_history_names_with_tabs_and_line_breaks_are_read():
     ({"version": "20240101"}, "has no column name, checksum (its columns: version): it is not pgconverge's history"),
     ({"version": 3, "name": "x", "checksum": "nope"}, "row for version 3 has no sha256 checksum"),
     ({"version": 3, "name": "x", "checksum": SUM, "kind": "other"}, "has the kind 'other'"),
+    ({"version": -1, "name": "x", "checksum": SUM}, "has the negative version -1: versions count up from 0"),
 ])
 def test_a_malformed_history_is_named_with_the_fix(values, words):
     with pytest.raises(HistoryError, match="the target's public.schema_migrations") as raised:

@@ -55,8 +55,8 @@ def record(state: str, status: str, detail: str) -> None:
 
 def interrupted(state: str, detail: str) -> None:
     """The run was stopped by a signal while in ``state``: that row fails, whatever it said before."""
-    _summary.executed = True
     if state in _summary.planned:
+        _summary.executed = True  # the summary is shown, this row failed
         _summary.rows[state] = Row(state, "failed", detail)
 
 

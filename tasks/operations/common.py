@@ -140,6 +140,8 @@ def running_state() -> Callable[[], str | None]:
     hosts = list(real_state.inventory)
 
     def running() -> str | None:
+        if not real_state.is_executing and not any(one.current_op_hash for one in hosts):
+            return "planning (nothing was changed yet)"  # e.g. at pyinfra's "Are you sure?" prompt
         for one in hosts:
             op_hash = one.executing_op_hash or one.current_op_hash
             if op_hash:

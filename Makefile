@@ -39,6 +39,7 @@ demo: sandbox-up
 test: sandbox-up
 	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m tests.reliability.counts  # the README's counts, from reports/reliability.json
 
 soak: sandbox-up
 	RELIABILITY_TRIALS=200 $(BIN)/python -m pytest -q tests/reliability

@@ -6,9 +6,16 @@ pgconverge: the database phase of the runbook, one desired state per line (DESIG
     pyinfra inventory.py deploy.py -y       # converges without asking (CI)
 """
 
-from tasks.operations import backups, data, health, heroku, migrations, report, schema, seed, target
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
+from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
 from tasks.run import get_run_or_exit
+from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
+from tasks.operations.common import running_state
 
 run = get_run_or_exit()
 settings = run.settings
@@ -18,6 +25,7 @@ backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
         keep=settings.report_keep)
+interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
@@ -53,6 +61,13 @@ if app:
         name=state("Pool within limits"), app=app, service="target", state_dir=state_dir,
         reserve=settings.pool_reserve, wanted=settings.pool_value,
     )
+
+# 3b. The target's role may do what the pending migrations do (PostgreSQL 15: CREATE on public is
+#     no longer everyone's), checked before the backup and any change.
+preflight.privileges_sufficient(
+    name=state("Target privileges sufficient"), service="target", migrations=run.migrations,
+    baseline_version=settings.baseline_version,
+)
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
 backups.target_captured_before_change(

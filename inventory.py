@@ -3,6 +3,11 @@ pgconverge inventory: one ``@local`` host. Settings come from the environment an
 (``ENV_FILE`` picks another file); they are validated here, before anything connects.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()

@@ -8,6 +8,11 @@ Without ``confirm`` equal to the app's name it refuses and changes nothing. Only
 target (``HEROKU_APP``); restore a backup with ``heroku pg:backups:restore`` or ``restore.py``.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
 import sys
 
 from pyinfra import host

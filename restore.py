@@ -8,6 +8,11 @@ Without ``confirm`` equal to the target's database name (on Heroku: the app's na
 changes nothing. ``--dry`` lists what the restore would drop and bring back.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
+
 from pyinfra import host
 
 from tasks.operations import restore

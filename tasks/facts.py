@@ -64,6 +64,23 @@ class MigrationHistory(PsqlFact):
         return history.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
 
 
+class SchemaPrivileges(PsqlFact):
+    """
+    The role's CREATE privileges (the SQL, from ``tasks.migrations.privileges.privileges_sql``,
+    names the schemas, and is passed as ``sql``).
+
+    .. code:: python
+
+        {"user": "app", "database": "app", "database_create": True, "default_schema": "public",
+         "schemas": {"public": "f", "audit": "missing"}}
+    """
+
+    def parse(self, rows):
+        from tasks.migrations.privileges import parse_privileges
+
+        return parse_privileges(rows)
+
+
 class CatalogSnapshot(PsqlFact):
     """The schema as :mod:`tasks.schema.catalog` sees it (the dict of ``catalog.sql``)."""
 
@@ -76,14 +93,16 @@ class CatalogSnapshot(PsqlFact):
 class RowCounts(PsqlFact):
     """Exact row count of every user table, ``{"public.users": 1, ...}`` (schema_migrations left out)."""
 
+    # One JSON array per row: a tab or line break in a name stays inside its escaped string.
     sql = (
-        "SELECT format('%s.%s', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
-        "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text"
+        "SELECT json_build_array(format('%s.%s', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
+        "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text)"
         + history.USER_TABLES
     )
 
     def parse(self, rows):
-        return {table: int(count) for table, count in rows}
+        pairs = [json.loads("\t".join(row)) for row in rows]
+        return {table: int(count) for table, count in pairs}
 
 
 class Fingerprint(PsqlFact):

@@ -11,18 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tasks.core.connections import ServiceFile
+from tasks.core.errors import ActionableError, describe
+from tasks.core.environment import withdraw_secrets
+from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core import own_files
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
-from tasks.heroku.cli import HerokuError
 from tasks.migrations import example
-from tasks.migrations.files import Migration, MigrationFileError, read_migrations, set_checksum
+from tasks.migrations.files import Migration, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
 
 
 @dataclass
@@ -83,6 +86,11 @@ def get_run() -> Run:
     global _run
     if _run is None:
         settings = load_settings()
+        for note in settings.notes:
+            print(f"note: {note}", file=sys.stderr)
+        withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
+        check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
+                        "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
         migrations = read_migrations(settings.migrations_dir)
         seeds = read_seed_files(settings.seed_dir)
@@ -105,6 +113,9 @@ def get_run_or_exit() -> Run:
     """:func:`get_run`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
     try:
         return get_run()
-    except (SettingsError, MigrationFileError, SeedFileError, HerokuError) as exc:
-        print(f"pgconverge: {exc}", file=sys.stderr)
+    except ActionableError as exc:  # settings, folders, migration and seed files, the Heroku app
+        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, before anything connects
+        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)

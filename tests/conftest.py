@@ -28,6 +28,18 @@ from tasks.migrations.files import read_migrations  # noqa: E402
 from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_traceback_in_deploy_output():
+    """Done-when of issue 19: no deploy output captured by tests/support.py holds a Python traceback,
+    unless its command asked for --debug."""
+    from tests import support
+
+    seen = len(support.OUTPUTS)
+    yield
+    found = [out for debug, out in support.OUTPUTS[seen:] if not debug and "Traceback" in out]
+    assert not found, "a deploy printed a traceback without --debug:\n" + found[0][-3000:]
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> dict:
     import sandbox as sandbox_module

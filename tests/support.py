@@ -110,10 +110,10 @@ class Project:
         args = [arg for item in data for arg in ("--data", item)]
         done = subprocess.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT,
                               env=self.env(**extra), capture_output=True, text=True, timeout=180)
-        return Result(done.returncode, done.stdout, done.stderr, 0)
+        return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
-        return subprocess.Popen(
+        return Started(
             self.command(*args), cwd=ROOT, env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )
@@ -124,14 +124,14 @@ class Project:
             self.command("--json", *args), cwd=ROOT, env=self.env(**extra), capture_output=True, text=True,
             timeout=timeout,
         )
-        return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started, "--debug" in args)
 
     def dry(self, *args: str, **extra: str) -> "Result":
         done = subprocess.run(
             [PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
             capture_output=True, text=True, timeout=180,
         )
-        return Result(done.returncode, done.stdout, done.stderr, 0)
+        return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def write_migration(self, name: str, text: str) -> Path:
         path = self.migrations / name
@@ -151,9 +151,24 @@ class Project:
         )]
 
 
+# Every deploy output captured here, with whether its command asked for --debug: the session checks
+# that none holds a Python traceback otherwise (tests/conftest.py).
+OUTPUTS: list[tuple[bool, str]] = []
+
+
+class Started(subprocess.Popen):
+    """A deploy started in the background; what ``communicate`` returns is kept in OUTPUTS too."""
+
+    def communicate(self, *args, **kwargs):
+        out, err = super().communicate(*args, **kwargs)
+        OUTPUTS.append(("--debug" in self.args, (out or "") + (err or "")))
+        return out, err
+
+
 class Result:
-    def __init__(self, code: int, stdout: str, stderr: str, seconds: float):
+    def __init__(self, code: int, stdout: str, stderr: str, seconds: float, debug: bool = False):
         self.code, self.stdout, self.stderr, self.seconds = code, stdout, stderr, seconds
+        OUTPUTS.append((debug, stdout + stderr))
         self.json = None
         if stdout.strip().startswith("{"):
             self.json = json.loads(stdout)
@@ -213,6 +228,18 @@ def table_fingerprints(dbname: str, which: str) -> dict[str, tuple]:
         rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
                                     f"FROM {table} t", which=which)[0]
     return rows
+
+
+def tmpfs(folder: Path, options: str) -> Path:
+    """Mount a tmpfs with ``options`` (``size=4k``, ``size=64k,ro``) on a new ``folder``: a full or
+    read-only disk; root only (the test is skipped otherwise). The caller unmounts it."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+    return folder
 
 
 def wait_for_query(dbname: str, like: str, process, timeout: float = 120) -> None:

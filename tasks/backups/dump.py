@@ -20,6 +20,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
@@ -38,7 +39,7 @@ ALL_TABLES = ("SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format(
               + TABLES_FROM + " ORDER BY 4")
 
 
-class BackupError(RuntimeError):
+class BackupError(ActionableError, RuntimeError):
     """A backup or restore could not be made or verified; the message says what to do."""
 
 
@@ -72,7 +73,15 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
     return counts
 
 
-def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None]) -> None:
+def dump_failure(label: str, first: str) -> str:
+    """pg_dump's first error line, with the database it was backing up and what to do."""
+    if "permission denied" in first:
+        return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
+                "GRANT SELECT on it to that role, or use the owner's URL, then run again")
+    return f"pg_dump of {label} failed: {first}: fix that, then run again"
+
+
+def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None], label: str = "the database") -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL)
     started = last = time.monotonic()
@@ -85,7 +94,7 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
     error = process.stderr.read()
     if process.returncode != 0:
         first = next((line for line in error.splitlines() if line.strip()), "failed")
-        raise BackupError(f"pg_dump failed: {first}")
+        raise BackupError(dump_failure(label, first))
 
 
 def database_state(service: str) -> dict:
@@ -141,7 +150,7 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
             command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
-            _dump_with_progress(command, temporary, log)
+            _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:
             temporary.unlink(missing_ok=True)

@@ -2,9 +2,11 @@
 Connections without secrets on any command line.
 
 One private ``pg_service.conf`` (mode 0600, in a 0700 temporary folder) holds the source and
-target credentials for the run. Its path is put in this process's ``PGSERVICEFILE``, which
-every child (psql, pg_dump, pg_restore) and psycopg inherit, so commands only ever say
-``service=target``. The folder is removed at exit; folders left by a killed run are removed at
+target connection parameters for the run; each password is in a password file of its own beside
+it (``passfile=``), because the service file trims trailing spaces and cannot quote, while a
+password file keeps every character but a line break (``\\`` and ``:`` escaped). The service
+file's path is put in this process's ``PGSERVICEFILE``, which every child (psql, pg_dump,
+pg_restore) and psycopg inherit, so commands only ever say ``service=target``. The folder is removed at exit; folders left by a killed run are removed at
 the start of the next one.
 """
 
@@ -30,6 +32,19 @@ def _escape(value: str) -> str:
     if "\n" in value or "\r" in value:
         raise ValueError("a connection parameter contains a line break")
     return value
+
+
+def render_passfile(password: str) -> str:
+    """A libpq password file matching any host, port, database and user (one per service)."""
+    if "\n" in password or "\r" in password:
+        raise ValueError("a password contains a line break")
+    return "*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:") + "\n"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
@@ -69,9 +84,16 @@ class ServiceFile:
         atexit.register(self.remove)
 
     def _write(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(render_service_file(self.services))
+        sections = {}
+        for name, params in self.services.items():
+            params = dict(params)
+            password = params.pop("password", None)
+            if password is not None:
+                passfile = self.folder / f"{name}.pgpass"
+                _write_private(passfile, render_passfile(password))
+                params["passfile"] = str(passfile)
+            sections[name] = params
+        _write_private(self.path, render_service_file(sections))
 
     def add(self, name: str, params: Mapping[str, str]) -> None:
         self.services[name] = dict(params)

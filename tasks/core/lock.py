@@ -11,11 +11,13 @@ from typing import Callable
 
 import psycopg
 
+from tasks.core.errors import ActionableError
+
 LOCK_KEY = 0x7067_636F_6E76  # "pgconv"
 LOCK_POLL_S = 0.2
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(ActionableError, RuntimeError):
     """The lock was not had within the wait; the message names the session holding it."""
 
 

@@ -42,6 +42,11 @@ def write_private(path: Path, data: str | bytes, private_parent: bool = True) ->
             handle.write(data)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # no temporary file left behind on a full disk
+        if exc.filename is None:  # a write or close failed: name the file it was for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

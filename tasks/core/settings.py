@@ -18,6 +18,7 @@ from typing import Mapping
 from dotenv import dotenv_values
 
 from tasks.core import reports
+from tasks.core.errors import ActionableError
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -30,7 +31,7 @@ DEFAULT_APP_CHECK = (
 )
 
 
-class SettingsError(ValueError):
+class SettingsError(ActionableError, ValueError):
     """A setting is missing or wrong; the message is one line naming it and the fix."""
 
 
@@ -65,6 +66,7 @@ class Settings:
     ignore_log_errors: bool = False
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
 
     @property
     def target_label(self) -> str:
@@ -147,7 +149,7 @@ def _bool(values: Mapping[str, str], key: str) -> bool:
 
 def _keep(values: Mapping[str, str], key: str = "BACKUP_KEEP", default: int = 10, what: str = "backups") -> int:
     raw = values.get(key, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= reports.MAX_KEEP:
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= reports.MAX_KEEP:
         raise SettingsError(f"{key}: {raw!r} is not a number of {what} from 1 to {reports.MAX_KEEP}: "
                             f"set for example {key}={default}")
     return int(raw)
@@ -157,8 +159,8 @@ def _int(values: Mapping[str, str], key: str) -> int | None:
     raw = values.get(key, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        raise SettingsError(f"{key}: {raw!r} is not a whole number: set a migration version such as 4")
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) > BIGINT_MAX:
+        raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: set a migration version such as 4")
     return int(raw)
 
 
@@ -175,11 +177,28 @@ def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
     return seconds
 
 
+# PostgreSQL's time units for lock_timeout / statement_timeout (a bare number is milliseconds), and
+# their limit: an int of milliseconds (guc.c: INT_MAX ms, about 24.8 days).
+PG_TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "": 1}
+PG_TIMEOUT_MAX_MS = 2_147_483_647
+BIGINT_MAX = 2**63 - 1  # schema_migrations.version
+
+
 def _pg_duration(values: Mapping[str, str], key: str, default: str) -> str:
-    """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit)."""
+    """A PostgreSQL duration such as ``5s``, ``500ms``, ``2min`` or ``0`` (no limit), within PostgreSQL's range."""
     raw = values.get(key, "").strip() or default
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?", raw):
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|min|h|d)?", raw)
+    if not match:
         raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, or 0 for none")
+    milliseconds = round(float(match.group(1)) * PG_TIME_UNITS_MS[match.group(2) or ""])  # rounded as guc.c does
+    if milliseconds == 0 and float(match.group(1)) != 0:
+        raise SettingsError(f"{key}: {raw!r} is below PostgreSQL's step of 1 ms and would mean no limit at all: "
+                            "set at least 1ms, or 0 for none")
+    if milliseconds > PG_TIMEOUT_MAX_MS:
+        raise SettingsError(
+            f"{key}: {raw!r} is beyond PostgreSQL's limit of {PG_TIMEOUT_MAX_MS} ms (about 24 days): "
+            "set a shorter duration, or 0 for none"
+        )
     return raw
 
 
@@ -198,7 +217,7 @@ def _count(values: Mapping[str, str], key: str, default: int | None, minimum: in
     raw = values.get(key, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
         raise SettingsError(f"{key}: {raw!r} is not a whole number of at least {minimum}: set for example {key}=10")
     return int(raw)
 
@@ -214,6 +233,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     """Read and validate every setting; raise :class:`SettingsError` on the first problem."""
     cwd = cwd or Path.cwd()
     values, env_file = load_environment(environ, cwd)
+    values = _Reading(values)  # records the keys the settings read, for env_file_notes
 
     source = _url(values, "SOURCE_DATABASE_URL", DEFAULT_SOURCE_URL)
     heroku_app = _heroku_app(values)
@@ -256,4 +276,32 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         app_check_command=values.get("APP_DB_CHECK_COMMAND", DEFAULT_APP_CHECK).strip(),
         ignore_log_errors=_bool(values, "IGNORE_LOG_ERRORS"),
         env_file=env_file,
+        notes=tuple(env_file_notes(dotenv_values(env_file), values.read)) if env_file else (),
     )
+
+
+class _Reading(dict):
+    """The settings' values, remembering which keys were asked for."""
+
+    def __init__(self, values: Mapping[str, str]):
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def env_file_notes(file_values: Mapping[str, str | None], known: set[str]) -> list[str]:
+    """A line of ENV_FILE that is not KEY=value, or a key one letter or so off a setting's name."""
+    import difflib
+
+    notes = []
+    for key, value in file_values.items():
+        if value is None:
+            notes.append(f"ENV_FILE: the line {key!r} is not KEY=value: it is ignored")
+        elif key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
+            if close:
+                notes.append(f"ENV_FILE: {key} is not a setting: did you mean {close[0]}? it is ignored")
+    return notes

@@ -75,6 +75,13 @@ def end_of_plan() -> None:
         raise SystemExit(1)
 
 
+def interrupted(state: str, detail: str) -> None:
+    """The run was stopped by a signal while in ``state``: that row fails, whatever it said before."""
+    if state in _summary.planned:
+        _summary.executed = True  # the summary is shown, this row failed
+        _summary.rows[state] = Row(state, "failed", detail)
+
+
 def state(name: str) -> str:
     """Register a desired state (in deploy order) and return its name, for ``name=``."""
     if name not in _summary.planned:

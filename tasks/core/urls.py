@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tasks.core.errors import ActionableError
+
 SCHEMES = ("postgres", "postgresql")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 # sslmode values from weakest to strongest; a non-local host needs at least "require".
@@ -18,7 +20,7 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 PASSTHROUGH_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "options")
 
 
-class UrlError(ValueError):
+class UrlError(ActionableError, ValueError):
     """The URL cannot be used; the message says why without repeating the URL (it may hold a password)."""
 
 
@@ -86,12 +88,20 @@ def parse_database_url(raw: str) -> DatabaseUrl:
             raise UrlError(f"unknown URL parameter {key!r}: allowed are {', '.join(PASSTHROUGH_PARAMS)}")
         if key == "sslmode" and value not in SSL_MODES:
             raise UrlError(f"sslmode={value!r} is not a libpq sslmode: use require")
+    password = unquote(parts.password) if parts.password is not None else None
+    for what, value in (("user name", unquote(parts.username)), ("database name", dbname), ("host", parts.hostname)):
+        if "\n" in value or "\r" in value:
+            raise UrlError(f"the {what} contains a line break (%0A or %0D), which libpq's service file cannot hold: "
+                           "remove it from the URL")
+    if password and ("\n" in password or "\r" in password):
+        raise UrlError("the password contains a line break (%0A or %0D), which libpq cannot be given without "
+                       "putting it in the environment: change the password")
     url = DatabaseUrl(
         host=parts.hostname,
         port=port,
         dbname=dbname,
         user=unquote(parts.username),
-        password=unquote(parts.password) if parts.password is not None else None,
+        password=password,
         params=params,
     )
     if not url.is_local and SSL_MODES.index(url.sslmode) < SSL_MODES.index("require"):

@@ -28,6 +28,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
 
@@ -82,7 +83,7 @@ SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences
 """
 
 
-class CopyError(RuntimeError):
+class CopyError(ActionableError, RuntimeError):
     """The copy was refused or failed; the message names the table and the way forward."""
 
 

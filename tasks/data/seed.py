@@ -17,11 +17,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
+
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class SeedFileError(ValueError):
+class SeedFileError(ActionableError, ValueError):
     """A seed file cannot be used; the message names the file, the line and the fix."""
 
 

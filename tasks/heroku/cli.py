@@ -18,6 +18,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tasks.core.environment import heroku_credentials
+from tasks.core.errors import ActionableError
 from tasks.heroku.parse import parse_cli_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +30,7 @@ DEFAULT_TIMEOUT_S = 120.0
 calls: list[str] = []  # the subcommand of each call made by this process, in order
 
 
-class HerokuError(RuntimeError):
+class HerokuError(ActionableError, RuntimeError):
     """A Heroku CLI call failed; the message is one line with the way forward (never a secret).
     ``kind`` is :class:`~tasks.heroku.parse.CliFailure`'s (``"timeout"``, ``"setup"`` for ours)."""
 
@@ -60,6 +62,7 @@ def find_cli(environ: dict | None = None) -> str | None:
 
 def cli_env(environ: dict | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
+    env.update(heroku_credentials())  # withdrawn from this process's environment with the other secrets
     env["DISABLE_TELEMETRY"] = "true"
     env.setdefault("HEROKU_LOGS_COLOR", "0")
     env.setdefault("NO_COLOR", "1")

@@ -17,6 +17,7 @@ The migration engine: apply pending files exactly once, in one database session.
 from __future__ import annotations
 
 import getpass
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
 from tasks.core.lock import LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
@@ -58,7 +60,11 @@ RESET_SESSION = ("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TE
                  "DEALLOCATE ALL; CLOSE ALL; UNLISTEN *")
 
 
-class MigrationError(RuntimeError):
+# duplicate_table, duplicate_object, duplicate_function, duplicate_schema, duplicate_database
+ALREADY_EXISTS = ("42P07", "42710", "42723", "42P06", "42P04")
+
+
+class MigrationError(ActionableError, RuntimeError):
     """A migration could not be applied; the message is one line naming the file and the fix."""
 
 
@@ -85,6 +91,17 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()} (pgconverge)"
 
 
+def privilege_fix(message: str) -> str:
+    """What a "permission denied for <kind> <name>" needs: a GRANT to the target's role, not a file edit."""
+    found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
+    if not found:
+        return "the target's role lacks a privilege this file needs (the file is not at fault): grant it, or use the owner's URL, and run again"
+    kind, name = found.groups()
+    grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
+    return (f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
+            f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again")
+
+
 def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None, shift: int = 0) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
@@ -98,6 +115,12 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
         fix = "a lock was not granted within MIGRATION_LOCK_TIMEOUT: run again when the table is less busy"
     elif isinstance(exc, psycopg.errors.QueryCanceled):
         fix = "it ran longer than MIGRATION_STATEMENT_TIMEOUT: raise the limit or split the migration"
+    elif exc.sqlstate in ALREADY_EXISTS:
+        fix = (f"the target already has what this file creates: if {migration.filename} was applied and its "
+               "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
+               "otherwise drop the object or rename it in the file")
+    elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        fix = privilege_fix(message)
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:
@@ -222,7 +245,8 @@ def apply_migrations(
             acquire_lock(conn, limits.lock_wait_s, on_event)
         except LockTimeout as exc:
             raise MigrationError(str(exc)) from None
-        conn.execute(TRACKING_DDL)
+        if not conn.execute(EXISTS_SQL).fetchone()[0]:  # the DDL needs CREATE on public even if it exists
+            conn.execute(TRACKING_DDL)
         plan = plan_migrations(files, read_history(conn), baseline_version)
         if plan.problems:
             raise MigrationError(plan.problems[0])

@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
 from tasks.migrations.forbidden import forbidden
 from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
 
-FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
+FILE_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql")
 NO_TRANSACTION = "-- pgconverge:no-transaction"
 BIGINT_MAX = 2**63 - 1
 # Statements PostgreSQL refuses inside a transaction block (parse node -> what to call it).
@@ -29,7 +30,7 @@ NO_TRANSACTION_KINDS = {
 SAVEPOINT_KINDS = ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO")
 
 
-class MigrationFileError(ValueError):
+class MigrationFileError(ActionableError, ValueError):
     """A migration file cannot be used; the message names the file and the fix."""
 
 
@@ -115,12 +116,29 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
                                      "write ADD VALUE IF NOT EXISTS")
 
 
+def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
+    """Why a ``*.sql`` entry cannot be read, told truthfully: a folder, a dangling link, or permissions."""
+    if path.is_dir():
+        return MigrationFileError(f"migration {path.name} is a folder, not a file: move it out of the migrations "
+                                  "folder or rename it without .sql")
+    if path.is_symlink() and not path.exists():
+        return MigrationFileError(f"migration {path.name} is a symbolic link to {path.readlink()}, which does not "
+                                  "exist: fix the link or remove it")
+    return MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions")
+
+
 def read_migration(path: Path) -> Migration:
     version, name = parse_file_name(path.name)
     try:
-        text = normalise(path.read_bytes())
+        raw = path.read_bytes()
     except OSError as exc:
-        raise MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions") from None
+        raise _unreadable(path, exc) from None
+    if b"\0" in raw:
+        line = raw[: raw.index(b"\0")].count(b"\n") + 1
+        raise MigrationFileError(f"migration {path.name} line {line} contains a NUL byte, which PostgreSQL cannot "
+                                 "take: remove it (was the file saved as UTF-16 or binary?) and save it as UTF-8")
+    try:
+        text = normalise(raw)
     except UnicodeDecodeError:
         raise MigrationFileError(f"migration {path.name} is not UTF-8 text: save it as UTF-8") from None
     try:

@@ -6,7 +6,10 @@ pyinfra fact through psql) and the parsing of its rows. Pure; no database driver
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
 
+from tasks.core.errors import ActionableError
 from tasks.migrations.plan import AppliedRow, TargetHistory
 
 # The application's tables: c = pg_class, n = pg_namespace; system, Heroku and tracking tables left out.
@@ -47,7 +50,9 @@ OBJECTS_SQL = (
     "JOIN pg_namespace n ON n.nspname = o.nspname WHERE " + _USER_SCHEMA
 )
 HISTORY_SQL = HISTORY_SQL + " UNION ALL " + OBJECTS_SQL
-ROWS_SQL = "SELECT 'row', version::text, name, checksum || ' ' || kind FROM public.schema_migrations ORDER BY version"
+# Each row as JSON: a tab or a line break in a name cannot split it, and a table of another shape
+# (another tool's schema_migrations) is read too, so it can be named instead of failing the query.
+ROWS_SQL = "SELECT 'row', '', to_jsonb(m)::text, '' FROM public.schema_migrations m"
 # Every table in the database's own schemas, the tracking table included: 0 = empty.
 ALL_TABLES_SQL = (
     "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
@@ -56,13 +61,51 @@ ALL_TABLES_SQL = (
 EXISTS_SQL = "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
 
 
+class HistoryError(ActionableError):
+    """The target's schema_migrations is not a history pgconverge can read; the message says what to do."""
+
+
+CHECKSUM = re.compile(r"[0-9a-f]{64}")
+FIX = ("rename it if another tool made it (ALTER TABLE public.schema_migrations RENAME TO ...), "
+       "or repair the row from the file (version, name, checksum = sha256 of the file)")
+
+
+def applied_row(text: str) -> AppliedRow:
+    """One schema_migrations row (ROWS_SQL's JSON); :class:`HistoryError` when it is not well-formed."""
+    row = json.loads(text)
+    missing = [key for key in ("version", "name", "checksum") if key not in row]
+    if missing:
+        raise HistoryError(f"the target's public.schema_migrations has no column {', '.join(missing)} "
+                           f"(its columns: {', '.join(row)}): it is not pgconverge's history: {FIX}")
+    version, name, checksum, kind = row["version"], row["name"], row["checksum"], row.get("kind") or "applied"
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise HistoryError(f"the target's public.schema_migrations has the version {version!r}, not a whole number: {FIX}")
+    if version < 0:
+        raise HistoryError(f"the target's public.schema_migrations has the negative version {version}: "
+                           f"versions count up from 0: {FIX}")
+    where = f"the target's public.schema_migrations row for version {version}"
+    if not isinstance(name, str) or not isinstance(checksum, str) or not CHECKSUM.fullmatch(checksum):
+        raise HistoryError(f"{where} has no sha256 checksum ({str(checksum)[:20]!r}): {FIX}")
+    if kind not in ("applied", "baseline"):
+        raise HistoryError(f"{where} has the kind {kind!r} (expected applied or baseline): {FIX}")
+    return AppliedRow(version, name, checksum, kind, _timestamp(row.get("applied_at")))
+
+
+def _timestamp(value) -> datetime | None:
+    """``applied_at`` as to_jsonb gives it (ISO 8601 with offset), or None."""
+    try:
+        return datetime.fromisoformat(value).astimezone(timezone.utc) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool) -> TargetHistory:
     """Turn HISTORY_SQL/ROWS_SQL output (4 text columns) into a :class:`TargetHistory`."""
     user_tables = 0
     names: tuple[str, ...] = ()
     objects, object_names = 0, ()
     applied = []
-    for tag, a, b, c in rows:
+    for tag, a, b, _ in rows:
         if tag == "tables":
             user_tables = int(a)
             names = tuple(json.loads(b or "[]"))
@@ -70,7 +113,7 @@ def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool)
             objects = int(a)
             object_names = tuple(json.loads(b or "[]"))
         elif tag == "row":
-            checksum, _, kind = c.partition(" ")
-            applied.append(AppliedRow(int(a), b, checksum, kind or "applied"))
+            applied.append(applied_row(b))
+    applied.sort(key=lambda row: row.version)
     return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied), table_names=names,
                          other_objects=objects, object_names=object_names)

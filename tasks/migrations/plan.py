@@ -10,6 +10,7 @@ version without running the files up to it). Pure; unit-tested without a databas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from tasks.migrations import example
 from tasks.migrations.files import Migration
@@ -21,6 +22,7 @@ class AppliedRow:
     name: str
     checksum: str
     kind: str = "applied"  # or "baseline"
+    applied_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,22 @@ class MigrationPlan:
         return not (self.pending or self.baseline or self.problems)
 
 
+def _printable(name: str) -> str:
+    """A name from the target's history, safe on one line (tabs and line breaks shown escaped)."""
+    return name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
+
+
 def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
 
-def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None) -> MigrationPlan:
+# When this run started (the deploy imports this module first): a row applied later than this was
+# applied by another deploy running at the same time.
+RUN_STARTED = datetime.now(timezone.utc)
+
+
+def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None,
+                    started_at: datetime | None = None) -> MigrationPlan:
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}
@@ -85,8 +98,20 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
         migration = by_version.get(version)
         if migration is None:
             plan.problems.append(
-                f"version {version} ({row.name}) is applied in the target but has no file: "
-                f"restore {version:03d}_{row.name}.sql, or point MIGRATIONS_DIR at the right folder"
+                f"version {version} ({_printable(row.name)}) is applied in the target but has no file: "
+                f"restore {version:03d}_{_printable(row.name)}.sql, or point MIGRATIONS_DIR at the right folder"
+            )
+        elif migration.name != row.name and migration.checksum != row.checksum:
+            plan.problems.append(
+                f"version {version} in the target is {version:03d}_{_printable(row.name)}.sql, but the file here is "
+                f"{migration.filename}: another deploy applied a different file as version {version}: "
+                f"renumber {migration.filename} above the newest applied version {max(rows)}"
+            )
+        elif migration.checksum != row.checksum and row.applied_at and row.applied_at >= (started_at or RUN_STARTED):
+            plan.problems.append(
+                f"another deploy applied a different {migration.filename} as version {version} while this run was "
+                f"going (at {row.applied_at:%H:%M:%S} UTC, checksum {_short(row.checksum)} ≠ {_short(migration.checksum)}): "
+                "compare the two files, then renumber yours above the newest applied version"
             )
         elif migration.checksum != row.checksum:
             plan.problems.append(
@@ -100,9 +125,12 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
         if migration.version in rows:
             continue
         if migration.version < newest:
+            # From the history alone a new file numbered too low and a deleted row look the same: say both.
+            later = [v for v in sorted(rows) if v > migration.version]
             plan.problems.append(
-                f"migration {migration.filename} is older than the newest applied version {newest} (out of order): "
-                f"renumber it above {newest}"
+                f"migration {migration.filename} is not in the target's schema_migrations, but version(s) after it "
+                f"are ({', '.join(map(str, later[:3]))}{', …' if len(later) > 3 else ''}): if the file is new, it is "
+                f"out of order: renumber it above {newest}; if its row was deleted, restore the row"
             )
         else:
             plan.pending.append(migration)

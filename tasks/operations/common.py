@@ -1,19 +1,28 @@
 """
 Helpers shared by the operations: refusing with one clear line, showing the plan once, running
 a Python step, and feeding the final summary (:mod:`tasks.core.summary`).
+
+Whatever goes wrong inside a desired state ends the same way: one ``pgconverge:`` line (see
+:func:`tasks.core.errors.describe`), the state's summary row "failed" with that line, and no
+traceback unless pyinfra runs with ``--debug``. :func:`operation` (pyinfra's, guarded) covers the
+op bodies (fact reads, planning), :func:`python_step` the work done in this process.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import traceback
 from typing import Callable, Iterator
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError
+from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
 from tasks.core import summary
 from tasks.core import pgtools
+from tasks.core.errors import describe
 
 
 def planning() -> bool:
@@ -87,19 +96,49 @@ def show_plan(lines: list[str]) -> None:
             host.log(line)
 
 
-def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...]) -> FunctionCommand:
+def failure(exc: BaseException) -> str:
+    """The one line for ``exc``; its traceback goes to pyinfra's debug log (shown with ``--debug``)."""
+    logger.debug("".join(traceback.format_exception(exc)))
+    return describe(exc)
+
+
+def operation(*args, **kwargs):
+    """
+    pyinfra's ``@operation()`` for a desired state whose body can never leak a traceback: an
+    exception raised while it reads facts or plans becomes :func:`refuse` with one line.
+    """
+
+    def decorate(body):
+        @functools.wraps(body)
+        def guarded(*op_args, **op_kwargs):
+            try:
+                yield from body(*op_args, **op_kwargs)
+            except OperationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
+                yield from refuse(failure(exc))
+
+        return pyinfra_operation(*args, **kwargs)(guarded)
+
+    return decorate
+
+
+def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...] = ()) -> FunctionCommand:
     """
     A command that runs ``function(log)`` in this process. What it returns (what changed, e.g.
-    "applied 005, 006") goes in the summary; a known error fails the op with its message.
+    "applied 005, 006") goes in the summary. Any error fails the op with one line, the same in
+    the output and in the summary row; ``error_types`` is kept for callers that list theirs
+    (every :class:`~tasks.core.errors.ActionableError` is already one line).
     """
     name = current_state()
 
     def run(state, host) -> bool:
         try:
             changed = function(host.log)
-        except error_types as exc:
-            host.log_styled(f"pgconverge: {exc}", fg="red")
-            summary.record(name, "failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
+            message = failure(exc)
+            host.log_styled(f"pgconverge: {message}", fg="red")
+            summary.record(name, "failed", message)
             return False
         summary.record(name, "changed", changed or "done")
         return True
@@ -114,3 +153,24 @@ def client_too_old(label: str, server_version_num: int) -> str | None:
     if pgtools.choose(available, server) is None:
         return pgtools.missing_message(label, server, available)
     return None
+
+
+def running_state() -> Callable[[], str | None]:
+    """A reader of the ``name=`` of the op being run (or planned) right now, for a signal handler:
+    pyinfra's ``state``/``host`` are per-greenlet, so the real objects are taken here."""
+    real_state = state._get_module()
+    hosts = list(real_state.inventory)
+
+    def running() -> str | None:
+        if not real_state.is_executing and not any(one.current_op_hash for one in hosts):
+            return "planning (nothing was changed yet)"  # e.g. at pyinfra's "Are you sure?" prompt
+        for one in hosts:
+            op_hash = one.executing_op_hash or one.current_op_hash
+            if op_hash:
+                try:
+                    return next(iter(real_state.get_op_meta(op_hash).names), None)
+                except (KeyError, AttributeError):
+                    return None
+        return None
+
+    return running

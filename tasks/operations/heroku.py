@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import operation
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.heroku import app as heroku_app
 from tasks.core import summary

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyinfra.api import operation
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 from pyinfra.context import state
 
 from tasks.migrations import expected

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import operation
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.core import reports
 from tasks.schema import catalog

@@ -5,7 +5,7 @@ Seed present: every row of the seed files exists in the target, inserted when mi
 
 from __future__ import annotations
 
-from pyinfra.api import operation
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.data import seed as seed_files
 from tasks.facts import FactError, RowCounts, read

@@ -4,7 +4,7 @@ Target reachable: connect over the run's service file, check TLS and client vers
 
 from __future__ import annotations
 
-from pyinfra.api import operation
+from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.facts import FactError, ServerInfo, read
 from tasks.operations.common import client_too_old, converged, refuse

@@ -110,7 +110,8 @@ def test_out_of_order_file_is_refused(project):
     project.write_migration("020_b.sql", "CREATE TABLE b (id int);\n")
     assert project.deploy().code == 0
     project.write_migration("015_late.sql", "CREATE TABLE late (id int);\n")
-    _refused(project, "migration 015_late.sql is older than the newest applied version 20 (out of order)")
+    _refused(project, "migration 015_late.sql is not in the target's schema_migrations, but version(s) after it are (20): "
+                      "if the file is new, it is out of order: renumber it above 20")
 
 
 def test_existing_tables_need_a_baseline_then_baseline_adopts_them(project):

@@ -2,7 +2,13 @@
 The bad-input catalogue: each case stops the deploy with a non-zero exit and exactly one line
 naming the cause, and the target's catalog and data are the same before and after. Real sandbox
 clusters, the real pyinfra CLI. The stand-ins are a PATH without psql or pg_dump, a pg_dump
-wrapper that reports an older version, and a 64 KiB tmpfs as a full backup folder (root only).
+wrapper that reports an older version, a 64 KiB tmpfs as a full backup folder and a read-only
+tmpfs as an unwritable one (root only).
+
+One line per case in CASES: ``name: (before, make, words)``. ``before`` prepares the target
+(``"deploy"``, ``"tables"``, ``"lock"``, or a function of the project), ``make`` returns the
+environment of the failing run (and may change the project's files), ``words`` must be in the one
+``pgconverge:`` line.
 """
 
 import os
@@ -16,7 +22,7 @@ import pytest
 import sandbox
 from tasks.core.lock import LOCK_KEY
 from tests.reliability.counts import add
-from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, with_dbname
+from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, tmpfs, with_dbname
 
 TRIED = []
 
@@ -43,12 +49,38 @@ def older_pg_dump(tmp_path):
 
 
 def full_backup_folder(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder = tmp_path / "full"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], check=True)
-    return {"BACKUP_DIR": str(folder)}
+    return {"BACKUP_DIR": str(tmpfs(tmp_path / "full", "size=64k"))}
+
+
+def read_only_folder(tmp_path, setting):
+    return {setting: str(tmpfs(tmp_path / f"read-only-{setting}", "size=64k,ro"))}
+
+
+def under_a_file(tmp_path, setting):
+    (tmp_path / "a-file").write_text("")
+    return {setting: str(tmp_path / "a-file" / "sub")}
+
+
+def raw_file(project, name, data: bytes):
+    (project.migrations / name).write_bytes(data)
+    return {}
+
+
+def deployed_then(*statements):
+    """Before: a first deploy, then these statements on the target as its superuser."""
+
+    def before(project):
+        assert project.deploy().code == 0
+        for statement in statements:
+            query(project.target_db, statement)
+
+    return before
+
+
+def another_deploys_005(project):
+    project.write_migration("005_add_topics.sql", "CREATE TABLE topics (id int);\n")
+    assert project.deploy().code == 0
+    (project.migrations / "005_add_topics.sql").unlink()
 
 
 def edit_applied(project):
@@ -93,7 +125,31 @@ CASES = {
     "full backup folder": (None, lambda p, t: full_backup_folder(t), "No space left on device"),
     "lock held by another deploy": ("lock", lambda p, t: {"MIGRATION_LOCK_WAIT": "1"},
                                     "another deploy holds the migration lock"),
+    # issue 19: settings and folders checked before anything changes
+    "lock timeout beyond PostgreSQL's limit": (None, lambda p, t: p.write_migration("005_more.sql", "CREATE TABLE more (id int);\n") and {"MIGRATION_LOCK_TIMEOUT": "99999999999"}, "MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond"),
+    "statement timeout in an unknown unit": (None, lambda p, t: {"MIGRATION_STATEMENT_TIMEOUT": "5 weeks"}, "MIGRATION_STATEMENT_TIMEOUT:"),
+    "statement timeout below 1 ms": (None, lambda p, t: {"MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "would mean no limit at all"),
+    "BACKUP_KEEP beyond any disk": (None, lambda p, t: {"BACKUP_KEEP": "99999999999999999999999"}, "is not a number of backups from 1 to 100000"),
+    "BASELINE_VERSION beyond bigint": (None, lambda p, t: {"BASELINE_VERSION": "9" * 20}, "BASELINE_VERSION:"),
+    "REPORT_DIR read-only": (None, lambda p, t: read_only_folder(t, "REPORT_DIR"), "REPORT_DIR:"),
+    "STATE_DIR read-only": (None, lambda p, t: read_only_folder(t, "STATE_DIR"), "STATE_DIR:"),
+    "BACKUP_DIR read-only": (None, lambda p, t: read_only_folder(t, "BACKUP_DIR"), "BACKUP_DIR:"),
+    "REPORT_DIR under a file": (None, lambda p, t: under_a_file(t, "REPORT_DIR"), "is a file, not a folder"),
+    "STATE_DIR under a file": (None, lambda p, t: under_a_file(t, "STATE_DIR"), "STATE_DIR:"),
+    "password with a line break": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("@", "%0A@", 1)}, "TARGET_DATABASE_URL: the password contains a line break"),
+    # issue 19: privileges and history checked before anything changes
+    "no CREATE on public (PostgreSQL 15)": (lambda p: query(p.target_db, "ALTER SCHEMA public OWNER TO postgres"), lambda p, t: {}, "lacks CREATE on schema public"),
+    "another tool's schema_migrations": (lambda p: query(p.target_db, "CREATE TABLE schema_migrations (version varchar PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20240101'); ALTER TABLE schema_migrations OWNER TO whynot_owner"), lambda p, t: {}, "has no column name, checksum"),
+    "history row without a checksum": (deployed_then("UPDATE schema_migrations SET checksum = 'x' WHERE version = 3"), lambda p, t: {}, "row for version 3 has no sha256 checksum"),
+    # issue 19: messages that tell the truth
+    "folder named *.sql": (None, lambda p, t: (p.migrations / "005_folder.sql").mkdir() or {}, "005_folder.sql is a folder, not a file"),
+    "dangling symlink named *.sql": (None, lambda p, t: (p.migrations / "005_link.sql").symlink_to(t / "gone.sql") or {}, "which does not exist: fix the link"),
+    "NUL byte in a migration": (None, lambda p, t: raw_file(p, "005_nul.sql", b"CREATE TABLE n (id int);\n'a\0b';\n"), "005_nul.sql line 2 contains a NUL byte"),
+    "newest history row deleted": (deployed_then("DELETE FROM schema_migrations WHERE version = 4"), lambda p, t: {}, "the target already has what this file creates"),
+    "middle history row deleted": (deployed_then("DELETE FROM schema_migrations WHERE version = 2"), lambda p, t: {}, "if its row was deleted, restore the row"),
+    "another deploy's file for the same version": (another_deploys_005, lambda p, t: p.write_migration("005_add_tags.sql", "CREATE TABLE tags (id int);\n") and {}, "another deploy applied a different file as version 5"),
 }
+UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -107,6 +163,8 @@ def test_bad_input_stops_with_one_line_and_changes_nothing(project, tmp_path, ca
         query(project.target_db, "CREATE TABLE legacy (id int)")
     if before_step == "lock":
         project.write_migration("005_more.sql", "CREATE TABLE more (id int);\n")
+    if callable(before_step):
+        before_step(project)
     before = catalog_and_data(project.target_db)
     env = make(project, tmp_path) or {}
     holder = None
@@ -118,8 +176,8 @@ def test_bad_input_stops_with_one_line_and_changes_nothing(project, tmp_path, ca
     finally:
         if holder:
             holder.close()
-        if case == "full backup folder":
-            subprocess.run(["umount", env["BACKUP_DIR"]], check=False)
+        if case in UNMOUNT:
+            subprocess.run(["umount", next(iter(env.values()))], check=False)
     assert result.code != 0
     lines = [line for line in result.output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, result.output[-2500:]

@@ -169,3 +169,10 @@ def test_a_version_larger_than_bigint_is_refused_by_its_file_name(tmp_path):
     (tmp_path / "99999999999999999999_big.sql").rename(tmp_path / "9223372036854775807_max.sql")
     write(tmp_path, "9223372036854775807_max.sql", "CREATE TABLE t (i int);")
     assert read_migrations(tmp_path)[0].version == 2**63 - 1
+
+def test_a_version_in_full_width_digits_is_refused_with_the_file_named():
+    from tasks.migrations.files import parse_file_name
+
+    with pytest.raises(MigrationFileError, match="migration file ００７_full.sql does not match NNN_name.sql"):
+        parse_file_name("００７_full.sql")
+    assert parse_file_name("007_full.sql") == (7, "full")

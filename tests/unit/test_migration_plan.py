@@ -50,7 +50,8 @@ def test_out_of_order_file(tmp_path):
     h = history(ms, {1, 3})
     (tmp_path / "002_late.sql").write_text("SELECT 2;")
     plan = plan_migrations(read_migrations(tmp_path), h, None)
-    assert "002_late.sql is older than the newest applied version 3" in plan.problems[0]
+    assert "002_late.sql is not in the target's schema_migrations, but version(s) after it are (3)" in plan.problems[0]
+    assert "out of order: renumber it above 3" in plan.problems[0] and "restore the row" in plan.problems[0]
     assert not plan.pending
 
 
@@ -71,3 +72,21 @@ def test_baseline_on_a_target_without_tables_is_refused_with_the_reason(tmp_path
         "BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt, and recording files up to 4 "
         "as applied without running them would leave their objects missing for good: unset BASELINE_VERSION so the "
         "files run"]
+
+def test_a_different_file_applied_after_this_run_started_is_blamed_on_the_other_deploy(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    started = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    ms = files(tmp_path, 1, 2)
+    (tmp_path / "002_m2.sql").write_text("SELECT 'theirs';")
+    theirs = read_migrations(tmp_path)[1]
+    (tmp_path / "002_m2.sql").write_text("SELECT 2;")
+    row = AppliedRow(2, "m2", theirs.checksum, applied_at=started + timedelta(seconds=5))
+    h = TargetHistory(True, 1, (AppliedRow(1, "m1", ms[0].checksum), row))
+    problem, = plan_migrations(ms, h, None, started_at=started).problems
+    assert problem.startswith("another deploy applied a different 002_m2.sql as version 2 while this run was going "
+                              "(at 12:00:05 UTC")
+    assert problem.endswith("compare the two files, then renumber yours above the newest applied version")
+    before = AppliedRow(2, "m2", theirs.checksum, applied_at=started - timedelta(days=1))
+    problem, = plan_migrations(ms, TargetHistory(True, 1, (h.rows[0], before)), None, started_at=started).problems
+    assert "was edited after it was applied" in problem

@@ -42,6 +42,11 @@ def test_defaults(tmp_path):
         ({"HEROKU_APP": "my-app", "DB_POOL_RESERVE": "-3"}, "DB_POOL_RESERVE", "whole number"),
         ({"HEROKU_APP": "my-app", "DB_POOL_VAR": "DB POOL"}, "DB_POOL_VAR", "config var name"),
         ({"HEROKU_APP": "my-app", "IGNORE_LOG_ERRORS": "sometimes"}, "IGNORE_LOG_ERRORS", "true or false"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "99999999999999999999999"}, "BACKUP_KEEP", "from 1 to 100000"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "\u00b2"}, "BACKUP_KEEP", "from 1 to 100000"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "\uff14"}, "BASELINE_VERSION", "whole number"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "MIGRATION_STATEMENT_TIMEOUT",
+         "would mean no limit at all: set at least 1ms, or 0 for none"),
     ],
 )
 def test_bad_settings(tmp_path, env, variable, words):
@@ -91,3 +96,12 @@ def test_the_default_seed_folder_may_be_missing_and_named_ones_are_accepted(tmp_
     assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="files/seed").seed_dir == tmp_path / "files" / "seed"
     (tmp_path / "mine").mkdir()
     assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="mine").seed_dir == tmp_path / "mine"
+
+def test_a_misspelt_key_or_a_garbage_line_in_env_file_is_noted(tmp_path):
+    (tmp_path / "my.env").write_text("DATA_MIGRATON=copy\ngarbage\nUNRELATED_THING=1\n")
+    s = settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, ENV_FILE=str(tmp_path / "my.env"))
+    assert s.data_migration == "fresh"
+    assert s.notes == (
+        "ENV_FILE: DATA_MIGRATON is not a setting: did you mean DATA_MIGRATION? it is ignored",
+        "ENV_FILE: the line 'garbage' is not KEY=value: it is ignored",
+    )

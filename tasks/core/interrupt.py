@@ -1,0 +1,76 @@
+"""
+An interrupted run (Ctrl-C: SIGINT; a CI cancel: SIGTERM) ends like any failure: one
+``pgconverge:`` line naming the state it was in, that state's summary row "failed", the summary,
+and exit status 128 + the signal (130, 143). pyinfra 3.10's own SIGINT handler
+(``pyinfra_cli.main``) prints "Exiting upon user request!" and exits 0; :func:`install` replaces it
+from deploy.py. The children (psql, pg_dump and the shells around them) are stopped first, so
+nothing they were doing commits: their open transaction is rolled back by the server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Callable
+
+from tasks.core import summary
+
+
+def message(signal_name: str, doing: str) -> str:
+    return (f"interrupted by {signal_name} while {doing}: what was done is kept, "
+            f"what it was doing was rolled back; run again")
+
+
+def interrupted_state(rows: dict, absent: dict, planned: list[str], running: str | None) -> str | None:
+    """The state the run was in: the op being run, else the first planned state without a row."""
+    if running:
+        return running
+    return next((name for name in planned if name not in rows and name not in absent), None)
+
+
+def descendants(pid: int, proc: Path = Path("/proc")) -> list[int]:
+    """Every process below ``pid`` (children first found, then theirs), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def install(running: Callable[[], str | None]) -> None:
+    """Handle SIGINT and SIGTERM: ``running()`` names the op being run (None between ops)."""
+
+    def handle(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in descendants(os.getpid()):
+            try:
+                os.kill(child, signal.SIGTERM)
+            except OSError:
+                pass
+        current = summary.current()
+        doing = interrupted_state(current.rows, current.absent, current.planned, running()) or "planning"
+        line = message(signal.Signals(signum).name, doing)
+        print(f"pgconverge: {line}", file=sys.stderr, flush=True)
+        summary.interrupted(doing, line)
+        atexit._run_exitfuncs()  # the summary (and every other exit handler), then leave at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)

@@ -1,0 +1,39 @@
+"""
+An interrupted run (Ctrl-C on the terminal: SIGINT to the whole process group; a CI cancel:
+SIGTERM to pyinfra alone) ends with one ``pgconverge:`` line naming the state it was in, that
+state's summary row "failed", a non-zero exit status, and what it was doing rolled back. Real
+PostgreSQL (the sandbox's clusters) through the real pyinfra CLI.
+"""
+
+import os
+import signal
+
+import pytest
+
+from tests.support import query, summary_rows, wait_for_query
+
+
+@pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(project, signum, whole_group):
+    project.write_migration(
+        "900_slow.sql",
+        "CREATE TABLE interrupted_t (id int);\n"
+        f"SELECT pg_sleep(CASE WHEN current_database() = '{project.target_db}' THEN 60 ELSE 0 END);\n",
+    )
+    process = project.start()
+    wait_for_query(project.target_db, "%pg_sleep%", process)
+    if whole_group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    output = out + err
+    name = signal.Signals(signum).name
+    assert process.returncode == 128 + signum, output[-2500:]
+    lines = [line for line in output.splitlines() if "pgconverge: " in line]
+    assert lines == [f"pgconverge: interrupted by {name} while Migrations applied: what was done is kept, "
+                     "what it was doing was rolled back; run again"], output[-2500:]
+    assert summary_rows(output)["Migrations applied"][0] == "failed"
+    assert "Exiting upon user request" not in output and "Traceback" not in output
+    assert project.applied_versions() == [1, 2, 3, 4]  # the files before it are kept
+    assert query(project.target_db, "SELECT to_regclass('public.interrupted_t') IS NULL")[0][0]

@@ -129,7 +129,7 @@ CASES = {
     "lock timeout beyond PostgreSQL's limit": (None, lambda p, t: p.write_migration("005_more.sql", "CREATE TABLE more (id int);\n") and {"MIGRATION_LOCK_TIMEOUT": "99999999999"}, "MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond"),
     "statement timeout in an unknown unit": (None, lambda p, t: {"MIGRATION_STATEMENT_TIMEOUT": "5 weeks"}, "MIGRATION_STATEMENT_TIMEOUT:"),
     "statement timeout below 1 ms": (None, lambda p, t: {"MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "would mean no limit at all"),
-    "BACKUP_KEEP beyond any disk": (None, lambda p, t: {"BACKUP_KEEP": "99999999999999999999999"}, "is not a number of backups from 1 to 100000"),
+    "BACKUP_KEEP beyond any disk": (None, lambda p, t: {"BACKUP_KEEP": "99999999999999999999999"}, "is not a number of backups from 1 to 10000"),
     "BASELINE_VERSION beyond bigint": (None, lambda p, t: {"BASELINE_VERSION": "9" * 20}, "BASELINE_VERSION:"),
     "REPORT_DIR read-only": (None, lambda p, t: read_only_folder(t, "REPORT_DIR"), "REPORT_DIR:"),
     "STATE_DIR read-only": (None, lambda p, t: read_only_folder(t, "STATE_DIR"), "STATE_DIR:"),

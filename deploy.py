@@ -99,6 +99,7 @@ else:
         replace=settings.copy_replace,
         backup_dir=backup_dir,
         keep=settings.backup_keep,
+        jobs=settings.copy_jobs,
     )
 
 # 8. Every seed row exists in the target.

@@ -96,10 +96,12 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
                    seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
     reasons = []
     if copy_from:
-        source, target = read(RowCounts, copy_from), read(RowCounts, service)
-        if not isinstance(source, FactError) and not isinstance(target, FactError):
-            if any(rows and target.get(table) != rows for table, rows in source.items()):
-                reasons.append("data to copy")
+        from tasks.operations.data import data_to_copy
+
+        if data_to_copy(copy_from, service):
+            reasons.append("data to copy")
+        source = read(RowCounts, copy_from)
+        if not isinstance(source, FactError):
             seed_files = seed.owned_by_copy(seed_files, source)[0]
     history = read(MigrationHistory, service)
     if not isinstance(history, FactError):

@@ -10,24 +10,28 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from tasks.core.lock import LockTimeout
-from tasks.facts import FactError, TableChecksums, read
+from tasks.data import plan as copyplan
+from tasks.facts import CopyState, FactError, read
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 
 @operation()
 def copied(source_service: str, target_service: str, replace: bool = False, backup_dir: str | None = None,
-           keep: int = 10):
+           keep: int = 10, jobs: int = 1):
     """
-    Ensure every source table's rows are in the target: equal row counts and content checksums.
+    Ensure every source relation's rows are in the target: equal row counts and content checksums.
 
     + source_service: the service name of the source database
     + target_service: the service name of the target database
     + replace: reload a non-empty target table that differs (``COPY_CONFLICT=replace``); refused otherwise
     + backup_dir: with ``replace``, a verified target backup is taken here first
     + keep: verified backups kept per database
+    + jobs: tables loaded at once (``COPY_JOBS``)
 
-    One transaction per table, foreign-key order, verified before each commit; sequences are set
-    to the source's values. A table whose rows already match is left alone.
+    Tables at any place in a partition or inheritance tree, columns matched by name; one
+    transaction per table, each after the tables it references, verified before its commit;
+    then populated materialized views refreshed, sequences set, and an independent completeness
+    check. A table whose rows already match is left alone.
 
     **Example:**
 
@@ -39,35 +43,35 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
-    from tasks.data.copy import TableState, compare
-
-    source = read(TableChecksums, source_service, TableChecksums._script())
-    target = read(TableChecksums, target_service, TableChecksums._script())
-    for side, found in (("source", source), ("target", target)):
+    target = read(CopyState, target_service, copyplan.script())
+    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target))) \
+        if not isinstance(target, FactError) else target
+    for side, found in (("target", target), ("source", source)):
         if isinstance(found, FactError):
             yield from refuse(f"cannot read the {side}'s tables for the copy: {found['error']}")
             return
-    states = {side: {t: TableState(t, rows, digest) for t, rows, digest in found}
-              for side, found in (("source", source), ("target", target))}
-    plan = compare(states["source"], states["target"], [t for t, _, _ in source], replace)
-    if plan.missing_in_target and not planning():
-        yield from refuse(f"table {plan.missing_in_target[0]} exists in the source but not in the target: "
+    count, oids = source.large_objects
+    if count:
+        yield from refuse(f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy "
+                          "does not move large objects: move them with pg_dump --large-objects | pg_restore, or store "
+                          "them in bytea columns")
+        return
+    todo = copyplan.pending(source, target, replace)
+    if todo.missing and not planning():
+        yield from refuse(f"table {todo.missing[0]} exists in the source but not in the target: "
                           "create it in a migration first")
         return
-    if plan.conflicts:
-        want, have = plan.conflicts[0]
-        yield from refuse(f"table {want.table} in the target is not empty and differs from the source "
+    if todo.conflicts:
+        want, have = todo.conflicts[0]
+        yield from refuse(f"table {want.name} in the target is not empty and differs from the source "
                           f"({have.rows:,} rows there, {want.rows:,} in the source): nothing was copied; "
                           "set COPY_CONFLICT=replace to reload it (a target backup is taken first)")
         return
-    if not (plan.copy or plan.replace or plan.missing_in_target):
-        converged(f"all {len(plan.in_sync)} table(s) equal in source and target (rows and checksums)")
+    if not todo.anything:
+        converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
+                  f"{len(source.sequences)} sequence(s) equal in source and target (rows and checksums)")
         return
-    show_plan(
-        [f"copy {states['source'][t].rows:,} rows into {t}" for t in plan.copy + plan.missing_in_target]
-        + [f"replace {t}: {states['target'][t].rows:,} rows there, {states['source'][t].rows:,} in the source"
-           for t in plan.replace]
-    )
+    show_plan(copyplan.plan_lines(source, target, todo))
     from tasks.data import copy as datacopy
     from tasks.backups import dump  # psycopg: imported only when there is work
 
@@ -78,7 +82,19 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             host.log(f"backup {backup.path} verified before replacing tables")
 
     def run(log) -> None:
-        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace)
-        return (f"copied {len(done.copy)} table(s)" + (f", replaced {len(done.replace)}" if done.replace else ""))
+        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
+            + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
+            + ([f"set {done.sequences} sequence(s)"] if done.sequences else [])
+        return ", ".join(parts) + ", complete"
 
     yield python_step(run, (datacopy.CopyError, dump.BackupError, LockTimeout))
+
+
+def data_to_copy(source_service: str, target_service: str) -> bool | None:
+    """Whether the copy will write to the target (rows counted, not checksummed; None: unreadable)."""
+    target = read(CopyState, target_service, copyplan.script([]))
+    source = read(CopyState, source_service, copyplan.script([]))
+    if isinstance(target, FactError) or isinstance(source, FactError):
+        return None
+    return copyplan.pending(source, target, replace=True).anything

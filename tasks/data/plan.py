@@ -1,0 +1,149 @@
+"""
+The copy's plan as the deploy shows it, from one psql script per side (the ``CopyState`` fact):
+tables with their row counts (partitions under their parent), materialized views to refresh,
+sequences to set, large objects. Pure apart from the script's SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from tasks.data import relations
+from tasks.data.checksum import PINNED_FORMAT, queries_sql
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    parent: str  # top of its partition or inheritance tree, '' on its own
+    rows: int
+    checksum: str  # '' when only counted
+
+
+@dataclass
+class Side:
+    """One database as the copy sees it."""
+    tables: dict[str, Relation] = field(default_factory=dict)
+    views: dict[str, Relation] = field(default_factory=dict)  # populated ones only
+    unpopulated_views: set[str] = field(default_factory=set)
+    sequences: dict[str, int] = field(default_factory=dict)
+    large_objects: tuple[int, str] = (0, "")
+
+
+def _named(names: list[str] | None) -> str:
+    if names is None:
+        return "true"
+    return "name IN (SELECT jsonb_array_elements_text(" + "'" + json.dumps(names).replace("'", "''") + "'::jsonb))"
+
+
+def script(checksums_for: list[str] | None = None) -> str:
+    """The psql script that reads one side: every table counted (with its checksum when it is in
+    ``checksums_for``; all of them when None), populated views with checksums, sequences, large
+    objects, and an ``end`` row (so an empty database still gives output)."""
+    tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
+    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+             f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
+    wrap = "SELECT format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where} \\gexec\n"
+    return (
+        f"{PINNED_FORMAT};\n"
+        f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
+        f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
+        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value);\n"
+        f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
+        + wrap.format(tag="'trows'", queries=queries_sql(tables), where=_named(checksums_for))
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False),
+                      where="false" if checksums_for is None else f"NOT {_named(checksums_for)}")
+        + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
+        + "SELECT 'end', '', '';\n"
+    )
+
+
+def parse(rows: list[list[str]]) -> Side:
+    side = Side()
+    parents: dict[str, str] = {}
+    populated: dict[str, bool] = {}
+    for row in rows:
+        tag = row[0]
+        if tag == "table":
+            parents[row[1]] = row[2]
+        elif tag == "view":
+            populated[row[1]] = row[2] == "t"
+        elif tag == "sequence":
+            side.sequences[row[1]] = int(row[2])
+        elif tag == "lo":
+            side.large_objects = (int(row[1]), row[2])
+        elif tag == "trows":
+            side.tables[row[1]] = Relation(row[1], parents.get(row[1], ""), int(row[2]), row[3])
+        elif tag == "vrows":
+            side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
+    side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
+    return side
+
+
+@dataclass
+class Pending:
+    copy: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    conflicts: list[tuple[Relation, Relation]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    sequences: list[tuple[str, int]] = field(default_factory=list)
+    in_sync: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.copy or self.replace or self.missing or self.views or self.sequences)
+
+
+def need_checksums(target: Side) -> list[str]:
+    """The source tables whose checksum decides the plan: those not empty in the target."""
+    return sorted(name for name, relation in target.tables.items() if relation.rows)
+
+
+def pending(source: Side, target: Side, replace: bool) -> Pending:
+    """Pure: what the copy will write (the same rules as :func:`tasks.data.copy.compare`)."""
+    todo = Pending()
+    for name, want in sorted(source.tables.items()):
+        have = target.tables.get(name)
+        if want.rows == 0:
+            todo.in_sync += 1
+        elif have is None:
+            todo.missing.append(name)
+        elif have.rows == 0:
+            todo.copy.append(name)
+        elif (have.rows, have.checksum) == (want.rows, want.checksum):
+            todo.in_sync += 1
+        elif replace:
+            todo.replace.append(name)
+        else:
+            todo.conflicts.append((want, have))
+    for name, want in source.views.items():
+        have = target.views.get(name)
+        if name in target.views or name in target.unpopulated_views:
+            if have is None or (have.rows, have.checksum) != (want.rows, want.checksum):
+                todo.views.append(name)
+    for name, value in sorted(source.sequences.items()):
+        if target.sequences.get(name, 0) < value:
+            todo.sequences.append((name, value))
+    return todo
+
+
+def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
+    """What the dry run shows: tables with row counts, partitions and children under their parent."""
+    lines = []
+    groups: dict[str, list[str]] = {}
+    for name in todo.copy + todo.missing:
+        groups.setdefault(source.tables[name].parent or name, []).append(name)
+    for top, members in sorted(groups.items()):
+        rows = sum(source.tables[m].rows for m in members)
+        if members == [top]:
+            lines.append(f"copy {rows:,} rows into {top}")
+            continue
+        lines.append(f"copy {rows:,} rows into {top} ({len(members)} partition(s) or child table(s)):")
+        lines += [f"  {m}: {source.tables[m].rows:,} rows" for m in members]
+    lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
+              for t in todo.replace]
+    lines += [f"refresh materialized view {view}" for view in todo.views]
+    lines += [f"set sequence {name} to {value:,}" for name, value in todo.sequences]
+    return lines

@@ -1,0 +1,89 @@
+"""
+What the copy reads from a database's catalog: the relations that hold rows, their columns, the
+foreign keys between them, the materialized views, sequences and large objects. SQL only, shared by
+the copy engine (psycopg) and the plan's fact (psql); the checksum itself is in
+:mod:`tasks.data.checksum`.
+
+Rows live in relations with storage: plain tables, leaf partitions at any depth (default
+partitions included) and inheritance parents and children. Each is read ``FROM ONLY`` itself, so a
+row is copied and counted once, whatever tree it sits in; a partitioned parent holds no rows.
+"""
+
+from __future__ import annotations
+
+# The database's own schemas: not the catalogs, not Heroku's, not another session's temp schema.
+USER_SCHEMA = """n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
+       AND n.nspname NOT LIKE 'pg\\_%'"""
+NOT_OURS = """NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
+       AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass AND deptype = 'e')"""
+
+# Tables that hold rows (relkind 'r': plain, partition, inheritance parent or child), each with the
+# top of the tree it belongs to ('' for a table on its own): name, oid, parent.
+TABLES_SQL = f"""
+WITH RECURSIVE up(child, top) AS (
+    SELECT inhrelid, inhparent FROM pg_inherits
+    UNION
+    SELECT up.child, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.top
+)
+SELECT format('%I.%I', n.nspname, c.relname), c.oid::int8,
+       coalesce((SELECT up.top::regclass::text FROM up WHERE up.child = c.oid
+                    AND up.top NOT IN (SELECT inhrelid FROM pg_inherits) LIMIT 1), '')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND {USER_SCHEMA}
+   AND {NOT_OURS}
+ ORDER BY 1
+"""
+
+# Foreign keys between tables that hold rows: (referencing oid, referenced oid), with a partitioned
+# table on either side stood for by its leaf partitions.
+FOREIGN_KEYS_SQL = """
+WITH leaves(top, leaf) AS (
+    SELECT c.oid, t.relid FROM pg_class c, pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf
+    UNION ALL
+    SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'r'
+)
+SELECT DISTINCT a.leaf::int8, b.leaf::int8
+  FROM pg_constraint f
+  JOIN leaves a ON a.top = f.conrelid
+  JOIN leaves b ON b.top = f.confrelid
+ WHERE f.contype = 'f' AND f.conparentid = 0 AND a.leaf <> b.leaf
+"""
+
+# The columns the copy writes (generated columns are left to the target), by name.
+COLUMNS_SQL = """
+SELECT a.attname FROM pg_attribute a
+ WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ ORDER BY a.attnum
+"""
+
+# Materialized views, in creation order (a view built on another comes after it): name, populated.
+MATVIEWS_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname), c.relispopulated
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'm' AND {USER_SCHEMA} AND {NOT_OURS}
+ ORDER BY c.oid
+"""
+
+# Sequences with the value they must reach: the source's last value, and in the target at least
+# the largest value of the column that owns it (identity or serial), so the next one is new.
+SEQUENCES_SQL = """
+SELECT format('%I.%I', s.schemaname, s.sequencename), s.last_value FROM pg_sequences s
+ WHERE s.last_value IS NOT NULL ORDER BY 1
+"""
+OWNED_BY_SQL = """
+SELECT format('%%I.%%I', n.nspname, s.relname), format('%%I.%%I', tn.nspname, t.relname), a.attname
+  FROM pg_depend d
+  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+  JOIN pg_namespace n ON n.oid = s.relnamespace
+  JOIN pg_class t ON t.oid = d.refobjid
+  JOIN pg_namespace tn ON tn.oid = t.relnamespace
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+   AND format('%%I.%%I', n.nspname, s.relname) = %s
+"""
+
+# Large objects live outside every table: their count and the first few oids, to name them.
+LARGE_OBJECTS_SQL = """
+SELECT count(*), coalesce(string_agg(oid::text, ', ' ORDER BY oid) FILTER (WHERE rank <= 5), '')
+  FROM (SELECT oid, row_number() OVER (ORDER BY oid) AS rank FROM pg_largeobject_metadata) lo
+"""

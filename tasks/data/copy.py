@@ -22,6 +22,7 @@ Data copied: the source's rows into the target, table by table, verified before 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -102,11 +103,16 @@ def compare(source: dict[str, TableState], target: dict[str, TableState], order:
     return plan
 
 
+def quoted(name: str) -> str:
+    """Pure: a column name as SQL would need it written."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
 def column_problems(table: str, source: list[str], target: list[str]) -> list[str]:
     """Pure: the columns on one side only, one line each with the fix."""
-    return ([f"table {table}: column {c} is in the source but not in the target: add it in a migration "
+    return ([f"table {table}: column {quoted(c)} is in the source but not in the target: add it in a migration "
              "(or drop it from the source)" for c in source if c not in target]
-            + [f"table {table}: column {c} is in the target but not in the source: drop it in a migration "
+            + [f"table {table}: column {quoted(c)} is in the target but not in the source: drop it in a migration "
                "or add it to the source (a generated column is left to the target)" for c in target if c not in source])
 
 

@@ -1,0 +1,45 @@
+"""
+Helpers for the data-copy tests: a fingerprint of every relation that holds rows, computed
+independently of the copy's own checksum (rows as jsonb, whose keys are sorted by name, so column
+order does not matter), and a way to give the source and the target the same extra schema.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from tests.support import admin, query
+
+# Every relation with storage in the database's own schemas (tables at any place in a tree, populated
+# materialized views), schema_migrations aside.
+RELATIONS = """
+SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+   AND c.relname <> 'schema_migrations' AND (c.relkind = 'r' OR c.relispopulated)
+ ORDER BY 1
+"""
+GENERATED = "SELECT coalesce(array_agg(attname::text), '{}') FROM pg_attribute WHERE attrelid = %s AND attgenerated <> ''"
+
+
+def fingerprints(dbname: str, which: str) -> dict[str, tuple[int, str]]:
+    """``{relation: (rows, md5 of its rows as sorted jsonb texts)}``; generated columns left out."""
+    found = {}
+    with admin(which, dbname) as conn:
+        conn.execute("SET TimeZone = 'UTC'; SET extra_float_digits = 3")
+        for name, oid in conn.execute(RELATIONS).fetchall():
+            generated = conn.execute(GENERATED, (oid,)).fetchone()[0]
+            text = sql.SQL("SELECT count(*), md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
+                           "FROM (SELECT (to_jsonb(t) - {}::text[])::text AS r FROM ONLY {} t) x").format(
+                sql.Literal(generated), sql.SQL(name))
+            found[name] = tuple(conn.execute(text).fetchone())
+    return found
+
+
+def with_rows(found: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    return {name: value for name, value in found.items() if value[0]}
+
+
+def same_schema(project, source_db: str, ddl: str, target_ddl: str | None = None, version: int = 900) -> None:
+    """Run ``ddl`` in the source and add it as migration ``version`` (``target_ddl`` if given)."""
+    query(source_db, ddl, which="source")
+    project.write_migration(f"{version}_copy_case.sql", target_ddl or ddl)

@@ -1,0 +1,114 @@
+"""
+The copy engine (:mod:`tasks.data.copy`) and its checksum (:mod:`tasks.data.checksum`) called
+directly, between the sandbox's two real clusters: the checksum is the same on both servers (whatever
+their major versions) and for any column order; the independent completeness check names a relation
+the copy's own list misses; parallel jobs load tables after the tables they reference.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from tasks.core.connections import ServiceFile, conninfo
+from tasks.core.urls import parse_database_url
+from tasks.data import copy as datacopy
+from tasks.data import relations
+from tasks.data.checksum import PINNED_FORMAT
+from tests.copy_support import fingerprints, with_rows
+from tests.support import query
+
+OWNER = "SET ROLE whynot_owner;"  # the target's tables belong to its non-superuser owner
+TYPES_DDL = """
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE typed (
+    id int PRIMARY KEY, i2 smallint, i8 bigint, n numeric(12, 4), f4 real, f8 double precision, t text, vc varchar(20),
+    ch char(5), b boolean, by bytea, d date, tm time, ts timestamp, tz timestamptz, iv interval, u uuid, j json,
+    jb jsonb, e mood, dm positive, ar int[], tar text[], ear mood[], cp pair, rg int4range, ip inet, pt point
+);
+"""
+TYPES_ROWS = """
+INSERT INTO typed SELECT g, g, g::int8 * 1000000000, g / 3.0, g / 7.0, g / 11.0, 'text ' || g, 'v' || g, 'c' || (g % 10),
+       g % 2 = 0, decode(md5(g::text), 'hex'), date '2024-01-01' + g, time '10:00' + g * interval '1 minute',
+       timestamp '2024-01-01' + g * interval '1 hour', timestamptz '2024-01-01 00:00+02' + g * interval '1 day',
+       g * interval '1 hour', md5(g::text)::uuid, json_build_object('g', g, 'n', g / 3.0), jsonb_build_object('g', g),
+       (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3], 1 + g, ARRAY[g, NULL, g + 1], ARRAY['a', NULL, g::text],
+       ARRAY['ok', 'happy']::mood[], ROW(g, 'p' || g)::pair, int4range(g, g + 10), ('10.0.0.' || (g % 250))::inet,
+       point(g, -g)
+  FROM generate_series(1, 300) g;
+INSERT INTO typed (id) VALUES (0);
+"""
+
+
+@pytest.fixture
+def services(project, source_db):
+    """The test's source and target databases as the services ``source`` and ``target``."""
+    service_file = ServiceFile({"source": parse_database_url(project.source_url).service_params(),
+                                "target": parse_database_url(project.target_url).service_params()})
+    saved = {key: os.environ.get(key) for key in ("PGSERVICEFILE", "PGPASSWORD", "PGSERVICE", "DATABASE_URL")}
+    service_file.install()
+    yield project
+    for key, value in saved.items():
+        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    service_file.remove()
+
+
+def _state(service: str, table: str) -> tuple[int, str, int]:
+    with psycopg.connect(conninfo(service), autocommit=True) as conn:
+        conn.execute(PINNED_FORMAT)
+        state = datacopy.table_state(conn, table)
+        return state.rows, state.checksum, conn.info.server_version
+
+
+def test_checksum_is_the_same_on_both_servers_and_for_any_column_order(services, source_db):
+    """The sandbox's source is PostgreSQL 15; its target is whatever major version the sandbox runs
+    (17 once the Heroku-like target moves there): the same rows must give the same checksum."""
+    query(source_db, TYPES_DDL + TYPES_ROWS, which="source")
+    reordered = TYPES_DDL.replace("id int PRIMARY KEY, i2 smallint", "i2 smallint, id int PRIMARY KEY").replace(
+        "rg int4range, ip inet, pt point", "pt point, ip inet, rg int4range")
+    query(services.target_db, OWNER + reordered + TYPES_ROWS.replace("INSERT INTO typed SELECT", "INSERT INTO typed "
+          "(id, i2, i8, n, f4, f8, t, vc, ch, b, by, d, tm, ts, tz, iv, u, j, jb, e, dm, ar, tar, ear, cp, rg, ip, pt) SELECT"))
+    source, target = _state("source", "public.typed"), _state("target", "public.typed")
+    assert source[0] == target[0] == 301
+    assert source[1] == target[1], f"PostgreSQL {source[2]} and {target[2]} disagree"
+    # A one-character change anywhere changes it.
+    query(services.target_db, "UPDATE typed SET j = json_build_object('g', 7, 'n', 2.34) WHERE id = 7")
+    assert _state("target", "public.typed")[1] != source[1]
+
+
+def test_a_relation_the_copy_list_misses_fails_the_completeness_check_by_name(services, source_db, monkeypatch):
+    query(source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text)", which="source")
+    query(source_db, "INSERT INTO pets VALUES (1, 'rex'), (2, 'tom')", which="source")
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
+    query(services.target_db, OWNER + "CREATE TABLE pets (id int PRIMARY KEY, name text)")
+    # The copy's own list loses a table, as the old one lost every partition.
+    monkeypatch.setattr(relations, "TABLES_SQL", relations.TABLES_SQL.replace(
+        "WHERE c.relkind = 'r'", "WHERE c.relkind = 'r' AND c.relname <> 'pets'"))
+    with pytest.raises(datacopy.CopyError) as failed:
+        datacopy.copy_data("source", "target", False, lambda line: None, jobs=2)
+    assert "the target is incomplete after the copy: public.pets: 2 rows in the source, 0 in the target" \
+        in str(failed.value)
+
+
+def test_parallel_jobs_copy_every_table_after_the_ones_it_references(services, source_db):
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
+    lines: list[str] = []
+    done = datacopy.copy_data("source", "target", False, lines.append, jobs=4)
+    assert sorted(done.copy) == ["public.messages", "public.rooms", "public.users"]
+    order = [line.split(":")[0] for line in lines if "verified" in line]
+    assert order.index("public.users") < order.index("public.rooms") < order.index("public.messages")
+    assert with_rows(fingerprints(services.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    again = datacopy.copy_data("source", "target", False, lines.append, jobs=4)
+    assert again.copy == [] and again.sequences == 0

@@ -117,12 +117,25 @@ def column_problems(table: str, source: list[str], target: list[str]) -> list[st
 
 
 def dependency_order(tables: list[str], references: dict[str, set[str]]) -> list[str]:
-    """Pure: ``tables`` with every table after those it references (cycles: in name order)."""
+    """Pure: ``tables`` with every table after those it references; tables on a foreign-key cycle
+    come together, after whatever the cycle references (in name order)."""
     done: list[str] = []
     pending = sorted(tables)
+
+    def reach(table: str) -> set[str]:
+        seen, todo = set(), [table]
+        while todo:
+            for ref in references.get(todo.pop(), set()) & set(pending):
+                if ref not in seen:
+                    seen.add(ref)
+                    todo.append(ref)
+        return seen
+
     while pending:
-        ready = [t for t in pending if not (references.get(t, set()) - set(done) - {t}) & set(pending)]
-        for table in ready or pending[:1]:
+        ready = [t for t in pending if not (references.get(t, set()) - {t}) & set(pending)]
+        if not ready:  # a cycle: the first table whose references all lead back to it
+            ready = [next(t for t in pending if all(t in reach(r) for r in reach(t)))]
+        for table in ready:
             done.append(table)
             pending.remove(table)
     return done

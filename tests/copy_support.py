@@ -6,8 +6,14 @@ order does not matter), and a way to give the source and the target the same ext
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+
+import pytest
 from psycopg import sql
 
+from tasks.core.connections import ServiceFile
+from tasks.core.urls import parse_database_url
 from tests.support import admin, query
 
 # Every relation with storage in the database's own schemas (tables at any place in a tree, populated
@@ -43,3 +49,25 @@ def same_schema(project, source_db: str, ddl: str, target_ddl: str | None = None
     """Run ``ddl`` in the source and add it as migration ``version`` (``target_ddl`` if given)."""
     query(source_db, ddl, which="source")
     project.write_migration(f"{version}_copy_case.sql", target_ddl or ddl)
+
+
+@contextmanager
+def service_names(source_url: str, target_url: str):
+    """The two databases as the services ``source`` and ``target`` for the copy engine, in this process."""
+    service_file = ServiceFile({"source": parse_database_url(source_url).service_params(),
+                                "target": parse_database_url(target_url).service_params()})
+    saved = {key: os.environ.get(key) for key in ("PGSERVICEFILE", "PGPASSWORD", "PGSERVICE", "DATABASE_URL")}
+    service_file.install()
+    try:
+        yield service_file
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        service_file.remove()
+
+
+@pytest.fixture
+def services(project, source_db):
+    """The test's source and target databases as the services ``source`` and ``target``."""
+    with service_names(project.source_url, project.target_url):
+        yield project

@@ -7,17 +7,14 @@ the copy's own list misses; parallel jobs load tables after the tables they refe
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 import pytest
 
-from tasks.core.connections import ServiceFile, conninfo
-from tasks.core.urls import parse_database_url
+from tasks.core.connections import conninfo
 from tasks.data import copy as datacopy
 from tasks.data import relations
 from tasks.data.checksum import PINNED_FORMAT
-from tests.copy_support import fingerprints, with_rows
+from tests.copy_support import fingerprints, services, with_rows  # noqa: F401  (services: a fixture)
 from tests.support import query
 
 OWNER = "SET ROLE whynot_owner;"  # the target's tables belong to its non-superuser owner
@@ -42,19 +39,6 @@ INSERT INTO typed SELECT g, g, g::int8 * 1000000000, g / 3.0, g / 7.0, g / 11.0,
   FROM generate_series(1, 300) g;
 INSERT INTO typed (id) VALUES (0);
 """
-
-
-@pytest.fixture
-def services(project, source_db):
-    """The test's source and target databases as the services ``source`` and ``target``."""
-    service_file = ServiceFile({"source": parse_database_url(project.source_url).service_params(),
-                                "target": parse_database_url(project.target_url).service_params()})
-    saved = {key: os.environ.get(key) for key in ("PGSERVICEFILE", "PGPASSWORD", "PGSERVICE", "DATABASE_URL")}
-    service_file.install()
-    yield project
-    for key, value in saved.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    service_file.remove()
 
 
 def _state(service: str, table: str) -> tuple[int, str, int]:

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from tasks.core.connections import ServiceFile
 from tasks.core.urls import parse_database_url
-from tests.support import admin, query
+from tests.support import admin, create_target_db, drop_db, query, sandbox_urls, with_dbname
 
 # Every relation with storage in the database's own schemas (tables at any place in a tree, populated
 # materialized views), schema_migrations aside.
@@ -71,3 +71,20 @@ def services(project, source_db):
     """The test's source and target databases as the services ``source`` and ``target``."""
     with service_names(project.source_url, project.target_url):
         yield project
+
+
+class Pair:
+    """A fresh source database (source cluster) and target database (target cluster, owner role)."""
+
+    def __enter__(self):
+        self.source = create_target_db()  # a name; recreated on the source cluster below
+        drop_db(self.source)
+        query("postgres", f"CREATE DATABASE {self.source}", which="source")
+        self.target = create_target_db()
+        urls = sandbox_urls()
+        self.source_url, self.target_url = with_dbname(urls["source"], self.source), with_dbname(urls["target"], self.target)
+        return self
+
+    def __exit__(self, *exc):
+        drop_db(self.source, "source")
+        drop_db(self.target)

@@ -56,6 +56,14 @@ SELECT format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.index
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
 """
+# Foreign keys between tables on one cycle (loaded together): dropped and added back around the load.
+CYCLE_SQL = """
+SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', conrelid::regclass, conname, pg_get_constraintdef(oid)), 2
+  FROM pg_constraint
+ WHERE conrelid = %(table)s::regclass AND contype = 'f' AND conparentid = 0 AND conrelid <> confrelid
+   AND confrelid = ANY(%(group)s::regclass[])
+"""
 SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
 
 
@@ -139,6 +147,31 @@ def dependency_order(tables: list[str], references: dict[str, set[str]]) -> list
             done.append(table)
             pending.remove(table)
     return done
+
+
+def load_groups(tables: list[str], references: dict[str, set[str]]) -> list[tuple[str, ...]]:
+    """Pure: ``tables`` in dependency order, the tables of a foreign-key cycle as one group (they are
+    loaded in one transaction, the keys between them added back after the rows)."""
+    order = dependency_order(tables, references)
+    members = set(tables)
+
+    def reach(table: str) -> set[str]:
+        seen, todo = set(), [table]
+        while todo:
+            for ref in references.get(todo.pop(), set()) & members:
+                if ref not in seen:
+                    seen.add(ref)
+                    todo.append(ref)
+        return seen
+
+    groups, placed = [], set()
+    for table in order:
+        if table in placed:
+            continue
+        group = tuple(t for t in order if t == table or (t in reach(table) and table in reach(t)))
+        placed.update(group)
+        groups.append(group)
+    return groups
 
 
 class Catalog:
@@ -260,36 +293,47 @@ class Worker:
         for conn in (self.src, self.dst):
             conn.close()
 
-    def copy(self, table: str, replace: bool, log: Callable[[str], None]) -> None:
+    def copy(self, group: tuple[str, ...], replace: bool, log: Callable[[str], None]) -> None:
+        """Copy ``group`` (one table, or the tables of a foreign-key cycle) in one transaction."""
         started = time.monotonic()
-        columns = self.src_catalog.columns(table)
-        size = self.src.execute(SIZE_SQL, (table,)).fetchone()[0]
-        want: list[TableState] = []
-        # the source's checksum is read on the worker's own source connection while the rows stream
-        summing = threading.Thread(target=lambda: want.append(self.src_catalog.state(table, self.src)))
+        want: dict[str, TableState] = {}
+        # the source's checksums are read on the worker's own source connection while the rows stream
+        summing = threading.Thread(target=lambda: want.update((t, self.src_catalog.state(t, self.src)) for t in group))
+        sizes = {t: self.src.execute(SIZE_SQL, (t,)).fetchone()[0] for t in group}
+        columns = {t: self.src_catalog.columns(t) for t in group}
         summing.start()
+        got, copied = {}, {}
         try:
             with self.dst.transaction():
-                if replace:
-                    self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
-                deferred = self.dst.execute(DEFERRED_SQL, {"table": table}).fetchall() if size >= BULK_FROM_BYTES else []
+                deferred: list[tuple[str, str, int]] = []
+                for table in group:
+                    if replace:
+                        self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
+                    if sizes[table] >= BULK_FROM_BYTES:
+                        deferred += self.dst.execute(DEFERRED_SQL, {"table": table}).fetchall()
+                    if len(group) > 1:
+                        deferred += [row for row in self.dst.execute(CYCLE_SQL, {"table": table, "group": list(group)})
+                                     if row not in deferred]
                 for drop, _, _ in deferred:
                     self.dst.execute(drop)
-                copied = _stream(self.source, self.dst, table, columns, log)
+                for table in group:
+                    copied[table] = _stream(self.source, self.dst, table, columns[table], log)
                 for _, create, _ in sorted(deferred, key=lambda row: row[2]):
                     self.dst.execute(create)
-                got = table_state(self.dst, table)
                 summing.join()
-                if not want:
-                    raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
-                if (got.rows, got.checksum) != (want[0].rows, want[0].checksum):
-                    raise CopyError(f"table {table}: after the copy the target has {got.rows:,} rows with another "
-                                    f"checksum than the source's {want[0].rows:,}: rolled back; run again")
+                for table in group:
+                    got[table] = table_state(self.dst, table)
+                    if table not in want:
+                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
+                    if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
+                        raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
+                                        f"another checksum than the source's {want[table].rows:,}: rolled back; run again")
         finally:
             summing.join()
-        self.dst_catalog.remember(got)
-        log(f"{table}: {'replaced' if replace else 'copied'} {got.rows:,} rows ({copied / 1e6:,.1f} MB) "
-            f"in {time.monotonic() - started:.1f}s, verified")
+        for table in group:
+            self.dst_catalog.remember(got[table])
+            log(f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows ({copied[table] / 1e6:,.1f} MB) "
+                f"in {time.monotonic() - started:.1f}s, verified")
 
 
 def _fault(table: str, exc: BaseException) -> CopyError:
@@ -302,45 +346,44 @@ def _fault(table: str, exc: BaseException) -> CopyError:
 def _load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog], work: list[tuple[str, bool]],
           jobs: int, log: Callable[[str], None]) -> None:
     """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
-    references; the first failure stops the others from starting and is raised."""
+    references (a foreign-key cycle as one group); the first failure stops the others from starting
+    and is raised."""
     references = catalogs[0].references
     replace = dict(work)
-    pending = dependency_order([t for t, _ in work], references)
-    done: set[str] = set()
+    pending = load_groups([t for t, _ in work], references)
     running: set[str] = set()
     failures: list[CopyError] = []
     condition = threading.Condition()
 
-    def next_table() -> str | None:
+    def waits_for(group: tuple[str, ...]) -> set[str]:
+        refs = set().union(*(references.get(t, set()) for t in group)) - set(group)
+        return refs & (running | {t for g in pending for t in g})
+
+    def next_group() -> tuple[str, ...] | None:
         with condition:
             while True:
                 if failures or not pending:
                     return None
-                for table in pending:
-                    if not ((references.get(table, set()) - {table}) & (set(pending) | running)):
-                        pending.remove(table)
-                        running.add(table)
-                        return table
-                if not running:  # a cycle: take the next in order
-                    table = pending.pop(0)
-                    running.add(table)
-                    return table
+                for group in pending:
+                    if not waits_for(group):
+                        pending.remove(group)
+                        running.update(group)
+                        return group
                 condition.wait()
 
     def work_loop() -> None:
         worker = None
         try:
-            while (table := next_table()) is not None:
+            while (group := next_group()) is not None:
                 try:
                     worker = worker or Worker(source, target_service, catalogs)
-                    worker.copy(table, replace[table], log)
+                    worker.copy(group, any(replace[t] for t in group), log)
                 except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
                     with condition:
-                        failures.append(_fault(table, exc))
+                        failures.append(_fault(", ".join(group), exc))
                 finally:
                     with condition:
-                        running.discard(table)
-                        done.add(table)
+                        running.difference_update(group)
                         condition.notify_all()
         finally:
             if worker:
@@ -355,15 +398,17 @@ def _load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog]
         raise failures[0]
 
 
-def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, log: Callable[[str], None]) -> list[str]:
-    """Refresh the target's materialized views that are populated in the source and differ."""
+def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, tables_written: bool,
+                   log: Callable[[str], None]) -> list[str]:
+    """Refresh the target's materialized views that are populated in the source: all of them after
+    tables were written, else those unpopulated or of another row count (their rows are derived)."""
     src, tgt = catalogs
     populated_there = dict(tgt.views)
     refreshed = []
     for view, populated in src.views:
         if not populated or view not in populated_there:
             continue
-        if populated_there[view] and tgt.state(view, fresh=True) == src.state(view):
+        if not tables_written and populated_there[view] and tgt.state(view, fresh=True).rows == src.state(view).rows:
             continue
         dst.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.SQL(view)))
         tgt.state(view, fresh=True)
@@ -446,7 +491,7 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         if plan.replace:
             again = [(t, True) for t in plan.in_sync if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
             _load(source, target_service, catalogs, again, jobs, log)
-        plan.views = _refresh_views(catalogs, dst, log)
+        plan.views = _refresh_views(catalogs, dst, bool(work), log)
         plan.sequences = _set_sequences(src, dst)
         if plan.sequences:
             log(f"sequences: {plan.sequences} set to the source's values")

@@ -118,10 +118,12 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             todo.replace.append(name)
         else:
             todo.conflicts.append((want, have))
+    rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
         if name in target.views or name in target.unpopulated_views:
-            if have is None or (have.rows, have.checksum) != (want.rows, want.checksum):
+            # derived rows: refreshed after the tables change, or when unpopulated or of another size
+            if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
     for name, value in sorted(source.sequences.items()):
         if target.sequences.get(name, 0) < value:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from tasks.data import copy as datacopy
-from tests.copy_support import fingerprints, service_names, with_rows
-from tests.support import ROOT, create_target_db, drop_db, query, sandbox_urls, with_dbname
+from tests.copy_support import Pair, fingerprints, service_names, with_rows
+from tests.support import ROOT, query
 
 PREAMBLE = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -91,23 +91,6 @@ def _data(tables) -> str:
             parts.append(f"INSERT INTO {sql.Identifier(name + '_child').as_string(None)} ({names}, extra) "
                          f"SELECT {values}, 'x' || g FROM generate_series(1, {rows // 2}) g;")
     return "\n".join(parts)
-
-
-class Pair:
-    """A fresh source database (source cluster) and target database (target cluster, owner role)."""
-
-    def __enter__(self):
-        self.source = create_target_db()  # a name; recreated on the source cluster below
-        drop_db(self.source)
-        query("postgres", f"CREATE DATABASE {self.source}", which="source")
-        self.target = create_target_db()
-        urls = sandbox_urls()
-        self.source_url, self.target_url = with_dbname(urls["source"], self.source), with_dbname(urls["target"], self.target)
-        return self
-
-    def __exit__(self, *exc):
-        drop_db(self.source, "source")
-        drop_db(self.target)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -42,10 +42,15 @@ def _copy_project(project):
     return project
 
 
-def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then_a_rerun_takes_no_backup(project, source_db):
+def _relations_project(project, source_db):
+    """Copy mode with the partitions, inheritance, schemas and views above, in both databases."""
     _copy_project(project)
     same_schema(project, source_db, RELATIONS_DDL)
     query(source_db, RELATIONS_DATA, which="source")
+
+
+def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then_a_rerun_takes_no_backup(project, source_db):
+    _relations_project(project, source_db)
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
     source = with_rows(fingerprints(source_db, "source"))
@@ -71,9 +76,7 @@ def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then
 
 
 def test_dry_run_on_an_empty_target_lists_tables_partitions_views_and_sequences(project, source_db):
-    _copy_project(project)
-    same_schema(project, source_db, RELATIONS_DDL)
-    query(source_db, RELATIONS_DATA, which="source")
+    _relations_project(project, source_db)
     dry = project.dry()
     assert dry.code == 0, dry.output[-3000:]
     assert "psql is not installed" not in dry.output

@@ -87,23 +87,27 @@ def test_dry_run_on_an_empty_target_lists_tables_partitions_views_and_sequences(
     assert project.tables() == []  # nothing was touched
 
 
-def test_same_columns_in_another_order_copy_and_converge(project, source_db):
+def _pets(project, source_db, source_ddl: str, target_ddl: str, rows: str):
+    """A deploy in copy mode with a table ``pets`` made by ``source_ddl`` there, ``target_ddl`` here."""
     _copy_project(project)
-    same_schema(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, age int);",
-                "CREATE TABLE pets (id int PRIMARY KEY, age int, name text);")
-    query(source_db, "INSERT INTO pets SELECT g, 'pet ' || g, g % 20 FROM generate_series(1, 200) g", which="source")
-    first = project.deploy()
+    same_schema(project, source_db, source_ddl, target_ddl)
+    query(source_db, rows, which="source")
+    return project.deploy()
+
+
+def test_same_columns_in_another_order_copy_and_converge(project, source_db):
+    first = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, age int);",
+                  "CREATE TABLE pets (id int PRIMARY KEY, age int, name text);",
+                  "INSERT INTO pets SELECT g, 'pet ' || g, g % 20 FROM generate_series(1, 200) g")
     assert first.code == 0, first.output[-3000:]
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
     assert project.deploy().operations()["Data copied"] == "no_change"
 
 
 def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
-    _copy_project(project)
-    same_schema(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text);",
-                "CREATE TABLE pets (id int PRIMARY KEY, name text, \"Nick Name\" text);")
-    query(source_db, "INSERT INTO pets VALUES (1, 'rex')", which="source")
-    failed = project.deploy()
+    failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text);",
+                   "CREATE TABLE pets (id int PRIMARY KEY, name text, \"Nick Name\" text);",
+                   "INSERT INTO pets VALUES (1, 'rex')")
     assert failed.code != 0
     lines = [line for line in failed.stderr.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, failed.output[-3000:]

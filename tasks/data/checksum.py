@@ -37,9 +37,11 @@ _ROW_HASH = f"""(SELECT 'coalesce(sum(hash_record_extended(ROW('
          WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')"""
 
 
-def queries_sql(relations_sql: str, checksums: bool = True) -> str:
+def queries_sql(relations_sql: str, checksums: bool = True, exists_only: bool = False) -> str:
     """SQL giving ``(name, query)`` for each ``(name, oid)`` row of ``relations_sql``; each query
-    returns ``(name, rows, checksum)`` (the checksum is '' with ``checksums=False``: rows only)."""
-    value = f"coalesce({_ROW_HASH}, '''0''')" if checksums else "''''''"
-    return (f"SELECT r.name, format('SELECT %L::text, count(*), %s FROM ONLY %s t', r.name, {value}, r.name)\n"
+    returns ``(name, rows, checksum)``. With ``checksums=False`` the checksum is '' (rows only); with
+    ``exists_only`` rows is 1 when the relation has a row, else 0 (one row read, not all)."""
+    value = f"coalesce({_ROW_HASH}, '''0''')" if checksums and not exists_only else "''''''"
+    source = "(SELECT FROM ONLY %s LIMIT 1)" if exists_only else "ONLY %s"
+    return (f"SELECT r.name, format('SELECT %L::text, count(*), %s FROM {source} t', r.name, {value}, r.name)\n"
             f"  FROM ({relations_sql}) r(name, oid)")

@@ -32,28 +32,31 @@ class Side:
 
 
 def _named(names: list[str] | None) -> str:
+    """SQL: ``name`` is one of ``names`` (None: every name)."""
     if names is None:
         return "true"
     return "name IN (SELECT jsonb_array_elements_text(" + "'" + json.dumps(names).replace("'", "''") + "'::jsonb))"
 
 
-def script(checksums_for: list[str] | None = None) -> str:
-    """The psql script that reads one side: every table counted (with its checksum when it is in
-    ``checksums_for``; all of them when None), populated views with checksums, sequences, large
+def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
+    """The psql script that reads one side: each table with its checksum when it is in
+    ``checksums_for`` (all when None), else counted when in ``counts_for`` (all when None), else
+    only whether it has a row (rows 1 or 0); populated views with checksums, sequences, large
     objects, and an ``end`` row (so an empty database still gives output)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
     views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
     wrap = "SELECT format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where} \\gexec\n"
+    summed, counted = _named(checksums_for), _named(counts_for)
     return (
         f"{PINNED_FORMAT};\n"
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
         f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value);\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
-        + wrap.format(tag="'trows'", queries=queries_sql(tables), where=_named(checksums_for))
-        + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False),
-                      where="false" if checksums_for is None else f"NOT {_named(checksums_for)}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
         + "SELECT 'end', '', '';\n"
     )

@@ -43,8 +43,11 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
+    # The target first (cheap while it is empty), then the source: checksums only where the target's
+    # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
     target = read(CopyState, target_service, copyplan.script())
-    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target))) \
+    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target),
+                                                             None if planning() else [])) \
         if not isinstance(target, FactError) else target
     for side, found in (("target", target), ("source", source)):
         if isinstance(found, FactError):
@@ -94,7 +97,9 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
 def data_to_copy(source_service: str, target_service: str) -> bool | None:
     """Whether the copy will write to the target (rows counted, not checksummed; None: unreadable)."""
     target = read(CopyState, target_service, copyplan.script([]))
-    source = read(CopyState, source_service, copyplan.script([]))
-    if isinstance(target, FactError) or isinstance(source, FactError):
+    if isinstance(target, FactError):
+        return None
+    source = read(CopyState, source_service, copyplan.script([], copyplan.need_checksums(target)))
+    if isinstance(source, FactError):
         return None
     return copyplan.pending(source, target, replace=True).anything

@@ -26,6 +26,7 @@ from tests.support import ROOT, query
 PREAMBLE = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
 """
 # type -> SQL expression of the row number g and a text literal s
 TYPES = {
@@ -40,6 +41,9 @@ TYPES = {
     "int[]": "ARRAY[g, NULL, g + 1]",
     "text[]": "ARRAY['a' || g, {s}]",
     "mood": "(enum_range(NULL::mood))[1 + g % 3]",
+    "mood[]": "enum_range(NULL::mood)",
+    "pair": "ROW(g, 'p' || g)::pair",
+    "positive[]": "ARRAY[1 + g]::positive[]",
     "positive": "1 + g",
     "boolean": "g % 2 = 0",
 }

@@ -36,6 +36,7 @@ from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
+from tasks.data.plan import conflict_refusal, large_objects_refusal, missing_refusal
 
 PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20
@@ -434,12 +435,8 @@ def _set_sequences(src: psycopg.Connection, dst: psycopg.Connection) -> int:
 
 
 def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list[str]:
-    count, oids = src.execute(relations.LARGE_OBJECTS_SQL).fetchone()
-    problems = []
-    if count:
-        problems.append(f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): "
-                        "the copy does not move large objects: move them with pg_dump --large-objects | pg_restore, "
-                        "or store them in bytea columns")
+    large_objects = large_objects_refusal(*src.execute(relations.LARGE_OBJECTS_SQL).fetchone())
+    problems = [large_objects] if large_objects else []
     present = set(target.tables)
     for table in source.tables:
         if table in present and source.has_rows(table):
@@ -476,13 +473,10 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
                       else TableState(t, int(catalogs[0].has_rows(t)), None)) for t in order}
         plan = compare(wanted, target, order, replace)
         if plan.missing_in_target:
-            raise CopyError(f"table {plan.missing_in_target[0]} exists in the source but not in the target: "
-                            "create it in a migration first")
+            raise CopyError(missing_refusal(plan.missing_in_target[0]))
         if plan.conflicts:
             want, have = plan.conflicts[0]
-            raise CopyError(f"table {want.table} in the target is not empty and differs from the source "
-                            f"({have.rows:,} rows there, {want.rows:,} in the source): nothing was copied; "
-                            "set COPY_CONFLICT=replace to reload it (a target backup is taken first)")
+            raise CopyError(conflict_refusal(want.table, have.rows, want.rows))
         if plan.replace and before_replace:
             before_replace()
         work = [(t, False) for t in plan.copy] + [(t, True) for t in plan.replace]

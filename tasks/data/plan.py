@@ -84,6 +84,24 @@ def parse(rows: list[list[str]]) -> Side:
     return side
 
 
+def large_objects_refusal(count: int, oids: str) -> str | None:
+    """Pure: why the copy stops when the source has large objects (named by oid), or None."""
+    if not count:
+        return None
+    return (f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy does not "
+            "move large objects: move them with pg_dump --large-objects | pg_restore, or store them in bytea columns")
+
+
+def missing_refusal(table: str) -> str:
+    return f"table {table} exists in the source but not in the target: create it in a migration first"
+
+
+def conflict_refusal(table: str, target_rows: int, source_rows: int) -> str:
+    return (f"table {table} in the target is not empty and differs from the source ({target_rows:,} rows there, "
+            f"{source_rows:,} in the source): nothing was copied; set COPY_CONFLICT=replace to reload it (a target "
+            "backup is taken first)")
+
+
 @dataclass
 class Pending:
     copy: list[str] = field(default_factory=list)
@@ -132,6 +150,19 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
         if target.sequences.get(name, 0) < value:
             todo.sequences.append((name, value))
     return todo
+
+
+def refusal(source: Side, todo: Pending, planning: bool) -> str | None:
+    """Pure: why the copy cannot start, or None. A table missing in the target is no reason while
+    planning: the migrations before the copy may create it."""
+    if source.large_objects[0]:
+        return large_objects_refusal(*source.large_objects)
+    if todo.missing and not planning:
+        return missing_refusal(todo.missing[0])
+    if todo.conflicts:
+        want, have = todo.conflicts[0]
+        return conflict_refusal(want.name, have.rows, want.rows)
+    return None
 
 
 def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:

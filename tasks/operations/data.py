@@ -53,22 +53,10 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         if isinstance(found, FactError):
             yield from refuse(f"cannot read the {side}'s tables for the copy: {found['error']}")
             return
-    count, oids = source.large_objects
-    if count:
-        yield from refuse(f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy "
-                          "does not move large objects: move them with pg_dump --large-objects | pg_restore, or store "
-                          "them in bytea columns")
-        return
     todo = copyplan.pending(source, target, replace)
-    if todo.missing and not planning():
-        yield from refuse(f"table {todo.missing[0]} exists in the source but not in the target: "
-                          "create it in a migration first")
-        return
-    if todo.conflicts:
-        want, have = todo.conflicts[0]
-        yield from refuse(f"table {want.name} in the target is not empty and differs from the source "
-                          f"({have.rows:,} rows there, {want.rows:,} in the source): nothing was copied; "
-                          "set COPY_CONFLICT=replace to reload it (a target backup is taken first)")
+    problem = copyplan.refusal(source, todo, planning())
+    if problem:
+        yield from refuse(problem)
         return
     if not todo.anything:
         converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "

@@ -107,3 +107,16 @@ def test_tables_on_a_foreign_key_cycle_load_as_one_group_after_what_they_referen
     references = {"staff": {"store", "address"}, "store": {"staff", "address"}, "payment": {"staff"}}
     assert load_groups(["payment", "staff", "store", "address"], references) == [
         ("address",), ("staff", "store"), ("payment",)]
+
+
+def test_refusals_name_large_objects_missing_tables_only_at_execute_time_and_conflicts():
+    source = _side([Relation("public.a", "", 2, "9")])
+    source.large_objects = (7, "1, 2, 3, 4, 5")
+    assert copyplan.refusal(source, copyplan.Pending(), planning=False).startswith(
+        "the source has 7 large object(s) (oid 1, 2, 3, 4, 5, …): the copy does not move large objects")
+    source.large_objects = (0, "")
+    missing = copyplan.pending(source, _side(), replace=False)
+    assert copyplan.refusal(source, missing, planning=True) is None  # the migrations may create it
+    assert "table public.a exists in the source but not in the target" in copyplan.refusal(source, missing, False)
+    conflict = copyplan.pending(source, _side([Relation("public.a", "", 3, "1")]), replace=False)
+    assert "(3 rows there, 2 in the source)" in copyplan.refusal(source, conflict, True)

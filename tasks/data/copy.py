@@ -22,7 +22,6 @@ Data copied: the source's rows into the target, table by table, verified before 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import threading
 import time
@@ -36,7 +35,8 @@ from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
-from tasks.data.plan import conflict_refusal, large_objects_refusal, missing_refusal
+from tasks.data.plan import (column_problems, conflict_refusal, large_objects_refusal, missing_refusal, quoted,  # noqa: F401
+                             type_refusal)
 
 PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20
@@ -112,19 +112,6 @@ def compare(source: dict[str, TableState], target: dict[str, TableState], order:
     return plan
 
 
-def quoted(name: str) -> str:
-    """Pure: a column name as SQL would need it written."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
-
-
-def column_problems(table: str, source: list[str], target: list[str]) -> list[str]:
-    """Pure: the columns on one side only, one line each with the fix."""
-    return ([f"table {table}: column {quoted(c)} is in the source but not in the target: add it in a migration "
-             "(or drop it from the source)" for c in source if c not in target]
-            + [f"table {table}: column {quoted(c)} is in the target but not in the source: drop it in a migration "
-               "or add it to the source (a generated column is left to the target)" for c in target if c not in source])
-
-
 def dependency_order(tables: list[str], references: dict[str, set[str]]) -> list[str]:
     """Pure: ``tables`` with every table after those it references; tables on a foreign-key cycle
     come together, after whatever the cycle references (in name order)."""
@@ -193,7 +180,11 @@ class Catalog:
         self._lock = threading.Lock()
 
     def columns(self, table: str) -> list[str]:
-        return [row[0] for row in self.conn.execute(relations.COLUMNS_SQL, (table,)).fetchall()]
+        return list(self.column_types(table))
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """The written columns, in table order, with their types as SQL spells them."""
+        return dict(self.conn.execute(relations.COLUMNS_SQL, (table,)).fetchall())
 
     def has_rows(self, table: str) -> bool:
         query = sql.SQL("SELECT EXISTS (SELECT FROM ONLY {})").format(sql.SQL(table))
@@ -440,7 +431,10 @@ def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list
     present = set(target.tables)
     for table in source.tables:
         if table in present and source.has_rows(table):
-            problems += column_problems(table, source.columns(table), target.columns(table))
+            theirs, ours = source.column_types(table), target.column_types(table)
+            problems += column_problems(table, list(theirs), list(ours))
+            problems += [type_refusal(table, column, kind, ours[column])
+                         for column, kind in theirs.items() if column in ours and ours[column] != kind]
     return problems
 
 

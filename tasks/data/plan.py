@@ -7,6 +7,7 @@ sequences to set, large objects. Pure apart from the script's SQL.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from tasks.data import relations
@@ -29,6 +30,7 @@ class Side:
     unpopulated_views: set[str] = field(default_factory=set)
     sequences: dict[str, int] = field(default_factory=dict)
     large_objects: tuple[int, str] = (0, "")
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
 
 
 def _named(names: list[str] | None) -> str:
@@ -53,6 +55,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
         f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value);\n"
+        f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
@@ -74,6 +77,8 @@ def parse(rows: list[list[str]]) -> Side:
             populated[row[1]] = row[2] == "t"
         elif tag == "sequence":
             side.sequences[row[1]] = int(row[2])
+        elif tag == "column":
+            side.columns.setdefault(row[1], {})[row[2]] = row[3]
         elif tag == "lo":
             side.large_objects = (int(row[1]), row[2])
         elif tag == "trows":
@@ -94,6 +99,38 @@ def large_objects_refusal(count: int, oids: str) -> str | None:
 
 def missing_refusal(table: str) -> str:
     return f"table {table} exists in the source but not in the target: create it in a migration first"
+
+
+def quoted(name: str) -> str:
+    """Pure: a column name as SQL would need it written."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def column_problems(table: str, source: list[str], target: list[str]) -> list[str]:
+    """Pure: the columns on one side only, one line each with the fix."""
+    return ([f"table {table}: column {quoted(c)} is in the source but not in the target: add it in a migration "
+             "(or drop it from the source)" for c in source if c not in target]
+            + [f"table {table}: column {quoted(c)} is in the target but not in the source: drop it in a migration "
+               "or add it to the source (a generated column is left to the target)" for c in target if c not in source])
+
+
+def column_refusals(source: Side, target: Side) -> list[str]:
+    """Pure: for each table with rows in the source that the target has, the columns that cannot be
+    copied by name: on one side only, or of another type (binary COPY would reinterpret the bytes)."""
+    problems = []
+    for table, want in sorted(source.tables.items()):
+        if not want.rows or table not in target.columns or table not in source.columns:
+            continue
+        theirs, ours = source.columns[table], target.columns[table]
+        problems += column_problems(table, list(theirs), list(ours))
+        problems += [type_refusal(table, column, kind, ours[column])
+                     for column, kind in theirs.items() if column in ours and ours[column] != kind]
+    return problems
+
+
+def type_refusal(table: str, column: str, source_type: str, target_type: str) -> str:
+    return (f"table {table}: column {quoted(column)} is {source_type} in the source but {target_type} in the target: "
+            "nothing was copied; give it the same type on both sides in a migration")
 
 
 def conflict_refusal(table: str, target_rows: int, source_rows: int) -> str:
@@ -152,11 +189,14 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     return todo
 
 
-def refusal(source: Side, todo: Pending, planning: bool) -> str | None:
+def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | None:
     """Pure: why the copy cannot start, or None. A table missing in the target is no reason while
     planning: the migrations before the copy may create it."""
     if source.large_objects[0]:
         return large_objects_refusal(*source.large_objects)
+    columns = column_refusals(source, target)
+    if columns:
+        return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")
     if todo.missing and not planning:
         return missing_refusal(todo.missing[0])
     if todo.conflicts:

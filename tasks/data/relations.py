@@ -51,9 +51,19 @@ SELECT DISTINCT a.leaf::int8, b.leaf::int8
 
 # The columns the copy writes (generated columns are left to the target), by name.
 COLUMNS_SQL = """
-SELECT a.attname FROM pg_attribute a
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
  WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
  ORDER BY a.attnum
+"""
+
+# Every written column of every table that holds rows, with its type as SQL spells it (name, column,
+# type): the plan compares them by name before anything changes.
+COLUMN_TYPES_SQL = f"""
+SELECT t.name, a.attname, format_type(a.atttypid, a.atttypmod)
+  FROM ({TABLES_SQL}) t(name, oid, parent)
+  JOIN pg_attribute a ON a.attrelid = t.oid::oid
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ ORDER BY 1, a.attnum
 """
 
 # Materialized views, in creation order (a view built on another comes after it): name, populated.

@@ -54,7 +54,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             yield from refuse(f"cannot read the {side}'s tables for the copy: {found['error']}")
             return
     todo = copyplan.pending(source, target, replace)
-    problem = copyplan.refusal(source, todo, planning())
+    problem = copyplan.refusal(source, target, todo, planning())
     if problem:
         yield from refuse(problem)
         return

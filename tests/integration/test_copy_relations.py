@@ -117,6 +117,26 @@ def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
     assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0
 
 
+def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(project, source_db):
+    """Adversary finding 1: binary COPY wrote text into bytea and bigint into timestamp, "complete"."""
+    failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, born bigint, tag text);",
+                   "CREATE TABLE pets (id int PRIMARY KEY, name bytea, born timestamp, tag varchar(3));",
+                   "INSERT INTO pets VALUES (1, 'rex', 1, 'abcdef')")
+    assert failed.code != 0
+    lines = [line for line in failed.stderr.splitlines() if "pgconverge:" in line]
+    assert len(lines) == 1, failed.output[-3000:]
+    assert "table public.pets: column name is text in the source but bytea in the target" in lines[0]
+    assert "(and 2 more problem(s))" in lines[0]
+    assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0
+    # the target has the table now: the rerun refuses at plan time, before a target backup is taken
+    backups = sorted((project.tmp / "backups").rglob("*"))
+    again = project.deploy()
+    assert again.code != 0
+    assert "column name is text in the source but bytea in the target" in again.output
+    assert sorted((project.tmp / "backups").rglob("*")) == backups, again.output[-4000:]
+    assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0
+
+
 def test_large_objects_are_refused_by_oid(project, source_db):
     _copy_project(project)
     oid = query(source_db, "SELECT lo_from_bytea(0, 'hello')", which="source")[0][0]

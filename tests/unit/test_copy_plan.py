@@ -112,11 +112,24 @@ def test_tables_on_a_foreign_key_cycle_load_as_one_group_after_what_they_referen
 def test_refusals_name_large_objects_missing_tables_only_at_execute_time_and_conflicts():
     source = _side([Relation("public.a", "", 2, "9")])
     source.large_objects = (7, "1, 2, 3, 4, 5")
-    assert copyplan.refusal(source, copyplan.Pending(), planning=False).startswith(
+    assert copyplan.refusal(source, Side(), copyplan.Pending(), planning=False).startswith(
         "the source has 7 large object(s) (oid 1, 2, 3, 4, 5, …): the copy does not move large objects")
     source.large_objects = (0, "")
     missing = copyplan.pending(source, _side(), replace=False)
-    assert copyplan.refusal(source, missing, planning=True) is None  # the migrations may create it
-    assert "table public.a exists in the source but not in the target" in copyplan.refusal(source, missing, False)
+    assert copyplan.refusal(source, Side(), missing, planning=True) is None  # the migrations may create it
+    assert "table public.a exists in the source but not in the target" in copyplan.refusal(source, Side(), missing, False)
     conflict = copyplan.pending(source, _side([Relation("public.a", "", 3, "1")]), replace=False)
-    assert "(3 rows there, 2 in the source)" in copyplan.refusal(source, conflict, True)
+    assert "(3 rows there, 2 in the source)" in copyplan.refusal(source, Side(), conflict, True)
+
+
+def test_a_column_type_difference_is_refused_naming_table_column_and_both_types():
+    source = _side([Relation("public.pets", "", 1, "")])
+    source.columns = {"public.pets": {"id": "integer", "name": "text", "born": "bigint"}}
+    target = _side([Relation("public.pets", "", 0, "")])
+    target.columns = {"public.pets": {"id": "integer", "born": "timestamp without time zone", "name": "text"}}
+    todo = copyplan.pending(source, target, replace=False)
+    problem = copyplan.refusal(source, target, todo, planning=True)
+    assert problem == ("table public.pets: column born is bigint in the source but timestamp without time zone in the "
+                       "target: nothing was copied; give it the same type on both sides in a migration")
+    target.columns["public.pets"]["born"] = "bigint"
+    assert copyplan.refusal(source, target, todo, planning=True) is None  # same types, another order: fine

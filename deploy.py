@@ -55,6 +55,7 @@ backups.target_captured_before_change(
     keep=settings.backup_keep,
     seed_upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
+    copy_replace=settings.copy_replace,
     heroku_app=app.name if app else None,
 )
 

@@ -131,6 +131,7 @@ def target_captured_before_change(
     seed_upsert: bool = False,
     copy_from: str | None = None,
     heroku_app: str | None = None,
+    copy_replace: bool = False,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -147,8 +148,10 @@ def target_captured_before_change(
     + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
       ``pg:backups:info``) instead of a local ``pg_dump``, after ``pg:info`` says the database
       is available
+    + copy_replace: ``COPY_CONFLICT=replace``: a differing target table is no reason to refuse
 
-    Nothing pending → no backup.
+    A copy that will refuse (large objects, a column of another name or type, a conflict) stops
+    here, before the backup and the migrations. Nothing pending → no backup.
 
     **Example:**
 
@@ -163,6 +166,13 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
+    if copy_from:
+        from tasks.operations.data import copy_refusal
+
+        problem = copy_refusal(copy_from, service, copy_replace)
+        if problem:
+            yield from refuse(problem)
+            return
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
         converged("nothing will change in the target: no backup needed")

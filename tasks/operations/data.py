@@ -43,16 +43,11 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
-    # The target first (cheap while it is empty), then the source: checksums only where the target's
-    # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
-    target = read(CopyState, target_service, copyplan.script())
-    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target),
-                                                             None if planning() else [])) \
-        if not isinstance(target, FactError) else target
-    for side, found in (("target", target), ("source", source)):
-        if isinstance(found, FactError):
-            yield from refuse(f"cannot read the {side}'s tables for the copy: {found['error']}")
-            return
+    found = _read_sides(source_service, target_service, counts=planning())
+    if isinstance(found, str):
+        yield from refuse(found)
+        return
+    source, target = found
     todo = copyplan.pending(source, target, replace)
     problem = copyplan.refusal(source, target, todo, planning())
     if problem:
@@ -80,6 +75,30 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         return ", ".join(parts) + ", complete"
 
     yield python_step(run, (datacopy.CopyError, dump.BackupError, LockTimeout))
+
+
+def _read_sides(source_service: str, target_service: str, counts: bool):
+    """Both sides as the plan sees them, or the line saying which one cannot be read."""
+    # The target first (cheap while it is empty), then the source: checksums only where the target's
+    # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
+    target = read(CopyState, target_service, copyplan.script())
+    if isinstance(target, FactError):
+        return f"cannot read the target's tables for the copy: {target['error']}"
+    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target), None if counts else []))
+    if isinstance(source, FactError):
+        return f"cannot read the source's tables for the copy: {source['error']}"
+    return source, target
+
+
+def copy_refusal(source_service: str, target_service: str, replace: bool) -> str | None:
+    """Why the copy will refuse, known before any change (large objects, columns of another name or
+    type, conflicts; a missing table is no reason: the migrations may create it), or None.
+    The target backup asks first, so a run bound to fail neither takes a backup nor migrates."""
+    found = _read_sides(source_service, target_service, counts=False)
+    if isinstance(found, str):
+        return None  # the copy step says it, with its own context
+    source, target = found
+    return copyplan.refusal(source, target, copyplan.pending(source, target, replace), planning=True)
 
 
 def data_to_copy(source_service: str, target_service: str) -> bool | None:

@@ -134,6 +134,7 @@ def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(pr
     assert again.code != 0
     assert "column name is text in the source but bytea in the target" in again.output
     assert sorted((project.tmp / "backups").rglob("*")) == backups, again.output[-4000:]
+    assert summary_rows(again.output)["Migrations applied"][0] == "skipped"
     assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0
 
 

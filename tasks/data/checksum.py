@@ -8,7 +8,7 @@ A table's checksum is the sum of its rows' 64-bit hashes: order-independent, one
 
 Columns are hashed as they are stored when their type's hash is exact and server-independent
 (integers, text, bytea, timestamps, uuid, jsonb, ... and arrays of them); every other type goes
-through its text form (``::text``): json (no extended hash), numeric (its hash ignores the scale:
+through its text form (``::text``): floats (their hash equates -0 and 0), json (no extended hash), numeric (its hash ignores the scale:
 1.0 and 1.00), interval ('1 day' = '24 hours'), enums (hashed by their OID, which differs between
 databases), domains, composites, ranges, geometric types. The text form is pinned by
 :data:`PINNED_FORMAT` on both sides. Generated columns are left out: the target computes them.
@@ -22,9 +22,11 @@ from __future__ import annotations
 PINNED_FORMAT = ("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
                  "SET extra_float_digits = 3")
 
-# bool, bytea, "char", name, int8, int2, int4, text, oid, float4, float8, bpchar, varchar, date,
-# time, timestamp, timestamptz, uuid, jsonb: equal values have equal hashes, unequal ones differ.
-HASHED_AS_STORED = "16, 17, 18, 19, 20, 21, 23, 25, 26, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 2950, 3802"
+# bool, bytea, "char", name, int8, int2, int4, text, oid, bpchar, varchar, date, time, timestamp,
+# timestamptz, uuid, jsonb: equal values have equal hashes, unequal ones differ. Not float4/float8:
+# their hash makes -0 equal to 0 (and every NaN one); their text form (shortest exact digits, with
+# extra_float_digits pinned) keeps -0 apart from 0.
+HASHED_AS_STORED = "16, 17, 18, 19, 20, 21, 23, 25, 26, 1042, 1043, 1082, 1083, 1114, 1184, 2950, 3802"
 
 _COLUMN = f"""CASE WHEN ty.typtype <> 'd' AND (ty.oid IN ({HASHED_AS_STORED})
                      OR (ty.typcategory = 'A' AND ty.typelem IN ({HASHED_AS_STORED})))

@@ -64,6 +64,19 @@ def test_checksum_is_the_same_on_both_servers_and_for_any_column_order(services,
     assert _state("target", "public.typed")[1] != source[1]
 
 
+def test_minus_zero_and_zero_floats_have_different_checksums(services, source_db):
+    """Adversary finding 6: float hashing normalises -0 to 0, so a differing target looked converged."""
+    ddl = "CREATE TABLE floats (id int PRIMARY KEY, f8 double precision, f4 real, a8 float8[]);"
+    query(source_db, ddl + "INSERT INTO floats VALUES (1, '-0', '-0', '{-0}')", which="source")
+    query(services.target_db, OWNER + ddl + "INSERT INTO floats VALUES (1, '0', '-0', '{-0}')")
+    assert _state("source", "public.floats")[1] != _state("target", "public.floats")[1]
+    for column in ("f4", "a8"):
+        query(services.target_db, f"UPDATE floats SET f8 = '-0', {column} = {'0' if column == 'f4' else chr(39) + '{0}' + chr(39)}")
+        assert _state("source", "public.floats")[1] != _state("target", "public.floats")[1], column
+        query(services.target_db, "UPDATE floats SET f4 = '-0', a8 = '{-0}'")
+    assert _state("source", "public.floats")[1] == _state("target", "public.floats")[1]
+
+
 def test_a_relation_the_copy_list_misses_fails_the_completeness_check_by_name(services, source_db, monkeypatch):
     query(source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text)", which="source")
     query(source_db, "INSERT INTO pets VALUES (1, 'rex'), (2, 'tom')", which="source")

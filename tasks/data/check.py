@@ -26,13 +26,18 @@ SELECT format('%I.%I', ns.nspname, rel.relname), rel.relkind = 'm'
                     WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.objid = rel.oid AND dep.deptype = 'e')
  ORDER BY 1
 """
+SEQUENCE_STATES_SQL = """
+SELECT format('%I.%I', seq.schemaname, seq.sequencename), seq.last_value FROM pg_catalog.pg_sequences seq
+ WHERE seq.schemaname <> ALL (ARRAY['_heroku', 'heroku_ext'])
+"""
 LARGE_OBJECT_COUNT_SQL = "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata"
 
 State = tuple[int, str]  # (rows, checksum)
 
 
 def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_objects: tuple[int, int],
-               views: frozenset[str] = frozenset()) -> list[str]:
+               views: frozenset[str] = frozenset(),
+               sequences: tuple[Mapping[str, int | None], Mapping[str, int | None]] = ({}, {})) -> list[str]:
     """Pure: one line per source relation holding rows whose target rows differ (empty: complete).
     Materialized ``views`` are compared by row count: their rows are derived, and a query may
     aggregate in another order on another server."""
@@ -46,6 +51,9 @@ def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_o
         elif have != (rows, digest) and not (name in views and have[0] == rows):
             problems.append(f"{name}: {rows:,} rows in the source, {have[0]:,} in the target"
                             + (" with another checksum" if have[0] == rows else ""))
+    for name, value in sorted(sequences[0].items()):
+        if name in sequences[1] and sequences[1][name] != value:
+            problems.append(f"sequence {name}: last value {value} in the source, {sequences[1][name]} in the target")
     if large_objects[0] != large_objects[1]:
         problems.append(f"large objects: {large_objects[0]:,} in the source, {large_objects[1]:,} in the target")
     return problems
@@ -68,4 +76,5 @@ def check(src, dst, source_state: Callable[[str], State], target_state: Callable
     present = set(relations(dst))
     target = {name: target_state(name) for name in source if name in present and source[name][0]}
     views = frozenset(name for name, is_view in kinds.items() if is_view)
-    return incomplete(source, target, (large_objects(src), large_objects(dst)), views)
+    sequences = tuple(dict(conn.execute(SEQUENCE_STATES_SQL).fetchall()) for conn in (src, dst))
+    return incomplete(source, target, (large_objects(src), large_objects(dst)), views, sequences)

@@ -410,18 +410,16 @@ def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, t
 
 
 def _set_sequences(src: psycopg.Connection, dst: psycopg.Connection) -> int:
-    """Each sequence at least at the source's value and past its owning column's largest value."""
+    """Each sequence at the source's state, ascending or descending: its last value, called; or, never
+    called in the source, back at its start, not called."""
     count = 0
-    current = dict(dst.execute(relations.SEQUENCES_SQL).fetchall())
-    for name, value in src.execute(relations.SEQUENCES_SQL).fetchall():
-        wanted = value
-        for _, table, column in dst.execute(relations.OWNED_BY_SQL, (name,)).fetchall():
-            biggest = dst.execute(sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), sql.SQL(table))).fetchone()[0]
-            if isinstance(biggest, int) and biggest > wanted:
-                wanted = biggest
-        if current.get(name) is None or current[name] < wanted:
-            dst.execute(sql.SQL("SELECT setval({}, %s)").format(sql.Literal(name)), (wanted,))
-            count += 1
+    current = {name: (value, start) for name, value, start in dst.execute(relations.SEQUENCES_SQL).fetchall()}
+    for name, value, _ in src.execute(relations.SEQUENCES_SQL).fetchall():
+        if name not in current or current[name][0] == value:
+            continue
+        called, to = (True, value) if value is not None else (False, current[name][1])
+        dst.execute(sql.SQL("SELECT setval({}, %s, %s)").format(sql.Literal(name)), (to, called))
+        count += 1
     return count
 
 

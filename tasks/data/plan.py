@@ -28,7 +28,7 @@ class Side:
     tables: dict[str, Relation] = field(default_factory=dict)
     views: dict[str, Relation] = field(default_factory=dict)  # populated ones only
     unpopulated_views: set[str] = field(default_factory=set)
-    sequences: dict[str, int] = field(default_factory=dict)
+    sequences: dict[str, int | None] = field(default_factory=dict)  # None: never called
     large_objects: tuple[int, str] = (0, "")
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
 
@@ -54,7 +54,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"{PINNED_FORMAT};\n"
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
-        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value);\n"
+        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value, start_value);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
@@ -76,7 +76,7 @@ def parse(rows: list[list[str]]) -> Side:
         elif tag == "view":
             populated[row[1]] = row[2] == "t"
         elif tag == "sequence":
-            side.sequences[row[1]] = int(row[2])
+            side.sequences[row[1]] = int(row[2]) if row[2] else None
         elif tag == "column":
             side.columns.setdefault(row[1], {})[row[2]] = row[3]
         elif tag == "lo":
@@ -146,7 +146,7 @@ class Pending:
     conflicts: list[tuple[Relation, Relation]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
-    sequences: list[tuple[str, int]] = field(default_factory=list)
+    sequences: list[tuple[str, int | None]] = field(default_factory=list)
     in_sync: int = 0
 
     @property
@@ -184,7 +184,7 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
     for name, value in sorted(source.sequences.items()):
-        if target.sequences.get(name, 0) < value:
+        if name not in target.sequences or target.sequences[name] != value:  # either direction
             todo.sequences.append((name, value))
     return todo
 
@@ -221,5 +221,6 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
               for t in todo.replace]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"set sequence {name} to {value:,}" for name, value in todo.sequences]
+    lines += [f"set sequence {name} to {value:,}" if value is not None else f"reset sequence {name} (never used in the source)"
+              for name, value in todo.sequences]
     return lines

@@ -74,22 +74,11 @@ SELECT format('%I.%I', n.nspname, c.relname), c.relispopulated
  ORDER BY c.oid
 """
 
-# Sequences with the value they must reach: the source's last value, and in the target at least
-# the largest value of the column that owns it (identity or serial), so the next one is new.
+# Sequences with their state, whatever their direction: name, last value ('' / None before the first
+# nextval: is_called false), start value (where setval puts one that was never called).
 SEQUENCES_SQL = """
-SELECT format('%I.%I', s.schemaname, s.sequencename), s.last_value FROM pg_sequences s
- WHERE s.last_value IS NOT NULL ORDER BY 1
-"""
-OWNED_BY_SQL = """
-SELECT format('%%I.%%I', n.nspname, s.relname), format('%%I.%%I', tn.nspname, t.relname), a.attname
-  FROM pg_depend d
-  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
-  JOIN pg_namespace n ON n.oid = s.relnamespace
-  JOIN pg_class t ON t.oid = d.refobjid
-  JOIN pg_namespace tn ON tn.oid = t.relnamespace
-  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
- WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-   AND format('%%I.%%I', n.nspname, s.relname) = %s
+SELECT format('%I.%I', s.schemaname, s.sequencename), s.last_value, s.start_value FROM pg_sequences s
+ WHERE s.schemaname NOT IN ('_heroku', 'heroku_ext') ORDER BY 1
 """
 
 # Large objects live outside every table: their count and the first few oids, to name them.

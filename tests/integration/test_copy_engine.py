@@ -12,7 +12,7 @@ import pytest
 
 from tasks.core.connections import conninfo
 from tasks.data import copy as datacopy
-from tasks.data import relations
+from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT
 from tests.copy_support import fingerprints, services, with_rows  # noqa: F401  (services: a fixture)
 from tests.support import query
@@ -109,3 +109,35 @@ def test_parallel_jobs_copy_every_table_after_the_ones_it_references(services, s
     assert with_rows(fingerprints(services.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
     again = datacopy.copy_data("source", "target", False, lines.append, jobs=4)
     assert again.copy == [] and again.sequences == 0
+
+
+def test_a_descending_sequence_is_set_to_the_source_state_and_compared(services, source_db):
+    """Adversary finding 5: a descending sequence (INCREMENT -1) was left at -1 against the source's -3."""
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
+    ddl = "CREATE SEQUENCE down INCREMENT -1; CREATE SEQUENCE unused;"
+    query(source_db, ddl + "SELECT nextval('down'), nextval('down'), nextval('down');", which="source")
+    query(services.target_db, OWNER + ddl + "SELECT nextval('down'), nextval('unused');")
+    done = datacopy.copy_data("source", "target", False, lambda line: None)
+    assert done.sequences >= 2
+    assert query(services.target_db, "SELECT last_value, is_called FROM down")[0] == (-3, True)
+    assert query(services.target_db, "SELECT last_value, is_called FROM unused")[0] == (1, False)
+    assert query(services.target_db, "SELECT nextval('down')")[0][0] == -4
+    query(source_db, "SELECT nextval('down')", which="source")  # both at -4 now
+    assert datacopy.copy_data("source", "target", False, lambda line: None).sequences == 0
+    # the completeness check compares sequences: one the copy's own list would miss is named
+    query(services.target_db, "SELECT setval('down', -1)")
+    with psycopg.connect(conninfo("source"), autocommit=True) as src, \
+            psycopg.connect(conninfo("target"), autocommit=True) as dst:
+        problems = check.check(src, dst, lambda name: _pair(src, name),
+                               lambda name: _pair(dst, name))
+    assert "sequence public.down: last value -4 in the source, -1 in the target" in problems
+
+
+def _pair(conn, name: str) -> tuple[int, str]:
+    conn.execute(PINNED_FORMAT)
+    state = datacopy.table_state(conn, name)
+    return state.rows, state.checksum

@@ -272,6 +272,19 @@ def _stream(source: Source, dst: psycopg.Connection, table: str, columns: list[s
     return copied
 
 
+# The target table's enabled user triggers, each as the statements that disable it for the load and
+# enable it again in its own mode, inside the table's transaction: the rows arrive as they are in the
+# source (a data load, as pg_restore --disable-triggers; ALTER TABLE is allowed to the table owner).
+TRIGGERS_SQL = """
+SELECT format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tgname),
+       format('ALTER TABLE %%s ENABLE %%s TRIGGER %%I', tg.tgrelid::regclass,
+              CASE tg.tgenabled WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, tg.tgname)
+  FROM pg_trigger tg
+ WHERE tg.tgrelid = %s::regclass AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+ ORDER BY tg.tgname
+"""
+
+
 class Worker:
     """One table at a time: its own target connection and a source connection in the snapshot."""
 
@@ -308,8 +321,13 @@ class Worker:
                                      if row not in deferred]
                 for drop, _, _ in deferred:
                     self.dst.execute(drop)
+                triggers = [row for table in group for row in self.dst.execute(TRIGGERS_SQL, (table,)).fetchall()]
+                for disable, _ in triggers:
+                    self.dst.execute(disable)
                 for table in group:
                     copied[table] = _stream(self.source, self.dst, table, columns[table], log)
+                for _, enable in triggers:
+                    self.dst.execute(enable)
                 for _, create, _ in sorted(deferred, key=lambda row: row[2]):
                     self.dst.execute(create)
                 summing.join()

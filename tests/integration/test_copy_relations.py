@@ -60,11 +60,10 @@ def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then
     # Rows counted once: 3,000 through the partitioned parent, 3 through the inheritance parent.
     assert query(project.target_db, 'SELECT count(*) FROM "Sales-Data".measurements')[0][0] == 3000
     assert query(project.target_db, "SELECT count(*) FROM animals")[0][0] == 3
-    # Identity and serial sequences moved past the copied values: new rows get new ids.
-    query(project.target_db, """INSERT INTO "Sales-Data".measurements (taken, city) VALUES ('2024-02-02', 'Oslo');
-                                INSERT INTO animals (name) VALUES ('new')""")
-    assert query(project.target_db, "SELECT max(id) FROM animals")[0][0] == 4
-    query(project.target_db, """DELETE FROM "Sales-Data".measurements WHERE id > 3000; DELETE FROM animals WHERE id = 4""")
+    # Identity and serial sequences at the source's values, past the copied ids: new rows get new ids
+    # (read, not drawn: a target sequence ahead of the source's is set back by the next run).
+    assert query(project.target_db, "SELECT last_value, is_called FROM animals_id_seq")[0] == (3, True)
+    assert query(project.target_db, """SELECT last_value FROM "Sales-Data".measurements_id_seq""")[0][0] == 3000
 
     backups = len(list((project.tmp / "backups" / "target").glob("*.dump")))
     for _ in range(2):
@@ -136,6 +135,34 @@ def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(pr
     assert sorted((project.tmp / "backups").rglob("*")) == backups, again.output[-4000:]
     assert summary_rows(again.output)["Migrations applied"][0] == "skipped"
     assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0
+
+
+TRIGGERS_DDL = """
+CREATE TABLE posts (id int PRIMARY KEY, body text, updated_at timestamptz);
+CREATE TABLE audit (id serial PRIMARY KEY, post int);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE FUNCTION remember() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit (id, post) VALUES (NEW.id, NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TRIGGER remember AFTER INSERT ON posts FOR EACH ROW EXECUTE FUNCTION remember();
+"""
+
+
+def test_target_triggers_do_not_rewrite_the_copied_rows_and_stay_enabled(project, source_db):
+    """Adversary finding 2: a BEFORE INSERT trigger changed every copied row (failing every run) and an
+    AFTER INSERT audit trigger inserted duplicates; a data load runs with the table's triggers off."""
+    _copy_project(project)
+    same_schema(project, source_db, "CREATE TABLE posts (id int PRIMARY KEY, body text, updated_at timestamptz);"
+                "CREATE TABLE audit (id serial PRIMARY KEY, post int);", TRIGGERS_DDL)
+    query(source_db, "INSERT INTO posts SELECT g, 'post ' || g, timestamptz '2020-01-01' + g * interval '1 day' "
+          "FROM generate_series(1, 5) g; INSERT INTO audit (post) VALUES (1), (2)", which="source")
+    first = project.deploy()
+    assert first.code == 0, first.output[-3000:]
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert project.deploy().operations()["Data copied"] == "no_change"
+    enabled = query(project.target_db, "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'posts'::regclass "
+                    "AND NOT tgisinternal ORDER BY 1")
+    assert enabled == [("remember", "O"), ("touch", "O")]
 
 
 def test_large_objects_are_refused_by_oid(project, source_db):

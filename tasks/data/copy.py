@@ -35,8 +35,8 @@ from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
-from tasks.data.plan import (column_problems, conflict_refusal, large_objects_refusal, missing_refusal, quoted,  # noqa: F401
-                             type_refusal)
+from tasks.data.plan import (CONNECTION_RESERVE, capped_jobs, column_problems, conflict_refusal,  # noqa: F401
+                             large_objects_refusal, missing_refusal, quoted, type_refusal)
 
 PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20
@@ -490,6 +490,12 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         if plan.replace and before_replace:
             before_replace()
         work = [(t, False) for t in plan.copy] + [(t, True) for t in plan.replace]
+        if jobs > 1 and len(work) > 1:
+            free = dst.execute(relations.FREE_CONNECTIONS_SQL).fetchone()[0]
+            if capped_jobs(jobs, free) < jobs:
+                log(f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
+                    f"and {CONNECTION_RESERVE} are left for others")
+                jobs = capped_jobs(jobs, free)
         _load(source, target_service, catalogs, work, jobs, log)
         # A replaced table's ON DELETE CASCADE may have emptied tables that were in sync: refill them.
         if plan.replace:

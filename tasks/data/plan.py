@@ -205,6 +205,15 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | 
     return None
 
 
+CONNECTION_RESERVE = 3  # left free for the app, an operator's psql and the deploy's own checks
+
+
+def capped_jobs(jobs: int, free: int, reserve: int = CONNECTION_RESERVE) -> int:
+    """Pure: the tables loaded at once: ``COPY_JOBS``, at most the target's free connections less a
+    reserve (each job holds one target connection), at least one."""
+    return max(1, min(jobs, free - reserve))
+
+
 def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     """What the dry run shows: tables with row counts, partitions and children under their parent."""
     lines = []

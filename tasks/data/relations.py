@@ -86,3 +86,16 @@ LARGE_OBJECTS_SQL = """
 SELECT count(*), coalesce(string_agg(oid::text, ', ' ORDER BY oid) FILTER (WHERE rank <= 5), '')
   FROM (SELECT oid, row_number() OVER (ORDER BY oid) AS rank FROM pg_largeobject_metadata) lo
 """
+
+# Connections this role can still open in this database: the server's limit (less the superusers'
+# reserve), the database's and the role's, less the sessions already counted against each.
+FREE_CONNECTIONS_SQL = """
+SELECT least(
+    current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+        - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+    CASE WHEN d.datconnlimit >= 0 THEN d.datconnlimit
+        - (SELECT count(*) FROM pg_stat_activity WHERE datid = d.oid AND backend_type = 'client backend') END,
+    CASE WHEN r.rolconnlimit >= 0 THEN r.rolconnlimit
+        - (SELECT count(*) FROM pg_stat_activity WHERE usename = current_user AND backend_type = 'client backend') END)
+  FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user
+"""

@@ -141,3 +141,22 @@ def _pair(conn, name: str) -> tuple[int, str]:
     conn.execute(PINNED_FORMAT)
     state = datacopy.table_state(conn, name)
     return state.rows, state.checksum
+
+
+def test_copy_jobs_above_the_target_connection_limit_are_lowered_not_refused_by_the_server(services, source_db):
+    """Adversary finding 7: COPY_JOBS=40 on max_connections=20 failed with "too many clients"."""
+    tables = "".join(f"CREATE TABLE t{i} (id int PRIMARY KEY); " for i in range(30))
+    query(source_db, tables + "".join(f"INSERT INTO t{i} VALUES (1), (2); " for i in range(30)), which="source")
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
+    query(services.target_db, OWNER + tables)
+    limit = query(services.target_db, "SELECT current_setting('max_connections')::int")[0][0]
+    assert limit < 30, "the sandbox target's connection limit is what this test exceeds"
+    lines: list[str] = []
+    done = datacopy.copy_data("source", "target", False, lines.append, jobs=40)
+    assert len(done.copy) >= 30
+    assert any(line.startswith("COPY_JOBS=40 lowered to ") for line in lines), lines[:5]
+    assert with_rows(fingerprints(services.target_db, "target")) == with_rows(fingerprints(source_db, "source"))

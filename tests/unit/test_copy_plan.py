@@ -133,3 +133,9 @@ def test_a_column_type_difference_is_refused_naming_table_column_and_both_types(
                        "target: nothing was copied; give it the same type on both sides in a migration")
     target.columns["public.pets"]["born"] = "bigint"
     assert copyplan.refusal(source, target, todo, planning=True) is None  # same types, another order: fine
+
+
+def test_copy_jobs_are_capped_by_the_target_free_connections_less_a_reserve():
+    assert copyplan.capped_jobs(40, free=19) == 16
+    assert copyplan.capped_jobs(4, free=19) == 4
+    assert copyplan.capped_jobs(8, free=2) == 1  # never below one

@@ -346,11 +346,30 @@ class Worker:
                 f"in {time.monotonic() - started:.1f}s, verified")
 
 
+# SQLSTATE classes of a fault that a rerun may get past: connection, insufficient resources (disk
+# full, out of memory, too many connections), operator intervention (shutdown), system (I/O), and a
+# serialization failure or deadlock.
+TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def transient(exc: BaseException) -> bool:
+    """Pure: whether ``exc`` is about the server or the link (a rerun may work), not about the rows
+    or the schema (a rerun fails the same way). A lost connection has no SQLSTATE."""
+    if isinstance(exc, psycopg.Error):
+        code = getattr(exc, "sqlstate", None)
+        return code is None or code[:2] in TRANSIENT_CLASSES
+    return isinstance(exc, OSError)
+
+
 def _fault(table: str, exc: BaseException) -> CopyError:
     if isinstance(exc, CopyError):
         return exc
-    return CopyError(f"table {table}: the copy stopped ({_first_line(exc)}): the table was rolled back; "
-                     "check the target (running, disk space) and run again")
+    if transient(exc):
+        return CopyError(f"table {table}: the copy stopped ({_first_line(exc)}): the table was rolled back; "
+                         "check the target (running, disk space) and run again")
+    return CopyError(f"table {table}: the target refused the source's rows ({_first_line(exc)}): the table was "
+                     "rolled back; a rerun fails the same way: make the target's schema accept them (the constraint, "
+                     "trigger or type named here) in a migration, then run again")
 
 
 def _load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog], work: list[tuple[str, bool]],
@@ -461,8 +480,10 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
     try:
         return _copy_data(source_service, target_service, replace, log, before_replace, jobs)
     except psycopg.Error as exc:
+        hint = "check both databases (running, disk space) and run again" if transient(exc) else \
+            "a rerun fails the same way: fix the cause named here first"
         raise CopyError(f"the copy stopped ({_first_line(exc)}): every table not reported verified was rolled "
-                        "back; check both databases (running, disk space) and run again") from exc
+                        f"back; {hint}") from exc
 
 
 def _copy_data(source_service, target_service, replace, log, before_replace, jobs) -> CopyPlan:

@@ -139,3 +139,22 @@ def test_copy_jobs_are_capped_by_the_target_free_connections_less_a_reserve():
     assert copyplan.capped_jobs(40, free=19) == 16
     assert copyplan.capped_jobs(4, free=19) == 4
     assert copyplan.capped_jobs(8, free=2) == 1  # never below one
+
+
+def test_only_connection_and_disk_faults_are_told_to_check_the_target_and_run_again():
+    """Adversary finding 12: deterministic errors (a constraint, a trigger) got "check the target
+    (running, disk space) and run again", which never helps."""
+    import psycopg
+
+    from tasks.data.copy import _fault
+
+    lost = _fault("public.a", psycopg.OperationalError("server closed the connection unexpectedly"))
+    full = _fault("public.a", psycopg.errors.DiskFull("could not extend file"))
+    for fault in (lost, full):
+        assert "check the target (running, disk space) and run again" in str(fault)
+    for exc in (psycopg.errors.ForeignKeyViolation('violates foreign key constraint "child_big_id_fkey"'),
+                psycopg.errors.CheckViolation("new row violates partition constraint"),
+                psycopg.errors.SyntaxError('syntax error at or near ")"')):
+        fault = str(_fault("public.a", exc))
+        assert "running, disk space" not in fault and "a rerun fails the same way" in fault
+        assert str(exc) in fault

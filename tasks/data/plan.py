@@ -179,8 +179,9 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
-        if name in target.views or name in target.unpopulated_views:
-            # derived rows: refreshed after the tables change, or when unpopulated or of another size
+        if name in target.views or name in target.unpopulated_views or rows_to_write:
+            # derived rows: refreshed after the tables change, or when unpopulated or of another size;
+            # one the target lacks yet is listed too when rows are written (the migrations create it)
             if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
     for name, value in sorted(source.sequences.items()):

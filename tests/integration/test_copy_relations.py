@@ -83,6 +83,7 @@ def test_dry_run_on_an_empty_target_lists_tables_partitions_views_and_sequences(
     assert '  "Sales-Data"."m_2024_Oslo": ' in dry.output
     assert "copy 500 rows into public.messages" in dry.output
     assert "set sequence public.messages_id_seq to 500" in dry.output
+    assert "refresh materialized view public.city_totals" in dry.output
     assert project.tables() == []  # nothing was touched
 
 

@@ -158,3 +158,10 @@ def test_only_connection_and_disk_faults_are_told_to_check_the_target_and_run_ag
         fault = str(_fault("public.a", exc))
         assert "running, disk space" not in fault and "a rerun fails the same way" in fault
         assert str(exc) in fault
+
+
+def test_the_dry_run_on_an_empty_target_lists_the_materialized_views_to_refresh():
+    """Adversary finding 10: the plan on a fresh target did not name the views the copy refreshes."""
+    source = _side([Relation("public.x", "", 3, "")], views=[Relation("public.v", "", 2, "")])
+    todo = copyplan.pending(source, _side(), replace=False)
+    assert "refresh materialized view public.v" in copyplan.plan_lines(source, _side(), todo)

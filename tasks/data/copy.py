@@ -247,7 +247,9 @@ def _first_line(exc: BaseException) -> str:
 def _stream(source: Source, dst: psycopg.Connection, table: str, columns: list[str], log: Callable[[str], None]) -> int:
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     out_query = sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT binary)").format(column_list, sql.SQL(table))
-    in_query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(sql.SQL(table), column_list)
+    # a table without columns (rows of nothing) is written without a column list: "()" is no SQL
+    into = sql.SQL("{} ({})").format(sql.SQL(table), column_list) if columns else sql.SQL(table)
+    in_query = sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(into)
     copied = 0
     started = last = time.monotonic()
     reader = source.reader(out_query.as_string(dst))

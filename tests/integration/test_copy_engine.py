@@ -160,3 +160,18 @@ def test_copy_jobs_above_the_target_connection_limit_are_lowered_not_refused_by_
     assert len(done.copy) >= 30
     assert any(line.startswith("COPY_JOBS=40 lowered to ") for line in lines), lines[:5]
     assert with_rows(fingerprints(services.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+
+
+def test_a_table_without_columns_keeps_its_row_count(services, source_db):
+    """Adversary finding 11: a zero-column table with rows failed with 'syntax error at or near ")"'."""
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
+    query(source_db, "CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES",
+          which="source")
+    query(services.target_db, OWNER + "CREATE TABLE nothing ();")
+    datacopy.copy_data("source", "target", False, lambda line: None)
+    assert query(services.target_db, "SELECT count(*) FROM nothing")[0][0] == 2
+    assert datacopy.copy_data("source", "target", False, lambda line: None).copy == []

@@ -65,6 +65,15 @@ SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname
  WHERE conrelid = %(table)s::regclass AND contype = 'f' AND conparentid = 0 AND conrelid <> confrelid
    AND confrelid = ANY(%(group)s::regclass[])
 """
+# When a table is replaced: the foreign keys of other tables that rest on it and would refuse its
+# DELETE (NO ACTION, RESTRICT), dropped around the reload and added back (checked) before commit.
+REFERENCING_SQL = """
+SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', conrelid::regclass, conname, pg_get_constraintdef(oid)), 3
+  FROM pg_constraint
+ WHERE contype = 'f' AND conparentid = 0 AND confdeltype IN ('a', 'r') AND conrelid <> ALL(%(group)s::regclass[])
+   AND (confrelid = %(table)s::regclass OR confrelid IN (SELECT relid FROM pg_partition_ancestors(%(table)s::regclass)))
+"""
 SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
 
 
@@ -313,8 +322,12 @@ class Worker:
         try:
             with self.dst.transaction():
                 deferred: list[tuple[str, str, int]] = []
+                readded: list[tuple[str, str, int]] = []  # dropped already (keys resting on a replaced table)
                 for table in group:
                     if replace:
+                        for drop, create, order in self.dst.execute(REFERENCING_SQL, {"table": table, "group": list(group)}).fetchall():
+                            self.dst.execute(drop)
+                            readded.append((drop, create, order))
                         self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
                     if sizes[table] >= BULK_FROM_BYTES:
                         deferred += self.dst.execute(DEFERRED_SQL, {"table": table}).fetchall()
@@ -330,7 +343,7 @@ class Worker:
                     copied[table] = _stream(self.source, self.dst, table, columns[table], log)
                 for _, enable in triggers:
                     self.dst.execute(enable)
-                for _, create, _ in sorted(deferred, key=lambda row: row[2]):
+                for _, create, _ in sorted(deferred + readded, key=lambda row: row[2]):
                     self.dst.execute(create)
                 summing.join()
                 for table in group:

@@ -537,6 +537,7 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         if plan.replace:
             again = [(t, True) for t in plan.in_sync if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
             _load(source, target_service, catalogs, again, jobs, log)
+            plan.replace += [t for t, _ in again]  # the summary counts every table reloaded
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         plan.sequences = _set_sequences(src, dst)
         if plan.sequences:

@@ -95,6 +95,14 @@ def _pets(project, source_db, source_ddl: str, target_ddl: str, rows: str):
     return project.deploy()
 
 
+def _one_line(failed) -> list[str]:
+    """The run failed with exactly one ``pgconverge:`` line; returns it (as a list)."""
+    assert failed.code != 0
+    lines = [line for line in failed.stderr.splitlines() if "pgconverge:" in line]
+    assert len(lines) == 1, failed.output[-3000:]
+    return lines
+
+
 def test_same_columns_in_another_order_copy_and_converge(project, source_db):
     first = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, age int);",
                   "CREATE TABLE pets (id int PRIMARY KEY, age int, name text);",
@@ -108,9 +116,7 @@ def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
     failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text);",
                    "CREATE TABLE pets (id int PRIMARY KEY, name text, \"Nick Name\" text);",
                    "INSERT INTO pets VALUES (1, 'rex')")
-    assert failed.code != 0
-    lines = [line for line in failed.stderr.splitlines() if "pgconverge:" in line]
-    assert len(lines) == 1, failed.output[-3000:]
+    lines = _one_line(failed)
     assert 'table public.pets: column "Nick Name" is in the target but not in the source' in lines[0]
     assert "drop it in a migration" in lines[0]
     assert summary_rows(failed.output)["Data copied"][0] == "failed"
@@ -122,9 +128,7 @@ def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(pr
     failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, born bigint, tag text);",
                    "CREATE TABLE pets (id int PRIMARY KEY, name bytea, born timestamp, tag varchar(3));",
                    "INSERT INTO pets VALUES (1, 'rex', 1, 'abcdef')")
-    assert failed.code != 0
-    lines = [line for line in failed.stderr.splitlines() if "pgconverge:" in line]
-    assert len(lines) == 1, failed.output[-3000:]
+    lines = _one_line(failed)
     assert "table public.pets: column name is text in the source but bytea in the target" in lines[0]
     assert "(and 2 more problem(s))" in lines[0]
     assert query(project.target_db, "SELECT count(*) FROM pets")[0][0] == 0

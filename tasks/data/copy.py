@@ -36,7 +36,7 @@ from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
 from tasks.data.plan import (CONNECTION_RESERVE, capped_jobs, column_problems, conflict_refusal,  # noqa: F401
-                             large_objects_refusal, missing_refusal, quoted, type_refusal)
+                             large_objects_refusal, missing_refusal, type_refusal)
 
 PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20

@@ -44,6 +44,11 @@ def test_pagila_is_copied_with_every_relation_equal():
         assert done.views == ["public.nicer_but_slower_film_list"]
         expected = with_rows(fingerprints(pair.source, "source"))
         assert len(expected) == 23  # 14 tables, 8 payment partitions, the view
-        assert with_rows(fingerprints(pair.target, "target")) == expected
+        got = with_rows(fingerprints(pair.target, "target"))
+        # the view's rows are derived: its string_agg may concatenate in another order (seen once under
+        # load), so it is compared by row count, as the copy's own check does
+        view = "public.nicer_but_slower_film_list"
+        assert got.pop(view)[0] == expected.pop(view)[0]
+        assert got == expected
         again = datacopy.copy_data("source", "target", False, lines.append, jobs=2)
         assert (again.copy, again.views, again.sequences) == ([], [], 0)

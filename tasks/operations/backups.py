@@ -92,6 +92,14 @@ def _heroku_capture(app: str, reasons: list[str]):
     yield python_step(lambda log: f"Heroku backup {heroku_app.capture_backup(app, log)}", (HerokuError,))
 
 
+def _migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None) -> bool:
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        return True
+    plan = plan_migrations(migrations, history, baseline_version)
+    return bool(plan.problems or plan.pending or plan.baseline)
+
+
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
                    seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
     reasons = []
@@ -151,7 +159,7 @@ def target_captured_before_change(
     + copy_replace: ``COPY_CONFLICT=replace``: a differing target table is no reason to refuse
 
     A copy that will refuse (large objects, a column of another name or type, a conflict) stops
-    here, before the backup and the migrations. Nothing pending → no backup.
+    here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
 
     **Example:**
 
@@ -166,7 +174,9 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    if copy_from:
+    if copy_from and not _migrations_pending(service, migrations, baseline_version):
+        # (with migrations pending, the target's schema is not yet the one the copy meets: the copy
+        # step itself refuses, after them)
         from tasks.operations.data import copy_refusal
 
         problem = copy_refusal(copy_from, service, copy_replace)

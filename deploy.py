@@ -81,6 +81,7 @@ backups.target_captured_before_change(
     keep=settings.backup_keep,
     seed_upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
+    copy_replace=settings.copy_replace,
     heroku_app=app.name if app else None,
 )
 
@@ -116,6 +117,7 @@ else:
         replace=settings.copy_replace,
         backup_dir=backup_dir,
         keep=settings.backup_keep,
+        jobs=settings.copy_jobs,
     )
 
 # 8. Every seed row exists in the target.

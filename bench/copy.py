@@ -1,20 +1,30 @@
 """
 Scenario 4: the data copy with verification (``tasks.data.copy.copy_data``: one snapshot, binary
-COPY per table, row count and checksum compared before each commit, sequences) into the chat
-app's empty schema ÷ ``pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl`` of the same database
-into an empty database (what ``heroku pg:push`` runs). Goal ≤ 1.0 on the ~1 GB sample. Also
+COPY per table, ``COPY_JOBS`` tables at once, row count and checksum compared before each commit,
+sequences, the independent completeness check) into the chat app's empty schema ÷
+``pg_dump -Fc -Z0 | pg_restore --no-owner --no-acl`` of the same database into an empty database
+(what ``heroku pg:push`` runs). Goal ≤ 1.0 on the ~1 GB sample. Beside it: ``pgcopydb clone``
+(Debian's package) into an empty database, and the whole deploy in copy mode (``pyinfra -y``, the
+migrations and every other desired state included; the source backup already current). Also
 reported: the same dump restored data-only into the same empty schema as the copy's, and the
 verification's share of the copy.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import dotenv_values
 
 from psycopg import sql
 
 from bench import databases
+from bench.databases import Target
 from bench.profile import Breakdown, timers
 from bench.results import Goal, Row
 from bench.timing import HarnessError, interleave, run, timed
@@ -23,6 +33,9 @@ from tasks.core.connections import ServiceFile
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "files" / "migrations"
 PUSH = "pg_dump -Fc -Z0 -d service=bench_source | pg_restore --no-owner --no-acl -d service=bench_push"
+PGCOPYDB = ["pgcopydb", "clone", "--source", "service=bench_source", "--target", "service=bench_pgcopydb",
+            "--table-jobs", "2", "--index-jobs", "2", "--no-owner", "--no-acl", "--drop-if-exists"]
+PYINFRA = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "pyinfra")
 PUSH_DATA = ("pg_dump -Fc -Z0 --data-only --exclude-table-data=schema_migrations -d service=bench_source"
              " | pg_restore --no-owner --no-acl --data-only --disable-triggers --exit-on-error -d service=bench_push_data")
 FOREIGN_KEYS = """
@@ -48,17 +61,18 @@ class Targets:
         self.drop()
         self.service.remove()
 
-    def create(self, roles: tuple[str, ...] = ("bench_push", "bench_push_data", "bench_copy"),
+    def create(self, roles: tuple[str, ...] = ("bench_push", "bench_push_data", "bench_copy", "bench_pgcopydb",
+                                               "bench_deploy"),
                without_foreign_keys: bool = False) -> None:
         from tasks.migrations.engine import Limits, apply_migrations
         from tasks.migrations.files import read_migrations
 
         files = read_migrations(EXAMPLE)
         for role in roles:
-            name = databases.create("target", "bench_copy")
+            name = databases.create("target", "bench_copy", owner="whynot_owner" if role == "bench_deploy" else None)
             self.names[role] = name
             self.service.add(role, databases.admin_params("target", name))
-            if role == "bench_push":
+            if role in ("bench_push", "bench_pgcopydb", "bench_deploy"):
                 continue
             conninfo = sandbox.admin_conninfo("target", name)
             apply_migrations(conninfo, files, None, Limits())
@@ -86,7 +100,37 @@ def push_data() -> float:
 def copy() -> None:
     from tasks.data import copy as datacopy
 
-    datacopy.copy_data("bench_source", "bench_copy", False, lambda message: None)
+    datacopy.copy_data("bench_source", "bench_copy", False, lambda message: None, jobs=os.cpu_count() or 1)
+
+
+def pgcopydb() -> float:
+    with tempfile.TemporaryDirectory(prefix="bench-pgcopydb-") as work:
+        return run(PGCOPYDB + ["--dir", work], what="pgcopydb clone")
+
+
+class Deploy:
+    """The whole deploy in copy mode from the sample into ``bench_deploy`` (its owner, over SSL), with
+    one state and backup folder for all rounds, so the source backup is taken once (in the warm-up)."""
+
+    def __init__(self, sample: str):
+        self.work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
+        (self.work / "empty.env").write_text("")
+        (self.work / "no-seed").mkdir()
+        parts = urlsplit(dotenv_values(Path(__file__).resolve().parents[1] / ".sandbox" / "env")["SOURCE_DATABASE_URL"])
+        self.source_url = urlunsplit(parts._replace(path=f"/{sample}"))
+        self.target = Target.from_sandbox()
+
+    def __call__(self, dbname: str) -> float:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update(ENV_FILE=str(self.work / "empty.env"), SOURCE_DATABASE_URL=self.source_url,
+                   TARGET_DATABASE_URL=self.target.url_for(dbname), DATA_MIGRATION="copy",
+                   SEED_DIR=str(self.work / "no-seed"), STATE_DIR=str(self.work / "state"),
+                   BACKUP_DIR=str(self.work / "backups"), REPORT_DIR=str(self.work / "reports"),
+                   HEALTH_FAIL_ON="never", PYINFRA_PROGRESS="off")
+        return run([PYINFRA, "-y", "inventory.py", "deploy.py"], env=env, what="the deploy in copy mode")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def verify(targets: Targets) -> float:
@@ -94,11 +138,12 @@ def verify(targets: Targets) -> float:
     import psycopg
 
     from tasks.data import copy as datacopy
+    from tasks.data.checksum import PINNED_FORMAT
 
-    with psycopg.connect(sandbox.admin_conninfo("target", targets.names["bench_copy"])) as conn:
-        conn.execute(datacopy.PINNED_FORMAT)
+    with psycopg.connect(sandbox.admin_conninfo("target", targets.names["bench_copy"]), autocommit=True) as conn:
+        conn.execute(PINNED_FORMAT)
         started = time.perf_counter()
-        tables = datacopy.ordered_tables(conn)
+        tables = datacopy.Catalog(conn).tables
         for table in tables:
             datacopy.table_state(conn, table)
         if not tables:
@@ -114,9 +159,17 @@ def data_copy(sample: str, sample_size: int, repeat: int, warmup: int) -> list[R
         verifications.append(verify(targets))
         return elapsed
 
+    steps = {"push": push, "push_data": push_data}
+    unavailable = None if shutil.which("pgcopydb") else _why_not("pgcopydb")
+    deploy = Deploy(sample)
     with Targets(sample) as targets:
-        samples = interleave({"push": push, "push_data": push_data, "copy": lambda: copy_step(targets)},
-                             repeat, warmup, "4. data copy", targets.create, targets.drop)
+        steps.update(copy=lambda: copy_step(targets), deploy=lambda: deploy(targets.names["bench_deploy"]))
+        if not unavailable:
+            steps["pgcopydb"] = pgcopydb
+        try:
+            samples = interleave(steps, repeat, warmup, "4. data copy", targets.create, targets.drop)
+        finally:
+            deploy.remove()
     verifications = verifications[-repeat:]
     scenario, size, loads = "4. Data copy", f"{sample_size / 1e6:,.0f} MB database", samples.loads
     return [
@@ -124,6 +177,13 @@ def data_copy(sample: str, sample_size: int, repeat: int, warmup: int) -> list[R
             "(what `heroku pg:push` runs)", samples["push"], loads=loads),
         Row(scenario, size, "verified copy into the empty schema ÷ `pg_dump | pg_restore`", samples["copy"],
             samples.ratios(lambda t: t["copy"], lambda t: t["push"]), Goal(1.0), loads),
+        Row(scenario, size, "`pgcopydb clone --table-jobs 2 --index-jobs 2` (Debian's package) into an empty database "
+            "÷ `pg_dump | pg_restore`", samples.times.get("pgcopydb", []),
+            samples.ratios(lambda t: t["pgcopydb"], lambda t: t["push"]) if not unavailable else [], None, loads,
+            note=unavailable or ""),
+        Row(scenario, size, "the whole deploy in copy mode (`pyinfra -y`, migrations and every desired state; source "
+            "backup current) ÷ `pg_dump | pg_restore`", samples["deploy"],
+            samples.ratios(lambda t: t["deploy"], lambda t: t["push"]), None, loads),
         Row(scenario, size, "`pg_dump --data-only | pg_restore --data-only --disable-triggers` into the same empty schema "
             "(no foreign key checked)", samples["push_data"], loads=loads),
         Row(scenario, size, "verified copy ÷ that data-only restore", [],
@@ -145,8 +205,8 @@ def profile(sample: str) -> str:
         targets.create(("bench_push", "bench_copy"))
         reference = push()
         with timers({
-            "states": (datacopy, "states"), "copy_table": (datacopy, "_copy_table"),
-            "table_state": (datacopy, "table_state"), "sequences": (datacopy, "_set_sequences"),
+            "copy_table": (datacopy.Worker, "copy"), "table_state": (datacopy, "table_state"),
+            "sequences": (datacopy, "_set_sequences"), "check": (datacopy.check, "check"),
             "write": (psycopg.Copy, "write"), "finish": (psycopg.Copy, "finish"),
         }) as found:
             total = timed(copy)
@@ -154,18 +214,24 @@ def profile(sample: str) -> str:
         targets.create(("bench_copy",), without_foreign_keys=True)
         without_fks = timed(copy)
     breakdown = Breakdown(None, total, "verified copy", reference, "`pg_dump | pg_restore` just before",
-                          "with wall-clock timers around its steps")
-    breakdown.add_seconds("plan: count + checksum of every table, source and target (`states`)", found["states"][1],
-                          found["states"][0])
-    breakdown.add_seconds("copy of each table (`_copy_table`)", found["copy_table"][1], found["copy_table"][0])
+                          f"with wall-clock timers around its steps; {os.cpu_count()} jobs, so the steps of "
+                          "tables loaded at once add up to more than the wall clock")
+    breakdown.add_seconds("copy of each table, its source checksum computed meanwhile (`Worker.copy`)",
+                          found["copy_table"][1], found["copy_table"][0])
     breakdown.add_seconds("writing 1 MiB blocks read from the source's psql to the target (psycopg `Copy.write`; "
                           "the server inserts the rows and keeps the primary key meanwhile)",
                           found["write"][1], found["write"][0], nested=True)
     breakdown.add_seconds("ending each COPY (`Copy.finish`)", found["finish"][1], found["finish"][0], nested=True)
-    breakdown.add_seconds("plan and verification before COMMIT (`table_state`, all calls)", found["table_state"][1],
-                          found["table_state"][0], nested="across the rows above:")
+    breakdown.add_seconds("count + checksum (`table_state`, all calls: plan, source while streaming, target "
+                          "before COMMIT)", found["table_state"][1], found["table_state"][0], nested="across the rows above:")
     breakdown.add_seconds("sequences", found["sequences"][1], found["sequences"][0])
+    breakdown.add_seconds("independent completeness check (`check.check`)", found["check"][1], found["check"][0])
     return (breakdown.markdown() + "\n\nNot timed apart: rebuilding the plain indexes and checking the foreign keys "
-            "in bulk after each big table's load (inside `_copy_table`, after the COPY). The same copy into the same "
+            "in bulk after each big table's load (inside `Worker.copy`, after the COPY). The same copy into the same "
             f"schema without its foreign keys: {without_fks:.2f} s ({without_fks - total:+.2f} s against the copy "
             "with them).")
+
+
+def _why_not(peer: str) -> str:
+    reason = Path(__file__).resolve().parents[1] / ".tools" / f"{peer}.failed"
+    return reason.read_text().strip() if reason.exists() else f"{peer} is not installed (scripts/install-bench-peers)"

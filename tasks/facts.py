@@ -136,21 +136,20 @@ class Fingerprint(PsqlFact):
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 
-class TableChecksums(PsqlFact):
+class CopyState(PsqlFact):
     """
-    Every user table in foreign-key order with its row count and content checksum
-    (:mod:`tasks.data.copy`): ``[("public.users", 51, "1234…"), ...]``. Reads every row.
+    One side of the data copy (:mod:`tasks.data.plan`; the script is passed as ``sql``): every table
+    that holds rows with its count (and checksum when asked), populated materialized views,
+    sequences and large objects. An empty database gives an empty :class:`plan.Side`, not None.
+
+    .. code:: python
+
+        Side(tables={"public.users": Relation("public.users", "", 51, "1234…")}, views={},
+             sequences={"public.users_id_seq": 51}, large_objects=(0, ""))
     """
-
-    @staticmethod
-    def _script() -> str:
-        from tasks.data import copy as datacopy
-
-        return (
-            f"{datacopy.PINNED_FORMAT};\n"
-            "SELECT format('SELECT %L, " + datacopy.ROW_CHECKSUM.replace("'", "''") + " FROM %s t', name, name) "
-            "FROM (" + datacopy.TABLES_SQL + ") ordered \\gexec\n"
-        )
 
     def parse(self, rows):
-        return [(table, int(count), digest) for table, count, digest in rows]
+        from tasks.data import plan
+
+        return plan.parse(rows)
+

@@ -136,14 +136,24 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
     yield python_step(capture, (HerokuError, dump.BackupError))
 
 
+def _migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None) -> bool:
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        return True
+    plan = plan_migrations(migrations, history, baseline_version)
+    return bool(plan.problems or plan.pending or plan.baseline)
+
+
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
                    seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
     reasons = []
     if copy_from:
-        source, target = read(RowCounts, copy_from), read(RowCounts, service)
-        if not isinstance(source, FactError) and not isinstance(target, FactError):
-            if any(rows and target.get(table) != rows for table, rows in source.items()):
-                reasons.append("data to copy")
+        from tasks.operations.data import data_to_copy
+
+        if data_to_copy(copy_from, service):
+            reasons.append("data to copy")
+        source = read(RowCounts, copy_from)
+        if not isinstance(source, FactError):
             seed_files = seed.owned_by_copy(seed_files, source)[0]
     history = read(MigrationHistory, service)
     if not isinstance(history, FactError):
@@ -178,6 +188,7 @@ def target_captured_before_change(
     seed_upsert: bool = False,
     copy_from: str | None = None,
     heroku_app: str | None = None,
+    copy_replace: bool = False,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -195,8 +206,10 @@ def target_captured_before_change(
     + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
       ``pg:backups:info``) instead of a local ``pg_dump``, after ``pg:info`` says the database
       is available
+    + copy_replace: ``COPY_CONFLICT=replace``: a differing target table is no reason to refuse
 
-    Nothing pending → no backup.
+    A copy that will refuse (large objects, a column of another name or type, a conflict) stops
+    here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
 
     **Example:**
 
@@ -211,6 +224,15 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
+    if copy_from and not _migrations_pending(service, migrations, baseline_version):
+        # (with migrations pending, the target's schema is not yet the one the copy meets: the copy
+        # step itself refuses, after them)
+        from tasks.operations.data import copy_refusal
+
+        problem = copy_refusal(copy_from, service, copy_replace)
+        if problem:
+            yield from refuse(problem)
+            return
     reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
     if not reasons:
         message = "nothing will change in the target: no backup needed"

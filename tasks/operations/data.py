@@ -10,24 +10,28 @@ from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.core.lock import LockTimeout
-from tasks.facts import FactError, TableChecksums, read
+from tasks.data import plan as copyplan
+from tasks.facts import CopyState, FactError, read
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 
 @operation()
 def copied(source_service: str, target_service: str, replace: bool = False, backup_dir: str | None = None,
-           keep: int = 10):
+           keep: int = 10, jobs: int = 1):
     """
-    Ensure every source table's rows are in the target: equal row counts and content checksums.
+    Ensure every source relation's rows are in the target: equal row counts and content checksums.
 
     + source_service: the service name of the source database
     + target_service: the service name of the target database
     + replace: reload a non-empty target table that differs (``COPY_CONFLICT=replace``); refused otherwise
     + backup_dir: with ``replace``, a verified target backup is taken here first
     + keep: verified backups kept per database
+    + jobs: tables loaded at once (``COPY_JOBS``)
 
-    One transaction per table, foreign-key order, verified before each commit; sequences are set
-    to the source's values. A table whose rows already match is left alone.
+    Tables at any place in a partition or inheritance tree, columns matched by name; one
+    transaction per table, each after the tables it references, verified before its commit;
+    then populated materialized views refreshed, sequences set, and an independent completeness
+    check. A table whose rows already match is left alone.
 
     **Example:**
 
@@ -39,35 +43,21 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
-    from tasks.data.copy import TableState, compare
-
-    source = read(TableChecksums, source_service, TableChecksums._script())
-    target = read(TableChecksums, target_service, TableChecksums._script())
-    for side, found in (("source", source), ("target", target)):
-        if isinstance(found, FactError):
-            yield from refuse(f"cannot read the {side}'s tables for the copy: {found['error']}")
-            return
-    states = {side: {t: TableState(t, rows, digest) for t, rows, digest in found}
-              for side, found in (("source", source), ("target", target))}
-    plan = compare(states["source"], states["target"], [t for t, _, _ in source], replace)
-    if plan.missing_in_target and not planning():
-        yield from refuse(f"table {plan.missing_in_target[0]} exists in the source but not in the target: "
-                          "create it in a migration first")
+    found = _read_sides(source_service, target_service, counts=planning())
+    if isinstance(found, str):
+        yield from refuse(found)
         return
-    if plan.conflicts:
-        want, have = plan.conflicts[0]
-        yield from refuse(f"table {want.table} in the target is not empty and differs from the source "
-                          f"({have.rows:,} rows there, {want.rows:,} in the source): nothing was copied; "
-                          "set COPY_CONFLICT=replace to reload it (a target backup is taken first)")
+    source, target = found
+    todo = copyplan.pending(source, target, replace)
+    problem = copyplan.refusal(source, target, todo, planning())
+    if problem:
+        yield from refuse(problem)
         return
-    if not (plan.copy or plan.replace or plan.missing_in_target):
-        converged(f"all {len(plan.in_sync)} table(s) equal in source and target (rows and checksums)")
+    if not todo.anything:
+        converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
+                  f"{len(source.sequences)} sequence(s) equal in source and target (rows and checksums)")
         return
-    show_plan(
-        [f"copy {states['source'][t].rows:,} rows into {t}" for t in plan.copy + plan.missing_in_target]
-        + [f"replace {t}: {states['target'][t].rows:,} rows there, {states['source'][t].rows:,} in the source"
-           for t in plan.replace]
-    )
+    show_plan(copyplan.plan_lines(source, target, todo))
     from tasks.data import copy as datacopy
     from tasks.backups import dump  # psycopg: imported only when there is work
 
@@ -78,7 +68,45 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             host.log(f"backup {backup.path} verified before replacing tables")
 
     def run(log) -> None:
-        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace)
-        return (f"copied {len(done.copy)} table(s)" + (f", replaced {len(done.replace)}" if done.replace else ""))
+        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
+            + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
+            + ([f"set {done.sequences} sequence(s)"] if done.sequences else [])
+        return ", ".join(parts) + ", complete"
 
     yield python_step(run, (datacopy.CopyError, dump.BackupError, LockTimeout))
+
+
+def _read_sides(source_service: str, target_service: str, counts: bool):
+    """Both sides as the plan sees them, or the line saying which one cannot be read."""
+    # The target first (cheap while it is empty), then the source: checksums only where the target's
+    # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
+    target = read(CopyState, target_service, copyplan.script())
+    if isinstance(target, FactError):
+        return f"cannot read the target's tables for the copy: {target['error']}"
+    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target), None if counts else []))
+    if isinstance(source, FactError):
+        return f"cannot read the source's tables for the copy: {source['error']}"
+    return source, target
+
+
+def copy_refusal(source_service: str, target_service: str, replace: bool) -> str | None:
+    """Why the copy will refuse, known before any change (large objects, columns of another name or
+    type, conflicts; a missing table is no reason: the migrations may create it), or None.
+    The target backup asks first, so a run bound to fail neither takes a backup nor migrates."""
+    found = _read_sides(source_service, target_service, counts=False)
+    if isinstance(found, str):
+        return None  # the copy step says it, with its own context
+    source, target = found
+    return copyplan.refusal(source, target, copyplan.pending(source, target, replace), planning=True)
+
+
+def data_to_copy(source_service: str, target_service: str) -> bool | None:
+    """Whether the copy will write to the target (rows counted, not checksummed; None: unreadable)."""
+    target = read(CopyState, target_service, copyplan.script([]))
+    if isinstance(target, FactError):
+        return None
+    source = read(CopyState, source_service, copyplan.script([], copyplan.need_checksums(target)))
+    if isinstance(source, FactError):
+        return None
+    return copyplan.pending(source, target, replace=True).anything

@@ -97,6 +97,7 @@ CASES = {
     "bad boolean": (None, lambda p, t: {"ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS:"),
     "BACKUP_KEEP zero": (None, lambda p, t: {"BACKUP_KEEP": "0"}, "BACKUP_KEEP:"),
     "REPORT_KEEP unbounded": (None, lambda p, t: {"REPORT_KEEP": "99999999999999999999"}, "REPORT_KEEP:"),
+    "COPY_JOBS zero": (None, lambda p, t: {"COPY_JOBS": "0"}, "COPY_JOBS:"),
     "HEROKU_APP, Heroku unreachable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_API_KEY": "k"},
                                        "cannot reach the Heroku API"),
     "HEROKU_CLI not executable": (None, lambda p, t: {"HEROKU_APP": "whynot-prod", "HEROKU_CLI": "/nowhere/heroku"},

@@ -1,0 +1,236 @@
+"""
+The copy's plan as the deploy shows it, from one psql script per side (the ``CopyState`` fact):
+tables with their row counts (partitions under their parent), materialized views to refresh,
+sequences to set, large objects. Pure apart from the script's SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from tasks.data import relations
+from tasks.data.checksum import PINNED_FORMAT, queries_sql
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    parent: str  # top of its partition or inheritance tree, '' on its own
+    rows: int
+    checksum: str  # '' when only counted
+
+
+@dataclass
+class Side:
+    """One database as the copy sees it."""
+    tables: dict[str, Relation] = field(default_factory=dict)
+    views: dict[str, Relation] = field(default_factory=dict)  # populated ones only
+    unpopulated_views: set[str] = field(default_factory=set)
+    sequences: dict[str, int | None] = field(default_factory=dict)  # None: never called
+    large_objects: tuple[int, str] = (0, "")
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+
+
+def _named(names: list[str] | None) -> str:
+    """SQL: ``name`` is one of ``names`` (None: every name)."""
+    if names is None:
+        return "true"
+    return "name IN (SELECT jsonb_array_elements_text(" + "'" + json.dumps(names).replace("'", "''") + "'::jsonb))"
+
+
+def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
+    """The psql script that reads one side: each table with its checksum when it is in
+    ``checksums_for`` (all when None), else counted when in ``counts_for`` (all when None), else
+    only whether it has a row (rows 1 or 0); populated views with checksums, sequences, large
+    objects, and an ``end`` row (so an empty database still gives output)."""
+    tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
+    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+             f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
+    wrap = "SELECT format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where} \\gexec\n"
+    summed, counted = _named(checksums_for), _named(counts_for)
+    return (
+        f"{PINNED_FORMAT};\n"
+        f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
+        f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
+        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value, start_value);\n"
+        f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
+        f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
+        + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
+        + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
+        + "SELECT 'end', '', '';\n"
+    )
+
+
+def parse(rows: list[list[str]]) -> Side:
+    side = Side()
+    parents: dict[str, str] = {}
+    populated: dict[str, bool] = {}
+    for row in rows:
+        tag = row[0]
+        if tag == "table":
+            parents[row[1]] = row[2]
+        elif tag == "view":
+            populated[row[1]] = row[2] == "t"
+        elif tag == "sequence":
+            side.sequences[row[1]] = int(row[2]) if row[2] else None
+        elif tag == "column":
+            side.columns.setdefault(row[1], {})[row[2]] = row[3]
+        elif tag == "lo":
+            side.large_objects = (int(row[1]), row[2])
+        elif tag == "trows":
+            side.tables[row[1]] = Relation(row[1], parents.get(row[1], ""), int(row[2]), row[3])
+        elif tag == "vrows":
+            side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
+    side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
+    return side
+
+
+def large_objects_refusal(count: int, oids: str) -> str | None:
+    """Pure: why the copy stops when the source has large objects (named by oid), or None."""
+    if not count:
+        return None
+    return (f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy does not "
+            "move large objects: move them with pg_dump --large-objects | pg_restore, or store them in bytea columns")
+
+
+def missing_refusal(table: str) -> str:
+    return f"table {table} exists in the source but not in the target: create it in a migration first"
+
+
+def quoted(name: str) -> str:
+    """Pure: a column name as SQL would need it written."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def column_problems(table: str, source: list[str], target: list[str]) -> list[str]:
+    """Pure: the columns on one side only, one line each with the fix."""
+    return ([f"table {table}: column {quoted(c)} is in the source but not in the target: add it in a migration "
+             "(or drop it from the source)" for c in source if c not in target]
+            + [f"table {table}: column {quoted(c)} is in the target but not in the source: drop it in a migration "
+               "or add it to the source (a generated column is left to the target)" for c in target if c not in source])
+
+
+def column_refusals(source: Side, target: Side) -> list[str]:
+    """Pure: for each table with rows in the source that the target has, the columns that cannot be
+    copied by name: on one side only, or of another type (binary COPY would reinterpret the bytes)."""
+    problems = []
+    for table, want in sorted(source.tables.items()):
+        if not want.rows or table not in target.columns or table not in source.columns:
+            continue
+        theirs, ours = source.columns[table], target.columns[table]
+        problems += column_problems(table, list(theirs), list(ours))
+        problems += [type_refusal(table, column, kind, ours[column])
+                     for column, kind in theirs.items() if column in ours and ours[column] != kind]
+    return problems
+
+
+def type_refusal(table: str, column: str, source_type: str, target_type: str) -> str:
+    return (f"table {table}: column {quoted(column)} is {source_type} in the source but {target_type} in the target: "
+            "nothing was copied; give it the same type on both sides in a migration")
+
+
+def conflict_refusal(table: str, target_rows: int, source_rows: int) -> str:
+    return (f"table {table} in the target is not empty and differs from the source ({target_rows:,} rows there, "
+            f"{source_rows:,} in the source): nothing was copied; set COPY_CONFLICT=replace to reload it (a target "
+            "backup is taken first)")
+
+
+@dataclass
+class Pending:
+    copy: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    conflicts: list[tuple[Relation, Relation]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    sequences: list[tuple[str, int | None]] = field(default_factory=list)
+    in_sync: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.copy or self.replace or self.missing or self.views or self.sequences)
+
+
+def need_checksums(target: Side) -> list[str]:
+    """The source tables whose checksum decides the plan: those not empty in the target."""
+    return sorted(name for name, relation in target.tables.items() if relation.rows)
+
+
+def pending(source: Side, target: Side, replace: bool) -> Pending:
+    """Pure: what the copy will write (the same rules as :func:`tasks.data.copy.compare`)."""
+    todo = Pending()
+    for name, want in sorted(source.tables.items()):
+        have = target.tables.get(name)
+        if want.rows == 0:
+            todo.in_sync += 1
+        elif have is None:
+            todo.missing.append(name)
+        elif have.rows == 0:
+            todo.copy.append(name)
+        elif (have.rows, have.checksum) == (want.rows, want.checksum):
+            todo.in_sync += 1
+        elif replace:
+            todo.replace.append(name)
+        else:
+            todo.conflicts.append((want, have))
+    rows_to_write = bool(todo.copy or todo.replace or todo.missing)
+    for name, want in source.views.items():
+        have = target.views.get(name)
+        if name in target.views or name in target.unpopulated_views or rows_to_write:
+            # derived rows: refreshed after the tables change, or when unpopulated or of another size;
+            # one the target lacks yet is listed too when rows are written (the migrations create it)
+            if rows_to_write or have is None or have.rows != want.rows:
+                todo.views.append(name)
+    for name, value in sorted(source.sequences.items()):
+        if name not in target.sequences or target.sequences[name] != value:  # either direction
+            todo.sequences.append((name, value))
+    return todo
+
+
+def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | None:
+    """Pure: why the copy cannot start, or None. A table missing in the target is no reason while
+    planning: the migrations before the copy may create it."""
+    if source.large_objects[0]:
+        return large_objects_refusal(*source.large_objects)
+    columns = column_refusals(source, target)
+    if columns:
+        return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")
+    if todo.missing and not planning:
+        return missing_refusal(todo.missing[0])
+    if todo.conflicts:
+        want, have = todo.conflicts[0]
+        return conflict_refusal(want.name, have.rows, want.rows)
+    return None
+
+
+CONNECTION_RESERVE = 3  # left free for the app, an operator's psql and the deploy's own checks
+
+
+def capped_jobs(jobs: int, free: int, reserve: int = CONNECTION_RESERVE) -> int:
+    """Pure: the tables loaded at once: ``COPY_JOBS``, at most the target's free connections less a
+    reserve (each job holds one target connection), at least one."""
+    return max(1, min(jobs, free - reserve))
+
+
+def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
+    """What the dry run shows: tables with row counts, partitions and children under their parent."""
+    lines = []
+    groups: dict[str, list[str]] = {}
+    for name in todo.copy + todo.missing:
+        groups.setdefault(source.tables[name].parent or name, []).append(name)
+    for top, members in sorted(groups.items()):
+        rows = sum(source.tables[m].rows for m in members)
+        if members == [top]:
+            lines.append(f"copy {rows:,} rows into {top}")
+            continue
+        lines.append(f"copy {rows:,} rows into {top} ({len(members)} partition(s) or child table(s)):")
+        lines += [f"  {m}: {source.tables[m].rows:,} rows" for m in members]
+    lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
+              for t in todo.replace]
+    lines += [f"refresh materialized view {view}" for view in todo.views]
+    lines += [f"set sequence {name} to {value:,}" if value is not None else f"reset sequence {name} (never used in the source)"
+              for name, value in todo.sequences]
+    return lines

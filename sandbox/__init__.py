@@ -31,7 +31,7 @@ from sandbox.cluster import _ensure_cluster, _running, _stop
 from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
 from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
 from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
-from sandbox.paths import choose_clusters_root, cluster_bindir, CLUSTER_MAJOR, CLUSTERS, clusters_root, database_urls, ENV_FILE, EXTRA_TARGETS, find_bindir, HOST, load_state, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env
+from sandbox.paths import choose_clusters_root, server_bindir, cluster_bindir, CLUSTER_MAJOR, CLUSTERS, clusters_root, database_urls, ENV_FILE, EXTRA_TARGETS, find_bindir, HOST, load_state, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env
 
 
 # --------------------------------------------------------------------------- commands
@@ -48,7 +48,7 @@ def _initial_state(previous: dict | None) -> dict:
     state["clusters_dir"] = None if root == SANDBOX else str(root)
     for name in CLUSTERS:
         cluster = dict(state.get(name) or {})
-        cluster["bindir"] = cluster_bindir(name)
+        cluster["bindir"] = server_bindir(cluster_bindir(name), root)
         cluster.setdefault("password", secrets.token_hex(24))
         cluster["socket_dir"] = str(_socket_dir(name))
         state[name] = cluster

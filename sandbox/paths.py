@@ -146,6 +146,33 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
     return chosen
 
 
+def server_bindir(bindir: str, root: Path) -> str:
+    """
+    The binaries the servers run. When the clusters live outside the checkout (the server OS user
+    cannot reach it), a PostgreSQL that ``make setup`` unpacked into the checkout's ``.tools`` is
+    out of its reach too: it is copied beside the clusters once (readable by everyone, like any
+    installed PostgreSQL) and run from there.
+    """
+    path = Path(bindir)
+    if root == SANDBOX or TOOLS not in path.parents:
+        return bindir
+    tree = path.parent
+    copy = root / tree.name
+    if not (copy / "bin" / "initdb").is_file():
+        partial = root / f".{tree.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(tree, partial, symlinks=True)
+        for folder, dirs, files in os.walk(partial):
+            os.chmod(folder, 0o755)
+            for name in files:
+                file = Path(folder) / name
+                if not file.is_symlink():
+                    os.chmod(file, 0o755 if os.access(file, os.X_OK) else 0o644)
+        os.replace(partial, copy)
+        _say(f"{tree.name}: copied to {copy} (the server user cannot reach {tree})")
+    return str(copy / "bin")
+
+
 def _cluster_dir(name: str) -> Path:
     return clusters_root() / name
 

@@ -420,6 +420,7 @@ def _command_of(requests: list[str]) -> str:
     table = [
         (r"^POST /apps/[^/]+/dynos$", "run"), (r"^POST /apps/[^/]+/log-sessions$", "logs"),
         (r"^POST /client/v11/databases/[^/]+/backups$", "pg:backups:capture"),
+        (r"^POST /client/v11/databases/[^/]+/restores$", "pg:backups:restore"),
         (r"^PUT /client/v11/databases/[^/]+/reset$", "pg:reset"), (r"^PATCH /apps/[^/]+/config-vars$", "config:set"),
         (r"^GET /client/v11/apps/[^/]+/transfers/", "pg:backups:info"),
         (r"^GET /client/v11/databases/[^/]+$", "pg:info"), (r"^GET /apps/[^/]+/dynos$", "ps"),

@@ -238,7 +238,8 @@ def tmpfs(folder: Path, options: str) -> Path:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+    # mode=0700: a tmpfs is 1777 by default, which REPORT_DIR refuses as a shared folder
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},mode=0700", "tmpfs", str(folder)], check=True)
     return folder
 
 

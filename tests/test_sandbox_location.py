@@ -34,6 +34,9 @@ def test_a_checkout_under_a_private_folder_runs_the_demo_unchanged(tmp_path):
     os.chmod(private, 0o700)
     checkout = private / "pgconverge"
     shutil.copytree(ROOT, checkout, ignore=_left_out)
+    (checkout / ".tools").mkdir()
+    for unpacked in (ROOT / ".tools").glob("pg[0-9]*"):  # what make setup unpacks there (PostgreSQL 16, 17)
+        os.symlink(unpacked, checkout / ".tools" / unpacked.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PYTEST", "SANDBOX"))
            and k not in ("ENV_FILE", "SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "HEROKU_APP")}
     env.update(SANDBOX_ROWS="50", PYINFRA_PROGRESS="off")

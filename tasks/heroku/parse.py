@@ -213,8 +213,13 @@ def parse_cli_error(stderr: str) -> CliFailure:
                  and not line.startswith("Running ")]
         message = plain[-1] if plain else ""
     lowered = stderr.lower()
+    exited = re.search(r"Process exited with code (\d+)", stderr)
     if "no exit code returned" in lowered:
         kind, message = "no-exit-code", "No exit code returned"
+    elif exited:  # the dyno's command failed: its own words (ECONNREFUSED, ...) are about the app, not the CLI
+        said = [line.strip() for line in lines if line.strip() and "Process exited with code" not in line
+                and not _STACK_FRAME.match(line) and not line.startswith("Running ")]
+        kind, message = "other", f"Process exited with code {exited.group(1)}" + (f": {said[-1]}" if said else "")
     elif ("invalid credentials" in lowered or "heroku_api_key is invalid" in lowered or "unauthorized" in lowered
             or "not logged in" in lowered or "401" in lowered):
         kind = "auth"

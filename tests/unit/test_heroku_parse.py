@@ -162,3 +162,14 @@ def test_cli_errors_keep_the_cause_and_never_a_stack_frame_or_html(name, kind, w
 def test_explained_server_and_early_exit_failures_say_what_to_do():
     assert "status.heroku.com" in explain_failure("my-app", "config:get", 1, sample("error_503_html.txt"))
     assert "must not end the shell" in explain_failure("my-app", "run", 1, sample("error_run_no_exit_code.txt"))
+
+
+@pytest.mark.parametrize("said", ["Error: connect ECONNREFUSED 10.0.0.1:5432", "Invalid credentials provided.",
+                                  "getaddrinfo ENOTFOUND db.example.com"])
+def test_a_failing_check_command_is_the_apps_failure_not_the_clis(said):
+    """Adversary 14.1: what the dyno's command printed (node-postgres' ECONNREFUSED, ...) was read as the
+    CLI's own network or login failure, with "nothing was changed" after migrations had run."""
+    failure = parse_cli_error(f"Running node -e ... on ⬢ my-app... up, run.1234 (Basic)\n{said}\n"
+                              " \u203a   Error: Process exited with code 1\n")
+    assert failure.kind == "other"
+    assert failure.message == f"Process exited with code 1: {said}"

@@ -149,6 +149,23 @@ CASES = {
     "newest history row deleted": (deployed_then("DELETE FROM schema_migrations WHERE version = 4"), lambda p, t: {}, "the target already has what this file creates"),
     "middle history row deleted": (deployed_then("DELETE FROM schema_migrations WHERE version = 2"), lambda p, t: {}, "if its row was deleted, restore the row"),
     "another deploy's file for the same version": (another_deploys_005, lambda p, t: p.write_migration("005_add_tags.sql", "CREATE TABLE tags (id int);\n") and {}, "another deploy applied a different file as version 5"),
+    # issue 16: migration and seed files written by others
+    "seed CSV that would end the data and run a command": (None, lambda p, t: (p.seeds / "users.csv").write_text(
+        "id,email,display_name\n90,a@x,A\n\\.\n\\! touch pwned\n") and {}, "unquoted \\. line"),
+    "seed CSV with an unterminated quote": (None, lambda p, t: (p.seeds / "users.csv").write_text(
+        'id,email,display_name\n9,"a@b.c,x\n') and {}, "is never closed"),
+    "COMMIT hidden behind a non-BMP dollar tag": (None, lambda p, t: p.write_migration("005_emoji.sql", "CREATE TABLE e (id int);\nDO $\U0001F600$ BEGIN PERFORM 1; END $\U0001F600$;\nCOMMIT;\n") and {}, "line 3: COMMIT is not allowed"),
+    "pg_dump's \\restrict line": (None, lambda p, t: p.write_migration("005_dump.sql", "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc123\n\nCREATE TABLE d (id int);\n") and {}, "line 5: psql meta-command \\restrict"),
+    "standard_conforming_strings turned off": (None, lambda p, t: p.write_migration("005_scs.sql", "SET standard_conforming_strings = off;\nCREATE TABLE s (id int);\n") and {}, "changing standard_conforming_strings"),
+    "a migration that lets go of the deploy lock": (None, lambda p, t: p.write_migration("005_unlock.sql", "SELECT pg_advisory_unlock_all();\n") and {}, "would let go of the deploy's lock"),
+    "OWNER TO a superuser (refused by the proof)": (None, lambda p, t: p.write_migration("005_owner.sql", "ALTER TABLE users OWNER TO postgres;\n") and {}, 'role "postgres"'),
+    "COPY FROM PROGRAM (refused by the proof)": (None, lambda p, t: p.write_migration("005_program.sql", f"CREATE TABLE loot (line text);\nCOPY loot FROM PROGRAM 'touch {t}/ran';\n") and {}, "external program"),
+    "version larger than a bigint": (None, lambda p, t: p.write_migration("99999999999999999999_big.sql", "SELECT 1;\n") and {}, "larger than"),
+    "version in full-width digits": (None, lambda p, t: raw_file(p, "\uff10\uff10\uff15_full.sql", b"SELECT 1;\n"), "does not match NNN_name.sql"),
+    "BASELINE_VERSION on an empty target": (None, lambda p, t: {"BASELINE_VERSION": "4"}, "there is nothing to adopt"),
+    "the source under another host name": (None, lambda p, t: {"TARGET_DATABASE_URL": sandbox_urls()["source"].replace("127.0.0.1", "localhost", 1)}, "reaches the same database as SOURCE_DATABASE_URL"),
+    # issue 20: the example app meets a database that is not empty
+    "example migrations on a database with only a view": (lambda p: query(p.target_db, "CREATE VIEW legacy_v AS SELECT 1 AS x; ALTER VIEW legacy_v OWNER TO whynot_owner"), lambda p, t: {}, "is not empty"),
 }
 UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")
 

@@ -81,10 +81,20 @@ def make_private(settings: Settings, dry: bool | None = None) -> None:
           f"(files 0600, folders 0700): {names}", file=sys.stderr)
 
 
+def refuse_dry_with_yes(argv: list[str], environ=os.environ) -> None:
+    """``--dry`` with ``-y``: pyinfra then skips change detection, so nothing would be planned or
+    checked and the run would look clean (exit 0). Refused before anything connects."""
+    yes = "-y" in argv or "--yes" in argv or environ.get("PYINFRA_YES", "").strip().lower() in ("1", "true", "yes", "on")
+    if "--dry" in argv and yes:
+        raise SettingsError("--dry with -y (or PYINFRA_YES): pyinfra then skips change detection, so the dry run "
+                            "would plan and check nothing; run pyinfra inventory.py deploy.py --dry without -y")
+
+
 def get_run() -> Run:
     """The run of this process (created on first use)."""
     global _run
     if _run is None:
+        refuse_dry_with_yes(sys.argv[1:])
         settings = load_settings()
         for note in settings.notes:
             print(f"note: {note}", file=sys.stderr)

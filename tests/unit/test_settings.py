@@ -105,3 +105,15 @@ def test_a_misspelt_key_or_a_garbage_line_in_env_file_is_noted(tmp_path):
         "ENV_FILE: DATA_MIGRATON is not a setting: did you mean DATA_MIGRATION? it is ignored",
         "ENV_FILE: the line 'garbage' is not KEY=value: it is ignored",
     )
+
+
+def test_dry_with_yes_is_refused_because_pyinfra_would_plan_nothing():
+    """Adversary 14.3: ``pyinfra -y --dry`` skips change detection: it planned nothing and exited 0."""
+    from tasks.run import refuse_dry_with_yes
+
+    for argv, environ in ((["-y", "--dry", "inventory.py", "deploy.py"], {}),
+                          (["--dry", "inventory.py", "deploy.py"], {"PYINFRA_YES": "true"})):
+        with pytest.raises(SettingsError, match="--dry with -y"):
+            refuse_dry_with_yes(argv, environ)
+    refuse_dry_with_yes(["--dry", "inventory.py", "deploy.py"], {})
+    refuse_dry_with_yes(["-y", "inventory.py", "deploy.py"], {})

@@ -96,6 +96,9 @@ def get_run() -> Run:
     if _run is None:
         refuse_dry_with_yes(sys.argv[1:])
         settings = load_settings()
+        # the Heroku modules read these at each call; .env's values reach them too, validated
+        os.environ["HEROKU_CLI_TIMEOUT"] = f"{settings.heroku_cli_timeout_s:g}"
+        os.environ["HEROKU_LOG_WINDOW"] = f"{settings.heroku_log_window_s:g}"
         for note in settings.notes:
             print(f"note: {note}", file=sys.stderr)
         withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key

@@ -65,6 +65,8 @@ class Settings:
     pool_reserve: int = 10
     app_check_command: str = DEFAULT_APP_CHECK
     ignore_log_errors: bool = False
+    heroku_cli_timeout_s: float = 120.0
+    heroku_log_window_s: float = 20.0
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
@@ -163,6 +165,14 @@ def _int(values: Mapping[str, str], key: str) -> int | None:
     if not re.fullmatch(r"[0-9]+", raw) or int(raw) > BIGINT_MAX:
         raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: set a migration version such as 4")
     return int(raw)
+
+
+def _positive_seconds(values: Mapping[str, str], key: str, default: float) -> float:
+    seconds = _seconds(values, key, default)
+    if seconds <= 0:
+        raise SettingsError(f"{key}: {values.get(key, '').strip()!r} is not a number of seconds above 0: "
+                            f"set for example {key}={default:g}")
+    return seconds
 
 
 def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
@@ -277,6 +287,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         pool_reserve=_count(values, "DB_POOL_RESERVE", 10, 0),
         app_check_command=values.get("APP_DB_CHECK_COMMAND", DEFAULT_APP_CHECK).strip(),
         ignore_log_errors=_bool(values, "IGNORE_LOG_ERRORS"),
+        heroku_cli_timeout_s=_positive_seconds(values, "HEROKU_CLI_TIMEOUT", 120.0),
+        heroku_log_window_s=_positive_seconds(values, "HEROKU_LOG_WINDOW", 20.0),
         env_file=env_file,
         notes=tuple(env_file_notes(dotenv_values(env_file), values.read)) if env_file else (),
     )

@@ -117,3 +117,13 @@ def test_dry_with_yes_is_refused_because_pyinfra_would_plan_nothing():
             refuse_dry_with_yes(argv, environ)
     refuse_dry_with_yes(["--dry", "inventory.py", "deploy.py"], {})
     refuse_dry_with_yes(["-y", "inventory.py", "deploy.py"], {})
+
+
+@pytest.mark.parametrize("key", ["HEROKU_CLI_TIMEOUT", "HEROKU_LOG_WINDOW"])
+@pytest.mark.parametrize("value", ["abc", "-1", "0"])
+def test_heroku_timeouts_are_checked_not_silently_replaced(key, value):
+    """Adversary 14.5: an invalid value fell back to the default without a word."""
+    with pytest.raises(SettingsError, match=f"^{key}:"):
+        load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: value})
+    assert getattr(load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: "7.5"}),
+                   "heroku_cli_timeout_s" if key == "HEROKU_CLI_TIMEOUT" else "heroku_log_window_s") == 7.5

@@ -19,17 +19,6 @@ def private_dir(path: Path) -> bool:
     return _tighten(path, DIR_MODE)
 
 
-def tighten_tree(path: Path) -> int:
-    """Make every folder under ``path`` 0700 and every file 0600; the number of entries changed."""
-    changed = int(private_dir(path))
-    for root, dirs, files in os.walk(path):
-        for name in dirs:
-            changed += _tighten(Path(root) / name, DIR_MODE)
-        for name in files:
-            changed += _tighten(Path(root) / name, FILE_MODE)
-    return changed
-
-
 def write_private(path: Path, data: str | bytes, private_parent: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (a temporary name, then rename) with mode 0600; the
     folder is made 0700 too unless ``private_parent`` is false (a folder that is not the tool's)."""

@@ -36,7 +36,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
             log(f"{folder}: {tidied.describe(keep)}")
         return f"backup {backup.path.name}" + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
 
-    return python_step(take, (dump.BackupError,))
+    return python_step(take)
 
 
 def _converged_or_pruned(message: str, folder: Path, found: backups.Scan, database: str, ident: str, keep: int):
@@ -58,7 +58,7 @@ def _prune(folder: Path, database: str, ident: str, keep: int):
             log(f"{folder}: {tidied.describe(keep)}")
         return f"pruned {', '.join(p.name for p in tidied.pruned)}" if tidied.pruned else "nothing to prune"
 
-    return python_step(prune, ())
+    return python_step(prune)
 
 
 @operation()
@@ -133,7 +133,7 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
         log(f"Heroku backup {captured}: what it holds is recorded in {path}")
         return f"Heroku backup {captured}"
 
-    yield python_step(capture, (HerokuError, dump.BackupError))
+    yield python_step(capture)
 
 
 def _migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None) -> bool:

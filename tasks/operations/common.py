@@ -123,12 +123,12 @@ def operation(*args, **kwargs):
     return decorate
 
 
-def python_step(function: Callable[[Callable[[str], None]], str], error_types: tuple[type[Exception], ...] = ()) -> FunctionCommand:
+def python_step(function: Callable[[Callable[[str], None]], str]) -> FunctionCommand:
     """
     A command that runs ``function(log)`` in this process. What it returns (what changed, e.g.
     "applied 005, 006") goes in the summary. Any error fails the op with one line, the same in
-    the output and in the summary row; ``error_types`` is kept for callers that list theirs
-    (every :class:`~tasks.core.errors.ActionableError` is already one line).
+    the output and in the summary row (every :class:`~tasks.core.errors.ActionableError` is already
+    one line; :func:`failure` turns anything else into one).
     """
     name = current_state()
 

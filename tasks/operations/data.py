@@ -9,7 +9,6 @@ from pathlib import Path
 from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
-from tasks.core.lock import LockTimeout
 from tasks.data import plan as copyplan
 from tasks.facts import CopyState, FactError, read
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
@@ -74,7 +73,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             + ([f"set {done.sequences} sequence(s)"] if done.sequences else [])
         return ", ".join(parts) + ", complete"
 
-    yield python_step(run, (datacopy.CopyError, dump.BackupError, LockTimeout))
+    yield python_step(run)
 
 
 def _read_sides(source_service: str, target_service: str, counts: bool):

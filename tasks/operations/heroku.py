@@ -90,7 +90,7 @@ def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: in
         heroku_app.remember_plan(Path(state_dir), app, pool, plan, limit)  # the new release, same plan
         return f"{app.pool_var}={wanted} (release v{release}); {described}"
 
-    yield python_step(set_pool, (HerokuError,))
+    yield python_step(set_pool)
 
 
 @operation()
@@ -134,7 +134,7 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, afte
         heroku_app.remember_check(Path(state_dir), app, schema)
         return "a one-off dyno ran the check: the app's pool answered"
 
-    yield python_step(check, (HerokuError,))
+    yield python_step(check)
 
 
 @operation()
@@ -186,7 +186,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                 else f"the last {heroku_app.LOG_LINES} log lines")
         return f"no database errors in {read} since {since:%H:%M:%S}"
 
-    yield python_step(scan, (HerokuError,))
+    yield python_step(scan)
 
 
 @operation()
@@ -235,4 +235,4 @@ def database_reset(app: HerokuApp, service: str, confirm: str | None):
                               f"check heroku pg:info -a {app.name} and re-run")
         return f"{tables} table(s) dropped; the database is empty"
 
-    yield python_step(reset, (HerokuError,))
+    yield python_step(reset)

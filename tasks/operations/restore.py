@@ -76,7 +76,7 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
             "equal to the manifest" + ("" if manifest.get("catalog") else " (an older manifest: row counts only)"))
         return f"restored {dump.name}"
 
-    yield python_step(run, (BackupError,))
+    yield python_step(run)
 
 
 @operation(is_idempotent=False, idempotent_notice="Restores every time it is run, after confirmation.")
@@ -123,7 +123,6 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
                   + [f"  {line}" for line in restoring.plan_lines(manifest, None if isinstance(current, FactError) else current)])
     from tasks.backups import dump
     from tasks.heroku import app as heroku_app
-    from tasks.heroku.cli import HerokuError
 
     def run(log) -> str:
         heroku_app.restore_backup(app, backup, log)
@@ -137,4 +136,4 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
             "catalog and every table's row count equal to the manifest")
         return f"restored Heroku backup {backup}"
 
-    yield python_step(run, (BackupError, HerokuError))
+    yield python_step(run)

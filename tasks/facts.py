@@ -1,10 +1,8 @@
 """
-pyinfra facts about a PostgreSQL database, read with psql over the run's service file.
-
-Each fact takes a service name (``source`` or ``target``), never a URL or a password. The SQL
-goes on stdin: call them with ``host.get_fact(Fact, service="target", _stdin=Fact.sql)`` through
-:func:`read`. They never fail the host: a connection or SQL error comes back as data, so the
-operation can stop with a clear message.
+Facts about a PostgreSQL database, read over the run's session to a service (``source`` or
+``target``, never a URL or a password) with :func:`read`, cached for the run until something
+changes (:mod:`tasks.core.fact`). A connection or SQL error comes back as data (a FactError), so
+the operation can stop with a clear message.
 """
 
 from __future__ import annotations
@@ -14,10 +12,10 @@ import json
 from tasks.schema import catalog
 from tasks.migrations import history
 from tasks.migrations.plan import TargetHistory
-from tasks.core.psql import FactError, PsqlFact, read  # noqa: F401  (the operations read facts through here)
+from tasks.core.fact import DatabaseFact, FactError, read  # noqa: F401  (the operations read facts through here)
 
 
-class ServerInfo(PsqlFact):
+class ServerInfo(DatabaseFact):
     """
     Server version, connection limit and TLS state of the session.
 
@@ -47,24 +45,20 @@ class ServerInfo(PsqlFact):
         }
 
 
-class MigrationHistory(PsqlFact):
+class MigrationHistory(DatabaseFact):
     """The target's ``schema_migrations`` rows and its count of user tables, as a TargetHistory."""
 
-    sql = (
-        f"SELECT ({history.EXISTS_SQL}) AS has_table \\gset\n"
-        f"SELECT 'exists', :'has_table', '', '';\n"
-        f"{history.HISTORY_SQL};\n"
-        "\\if :has_table\n"
-        f"{history.ROWS_SQL};\n"
-        "\\endif\n"
-    )
+    sql = f"SELECT 'exists', ({history.EXISTS_SQL})::text, '', '';\n{history.HISTORY_SQL}"
 
-    def parse(self, rows) -> TargetHistory:
-        exists = any(r[0] == "exists" and r[1] == "t" for r in rows)
+    def query(self, session, sql) -> TargetHistory:
+        rows = session.rows(sql)
+        exists = any(r[0] == "exists" and r[1] == "true" for r in rows)
+        if exists:  # a second statement list: the rows of a table that may not exist cannot be in the first
+            rows += session.rows(history.ROWS_SQL)
         return history.history_from_rows([tuple(r) for r in rows if r[0] != "exists"], exists)
 
 
-class SchemaPrivileges(PsqlFact):
+class SchemaPrivileges(DatabaseFact):
     """
     The role's CREATE privileges (the SQL, from ``tasks.migrations.privileges.privileges_sql``,
     names the schemas, and is passed as ``sql``).
@@ -81,7 +75,7 @@ class SchemaPrivileges(PsqlFact):
         return parse_privileges(rows)
 
 
-class CatalogSnapshot(PsqlFact):
+class CatalogSnapshot(DatabaseFact):
     """The schema as :mod:`tasks.schema.catalog` sees it (the dict of ``catalog.sql``)."""
 
     sql = catalog.SNAPSHOT_SQL
@@ -90,7 +84,7 @@ class CatalogSnapshot(PsqlFact):
         return json.loads("\t".join(rows[0]))
 
 
-class RowCounts(PsqlFact):
+class RowCounts(DatabaseFact):
     """Exact row count of every user table, ``{"public.users": 1, ...}`` (schema_migrations left out)."""
 
     # One JSON array per row: a tab or line break in a name stays inside its escaped string.
@@ -105,7 +99,7 @@ class RowCounts(PsqlFact):
         return {table: int(count) for table, count in pairs}
 
 
-class Fingerprint(PsqlFact):
+class Fingerprint(DatabaseFact):
     """
     What changes whenever the database's schema or data changes (for "is the last backup current?").
 
@@ -136,7 +130,7 @@ class Fingerprint(PsqlFact):
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 
-class CopyState(PsqlFact):
+class CopyState(DatabaseFact):
     """
     One side of the data copy (:mod:`tasks.data.plan`; the script is passed as ``sql``): every table
     that holds rows with its count (and checksum when asked), populated materialized views,
@@ -148,8 +142,8 @@ class CopyState(PsqlFact):
              sequences={"public.users_id_seq": 51}, large_objects=(0, ""))
     """
 
-    def parse(self, rows):
+    def query(self, session, sql):
         from tasks.data import plan
 
-        return plan.parse(rows)
+        return plan.parse(plan.read(session.rows, sql))
 

@@ -58,7 +58,7 @@ _run: Run | None = None
 
 def refuse_same_database(target_label: str) -> None:
     """Stop when the target is the source's database under another spelling (an alias, another host name)."""
-    source, target = read_identity("service=source"), read_identity("service=target")
+    source, target = read_identity("source"), read_identity("target")
     if source and target and same_database(source, target):
         raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
                             "point the target at another database; nothing was touched")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
+from tasks.core.sessions import session
 
 BASE_SQL = ("SELECT current_database(), d.oid::bigint, current_setting('port'), pg_postmaster_start_time()::text "
             "FROM pg_database d WHERE d.datname = current_database()")
@@ -36,15 +36,18 @@ def same_database(a: Identity, b: Identity) -> bool:
     return a.system is None or b.system is None or a.system == b.system
 
 
-def read_identity(conninfo: str) -> Identity | None:
-    """The identity of the database at ``conninfo``; None when it cannot be reached (reported later, by the states)."""
+def read_identity(service: str) -> Identity | None:
+    """The identity of the database of ``service`` (read over the run's session to it); None when it
+    cannot be reached (reported later, by the states)."""
+    import psycopg
+
+    one = session(service)
     try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            database, oid, port, started = conn.execute(BASE_SQL).fetchone()
-            try:
-                system = conn.execute(SYSTEM_SQL).fetchone()[0]
-            except psycopg.Error:  # pg_control_system() revoked from this role (a managed service)
-                system = None
-            return Identity(database, int(oid), port, started, system)
+        database, oid, port, started = one.rows(BASE_SQL)[0]
     except psycopg.Error:
         return None
+    try:
+        system = one.rows(SYSTEM_SQL)[0][0]
+    except psycopg.Error:  # pg_control_system() revoked from this role (a managed service)
+        system = None
+    return Identity(database, int(oid), port, started, system)

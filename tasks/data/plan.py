@@ -1,5 +1,5 @@
 """
-The copy's plan as the deploy shows it, from one psql script per side (the ``CopyState`` fact):
+The copy's plan as the deploy shows it, from one script per side (the ``CopyState`` fact):
 tables with their row counts (partitions under their parent), materialized views to refresh,
 sequences to set, large objects. Pure apart from the script's SQL.
 """
@@ -41,14 +41,14 @@ def _named(names: list[str] | None) -> str:
 
 
 def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
-    """The psql script that reads one side: each table with its checksum when it is in
-    ``checksums_for`` (all when None), else counted when in ``counts_for`` (all when None), else
-    only whether it has a row (rows 1 or 0); populated views with checksums, sequences, large
-    objects, and an ``end`` row (so an empty database still gives output)."""
+    """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for`` (all when
+    None), else counted when in ``counts_for`` (all when None), else only whether it has a row
+    (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
+    (so an empty database still gives output)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
     views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
-    wrap = "SELECT format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where} \\gexec\n"
+    wrap = "SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where};\n"
     summed, counted = _named(checksums_for), _named(counts_for)
     return (
         f"{PINNED_FORMAT};\n"
@@ -63,6 +63,16 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
         + "SELECT 'end', '', '';\n"
     )
+
+
+def read(run, script: str) -> list[list[str]]:
+    """The rows of ``script``, ``run(sql)`` giving the rows of a statement list (one round trip
+    each): the catalog first, then every table's and view's query (its ``gexec`` rows) in one list."""
+    rows = run(script)
+    queries = [row[1] for row in rows if row[0] == "gexec"]
+    if queries:
+        rows += run(PINNED_FORMAT + ";\n" + ";\n".join(queries))
+    return [row for row in rows if row[0] != "gexec"]
 
 
 def parse(rows: list[list[str]]) -> Side:

@@ -1,6 +1,6 @@
 """
-pyinfra facts for the health checks (:mod:`tasks.health.checks`): the health snapshot and the
-``pg_stat_statements`` outliers, each one JSON value read with psql over the run's service file.
+Facts for the health checks (:mod:`tasks.health.checks`): the health snapshot and the
+``pg_stat_statements`` outliers, each one JSON value read over the run's session to the target.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 from tasks.health import checks as health
-from tasks.core.psql import PsqlFact
+from tasks.core.fact import DatabaseFact
 
 
-class HealthSnapshot(PsqlFact):
+class HealthSnapshot(DatabaseFact):
     """The raw dict of :func:`tasks.health.checks.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
 
     sql = health.HEALTH_SQL
@@ -20,7 +20,7 @@ class HealthSnapshot(PsqlFact):
         return json.loads("\t".join(rows[0]))
 
 
-class HealthOutliers(PsqlFact):
+class HealthOutliers(DatabaseFact):
     """Top 5 statements by total time (pass :func:`tasks.health.checks.outliers_sql` as the SQL)."""
 
     sql = health.OUTLIERS_SQL

@@ -20,7 +20,7 @@ from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
-from tasks.core import summary
+from tasks.core import sessions, summary
 from tasks.core import pgtools
 from tasks.core.errors import describe
 
@@ -140,6 +140,8 @@ def python_step(function: Callable[[Callable[[str], None]], str]) -> FunctionCom
             host.log_styled(f"pgconverge: {message}", fg="red")
             summary.record(name, "failed", message)
             return False
+        finally:
+            sessions.forget()  # it may have changed any database: the next state reads afresh
         summary.record(name, "changed", changed or "done")
         return True
 

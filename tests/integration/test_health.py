@@ -2,7 +2,7 @@
 Health checks against the sandbox's real PostgreSQL clusters: each check is provoked on purpose in
 a scratch database (a lock that blocks, a long query, a session idle in transaction, a sequence
 near its maximum, connections near the limit, a session without SSL...) and its colour asserted.
-The health query runs through psycopg, and once through psql exactly as the pyinfra fact does.
+The health query runs through psycopg, and once through the run's session exactly as the deploy reads it.
 
 The target cluster has max_connections = 20 and other tests share it: no test here holds more
 than 14 connections, and every connection is closed.
@@ -14,7 +14,6 @@ import json
 import math
 import os
 import secrets
-import subprocess
 import threading
 import time
 from contextlib import ExitStack
@@ -28,7 +27,8 @@ import sandbox as clusters
 from tasks.core.connections import ServiceFile
 from tasks.health.checks import Thresholds, evaluate, health_sql, outliers_sql, render, report_document
 from tasks.health.facts import HealthSnapshot
-from tasks.core.psql import never_fails, psql
+from tasks.core import sessions
+from tasks.core.fact import FactError, read
 from tasks.core.urls import parse_database_url
 from tests.support import sandbox_urls
 
@@ -230,20 +230,20 @@ def test_pg_stat_statements_is_detected_and_its_outliers_guarded(scratch):
     assert checks(raw)["outliers"].status == "green"
 
 
-def test_through_psql_as_the_fact_does_with_ssl_and_no_secret_in_the_report(scratch):
+def test_through_the_run_session_as_the_deploy_reads_it_with_ssl_and_no_secret_in_the_report(scratch, monkeypatch):
     db = scratch()
     url = parse_database_url(sandbox_urls()["target"])
     params = {**url.service_params(), "dbname": db}
     service_file = ServiceFile({"target": params})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = dict(os.environ)
     service_file.install(env)
+    monkeypatch.setenv("PGSERVICEFILE", env["PGSERVICEFILE"])
     try:
-        done = subprocess.run(never_fails(psql("target")).get_raw_value(), shell=True, input=Thresholds().sql(),
-                              env=env, capture_output=True, text=True, timeout=30)
+        raw = read(HealthSnapshot, "target", Thresholds().sql())
     finally:
+        sessions.close_all()
         service_file.remove()
-    raw = HealthSnapshot().process(done.stdout.splitlines())
-    assert done.returncode == 0 and "error" not in raw, done.stdout[-2000:]
+    assert not isinstance(raw, FactError), raw
     assert raw["database"] == db and raw["ssl"] is True and raw["ssl_version"].startswith("TLS")
     found = evaluate(raw, Thresholds(), None, ssl_required=True)
     assert {c.name: c.status for c in found}["ssl"] == "green"
@@ -251,6 +251,6 @@ def test_through_psql_as_the_fact_does_with_ssl_and_no_secret_in_the_report(scra
     document = json.loads(json.dumps(report_document(raw, found)))
     assert {c["name"] for c in document["checks"]} >= {"connections", "ssl", "blocking", "sequences", "xid wraparound"}
     assert document["figures"]["database"] == db
-    text = json.dumps(document) + "\n".join(render(found, color=True)) + done.stdout + done.stderr
+    text = json.dumps(document) + "\n".join(render(found, color=True))
     for password in passwords():
         assert password not in text

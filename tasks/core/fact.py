@@ -1,0 +1,57 @@
+"""
+Facts about a PostgreSQL database, read over the run's one session per service
+(:mod:`tasks.core.sessions`).
+
+A fact is a class in the shape of pyinfra's facts: its ``sql``, and ``parse(rows)`` turning the
+rows (text, as psql ``-A -t`` prints them) into a value; a fact that needs more than one statement
+list overrides ``query``. The operations read them with :func:`read`, by service name (``source``
+or ``target``), never a URL or a password. A read never raises for the database's sake: a
+connection or SQL error comes back as a :class:`FactError`, so the operation can stop with a clear
+message. Why not pyinfra's ``host.get_fact``: in 3.10 it runs a new shell and psql process for
+every read and caches nothing, which made a fact's connection set-up most of a no-op run's cost.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+from tasks.core.sessions import Rows, Session, session
+
+
+class FactError(dict):
+    """What a fact returns when it could not be read: ``{"error": "first line", "lines": [every line]}``."""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> "FactError":
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        return cls(error=lines[0], lines=lines)
+
+
+class DatabaseFact:
+    """Base: ``sql`` run over the service's session; ``parse`` gets its rows."""
+
+    sql = "SELECT 1"
+
+    def query(self, session: Session, sql: str):
+        return self.parse(session.rows(sql))
+
+    def parse(self, rows: Rows):
+        return rows
+
+
+def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
+    """
+    The value of ``fact`` on ``service`` (``sql`` replaces the fact's own), cached for the run
+    until something changes (see :mod:`tasks.core.sessions`), and read once more after pyinfra's
+    plan: the key holds the phase, since the database may change while the prompt waits.
+    """
+    from pyinfra.context import ctx_state
+
+    text = fact.sql if sql is None else sql
+    executing = bool(ctx_state.get().is_executing) if ctx_state.isset() else True
+    try:
+        return session(service).cached((executing, fact, text), lambda one: fact().query(one, text))
+    except Exception as exc:  # noqa: BLE001 - only the driver's errors become data
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        return FactError.from_exception(exc)

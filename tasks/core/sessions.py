@@ -1,0 +1,116 @@
+"""
+One database session per service for the run's facts (issue 21).
+
+Every fact of ``source`` or ``target`` is read over one psycopg connection (``service=NAME`` from
+the run's private service file: no secret here), opened on first use and kept for the run, instead
+of a psql process per read (~40–70 ms each, mostly TLS and SCRAM). Each read runs in its own
+``BEGIN READ ONLY … ROLLBACK``: a fact can change nothing, and what it SETs (the checksums' pinned
+formats) does not reach the next one. Rows come back as psql's ``-A -t`` would print them: text,
+``''`` for NULL.
+
+Answers are cached for the run, keyed by the fact and its SQL, and forgotten:
+
+* after any change this run makes (:func:`forget`, called by every step that runs work), since it
+  may have changed what was read;
+* between the plan and the execution: without ``-y`` pyinfra plans, then waits at its prompt for as
+  long as the user likes, and anyone may change the database meanwhile, so what decides a change
+  is read once more after the prompt (once, from the same session). With ``-y`` there is no plan.
+
+A session whose connection was lost (a restarted server, a terminated backend) is opened again
+once; a database that cannot be reached is never cached, so the state that reads it next says so.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable
+
+Rows = list[list[str]]
+
+
+class Session:
+    """The connection to one service and the answers read over it."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self.conn = None
+        self.answers: dict[Hashable, object] = {}
+
+    def connection(self):
+        """The open connection (made on first use, again after it was lost)."""
+        import psycopg  # loaded only when a database is read
+
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = psycopg.connect(f"service={self.service}", autocommit=True)
+        return self.conn
+
+    def rows(self, sql: str) -> Rows:
+        """Every row of every statement of ``sql``, in one round trip and one read-only transaction
+        rolled back at its end. A connection found lost is opened again and the read tried once more."""
+        import psycopg
+
+        reused = self.conn is not None and not self.conn.closed and not self.conn.broken
+        try:
+            return self._rows(sql)
+        except psycopg.OperationalError:
+            if not reused or not (self.conn is None or self.conn.closed or self.conn.broken):
+                raise  # not a session that died while idle: the state says what went wrong
+            self.conn = None
+            return self._rows(sql)
+
+    def _rows(self, sql: str) -> Rows:
+        from psycopg import ClientCursor  # the simple query protocol: several statements, text values
+
+        conn = self.connection()
+        cursor = ClientCursor(conn)
+        try:
+            cursor.execute(f"BEGIN READ ONLY;\n{sql}\n;\nROLLBACK")
+            rows: Rows = []
+            while True:
+                result = cursor.pgresult
+                if result is not None and result.nfields:
+                    rows.extend([_text(result.get_value(i, j)) for j in range(result.nfields)]
+                                for i in range(result.ntuples))
+                if not cursor.nextset():
+                    return rows
+        finally:
+            cursor.close()
+            if not conn.closed and not conn.broken and conn.info.transaction_status != 0:  # an error: the transaction is still open
+                conn.execute("ROLLBACK")
+
+    def cached(self, key: Hashable, read: Callable[["Session"], object]):
+        """``read(self)``, once per key until :func:`forget`; an exception is not cached."""
+        if key not in self.answers:
+            self.answers[key] = read(self)
+        return self.answers[key]
+
+    def close(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            self.conn.close()
+        self.conn = None
+        self.answers.clear()
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode()
+
+
+_sessions: dict[str, Session] = {}
+
+
+def session(service: str) -> Session:
+    """The run's session to ``service`` (``source``, ``target``)."""
+    if service not in _sessions:
+        _sessions[service] = Session(service)
+    return _sessions[service]
+
+
+def forget() -> None:
+    """Something may have changed: every cached answer is read again when next asked for."""
+    for one in _sessions.values():
+        one.answers.clear()
+
+
+def close_all() -> None:
+    """Close every session (before something that needs the databases to itself)."""
+    for one in _sessions.values():
+        one.close()

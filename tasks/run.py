@@ -18,8 +18,8 @@ from tasks.core.identity import read_identity, same_database
 from tasks.core import own_files
 from tasks.heroku.app import HerokuApp, read_app
 from tasks.heroku import cli as heroku_cli
-from tasks.migrations import example
-from tasks.migrations.files import Migration, read_migrations, set_checksum
+from tasks.migrations import example, expected
+from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
@@ -105,7 +105,9 @@ def get_run() -> Run:
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
-        migrations = read_migrations(settings.migrations_dir)
+        migrations = read_migrations(settings.migrations_dir, check=False)
+        if not expected.is_proven(settings.state_dir, migrations):
+            check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
         seeds = read_seed_files(settings.seed_dir)
         example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))
         if example_seeds:

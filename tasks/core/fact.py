@@ -13,7 +13,7 @@ every read and caches nothing, which made a fact's connection set-up most of a n
 
 from __future__ import annotations
 
-from typing import Hashable
+from typing import Callable, Hashable
 
 from tasks.core.sessions import Rows, Session, session
 
@@ -42,16 +42,23 @@ class DatabaseFact:
 def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
     """
     The value of ``fact`` on ``service`` (``sql`` replaces the fact's own), cached for the run
-    until something changes (see :mod:`tasks.core.sessions`), and read once more after pyinfra's
-    plan: the key holds the phase, since the database may change while the prompt waits.
+    until something changes (see :mod:`tasks.core.sessions`). A connection or SQL error comes back
+    as a :class:`FactError` (and is not cached).
     """
-    from pyinfra.context import ctx_state
-
     text = fact.sql if sql is None else sql
-    executing = bool(ctx_state.get().is_executing) if ctx_state.isset() else True
     try:
-        return session(service).cached((executing, fact, text), lambda one: fact().query(one, text))
+        return remember(service, (fact, text), lambda: fact().query(session(service), text))
     except Exception as exc:  # noqa: BLE001 - only the driver's errors become data
         if not type(exc).__module__.startswith("psycopg"):
             raise
         return FactError.from_exception(exc)
+
+
+def remember(service: str, key: Hashable, compute: Callable[[], object]):
+    """``compute()``, cached with the facts of ``service`` under ``key``: forgotten after a change,
+    and read once more after pyinfra's plan (the key holds the phase: the database may change while
+    the prompt waits)."""
+    from pyinfra.context import ctx_state
+
+    executing = bool(ctx_state.get().is_executing) if ctx_state.isset() else True
+    return session(service).cached((executing, key), lambda one: compute())

@@ -71,6 +71,15 @@ def _absent(conn: psycopg.Connection, files: list[SeedFile]) -> list[str]:
     return [r[0] for r in rows]
 
 
+def missing(service: str, files: list[SeedFile], upsert: bool = False) -> dict:
+    """:func:`load` in ``count`` mode, remembered with the service's facts until this run changes
+    something (the target backup's decision and the seed state ask the same question)."""
+    from tasks.core.fact import remember
+
+    key = ("seed rows missing", tuple((f.filename, f.table, f.text) for f in files), upsert)
+    return remember(service, key, lambda: load(f"service={service}", files, "count", upsert))
+
+
 def load(conninfo: str, files: list[SeedFile], mode: str, upsert: bool = False) -> dict:
     """
     ``{"absent": [tables], "tables": {filename: SeedCount}}``: in ``count`` mode what is missing (tables a

@@ -15,20 +15,31 @@ from typing import Any
 from tasks.migrations.files import Migration, set_checksum
 
 
+# Bumped whenever read_migrations' checks of a file change: a set proven before is proven again.
+CHECKS = 2
+_loaded: dict[Path, dict[str, Any] | None] = {}  # read once a run (the proof's save replaces it)
+
+
 def cache_path(state_dir: Path, migrations: list[Migration]) -> Path:
     return Path(state_dir) / "expected" / f"{set_checksum(migrations)}.json"
+
+
+def is_proven(state_dir: Path, migrations: list[Migration]) -> bool:
+    """Whether exactly these files were proven (and so checked, by checks as strict as today's)."""
+    return load_expected(state_dir, migrations) is not None
 
 
 def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any] | None:
     """The cached expected schema for exactly these files, or None when they were never proven."""
     path = cache_path(state_dir, migrations)
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if document.get("set_checksum") != set_checksum(migrations):
-        return None
-    return document.get("catalog")
+    if path not in _loaded:
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        good = document.get("set_checksum") == set_checksum(migrations) and document.get("checks") == CHECKS
+        _loaded[path] = document.get("catalog") if good else None
+    return _loaded[path]
 
 
 def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[str, Any], server_version: str) -> Path:
@@ -39,11 +50,13 @@ def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[s
         "set_checksum": set_checksum(migrations),
         "files": [m.filename for m in migrations],
         "server_version": server_version,
+        "checks": CHECKS,
         "catalog": snapshot,
     }
     temporary = path.with_suffix(f".tmp{os.getpid()}")
     temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
     temporary.replace(path)
+    _loaded[path] = snapshot
     return path
 
 

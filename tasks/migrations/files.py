@@ -4,12 +4,14 @@ Reading the migration files: ``NNN_name.sql`` in one folder.
 Version = the leading digits, compared as numbers; name = the rest. Checksum = sha256 of the
 text with CRLF turned into LF and a leading BOM removed, so a checkout on Windows gives the
 same checksum. A first line ``-- pgconverge:no-transaction`` marks a file that runs outside a
-transaction, statement by statement. Every problem is found here, before anything connects.
+transaction, statement by statement. Every problem is found here, before anything connects
+(for a set already proven, whose files were checked then, a file is split only when it is used).
 Pure apart from reading the folder.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -43,11 +45,25 @@ class Migration:
     checksum: str
     sql: str
     no_transaction: bool
-    statements: tuple[Statement, ...]
 
     @property
     def label(self) -> str:
         return self.filename
+
+    @functools.cached_property
+    def statements(self) -> tuple[Statement, ...]:
+        """The file split by PostgreSQL's parser, on first use (a file already applied is never split)."""
+        try:
+            statements = split_statements(self.sql)
+        except SqlError as exc:
+            raise MigrationFileError(f"migration {self.filename} {exc}") from None
+        if not statements:
+            raise MigrationFileError(f"migration {self.filename} is empty: add SQL to it or delete it")
+        return tuple(statements)
+
+    def check(self) -> None:
+        """Every problem of the file's statements, raised as a MigrationFileError naming the line."""
+        _check_statements(self.filename, self.no_transaction, list(self.statements))
 
 
 def normalise(raw: bytes) -> str:
@@ -141,14 +157,7 @@ def read_migration(path: Path) -> Migration:
         text = normalise(raw)
     except UnicodeDecodeError:
         raise MigrationFileError(f"migration {path.name} is not UTF-8 text: save it as UTF-8") from None
-    try:
-        statements = split_statements(text)
-    except SqlError as exc:
-        raise MigrationFileError(f"migration {path.name} {exc}") from None
-    if not statements:
-        raise MigrationFileError(f"migration {path.name} is empty: add SQL to it or delete it")
-    no_transaction = text.lstrip().splitlines()[0].strip().lower() == NO_TRANSACTION
-    _check_statements(path.name, no_transaction, statements)
+    no_transaction = bool(text.strip()) and text.lstrip().splitlines()[0].strip().lower() == NO_TRANSACTION
     return Migration(
         version=version,
         name=name,
@@ -157,12 +166,13 @@ def read_migration(path: Path) -> Migration:
         checksum=checksum(text),
         sql=text,
         no_transaction=no_transaction,
-        statements=tuple(statements),
     )
 
 
-def read_migrations(folder: Path) -> list[Migration]:
-    """Every ``*.sql`` file of the folder, ordered by version; any problem raises."""
+def read_migrations(folder: Path, check: bool = True) -> list[Migration]:
+    """Every ``*.sql`` file of the folder, ordered by version; any problem raises. With ``check``
+    false the statements are split and checked only when first used (:func:`check_migrations`
+    does it for all): for a set already proven, whose files were checked when it was."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MigrationFileError(f"migrations folder {folder} does not exist: create it or set MIGRATIONS_DIR")
@@ -176,7 +186,16 @@ def read_migrations(folder: Path) -> list[Migration]:
                 f"{migration.version}: renumber one of them"
             )
         seen[migration.version] = migration.filename
-    return sorted(migrations, key=lambda m: m.version)
+    migrations.sort(key=lambda m: m.version)
+    if check:
+        check_migrations(migrations)
+    return migrations
+
+
+def check_migrations(migrations: list[Migration]) -> None:
+    """Split and check every file, in order: the first problem raises (a MigrationFileError)."""
+    for migration in migrations:
+        migration.check()
 
 
 def set_checksum(migrations: list[Migration]) -> str:

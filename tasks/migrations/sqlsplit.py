@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from pglast import parser
-
 COMMENTS = ("SQL_COMMENT", "C_COMMENT")
 BACKSLASH = "ASCII_92"
 
@@ -62,6 +60,8 @@ def _refuse_meta_commands(sql: str, tokens: list) -> None:
 
 def _scan(sql: str) -> list:
     """The tokens; a meta-command before a scan error (``\\restrict 7dUq…`` does not scan) is named first."""
+    from pglast import parser  # loaded when a file is split, not with every module that names a Statement
+
     try:
         tokens = parser.scan(sql)
     except parser.ParseError as exc:
@@ -77,6 +77,8 @@ def _scan(sql: str) -> list:
 
 def split_statements(sql: str) -> list[Statement]:
     """The statements of ``sql`` as PostgreSQL parses them; empty ones (``;`` alone, comments) are dropped."""
+    from pglast import parser
+
     tokens = _scan(sql)
     try:
         raw = json.loads(parser.parse_sql_json(sql)).get("stmts", []) if tokens else []

@@ -166,7 +166,7 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
         from tasks.data import seed_load  # the rows travel as COPY data, never in a script
 
         try:
-            found = seed_load.load(f"service={service}", seed_files, "count", seed_upsert)
+            found = seed_load.missing(service, seed_files, seed_upsert)
         except seed_load.SeedError:
             found = None  # the seed step refuses before anything changes
         if found is not None:

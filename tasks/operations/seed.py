@@ -64,7 +64,7 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     from tasks.data import seed_load  # psycopg: the rows travel as COPY data, never in a script
 
     try:
-        found = seed_load.load(f"service={service}", files, "count", upsert)
+        found = seed_load.missing(service, files, upsert)
     except seed_load.SeedError as exc:
         yield from refuse(str(exc))
         return

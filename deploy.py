@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
 
-from tasks.operations import backups, data, health, heroku, migrations, preflight, report, schema, seed, target
+from tasks.operations import backups, data, health, migrations, preflight, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
@@ -20,6 +20,8 @@ from tasks.operations.common import running_state
 run = get_run_or_exit()
 settings = run.settings
 app = run.heroku  # None for a plain TARGET_DATABASE_URL
+if app:
+    from tasks.operations import heroku  # the Heroku modules load for a Heroku target only
 state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"

@@ -79,6 +79,7 @@ class CatalogSnapshot(DatabaseFact):
     """The schema as :mod:`tasks.schema.catalog` sees it (the dict of ``catalog.sql``)."""
 
     sql = catalog.SNAPSHOT_SQL
+    schema_only = True
 
     def parse(self, rows):
         return json.loads("\t".join(rows[0]))

@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from tasks.core.connections import ServiceFile
 from tasks.core.errors import ActionableError, describe
@@ -16,13 +17,14 @@ from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core import own_files
-from tasks.heroku.app import HerokuApp, read_app
-from tasks.heroku import cli as heroku_cli
 from tasks.migrations import example, expected
 from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
+
+if TYPE_CHECKING:
+    from tasks.heroku.app import HerokuApp
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -50,6 +52,8 @@ class Run:
     @staticmethod
     def heroku_calls_note() -> dict:
         """The summary's note of the Heroku CLI calls this run made."""
+        from tasks.heroku import cli as heroku_cli
+
         return {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"}
 
 
@@ -112,7 +116,11 @@ def get_run() -> Run:
         example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))
         if example_seeds:
             raise SeedFileError(example_seeds)
-        heroku = read_app(settings.heroku_app, settings.pool_var) if settings.heroku_app else None
+        heroku = None
+        if settings.heroku_app:
+            from tasks.heroku.app import read_app  # the Heroku modules load for a Heroku target only
+
+            heroku = read_app(settings.heroku_app, settings.pool_var)
         target = heroku.database_url if heroku else settings.target
         assert target is not None
         if target.same_database(settings.source):

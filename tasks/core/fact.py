@@ -31,6 +31,7 @@ class DatabaseFact:
     """Base: ``sql`` run over the service's session; ``parse`` gets its rows."""
 
     sql = "SELECT 1"
+    schema_only = False  # True: the answer depends on the schema alone, no row (kept when only rows change)
 
     def query(self, session: Session, sql: str):
         return self.parse(session.rows(sql))
@@ -47,18 +48,18 @@ def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
     """
     text = fact.sql if sql is None else sql
     try:
-        return remember(service, (fact, text), lambda: fact().query(session(service), text))
+        return remember(service, (fact, text), lambda: fact().query(session(service), text), fact.schema_only)
     except Exception as exc:  # noqa: BLE001 - only the driver's errors become data
         if not type(exc).__module__.startswith("psycopg"):
             raise
         return FactError.from_exception(exc)
 
 
-def remember(service: str, key: Hashable, compute: Callable[[], object]):
-    """``compute()``, cached with the facts of ``service`` under ``key``: forgotten after a change,
-    and read once more after pyinfra's plan (the key holds the phase: the database may change while
-    the prompt waits)."""
+def remember(service: str, key: Hashable, compute: Callable[[], object], schema_only: bool = False):
+    """``compute()``, cached with the facts of ``service`` under ``key``: forgotten after a change
+    (``schema_only``: not after a change of rows only), and read once more after pyinfra's plan (the
+    key holds the phase: the database may change while the prompt waits)."""
     from pyinfra.context import ctx_state
 
     executing = bool(ctx_state.get().is_executing) if ctx_state.isset() else True
-    return session(service).cached((executing, key), lambda one: compute())
+    return session(service).cached((executing, key), lambda one: compute(), schema_only)

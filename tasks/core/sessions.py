@@ -11,7 +11,8 @@ formats) does not reach the next one. Rows come back as psql's ``-A -t`` would p
 Answers are cached for the run, keyed by the fact and its SQL, and forgotten:
 
 * after any change this run makes (:func:`forget`, called by every step that runs work), since it
-  may have changed what was read;
+  may have changed what was read (a step that only inserts rows, the seed's, keeps what depends
+  on the schema alone: the catalog the schema check read is the validation report's too);
 * between the plan and the execution: without ``-y`` pyinfra plans, then waits at its prompt for as
   long as the user likes, and anyone may change the database meanwhile, so what decides a change
   is read once more after the prompt (once, from the same session). With ``-y`` there is no plan.
@@ -33,7 +34,7 @@ class Session:
     def __init__(self, service: str):
         self.service = service
         self.conn = None
-        self.answers: dict[Hashable, object] = {}
+        self.answers: dict[Hashable, tuple[object, bool]] = {}  # key -> (answer, kept when only rows change)
 
     def connection(self):
         """The open connection (made on first use, again after it was lost)."""
@@ -77,11 +78,12 @@ class Session:
             if not conn.closed and not conn.broken and conn.info.transaction_status != 0:  # an error: the transaction is still open
                 conn.execute("ROLLBACK")
 
-    def cached(self, key: Hashable, read: Callable[["Session"], object]):
-        """``read(self)``, once per key until :func:`forget`; an exception is not cached."""
+    def cached(self, key: Hashable, read: Callable[["Session"], object], schema_only: bool = False):
+        """``read(self)``, once per key until :func:`forget`; an exception is not cached.
+        ``schema_only``: the answer depends on no row, so a change of rows only keeps it."""
         if key not in self.answers:
-            self.answers[key] = read(self)
-        return self.answers[key]
+            self.answers[key] = (read(self), schema_only)
+        return self.answers[key][0]
 
     def close(self) -> None:
         if self.conn is not None and not self.conn.closed:
@@ -104,10 +106,11 @@ def session(service: str) -> Session:
     return _sessions[service]
 
 
-def forget() -> None:
-    """Something may have changed: every cached answer is read again when next asked for."""
+def forget(rows_only: bool = False) -> None:
+    """Something may have changed: every cached answer is read again when next asked for (with
+    ``rows_only``, the change touched rows and nothing else: what depends on the schema alone stays)."""
     for one in _sessions.values():
-        one.answers.clear()
+        one.answers = {key: kept for key, kept in one.answers.items() if rows_only and kept[1]}
 
 
 def close_all() -> None:

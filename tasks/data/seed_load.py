@@ -72,12 +72,27 @@ def _absent(conn: psycopg.Connection, files: list[SeedFile]) -> list[str]:
 
 
 def missing(service: str, files: list[SeedFile], upsert: bool = False) -> dict:
-    """:func:`load` in ``count`` mode, remembered with the service's facts until this run changes
-    something (the target backup's decision and the seed state ask the same question)."""
+    """:func:`load` in ``count`` mode over the run's session to ``service`` (in a transaction always
+    rolled back), remembered with its facts until this run changes something: the target backup's
+    decision and the seed state ask the same question."""
     from tasks.core.fact import remember
+    from tasks.core.sessions import session
+
+    def count() -> dict:
+        try:
+            conn = session(service).connection()
+        except psycopg.OperationalError as exc:
+            raise SeedError(_unreachable(exc)) from None
+        with conn.transaction(force_rollback=True):
+            return _load(conn, files, "count", upsert)
 
     key = ("seed rows missing", tuple((f.filename, f.table, f.text) for f in files), upsert)
-    return remember(service, key, lambda: load(f"service={service}", files, "count", upsert))
+    return remember(service, key, count)
+
+
+def _unreachable(exc: psycopg.OperationalError) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"cannot connect to load the seed files: {lines[-1] if lines else 'connection failed'}"
 
 
 def load(conninfo: str, files: list[SeedFile], mode: str, upsert: bool = False) -> dict:
@@ -89,11 +104,17 @@ def load(conninfo: str, files: list[SeedFile], mode: str, upsert: bool = False) 
     try:
         conn = psycopg.connect(conninfo)
     except psycopg.OperationalError as exc:
-        lines = str(exc).strip().splitlines()
-        raise SeedError(f"cannot connect to load the seed files: {lines[-1] if lines else 'connection failed'}") from None
+        raise SeedError(_unreachable(exc)) from None
+    try:
+        return _load(conn, files, mode, upsert)
+    finally:
+        conn.close()  # without commit: rolled back
+
+
+def _load(conn: psycopg.Connection, files: list[SeedFile], mode: str, upsert: bool) -> dict:
     current = None
     try:
-        conn.execute("SET client_encoding = 'UTF8'; SET client_min_messages = warning")
+        conn.execute("SET LOCAL client_encoding = 'UTF8'; SET LOCAL client_min_messages = warning")
         if mode == "insert":
             # One deploy at a time (the migrations' lock key): a concurrent one then finds the rows present.
             conn.execute("SET LOCAL lock_timeout = '60s'")
@@ -114,5 +135,3 @@ def load(conninfo: str, files: list[SeedFile], mode: str, upsert: bool = False) 
                                          for file, table, missing, updates, sample in rows}}
     except psycopg.Error as exc:
         raise SeedError(_explain(exc, files, current)) from None
-    finally:
-        conn.close()  # without commit: rolled back

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
-from tasks.core.lock import LockTimeout, acquire_lock, lock_held
+from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
@@ -132,9 +132,24 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
 def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
     """Stop before a file's changes are kept if a statement let go of the deploy's lock."""
     if not lock_held(conn):
-        state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-        raise MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
-                             f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
+        raise _lock_lost(migration)
+
+
+def _lock_lost(migration: Migration) -> MigrationError:
+    state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
+    return MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
+                          f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
+
+
+# Before a file's COMMIT, in the same round trip: fails (SQLSTATE LOCK_LOST) unless this session still
+# holds the deploy's lock, so the COMMIT after it never runs without it.
+LOCK_LOST = "PGCLL"
+LOCK_CHECK_SQL = (
+    "DO $pgconverge$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' "
+    f"AND pid = pg_catalog.pg_backend_pid() AND granted AND classid = {LOCK_KEY >> 32} AND objid = {LOCK_KEY & 0xFFFFFFFF} "
+    f"AND objsubid = 1) THEN RAISE EXCEPTION 'the deploy lock was let go' USING ERRCODE = '{LOCK_LOST}'; END IF; "
+    "END$pgconverge$"
+)
 
 
 def _limits_sql(limits: Limits, local: bool) -> sql.Composed:
@@ -162,12 +177,14 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
     Send the file's statements one by one (as psql does), so a failure names its line. The limits
     are set again before every statement, so whatever a statement does to them (``SET``, ``RESET
     ALL``, ``set_config()``, a function) holds for itself only: in a transaction in the same round
-    trip (``SET LOCAL ...; <statement>``), outside one (where a multi-statement message would open
-    a transaction block) in its own.
+    trip (``SET LOCAL ...; <statement>``; the first also opens the transaction: ``BEGIN; SET
+    LOCAL ...; <statement>``), outside one (where a multi-statement message would open a
+    transaction block) in its own.
     """
     prefix = _limits_sql(limits, local).as_string(conn) + "; "
     for index, statement in enumerate(migration.statements):
-        text, shift = (prefix + statement.text, len(prefix)) if local else (statement.text, 0)
+        start = prefix if index or not local else "BEGIN; " + prefix
+        text, shift = (start + statement.text, len(start)) if local else (statement.text, 0)
         try:
             if index and not local:
                 conn.execute(prefix.encode())
@@ -179,14 +196,16 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
 
 
 def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
-    """BEGIN, each statement (limits first), then the session reset, the tracking row and COMMIT: n + 2 round trips."""
+    """Each statement (limits first, BEGIN with the first), then the lock check, the session reset, the
+    tracking row and COMMIT: n + 1 round trips (psql's BEGIN; \\i file; COMMIT takes n + 2)."""
     started = time.monotonic()
     try:
-        _simple(conn, sql.SQL("BEGIN"))
         run_statements(conn, migration, limits, local=True)
-        _ensure_lock(conn, migration)
-        _simple(conn, sql.SQL(RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by) + sql.SQL("; COMMIT"))
+        _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by)
+                + sql.SQL("; COMMIT"))
     except psycopg.Error as exc:
+        if exc.sqlstate == LOCK_LOST:
+            raise _lock_lost(migration) from None
         raise _failure(migration, exc) from None
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

@@ -123,10 +123,11 @@ def operation(*args, **kwargs):
     return decorate
 
 
-def python_step(function: Callable[[Callable[[str], None]], str]) -> FunctionCommand:
+def python_step(function: Callable[[Callable[[str], None]], str], rows_only: bool = False) -> FunctionCommand:
     """
     A command that runs ``function(log)`` in this process. What it returns (what changed, e.g.
-    "applied 005, 006") goes in the summary. Any error fails the op with one line, the same in
+    "applied 005, 006") goes in the summary. ``rows_only``: it changes rows and nothing else (the
+    facts that depend on the schema alone stay cached). Any error fails the op with one line, the same in
     the output and in the summary row (every :class:`~tasks.core.errors.ActionableError` is already
     one line; :func:`failure` turns anything else into one).
     """
@@ -141,7 +142,7 @@ def python_step(function: Callable[[Callable[[str], None]], str]) -> FunctionCom
             summary.record(name, "failed", message)
             return False
         finally:
-            sessions.forget()  # it may have changed any database: the next state reads afresh
+            sessions.forget(rows_only)  # it may have changed what was read: the next state reads afresh
         summary.record(name, "changed", changed or "done")
         return True
 

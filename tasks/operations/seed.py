@@ -91,4 +91,4 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
         updated = sum(c.updates for c in result["tables"].values())
         return f"inserted {inserted} seed row(s)" + (f", updated {updated}" if updated else "")
 
-    yield python_step(insert)
+    yield python_step(insert, rows_only=True)

@@ -10,50 +10,59 @@ with the target's (Heroku's default is 17). Two things the same migrations leave
   where 15 and 16 show none.
 
 :func:`normalize` rewrites a snapshot so both read alike; the diff then reports real differences only.
+:func:`normalize_pair` does it for two snapshots at once, parsing only the views whose text differs
+(a converged run on one major parses none).
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 from typing import Any
 
-from pglast import ast, parse_sql
-from pglast.stream import RawStream
-from pglast.visitors import Skip, Visitor
 
+@functools.cache
+def _visitors():
+    """pglast's visitors, loaded when a view's text must be parsed (not with the module)."""
+    from pglast import ast
+    from pglast.visitors import Skip, Visitor
 
-class _Unqualify(Visitor):
-    """In every SELECT over exactly one relation, ``rel.col`` → ``col`` (as 16+ prints it)."""
+    class Unqualify(Visitor):
+        """In every SELECT over exactly one relation, ``rel.col`` → ``col`` (as 16+ prints it)."""
 
-    def visit_SelectStmt(self, ancestors, node):
-        froms = node.fromClause or ()
-        if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
+        def visit_SelectStmt(self, ancestors, node):
+            froms = node.fromClause or ()
+            if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
+                return None
+            relation = froms[0].alias.aliasname if froms[0].alias else froms[0].relname
+            Strip(relation, node)(node)
             return None
-        relation = froms[0].alias.aliasname if froms[0].alias else froms[0].relname
-        _Strip(relation, node)(node)
-        return None
+
+    class Strip(Visitor):
+        def __init__(self, relation: str, root):
+            super().__init__()
+            self.relation, self.root = relation, root
+
+        def visit_SelectStmt(self, ancestors, node):
+            return None if node is self.root else Skip  # a subquery has relations of its own
+
+        def visit_ColumnRef(self, ancestors, node):
+            fields = node.fields
+            if len(fields) == 2 and isinstance(fields[0], ast.String) and fields[0].sval == self.relation:
+                return ast.ColumnRef(fields=(fields[1],), location=node.location)
+            return None
+
+    return Unqualify
 
 
-class _Strip(Visitor):
-    def __init__(self, relation: str, root):
-        super().__init__()
-        self.relation, self.root = relation, root
-
-    def visit_SelectStmt(self, ancestors, node):
-        return None if node is self.root else Skip  # a subquery has relations of its own
-
-    def visit_ColumnRef(self, ancestors, node):
-        fields = node.fields
-        if len(fields) == 2 and isinstance(fields[0], ast.String) and fields[0].sval == self.relation:
-            return ast.ColumnRef(fields=(fields[1],), location=node.location)
-        return None
-
-
+@functools.lru_cache(maxsize=4096)
 def view_definition(text: str) -> str:
     """A view's query as 16+ prints it, one line (unchanged when it cannot be parsed)."""
     try:
+        from pglast import parse_sql
+        from pglast.stream import RawStream
+
         tree = parse_sql(text)
-        _Unqualify()(tree)
+        _visitors()()(tree)
         return RawStream()(tree)
     except Exception:  # noqa: BLE001 (pglast raises several kinds; the text is then compared as is)
         return text
@@ -61,13 +70,42 @@ def view_definition(text: str) -> str:
 
 def normalize(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A copy of a catalog snapshot that reads the same on PostgreSQL 15, 16 and 17."""
-    found = copy.deepcopy(snapshot)
-    for view in (found.get("views") or {}).values():
-        if isinstance(view, dict) and isinstance(view.get("definition"), str):
-            view["definition"] = view_definition(view["definition"])
-    for table in (found.get("tables") or {}).values():
-        if isinstance(table, dict) and table.get("partition_bound"):
-            for column in (table.get("columns") or {}).values():
-                if isinstance(column, dict):
-                    column["identity"] = None  # the parent's identity (17) or none (15, 16)
+    views = {name: _view(view) for name, view in _mapping(snapshot, "views").items()}
+    return _with(snapshot, views)
+
+
+def normalize_pair(first: dict[str, Any], second: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`normalize` of both, where a view whose text is the same in both is left as it is."""
+    ours, theirs = _mapping(first, "views"), _mapping(second, "views")
+    differ = {name for name in set(ours) & set(theirs) if ours[name] != theirs[name]}
+    return (_with(first, {name: _view(view) if name in differ else view for name, view in ours.items()}),
+            _with(second, {name: _view(view) if name in differ else view for name, view in theirs.items()}))
+
+
+def _mapping(snapshot: dict[str, Any], key: str) -> dict:
+    value = snapshot.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _view(view):
+    if isinstance(view, dict) and isinstance(view.get("definition"), str):
+        return {**view, "definition": view_definition(view["definition"])}
+    return view
+
+
+def _with(snapshot: dict[str, Any], views: dict) -> dict[str, Any]:
+    """A shallow copy of ``snapshot`` with these views and partitions' columns without identity."""
+    found = dict(snapshot)
+    if isinstance(snapshot.get("views"), dict):
+        found["views"] = views
+    if isinstance(snapshot.get("tables"), dict):
+        found["tables"] = {name: _partition(table) for name, table in snapshot["tables"].items()}
     return found
+
+
+def _partition(table):
+    if not (isinstance(table, dict) and table.get("partition_bound") and isinstance(table.get("columns"), dict)):
+        return table
+    columns = {name: {**column, "identity": None} if isinstance(column, dict) else column  # the parent's identity
+               for name, column in table["columns"].items()}                               # (17) or none (15, 16)
+    return {**table, "columns": columns}

@@ -17,7 +17,7 @@ from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core import own_files
-from tasks.migrations import example, expected
+from tasks.migrations import example, expected, parsed
 from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
@@ -110,6 +110,7 @@ def get_run() -> Run:
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
         migrations = read_migrations(settings.migrations_dir, check=False)
+        parsed.attach(settings.state_dir, migrations)  # files split (and checked) before: not again
         if not expected.is_proven(settings.state_dir, migrations):
             check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
         seeds = read_seed_files(settings.seed_dir)

@@ -213,8 +213,7 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
-    names = [s.node["idxname"] for s in migration.statements
-             if s.kind == "IndexStmt" and s.node.get("concurrent") and s.node.get("if_not_exists") and s.node.get("idxname")]
+    names = list(migration.concurrent_indexes)
     if not names:
         return
     for schema, index in conn.execute(INVALID_INDEX_SQL, (names,)).fetchall():

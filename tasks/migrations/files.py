@@ -62,8 +62,23 @@ class Migration:
         return tuple(statements)
 
     def check(self) -> None:
-        """Every problem of the file's statements, raised as a MigrationFileError naming the line."""
-        _check_statements(self.filename, self.no_transaction, list(self.statements))
+        """Every problem of the file's statements, raised as a MigrationFileError naming the line
+        (nothing to do for a file whose split was kept after a proof: :mod:`tasks.migrations.parsed`)."""
+        if not self.__dict__.get("proven"):
+            _check_statements(self.filename, self.no_transaction, list(self.statements))
+
+    @functools.cached_property
+    def needs(self) -> tuple[tuple[str | None, str | None], ...]:
+        """(schema that needs CREATE, schema created) of each statement that needs or creates one."""
+        from tasks.migrations.privileges import file_needs
+
+        return tuple(file_needs(self.statements))
+
+    @functools.cached_property
+    def concurrent_indexes(self) -> tuple[str, ...]:
+        """The names of the ``CREATE INDEX CONCURRENTLY IF NOT EXISTS`` of a no-transaction file."""
+        return tuple(s.node["idxname"] for s in self.statements if s.kind == "IndexStmt" and s.node.get("concurrent")
+                     and s.node.get("if_not_exists") and s.node.get("idxname"))
 
 
 def normalise(raw: bytes) -> str:

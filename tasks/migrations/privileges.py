@@ -1,6 +1,6 @@
 """
-Which privileges the pending migrations need in the target, read with PostgreSQL's own parser
-(pglast), and which of them the target's role lacks. Pure: the role's privileges come in as data
+Which privileges the pending migrations need in the target, read from their statements as
+PostgreSQL's own parser (pglast) split them, and which of them the target's role lacks. Pure: the role's privileges come in as data
 (the ``SchemaPrivileges`` fact).
 
 A statement that creates an object (table, view, materialized view, sequence, function, type,
@@ -12,10 +12,9 @@ needs CREATE on ``public``. PostgreSQL 15 no longer grants CREATE on ``public`` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from tasks.migrations.files import Migration
+from tasks.migrations.files import Migration, MigrationFileError
 
 DEFAULT = ""  # an unqualified name: the first schema of the role's search_path
 
@@ -67,26 +66,36 @@ def _statement_needs(node: dict) -> tuple[str | None, str | None]:
 
 
 def needs_of(pending: list[Migration], history_table_exists: bool) -> Needs:
-    """What ``pending`` needs; a file pglast cannot parse is left to the proof, which names its error."""
-    from pglast.parser import ParseError, parse_sql_json
-
+    """What ``pending`` needs; a file PostgreSQL's parser cannot split is left to the proof, which names its error."""
     needs = Needs()
     if pending and not history_table_exists:
         needs.schemas["public"] = "pgconverge's history table public.schema_migrations"
     for migration in pending:
         try:
-            tree = json.loads(parse_sql_json(migration.sql))
-        except ParseError:
+            found = migration.needs
+        except MigrationFileError:
             continue
-        default = DEFAULT  # a SET search_path in the file moves where unqualified names go
-        for raw in tree.get("stmts", []):
-            default = _search_path_of(raw["stmt"], default)
-            schema, created = _statement_needs(raw["stmt"])
+        for schema, created in found:
             if created:
                 needs.new_schemas.setdefault(created, f"migration {migration.filename}")
             if schema is not None:  # CREATE SCHEMA IF NOT EXISTS of an existing schema is checked too
-                needs.schemas.setdefault(schema or default, f"migration {migration.filename}")
+                needs.schemas.setdefault(schema, f"migration {migration.filename}")
     return needs
+
+
+def file_needs(statements) -> list[tuple[str | None, str | None]]:
+    """(schema that needs CREATE, schema created) of each statement of one file that needs or
+    creates one; an unqualified name goes to the schema of the file's last ``SET search_path``
+    (``DEFAULT`` without one)."""
+    found = []
+    default = DEFAULT  # a SET search_path in the file moves where unqualified names go
+    for statement in statements:
+        node = {statement.kind: statement.node}
+        default = _search_path_of(node, default)
+        schema, created = _statement_needs(node)
+        if created or schema is not None:
+            found.append((None if schema is None else (schema or default), created))
+    return found
 
 
 def _search_path_of(node: dict, default: str) -> str:

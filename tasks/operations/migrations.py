@@ -9,7 +9,7 @@ from pathlib import Path
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 from pyinfra.context import state
 
-from tasks.migrations import expected
+from tasks.migrations import expected, parsed
 from tasks.facts import FactError, MigrationHistory, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
@@ -51,10 +51,14 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
         snapshot, version = shadow.prove(service, migrations, log, seed_files)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
+        parsed.save(Path(state_dir), migrations)  # each file split once: later runs read where its statements are
         log(f"proved {len(migrations)} migration(s) on PostgreSQL {version}; expected schema: {path.name[:12]}…")
         return f"proved {len(migrations)} migration(s) on a shadow database"
 
     yield python_step(prove)
+
+
+SHOWN = 10  # versions named one by one in the summary; more are counted, first and last named
 
 
 def _pending_lines(plan, with_sql: bool) -> list[str]:
@@ -126,8 +130,11 @@ def applied(
         parts = []
         if done.baseline:
             parts.append(f"baseline up to {done.baseline[-1].version:03d}")
-        if done.pending:
-            parts.append("applied " + ", ".join(f"{m.version:03d}" for m in done.pending))
+        versions = [f"{m.version:03d}" for m in done.pending]
+        if len(versions) > SHOWN:
+            parts.append(f"applied {len(versions)} migrations, {versions[0]} … {versions[-1]}")
+        elif versions:
+            parts.append("applied " + ", ".join(versions))
         return "; ".join(parts) or "nothing left to apply (another deploy applied it)"
 
     yield python_step(apply)

@@ -1,0 +1,67 @@
+"""
+How each migration file splits, kept so PostgreSQL's parser splits a file once, not on every run:
+``STATE_DIR/parsed/<file checksum>.json`` holds where each statement starts and ends, its line and
+its kind, and what the deploy asks of the parse trees later (the schemas it needs or creates, the
+concurrent indexes of a no-transaction file). An entry is written only after a proof of a set
+holding the file, so it also says the file passed every check; its key names the checks' and
+the parser's versions, so a new version splits and checks again. A missing, damaged or foreign
+entry is never an error: the file is then split as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import metadata
+from pathlib import Path
+
+from tasks.core.private import write_private
+from tasks.migrations.expected import CHECKS
+from tasks.migrations.files import Migration
+from tasks.migrations.sqlsplit import Statement
+
+
+@functools.cache
+def key() -> str:
+    return f"checks {CHECKS}, pglast {metadata.version('pglast')}"
+
+
+def _path(state_dir: Path, migration: Migration) -> Path:
+    return Path(state_dir) / "parsed" / f"{migration.checksum}.json"
+
+
+def attach(state_dir: Path, migrations: list[Migration]) -> int:
+    """Give each file whose entry is kept its statements and what was read from them; how many."""
+    attached = 0
+    for migration in migrations:
+        try:
+            entry = json.loads(_path(state_dir, migration).read_text())
+            if entry.get("key") != key():
+                continue
+            statements = tuple(Statement(migration.sql[first:end].rstrip(), line, first, kind)
+                               for first, end, line, kind in entry["statements"])
+            needs = tuple((schema, created) for schema, created in entry["needs"])
+            indexes = tuple(entry["concurrent_indexes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not statements:
+            continue
+        migration.__dict__.update(statements=statements, needs=needs, concurrent_indexes=indexes, proven=True)
+        attached += 1
+    return attached
+
+
+def save(state_dir: Path, migrations: list[Migration]) -> None:
+    """Keep the split of every file of a set just proven (each file once)."""
+    for migration in migrations:
+        path = _path(state_dir, migration)
+        if path.exists():
+            continue
+        entry = {
+            "key": key(),
+            "file": migration.filename,
+            "statements": [[s.offset, s.offset + len(s.text), s.line, s.kind] for s in migration.statements],
+            "needs": [list(pair) for pair in migration.needs],
+            "concurrent_indexes": list(migration.concurrent_indexes),
+        }
+        write_private(path, json.dumps(entry))

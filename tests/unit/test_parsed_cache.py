@@ -1,0 +1,75 @@
+"""
+A file's split kept after a proof (tasks.migrations.parsed) gives back exactly what PostgreSQL's
+parser gives (hypothesis over files with every quoting, and the project's own migrations and a
+no-transaction file); a damaged, foreign or older entry is never used.
+"""
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from tasks.migrations import parsed
+from tasks.migrations.files import read_migrations
+from tests.sqlgen import sql_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTRA = {
+    "005_search_path.sql": "SET search_path TO audit;\nCREATE TABLE log (id int);\nCREATE SCHEMA audit2;\n"
+                           "CREATE VIEW public.v AS SELECT 1 AS one;\n",
+    "006_index.sql": "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_name ON users (display_name);\n",
+}
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "migrations"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _seen(migration):
+    return ([(s.text, s.line, s.offset, s.kind) for s in migration.statements], migration.needs,
+            migration.concurrent_indexes)
+
+
+def _kept_and_read_again(folder: Path, state: Path):
+    fresh = read_migrations(folder)
+    parsed.save(state, fresh)
+    again = read_migrations(folder, check=False)
+    assert parsed.attach(state, again) == len(again)
+    return fresh, again
+
+
+def test_the_project_migrations_and_odd_files_come_back_as_the_parser_split_them(tmp_path):
+    files = {p.name: p.read_text() for p in (ROOT / "files" / "migrations").glob("*.sql")} | EXTRA
+    fresh, again = _kept_and_read_again(_folder(tmp_path, files), tmp_path / "state")
+    assert [_seen(m) for m in again] == [_seen(m) for m in fresh]
+    by_name = {m.filename: m for m in again}
+    assert by_name["005_search_path.sql"].needs == (("audit", None), (None, "audit2"), ("public", None))
+    assert by_name["006_index.sql"].concurrent_indexes == ("users_name",)
+    assert all(m.__dict__.get("proven") for m in again)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(example=sql_file())
+def test_any_file_kept_comes_back_statement_for_statement(tmp_path_factory, example):
+    text, _ = example
+    tmp = tmp_path_factory.mktemp("kept")
+    fresh, again = _kept_and_read_again(_folder(tmp, {"001_generated.sql": text}), tmp / "state")
+    assert _seen(again[0]) == _seen(fresh[0])
+
+
+def test_a_damaged_foreign_or_older_entry_is_split_again(tmp_path):
+    folder = _folder(tmp_path, EXTRA)
+    state = tmp_path / "state"
+    parsed.save(state, read_migrations(folder))
+    entries = sorted((state / "parsed").glob("*.json"))
+    entries[0].write_text("{not json")
+    kept = json.loads(entries[1].read_text())
+    entries[1].write_text(json.dumps({**kept, "key": "checks 1, pglast 0"}))
+    again = read_migrations(folder, check=False)
+    assert parsed.attach(state, again) == 0
+    assert not any(m.__dict__.get("proven") for m in again)
+    assert [m.statements[0].kind for m in again] == ["VariableSetStmt", "IndexStmt"]  # split by the parser

@@ -16,7 +16,7 @@ from tasks.core.errors import ActionableError, describe
 from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
-from tasks.core import own_files
+from tasks.core import own_files, pgtools
 from tasks.migrations import example, expected, parsed
 from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
@@ -109,6 +109,7 @@ def get_run() -> Run:
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
+        pgtools.keep_versions_in(settings.state_dir / "pg_dump-versions.json")
         migrations = read_migrations(settings.migrations_dir, check=False)
         parsed.attach(settings.state_dir, migrations)  # files split (and checked) before: not again
         if not expected.is_proven(settings.state_dir, migrations):

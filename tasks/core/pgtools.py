@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 import re
 import shutil
@@ -64,11 +65,27 @@ def candidate_dirs() -> list[Path]:
     return found
 
 
-@functools.cache
-def installed() -> tuple[ToolSet, ...]:
-    """Every set whose ``pg_dump`` and ``pg_restore`` start here, one per major (the project's first).
-    The ``pg_dump --version`` of every folder run side by side: one process's time, not one each."""
-    folders = [bindir for bindir in candidate_dirs() if (bindir / "pg_restore").is_file()]
+_versions_file: Path | None = None
+
+
+def keep_versions_in(path: Path) -> None:
+    """Remember each folder's ``pg_dump`` major in ``path`` (the run's state folder), keyed by the
+    binary's inode, size and modification time: a run then starts no ``pg_dump --version`` for a
+    binary it has seen, and one replaced or upgraded in place is asked again."""
+    global _versions_file
+    _versions_file = Path(path)
+
+
+def _stamp(binary: Path) -> str | None:
+    try:
+        found = binary.stat()
+    except OSError:
+        return None
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
+
+
+def _probe(folders: list[Path]) -> dict[Path, int]:
+    """``pg_dump --version`` of every folder, run side by side: one process's time, not one each."""
     running = []
     for bindir in folders:
         try:
@@ -76,7 +93,7 @@ def installed() -> tuple[ToolSet, ...]:
                                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)))
         except OSError:
             continue
-    sets: dict[int, ToolSet] = {}
+    majors = {}
     for bindir, process in running:
         try:
             output, _ = process.communicate(timeout=30)
@@ -85,8 +102,42 @@ def installed() -> tuple[ToolSet, ...]:
             process.wait()
             continue
         major = parse_version(output) if process.returncode == 0 else None
-        if major is not None and major not in sets:
-            sets[major] = ToolSet(major, bindir)
+        if major is not None:
+            majors[bindir] = major
+    return majors
+
+
+def _known() -> dict:
+    if _versions_file is None:
+        return {}
+    try:
+        found = json.loads(_versions_file.read_text())
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+@functools.cache
+def installed() -> tuple[ToolSet, ...]:
+    """Every set whose ``pg_dump`` and ``pg_restore`` start here, one per major (the project's first)."""
+    folders = [bindir for bindir in candidate_dirs() if (bindir / "pg_restore").is_file()]
+    stamps = {bindir: _stamp(bindir / "pg_dump") for bindir in folders}
+    known = _known()
+    majors = {bindir: known[str(bindir)][1] for bindir in folders
+              if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir] and stamps[bindir]}
+    asked = _probe([bindir for bindir in folders if bindir not in majors])
+    majors.update(asked)
+    if asked and _versions_file is not None:
+        try:
+            from tasks.core.private import write_private
+
+            write_private(_versions_file, json.dumps({str(b): [stamps[b], m] for b, m in majors.items()}))
+        except OSError:
+            pass  # only a cache: the next run asks again
+    sets: dict[int, ToolSet] = {}
+    for bindir in folders:
+        if bindir in majors and majors[bindir] not in sets:
+            sets[majors[bindir]] = ToolSet(majors[bindir], bindir)
     return tuple(sorted(sets.values(), key=lambda tools: tools.major))
 
 

@@ -5,7 +5,9 @@ its kind, and what the deploy asks of the parse trees later (the schemas it need
 concurrent indexes of a no-transaction file). An entry is written only after a proof of a set
 holding the file, so it also says the file passed every check; its key names the checks' and
 the parser's versions, so a new version splits and checks again. A missing, damaged or foreign
-entry is never an error: the file is then split as usual.
+entry is never an error: the file is then split as usual. Like the expected schema beside it, the
+folder is the tool's private state (0700), trusted as such; the statements' text is always the
+file's own, and the schema check after the migrations compares the result with the proof's.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from tasks.core.private import write_private
 from tasks.migrations.expected import CHECKS
 from tasks.migrations.files import Migration
-from tasks.migrations.sqlsplit import Statement
+from tasks.migrations.sqlsplit import Statement, line_of
 
 
 @functools.cache
@@ -38,17 +40,31 @@ def attach(state_dir: Path, migrations: list[Migration]) -> int:
             entry = json.loads(_path(state_dir, migration).read_text())
             if entry.get("key") != key():
                 continue
-            statements = tuple(Statement(migration.sql[first:end].rstrip(), line, first, kind)
-                               for first, end, line, kind in entry["statements"])
+            statements = _statements(migration.sql, entry["statements"])
             needs = tuple((schema, created) for schema, created in entry["needs"])
             indexes = tuple(entry["concurrent_indexes"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not statements:
-            continue
+            continue  # damaged: the file is split again
         migration.__dict__.update(statements=statements, needs=needs, concurrent_indexes=indexes, proven=True)
         attached += 1
     return attached
+
+
+def _statements(sql: str, places: list) -> tuple[Statement, ...]:
+    """The statements at these places of ``sql``; none when the places cannot be the parser's (out of
+    order, overlapping, outside the text, on another line, or starting or ending in white space)."""
+    found, after = [], 0
+    for first, end, line, kind in places:
+        if not (isinstance(first, int) and isinstance(end, int) and after <= first < end <= len(sql)):
+            return ()
+        text = sql[first:end]
+        if text != text.strip() or line != line_of(sql, first) or not isinstance(kind, str):
+            return ()
+        found.append(Statement(text, line, first, kind))
+        after = end
+    return tuple(found)
 
 
 def save(state_dir: Path, migrations: list[Migration]) -> None:

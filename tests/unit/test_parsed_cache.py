@@ -62,14 +62,18 @@ def test_any_file_kept_comes_back_statement_for_statement(tmp_path_factory, exam
 
 
 def test_a_damaged_foreign_or_older_entry_is_split_again(tmp_path):
-    folder = _folder(tmp_path, EXTRA)
+    files = EXTRA | {"007_two.sql": "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n"}
+    folder = _folder(tmp_path, files)
     state = tmp_path / "state"
     parsed.save(state, read_migrations(folder))
-    entries = sorted((state / "parsed").glob("*.json"))
-    entries[0].write_text("{not json")
-    kept = json.loads(entries[1].read_text())
-    entries[1].write_text(json.dumps({**kept, "key": "checks 1, pglast 0"}))
+    entries = {json.loads(p.read_text())["file"]: p for p in (state / "parsed").glob("*.json")}
+    entries["005_search_path.sql"].write_text("{not json")
+    kept = json.loads(entries["006_index.sql"].read_text())
+    entries["006_index.sql"].write_text(json.dumps({**kept, "key": "checks 1, pglast 0"}))
+    kept = json.loads(entries["007_two.sql"].read_text())
+    (first, end, line, kind), second = kept["statements"]
+    entries["007_two.sql"].write_text(json.dumps({**kept, "statements": [[first, end + 30, line, kind], second]}))
     again = read_migrations(folder, check=False)
     assert parsed.attach(state, again) == 0
     assert not any(m.__dict__.get("proven") for m in again)
-    assert [m.statements[0].kind for m in again] == ["VariableSetStmt", "IndexStmt"]  # split by the parser
+    assert [len(m.statements) for m in again] == [4, 1, 2]  # split by the parser

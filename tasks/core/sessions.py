@@ -8,7 +8,9 @@ of a psql process per read (~40–70 ms each, mostly TLS and SCRAM). Each read r
 formats) does not reach the next one. Rows come back as psql's ``-A -t`` would print them: text,
 ``''`` for NULL.
 
-Answers are cached for the run, keyed by the fact and its SQL, and forgotten:
+While a step changes something the sessions are closed (:func:`close_all`), so the work has every
+connection slot the role has; the next read opens a new one. Answers are cached for the run, keyed
+by the fact and its SQL, and forgotten:
 
 * after any change this run makes (:func:`forget`, called by every step that runs work), since it
   may have changed what was read (a step that only inserts rows, the seed's, keeps what depends
@@ -86,10 +88,10 @@ class Session:
         return self.answers[key][0]
 
     def close(self) -> None:
+        """Close the connection; the answers stay (:func:`forget` drops them)."""
         if self.conn is not None and not self.conn.closed:
             self.conn.close()
         self.conn = None
-        self.answers.clear()
 
 
 def _text(value: bytes | None) -> str:
@@ -114,6 +116,6 @@ def forget(rows_only: bool = False) -> None:
 
 
 def close_all() -> None:
-    """Close every session (before something that needs the databases to itself)."""
+    """Close every session's connection (before work that needs the slots or the database to itself)."""
     for one in _sessions.values():
         one.close()

@@ -134,6 +134,9 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
     name = current_state()
 
     def run(state, host) -> bool:
+        # The facts' sessions close first: the work gets every connection slot the role has (a role
+        # limited to one connection still migrates); the next state reads over a new session.
+        sessions.close_all()
         try:
             changed = function(host.log)
         except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design

@@ -13,7 +13,7 @@ from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.heroku import app as heroku_app
-from tasks.core import sessions, summary
+from tasks.core import summary
 from tasks.facts import FactError, MigrationHistory, ServerInfo, read
 from tasks.heroku.app import HerokuApp
 from tasks.heroku.cli import HerokuError
@@ -227,7 +227,6 @@ def database_reset(app: HerokuApp, service: str, confirm: str | None):
     def reset(log) -> str:
         import psycopg
 
-        sessions.close_all()  # pg:reset recreates the database: no session of this run stays on the old one
         heroku_app.reset_database(app.name)
         with psycopg.connect(f"service={service}") as conn:
             left = conn.execute(ALL_TABLES_SQL).fetchone()[0]

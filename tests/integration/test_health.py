@@ -242,6 +242,7 @@ def test_through_the_run_session_as_the_deploy_reads_it_with_ssl_and_no_secret_i
         raw = read(HealthSnapshot, "target", Thresholds().sql())
     finally:
         sessions.close_all()
+        sessions.forget()
         service_file.remove()
     assert not isinstance(raw, FactError), raw
     assert raw["database"] == db and raw["ssl"] is True and raw["ssl_version"].startswith("TLS")

@@ -5,8 +5,11 @@ A run costs what its work costs (issue 21), counted by the servers themselves, n
 """
 
 import time
+from urllib.parse import quote
 
-from tests.support import query
+from psycopg import sql
+
+from tests.support import Project, admin, create_target_db, drop_db, query
 
 
 def _sessions(dbname: str, which: str) -> int:
@@ -39,3 +42,28 @@ def test_a_converged_run_opens_one_session_per_database_and_reads_the_history_on
     assert _sessions(source_db, "source") - source_before == 1 + 1
     assert _history_reads(project.target_db) - reads_before == 1
 
+
+
+def test_a_role_allowed_one_connection_still_converges(sandbox, tmp_path):
+    """The run keeps a session open for its facts, but not while a step works: the work has the slot."""
+    role, password, db = "one_slot", "one slot only", create_target_db()
+    try:
+        with admin() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 1 PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(role)))
+        with admin("target", db) as conn:
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
+        project = Project(tmp_path, db)
+        credentials = project.target_url.split("//", 1)[1].split("@", 1)[0]
+        project.target_url = project.target_url.replace(credentials, f"{role}:{quote(password, safe='')}", 1)
+        first = project.deploy()
+        assert first.code == 0, first.output[-3000:]
+        assert project.applied_versions() == [1, 2, 3, 4]
+        second = project.deploy()
+        assert second.code == 0 and second.changed() == [], second.output[-3000:]
+    finally:
+        drop_db(db)
+        with admin() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

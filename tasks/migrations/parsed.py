@@ -55,12 +55,14 @@ def attach(state_dir: Path, migrations: list[Migration]) -> int:
 def _statements(sql: str, places: list) -> tuple[Statement, ...]:
     """The statements at these places of ``sql``; none when the places cannot be the parser's (out of
     order, overlapping, outside the text, on another line, or starting or ending in white space)."""
-    found, after = [], 0
+    found, after, counted, at_line = [], 0, 0, 1
     for first, end, line, kind in places:
         if not (isinstance(first, int) and isinstance(end, int) and after <= first < end <= len(sql)):
             return ()
+        at_line += line_of(sql[counted:first], first - counted) - 1  # line breaks since the last one
+        counted = first
         text = sql[first:end]
-        if text != text.strip() or line != line_of(sql, first) or not isinstance(kind, str):
+        if text != text.strip() or line != at_line or not isinstance(kind, str):
             return ()
         found.append(Statement(text, line, first, kind))
         after = end

@@ -6,6 +6,7 @@ pyinfra process, before any host connects. A problem stops the run with one line
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,6 +111,9 @@ def get_run() -> Run:
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
         pgtools.keep_versions_in(settings.state_dir / "pg_dump-versions.json")
+        if settings.data_migration == "copy" and shutil.which("psql") is None:
+            raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
+                                "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")
         migrations = read_migrations(settings.migrations_dir, check=False)
         parsed.attach(settings.state_dir, migrations)  # files split (and checked) before: not again
         if not expected.is_proven(settings.state_dir, migrations):

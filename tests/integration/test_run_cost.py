@@ -9,48 +9,40 @@ from urllib.parse import quote
 
 from psycopg import sql
 
-from tests.support import Project, admin, create_target_db, drop_db, query
+from tests.support import Project, admin, create_target_db, drop_db
 
 
-def _sessions(dbname: str, which: str) -> int:
-    return query(dbname, "SELECT sessions FROM pg_stat_database WHERE datname = current_database()", which=which)[0][0]
+SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+HISTORY_READS = ("SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+                 "WHERE relid = 'public.schema_migrations'::regclass")
 
 
-def _history_reads(dbname: str) -> int:
-    return query(dbname, "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
-                         "WHERE relid = 'public.schema_migrations'::regclass")[0][0]
-
-
-def _settled(read):
+def _read(conn, text: str) -> int:
     """A statistics counter once the backends that moved it have reported (they do so as they end)."""
     time.sleep(1.2)
-    return read()
+    return conn.execute(text).fetchone()[0]
 
 
 def test_a_converged_run_opens_one_session_per_database_and_reads_the_history_once(project, source_db):
     assert project.deploy().code == 0
     assert project.deploy().code == 0  # the source backup of the first run is current from here on
-    target_before = _settled(lambda: _sessions(project.target_db, "target"))
-    source_before = _sessions(source_db, "source")
-    reads_before = _history_reads(project.target_db)
-
-    again = project.deploy()
-    assert again.code == 0, again.output[-3000:]
-    assert again.changed() == []
-    # (each count below also holds the one session this test opens to read it)
-    assert _settled(lambda: _sessions(project.target_db, "target")) - target_before == 1 + 1
-    assert _sessions(source_db, "source") - source_before == 1 + 1
-    assert _history_reads(project.target_db) - reads_before == 1
+    with admin("target", project.target_db) as target, admin("source", source_db) as source:
+        before = _read(target, SESSIONS), _read(source, SESSIONS), _read(target, HISTORY_READS)
+        again = project.deploy()
+        assert again.code == 0, again.output[-3000:]
+        assert again.changed() == []
+        after = _read(target, SESSIONS), _read(source, SESSIONS), _read(target, HISTORY_READS)
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 1]  # target sessions, source sessions, history reads
 
 
-
-def test_a_role_allowed_one_connection_still_converges(sandbox, tmp_path):
-    """The run keeps a session open for its facts, but not while a step works: the work has the slot."""
-    role, password, db = "one_slot", "one slot only", create_target_db()
+def test_a_role_allowed_only_the_connections_the_work_needs_still_converges(sandbox, tmp_path):
+    """The run keeps a session open for its facts, but not while a step works: the work has every
+    slot. The verified backup needs two (a session holding the snapshot, and pg_dump reading it)."""
+    role, password, db = "two_slots", "two slots only", create_target_db()
     try:
         with admin() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 1 PASSWORD {}").format(
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 2 PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)))
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(role)))
         with admin("target", db) as conn:

@@ -120,7 +120,8 @@ CASES = {
         "id,email,display_name\nx,a@x,A\n") and {}, "seed file users.csv line 2, column id"),
     "seed row with a missing field": (None, lambda p, t: (p.seeds / "users.csv").write_text(
         "id,email,display_name\n1,a@x\n") and {}, "seed file users.csv line 2: 2 fields"),
-    "psql missing": (None, lambda p, t: bin_without(t, "psql"), "psql is not installed"),
+    "psql missing in copy mode": (None, lambda p, t: {**bin_without(t, "psql"), "DATA_MIGRATION": "copy"},
+                                  "through psql, which is not installed"),
     "pg_dump missing": (None, lambda p, t: bin_without(t, "pg_dump"), "PostgreSQL 15 (installed: none)"),
     "pg_dump older than the server": (None, lambda p, t: older_pg_dump(t), "PostgreSQL 15 (installed: 13)"),
     "full backup folder": (None, lambda p, t: full_backup_folder(t), "No space left on device"),

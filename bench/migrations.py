@@ -54,6 +54,8 @@ class Deploy:
         self.files = files  # [(filename, sql)]
         self.many = work / "many"
         self.many.mkdir(parents=True, exist_ok=True)
+        for stale in self.many.glob("*.sql"):  # another set written here before: never mix two sets
+            stale.unlink()
         for filename, text in self.files:
             (self.many / filename).write_text(text)
         (work / "empty.env").write_text("")
@@ -224,9 +226,10 @@ def profile(work: Path, files: int | list[tuple[str, str]], fresh: bool) -> str:
     """Where one deploy's time goes: a fresh apply of ``files`` (a number of generated migrations,
     or the files themselves), or (not ``fresh``) a no-op deploy with them applied. cProfile of the
     pyinfra process, wall clock."""
+    folder = work / ("profile-" + ("fresh" if fresh else "noop") + ("-given" if isinstance(files, list) else ""))
     given = files if isinstance(files, list) else generate(files)
     files = len(given)
-    deploy = Deploy(work / ("profile-" + ("fresh" if fresh else "noop") + ("-given" if given is files else "")), given)
+    deploy = Deploy(folder, given)
     warm, db = databases.create("target", owner=OWNER), databases.create("target", owner=OWNER)
     try:
         deploy.deploy(warm, deploy.many)  # proves the files: cached for the profiled run

@@ -203,7 +203,7 @@ def _fresh(deploy: Deploy, scenario: str, size: str, repeat: int, warmup: int, w
     rows = [
         Row(scenario, size, "bare `pyinfra -y @local exec -- true` (pyinfra floor)", samples["pyinfra"], loads=loads),
         Row(scenario, size, "`psql`, one session, one transaction per file (psql floor)", samples["psql"], loads=loads),
-        Row(scenario, size, "deploy (10 states, proof cached): (deploy − pyinfra floor) ÷ psql floor", samples["deploy"],
+        Row(scenario, size, "the whole deploy (every desired state, proof cached): (deploy − pyinfra floor) ÷ psql floor", samples["deploy"],
             samples.ratios(lambda t: t["deploy"] - t["pyinfra"], psql), Goal(1.3), loads),
         Row(scenario, size, "migration engine alone (in-process) ÷ psql floor", samples["engine"],
             samples.ratios(lambda t: t["engine"], psql), None, loads),

@@ -185,7 +185,8 @@ def _fresh(deploy: Deploy, scenario: str, size: str, repeat: int, warmup: int, w
             try:
                 return checked(peer.name, peer.apply, peer.applied)
             except HarnessError as exc:
-                invalid[peer.name] = str(exc).splitlines()[0]
+                lines = str(exc).splitlines()
+                invalid[peer.name] = next((line for line in lines if "ERROR" in line), lines[0])
                 return float("nan")
         return step
 

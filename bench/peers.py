@@ -8,7 +8,8 @@ giving a number.
 * dbmate (npm): each file needs ``-- migrate:up`` / ``-- migrate:down`` markers; one
   transaction each.
 * sqitch (Debian): a plan file and ``deploy/<change>.sql`` scripts, each wrapped in
-  ``BEGIN``/``COMMIT`` (sqitch's own template does the same); sqitch runs one psql per change.
+  ``BEGIN``/``COMMIT`` (sqitch's own template does the same; a ``;`` before the ``COMMIT`` ends a
+  last statement left without one); sqitch runs one psql per change.
 
 Every peer connects like the deploy does (the target's owner role, TCP, SSL, password from the
 environment, never on the command line), and after each run the rows of its tracking table are
@@ -142,7 +143,9 @@ class Sqitch(Peer):
         plan = ["%syntax-version=1.0.0", "%project=pgconverge_bench", ""]
         for filename, text in files:
             change = filename.removesuffix(".sql")
-            (deploy / filename).write_text(f"BEGIN;\n{text}\nCOMMIT;\n")
+            # The ";" ends a last statement the file left unterminated (psql runs it at the end of a
+            # file on its own, but here COMMIT follows: Lemmy's 20250307094522 ends with "END\n$$").
+            (deploy / filename).write_text(f"BEGIN;\n{text}\n;\nCOMMIT;\n")
             plan.append(f"{change} 2026-01-01T00:00:00Z pgconverge bench <bench@example.invalid> # {filename}")
         (self.work / "sqitch.plan").write_text("\n".join(plan) + "\n")
 

@@ -127,12 +127,14 @@ class Breakdown:
 def add_operations(breakdown: Breakdown, package: str = "tasks/operations/") -> None:
     """One row per function of ``package`` that pyinfra itself calls: an operation's body (its
     checks and facts, run when planning and again when executing) or the step it yields (run by
-    ``python_step``). Helpers that those call are inside their rows."""
+    ``python_step``). Helpers that those call are inside their rows. ``common.py`` is pyinfra's
+    side: its ``operation`` decorator calls the bodies (through ``guarded``), ``python_step``'s
+    ``run`` the steps."""
     rows = []
     for (filename, _line, function), (_cc, calls, _tt, cumulative, callers) in breakdown.stats.stats.items():
         if package not in filename or filename.endswith("common.py") or function == "<module>":
             continue
-        from_operations = [c for c in callers if package in c[0] and not (c[0].endswith("common.py") and c[2] == "run")]
+        from_operations = [c for c in callers if package in c[0] and not c[0].endswith("common.py")]
         if from_operations or cumulative < 0.005:
             continue
         executed = any(c[0].endswith("common.py") and c[2] == "run" for c in callers)
@@ -141,3 +143,19 @@ def add_operations(breakdown: Breakdown, package: str = "tasks/operations/") -> 
         rows.append((cumulative, f"`{module}` `{function}` ({kind})", calls))
     for seconds, label, calls in sorted(rows, reverse=True):
         breakdown.add_seconds(label, seconds, calls)
+
+
+# Where a run's facts are read: pyinfra's ``get_fact`` (one psql or shell process per fact), and,
+# once the facts come from one session per database (issue 21), that session's queries. Whichever
+# the profiled code has is shown; both when it has both.
+FACT_READERS = (
+    ("facts (pyinfra `get_fact`: one psql or shell process each)", "pyinfra/api/facts.py", "get_fact"),
+    ("facts' queries (`Session.rows`: one session per database)", "tasks/core/sessions.py", "rows"),
+)
+
+
+def add_facts(breakdown: Breakdown, nested: str = "in the rows above:") -> None:
+    """The facts rows of ``breakdown`` (see FACT_READERS), as rows nested in the operations'."""
+    found = [(label, suffix, name) for label, suffix, name in FACT_READERS if find(breakdown.stats, suffix, name)]
+    for label, suffix, name in found or FACT_READERS[:1]:
+        breakdown.add(label, suffix, name, nested=nested)

@@ -30,7 +30,7 @@ from bench.timing import HarnessError, load1, say
 import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("noop", "fresh", "backup", "copy", "snapshot")
+SCENARIOS = ("noop", "fresh", "real", "backup", "copy", "snapshot")
 
 
 @dataclass
@@ -41,9 +41,10 @@ class Sizes:
     messages: int = 3_400_000  # ≈ 1 GB (sandbox/sample_data.py)
     big_repeat: int = 3  # rounds of the backup and copy scenarios (the sample is large)
     tables: int = 200
+    real_files: int | None = None  # the first N of Lemmy's vendored migrations (None: all 247)
 
 
-SMOKE = Sizes(files=10, repeat=2, warmup=1, messages=20_000, big_repeat=2, tables=20)
+SMOKE = Sizes(files=10, repeat=2, warmup=1, messages=20_000, big_repeat=2, tables=20, real_files=20)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -52,7 +53,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", help="results file (default bench/RESULTS.md; smoke: bench/out/RESULTS-smoke.md)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--files", type=int, help="generated migrations (scenarios 1 and 2)")
-    parser.add_argument("--repeat", type=int, help="measured rounds (scenarios 1, 2, 5)")
+    parser.add_argument("--real-files", type=int, help="the first N of Lemmy's 247 real migrations (scenario 6; default all)")
+    parser.add_argument("--repeat", type=int, help="measured rounds (scenarios 1, 2, 5, 6)")
     parser.add_argument("--warmup", type=int, help="warm-up rounds, thrown away")
     parser.add_argument("--messages", type=int, help="messages in the backup/copy sample (3,400,000 ≈ 1 GB)")
     parser.add_argument("--big-repeat", type=int, help="measured rounds of the backup and copy scenarios")
@@ -166,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         scenario("fresh", "2. Fresh apply",
                  lambda: migrations.fresh_apply(work, sizes.files, sizes.repeat, sizes.warmup, with_peers),
                  lambda: migrations.profile(work, sizes.files, fresh=True))
+        scenario("real", "6. Fresh apply, real migrations",
+                 lambda: migrations.real_apply(work, sizes.real_files, sizes.repeat, sizes.warmup, with_peers),
+                 lambda: migrations.profile(work, migrations.real_files(sizes.real_files), fresh=True))
         scenario("snapshot", "5. Schema snapshot", lambda: snapshot.schema_snapshot(sizes.tables, sizes.repeat, sizes.warmup))
         if "backup" in only or "copy" in only:
             say(f"sample database of {sizes.messages:,} messages …")

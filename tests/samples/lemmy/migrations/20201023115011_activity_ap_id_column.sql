@@ -1,0 +1,3 @@
+ALTER TABLE activity
+    ADD COLUMN ap_id text;
+

@@ -1,0 +1,2 @@
+CREATE INDEX idx_community_aggregates_users_active_month ON community_aggregates (users_active_month DESC);
+

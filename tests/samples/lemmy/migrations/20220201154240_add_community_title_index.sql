@@ -1,0 +1,2 @@
+CREATE INDEX idx_community_title ON community (title);
+

@@ -1,0 +1,2 @@
+ALTER TABLE password_reset_request RENAME COLUMN token_encrypted TO token;
+

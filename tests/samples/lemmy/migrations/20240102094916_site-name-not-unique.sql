@@ -1,0 +1,3 @@
+ALTER TABLE site
+    DROP CONSTRAINT site_name_key;
+

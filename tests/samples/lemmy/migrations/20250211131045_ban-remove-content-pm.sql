@@ -1,0 +1,3 @@
+ALTER TABLE private_message
+    ADD COLUMN removed bool NOT NULL DEFAULT FALSE;
+

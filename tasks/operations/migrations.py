@@ -129,8 +129,8 @@ def applied(
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
         parts = []
         if done.baseline:
-            parts.append(f"baseline up to {done.baseline[-1].version:03d}")
-        versions = [f"{m.version:03d}" for m in done.pending]
+            parts.append(f"baseline up to {done.baseline[-1].filename.split('_', 1)[0]}")
+        versions = [m.filename.split("_", 1)[0] for m in done.pending]  # as the files spell them
         if len(versions) > SHOWN:
             parts.append(f"applied {len(versions)} migrations, {versions[0]} … {versions[-1]}")
         elif versions:

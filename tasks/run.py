@@ -19,6 +19,7 @@ from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core import own_files, pgtools
 from tasks.migrations import example, expected, parsed
+from tasks.schema import versions
 from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.core.settings import Settings, SettingsError, load_settings
@@ -111,11 +112,12 @@ def get_run() -> Run:
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
         pgtools.keep_versions_in(settings.state_dir / "pg_dump-versions.json")
+        versions.keep_views_in(settings.state_dir / "view-texts.json")
         if settings.data_migration == "copy" and shutil.which("psql") is None:
             raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
                                 "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")
         migrations = read_migrations(settings.migrations_dir, check=False)
-        parsed.attach(settings.state_dir, migrations)  # files split (and checked) before: not again
+        parsed.keep_in(settings.state_dir)  # a file split (and checked) after a proof is not split again
         if not expected.is_proven(settings.state_dir, migrations):
             check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
         seeds = read_seed_files(settings.seed_dir)

@@ -52,7 +52,13 @@ class Migration:
 
     @functools.cached_property
     def statements(self) -> tuple[Statement, ...]:
-        """The file split by PostgreSQL's parser, on first use (a file already applied is never split)."""
+        """The file split by PostgreSQL's parser, on first use (a file already applied is never split),
+        or as it was split before a proof (:mod:`tasks.migrations.parsed`)."""
+        from tasks.migrations import parsed
+
+        found = parsed.kept(self)
+        if found:
+            return found
         try:
             statements = split_statements(self.sql)
         except SqlError as exc:
@@ -64,20 +70,25 @@ class Migration:
     def check(self) -> None:
         """Every problem of the file's statements, raised as a MigrationFileError naming the line
         (nothing to do for a file whose split was kept after a proof: :mod:`tasks.migrations.parsed`)."""
+        statements = self.statements
         if not self.__dict__.get("proven"):
-            _check_statements(self.filename, self.no_transaction, list(self.statements))
+            _check_statements(self.filename, self.no_transaction, list(statements))
 
     @functools.cached_property
     def needs(self) -> tuple[tuple[str | None, str | None], ...]:
         """(schema that needs CREATE, schema created) of each statement that needs or creates one."""
         from tasks.migrations.privileges import file_needs
 
-        return tuple(file_needs(self.statements))
+        statements = self.statements  # a kept split brings its needs along
+        return self.__dict__["needs"] if "needs" in self.__dict__ else tuple(file_needs(statements))
 
     @functools.cached_property
     def concurrent_indexes(self) -> tuple[str, ...]:
         """The names of the ``CREATE INDEX CONCURRENTLY IF NOT EXISTS`` of a no-transaction file."""
-        return tuple(s.node["idxname"] for s in self.statements if s.kind == "IndexStmt" and s.node.get("concurrent")
+        statements = self.statements
+        if "concurrent_indexes" in self.__dict__:
+            return self.__dict__["concurrent_indexes"]
+        return tuple(s.node["idxname"] for s in statements if s.kind == "IndexStmt" and s.node.get("concurrent")
                      and s.node.get("if_not_exists") and s.node.get("idxname"))
 
 

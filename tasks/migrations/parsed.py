@@ -32,24 +32,38 @@ def _path(state_dir: Path, migration: Migration) -> Path:
     return Path(state_dir) / "parsed" / f"{migration.checksum}.json"
 
 
+_folder: Path | None = None
+
+
+def keep_in(state_dir: Path) -> None:
+    """Where the run's files look for their kept split (read when a file's statements are first used)."""
+    global _folder
+    _folder = Path(state_dir)
+
+
+def kept(migration: Migration) -> tuple[Statement, ...] | None:
+    """The file's kept statements, giving it what was read from them too; None when none are kept."""
+    if _folder is None:
+        return None
+    try:
+        entry = json.loads(_path(_folder, migration).read_text())
+        if entry.get("key") != key():
+            return None
+        statements = _statements(migration.sql, entry["statements"])
+        needs = tuple((schema, created) for schema, created in entry["needs"])
+        indexes = tuple(entry["concurrent_indexes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not statements:
+        return None  # damaged: the file is split again
+    migration.__dict__.update(needs=needs, concurrent_indexes=indexes, proven=True)
+    return statements
+
+
 def attach(state_dir: Path, migrations: list[Migration]) -> int:
-    """Give each file whose entry is kept its statements and what was read from them; how many."""
-    attached = 0
-    for migration in migrations:
-        try:
-            entry = json.loads(_path(state_dir, migration).read_text())
-            if entry.get("key") != key():
-                continue
-            statements = _statements(migration.sql, entry["statements"])
-            needs = tuple((schema, created) for schema, created in entry["needs"])
-            indexes = tuple(entry["concurrent_indexes"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if not statements:
-            continue  # damaged: the file is split again
-        migration.__dict__.update(statements=statements, needs=needs, concurrent_indexes=indexes, proven=True)
-        attached += 1
-    return attached
+    """Give each file whose split is kept its statements now; how many had one."""
+    keep_in(state_dir)
+    return sum(1 for migration in migrations if migration.statements and migration.__dict__.get("proven"))
 
 
 def _statements(sql: str, places: list) -> tuple[Statement, ...]:

@@ -106,9 +106,10 @@ def _diff_mapping(kind: str, expected: dict, actual: dict, prefix: str = "") -> 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[Difference]:
     """Every object that ``actual`` has more (+), lacks (-) or has otherwise (~) than ``expected``
     (what only the server's major version shows differently is not a difference: :mod:`versions`)."""
-    from tasks.schema.versions import normalize_pair
+    from tasks.schema.versions import normalize_pair, save_views
 
     expected, actual = normalize_pair(expected, actual)
+    save_views()
     found: list[Difference] = []
     for kind in CATEGORIES:
         old, new = expected.get(kind) or {}, actual.get(kind) or {}

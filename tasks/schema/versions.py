@@ -11,13 +11,22 @@ with the target's (Heroku's default is 17). Two things the same migrations leave
 
 :func:`normalize` rewrites a snapshot so both read alike; the diff then reports real differences only.
 :func:`normalize_pair` does it for two snapshots at once, parsing only the views whose text differs
-(a converged run on one major parses none).
+(a converged run on one major parses none). What a view's text becomes is kept between runs
+(:func:`keep_views_in`, the run's state folder), so a converged run across majors parses none either.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+from pathlib import Path
 from typing import Any
+
+RULES = 1  # bumped whenever view_definition's rewriting changes: what was kept is then redone
+_kept: dict[str, str] = {}  # sha256 of a view's text -> its rewriting
+_kept_file: Path | None = None
+_added = False
 
 
 @functools.cache
@@ -54,9 +63,49 @@ def _visitors():
     return Unqualify
 
 
-@functools.lru_cache(maxsize=4096)
+def _key() -> str:
+    from importlib import metadata
+
+    return f"rules {RULES}, pglast {metadata.version('pglast')}"
+
+
+def keep_views_in(path: Path) -> None:
+    """Read (and later :func:`save_views` to) ``path`` what view texts became in earlier runs."""
+    global _kept_file
+    _kept_file = Path(path)
+    try:
+        document = json.loads(_kept_file.read_text())
+        if document.get("key") == _key() and isinstance(document.get("views"), dict):
+            _kept.update({k: v for k, v in document["views"].items() if isinstance(v, str)})
+    except (OSError, ValueError, AttributeError):
+        pass  # nothing kept yet, or damaged: the views are rewritten again
+
+
+def save_views() -> None:
+    """Keep what this run rewrote (only what the schemas still hold, at most a few thousand texts)."""
+    global _added
+    if not (_added and _kept_file):
+        return
+    from tasks.core.private import write_private
+
+    try:
+        write_private(_kept_file, json.dumps({"key": _key(), "views": dict(list(_kept.items())[-4096:])}))
+        _added = False
+    except OSError:
+        pass  # only a cache: the next run rewrites again
+
+
 def view_definition(text: str) -> str:
     """A view's query as 16+ prints it, one line (unchanged when it cannot be parsed)."""
+    global _added
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if digest not in _kept:
+        _kept[digest] = _rewrite(text)
+        _added = True
+    return _kept[digest]
+
+
+def _rewrite(text: str) -> str:
     try:
         from pglast import parse_sql
         from pglast.stream import RawStream

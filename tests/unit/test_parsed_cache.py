@@ -7,6 +7,7 @@ no-transaction file); a damaged, foreign or older entry is never used.
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tasks.migrations import parsed
@@ -19,6 +20,12 @@ EXTRA = {
                            "CREATE VIEW public.v AS SELECT 1 AS one;\n",
     "006_index.sql": "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_name ON users (display_name);\n",
 }
+
+
+@pytest.fixture(autouse=True)
+def no_kept_folder_after():
+    yield
+    parsed.keep_in.__globals__["_folder"] = None  # other tests split their files afresh
 
 
 def _folder(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import metadata
 from pathlib import Path
 
 from tasks.core.private import write_private
 from tasks.migrations.expected import CHECKS
 from tasks.migrations.files import Migration
+from tasks.core.parser_version import parser_version
 from tasks.migrations.sqlsplit import Statement, line_of
 
 
 @functools.cache
 def key() -> str:
-    return f"checks {CHECKS}, pglast {metadata.version('pglast')}"
+    return f"checks {CHECKS}, pglast {parser_version()}"
 
 
 def _path(state_dir: Path, migration: Migration) -> Path:

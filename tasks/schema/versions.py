@@ -64,9 +64,9 @@ def _visitors():
 
 
 def _key() -> str:
-    from importlib import metadata
+    from tasks.core.parser_version import parser_version
 
-    return f"rules {RULES}, pglast {metadata.version('pglast')}"
+    return f"rules {RULES}, pglast {parser_version()}"
 
 
 def keep_views_in(path: Path) -> None:

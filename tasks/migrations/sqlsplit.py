@@ -16,7 +16,6 @@ import json
 from dataclasses import dataclass, field
 
 COMMENTS = ("SQL_COMMENT", "C_COMMENT")
-
 BACKSLASH = "ASCII_92"
 
 

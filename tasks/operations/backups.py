@@ -221,6 +221,8 @@ def target_captured_before_change(
 
     A copy that will refuse (large objects, a column of another name or type, a conflict) stops
     here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
+    A target that holds nothing (a first deploy): the backup is a manifest that says so, no ``pg_dump``
+    (:mod:`tasks.backups.empty`).
 
     **Example:**
 

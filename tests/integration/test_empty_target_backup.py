@@ -7,7 +7,11 @@ still gets a real pg_dump; BACKUP_KEEP counts the record like any backup.
 """
 
 import json
+import os
+import pty
+import select
 import subprocess
+import time
 
 import pytest
 
@@ -88,14 +92,9 @@ def test_restoring_the_record_after_the_deploy_empties_the_target_and_a_second_r
     "CREATE SCHEMA reports",
 ], ids=["only a view", "only a function", "only an extra schema"])
 def test_a_target_holding_anything_still_gets_a_real_pg_dump(tmp_path, target_db, holding):
-    """Migrations of its own (the example app's refuse a target that is not empty); the extra object
-    is allowed by the schema check, which is not what this test is about."""
-    folder = tmp_path / "own-migrations"
-    folder.mkdir()
-    (folder / "001_t.sql").write_text("CREATE TABLE t (id int PRIMARY KEY);\n")
-    project = Project(tmp_path, target_db, migrations=folder, seeds=tmp_path / "no-seed")
+    project = own_project(tmp_path, target_db)
     query(target_db, holding)
-    result = project.deploy(ALLOW_EXTRA_OBJECTS="true")
+    result = project.deploy()
     assert result.code == 0, result.output[-3000:]
     assert "the target holds nothing yet" not in result.output
     (dump,) = target_folder(project).glob("*.dump")
@@ -118,3 +117,40 @@ def test_backup_keep_counts_the_record_like_any_backup(project, source_db):
     assert not record.path.exists()  # the oldest of three: pruned, and named
     assert f"pruned {record.path.name} (keeping 2)" in pruned.output
     assert len(store.scan(target_folder(project)).verified) == 2
+
+
+def own_project(tmp_path, target_db):
+    """Migrations of its own (the example app's refuse a target that is not empty); an extra object is
+    allowed by the schema check, which is not what these tests are about."""
+    folder = tmp_path / "own-migrations"
+    folder.mkdir()
+    (folder / "001_t.sql").write_text("CREATE TABLE t (id int PRIMARY KEY);\n")
+    project = Project(tmp_path, target_db, migrations=folder, seeds=tmp_path / "no-seed")
+    project.extra["ALLOW_EXTRA_OBJECTS"] = "true"
+    return project
+
+
+def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dump(tmp_path, target_db):
+    """The plan found the target empty; a view created while the confirmation screen waits is seen
+    when the backup is taken (pyinfra runs the operation again at execution, and the record is proved
+    again in its own snapshot): a real pg_dump, not the record."""
+    project = own_project(tmp_path, target_db)
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(PYTHONUNBUFFERED="1"),
+                                   stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seen, deadline = b"", time.monotonic() + 120
+        while b"Press enter to execute" not in seen and time.monotonic() < deadline and process.poll() is None:
+            if select.select([process.stdout], [], [], 1)[0]:
+                seen += os.read(process.stdout.fileno(), 65536)
+        assert b"the target holds nothing yet: record that" in seen, seen.decode()[-3000:]
+        query(project.target_db, "CREATE VIEW answer AS SELECT 42 AS n")
+        os.write(leader, b"\n")
+        output = (seen + process.communicate(timeout=180)[0]).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert "Target backup captured        changed    backup " in output, output[-3000:]
+    (dump,) = target_folder(project).glob("*.dump")
+    assert json.loads(dump.with_suffix(".json").read_text())["catalog"]["views"]  # the view is in the backup
+    assert not records(project)

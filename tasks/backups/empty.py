@@ -37,7 +37,7 @@ def holds_nothing(history: TargetHistory | Any) -> bool:
 
 def what_is_there(history: TargetHistory) -> str:
     """The first objects that make ``history`` not empty, for a log line."""
-    names = list(history.table_names) + list(history.object_names) + list(history.leftover_names)
+    names = list(history.table_names) + list(history.object_names) or list(history.leftover_names)
     if history.table_exists:
         names.insert(0, "table public.schema_migrations")
     return ", ".join(names[:3]) or "objects the plan did not see"

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from tasks.backups import store
+from tasks.backups import empty, store
+from tests.integration.test_restore_property import owner_service  # noqa: F401  (a fixture)
 from tests.support import PYINFRA, ROOT, Project, catalog_and_data, query
 
 MIGRATION_005 = "CREATE TABLE audit (id int PRIMARY KEY, what text);\n"
@@ -154,3 +155,18 @@ def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dum
     (dump,) = target_folder(project).glob("*.dump")
     assert json.loads(dump.with_suffix(".json").read_text())["catalog"]["views"]  # the view is in the backup
     assert not records(project)
+
+
+def test_the_record_is_proved_again_when_written_and_refused_for_a_target_that_is_no_longer_empty(owner_service,
+                                                                                                   tmp_path):
+    """What the step itself does (in this process, ``service=target`` the owner's): the emptiness the
+    plan read is proved again in the snapshot the record describes; an object created since means no
+    record (the caller takes a pg_dump instead), and says why."""
+    said = []
+    folder = tmp_path / "backups" / "target"
+    written = empty.record("target", folder, "postgres://o:***@h:5432/" + owner_service, "f" * 64, said.append)
+    assert written is not None and store.is_empty_backup(store.read_json(written.path))
+    query(owner_service, "CREATE VIEW answer AS SELECT 42 AS n")
+    assert empty.record("target", folder, "postgres://o:***@h:5432/" + owner_service, "f" * 64, said.append) is None
+    assert said == ["the target is no longer empty (view public.answer): a pg_dump instead"]
+    assert [b.path for b in store.scan(folder).verified] == [written.path]

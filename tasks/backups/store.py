@@ -231,8 +231,9 @@ def is_own_manifest(manifest: dict[str, Any] | None) -> bool:
 
 def is_empty_backup(manifest: dict[str, Any] | None) -> bool:
     """The manifest that is the whole backup of a database that held nothing (no dump beside it)."""
-    return bool(manifest and manifest.get("tool") == TOOL and manifest.get("verified") and manifest.get("empty") is True
-                and manifest.get("tables") == 0 and manifest.get("rows") == {} and isinstance(manifest.get("catalog"), dict))
+    return bool(manifest and manifest.get("tool") == TOOL and manifest.get("verified")
+                and manifest.get("empty") is True and manifest.get("tables") == 0 and manifest.get("rows") == {}
+                and isinstance(manifest.get("catalog"), dict))
 
 
 def is_restorable(manifest: dict[str, Any] | None) -> bool:

@@ -64,16 +64,19 @@ _LEFTOVER_CATALOGS = (
     "pg_statistic_ext", "pg_transform", "pg_trigger", "pg_policy", "pg_rewrite", "pg_constraint", "pg_attrdef",
 )
 LEFTOVERS_SQL = (
-    f"SELECT 'leftovers', count(*)::text, coalesce(array_to_json((array_agg(o.what ORDER BY o.what))[1:{LEFTOVERS_SHOWN}])::text, '[]'), '' FROM ("
+    "SELECT 'leftovers', count(*)::text, "
+    f"coalesce(array_to_json((array_agg(o.what ORDER BY o.what))[1:{LEFTOVERS_SHOWN}])::text, '[]'), '' FROM ("
     "SELECT 'pg_namespace'::regclass, oid FROM pg_namespace WHERE oid >= 16384 AND " + _NOT_TEMP.format("nspname")
     + " UNION ALL SELECT 'pg_class'::regclass, oid FROM pg_class WHERE oid >= 16384 AND relpersistence <> 't'"
     " UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
     "WHERE t.oid >= 16384 AND " + _NOT_TEMP.format("n.nspname")
-    + "".join(f" UNION ALL SELECT '{name}'::regclass, oid FROM {name} WHERE oid >= 16384" for name in _LEFTOVER_CATALOGS)
+    + "".join(f" UNION ALL SELECT '{name}'::regclass, oid FROM {name} WHERE oid >= 16384"
+              for name in _LEFTOVER_CATALOGS)
     + " UNION ALL SELECT 'pg_largeobject'::regclass, oid FROM pg_largeobject_metadata"
     " UNION ALL SELECT 'pg_namespace'::regclass, objoid FROM pg_description WHERE objoid = 'public'::regnamespace "
     "AND classoid = 'pg_namespace'::regclass AND description IS DISTINCT FROM 'standard public schema'"
-    f" LIMIT {LEFTOVERS_SHOWN + 1}) f(classid, objid), LATERAL (SELECT pg_describe_object(f.classid, f.objid, 0)) o(what)"
+    f" LIMIT {LEFTOVERS_SHOWN + 1}) f(classid, objid),"
+    " LATERAL (SELECT pg_describe_object(f.classid, f.objid, 0)) o(what)"
 )
 HISTORY_SQL = HISTORY_SQL + " UNION ALL " + OBJECTS_SQL + " UNION ALL " + LEFTOVERS_SQL
 # Each row as JSON: a tab or a line break in a name cannot split it, and a table of another shape

@@ -54,7 +54,8 @@ def test_a_first_deploy_on_an_empty_target_runs_no_pg_dump_and_records_a_verifie
     assert records(project) == [record]  # idempotent: nothing recorded the second time
 
 
-def test_restoring_the_record_after_the_deploy_empties_the_target_and_a_second_restore_changes_nothing(project, source_db):
+def test_restoring_the_record_after_the_deploy_empties_the_target_and_a_second_restore_changes_nothing(project,
+                                                                                                       source_db):
     empty = catalog_and_data(project.target_db)
     assert project.deploy().code == 0
     (record,) = records(project)
@@ -85,6 +86,17 @@ def test_restoring_the_record_after_the_deploy_empties_the_target_and_a_second_r
     redeploy = project.deploy()
     assert redeploy.code == 0, redeploy.output[-3000:]
     assert project.applied_versions() == [1, 2, 3, 4]
+
+
+def own_project(tmp_path, target_db):
+    """Migrations of its own (the example app's refuse a target that is not empty); an extra object is
+    allowed by the schema check, which is not what these tests are about."""
+    folder = tmp_path / "own-migrations"
+    folder.mkdir()
+    (folder / "001_t.sql").write_text("CREATE TABLE t (id int PRIMARY KEY);\n")
+    project = Project(tmp_path, target_db, migrations=folder, seeds=tmp_path / "no-seed")
+    project.extra["ALLOW_EXTRA_OBJECTS"] = "true"
+    return project
 
 
 @pytest.mark.parametrize("holding", [
@@ -120,17 +132,6 @@ def test_backup_keep_counts_the_record_like_any_backup(project, source_db):
     assert len(store.scan(target_folder(project)).verified) == 2
 
 
-def own_project(tmp_path, target_db):
-    """Migrations of its own (the example app's refuse a target that is not empty); an extra object is
-    allowed by the schema check, which is not what these tests are about."""
-    folder = tmp_path / "own-migrations"
-    folder.mkdir()
-    (folder / "001_t.sql").write_text("CREATE TABLE t (id int PRIMARY KEY);\n")
-    project = Project(tmp_path, target_db, migrations=folder, seeds=tmp_path / "no-seed")
-    project.extra["ALLOW_EXTRA_OBJECTS"] = "true"
-    return project
-
-
 def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dump(tmp_path, target_db):
     """The plan found the target empty; a view created while the confirmation screen waits is seen
     when the backup is taken (pyinfra runs the operation again at execution, and the record is proved
@@ -138,8 +139,8 @@ def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dum
     project = own_project(tmp_path, target_db)
     leader, follower = pty.openpty()
     try:
-        process = subprocess.Popen([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(PYTHONUNBUFFERED="1"),
-                                   stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, stdin=follower,
+                                   env=project.env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         seen, deadline = b"", time.monotonic() + 120
         while b"Press enter to execute" not in seen and time.monotonic() < deadline and process.poll() is None:
             if select.select([process.stdout], [], [], 1)[0]:

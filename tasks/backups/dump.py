@@ -97,28 +97,27 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
         raise BackupError(dump_failure(label, first))
 
 
-def database_state(service: str) -> dict:
+def database_state(service: str, conn: psycopg.Connection | None = None) -> dict:
     """The database, its server version, catalog and every table's exact row count, read in one
-    snapshot: what a manifest records so that a restore can be checked against it."""
-    with psycopg.connect(conninfo(service), autocommit=False) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        tables = conn.execute(ALL_TABLES).fetchall()
-        return {
-            "database": conn.execute("SELECT current_database()").fetchone()[0],
-            "server_version": conn.execute("SHOW server_version").fetchone()[0],
-            "tables": len(tables),
-            "rows": _count_rows(conn, tables),
-            "catalog": catalog.snapshot(conn),
-        }
+    snapshot: what a manifest records so that a restore can be checked against it. ``conn``: a
+    connection already in the snapshot to read (else one is opened)."""
+    if conn is None:
+        with psycopg.connect(conninfo(service), autocommit=False) as own:
+            own.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return database_state(service, own)
+    tables = conn.execute(ALL_TABLES).fetchall()
+    return {
+        "database": conn.execute("SELECT current_database()").fetchone()[0],
+        "server_version": conn.execute("SHOW server_version").fetchone()[0],
+        "tables": len(tables),
+        "rows": _count_rows(conn, tables),
+        "catalog": catalog.snapshot(conn),
+    }
 
 
-def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
-                log: Callable[[str], None]) -> backups.Backup:
-    """
-    Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
-    return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
-    """
-    folder = Path(folder)
+def prepare_folder(folder: Path) -> None:
+    """Make the backup folder (0700, its parent too), clear what killed runs left half-written, and
+    check that it takes a file: a BackupError naming BACKUP_DIR when it does not."""
     try:
         private_dir(folder.parent)
         private_dir(folder)
@@ -128,6 +127,16 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         probe.unlink()
     except OSError as exc:
         raise BackupError(f"backup folder {folder} is not writable ({exc.strerror}): fix BACKUP_DIR") from None
+
+
+def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
+                log: Callable[[str], None]) -> backups.Backup:
+    """
+    Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
+    return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
+    """
+    folder = Path(folder)
+    prepare_folder(folder)
     try:
         with backups.writing(folder, log):
             return _dump_verified(service, folder, label, fingerprint, log)

@@ -8,6 +8,9 @@ restored catalog (:mod:`tasks.schema.catalog`) and every table's row count and c
 the manifest's. Only when both are equal does the session COMMIT; otherwise it rolls back, and the
 error lists what differs. A killed run or a lost connection rolls back too: all or nothing.
 
+The backup of a target that held nothing (:mod:`tasks.backups.empty`: a manifest, no dump) is
+restored the same way with nothing in between: the DROP, then the check against its empty catalog.
+
 The SQL travels on psql's stdin; the dump's rows travel inside pg_restore's COPY blocks (as data,
 escaped by pg_dump); the connection is ``service=target`` (no secret on any command line).
 """
@@ -51,6 +54,8 @@ class Outcome:
 def verified_manifest(dump: Path) -> dict[str, Any]:
     """The manifest of ``dump`` once its sha256 and size are checked; a BackupError saying why not."""
     manifest = store.read_manifest(dump)
+    if store.is_empty_backup(manifest) and store.check_file(store.manifest_path(dump), manifest) is None:
+        return manifest  # the manifest is the whole backup: read and well-formed is verified
     if not store.is_own_manifest(manifest):
         raise BackupError(f"{dump} has no readable pgconverge manifest ({store.manifest_path(dump).name}): "
                           "only verified backups restore; pick one that has its .json beside it")
@@ -68,13 +73,19 @@ def verified_manifest(dump: Path) -> dict[str, Any]:
 def plan_lines(manifest: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
     """What the restore will do, for the dry run: objects dropped, restored, changed; rows replaced."""
     rows = manifest["rows"]
-    lines = [f"replace every table's rows with the backup's: {len(rows)} table(s), {sum(rows.values()):,} row(s)"]
+    if store.is_empty_backup(manifest):
+        lines = ["the backup records an empty target: drop what the role owns, bring nothing back"]
+    else:
+        lines = [f"replace every table's rows with the backup's: {len(rows)} table(s), {sum(rows.values()):,} row(s)"]
     if current is None or not manifest.get("catalog"):
         return lines + ["(the target's catalog was not compared with the backup's)"]
     verbs = {"+": "drop (created after the backup)", "-": "restore (dropped since the backup)",
              "~": "return to the backup's definition"}
-    for difference in catalog.differences(manifest["catalog"], current):
+    differences = catalog.differences(manifest["catalog"], current)
+    for difference in differences:
         lines.append(f"{verbs[difference.sign]}: {difference.text[2:]}")
+    if not differences and store.is_empty_backup(manifest):
+        lines.append("nothing to drop: the target's catalog is already the backup's")
     return lines
 
 
@@ -151,22 +162,28 @@ def _first_error(text: str) -> str:
 
 
 def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None]) -> Outcome:
-    """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``."""
+    """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``
+    (the backup of an empty target: nothing to restore between the two)."""
+    empty = store.is_empty_backup(manifest)
     with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
         toc = Path(folder) / "toc.list"
-        pg_restore = restore_tools(service, manifest).binary("pg_restore")
-        toc.write_text(restore_list(dump, pg_restore))
+        if not empty:
+            pg_restore = restore_tools(service, manifest).binary("pg_restore")
+            toc.write_text(restore_list(dump, pg_restore))
         out, err = Path(folder) / "out", Path(folder) / "err"
         with open(out, "w") as stdout, open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
             psql = subprocess.Popen(
                 ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service), "-f", "-"],
                 stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
             )
-            reader = subprocess.Popen(
-                [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
-                stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL,
-            )
-            restored_ok = _feed(psql, reader, manifest)
+            if empty:
+                restored_ok = _feed_script(psql, script_head() + script_tail(manifest))
+            else:
+                reader = subprocess.Popen(
+                    [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
+                    stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL,
+                )
+                restored_ok = _feed(psql, reader, manifest)
             psql.wait()
         if not restored_ok:
             problem = _first_error(Path(folder, "dump-err").read_text())
@@ -197,6 +214,21 @@ def _feed(psql: subprocess.Popen, reader: subprocess.Popen, manifest: dict[str, 
             psql.stdin.close()
         except BrokenPipeError:
             pass
+
+
+def _feed_script(psql: subprocess.Popen, script: str) -> bool:
+    """The whole script at once (no dump to stream): psql's own message says what failed, if anything."""
+    assert psql.stdin
+    try:
+        psql.stdin.write(script.encode())
+    except BrokenPipeError:
+        pass
+    finally:
+        try:
+            psql.stdin.close()
+        except BrokenPipeError:
+            pass
+    return True
 
 
 def _outcome(output: str) -> Outcome:

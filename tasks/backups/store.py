@@ -4,7 +4,9 @@ Backup files and their manifests: naming, listing, checking, pruning. No databas
 A backup is ``<folder>/<db>-<UTC time>.dump`` (``pg_dump -Fc``) with ``<same>.json`` beside it:
 server and pg_dump versions, tables and exact row counts and the catalog (read in the dump's own
 snapshot), size, mtime, duration, sha256, and the source fingerprint it was taken at. Never a
-password. Files are 0600 in 0700 folders.
+password. Files are 0600 in 0700 folders. The backup of a target that held nothing is its manifest
+alone, ``<db>-<UTC time>.json`` with ``"empty": true`` (no dump: see :mod:`tasks.backups.empty`); it
+is listed, counted and pruned like any verified backup.
 
 What is safe to delete is decided here, and only ever among the tool's own verified backups:
 
@@ -140,6 +142,11 @@ def manifest_path(dump: Path) -> Path:
     return dump.with_suffix(".json")
 
 
+def empty_backup_path(folder: Path, dbname: str, now: float | None = None) -> Path:
+    """Where the backup of an empty database goes: a manifest named like a dump's."""
+    return manifest_path(backup_path(folder, dbname, now))
+
+
 def heroku_manifest_path(folder: Path, app: str, backup_id: str) -> Path:
     """Where the deploy records what a Heroku backup (``b005``) holds, when it captures it."""
     return Path(folder) / f"heroku-{safe_name(app)}-{safe_name(backup_id)}.json"
@@ -199,7 +206,10 @@ def file_matches(dump: Path, manifest: dict[str, Any]) -> bool:
 
 
 def check_file(dump: Path, manifest: dict[str, Any]) -> str | None:
-    """Why ``dump`` is not the file ``manifest`` describes (None: it is): size first, then sha256."""
+    """Why ``dump`` is not the file ``manifest`` describes (None: it is): size first, then sha256.
+    The backup of an empty database is its manifest: it is that file when it is there."""
+    if is_empty_backup(manifest):
+        return None if dump == manifest_path(dump) and dump.is_file() else "it is the record of an empty database"
     try:
         size = dump.stat().st_size
     except OSError as exc:
@@ -217,6 +227,13 @@ def check_file(dump: Path, manifest: dict[str, Any]) -> str | None:
 
 def is_own_manifest(manifest: dict[str, Any] | None) -> bool:
     return bool(manifest and manifest.get("verified") and isinstance(manifest.get("sha256"), str))
+
+
+def is_empty_backup(manifest: dict[str, Any] | None) -> bool:
+    """The manifest that is the whole backup of a database that held nothing (no dump beside it)."""
+    return bool(manifest and manifest.get("tool") == TOOL and manifest.get("verified")
+                and manifest.get("empty") is True and manifest.get("tables") == 0 and manifest.get("rows") == {}
+                and isinstance(manifest.get("catalog"), dict))
 
 
 def is_restorable(manifest: dict[str, Any] | None) -> bool:
@@ -266,6 +283,11 @@ def scan(folder: Path, dbname: str | None = None, ident: str | None = None) -> S
         backup = Backup(dump, manifest)
         found.verified.append(backup)
         found.reverified.append(backup)
+    for path in sorted(Path(folder).glob("*.json")):
+        manifest = None if path.name.startswith(".") or not NAME.fullmatch(path.with_suffix(".dump").name) \
+            else read_json(path)
+        if is_empty_backup(manifest) and (dbname is None or belongs(manifest, dbname, ident)):
+            found.verified.append(Backup(path, manifest))
     found.verified.sort(key=lambda b: (b.manifest.get("created_at", ""), b.path.name))
     return found
 

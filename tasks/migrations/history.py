@@ -49,7 +49,36 @@ OBJECTS_SQL = (
     f"ORDER BY o.nspname, o.name, o.kind))[1:{TABLE_NAMES_SHOWN}])::text, '[]'), '' FROM ({USER_OBJECTS}) o "
     "JOIN pg_namespace n ON n.nspname = o.nspname WHERE " + _USER_SCHEMA
 )
-HISTORY_SQL = HISTORY_SQL + " UNION ALL " + OBJECTS_SQL
+# Anything else a fresh database does not have (oid from FirstNormalObjectId up, in every catalog pg_dump
+# dumps from; large objects whatever their oid; a changed comment on schema public), the first few
+# described: 0 here, no table and no other object is a target that a backup would hold nothing of
+# (tasks/backups/empty.py). Other sessions' temporary schemas are left out; their temporary objects
+# are not (a temporary table while the backup is decided means a real pg_dump). At most
+# LEFTOVERS_SHOWN + 1 rows are read, so a large catalog costs no more than a small one.
+LEFTOVERS_SHOWN = 5
+_NOT_TEMP = "{0} NOT LIKE 'pg\\_temp\\_%' AND {0} NOT LIKE 'pg\\_toast\\_temp\\_%'"
+_LEFTOVER_CATALOGS = (
+    "pg_proc", "pg_operator", "pg_opclass", "pg_opfamily", "pg_am", "pg_collation", "pg_conversion", "pg_cast",
+    "pg_ts_config", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_extension", "pg_language",
+    "pg_foreign_data_wrapper", "pg_foreign_server", "pg_event_trigger", "pg_publication", "pg_default_acl",
+    "pg_statistic_ext", "pg_transform", "pg_trigger", "pg_policy", "pg_rewrite", "pg_constraint", "pg_attrdef",
+)
+LEFTOVERS_SQL = (
+    "SELECT 'leftovers', count(*)::text, "
+    f"coalesce(array_to_json((array_agg(o.what ORDER BY o.what))[1:{LEFTOVERS_SHOWN}])::text, '[]'), '' FROM ("
+    "SELECT 'pg_namespace'::regclass, oid FROM pg_namespace WHERE oid >= 16384 AND " + _NOT_TEMP.format("nspname")
+    + " UNION ALL SELECT 'pg_class'::regclass, oid FROM pg_class WHERE oid >= 16384 AND relpersistence <> 't'"
+    " UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE t.oid >= 16384 AND " + _NOT_TEMP.format("n.nspname")
+    + "".join(f" UNION ALL SELECT '{name}'::regclass, oid FROM {name} WHERE oid >= 16384"
+              for name in _LEFTOVER_CATALOGS)
+    + " UNION ALL SELECT 'pg_largeobject'::regclass, oid FROM pg_largeobject_metadata"
+    " UNION ALL SELECT 'pg_namespace'::regclass, objoid FROM pg_description WHERE objoid = 'public'::regnamespace "
+    "AND classoid = 'pg_namespace'::regclass AND description IS DISTINCT FROM 'standard public schema'"
+    f" LIMIT {LEFTOVERS_SHOWN + 1}) f(classid, objid),"
+    " LATERAL (SELECT pg_describe_object(f.classid, f.objid, 0)) o(what)"
+)
+HISTORY_SQL = HISTORY_SQL + " UNION ALL " + OBJECTS_SQL + " UNION ALL " + LEFTOVERS_SQL
 # Each row as JSON: a tab or a line break in a name cannot split it, and a table of another shape
 # (another tool's schema_migrations) is read too, so it can be named instead of failing the query.
 ROWS_SQL = "SELECT 'row', '', to_jsonb(m)::text, '' FROM public.schema_migrations m"
@@ -104,6 +133,7 @@ def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool)
     user_tables = 0
     names: tuple[str, ...] = ()
     objects, object_names = 0, ()
+    leftovers, leftover_names = None, ()
     applied = []
     for tag, a, b, _ in rows:
         if tag == "tables":
@@ -112,8 +142,11 @@ def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool)
         elif tag == "objects":
             objects = int(a)
             object_names = tuple(json.loads(b or "[]"))
+        elif tag == "leftovers":
+            leftovers, leftover_names = int(a), tuple(json.loads(b or "[]"))
         elif tag == "row":
             applied.append(applied_row(b))
     applied.sort(key=lambda row: row.version)
     return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied), table_names=names,
-                         other_objects=objects, object_names=object_names)
+                         other_objects=objects, object_names=object_names, leftovers=leftovers,
+                         leftover_names=leftover_names)

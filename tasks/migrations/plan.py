@@ -35,6 +35,8 @@ class TargetHistory:
     table_names: tuple[str, ...] = ()  # the first of them, "schema.table", in name order
     other_objects: int = 0  # views, matviews, sequences, foreign tables, functions, types
     object_names: tuple[str, ...] = ()  # the first of them, "<kind> schema.name"
+    leftovers: int | None = None  # anything else a fresh database lacks (up to 6 counted); None: not read
+    leftover_names: tuple[str, ...] = ()  # the first of them, as pg_describe_object says
 
 
 @dataclass

@@ -13,28 +13,39 @@ from tasks.backups import store as backups
 from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
 from tasks.migrations.files import Migration
-from tasks.migrations.plan import plan_migrations
+from tasks.migrations.plan import TargetHistory, plan_migrations
 from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
-def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str):
+def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str,
+          holds_nothing: bool = False):
+    """A verified backup into ``folder``, then pruning. ``holds_nothing``: the plan found nothing a
+    backup would keep, so the backup is a manifest that says so (re-proved when it is written; if the
+    database is no longer empty then, a real pg_dump)."""
     ident = backups.identity(label, database)
     if planning():
         found = backups.scan(folder, database, ident)
-        show_plan([f"take a verified backup of {label} into {folder}/"]
+        show_plan([f"the target holds nothing yet: record that in {folder}/ (no pg_dump needed)" if holds_nothing
+                   else f"take a verified backup of {label} into {folder}/"]
                   + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
                   + [f"set aside {path.name} ({why})" for path, why in found.damaged])
-    from tasks.backups import dump  # psycopg: imported only when there is work
+    from tasks.backups import dump, empty  # psycopg: imported only when there is work
 
     def take(log) -> None:
-        backup = dump.take_backup(service, folder, label, fingerprint, log)
+        backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) \
+            or dump.take_backup(service, folder, label, fingerprint, log)
         tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
-        log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
-            f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
+        if backups.is_empty_backup(m):
+            log(f"backup {backup.path} records that {label} holds nothing (no table, no object): no pg_dump needed")
+        else:
+            log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
+                f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
         if tidied.describe(keep):
             log(f"{folder}: {tidied.describe(keep)}")
-        return f"backup {backup.path.name}" + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
+        done = (f"recorded the empty target as {backup.path.name} (no pg_dump)" if backups.is_empty_backup(m)
+                else f"backup {backup.path.name}")
+        return done + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
 
     return python_step(take)
 
@@ -145,7 +156,8 @@ def _migrations_pending(service: str, migrations: list[Migration], baseline_vers
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
-                   seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None) -> list[str]:
+                   seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None,
+                   history: TargetHistory | FactError) -> list[str]:
     reasons = []
     if copy_from:
         from tasks.operations.data import data_to_copy
@@ -155,7 +167,6 @@ def _changes_ahead(service: str, migrations: list[Migration], baseline_version: 
         source = read(RowCounts, copy_from)
         if not isinstance(source, FactError):
             seed_files = seed.owned_by_copy(seed_files, source)[0]
-    history = read(MigrationHistory, service)
     if not isinstance(history, FactError):
         plan = plan_migrations(migrations, history, baseline_version)
         if plan.problems:
@@ -210,6 +221,8 @@ def target_captured_before_change(
 
     A copy that will refuse (large objects, a column of another name or type, a conflict) stops
     here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
+    A target that holds nothing (a first deploy): the backup is a manifest that says so, no ``pg_dump``
+    (:mod:`tasks.backups.empty`).
 
     **Example:**
 
@@ -233,7 +246,8 @@ def target_captured_before_change(
         if problem:
             yield from refuse(problem)
             return
-    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from)
+    history = read(MigrationHistory, service)  # also says whether the target holds anything to back up
+    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from, history)
     if not reasons:
         message = "nothing will change in the target: no backup needed"
         info = None if heroku_app else read(Fingerprint, service)
@@ -252,4 +266,7 @@ def target_captured_before_change(
         yield from refuse(f"target {label} is not reachable: {info['error']}")
         return
     show_plan([f"the target will change ({', '.join(reasons)}): back it up first"])
-    yield _take(service, Path(backup_dir) / "target", label, keep, info["fingerprint"], info["database"])
+    from tasks.backups.empty import holds_nothing
+
+    yield _take(service, Path(backup_dir) / "target", label, keep, info["fingerprint"], info["database"],
+                holds_nothing(history))

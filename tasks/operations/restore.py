@@ -22,7 +22,8 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
     Return the target to exactly the state of a verified backup, after the target's name was typed.
 
     + service: the service name of the target database
-    + backup: path of a ``.dump`` file with its manifest beside it
+    + backup: path of a ``.dump`` file with its manifest beside it (the backup of a target that held
+      nothing is its manifest alone: ``.json``; restoring it empties the target again)
     + confirm: must equal ``database``, or nothing happens
     + database: the target's database name
     + label: what to call the target in messages
@@ -49,6 +50,8 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         yield from refuse("no backup named: pass --data backup=backups/<source|target>/<file>.dump")
         return
     dump = Path(backup)
+    if store.is_empty_backup(store.read_manifest(dump)):
+        dump = store.manifest_path(dump)  # the backup of an empty target is its manifest (named .dump or .json)
     try:
         manifest = restoring.verified_manifest(dump)
     except BackupError as exc:
@@ -72,6 +75,9 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
             raise BackupError(f"restoring {dump.name} was rolled back, the target is as it was: what the restore "
                               f"gave differs from the backup's manifest: {shown or 'see the manifest'}")
         rows = sum(outcome.rows.values())
+        if store.is_empty_backup(manifest):
+            log(f"restored {dump.name}: the target holds nothing again, as recorded; its catalog equals the manifest's")
+            return f"restored {dump.name} (the target is empty again)"
         log(f"restored {dump.name}: {len(outcome.rows)} tables, {rows:,} rows; catalog and every table's row count "
             "equal to the manifest" + ("" if manifest.get("catalog") else " (an older manifest: row counts only)"))
         return f"restored {dump.name}"

@@ -12,11 +12,17 @@ import psycopg
 from psycopg import sql
 
 import sandbox
+from tasks.backups import store
 from tests.support import catalog_and_data, query, table_fingerprints, sandbox_urls, with_dbname
 
 
 def dumps(project, side):
     return sorted((project.tmp / "backups" / side).glob("*.dump"))
+
+
+def target_backups(project):
+    """The target's verified backups, oldest first: the first is the record of the empty target (no dump)."""
+    return [b.path for b in store.scan(project.tmp / "backups" / "target").verified]
 
 
 def backups_after_changes(project, source_db, runs, keep):
@@ -83,20 +89,21 @@ def test_lowering_backup_keep_prunes_the_targets_backups_too_even_with_nothing_t
     assert project.deploy().code == 0
     project.write_migration("005_topics.sql", "CREATE TABLE topics (id int PRIMARY KEY);\n")
     assert project.deploy().code == 0
-    older, newer = dumps(project, "target")
+    older, newer = target_backups(project)
     real = project.deploy(BACKUP_KEEP="1")
     assert real.operations()["Target backup captured"] == "success" and older.name in real.output
-    assert dumps(project, "target") == [newer]
+    assert target_backups(project) == [newer] and dumps(project, "target") == [newer]
     assert project.deploy(BACKUP_KEEP="1").operations()["Target backup captured"] == "no_change"
 
 
 def test_target_backup_only_before_a_change(project, source_db):
     assert project.deploy().code == 0
-    assert len(dumps(project, "target")) == 1  # before the first migrations and seed
+    (first,) = target_backups(project)  # before the first migrations and seed: the empty target's record
+    assert store.is_empty_backup(store.read_json(first)) and dumps(project, "target") == []
     assert project.deploy().operations()["Target backup captured"] == "no_change"
     project.write_migration("005_topics.sql", "CREATE TABLE topics (id int PRIMARY KEY);\n")
     assert project.deploy().operations()["Target backup captured"] == "success"
-    assert len(dumps(project, "target")) == 2
+    assert len(target_backups(project)) == 2 and len(dumps(project, "target")) == 1
 
 
 def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_path):

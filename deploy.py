@@ -47,6 +47,7 @@ backups.source_captured(
     label=settings.source.redacted,
     backup_dir=backup_dir,
     keep=settings.backup_keep,
+    after_proof=migrations.proof_needed(run.migrations, state_dir, run.seeds),
 )
 
 # 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
@@ -129,6 +130,8 @@ seed.present(
     files=run.seeds,
     upsert=settings.seed_upsert,
     copy_from="source" if settings.data_migration == "copy" else None,
+    migrations=run.migrations,
+    baseline_version=settings.baseline_version,
 )
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.

@@ -78,6 +78,10 @@ def dump_failure(label: str, first: str) -> str:
     if "permission denied" in first:
         return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
                 "GRANT SELECT on it to that role, or use the owner's URL, then run again")
+    if "too many connections" in first or "connection slots are reserved" in first:
+        return (f"pg_dump of {label} failed: {first}: a verified backup needs two connections at once (one "
+                "holds the snapshot pg_dump reads, so its row counts are the dump's): allow the role two "
+                "(ALTER ROLE ... CONNECTION LIMIT 2) or close other sessions, then run again")
     return f"pg_dump of {label} failed: {first}: fix that, then run again"
 
 

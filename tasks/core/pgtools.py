@@ -70,8 +70,9 @@ _versions_file: Path | None = None
 
 def keep_versions_in(path: Path) -> None:
     """Remember each folder's ``pg_dump`` major in ``path`` (the run's state folder), keyed by the
-    binary's inode, size and modification time: a run then starts no ``pg_dump --version`` for a
-    binary it has seen, and one replaced or upgraded in place is asked again."""
+    binary's inode, size, modification and change times: a run then starts no ``pg_dump --version``
+    for a binary it has seen, and one replaced or rewritten in place (whatever its mtime says) is
+    asked again."""
     global _versions_file
     _versions_file = Path(path)
 
@@ -81,7 +82,7 @@ def _stamp(binary: Path) -> str | None:
         found = binary.stat()
     except OSError:
         return None
-    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}"  # ctime: no touch sets it
 
 
 def _probe(folders: list[Path]) -> dict[Path, int]:

@@ -69,10 +69,18 @@ def stopped_while_planning(state: str, message: str) -> None:
 
 
 def end_of_plan() -> None:
-    """The deploy file's last line: after a refusal while planning, exit 1 (before pyinfra's prompt)."""
+    """The deploy file's last line: after a refusal while planning, exit 1 (before pyinfra's prompt).
+    After a planning pass (no ``-y``) the facts' sessions close: the prompt may wait for as long as
+    the user likes, and an idle session would hold a connection slot the app may need meanwhile."""
+    from pyinfra.context import ctx_state
+
+    from tasks.core import sessions
+
     _summary.planned_through = True
     if _summary.stopped_planning:
         raise SystemExit(1)
+    if ctx_state.isset() and ctx_state.get().check_for_changes:
+        sessions.close_all()
 
 
 def interrupted(state: str, detail: str) -> None:

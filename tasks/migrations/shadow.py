@@ -74,11 +74,13 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
             try:
                 connect(shadow).close()
             except MigrationError as exc:
-                raise MigrationError(
-                    f"the proof's role (not a superuser, like the target's owner) cannot log in to the source server "
-                    f"({str(exc).removeprefix('cannot connect: ')}): allow password logins for SOURCE_DATABASE_URL's host "
-                    "in its pg_hba.conf, or use a source user that is not a superuser"
-                ) from None
+                why = str(exc).removeprefix("cannot connect: ")
+                fix = ("close some of the source server's sessions (it has no connection slot left for a role that "
+                       "is not a superuser), then run again" if "connection slots" in why or "too many connections" in why
+                       else "allow password logins for SOURCE_DATABASE_URL's host in its pg_hba.conf, or use a source "
+                            "user that is not a superuser")
+                raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "
+                                     f"the source server ({why}): {fix}") from None
         try:
             apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
         except MigrationError as exc:

@@ -14,6 +14,7 @@ from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import TargetHistory, plan_migrations
+from tasks.operations.migrations import migrations_pending
 from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
@@ -73,7 +74,7 @@ def _prune(folder: Path, database: str, ident: str, keep: int):
 
 
 @operation()
-def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
+def source_captured(service: str, label: str, backup_dir: str, keep: int = 10, after_proof: bool = False):
     """
     Ensure a verified ``pg_dump -Fc`` backup of the source's current state exists.
 
@@ -86,6 +87,9 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     A new backup is taken when the source changed since the last verified one (its fingerprint:
     the cluster's next transaction id, the tables' files, the sequences), or when that backup is
     missing, truncated or unverified.
+
+    + after_proof: the proof runs first in this run; its shadow database on the same server moves
+      the cluster's transaction id, so the plan says a backup will be taken
 
     **Example:**
 
@@ -110,7 +114,10 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10):
     ident = backups.identity(label, info["database"])
     found = backups.scan(folder, info["database"], ident)
     latest = found.verified
-    if latest and latest[-1].fingerprint == info["fingerprint"]:
+    if planning() and after_proof:
+        show_plan(["the proof's shadow database, made on the source's server first, moves its transaction id: "
+                   "the source backup is taken again after it"])
+    elif latest and latest[-1].fingerprint == info["fingerprint"]:
         current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
         yield from _converged_or_pruned(current, folder, found, info["database"], ident, keep)
         return
@@ -145,14 +152,6 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
         return f"Heroku backup {captured}"
 
     yield python_step(capture)
-
-
-def _migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None) -> bool:
-    history = read(MigrationHistory, service)
-    if isinstance(history, FactError):
-        return True
-    plan = plan_migrations(migrations, history, baseline_version)
-    return bool(plan.problems or plan.pending or plan.baseline)
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
@@ -237,7 +236,7 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    if copy_from and not _migrations_pending(service, migrations, baseline_version):
+    if copy_from and not migrations_pending(service, migrations, baseline_version):
         # (with migrations pending, the target's schema is not yet the one the copy meets: the copy
         # step itself refuses, after them)
         from tasks.operations.data import copy_refusal

@@ -73,10 +73,10 @@ def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: in
     check = PoolCheck(pool, app.dynos.web, reserve, limit)
     described = f"{check.describe(app.pool_var)} ({where})"
     if not check.fits:
-        yield from refuse(
-            f"pool limits: {described}: set DB_POOL_MAX_VALUE={check.largest_pool} or less, "
-            "scale the web dynos down, or move to a plan with more connections"
-        )
+        smaller = (f"set DB_POOL_MAX_VALUE={check.largest_pool} or less" if check.largest_pool >= 1 else
+                   f"no pool fits beside the reserve of {reserve}: lower DB_POOL_RESERVE")
+        yield from refuse(f"pool limits: {described}: {smaller}, scale the web dynos down, or move to a plan "
+                          "with more connections")
         return
     if wanted is None or wanted == current:
         converged(described)

@@ -16,6 +16,12 @@ from tasks.migrations.plan import plan_migrations
 from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
+def proof_needed(migrations: list[Migration], state_dir: str, seed_files: list | None = None) -> bool:
+    """Whether this set of files (and seed files) was never proven: the proof runs in this run."""
+    key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files or []])
+    return expected.load_expected(Path(state_dir), migrations) is None or not expected.seeds_proven(Path(state_dir), key)
+
+
 @operation()
 def proven_locally(service: str, migrations: list[Migration], state_dir: str, seed_files: list | None = None):
     """
@@ -41,7 +47,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     """
     seed_files = seed_files or []
     key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files])
-    if expected.load_expected(Path(state_dir), migrations) is not None and expected.seeds_proven(Path(state_dir), key):
+    if not proof_needed(migrations, state_dir, seed_files):
         converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
@@ -56,6 +62,15 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
         return f"proved {len(migrations)} migration(s) on a shadow database"
 
     yield python_step(prove)
+
+
+def migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None = None) -> bool:
+    """Whether the target will change by migrations in this run (or cannot be read: assume so)."""
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        return True
+    plan = plan_migrations(migrations, history, baseline_version)
+    return bool(plan.problems or plan.pending or plan.baseline)
 
 
 SHOWN = 10  # versions named one by one in the summary; more are counted, first and last named

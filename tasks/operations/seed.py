@@ -5,6 +5,7 @@ Seed present: every row of the seed files exists in the target, inserted when mi
 
 from __future__ import annotations
 
+from tasks.operations.migrations import migrations_pending
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.data import seed as seed_files
@@ -24,7 +25,8 @@ def _plan_lines(found: dict, upsert: bool) -> list[str]:
 
 
 @operation()
-def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False, copy_from: str | None = None):
+def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False, copy_from: str | None = None,
+            migrations: list | None = None, baseline_version: int | None = None):
     """
     Ensure every seed row exists in the target (insert the rows missing by primary key).
 
@@ -33,6 +35,8 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     + upsert: also update rows whose other columns differ (``SEED_MODE=upsert``)
     + copy_from: with ``DATA_MIGRATION=copy``, the source's service: tables with rows in the source
       belong to the copy, and their seed files are left out (noted)
+    + migrations, baseline_version: the migration files (a dry run with some pending says the rows
+      are checked again after them: a migration may delete some)
 
     Existing rows are left alone (unless ``upsert``); nothing else is touched. All files load in
     one transaction, tables in foreign-key order; sequences behind explicit ids are advanced.
@@ -78,7 +82,9 @@ def present(service: str, files: list[seed_files.SeedFile], upsert: bool = False
     else:
         lines = _plan_lines(found, upsert)
         if not lines:
-            converged(f"all rows of {len(files)} seed file(s) present")
+            after = planning() and migrations is not None and migrations_pending(service, migrations, baseline_version)
+            converged(f"all rows of {len(files)} seed file(s) present"
+                      + ("; checked again after the pending migrations run" if after else ""))
             return
         show_plan(lines)
 

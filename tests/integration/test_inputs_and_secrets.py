@@ -78,7 +78,7 @@ def test_no_secret_on_any_command_line_or_in_verbose_output(project):
         stop.set()
         sampler.join()
     assert process.returncode == 0, err[-3000:]
-    assert any("psql" in line and "service=target" in line for line in seen), "the sampler saw the deploy's psql"
+    assert any("pg_dump" in line and "service=source" in line for line in seen), "the sampler saw the deploy's pg_dump"
     for secret in secrets_:
         assert not [line for line in seen if secret in line]
         assert secret not in out and secret not in err

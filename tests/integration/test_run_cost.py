@@ -4,12 +4,16 @@ A run costs what its work costs (issue 21), counted by the servers themselves, n
 ``pg_stat_user_tables.seq_scan`` every read of ``schema_migrations``. Real pyinfra CLI, real clusters.
 """
 
+import os
+import pty
+import select
+import subprocess
 import time
 from urllib.parse import quote
 
 from psycopg import sql
 
-from tests.support import Project, admin, create_target_db, drop_db
+from tests.support import PYINFRA, ROOT, Project, admin, create_target_db, drop_db
 
 
 SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
@@ -59,3 +63,71 @@ def test_a_role_allowed_only_the_connections_the_work_needs_still_converges(sand
         drop_db(db)
         with admin() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_a_role_allowed_one_connection_is_told_the_backup_needs_two_and_nothing_changes(sandbox, tmp_path):
+    role, password, db = "one_slot", "one slot only", create_target_db()
+    try:
+        with admin() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 1 PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(role)))
+            conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+        with admin("target", db) as conn:
+            conn.execute("CREATE TABLE kept (id int)")  # not empty: its backup is a real pg_dump
+            conn.execute(sql.SQL("ALTER TABLE kept OWNER TO {}").format(sql.Identifier(role)))
+        project = Project(tmp_path, db)
+        credentials = project.target_url.split("//", 1)[1].split("@", 1)[0]
+        project.target_url = project.target_url.replace(credentials, f"{role}:{quote(password, safe='')}", 1)
+        result = project.deploy(BASELINE_VERSION="0")
+        assert result.code == 1
+        assert "a verified backup needs two connections at once" in result.output, result.output[-3000:]
+        assert project.applied_versions() == []
+    finally:
+        drop_db(db)
+        with admin() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_the_confirmation_prompt_holds_no_connection_to_the_target(project):
+    """While pyinfra waits for an answer (no -y), the run keeps no session open: the app has the slot."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(), stdin=follower,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = b""
+    try:
+        deadline = time.monotonic() + 120
+        while b"Are you sure" not in output and process.poll() is None and time.monotonic() < deadline:
+            if select.select([process.stdout], [], [], 1)[0]:
+                output += os.read(process.stdout.fileno(), 65536)
+        assert b"Are you sure" in output, output[-3000:]
+        time.sleep(0.5)
+        held = admin("target", project.target_db).execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        os.write(leader, b"\n")
+        rest, _ = process.communicate(timeout=180)
+        output += rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+        os.close(follower)
+    assert held == 0
+    assert process.returncode == 0, output[-3000:]
+    assert project.applied_versions() == [1, 2, 3, 4]
+
+
+def test_a_dry_run_says_what_the_proof_and_the_pending_migrations_bring(project):
+    """A new migration: the proof runs first, so the source backup is taken again after it (its shadow
+    moves the source cluster's transaction id), and the seed rows are checked again after the file."""
+    assert project.deploy().code == 0
+    project.write_migration("005_wipe.sql", "DELETE FROM rooms WHERE slug = 'random';\n")
+    dry = project.dry()
+    assert dry.code == 0, dry.output[-3000:]
+    assert "the source backup is taken again after it" in dry.output, dry.output[-3000:]
+    assert "checked again after the pending migrations run" in dry.output, dry.output[-3000:]
+    run = project.deploy()
+    assert run.code == 0, run.output[-3000:]
+    assert {"Source backup captured", "Seed present"} <= set(run.changed())

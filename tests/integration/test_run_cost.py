@@ -73,11 +73,14 @@ def test_a_role_allowed_one_connection_is_told_the_backup_needs_two_and_nothing_
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 1 PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)))
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(role)))
-            conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)))
         with admin("target", db) as conn:
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
             conn.execute("CREATE TABLE kept (id int)")  # not empty: its backup is a real pg_dump
             conn.execute(sql.SQL("ALTER TABLE kept OWNER TO {}").format(sql.Identifier(role)))
-        project = Project(tmp_path, db)
+        project = Project(tmp_path, db, seeds=tmp_path / "no-seed")
+        for old in project.migrations.glob("*.sql"):
+            old.unlink()
+        project.write_migration("001_one.sql", "CREATE TABLE one (id int);\n")
         credentials = project.target_url.split("//", 1)[1].split("@", 1)[0]
         project.target_url = project.target_url.replace(credentials, f"{role}:{quote(password, safe='')}", 1)
         result = project.deploy(BASELINE_VERSION="0")
@@ -98,10 +101,10 @@ def test_the_confirmation_prompt_holds_no_connection_to_the_target(project):
     output = b""
     try:
         deadline = time.monotonic() + 120
-        while b"Are you sure" not in output and process.poll() is None and time.monotonic() < deadline:
+        while b"Press enter to execute" not in output and process.poll() is None and time.monotonic() < deadline:
             if select.select([process.stdout], [], [], 1)[0]:
                 output += os.read(process.stdout.fileno(), 65536)
-        assert b"Are you sure" in output, output[-3000:]
+        assert b"Press enter to execute" in output, output[-3000:]
         time.sleep(0.5)
         held = admin("target", project.target_db).execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"

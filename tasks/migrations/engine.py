@@ -7,7 +7,8 @@ The migration engine: apply pending files exactly once, in one database session.
   a waiting deploy), with a bounded wait; the history is read again under the lock.
 * One transaction per file, its ``schema_migrations`` row included, with ``SET LOCAL
   lock_timeout`` / ``statement_timeout`` set again before every statement (a file's ``SET`` or
-  ``RESET ALL`` cannot lift them): a failed or killed file leaves nothing behind.
+  ``RESET ALL`` cannot lift them): a failed or killed file leaves nothing behind. The whole file
+  goes as one message (one round trip); a failure still names its statement's line.
 * Every file starts from the same session state: after each one the session is reset
   (:data:`RESET_SESSION`), in the proof and on the target alike.
 * A no-transaction file runs statement by statement after INVALID indexes it builds (left by a
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import psycopg
-from psycopg import sql
+from psycopg import generators, sql
 
 from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
@@ -141,7 +142,7 @@ def _lock_lost(migration: Migration) -> MigrationError:
                           f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
 
 
-# Before a file's COMMIT, in the same round trip: fails (SQLSTATE LOCK_LOST) unless this session still
+# Before a file's COMMIT, in the same message: fails (SQLSTATE LOCK_LOST) unless this session still
 # holds the deploy's lock, so the COMMIT after it never runs without it.
 LOCK_LOST = "PGCLL"
 LOCK_CHECK_SQL = (
@@ -159,12 +160,14 @@ def _limits_sql(limits: Limits, local: bool) -> sql.Composed:
     )
 
 
-def _record_sql(migration: Migration, kind: str, started: float, by: str) -> sql.Composed:
+def _record_sql(migration: Migration, kind: str, started: float | None, by: str) -> sql.Composed:
+    """The tracking row; ``started`` None: its time is the server's since the transaction began."""
+    elapsed = (sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::int") if started is None
+               else sql.Literal(int((time.monotonic() - started) * 1000)))
     return sql.SQL(
         "INSERT INTO public.schema_migrations (version, name, checksum, kind, execution_ms, applied_by) "
         "VALUES ({}, {}, {}, {}, {}, {})"
-    ).format(*map(sql.Literal, (migration.version, migration.name, migration.checksum, kind,
-                                int((time.monotonic() - started) * 1000), by)))
+    ).format(*map(sql.Literal, (migration.version, migration.name, migration.checksum, kind)), elapsed, sql.Literal(by))
 
 
 def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
@@ -172,40 +175,62 @@ def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
     conn.execute(query.as_bytes(conn))
 
 
-def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits, local: bool) -> None:
+def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
     """
-    Send the file's statements one by one (as psql does), so a failure names its line. The limits
-    are set again before every statement, so whatever a statement does to them (``SET``, ``RESET
-    ALL``, ``set_config()``, a function) holds for itself only: in a transaction in the same round
-    trip (``SET LOCAL ...; <statement>``; the first also opens the transaction: ``BEGIN; SET
-    LOCAL ...; <statement>``), outside one (where a multi-statement message would open a
-    transaction block) in its own.
+    A no-transaction file's statements one by one, each in its own round trip (a message of several
+    would open a transaction block), the limits set again before every statement after the first,
+    so whatever a statement does to them (``SET``, ``RESET ALL``, ``set_config()``, a function)
+    holds for itself only; after each, the check that the deploy's lock is still held.
     """
-    prefix = _limits_sql(limits, local).as_string(conn) + "; "
+    prefix = _limits_sql(limits, local=False).as_bytes(conn)
     for index, statement in enumerate(migration.statements):
-        start = prefix if index or not local else "BEGIN; " + prefix
-        text, shift = (start + statement.text, len(start)) if local else (statement.text, 0)
         try:
-            if index and not local:
-                conn.execute(prefix.encode())
-            conn.execute(text.encode())
-            if not local:
-                _ensure_lock(conn, migration)
+            if index:
+                conn.execute(prefix)
+            conn.execute(statement.text.encode())
+            _ensure_lock(conn, migration)
         except psycopg.Error as exc:
-            raise _failure(migration, exc, statement.offset, shift) from None
+            raise _failure(migration, exc, statement.offset) from None
+
+
+LIMIT_STATEMENTS = 2  # what _limits_sql sends before each statement: SET LOCAL lock_timeout, statement_timeout
+
+
+def _results(conn: psycopg.Connection, message: str) -> list:
+    """Every result of a message of several statements, in order, up to the first error (the
+    server skips the rest): which statement failed is the count of those before it."""
+    conn.pgconn.send_query(message.encode())
+    return conn.wait(generators.execute(conn.pgconn))
 
 
 def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
-    """Each statement (limits first, BEGIN with the first), then the lock check, the session reset, the
-    tracking row and COMMIT: n + 1 round trips (psql's BEGIN; \\i file; COMMIT takes n + 2)."""
-    started = time.monotonic()
+    """
+    One round trip a file (psql's ``BEGIN; \\i file; COMMIT`` takes n + 2): BEGIN, each statement
+    with the limits set again before it, the lock check, the session reset, the tracking row (its
+    time the server's) and COMMIT, as one message. The server runs them in turn and stops at the
+    first error; the results before it say which statement that was, so the error names its line.
+    """
+    prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
+    message, starts = ["BEGIN; "], []
+    length = len(message[0])
+    for statement in migration.statements:
+        starts.append(length + len(prefix))
+        message.append(prefix + statement.text + "\n;\n")  # a line break: a statement may end in a -- comment
+        length += len(message[-1])
+    message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; "
+                   + _record_sql(migration, "applied", None, by).as_string(conn) + "; COMMIT")
     try:
-        run_statements(conn, migration, limits, local=True)
-        _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ") + _record_sql(migration, "applied", started, by)
-                + sql.SQL("; COMMIT"))
+        results = _results(conn, "".join(message))
+        failed = next((i for i, result in enumerate(results) if result.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+        if failed is not None:
+            exc = psycopg.errors.error_from_result(results[failed], encoding=conn.info.encoding)
+            index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
+            if exc.sqlstate == LOCK_LOST:
+                raise _lock_lost(migration)
+            if 0 <= index < len(migration.statements):
+                raise _failure(migration, exc, migration.statements[index].offset, starts[index])
+            raise _failure(migration, exc)
     except psycopg.Error as exc:
-        if exc.sqlstate == LOCK_LOST:
-            raise _lock_lost(migration) from None
         raise _failure(migration, exc) from None
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -226,7 +251,7 @@ def apply_without_transaction(conn: psycopg.Connection, migration: Migration, li
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
     try:
-        run_statements(conn, migration, limits, local=False)
+        run_statements(conn, migration, limits)
         _simple(conn, sql.SQL(RESET_SESSION))
         _simple(conn, _record_sql(migration, "applied", started, by))
     finally:

@@ -111,8 +111,9 @@ def get_run() -> Run:
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
         make_private(settings)
-        pgtools.keep_versions_in(settings.state_dir / "pg_dump-versions.json")
-        versions.keep_views_in(settings.state_dir / "view-texts.json")
+        cache, save = settings.state_dir / "cache", "--dry" not in sys.argv  # a dry run writes nothing
+        pgtools.keep_versions_in(cache / "pg_dump-versions.json", save)
+        versions.keep_views_in(cache / "view-texts.json", save)
         if settings.data_migration == "copy" and shutil.which("psql") is None:
             raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
                                 "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")

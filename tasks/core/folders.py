@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import stat
 from pathlib import Path
 
 from tasks.core.errors import ActionableError, describe
@@ -49,3 +50,12 @@ def check_writable(folders: dict[str, Path]) -> None:
         if why:
             raise FolderError(f"{setting}: {path} cannot be written ({why}): make it writable for this user "
                               f"or point {setting} at another folder")
+
+
+def shared_folder(path: Path) -> bool:
+    """Whether ``path`` is an existing folder others may write into (world-writable or sticky, like /tmp)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISDIR(mode) and bool(mode & (stat.S_IWOTH | stat.S_ISVTX))

@@ -15,8 +15,8 @@ from tasks.core.private import DIR_MODE, FILE_MODE
 BACKUP_FOLDERS = ("source", "target")
 # What the deploy writes into STATE_DIR (tasks/heroku/app.py, tasks/migrations/expected.py and
 # parsed.py, tasks/core/pgtools.py, tasks/schema/versions.py).
-STATE_FOLDERS = ("expected", "seeds-proven", "parsed")
-STATE_FILE = re.compile(r"heroku-.+-(app-check\.json|logs-due)|pg_dump-versions\.json|view-texts\.json")
+STATE_FOLDERS = ("expected", "seeds-proven", "parsed", "cache")
+STATE_FILE = re.compile(r"heroku-.+-(app-check\.json|logs-due)")
 
 
 def _backup_entries(folder: Path) -> list[Path]:

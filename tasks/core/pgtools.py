@@ -66,15 +66,16 @@ def candidate_dirs() -> list[Path]:
 
 
 _versions_file: Path | None = None
+_save_versions = True
 
 
-def keep_versions_in(path: Path) -> None:
+def keep_versions_in(path: Path, save: bool = True) -> None:
     """Remember each folder's ``pg_dump`` major in ``path`` (the run's state folder), keyed by the
     binary's inode, size, modification and change times: a run then starts no ``pg_dump --version``
     for a binary it has seen, and one replaced or rewritten in place (whatever its mtime says) is
     asked again."""
-    global _versions_file
-    _versions_file = Path(path)
+    global _versions_file, _save_versions
+    _versions_file, _save_versions = Path(path), save
 
 
 def _stamp(binary: Path) -> str | None:
@@ -128,7 +129,7 @@ def installed() -> tuple[ToolSet, ...]:
               if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir] and stamps[bindir]}
     asked = _probe([bindir for bindir in folders if bindir not in majors])
     majors.update(asked)
-    if asked and _versions_file is not None:
+    if asked and _versions_file is not None and _save_versions:
         try:
             from tasks.core.private import write_private
 

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from tasks.core import reports
 from tasks.core.errors import ActionableError
+from tasks.core.folders import shared_folder
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -123,6 +124,15 @@ def _directory(values: Mapping[str, str], key: str, default: str, cwd: Path, mus
         raise SettingsError(f"{key}: folder {path} does not exist: create it or point {key} at your {what}")
     if path.exists() and not path.is_dir():
         raise SettingsError(f"{key}: {path} is a file, not a folder: point {key} at a folder")
+    return path
+
+
+def _state_dir(values: Mapping[str, str], cwd: Path) -> Path:
+    path = _directory(values, "STATE_DIR", ".pgconverge", cwd, must_exist=False)
+    if shared_folder(path):
+        raise SettingsError(f"STATE_DIR: {path} is a shared folder (world-writable or sticky): the tool's state (the "
+                            "proven schema, how each file splits) must be its own: set STATE_DIR to a folder of its "
+                            "own, e.g. STATE_DIR=.pgconverge")
     return path
 
 
@@ -265,7 +275,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         migrations_dir=_directory(values, "MIGRATIONS_DIR", "files/migrations", cwd, must_exist=True),
         seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False, what="seed files", unless_default=True),
         backup_dir=_directory(values, "BACKUP_DIR", "backups", cwd, must_exist=False),
-        state_dir=_directory(values, "STATE_DIR", ".pgconverge", cwd, must_exist=False),
+        state_dir=_state_dir(values, cwd),
         data_migration=_choice(values, "DATA_MIGRATION", DATA_MIGRATION_MODES),
         baseline_version=_int(values, "BASELINE_VERSION"),
         lock_wait_s=_seconds(values, "MIGRATION_LOCK_WAIT", 60.0),

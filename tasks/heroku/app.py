@@ -246,7 +246,9 @@ def plan_limit(state_dir: Path, app: HerokuApp, pool: int) -> tuple[str, int | N
 def remember_plan(state_dir: Path, app: HerokuApp, pool: int, plan: str, limit: int | None) -> None:
     record = dict(plan_key(app, pool), plan=plan, limit=limit,
                   read_at=datetime.now().astimezone().isoformat(timespec="seconds"))
-    write_private(plan_record_path(state_dir, app.name), json.dumps(record))
+    path = plan_record_path(state_dir, app.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, json.dumps(record), private_parent=False)  # STATE_DIR keeps its mode (it may hold the user's files)
 
 
 # -- a log scan that found errors stays due until a run's scan is clean ------------------------

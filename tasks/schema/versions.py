@@ -27,6 +27,7 @@ RULES = 1  # bumped whenever view_definition's rewriting changes: what was kept 
 _kept: dict[str, str] = {}  # sha256 of a view's text -> its rewriting
 _kept_file: Path | None = None
 _added = False
+_save = True
 
 
 @functools.cache
@@ -69,10 +70,11 @@ def _key() -> str:
     return f"rules {RULES}, pglast {parser_version()}"
 
 
-def keep_views_in(path: Path) -> None:
-    """Read (and later :func:`save_views` to) ``path`` what view texts became in earlier runs."""
-    global _kept_file
-    _kept_file = Path(path)
+def keep_views_in(path: Path, save: bool = True) -> None:
+    """Read (and later :func:`save_views` to, unless not ``save``) ``path`` what view texts became
+    in earlier runs."""
+    global _kept_file, _save
+    _kept_file, _save = Path(path), save
     try:
         document = json.loads(_kept_file.read_text())
         if document.get("key") == _key() and isinstance(document.get("views"), dict):
@@ -84,7 +86,7 @@ def keep_views_in(path: Path) -> None:
 def save_views() -> None:
     """Keep what this run rewrote (only what the schemas still hold, at most a few thousand texts)."""
     global _added
-    if not (_added and _kept_file):
+    if not (_added and _kept_file and _save):
         return
     from tasks.core.private import write_private
 

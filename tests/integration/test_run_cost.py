@@ -134,3 +134,20 @@ def test_a_dry_run_says_what_the_proof_and_the_pending_migrations_bring(project)
     run = project.deploy()
     assert run.code == 0, run.output[-3000:]
     assert {"Source backup captured", "Seed present"} <= set(run.changed())
+
+
+def test_a_dry_run_writes_nothing_into_state_dir_and_keeps_its_mode(project):
+    """The caches kept between runs (pg_dump versions, view texts) are written by real runs only, into
+    the tool's own folder: a STATE_DIR that also holds the user's files keeps its mode and contents."""
+    state = project.tmp / "mine"
+    state.mkdir()
+    state.chmod(0o755)
+    (state / "notes.txt").write_text("mine\n")
+    project.state = state
+    dry = project.dry()
+    assert dry.code == 0, dry.output[-3000:]
+    assert oct(state.stat().st_mode & 0o7777) == "0o755"
+    assert sorted(p.name for p in state.iterdir()) == ["notes.txt"]
+    assert project.deploy().code == 0
+    assert oct(state.stat().st_mode & 0o7777) == "0o755"
+    assert (state / "cache").is_dir() and oct((state / "cache").stat().st_mode & 0o777) == "0o700"

@@ -48,6 +48,13 @@ def older_pg_dump(tmp_path):
     return {"PATH": f"{folder}:{os.environ['PATH']}", "PG_BINDIRS": str(folder)}
 
 
+def shared_folder(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
 def full_backup_folder(tmp_path):
     return {"BACKUP_DIR": str(tmpfs(tmp_path / "full", "size=64k"))}
 
@@ -120,6 +127,8 @@ CASES = {
         "id,email,display_name\nx,a@x,A\n") and {}, "seed file users.csv line 2, column id"),
     "seed row with a missing field": (None, lambda p, t: (p.seeds / "users.csv").write_text(
         "id,email,display_name\n1,a@x\n") and {}, "seed file users.csv line 2: 2 fields"),
+    "STATE_DIR a shared folder": (None, lambda p, t: {"STATE_DIR": str(shared_folder(t))},
+                                  "is a shared folder (world-writable or sticky): the tool's state"),
     "psql missing in copy mode": (None, lambda p, t: {**bin_without(t, "psql"), "DATA_MIGRATION": "copy"},
                                   "through psql, which is not installed"),
     "pg_dump missing": (None, lambda p, t: bin_without(t, "pg_dump"), "PostgreSQL 15 (installed: none)"),

@@ -62,6 +62,11 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
             f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); nothing was changed"
         )
         return
+    if store.is_empty_backup(manifest) and manifest.get("database") != database:
+        yield from refuse(f"{dump.name} records that database {manifest.get('database')} held nothing, and the target is "
+                          f"database {database}: restoring it would only drop {database}'s objects; name a backup of "
+                          f"{database} (they are in its backup folder); nothing was changed")
+        return
     if planning():
         current = read(CatalogSnapshot, service)
         show_plan([f"restore {dump.name} (taken {manifest.get('created_at', '?')}) into {label}, in one transaction:"]

@@ -17,7 +17,7 @@ import pytest
 
 from tasks.backups import empty, store
 from tests.integration.test_restore_property import owner_service  # noqa: F401  (a fixture)
-from tests.support import PYINFRA, ROOT, Project, catalog_and_data, query
+from tests.support import PYINFRA, ROOT, Project, catalog_and_data, create_target_db, drop_db, query
 
 MIGRATION_005 = "CREATE TABLE audit (id int PRIMARY KEY, what text);\n"
 
@@ -171,3 +171,20 @@ def test_the_record_is_proved_again_when_written_and_refused_for_a_target_that_i
     assert empty.record("target", folder, "postgres://o:***@h:5432/" + owner_service, "f" * 64, said.append) is None
     assert said == ["the target is no longer empty (view public.answer): a pg_dump instead"]
     assert [b.path for b in store.scan(folder).verified] == [written.path]
+
+
+def test_the_record_of_another_database_is_refused_and_the_target_keeps_its_objects(project, source_db, tmp_path):
+    """Restoring a record that says *another* database held nothing would only drop this one's objects."""
+    assert project.deploy().code == 0
+    (record,) = records(project)
+    other = create_target_db()
+    try:
+        query(other, "CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 100)")
+        before = catalog_and_data(other)
+        elsewhere = Project(tmp_path / "other", other)
+        result = elsewhere.restore(f"backup={record.path}", f"confirm={other}")
+        assert result.code != 0
+        assert f"records that database {project.target_db} held nothing" in result.output, result.output[-3000:]
+        assert catalog_and_data(other) == before
+    finally:
+        drop_db(other)

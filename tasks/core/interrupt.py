@@ -3,8 +3,10 @@ An interrupted run (Ctrl-C: SIGINT; a CI cancel: SIGTERM) ends like any failure:
 ``pgconverge:`` line naming the state it was in, that state's summary row "failed", the summary,
 and exit status 128 + the signal (130, 143). pyinfra 3.10's own SIGINT handler
 (``pyinfra_cli.main``) prints "Exiting upon user request!" and exits 0; :func:`install` replaces it
-from deploy.py. The children (psql, pg_dump and the shells around them) are stopped first, so
-nothing they were doing commits: their open transaction is rolled back by the server.
+from deploy.py. The children (psql, pg_dump and the shells around them) are stopped first, and the
+statement a connection of this process is running (:func:`working`: the migration engine sends a
+whole file as one message, which the server would otherwise finish and commit without us) is
+cancelled, so nothing they were doing commits: their open transaction is rolled back by the server.
 """
 
 from __future__ import annotations
@@ -14,9 +16,22 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from tasks.core import summary
+
+_working: list = []  # psycopg connections running a statement that must not finish without us
+
+
+@contextmanager
+def working(conn) -> Iterator[None]:
+    """While inside, an interrupt cancels what ``conn`` runs before the process leaves."""
+    _working.append(conn)
+    try:
+        yield
+    finally:
+        _working.remove(conn)
 
 
 def message(signal_name: str, doing: str) -> str:
@@ -61,6 +76,11 @@ def install(running: Callable[[], str | None]) -> None:
             try:
                 os.kill(child, signal.SIGTERM)
             except OSError:
+                pass
+        for conn in list(_working):
+            try:
+                conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
+            except Exception:  # noqa: BLE001 - leaving anyway: the server sees the connection close
                 pass
         current = summary.current()
         doing = interrupted_state(current.rows, current.absent, current.planned, running()) or "planning"

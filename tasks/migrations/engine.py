@@ -27,6 +27,7 @@ from typing import Callable
 import psycopg
 from psycopg import generators, sql
 
+from tasks.core import interrupt
 from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
@@ -220,7 +221,8 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
     message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; "
                    + _record_sql(migration, "applied", None, by).as_string(conn) + "; COMMIT")
     try:
-        results = _results(conn, "".join(message))
+        with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
+            results = _results(conn, "".join(message))
         failed = next((i for i, result in enumerate(results) if result.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
         if failed is not None:
             exc = psycopg.errors.error_from_result(results[failed], encoding=conn.info.encoding)

@@ -69,6 +69,15 @@ def use_new_target(project) -> str:
     return db
 
 
+def wait_for_no_session(db: str, limit_s: float = 60) -> None:
+    """Until the killed run's sessions have ended: the engine sends a whole file at once, and the
+    server finishes the statement list it received (all of it, or none, is committed)."""
+    deadline = time.monotonic() + limit_s
+    while query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()")[0][0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def applied_count(db: str) -> int:
     tracked = query(db, "SELECT to_regclass('public.schema_migrations') IS NOT NULL")[0][0]
     return query(db, "SELECT count(*) FROM schema_migrations")[0][0] if tracked else 0
@@ -99,6 +108,7 @@ def test_killed_at_random_moments_then_one_rerun_converges(project, tmp_path):
             else:
                 wait_until_applied(process, db, rng.randint(1, 11))
             kill_group(process)
+            wait_for_no_session(db)  # a file sent whole before the kill is finished (or not) by the server, atomically
             applied = history_agrees_with_catalog(db)
             partial += 0 < len(applied) < 12
             rerun = project.deploy()

@@ -7,6 +7,7 @@ PostgreSQL (the sandbox's clusters) through the real pyinfra CLI.
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -35,5 +36,10 @@ def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(pr
                      "what it was doing was rolled back; run again"], output[-2500:]
     assert summary_rows(output)["Migrations applied"][0] == "failed"
     assert "Exiting upon user request" not in output and "Traceback" not in output
+    # The server received the whole file at once: it must not finish it (and commit) without the run.
+    deadline = time.monotonic() + 90
+    while query(project.target_db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND pid <> pg_backend_pid()")[0][0] and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert project.applied_versions() == [1, 2, 3, 4]  # the files before it are kept
     assert query(project.target_db, "SELECT to_regclass('public.interrupted_t') IS NULL")[0][0]

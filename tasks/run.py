@@ -110,10 +110,11 @@ def get_run() -> Run:
         withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
-        make_private(settings)
-        cache, save = settings.state_dir / "cache", "--dry" not in sys.argv  # a dry run writes nothing
-        pgtools.keep_versions_in(cache / "pg_dump-versions.json", save)
-        versions.keep_views_in(cache / "view-texts.json", save)
+        dry = "--dry" in sys.argv
+        make_private(settings, dry)
+        cache = settings.state_dir / "cache"  # what a run learns for the next (a dry run writes none of it)
+        pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
+        versions.keep_views_in(cache / "view-texts.json", save=not dry)
         if settings.data_migration == "copy" and shutil.which("psql") is None:
             raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
                                 "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")

@@ -60,12 +60,6 @@ def kept(migration: Migration) -> tuple[Statement, ...] | None:
     return statements
 
 
-def attach(state_dir: Path, migrations: list[Migration]) -> int:
-    """Give each file whose split is kept its statements now; how many had one."""
-    keep_in(state_dir)
-    return sum(1 for migration in migrations if migration.statements and migration.__dict__.get("proven"))
-
-
 def _statements(sql: str, places: list) -> tuple[Statement, ...]:
     """The statements at these places of ``sql``; none when the places cannot be the parser's (out of
     order, overlapping, outside the text, on another line, or starting or ending in white space)."""

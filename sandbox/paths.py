@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / ".sandbox"
@@ -83,7 +84,7 @@ HBA["target16"] = HBA["target"]
 CONF_INCLUDE = "pgconverge.conf"
 
 
-class SandboxError(RuntimeError):
+class SandboxError(ActionableError, RuntimeError):
     """A problem the user can act on; the message is one line (never holding a password)."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
+from tasks.core.errors import ActionableError
 from tasks.core.private import FILE_MODE, private_dir, write_private
 
 NAME = re.compile(r"(?P<db>.+)-(?P<stamp>\d{8}T\d{6}\d*Z)\.dump")
@@ -94,7 +95,7 @@ class Tidied:
         return "; ".join(parts)
 
 
-class FolderLocked(RuntimeError):
+class FolderLocked(ActionableError, RuntimeError):
     """The backup folder stayed locked by another run for longer than the wait allowed."""
 
 

@@ -22,6 +22,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.core.errors import ActionableError
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
 NEWEST_HEROKU_MAJOR = 17
@@ -38,7 +40,7 @@ class ToolSet:
         return str(self.bindir / program)
 
 
-class ToolError(RuntimeError):
+class ToolError(ActionableError, RuntimeError):
     """No installed pg_dump/pg_restore fits the server; the message says how to get one."""
 
 

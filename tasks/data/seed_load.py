@@ -15,6 +15,7 @@ import re
 import psycopg
 from psycopg import sql
 
+from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY
 from tasks.data.seed import APPLY_SQL, SeedCount, SeedFile
 
@@ -25,7 +26,7 @@ FILES_DDL = (
 )
 
 
-class SeedError(RuntimeError):
+class SeedError(ActionableError, RuntimeError):
     """The seed files could not be loaded; the message is one line naming the file (and line) and the fix."""
 
 

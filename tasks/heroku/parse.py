@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from tasks.core.errors import ActionableError
 
-class HerokuOutputError(ValueError):
+
+class HerokuOutputError(ActionableError, ValueError):
     """The CLI printed something we cannot read; the message says what was expected."""
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from tasks.core.errors import ActionableError
+
 COMMENTS = ("SQL_COMMENT", "C_COMMENT")
 BACKSLASH = "ASCII_92"
 
 
-class SqlError(ValueError):
+class SqlError(ActionableError, ValueError):
     """The text is not plain SQL that PostgreSQL parses: ``line`` (1-based) and a message."""
 
     def __init__(self, line: int, message: str):

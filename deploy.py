@@ -26,7 +26,7 @@ state_dir = str(settings.state_dir)
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
-        keep=settings.report_keep)
+        keep=settings.report_keep, dry=run.dry)
 interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.

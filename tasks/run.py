@@ -9,9 +9,11 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from tasks.core.clock import run_started
 from tasks.core.connections import ServiceFile
 from tasks.core.errors import ActionableError, describe
 from tasks.core.environment import withdraw_secrets
@@ -40,7 +42,8 @@ class Run:
     service_file: ServiceFile
     target: DatabaseUrl  # TARGET_DATABASE_URL, or the Heroku app's DATABASE_URL (read this run)
     heroku: HerokuApp | None = None
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    dry: bool = False  # ``--dry``: decided once, from pyinfra's command line, when the run is made
+    started_at: datetime = field(default_factory=run_started)  # the run's one clock
 
     @property
     def require_target_ssl(self) -> bool:
@@ -69,12 +72,11 @@ def refuse_same_database(target_label: str) -> None:
         raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
                             "point the target at another database; nothing was touched")
 
-def make_private(settings: Settings, dry: bool | None = None) -> None:
+def make_private(settings: Settings, dry: bool) -> None:
     """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the tool's own files
     and folders under BACKUP_DIR and STATE_DIR (never anything else there) made so when an older
     run left them readable, said once. Under ``--dry`` nothing changes: it says what would."""
     os.umask(0o077)
-    dry = "--dry" in sys.argv if dry is None else dry
     entries = own_files.loose(settings.backup_dir, settings.state_dir)
     if not entries:
         return
@@ -87,7 +89,7 @@ def make_private(settings: Settings, dry: bool | None = None) -> None:
           f"(files 0600, folders 0700): {names}", file=sys.stderr)
 
 
-def refuse_dry_with_yes(argv: list[str], environ=os.environ) -> None:
+def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ) -> None:
     """``--dry`` with ``-y``: pyinfra then skips change detection, so nothing would be planned or
     checked and the run would look clean (exit 0). Refused before anything connects."""
     yes = "-y" in argv or "--yes" in argv or environ.get("PYINFRA_YES", "").strip().lower() in ("1", "true", "yes", "on")
@@ -100,17 +102,15 @@ def get_run() -> Run:
     """The run of this process (created on first use)."""
     global _run
     if _run is None:
-        refuse_dry_with_yes(sys.argv[1:])
+        argv = sys.argv[1:]
+        refuse_dry_with_yes(argv)
+        dry = "--dry" in argv  # the one place that decides it: handed down from here
         settings = load_settings()
-        # the Heroku modules read these at each call; .env's values reach them too, validated
-        os.environ["HEROKU_CLI_TIMEOUT"] = f"{settings.heroku_cli_timeout_s:g}"
-        os.environ["HEROKU_LOG_WINDOW"] = f"{settings.heroku_log_window_s:g}"
         for note in settings.notes:
             print(f"note: {note}", file=sys.stderr)
         withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
-        dry = "--dry" in sys.argv
         make_private(settings, dry)
         cache = settings.state_dir / "cache"  # what a run learns for the next (a dry run writes none of it)
         pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
@@ -129,8 +129,10 @@ def get_run() -> Run:
         heroku = None
         if settings.heroku_app:
             from tasks.heroku.app import read_app  # the Heroku modules load for a Heroku target only
+            from tasks.heroku.cli import CliSettings
 
-            heroku = read_app(settings.heroku_app, settings.pool_var)
+            limits = CliSettings(settings.heroku_cli_timeout_s, settings.heroku_log_window_s)
+            heroku = read_app(settings.heroku_app, settings.pool_var, limits)
         target = heroku.database_url if heroku else settings.target
         assert target is not None
         if target.same_database(settings.source):
@@ -138,7 +140,7 @@ def get_run() -> Run:
         service_file = ServiceFile({"source": settings.source.service_params(), "target": target.service_params()})
         service_file.install()
         refuse_same_database(settings.target_label)
-        _run = Run(settings, migrations, seeds, service_file, target, heroku)
+        _run = Run(settings, migrations, seeds, service_file, target, heroku, dry=dry)
     return _run
 
 

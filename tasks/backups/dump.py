@@ -24,6 +24,7 @@ from tasks.core.errors import ActionableError
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
+from tasks.core.environment import child_env
 from tasks.core.private import FILE_MODE, private_dir
 from tasks.schema import catalog
 
@@ -47,7 +48,7 @@ def run_tool(command: list[str], what: str) -> subprocess.CompletedProcess:
     """Run a PostgreSQL client tool; its first error line becomes a :class:`BackupError`."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=child_env(), check=False)
     except FileNotFoundError:
         raise BackupError(f"{command[0]} is not installed: install the PostgreSQL client (postgresql-client)") from None
     if done.returncode != 0:
@@ -87,7 +88,7 @@ def dump_failure(label: str, first: str) -> str:
 
 def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None], label: str = "the database") -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=child_env())
     started = last = time.monotonic()
     while process.poll() is None:
         time.sleep(0.1)

@@ -30,6 +30,7 @@ from tasks.backups import dump as dump_module
 from tasks.backups.dump import TABLES_FROM, BackupError
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
+from tasks.core.environment import child_env
 from tasks.schema import catalog
 
 DROP_OWNED_SQL = (Path(__file__).with_name("drop_owned.sql")).read_text().strip().rstrip(";")
@@ -174,14 +175,14 @@ def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Cal
         with open(out, "w") as stdout, open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
             psql = subprocess.Popen(
                 ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service), "-f", "-"],
-                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=child_env(),
             )
             if empty:
                 restored_ok = _feed_script(psql, script_head() + script_tail(manifest))
             else:
                 reader = subprocess.Popen(
                     [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
-                    stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL, env=child_env(),
                 )
                 restored_ok = _feed(psql, reader, manifest)
             psql.wait()

@@ -17,9 +17,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Mapping
 
+from tasks.core.environment import use_service_file
 from tasks.core.processes import pid_alive
 from tasks.core.pinned import with_pinned
 
@@ -103,14 +104,12 @@ class ServiceFile:
         if self.services.pop(name, None) is not None:
             self._write()
 
-    def install(self, environ: dict | None = None) -> None:
+    def install(self, environ: MutableMapping[str, str] | None = None) -> None:
+        """The run's service file for libpq here and in every child (a caller's password, service or
+        URL cannot override it)."""
         global _installed
-        environ = os.environ if environ is None else environ
-        environ["PGSERVICEFILE"] = str(self.path)
+        use_service_file(str(self.path), environ)
         _installed = self
-        # A password or service from the caller's environment must not override ours.
-        for key in ("PGPASSWORD", "PGSERVICE", "DATABASE_URL"):
-            environ.pop(key, None)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

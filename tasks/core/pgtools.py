@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.environment import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
@@ -94,7 +95,8 @@ def _probe(folders: list[Path]) -> dict[Path, int]:
     for bindir in folders:
         try:
             running.append((bindir, subprocess.Popen([str(bindir / "pg_dump"), "--version"], stdout=subprocess.PIPE,
-                                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)))
+                                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+                                                     env=child_env())))
         except OSError:
             continue
     majors = {}

@@ -154,11 +154,10 @@ def document(rows: list[Row], summary: Summary) -> dict:
     }
 
 
-def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAULT_KEEP) -> None:
+def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAULT_KEEP, dry: bool = False) -> None:
     """Print and write the summary when the process exits, if anything was executed."""
 
     def finish() -> None:
-        dry = "--dry" in sys.argv
         if not _summary.executed and not (dry and _summary.planned_through):
             return  # bad input: nothing was planned
         rows = rows_in_order(_summary, _summary.planned, dry)

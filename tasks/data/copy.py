@@ -33,6 +33,7 @@ from psycopg import sql
 
 from tasks.core.errors import ActionableError
 from tasks.core.connections import conninfo
+from tasks.core.environment import child_env
 from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
@@ -242,7 +243,8 @@ class Source:
         script = (f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT '{self.snapshot}';\n"
                   f"{out_query};\nCOMMIT;\n")
         process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(self.service), "-f", "-"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=child_env())
         assert process.stdin is not None
         process.stdin.write(script.encode())
         process.stdin.close()

@@ -5,7 +5,7 @@ A converged run makes two calls, both at start (:func:`read_app`): ``config:get`
 ``DATABASE_URL`` and the pool-size config var, and ``ps --json`` for the web dynos and their
 release. ``pg:info``, ``pg:backups:capture``/``info``, ``config:set``, ``run`` and ``logs`` are
 called only when the run changes something (or the app check is due). ``DATABASE_URL`` is never
-printed nor written anywhere but the run's 0600 service file (DESIGN.md §4).
+printed nor written anywhere but the run's 0600 service file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tasks.heroku import cli as heroku_cli
-from tasks.heroku.cli import HerokuError
+from tasks.heroku.cli import CliSettings, HerokuError
 from tasks.heroku.parse import (
     Dynos, HerokuOutputError, PgInfo, backup_succeeded, database_errors, parse_backup_status, parse_capture_id,
     parse_config_get, parse_pg_info, parse_ps, parse_release,
@@ -30,7 +30,7 @@ from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 CAPTURE_TIMEOUT_S = 6 * 3600.0  # Heroku's own limit for a logical backup is far below this
 CHECK_TIMEOUT_S = 600.0
 LOG_LINES = 1500
-LOG_STREAM_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long (HEROKU_LOG_WINDOW)
+LOG_STREAM_S = heroku_cli.DEFAULT_LOG_WINDOW_S  # unless HEROKU_LOG_WINDOW says otherwise
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,11 @@ def database_url(app: str, raw: str | None) -> DatabaseUrl:
     return url
 
 
-def read_app(app: str, pool_var: str) -> HerokuApp:
-    """The app's database URL, pool-size config var and web dynos: the run's two CLI calls."""
+def read_app(app: str, pool_var: str, settings: CliSettings | None = None) -> HerokuApp:
+    """The app's database URL, pool-size config var and web dynos: the run's two CLI calls.
+    ``settings``: the run's limits for this and every later call (:func:`tasks.heroku.cli.configure`)."""
+    if settings is not None:
+        heroku_cli.configure(settings)
     # The two calls run side by side: each is mostly Node.js starting (about 1.5 s).
     with ThreadPoolExecutor(max_workers=2) as pool:
         config_call = pool.submit(heroku_cli.run, app, ["config:get", "DATABASE_URL", pool_var, "--json"])
@@ -154,21 +157,21 @@ def run_check(app: str, command: str, log) -> None:
         ) from None
 
 
-def log_window() -> float:
-    """Seconds of a Fir app's log stream to read: ``HEROKU_LOG_WINDOW``, else 20."""
-    raw = os.environ.get("HEROKU_LOG_WINDOW", "").strip()
-    return float(raw) if raw.replace(".", "", 1).isdigit() and float(raw) > 0 else LOG_STREAM_S
+def log_window(settings: CliSettings | None = None) -> float:
+    """Seconds of a Fir app's log stream to read: the run's ``HEROKU_LOG_WINDOW``, else 20."""
+    return (settings or heroku_cli.current_settings()).log_window_s
 
 
-def log_errors(app: str, since: datetime, generation: str = "cedar") -> list[tuple[str, str]]:
+def log_errors(app: str, since: datetime, generation: str = "cedar",
+               settings: CliSettings | None = None) -> list[tuple[str, str]]:
     """
     Database errors in ``heroku logs -n 1500`` newer than ``since``. On a Fir app the CLI ignores
-    ``-n`` and streams until stopped: the scan reads :data:`LOG_STREAM_S` seconds of it.
+    ``-n`` and streams until stopped: the scan reads :func:`log_window` seconds of it.
     """
     if generation == "fir":
-        done = heroku_cli.run(app, ["logs"], window=log_window())
+        done = heroku_cli.run(app, ["logs"], window=log_window(settings), settings=settings)
     else:
-        done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)])
+        done = heroku_cli.run(app, ["logs", "-n", str(LOG_LINES)], settings=settings)
     return database_errors(done.stdout, since)
 
 

@@ -1,10 +1,12 @@
 """
-The Heroku CLI, run the way automation must run it (../shared/HEROKU.md):
+The Heroku CLI, run the way automation must run it:
 
 * stdin closed and a timeout, so a 401 can never wait for an interactive login;
-* ``DISABLE_TELEMETRY=true``; ``HEROKU_API_KEY`` and the rest of the environment passed through;
+* ``DISABLE_TELEMETRY=true``; ``HEROKU_API_KEY`` and the environment without secrets
+  (:func:`tasks.core.environment.heroku_env`);
 * the binary is the first ``heroku`` on PATH, else the project's own copy in
   ``.tools/heroku`` (``make setup`` installs the pinned version there), else ``HEROKU_CLI``;
+* the limits come from the run's settings, handed down as :class:`CliSettings` (:func:`configure`);
 * a failure becomes one :class:`HerokuError` line that names the cause and the way forward.
   Its output is never part of a message: ``config:get`` prints the database password.
 
@@ -16,9 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.core.environment import heroku_credentials
+from tasks.core.environment import heroku_env
 from tasks.core.errors import ActionableError
 from tasks.heroku.parse import parse_cli_error
 
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT_CLI = ROOT / ".tools" / "heroku" / "node_modules" / ".bin" / "heroku"
 PINNED_VERSION = "11.10.0"
 DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_LOG_WINDOW_S = 20.0  # a Fir app's `heroku logs` streams and never ends: read this long
 
 calls: list[str] = []  # the subcommand of each call made by this process, in order
 
@@ -39,13 +43,31 @@ class HerokuError(ActionableError, RuntimeError):
         self.kind = kind
 
 
-def default_timeout(environ: dict | None = None) -> float:
-    """``HEROKU_CLI_TIMEOUT`` (seconds) from the environment, else 120."""
-    raw = (os.environ if environ is None else environ).get("HEROKU_CLI_TIMEOUT", "").strip()
-    try:
-        return float(raw) if raw and float(raw) > 0 else DEFAULT_TIMEOUT_S
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
+@dataclass(frozen=True)
+class CliSettings:
+    """The run's limits for the Heroku CLI (``HEROKU_CLI_TIMEOUT``, ``HEROKU_LOG_WINDOW``, validated
+    by :mod:`tasks.core.settings`)."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    log_window_s: float = DEFAULT_LOG_WINDOW_S
+
+
+_settings = CliSettings()
+
+
+def configure(settings: CliSettings) -> None:
+    """The run hands its settings down once; every later call without ``settings=`` uses them."""
+    global _settings
+    _settings = settings
+
+
+def current_settings() -> CliSettings:
+    return _settings
+
+
+def default_timeout(settings: CliSettings | None = None) -> float:
+    """The seconds a call may take: the run's ``HEROKU_CLI_TIMEOUT``, else 120."""
+    return (settings or _settings).timeout_s
 
 
 def find_cli(environ: dict | None = None) -> str | None:
@@ -61,24 +83,20 @@ def find_cli(environ: dict | None = None) -> str | None:
 
 
 def cli_env(environ: dict | None = None) -> dict[str, str]:
-    env = dict(os.environ if environ is None else environ)
-    env.update(heroku_credentials())  # withdrawn from this process's environment with the other secrets
-    env["DISABLE_TELEMETRY"] = "true"
-    env.setdefault("HEROKU_LOGS_COLOR", "0")
-    env.setdefault("NO_COLOR", "1")
-    # Where node is: the project's CLI is a node script.
-    return env
+    """The CLI's environment, built by :func:`tasks.core.environment.heroku_env`."""
+    return heroku_env(environ)
 
 
 def run(app: str, args: list[str], timeout: float | None = None, environ: dict | None = None,
-        window: float | None = None) -> subprocess.CompletedProcess:
+        window: float | None = None, settings: CliSettings | None = None) -> subprocess.CompletedProcess:
     """
     ``heroku SUBCOMMAND -a APP ARGS`` → the finished process (stdout and stderr as text).
     Raises :class:`HerokuError` when the CLI is missing, times out or exits non-zero.
     ``window``: a stream that never ends on its own (``heroku logs`` on a Fir app) is stopped
-    after this many seconds and what it printed so far is the result.
+    after this many seconds and what it printed so far is the result. ``settings``: the run's
+    (:func:`configure`) unless given.
     """
-    timeout = timeout or default_timeout(environ)
+    timeout = timeout or default_timeout(settings)
     command = args[0]
     binary = find_cli(environ)
     named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()

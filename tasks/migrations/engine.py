@@ -22,6 +22,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
 import psycopg
@@ -282,8 +283,10 @@ def apply_migrations(
     baseline_version: int | None,
     limits: Limits,
     on_event: Callable[[str], None] = lambda message: None,
+    started_at: datetime | None = None,
 ) -> MigrationPlan:
-    """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out."""
+    """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
+    ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default)."""
     conn = connect(conninfo)
     try:
         try:
@@ -292,7 +295,7 @@ def apply_migrations(
             raise MigrationError(str(exc)) from None
         if not conn.execute(EXISTS_SQL).fetchone()[0]:  # the DDL needs CREATE on public even if it exists
             conn.execute(TRACKING_DDL)
-        plan = plan_migrations(files, read_history(conn), baseline_version)
+        plan = plan_migrations(files, read_history(conn), baseline_version, started_at)
         if plan.problems:
             raise MigrationError(plan.problems[0])
         if plan.baseline:

@@ -10,8 +10,9 @@ version without running the files up to it). Pure; unit-tested without a databas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
+from tasks.core.clock import run_started
 from tasks.migrations import example
 from tasks.migrations.files import Migration
 
@@ -60,11 +61,6 @@ def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
 
-# When this run started (the deploy imports this module first): a row applied later than this was
-# applied by another deploy running at the same time.
-RUN_STARTED = datetime.now(timezone.utc)
-
-
 def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None,
                     started_at: datetime | None = None) -> MigrationPlan:
     plan = MigrationPlan()
@@ -109,7 +105,7 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
                 f"{migration.filename}: another deploy applied a different file as version {version}: "
                 f"renumber {migration.filename} above the newest applied version {max(rows)}"
             )
-        elif migration.checksum != row.checksum and row.applied_at and row.applied_at >= (started_at or RUN_STARTED):
+        elif migration.checksum != row.checksum and row.applied_at and row.applied_at >= (started_at or run_started()):
             plan.problems.append(
                 f"another deploy applied a different {migration.filename} as version {version} while this run was "
                 f"going (at {row.applied_at:%H:%M:%S} UTC, checksum {_short(row.checksum)} ≠ {_short(migration.checksum)}): "

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tasks.core.environment import child_env
 from tasks.core.private import FILE_MODE, private_dir, write_private
 
 KEY_COLUMNS = re.compile(r"(?:PRIMARY KEY|FOREIGN KEY) \(([^)]*)\)")
@@ -64,7 +65,8 @@ def draw(snapshot: dict[str, Any], folder: Path) -> str:
         return f"{picture} unchanged"
     private_dir(folder)
     temporary = folder / f".schema.svg.{os.getpid()}"
-    done = subprocess.run(["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True)
+    done = subprocess.run(["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True,
+                          env=child_env(), check=False)
     if done.returncode != 0:
         temporary.unlink(missing_ok=True)
         return f"schema picture not drawn: {done.stderr.strip().splitlines()[0] if done.stderr.strip() else 'dot failed'}"

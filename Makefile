@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ENV_FILE ?= .sandbox/env
 
-.PHONY: setup heroku-cli demo test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
+.PHONY: setup heroku-cli demo check test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
 
 $(BIN)/.installed: requirements.txt
 	@echo "setup: Python packages of requirements.txt into $(VENV) (pyinfra, psycopg, pglast; pytest, hypothesis)"
@@ -36,7 +36,15 @@ demo: sandbox-up
 	@echo "== second run: nothing is left to do"
 	$(BIN)/pyinfra -y inventory.py deploy.py
 
-test: sandbox-up
+# The house rules (pyproject.toml): lint, format, types, and the import and size rules (no cluster needed).
+CHECKED := tasks sandbox deploy.py
+check: $(BIN)/.installed
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_house_rules.py
+
+test: check sandbox-up
 	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 	$(BIN)/python -m tests.reliability.counts  # the README's counts, from reports/reliability.json

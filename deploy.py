@@ -1,5 +1,5 @@
 """
-pgconverge: the database phase of the runbook, one desired state per line (DESIGN.md §1).
+pgconverge: the database phase of the runbook, one desired state per line, in the order of the manual runbook it replaces.
 
     pyinfra inventory.py deploy.py          # shows the pending changes, asks, converges
     pyinfra inventory.py deploy.py --dry    # only shows what would change (--diff: with SQL)

@@ -27,12 +27,55 @@ import pwd
 import secrets
 import shutil
 import time
-from sandbox.cluster import _ensure_cluster, _running, _stop
-from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
-from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
-from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
-from sandbox.paths import choose_clusters_root, server_bindir, cluster_bindir, CLUSTER_MAJOR, CLUSTERS, clusters_root, database_urls, ENV_FILE, EXTRA_TARGETS, find_bindir, HOST, load_state, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env
 
+from sandbox.cluster import ensure_cluster, running_cluster, stop_cluster
+from sandbox.databases import (  # noqa: F401  (the public API)
+    admin_conninfo,
+    advance_sequences,
+    apply_migrations,
+    connect_admin,
+    create_target_db,
+    drop_database,
+    ensure_source_data,
+    ensure_target_db,
+    load_seed,
+)
+from sandbox.paths import (  # noqa: F401
+    CLUSTER_MAJOR,
+    CLUSTERS,
+    DATA_TABLES,
+    ENV_FILE,
+    EXTRA_TARGETS,
+    HOST,
+    ROOT,
+    SANDBOX,
+    SEED_TABLES,
+    SOURCE_DB,
+    STATE_FILE,
+    STATE_VERSION,
+    SUPERUSER,
+    TARGET_DB,
+    TARGET_OWNER,
+    SandboxError,
+    choose_clusters_root,
+    cluster_bindir,
+    cluster_data_dir,
+    cluster_dir,
+    cluster_socket_dir,
+    clusters_root,
+    database_urls,
+    find_bindir,
+    has_initdb,
+    init_marker,
+    is_root,
+    load_state,
+    locked,
+    save_state,
+    say,
+    server_bindir,
+    server_os_user,
+    write_env,
+)
 
 # --------------------------------------------------------------------------- commands
 
@@ -41,16 +84,16 @@ def _initial_state(previous: dict | None) -> dict:
     """The saved state completed with anything missing (bindir, OS user, passwords)."""
     state = dict(previous or {})
     state["version"] = STATE_VERSION
-    if not _has_initdb(state.get("bindir")):
+    if not has_initdb(state.get("bindir")):
         state["bindir"] = cluster_bindir("source")
-    state["os_user"] = (state.get("os_user") or _server_os_user()) if _is_root() else None
+    state["os_user"] = (state.get("os_user") or server_os_user()) if is_root() else None
     root = choose_clusters_root(state["os_user"], state.get("clusters_dir"))
     state["clusters_dir"] = None if root == SANDBOX else str(root)
     for name in CLUSTERS:
         cluster = dict(state.get(name) or {})
         cluster["bindir"] = server_bindir(cluster_bindir(name), root)
         cluster.setdefault("password", secrets.token_hex(24))
-        cluster["socket_dir"] = str(_socket_dir(name))
+        cluster["socket_dir"] = str(cluster_socket_dir(name))
         state[name] = cluster
     state["sandbox"] = str(SANDBOX)
     state["env_file"] = str(ENV_FILE)
@@ -64,20 +107,20 @@ def up(rows: int | None = None) -> dict:
     ``rows`` (default $SANDBOX_ROWS or 2,000) sizes the sample data on the first load only.
     """
     started = time.monotonic()
-    with _locked():
+    with locked():
         state = _initial_state(load_state())
-        _save_state(state)
+        save_state(state)
         for name in CLUSTERS:
-            _ensure_cluster(state, name)
-            _save_state(state)
-        _ensure_source_data(state, rows)
-        _ensure_target_db(state)
-        _save_state(state)
-        _write_env(state)
+            ensure_cluster(state, name)
+            save_state(state)
+        ensure_source_data(state, rows)
+        ensure_target_db(state)
+        save_state(state)
+        write_env(state)
     if state["clusters_dir"]:
-        _say(f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
+        say(f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
              f"{SANDBOX} (python -m sandbox destroy removes both)")
-    _say(f"wrote {ENV_FILE.relative_to(ROOT)} (sandbox up in {time.monotonic() - started:.1f}s)")
+    say(f"wrote {ENV_FILE.relative_to(ROOT)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}
 
 
@@ -88,40 +131,40 @@ def up_target(major: int) -> str:
     name = f"target{major}"
     if CLUSTER_MAJOR.get(name) != major:
         raise SandboxError(f"no sandbox target for PostgreSQL {major}: choose one of {sorted(CLUSTER_MAJOR.values())}")
-    with _locked():
+    with locked():
         state = load_state()
         if not state:
             raise SandboxError("no sandbox yet: run python -m sandbox up")
         cluster = dict(state.get(name) or {})
         cluster.setdefault("password", secrets.token_hex(24))
-        cluster.update(socket_dir=str(_socket_dir(name)), bindir=cluster_bindir(name))
+        cluster.update(socket_dir=str(cluster_socket_dir(name)), bindir=cluster_bindir(name))
         state[name] = cluster
-        _save_state(state)
-        _ensure_cluster(state, name)
-        _save_state(state)
-        _ensure_target_db(state, name)
+        save_state(state)
+        ensure_cluster(state, name)
+        save_state(state)
+        ensure_target_db(state, name)
     return f"postgresql://{TARGET_OWNER}:{cluster['password']}@{HOST}:{state[name]['port']}/{TARGET_DB}?sslmode=require"
 
 
 def _stop_state() -> dict:
     """Enough state to run pg_ctl as the right user, even without state.json."""
     state = load_state() or {}
-    if not _has_initdb(state.get("bindir")):
+    if not has_initdb(state.get("bindir")):
         state["bindir"] = find_bindir()
-    if _is_root() and not state.get("os_user"):
-        state["os_user"] = _server_os_user()
+    if is_root() and not state.get("os_user"):
+        state["os_user"] = server_os_user()
     return state
 
 
 def down() -> None:
     """Stop both clusters (data kept). Harmless when stopped or when there is no sandbox."""
     if not SANDBOX.exists():
-        _say("no sandbox: nothing to stop")
+        say("no sandbox: nothing to stop")
         return
-    with _locked():
+    with locked():
         state = _stop_state()
-        for name in (*CLUSTERS, *(extra for extra in EXTRA_TARGETS if _data_dir(extra).exists())):
-            _say(f"{name}: stopped" if _stop(state, name) else f"{name}: not running")
+        for name in (*CLUSTERS, *(extra for extra in EXTRA_TARGETS if cluster_data_dir(extra).exists())):
+            say(f"{name}: stopped" if stop_cluster(state, name) else f"{name}: not running")
 
 
 def destroy() -> None:
@@ -130,24 +173,24 @@ def destroy() -> None:
     if SANDBOX.exists():
         down()
     for name in (*CLUSTERS, *EXTRA_TARGETS):
-        run = _socket_dir(name)
-        if run.parent != _cluster_dir(name):
+        run = cluster_socket_dir(name)
+        if run.parent != cluster_dir(name):
             shutil.rmtree(run.parent, ignore_errors=True)
     if clusters_root() != SANDBOX:
         shutil.rmtree(clusters_root(), ignore_errors=True)
-        _say(f"removed {clusters_root()}")
+        say(f"removed {clusters_root()}")
     shutil.rmtree(SANDBOX, ignore_errors=True)
-    _say(f"removed {SANDBOX.relative_to(ROOT)}")
+    say(f"removed {SANDBOX.relative_to(ROOT)}")
 
 
 def _cluster_status(name: str, state: dict) -> dict:
     """One cluster's ``initialized``/``running``/``port``/``data_dir`` and a line describing it."""
     try:
-        running = _running(name)
-        initialised = _init_marker(name).exists()
+        running = running_cluster(name)
+        initialised = init_marker(name).exists()
     except PermissionError:
         owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
-        return {"initialized": None, "running": None, "port": None, "data_dir": str(_data_dir(name)),
+        return {"initialized": None, "running": None, "port": None, "data_dir": str(cluster_data_dir(name)),
                 "line": f"{name}: unknown ({SANDBOX} belongs to {owner})"}
     port = running["port"] if running else (state.get(name) or {}).get("port")
     if running:
@@ -157,7 +200,7 @@ def _cluster_status(name: str, state: dict) -> dict:
     else:
         line = f"{name}: not initialised (run: python -m sandbox up)"
     return {"initialized": initialised, "running": bool(running), "port": port,
-            "data_dir": str(_data_dir(name)), "line": line}
+            "data_dir": str(cluster_data_dir(name)), "line": line}
 
 
 def status() -> dict:
@@ -169,17 +212,17 @@ def status() -> dict:
     result = {}
     for name in CLUSTERS:
         info = _cluster_status(name, state)
-        _say(info.pop("line"))
+        say(info.pop("line"))
         result[name] = info
     return result
 
 
 def reset_target() -> None:
     """Drop and recreate the empty ``whynot_target`` (owned by ``whynot_owner``)."""
-    with _locked():
-        if not _running("target"):
+    with locked():
+        if not running_cluster("target"):
             raise SandboxError("the target cluster is not running; run: python -m sandbox up")
-        with _connect("target", "postgres") as conn:
-            _drop_database(conn, TARGET_DB)
-            _create_target_db(conn)
-    _say(f"target: {TARGET_DB} is empty again")
+        with connect_admin("target", "postgres") as conn:
+            drop_database(conn, TARGET_DB)
+            create_target_db(conn)
+    say(f"target: {TARGET_DB} is empty again")

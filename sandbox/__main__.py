@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from sandbox import destroy, down, reset_target, status, up
-from sandbox.paths import DEFAULT_ROWS, SandboxError, _last_line
 
+from sandbox import destroy, down, reset_target, status, up
+from sandbox.paths import DEFAULT_ROWS, SandboxError, last_line
 
 # --------------------------------------------------------------------------- CLI
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # psycopg errors and the like: one line, no traceback
         if exc.__class__.__module__.split(".")[0] != "psycopg":
             raise
-        print(f"sandbox: error: {_last_line(str(exc))}", file=sys.stderr)
+        print(f"sandbox: error: {last_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

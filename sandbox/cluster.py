@@ -10,8 +10,31 @@ import shutil
 import socket
 from pathlib import Path
 
+from sandbox.paths import (
+    CLUSTER_SETTINGS,
+    CLUSTERS,
+    COMMON_SETTINGS,
+    CONF_INCLUDE,
+    EXTRA_TARGETS,
+    HBA,
+    HOST,
+    LOG_TAIL_LINES,
+    SUPERUSER,
+    SandboxError,
+    check_owner,
+    chown_to_server,
+    cluster_data_dir,
+    cluster_dir,
+    cluster_socket_dir,
+    init_marker,
+    is_root,
+    last_line,
+    log_file,
+    run_command,
+    say,
+    tool,
+)
 from tasks.core.processes import pid_alive
-from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, EXTRA_TARGETS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir, _tool
 
 # --------------------------------------------------------------------------- ports and processes
 
@@ -48,10 +71,10 @@ def _pid_alive(pid: int) -> bool:
     return pid_alive(pid)
 
 
-def _running(name: str) -> dict | None:
+def running_cluster(name: str) -> dict | None:
     """``{"pid", "port"}`` of the cluster's postmaster when it is running, else None."""
     try:
-        lines = (_data_dir(name) / "postmaster.pid").read_text().splitlines()
+        lines = (cluster_data_dir(name) / "postmaster.pid").read_text().splitlines()
         pid, port = int(lines[0]), int(lines[3])
     except (OSError, ValueError, IndexError):
         return None
@@ -63,52 +86,52 @@ def _running(name: str) -> dict | None:
 
 def _prepare_dirs(state: dict, name: str) -> None:
     """The cluster folder and the socket folder, 0700 and owned by the server user."""
-    cluster, run = _cluster_dir(name), _socket_dir(name)
+    cluster, run = cluster_dir(name), cluster_socket_dir(name)
     cluster.mkdir(mode=0o700, parents=True, exist_ok=True)
     if run.parent != cluster:
         run.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     run.mkdir(mode=0o700, exist_ok=True)
     for path in (cluster, run):
         os.chmod(path, 0o700)
-    _chown(state, cluster, run)
+    chown_to_server(state, cluster, run)
 
 
 def _check_reachable(state: dict, name: str) -> None:
     """As root, make sure the server user can reach the cluster folder (all parents traversable)."""
-    if not state.get("os_user") or not _is_root():
+    if not state.get("os_user") or not is_root():
         return
-    result = _run(state, ["test", "-w", str(_cluster_dir(name))], what="access check", server=True, check=False)
+    result = run_command(state, ["test", "-w", str(cluster_dir(name))], what="access check", server=True, check=False)
     if result.returncode != 0:
         raise SandboxError(
-            f"OS user {state['os_user']} cannot reach {_cluster_dir(name)}; make its parent folders "
+            f"OS user {state['os_user']} cannot reach {cluster_dir(name)}; make its parent folders "
             "traversable (chmod o+x)"
         )
 
 
 def _initdb(state: dict, name: str) -> None:
     """initdb with C.UTF-8 (or no locale where C.UTF-8 is missing); removes a failed attempt."""
-    base = [_tool(state, "initdb", name), "-D", str(_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
+    base = [tool(state, "initdb", name), "-D", str(cluster_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
             "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"]
     for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
-        shutil.rmtree(_data_dir(name), ignore_errors=True)
-        result = _run(state, base + locale, what=f"{name}: initdb", server=True, check=False)
+        shutil.rmtree(cluster_data_dir(name), ignore_errors=True)
+        result = run_command(state, base + locale, what=f"{name}: initdb", server=True, check=False)
         if result.returncode == 0:
             return
         if "locale" not in (result.stderr + result.stdout).lower():
             break
-    shutil.rmtree(_data_dir(name), ignore_errors=True)
-    raise SandboxError(f"{name}: initdb failed: {_last_line(result.stderr or result.stdout)}")
+    shutil.rmtree(cluster_data_dir(name), ignore_errors=True)
+    raise SandboxError(f"{name}: initdb failed: {last_line(result.stderr or result.stdout)}")
 
 
 def _write_cluster_file(state: dict, path: Path, text: str, mode: int = 0o600) -> None:
     path.write_text(text)
     os.chmod(path, mode)
-    _chown(state, path)
+    chown_to_server(state, path)
 
 
 def _configure(state: dict, name: str) -> None:
     """Include pgconverge.conf from postgresql.conf and write pg_hba.conf."""
-    data = _data_dir(name)
+    data = cluster_data_dir(name)
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(f"\n# pgconverge sandbox settings (rewritten on every start)\ninclude = '{CONF_INCLUDE}'\n")
     header = f"# pgconverge sandbox: {name}\n# TYPE DATABASE USER ADDRESS METHOD\n"
@@ -118,9 +141,9 @@ def _configure(state: dict, name: str) -> None:
 def _write_settings(state: dict, name: str, port: int) -> None:
     """pgconverge.conf: port, socket folder and the sandbox settings."""
     settings = {**COMMON_SETTINGS, **CLUSTER_SETTINGS[name], "port": str(port),
-                "unix_socket_directories": f"'{_socket_dir(name)}'"}
+                "unix_socket_directories": f"'{cluster_socket_dir(name)}'"}
     text = "".join(f"{key} = {value}\n" for key, value in settings.items())
-    _write_cluster_file(state, _data_dir(name) / CONF_INCLUDE, "# written by sandbox.py\n" + text)
+    _write_cluster_file(state, cluster_data_dir(name) / CONF_INCLUDE, "# written by sandbox.py\n" + text)
 
 
 def _make_certificate(state: dict, name: str) -> None:
@@ -128,25 +151,25 @@ def _make_certificate(state: dict, name: str) -> None:
     openssl = shutil.which("openssl")
     if not openssl:
         raise SandboxError("openssl not found; install it: apt-get install openssl")
-    data = _data_dir(name)
-    _run(state, [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+    data = cluster_data_dir(name)
+    run_command(state, [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
                  "-subj", "/CN=localhost", "-keyout", str(data / "server.key"),
                  "-out", str(data / "server.crt")], what=f"{name}: openssl", cwd=data)
     os.chmod(data / "server.key", 0o600)
     os.chmod(data / "server.crt", 0o644)
-    _chown(state, data / "server.key", data / "server.crt")
+    chown_to_server(state, data / "server.key", data / "server.crt")
 
 
 def _init_cluster(state: dict, name: str) -> None:
     """Create the cluster from scratch (anything half-made before is removed)."""
-    _say(f"{name}: initdb …")
+    say(f"{name}: initdb …")
     _prepare_dirs(state, name)
     _check_reachable(state, name)
     _initdb(state, name)
     _configure(state, name)
     if name.startswith("target"):
         _make_certificate(state, name)
-    _write_cluster_file(state, _init_marker(name), "ok\n", 0o644)
+    _write_cluster_file(state, init_marker(name), "ok\n", 0o644)
     if name == "source":
         state["source"]["loaded"] = False
 
@@ -156,7 +179,7 @@ def _init_cluster(state: dict, name: str) -> None:
 
 def _log_tail(name: str) -> str:
     try:
-        lines = _log_file(name).read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        lines = log_file(name).read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
     except OSError:
         return "  (no server.log)"
     return "\n".join(f"  {line}" for line in lines) or "  (server.log is empty)"
@@ -170,7 +193,7 @@ def _choose_port(state: dict, name: str) -> int:
         return saved
     port = _new_port(others)
     if saved:
-        _say(f"{name}: port {saved} is in use, using {port}")
+        say(f"{name}: port {saved} is in use, using {port}")
     return port
 
 
@@ -179,46 +202,46 @@ def _start(state: dict, name: str) -> None:
     port = _choose_port(state, name)
     _prepare_dirs(state, name)
     _write_settings(state, name, port)
-    cmd = [_tool(state, "pg_ctl", name), "start", "-D", str(_data_dir(name)), "-l", str(_log_file(name)),
+    cmd = [tool(state, "pg_ctl", name), "start", "-D", str(cluster_data_dir(name)), "-l", str(log_file(name)),
            "-w", "-t", "60", "-s"]
-    result = _run(state, cmd, what=f"{name}: pg_ctl start", server=True, check=False)
-    if result.returncode != 0 or not _running(name):
+    result = run_command(state, cmd, what=f"{name}: pg_ctl start", server=True, check=False)
+    if result.returncode != 0 or not running_cluster(name):
         raise SandboxError(
-            f"{name}: server failed to start on {HOST}:{port}; last lines of {_log_file(name)}:\n{_log_tail(name)}"
+            f"{name}: server failed to start on {HOST}:{port}; last lines of {log_file(name)}:\n{_log_tail(name)}"
         )
     state[name]["port"] = port
-    _say(f"{name}: started on {HOST}:{port}")
+    say(f"{name}: started on {HOST}:{port}")
 
 
-def _stop(state: dict, name: str) -> bool:
+def stop_cluster(state: dict, name: str) -> bool:
     """Stop the cluster if it runs; True when it was running."""
-    if not _running(name):
+    if not running_cluster(name):
         return False
-    cmd = [_tool(state, "pg_ctl", name), "stop", "-D", str(_data_dir(name)), "-m", "fast", "-w", "-t", "60", "-s"]
-    _run(state, cmd, what=f"{name}: pg_ctl stop", server=True)
+    cmd = [tool(state, "pg_ctl", name), "stop", "-D", str(cluster_data_dir(name)), "-m", "fast", "-w", "-t", "60", "-s"]
+    run_command(state, cmd, what=f"{name}: pg_ctl stop", server=True)
     return True
 
 
 def _major(state: dict, name: str) -> int:
     """The major version of the binaries the cluster is set to run (``bin/../PG_VERSION`` aside)."""
-    done = _run(state, [_tool(state, "postgres", name), "--version"], what=f"{name}: postgres --version")
+    done = run_command(state, [tool(state, "postgres", name), "--version"], what=f"{name}: postgres --version")
     return int(re.search(r"\)\s*(\d+)", done.stdout).group(1))  # "postgres (PostgreSQL) 15.18 (Debian …)"
 
 
-def _ensure_cluster(state: dict, name: str) -> None:
+def ensure_cluster(state: dict, name: str) -> None:
     """Initialise (if needed) and start (if not running) one cluster."""
-    _check_owner(name)
-    version = _data_dir(name) / "PG_VERSION"
-    if version.exists() and _init_marker(name).exists() and version.read_text().strip() != str(_major(state, name)):
-        _say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: a new cluster (its data was throw-away)")
-        _stop(state, name)
-        _init_marker(name).unlink()
-    if not _init_marker(name).exists() or not version.exists():
-        _stop(state, name)
+    check_owner(name)
+    version = cluster_data_dir(name) / "PG_VERSION"
+    if version.exists() and init_marker(name).exists() and version.read_text().strip() != str(_major(state, name)):
+        say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: a new cluster (its data was throw-away)")
+        stop_cluster(state, name)
+        init_marker(name).unlink()
+    if not init_marker(name).exists() or not version.exists():
+        stop_cluster(state, name)
         _init_cluster(state, name)
-    running = _running(name)
+    running = running_cluster(name)
     if running:
         state[name]["port"] = running["port"]
-        _say(f"{name}: already running on {HOST}:{running['port']}")
+        say(f"{name}: already running on {HOST}:{running['port']}")
     else:
         _start(state, name)

@@ -8,8 +8,28 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from sandbox.paths import CLUSTERS, DEFAULT_ROWS, EXTRA_TARGETS, MIGRATIONS_DIR, ROOT, SEED_DIR, SEED_TABLES, SOURCE_DB, SUPERUSER, SandboxError, TARGET_DB, TARGET_OWNER, _run, _save_state, _say, _socket_dir, _tool, find_bindir, load_state
 
+from sandbox.paths import (
+    CLUSTERS,
+    DEFAULT_ROWS,
+    EXTRA_TARGETS,
+    MIGRATIONS_DIR,
+    ROOT,
+    SEED_DIR,
+    SEED_TABLES,
+    SOURCE_DB,
+    SUPERUSER,
+    TARGET_DB,
+    TARGET_OWNER,
+    SandboxError,
+    cluster_socket_dir,
+    find_bindir,
+    load_state,
+    run_command,
+    save_state,
+    say,
+    tool,
+)
 
 # --------------------------------------------------------------------------- SQL helpers
 
@@ -26,10 +46,10 @@ def admin_conninfo(which: str, dbname: str | None = None) -> str:
     if not port:
         raise SandboxError("no sandbox yet: run python -m sandbox up")
     db = dbname or (SOURCE_DB if which == "source" else TARGET_DB)
-    return f"host={_socket_dir(which)} port={port} user={SUPERUSER} dbname={db} connect_timeout=10"
+    return f"host={cluster_socket_dir(which)} port={port} user={SUPERUSER} dbname={db} connect_timeout=10"
 
 
-def _connect(which: str, dbname: str):
+def connect_admin(which: str, dbname: str):
     import psycopg  # only the SQL parts need it; keeps `status`/`down` free of the dependency
 
     return psycopg.connect(admin_conninfo(which, dbname), autocommit=True)
@@ -54,7 +74,7 @@ def _database_exists(conn, dbname: str) -> bool:
     return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is not None
 
 
-def _drop_database(conn, dbname: str) -> None:
+def drop_database(conn, dbname: str) -> None:
     """Drop ``dbname`` after ending its other connections."""
     from psycopg import sql
 
@@ -68,8 +88,8 @@ def _drop_database(conn, dbname: str) -> None:
 
 def _psql_file(state: dict, conninfo: str, path: Path) -> None:
     """Apply one SQL file in a single transaction, stopping at the first error."""
-    cmd = [_tool(state, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), "-d", conninfo]
-    _run(state, cmd, what=f"migration {path.name}", cwd=ROOT)
+    cmd = [tool(state, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), "-d", conninfo]
+    run_command(state, cmd, what=f"migration {path.name}", cwd=ROOT)
 
 
 def apply_migrations(conninfo: str, state: dict | None = None) -> list[str]:
@@ -129,8 +149,8 @@ def _recreate_source_db() -> None:
     """A fresh, empty ``whynot`` (anything from a half-finished earlier load is dropped)."""
     from psycopg import sql
 
-    with _connect("source", "postgres") as conn:
-        _drop_database(conn, SOURCE_DB)
+    with connect_admin("source", "postgres") as conn:
+        drop_database(conn, SOURCE_DB)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SOURCE_DB)))
 
 
@@ -147,29 +167,29 @@ def _load_source(state: dict, rows: int) -> dict:
     return counts
 
 
-def _ensure_source_data(state: dict, rows: int | None) -> None:
+def ensure_source_data(state: dict, rows: int | None) -> None:
     """Load the source database once; later calls only check it is there."""
     src = state["source"]
-    with _connect("source", "postgres") as conn:
+    with connect_admin("source", "postgres") as conn:
         _ensure_role(conn, SUPERUSER, src["password"], "SUPERUSER LOGIN")
         present = _database_exists(conn, SOURCE_DB)
     if src.get("loaded") and present:
         note = " (--rows ignored; destroy to reload)" if rows is not None and rows != src.get("rows") else ""
-        _say(f"source: data already loaded ({src.get('rows', 0):,} messages){note}")
+        say(f"source: data already loaded ({src.get('rows', 0):,} messages){note}")
         return
     wanted = _rows_wanted(rows)
     src["loaded"] = False
-    _save_state(state)
+    save_state(state)
     counts = _load_source(state, wanted)
     src.update(loaded=True, rows=wanted, counts=counts)
-    _save_state(state)
-    _say(f"source: loaded {counts['messages']:,} messages")
+    save_state(state)
+    say(f"source: loaded {counts['messages']:,} messages")
 
 
 # --------------------------------------------------------------------------- target database
 
 
-def _create_target_db(conn, cluster: str = "target") -> None:
+def create_target_db(conn, cluster: str = "target") -> None:
     """An empty ``whynot_target`` owned by ``whynot_owner``, closed to PUBLIC."""
     from psycopg import sql
 
@@ -177,20 +197,20 @@ def _create_target_db(conn, cluster: str = "target") -> None:
     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, sql.Identifier(TARGET_OWNER)))
     conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
     if conn.info.server_version < 150000:  # before 15, public belongs to the bootstrap superuser
-        with _connect(cluster, TARGET_DB) as db_conn:
+        with connect_admin(cluster, TARGET_DB) as db_conn:
             db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(TARGET_OWNER)))
 
 
-def _ensure_target_db(state: dict, cluster: str = "target") -> None:
+def ensure_target_db(state: dict, cluster: str = "target") -> None:
     """The owner role (password from state) and its database; existing data is kept."""
     from psycopg import sql
 
-    with _connect(cluster, "postgres") as conn:
+    with connect_admin(cluster, "postgres") as conn:
         _ensure_role(conn, TARGET_OWNER, state[cluster]["password"],
                      "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
         if not _database_exists(conn, TARGET_DB):
-            _create_target_db(conn, cluster)
-            _say(f"{cluster}: created database {TARGET_DB} owned by {TARGET_OWNER}")
+            create_target_db(conn, cluster)
+            say(f"{cluster}: created database {TARGET_DB} owned by {TARGET_OWNER}")
         else:
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
                 sql.Identifier(TARGET_DB), sql.Identifier(TARGET_OWNER)))

@@ -91,7 +91,7 @@ class SandboxError(ActionableError, RuntimeError):
 # --------------------------------------------------------------------------- output
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
     print(text, flush=True)
 
 
@@ -136,7 +136,7 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
     chosen = SANDBOX
     if saved and (Path(saved) / "source").exists():
         chosen = Path(saved)
-    elif os_user and _is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS):
+    elif os_user and is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS):
         if not _server_can_reach(os_user, SANDBOX):
             chosen = _fallback_root()
             chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -170,30 +170,30 @@ def server_bindir(bindir: str, root: Path) -> str:
                 if not file.is_symlink():
                     os.chmod(file, 0o755 if os.access(file, os.X_OK) else 0o644)
         os.replace(partial, copy)
-        _say(f"{tree.name}: copied to {copy} (the server user cannot reach {tree})")
+        say(f"{tree.name}: copied to {copy} (the server user cannot reach {tree})")
     return str(copy / "bin")
 
 
-def _cluster_dir(name: str) -> Path:
+def cluster_dir(name: str) -> Path:
     return clusters_root() / name
 
 
-def _data_dir(name: str) -> Path:
-    return _cluster_dir(name) / "data"
+def cluster_data_dir(name: str) -> Path:
+    return cluster_dir(name) / "data"
 
 
-def _log_file(name: str) -> Path:
-    return _cluster_dir(name) / "server.log"
+def log_file(name: str) -> Path:
+    return cluster_dir(name) / "server.log"
 
 
-def _init_marker(name: str) -> Path:
+def init_marker(name: str) -> Path:
     """Written after initdb and all configuration succeeded; its absence means "redo"."""
-    return _cluster_dir(name) / "initialized"
+    return cluster_dir(name) / "initialized"
 
 
-def _socket_dir(name: str) -> Path:
+def cluster_socket_dir(name: str) -> Path:
     """``.sandbox/<name>/run``, or a short folder in the temp dir when that path is too long."""
-    preferred = _cluster_dir(name) / "run"
+    preferred = cluster_dir(name) / "run"
     plain = re.fullmatch(r"[A-Za-z0-9._/+-]+", str(preferred))  # nothing to quote in config/conninfo
     if plain and len(str(preferred)) + len("/.s.PGSQL.65535") <= MAX_SOCKET_PATH:
         return preferred
@@ -206,7 +206,7 @@ def _socket_dir(name: str) -> Path:
 
 def _match_sandbox_owner(path: Path) -> None:
     """As root in a sandbox made by a normal user, keep that user the owner of ``path``."""
-    if _is_root():
+    if is_root():
         owner = SANDBOX.stat()
         if owner.st_uid != 0:
             os.chown(path, owner.st_uid, owner.st_gid)
@@ -235,7 +235,7 @@ def load_state() -> dict | None:
         raise SandboxError(f"{STATE_FILE} is not valid JSON; run: python -m sandbox destroy") from None
 
 
-def _save_state(state: dict) -> None:
+def save_state(state: dict) -> None:
     _write_private(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
@@ -250,14 +250,14 @@ def database_urls(state: dict) -> dict:
     }
 
 
-def _write_env(state: dict) -> None:
+def write_env(state: dict) -> None:
     lines = ["# written by python -m sandbox up: the embedded default (two local clusters)"]
     lines += [f"{key}={value}" for key, value in database_urls(state).items()]
     _write_private(ENV_FILE, "\n".join(lines) + "\n")
 
 
 @contextlib.contextmanager
-def _locked():
+def locked():
     """Serialise sandbox changes between processes (e.g. parallel test workers)."""
     SANDBOX.mkdir(mode=0o755, exist_ok=True)
     if SANDBOX.stat().st_uid == os.geteuid():
@@ -279,7 +279,7 @@ def _locked():
 # --------------------------------------------------------------------------- binaries and users
 
 
-def _has_initdb(bindir: str | Path | None) -> bool:
+def has_initdb(bindir: str | Path | None) -> bool:
     return bool(bindir) and (Path(bindir) / "initdb").is_file()
 
 
@@ -293,18 +293,18 @@ def find_bindir(major: int | None = None) -> str:
     if major is not None:
         for candidate in (TOOLS / f"pg{major}" / "bin", Path(f"/usr/lib/postgresql/{major}/bin"),
                           Path(f"/usr/pgsql-{major}/bin")):
-            if _has_initdb(candidate):
+            if has_initdb(candidate):
                 return str(candidate)
         raise SandboxError(f"PostgreSQL {major} server binaries (initdb) not found: run make setup "
                            f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})")
     pg_config = shutil.which("pg_config")
     if pg_config:
         result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env())
-        if result.returncode == 0 and _has_initdb(result.stdout.strip()):
+        if result.returncode == 0 and has_initdb(result.stdout.strip()):
             return result.stdout.strip()
     candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
     for candidate in sorted(candidates, key=_version_key, reverse=True):
-        if _has_initdb(candidate):
+        if has_initdb(candidate):
             return candidate
     initdb = shutil.which("initdb")
     if initdb:
@@ -322,7 +322,7 @@ def cluster_bindir(name: str) -> str:
         return find_bindir()
 
 
-def _tool(state: dict, name: str, cluster: str = "source") -> str:
+def tool(state: dict, name: str, cluster: str = "source") -> str:
     """A client/server program, preferring the cluster's bindir."""
     candidate = Path((state.get(cluster) or {}).get("bindir") or state["bindir"]) / name
     if candidate.is_file():
@@ -333,7 +333,7 @@ def _tool(state: dict, name: str, cluster: str = "source") -> str:
     return found
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
@@ -350,14 +350,14 @@ def _create_system_user(name: str) -> None:
     cmd = ["useradd", "--system", "--no-create-home", "--user-group", "--shell", shell, name]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 and not _user_exists(name):
-        raise SandboxError(f"could not create the OS user {name!r}: {_last_line(result.stderr)}")
+        raise SandboxError(f"could not create the OS user {name!r}: {last_line(result.stderr)}")
 
 
 def _data_dir_owner() -> str | None:
     """The (non-root) owner of an existing cluster's data folder, if any."""
     for name in CLUSTERS:
         try:
-            uid = _data_dir(name).stat().st_uid
+            uid = cluster_data_dir(name).stat().st_uid
         except OSError:
             continue
         if uid != 0:
@@ -366,10 +366,10 @@ def _data_dir_owner() -> str | None:
     return None
 
 
-def _server_os_user() -> str | None:
+def server_os_user() -> str | None:
     """Who runs the servers: None (ourselves) unless root, then the existing clusters' owner,
     else postgres, else pgconverge (created)."""
-    if not _is_root():
+    if not is_root():
         return None
     existing = _data_dir_owner()
     if existing:
@@ -386,7 +386,7 @@ def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
@@ -394,7 +394,7 @@ def _last_line(text: str) -> str:
 def _as_server(state: dict, cmd: list[str]) -> list[str]:
     """``cmd`` run as the server OS user (via runuser or setpriv) when we are root."""
     user = state.get("os_user")
-    if not user or not _is_root():
+    if not user or not is_root():
         return cmd
     if shutil.which("runuser"):
         return ["runuser", "-u", user, "--", *cmd]
@@ -403,30 +403,30 @@ def _as_server(state: dict, cmd: list[str]) -> list[str]:
     raise SandboxError("running as root needs runuser or setpriv (apt-get install util-linux)")
 
 
-def _run(state: dict, cmd: list[str], *, what: str, server: bool = False, cwd: Path | None = None,
+def run_command(state: dict, cmd: list[str], *, what: str, server: bool = False, cwd: Path | None = None,
          check: bool = True) -> subprocess.CompletedProcess:
     """Run ``cmd`` (as the server user when ``server``); on failure raise with stderr's last line."""
     full = _as_server(state, cmd) if server else cmd
-    result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or _cluster_dir("."),
+    result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or cluster_dir("."),
                             env=_clean_env(), stdin=subprocess.DEVNULL)
     if check and result.returncode != 0:
-        raise SandboxError(f"{what} failed: {_last_line(result.stderr or result.stdout)}")
+        raise SandboxError(f"{what} failed: {last_line(result.stderr or result.stdout)}")
     return result
 
 
-def _chown(state: dict, *paths: Path) -> None:
+def chown_to_server(state: dict, *paths: Path) -> None:
     """Give ``paths`` to the server OS user (no-op unless root)."""
     user = state.get("os_user")
-    if not user or not _is_root():
+    if not user or not is_root():
         return
     entry = pwd.getpwnam(user)
     for path in paths:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _check_owner(name: str) -> None:
+def check_owner(name: str) -> None:
     """A non-root user cannot run a cluster made for another user (e.g. by root)."""
-    data = _data_dir(name)
-    if not _is_root() and data.exists() and data.stat().st_uid != os.geteuid():
+    data = cluster_data_dir(name)
+    if not is_root() and data.exists() and data.stat().st_uid != os.geteuid():
         owner = pwd.getpwuid(data.stat().st_uid).pw_name
         raise SandboxError(f"{data} belongs to {owner}; run as root or as {owner}, or destroy the sandbox")

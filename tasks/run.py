@@ -19,6 +19,7 @@ from tasks.core.errors import ActionableError, describe
 from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
+from tasks.backups import store
 from tasks.core import own_files, pgtools
 from tasks.migrations import example, expected, parsed
 from tasks.schema import versions
@@ -77,7 +78,7 @@ def make_private(settings: Settings, dry: bool) -> None:
     and folders under BACKUP_DIR and STATE_DIR (never anything else there) made so when an older
     run left them readable, said once. Under ``--dry`` nothing changes: it says what would."""
     os.umask(0o077)
-    entries = own_files.loose(settings.backup_dir, settings.state_dir)
+    entries = own_files.loose(settings.backup_dir, settings.state_dir, store.own_entries)
     if not entries:
         return
     if not dry:

@@ -2,9 +2,9 @@
 Reading what the Heroku CLI prints (pure functions, no I/O; unit-tested on recorded samples).
 
 The CLI has ``--json`` for ``config:get`` and ``ps`` only; ``pg:info``, ``pg:backups:info`` and
-``logs`` are text, and ``pg:backups:capture`` prints the new backup's id on stderr alone
-(../shared/HEROKU.md). Errors arrive on stderr as `` ›   Error: message`` lines (API and usage
-errors, exit 2) or ``    Error: message`` (plain errors, exit 1).
+``logs`` are text, and ``pg:backups:capture`` prints the new backup's id on stderr alone (recorded
+samples in tests/unit/samples). Errors arrive on stderr as `` ›   Error: message`` lines (API and
+usage errors, exit 2) or ``    Error: message`` (plain errors, exit 1).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ real pyinfra CLI.
 import pytest
 
 import sandbox
-from sandbox.cluster import _stop
+from sandbox.cluster import stop_cluster
 from tests.copy_support import fingerprints, with_rows
 from tests.support import query, summary_rows, wait_for_query
 
@@ -17,7 +17,7 @@ BIG = ("INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 
 
 
 def _stop_target() -> None:
-    _stop(sandbox.load_state(), "target")
+    stop_cluster(sandbox.load_state(), "target")
 
 
 def _kill_sessions(dbname: str) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from tasks.schema import catalog
+from tasks.core.fact import DatabaseFact, FactError, read  # noqa: F401  (the operations read facts through here)
 from tasks.migrations import history
 from tasks.migrations.plan import TargetHistory
-from tasks.core.fact import DatabaseFact, FactError, read  # noqa: F401  (the operations read facts through here)
+from tasks.schema import catalog
 
 
 class ServerInfo(DatabaseFact):

@@ -8,25 +8,25 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tasks.core.clock import run_started
-from tasks.core.connections import ServiceFile
-from tasks.core.errors import ActionableError, describe
-from tasks.core.environment import withdraw_secrets
-from tasks.core.folders import check_writable
-from tasks.core.identity import read_identity, same_database
 from tasks.backups import store
 from tasks.core import own_files, pgtools
-from tasks.migrations import example, expected, parsed
-from tasks.schema import versions
-from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
-from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
+from tasks.core.clock import run_started
+from tasks.core.connections import ServiceFile
+from tasks.core.environment import withdraw_secrets
+from tasks.core.errors import ActionableError, describe
+from tasks.core.folders import check_writable
+from tasks.core.identity import read_identity, same_database
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
+from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
+from tasks.migrations import example, expected, parsed
+from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
+from tasks.schema import versions
 
 if TYPE_CHECKING:
     from tasks.heroku.app import HerokuApp

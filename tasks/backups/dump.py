@@ -14,17 +14,17 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 from psycopg import sql
 
-from tasks.core.errors import ActionableError
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
+from tasks.core.errors import ActionableError
 from tasks.core.private import FILE_MODE, private_dir
 from tasks.schema import catalog
 

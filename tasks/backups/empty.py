@@ -19,8 +19,9 @@ records, since the target may change while the confirmation screen waits: then i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tasks.backups import store
 from tasks.migrations.plan import TargetHistory

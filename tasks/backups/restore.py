@@ -21,12 +21,13 @@ import json
 import secrets
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from tasks.backups import store
 from tasks.backups import dump as dump_module
+from tasks.backups import store
 from tasks.backups.dump import TABLES_FROM, BackupError
 from tasks.core import pgtools
 from tasks.core.connections import conninfo

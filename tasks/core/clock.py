@@ -7,9 +7,9 @@ The run's one clock: when this pyinfra process started the run (the deploy impor
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-RUN_STARTED = datetime.now(timezone.utc)
+RUN_STARTED = datetime.now(UTC)
 
 
 def run_started() -> datetime:

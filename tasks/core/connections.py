@@ -21,8 +21,8 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from tasks.core.environment import use_service_file
-from tasks.core.processes import pid_alive
 from tasks.core.pinned import with_pinned
+from tasks.core.processes import pid_alive
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")

@@ -9,8 +9,8 @@ nearest existing parent.
 from __future__ import annotations
 
 import os
-import tempfile
 import stat
+import tempfile
 from pathlib import Path
 
 from tasks.core.errors import ActionableError, describe

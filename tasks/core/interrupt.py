@@ -15,9 +15,9 @@ import atexit
 import os
 import signal
 import sys
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from pathlib import Path
 
 from tasks.core import summary
 
@@ -77,7 +77,7 @@ def install(running: Callable[[], str | None]) -> None:
                 os.kill(child, signal.SIGTERM)
             except OSError:
                 pass
-        for conn in list(_working):
+        for conn in _working:
             try:
                 conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
             except Exception:  # noqa: BLE001 - leaving anyway: the server sees the connection close

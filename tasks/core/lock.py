@@ -7,7 +7,7 @@ started together never apply, insert or copy the same thing twice.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 

@@ -19,5 +19,5 @@ def parser_version() -> str:
         text = Path(spec.origin).read_text() if spec and spec.origin else ""
     except OSError:
         text = ""
-    found = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.M)
+    found = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.MULTILINE)
     return found.group(1) if found else "unknown"

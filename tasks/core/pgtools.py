@@ -22,8 +22,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.core.errors import ActionableError
 from tasks.core.environment import child_env
+from tasks.core.errors import ActionableError
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"

@@ -25,7 +25,7 @@ once; a database that cannot be reached is never cached, so the state that reads
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 Rows = list[list[str]]
 
@@ -80,7 +80,7 @@ class Session:
             if not conn.closed and not conn.broken and conn.info.transaction_status != 0:  # an error: the transaction is still open
                 conn.execute("ROLLBACK")
 
-    def cached(self, key: Hashable, read: Callable[["Session"], object], schema_only: bool = False):
+    def cached(self, key: Hashable, read: Callable[[Session], object], schema_only: bool = False):
         """``read(self)``, once per key until :func:`forget`; an exception is not cached.
         ``schema_only``: the answer depends on no row, so a change of rows only keeps it."""
         if key not in self.answers:

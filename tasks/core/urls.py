@@ -51,7 +51,7 @@ class DatabaseUrl:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"postgres://{self.user}{secret}@{host}:{self.port}/{self.dbname}"
 
-    def same_database(self, other: "DatabaseUrl") -> bool:
+    def same_database(self, other: DatabaseUrl) -> bool:
         return (self.host, self.port, self.dbname) == (other.host, other.port, other.dbname)
 
     def service_params(self) -> dict[str, str]:

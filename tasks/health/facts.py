@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from tasks.health import checks as health
 from tasks.core.fact import DatabaseFact
+from tasks.health import checks as health
 
 
 class HealthSnapshot(DatabaseFact):

@@ -18,14 +18,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from tasks.core.private import write_private
+from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import CliSettings, HerokuError
 from tasks.heroku.parse import (
-    Dynos, HerokuOutputError, PgInfo, backup_succeeded, database_errors, parse_backup_status, parse_capture_id,
-    parse_config_get, parse_pg_info, parse_ps, parse_release,
+    Dynos,
+    HerokuOutputError,
+    PgInfo,
+    backup_succeeded,
+    database_errors,
+    parse_backup_status,
+    parse_capture_id,
+    parse_config_get,
+    parse_pg_info,
+    parse_ps,
+    parse_release,
 )
-from tasks.core.private import write_private
-from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 
 CAPTURE_TIMEOUT_S = 6 * 3600.0  # Heroku's own limit for a logical backup is far below this
 CHECK_TIMEOUT_S = 600.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tasks.core.errors import ActionableError
 
@@ -170,7 +170,7 @@ class CliFailure:
 
 _BLOCK_ENDS = re.compile(r"^(Error ID:|See more help|Run heroku |Code:|at |Usage:)")
 _STACK_FRAME = re.compile(r"^\s*at\s|^\s*undefined\s*$|^\s*\w*Error:\s.*\bat\b.*\.js:\d+")
-_TOOL_NOISE = re.compile(r"^(pg_dump|pg_restore): (?!error|detail|hint|warning|FATAL)", re.I)
+_TOOL_NOISE = re.compile(r"^(pg_dump|pg_restore): (?!error|detail|hint|warning|FATAL)", re.IGNORECASE)
 
 
 def _error_block(lines: list[str]) -> list[str]:
@@ -193,7 +193,7 @@ def _error_block(lines: list[str]) -> list[str]:
 
 def _without_html(text: str) -> tuple[str, bool]:
     """An HTML error page (a proxy's or Heroku's router's) cut off the message."""
-    match = re.search(r"<(!DOCTYPE|html|head|body)\b", text, flags=re.I)
+    match = re.search(r"<(!DOCTYPE|html|head|body)\b", text, flags=re.IGNORECASE)
     return (text[:match.start()].strip(), True) if match else (text, False)
 
 
@@ -243,11 +243,11 @@ def parse_cli_error(stderr: str) -> CliFailure:
 
 DATABASE_ERRORS = (
     ("FATAL", re.compile(r"\bFATAL\b")),
-    ("too many connections", re.compile(r"too many connections|remaining connection slots are reserved", re.I)),
-    ("password authentication failed", re.compile(r"password authentication failed", re.I)),
-    ("SSL error", re.compile(r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate|no pg_hba\.conf entry.*SSL off", re.I)),
+    ("too many connections", re.compile(r"too many connections|remaining connection slots are reserved", re.IGNORECASE)),
+    ("password authentication failed", re.compile(r"password authentication failed", re.IGNORECASE)),
+    ("SSL error", re.compile(r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate|no pg_hba\.conf entry.*SSL off", re.IGNORECASE)),
     ("ECONNREFUSED", re.compile(r"ECONNREFUSED")),
-    ("relation does not exist", re.compile(r"relation \S+ does not exist", re.I)),
+    ("relation does not exist", re.compile(r"relation \S+ does not exist", re.IGNORECASE)),
 )
 
 _LOG_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:\d{2}|Z)\s")
@@ -264,7 +264,7 @@ def log_time(line: str) -> datetime | None:
 def database_errors(logs: str, since: datetime) -> list[tuple[str, str]]:
     """``(kind, line)`` for every log line newer than ``since`` that shows a database error."""
     if since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+        since = since.replace(tzinfo=UTC)
     found = []
     for line in logs.splitlines():
         when = log_time(line)

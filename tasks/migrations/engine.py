@@ -21,18 +21,18 @@ import getpass
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 import psycopg
 from psycopg import generators, sql
 
 from tasks.core import interrupt
 from tasks.core.errors import ActionableError
-from tasks.migrations.files import Migration
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
+from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
 from tasks.migrations.sqlsplit import line_of

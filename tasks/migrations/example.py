@@ -8,7 +8,7 @@ database. Pure; unit-tested without a database.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from tasks.migrations.files import Migration
 

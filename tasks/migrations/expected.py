@@ -14,7 +14,6 @@ from typing import Any
 
 from tasks.migrations.files import Migration, set_checksum
 
-
 # Bumped whenever read_migrations' checks of a file change: a set proven before is proven again.
 CHECKS = 2
 _loaded: dict[Path, dict[str, Any] | None] = {}  # read once a run (the proof's save replaces it)

@@ -95,8 +95,7 @@ class Migration:
 def normalise(raw: bytes) -> str:
     """Decode UTF-8, drop a leading BOM, turn CRLF into LF."""
     text = raw.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     return text.replace("\r\n", "\n")
 
 

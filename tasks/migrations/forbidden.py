@@ -10,7 +10,7 @@ Statements a migration file may not hold, found in the parse tree (not by spelli
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 PARSING_SETTINGS = ("standard_conforming_strings",)
 UNLOCK_FUNCTIONS = ("pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory_unlock_shared")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tasks.core.errors import ActionableError
 from tasks.migrations.plan import AppliedRow, TargetHistory
@@ -123,7 +123,7 @@ def applied_row(text: str) -> AppliedRow:
 def _timestamp(value) -> datetime | None:
     """``applied_at`` as to_jsonb gives it (ISO 8601 with offset), or None."""
     try:
-        return datetime.fromisoformat(value).astimezone(timezone.utc) if isinstance(value, str) else None
+        return datetime.fromisoformat(value).astimezone(UTC) if isinstance(value, str) else None
     except ValueError:
         return None
 

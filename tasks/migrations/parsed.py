@@ -16,10 +16,10 @@ import functools
 import json
 from pathlib import Path
 
+from tasks.core.parser_version import parser_version
 from tasks.core.private import write_private
 from tasks.migrations.expected import CHECKS
 from tasks.migrations.files import Migration
-from tasks.core.parser_version import parser_version
 from tasks.migrations.sqlsplit import Statement, line_of
 
 

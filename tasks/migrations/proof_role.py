@@ -11,7 +11,7 @@ here), and is dropped with the shadow; roles left by a killed run (their pid gon
 from __future__ import annotations
 
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 from psycopg import sql

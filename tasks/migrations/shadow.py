@@ -13,17 +13,18 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from tasks.schema import catalog
 from tasks.core.connections import conninfo
-from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
-from tasks.migrations import proof_role
-from tasks.migrations.files import Migration
 from tasks.core.processes import pid_alive
+from tasks.migrations import proof_role
+from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
+from tasks.migrations.files import Migration
+from tasks.schema import catalog
 
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 

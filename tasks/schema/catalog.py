@@ -30,7 +30,7 @@ def snapshot(conn) -> dict[str, Any]:
 
 
 def _short_table(name: str) -> str:
-    return name[len("public."):] if name.startswith("public.") else name
+    return name.removeprefix("public.")
 
 
 @dataclass(frozen=True)

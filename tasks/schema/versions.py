@@ -42,10 +42,10 @@ def _visitors():
         def visit_SelectStmt(self, ancestors, node):
             froms = node.fromClause or ()
             if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
-                return None
+                return
             relation = froms[0].alias.aliasname if froms[0].alias else froms[0].relname
             Strip(relation, node)(node)
-            return None
+            return
 
     class Strip(Visitor):
         def __init__(self, relation: str, root):

@@ -123,7 +123,8 @@ def clusters_root() -> Path:
 def _server_can_reach(os_user: str, folder: Path) -> bool:
     """Whether ``os_user`` can enter ``folder`` (every parent traversable)."""
     cmd = _as_server({"os_user": os_user}, ["test", "-x", str(folder)])
-    return subprocess.run(cmd, capture_output=True, env=_clean_env(), stdin=subprocess.DEVNULL).returncode == 0
+    done = subprocess.run(cmd, capture_output=True, env=_clean_env(), stdin=subprocess.DEVNULL, check=False)
+    return done.returncode == 0
 
 
 def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
@@ -136,13 +137,13 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
     chosen = SANDBOX
     if saved and (Path(saved) / "source").exists():
         chosen = Path(saved)
-    elif os_user and is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS):
-        if not _server_can_reach(os_user, SANDBOX):
-            chosen = _fallback_root()
-            chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
-            if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
-                raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
-            os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
+    elif (os_user and is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS)
+          and not _server_can_reach(os_user, SANDBOX)):
+        chosen = _fallback_root()
+        chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
+            raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
+        os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
     _clusters_root[SANDBOX] = chosen
     return chosen
 
@@ -263,7 +264,7 @@ def locked():
     if SANDBOX.stat().st_uid == os.geteuid():
         os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
     try:
-        handle = open(LOCK_FILE, "a")
+        handle = open(LOCK_FILE, "a")  # noqa: SIM115 - the with below holds it (the lock's lifetime)
     except PermissionError:
         owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
         raise SandboxError(f"{SANDBOX} belongs to {owner}; run this as {owner}") from None
@@ -299,7 +300,7 @@ def find_bindir(major: int | None = None) -> str:
                            f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})")
     pg_config = shutil.which("pg_config")
     if pg_config:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env())
+        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env(), check=False)
         if result.returncode == 0 and has_initdb(result.stdout.strip()):
             return result.stdout.strip()
     candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
@@ -348,7 +349,7 @@ def _user_exists(name: str) -> bool:
 def _create_system_user(name: str) -> None:
     shell = "/usr/sbin/nologin" if os.path.exists("/usr/sbin/nologin") else "/bin/false"
     cmd = ["useradd", "--system", "--no-create-home", "--user-group", "--shell", shell, name]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0 and not _user_exists(name):
         raise SandboxError(f"could not create the OS user {name!r}: {last_line(result.stderr)}")
 
@@ -408,7 +409,7 @@ def run_command(state: dict, cmd: list[str], *, what: str, server: bool = False,
     """Run ``cmd`` (as the server user when ``server``); on failure raise with stderr's last line."""
     full = _as_server(state, cmd) if server else cmd
     result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or cluster_dir("."),
-                            env=_clean_env(), stdin=subprocess.DEVNULL)
+                            env=_clean_env(), stdin=subprocess.DEVNULL, check=False)
     if check and result.returncode != 0:
         raise SandboxError(f"{what} failed: {last_line(result.stderr or result.stdout)}")
     return result

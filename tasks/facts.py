@@ -127,7 +127,7 @@ class Fingerprint(DatabaseFact):
         import hashlib
 
         version, database, xmax, tables, files, sequences = rows[0]
-        digest = hashlib.sha256("\n".join((database, xmax, files, sequences)).encode()).hexdigest()
+        digest = hashlib.sha256(f"{database}\n{xmax}\n{files}\n{sequences}".encode()).hexdigest()
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 

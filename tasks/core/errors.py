@@ -20,8 +20,8 @@ class ActionableError(Exception):
 
 # SQLSTATE (or its two-character class) -> what it means for the user and what to do.
 SQLSTATE_CAUSES = {
-    "42501": ("the role lacks a privilege", "grant it (e.g. GRANT CREATE ON SCHEMA public TO the role) "
-                                            "or use the owner's URL, then run again"),
+    "42501": ("the role lacks a privilege", ("grant it (e.g. GRANT CREATE ON SCHEMA public TO the role) "
+                                             "or use the owner's URL, then run again")),
     "53100": ("the database server's disk is full", "free space or move to a larger plan, then run again"),
     "53200": ("the database server is out of memory", "run again when it is less busy"),
     "53300": ("the database server has no connection slot left", "close idle connections, then run again"),

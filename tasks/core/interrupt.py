@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from tasks.core import summary
@@ -73,15 +73,11 @@ def install(running: Callable[[], str | None]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in descendants(os.getpid()):
-            try:
+            with suppress(OSError):
                 os.kill(child, signal.SIGTERM)
-            except OSError:
-                pass
         for conn in _working:
-            try:
+            with suppress(Exception):  # leaving anyway: the server sees the connection close
                 conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
-            except Exception:  # noqa: BLE001 - leaving anyway: the server sees the connection close
-                pass
         current = summary.current()
         doing = interrupted_state(current.rows, current.absent, current.planned, running()) or "planning"
         line = message(signal.Signals(signum).name, doing)

@@ -34,7 +34,7 @@ _STAMP = r"\d{8}T\d{6}\.\d{6}Z-\d+-[0-9a-f]{6}"
 def history_name(kind: str, when: float | None = None) -> str:
     """``<kind>-<UTC time, microseconds>-<pid>-<random>.json``: unique, and names sort in time order."""
     when = time.time() if when is None else when
-    micro = int(round((when % 1) * 1_000_000)) % 1_000_000
+    micro = round((when % 1) * 1_000_000) % 1_000_000
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(when))
     return f"{kind}-{stamp}.{micro:06d}Z-{os.getpid()}-{secrets.token_hex(3)}.json"
 

@@ -189,11 +189,11 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
-        if name in target.views or name in target.unpopulated_views or rows_to_write:
-            # derived rows: refreshed after the tables change, or when unpopulated or of another size;
-            # one the target lacks yet is listed too when rows are written (the migrations create it)
-            if rows_to_write or have is None or have.rows != want.rows:
-                todo.views.append(name)
+        # derived rows: refreshed after the tables change, or when unpopulated or of another size;
+        # one the target lacks yet is listed too when rows are written (the migrations create it)
+        listed = name in target.views or name in target.unpopulated_views or rows_to_write
+        if listed and (rows_to_write or have is None or have.rows != want.rows):
+            todo.views.append(name)
     for name, value in sorted(source.sequences.items()):
         if name not in target.sequences or target.sequences[name] != value:  # either direction
             todo.sequences.append((name, value))

@@ -76,7 +76,7 @@ class Check:
 def _literal(name: str, value: float, maximum: float = 1e12) -> str:
     """A safe SQL numeric literal: a finite, non-negative real number (never a string)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, not {type(value).__name__}")
+        raise ValueError(f"{name} must be a number, not {type(value).__name__}")  # noqa: TRY004
     value = float(value)
     if not math.isfinite(value) or value < 0 or value > maximum:
         raise ValueError(f"{name} must be between 0 and {maximum:g}, not {value!r}")

@@ -112,7 +112,7 @@ def run(app: str, args: list[str], timeout: float | None = None, environ: dict |
     try:
         done = subprocess.run(
             cli_argv(binary, args, app), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=window or timeout, env=cli_env(environ),
+            timeout=window or timeout, env=cli_env(environ), check=False,
         )
     except FileNotFoundError:
         raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup",

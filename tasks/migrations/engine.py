@@ -89,7 +89,7 @@ def read_history(conn: psycopg.Connection) -> TargetHistory:
 def applied_by() -> str:
     try:
         user = getpass.getuser()
-    except Exception:  # no passwd entry in a container
+    except Exception:  # noqa: BLE001 - no passwd entry in a container (KeyError, OSError, ...)
         user = "unknown"
     return f"{user}@{socket.gethostname()} (pgconverge)"
 

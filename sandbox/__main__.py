@@ -17,7 +17,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up", help="create/start both clusters, load the source, write .sandbox/env")
     up_parser.add_argument("--rows", type=int, default=None,
-                           help=f"messages of sample data on the first load (default $SANDBOX_ROWS or {DEFAULT_ROWS:,})")
+                           help="messages of sample data on the first load "
+                                f"(default $SANDBOX_ROWS or {DEFAULT_ROWS:,})")
     sub.add_parser("down", help="stop both clusters (data kept)")
     sub.add_parser("status", help="show whether each cluster runs, and its port")
     sub.add_parser("reset-target", help="drop and recreate the empty target database")

@@ -233,7 +233,8 @@ def ensure_cluster(state: dict, name: str) -> None:
     check_owner(name)
     version = cluster_data_dir(name) / "PG_VERSION"
     if version.exists() and init_marker(name).exists() and version.read_text().strip() != str(_major(state, name)):
-        say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: a new cluster (its data was throw-away)")
+        say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: "
+            "a new cluster (its data was throw-away)")
         stop_cluster(state, name)
         init_marker(name).unlink()
     if not init_marker(name).exists() or not version.exists():

@@ -84,7 +84,8 @@ def make_private(settings: Settings, dry: bool) -> None:
     if not dry:
         for path, mode in entries:
             os.chmod(path, mode)
-    names = ", ".join(str(path) for path, _ in entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+    names = ", ".join(str(path) for path, _ in entries[:5]) + more
     verb = "would make" if dry else "made"
     print(f"note: {verb} {len(entries)} of pgconverge's own file(s) and folder(s) readable by their owner only "
           f"(files 0600, folders 0700): {names}", file=sys.stderr)
@@ -93,7 +94,8 @@ def make_private(settings: Settings, dry: bool) -> None:
 def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ) -> None:
     """``--dry`` with ``-y``: pyinfra then skips change detection, so nothing would be planned or
     checked and the run would look clean (exit 0). Refused before anything connects."""
-    yes = "-y" in argv or "--yes" in argv or environ.get("PYINFRA_YES", "").strip().lower() in ("1", "true", "yes", "on")
+    yes_env = environ.get("PYINFRA_YES", "").strip().lower() in ("1", "true", "yes", "on")
+    yes = "-y" in argv or "--yes" in argv or yes_env
     if "--dry" in argv and yes:
         raise SettingsError("--dry with -y (or PYINFRA_YES): pyinfra then skips change detection, so the dry run "
                             "would plan and check nothing; run pyinfra inventory.py deploy.py --dry without -y")
@@ -117,14 +119,16 @@ def get_run() -> Run:
         pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
         versions.keep_views_in(cache / "view-texts.json", save=not dry)
         if settings.data_migration == "copy" and shutil.which("psql") is None:
-            raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
-                                "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")
+            raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not "
+                                "installed: install the PostgreSQL client (apt-get install postgresql-client); "
+                                "nothing was touched")
         migrations = read_migrations(settings.migrations_dir, check=False)
         parsed.keep_in(settings.state_dir)  # a file split (and checked) after a proof is not split again
         if not expected.is_proven(settings.state_dir, migrations):
             check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
         seeds = read_seed_files(settings.seed_dir)
-        example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))
+        texts = {s.filename: s.text for s in seeds}
+        example_seeds = example.example_seeds_alone(migrations, texts, str(settings.seed_dir))
         if example_seeds:
             raise SeedFileError(example_seeds)
         heroku = None

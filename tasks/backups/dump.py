@@ -4,7 +4,8 @@ Taking a verified backup with ``pg_dump -Fc`` (restoring one: :mod:`tasks.backup
 The row counts and the catalog in the manifest are read in the very snapshot the dump reads
 (psycopg exports it, ``pg_dump --snapshot`` uses it), so a restore can be checked exactly against
 them. The dump is written under a temporary name (0600); after ``pg_restore --list`` read it and
-its tables match, the manifest is written and only then the dump renamed to its final name. Credentials come from the run's service file; nothing secret is on a command line.
+its tables match, the manifest is written and only then the dump renamed to its final name.
+Credentials come from the run's service file; nothing secret is on a command line.
 ``pg_dump``/``pg_restore`` are the oldest installed ones at least as new as the server
 (:mod:`tasks.core.pgtools`).
 """
@@ -86,7 +87,8 @@ def dump_failure(label: str, first: str) -> str:
     return f"pg_dump of {label} failed: {first}: fix that, then run again"
 
 
-def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None], label: str = "the database") -> None:
+def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None],
+                        label: str = "the database") -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL, env=child_env())
     started = last = time.monotonic()
@@ -163,7 +165,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
-            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
+            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary),
+                       "-d", conninfo(service)]
             _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:
@@ -171,7 +174,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             raise
     try:
         os.chmod(temporary, FILE_MODE)
-        listed = backups.toc_tables(run_tool([tools.binary("pg_restore"), "--list", str(temporary)], "pg_restore --list").stdout)
+        listing = run_tool([tools.binary("pg_restore"), "--list", str(temporary)], "pg_restore --list")
+        listed = backups.toc_tables(listing.stdout)
         wanted = [backups.toc_entry(schema, name, owner) for schema, name, owner, _ in tables]
         if sorted(listed) != sorted(wanted):
             missing = sorted(set(wanted) - set(listed))[:3]

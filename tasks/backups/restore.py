@@ -175,7 +175,8 @@ def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Cal
         out, err = Path(folder) / "out", Path(folder) / "err"
         with open(out, "w") as stdout, open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
             psql = subprocess.Popen(
-                ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service), "-f", "-"],
+                ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service),
+                 "-f", "-"],
                 stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=child_env(),
             )
             if empty:

@@ -6,8 +6,8 @@ target connection parameters for the run; each password is in a password file of
 it (``passfile=``), because the service file trims trailing spaces and cannot quote, while a
 password file keeps every character but a line break (``\\`` and ``:`` escaped). The service
 file's path is put in this process's ``PGSERVICEFILE``, which every child (psql, pg_dump,
-pg_restore) and psycopg inherit, so commands only ever say ``service=target``. The folder is removed at exit; folders left by a killed run are removed at
-the start of the next one.
+pg_restore) and psycopg inherit, so commands only ever say ``service=target``. The folder is
+removed at exit; folders left by a killed run are removed at the start of the next one.
 """
 
 from __future__ import annotations

@@ -20,8 +20,15 @@ from collections.abc import Iterable, Mapping, MutableMapping
 
 # URLs with passwords, libpq's own secret variables, the Heroku API key; *_DATABASE_URL covers the
 # app's other databases (HEROKU_POSTGRESQL_*_URL too).
-SECRET_NAMES = ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "DATABASE_URL", "PGPASSWORD", "PGPASSFILE",
-                "PGSERVICE", "HEROKU_API_KEY")
+SECRET_NAMES = (
+    "SOURCE_DATABASE_URL",
+    "TARGET_DATABASE_URL",
+    "DATABASE_URL",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "HEROKU_API_KEY",
+)
 SECRET_PATTERN = re.compile(r".*(DATABASE_URL|POSTGRES(QL)?_.*URL)$")
 # What a caller's environment may hold that would override the run's service file.
 SERVICE_OVERRIDES = ("PGPASSWORD", "PGSERVICE", "DATABASE_URL")
@@ -60,8 +67,13 @@ def heroku_credentials() -> dict[str, str]:
     return {name: _withdrawn[name] for name in ("HEROKU_API_KEY",) if name in _withdrawn}
 
 
-def child_env(environ: Mapping[str, str] | None = None, *, credentials: Iterable[str] = (),
-              extra: Mapping[str, str] | None = None, defaults: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(
+    environ: Mapping[str, str] | None = None,
+    *,
+    credentials: Iterable[str] = (),
+    extra: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """
     The environment of a child process: ``environ`` (this process's by default) without any secret;
     then ``defaults`` where not set, the named withdrawn ``credentials`` and ``extra``.

@@ -65,7 +65,8 @@ def _database(exc: Exception) -> str | None:
     if cause is None and type(exc).__name__ in ("OperationalError", "InterfaceError"):
         cause, fix = LOST_CONNECTION
     if cause is None:
-        return f"the database refused a statement: {message} (SQLSTATE {sqlstate or 'unknown'}): run again with --debug to see where"
+        return (f"the database refused a statement: {message} (SQLSTATE {sqlstate or 'unknown'}): "
+                "run again with --debug to see where")
     return f"{cause}: {message}: {fix}"
 
 

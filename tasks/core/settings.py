@@ -173,7 +173,8 @@ def _int(values: Mapping[str, str], key: str) -> int | None:
     if not raw:
         return None
     if not re.fullmatch(r"[0-9]+", raw) or int(raw) > BIGINT_MAX:
-        raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: set a migration version such as 4")
+        raise SettingsError(f"{key}: {raw!r} is not a whole number up to {BIGINT_MAX}: "
+                            "set a migration version such as 4")
     return int(raw)
 
 
@@ -210,7 +211,8 @@ def _pg_duration(values: Mapping[str, str], key: str, default: str) -> str:
     raw = values.get(key, "").strip() or default
     match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|min|h|d)?", raw)
     if not match:
-        raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, or 0 for none")
+        raise SettingsError(f"{key}: {raw!r} is not a duration: use PostgreSQL units, e.g. 5s, 500ms, 2min, "
+                            "or 0 for none")
     milliseconds = round(float(match.group(1)) * PG_TIME_UNITS_MS[match.group(2) or ""])  # rounded as guc.c does
     if milliseconds == 0 and float(match.group(1)) != 0:
         raise SettingsError(f"{key}: {raw!r} is below PostgreSQL's step of 1 ms and would mean no limit at all: "
@@ -273,7 +275,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         target=target,
         heroku_app=heroku_app,
         migrations_dir=_directory(values, "MIGRATIONS_DIR", "files/migrations", cwd, must_exist=True),
-        seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False, what="seed files", unless_default=True),
+        seed_dir=_directory(values, "SEED_DIR", "files/seed", cwd, must_exist=False, what="seed files",
+                            unless_default=True),
         backup_dir=_directory(values, "BACKUP_DIR", "backups", cwd, must_exist=False),
         state_dir=_state_dir(values, cwd),
         data_migration=_choice(values, "DATA_MIGRATION", DATA_MIGRATION_MODES),

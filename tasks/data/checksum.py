@@ -8,10 +8,11 @@ A table's checksum is the sum of its rows' 64-bit hashes: order-independent, one
 
 Columns are hashed as they are stored when their type's hash is exact and server-independent
 (integers, text, bytea, timestamps, uuid, jsonb, ... and arrays of them); every other type goes
-through its text form (``::text``): floats (their hash equates -0 and 0), json (no extended hash), numeric (its hash ignores the scale:
-1.0 and 1.00), interval ('1 day' = '24 hours'), enums (hashed by their OID, which differs between
-databases), domains, composites, ranges, geometric types. The text form is pinned by
-:data:`PINNED_FORMAT` on both sides. Generated columns are left out: the target computes them.
+through its text form (``::text``): floats (their hash equates -0 and 0), json (no extended
+hash), numeric (its hash ignores the scale: 1.0 and 1.00), interval ('1 day' = '24 hours'), enums
+(hashed by their OID, which differs between databases), domains, composites, ranges, geometric
+types. The text form is pinned by :data:`PINNED_FORMAT` on both sides. Generated columns are left
+out: the target computes them.
 
     SELECT 'public.pets', count(*), coalesce(sum(hash_record_extended(ROW(t."age", t."id",
            t."name" COLLATE "C"), 0)), 0)::text FROM ONLY public.pets t

@@ -41,14 +41,16 @@ def _named(names: list[str] | None) -> str:
 
 
 def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
-    """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for`` (all when
-    None), else counted when in ``counts_for`` (all when None), else only whether it has a row
-    (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
+    """What reads one side (run it with :func:`read`): each table with its checksum when it is in
+    ``checksums_for`` (all when None), else counted when in ``counts_for`` (all when None), else only
+    whether it has a row (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
     (so an empty database still gives output)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
-    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    views = ("SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c"
+             " JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
-    wrap = "SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where};\n"
+    wrap = ("SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) "
+            "FROM ({queries}) g(name, query) WHERE {where};\n")
     summed, counted = _named(checksums_for), _named(counts_for)
     return (
         f"{PINNED_FORMAT};\n"
@@ -59,7 +61,8 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
-        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True),
+                      where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
         + "SELECT 'end', '', '';\n"
     )
@@ -241,6 +244,6 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
               for t in todo.replace]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"set sequence {name} to {value:,}" if value is not None else f"reset sequence {name} (never used in the source)"
-              for name, value in todo.sequences]
+    lines += [f"set sequence {name} to {value:,}" if value is not None
+              else f"reset sequence {name} (never used in the source)" for name, value in todo.sequences]
     return lines

@@ -8,12 +8,11 @@ maximum, large unused indexes, dead-tuple bloat, transaction-id age, and whether
 ``pg_stat_statements`` is installed (then :func:`outliers_sql` lists the top 5 by total time).
 It runs the same through psycopg and ``psql -f -`` (the thresholds are numeric literals, no
 variables). Activity checks cover the connected database and leave out the checking session.
-Query texts are cut to 80 characters, and a text that may hold a secret (``PASSWORD``,
-connection strings...) is replaced by ``(hidden)``; nothing else is read from
-``pg_stat_activity`` (no client address, no user name). Like ``pg:diagnose``, a role that is not
-a superuser (nor in ``pg_read_all_stats``) sees the state of its own sessions only, and the
-values of the sequences it may read: other roles' sessions still count as connections and in
-blocking pairs (``pg_blocking_pids``), but never as long or idle in transaction.
+Query texts are cut to 80 characters, and a text that may hold a secret (``PASSWORD``, connection strings...)
+is replaced by ``(hidden)``; nothing else is read from ``pg_stat_activity`` (no client address, no user name).
+Like ``pg:diagnose``, a role that is not a superuser (nor in ``pg_read_all_stats``) sees the state of its own
+sessions only, and the values of the sequences it may read: other roles' sessions still count as connections
+and in blocking pairs (``pg_blocking_pids``), but never as long or idle in transaction.
 
 :func:`evaluate` turns the raw dict into :class:`Check` results (green / yellow / red) with the
 thresholds of ``heroku pg:diagnose`` (:class:`Thresholds`); :func:`render` prints one line per
@@ -34,7 +33,7 @@ NAME_WIDTH = 20
 MB = 1024 * 1024
 HIDDEN = "(hidden)"
 # A query text matching this may carry a secret: it is never shown, not even its start.
-SECRET_PATTERN = r"(password|passwd|secret|token|conninfo|dblink|user mapping|subscription|sslkey|encrypted|unencrypted)"
+SECRET_PATTERN = r"(passw(or)?d|secret|token|conninfo|dblink|user mapping|subscription|sslkey|(un)?encrypted)"
 
 
 @dataclass(frozen=True)
@@ -307,7 +306,8 @@ def _unused_indexes(raw: dict, t: Thresholds) -> Check:
     listed = [i for i in raw.get("unused_indexes") or [] if int(i["bytes"]) > t.unused_index_mb * MB]
     if not listed:
         return Check("unused indexes", "green", f"none never scanned over {t.unused_index_mb:g} MB")
-    return Check("unused indexes", "yellow", f"{len(listed)} never scanned, {_size(sum(int(i['bytes']) for i in listed))}",
+    total = _size(sum(int(i["bytes"]) for i in listed))
+    return Check("unused indexes", "yellow", f"{len(listed)} never scanned, {total}",
                  [f"{i['index']} on {i['table']}: {_size(int(i['bytes']))}, 0 scans" for i in listed])
 
 

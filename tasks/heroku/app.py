@@ -260,7 +260,8 @@ def remember_plan(state_dir: Path, app: HerokuApp, pool: int, plan: str, limit: 
                   read_at=datetime.now().astimezone().isoformat(timespec="seconds"))
     path = plan_record_path(state_dir, app.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, json.dumps(record), private_parent=False)  # STATE_DIR keeps its mode (it may hold the user's files)
+    # STATE_DIR keeps its mode (it may hold the user's files)
+    write_private(path, json.dumps(record), private_parent=False)
 
 
 # -- a log scan that found errors stays due until a run's scan is clean ------------------------

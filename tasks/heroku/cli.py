@@ -126,7 +126,8 @@ def run(app: str, args: list[str], timeout: float | None = None, environ: dict |
             "sets the limit)", kind="timeout",
         ) from None
     if done.returncode != 0:
-        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr), parse_cli_error(done.stderr).kind)
+        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr),
+                          parse_cli_error(done.stderr).kind)
     return done
 
 

@@ -211,7 +211,8 @@ def parse_cli_error(stderr: str) -> CliFailure:
         message = re.sub(r"\s+", " ", message).strip()
     message, html = _without_html(message)
     if not message:
-        plain = [line.strip() for line in lines if line.strip() and not _STACK_FRAME.match(line) and "Warning" not in line
+        plain = [line.strip() for line in lines
+                 if line.strip() and not _STACK_FRAME.match(line) and "Warning" not in line
                  and not line.startswith("Running ")]
         message = plain[-1] if plain else ""
     lowered = stderr.lower()
@@ -243,9 +244,11 @@ def parse_cli_error(stderr: str) -> CliFailure:
 
 DATABASE_ERRORS = (
     ("FATAL", re.compile(r"\bFATAL\b")),
-    ("too many connections", re.compile(r"too many connections|remaining connection slots are reserved", re.IGNORECASE)),
+    ("too many connections",
+     re.compile(r"too many connections|remaining connection slots are reserved", re.IGNORECASE)),
     ("password authentication failed", re.compile(r"password authentication failed", re.IGNORECASE)),
-    ("SSL error", re.compile(r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate|no pg_hba\.conf entry.*SSL off", re.IGNORECASE)),
+    ("SSL error", re.compile(r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate"
+                             r"|no pg_hba\.conf entry.*SSL off", re.IGNORECASE)),
     ("ECONNREFUSED", re.compile(r"ECONNREFUSED")),
     ("relation does not exist", re.compile(r"relation \S+ does not exist", re.IGNORECASE)),
 )

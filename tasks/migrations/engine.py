@@ -98,14 +98,16 @@ def privilege_fix(message: str) -> str:
     """What a "permission denied for <kind> <name>" needs: a GRANT to the target's role, not a file edit."""
     found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
     if not found:
-        return "the target's role lacks a privilege this file needs (the file is not at fault): grant it, or use the owner's URL, and run again"
+        return ("the target's role lacks a privilege this file needs (the file is not at fault): grant it, "
+                "or use the owner's URL, and run again")
     kind, name = found.groups()
     grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
     return (f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
             f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again")
 
 
-def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None, shift: int = 0) -> MigrationError:
+def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None,
+             shift: int = 0) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
     where = f"migration {migration.filename}"
@@ -127,7 +129,8 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:
-        fix = "fix the file and run again" if not migration.no_transaction else "fix the file and run again (it is re-run whole)"
+        fix = ("fix the file and run again" if not migration.no_transaction
+               else "fix the file and run again (it is re-run whole)")
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
     return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
 
@@ -141,7 +144,8 @@ def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
 def _lock_lost(migration: Migration) -> MigrationError:
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
     return MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
-                          f"(pg_advisory_unlock* in a function it calls?): {state}; remove what releases it and run again")
+                          f"(pg_advisory_unlock* in a function it calls?): {state}; "
+                          "remove what releases it and run again")
 
 
 # Before a file's COMMIT, in the same message: fails (SQLSTATE LOCK_LOST) unless this session still
@@ -149,7 +153,8 @@ def _lock_lost(migration: Migration) -> MigrationError:
 LOCK_LOST = "PGCLL"
 LOCK_CHECK_SQL = (
     "DO $pgconverge$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' "
-    f"AND pid = pg_catalog.pg_backend_pid() AND granted AND classid = {LOCK_KEY >> 32} AND objid = {LOCK_KEY & 0xFFFFFFFF} "
+    "AND pid = pg_catalog.pg_backend_pid() AND granted "
+    f"AND classid = {LOCK_KEY >> 32} AND objid = {LOCK_KEY & 0xFFFFFFFF} "
     f"AND objsubid = 1) THEN RAISE EXCEPTION 'the deploy lock was let go' USING ERRCODE = '{LOCK_LOST}'; END IF; "
     "END$pgconverge$"
 )
@@ -224,7 +229,8 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
     try:
         with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
             results = _results(conn, "".join(message))
-        failed = next((i for i, result in enumerate(results) if result.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+        fatal = psycopg.pq.ExecStatus.FATAL_ERROR
+        failed = next((i for i, result in enumerate(results) if result.status == fatal), None)
         if failed is not None:
             exc = psycopg.errors.error_from_result(results[failed], encoding=conn.info.encoding)
             index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
@@ -249,7 +255,8 @@ def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_even
         conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index)))
 
 
-def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, on_event) -> None:
+def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
+                              on_event: Callable[[str], None]) -> None:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
@@ -300,7 +307,8 @@ def apply_migrations(
             raise MigrationError(plan.problems[0])
         if plan.baseline:
             record_baseline(conn, plan.baseline)
-            on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied")
+            on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version "
+                     f"{plan.baseline[-1].version} as applied")
         by = applied_by()
         for index, migration in enumerate(plan.pending, 1):
             started = time.monotonic()
@@ -312,6 +320,7 @@ def apply_migrations(
             on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
         return plan
     except psycopg.OperationalError as exc:
-        raise MigrationError(f"lost the connection to the database: {str(exc).strip().splitlines()[0]}: run again") from None
+        first = str(exc).strip().splitlines()[0]
+        raise MigrationError(f"lost the connection to the database: {first}: run again") from None
     finally:
         conn.close()  # closing the session releases the advisory lock

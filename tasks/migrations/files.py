@@ -121,7 +121,8 @@ def _needs_no_transaction(statement: Statement) -> str | None:
     node, kind = statement.node, statement.kind
     if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
         return f"{'CREATE' if kind == 'IndexStmt' else 'DROP'} INDEX CONCURRENTLY"
-    if kind == "ReindexStmt" and any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", ())):
+    params = node.get("params", ())
+    if kind == "ReindexStmt" and any(p.get("DefElem", {}).get("defname") == "concurrently" for p in params):
         return "REINDEX CONCURRENTLY"
     if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return "VACUUM"
@@ -132,7 +133,8 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
     for statement in statements:
         where = f"migration {filename} line {statement.line}"
         words = " ".join(statement.text.split()[:2]).upper()
-        if statement.kind == "TransactionStmt" and (no_transaction or statement.node.get("kind") not in SAVEPOINT_KINDS):
+        savepoint = statement.node.get("kind") in SAVEPOINT_KINDS
+        if statement.kind == "TransactionStmt" and (no_transaction or not savepoint):
             advice = ("a no-transaction file runs each statement on its own: remove it" if no_transaction else
                       f"every file already runs in its own transaction (or mark it {NO_TRANSACTION!r})")
             raise MigrationFileError(f"{where}: {words} is not allowed: {advice}")
@@ -149,10 +151,12 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
                 f"put it in its own file whose first line is {NO_TRANSACTION}"
             )
         node = statement.node
-        if no_transaction and statement.kind == "IndexStmt" and node.get("concurrent") and not node.get("if_not_exists"):
+        if (no_transaction and statement.kind == "IndexStmt" and node.get("concurrent")
+                and not node.get("if_not_exists")):
             raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
                                      "write CREATE INDEX CONCURRENTLY IF NOT EXISTS")
-        if no_transaction and statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("skipIfNewValExists"):
+        if (no_transaction and statement.kind == "AlterEnumStmt" and node.get("newVal")
+                and not node.get("skipIfNewValExists")):
             raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
                                      "write ADD VALUE IF NOT EXISTS")
 

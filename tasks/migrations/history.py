@@ -108,7 +108,8 @@ def applied_row(text: str) -> AppliedRow:
                            f"(its columns: {', '.join(row)}): it is not pgconverge's history: {FIX}")
     version, name, checksum, kind = row["version"], row["name"], row["checksum"], row.get("kind") or "applied"
     if not isinstance(version, int) or isinstance(version, bool):
-        raise HistoryError(f"the target's public.schema_migrations has the version {version!r}, not a whole number: {FIX}")
+        raise HistoryError(f"the target's public.schema_migrations has the version {version!r}, "
+                           f"not a whole number: {FIX}")
     if version < 0:
         raise HistoryError(f"the target's public.schema_migrations has the negative version {version}: "
                            f"versions count up from 0: {FIX}")

@@ -108,7 +108,8 @@ def plan_migrations(files: list[Migration], history: TargetHistory, baseline_ver
         elif migration.checksum != row.checksum and row.applied_at and row.applied_at >= (started_at or run_started()):
             plan.problems.append(
                 f"another deploy applied a different {migration.filename} as version {version} while this run was "
-                f"going (at {row.applied_at:%H:%M:%S} UTC, checksum {_short(row.checksum)} ≠ {_short(migration.checksum)}): "
+                f"going (at {row.applied_at:%H:%M:%S} UTC, checksum {_short(row.checksum)} ≠ "
+                f"{_short(migration.checksum)}): "
                 "compare the two files, then renumber yours above the newest applied version"
             )
         elif migration.checksum != row.checksum:

@@ -1,7 +1,7 @@
 """
 Which privileges the pending migrations need in the target, read from their statements as
-PostgreSQL's own parser (pglast) split them, and which of them the target's role lacks. Pure: the role's privileges come in as data
-(the ``SchemaPrivileges`` fact).
+PostgreSQL's own parser (pglast) split them, and which of them the target's role lacks. Pure: the
+role's privileges come in as data (the ``SchemaPrivileges`` fact).
 
 A statement that creates an object (table, view, materialized view, sequence, function, type,
 domain) needs CREATE on its schema: the one it names, or the first schema of the role's

@@ -30,7 +30,8 @@ def create(admin: psycopg.Connection, name: str, service: str) -> str:
     """Create role ``name`` and a service of the same name for it (the source's host, the shadow database)."""
     password = secrets.token_urlsafe(24)
     verifier = admin.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
-    admin.execute(sql.SQL("CREATE ROLE {} " + ATTRIBUTES + " PASSWORD {}").format(sql.Identifier(name), sql.Literal(verifier)))
+    create = sql.SQL("CREATE ROLE {} " + ATTRIBUTES + " PASSWORD {}")
+    admin.execute(create.format(sql.Identifier(name), sql.Literal(verifier)))
     service_file = connections.installed()
     if service_file is None:
         raise RuntimeError("no service file installed for this run")
@@ -48,7 +49,8 @@ def drop(admin: psycopg.Connection, name: str) -> None:
 
 def drop_stale(admin: psycopg.Connection, pattern, on_event: Callable[[str], None]) -> None:
     """Drop proof roles whose run is gone (their database is dropped first, by the caller)."""
-    for (name,) in admin.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgconverge\\_shadow\\_%'").fetchall():
+    found = admin.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgconverge\\_shadow\\_%'").fetchall()
+    for (name,) in found:
         match = pattern.fullmatch(name)
         if match and not pid_alive(int(match.group(1))):
             on_event(f"dropping the proof's role {name} left by an interrupted run")

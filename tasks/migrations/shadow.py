@@ -30,7 +30,8 @@ SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
 
 def drop_stale_shadows(admin: psycopg.Connection, on_event: Callable[[str], None]) -> None:
-    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'").fetchall():
+    found = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'").fetchall()
+    for (name,) in found:
         match = SHADOW_NAME.fullmatch(name)
         if match and not pid_alive(int(match.group(1))):
             on_event(f"dropping shadow database {name} left by an interrupted run")
@@ -76,8 +77,9 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                 connect(shadow).close()
             except MigrationError as exc:
                 why = str(exc).removeprefix("cannot connect: ")
+                no_slot = "connection slots" in why or "too many connections" in why
                 fix = ("close some of the source server's sessions (it has no connection slot left for a role that "
-                       "is not a superuser), then run again" if "connection slots" in why or "too many connections" in why
+                       "is not a superuser), then run again" if no_slot
                        else "allow password logins for SOURCE_DATABASE_URL's host in its pg_hba.conf, or use a source "
                             "user that is not a superuser")
                 raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "

@@ -69,7 +69,8 @@ def draw(snapshot: dict[str, Any], folder: Path) -> str:
                           env=child_env(), check=False)
     if done.returncode != 0:
         temporary.unlink(missing_ok=True)
-        return f"schema picture not drawn: {done.stderr.strip().splitlines()[0] if done.stderr.strip() else 'dot failed'}"
+        why = done.stderr.strip().splitlines()[0] if done.stderr.strip() else "dot failed"
+        return f"schema picture not drawn: {why}"
     os.chmod(temporary, FILE_MODE)  # the picture shows the schema: private like the reports
     temporary.replace(picture)
     write_private(stamp, digest)

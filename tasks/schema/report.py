@@ -52,7 +52,8 @@ def compact(report: dict[str, Any]) -> str:
     invalid = sum(1 for i in report["indexes"] if not i["valid"])
     return (
         f"{len(report['tables'])} tables ({tables}), {len(report['foreign_keys'])} foreign keys, "
-        f"{len(report['indexes'])} indexes{f' ({invalid} INVALID)' if invalid else ''}, {len(report['triggers'])} triggers"
+        f"{len(report['indexes'])} indexes{f' ({invalid} INVALID)' if invalid else ''}, "
+        f"{len(report['triggers'])} triggers"
     )
 
 

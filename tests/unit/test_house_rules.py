@@ -82,9 +82,9 @@ def operation_edges() -> set[tuple[str, str]]:
         if not here.startswith("tasks.operations.") or here in OPERATION_HELPERS:
             continue
         for module, _, _ in imports(path):
-            if module.startswith("tasks.operations.") and module not in OPERATION_HELPERS and is_module(module):
-                if module != here:
-                    edges.add((here, module))
+            operation = module.startswith("tasks.operations.") and module not in OPERATION_HELPERS
+            if operation and module != here and is_module(module):
+                edges.add((here, module))
     return edges
 
 
@@ -93,16 +93,25 @@ def test_no_operation_imports_another_operation() -> None:
 
 
 def test_core_imports_nothing_of_ours() -> None:
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {module}"
-             for path in code() if module_name(path).startswith("tasks.core")
-             for module, _, line in imports(path) if ours(module) and not module.startswith("tasks.core")]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in code()
+        if module_name(path).startswith("tasks.core")
+        for module, _, line in imports(path)
+        if ours(module) and not module.startswith("tasks.core")
+    ]
     assert wrong == []
 
 
 def test_no_underscore_name_is_imported_across_modules() -> None:
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {name} from {module}"
-             for path in code() for module, names, line in imports(path) if ours(module)
-             for name in names if name.startswith("_") and not name.startswith("__")]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {name} from {module}"
+        for path in code()
+        for module, names, line in imports(path)
+        if ours(module)
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
     assert wrong == []
 
 

@@ -22,9 +22,11 @@ def environ_writes(path: Path) -> list[str]:
         if isinstance(node, ast.Assign) and "os.environ" in ast.unparse(node.value):
             aliases.update(ast.unparse(target) for target in node.targets)
         if isinstance(node, ast.arguments):
-            named = [*node.posonlyargs, *node.args][-len(node.defaults):] if node.defaults else []
+            named = [*node.posonlyargs, *node.args][-len(node.defaults) :] if node.defaults else []
             pairs = [*zip(named, node.defaults), *zip(node.kwonlyargs, node.kw_defaults)]
-            aliases.update(arg.arg for arg, default in pairs if default is not None and "os.environ" in ast.unparse(default))
+            aliases.update(
+                arg.arg for arg, default in pairs if default is not None and "os.environ" in ast.unparse(default)
+            )
     found = []
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
@@ -52,8 +54,14 @@ def test_the_scan_sees_a_write() -> None:
 
 
 def test_a_child_gets_no_secret_even_one_never_withdrawn() -> None:
-    env = {"PATH": "/bin", "TARGET_DATABASE_URL": "postgres://u:pw@h/d", "HEROKU_POSTGRESQL_RED_URL": "x",
-           "PGPASSWORD": "pw", "HEROKU_API_KEY": "k", "PGSERVICEFILE": "/tmp/s.conf"}
+    env = {
+        "PATH": "/bin",
+        "TARGET_DATABASE_URL": "postgres://u:pw@h/d",
+        "HEROKU_POSTGRESQL_RED_URL": "x",
+        "PGPASSWORD": "pw",
+        "HEROKU_API_KEY": "k",
+        "PGSERVICEFILE": "/tmp/s.conf",
+    }
     assert environment.child_env(env) == {"PATH": "/bin", "PGSERVICEFILE": "/tmp/s.conf"}
 
 
@@ -61,8 +69,13 @@ def test_the_heroku_cli_alone_gets_the_api_key_back_and_no_colours() -> None:
     withdrawn = {"PATH": "/bin", "HEROKU_API_KEY": "k", "SOURCE_DATABASE_URL": "postgres://u:pw@h/d", "NO_COLOR": "0"}
     environment.withdraw_secrets(withdrawn)
     env = environment.heroku_env({"PATH": "/bin", "NO_COLOR": "0"})
-    assert env == {"PATH": "/bin", "NO_COLOR": "0", "HEROKU_LOGS_COLOR": "0", "DISABLE_TELEMETRY": "true",
-                   "HEROKU_API_KEY": "k"}
+    assert env == {
+        "PATH": "/bin",
+        "NO_COLOR": "0",
+        "HEROKU_LOGS_COLOR": "0",
+        "DISABLE_TELEMETRY": "true",
+        "HEROKU_API_KEY": "k",
+    }
     assert "HEROKU_API_KEY" not in environment.child_env({"PATH": "/bin"})
 
 

@@ -225,7 +225,10 @@ def stop_cluster(state: dict, name: str) -> bool:
 def _major(state: dict, name: str) -> int:
     """The major version of the binaries the cluster is set to run (``bin/../PG_VERSION`` aside)."""
     done = run_command(state, [tool(state, "postgres", name), "--version"], what=f"{name}: postgres --version")
-    return int(re.search(r"\)\s*(\d+)", done.stdout).group(1))  # "postgres (PostgreSQL) 15.18 (Debian …)"
+    found = re.search(r"\)\s*(\d+)", done.stdout)  # "postgres (PostgreSQL) 15.18 (Debian …)"
+    if found is None:
+        raise SandboxError(f"{name}: postgres --version printed no version ({last_line(done.stdout)})")
+    return int(found.group(1))
 
 
 def ensure_cluster(state: dict, name: str) -> None:

@@ -281,7 +281,7 @@ def locked():
 
 
 def has_initdb(bindir: str | Path | None) -> bool:
-    return bool(bindir) and (Path(bindir) / "initdb").is_file()
+    return bindir is not None and str(bindir) != "" and (Path(bindir) / "initdb").is_file()
 
 
 def _version_key(path: str) -> tuple:
@@ -304,9 +304,9 @@ def find_bindir(major: int | None = None) -> str:
         if result.returncode == 0 and has_initdb(result.stdout.strip()):
             return result.stdout.strip()
     candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
-    for candidate in sorted(candidates, key=_version_key, reverse=True):
-        if has_initdb(candidate):
-            return candidate
+    for found in sorted(candidates, key=_version_key, reverse=True):
+        if has_initdb(found):
+            return found
     initdb = shutil.which("initdb")
     if initdb:
         return str(Path(initdb).parent)

@@ -32,6 +32,8 @@ import time
 
 import psycopg
 
+from tasks.core.rows import scalar
+
 DEFAULT_MESSAGES = 2_000
 BODY_POOL_SIZE = 4_096
 MESSAGE_BATCH = 250_000
@@ -131,7 +133,7 @@ def _offsets(cur: psycopg.Cursor) -> dict:
         " (SELECT coalesce(max(id), 0) FROM rooms),"
         " (SELECT coalesce(max(id), 0) FROM messages)"
     )
-    users, rooms, messages = cur.fetchone()
+    users, rooms, messages = cur.fetchone() or (0, 0, 0)
     return {"users": users, "rooms": rooms, "messages": messages}
 
 
@@ -210,7 +212,7 @@ def _insert_participants(cur: psycopg.Cursor, q: _Sql, r0: int, rooms: int, u0: 
         {"r0": r0},
     )
     cur.execute("SELECT count(*) FROM room_participants WHERE room_id > %s", (r0,))
-    return cur.fetchone()[0]
+    return scalar(cur)
 
 
 def _load_body_pool(cur: psycopg.Cursor, seed: int) -> int:
@@ -237,7 +239,7 @@ def _load_members(cur: psycopg.Cursor, r0: int) -> int:
     cur.execute("CREATE UNIQUE INDEX ON _sample_members (k)")
     cur.execute("ANALYZE _sample_members")
     cur.execute("SELECT count(*) FROM _sample_members")
-    return cur.fetchone()[0]
+    return scalar(cur)
 
 
 def _insert_messages(cur: psycopg.Cursor, q: _Sql, lo: int, hi: int, total: int, m0: int,

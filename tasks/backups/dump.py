@@ -27,6 +27,7 @@ from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
 from tasks.core.private import FILE_MODE, private_dir
+from tasks.core.rows import scalar
 from tasks.schema import catalog
 
 PROGRESS_EVERY_S = 3.0
@@ -71,7 +72,7 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
     counts = {}
     for schema, name, _, key in tables:
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-        counts[key] = conn.execute(query).fetchone()[0]
+        counts[key] = scalar(conn.execute(query))
     return counts
 
 
@@ -98,7 +99,7 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
             last = time.monotonic()
             size = temporary.stat().st_size if temporary.exists() else 0
             log(f"pg_dump: {size / 1e6:,.0f} MB written in {last - started:.0f}s")
-    error = process.stderr.read()
+    error = process.stderr.read() if process.stderr else ""
     if process.returncode != 0:
         first = next((line for line in error.splitlines() if line.strip()), "failed")
         raise BackupError(dump_failure(label, first))
@@ -114,8 +115,8 @@ def database_state(service: str, conn: psycopg.Connection | None = None) -> dict
             return database_state(service, own)
     tables = conn.execute(ALL_TABLES).fetchall()
     return {
-        "database": conn.execute("SELECT current_database()").fetchone()[0],
-        "server_version": conn.execute("SHOW server_version").fetchone()[0],
+        "database": scalar(conn.execute("SELECT current_database()")),
+        "server_version": scalar(conn.execute("SHOW server_version")),
         "tables": len(tables),
         "rows": _count_rows(conn, tables),
         "catalog": catalog.snapshot(conn),
@@ -156,9 +157,9 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        dbname = conn.execute("SELECT current_database()").fetchone()[0]
-        server = conn.execute("SHOW server_version").fetchone()[0]
+        snapshot_id = scalar(conn.execute("SELECT pg_export_snapshot()"))
+        dbname = scalar(conn.execute("SELECT current_database()"))
+        server = scalar(conn.execute("SHOW server_version"))
         tools = tools_for(conn, label)
         tables = conn.execute(ALL_TABLES).fetchall()
         shape = catalog.snapshot(conn)

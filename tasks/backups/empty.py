@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.backups import store
+from tasks.core.rows import scalar
 from tasks.migrations.plan import TargetHistory
 
 KIND = "empty"
@@ -83,7 +84,7 @@ def record(service: str, folder: Path, label: str, fingerprint: str | None,
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        history = history_from_rows(conn.execute(HISTORY_SQL).fetchall(), conn.execute(EXISTS_SQL).fetchone()[0])
+        history = history_from_rows(conn.execute(HISTORY_SQL).fetchall(), scalar(conn.execute(EXISTS_SQL)))
         if not holds_nothing(history):
             log(f"the target is no longer empty ({what_is_there(history)}): a pg_dump instead")
             return None

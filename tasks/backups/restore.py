@@ -56,9 +56,10 @@ class Outcome:
 def verified_manifest(dump: Path) -> dict[str, Any]:
     """The manifest of ``dump`` once its sha256 and size are checked; a BackupError saying why not."""
     manifest = store.read_manifest(dump)
-    if store.is_empty_backup(manifest) and store.check_file(store.manifest_path(dump), manifest) is None:
+    if (manifest is not None and store.is_empty_backup(manifest)
+            and store.check_file(store.manifest_path(dump), manifest) is None):
         return manifest  # the manifest is the whole backup: read and well-formed is verified
-    if not store.is_own_manifest(manifest):
+    if manifest is None or not store.is_own_manifest(manifest):
         raise BackupError(f"{dump} has no readable pgconverge manifest ({store.manifest_path(dump).name}): "
                           "only verified backups restore; pick one that has its .json beside it")
     if not dump.is_file():

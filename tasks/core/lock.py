@@ -12,6 +12,7 @@ from collections.abc import Callable
 import psycopg
 
 from tasks.core.errors import ActionableError
+from tasks.core.rows import scalar
 
 LOCK_KEY = 0x7067_636F_6E76  # "pgconv"
 LOCK_POLL_S = 0.2
@@ -40,7 +41,7 @@ def describe_lock_holder(conn: psycopg.Connection) -> str:
 def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[str], None]) -> None:
     deadline = time.monotonic() + wait_s
     told = False
-    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+    while not scalar(conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))):
         if time.monotonic() >= deadline:
             raise LockTimeout(
                 f"another deploy holds the migration lock after {wait_s:g}s: {describe_lock_holder(conn)}; "
@@ -55,8 +56,8 @@ def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[st
 
 def lock_held(conn: psycopg.Connection) -> bool:
     """Whether this session still holds the deploy's lock (a statement may have let go of it)."""
-    return conn.execute(
+    return scalar(conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
         "AND granted AND classid = %s AND objid = %s AND objsubid = 1)",
         (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
-    ).fetchone()[0]
+    ))

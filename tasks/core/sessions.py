@@ -26,6 +26,7 @@ once; a database that cannot be reached is never cached, so the state that reads
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
 
 Rows = list[list[str]]
 
@@ -35,7 +36,7 @@ class Session:
 
     def __init__(self, service: str):
         self.service = service
-        self.conn = None
+        self.conn: Any = None  # a psycopg connection once made (psycopg loads on first use)
         self.answers: dict[Hashable, tuple[object, bool]] = {}  # key -> (answer, kept when only rows change)
 
     def connection(self):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 from dotenv import dotenv_values
 
@@ -92,15 +93,16 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
     if named and (not env_file.exists() or env_file.is_dir()):
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
+    found: Path | None = env_file
     if env_file.exists() and not env_file.is_dir():
         try:
             values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"ENV_FILE: cannot read {env_file}: {exc.__class__.__name__}") from None
     else:
-        env_file = None
+        found = None
     values.update(environ)
-    return values, env_file
+    return values, found
 
 
 def _url(values: Mapping[str, str], key: str, default: str | None = None) -> DatabaseUrl | None:
@@ -236,6 +238,10 @@ def _heroku_app(values: Mapping[str, str]) -> str | None:
     return app
 
 
+@overload
+def _count(values: Mapping[str, str], key: str, default: int, minimum: int) -> int: ...
+@overload
+def _count(values: Mapping[str, str], key: str, default: None, minimum: int) -> int | None: ...
 def _count(values: Mapping[str, str], key: str, default: int | None, minimum: int) -> int | None:
     raw = values.get(key, "").strip()
     if not raw:
@@ -259,6 +265,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     values = _Reading(values)  # records the keys the settings read, for env_file_notes
 
     source = _url(values, "SOURCE_DATABASE_URL", DEFAULT_SOURCE_URL)
+    assert source is not None  # it has a default
     heroku_app = _heroku_app(values)
     target = None if heroku_app else _url(values, "TARGET_DATABASE_URL")
     if heroku_app is None and target is None:

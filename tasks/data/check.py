@@ -76,5 +76,5 @@ def check(src, dst, source_state: Callable[[str], State], target_state: Callable
     present = set(relations(dst))
     target = {name: target_state(name) for name in source if name in present and source[name][0]}
     views = frozenset(name for name, is_view in kinds.items() if is_view)
-    sequences = tuple(dict(conn.execute(SEQUENCE_STATES_SQL).fetchall()) for conn in (src, dst))
+    sequences = (dict(src.execute(SEQUENCE_STATES_SQL).fetchall()), dict(dst.execute(SEQUENCE_STATES_SQL).fetchall()))
     return incomplete(source, target, (large_objects(src), large_objects(dst)), views, sequences)

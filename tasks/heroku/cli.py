@@ -72,11 +72,11 @@ def default_timeout(settings: CliSettings | None = None) -> float:
 
 def find_cli(environ: dict | None = None) -> str | None:
     """The ``heroku`` to run: ``HEROKU_CLI``, the first on PATH, or the project's pinned copy."""
-    environ = os.environ if environ is None else environ
-    named = environ.get("HEROKU_CLI", "").strip()
+    env = os.environ if environ is None else environ
+    named = env.get("HEROKU_CLI", "").strip()
     if named:
         return named if Path(named).is_file() and os.access(named, os.X_OK) else None
-    found = shutil.which("heroku", path=environ.get("PATH", os.defpath))
+    found = shutil.which("heroku", path=env.get("PATH", os.defpath))
     if found:
         return found
     return str(PROJECT_CLI) if PROJECT_CLI.exists() else None

@@ -156,7 +156,7 @@ def parse_backup_status(stdout: str) -> str | None:
 
 
 def backup_succeeded(status: str | None) -> bool:
-    return bool(status) and status.startswith(("Completed", "Finished with"))
+    return status is not None and status.startswith(("Completed", "Finished with"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tasks.core import interrupt
 from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
+from tasks.core.rows import scalar
 from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
@@ -79,7 +80,7 @@ class Limits:
 
 
 def read_history(conn: psycopg.Connection) -> TargetHistory:
-    exists = conn.execute(EXISTS_SQL).fetchone()[0]
+    exists = scalar(conn.execute(EXISTS_SQL))
     rows = conn.execute(HISTORY_SQL).fetchall()
     if exists:
         rows += conn.execute(ROWS_SQL).fetchall()
@@ -300,7 +301,7 @@ def apply_migrations(
             acquire_lock(conn, limits.lock_wait_s, on_event)
         except LockTimeout as exc:
             raise MigrationError(str(exc)) from None
-        if not conn.execute(EXISTS_SQL).fetchone()[0]:  # the DDL needs CREATE on public even if it exists
+        if not scalar(conn.execute(EXISTS_SQL)):  # the DDL needs CREATE on public even if it exists
             conn.execute(TRACKING_DDL)
         plan = plan_migrations(files, read_history(conn), baseline_version, started_at)
         if plan.problems:

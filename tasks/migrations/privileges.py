@@ -13,6 +13,7 @@ needs CREATE on ``public``. PostgreSQL 15 no longer grants CREATE on ``public`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tasks.migrations.files import Migration, MigrationFileError
 
@@ -164,7 +165,7 @@ def privileges_sql(schemas: list[str]) -> str:
 
 
 def parse_privileges(rows: list[list[str]]) -> dict:
-    granted = {"schemas": {}}
+    granted: dict[str, Any] = {"schemas": {}}
     for row in rows:
         if row[0] == "role":
             granted.update(user=row[1], database=row[2], database_create=row[3] == "true", default_schema=row[4])

@@ -18,12 +18,13 @@ from psycopg import sql
 
 from tasks.core import connections
 from tasks.core.processes import pid_alive
+from tasks.core.rows import scalar
 
 ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 
 
 def is_superuser(admin: psycopg.Connection) -> bool:
-    return bool(admin.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0])
+    return bool(scalar(admin.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")))
 
 
 def create(admin: psycopg.Connection, name: str, service: str) -> str:

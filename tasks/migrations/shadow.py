@@ -21,6 +21,7 @@ from psycopg import sql
 
 from tasks.core.connections import conninfo
 from tasks.core.processes import pid_alive
+from tasks.core.rows import scalar
 from tasks.migrations import proof_role
 from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
 from tasks.migrations.files import Migration
@@ -91,7 +92,7 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                                  "superuser, like the target's; the target was not touched)") from None
         with connect(shadow) as conn:
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            version = scalar(conn.execute("SHOW server_version"))
         if seed_files:
             _prove_seeds(shadow, seed_files, on_event)
         return snap, version

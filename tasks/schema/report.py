@@ -21,7 +21,7 @@ FOREIGN_KEY = re.compile(r"FOREIGN KEY \((?P<columns>[^)]*)\) REFERENCES (?P<tab
 def validation_report(snapshot: dict[str, Any], row_counts: dict[str, int], differences: list[dict]) -> dict[str, Any]:
     tables = snapshot.get("tables") or {}
     foreign_keys = []
-    triggers = []
+    triggers: list[Any] = []
     for table, value in sorted(tables.items()):
         for name, constraint in sorted((value.get("constraints") or {}).items()):
             match = FOREIGN_KEY.match(constraint.get("definition", ""))

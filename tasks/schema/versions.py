@@ -40,7 +40,7 @@ def _visitors():
         """In every SELECT over exactly one relation, ``rel.col`` → ``col`` (as 16+ prints it)."""
 
         def visit_SelectStmt(self, ancestors, node):
-            froms = node.fromClause or ()
+            froms: tuple = node.fromClause or ()
             if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
                 return
             relation = froms[0].alias.aliasname if froms[0].alias else froms[0].relname

@@ -38,7 +38,7 @@ demo: sandbox-up
 
 # The house rules (pyproject.toml): lint, format, types, and the import and size rules (no cluster needed).
 CHECKED := tasks sandbox deploy.py
-check: $(BIN)/.installed
+check: | $(BIN)/.installed
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
 	$(BIN)/mypy

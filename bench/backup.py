@@ -67,7 +67,8 @@ def profile(work: Path, sample: str) -> str:
         service.remove()
     breakdown = Breakdown(stats, total, "verified backup", bare, "bare `pg_dump -Fc` just before")
     breakdown.add("`pg_dump -Fc --snapshot` (the dump itself)", "tasks/backups/dump.py", "_dump_with_progress")
-    breakdown.add("exact row counts (`count(*)` per table, in the dump's snapshot)", "tasks/backups/dump.py", "_count_rows")
+    breakdown.add("exact row counts (`count(*)` per table, in the dump's snapshot)", "tasks/backups/dump.py",
+                  "_count_rows")
     breakdown.add("`pg_restore --list` + `pg_dump --version`", "tasks/backups/dump.py", "_run")
     breakdown.add("sha256 of the file", "tasks/backups/store.py", "sha256_file")
     breakdown.add("manifest, rename, pruning of temporary files", "tasks/backups/store.py", "write_manifest")

@@ -37,7 +37,8 @@ PGCOPYDB = ["pgcopydb", "clone", "--source", "service=bench_source", "--target",
             "--table-jobs", "2", "--index-jobs", "2", "--no-owner", "--no-acl", "--drop-if-exists"]
 PYINFRA = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "pyinfra")
 PUSH_DATA = ("pg_dump -Fc -Z0 --data-only --exclude-table-data=schema_migrations -d service=bench_source"
-             " | pg_restore --no-owner --no-acl --data-only --disable-triggers --exit-on-error -d service=bench_push_data")
+             " | pg_restore --no-owner --no-acl --data-only --disable-triggers --exit-on-error"
+             " -d service=bench_push_data")
 FOREIGN_KEYS = """
 SELECT format('%I.%I', n.nspname, c.relname), con.conname
   FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -184,8 +185,8 @@ def data_copy(sample: str, sample_size: int, repeat: int, warmup: int) -> list[R
         Row(scenario, size, "the whole deploy in copy mode (`pyinfra -y`, migrations and every desired state; source "
             "backup current) ÷ `pg_dump | pg_restore`", samples["deploy"],
             samples.ratios(lambda t: t["deploy"], lambda t: t["push"]), None, loads),
-        Row(scenario, size, "`pg_dump --data-only | pg_restore --data-only --disable-triggers` into the same empty schema "
-            "(no foreign key checked)", samples["push_data"], loads=loads),
+        Row(scenario, size, "`pg_dump --data-only | pg_restore --data-only --disable-triggers` into the same "
+            "empty schema (no foreign key checked)", samples["push_data"], loads=loads),
         Row(scenario, size, "verified copy ÷ that data-only restore", [],
             samples.ratios(lambda t: t["copy"], lambda t: t["push_data"]), None, loads),
         Row(scenario, size, "of which verification (count + checksum of every table) ÷ the copy", verifications,
@@ -223,7 +224,8 @@ def profile(sample: str) -> str:
                           found["write"][1], found["write"][0], nested=True)
     breakdown.add_seconds("ending each COPY (`Copy.finish`)", found["finish"][1], found["finish"][0], nested=True)
     breakdown.add_seconds("count + checksum (`table_state`, all calls: plan, source while streaming, target "
-                          "before COMMIT)", found["table_state"][1], found["table_state"][0], nested="across the rows above:")
+                          "before COMMIT)", found["table_state"][1], found["table_state"][0],
+                          nested="across the rows above:")
     breakdown.add_seconds("sequences", found["sequences"][1], found["sequences"][0])
     breakdown.add_seconds("independent completeness check (`check.check`)", found["check"][1], found["check"][0])
     return (breakdown.markdown() + "\n\nNot timed apart: rebuilding the plain indexes and checking the foreign keys "

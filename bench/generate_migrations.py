@@ -21,7 +21,8 @@ def _migration(i: int) -> str:
             f"INSERT INTO {table} (label, amount) SELECT 'row ' || g, g * 1.5 FROM generate_series(1, 200) g;\n"
         )
     if kind == 1:
-        return f"CREATE INDEX {table}_label_idx ON {table} (label);\nCREATE INDEX {table}_created_idx ON {table} (created_at DESC);\n"
+        return (f"CREATE INDEX {table}_label_idx ON {table} (label);\n"
+                f"CREATE INDEX {table}_created_idx ON {table} (created_at DESC);\n")
     if kind == 2:
         return (
             f"ALTER TABLE {table} ADD COLUMN status text NOT NULL DEFAULT 'new' "
@@ -34,9 +35,11 @@ def _migration(i: int) -> str:
             f"CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_touch();\n"
         )
     if kind == 4:
-        return f"UPDATE {table} SET status = 'done' WHERE id % 3 = 0;\nUPDATE {table} SET amount = amount * 2 WHERE status = 'done';\n"
+        return (f"UPDATE {table} SET status = 'done' WHERE id % 3 = 0;\n"
+                f"UPDATE {table} SET amount = amount * 2 WHERE status = 'done';\n")
     return (
-        f"CREATE VIEW {table}_summary AS\n    SELECT status, count(*) AS n, sum(amount) AS total FROM {table} GROUP BY status;\n"
+        f"CREATE VIEW {table}_summary AS\n"
+        f"    SELECT status, count(*) AS n, sum(amount) AS total FROM {table} GROUP BY status;\n"
         f"COMMENT ON VIEW {table}_summary IS 'generated for benchmarks';\n"
     )
 

@@ -80,7 +80,8 @@ class Deploy:
         return run([PYINFRA, "-y", "@local", "exec", "--", "true"], what="pyinfra @local exec -- true")
 
     def psql_floor(self, dbname: str) -> float:
-        script = "\\set ON_ERROR_STOP 1\n" + "".join(f"BEGIN;\n\\i {self.many / name}\nCOMMIT;\n" for name, _ in self.files)
+        files = "".join(f"BEGIN;\n\\i {self.many / name}\nCOMMIT;\n" for name, _ in self.files)
+        script = "\\set ON_ERROR_STOP 1\n" + files
         return run(["psql", "-X", "-q", "-f", "-"], env=self.target.libpq_env(os.environ, dbname), stdin=script,
                    what="psql (one session)")
 
@@ -204,7 +205,9 @@ def _fresh(deploy: Deploy, scenario: str, size: str, repeat: int, warmup: int, w
     rows = [
         Row(scenario, size, "bare `pyinfra -y @local exec -- true` (pyinfra floor)", samples["pyinfra"], loads=loads),
         Row(scenario, size, "`psql`, one session, one transaction per file (psql floor)", samples["psql"], loads=loads),
-        Row(scenario, size, "the whole deploy (every desired state, proof cached): (deploy − pyinfra floor) ÷ psql floor", samples["deploy"],
+        Row(scenario, size,
+            "the whole deploy (every desired state, proof cached): (deploy − pyinfra floor) ÷ psql floor",
+            samples["deploy"],
             samples.ratios(lambda t: t["deploy"] - t["pyinfra"], psql), Goal(1.3), loads),
         Row(scenario, size, "migration engine alone (in-process) ÷ psql floor", samples["engine"],
             samples.ratios(lambda t: t["engine"], psql), None, loads),

@@ -76,7 +76,8 @@ class Yoyo(Peer):
 
     def version(self):
         python = TOOLS / "yoyo" / "bin" / "python"
-        done = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('yoyo-migrations'))"],
+        code = "import importlib.metadata as m; print(m.version('yoyo-migrations'))"
+        done = subprocess.run([str(python), "-c", code],
                               capture_output=True, text=True)
         return done.stdout.strip() or "?"
 

@@ -84,7 +84,8 @@ class Breakdown:
     """A table of steps with their seconds, share of the total and number of calls."""
 
     def __init__(self, stats: pstats.Stats | None, total: float, what: str, reference: float | None = None,
-                 reference_label: str = "", method: str = "under cProfile (which slows Python-heavy steps more than waits)"):
+                 reference_label: str = "",
+                 method: str = "under cProfile (which slows Python-heavy steps more than waits)"):
         self.stats, self.total, self.what, self.method = stats, total, what, method
         self.reference, self.reference_label = reference, reference_label
         self.rows: list[tuple[str, float, int]] = []

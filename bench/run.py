@@ -53,7 +53,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", help="results file (default bench/RESULTS.md; smoke: bench/out/RESULTS-smoke.md)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--files", type=int, help="generated migrations (scenarios 1 and 2)")
-    parser.add_argument("--real-files", type=int, help="the first N of Lemmy's 247 real migrations (scenario 6; default all)")
+    parser.add_argument("--real-files", type=int,
+                        help="the first N of Lemmy's 247 real migrations (scenario 6; default all)")
     parser.add_argument("--repeat", type=int, help="measured rounds (scenarios 1, 2, 5, 6)")
     parser.add_argument("--warmup", type=int, help="warm-up rounds, thrown away")
     parser.add_argument("--messages", type=int, help="messages in the backup/copy sample (3,400,000 ≈ 1 GB)")
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(SCENARIOS)
     if unknown:
-        print(f"bench: unknown scenario(s) {', '.join(sorted(unknown))}: pick from {', '.join(SCENARIOS)}", file=sys.stderr)
+        print(f"bench: unknown scenario(s) {', '.join(sorted(unknown))}: pick from {', '.join(SCENARIOS)}",
+              file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else ROOT / "bench" / ("out/RESULTS-smoke.md" if args.smoke else "RESULTS.md")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         # The deploy scenarios first: the others create databases on the source cluster, which
         # would make the deploy's source backup look stale (and be taken again, inside the timing).
-        scenario("noop", "1. No-op converge", lambda: migrations.noop_converge(work, sizes.files, sizes.repeat, sizes.warmup),
+        scenario("noop", "1. No-op converge",
+                 lambda: migrations.noop_converge(work, sizes.files, sizes.repeat, sizes.warmup),
                  lambda: migrations.profile(work, sizes.files, fresh=False))
         scenario("fresh", "2. Fresh apply",
                  lambda: migrations.fresh_apply(work, sizes.files, sizes.repeat, sizes.warmup, with_peers),
@@ -171,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         scenario("real", "6. Fresh apply, real migrations",
                  lambda: migrations.real_apply(work, sizes.real_files, sizes.repeat, sizes.warmup, with_peers),
                  lambda: migrations.profile(work, migrations.real_files(sizes.real_files), fresh=True))
-        scenario("snapshot", "5. Schema snapshot", lambda: snapshot.schema_snapshot(sizes.tables, sizes.repeat, sizes.warmup))
+        scenario("snapshot", "5. Schema snapshot",
+                 lambda: snapshot.schema_snapshot(sizes.tables, sizes.repeat, sizes.warmup))
         if "backup" in only or "copy" in only:
             say(f"sample database of {sizes.messages:,} messages …")
             with databases.sample_source(sizes.messages) as (sample, size):
@@ -182,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                 scenario("copy", "4. Data copy", lambda: copy.data_copy(sample, size, sizes.big_repeat, sizes.warmup),
                          lambda: copy.profile(sample))
 
-    ordered = sorted((row for key in SCENARIOS for row in rows.get(key, [])), key=lambda row: row.scenario.split(".")[0])
+    ordered = sorted((row for key in SCENARIOS for row in rows.get(key, [])),
+                     key=lambda row: row.scenario.split(".")[0])
     command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)]).strip()
     info["load average (1 min)"] = f"{load_start:.2f} at the start, {load1():.2f} at the end"
     info["duration"] = f"{(time.perf_counter() - started) / 60:.1f} min"

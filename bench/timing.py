@@ -43,7 +43,8 @@ class Samples:
     def __getitem__(self, step: str) -> list[float]:
         return self.times[step]
 
-    def ratios(self, numerator: Callable[[dict[str, float]], float], denominator: Callable[[dict[str, float]], float]) -> list[float]:
+    def ratios(self, numerator: Callable[[dict[str, float]], float],
+               denominator: Callable[[dict[str, float]], float]) -> list[float]:
         """One ratio per round, e.g. ``ratios(lambda t: t["deploy"] - t["pyinfra"], lambda t: t["psql"])``."""
         rounds = len(self.loads)
         per_round = [{name: values[i] for name, values in self.times.items()} for i in range(rounds)]
@@ -51,7 +52,8 @@ class Samples:
 
 
 def interleave(steps: dict[str, Callable[[], float]], repeat: int, warmup: int, label: str,
-               before_round: Callable[[], None] | None = None, after_round: Callable[[], None] | None = None) -> Samples:
+               before_round: Callable[[], None] | None = None,
+               after_round: Callable[[], None] | None = None) -> Samples:
     """
     Run ``warmup + repeat`` rounds of ``steps`` (each returns the seconds it measured itself, so
     it can leave its set-up out). ``before_round``/``after_round`` prepare and clean up, untimed.

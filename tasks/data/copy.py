@@ -34,7 +34,7 @@ from psycopg import sql
 from tasks.core.errors import ActionableError
 from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
-from tasks.data import check, relations
+from tasks.data import check, relations, sequences
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
 from tasks.data.plan import (CONNECTION_RESERVE, capped_jobs, column_problems, conflict_refusal,  # noqa: F401
                              large_objects_refusal, missing_refusal, type_refusal)
@@ -462,20 +462,6 @@ def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, t
     return refreshed
 
 
-def _set_sequences(src: psycopg.Connection, dst: psycopg.Connection) -> int:
-    """Each sequence at the source's state, ascending or descending: its last value, called; or, never
-    called in the source, back at its start, not called."""
-    count = 0
-    current = {name: (value, start) for name, value, start in dst.execute(relations.SEQUENCES_SQL).fetchall()}
-    for name, value, _ in src.execute(relations.SEQUENCES_SQL).fetchall():
-        if name not in current or current[name][0] == value:
-            continue
-        called, to = (True, value) if value is not None else (False, current[name][1])
-        dst.execute(sql.SQL("SELECT setval({}, %s, %s)").format(sql.Literal(name)), (to, called))
-        count += 1
-    return count
-
-
 def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list[str]:
     large_objects = large_objects_refusal(*src.execute(relations.LARGE_OBJECTS_SQL).fetchone())
     problems = [large_objects] if large_objects else []
@@ -540,9 +526,10 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             _load(source, target_service, catalogs, again, jobs, log)
             plan.replace += [t for t, _ in again]  # the summary counts every table reloaded
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
-        plan.sequences = _set_sequences(src, dst)
+        loaded = set(plan.copy + plan.replace)
+        plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
         if plan.sequences:
-            log(f"sequences: {plan.sequences} set to the source's values")
+            log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
         problems = check.check(src, dst, lambda name: _pair(catalogs[0].state(name)),
                                lambda name: _pair(catalogs[1].state(name)))
         if problems:

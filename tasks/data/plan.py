@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tasks.data import relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
+from tasks.data.sequences import ahead
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Side:
     tables: dict[str, Relation] = field(default_factory=dict)
     views: dict[str, Relation] = field(default_factory=dict)  # populated ones only
     unpopulated_views: set[str] = field(default_factory=set)
-    sequences: dict[str, int | None] = field(default_factory=dict)  # None: never called
+    sequences: dict[str, tuple[int, int]] = field(default_factory=dict)  # (next value, increment)
     large_objects: tuple[int, str] = (0, "")
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
 
@@ -54,7 +55,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"{PINNED_FORMAT};\n"
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
-        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value, start_value);\n"
+        f"SELECT 'sequence', name, next, increment FROM ({relations.SEQUENCES_SQL}) x(name, next, increment, lo, hi);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
@@ -86,7 +87,7 @@ def parse(rows: list[list[str]]) -> Side:
         elif tag == "view":
             populated[row[1]] = row[2] == "t"
         elif tag == "sequence":
-            side.sequences[row[1]] = int(row[2]) if row[2] else None
+            side.sequences[row[1]] = (int(row[2]), int(row[3]))
         elif tag == "column":
             side.columns.setdefault(row[1], {})[row[2]] = row[3]
         elif tag == "lo":
@@ -156,7 +157,7 @@ class Pending:
     conflicts: list[tuple[Relation, Relation]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
-    sequences: list[tuple[str, int | None]] = field(default_factory=list)
+    sequences: list[tuple[str, int]] = field(default_factory=list)  # (name, next value)
     in_sync: int = 0
 
     @property
@@ -194,8 +195,9 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             # one the target lacks yet is listed too when rows are written (the migrations create it)
             if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
-    for name, value in sorted(source.sequences.items()):
-        if name not in target.sequences or target.sequences[name] != value:  # either direction
+    for name, (value, _) in sorted(source.sequences.items()):
+        # only forward: a target sequence already further (the application's) is left alone
+        if name not in target.sequences or ahead(value, *target.sequences[name]):
             todo.sequences.append((name, value))
     return todo
 
@@ -241,6 +243,5 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
               for t in todo.replace]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"set sequence {name} to {value:,}" if value is not None else f"reset sequence {name} (never used in the source)"
-              for name, value in todo.sequences]
+    lines += [f"move sequence {name} forward (next value {value:,}, as in the source)" for name, value in todo.sequences]
     return lines

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tasks.data import relations
+from tasks.data import cascades, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
 from tasks.data.sequences import ahead
 
@@ -32,6 +32,7 @@ class Side:
     sequences: dict[str, tuple[int, int]] = field(default_factory=dict)  # (next value, increment)
     large_objects: tuple[int, str] = (0, "")
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+    cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
 
 
 def _named(names: list[str] | None) -> str:
@@ -41,11 +42,13 @@ def _named(names: list[str] | None) -> str:
     return "name IN (SELECT jsonb_array_elements_text(" + "'" + json.dumps(names).replace("'", "''") + "'::jsonb))"
 
 
-def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
+def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None,
+           with_cascades: bool = False) -> str:
     """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for`` (all when
     None), else counted when in ``counts_for`` (all when None), else only whether it has a row
     (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
-    (so an empty database still gives output)."""
+    (so an empty database still gives output). ``with_cascades``: the foreign keys a DELETE acts
+    through, each with the child rows it would act on (:mod:`tasks.data.cascades`)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
     views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
@@ -62,6 +65,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
+        + (cascades.COUNTS_SQL + ";\n" if with_cascades else "")
         + "SELECT 'end', '', '';\n"
     )
 
@@ -96,6 +100,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.tables[row[1]] = Relation(row[1], parents.get(row[1], ""), int(row[2]), row[3])
         elif tag == "vrows":
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
+        elif tag == "cascade":
+            side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
     return side
 
@@ -159,6 +165,8 @@ class Pending:
     views: list[str] = field(default_factory=list)
     sequences: list[tuple[str, int]] = field(default_factory=list)  # (name, next value)
     in_sync: int = 0
+    cascaded: list[cascades.Cascade] = field(default_factory=list)  # children a replace acts on: reloaded
+    lost: list[cascades.Cascade] = field(default_factory=list)  # children whose rows a replace would lose
 
     @property
     def anything(self) -> bool:
@@ -187,6 +195,12 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             todo.replace.append(name)
         else:
             todo.conflicts.append((want, have))
+    if todo.replace:
+        reloadable = {name for name, want in source.tables.items() if want.rows and name in target.tables
+                      and (target.tables[name].rows, target.tables[name].checksum) == (want.rows, want.checksum)}
+        todo.cascaded, todo.lost = cascades.follow(todo.replace, target.cascades, reloadable)
+        todo.replace += [c.child for c in todo.cascaded]
+        todo.in_sync -= len(todo.cascaded)
     rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
@@ -215,7 +229,7 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | 
     if todo.conflicts:
         want, have = todo.conflicts[0]
         return conflict_refusal(want.name, have.rows, want.rows)
-    return None
+    return cascades.refusal(todo.lost)
 
 
 CONNECTION_RESERVE = 3  # left free for the app, an operator's psql and the deploy's own checks
@@ -240,8 +254,11 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
             continue
         lines.append(f"copy {rows:,} rows into {top} ({len(members)} partition(s) or child table(s)):")
         lines += [f"  {m}: {source.tables[m].rows:,} rows" for m in members]
+    cascaded = {c.child: c for c in todo.cascaded}
     lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
-              for t in todo.replace]
+              for t in todo.replace if t not in cascaded]
+    lines += [f"replacing {c.parent} {c.describe()}: reloaded from the source ({source.tables[c.child].rows:,} rows)"
+              for c in todo.cascaded]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"move sequence {name} forward (next value {value:,}, as in the source)" for name, value in todo.sequences]
+    lines += [f"move sequence {name} forward to the source's (next value {value:,})" for name, value in todo.sequences]
     return lines

@@ -44,11 +44,13 @@ def wanted_next(current: SequenceState, needs: Iterable[int | None]) -> int | No
 
 
 def setval_args(state: SequenceState, next_value: int) -> tuple[int, bool]:
-    """Pure: the ``setval(value, is_called)`` after which nextval() gives ``next_value`` (past the
-    sequence's bounds: its last value, called, so that nextval() reports the end of the sequence)."""
-    if state.min <= next_value <= state.max:
-        return next_value, False
-    return next_value - state.increment, True
+    """Pure: the ``setval(value, is_called)`` after which nextval() gives ``next_value``: the value
+    before it, called (as a sequence that was used reads), or, when that is outside the sequence's
+    bounds (a sequence never used, at its start), ``next_value`` itself, not called."""
+    last = next_value - state.increment
+    if state.min <= last <= state.max:
+        return last, True
+    return next_value, False
 
 
 def states(conn: psycopg.Connection) -> dict[str, SequenceState]:
@@ -70,7 +72,8 @@ def column_needs(dst: psycopg.Connection, loaded: set[str], tops: dict[str, str]
         state = target[sequence]
         extreme = sql.SQL("max" if state.increment > 0 else "min")
         query = sql.SQL("SELECT {}({})::numeric FROM {}").format(extreme, sql.Identifier(column), sql.SQL(table))
-        value = dst.execute(query).fetchone()[0]
+        row = dst.execute(query).fetchone()
+        value = row[0] if row else None
         if value is not None:
             needs[sequence] = int(value) + state.increment
     return needs

@@ -42,7 +42,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
             target_service="target",
         )
     """
-    found = _read_sides(source_service, target_service, counts=planning())
+    found = _read_sides(source_service, target_service, counts=planning(), replace=replace)
     if isinstance(found, str):
         yield from refuse(found)
         return
@@ -70,17 +70,19 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
         parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
             + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
-            + ([f"set {done.sequences} sequence(s)"] if done.sequences else [])
+            + ([f"moved {done.sequences} sequence(s) forward"] if done.sequences else []) \
+            + ([f"analysed {len(done.analyzed)}"] if done.analyzed else [])
         return ", ".join(parts) + ", complete"
 
     yield python_step(run)
 
 
-def _read_sides(source_service: str, target_service: str, counts: bool):
+def _read_sides(source_service: str, target_service: str, counts: bool, replace: bool = False):
     """Both sides as the plan sees them, or the line saying which one cannot be read."""
     # The target first (cheap while it is empty), then the source: checksums only where the target's
     # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
-    target = read(CopyState, target_service, copyplan.script())
+    # with COPY_CONFLICT=replace: the keys a replace's DELETE cascades through, and the rows they reach
+    target = read(CopyState, target_service, copyplan.script(with_cascades=replace))
     if isinstance(target, FactError):
         return f"cannot read the target's tables for the copy: {target['error']}"
     source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target), None if counts else []))
@@ -93,7 +95,7 @@ def copy_refusal(source_service: str, target_service: str, replace: bool) -> str
     """Why the copy will refuse, known before any change (large objects, columns of another name or
     type, conflicts; a missing table is no reason: the migrations may create it), or None.
     The target backup asks first, so a run bound to fail neither takes a backup nor migrates."""
-    found = _read_sides(source_service, target_service, counts=False)
+    found = _read_sides(source_service, target_service, counts=False, replace=replace)
     if isinstance(found, str):
         return None  # the copy step says it, with its own context
     source, target = found

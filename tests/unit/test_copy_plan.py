@@ -31,7 +31,7 @@ def test_partitions_are_shown_under_their_parent_with_row_counts():
     assert todo.missing == ['"S".m_1', '"S".m_2', "public.users"]
     assert copyplan.plan_lines(source, target, todo) == [
         'copy 15 rows into "S".m (2 partition(s) or child table(s)):', '  "S".m_1: 10 rows', '  "S".m_2: 5 rows',
-        "copy 3 rows into public.users", "move sequence public.users_id_seq forward (next value 4, as in the source)"]
+        "copy 3 rows into public.users", "move sequence public.users_id_seq forward to the source's (next value 4)"]
 
 
 def test_nothing_pending_when_rows_views_and_sequences_match():
@@ -146,7 +146,7 @@ def test_only_connection_and_disk_faults_are_told_to_check_the_target_and_run_ag
     (running, disk space) and run again", which never helps."""
     import psycopg
 
-    from tasks.data.copy import _fault
+    from tasks.data.loader import fault as _fault
 
     lost = _fault("public.a", psycopg.OperationalError("server closed the connection unexpectedly"))
     full = _fault("public.a", psycopg.errors.DiskFull("could not extend file"))

@@ -19,7 +19,9 @@ def test_the_wanted_next_value_is_never_behind_where_the_sequence_is_or_any_need
     assert wanted_next(SequenceState(final, increment, -10**7, 10**7), needs) is None  # the second run: nothing
 
 
-def test_setval_lands_on_the_next_value_inside_the_bounds_and_on_the_last_one_past_them():
+def test_setval_reads_like_a_used_sequence_or_at_its_start_like_an_unused_one():
     assert setval_args(SequenceState(5, 1, 1, 100), 1) == (1, False)
+    assert setval_args(SequenceState(5, 1, 1, 100), 4) == (3, True)
     assert setval_args(SequenceState(5, 1, 1, 100), 101) == (100, True)
+    assert setval_args(SequenceState(-5, -1, -100, -1), -1) == (-1, False)
     assert setval_args(SequenceState(-5, -1, -100, -1), -101) == (-100, True)

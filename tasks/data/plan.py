@@ -33,6 +33,7 @@ class Side:
     large_objects: tuple[int, str] = (0, "")
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
     cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
+    plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
 
 
 def _named(names: list[str] | None) -> str:
@@ -57,6 +58,8 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
     return (
         f"{PINNED_FORMAT};\n"
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
+        f"SELECT 'plain', x.name, n.nspname || '.' || c.relname FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
+        " JOIN pg_class c ON c.oid = x.oid::oid JOIN pg_namespace n ON n.oid = c.relnamespace;\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
         f"SELECT 'sequence', name, next, increment FROM ({relations.SEQUENCES_SQL}) x(name, next, increment, lo, hi);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
@@ -100,6 +103,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.tables[row[1]] = Relation(row[1], parents.get(row[1], ""), int(row[2]), row[3])
         elif tag == "vrows":
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
+        elif tag == "plain":
+            side.plain[row[1]] = row[2]
         elif tag == "cascade":
             side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
@@ -216,18 +221,60 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     return todo
 
 
-def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | None:
+def expected_tables(catalog: dict) -> dict[str, dict[str, str]]:
+    """Pure: the tables of an expected schema (the proof's catalog, :mod:`tasks.schema.catalog`) by
+    'schema.table', each with the columns the copy writes (generated ones left out) and their types."""
+    tables = {}
+    for name, table in (catalog.get("tables") or {}).items():
+        if table.get("kind") != "table":
+            continue  # a partitioned table holds no rows: its partitions are tables
+        columns = sorted((table.get("columns") or {}).items(), key=lambda item: item[1].get("position", 0))
+        tables[name] = {column: value["type"] for column, value in columns if not value.get("generated")}
+    return tables
+
+
+def foreseen_refusals(source: Side, expected: dict[str, dict[str, str]]) -> list[str]:
+    """Pure: what the copy would refuse once the pending migrations have run, from the expected
+    schema: each source table with rows that the migrations leave out, or whose columns they name
+    or type otherwise. Said before the backup and before any migration."""
+    problems = []
+    after = "the schema after the pending migrations"
+    fix = "nothing was changed; make the same change in the source first (or use DATA_MIGRATION=fresh)"
+    for table, want in sorted(source.tables.items()):
+        plain = source.plain.get(table, table)
+        if not want.rows or table not in source.columns:
+            continue
+        if plain not in expected:
+            problems.append(f"table {table} has rows in the source but is not in {after}: {fix}")
+            continue
+        theirs, ours = source.columns[table], expected[plain]
+        problems += [f"table {table}: column {quoted(c)} is in the source but not in {after}: {fix}"
+                     for c in theirs if c not in ours]
+        problems += [f"table {table}: column {quoted(c)} is in {after} but not in the source: {fix}"
+                     for c in ours if c not in theirs]
+        problems += [f"table {table}: column {quoted(c)} is {kind} in the source but {ours[c]} in {after}: {fix}"
+                     for c, kind in theirs.items() if c in ours and ours[c] != kind]
+    return problems
+
+
+def refusal(source: Side, target: Side, todo: Pending, planning: bool,
+            expected: dict[str, dict[str, str]] | None = None) -> str | None:
     """Pure: why the copy cannot start, or None. A table missing in the target is no reason while
-    planning: the migrations before the copy may create it."""
+    planning: the migrations before the copy may create it. With migrations pending, ``expected``
+    (:func:`expected_tables`) is what the copy will meet: the columns are compared with it."""
     if source.large_objects[0]:
         return large_objects_refusal(*source.large_objects)
-    columns = column_refusals(source, target)
+    columns = column_refusals(source, target) if expected is None else foreseen_refusals(source, expected)
     if columns:
         return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")
     if todo.missing and not planning:
         return missing_refusal(todo.missing[0])
-    if todo.conflicts:
-        want, have = todo.conflicts[0]
+    conflicts = todo.conflicts
+    if expected is not None:  # a table the migrations change is compared after them, by the copy itself
+        conflicts = [(want, have) for want, have in conflicts
+                     if target.columns.get(want.name) == expected.get(source.plain.get(want.name, want.name))]
+    if conflicts:
+        want, have = conflicts[0]
         return conflict_refusal(want.name, have.rows, want.rows)
     return cascades.refusal(todo.lost)
 

@@ -70,6 +70,7 @@ def test_a_child_equal_to_the_source_is_counted_in_the_plan_and_reloaded(project
     """Through the real CLI: the dry run names the cascade and its count; the run reloads the child;
     a second run changes nothing."""
     project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"  # the copy alone
     ddl = _schema("CASCADE")
     same_schema(project, source_db, ddl)
     query(source_db, "INSERT INTO parent VALUES (1, 'a'), (2, 'b'); INSERT INTO child VALUES (1, 1), (2, 2);",
@@ -88,6 +89,7 @@ def test_a_child_equal_to_the_source_is_counted_in_the_plan_and_reloaded(project
 
 def test_the_dry_run_refuses_a_cascade_before_any_backup(project, source_db):
     project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"  # the copy alone
     same_schema(project, source_db, _schema("CASCADE"))
     query(source_db, "INSERT INTO parent VALUES (1, 'a');", which="source")
     assert project.deploy().code == 0

@@ -86,3 +86,17 @@ def test_a_seed_failure_names_the_seed_file(services, tmp_path):
         seed_load.load("service=target", files, "insert")
     assert str(failed.value).startswith('seed file prices.csv: new row for relation "prices" violates check constraint')
     assert query(services.target_db, "SELECT count(*) FROM prices")[0][0] == 0
+
+
+def test_every_loaded_table_is_analysed_so_the_estimates_are_the_real_counts(services, source_db):
+    """Issue 31 item 5. Old code: reltuples stayed -1 (never analysed) until autovacuum came round."""
+    migrate_target(services.target_url)
+    estimate = ("SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relname IN ('users', 'rooms', 'messages') ORDER BY 1")
+    lines: list[str] = []
+    done = datacopy.copy_data("source", "target", False, lines.append, jobs=3)
+    assert {"public.users", "public.rooms", "public.messages"} <= set(done.analyzed)
+    assert query(services.target_db, estimate) == [("messages", 500), ("rooms", 5), ("users", 50)]
+    assert any(line.startswith("statistics: ") for line in lines)
+    again = datacopy.copy_data("source", "target", False, lines.append, jobs=3)
+    assert again.analyzed == [] and again.copy == []

@@ -33,8 +33,10 @@ SELECT format('%I.%I', an.nspname, ac.relname), format('%I.%I', bn.nspname, bc.r
        (SELECT string_agg(format('%I IS NOT NULL', k.attname), ' AND ') FROM pg_attribute k
          WHERE k.attrelid = f.conrelid AND k.attnum = ANY(f.conkey))
   FROM pg_constraint f
-  JOIN leaves a ON a.top = f.conrelid JOIN pg_class ac ON ac.oid = a.leaf JOIN pg_namespace an ON an.oid = ac.relnamespace
-  JOIN leaves b ON b.top = f.confrelid JOIN pg_class bc ON bc.oid = b.leaf JOIN pg_namespace bn ON bn.oid = bc.relnamespace
+  JOIN leaves a ON a.top = f.conrelid JOIN pg_class ac ON ac.oid = a.leaf
+  JOIN pg_namespace an ON an.oid = ac.relnamespace
+  JOIN leaves b ON b.top = f.confrelid JOIN pg_class bc ON bc.oid = b.leaf
+  JOIN pg_namespace bn ON bn.oid = bc.relnamespace
  WHERE f.contype = 'f' AND f.conparentid = 0 AND f.confdeltype IN ('c', 'n', 'd')
  ORDER BY 1, 3, 2
 """

@@ -38,11 +38,12 @@ SELECT format('%I.%I', seq.schemaname, seq.sequencename),
 LARGE_OBJECT_COUNT_SQL = "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata"
 
 State = tuple[int, str]  # (rows, checksum)
+Sequence = tuple[int, int]  # (next value, increment)
 
 
 def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_objects: tuple[int, int],
                views: frozenset[str] = frozenset(),
-               sequences: tuple[Mapping[str, tuple[int, int]], Mapping[str, tuple[int, int]]] = ({}, {})) -> list[str]:
+               sequences: tuple[Mapping[str, Sequence], Mapping[str, Sequence]] = ({}, {})) -> list[str]:
     """Pure: one line per source relation holding rows whose target rows differ (empty: complete).
     Materialized ``views`` are compared by row count: their rows are derived, and a query may
     aggregate in another order on another server. ``sequences`` ({name: (next value, increment)} per
@@ -60,9 +61,9 @@ def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_o
     for name, (value, _) in sorted(sequences[0].items()):
         if name not in sequences[1]:
             continue
-        have, increment = sequences[1][name]
-        if (value > have) if increment > 0 else (value < have):
-            problems.append(f"sequence {name}: next value {value} in the source, behind it ({have}) in the target")
+        there, increment = sequences[1][name]
+        if (value > there) if increment > 0 else (value < there):
+            problems.append(f"sequence {name}: next value {value} in the source, behind it ({there}) in the target")
     if large_objects[0] != large_objects[1]:
         problems.append(f"large objects: {large_objects[0]:,} in the source, {large_objects[1]:,} in the target")
     return problems
@@ -85,6 +86,6 @@ def check(src, dst, source_state: Callable[[str], State], target_state: Callable
     present = set(relations(dst))
     target = {name: target_state(name) for name in source if name in present and source[name][0]}
     views = frozenset(name for name, is_view in kinds.items() if is_view)
-    sequences = tuple({name: (int(nxt), int(inc)) for name, nxt, inc in conn.execute(SEQUENCE_STATES_SQL).fetchall()}
-                      for conn in (src, dst))
-    return incomplete(source, target, (large_objects(src), large_objects(dst)), views, sequences)
+    source_seqs, target_seqs = ({name: (int(nxt), int(inc)) for name, nxt, inc in conn.execute(SEQUENCE_STATES_SQL)}
+                                for conn in (src, dst))
+    return incomplete(source, target, (large_objects(src), large_objects(dst)), views, (source_seqs, target_seqs))

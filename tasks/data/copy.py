@@ -81,7 +81,7 @@ def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, t
     """Refresh the target's materialized views that are populated in the source: all of them after
     tables were written, else those unpopulated or of another row count (their rows are derived)."""
     src, tgt = catalogs
-    populated_there = dict(tgt.views)
+    populated_there: dict[str, bool] = dict(tgt.views)
     refreshed = []
     for view, populated in src.views:
         if not populated or view not in populated_there:
@@ -96,7 +96,8 @@ def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, t
 
 
 def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list[str]:
-    large_objects = large_objects_refusal(*src.execute(relations.LARGE_OBJECTS_SQL).fetchone())
+    count, oids = src.execute(relations.LARGE_OBJECTS_SQL).fetchone() or (0, "")
+    large_objects = large_objects_refusal(count, oids)
     problems = [large_objects] if large_objects else []
     present = set(target.tables)
     for table in source.tables:
@@ -122,10 +123,11 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
 
 
 def _copy_data(source_service, target_service, replace, log, before_replace, jobs) -> CopyPlan:
-    with psycopg.connect(conninfo(source_service), autocommit=True) as src, psycopg.connect(conninfo(target_service), autocommit=True) as dst:
+    with psycopg.connect(conninfo(source_service), autocommit=True) as src, \
+            psycopg.connect(conninfo(target_service), autocommit=True) as dst:
         acquire_lock(dst, LOCK_WAIT_S, log)  # one copy at a time; the plan is made under the lock
         src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        source = Source(source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])
+        source = Source(source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
         for conn in (src, dst):
             conn.execute(PINNED_FORMAT)
         catalogs = Catalog(src), Catalog(dst)
@@ -157,7 +159,7 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             before_replace()
         work = [(t, False) for t in plan.copy] + [(t, True) for t in plan.replace]
         if jobs > 1 and len(work) > 1:
-            free = dst.execute(relations.FREE_CONNECTIONS_SQL).fetchone()[0]
+            free = dst.execute(relations.FREE_CONNECTIONS_SQL).fetchone()[0]  # type: ignore[index]
             if capped_jobs(jobs, free) < jobs:
                 log(f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
                     f"and {CONNECTION_RESERVE} are left for others")
@@ -165,7 +167,8 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         loader.load(source, target_service, catalogs, work, jobs, log)
         # A cascade the plan did not foresee (a key added meanwhile) is refilled from the source too.
         if plan.replace:
-            again = [(t, True) for t in plan.in_sync if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
+            again = [(t, True) for t in plan.in_sync
+                     if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
             loader.load(source, target_service, catalogs, again, jobs, log)
             plan.replace += [t for t, _ in again]  # the summary counts every table reloaded
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
@@ -187,4 +190,4 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
 
 
 def _pair(state: TableState) -> tuple[int, str]:
-    return state.rows, state.checksum
+    return state.rows, state.checksum or ""

@@ -126,7 +126,8 @@ class Worker:
                 for table in group:
                     got[table] = table_state(self.dst, table)
                     if table not in want:
-                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
+                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; "
+                                        "run again")
                     if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
                         raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
                                         f"another checksum than the source's {want[table].rows:,}: rolled back; "

@@ -46,7 +46,8 @@ def load_groups(tables: list[str], references: dict[str, set[str]]) -> list[tupl
                     todo.append(ref)
         return seen
 
-    groups, placed = [], set()
+    groups: list[tuple[str, ...]] = []
+    placed: set[str] = set()
     for table in order:
         if table in placed:
             continue

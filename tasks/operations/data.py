@@ -62,8 +62,9 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
 
     Tables at any place in a partition or inheritance tree, columns matched by name; one
     transaction per table, each after the tables it references, verified before its commit;
-    then populated materialized views refreshed, sequences set, and an independent completeness
-    check. A table whose rows already match is left alone.
+    then populated materialized views refreshed, sequences moved forward (never back), the loaded
+    tables analysed, and an independent completeness check. A table whose rows already match is
+    left alone; a replace's cascades are reloaded from the source or refused by name.
 
     **Example:**
 

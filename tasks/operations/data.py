@@ -5,6 +5,7 @@ Data copied (``DATA_MIGRATION=copy``): the source's rows present in the target, 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
@@ -104,7 +105,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
                                       host.log)
             host.log(f"backup {backup.path} verified before replacing tables")
 
-    def run(log) -> None:
+    def run(log: Callable[[str], None]) -> str:
         done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
         parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
             + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \

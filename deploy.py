@@ -86,6 +86,7 @@ backups.target_captured_before_change(
     copy_from="source" if settings.data_migration == "copy" else None,
     copy_replace=settings.copy_replace,
     heroku_app=app.name if app else None,
+    state_dir=state_dir,
 )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
@@ -121,6 +122,9 @@ else:
         backup_dir=backup_dir,
         keep=settings.backup_keep,
         jobs=settings.copy_jobs,
+        migrations=run.migrations,
+        state_dir=state_dir,
+        baseline_version=settings.baseline_version,
     )
 
 # 8. Every seed row exists in the target.

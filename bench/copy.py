@@ -206,8 +206,8 @@ def profile(sample: str) -> str:
         targets.create(("bench_push", "bench_copy"))
         reference = push()
         with timers({
-            "copy_table": (datacopy.Worker, "copy"), "table_state": (datacopy, "table_state"),
-            "sequences": (datacopy, "_set_sequences"), "check": (datacopy.check, "check"),
+            "copy_table": (datacopy.loader.Worker, "copy"), "table_state": (datacopy.loader, "table_state"),
+            "sequences": (datacopy.sequences, "advance"), "check": (datacopy.check, "check"),
             "write": (psycopg.Copy, "write"), "finish": (psycopg.Copy, "finish"),
         }) as found:
             total = timed(copy)

@@ -88,3 +88,12 @@ class Pair:
     def __exit__(self, *exc):
         drop_db(self.source, "source")
         drop_db(self.target)
+
+
+def migrate_target(target_url: str) -> None:
+    """The example app's migrations applied to the target (the source_db fixture's schema)."""
+    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tests.support import MIGRATIONS
+
+    apply_migrations(target_url, read_migrations(MIGRATIONS), None, Limits())

@@ -9,7 +9,7 @@ Whatever the copy does not handle therefore fails the run by name, instead of be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from typing import Callable, Mapping
 
 # Not built from tasks.data.relations on purpose: a relation that list misses must show up here.
 RELATIONS_WITH_STORAGE_SQL = """
@@ -26,21 +26,28 @@ SELECT format('%I.%I', ns.nspname, rel.relname), rel.relkind = 'm'
                     WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.objid = rel.oid AND dep.deptype = 'e')
  ORDER BY 1
 """
+# Each sequence's next value (what nextval() gives) and increment, read from the sequence itself.
 SEQUENCE_STATES_SQL = """
-SELECT format('%I.%I', seq.schemaname, seq.sequencename), seq.last_value FROM pg_catalog.pg_sequences seq
+SELECT format('%I.%I', seq.schemaname, seq.sequencename),
+       (xpath('/row/n/text()', query_to_xml(format(
+           'SELECT CASE WHEN is_called THEN last_value::numeric + %s ELSE last_value END AS n FROM %I.%I',
+           seq.increment_by, seq.schemaname, seq.sequencename), false, true, '')))[1]::text::numeric, seq.increment_by
+  FROM pg_catalog.pg_sequences seq
  WHERE seq.schemaname <> ALL (ARRAY['_heroku', 'heroku_ext'])
 """
 LARGE_OBJECT_COUNT_SQL = "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata"
 
 State = tuple[int, str]  # (rows, checksum)
+Sequence = tuple[int, int]  # (next value, increment)
 
 
 def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_objects: tuple[int, int],
                views: frozenset[str] = frozenset(),
-               sequences: tuple[Mapping[str, int | None], Mapping[str, int | None]] = ({}, {})) -> list[str]:
+               sequences: tuple[Mapping[str, Sequence], Mapping[str, Sequence]] = ({}, {})) -> list[str]:
     """Pure: one line per source relation holding rows whose target rows differ (empty: complete).
     Materialized ``views`` are compared by row count: their rows are derived, and a query may
-    aggregate in another order on another server."""
+    aggregate in another order on another server. ``sequences`` ({name: (next value, increment)} per
+    side): a target sequence behind the source's is incomplete; one further on is the application's."""
     problems = []
     for name, (rows, digest) in sorted(source.items()):
         if rows == 0:
@@ -51,9 +58,12 @@ def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_o
         elif have != (rows, digest) and not (name in views and have[0] == rows):
             problems.append(f"{name}: {rows:,} rows in the source, {have[0]:,} in the target"
                             + (" with another checksum" if have[0] == rows else ""))
-    for name, value in sorted(sequences[0].items()):
-        if name in sequences[1] and sequences[1][name] != value:
-            problems.append(f"sequence {name}: last value {value} in the source, {sequences[1][name]} in the target")
+    for name, (value, _) in sorted(sequences[0].items()):
+        if name not in sequences[1]:
+            continue
+        there, increment = sequences[1][name]
+        if (value > there) if increment > 0 else (value < there):
+            problems.append(f"sequence {name}: next value {value} in the source, behind it ({there}) in the target")
     if large_objects[0] != large_objects[1]:
         problems.append(f"large objects: {large_objects[0]:,} in the source, {large_objects[1]:,} in the target")
     return problems
@@ -76,5 +86,6 @@ def check(src, dst, source_state: Callable[[str], State], target_state: Callable
     present = set(relations(dst))
     target = {name: target_state(name) for name in source if name in present and source[name][0]}
     views = frozenset(name for name, is_view in kinds.items() if is_view)
-    sequences = (dict(src.execute(SEQUENCE_STATES_SQL).fetchall()), dict(dst.execute(SEQUENCE_STATES_SQL).fetchall()))
-    return incomplete(source, target, (large_objects(src), large_objects(dst)), views, sequences)
+    source_seqs, target_seqs = ({name: (int(nxt), int(inc)) for name, nxt, inc in conn.execute(SEQUENCE_STATES_SQL)}
+                                for conn in (src, dst))
+    return incomplete(source, target, (large_objects(src), large_objects(dst)), views, (source_seqs, target_seqs))

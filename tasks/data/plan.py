@@ -10,8 +10,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tasks.data import relations
+from tasks.data import cascades, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
+from tasks.data.sequences import ahead
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,11 @@ class Side:
     tables: dict[str, Relation] = field(default_factory=dict)
     views: dict[str, Relation] = field(default_factory=dict)  # populated ones only
     unpopulated_views: set[str] = field(default_factory=set)
-    sequences: dict[str, int | None] = field(default_factory=dict)  # None: never called
+    sequences: dict[str, tuple[int, int]] = field(default_factory=dict)  # (next value, increment)
     large_objects: tuple[int, str] = (0, "")
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+    cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
+    plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
 
 
 def _named(names: list[str] | None) -> str:
@@ -40,30 +43,32 @@ def _named(names: list[str] | None) -> str:
     return "name IN (SELECT jsonb_array_elements_text(" + "'" + json.dumps(names).replace("'", "''") + "'::jsonb))"
 
 
-def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None) -> str:
-    """What reads one side (run it with :func:`read`): each table with its checksum when it is in
-    ``checksums_for`` (all when None), else counted when in ``counts_for`` (all when None), else only
-    whether it has a row (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
-    (so an empty database still gives output)."""
+def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None,
+           with_cascades: bool = False) -> str:
+    """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for`` (all when
+    None), else counted when in ``counts_for`` (all when None), else only whether it has a row
+    (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
+    (so an empty database still gives output). ``with_cascades``: the foreign keys a DELETE acts
+    through, each with the child rows it would act on (:mod:`tasks.data.cascades`)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
-    views = ("SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c"
-             " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
-    wrap = ("SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) "
-            "FROM ({queries}) g(name, query) WHERE {where};\n")
+    wrap = "SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where};\n"
     summed, counted = _named(checksums_for), _named(counts_for)
     return (
         f"{PINNED_FORMAT};\n"
         f"SELECT 'table', name, parent FROM ({relations.TABLES_SQL}) x(name, oid, parent);\n"
+        f"SELECT 'plain', x.name, n.nspname || '.' || c.relname FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
+        " JOIN pg_class c ON c.oid = x.oid::oid JOIN pg_namespace n ON n.oid = c.relnamespace;\n"
         f"SELECT 'view', name, populated FROM ({relations.MATVIEWS_SQL}) x(name, populated);\n"
-        f"SELECT 'sequence', name, last_value FROM ({relations.SEQUENCES_SQL}) x(name, last_value, start_value);\n"
+        f"SELECT 'sequence', name, next, increment FROM ({relations.SEQUENCES_SQL}) x(name, next, increment, lo, hi);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
-        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True),
-                      where=f"NOT {summed} AND NOT {counted}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
+        + (cascades.COUNTS_SQL + ";\n" if with_cascades else "")
         + "SELECT 'end', '', '';\n"
     )
 
@@ -89,7 +94,7 @@ def parse(rows: list[list[str]]) -> Side:
         elif tag == "view":
             populated[row[1]] = row[2] == "t"
         elif tag == "sequence":
-            side.sequences[row[1]] = int(row[2]) if row[2] else None
+            side.sequences[row[1]] = (int(row[2]), int(row[3]))
         elif tag == "column":
             side.columns.setdefault(row[1], {})[row[2]] = row[3]
         elif tag == "lo":
@@ -98,6 +103,10 @@ def parse(rows: list[list[str]]) -> Side:
             side.tables[row[1]] = Relation(row[1], parents.get(row[1], ""), int(row[2]), row[3])
         elif tag == "vrows":
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
+        elif tag == "plain":
+            side.plain[row[1]] = row[2]
+        elif tag == "cascade":
+            side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
     return side
 
@@ -159,8 +168,10 @@ class Pending:
     conflicts: list[tuple[Relation, Relation]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
-    sequences: list[tuple[str, int | None]] = field(default_factory=list)
+    sequences: list[tuple[str, int]] = field(default_factory=list)  # (name, next value)
     in_sync: int = 0
+    cascaded: list[cascades.Cascade] = field(default_factory=list)  # children a replace acts on: reloaded
+    lost: list[cascades.Cascade] = field(default_factory=list)  # children whose rows a replace would lose
 
     @property
     def anything(self) -> bool:
@@ -189,34 +200,83 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             todo.replace.append(name)
         else:
             todo.conflicts.append((want, have))
+    if todo.replace:
+        reloadable = {name for name, want in source.tables.items() if want.rows and name in target.tables
+                      and (target.tables[name].rows, target.tables[name].checksum) == (want.rows, want.checksum)}
+        todo.cascaded, todo.lost = cascades.follow(todo.replace, target.cascades, reloadable)
+        todo.replace += [c.child for c in todo.cascaded]
+        todo.in_sync -= len(todo.cascaded)
     rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
-        # derived rows: refreshed after the tables change, or when unpopulated or of another size;
-        # one the target lacks yet is listed too when rows are written (the migrations create it)
-        listed = name in target.views or name in target.unpopulated_views or rows_to_write
-        if listed and (rows_to_write or have is None or have.rows != want.rows):
-            todo.views.append(name)
-    for name, value in sorted(source.sequences.items()):
-        if name not in target.sequences or target.sequences[name] != value:  # either direction
+        if name in target.views or name in target.unpopulated_views or rows_to_write:
+            # derived rows: refreshed after the tables change, or when unpopulated or of another size;
+            # one the target lacks yet is listed too when rows are written (the migrations create it)
+            if rows_to_write or have is None or have.rows != want.rows:
+                todo.views.append(name)
+    for name, (value, _) in sorted(source.sequences.items()):
+        # only forward: a target sequence already further (the application's) is left alone
+        if name not in target.sequences or ahead(value, *target.sequences[name]):
             todo.sequences.append((name, value))
     return todo
 
 
-def refusal(source: Side, target: Side, todo: Pending, planning: bool) -> str | None:
+def expected_tables(catalog: dict) -> dict[str, dict[str, str]]:
+    """Pure: the tables of an expected schema (the proof's catalog, :mod:`tasks.schema.catalog`) by
+    'schema.table', each with the columns the copy writes (generated ones left out) and their types."""
+    tables = {}
+    for name, table in (catalog.get("tables") or {}).items():
+        if table.get("kind") != "table":
+            continue  # a partitioned table holds no rows: its partitions are tables
+        columns = sorted((table.get("columns") or {}).items(), key=lambda item: item[1].get("position", 0))
+        tables[name] = {column: value["type"] for column, value in columns if not value.get("generated")}
+    return tables
+
+
+def foreseen_refusals(source: Side, expected: dict[str, dict[str, str]]) -> list[str]:
+    """Pure: what the copy would refuse once the pending migrations have run, from the expected
+    schema: each source table with rows that the migrations leave out, or whose columns they name
+    or type otherwise. Said before the backup and before any migration."""
+    problems = []
+    after = "the schema after the pending migrations"
+    fix = "nothing was changed; make the same change in the source first (or use DATA_MIGRATION=fresh)"
+    for table, want in sorted(source.tables.items()):
+        plain = source.plain.get(table, table)
+        if not want.rows or table not in source.columns:
+            continue
+        if plain not in expected:
+            problems.append(f"table {table} has rows in the source but is not in {after}: {fix}")
+            continue
+        theirs, ours = source.columns[table], expected[plain]
+        problems += [f"table {table}: column {quoted(c)} is in the source but not in {after}: {fix}"
+                     for c in theirs if c not in ours]
+        problems += [f"table {table}: column {quoted(c)} is in {after} but not in the source: {fix}"
+                     for c in ours if c not in theirs]
+        problems += [f"table {table}: column {quoted(c)} is {kind} in the source but {ours[c]} in {after}: {fix}"
+                     for c, kind in theirs.items() if c in ours and ours[c] != kind]
+    return problems
+
+
+def refusal(source: Side, target: Side, todo: Pending, planning: bool,
+            expected: dict[str, dict[str, str]] | None = None) -> str | None:
     """Pure: why the copy cannot start, or None. A table missing in the target is no reason while
-    planning: the migrations before the copy may create it."""
+    planning: the migrations before the copy may create it. With migrations pending, ``expected``
+    (:func:`expected_tables`) is what the copy will meet: the columns are compared with it."""
     if source.large_objects[0]:
         return large_objects_refusal(*source.large_objects)
-    columns = column_refusals(source, target)
+    columns = column_refusals(source, target) if expected is None else foreseen_refusals(source, expected)
     if columns:
         return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")
     if todo.missing and not planning:
         return missing_refusal(todo.missing[0])
-    if todo.conflicts:
-        want, have = todo.conflicts[0]
+    conflicts = todo.conflicts
+    if expected is not None:  # a table the migrations change is compared after them, by the copy itself
+        conflicts = [(want, have) for want, have in conflicts
+                     if target.columns.get(want.name) == expected.get(source.plain.get(want.name, want.name))]
+    if conflicts:
+        want, have = conflicts[0]
         return conflict_refusal(want.name, have.rows, want.rows)
-    return None
+    return cascades.refusal(todo.lost)
 
 
 CONNECTION_RESERVE = 3  # left free for the app, an operator's psql and the deploy's own checks
@@ -241,9 +301,11 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
             continue
         lines.append(f"copy {rows:,} rows into {top} ({len(members)} partition(s) or child table(s)):")
         lines += [f"  {m}: {source.tables[m].rows:,} rows" for m in members]
+    cascaded = {c.child: c for c in todo.cascaded}
     lines += [f"replace {t}: {target.tables[t].rows:,} rows there, {source.tables[t].rows:,} in the source"
-              for t in todo.replace]
+              for t in todo.replace if t not in cascaded]
+    lines += [f"replacing {c.parent} {c.describe()}: reloaded from the source ({source.tables[c.child].rows:,} rows)"
+              for c in todo.cascaded]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"set sequence {name} to {value:,}" if value is not None
-              else f"reset sequence {name} (never used in the source)" for name, value in todo.sequences]
+    lines += [f"move sequence {name} forward to the source's (next value {value:,})" for name, value in todo.sequences]
     return lines

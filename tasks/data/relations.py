@@ -74,11 +74,28 @@ SELECT format('%I.%I', n.nspname, c.relname), c.relispopulated
  ORDER BY c.oid
 """
 
-# Sequences with their state, whatever their direction: name, last value ('' / None before the first
-# nextval: is_called false), start value (where setval puts one that was never called).
+# Sequences with their state, whatever their direction: name, the value the next nextval() would
+# give (read from the sequence itself: pg_sequences hides a value set with is_called false), increment,
+# min and max. numeric: a sequence at its maximum has a next value past bigint.
 SEQUENCES_SQL = """
-SELECT format('%I.%I', s.schemaname, s.sequencename), s.last_value, s.start_value FROM pg_sequences s
+SELECT format('%I.%I', s.schemaname, s.sequencename),
+       CASE WHEN x.called THEN x.last + s.increment_by ELSE x.last END, s.increment_by, s.min_value, s.max_value
+  FROM pg_sequences s,
+       LATERAL (SELECT (xpath('/row/l/text()', q))[1]::text::numeric AS last,
+                       (xpath('/row/c/text()', q))[1]::text::boolean AS called
+                  FROM query_to_xml(format('SELECT last_value AS l, is_called AS c FROM %I.%I',
+                                           s.schemaname, s.sequencename), false, true, '') q) x
  WHERE s.schemaname NOT IN ('_heroku', 'heroku_ext') ORDER BY 1
+"""
+
+# The sequences owned by a column of a table (serial, identity): sequence, table, column.
+OWNED_SEQUENCES_SQL = """
+SELECT format('%I.%I', sn.nspname, sc.relname), format('%I.%I', tn.nspname, tc.relname), a.attname
+  FROM pg_depend d
+  JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S' JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+  JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
 """
 
 # Large objects live outside every table: their count and the first few oids, to name them.

@@ -156,6 +156,7 @@ BEGIN
                 (SELECT string_agg(file, ', ' ORDER BY position) FROM pg_temp._seed_files WHERE position = ANY(remaining));
         END IF;
         FOR f IN SELECT * FROM pg_temp._seed_files WHERE position = ANY(ready) ORDER BY position LOOP
+          BEGIN  -- any error names the seed file (a subtransaction per file)
             pk := ARRAY(SELECT a.attname::text FROM pg_index i
                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                          WHERE i.indrelid = f.target AND i.indisprimary
@@ -194,7 +195,8 @@ BEGIN
                                    (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(rest) c));
                     GET DIAGNOSTICS differing = ROW_COUNT;
                 END IF;
-                EXECUTE format('INSERT INTO %s (%s) SELECT %s ' || from_missing,
+                -- OVERRIDING SYSTEM VALUE: a GENERATED ALWAYS identity key takes the file's value
+                EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s ' || from_missing,
                                f.target, (SELECT string_agg(format('%I', c), ', ') FROM unnest(f.columns) c),
                                (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(f.columns) c));
                 GET DIAGNOSTICS missing = ROW_COUNT;
@@ -210,6 +212,12 @@ BEGIN
                 END IF;
             END IF;
             UPDATE pg_temp._seed_files SET result = missing, updates = differing, sample = keys_sample WHERE position = f.position;
+          EXCEPTION WHEN OTHERS THEN
+            IF SQLERRM LIKE 'pgconverge: %' THEN
+                RAISE;
+            END IF;
+            RAISE EXCEPTION 'pgconverge: seed file %: %', f.file, SQLERRM USING ERRCODE = SQLSTATE;
+          END;
         END LOOP;
         remaining := ARRAY(SELECT unnest(remaining) EXCEPT SELECT unnest(ready));
     END LOOP;

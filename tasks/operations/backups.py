@@ -199,6 +199,7 @@ def target_captured_before_change(
     copy_from: str | None = None,
     heroku_app: str | None = None,
     copy_replace: bool = False,
+    state_dir: str | None = None,
 ):
     """
     Ensure a verified backup of the target exists before this run changes it.
@@ -217,9 +218,12 @@ def target_captured_before_change(
       ``pg:backups:info``) instead of a local ``pg_dump``, after ``pg:info`` says the database
       is available
     + copy_replace: ``COPY_CONFLICT=replace``: a differing target table is no reason to refuse
+    + state_dir: the proof's cache: with migrations pending, the copy is foreseen against the
+      expected schema
 
-    A copy that will refuse (large objects, a column of another name or type, a conflict) stops
-    here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
+    A copy that will refuse (large objects, a column of another name or type, a conflict, a cascade)
+    stops here, before the backup and any migration: with migrations pending, the source is compared
+    with the expected schema (the proof's). Nothing pending → no backup.
     A target that holds nothing (a first deploy): the backup is a manifest that says so, no ``pg_dump``
     (:mod:`tasks.backups.empty`).
 
@@ -236,12 +240,15 @@ def target_captured_before_change(
             seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    if copy_from and not migrations_pending(service, migrations, baseline_version):
-        # (with migrations pending, the target's schema is not yet the one the copy meets: the copy
-        # step itself refuses, after them)
-        from tasks.operations.data import copy_refusal
+    if copy_from:
+        # with migrations pending, the copy meets the expected schema, not the target's of now
+        from tasks.operations.data import copy_refusal, expected_after
 
-        problem = copy_refusal(copy_from, service, copy_replace)
+        after = expected_after(copy_from, service, migrations, state_dir, baseline_version)
+        if after is not None or not migrations_pending(service, migrations, baseline_version):
+            problem = copy_refusal(copy_from, service, copy_replace, after)
+        else:
+            problem = None  # pending migrations whose proof fails: the proof step says why
         if problem:
             yield from refuse(problem)
             return

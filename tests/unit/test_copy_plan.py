@@ -25,28 +25,28 @@ def test_empty_fact_output_is_an_empty_database_not_a_missing_psql():
 
 def test_partitions_are_shown_under_their_parent_with_row_counts():
     source = _side([Relation('"S".m_1', '"S".m', 10, ""), Relation('"S".m_2', '"S".m', 5, ""),
-                    Relation("public.users", "", 3, "")], sequences={"public.users_id_seq": 3})
+                    Relation("public.users", "", 3, "")], sequences={"public.users_id_seq": (4, 1)})
     target = _side()
     todo = copyplan.pending(source, target, replace=False)
     assert todo.missing == ['"S".m_1', '"S".m_2', "public.users"]
     assert copyplan.plan_lines(source, target, todo) == [
         'copy 15 rows into "S".m (2 partition(s) or child table(s)):', '  "S".m_1: 10 rows', '  "S".m_2: 5 rows',
-        "copy 3 rows into public.users", "set sequence public.users_id_seq to 3"]
+        "copy 3 rows into public.users", "move sequence public.users_id_seq forward to the source's (next value 4)"]
 
 
 def test_nothing_pending_when_rows_views_and_sequences_match():
-    same = _side([Relation("public.a", "", 2, "9")], [Relation("public.v", "", 1, "4")], {"public.a_id_seq": 2})
+    same = _side([Relation("public.a", "", 2, "9")], [Relation("public.v", "", 1, "4")], {"public.a_id_seq": (3, 1)})
     assert not copyplan.pending(same, same, replace=False).anything
 
 
 def test_an_unpopulated_or_resized_view_is_refreshed_and_a_lagging_sequence_set():
     source = _side(views=[Relation("public.v", "", 1, "4"), Relation("public.w", "", 2, "5"),
-                          Relation("public.x", "", 3, "7")], sequences={"public.s": 10})
+                          Relation("public.x", "", 3, "7")], sequences={"public.s": (11, 1)})
     target = _side(views=[Relation("public.w", "", 1, "6"), Relation("public.x", "", 3, "8")],
-                   unpopulated=["public.v"], sequences={"public.s": 9})
+                   unpopulated=["public.v"], sequences={"public.s": (10, 1)})
     todo = copyplan.pending(source, target, replace=False)
     # x: same row count, rows aggregated in another order: derived rows are not compared one by one
-    assert sorted(todo.views) == ["public.v", "public.w"] and todo.sequences == [("public.s", 10)]
+    assert sorted(todo.views) == ["public.v", "public.w"] and todo.sequences == [("public.s", 11)]
 
 
 def test_every_view_is_refreshed_when_tables_are_written():
@@ -146,7 +146,7 @@ def test_only_connection_and_disk_faults_are_told_to_check_the_target_and_run_ag
     (running, disk space) and run again", which never helps."""
     import psycopg
 
-    from tasks.data.copy import _fault
+    from tasks.data.loader import fault as _fault
 
     lost = _fault("public.a", psycopg.OperationalError("server closed the connection unexpectedly"))
     full = _fault("public.a", psycopg.errors.DiskFull("could not extend file"))

@@ -1,0 +1,106 @@
+"""
+What a replace removes besides the replaced table's own rows: ``COPY_CONFLICT=replace`` deletes a
+table's rows and reloads them, and PostgreSQL carries the DELETE on through every foreign key with
+``ON DELETE CASCADE`` (rows removed), ``SET NULL`` or ``SET DEFAULT`` (rows changed), transitively.
+
+:func:`follow` (pure) walks those keys from the replaced tables. A child table whose rows the source
+holds too (equal, not empty there) is reloaded from the source after the cascade, and counted in the
+plan; any other child's rows would be lost: the copy refuses, naming the table and the count, before
+any backup or change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
+ACTIONS = {"c": "ON DELETE CASCADE", "n": "ON DELETE SET NULL", "d": "ON DELETE SET DEFAULT"}
+
+# Foreign keys that act on a DELETE of the rows they reference, between tables that hold rows (a
+# partitioned table on either side stood for by its leaves): child, parent, key, action, and the
+# condition under which a child row references anything (every key column set: MATCH SIMPLE).
+CASCADES_SQL = """
+WITH leaves(top, leaf) AS (
+    SELECT c.oid, t.relid FROM pg_class c, pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf
+    UNION ALL
+    SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'r'
+)
+SELECT format('%I.%I', an.nspname, ac.relname), format('%I.%I', bn.nspname, bc.relname), f.conname::text,
+       f.confdeltype::text,
+       (SELECT string_agg(format('%I IS NOT NULL', k.attname), ' AND ') FROM pg_attribute k
+         WHERE k.attrelid = f.conrelid AND k.attnum = ANY(f.conkey))
+  FROM pg_constraint f
+  JOIN leaves a ON a.top = f.conrelid JOIN pg_class ac ON ac.oid = a.leaf
+  JOIN pg_namespace an ON an.oid = ac.relnamespace
+  JOIN leaves b ON b.top = f.confrelid JOIN pg_class bc ON bc.oid = b.leaf
+  JOIN pg_namespace bn ON bn.oid = bc.relnamespace
+ WHERE f.contype = 'f' AND f.conparentid = 0 AND f.confdeltype IN ('c', 'n', 'd')
+ ORDER BY 1, 3, 2
+"""
+
+# For the plan's script (psql): one statement per key, counting the child rows that reference.
+COUNTS_SQL = f"""
+SELECT 'gexec', format('SELECT %L, %L, %L, %L, %L, count(*)::text FROM ONLY %s WHERE %s',
+                       'cascade', child, parent, key, action, child, cond)
+  FROM ({CASCADES_SQL}) x(child, parent, key, action, cond)
+"""
+
+
+@dataclass(frozen=True)
+class Cascade:
+    child: str
+    parent: str
+    key: str  # the foreign key's name
+    action: str  # 'c', 'n' or 'd' (pg_constraint.confdeltype)
+    rows: int  # the child's rows in the target that reference any parent row
+
+    def describe(self) -> str:
+        verb = "removes" if self.action == "c" else "changes"
+        return f"{verb} {self.rows:,} row(s) of {self.child} through its {ACTIONS[self.action]} key {self.key}"
+
+
+def follow(replaced: list[str], cascades: list[Cascade], reloadable: set[str]) -> tuple[list[Cascade], list[Cascade]]:
+    """Pure: the keys a replace of ``replaced`` acts through, transitively, as (reloaded, lost): a
+    child in ``reloadable`` (its rows equal to the source's, not empty there) is reloaded from the
+    source, and its own cascades followed; any other child's rows are lost."""
+    affected, frontier = set(replaced), list(replaced)
+    reloaded: list[Cascade] = []
+    lost: list[Cascade] = []
+    while frontier:
+        table = frontier.pop(0)
+        for cascade in cascades:
+            if cascade.parent != table or not cascade.rows or cascade.child in affected:
+                continue
+            if cascade.child in reloadable:
+                reloaded.append(cascade)
+                affected.add(cascade.child)
+                frontier.append(cascade.child)
+            elif cascade not in lost:
+                lost.append(cascade)
+    return reloaded, lost
+
+
+def refusal(lost: list[Cascade]) -> str | None:
+    """Pure: the one line refusing a replace that would lose rows the source does not have."""
+    if not lost:
+        return None
+    first = lost[0]
+    more = f" (and {len(lost) - 1} more table(s) so)" if len(lost) > 1 else ""
+    return (f"COPY_CONFLICT=replace of {first.parent} {first.describe()}, rows that "
+            f"are not in the source{more}: nothing was changed; bring those rows into the source first, or remove "
+            f"them from {first.child} yourself if they may go")
+
+
+def read(conn: psycopg.Connection) -> list[Cascade]:
+    """The target's cascading keys with the child rows each would act on (psycopg)."""
+    from psycopg import sql
+
+    found = []
+    for child, parent, key, action, cond in conn.execute(CASCADES_SQL).fetchall():
+        query = sql.SQL("SELECT count(*) FROM ONLY {} WHERE {}").format(sql.SQL(child), sql.SQL(cond))
+        row = conn.execute(query).fetchone()
+        found.append(Cascade(child, parent, key, action, int(row[0]) if row else 0))
+    return found

@@ -1,0 +1,263 @@
+"""
+The copy's loader: ``jobs`` workers, each with its own target connection and a source connection in
+the exported snapshot, each filling one table (or the tables of a foreign-key cycle) per transaction,
+verified before COMMIT; then the loaded tables analysed, in parallel too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from tasks.core.connections import conninfo
+from tasks.core.environment import child_env
+from tasks.data import keys
+from tasks.data.checksum import PINNED_FORMAT
+from tasks.data.order import load_groups
+from tasks.data.tables import Catalog, CopyError, TableState, table_state
+
+PROGRESS_EVERY_S = 3.0
+BLOCK = 1 << 20
+SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
+ANALYZE_LOCK_TIMEOUT = "10s"  # statistics wait for no application's lock for long
+
+
+@dataclass(frozen=True)
+class Source:
+    """The source side of the copy: its service and exported snapshot id."""
+    service: str
+    snapshot: str
+
+    def connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(conninfo(self.service), autocommit=True)
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot)))
+        conn.execute(PINNED_FORMAT)
+        return conn
+
+    def reader(self, out_query: str) -> subprocess.Popen:
+        """A psql printing ``out_query``'s binary COPY stream, in the snapshot."""
+        script = (f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT '{self.snapshot}';\n"
+                  f"{out_query};\nCOMMIT;\n")
+        process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(self.service),
+                                    "-f", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=child_env())
+        assert process.stdin is not None
+        process.stdin.write(script.encode())
+        process.stdin.close()
+        return process
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[str],
+           log: Callable[[str], None]) -> int:
+    """The source's rows of ``table`` into the target's, as binary COPY: the bytes moved."""
+    column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+    out_query = sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT binary)").format(column_list, sql.SQL(table))
+    # a table without columns (rows of nothing) is written without a column list: "()" is no SQL
+    into = sql.SQL("{} ({})").format(sql.SQL(table), column_list) if columns else sql.SQL(table)
+    in_query = sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(into)
+    copied = 0
+    started = last = time.monotonic()
+    reader = source.reader(out_query.as_string(dst))
+    assert reader.stdout is not None and reader.stderr is not None
+    try:
+        with dst.cursor().copy(in_query) as writer:
+            while block := reader.stdout.read(BLOCK):
+                writer.write(block)
+                copied += len(block)
+                if time.monotonic() - last >= PROGRESS_EVERY_S:
+                    last = time.monotonic()
+                    log(f"{table}: {copied / 1e6:,.0f} MB copied ({last - started:.0f}s)")
+            if reader.wait() != 0:
+                error = reader.stderr.read().decode(errors="replace").strip().splitlines()
+                raise CopyError(f"table {table}: reading the source failed ({error[0] if error else 'psql failed'}): "
+                                "rolled back; run again")
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.wait()
+        reader.stdout.close()
+        reader.stderr.close()
+    return copied
+
+
+class Worker:
+    """One table at a time: its own target connection and a source connection in the snapshot."""
+
+    def __init__(self, source: Source, target_service: str, catalogs: tuple[Catalog, Catalog]):
+        self.source, self.src_catalog, self.dst_catalog = source, *catalogs
+        self.src = source.connect()
+        self.dst = psycopg.connect(conninfo(target_service), autocommit=True)
+        self.dst.execute(PINNED_FORMAT)
+
+    def close(self) -> None:
+        for conn in (self.src, self.dst):
+            conn.close()
+
+    def copy(self, group: tuple[str, ...], replace: bool, log: Callable[[str], None]) -> None:
+        """Copy ``group`` (one table, or the tables of a foreign-key cycle) in one transaction."""
+        started = time.monotonic()
+        want: dict[str, TableState] = {}
+        # the source's checksums are read on the worker's own source connection while the rows stream
+        summing = threading.Thread(target=lambda: want.update((t, self.src_catalog.state(t, self.src)) for t in group))
+        sizes = {t: self.src.execute(SIZE_SQL, (t,)).fetchone()[0] for t in group}  # type: ignore[index]
+        columns = {t: self.src_catalog.columns(t) for t in group}
+        summing.start()
+        got, copied = {}, {}
+        try:
+            with self.dst.transaction():
+                aside = keys.set_aside(self.dst, group, replace, sizes)
+                if replace:
+                    for table in group:
+                        self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
+                for table in group:
+                    copied[table] = stream(self.source, self.dst, table, columns[table], log)
+                keys.put_back(self.dst, aside)
+                summing.join()
+                for table in group:
+                    got[table] = table_state(self.dst, table)
+                    if table not in want:
+                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; "
+                                        "run again")
+                    if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
+                        raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
+                                        f"another checksum than the source's {want[table].rows:,}: rolled back; "
+                                        "run again")
+        finally:
+            summing.join()
+        for table in group:
+            self.dst_catalog.remember(got[table])
+            log(f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows "
+                f"({copied[table] / 1e6:,.1f} MB) in {time.monotonic() - started:.1f}s, verified")
+
+
+# SQLSTATE classes of a fault that a rerun may get past: connection, insufficient resources (disk
+# full, out of memory, too many connections), operator intervention (shutdown), system (I/O), and a
+# serialization failure or deadlock.
+TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def transient(exc: BaseException) -> bool:
+    """Pure: whether ``exc`` is about the server or the link (a rerun may work), not about the rows
+    or the schema (a rerun fails the same way). A lost connection has no SQLSTATE."""
+    if isinstance(exc, psycopg.Error):
+        code = getattr(exc, "sqlstate", None)
+        return code is None or code[:2] in TRANSIENT_CLASSES
+    return isinstance(exc, OSError)
+
+
+def fault(table: str, exc: BaseException) -> CopyError:
+    """Pure: the one line for a table's failed load."""
+    if isinstance(exc, CopyError):
+        return exc
+    if transient(exc):
+        return CopyError(f"table {table}: the copy stopped ({first_line(exc)}): the table was rolled back; "
+                         "check the target (running, disk space) and run again")
+    return CopyError(f"table {table}: the target refused the source's rows ({first_line(exc)}): the table was "
+                     "rolled back; a rerun fails the same way: make the target's schema accept them (the constraint, "
+                     "trigger or type named here) in a migration, then run again")
+
+
+def parallel(count: int, loop: Callable[[], None]) -> None:
+    threads = [threading.Thread(target=loop) for _ in range(max(1, count))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog], work: list[tuple[str, bool]],
+         jobs: int, log: Callable[[str], None]) -> None:
+    """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
+    references (a foreign-key cycle as one group); the first failure stops the others from starting
+    and is raised."""
+    references = catalogs[0].references
+    replace = dict(work)
+    pending = load_groups([t for t, _ in work], references)
+    running: set[str] = set()
+    failures: list[CopyError] = []
+    condition = threading.Condition()
+
+    def waits_for(group: tuple[str, ...]) -> set[str]:
+        refs = set().union(*(references.get(t, set()) for t in group)) - set(group)
+        return refs & (running | {t for g in pending for t in g})
+
+    def next_group() -> tuple[str, ...] | None:
+        with condition:
+            while True:
+                if failures or not pending:
+                    return None
+                for group in pending:
+                    if not waits_for(group):
+                        pending.remove(group)
+                        running.update(group)
+                        return group
+                condition.wait()
+
+    def work_loop() -> None:
+        worker = None
+        try:
+            while (group := next_group()) is not None:
+                try:
+                    worker = worker or Worker(source, target_service, catalogs)
+                    worker.copy(group, any(replace[t] for t in group), log)
+                except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
+                    with condition:
+                        failures.append(fault(", ".join(group), exc))
+                finally:
+                    with condition:
+                        running.difference_update(group)
+                        condition.notify_all()
+        finally:
+            if worker:
+                worker.close()
+
+    parallel(min(jobs, len(work)), work_loop)
+    if failures:
+        raise failures[0]
+
+
+def analyze(target_service: str, tables: list[str], jobs: int, log: Callable[[str], None]) -> list[str]:
+    """ANALYZE ``tables`` with ``jobs`` connections at once, so the planner and the health check see
+    the rows just loaded; return those analysed. Statistics are not data: one that cannot be taken
+    (a lock held past its timeout) is said, and the run goes on (autovacuum takes it later)."""
+    todo, done = list(tables), []
+    lock = threading.Lock()
+
+    def loop() -> None:
+        try:
+            conn = psycopg.connect(conninfo(target_service), autocommit=True)
+        except psycopg.Error as exc:
+            log(f"statistics: no connection to analyse with ({first_line(exc)}); autovacuum will")
+            return
+        with conn:
+            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(ANALYZE_LOCK_TIMEOUT)))
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    table = todo.pop(0)
+                try:
+                    conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(table)))
+                except psycopg.Error as exc:
+                    log(f"{table}: statistics not updated ({first_line(exc)}); autovacuum will")
+                    continue
+                with lock:
+                    done.append(table)
+
+    if todo:
+        started = time.monotonic()
+        parallel(min(jobs, len(todo)), loop)
+        log(f"statistics: {len(done)} table(s) analysed in {time.monotonic() - started:.1f}s")
+    return done

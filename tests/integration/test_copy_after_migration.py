@@ -1,0 +1,46 @@
+"""
+Issue 31 item 1, through the real pyinfra CLI: in copy mode, a new migration that the source does not
+follow is foreseen from the expected schema and refused by the dry run and the run alike, before the
+backup and before any migration; made in the source first, it is applied and the copy converges.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import query
+
+pytestmark = pytest.mark.cluster
+
+RATING = "ALTER TABLE messages ADD COLUMN rating int; CREATE INDEX messages_rating ON messages (rating);"
+REFUSAL = ("table public.messages: column rating is in the schema after the pending migrations but not in the "
+           "source: nothing was changed")
+
+
+def _backups(project) -> list:
+    folder = project.tmp / "backups" / "target"
+    return sorted(folder.glob("*")) if folder.exists() else []
+
+
+def test_a_migration_the_source_lacks_is_refused_before_the_backup_then_made_in_the_source_it_converges(
+        project, source_db):
+    """Old code: --dry said "Data copied converged"; the run migrated the target, then the copy failed."""
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"  # the copy alone
+    assert project.deploy().code == 0
+    versions, backups = project.applied_versions(), _backups(project)
+    project.write_migration("900_rating.sql", RATING)
+    for result in (project.dry(), project.deploy(), project.deploy()):
+        assert result.code != 0, result.output[-3000:]
+        assert REFUSAL in result.output, result.output[-3000:]
+        assert project.applied_versions() == versions
+        assert _backups(project) == backups
+
+    query(source_db, RATING, which="source")  # the change made in the source first, as the docs say
+    dry = project.dry()
+    assert dry.code == 0 and REFUSAL not in dry.output, dry.output[-3000:]
+    applied = project.deploy()
+    assert applied.code == 0, applied.output[-3000:]
+    assert 900 in project.applied_versions()
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.output[-3000:]

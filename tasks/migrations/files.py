@@ -126,7 +126,42 @@ def _needs_no_transaction(statement: Statement) -> str | None:
         return "REINDEX CONCURRENTLY"
     if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return "VACUUM"
-    return NO_TRANSACTION_KINDS.get(kind)
+    return NO_TRANSACTION_KINDS.get(kind) or _needs_no_transaction_more(kind, node)
+
+
+# PostgreSQL's PreventInTransactionBlock() callers beyond the plain kinds above: REINDEX of many tables,
+# CLUSTER of every table, a database moved to another tablespace, DETACH PARTITION CONCURRENTLY, subscriptions
+# that create a slot or refresh.
+REINDEX_MANY = {"REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA", "REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM",
+                "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE"}
+
+
+def _option_off(node: dict, name: str) -> bool:
+    for item in node.get("options") or []:
+        option = item.get("DefElem") or {}
+        if option.get("defname") == name:
+            value = option.get("arg") or {}
+            text = ((value.get("String") or {}).get("sval") or (value.get("Boolean") or {}).get("boolval"))
+            return str(text).lower() in ("false", "off", "0", "no")
+    return False
+
+
+def _needs_no_transaction_more(kind: str, node: dict) -> str | None:
+    if kind == "ReindexStmt":
+        return REINDEX_MANY.get(node.get("kind", ""))
+    if kind == "ClusterStmt" and not node.get("relation"):
+        return "CLUSTER of every table (no table named)"
+    if kind == "AlterDatabaseStmt" and any((o.get("DefElem") or {}).get("defname") == "tablespace"
+                                           for o in node.get("options") or []):
+        return "ALTER DATABASE ... SET TABLESPACE"
+    if kind == "AlterTableStmt" and any(((cmd.get("AlterTableCmd") or {}).get("def") or {}).get("PartitionCmd", {})
+                                        .get("concurrent") for cmd in node.get("cmds") or []):
+        return "DETACH PARTITION ... CONCURRENTLY"
+    if kind == "CreateSubscriptionStmt" and not (_option_off(node, "create_slot") or _option_off(node, "connect")):
+        return "CREATE SUBSCRIPTION (it creates a replication slot)"
+    if kind == "AlterSubscriptionStmt" and node.get("kind") in ("ALTER_SUBSCRIPTION_REFRESH",):
+        return "ALTER SUBSCRIPTION ... REFRESH PUBLICATION"
+    return None
 
 
 def _check_statements(filename: str, no_transaction: bool, statements: list[Statement]) -> None:

@@ -20,11 +20,16 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from tasks.core.libpq_env import withdraw_libpq_variables
 from tasks.core.processes import pid_alive
 from tasks.core.pinned import with_pinned
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Parameters every service names, so that no PG* variable can fill them in (libpq takes a variable only
+# for a parameter left unset): no host address but the host's, the encoding the tool reads and writes in,
+# any server (not "standby"/"read-only"). Keywords every supported libpq (12 and later) knows.
+PINNED_PARAMS = {"hostaddr": "", "client_encoding": "UTF8", "target_session_attrs": "any"}
 
 
 def _escape(value: str) -> str:
@@ -54,7 +59,7 @@ def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
         if not SERVICE_NAME.fullmatch(name):
             raise ValueError(f"bad service name {name!r}")
         lines.append(f"[{name}]")
-        params = {**params, "options": with_pinned(params.get("options"))}  # parsing/name resolution pinned
+        params = {**PINNED_PARAMS, **params, "options": with_pinned(params.get("options"))}  # parsing/names pinned
         lines.extend(f"{key}={_escape(value)}" for key, value in params.items())
         lines.append("")
     return "\n".join(lines)
@@ -106,11 +111,12 @@ class ServiceFile:
     def install(self, environ: dict | None = None) -> None:
         global _installed
         environ = os.environ if environ is None else environ
+        # No libpq variable of the caller's (PGHOSTADDR, PGCLIENTENCODING, PGPASSWORD, PGSERVICE, ...) reaches
+        # a connection of ours, in this process or a child.
+        withdraw_libpq_variables(environ)
         environ["PGSERVICEFILE"] = str(self.path)
         _installed = self
-        # A password or service from the caller's environment must not override ours.
-        for key in ("PGPASSWORD", "PGSERVICE", "DATABASE_URL"):
-            environ.pop(key, None)
+        environ.pop("DATABASE_URL", None)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -141,3 +142,26 @@ def test_a_deploy_with_every_libpq_variable_hostile_goes_where_the_settings_say(
     restored = subprocess.run([pgtools.for_server("source", 15).binary("pg_restore"), "--data-only", "-t", "users",
                                "-f", "-", str(dumps[0])], capture_output=True, timeout=60, env={"PATH": os.defpath})
     assert TEXT in restored.stdout.decode("utf-8"), restored.stderr[-500:]
+
+
+@pytest.mark.parametrize("form", ["percent", "query"])
+def test_libpq_socket_url_forms_reach_the_cluster_over_its_socket(sandbox, form):
+    """``postgresql://user@%2Fsocket%2Ffolder:port/db`` and ``...@/db?host=/socket/folder`` connect through
+    the Unix socket (the server sees no client address)."""
+    source = parse_database_url(sandbox_urls()["source"])
+    folder = sandbox["source"]["socket_dir"]
+    secret = f":{quote(source.password or '', safe='')}"
+    raw = (f"postgresql://{source.user}{secret}@{folder.replace('/', '%2F')}:{source.port}/{source.dbname}"
+           if form == "percent" else
+           f"postgresql://{source.user}{secret}@:{source.port}/{source.dbname}?host={folder}")
+    url = parse_database_url(raw)
+    service_file = ServiceFile({"sock": url.service_params()})
+    patch = pytest.MonkeyPatch()
+    try:
+        patch.setenv("PGSERVICEFILE", str(service_file.path))
+        with psycopg.connect("service=sock", autocommit=True) as conn:
+            row = conn.execute("SELECT inet_server_addr(), current_setting('port')::int, current_database()").fetchone()
+        assert row == (None, source.port, source.dbname)
+    finally:
+        patch.undo()
+        service_file.remove()

@@ -102,6 +102,12 @@ def drop_kind(remove_type: str) -> str:
     return remove_type.removeprefix("OBJECT_").replace("_", " ")
 
 
+def copy_stdin_reason(way: str) -> str:
+    """Why ``COPY ... FROM STDIN`` (or ``TO STDOUT``) may not be in a migration."""
+    return (f"COPY ... {way} is not allowed: a migration is SQL, not a data stream (the tool's session would "
+            "wait for rows that never come); put rows in a seed file or write INSERT ... VALUES")
+
+
 def forbidden(kind: str, node: dict) -> str | None:
     """Why the statement (its parse node ``kind`` and fields) may not be in a migration, or None."""
     action = touches_history(kind, node)
@@ -109,9 +115,7 @@ def forbidden(kind: str, node: dict) -> str | None:
         return (f"{action} is not allowed: public.{TRACKING_TABLE} is pgconverge's record of what was applied, "
                 "and every later run reads it; remove the statement (the tool keeps the table itself)")
     if kind == "CopyStmt" and not node.get("filename") and not node.get("is_program"):
-        way = "FROM STDIN" if node.get("is_from") else "TO STDOUT"
-        return (f"COPY ... {way} is not allowed: a migration is SQL, not a data stream (the tool's session would "
-                "wait for rows that never come); put rows in a seed file or write INSERT ... VALUES")
+        return copy_stdin_reason("FROM STDIN" if node.get("is_from") else "TO STDOUT")
     name = _turned_off(kind, node)
     if name and name.lower() in PARSING_SETTINGS:
         return (f"changing {name} is not allowed: files are parsed with it on, in every session of the tool; "

@@ -87,3 +87,12 @@ def test_any_spelling_of_the_history_table_is_refused(verb, qualified, quote_sch
     if qualified:
         table = spelled([c == "1" for c in cases[:6]], "public", quote_schema) + (" /* c */ . " if comment else ".") + table
     assert reason(verb.format(t=table) + ";") is not None
+
+
+def test_copy_from_stdin_with_its_rows_is_named_not_the_end_of_data_line():
+    """pg_dump's data form (rows, then ``\\.``): the COPY's line is named, not "psql meta-command \\."."""
+    from tasks.migrations.sqlsplit import SqlError
+
+    with pytest.raises(SqlError) as caught:
+        split_statements("CREATE TABLE l (id int);\nCOPY l (id) FROM stdin WITH (FORMAT csv);\n1\n2\n\\.\nSELECT 1;\n")
+    assert "line 2" in str(caught.value) and "COPY ... FROM STDIN is not allowed" in str(caught.value)

@@ -17,7 +17,7 @@ from tasks.core.errors import ActionableError, describe
 from tasks.core.environment import withdraw_secrets
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
-from tasks.core import own_files, pgtools
+from tasks.core import own_files, pgtools, private
 from tasks.migrations import example, expected, parsed
 from tasks.schema import versions
 from tasks.migrations.files import Migration, check_migrations, read_migrations, set_checksum
@@ -108,6 +108,7 @@ def get_run() -> Run:
         for note in settings.notes:
             print(f"note: {note}", file=sys.stderr)
         withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
+        private.trust_links_at(settings.report_dir, settings.state_dir, settings.backup_dir)  # the user's links
         check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
                         "BACKUP_DIR": settings.backup_dir})
         dry = "--dry" in sys.argv

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.shown import shown
 from tasks.migrations.forbidden import forbidden
 from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
 
@@ -108,7 +109,7 @@ def parse_file_name(filename: str) -> tuple[int, str]:
     match = FILE_NAME.fullmatch(filename)
     if not match:
         raise MigrationFileError(
-            f"migration file {filename} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
+            f"migration file {shown(filename)} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
         )
     version = int(match.group("version"))
     if version > BIGINT_MAX:
@@ -199,7 +200,7 @@ def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
         return MigrationFileError(f"migration {path.name} is a folder, not a file: move it out of the migrations "
                                   "folder or rename it without .sql")
     if path.is_symlink() and not path.exists():
-        return MigrationFileError(f"migration {path.name} is a symbolic link to {path.readlink()}, which does not "
+        return MigrationFileError(f"migration {path.name} is a symbolic link to {shown(path.readlink())}, which does not "
                                   "exist: fix the link or remove it")
     return MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions")
 

@@ -178,7 +178,7 @@ CASES = {
     "example migrations on a database with only a view": (lambda p: query(p.target_db, "CREATE VIEW legacy_v AS SELECT 1 AS x; ALTER VIEW legacy_v OWNER TO whynot_owner"), lambda p, t: {}, "is not empty"),
     # issue 29 class 7: statements aimed at the tool itself; issue 31 items 3 and 4: settings
     "a migration that deletes from schema_migrations": (None, lambda p, t: p.write_migration("005_history.sql", "CREATE TABLE h (id int);\nDELETE FROM \"public\".schema_migrations WHERE version = 1;\n") and {}, "005_history.sql line 2: DELETE FROM public.schema_migrations is not allowed"),
-    "a migration that drops schema_migrations in a CTE-free spelling": (None, lambda p, t: p.write_migration("005_drop.sql", "DROP TABLE IF EXISTS Schema_Migrations;\n") and {}, "005_drop.sql line 1: DROP TABLE public.schema_migrations"),
+    "a migration that drops Schema_Migrations (unquoted: the same table)": (None, lambda p, t: p.write_migration("005_drop.sql", "DROP TABLE IF EXISTS Schema_Migrations;\n") and {}, "005_drop.sql line 1: DROP TABLE public.schema_migrations"),
     "COPY FROM STDIN in a migration": (None, lambda p, t: p.write_migration("005_load.sql", "CREATE TABLE l (id int);\nCOPY l FROM STDIN;\n1\n\\.\n") and {}, "005_load.sql line 2: COPY ... FROM STDIN is not allowed"),
     "REINDEX DATABASE in a transaction file": (None, lambda p, t: p.write_migration("005_reindex.sql", "REINDEX DATABASE whynot;\n") and {}, "005_reindex.sql line 1: REINDEX DATABASE cannot run inside a transaction"),
     "a misspelt setting": (None, lambda p, t: {"DATA_MIGRATON": "copy"}, "DATA_MIGRATON: not a setting, but one letter off DATA_MIGRATION"),

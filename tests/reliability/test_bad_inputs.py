@@ -84,6 +84,13 @@ def deployed_then(*statements):
     return before
 
 
+def planted_lock(project, tmp_path):
+    """A link at the source backup folder's lock, pointing at a file of the user's."""
+    (tmp_path / "victim.txt").write_text("the user's own\n")
+    (project.tmp / "backups" / "source").mkdir(parents=True, exist_ok=True)
+    (project.tmp / "backups" / "source" / ".lock").symlink_to(tmp_path / "victim.txt")
+
+
 def another_deploys_005(project):
     project.write_migration("005_add_topics.sql", "CREATE TABLE topics (id int);\n")
     assert project.deploy().code == 0
@@ -185,6 +192,8 @@ CASES = {
     "a misspelt setting in ENV_FILE": (None, lambda p, t: p.env_file.write_text("BACKUP_KEPE=3\n") and {}, "BACKUP_KEPE: not a setting, but one letter off BACKUP_KEEP"),
     "a password with # not percent-encoded": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("whynot_owner:", "whynot_owner:x#", 1)}, "the password holds #, which a URL reserves: percent-encode it in the URL (# as %23"),
     "a password with @ not percent-encoded": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("whynot_owner:", "whynot_owner:x@", 1)}, "@ as %40"),
+    "a link planted at BACKUP_DIR/source/.lock": (None, lambda p, t: planted_lock(p, t) or {}, ".lock is a symbolic link, which pgconverge did not make"),
+    "a migration file name with an ESC sequence": (None, lambda p, t: raw_file(p, "005_\x1b[2J\x1b[31mok.sql", b"SELECT 1;\n"), "migration file 005_\\x1b[2J\\x1b[31mok.sql does not match"),
     "?host= that is not a socket folder": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=db.example.com"}, "?host= in the URL must be a Unix socket folder"),
 }
 UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")

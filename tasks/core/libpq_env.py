@@ -14,7 +14,7 @@ environment it is given.
 from __future__ import annotations
 
 import re
-from typing import MutableMapping
+from collections.abc import MutableMapping
 
 # Names libpq, psql, pg_dump and pg_restore read: "PG" then a capital letter (not PG_BINDIRS).
 LIBPQ_NAME = re.compile(r"PG[A-Z][A-Z0-9_]*")

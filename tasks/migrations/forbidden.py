@@ -84,9 +84,9 @@ def touches_history(kind: str, node: dict) -> str | None:
     for key, child in _walk({kind: node}):
         if key == "CopyStmt" and not child.get("is_from"):
             continue
-        if key in WRITING_KINDS:
-            if any(_is_tracking_table([rel.get("schemaname"), rel.get("relname")]) for rel in _range_vars(child)):
-                return f"{WRITING_KINDS[key]} public.{TRACKING_TABLE}"
+        if key in WRITING_KINDS and any(_is_tracking_table([rel.get("schemaname"), rel.get("relname")])
+                                        for rel in _range_vars(child)):
+            return f"{WRITING_KINDS[key]} public.{TRACKING_TABLE}"
         if key == "DropStmt":
             names = [_strings(item) for item in child.get("objects") or [] if isinstance(item, dict)]
             if child.get("removeType") == "OBJECT_SCHEMA":

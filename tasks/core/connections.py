@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, MutableMapping
 
 from tasks.core.libpq_env import withdraw_libpq_variables
 from tasks.core.processes import pid_alive
@@ -108,7 +108,7 @@ class ServiceFile:
         if self.services.pop(name, None) is not None:
             self._write()
 
-    def install(self, environ: dict | None = None) -> None:
+    def install(self, environ: MutableMapping[str, str] | None = None) -> None:
         global _installed
         environ = os.environ if environ is None else environ
         # No libpq variable of the caller's (PGHOSTADDR, PGCLIENTENCODING, PGPASSWORD, PGSERVICE, ...) reaches

@@ -151,7 +151,8 @@ def parse_url(raw: str) -> DatabaseUrl:
     userinfo = parts.netloc.rpartition("@")[0]
     stray = "".join(dict.fromkeys(c for c in re.sub(r"%[0-9A-Fa-f]{2}", "", userinfo) if c in "@%"))
     if stray:
-        raise UrlError(encode_advice(stray, "the user name or password"))  # Python splits at the last "@"; libpq and the app's drivers do not
+        # Python splits at the last "@"; libpq and the app's drivers do not
+        raise UrlError(encode_advice(stray, "the user name or password"))
     password = unquote(parts.password) if parts.password is not None else None
     host = socket or parts.hostname or ""
     for what, value in (("user name", unquote(parts.username)), ("database name", dbname), ("host", host)):

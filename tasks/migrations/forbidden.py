@@ -22,8 +22,8 @@ UNLOCK_FUNCTIONS = ("pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory
 TRACKING_SCHEMA, TRACKING_TABLE = "public", "schema_migrations"
 RELATION_DROPS = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE")
 # Parse nodes that change the relation(s) they name (``relation`` or ``relations``).
-WRITING_KINDS = {"InsertStmt": "INSERT INTO", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE FROM", "MergeStmt": "MERGE INTO",
-                 "TruncateStmt": "TRUNCATE", "AlterTableStmt": "ALTER TABLE", "RenameStmt": "ALTER TABLE ... RENAME",
+WRITING_KINDS = {"InsertStmt": "INSERT INTO", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE FROM",
+                 "MergeStmt": "MERGE INTO", "TruncateStmt": "TRUNCATE", "AlterTableStmt": "ALTER TABLE", "RenameStmt": "ALTER TABLE ... RENAME",
                  "AlterObjectSchemaStmt": "ALTER TABLE ... SET SCHEMA", "CreateTrigStmt": "CREATE TRIGGER ON",
                  "RuleStmt": "CREATE RULE ON", "CreatePolicyStmt": "CREATE POLICY ON", "CopyStmt": "COPY ... FROM into"}
 
@@ -80,7 +80,7 @@ def _strings(node: dict) -> list[str | None]:
 
 
 def touches_history(kind: str, node: dict) -> str | None:
-    """What the statement would do to ``public.schema_migrations`` (``DELETE FROM public.schema_migrations``), or None."""
+    """What the statement would do to the history table (``DELETE FROM public.schema_migrations``), or None."""
     for key, child in _walk({kind: node}):
         if key == "CopyStmt" and not child.get("is_from"):
             continue

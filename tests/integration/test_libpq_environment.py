@@ -165,3 +165,48 @@ def test_libpq_socket_url_forms_reach_the_cluster_over_its_socket(sandbox, form)
     finally:
         patch.undo()
         service_file.remove()
+
+
+def _children_environments(leader: int, stop, seen: dict[str, bytes]) -> None:
+    """/proc/PID/environ of every process of the deploy's session but the deploy itself."""
+    import time
+
+    while not stop.is_set():
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == leader:
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    if handle.read().rsplit(")", 1)[1].split()[3] != str(leader):
+                        continue
+                with open(f"/proc/{pid}/environ", "rb") as env, open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    command = cmd.read().replace(b"\0", b" ").decode(errors="replace")
+                    seen[f"{pid} {command}"] = env.read()
+            except (OSError, IndexError):
+                pass
+        time.sleep(0.003)
+
+
+def test_no_child_of_the_deploy_inherits_a_libpq_variable_of_the_shell(project):
+    """psql, pg_dump, pg_restore, sh: each one's environment, read from /proc while the deploy runs."""
+    import threading
+
+    hostile_env = {name: hostile(name) for name in libpq_variables()}
+    seen: dict[str, bytes] = {}
+    stop = threading.Event()
+    process = project.start(**hostile_env)
+    sampler = threading.Thread(target=_children_environments, args=(process.pid, stop, seen), daemon=True)
+    sampler.start()
+    try:
+        _, err = process.communicate(timeout=180)
+    finally:
+        stop.set()
+        sampler.join()
+    assert process.returncode == 0, err[-2000:]
+    children = {name: env for name, env in seen.items() if "bin/pyinfra" not in name}  # a fork shows its parent's
+    assert any("pg_dump" in name for name in children), list(children)[:10]
+    for name, env in children.items():
+        variables = dict(item.split(b"=", 1) for item in env.split(b"\0") if b"=" in item)
+        inherited = sorted(key.decode() for key, value in variables.items()
+                           if key.decode() in hostile_env and value.decode(errors="replace") == hostile_env[key.decode()])
+        assert not inherited, f"{name}: {inherited}"

@@ -126,6 +126,11 @@ def forbidden(kind: str, node: dict) -> str | None:
         function = child["funcname"][-1]["String"]["sval"].lower()
         if function in UNLOCK_FUNCTIONS:
             return f"{function}() would let go of the deploy's lock (two deploys could apply a file twice): remove it"
+        args_text = [(((a.get("FuncCall") or {}).get("funcname") or [{}])[-1].get("String") or {}).get("sval")
+                     for a in child.get("args") or []]
+        if function in ("pg_terminate_backend", "pg_cancel_backend") and "pg_backend_pid" in args_text:
+            return (f"{function}(pg_backend_pid()) would end the tool's own session in the middle of the file: "
+                    "remove it")
         args = child.get("args") or []
         if (function == "set_config" and len(args) > 1 and (_constant_text(args[0]) or "").lower() in PARSING_SETTINGS
                 and (_constant_text(args[1]) or "").lower() not in ON):

@@ -96,3 +96,14 @@ def test_copy_from_stdin_with_its_rows_is_named_not_the_end_of_data_line():
     with pytest.raises(SqlError) as caught:
         split_statements("CREATE TABLE l (id int);\nCOPY l (id) FROM stdin WITH (FORMAT csv);\n1\n2\n\\.\nSELECT 1;\n")
     assert "line 2" in str(caught.value) and "COPY ... FROM STDIN is not allowed" in str(caught.value)
+
+
+@pytest.mark.parametrize("sql", ["SELECT pg_terminate_backend(pg_backend_pid());",
+                                 "DO $$ BEGIN PERFORM 1; END $$; SELECT pg_catalog.pg_cancel_backend(pg_backend_pid());"])
+def test_ending_the_tools_own_session_is_refused(sql):
+    statements = split_statements(sql)
+    assert any(forbidden(s.kind, s.node) and "the tool's own session" in forbidden(s.kind, s.node) for s in statements)
+
+
+def test_ending_another_session_is_the_files_business():
+    assert reason("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'x';") is None

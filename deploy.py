@@ -28,6 +28,8 @@ target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{back
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
         keep=settings.report_keep, dry=run.dry)
 interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
+if settings.unknown_keys:  # ENV_FILE keys that are no setting: said at the end, where it is read
+    current().notes.append(lambda: {"not settings (ignored)": ", ".join(settings.unknown_keys)})
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from tasks.core.errors import ActionableError
-from tasks.core.private import FILE_MODE, private_dir, write_private
+from tasks.core.private import FILE_MODE, open_nofollow, private_dir, write_private
 
 NAME = re.compile(r"(?P<db>.+)-(?P<stamp>\d{8}T\d{6}\d*Z)\.dump")
 TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )(?P<rest>.*)$")
@@ -372,7 +372,7 @@ def _holder(handle) -> str:
 
 def _lock_file(folder: Path):
     private_dir(Path(folder))
-    fd = os.open(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = open_nofollow(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT)  # a planted link is refused
     return os.fdopen(fd, "r+")
 
 

@@ -26,6 +26,10 @@ from tasks.core.processes import pid_alive
 
 PREFIX = "pgconverge-"
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Parameters every service names, so that no PG* variable can fill them in (libpq takes a variable only
+# for a parameter left unset): no host address but the host's, the encoding the tool reads and writes in,
+# any server (not "standby"/"read-only"). Keywords every supported libpq (12 and later) knows.
+PINNED_PARAMS = {"hostaddr": "", "client_encoding": "UTF8", "target_session_attrs": "any"}
 
 
 def _escape(value: str) -> str:
@@ -55,7 +59,7 @@ def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:
         if not SERVICE_NAME.fullmatch(name):
             raise ValueError(f"bad service name {name!r}")
         lines.append(f"[{name}]")
-        params = {**params, "options": with_pinned(params.get("options"))}  # parsing/name resolution pinned
+        params = {**PINNED_PARAMS, **params, "options": with_pinned(params.get("options"))}  # parsing/names pinned
         lines.extend(f"{key}={_escape(value)}" for key, value in params.items())
         lines.append("")
     return "\n".join(lines)
@@ -105,8 +109,8 @@ class ServiceFile:
             self._write()
 
     def install(self, environ: MutableMapping[str, str] | None = None) -> None:
-        """The run's service file for libpq here and in every child (a caller's password, service or
-        URL cannot override it)."""
+        """The run's service file for libpq here and in every child (a caller's password, service, URL
+        or any other libpq variable cannot override it)."""
         global _installed
         use_service_file(str(self.path), environ)
         _installed = self

@@ -18,6 +18,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 
+from tasks.core.libpq_env import withdraw_libpq_variables
+
 # URLs with passwords, libpq's own secret variables, the Heroku API key; *_DATABASE_URL covers the
 # app's other databases (HEROKU_POSTGRESQL_*_URL too).
 SECRET_NAMES = (
@@ -55,8 +57,10 @@ def withdraw_secrets(environ: MutableMapping[str, str] | None = None) -> list[st
 
 def use_service_file(path: str, environ: MutableMapping[str, str] | None = None) -> None:
     """Point libpq (here and in every child) at the run's private service file, and drop what would
-    override it: a password, a service or a URL from the caller's environment."""
+    override it: every libpq variable of the caller's (PGHOSTADDR, PGCLIENTENCODING, PGPASSWORD,
+    PGSERVICE, ...; :mod:`tasks.core.libpq_env`) and a URL."""
     environ = os.environ if environ is None else environ
+    withdraw_libpq_variables(environ)
     environ["PGSERVICEFILE"] = path
     for key in SERVICE_OVERRIDES:
         environ.pop(key, None)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import errno
 
+from tasks.core.shown import escape_controls
+
 
 class ActionableError(Exception):
     """A problem the user can fix; ``str()`` is one line naming the thing, the cause and the way forward."""
@@ -81,11 +83,11 @@ def _os(exc: Exception) -> str | None:
 def describe(exc: BaseException) -> str:
     """One line for any exception: what failed, why, and what to do; never a traceback."""
     if isinstance(exc, ActionableError):
-        return _first_line(str(exc)) or type(exc).__name__
+        return escape_controls(_first_line(str(exc))) or type(exc).__name__
     if isinstance(exc, Exception):
         found = _database(exc) or _os(exc)
         if found:
             return found
-    detail = _first_line(str(exc))
+    detail = escape_controls(_first_line(str(exc)))
     detail = f": {detail}" if detail else ""
     return f"unexpected {type(exc).__name__}{detail}: run again with --debug for the traceback and report it"

@@ -72,6 +72,7 @@ class Settings:
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
+    unknown_keys: tuple[str, ...] = ()  # ENV_FILE keys that are no setting (and not one edit off one): ignored
 
     @property
     def target_label(self) -> str:
@@ -310,7 +311,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         heroku_cli_timeout_s=_positive_seconds(values, "HEROKU_CLI_TIMEOUT", 120.0),
         heroku_log_window_s=_positive_seconds(values, "HEROKU_LOG_WINDOW", 20.0),
         env_file=env_file,
-        notes=tuple(env_file_notes(dotenv_values(env_file), values.read)) if env_file else (),
+        **file_findings(dict(dotenv_values(env_file)) if env_file else {}, values),
     )
 
 
@@ -326,16 +327,53 @@ class _Reading(dict):
         return super().get(key, default)
 
 
-def env_file_notes(file_values: Mapping[str, str | None], known: set[str]) -> list[str]:
-    """A line of ENV_FILE that is not KEY=value, or a key one letter or so off a setting's name."""
-    import difflib
+# Names read outside load_settings, or only on some paths (HEROKU_APP set: no TARGET_DATABASE_URL read).
+OTHER_NAMES = ("ENV_FILE", "TARGET_DATABASE_URL", "HEROKU_APP", "HEROKU_API_KEY", "HEROKU_CLI", "PG_BINDIRS",
+               "PYINFRA_YES", "PYINFRA_PROGRESS", "DATABASE_URL")
 
-    notes = []
-    for key, value in file_values.items():
-        if value is None:
-            notes.append(f"ENV_FILE: the line {key!r} is not KEY=value: it is ignored")
-        elif key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
-            if close:
-                notes.append(f"ENV_FILE: {key} is not a setting: did you mean {close[0]}? it is ignored")
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one inserted, deleted or replaced letter, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def misspelt(keys: list[str], known: set[str]) -> tuple[str, str] | None:
+    """The first key (of the environment or ENV_FILE) one edit away from a setting's name, and that name."""
+    for key in keys:
+        if key in known:
+            continue
+        close = sorted(name for name in known if one_edit_apart(key.upper(), name))
+        if close:
+            return key, close[0]
+    return None
+
+
+def file_findings(file_values: Mapping[str, str | None], values: "_Reading") -> dict:
+    """Stop on a misspelt setting name (environment or ENV_FILE); note ENV_FILE's other unknown keys and lines."""
+    known = values.read | set(OTHER_NAMES)
+    found = misspelt([key for key in values if key not in known], known)
+    if found:
+        key, name = found
+        raise SettingsError(f"{key}: not a setting, but one letter off {name}: rename it {name} (or remove it); "
+                            "nothing was touched")
+    notes = env_file_notes(file_values, known)
+    unknown = tuple(key for key, value in file_values.items() if value is not None and key not in known)
+    return {"notes": tuple(notes), "unknown_keys": unknown}
+
+
+def env_file_notes(file_values: Mapping[str, str | None], known: set[str]) -> list[str]:
+    """A line of ENV_FILE that is not KEY=value, and the keys that are no setting (ignored)."""
+    notes = [f"ENV_FILE: the line {key!r} is not KEY=value: it is ignored"
+             for key, value in file_values.items() if value is None]
+    unknown = [key for key, value in file_values.items() if value is not None and key not in known]
+    if unknown:
+        notes.append(f"ENV_FILE: {', '.join(unknown)} {'is not a setting' if len(unknown) == 1 else 'are not settings'}"
+                     ": ignored")
     return notes

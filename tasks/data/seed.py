@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.shown import shown
 
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -61,7 +62,7 @@ def _field_count_error(name: str, lines: list[str], first: int, last: int, field
 def read_seed_file(path: Path) -> SeedFile:
     stem = path.name[: -len(".csv")]
     if not TABLE_NAME.fullmatch(stem):
-        raise SeedFileError(f"seed file {path.name}: the name must be <table>.csv or <schema>.<table>.csv "
+        raise SeedFileError(f"seed file {shown(path.name)}: the name must be <table>.csv or <schema>.<table>.csv "
                             "in lower case")
     table = stem if "." in stem else f"public.{stem}"
     try:

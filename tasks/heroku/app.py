@@ -221,9 +221,7 @@ def remember_check(state_dir: Path, app: HerokuApp, schema: str) -> None:
     path = check_record_path(state_dir, app.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = dict(check_key(app, schema), passed_at=datetime.now().astimezone().isoformat(timespec="seconds"))
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(record))
-    temporary.replace(path)
+    write_private(path, json.dumps(record), private_parent=False)  # never through a planted link
 
 
 # -- the plan's connection limit, as pg:info last showed it ---------------------------------------
@@ -281,4 +279,4 @@ def mark_logs_due(state_dir: Path, app: str, due: bool) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    write_private(path, "", private_parent=False)  # a link planted at this name is replaced, not touched

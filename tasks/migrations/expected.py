@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from tasks.core.private import write_private
 from tasks.migrations.files import Migration, set_checksum
 
 # Bumped whenever read_migrations' checks of a file change: a set proven before is proven again.
@@ -44,7 +44,6 @@ def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any
 def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[str, Any], server_version: str) -> Path:
     """Write atomically (temporary name, then rename): a killed run never leaves half a file."""
     path = cache_path(state_dir, migrations)
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "set_checksum": set_checksum(migrations),
         "files": [m.filename for m in migrations],
@@ -52,9 +51,7 @@ def save_expected(state_dir: Path, migrations: list[Migration], snapshot: dict[s
         "checks": CHECKS,
         "catalog": snapshot,
     }
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
-    temporary.replace(path)
+    write_private(path, json.dumps(document, indent=1, sort_keys=True))  # 0600, never through a planted link
     _loaded[path] = snapshot
     return path
 
@@ -72,6 +69,4 @@ def seeds_proven(state_dir: Path, key: str) -> bool:
 
 
 def mark_seeds_proven(state_dir: Path, key: str) -> None:
-    folder = Path(state_dir) / "seeds-proven"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / key).write_text("")
+    write_private(Path(state_dir) / "seeds-proven" / key, "")

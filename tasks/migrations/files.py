@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.shown import shown
 from tasks.migrations.forbidden import forbidden
 from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
 
@@ -107,7 +108,7 @@ def parse_file_name(filename: str) -> tuple[int, str]:
     match = FILE_NAME.fullmatch(filename)
     if not match:
         raise MigrationFileError(
-            f"migration file {filename} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
+            f"migration file {shown(filename)} does not match NNN_name.sql: rename it (e.g. 005_add_index.sql)"
         )
     version = int(match.group("version"))
     if version > BIGINT_MAX:
@@ -126,7 +127,42 @@ def _needs_no_transaction(statement: Statement) -> str | None:
         return "REINDEX CONCURRENTLY"
     if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return "VACUUM"
-    return NO_TRANSACTION_KINDS.get(kind)
+    return NO_TRANSACTION_KINDS.get(kind) or _needs_no_transaction_more(kind, node)
+
+
+# PostgreSQL's PreventInTransactionBlock() callers beyond the plain kinds above: REINDEX of many tables,
+# CLUSTER of every table, a database moved to another tablespace, DETACH PARTITION CONCURRENTLY, subscriptions
+# that create a slot or refresh.
+REINDEX_MANY = {"REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA", "REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM",
+                "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE"}
+
+
+def _option_off(node: dict, name: str) -> bool:
+    for item in node.get("options") or []:
+        option = item.get("DefElem") or {}
+        if option.get("defname") == name:
+            value = option.get("arg") or {}
+            text = ((value.get("String") or {}).get("sval") or (value.get("Boolean") or {}).get("boolval"))
+            return str(text).lower() in ("false", "off", "0", "no")
+    return False
+
+
+def _needs_no_transaction_more(kind: str, node: dict) -> str | None:
+    if kind == "ReindexStmt":
+        return REINDEX_MANY.get(node.get("kind", ""))
+    if kind == "ClusterStmt" and not node.get("relation"):
+        return "CLUSTER of every table (no table named)"
+    if kind == "AlterDatabaseStmt" and any((o.get("DefElem") or {}).get("defname") == "tablespace"
+                                           for o in node.get("options") or []):
+        return "ALTER DATABASE ... SET TABLESPACE"
+    if kind == "AlterTableStmt" and any(((cmd.get("AlterTableCmd") or {}).get("def") or {}).get("PartitionCmd", {})
+                                        .get("concurrent") for cmd in node.get("cmds") or []):
+        return "DETACH PARTITION ... CONCURRENTLY"
+    if kind == "CreateSubscriptionStmt" and not (_option_off(node, "create_slot") or _option_off(node, "connect")):
+        return "CREATE SUBSCRIPTION (it creates a replication slot)"
+    if kind == "AlterSubscriptionStmt" and node.get("kind") in ("ALTER_SUBSCRIPTION_REFRESH",):
+        return "ALTER SUBSCRIPTION ... REFRESH PUBLICATION"
+    return None
 
 
 def _check_statements(filename: str, no_transaction: bool, statements: list[Statement]) -> None:
@@ -167,7 +203,7 @@ def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
         return MigrationFileError(f"migration {path.name} is a folder, not a file: move it out of the migrations "
                                   "folder or rename it without .sql")
     if path.is_symlink() and not path.exists():
-        return MigrationFileError(f"migration {path.name} is a symbolic link to {path.readlink()}, which does not "
+        return MigrationFileError(f"migration {path.name} is a symbolic link to {shown(path.readlink())}, which does not "
                                   "exist: fix the link or remove it")
     return MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions")
 

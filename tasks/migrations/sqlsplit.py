@@ -52,9 +52,28 @@ def _meta_command(sql: str, start: int) -> str:
     return sql[start:end]
 
 
+def _copy_from_stdin_before(tokens: list) -> int | None:
+    """The offset of the last ``COPY ... FROM STDIN`` among ``tokens`` (its rows then follow), or None."""
+    starts = [i for i, token in enumerate(tokens) if token.name == "COPY"]
+    if not starts:
+        return None
+    statement = []
+    for token in tokens[starts[-1]:]:
+        if token.name == "ASCII_59":  # ";"
+            break
+        statement.append(token.name)
+    found = any(a == "FROM" and b == "STDIN" for a, b in zip(statement, statement[1:]))
+    return tokens[starts[-1]].start if found else None
+
+
 def _refuse_meta_commands(sql: str, tokens: list) -> None:
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if token.name == BACKSLASH:
+            copy = _copy_from_stdin_before(tokens[:index])
+            if copy is not None:  # the rows of a COPY FROM STDIN, ended by \.: the COPY is what to name
+                from tasks.migrations.forbidden import copy_stdin_reason
+
+                raise SqlError(line_of(sql, copy), copy_stdin_reason("FROM STDIN"))
             command = _meta_command(sql, token.start)
             raise SqlError(line_of(sql, token.start), f"psql meta-command {command} is not SQL: "
                                                       "remove the line (files run through the driver, not psql)")

@@ -65,6 +65,7 @@ def draw(snapshot: dict[str, Any], folder: Path) -> str:
         return f"{picture} unchanged"
     private_dir(folder)
     temporary = folder / f".schema.svg.{os.getpid()}"
+    temporary.unlink(missing_ok=True)  # dot -o would write through a link planted under this name
     done = subprocess.run(["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True,
                           env=child_env(), check=False)
     if done.returncode != 0:

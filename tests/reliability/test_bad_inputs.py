@@ -84,6 +84,13 @@ def deployed_then(*statements):
     return before
 
 
+def planted_lock(project, tmp_path):
+    """A link at the source backup folder's lock, pointing at a file of the user's."""
+    (tmp_path / "victim.txt").write_text("the user's own\n")
+    (project.tmp / "backups" / "source").mkdir(parents=True, exist_ok=True)
+    (project.tmp / "backups" / "source" / ".lock").symlink_to(tmp_path / "victim.txt")
+
+
 def another_deploys_005(project):
     project.write_migration("005_add_topics.sql", "CREATE TABLE topics (id int);\n")
     assert project.deploy().code == 0
@@ -176,6 +183,18 @@ CASES = {
     "the source under another host name": (None, lambda p, t: {"TARGET_DATABASE_URL": sandbox_urls()["source"].replace("127.0.0.1", "localhost", 1)}, "reaches the same database as SOURCE_DATABASE_URL"),
     # issue 20: the example app meets a database that is not empty
     "example migrations on a database with only a view": (lambda p: query(p.target_db, "CREATE VIEW legacy_v AS SELECT 1 AS x; ALTER VIEW legacy_v OWNER TO whynot_owner"), lambda p, t: {}, "is not empty"),
+    # issue 29 class 7: statements aimed at the tool itself; issue 31 items 3 and 4: settings
+    "a migration that deletes from schema_migrations": (None, lambda p, t: p.write_migration("005_history.sql", "CREATE TABLE h (id int);\nDELETE FROM \"public\".schema_migrations WHERE version = 1;\n") and {}, "005_history.sql line 2: DELETE FROM public.schema_migrations is not allowed"),
+    "a migration that drops Schema_Migrations (unquoted: the same table)": (None, lambda p, t: p.write_migration("005_drop.sql", "DROP TABLE IF EXISTS Schema_Migrations;\n") and {}, "005_drop.sql line 1: DROP TABLE public.schema_migrations"),
+    "COPY FROM STDIN in a migration": (None, lambda p, t: p.write_migration("005_load.sql", "CREATE TABLE l (id int);\nCOPY l FROM STDIN;\n1\n\\.\n") and {}, "005_load.sql line 2: COPY ... FROM STDIN is not allowed"),
+    "REINDEX DATABASE in a transaction file": (None, lambda p, t: p.write_migration("005_reindex.sql", "REINDEX DATABASE whynot;\n") and {}, "005_reindex.sql line 1: REINDEX DATABASE cannot run inside a transaction"),
+    "a misspelt setting": (None, lambda p, t: {"DATA_MIGRATON": "copy"}, "DATA_MIGRATON: not a setting, but one letter off DATA_MIGRATION"),
+    "a misspelt setting in ENV_FILE": (None, lambda p, t: p.env_file.write_text("BACKUP_KEPE=3\n") and {}, "BACKUP_KEPE: not a setting, but one letter off BACKUP_KEEP"),
+    "a password with # not percent-encoded": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("whynot_owner:", "whynot_owner:x#", 1)}, "the password holds #, which a URL reserves: percent-encode it in the URL (# as %23"),
+    "a password with @ not percent-encoded": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("whynot_owner:", "whynot_owner:x@", 1)}, "@ as %40"),
+    "a link planted at BACKUP_DIR/source/.lock": (None, lambda p, t: planted_lock(p, t) or {}, ".lock is a symbolic link, which pgconverge did not make"),
+    "a migration file name with an ESC sequence": (None, lambda p, t: raw_file(p, "005_\x1b[2J\x1b[31mok.sql", b"SELECT 1;\n"), "migration file 005_\\x1b[2J\\x1b[31mok.sql does not match"),
+    "?host= that is not a socket folder": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=db.example.com"}, "?host= in the URL must be a Unix socket folder"),
 }
 UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")
 

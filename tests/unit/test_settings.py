@@ -97,14 +97,16 @@ def test_the_default_seed_folder_may_be_missing_and_named_ones_are_accepted(tmp_
     (tmp_path / "mine").mkdir()
     assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="mine").seed_dir == tmp_path / "mine"
 
-def test_a_misspelt_key_or_a_garbage_line_in_env_file_is_noted(tmp_path):
-    (tmp_path / "my.env").write_text("DATA_MIGRATON=copy\ngarbage\nUNRELATED_THING=1\n")
+def test_a_garbage_line_or_an_unknown_key_in_env_file_is_noted(tmp_path):
+    """Issue 31 item 3 changed this: a misspelt key now stops the run (tests/unit/core/test_settings.py)."""
+    (tmp_path / "my.env").write_text("garbage\nUNRELATED_THING=1\n")
     s = settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, ENV_FILE=str(tmp_path / "my.env"))
     assert s.data_migration == "fresh"
     assert s.notes == (
-        "ENV_FILE: DATA_MIGRATON is not a setting: did you mean DATA_MIGRATION? it is ignored",
         "ENV_FILE: the line 'garbage' is not KEY=value: it is ignored",
+        "ENV_FILE: UNRELATED_THING is not a setting: ignored",
     )
+    assert s.unknown_keys == ("UNRELATED_THING",)
 
 
 def test_dry_with_yes_is_refused_because_pyinfra_would_plan_nothing():

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tasks.backups import store
+from tasks.core import own_files, pgtools, private
 from tasks.core.clock import run_started
 from tasks.core.connections import ServiceFile
 from tasks.core.environment import withdraw_secrets
 from tasks.core.errors import ActionableError, describe
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
-from tasks.core import own_files, pgtools, private
 from tasks.core.settings import Settings, SettingsError, load_settings
 from tasks.core.urls import DatabaseUrl
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files

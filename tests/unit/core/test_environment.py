@@ -82,4 +82,4 @@ def test_the_heroku_cli_alone_gets_the_api_key_back_and_no_colours() -> None:
 def test_the_service_file_replaces_a_callers_password_and_service() -> None:
     env = {"PGPASSWORD": "pw", "PGSERVICE": "other", "DATABASE_URL": "postgres://u:pw@h/d", "PATH": "/bin"}
     environment.use_service_file("/tmp/pgconverge-1/pg_service.conf", env)
-    assert env == {"PATH": "/bin", "PGSERVICEFILE": "/tmp/pgconverge-1/pg_service.conf"}
+    assert env == {"PATH": "/bin", "PGSERVICEFILE": "/tmp/pgconverge-1/pg_service.conf", "PGCLIENTENCODING": "UTF8"}

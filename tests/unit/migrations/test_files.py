@@ -1,5 +1,7 @@
 """Reading migration files: names, versions, checksums and the errors found before connecting (pure)."""
 
+from pathlib import Path
+
 import pytest
 
 from tasks.migrations.files import MigrationFileError, read_migrations, set_checksum
@@ -176,3 +178,15 @@ def test_a_version_in_full_width_digits_is_refused_with_the_file_named():
     with pytest.raises(MigrationFileError, match="migration file ００７_full.sql does not match NNN_name.sql"):
         parse_file_name("００７_full.sql")
     assert parse_file_name("007_full.sql") == (7, "full")
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: (d / "005_dir.sql").mkdir(), "005_dir.sql is a folder, not a file"),
+    (lambda d: (d / "005_link.sql").symlink_to(d / "gone"), "005_link.sql is a symbolic link to"),
+    (lambda d: (d / "005_nul.sql").write_bytes(b"SELECT 1;\n'\0'"), "005_nul.sql line 2 contains a NUL byte"),
+])
+def test_unreadable_migration_entries_are_told_apart(tmp_path, make, words):
+    make(tmp_path)
+    with pytest.raises(MigrationFileError) as raised:
+        read_migrations(Path(tmp_path))
+    assert words in str(raised.value) and "permissions" not in str(raised.value)

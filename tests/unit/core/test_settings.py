@@ -127,3 +127,19 @@ def test_heroku_timeouts_are_checked_not_silently_replaced(key, value):
         load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: value})
     assert getattr(load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: "7.5"}),
                    "heroku_cli_timeout_s" if key == "HEROKU_CLI_TIMEOUT" else "heroku_log_window_s") == 7.5
+
+
+@pytest.mark.parametrize("value", ["0", "5s", "500ms", "2min", "24d", "2147483647", "2147483.647s"])
+def test_timeouts_within_postgresql_range_are_accepted(tmp_path, value):
+    assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, MIGRATION_LOCK_TIMEOUT=value).lock_timeout == value
+
+
+@pytest.mark.parametrize("value", ["99999999999", "25d", "2147483648", "600h"])
+def test_timeouts_beyond_postgresql_range_blame_the_setting(tmp_path, value):
+    with pytest.raises(SettingsError, match="MIGRATION_LOCK_TIMEOUT: .* is beyond PostgreSQL's limit"):
+        settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, MIGRATION_LOCK_TIMEOUT=value)
+
+
+def test_a_baseline_beyond_bigint_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="BASELINE_VERSION"):
+        settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, BASELINE_VERSION="9" * 20)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import PYINFRA, summary_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEFT_OUT = {".git", ".venv", ".tools", ".sandbox", ".pgconverge", "backups", "reports", "bench", ".pytest_cache",
             ".hypothesis"}  # at the top: what a fresh clone does not have yet
 

@@ -25,7 +25,7 @@ import sandbox as sb
 from sandbox import cluster as sandbox_cluster
 from sandbox import paths as sandbox_paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("users", "rooms", "room_participants", "messages")
 
 

@@ -23,15 +23,20 @@ Errors are one line on stderr (plus the end of server.log when a server fails) a
 
 from __future__ import annotations
 
+import os
 import pwd
 import secrets
 import shutil
+import subprocess
+import sys
 import time
 from sandbox.cluster import _ensure_cluster, _running, _stop
 from sandbox.databases import admin_conninfo, advance_sequences, apply_migrations, load_seed  # noqa: F401  (the public API)
 from sandbox.databases import _connect, _create_target_db, _drop_database, _ensure_source_data, _ensure_target_db
 from sandbox.paths import DATA_TABLES, SEED_TABLES, SOURCE_DB, STATE_FILE, SUPERUSER, TARGET_OWNER  # noqa: F401
-from sandbox.paths import choose_clusters_root, server_bindir, cluster_bindir, CLUSTER_MAJOR, CLUSTERS, clusters_root, database_urls, ENV_FILE, EXTRA_TARGETS, find_bindir, HOST, load_state, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _has_initdb, _init_marker, _is_root, _locked, _save_state, _say, _server_os_user, _socket_dir, _write_env
+from sandbox.paths import WORKERS, choose_clusters_root, CLUSTER_MAJOR, CLUSTERS, clusters_root, ENV_FILE, EXTRA_TARGETS, HOST, ROOT, SANDBOX, SandboxError, STATE_VERSION, TARGET_DB, _cluster_dir, _data_dir, _init_marker, _is_root, _say, _server_os_user, _socket_dir
+from sandbox.binaries import server_bindir, cluster_bindir, find_bindir, _has_initdb
+from sandbox.state import database_urls, load_state, _locked, _save_state, _write_env
 
 
 # --------------------------------------------------------------------------- commands
@@ -122,6 +127,16 @@ def down() -> None:
         state = _stop_state()
         for name in (*CLUSTERS, *(extra for extra in EXTRA_TARGETS if _data_dir(extra).exists())):
             _say(f"{name}: stopped" if _stop(state, name) else f"{name}: not running")
+    _each_worker("down")
+
+
+def _each_worker(command: str) -> None:
+    """The parallel test workers' own sandboxes (``.sandbox/workers/gwN``, see tests/conftest.py) follow
+    ``down`` and ``destroy``."""
+    for folder in sorted(WORKERS.glob("*/state.json")):
+        _say(f"test worker {folder.parent.name}:")
+        env = {**os.environ, "SANDBOX_DIR": str(folder.parent)}
+        subprocess.run([sys.executable, "-m", "sandbox", command], env=env, cwd=ROOT, check=False)
 
 
 def destroy() -> None:
@@ -129,6 +144,7 @@ def destroy() -> None:
     socket folder, if they were used)."""
     if SANDBOX.exists():
         down()
+    _each_worker("destroy")
     for name in (*CLUSTERS, *EXTRA_TARGETS):
         run = _socket_dir(name)
         if run.parent != _cluster_dir(name):
@@ -137,7 +153,7 @@ def destroy() -> None:
         shutil.rmtree(clusters_root(), ignore_errors=True)
         _say(f"removed {clusters_root()}")
     shutil.rmtree(SANDBOX, ignore_errors=True)
-    _say(f"removed {SANDBOX.relative_to(ROOT)}")
+    _say(f"removed {SANDBOX.relative_to(ROOT) if ROOT in SANDBOX.parents else SANDBOX}")
 
 
 def _cluster_status(name: str, state: dict) -> dict:

@@ -11,7 +11,8 @@ import socket
 from pathlib import Path
 
 from tasks.core.processes import pid_alive
-from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, EXTRA_TARGETS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir, _tool
+from sandbox.paths import CLUSTERS, CLUSTER_SETTINGS, EXTRA_TARGETS, COMMON_SETTINGS, CONF_INCLUDE, HBA, HOST, LOG_TAIL_LINES, SUPERUSER, SandboxError, _check_owner, _chown, _cluster_dir, _data_dir, _init_marker, _is_root, _last_line, _log_file, _run, _say, _socket_dir
+from sandbox.binaries import _tool
 
 # --------------------------------------------------------------------------- ports and processes
 

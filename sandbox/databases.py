@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from sandbox.paths import CLUSTERS, DEFAULT_ROWS, EXTRA_TARGETS, MIGRATIONS_DIR, ROOT, SEED_DIR, SEED_TABLES, SOURCE_DB, SUPERUSER, SandboxError, TARGET_DB, TARGET_OWNER, _run, _save_state, _say, _socket_dir, _tool, find_bindir, load_state
+from sandbox.paths import CLUSTERS, DEFAULT_ROWS, EXTRA_TARGETS, MIGRATIONS_DIR, ROOT, SEED_DIR, SEED_TABLES, SOURCE_DB, SUPERUSER, SandboxError, TARGET_DB, TARGET_OWNER, _run, _say, _socket_dir
+from sandbox.binaries import _tool, find_bindir
+from sandbox.state import _save_state, load_state
 
 
 # --------------------------------------------------------------------------- SQL helpers

@@ -2,7 +2,10 @@
 Shared pytest fixtures.
 
 ``sandbox`` (session): brings up the two local PostgreSQL clusters of ``sandbox`` once per
-session (idempotent and fast when they already run) and returns the state dict from
+session (for tests marked ``cluster`` only: a unit test that asks for it fails; ``pytest -m "not cluster"``
+starts no server). Under pytest-xdist each worker has clusters of its own (``.sandbox/workers/gwN``,
+via SANDBOX_DIR), so a test that stops a cluster, changes a role or ALTER SYSTEM touches no other
+worker. The session (idempotent and fast when they already run) and returns the state dict from
 ``sandbox.up()`` (ports, passwords, ``env`` URLs). The clusters are left running at the
 end; a test that stops them must start them again. ``target_db``, ``project`` and ``source_db``
 give a test its own databases and deploy inputs.
@@ -10,6 +13,7 @@ give a test its own databases and deploy inputs.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -21,6 +25,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before sandbox is imported: each worker its own clusters
+    os.environ["SANDBOX_DIR"] = str(ROOT / ".sandbox" / "workers" / os.environ["PYTEST_XDIST_WORKER"])
 
 import sandbox as clusters# noqa: E402  (after the path is set)
 from tasks.migrations.engine import Limits, apply_migrations  # noqa: E402
@@ -38,6 +44,13 @@ def no_traceback_in_deploy_output():
     yield
     found = [out for debug, out in support.OUTPUTS[seen:] if not debug and "Traceback" in out]
     assert not found, "a deploy printed a traceback without --debug:\n" + found[0][-3000:]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The unit layer starts no server: a test that needs the clusters says so with the cluster marker."""
+    if "sandbox" in item.fixturenames and item.get_closest_marker("cluster") is None:
+        pytest.fail(f"{item.nodeid} uses the sandbox's clusters: mark it cluster (pytestmark = pytest.mark.cluster)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ SEEDS = ROOT / "files" / "seed"
 
 
 def sandbox_urls() -> dict[str, str]:
-    values = dotenv_values(ROOT / ".sandbox" / "env")
+    values = dotenv_values(sandbox.ENV_FILE)  # this worker's clusters (tests/conftest.py)
     return {"source": values["SOURCE_DATABASE_URL"], "target": values["TARGET_DATABASE_URL"]}
 
 
@@ -91,6 +91,7 @@ class Project:
             SEED_DIR=str(self.seeds),
             STATE_DIR=str(self.state),
             BACKUP_DIR=str(self.tmp / "backups"),
+            REPORT_DIR=str(self.tmp / "reports"),  # never the checkout's reports/, shared by parallel workers
             PYINFRA_PROGRESS="off",
         )
         env.pop("HEROKU_APP", None)

@@ -4,11 +4,14 @@ clusters: a verified copy into an empty target, nothing on a rerun, a differing 
 (or replaced after a backup), and a copy killed half-way finished by a rerun without duplicates.
 """
 
+import pytest
 import os
 import signal
 import time
 
 from tests.support import catalog_and_data, query, table_fingerprints, wait_for_query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_copy_into_empty_target_is_verified_and_a_rerun_yields_nothing(project, source_db):

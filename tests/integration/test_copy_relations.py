@@ -6,8 +6,11 @@ objects, the dry run on an empty target, and the backup planner. Real sandbox cl
 real pyinfra CLI.
 """
 
+import pytest
 from tests.copy_support import fingerprints, same_schema, with_rows
 from tests.support import query, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 RELATIONS_DDL = '''
 CREATE SCHEMA "Sales-Data";

@@ -19,6 +19,8 @@ from tasks.backups import empty, store
 from tests.integration.test_restore_property import owner_service  # noqa: F401  (a fixture)
 from tests.support import PYINFRA, ROOT, Project, catalog_and_data, create_target_db, drop_db, query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 MIGRATION_005 = "CREATE TABLE audit (id int PRIMARY KEY, what text);\n"
 
 

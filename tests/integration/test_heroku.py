@@ -10,6 +10,7 @@ the CLI builds. Everything database-side is real PostgreSQL.
 
 from __future__ import annotations
 
+import pytest
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):

@@ -12,11 +12,15 @@ import time
 import pytest
 from dotenv import dotenv_values
 
+import sandbox
+
 from tests.support import ROOT, catalog_and_data
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def passwords() -> list[str]:
-    values = dotenv_values(ROOT / ".sandbox" / "env")
+    values = dotenv_values(sandbox.ENV_FILE)
     from tasks.core.urls import parse_database_url
 
     found = [parse_database_url(values[k]).password for k in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")]

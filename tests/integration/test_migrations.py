@@ -3,9 +3,12 @@ The migration engine against the sandbox's real PostgreSQL: partial failure, dri
 baseline, lock and lock_timeout, dry run. Every test drives the real pyinfra CLI.
 """
 
+import pytest
 import psycopg
 
 from tests.support import admin, catalog_and_data, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def five_files(project, third="CREATE TABLE t3 (id int PRIMARY KEY);\nINSERT INTO t3 VALUES (3);\n"):

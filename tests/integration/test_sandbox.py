@@ -25,6 +25,8 @@ import sandbox as sb
 from sandbox import cluster as sandbox_cluster
 from sandbox import paths as sandbox_paths
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("users", "rooms", "room_participants", "messages")
 

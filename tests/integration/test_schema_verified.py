@@ -4,6 +4,7 @@ a drifted target fails with a readable diff and nothing changes; extra objects c
 VERIFY_AGAINST_SOURCE compares with the source database too.
 """
 
+import pytest
 import json
 import secrets
 
@@ -14,6 +15,8 @@ import sandbox
 from tasks.migrations.engine import Limits, apply_migrations
 from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_index_added_by_hand_fails_the_run_with_its_diff_line_and_changes_nothing(project):

@@ -4,6 +4,7 @@ them: ``python -m tests.reliability.counts`` rewrites the block between the mark
 runs it after the suite), ``--check`` only says whether it is current. No count is typed by hand.
 """
 
+import fcntl
 import json
 import sys
 import time
@@ -18,11 +19,14 @@ UPDATED = "updated"
 
 
 def add(name: str, count: int) -> None:
+    """Record one count; parallel test workers add theirs under a lock, so none is lost."""
     FILE.parent.mkdir(parents=True, exist_ok=True)
-    counts = json.loads(FILE.read_text()) if FILE.exists() else {}
-    counts[name] = count
-    counts[UPDATED] = time.strftime("%Y-%m-%d", time.gmtime())
-    FILE.write_text(json.dumps(counts, indent=1, sort_keys=True))
+    with open(FILE.with_name(".reliability.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        counts = json.loads(FILE.read_text()) if FILE.exists() else {}
+        counts[name] = count
+        counts[UPDATED] = time.strftime("%Y-%m-%d", time.gmtime())
+        FILE.write_text(json.dumps(counts, indent=1, sort_keys=True))
 
 
 def render(counts: dict) -> str:

@@ -24,6 +24,8 @@ from tasks.core.lock import LOCK_KEY
 from tests.reliability.counts import add
 from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, tmpfs, with_dbname
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 TRIED = []
 
 

@@ -80,7 +80,7 @@ def _write_env(state: dict) -> None:
 @contextlib.contextmanager
 def _locked():
     """Serialise sandbox changes between processes (e.g. parallel test workers)."""
-    SANDBOX.mkdir(mode=0o755, exist_ok=True)
+    SANDBOX.mkdir(mode=0o755, parents=True, exist_ok=True)
     if SANDBOX.stat().st_uid == os.geteuid():
         os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
     try:

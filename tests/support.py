@@ -193,6 +193,13 @@ class Result:
         return [name for name, outcome in self.operations().items() if outcome == "success"]
 
 
+def report_rows(report_dir: Path) -> dict[str, tuple[str, str]]:
+    """The last run's summary rows from its structured record (REPORT_DIR/latest-run.json):
+    ``{state: (status, detail)}``. Tests assert on these, not on the printed wording."""
+    document = json.loads((Path(report_dir) / "latest-run.json").read_text())
+    return {row["state"]: (row["status"], row["detail"]) for row in document["states"]}
+
+
 def summary_rows(output: str) -> dict[str, tuple[str, str]]:
     """The final summary's rows: ``{state: (status, detail)}``."""
     lines = output.split("summary:\n", 1)[1].split("\nhealth:", 1)[0].splitlines()

@@ -63,9 +63,13 @@ def test_env_and_state_files_are_private_and_match(sandbox):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     lines = sb.ENV_FILE.read_text().splitlines()
     assert lines[0].startswith("# written by python -m sandbox up")
-    values = dict(line.split("=", 1) for line in lines[1:])
-    assert values == sandbox["env"] == sb.database_urls(sb.load_state())
-    assert values["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
+    values = dict(line.split("=", 1) for line in lines[1:] if not line.startswith("#"))
+    urls = {key: values.pop(key) for key in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")}
+    assert urls == sandbox["env"] == sb.database_urls(sb.load_state())
+    # the demo's files stay in the sandbox, never in the user's backups/, reports/ and .pgconverge/
+    assert values == {"BACKUP_DIR": str(sb.SANDBOX / "demo" / "backups"),
+                      "REPORT_DIR": str(sb.SANDBOX / "demo" / "reports"), "STATE_DIR": str(sb.SANDBOX / "demo" / "state")}
+    assert urls["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
     assert sandbox["source"]["password"].isalnum() and len(sandbox["source"]["password"]) >= 32
 
 

@@ -35,10 +35,13 @@ sandbox-destroy:
 demo: sandbox-up
 	$(BIN)/python -m sandbox.demo
 
-test: sandbox-up
+# In parallel: each pytest-xdist worker brings up clusters of its own (.sandbox/workers/gwN); the unit
+# layer alone: .venv/bin/python -m pytest -m "not cluster" (seconds, no server).
+PYTEST_WORKERS ?= 3
+test: setup
 	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
-	$(BIN)/python -m tests.reliability.counts  # the README's counts, from reports/reliability.json
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m tests.reliability.counts  # docs/reliability.md's counts, from reports/reliability.json
 
 soak: sandbox-up
 	RELIABILITY_TRIALS=200 $(BIN)/python -m pytest -q tests/reliability

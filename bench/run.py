@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{sizes.warmup} warm-up round(s) that are thrown away. *median* and *spread* are over the measured rounds;",
         "*ratio* is the median of the per-round ratios (each taken between runs seconds apart, so it holds",
         "when the machine's load drifts), with their range. *load 1-min* is the 1-minute load average during",
-        "the rounds. The README's [Benchmarks](../README.md#benchmarks) section says what each figure means.",
+        "the rounds. [docs/benchmarks.md](../docs/benchmarks.md) says what each figure means.",
     ]
     notes = []
     if profiles:

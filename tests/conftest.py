@@ -116,7 +116,8 @@ def heroku(project, tmp_path):
     fake.stop()
 
 
-if os.environ.get("PGC_COUNT_CLI"):  # measuring (issue 26): how many pyinfra CLI starts each test makes
+if os.environ.get("PGC_COUNT_CLI"):  # measuring (issue 26): new pyinfra processes per test (Popen), and
+    # CLI runs through tests/support.py (forked from tests/cli_fork.py's helper unless PGC_REAL_CLI=1)
     import json
     import subprocess
 
@@ -137,3 +138,7 @@ if os.environ.get("PGC_COUNT_CLI"):  # measuring (issue 26): how many pyinfra CL
         out = Path(os.environ["PGC_COUNT_CLI"]) / f"cli-starts-{worker}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(CLI_STARTS, indent=1, sort_keys=True))
+        from tests import cli_fork
+
+        forked = Path(os.environ["PGC_COUNT_CLI"]) / f"cli-runs-via-support-{worker}.json"
+        forked.write_text(json.dumps(cli_fork.RUNS, indent=1, sort_keys=True))

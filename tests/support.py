@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 from psycopg import sql
 
 import sandbox
+from tests import cli_fork
 
 ROOT = Path(__file__).resolve().parents[1]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -109,8 +110,8 @@ class Project:
     def run_file(self, deploy_file: str, *data: str, **extra: str) -> "Result":
         """``pyinfra -y inventory.py DEPLOY_FILE --data k=v ...`` (restore.py, reset.py)"""
         args = [arg for item in data for arg in ("--data", item)]
-        done = subprocess.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT,
-                              env=self.env(**extra), capture_output=True, text=True, timeout=180)
+        done = cli_fork.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT, env=self.env(**extra),
+                            timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
@@ -121,17 +122,12 @@ class Project:
 
     def deploy(self, *args: str, timeout: float = 180, **extra: str) -> "Result":
         started = time.monotonic()
-        done = subprocess.run(
-            self.command("--json", *args), cwd=ROOT, env=self.env(**extra), capture_output=True, text=True,
-            timeout=timeout,
-        )
+        done = cli_fork.run(self.command("--json", *args), cwd=ROOT, env=self.env(**extra), timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started, "--debug" in args)
 
     def dry(self, *args: str, **extra: str) -> "Result":
-        done = subprocess.run(
-            [PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
-            capture_output=True, text=True, timeout=180,
-        )
+        done = cli_fork.run([PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
+                            timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def write_migration(self, name: str, text: str) -> Path:

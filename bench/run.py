@@ -44,7 +44,7 @@ class Sizes:
     real_files: int | None = None  # the first N of Lemmy's vendored migrations (None: all 247)
 
 
-SMOKE = Sizes(files=10, repeat=2, warmup=1, messages=20_000, big_repeat=2, tables=20, real_files=20)
+SMOKE = Sizes(files=10, repeat=1, warmup=1, messages=10_000, big_repeat=1, tables=20, real_files=10)  # CI: each code path once
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

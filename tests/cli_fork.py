@@ -93,12 +93,30 @@ def _become_the_cli(request: dict, fds: list[int]) -> None:
 
         traceback.print_exc()
     finally:
+        code = _finalise(code)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except Exception:  # noqa: BLE001
                 pass
         os._exit(code)
+
+
+def _finalise(code: int) -> int:
+    """What the interpreter does on its way out: wait for the other threads, then the exit handlers
+    (the run's summary is one); a handler's SystemExit sets the status, as it would."""
+    import atexit
+    import threading
+
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]
+    except BaseException:  # noqa: BLE001
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else code
+    return code
 
 
 def _helper_socket() -> str | None:

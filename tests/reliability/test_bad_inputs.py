@@ -179,6 +179,9 @@ CASES = {
     # issue 20: the example app meets a database that is not empty
     "example migrations on a database with only a view": (lambda p: query(p.target_db, "CREATE VIEW legacy_v AS SELECT 1 AS x; ALTER VIEW legacy_v OWNER TO whynot_owner"), lambda p, t: {}, "is not empty"),
 }
+# Bad settings: exit status 2 (nothing touched) and the line starts with the setting's name.
+SETTINGS_CASES = {"malformed URL": "TARGET_DATABASE_URL", "no target": "TARGET_DATABASE_URL",
+                  "missing migrations folder": "MIGRATIONS_DIR", "unknown DATA_MIGRATION": "DATA_MIGRATION"}
 UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")
 
 
@@ -212,6 +215,8 @@ def test_bad_input_stops_with_one_line_and_changes_nothing(project, tmp_path, ca
     lines = [line for line in result.output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, result.output[-2500:]
     assert words in lines[0], result.output[-2500:]
+    if case in SETTINGS_CASES:
+        assert result.code == 2 and lines[0].startswith(f"pgconverge: {SETTINGS_CASES[case]}:"), lines[0]
     assert "Traceback" not in result.output
     assert catalog_and_data(project.target_db) == before
     TRIED.append(case)

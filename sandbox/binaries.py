@@ -43,7 +43,7 @@ def server_bindir(bindir: str, root: Path) -> str:
 
 
 def _has_initdb(bindir: str | Path | None) -> bool:
-    return bool(bindir) and (Path(bindir) / "initdb").is_file()
+    return bindir is not None and bool(str(bindir)) and (Path(bindir) / "initdb").is_file()
 
 
 def _version_key(path: str) -> tuple:
@@ -66,9 +66,9 @@ def find_bindir(major: int | None = None) -> str:
         if result.returncode == 0 and _has_initdb(result.stdout.strip()):
             return result.stdout.strip()
     candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
-    for candidate in sorted(candidates, key=_version_key, reverse=True):
-        if _has_initdb(candidate):
-            return candidate
+    for found in sorted(candidates, key=_version_key, reverse=True):
+        if _has_initdb(found):
+            return found
     initdb = shutil.which("initdb")
     if initdb:
         return str(Path(initdb).parent)

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-export ENV_FILE ?= .sandbox/env
+export ENV_FILE ?= $(or $(SANDBOX_DIR),.sandbox)/env
 
 .PHONY: setup heroku-cli demo check test bench bench-smoke soak sandbox-up sandbox-down sandbox-destroy clean
 
@@ -30,11 +30,10 @@ sandbox-down:
 sandbox-destroy:
 	$(BIN)/python -m sandbox destroy
 
+# Two runs (the second has nothing to do); the demo's files stay under .sandbox/demo; the clusters
+# keep running (the last line says so): make sandbox-down stops them.
 demo: sandbox-up
-	@echo "== first run: converge the target"
-	$(BIN)/pyinfra -y inventory.py deploy.py
-	@echo "== second run: nothing is left to do"
-	$(BIN)/pyinfra -y inventory.py deploy.py
+	$(BIN)/python -m sandbox.demo
 
 # The house rules (pyproject.toml): lint, format, types, and the import and size rules (no cluster needed).
 CHECKED := tasks sandbox deploy.py
@@ -44,10 +43,13 @@ check: | $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_house_rules.py
 
-test: check sandbox-up
+# In parallel: each pytest-xdist worker brings up clusters of its own (.sandbox/workers/gwN); the unit
+# layer alone: .venv/bin/python -m pytest -m "not cluster" (seconds, no server).
+PYTEST_WORKERS ?= 3
+test: check setup
 	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
-	$(BIN)/python -m tests.reliability.counts  # the README's counts, from reports/reliability.json
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m tests.reliability.counts  # docs/reliability.md's counts, from reports/reliability.json
 
 soak: sandbox-up
 	RELIABILITY_TRIALS=200 $(BIN)/python -m pytest -q tests/reliability

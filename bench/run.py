@@ -44,7 +44,7 @@ class Sizes:
     real_files: int | None = None  # the first N of Lemmy's vendored migrations (None: all 247)
 
 
-SMOKE = Sizes(files=10, repeat=2, warmup=1, messages=20_000, big_repeat=2, tables=20, real_files=20)
+SMOKE = Sizes(files=10, repeat=1, warmup=1, messages=10_000, big_repeat=1, tables=20, real_files=10)  # CI: each code path once
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{sizes.warmup} warm-up round(s) that are thrown away. *median* and *spread* are over the measured rounds;",
         "*ratio* is the median of the per-round ratios (each taken between runs seconds apart, so it holds",
         "when the machine's load drifts), with their range. *load 1-min* is the 1-minute load average during",
-        "the rounds. The README's [Benchmarks](../README.md#benchmarks) section says what each figure means.",
+        "the rounds. [docs/benchmarks.md](../docs/benchmarks.md) says what each figure means.",
     ]
     notes = []
     if profiles:

@@ -23,11 +23,16 @@ Errors are one line on stderr (plus the end of server.log when a server fails) a
 
 from __future__ import annotations
 
+import os
 import pwd
 import secrets
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+from sandbox.binaries import cluster_bindir, find_bindir, has_initdb, server_bindir
 from sandbox.cluster import ensure_cluster, running_cluster, stop_cluster
 from sandbox.databases import (  # noqa: F401  (the public API)
     admin_conninfo,
@@ -56,28 +61,26 @@ from sandbox.paths import (  # noqa: F401
     SUPERUSER,
     TARGET_DB,
     TARGET_OWNER,
+    WORKERS,
     SandboxError,
     choose_clusters_root,
-    cluster_bindir,
     cluster_data_dir,
     cluster_dir,
     cluster_socket_dir,
     clusters_root,
-    database_urls,
-    find_bindir,
-    has_initdb,
     init_marker,
     is_root,
-    load_state,
-    locked,
-    save_state,
     say,
-    server_bindir,
     server_os_user,
-    write_env,
 )
+from sandbox.state import database_urls, load_state, locked, save_state, write_env
 
 # --------------------------------------------------------------------------- commands
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout when inside it (``SANDBOX_DIR`` may be elsewhere)."""
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
 
 
 def _initial_state(previous: dict | None) -> dict:
@@ -120,7 +123,7 @@ def up(rows: int | None = None) -> dict:
     if state["clusters_dir"]:
         say(f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
              f"{SANDBOX} (python -m sandbox destroy removes both)")
-    say(f"wrote {ENV_FILE.relative_to(ROOT)} (sandbox up in {time.monotonic() - started:.1f}s)")
+    say(f"wrote {_shown(ENV_FILE)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}
 
 
@@ -165,6 +168,16 @@ def down() -> None:
         state = _stop_state()
         for name in (*CLUSTERS, *(extra for extra in EXTRA_TARGETS if cluster_data_dir(extra).exists())):
             say(f"{name}: stopped" if stop_cluster(state, name) else f"{name}: not running")
+    _each_worker("down")
+
+
+def _each_worker(command: str) -> None:
+    """The parallel test workers' own sandboxes (``.sandbox/workers/gwN``, see tests/conftest.py) follow
+    ``down`` and ``destroy``."""
+    for folder in sorted(WORKERS.glob("*/state.json")):
+        say(f"test worker {folder.parent.name}:")
+        env = {**os.environ, "SANDBOX_DIR": str(folder.parent)}
+        subprocess.run([sys.executable, "-m", "sandbox", command], env=env, cwd=ROOT, check=False)
 
 
 def destroy() -> None:
@@ -172,6 +185,7 @@ def destroy() -> None:
     socket folder, if they were used)."""
     if SANDBOX.exists():
         down()
+    _each_worker("destroy")
     for name in (*CLUSTERS, *EXTRA_TARGETS):
         run = cluster_socket_dir(name)
         if run.parent != cluster_dir(name):
@@ -180,7 +194,7 @@ def destroy() -> None:
         shutil.rmtree(clusters_root(), ignore_errors=True)
         say(f"removed {clusters_root()}")
     shutil.rmtree(SANDBOX, ignore_errors=True)
-    say(f"removed {SANDBOX.relative_to(ROOT)}")
+    say(f"removed {_shown(SANDBOX)}")
 
 
 def _cluster_status(name: str, state: dict) -> dict:

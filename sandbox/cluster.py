@@ -10,6 +10,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from sandbox.binaries import tool
 from sandbox.paths import (
     CLUSTER_SETTINGS,
     CLUSTERS,
@@ -32,7 +33,6 @@ from sandbox.paths import (
     log_file,
     run_command,
     say,
-    tool,
 )
 from tasks.core.processes import pid_alive
 

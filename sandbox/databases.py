@@ -9,6 +9,7 @@ import csv
 import os
 from pathlib import Path
 
+from sandbox.binaries import find_bindir, tool
 from sandbox.paths import (
     CLUSTERS,
     DEFAULT_ROWS,
@@ -23,13 +24,10 @@ from sandbox.paths import (
     TARGET_OWNER,
     SandboxError,
     cluster_socket_dir,
-    find_bindir,
-    load_state,
     run_command,
-    save_state,
     say,
-    tool,
 )
+from sandbox.state import load_state, save_state
 
 # --------------------------------------------------------------------------- SQL helpers
 

@@ -1,13 +1,12 @@
 """
-The sandbox's places and people: its folders and state files, the PostgreSQL binaries, and the OS
-user the servers run as when this runs as root.
+The sandbox's places and people: its folders (``.sandbox/``, or ``SANDBOX_DIR`` when set, e.g. one per
+parallel test worker) and the OS user the servers run as when this runs as root. Its own state files
+are in sandbox/state.py, the PostgreSQL binaries in sandbox/binaries.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import glob
 import hashlib
 import json
 import os
@@ -21,8 +20,9 @@ from pathlib import Path
 from tasks.core.errors import ActionableError
 
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX = ROOT / ".sandbox"
+SANDBOX = Path(os.environ.get("SANDBOX_DIR") or ROOT / ".sandbox").absolute()
 STATE_FILE = SANDBOX / "state.json"
+WORKERS = SANDBOX / "workers"  # parallel test workers' own sandboxes (SANDBOX_DIR=.sandbox/workers/gwN)
 ENV_FILE = SANDBOX / "env"
 LOCK_FILE = SANDBOX / ".lock"
 MIGRATIONS_DIR = ROOT / "files" / "migrations"
@@ -123,7 +123,7 @@ def clusters_root() -> Path:
 def _server_can_reach(os_user: str, folder: Path) -> bool:
     """Whether ``os_user`` can enter ``folder`` (every parent traversable)."""
     cmd = _as_server({"os_user": os_user}, ["test", "-x", str(folder)])
-    done = subprocess.run(cmd, capture_output=True, env=_clean_env(), stdin=subprocess.DEVNULL, check=False)
+    done = subprocess.run(cmd, capture_output=True, env=clean_env(), stdin=subprocess.DEVNULL, check=False)
     return done.returncode == 0
 
 
@@ -146,33 +146,6 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
         os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
     _clusters_root[SANDBOX] = chosen
     return chosen
-
-
-def server_bindir(bindir: str, root: Path) -> str:
-    """
-    The binaries the servers run. When the clusters live outside the checkout (the server OS user
-    cannot reach it), a PostgreSQL that ``make setup`` unpacked into the checkout's ``.tools`` is
-    out of its reach too: it is copied beside the clusters once (readable by everyone, like any
-    installed PostgreSQL) and run from there.
-    """
-    path = Path(bindir)
-    if root == SANDBOX or TOOLS not in path.parents:
-        return bindir
-    tree = path.parent
-    copy = root / tree.name
-    if not (copy / "bin" / "initdb").is_file():
-        partial = root / f".{tree.name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(tree, partial, symlinks=True)
-        for folder, dirs, files in os.walk(partial):
-            os.chmod(folder, 0o755)
-            for name in files:
-                file = Path(folder) / name
-                if not file.is_symlink():
-                    os.chmod(file, 0o755 if os.access(file, os.X_OK) else 0o644)
-        os.replace(partial, copy)
-        say(f"{tree.name}: copied to {copy} (the server user cannot reach {tree})")
-    return str(copy / "bin")
 
 
 def cluster_dir(name: str) -> Path:
@@ -202,136 +175,7 @@ def cluster_socket_dir(name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"pgconverge-sandbox-{digest}" / name
 
 
-# --------------------------------------------------------------------------- state files
-
-
-def _match_sandbox_owner(path: Path) -> None:
-    """As root in a sandbox made by a normal user, keep that user the owner of ``path``."""
-    if is_root():
-        owner = SANDBOX.stat()
-        if owner.st_uid != 0:
-            os.chown(path, owner.st_uid, owner.st_gid)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    _match_sandbox_owner(tmp)
-    os.replace(tmp, path)
-
-
-def load_state() -> dict | None:
-    """The saved state (.sandbox/state.json), or None when there is none."""
-    try:
-        return json.loads(STATE_FILE.read_text())
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise SandboxError(f"cannot read {STATE_FILE}: {exc.strerror}") from None
-    except ValueError:
-        raise SandboxError(f"{STATE_FILE} is not valid JSON; run: python -m sandbox destroy") from None
-
-
-def save_state(state: dict) -> None:
-    _write_private(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
-
-
-def database_urls(state: dict) -> dict:
-    """SOURCE_DATABASE_URL and TARGET_DATABASE_URL for ``state`` (they hold passwords)."""
-    src, tgt = state["source"], state["target"]
-    return {
-        "SOURCE_DATABASE_URL": f"postgresql://{SUPERUSER}:{src['password']}@{HOST}:{src['port']}/{SOURCE_DB}",
-        "TARGET_DATABASE_URL": (
-            f"postgresql://{TARGET_OWNER}:{tgt['password']}@{HOST}:{tgt['port']}/{TARGET_DB}?sslmode=require"
-        ),
-    }
-
-
-def write_env(state: dict) -> None:
-    lines = ["# written by python -m sandbox up: the embedded default (two local clusters)"]
-    lines += [f"{key}={value}" for key, value in database_urls(state).items()]
-    _write_private(ENV_FILE, "\n".join(lines) + "\n")
-
-
-@contextlib.contextmanager
-def locked():
-    """Serialise sandbox changes between processes (e.g. parallel test workers)."""
-    SANDBOX.mkdir(mode=0o755, exist_ok=True)
-    if SANDBOX.stat().st_uid == os.geteuid():
-        os.chmod(SANDBOX, 0o755)  # the server user must traverse it; secrets inside are 0600
-    try:
-        handle = open(LOCK_FILE, "a")  # noqa: SIM115 - the with below holds it (the lock's lifetime)
-    except PermissionError:
-        owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
-        raise SandboxError(f"{SANDBOX} belongs to {owner}; run this as {owner}") from None
-    with handle:
-        _match_sandbox_owner(LOCK_FILE)
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # --------------------------------------------------------------------------- binaries and users
-
-
-def has_initdb(bindir: str | Path | None) -> bool:
-    return bindir is not None and str(bindir) != "" and (Path(bindir) / "initdb").is_file()
-
-
-def _version_key(path: str) -> tuple:
-    return tuple(int(part) for part in re.findall(r"\d+", path))
-
-
-def find_bindir(major: int | None = None) -> str:
-    """The folder of initdb/pg_ctl/postgres: of that major when given (the project's .tools/pgN,
-    then the system's), else pg_config, then /usr/lib/postgresql/*, then PATH."""
-    if major is not None:
-        for candidate in (TOOLS / f"pg{major}" / "bin", Path(f"/usr/lib/postgresql/{major}/bin"),
-                          Path(f"/usr/pgsql-{major}/bin")):
-            if has_initdb(candidate):
-                return str(candidate)
-        raise SandboxError(f"PostgreSQL {major} server binaries (initdb) not found: run make setup "
-                           f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})")
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=_clean_env(), check=False)
-        if result.returncode == 0 and has_initdb(result.stdout.strip()):
-            return result.stdout.strip()
-    candidates = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
-    for found in sorted(candidates, key=_version_key, reverse=True):
-        if has_initdb(found):
-            return found
-    initdb = shutil.which("initdb")
-    if initdb:
-        return str(Path(initdb).parent)
-    raise SandboxError("PostgreSQL server binaries (initdb) not found; install them: apt-get install postgresql")
-
-
-def cluster_bindir(name: str) -> str:
-    """The binaries a cluster runs: its own major's (the source falls back to any installed)."""
-    try:
-        return find_bindir(CLUSTER_MAJOR[name])
-    except SandboxError:
-        if name != "source":
-            raise
-        return find_bindir()
-
-
-def tool(state: dict, name: str, cluster: str = "source") -> str:
-    """A client/server program, preferring the cluster's bindir."""
-    candidate = Path((state.get(cluster) or {}).get("bindir") or state["bindir"]) / name
-    if candidate.is_file():
-        return str(candidate)
-    found = shutil.which(name)
-    if not found:
-        raise SandboxError(f"{name} not found; install it: apt-get install postgresql-client")
-    return found
 
 
 def is_root() -> bool:
@@ -382,7 +226,7 @@ def server_os_user() -> str | None:
     return FALLBACK_OS_USER
 
 
-def _clean_env() -> dict:
+def clean_env() -> dict:
     """Our environment without PG* variables, so nothing overrides the explicit settings."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
@@ -409,7 +253,7 @@ def run_command(state: dict, cmd: list[str], *, what: str, server: bool = False,
     """Run ``cmd`` (as the server user when ``server``); on failure raise with stderr's last line."""
     full = _as_server(state, cmd) if server else cmd
     result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or cluster_dir("."),
-                            env=_clean_env(), stdin=subprocess.DEVNULL, check=False)
+                            env=clean_env(), stdin=subprocess.DEVNULL, check=False)
     if check and result.returncode != 0:
         raise SandboxError(f"{what} failed: {last_line(result.stderr or result.stdout)}")
     return result

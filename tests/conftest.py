@@ -2,7 +2,10 @@
 Shared pytest fixtures.
 
 ``sandbox`` (session): brings up the two local PostgreSQL clusters of ``sandbox`` once per
-session (idempotent and fast when they already run) and returns the state dict from
+session (for tests marked ``cluster`` only: a unit test that asks for it fails; ``pytest -m "not cluster"``
+starts no server). Under pytest-xdist each worker has clusters of its own (``.sandbox/workers/gwN``,
+via SANDBOX_DIR), so a test that stops a cluster, changes a role or ALTER SYSTEM touches no other
+worker. The session (idempotent and fast when they already run) and returns the state dict from
 ``sandbox.up()`` (ports, passwords, ``env`` URLs). The clusters are left running at the
 end; a test that stops them must start them again. ``target_db``, ``project`` and ``source_db``
 give a test its own databases and deploy inputs.
@@ -10,6 +13,7 @@ give a test its own databases and deploy inputs.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -21,6 +25,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before sandbox is imported: each worker its own clusters
+    os.environ["SANDBOX_DIR"] = str(ROOT / ".sandbox" / "workers" / os.environ["PYTEST_XDIST_WORKER"])
 
 import sandbox as clusters# noqa: E402  (after the path is set)
 from tasks.migrations.engine import Limits, apply_migrations  # noqa: E402
@@ -38,6 +44,13 @@ def no_traceback_in_deploy_output():
     yield
     found = [out for debug, out in support.OUTPUTS[seen:] if not debug and "Traceback" in out]
     assert not found, "a deploy printed a traceback without --debug:\n" + found[0][-3000:]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The unit layer starts no server: a test that needs the clusters says so with the cluster marker."""
+    if "sandbox" in item.fixturenames and item.get_closest_marker("cluster") is None:
+        pytest.fail(f"{item.nodeid} uses the sandbox's clusters: mark it cluster (pytestmark = pytest.mark.cluster)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +114,31 @@ def heroku(project, tmp_path):
                          APP_DB_CHECK_COMMAND='psql "$DATABASE_URL" -XAtqc "SELECT now()"')
     yield fake
     fake.stop()
+
+
+if os.environ.get("PGC_COUNT_CLI"):  # measuring (issue 26): new pyinfra processes per test (Popen), and
+    # CLI runs through tests/support.py (forked from tests/cli_fork.py's helper unless PGC_REAL_CLI=1)
+    import json
+    import subprocess
+
+    CLI_STARTS: dict[str, int] = {}
+    _popen_init = subprocess.Popen.__init__
+
+    def _counting_init(self, args, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        argv = [args] if isinstance(args, (str, bytes)) else list(args)
+        if argv and str(argv[0]).endswith("pyinfra"):
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            CLI_STARTS[test] = CLI_STARTS.get(test, 0) + 1
+        _popen_init(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = _counting_init  # type: ignore[method-assign]
+
+    def pytest_sessionfinish(session: pytest.Session) -> None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        out = Path(os.environ["PGC_COUNT_CLI"]) / f"cli-starts-{worker}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(CLI_STARTS, indent=1, sort_keys=True))
+        from tests import cli_fork
+
+        forked = Path(os.environ["PGC_COUNT_CLI"]) / f"cli-runs-via-support-{worker}.json"
+        forked.write_text(json.dumps(cli_fork.RUNS, indent=1, sort_keys=True))

@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 from psycopg import sql
 
 import sandbox
+from tests import cli_fork
 
 ROOT = Path(__file__).resolve().parents[1]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -31,7 +32,7 @@ SEEDS = ROOT / "files" / "seed"
 
 
 def sandbox_urls() -> dict[str, str]:
-    values = dotenv_values(ROOT / ".sandbox" / "env")
+    values = dotenv_values(sandbox.ENV_FILE)  # this worker's clusters (tests/conftest.py)
     return {"source": values["SOURCE_DATABASE_URL"], "target": values["TARGET_DATABASE_URL"]}
 
 
@@ -91,6 +92,7 @@ class Project:
             SEED_DIR=str(self.seeds),
             STATE_DIR=str(self.state),
             BACKUP_DIR=str(self.tmp / "backups"),
+            REPORT_DIR=str(self.tmp / "reports"),  # never the checkout's reports/, shared by parallel workers
             PYINFRA_PROGRESS="off",
         )
         env.pop("HEROKU_APP", None)
@@ -108,8 +110,8 @@ class Project:
     def run_file(self, deploy_file: str, *data: str, **extra: str) -> "Result":
         """``pyinfra -y inventory.py DEPLOY_FILE --data k=v ...`` (restore.py, reset.py)"""
         args = [arg for item in data for arg in ("--data", item)]
-        done = subprocess.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT,
-                              env=self.env(**extra), capture_output=True, text=True, timeout=180)
+        done = cli_fork.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT, env=self.env(**extra),
+                            timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
@@ -120,17 +122,12 @@ class Project:
 
     def deploy(self, *args: str, timeout: float = 180, **extra: str) -> "Result":
         started = time.monotonic()
-        done = subprocess.run(
-            self.command("--json", *args), cwd=ROOT, env=self.env(**extra), capture_output=True, text=True,
-            timeout=timeout,
-        )
+        done = cli_fork.run(self.command("--json", *args), cwd=ROOT, env=self.env(**extra), timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started, "--debug" in args)
 
     def dry(self, *args: str, **extra: str) -> "Result":
-        done = subprocess.run(
-            [PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
-            capture_output=True, text=True, timeout=180,
-        )
+        done = cli_fork.run([PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
+                            timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)
 
     def write_migration(self, name: str, text: str) -> Path:
@@ -190,6 +187,13 @@ class Result:
 
     def changed(self) -> list[str]:
         return [name for name, outcome in self.operations().items() if outcome == "success"]
+
+
+def report_rows(report_dir: Path) -> dict[str, tuple[str, str]]:
+    """The last run's summary rows from its structured record (REPORT_DIR/latest-run.json):
+    ``{state: (status, detail)}``. Tests assert on these, not on the printed wording."""
+    document = json.loads((Path(report_dir) / "latest-run.json").read_text())
+    return {row["state"]: (row["status"], row["detail"]) for row in document["states"]}
 
 
 def summary_rows(output: str) -> dict[str, tuple[str, str]]:

@@ -4,6 +4,7 @@ CLI against the sandbox's PostgreSQL clusters (a tar round trip, the user's own 
 dump, two deploys sharing BACKUP_DIR with a slow pg_dump, a table named "audit log", modes).
 """
 
+import pytest
 import json
 import os
 import re
@@ -13,6 +14,8 @@ import time
 
 from tasks.backups import store
 from tests.support import query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def dumps(project, side="source"):

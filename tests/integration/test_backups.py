@@ -4,6 +4,7 @@ verified source backup only when the source changed, a target backup only before
 truncation detected, retention, the client version check, and a confirmed round-trip restore.
 """
 
+import pytest
 import json
 import secrets
 import stat
@@ -14,6 +15,8 @@ from psycopg import sql
 import sandbox
 from tasks.backups import store
 from tests.support import catalog_and_data, query, table_fingerprints, sandbox_urls, with_dbname
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def dumps(project, side):

@@ -4,11 +4,14 @@ The bench's sqitch adapter (bench/peers.py) writes scripts that real ``psql`` ru
 statement has no semicolon (Lemmy's 20250307094522 ends with ``END\\n$$``) still commits.
 """
 
+import pytest
 import subprocess
 
 from bench import peers
 from bench.databases import Target
 from tests.support import query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 UNTERMINATED = "CREATE TABLE widgets (id int);\nDO $$\nBEGIN\n    INSERT INTO widgets VALUES (1);\nEND\n$$"
 

@@ -17,6 +17,8 @@ from tasks.migrations.engine import Limits, apply_migrations
 from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 BASE = """
 CREATE TYPE mood AS ENUM ('sad', 'ok');
 CREATE SEQUENCE counter INCREMENT 1;

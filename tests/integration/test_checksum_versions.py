@@ -23,6 +23,8 @@ from tasks.data import copy as datacopy
 from tasks.data.checksum import PINNED_FORMAT
 from tests.integration.test_copy_engine import TYPES_DDL, TYPES_ROWS
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 def _bindirs() -> list[Path]:
     found = [Path(p) for p in os.environ.get("PG_BINDIRS", "").split(os.pathsep) if p]

@@ -17,6 +17,8 @@ from tasks.data.checksum import PINNED_FORMAT
 from tests.copy_support import fingerprints, services, with_rows  # noqa: F401  (services: a fixture)
 from tests.support import query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 OWNER = "SET ROLE whynot_owner;"  # the target's tables belong to its non-superuser owner
 TYPES_DDL = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

@@ -6,6 +6,7 @@ a fresh target database owned by the non-superuser owner, then the copy engine; 
 copy has nothing to do. Real PostgreSQL on both sides.
 """
 
+import pytest
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import psycopg
 import sandbox
 from tasks.data import copy as datacopy
 from tests.copy_support import Pair, fingerprints, service_names, with_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "pagila"
 

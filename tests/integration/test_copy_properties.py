@@ -9,6 +9,7 @@ Example counts are small: each example creates two databases.
 
 from __future__ import annotations
 
+import pytest
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from psycopg import sql
 from tasks.data import copy as datacopy
 from tests.copy_support import Pair, fingerprints, service_names, with_rows
 from tests.support import ROOT, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 PREAMBLE = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

@@ -4,6 +4,7 @@ the whole deploy (pyinfra and every child) killed with SIGKILL at random moments
 started at once, and a CREATE INDEX CONCURRENTLY killed mid-build.
 """
 
+import pytest
 import os
 import random
 import signal
@@ -13,6 +14,8 @@ import psycopg
 
 import sandbox
 from tests.support import create_target_db, drop_db, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 TRIALS = 20
 SEED = 20261123

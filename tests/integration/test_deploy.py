@@ -3,9 +3,12 @@ The whole deploy through the pyinfra CLI (``pyinfra -y --json inventory.py deplo
 sandbox's two real PostgreSQL clusters: first run converges, second run changes nothing.
 """
 
+import pytest
 import re
 
 from tests.support import catalog_and_data, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_first_run_creates_tables_and_seed_then_second_run_changes_nothing(project):

@@ -4,6 +4,7 @@ URL works. Real pyinfra CLI and real sandbox clusters; /proc/PID/environ of ever
 starts is sampled while it runs.
 """
 
+import pytest
 import os
 import secrets
 import threading
@@ -18,6 +19,8 @@ from tasks.core.connections import ServiceFile
 from tasks.core.urls import parse_database_url
 from tests.support import Project, admin, create_target_db, drop_db, sandbox_urls
 from tests.integration.test_inputs_and_secrets import passwords
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 API_KEY = "hrku-" + secrets.token_hex(16)
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import catalog_and_data, query, summary_rows, tmpfs
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 @pytest.fixture
 def tiny_folder(tmp_path):

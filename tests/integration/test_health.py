@@ -32,6 +32,8 @@ from tasks.core.fact import FactError, read
 from tasks.core.urls import parse_database_url
 from tests.support import sandbox_urls
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 MAX_HELD = 14
 
 

@@ -10,6 +10,7 @@ the CLI builds. Everything database-side is real PostgreSQL.
 
 from __future__ import annotations
 
+import pytest
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
@@ -102,7 +105,8 @@ def test_pool_var_is_set_only_when_it_differs(project, heroku):
 def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project, heroku):
     now = datetime.now(timezone.utc)
     heroku.add_log(now - timedelta(hours=1), "app[web.1]: Error: connect ECONNREFUSED 10.1.2.3:5432")
-    heroku.add_log(now + timedelta(minutes=1), 'app[web.1]: error: relation "messages" does not exist')
+    # newer than both runs below even on a loaded machine (parallel workers: a run took over a minute)
+    heroku.add_log(now + timedelta(minutes=10), 'app[web.1]: error: relation "messages" does not exist')
     failed = project.deploy()
     assert failed.code != 0 and summary_rows(failed.stderr)["Logs clean"][0] == "failed"
     assert "relation does not exist" in failed.output and 'relation "messages" does not exist' in failed.output

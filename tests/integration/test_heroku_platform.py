@@ -10,9 +10,12 @@ way forward, with the target unchanged.
 
 from __future__ import annotations
 
+import pytest
 from datetime import datetime, timedelta, timezone
 
 from tests.support import catalog_and_data, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def one_line(result) -> str:

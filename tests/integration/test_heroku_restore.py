@@ -6,9 +6,12 @@ the real CLI talks to the local fake API of tests/heroku_fake.py, whose database
 PostgreSQL database on the sandbox target cluster.
 """
 
+import pytest
 import json
 
 from tests.support import catalog_and_data
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_a_captured_heroku_backup_restores_by_id_to_its_exact_state_and_the_next_deploy_converges(project, source_db,

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support import query, summary_rows, wait_for_query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 @pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
 def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(project, signum, whole_group):

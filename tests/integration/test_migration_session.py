@@ -12,6 +12,8 @@ import pytest
 import sandbox
 from tests.support import query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 LEAKS = {
     "set search_path": "SET search_path TO app, public;\n",
     "pg_dump's set_config": "SELECT pg_catalog.set_config('search_path', '', false);\n",

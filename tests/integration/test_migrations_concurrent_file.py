@@ -4,9 +4,12 @@ named as such, not as "edited after it was applied". Real clusters; the other de
 an INSERT into schema_migrations while this run's proof (on the source cluster) sleeps.
 """
 
+import pytest
 import time
 
 from tests.support import query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_a_file_applied_by_another_deploy_during_this_run_is_named(project):

@@ -3,9 +3,12 @@ A table whose name holds a tab or a line break (legal in PostgreSQL) does not br
 that carry names: the validation report counts it by its exact name. Real target cluster.
 """
 
+import pytest
 import json
 
 from tests.support import query, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_a_tab_or_line_break_in_a_table_name_is_counted_by_its_exact_name(project):

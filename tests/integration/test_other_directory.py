@@ -3,9 +3,12 @@ pgconverge run from another directory (``cd /tmp && pyinfra /path/inventory.py /
 finds its own modules: no ModuleNotFoundError traceback. Real sandbox clusters, real pyinfra CLI.
 """
 
+import pytest
 import subprocess
 
 from tests.support import PYINFRA, ROOT, Result
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_a_dry_run_from_another_directory_finds_the_project_modules(project, tmp_path):

@@ -8,11 +8,14 @@ the prompt is answered through a pseudo-terminal, as a user at a terminal would.
 
 from __future__ import annotations
 
+import pytest
 import os
 import pty
 import subprocess
 
 from tests.support import PYINFRA, ROOT, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 UNREACHABLE = "postgresql://whynot_owner:x@127.0.0.1:1/nowhere?sslmode=require"
 

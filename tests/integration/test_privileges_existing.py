@@ -5,7 +5,10 @@ an existing schema the files write to (even after CREATE SCHEMA IF NOT EXISTS) i
 CREATE and USAGE before the backup, with the GRANT.
 """
 
+import pytest
 from tests.support import catalog_and_data, query, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def lines_of(output: str) -> list[str]:

@@ -8,6 +8,8 @@ import pytest
 
 from tests.support import catalog_and_data, query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 @pytest.mark.parametrize("body, words", [
     ("ALTER TABLE users OWNER TO postgres;\n", 'role "postgres"'),

@@ -5,10 +5,13 @@ sandbox's non-superuser target: refused up front with the line that must change,
 that line is changed.
 """
 
+import pytest
 import shutil
 from pathlib import Path
 
 from tests.support import catalog_and_data
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pagila"
 

@@ -6,12 +6,15 @@ itself builds from the same files run by plain ``psql`` (one session, one transa
 compared as ``pg_dump --schema-only`` text: an oracle this project did not write.
 """
 
+import pytest
 import os
 import subprocess
 from pathlib import Path
 
 import sandbox
 from tests.support import create_target_db, drop_db, sandbox_urls
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 LEMMY = Path(__file__).resolve().parents[1] / "samples" / "lemmy" / "migrations"
 

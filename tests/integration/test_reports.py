@@ -7,10 +7,13 @@ health checks are printed once, under the summary.
 
 from __future__ import annotations
 
+import pytest
 import json
 import stat
 
 from tasks.core import reports
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_converged_runs_keep_the_report_history_bounded_and_private(project):

@@ -7,10 +7,13 @@ differs from its manifest is refused before the target is touched; a restore who
 differ from the manifest is rolled back; the dry run lists what will be dropped and restored.
 """
 
+import pytest
 import json
 import subprocess
 
 from tests.support import PYINFRA, ROOT, catalog_and_data, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 MIGRATION_005 = "CREATE TABLE audit (id int PRIMARY KEY, what text);\nALTER TABLE users ADD COLUMN nickname text;\n" \
                 "INSERT INTO audit VALUES (1, 'created');\n"

@@ -25,6 +25,8 @@ from tasks.core.urls import parse_database_url
 from tasks.schema import catalog
 from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 NAMES = ["items", "Audit Log", "ünïcødé", "a.b", 'we"ird', "Ωmega", "order"]
 SAFE_INT = st.integers(-2**31, 2**31 - 1)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)

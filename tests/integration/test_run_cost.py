@@ -4,6 +4,7 @@ A run costs what its work costs (issue 21), counted by the servers themselves, n
 ``pg_stat_user_tables.seq_scan`` every read of ``schema_migrations``. Real pyinfra CLI, real clusters.
 """
 
+import pytest
 import os
 import pty
 import select
@@ -14,6 +15,8 @@ from urllib.parse import quote
 from psycopg import sql
 
 from tests.support import PYINFRA, ROOT, Project, admin, create_target_db, drop_db
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"

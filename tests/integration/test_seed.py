@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import SEEDS, catalog_and_data, query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 @pytest.fixture
 def seeds(project):

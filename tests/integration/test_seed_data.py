@@ -3,6 +3,7 @@ Seed rows travel as data (issue 16.1), against the sandbox's real PostgreSQL: a 
 no command, even under --dry, and any CSV value round-trips byte for byte through the seed state.
 """
 
+import pytest
 import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,8 @@ import sandbox
 from tasks.data import seed_load
 from tasks.data.seed import read_seed_file
 from tests.support import query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 TAGS = "CREATE TABLE tags (id int PRIMARY KEY, name text);\n"
 

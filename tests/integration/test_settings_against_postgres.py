@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tasks.core.settings import SettingsError, load_settings
 from tests.support import admin
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 NUMBER = st.one_of(
     st.integers(min_value=0, max_value=10**13).map(str),
     st.tuples(st.integers(0, 10**10), st.integers(0, 999)).map(lambda p: f"{p[0]}.{p[1]}"),

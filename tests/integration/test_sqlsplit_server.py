@@ -4,12 +4,15 @@ generated file whole (its own split, in one simple-query message) and piece by p
 the same statements' results, which are the values the file was made of.
 """
 
+import pytest
 import psycopg
 from hypothesis import HealthCheck, given, settings
 
 import sandbox
 from tasks.migrations.sqlsplit import split_statements
 from tests.sqlgen import sql_file
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def _server_split(conn, sql: str) -> list[str]:

@@ -5,9 +5,12 @@ the sandbox: what changed on a first run, "converged" everywhere on a second, "f
 when the schema changes.
 """
 
+import pytest
 import json
 
 from tests.support import sandbox_urls, summary_rows
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_first_run_lists_changes_second_run_converged_everywhere(project):

@@ -16,6 +16,8 @@ from psycopg import sql
 import sandbox as sb
 from tests.support import sandbox_urls, with_dbname
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 
 @pytest.fixture(scope="module")
 def target16_url(sandbox) -> str:

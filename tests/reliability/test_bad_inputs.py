@@ -24,6 +24,8 @@ from tasks.core.lock import LOCK_KEY
 from tests.reliability.counts import add
 from tests.support import SEEDS, catalog_and_data, query, sandbox_urls, tmpfs, with_dbname
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 TRIED = []
 
 
@@ -196,6 +198,9 @@ CASES = {
     "a migration file name with an ESC sequence": (None, lambda p, t: raw_file(p, "005_\x1b[2J\x1b[31mok.sql", b"SELECT 1;\n"), "migration file 005_\\x1b[2J\\x1b[31mok.sql does not match"),
     "?host= that is not a socket folder": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=db.example.com"}, "?host= in the URL must be a Unix socket folder"),
 }
+# Bad settings: exit status 2 (nothing touched) and the line starts with the setting's name.
+SETTINGS_CASES = {"malformed URL": "TARGET_DATABASE_URL", "no target": "TARGET_DATABASE_URL",
+                  "missing migrations folder": "MIGRATIONS_DIR", "unknown DATA_MIGRATION": "DATA_MIGRATION"}
 UNMOUNT = ("full backup folder", "REPORT_DIR read-only", "STATE_DIR read-only", "BACKUP_DIR read-only")
 
 
@@ -229,6 +234,8 @@ def test_bad_input_stops_with_one_line_and_changes_nothing(project, tmp_path, ca
     lines = [line for line in result.output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, result.output[-2500:]
     assert words in lines[0], result.output[-2500:]
+    if case in SETTINGS_CASES:
+        assert result.code == 2 and lines[0].startswith(f"pgconverge: {SETTINGS_CASES[case]}:"), lines[0]
     assert "Traceback" not in result.output
     assert catalog_and_data(project.target_db) == before
     TRIED.append(case)

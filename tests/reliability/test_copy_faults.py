@@ -12,6 +12,8 @@ from sandbox.cluster import stop_cluster
 from tests.copy_support import fingerprints, with_rows
 from tests.support import query, summary_rows, wait_for_query
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 BIG = ("INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat(md5(g::text), 8) "
        "FROM generate_series(1, 300000) g")
 

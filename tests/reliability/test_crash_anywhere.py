@@ -7,6 +7,7 @@ database or service-file folder is left. Real sandbox clusters and the real pyin
 ``RELIABILITY_TRIALS`` sets the number of trials (30 in CI, more with ``make soak``).
 """
 
+import pytest
 import glob
 import hashlib
 import json
@@ -18,6 +19,8 @@ import time
 
 from tests.reliability.counts import add
 from tests.support import create_target_db, drop_db, query, sandbox_urls, table_fingerprints, with_dbname
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "30"))
 SEED = 1123

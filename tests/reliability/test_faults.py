@@ -5,9 +5,12 @@ clusters, the real pyinfra CLI.
 """
 
 
+import pytest
 import sandbox
 from tests.reliability.counts import add
 from tests.support import table_fingerprints, wait_for_query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def test_target_lost_during_migrations_gives_one_clear_error_then_a_rerun_converges(project):

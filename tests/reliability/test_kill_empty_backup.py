@@ -12,6 +12,8 @@ import pytest
 
 from tasks.backups import store
 
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
 HOOK = '''
 import os, signal
 _replace = os.replace

@@ -8,6 +8,7 @@ sandbox clusters), the real pyinfra CLI; the pruning trials run the pruning code
 process on real files (stand-in dump bytes: no database decides what may be deleted).
 """
 
+import pytest
 import json
 import os
 import random
@@ -20,6 +21,8 @@ from pathlib import Path
 from tasks.backups import store
 from tests.reliability.counts import add
 from tests.support import ROOT, catalog_and_data, query, wait_for_query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 TRIALS = int(os.environ.get("RELIABILITY_KILL_TRIALS", "6"))
 SEED = 1717

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 from tasks.core import environment
+from tasks.core import environment
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILDER = ROOT / "tasks" / "core" / "environment.py"
@@ -83,3 +84,13 @@ def test_the_service_file_replaces_a_callers_password_and_service() -> None:
     env = {"PGPASSWORD": "pw", "PGSERVICE": "other", "DATABASE_URL": "postgres://u:pw@h/d", "PATH": "/bin"}
     environment.use_service_file("/tmp/pgconverge-1/pg_service.conf", env)
     assert env == {"PATH": "/bin", "PGSERVICEFILE": "/tmp/pgconverge-1/pg_service.conf", "PGCLIENTENCODING": "UTF8"}
+
+
+
+
+def test_secrets_are_withdrawn_and_only_the_api_key_comes_back():
+    env = {"PATH": "/bin", "SOURCE_DATABASE_URL": "u", "TARGET_DATABASE_URL": "u", "HEROKU_API_KEY": "k",
+           "HEROKU_POSTGRESQL_RED_URL": "u", "PGPASSWORD": "p", "ENV_FILE": ".env"}
+    removed = environment.withdraw_secrets(env)
+    assert env == {"PATH": "/bin", "ENV_FILE": ".env"} and len(removed) == 5
+    assert environment.heroku_credentials() == {"HEROKU_API_KEY": "k"}

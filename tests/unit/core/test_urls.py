@@ -10,6 +10,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tasks.core.urls import UrlError, parse_database_url
+import pytest
+
+from tasks.core.urls import UrlError, parse_database_url
 
 ANY_PASSWORD = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\0"), min_size=1,
                        max_size=30)
@@ -74,3 +77,17 @@ def test_libpq_socket_forms_name_the_socket_folder(raw, host, port):
 def test_a_host_parameter_that_is_no_folder_is_refused_naming_the_form():
     with pytest.raises(UrlError, match=r"\?host= in the URL must be a Unix socket folder"):
         parse_database_url("postgresql://app:pw@/db?host=db.example.com")
+
+
+
+
+def test_a_password_with_a_line_break_is_refused_naming_the_cause():
+    with pytest.raises(UrlError, match="line break"):
+        parse_database_url("postgres://u:a%0Ab@db.example.com/x")
+
+
+@pytest.mark.parametrize("url, what", [("postgres://a%0Ab:p@db.example.com/x", "user name"),
+                                       ("postgres://a:p@db.example.com/d%0Db", "database name")])
+def test_a_line_break_anywhere_in_the_url_is_refused_by_name(url, what):
+    with pytest.raises(UrlError, match=f"the {what} contains a line break"):
+        parse_database_url(url)

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 FAKE_NPM = """#!/bin/sh
 echo "$@" >> "$NPM_CALLS"

@@ -14,7 +14,7 @@ from tasks.migrations import parsed
 from tasks.migrations.files import read_migrations
 from tests.sqlgen import sql_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXTRA = {
     "005_search_path.sql": "SET search_path TO audit;\nCREATE TABLE log (id int);\nCREATE SCHEMA audit2;\n"
                            "CREATE VIEW public.v AS SELECT 1 AS one;\n",

@@ -24,8 +24,11 @@ from sandbox import sample_data
 import sandbox as sb
 from sandbox import cluster as sandbox_cluster
 from sandbox import paths as sandbox_paths
+from sandbox import state as sandbox_state
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
+ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("users", "rooms", "room_participants", "messages")
 
 
@@ -61,9 +64,13 @@ def test_env_and_state_files_are_private_and_match(sandbox):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     lines = sb.ENV_FILE.read_text().splitlines()
     assert lines[0].startswith("# written by python -m sandbox up")
-    values = dict(line.split("=", 1) for line in lines[1:])
-    assert values == sandbox["env"] == sb.database_urls(sb.load_state())
-    assert values["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
+    values = dict(line.split("=", 1) for line in lines[1:] if not line.startswith("#"))
+    urls = {key: values.pop(key) for key in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")}
+    assert urls == sandbox["env"] == sb.database_urls(sb.load_state())
+    # the demo's files stay in the sandbox, never in the user's backups/, reports/ and .pgconverge/
+    assert values == {"BACKUP_DIR": str(sb.SANDBOX / "demo" / "backups"),
+                      "REPORT_DIR": str(sb.SANDBOX / "demo" / "reports"), "STATE_DIR": str(sb.SANDBOX / "demo" / "state")}
+    assert urls["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
     assert sandbox["source"]["password"].isalnum() and len(sandbox["source"]["password"]) >= 32
 
 
@@ -167,6 +174,7 @@ def test_down_and_status_without_a_sandbox_are_harmless(tmp_path, monkeypatch, c
     for module in (sb, sandbox_paths):
         monkeypatch.setattr(module, "SANDBOX", tmp_path / "none")
     monkeypatch.setattr(sandbox_paths, "STATE_FILE", tmp_path / "none" / "state.json")
+    monkeypatch.setattr(sandbox_state, "STATE_FILE", tmp_path / "none" / "state.json")
     sb.down()
     sb.down()
     assert all(not c["running"] and not c["initialized"] for c in sb.status().values())
@@ -174,7 +182,6 @@ def test_down_and_status_without_a_sandbox_are_harmless(tmp_path, monkeypatch, c
     assert "nothing to stop" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")), reason="stops the shared clusters")
 def test_down_twice_then_up_restores_everything(sandbox):
     try:
         sb.down()

@@ -12,7 +12,7 @@ from tasks.migrations import example
 from tasks.migrations.files import read_migrations
 from tasks.migrations.plan import AppliedRow, TargetHistory, plan_migrations
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _example_copy(tmp_path):

@@ -18,7 +18,9 @@ import pytest
 
 from tests.support import PYINFRA, summary_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
+ROOT = Path(__file__).resolve().parents[2]
 LEFT_OUT = {".git", ".venv", ".tools", ".sandbox", ".pgconverge", "backups", "reports", "bench", ".pytest_cache",
             ".hypothesis"}  # at the top: what a fresh clone does not have yet
 

@@ -1,4 +1,4 @@
-"""The README's reliability counts are rendered from reports/reliability.json, never typed (pure)."""
+"""docs/reliability.md's reliability counts are rendered from reports/reliability.json, never typed (pure)."""
 
 import pytest
 

@@ -13,7 +13,7 @@ every read and caches nothing, which made a fact's connection set-up most of a n
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from tasks.core.errors import ActionableError
 from tasks.core.sessions import Rows, Session, session
@@ -50,7 +50,7 @@ class DatabaseFact:
         return rows
 
 
-def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
+def read(fact: type[DatabaseFact], service: str, sql: str | None = None) -> Any:
     """
     The value of ``fact`` on ``service`` (``sql`` replaces the fact's own), cached for the run
     until something changes (see :mod:`tasks.core.sessions`). A connection or SQL error raises

@@ -7,9 +7,10 @@ fresh mode) is never read. What was built last is kept for the run's report (:me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tasks.core.fact import remember
 from tasks.data import plan as copyplan
@@ -18,7 +19,16 @@ from tasks.data.seed import SeedFile
 from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.plan.model import CopyPart, HerokuPart, MigrationsPart, Plan, Problem, SeedPart, SeedTable, TargetPart
+from tasks.plan.model import (
+    CopyPart,
+    HerokuPart,
+    MigrationsPart,
+    Plan,
+    Problem,
+    SeedPart,
+    SeedTable,
+    TargetPart,
+)
 
 if TYPE_CHECKING:
     from tasks.heroku.app import HerokuApp
@@ -35,7 +45,9 @@ def planning() -> bool:
 
 
 def unreadable(code: str, subject: str, what: str, exc: Unreadable) -> Problem:
-    return Problem(code, subject, f"cannot read {what}: {exc.error}", "check that the database is reachable, then run again")
+    return Problem(
+        code, subject, f"cannot read {what}: {exc.error}", "check that the database is reachable, then run again"
+    )
 
 
 @dataclass
@@ -48,17 +60,25 @@ class Planner:
     seed_upsert: bool = False
     copy: bool = False  # DATA_MIGRATION=copy
     copy_replace: bool = False  # COPY_CONFLICT=replace
-    heroku_app: "HerokuApp | None" = None
+    heroku_app: HerokuApp | None = None
     state_dir: str = ".pgconverge"  # the proof's expected schema, the Heroku checks' memory
     source: str = "source"
     target: str = "target"
     seen: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, run: "Run") -> "Planner":
+    def of(cls, run: Run) -> Planner:
         s = run.settings
-        return cls(run.migrations, run.seeds, s.baseline_version, s.seed_upsert, s.data_migration == "copy",
-                   s.copy_replace, run.heroku, str(s.state_dir))
+        return cls(
+            run.migrations,
+            run.seeds,
+            s.baseline_version,
+            s.seed_upsert,
+            s.data_migration == "copy",
+            s.copy_replace,
+            run.heroku,
+            str(s.state_dir),
+        )
 
     def _part(self, name: str, build: Callable[[], Part]) -> Part:
         part = remember(self.target, ("plan", name), build)
@@ -90,8 +110,9 @@ class Planner:
             return MigrationsPart(len(self.migrations), problems=(problem,))
         found = plan_migrations(self.migrations, history, self.baseline_version)
         problems = tuple(Problem.of("migration-history", "schema_migrations", text) for text in found.problems)
-        return MigrationsPart(len(self.migrations), tuple(found.pending), tuple(found.baseline), found.applied,
-                              problems, history)
+        return MigrationsPart(
+            len(self.migrations), tuple(found.pending), tuple(found.baseline), found.applied, problems, history
+        )
 
     def copy_part(self) -> CopyPart:
         """What the copy writes (exact counts only while planning, for the plan shown), or why it refuses."""
@@ -106,12 +127,17 @@ class Planner:
         try:
             target = read(CopyState, self.target, copyplan.script())
         except Unreadable as exc:
-            return CopyPart(True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc))
+            return CopyPart(
+                True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc)
+            )
         try:
-            source = read(CopyState, self.source, copyplan.script(copyplan.need_checksums(target),
-                                                                   None if counting else []))
+            source = read(
+                CopyState, self.source, copyplan.script(copyplan.need_checksums(target), None if counting else [])
+            )
         except Unreadable as exc:
-            return CopyPart(True, unreadable=unreadable("unreadable", "source", "the source's tables for the copy", exc))
+            return CopyPart(
+                True, unreadable=unreadable("unreadable", "source", "the source's tables for the copy", exc)
+            )
         todo = copyplan.pending(source, target, self.copy_replace)
         why = copyplan.refusal(source, target, todo, planning=True)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
@@ -122,16 +148,20 @@ class Planner:
         return self._part("seed", self._seed)
 
     def _seed(self) -> SeedPart:
-        files, left = list(self.seeds), []
+        files, left = list(self.seeds), list[SeedFile]()
         if files and self.copy:
             try:
                 source_rows = read(RowCounts, self.source)
             except Unreadable as exc:
-                return SeedPart(tuple(files), problem=unreadable("unreadable", "source", "the source's row counts", exc))
+                return SeedPart(
+                    tuple(files), problem=unreadable("unreadable", "source", "the source's row counts", exc)
+                )
             files, left = seed_files.owned_by_copy(files, source_rows)
         if not files:
             return SeedPart((), tuple(left))
-        from tasks.data import seed_load  # psycopg: the rows travel as COPY data, never in a script
+        from tasks.data import (
+            seed_load,  # psycopg: the rows travel as COPY data, never in a script
+        )
 
         try:
             found = seed_load.missing(self.target, files, self.seed_upsert)
@@ -174,5 +204,11 @@ class Planner:
     def built(self) -> Plan:
         """The plan as the states last saw it (no database read: parts never asked for stay None)."""
         seen = self.seen
-        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"),  # type: ignore[arg-type]
-                    self.heroku(), seen.get("proof_needed"))  # type: ignore[arg-type]
+        return Plan(
+            seen.get("migrations"),
+            seen.get("copy"),
+            seen.get("seed"),
+            seen.get("target"),  # type: ignore[arg-type]
+            self.heroku(),
+            seen.get("proof_needed"),
+        )  # type: ignore[arg-type]

@@ -39,6 +39,10 @@ def test_the_run_report_records_the_plan(project):
     first = project.deploy(REPORT_DIR=str(reports))
     assert first.code == 0, first.output[-3000:]
     plan = json.loads((reports / "latest-run.json").read_text())["plan"]
-    assert plan["migrations"]["pending"] == ["001_create_users.sql", "002_create_rooms.sql",
-                                             "003_create_room_participants.sql", "004_create_messages.sql"], plan
+    assert plan["migrations"]["pending"] == [
+        "001_create_users.sql",
+        "002_create_rooms.sql",
+        "003_create_room_participants.sql",
+        "004_create_messages.sql",
+    ], plan
     assert plan["target"]["changes"] is True and plan["proof_needed"] is True

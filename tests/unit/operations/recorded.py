@@ -78,18 +78,34 @@ def history(recorded: dict[str, Any]) -> TargetHistory:
     """A ``MigrationHistory`` value from its record: the files applied by name (``edited``: applied
     with another checksum)."""
     files = {m.filename: m for m in MIGRATIONS}
-    rows = tuple(AppliedRow(files[name].version, files[name].name,
-                            "0" * 64 if name in recorded.get("edited", []) else files[name].checksum)
-                 for name in recorded.get("applied", []))
-    return TargetHistory(recorded.get("table_exists", bool(rows)), recorded.get("user_tables", len(rows)), rows,
-                         tuple(recorded.get("table_names", ())), leftovers=recorded.get("leftovers"))
+    rows = tuple(
+        AppliedRow(
+            files[name].version,
+            files[name].name,
+            "0" * 64 if name in recorded.get("edited", []) else files[name].checksum,
+        )
+        for name in recorded.get("applied", [])
+    )
+    return TargetHistory(
+        recorded.get("table_exists", bool(rows)),
+        recorded.get("user_tables", len(rows)),
+        rows,
+        tuple(recorded.get("table_names", ())),
+        leftovers=recorded.get("leftovers"),
+    )
 
 
 def side(recorded: dict[str, Any]) -> copyplan.Side:
     """A ``CopyState`` value: ``{"tables": {name: [rows, checksum]}, "columns": {...}, "large_objects": n}``."""
-    tables = {name: copyplan.Relation(name, "", rows, checksum) for name, (rows, checksum) in recorded["tables"].items()}
-    return copyplan.Side(tables=tables, sequences=recorded.get("sequences", {}),
-                         large_objects=(recorded.get("large_objects", 0), ""), columns=recorded.get("columns", {}))
+    tables = {
+        name: copyplan.Relation(name, "", rows, checksum) for name, (rows, checksum) in recorded["tables"].items()
+    }
+    return copyplan.Side(
+        tables=tables,
+        sequences=recorded.get("sequences", {}),
+        large_objects=(recorded.get("large_objects", 0), ""),
+        columns=recorded.get("columns", {}),
+    )
 
 
 CONVERT = {"MigrationHistory": history, "CopyState": side}
@@ -120,9 +136,13 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
 
     def missing(service: str, files: list, upsert: bool = False) -> dict:
         found = facts["seed/target"]
-        return {"absent": found.get("absent", []),
-                "tables": {f.filename: SeedCount(f.table, *found.get("missing", {}).get(f.filename, [0, 0]), "(1)")
-                           for f in files}}
+        counts = {f.filename: found.get("missing", {}).get(f.filename, [0, 0]) for f in files}
+        return {
+            "absent": found.get("absent", []),
+            "tables": {
+                f.filename: SeedCount(f.table, counts[f.filename][0], counts[f.filename][1], "(1)") for f in files
+            },
+        }
 
     monkeypatch.setattr("tasks.plan.build.remember", lambda service, key, compute, schema_only=False: compute())
     monkeypatch.setattr("tasks.plan.build.read", read)
@@ -133,17 +153,25 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
         monkeypatch.setattr(module, "read", read)
     monkeypatch.setattr(summary, "_summary", summary.Summary(planned=[NAME]))
     inputs = case.get("plan", {})
-    plan = Planner(MIGRATIONS, SEEDS if inputs.get("seeds", True) else [], inputs.get("baseline_version"),
-                   inputs.get("seed_upsert", False), inputs.get("copy", False), inputs.get("copy_replace", False),
-                   state_dir=str(tmp_path / "state"))
+    plan = Planner(
+        MIGRATIONS,
+        SEEDS if inputs.get("seeds", True) else [],
+        inputs.get("baseline_version"),
+        inputs.get("seed_upsert", False),
+        inputs.get("copy", False),
+        inputs.get("copy_replace", False),
+        state_dir=str(tmp_path / "state"),
+    )
     if "expected" in case:  # the proof ran before: its expected schema (and the seed files' proof) kept
         from tasks.migrations import expected
 
         folder = tmp_path / "state"
         expected.save_expected(folder, MIGRATIONS, case["expected"], "17.0")
         expected.mark_seeds_proven(folder, expected.seed_key(MIGRATIONS, [(f.filename, f.text) for f in plan.seeds]))
-    args = {key: (str(tmp_path / value[len("tmp:"):]) if isinstance(value, str) and value.startswith("tmp:") else value)
-            for key, value in case.get("args", {}).items()}
+    args = {
+        key: (str(tmp_path / value[len("tmp:") :]) if isinstance(value, str) and value.startswith("tmp:") else value)
+        for key, value in case.get("args", {}).items()
+    }
     host, state = FakeHost(), FakeState(is_executing=not case["planning"])
     with ctx_state.use(state), ctx_host.use(host):
         commands = list(getattr(module, op_name)._inner(plan=plan, **args))

@@ -7,7 +7,8 @@ rows (text, as psql ``-A -t`` prints them) into a value; a fact that needs more 
 list overrides ``query``. The operations read them with :func:`read`, by service name (``source``
 or ``target``), never a URL or a password. A connection or SQL error raises :class:`Unreadable`
 (a typed failure: the fact, the service and the server's first line), so the operation can stop with
-a clear message, or go on where an unreadable fact is no reason to stop. Why not pyinfra's ``host.get_fact``: in 3.10 it runs a new shell and psql process for
+a clear message, or go on where an unreadable fact is no reason to stop. Why not pyinfra's
+``host.get_fact``: in 3.10 it runs a new shell and psql process for
 every read and caches nothing, which made a fact's connection set-up most of a no-op run's cost.
 """
 

@@ -95,7 +95,7 @@ class Planner:
         folder = Path(self.state_dir)
         key = expected.seed_key(self.migrations, [(f.filename, f.text) for f in self.seeds])
         needed = expected.load_expected(folder, self.migrations) is None or not expected.seeds_proven(folder, key)
-        self.seen["proof_needed"] = needed
+        self.seen.setdefault("proof_needed", needed)  # the report keeps what the run planned (the proof runs first)
         return needed
 
     def migrations_part(self) -> MigrationsPart:

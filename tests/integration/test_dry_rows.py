@@ -26,7 +26,7 @@ def test_a_first_dry_run_says_which_states_it_will_check_later_and_hides_pyinfra
     assert "may not include every change" not in dry.output
     assert "Conditional Change" not in dry.output  # the header of pyinfra's change table
     plan = dry.stderr.split("\nplan:\n", 1)[1]
-    assert "migrations: 0 applied, 4 pending" in plan and "target: changes (4 pending migration(s))" in plan
+    assert "migrations: 0 applied, 4 pending" in plan and "target: changes (4 pending migration(s)" in plan
 
 
 def test_with_debug_pyinfras_tables_are_printed(project):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tasks.core.fact import remember
 from tasks.data import plan as copyplan
@@ -32,9 +32,17 @@ from tasks.plan.model import (
 
 if TYPE_CHECKING:
     from tasks.heroku.app import HerokuApp
-    from tasks.run import Run
 
 Part = TypeVar("Part")
+
+
+class RunInputs(Protocol):
+    """What the plan takes from the run (:class:`tasks.run.Run`): the plan never imports the run."""
+
+    settings: Any
+    migrations: list[Migration]
+    seeds: list[SeedFile]
+    heroku: HerokuApp | None
 
 
 def planning() -> bool:
@@ -67,7 +75,7 @@ class Planner:
     seen: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, run: Run) -> Planner:
+    def of(cls, run: RunInputs) -> Planner:
         s = run.settings
         return cls(
             run.migrations,
@@ -203,12 +211,6 @@ class Planner:
 
     def built(self) -> Plan:
         """The plan as the states last saw it (no database read: parts never asked for stay None)."""
-        seen = self.seen
-        return Plan(
-            seen.get("migrations"),
-            seen.get("copy"),
-            seen.get("seed"),
-            seen.get("target"),  # type: ignore[arg-type]
-            self.heroku(),
-            seen.get("proof_needed"),
-        )  # type: ignore[arg-type]
+        seen: dict[str, Any] = self.seen
+        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"), self.heroku(),
+                    seen.get("proof_needed"))

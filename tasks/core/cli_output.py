@@ -30,6 +30,14 @@ class _Click:
         self._click.echo(message, *args, **kwargs)
 
 
+HEADINGS = ("--> Detected changes:", "--> Results:")  # the headings of the tables hidden
+
+
+class _NoTableHeadings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in HEADINGS
+
+
 def _silent(*args: Any, **kwargs: Any) -> None:
     return None
 
@@ -48,6 +56,10 @@ def hide_pyinfra_tables(debug: bool | None = None) -> bool:
         return False
     cli.print_meta = _silent  # type: ignore[attr-defined]
     cli.print_results = _silent  # type: ignore[attr-defined]
+    from pyinfra import logger
+
+    if not any(isinstance(f, _NoTableHeadings) for f in logger.filters):
+        logger.addFilter(_NoTableHeadings())
     if not isinstance(getattr(cli, "click", None), _Click):
         cli.click = _Click(cli.click)  # type: ignore[attr-defined]
     return True

@@ -191,7 +191,7 @@ class Planner:
                 # (with migrations pending, the target's schema is not yet the one the copy meets: the
                 # copy step itself refuses, after them)
                 return TargetPart((), copy.refusal)
-            if copy.writes:
+            if copy.writes_before_its_own_backup:
                 reasons.append("data to copy")
         if migrations.readable:
             if migrations.problems:

@@ -90,6 +90,14 @@ class CopyPart:
     def writes(self) -> bool:
         return bool(self.todo and (self.todo.anything or self.todo.conflicts))
 
+    @property
+    def writes_before_its_own_backup(self) -> bool:
+        """Whether the copy writes what the target backup must cover: tables it fills, sequences it sets,
+        views it refreshes. Tables it replaces (``COPY_CONFLICT=replace``, and the views refreshed with
+        them) are not: the copy takes a verified backup of the target itself before it replaces."""
+        todo = self.todo
+        return bool(todo and (todo.copy or todo.missing or todo.sequences or (todo.views and not todo.replace)))
+
     def as_dict(self) -> dict[str, Any]:
         if not self.enabled:
             return {"enabled": False}

@@ -58,7 +58,7 @@ def unreadable(code: str, subject: str, what: str, exc: Unreadable) -> Problem:
     )
 
 
-@dataclass
+@dataclass(repr=False)
 class Planner:
     """The run's plan, part by part. ``source``/``target``: the services the facts are read from."""
 
@@ -73,6 +73,10 @@ class Planner:
     source: str = "source"
     target: str = "target"
     seen: dict[str, object] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
+        return (f"Planner({len(self.migrations)} migration(s), {len(self.seeds)} seed file(s), "
+                f"{'copy' if self.copy else 'fresh'}, {self.source} -> {self.target})")
 
     @classmethod
     def of(cls, run: RunInputs) -> Planner:

@@ -16,6 +16,14 @@ from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.operations.common import planning, python_step, refuse, show_plan
 
 
+def _catalog(service: str) -> dict | None:
+    """The target's catalog for the plan shown, or None when it cannot be read (the restore says why)."""
+    try:
+        return read(CatalogSnapshot, service)
+    except Unreadable:
+        return None
+
+
 @operation(is_idempotent=False, idempotent_notice="Restores every time it is run, after confirmation.")
 def restored(service: str, backup: str | None, confirm: str | None, database: str, label: str):
     """

@@ -108,6 +108,17 @@ def side(recorded: dict[str, Any]) -> copyplan.Side:
     )
 
 
+def heroku_app(recorded: dict[str, Any]) -> Any:
+    """A ``HerokuApp`` from its record: ``{"name", "pool_value", "web", "generation"}``."""
+    from tasks.core.urls import parse_database_url
+    from tasks.heroku.app import HerokuApp
+    from tasks.heroku.parse import Dynos
+
+    url = parse_database_url("postgres://u:p@db.example.com:5432/d?sslmode=require")
+    dynos = Dynos(recorded.get("web", 1), recorded.get("release"), recorded.get("generation", "cedar"))
+    return HerokuApp(recorded["name"], url, recorded.get("pool_var", "DB_POOL_MAX"), recorded.get("pool_value"), dynos)
+
+
 CONVERT = {"MigrationHistory": history, "CopyState": side}
 
 
@@ -162,6 +173,8 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
         inputs.get("copy_replace", False),
         state_dir=str(tmp_path / "state"),
     )
+    if "heroku" in inputs:  # the app as the run read it at its start
+        plan.heroku_app = heroku_app(inputs["heroku"])
     if "expected" in case:  # the proof ran before: its expected schema (and the seed files' proof) kept
         from tasks.migrations import expected
 

@@ -1,18 +1,18 @@
 """
 Facts about a PostgreSQL database, read over the run's session to a service (``source`` or
 ``target``, never a URL or a password) with :func:`read`, cached for the run until something
-changes (:mod:`tasks.core.fact`). A connection or SQL error comes back as data (a FactError), so
-the operation can stop with a clear message.
+changes (:mod:`tasks.core.fact`). A connection or SQL error raises :class:`Unreadable`, so the
+operation can stop with a clear message.
 """
 
 from __future__ import annotations
 
 import json
 
-from tasks.core.fact import DatabaseFact, FactError, read  # noqa: F401  (the operations read facts through here)
+from tasks.schema import catalog
 from tasks.migrations import history
 from tasks.migrations.plan import TargetHistory
-from tasks.schema import catalog
+from tasks.core.fact import DatabaseFact, Unreadable, read  # noqa: F401  (the operations read facts through here)
 
 
 class ServerInfo(DatabaseFact):
@@ -127,7 +127,7 @@ class Fingerprint(DatabaseFact):
         import hashlib
 
         version, database, xmax, tables, files, sequences = rows[0]
-        digest = hashlib.sha256(f"{database}\n{xmax}\n{files}\n{sequences}".encode()).hexdigest()
+        digest = hashlib.sha256("\n".join((database, xmax, files, sequences)).encode()).hexdigest()
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 

@@ -60,12 +60,20 @@ def _load(root: Path, relative: str, text: str, name: str):
 def _breakdown(tmp_path: Path, *, session: bool, get_fact: bool) -> str:
     import sys
 
+    import tasks.operations as package  # the real common may be loaded by other tests: stand in for it here
+
     common = _load(tmp_path, "tasks/operations/common.py", COMMON, "tasks.operations.common")
-    sys.modules["tasks.operations.common"] = common
+    saved_module, saved_attribute = sys.modules.get("tasks.operations.common"), vars(package).get("common")
+    sys.modules["tasks.operations.common"], package.common = common, common
     try:
         states = _load(tmp_path, "tasks/operations/states.py", STATES, "bench_test_states")
     finally:
-        del sys.modules["tasks.operations.common"]
+        sys.modules.pop("tasks.operations.common")
+        vars(package).pop("common")
+        if saved_module is not None:
+            sys.modules["tasks.operations.common"] = saved_module
+        if saved_attribute is not None:
+            package.common = saved_attribute
     readers = []
     if session:
         readers.append(_load(tmp_path, "tasks/core/sessions.py", SESSIONS, "bench_test_sessions").Session().rows)

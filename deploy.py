@@ -17,8 +17,9 @@ from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
 from tasks.operations.common import running_state
 
-run = get_run_or_exit()
+run = get_run_or_exit()  # this host's: with environments/*.env, deploy.py runs once per environment
 settings = run.settings
+source_service, target_service = run.source_service, run.target_service  # its databases (service file names)
 app = run.heroku  # None for a plain TARGET_DATABASE_URL
 if app:
     from tasks.operations import heroku  # the Heroku modules load for a Heroku target only
@@ -32,7 +33,7 @@ interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state fail
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
 migrations.proven_locally(
     name=state("Migrations proven locally"),
-    service="source",
+    service=source_service,
     migrations=run.migrations,
     state_dir=state_dir,
     seed_files=run.seeds,
@@ -43,7 +44,7 @@ migrations.proven_locally(
 #    stale on the next run.)
 backups.source_captured(
     name=state("Source backup captured"),
-    service="source",
+    service=source_service,
     label=settings.source.redacted,
     backup_dir=backup_dir,
     keep=settings.backup_keep,
@@ -52,7 +53,8 @@ backups.source_captured(
 
 # 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
 target.reachable(
-    name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
+    name=state("Target reachable"), service=target_service, label=settings.target_label,
+    require_ssl=run.require_target_ssl,
     local_dump=not app,  # on Heroku the target backup is taken server-side
 )
 
@@ -61,21 +63,21 @@ target.reachable(
 #     stops the run before any backup or change.
 if app:
     heroku.pool_within_limits(
-        name=state("Pool within limits"), app=app, service="target", state_dir=state_dir,
+        name=state("Pool within limits"), app=app, service=target_service, state_dir=state_dir,
         reserve=settings.pool_reserve, wanted=settings.pool_value,
     )
 
 # 3b. The target's role may do what the pending migrations do (PostgreSQL 15: CREATE on public is
 #     no longer everyone's), checked before the backup and any change.
 preflight.privileges_sufficient(
-    name=state("Target privileges sufficient"), service="target", migrations=run.migrations,
+    name=state("Target privileges sufficient"), service=target_service, migrations=run.migrations,
     baseline_version=settings.baseline_version,
 )
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
 backups.target_captured_before_change(
     name=state("Target backup captured"),
-    service="target",
+    service=target_service,
     label=settings.target_label,
     backup_dir=backup_dir,
     migrations=run.migrations,
@@ -83,7 +85,7 @@ backups.target_captured_before_change(
     baseline_version=settings.baseline_version,
     keep=settings.backup_keep,
     seed_upsert=settings.seed_upsert,
-    copy_from="source" if settings.data_migration == "copy" else None,
+    copy_from=source_service if settings.data_migration == "copy" else None,
     copy_replace=settings.copy_replace,
     heroku_app=app.name if app else None,
 )
@@ -91,7 +93,7 @@ backups.target_captured_before_change(
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
 migrations.applied(
     name=state("Migrations applied"),
-    service="target",
+    service=target_service,
     migrations=run.migrations,
     baseline_version=settings.baseline_version,
     lock_wait_s=settings.lock_wait_s,
@@ -102,11 +104,11 @@ migrations.applied(
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
 schema.verified(
     name=state("Schema verified"),
-    service="target",
+    service=target_service,
     migrations=run.migrations,
     state_dir=state_dir,
     allow_extra_objects=settings.allow_extra_objects,
-    source_service="source" if settings.verify_against_source else None,
+    source_service=source_service if settings.verify_against_source else None,
 )
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.
@@ -115,8 +117,8 @@ if settings.data_migration == "fresh":
 else:
     data.copied(
         name=state("Data copied"),
-        source_service="source",
-        target_service="target",
+        source_service=source_service,
+        target_service=target_service,
         replace=settings.copy_replace,
         backup_dir=backup_dir,
         keep=settings.backup_keep,
@@ -126,10 +128,10 @@ else:
 # 8. Every seed row exists in the target.
 seed.present(
     name=state("Seed present"),
-    service="target",
+    service=target_service,
     files=run.seeds,
     upsert=settings.seed_upsert,
-    copy_from="source" if settings.data_migration == "copy" else None,
+    copy_from=source_service if settings.data_migration == "copy" else None,
     migrations=run.migrations,
     baseline_version=settings.baseline_version,
 )
@@ -137,7 +139,7 @@ seed.present(
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
 report.validation_reported(
     name=state("Validation reported"),
-    service="target",
+    service=target_service,
     migrations=run.migrations,
     state_dir=state_dir,
     report_dir=str(settings.report_dir),
@@ -148,7 +150,7 @@ report.validation_reported(
 #     HEALTH_FAIL_ON=never.
 health.reported(
     name=state("Health reported"),
-    service="target",
+    service=target_service,
     label=settings.target_label,
     ssl_required=run.require_target_ssl,
     long_query_s=settings.health_long_query_s,

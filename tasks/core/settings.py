@@ -71,6 +71,9 @@ class Settings:
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
+    environment: str | None = None  # the environments/NAME.env this target comes from (None: .env alone)
+    plans_dir: Path = Path("plans")  # PLANS_DIR: the plan records (committed; no secrets)
+    promote_from: str | None = None  # PROMOTE_FROM: the environment whose verified plan record gates this one
 
     @property
     def target_label(self) -> str:
@@ -301,7 +304,20 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         heroku_log_window_s=_positive_seconds(values, "HEROKU_LOG_WINDOW", 20.0),
         env_file=env_file,
         notes=tuple(env_file_notes(dotenv_values(env_file), values.read)) if env_file else (),
+        plans_dir=_directory(values, "PLANS_DIR", "plans", cwd, must_exist=False),
+        promote_from=_environment_name(values, "PROMOTE_FROM"),
     )
+
+
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
+
+
+def _environment_name(values: Mapping[str, str], key: str) -> str | None:
+    raw = values.get(key, "").strip()
+    if raw and not ENVIRONMENT_NAME.fullmatch(raw):
+        raise SettingsError(f"{key}: {raw!r} is not an environment name: use the name of a file in environments/ "
+                            "(lower-case letters, digits, _), e.g. PROMOTE_FROM=staging")
+    return raw or None
 
 
 class _Reading(dict):

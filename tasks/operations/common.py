@@ -54,8 +54,8 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
 
     def fail(state, host) -> bool:
         host.log_styled(f"pgconverge: {message}", fg="red")
-        if logger.isEnabledFor(logging.DEBUG):
-            return False  # pyinfra's own "Error: executed 0 commands" / "No hosts remaining!" too
+        if logger.isEnabledFor(logging.DEBUG) or len(state.inventory) > 1:
+            return False  # pyinfra's own "Error: executed 0 commands"; with environments the others go on
         raise SystemExit(1)  # the failure is ours and said: one line, then the summary (at exit)
 
     yield FunctionCommand(fail, (), {})
@@ -136,7 +136,8 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
     def run(state, host) -> bool:
         # The facts' sessions close first: the work gets every connection slot the role has (a role
         # limited to one connection still migrates); the next state reads over a new session.
-        sessions.close_all()
+        services = host.data.get("services")  # this environment's sessions (another's may be reading)
+        sessions.close_all(services)
         try:
             changed = function(host.log)
         except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
@@ -145,7 +146,7 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
             summary.record(name, "failed", message)
             return False
         finally:
-            sessions.forget(rows_only)  # it may have changed what was read: the next state reads afresh
+            sessions.forget(rows_only, services)  # it may have changed what was read: the next state reads afresh
         summary.record(name, "changed", changed or "done")
         return True
 

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
 
-from tasks.operations import backups, data, health, migrations, preflight, report, schema, seed, target
+from tasks.operations import backups, data, health, migrations, preflight, promotion, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
@@ -74,6 +74,14 @@ preflight.privileges_sufficient(
     baseline_version=settings.baseline_version,
 )
 
+# 3c. The catalog the pending migrations start from (the plan record's "before"); with PROMOTE_FROM,
+#     they go on only as they went on that environment (its verified plan record), before the backup.
+promotion.allowed(
+    name=state("Promotion allowed"), service=target_service, migrations=run.migrations,
+    environment=run.environment, plans_dir=str(settings.plans_dir), promote_from=settings.promote_from,
+    baseline_version=settings.baseline_version,
+)
+
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
 backups.target_captured_before_change(
     name=state("Target backup captured"),
@@ -109,6 +117,8 @@ schema.verified(
     state_dir=state_dir,
     allow_extra_objects=settings.allow_extra_objects,
     source_service=source_service if settings.verify_against_source else None,
+    environment=run.environment,
+    plans_dir=str(settings.plans_dir),  # a run that applied migrations writes its plan record there
 )
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.

@@ -14,6 +14,7 @@ from tasks.migrations import expected
 from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
+from tasks.operations import promotion
 from tasks.operations.common import converged, planning, refuse
 
 MAX_DIFF_LINES = 40
@@ -37,6 +38,8 @@ def verified(
     state_dir: str,
     allow_extra_objects: bool = False,
     source_service: str | None = None,
+    environment: str | None = None,
+    plans_dir: str | None = None,
 ):
     """
     Ensure the target's schema equals the expected schema (the shadow database's catalog).
@@ -46,6 +49,8 @@ def verified(
     + state_dir: where the proof cached the expected schema
     + allow_extra_objects: report objects added by hand (``+`` lines) without failing
     + source_service: also compare with this database (the source: "schema matches the app")
+    + environment: this target's environment, named in the plan record
+    + plans_dir: where a run that applied migrations writes its plan record (None: none written)
 
     Tables, columns, types, defaults, constraints, indexes, triggers, functions, views,
     sequences, types and extensions are compared; a difference fails the run with a diff.
@@ -92,6 +97,9 @@ def verified(
             host.log(_render(f"{title}, allowed by ALLOW_EXTRA_OBJECTS", tolerated))
         if blocking:
             failures.append(_render(title, blocking))
+    recorded = promotion.record_run(environment, plans_dir, migrations, actual, not failures) if plans_dir else None
+    if recorded:
+        host.log(f"plan record {recorded}")
     if failures:
         hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
         yield from refuse("\n".join(failures) + hint)

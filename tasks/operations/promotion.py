@@ -1,0 +1,85 @@
+"""
+Promotion allowed: before the target backup, the catalog the pending migrations start from is read
+(the plan record's "before"), and with ``PROMOTE_FROM`` the run goes on only when the source
+environment's plan records show these files applied and verified there, from this same catalog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
+from tasks.operations.common import changed_in_this_run, converged, operation, planning, refuse
+from tasks.plans import promotion, record
+from tasks.schema import catalog
+
+# environment -> (the catalog before the pending migrations, their file names), for the plan record
+before_changes: dict[str | None, tuple[dict[str, Any], list[str]]] = {}
+
+
+@operation()
+def allowed(
+    service: str,
+    migrations: list[Migration],
+    environment: str | None,
+    plans_dir: str,
+    promote_from: str | None = None,
+    baseline_version: int | None = None,
+):
+    """
+    Ensure pending migrations may be applied here: with ``promote_from``, only as they were on it.
+
+    + service: the service name of the target database
+    + migrations: the files, in order
+    + environment: this target's environment (None without environments)
+    + plans_dir: where the plan records are
+    + promote_from: the environment whose verified plan record must show these files, from this catalog
+    + baseline_version: as for ``migrations.applied``
+
+    Never changes anything; a refusal stops the run before the backup, with the difference.
+
+    **Example:**
+
+    .. code:: python
+
+        promotion.allowed(
+            name="Promotion allowed", service="target", migrations=migrations,
+            environment="production", plans_dir="plans", promote_from="staging",
+        )
+    """
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        converged("migration history unreadable: said by Migrations applied")
+        return
+    plan = plan_migrations(migrations, history, baseline_version)
+    if plan.problems or plan.converged:
+        converged("no migration pending")
+        return
+    before = read(CatalogSnapshot, service)
+    if isinstance(before, FactError):
+        yield from refuse(f"cannot read the target's catalog: {before['error']}")
+        return
+    if not planning():
+        before_changes[environment] = (before, [m.filename for m in plan.pending])
+    if promote_from is None:
+        converged("no PROMOTE_FROM: applied as this environment's own")
+        return
+    records = record.read_records(Path(plans_dir), promote_from)
+    verdict = promotion.decide(promote_from, records, record.files(migrations), before, catalog.diff)
+    if not verdict.allowed:
+        yield from refuse(verdict.line + "".join(f"\n  {line}" for line in verdict.diff))
+        return
+    converged(verdict.line)
+
+
+def record_run(environment: str | None, plans_dir: str, migrations: list[Migration], after: dict[str, Any],
+               verified: bool) -> str | None:
+    """After the schema check of a run that applied migrations: its plan record, written (its path)."""
+    if planning() or not changed_in_this_run(["Migrations applied"]) or environment not in before_changes:
+        return None
+    before, applied = before_changes.pop(environment)
+    one = record.build_record(environment, migrations, applied, before, after, verified)
+    return str(record.write_record(Path(plans_dir), one))

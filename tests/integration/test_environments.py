@@ -1,0 +1,119 @@
+"""
+Issue 28: environments (environments/*.env, one pyinfra host each), plan records, promotion with
+PROMOTE_FROM, drift answered with drift-repair.sql, and several environments in one parallel run.
+Each environment is a database of its own on the sandbox target; the oracles are PostgreSQL's own
+``pg_dump --schema-only`` and the catalog/rows before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import sandbox
+from tests.support import (Project, catalog_and_data, create_target_db, drop_db, query, sandbox_urls,
+                           summary_rows, with_dbname)
+
+pytestmark = pytest.mark.cluster
+
+
+class Environments:
+    """A project whose targets are environments/NAME.env files, one database each."""
+
+    def __init__(self, project: Project, names: tuple[str, ...], promote: dict[str, str] | None = None):
+        self.project = project
+        self.folder = project.tmp / "environments"
+        self.folder.mkdir(exist_ok=True)
+        self.plans = project.tmp / "plans"
+        self.reports = project.tmp / "reports"
+        self.dbs = {name: create_target_db() for name in names}
+        for name, db in self.dbs.items():
+            lines = [f"TARGET_DATABASE_URL={with_dbname(sandbox_urls()['target'], db)}"]
+            if promote and name in promote:
+                lines.append(f"PROMOTE_FROM={promote[name]}")
+            (self.folder / f"{name}.env").write_text("\n".join(lines) + "\n")
+
+    def deploy(self, *args: str, **extra: str):
+        return self.project.deploy(*args, ENVIRONMENTS_DIR=str(self.folder), PLANS_DIR=str(self.plans),
+                                   REPORT_DIR=str(self.reports), **extra)
+
+    def records(self, name: str) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted(self.plans.glob(f"plan-{name}-*.json"))]
+
+    def drop(self) -> None:
+        for db in self.dbs.values():
+            drop_db(db)
+
+
+@pytest.fixture
+def envs(project):
+    made: list[Environments] = []
+
+    def make(*names: str, promote: dict[str, str] | None = None) -> Environments:
+        one = Environments(project, names, promote)
+        made.append(one)
+        return one
+
+    yield make
+    for one in made:
+        one.drop()
+
+
+def schema_dump(dbname: str) -> str:
+    """pg_dump --schema-only of a target database (the cluster's own client), the random \\restrict key left out."""
+    url = urlsplit(sandbox_urls()["target"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(PGHOST=url.hostname or "", PGPORT=str(url.port), PGUSER=url.username or "",
+               PGPASSWORD=url.password or "", PGDATABASE=dbname, PGSSLMODE="require")
+    tool = str(Path(sandbox.load_state()["target"]["bindir"]) / "pg_dump")
+    done = subprocess.run([tool, "--schema-only", "--exclude-table-data=public.schema_migrations"], env=env,
+                          capture_output=True, text=True, check=True)
+    return "".join(line for line in done.stdout.splitlines(keepends=True)
+                   if not line.startswith(("\\restrict ", "\\unrestrict ")))
+
+
+def test_production_waits_for_staging_then_gets_the_same_schema(envs, project):
+    env = envs("staging", "production", promote={"production": "staging"})
+    production = env.dbs["production"]
+    untouched = catalog_and_data(production)
+
+    refused = env.deploy("--limit", "production")
+    assert refused.code != 0
+    assert "PROMOTE_FROM=staging: no verified plan record of staging" in refused.output
+    assert "- 001_" in refused.output  # the diff: the files staging has not applied
+    rows = summary_rows(refused.output.replace("summary of environment production:", "summary:"))
+    assert rows["Promotion allowed"][0] == "failed" and rows["Target backup captured"][0] == "skipped"
+    assert catalog_and_data(production) == untouched  # stopped before the backup and any change
+
+    staged = env.deploy("--limit", "staging")
+    assert staged.code == 0, staged.output[-3000:]
+    [record] = env.records("staging")
+    assert record["verified"] is True and record["environment"] == "staging"
+    assert [f["file"] for f in record["files"]] == sorted(p.name for p in project.migrations.glob("*.sql"))
+    assert record["catalog_before"] != record["catalog_after"] and record["findings"] == []
+    assert sandbox_urls()["target"].split("@")[0].split(":")[-1] not in json.dumps(record)  # no password
+
+    promoted = env.deploy("--limit", "production")
+    assert promoted.code == 0, promoted.output[-3000:]
+    assert schema_dump(production) == schema_dump(env.dbs["staging"])
+    [prod_record] = env.records("production")
+    assert prod_record["catalog_before"] == record["catalog_before"]
+    assert prod_record["catalog_after"] == record["catalog_after"]
+
+    # A new migration reaches production only after it converged on staging.
+    project.write_migration("900_add_nickname.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+    before = catalog_and_data(production)
+    early = env.deploy("--limit", "production")
+    assert early.code != 0 and "- 900_add_nickname.sql" in early.output
+    assert catalog_and_data(production) == before
+    assert env.deploy("--limit", "staging").code == 0
+    late = env.deploy("--limit", "production")
+    assert late.code == 0, late.output[-3000:]
+    assert 900 in [r[0] for r in query(production, "SELECT version FROM schema_migrations")]
+    assert schema_dump(production) == schema_dump(env.dbs["staging"])

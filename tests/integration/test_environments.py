@@ -28,8 +28,8 @@ class Environments:
 
     def __init__(self, project: Project, names: tuple[str, ...], promote: dict[str, str] | None = None):
         self.project = project
-        self.folder = project.tmp / "environments"
-        self.folder.mkdir(exist_ok=True)
+        self.folder = project.tmp / f"environments-{'-'.join(names)}"  # one folder per set: a run sees its own
+        self.folder.mkdir()
         self.plans = project.tmp / "plans"
         self.reports = project.tmp / "reports"
         self.dbs = {name: create_target_db() for name in names}
@@ -117,3 +117,32 @@ def test_production_waits_for_staging_then_gets_the_same_schema(envs, project):
     assert late.code == 0, late.output[-3000:]
     assert 900 in [r[0] for r in query(production, "SELECT version FROM schema_migrations")]
     assert schema_dump(production) == schema_dump(env.dbs["staging"])
+
+
+def test_three_environments_converge_in_parallel_and_a_broken_one_fails_alone(envs, project):
+    """One run converges every environment through pyinfra's host parallelism: measured against the
+    same three run one after another (pyinfra --serial, same process); a migration that waits 1 s on
+    the server makes the difference plain (each environment proves and applies it)."""
+    project.write_migration("950_slow.sql", "SELECT pg_sleep(1);\n")
+    serial = envs("one", "two", "three")
+    one_by_one = serial.deploy("--serial")
+    assert one_by_one.code == 0, one_by_one.output[-3000:]
+    parallel = envs("four", "five", "six")
+    together = parallel.deploy()
+    assert together.code == 0, together.output[-3000:]
+    print(f"three environments: one after another {one_by_one.seconds:.1f} s, in parallel {together.seconds:.1f} s")
+    assert together.seconds < one_by_one.seconds
+    for name in ("four", "five", "six"):
+        assert f"summary of environment {name}:" in together.output
+        assert 950 in [r[0] for r in query(parallel.dbs[name], "SELECT version FROM schema_migrations")]
+
+    broken = envs("good", "bad")
+    (broken.folder / "bad.env").write_text(  # a database that does not exist: unreachable
+        f"TARGET_DATABASE_URL={with_dbname(sandbox_urls()['target'], 'no_such_database')}\n")
+    mixed = broken.deploy()
+    assert mixed.code != 0
+    good = summary_rows("summary:" + mixed.output.split("summary of environment good:", 1)[1])
+    assert all(status != "failed" for status, _ in good.values()), good
+    bad = summary_rows("summary:" + mixed.output.split("summary of environment bad:", 1)[1])
+    assert bad["Target reachable"][0] == "failed"
+    assert 950 in [r[0] for r in query(broken.dbs["good"], "SELECT version FROM schema_migrations")]

@@ -119,6 +119,8 @@ schema.verified(
     source_service=source_service if settings.verify_against_source else None,
     environment=run.environment,
     plans_dir=str(settings.plans_dir),  # a run that applied migrations writes its plan record there
+    report_dir=str(settings.report_dir),  # a drift: the proposed repair, drift-repair.sql, proven on the source server
+    proof_service=source_service,
 )
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.

@@ -14,7 +14,7 @@ from tasks.migrations import expected
 from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.operations import promotion
+from tasks.operations import drift, promotion
 from tasks.operations.common import converged, planning, refuse
 
 MAX_DIFF_LINES = 40
@@ -40,6 +40,8 @@ def verified(
     source_service: str | None = None,
     environment: str | None = None,
     plans_dir: str | None = None,
+    report_dir: str | None = None,
+    proof_service: str | None = None,
 ):
     """
     Ensure the target's schema equals the expected schema (the shadow database's catalog).
@@ -51,6 +53,8 @@ def verified(
     + source_service: also compare with this database (the source: "schema matches the app")
     + environment: this target's environment, named in the plan record
     + plans_dir: where a run that applied migrations writes its plan record (None: none written)
+    + report_dir: where a drift's proposed repair is written (``drift-repair.sql``; None: none)
+    + proof_service: the server the repair is proven on (a shadow copy; the source)
 
     Tables, columns, types, defaults, constraints, indexes, triggers, functions, views,
     sequences, types and extensions are compared; a difference fails the run with a diff.
@@ -102,6 +106,9 @@ def verified(
         host.log(f"plan record {recorded}")
     if failures:
         hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
+        if report_dir and not planning() and comparisons[0][1]:
+            hint = "\n  " + drift.answer(service, proof_service, migrations, wanted, actual, Path(report_dir))
+            failures[0] = f"drift: {drift.pointer(Path(report_dir))}\n" + failures[0]
         yield from refuse("\n".join(failures) + hint)
         return
     converged("target schema equals the expected schema")

@@ -146,3 +146,38 @@ def test_three_environments_converge_in_parallel_and_a_broken_one_fails_alone(en
     bad = summary_rows("summary:" + mixed.output.split("summary of environment bad:", 1)[1])
     assert bad["Target reachable"][0] == "failed"
     assert 950 in [r[0] for r in query(broken.dbs["good"], "SELECT version FROM schema_migrations")]
+
+
+def test_an_index_added_by_hand_is_answered_with_a_proven_repair(envs, project):
+    env = envs("staging", "production", promote={"production": "staging"})
+    assert env.deploy("--limit", "staging").code == 0
+    assert env.deploy("--limit", "production").code == 0
+    production = env.dbs["production"]
+    query(production, "CREATE INDEX by_hand ON users (display_name)")
+    query(production, "ALTER TABLE users ALTER COLUMN display_name SET DEFAULT 'x'")
+    query(production, "CREATE TABLE notes_by_hand (id int)")
+    query(production, "INSERT INTO notes_by_hand VALUES (1)")
+
+    drifted = env.deploy("--limit", "production")
+    assert drifted.code != 0
+    repair = env.reports / "production" / "drift-repair.sql"
+    rows = summary_rows(drifted.output.replace("summary of environment production:", "summary:"))
+    assert rows["Schema verified"][0] == "failed" and str(repair) in rows["Schema verified"][1]
+    text = repair.read_text()
+    assert "DROP INDEX IF EXISTS public.by_hand;" in text and "proven on a shadow copy" in text
+    assert "notes_by_hand" in text.split("Not repaired here", 1)[1]  # an extra table with rows: listed, left out
+    assert "DROP TABLE" not in text
+    assert [r[0] for r in query(production, "SELECT indexname FROM pg_indexes WHERE indexname = 'by_hand'")]  # not applied
+
+    url = urlsplit(sandbox_urls()["target"])
+    env_vars = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env_vars.update(PGHOST=url.hostname or "", PGPORT=str(url.port), PGUSER=url.username or "",
+                    PGPASSWORD=url.password or "", PGDATABASE=production, PGSSLMODE="require")
+    psql = str(Path(sandbox.load_state()["target"]["bindir"]) / "psql")
+    done = subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", "-f", str(repair)], env=env_vars,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    query(production, "DROP TABLE notes_by_hand")  # what the file left to the user
+    again = env.deploy("--limit", "production")
+    assert again.code == 0, again.output[-3000:]
+    assert schema_dump(production) == schema_dump(env.dbs["staging"])

@@ -16,14 +16,17 @@ from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
 from tasks.operations.common import running_state
+from tasks.plan import Planner
 
 run = get_run_or_exit()  # this host's: with environments/*.env, deploy.py runs once per environment
 settings = run.settings
-source_service, target_service = run.source_service, run.target_service  # its databases (service file names)
 app = run.heroku  # None for a plain TARGET_DATABASE_URL
 if app:
     from tasks.operations import heroku  # the Heroku modules load for a Heroku target only
-state_dir = str(settings.state_dir)
+# The typed plan every state reads (each part built from the cached facts when first asked for,
+# rebuilt only after a change or pyinfra's prompt); the summary shows it and the run's JSON keeps it.
+plan = Planner.of(run)
+current().plan = plan.built
 backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
@@ -31,161 +34,87 @@ install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}
 interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.
-migrations.proven_locally(
-    name=state("Migrations proven locally"),
-    service=source_service,
-    migrations=run.migrations,
-    state_dir=state_dir,
-    seed_files=run.seeds,
-)
+migrations.proven_locally(name=state("Migrations proven locally"), plan=plan)
 
 # 1. A verified backup of the source's current state exists. (Taken after the proof: the proof's
 #    shadow database moves the source cluster's transaction id, which would make this backup look
 #    stale on the next run.)
 backups.source_captured(
-    name=state("Source backup captured"),
-    service=source_service,
-    label=settings.source.redacted,
-    backup_dir=backup_dir,
+    name=state("Source backup captured"), plan=plan, label=settings.source.redacted, backup_dir=backup_dir,
     keep=settings.backup_keep,
-    after_proof=migrations.proof_needed(run.migrations, state_dir, run.seeds),
 )
 
 # 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
-target.reachable(
-    name=state("Target reachable"), service=target_service, label=settings.target_label,
-    require_ssl=run.require_target_ssl,
-    local_dump=not app,  # on Heroku the target backup is taken server-side
-)
+target.reachable(name=state("Target reachable"), plan=plan, label=settings.target_label,
+                 require_ssl=run.require_target_ssl)
 
 # 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit
 #     (pg:info's, kept in the state folder). Before the target backup: a pool that does not fit
 #     stops the run before any backup or change.
 if app:
-    heroku.pool_within_limits(
-        name=state("Pool within limits"), app=app, service=target_service, state_dir=state_dir,
-        reserve=settings.pool_reserve, wanted=settings.pool_value,
-    )
+    heroku.pool_within_limits(name=state("Pool within limits"), plan=plan, reserve=settings.pool_reserve,
+                              wanted=settings.pool_value)
 
 # 3b. The target's role may do what the pending migrations do (PostgreSQL 15: CREATE on public is
 #     no longer everyone's), checked before the backup and any change.
-preflight.privileges_sufficient(
-    name=state("Target privileges sufficient"), service=target_service, migrations=run.migrations,
-    baseline_version=settings.baseline_version,
-)
+preflight.privileges_sufficient(name=state("Target privileges sufficient"), plan=plan)
 
 # 3c. The catalog the pending migrations start from (the plan record's "before"); with PROMOTE_FROM,
 #     they go on only as they went on that environment (its verified plan record), before the backup.
-promotion.allowed(
-    name=state("Promotion allowed"), service=target_service, migrations=run.migrations,
-    environment=run.environment, plans_dir=str(settings.plans_dir), promote_from=settings.promote_from,
-    baseline_version=settings.baseline_version,
-)
+promotion.allowed(name=state("Promotion allowed"), plan=plan, environment=run.environment,
+                  plans_dir=str(settings.plans_dir), promote_from=settings.promote_from)
 
-# 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).
+# 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture):
+#    the plan says whether anything changes, and why.
 backups.target_captured_before_change(
-    name=state("Target backup captured"),
-    service=target_service,
-    label=settings.target_label,
-    backup_dir=backup_dir,
-    migrations=run.migrations,
-    seed_files=run.seeds,
-    baseline_version=settings.baseline_version,
+    name=state("Target backup captured"), plan=plan, label=settings.target_label, backup_dir=backup_dir,
     keep=settings.backup_keep,
-    seed_upsert=settings.seed_upsert,
-    copy_from=source_service if settings.data_migration == "copy" else None,
-    copy_replace=settings.copy_replace,
-    heroku_app=app.name if app else None,
 )
 
 # 5. Each pending migration applied once, in order, recorded in schema_migrations.
 migrations.applied(
-    name=state("Migrations applied"),
-    service=target_service,
-    migrations=run.migrations,
-    baseline_version=settings.baseline_version,
-    lock_wait_s=settings.lock_wait_s,
-    lock_timeout=settings.lock_timeout,
-    statement_timeout=settings.statement_timeout,
+    name=state("Migrations applied"), plan=plan, lock_wait_s=settings.lock_wait_s,
+    lock_timeout=settings.lock_timeout, statement_timeout=settings.statement_timeout,
 )
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
-schema.verified(
-    name=state("Schema verified"),
-    service=target_service,
-    migrations=run.migrations,
-    state_dir=state_dir,
-    allow_extra_objects=settings.allow_extra_objects,
-    source_service=source_service if settings.verify_against_source else None,
-    environment=run.environment,
-    plans_dir=str(settings.plans_dir),  # a run that applied migrations writes its plan record there
-    report_dir=str(settings.report_dir),  # a drift: the proposed repair, drift-repair.sql, proven on the source server
-    proof_service=source_service,
-)
+schema.verified(name=state("Schema verified"), plan=plan, allow_extra_objects=settings.allow_extra_objects,
+                against_source=settings.verify_against_source,
+                environment=run.environment, plans_dir=str(settings.plans_dir),  # the plan record, if it applied
+                report_dir=str(settings.report_dir))  # a drift: drift-repair.sql, proven on the source server
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.
 if settings.data_migration == "fresh":
     not_in_this_run("Data copied", "DATA_MIGRATION=fresh (schema and seed only)")
 else:
-    data.copied(
-        name=state("Data copied"),
-        source_service=source_service,
-        target_service=target_service,
-        replace=settings.copy_replace,
-        backup_dir=backup_dir,
-        keep=settings.backup_keep,
-        jobs=settings.copy_jobs,
-    )
+    data.copied(name=state("Data copied"), plan=plan, backup_dir=backup_dir, keep=settings.backup_keep,
+                jobs=settings.copy_jobs)
 
 # 8. Every seed row exists in the target.
-seed.present(
-    name=state("Seed present"),
-    service=target_service,
-    files=run.seeds,
-    upsert=settings.seed_upsert,
-    copy_from=source_service if settings.data_migration == "copy" else None,
-    migrations=run.migrations,
-    baseline_version=settings.baseline_version,
-)
+seed.present(name=state("Seed present"), plan=plan)
 
 # The runbook's validation checklist: tables, foreign keys, indexes, triggers, row counts.
-report.validation_reported(
-    name=state("Validation reported"),
-    service=target_service,
-    migrations=run.migrations,
-    state_dir=state_dir,
-    report_dir=str(settings.report_dir),
-    report_keep=settings.report_keep,
-)
+report.validation_reported(name=state("Validation reported"), plan=plan, report_dir=str(settings.report_dir),
+                           report_keep=settings.report_keep)
 
 # 10. Health of the target, like heroku pg:diagnose (read-only): a red check fails the run unless
 #     HEALTH_FAIL_ON=never.
 health.reported(
-    name=state("Health reported"),
-    service=target_service,
-    label=settings.target_label,
-    ssl_required=run.require_target_ssl,
-    long_query_s=settings.health_long_query_s,
-    idle_s=settings.health_idle_s,
-    fail_on=settings.health_fail_on,
-    report_dir=str(settings.report_dir),
-    report_keep=settings.report_keep,
-    heroku_app=app.name if app else None,
+    name=state("Health reported"), plan=plan, label=settings.target_label, ssl_required=run.require_target_ssl,
+    long_query_s=settings.health_long_query_s, idle_s=settings.health_idle_s, fail_on=settings.health_fail_on,
+    report_dir=str(settings.report_dir), report_keep=settings.report_keep,
 )
 
 # 9b. On Heroku: the app reaches its database from a one-off dyno, and its logs show no
-#     database errors since this run started (read only when this run changed something).
+#     database errors since this run started (read only when a change step of this run changed
+#     something: the states' typed results, by operation).
 if app:
     current().notes.append(run.heroku_calls_note)
-    changes = ["Pool within limits", "Migrations applied", "Data copied", "Seed present"]
-    heroku.app_connects(
-        name=state("App can connect"), app=app, command=settings.app_check_command, state_dir=state_dir,
-        schema=run.schema_checksum, after=changes,
-    )
-    heroku.logs_clean(
-        name=state("Logs clean"), app=app, since=run.started_at, after=changes + ["App can connect"],
-        state_dir=state_dir, ignore=settings.ignore_log_errors,
-    )
+    changes = [heroku.pool_within_limits, migrations.applied, data.copied, seed.present]
+    heroku.app_connects(name=state("App can connect"), plan=plan, command=settings.app_check_command,
+                        schema=run.schema_checksum, after=changes)
+    heroku.logs_clean(name=state("Logs clean"), plan=plan, since=run.started_at, after=changes + [heroku.app_connects],
+                      ignore=settings.ignore_log_errors)
 
 # A refusal while planning (--dry, or before the prompt) ends the run here, with its summary.
 end_of_plan()

@@ -1,8 +1,8 @@
 """
 Facts about a PostgreSQL database, read over the run's session to a service (``source`` or
 ``target``, never a URL or a password) with :func:`read`, cached for the run until something
-changes (:mod:`tasks.core.fact`). A connection or SQL error comes back as data (a FactError), so
-the operation can stop with a clear message.
+changes (:mod:`tasks.core.fact`). A connection or SQL error raises :class:`Unreadable`, so the
+operation can stop with a clear message.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from tasks.schema import catalog
 from tasks.migrations import history
 from tasks.migrations.plan import TargetHistory
-from tasks.core.fact import DatabaseFact, FactError, read  # noqa: F401  (the operations read facts through here)
+from tasks.core.fact import DatabaseFact, Unreadable, read  # noqa: F401  (the operations read facts through here)
 
 
 class ServerInfo(DatabaseFact):

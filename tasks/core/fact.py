@@ -5,9 +5,9 @@ Facts about a PostgreSQL database, read over the run's one session per service
 A fact is a class in the shape of pyinfra's facts: its ``sql``, and ``parse(rows)`` turning the
 rows (text, as psql ``-A -t`` prints them) into a value; a fact that needs more than one statement
 list overrides ``query``. The operations read them with :func:`read`, by service name (``source``
-or ``target``), never a URL or a password. A read never raises for the database's sake: a
-connection or SQL error comes back as a :class:`FactError`, so the operation can stop with a clear
-message. Why not pyinfra's ``host.get_fact``: in 3.10 it runs a new shell and psql process for
+or ``target``), never a URL or a password. A connection or SQL error raises :class:`Unreadable`
+(a typed failure: the fact, the service and the server's first line), so the operation can stop with
+a clear message, or go on where an unreadable fact is no reason to stop. Why not pyinfra's ``host.get_fact``: in 3.10 it runs a new shell and psql process for
 every read and caches nothing, which made a fact's connection set-up most of a no-op run's cost.
 """
 
@@ -15,16 +15,26 @@ from __future__ import annotations
 
 from typing import Callable, Hashable
 
+from tasks.core.errors import ActionableError
 from tasks.core.sessions import Rows, Session, session
 
 
-class FactError(dict):
-    """What a fact returns when it could not be read: ``{"error": "first line", "lines": [every line]}``."""
+class Unreadable(ActionableError):
+    """A fact that could not be read (the connection or the SQL failed): ``error`` is the server's
+    first line, ``lines`` every line; ``str()`` is the first line. Never cached: the next read tries again."""
+
+    def __init__(self, fact: str, service: str, lines: list[str]):
+        super().__init__(lines[0])
+        self.fact, self.service, self.lines = fact, service, lines
+
+    @property
+    def error(self) -> str:
+        return self.lines[0]
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> "FactError":
+    def from_exception(cls, exc: BaseException, fact: str = "fact", service: str = "") -> "Unreadable":
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-        return cls(error=lines[0], lines=lines)
+        return cls(fact, service, lines)
 
 
 class DatabaseFact:
@@ -43,8 +53,8 @@ class DatabaseFact:
 def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
     """
     The value of ``fact`` on ``service`` (``sql`` replaces the fact's own), cached for the run
-    until something changes (see :mod:`tasks.core.sessions`). A connection or SQL error comes back
-    as a :class:`FactError` (and is not cached).
+    until something changes (see :mod:`tasks.core.sessions`). A connection or SQL error raises
+    :class:`Unreadable` (and is not cached).
     """
     text = fact.sql if sql is None else sql
     try:
@@ -52,7 +62,7 @@ def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
     except Exception as exc:  # noqa: BLE001 - only the driver's errors become data
         if not type(exc).__module__.startswith("psycopg"):
             raise
-        return FactError.from_exception(exc)
+        raise Unreadable.from_exception(exc, fact.__name__, service) from None
 
 
 def remember(service: str, key: Hashable, compute: Callable[[], object], schema_only: bool = False):

@@ -3,7 +3,9 @@ The final summary: one row per desired state (converged, changed: what, skipped:
 why), then the health checks, then where the backups and reports are. Printed on stderr when the
 process exits (also after a failure), and written as JSON to ``REPORT_DIR/latest-run.json`` and
 ``REPORT_DIR/history/run-<time>-<pid>-<random>.json`` (the newest ``REPORT_KEEP`` kept: :mod:`tasks.core.reports`).
-Operations feed it through :func:`record`; :func:`table` and :func:`document` are pure.
+Operations feed it through :func:`record`; :func:`table` and :func:`document` are pure: the summary
+only renders (nothing reads it to decide). A dry run's state that cannot be checked before the
+changes it waits for says so ("will check"); it is never shown "converged".
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tasks.core import reports
 
-COLORS = {"converged": "32", "changed": "33", "would change": "33", "skipped": "2", "failed": "31"}
-HEALTH_COLORS = {"green": "32", "yellow": "33", "red": "31"}
+# Every colour of the output, once: the states' statuses and the health checks'.
+COLORS = {"converged": "32", "changed": "33", "would change": "33", "will check": "36", "skipped": "2",
+          "failed": "31", "green": "32", "yellow": "33", "red": "31"}
+HEALTH_NAME_WIDTH = 20
+
+
+def colored(status: str, text: str, color: bool) -> str:
+    """``text`` in the colour of ``status`` (on a terminal), else as it is."""
+    return f"\033[{COLORS[status]}m{text}\033[0m" if color and status in COLORS else text
 
 
 @dataclass
@@ -29,16 +38,35 @@ class Row:
     detail: str
 
 
+@dataclass(frozen=True)
+class HealthRow:
+    """One health line: a check (``status`` green, yellow or red) or a note (``status`` empty)."""
+
+    name: str
+    status: str
+    summary: str
+    details: tuple[str, ...] = ()
+
+    def lines(self, color: bool = False) -> list[str]:
+        if not self.status:
+            return [f"{self.name}: {self.summary}"]
+        head = colored(self.status, f"{self.status:<6}", color)
+        return [f"{head} {self.name:<{HEALTH_NAME_WIDTH}} {self.summary}"] + \
+            [f"{'':6} {'':<{HEALTH_NAME_WIDTH}}   {d}" for d in self.details]
+
+
 @dataclass
 class Summary:
     rows: dict[str, Row] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
-    health: list[str] = field(default_factory=list)
+    health: list[HealthRow] = field(default_factory=list)
     places: dict[str, str] = field(default_factory=dict)
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
     executed: bool = False
     checked: dict[str, str] = field(default_factory=dict)  # found converged while planning: state -> what
+    will_check: dict[str, str] = field(default_factory=dict)  # not checkable while planning: state -> when
+    plan: Callable[[], Any] | None = None  # the plan as the states saw it (lines() and as_dict())
     stopped_planning: bool = False  # a state refused while planning (--dry, or before the prompt)
     planned_through: bool = False  # the deploy file was read to its end (a --dry then has its plan)
 
@@ -78,6 +106,12 @@ def record(state: str, status: str, detail: str) -> None:
 def checked_while_planning(state: str, message: str) -> None:
     """A state found converged while planning (shown as such if planning stops at a later one)."""
     current().checked[state] = message
+
+
+def checked_later(state: str, message: str) -> None:
+    """A state the plan cannot check yet (it waits for the proof, the migrations or the end of the
+    run): a dry run shows it as "will check", with when."""
+    current().will_check[state] = message
 
 
 def stopped_while_planning(state: str, message: str) -> None:
@@ -134,6 +168,9 @@ def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> li
     for name in planned:
         if name in summary.absent:
             row = Row(name, "skipped", summary.absent[name])
+        elif name not in summary.rows and name in summary.will_check and (dry or summary.stopped_planning) \
+                and not summary.executed and not failed:
+            row = Row(name, "will check", summary.will_check[name])
         elif name not in summary.rows and summary.stopped_planning and not failed:
             row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
                    else Row(name, "skipped", "would change; not run: the run stopped while planning"))
@@ -151,17 +188,15 @@ def table(rows: list[Row], summary: Summary, color: bool, environment: str | Non
     width = max([len(r.state) for r in rows] + [5])
     lines = ["summary:" if environment is None else f"summary of environment {environment}:"]
     for row in rows:
-        status = f"{row.status:<9}"
-        if color:
-            status = f"\033[{COLORS.get(row.status, '0')}m{status}\033[0m"
+        status = colored(row.status, f"{row.status:<9}", color)
         lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
     if summary.health:
         lines.append("health:")
-        for line in summary.health:
-            status = line.split(" ", 1)[0]
-            if color and status in HEALTH_COLORS:
-                line = f"\033[{HEALTH_COLORS[status]}m{status}\033[0m{line[len(status):]}"
-            lines.append(f"  {line}")
+        lines += [f"  {line}" for row in summary.health for line in row.lines(color)]
+    plan = summary.plan() if summary.plan else None
+    if plan is not None and plan.lines():
+        lines.append("plan:")
+        lines += [f"  {line}" for line in plan.lines()]
     for name, place in summary.places.items():
         lines.append(f"{name}: {place}")
     return lines
@@ -173,7 +208,8 @@ def document(rows: list[Row], summary: Summary, environment: str | None = None) 
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ok": not any(r.status == "failed" for r in rows),
         "states": [asdict(r) for r in rows],
-        "health": summary.health,
+        "health": [line for row in summary.health for line in row.lines()],
+        "plan": summary.plan().as_dict() if summary.plan else None,
         "places": summary.places,
     }
 

@@ -28,9 +28,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tasks.core.summary import HEALTH_NAME_WIDTH, HealthRow
+
 STATUSES = ("green", "yellow", "red")
-COLOURS = {"green": "32", "yellow": "33", "red": "31"}
-NAME_WIDTH = 20
+NAME_WIDTH = HEALTH_NAME_WIDTH
 MB = 1024 * 1024
 HIDDEN = "(hidden)"
 # A query text matching this may carry a secret: it is never shown, not even its start.
@@ -373,14 +374,12 @@ def red(checks: list[Check]) -> list[Check]:
 
 def render(checks: list[Check], color: bool = False) -> list[str]:
     """One line per check: ``green  connections          3/20 (15 %)``, then its details indented."""
-    lines = []
-    for c in checks:
-        status = f"{c.status:<6}"
-        if color:
-            status = f"\x1b[{COLOURS[c.status]}m{status}\x1b[0m"
-        lines.append(f"{status} {c.name:<{NAME_WIDTH}} {c.summary}")
-        lines.extend(f"{'':6} {'':<{NAME_WIDTH}}   {d}" for d in c.details)
-    return lines
+    return [line for row in rows(checks) for line in row.lines(color)]
+
+
+def rows(checks: list[Check]) -> list[HealthRow]:
+    """The checks as the summary's typed health rows."""
+    return [HealthRow(c.name, c.status, c.summary, tuple(c.details)) for c in checks]
 
 
 RAW_KEYS = (

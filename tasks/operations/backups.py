@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.backups import store as backups
-from tasks.data import seed
-from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
-from tasks.migrations.files import Migration
-from tasks.migrations.plan import TargetHistory, plan_migrations
-from tasks.operations.migrations import migrations_pending
+from tasks.facts import Fingerprint, Unreadable, read
+from tasks.plan import Planner
 from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
@@ -32,7 +30,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
                   + [f"set aside {path.name} ({why})" for path, why in found.damaged])
     from tasks.backups import dump, empty  # psycopg: imported only when there is work
 
-    def take(log) -> None:
+    def take(log: Callable[[str], None]) -> str:
         backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) \
             or dump.take_backup(service, folder, label, fingerprint, log)
         tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
@@ -74,11 +72,13 @@ def _prune(folder: Path, database: str, ident: str, keep: int):
 
 
 @operation()
-def source_captured(service: str, label: str, backup_dir: str, keep: int = 10, after_proof: bool = False):
+def source_captured(plan: Planner, label: str, backup_dir: str, keep: int = 10):
     """
     Ensure a verified ``pg_dump -Fc`` backup of the source's current state exists.
 
-    + service: the service name of the source database
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the source service, and whether the proof
+      runs first in this run (its shadow database on the same server moves the cluster's
+      transaction id, so the plan says a backup will be taken)
     + label: what to call the source in messages (a redacted URL)
     + backup_dir: backups go to ``<backup_dir>/source/``
     + keep: verified backups kept per database; older ones are pruned (by name, in the output), never
@@ -88,23 +88,22 @@ def source_captured(service: str, label: str, backup_dir: str, keep: int = 10, a
     the cluster's next transaction id, the tables' files, the sequences), or when that backup is
     missing, truncated or unverified.
 
-    + after_proof: the proof runs first in this run; its shadow database on the same server moves
-      the cluster's transaction id, so the plan says a backup will be taken
-
     **Example:**
 
     .. code:: python
 
         backups.source_captured(
             name="Source backup captured",
-            service="source",
+            plan=Planner.of(run),
             label="postgres://postgres:***@localhost:5432/whynot",
             backup_dir="backups",
         )
     """
-    info = read(Fingerprint, service)
-    if isinstance(info, FactError):
-        yield from refuse(f"source {label} is not reachable: {info['error']}: is the local database running?")
+    service, after_proof = plan.source, plan.proof_needed()
+    try:
+        info = read(Fingerprint, service)
+    except Unreadable as exc:
+        yield from refuse(f"source {label} is not reachable: {exc.error}: is the local database running?")
         return
     problem = client_too_old(label, info["version_num"])
     if problem:
@@ -154,72 +153,22 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
     yield python_step(capture)
 
 
-def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,
-                   seed_files: list[seed.SeedFile], seed_upsert: bool, copy_from: str | None,
-                   history: TargetHistory | FactError) -> list[str]:
-    reasons = []
-    if copy_from:
-        from tasks.operations.data import data_to_copy
-
-        if data_to_copy(copy_from, service):
-            reasons.append("data to copy")
-        source = read(RowCounts, copy_from)
-        if not isinstance(source, FactError):
-            seed_files = seed.owned_by_copy(seed_files, source)[0]
-    if not isinstance(history, FactError):
-        plan = plan_migrations(migrations, history, baseline_version)
-        if plan.problems:
-            return []  # the migrations step refuses before anything changes
-        if plan.pending or plan.baseline:
-            reasons.append(f"{len(plan.pending)} pending migration(s)")
-    if seed_files:
-        from tasks.data import seed_load  # the rows travel as COPY data, never in a script
-
-        try:
-            found = seed_load.missing(service, seed_files, seed_upsert)
-        except seed_load.SeedError:
-            found = None  # the seed step refuses before anything changes
-        if found is not None:
-            missing = sum(count.missing + count.updates for count in found["tables"].values())
-            if found["absent"] or missing:
-                reasons.append("seed rows to insert")
-    return reasons
-
-
 @operation()
-def target_captured_before_change(
-    service: str,
-    label: str,
-    backup_dir: str,
-    migrations: list[Migration],
-    seed_files: list[seed.SeedFile],
-    baseline_version: int | None = None,
-    keep: int = 10,
-    seed_upsert: bool = False,
-    copy_from: str | None = None,
-    heroku_app: str | None = None,
-    copy_replace: bool = False,
-):
+def target_captured_before_change(plan: Planner, label: str, backup_dir: str, keep: int = 10):
     """
     Ensure a verified backup of the target exists before this run changes it.
 
-    + service: the service name of the target database
+    + plan: the run's plan (:class:`tasks.plan.Planner`): whether the target changes, and why
+      (pending migrations, rows to copy, seed rows to insert); its target service; its Heroku app
     + label: what to call the target in messages
     + backup_dir: backups go to ``<backup_dir>/target/`` (on Heroku: the manifest of each captured
       backup, ``heroku-APP-b005.json``: its catalog and row counts, for ``restore.py``)
-    + migrations: the migration files (pending ones mean a change)
-    + seed_files: the seed files (missing rows mean a change)
-    + baseline_version: as for ``migrations.applied``
     + keep: verified backups kept per database (lowering it prunes on the next run, named in the output)
-    + seed_upsert: seed rows that differ will be updated (``SEED_MODE=upsert``)
-    + copy_from: with ``DATA_MIGRATION=copy``, the source's service: rows still to copy mean a change
-    + heroku_app: the target is this Heroku app: ``heroku pg:backups:capture`` (confirmed with
-      ``pg:backups:info``) instead of a local ``pg_dump``, after ``pg:info`` says the database
-      is available
-    + copy_replace: ``COPY_CONFLICT=replace``: a differing target table is no reason to refuse
 
-    A copy that will refuse (large objects, a column of another name or type, a conflict) stops
-    here, before the backup, when no migration is pending (else the copy step refuses after them). Nothing pending → no backup.
+    On Heroku: ``heroku pg:backups:capture`` (confirmed with ``pg:backups:info``) instead of a local
+    ``pg_dump``, after ``pg:info`` says the database is available.
+    A run the plan knows is bound to fail (a copy that will refuse: large objects, a column of another
+    name or type, a conflict) stops here, before the backup. Nothing changes → no backup.
     A target that holds nothing (a first deploy): the backup is a manifest that says so, no ``pg_dump``
     (:mod:`tasks.backups.empty`).
 
@@ -229,43 +178,41 @@ def target_captured_before_change(
 
         backups.target_captured_before_change(
             name="Target backup captured",
-            service="target",
+            plan=Planner.of(run),
             label="postgres://app:***@db.example.com:5432/app",
             backup_dir="backups",
-            migrations=read_migrations(Path("files/migrations")),
-            seed_files=read_seed_files(Path("files/seed")),
         )
     """
-    if copy_from and not migrations_pending(service, migrations, baseline_version):
-        # (with migrations pending, the target's schema is not yet the one the copy meets: the copy
-        # step itself refuses, after them)
-        from tasks.operations.data import copy_refusal
-
-        problem = copy_refusal(copy_from, service, copy_replace)
-        if problem:
-            yield from refuse(problem)
-            return
-    history = read(MigrationHistory, service)  # also says whether the target holds anything to back up
-    reasons = _changes_ahead(service, migrations, baseline_version, seed_files, seed_upsert, copy_from, history)
-    if not reasons:
+    service, heroku_app = plan.target, plan.heroku_app.name if plan.heroku_app else None
+    change = plan.target_part()
+    if change.refusal:
+        yield from refuse(change.refusal.message)
+        return
+    folder = Path(backup_dir) / "target"
+    if not change.changes:
         message = "nothing will change in the target: no backup needed"
-        info = None if heroku_app else read(Fingerprint, service)
-        if info is None or isinstance(info, FactError):
+        try:
+            info = None if heroku_app else read(Fingerprint, service)
+        except Unreadable:
+            info = None
+        if info is None:
             converged(message)
             return
-        ident, folder = backups.identity(label, info["database"]), Path(backup_dir) / "target"
+        ident = backups.identity(label, info["database"])
         yield from _converged_or_pruned(message, folder, backups.scan(folder, info["database"], ident),
                                         info["database"], ident, keep)
         return
     if heroku_app:
-        yield from _heroku_capture(heroku_app, reasons, service, Path(backup_dir) / "target")
+        yield from _heroku_capture(heroku_app, list(change.reasons), service, folder)
         return
-    info = read(Fingerprint, service)
-    if isinstance(info, FactError):
-        yield from refuse(f"target {label} is not reachable: {info['error']}")
+    try:
+        info = read(Fingerprint, service)
+    except Unreadable as exc:
+        yield from refuse(f"target {label} is not reachable: {exc.error}")
         return
-    show_plan([f"the target will change ({', '.join(reasons)}): back it up first"])
+    show_plan([f"the target will change ({', '.join(change.reasons)}): back it up first"])
     from tasks.backups.empty import holds_nothing
 
-    yield _take(service, Path(backup_dir) / "target", label, keep, info["fingerprint"], info["database"],
-                holds_nothing(history))
+    history = plan.migrations_part().history
+    yield _take(service, folder, label, keep, info["fingerprint"], info["database"],
+                history is not None and holds_nothing(history))

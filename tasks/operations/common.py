@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError
@@ -34,6 +35,39 @@ def current_state() -> str:
     """The ``name=`` of the operation being run."""
     names = state.get_op_meta(host.current_op_hash).names if host.current_op_hash else ()
     return next(iter(names), "operation")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a state's step did in this run: ``changed`` or ``failed``, and the line saying what."""
+
+    status: str
+    detail: str
+
+
+# The typed results of the states whose steps ran, by operation (module and name, never the display
+# name): what the Heroku checks ask. The op whose body is running is on top of ``_running``.
+outcomes: dict[str, Outcome] = {}
+_running: list[str] = []
+
+
+def key_of(op: Callable[..., Any]) -> str:
+    """The key of an operation (pyinfra's decorated function keeps its body's module and name)."""
+    return f"{op.__module__}.{op.__qualname__}"
+
+
+def changed_in_this_run(ops: Iterable[Callable[..., Any]]) -> bool:
+    """Whether any of these operations changed something so far in this run (always False while planning)."""
+    return not planning() and any(
+        (found := outcomes.get(key_of(op))) is not None and found.status == "changed" for op in ops)
+
+
+def will_check(message: str) -> None:
+    """The plan cannot check this state yet (it waits for the proof, the migrations, the run's end):
+    ``host.noop``, and a dry run's summary row says "will check" with ``message``, never "converged"."""
+    host.noop(message)
+    if planning():
+        summary.checked_later(current_state(), message)
 
 
 def converged(message: str) -> None:
@@ -83,12 +117,6 @@ def stop_planning(message: str) -> None:
     state.check_for_changes = False
 
 
-def changed_in_this_run(states: list[str]) -> bool:
-    """Whether any of these states changed something so far in this run (always False while planning)."""
-    rows = summary.current().rows
-    return not planning() and any(rows[name].status == "changed" for name in states if name in rows)
-
-
 def show_plan(lines: list[str]) -> None:
     """Print the pending changes once, at plan time (the dry run and the confirmation screen)."""
     if planning():
@@ -109,14 +137,27 @@ def operation(*args, **kwargs):
     """
 
     def decorate(body):
+        key = key_of(body)
+
         @functools.wraps(body)
         def guarded(*op_args, **op_kwargs):
-            try:
-                yield from body(*op_args, **op_kwargs)
-            except OperationError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
-                yield from refuse(failure(exc))
+            steps = body(*op_args, **op_kwargs)
+            while True:
+                _running.append(key)  # the steps this body makes know whose results they are
+                try:
+                    command, problem = next(steps), None
+                except StopIteration:
+                    return
+                except OperationError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
+                    command, problem = None, failure(exc)
+                finally:
+                    _running.pop()
+                if problem is not None:
+                    yield from refuse(problem)
+                    return
+                yield command
 
         return pyinfra_operation(*args, **kwargs)(guarded)
 
@@ -131,7 +172,7 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
     the output and in the summary row (every :class:`~tasks.core.errors.ActionableError` is already
     one line; :func:`failure` turns anything else into one).
     """
-    name = current_state()
+    name, key = current_state(), (_running[-1] if _running else "")
 
     def run(state, host) -> bool:
         # The facts' sessions close first: the work gets every connection slot the role has (a role
@@ -144,10 +185,12 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
             message = failure(exc)
             host.log_styled(f"pgconverge: {message}", fg="red")
             summary.record(name, "failed", message)
+            outcomes[key] = Outcome("failed", message)
             return False
         finally:
             sessions.forget(rows_only, services)  # it may have changed what was read: the next state reads afresh
         summary.record(name, "changed", changed or "done")
+        outcomes.setdefault(key, Outcome("changed", changed or "done"))
         return True
 
     return FunctionCommand(run, (), {})

@@ -5,24 +5,24 @@ Data copied (``DATA_MIGRATION=copy``): the source's rows present in the target, 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.data import plan as copyplan
-from tasks.facts import CopyState, FactError, read
+from tasks.plan import Planner
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 
 @operation()
-def copied(source_service: str, target_service: str, replace: bool = False, backup_dir: str | None = None,
-           keep: int = 10, jobs: int = 1):
+def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: int = 1):
     """
     Ensure every source relation's rows are in the target: equal row counts and content checksums.
 
-    + source_service: the service name of the source database
-    + target_service: the service name of the target database
-    + replace: reload a non-empty target table that differs (``COPY_CONFLICT=replace``); refused otherwise
+    + plan: the run's plan (:class:`tasks.plan.Planner`): both sides as the copy sees them, what it
+      writes; its ``copy_replace`` (``COPY_CONFLICT=replace``) reloads a non-empty target table that
+      differs (refused otherwise)
     + backup_dir: with ``replace``, a verified target backup is taken here first
     + keep: verified backups kept per database
     + jobs: tables loaded at once (``COPY_JOBS``)
@@ -38,17 +38,17 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
 
         data.copied(
             name="Data copied",
-            source_service="source",
-            target_service="target",
+            plan=Planner.of(run),
         )
     """
-    found = _read_sides(source_service, target_service, counts=planning())
-    if isinstance(found, str):
-        yield from refuse(found)
+    source_service, target_service, replace = plan.source, plan.target, plan.copy_replace
+    part = plan.copy_part()
+    if part.unreadable:
+        yield from refuse(part.unreadable.message)
         return
-    source, target = found
-    todo = copyplan.pending(source, target, replace)
-    problem = copyplan.refusal(source, target, todo, planning())
+    assert part.source is not None and part.target is not None and part.todo is not None
+    source, target, todo = part.source, part.target, part.todo
+    problem = copyplan.refusal(source, target, todo, planning())  # at execute time a missing table refuses too
     if problem:
         yield from refuse(problem)
         return
@@ -66,7 +66,7 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
                                       host.log)
             host.log(f"backup {backup.path} verified before replacing tables")
 
-    def run(log) -> None:
+    def run(log: Callable[[str], None]) -> str:
         done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
         parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
             + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
@@ -74,38 +74,3 @@ def copied(source_service: str, target_service: str, replace: bool = False, back
         return ", ".join(parts) + ", complete"
 
     yield python_step(run)
-
-
-def _read_sides(source_service: str, target_service: str, counts: bool):
-    """Both sides as the plan sees them, or the line saying which one cannot be read."""
-    # The target first (cheap while it is empty), then the source: checksums only where the target's
-    # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
-    target = read(CopyState, target_service, copyplan.script())
-    if isinstance(target, FactError):
-        return f"cannot read the target's tables for the copy: {target['error']}"
-    source = read(CopyState, source_service, copyplan.script(copyplan.need_checksums(target), None if counts else []))
-    if isinstance(source, FactError):
-        return f"cannot read the source's tables for the copy: {source['error']}"
-    return source, target
-
-
-def copy_refusal(source_service: str, target_service: str, replace: bool) -> str | None:
-    """Why the copy will refuse, known before any change (large objects, columns of another name or
-    type, conflicts; a missing table is no reason: the migrations may create it), or None.
-    The target backup asks first, so a run bound to fail neither takes a backup nor migrates."""
-    found = _read_sides(source_service, target_service, counts=False)
-    if isinstance(found, str):
-        return None  # the copy step says it, with its own context
-    source, target = found
-    return copyplan.refusal(source, target, copyplan.pending(source, target, replace), planning=True)
-
-
-def data_to_copy(source_service: str, target_service: str) -> bool | None:
-    """Whether the copy will write to the target (rows counted, not checksummed; None: unreadable)."""
-    target = read(CopyState, target_service, copyplan.script([]))
-    if isinstance(target, FactError):
-        return None
-    source = read(CopyState, source_service, copyplan.script([], copyplan.need_checksums(target)))
-    if isinstance(source, FactError):
-        return None
-    return copyplan.pending(source, target, replace=True).anything

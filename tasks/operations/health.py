@@ -13,14 +13,15 @@ from tasks.health import checks as health
 from tasks.schema import report
 from tasks.core import reports, summary
 from tasks.core.settings import FAIL_ON
-from tasks.facts import FactError, read
+from tasks.facts import Unreadable, read
 from tasks.health.facts import HealthOutliers, HealthSnapshot
-from tasks.operations.common import converged, planning, refuse
+from tasks.plan import Planner
+from tasks.operations.common import converged, planning, refuse, will_check
 
 
 @operation()
 def reported(
-    service: str,
+    plan: Planner,
     label: str,
     ssl_required: bool,
     long_query_s: float = 60.0,
@@ -29,12 +30,12 @@ def reported(
     fail_on: str = "red",
     report_dir: str | None = None,
     report_keep: int = reports.DEFAULT_KEEP,
-    heroku_app: str | None = None,
 ):
     """
     Report the database's health (connections, SSL, long queries, locks, cache, sequences, bloat...).
 
-    + service: the service name of the database (``target``)
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the target's service; its Heroku app, whose
+      ``pg:info`` facts are shown, and its connection limit used, when this run read them
     + label: what to call the database in messages (a redacted URL or an app name)
     + ssl_required: a session without SSL is red (yellow otherwise)
     + long_query_s: an active query older than this is yellow (red after 5 minutes)
@@ -44,8 +45,6 @@ def reported(
     + report_dir: where ``latest-health.json`` and ``history/health-<time>-<pid>-<random>.json``
       are written (none when unset)
     + report_keep: how many ``history/health-<time>-<pid>-<random>.json`` are kept (the newest)
-    + heroku_app: the Heroku app; its ``pg:info`` facts are shown, and its connection limit
-      used, when this run read them
 
     Never counts as a change: it only reads the database. A yellow check never fails the run.
 
@@ -55,7 +54,7 @@ def reported(
 
         health.reported(
             name="Health reported",
-            service="target",
+            plan=Planner.of(run),
             label="postgres://app:***@db.example.com:5432/app",
             ssl_required=True,
             connection_limit=20,
@@ -64,16 +63,21 @@ def reported(
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
     if planning():
-        converged("reported at the end of the run")
+        will_check("will check at the end of the run (read-only)")
         return
+    service, heroku_app = plan.target, plan.heroku_app.name if plan.heroku_app else None
     thresholds = health.Thresholds(long_query_s=long_query_s, idle_s=idle_s)
-    raw = read(HealthSnapshot, service, thresholds.sql())
-    if isinstance(raw, FactError):
-        host.log(f"health of {label} not checked: {raw['error']}")
+    try:
+        raw = read(HealthSnapshot, service, thresholds.sql())
+    except Unreadable as exc:
+        host.log(f"health of {label} not checked: {exc.error}")
         return
     if raw.get("has_pg_stat_statements"):
-        outliers = read(HealthOutliers, service, health.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"]))
-        raw["outliers"] = dict(outliers) if isinstance(outliers, FactError) else outliers
+        sql = health.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"])
+        try:
+            raw["outliers"] = read(HealthOutliers, service, sql)
+        except Unreadable as exc:
+            raw["outliers"] = {"error": exc.error}
     plan = None
     if heroku_app:
         from tasks.heroku.app import pg_info_if_read
@@ -83,10 +87,10 @@ def reported(
             connection_limit = plan.connections_limit
     checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
     # Shown once, under the summary printed at exit (which colours it on a terminal).
-    summary.current().health = health.render(checks, color=False)
+    summary.current().health = health.rows(checks)
     if heroku_app:
-        line = f"heroku pg:info: {plan.summary()}" if plan else "heroku pg:info: not read (this run changed nothing)"
-        summary.current().health.insert(0, line)
+        found = plan.summary() if plan else "not read (this run changed nothing)"
+        summary.current().health.insert(0, summary.HealthRow("heroku pg:info", "", found))
     if report_dir:
         path, tightened = report.write_report(Path(report_dir), "health", health.report_document(raw, checks), report_keep)
         if tightened:

@@ -8,28 +8,36 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from pyinfra import host
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.heroku import app as heroku_app
 from tasks.core import summary
-from tasks.facts import FactError, MigrationHistory, ServerInfo, read
+from tasks.facts import MigrationHistory, ServerInfo, Unreadable, read
 from tasks.heroku.app import HerokuApp
+from tasks.plan import Planner
 from tasks.heroku.cli import HerokuError
 from tasks.migrations.history import ALL_TABLES_SQL
 from tasks.operations.common import changed_in_this_run, converged, python_step, refuse, show_plan
 from tasks.heroku.pool import PoolCheck, parse_pool_size
 
 
+def _app(plan: Planner) -> HerokuApp:
+    if plan.heroku_app is None:
+        raise ValueError("the Heroku operations need a plan for a Heroku target (HEROKU_APP)")
+    return plan.heroku_app
+
+
 @operation()
-def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: int = 10, wanted: int | None = None):
+def pool_within_limits(plan: Planner, reserve: int = 10, wanted: int | None = None):
     """
     Ensure the app's pool size × web dynos + a reserve fits the plan's connection limit.
 
-    + app: the Heroku app as read at the start of the run (pool config var, web dynos)
-    + service: the service name of the app's database (``target``)
-    + state_dir: where the plan's limit is kept between runs
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the Heroku app as read at the start of the
+      run (pool config var, web dynos), its database's service, the state folder (where the add-on
+      plan's limit is kept between runs)
     + reserve: connections kept for migrations, ``heroku pg:psql`` and this tool
     + wanted: when set, the pool-size config var is converged to it (``config:set`` only when it
       differs: every ``config:set`` restarts the dynos)
@@ -46,12 +54,11 @@ def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: in
 
         heroku.pool_within_limits(
             name="Pool within limits",
-            app=run.heroku,
-            service="target",
-            state_dir=".pgconverge",
+            plan=Planner.of(run),
             wanted=10,
         )
     """
+    app, service, state_dir = _app(plan), plan.target, plan.state_dir
     current = parse_pool_size(app.pool_value)
     pool = wanted if wanted is not None else current
     if pool is None:
@@ -65,9 +72,10 @@ def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: in
         return
     where = f"plan {plan}"
     if limit is None:  # pg:info showed no Connections line: the database's own limit is all there is
-        info = read(ServerInfo, service)
-        if isinstance(info, FactError):
-            yield from refuse(f"Heroku app {app.name}'s database is not reachable: {info['error']}")
+        try:
+            info = read(ServerInfo, service)
+        except Unreadable as exc:
+            yield from refuse(f"Heroku app {app.name}'s database is not reachable: {exc.error}")
             return
         limit, where = info["connection_limit"], "the database's max_connections (pg:info shows no limit)"
     check = PoolCheck(pool, app.dynos.web, reserve, limit)
@@ -94,15 +102,15 @@ def pool_within_limits(app: HerokuApp, service: str, state_dir: str, reserve: in
 
 
 @operation()
-def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, after: list[str] = ()):
+def app_connects(plan: Planner, command: str, schema: str, after: Sequence[Callable[..., Any]] = ()):
     """
     Ensure the app itself reaches its database: ``heroku run --exit-code --no-tty -- COMMAND``.
 
-    + app: the Heroku app as read at the start of the run
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the Heroku app as read at the start of the
+      run, the state folder (where the last passing check is remembered)
     + command: run in a one-off dyno; it must exit non-zero when the query fails (empty: skipped)
-    + state_dir: where the last passing check is remembered
     + schema: the migration set's checksum (a new schema means a new check)
-    + after: the states whose change in this run makes the check due (database or app config)
+    + after: the operations whose change in this run makes the check due (database or app config)
 
     The check passed before for the same release, database and schema → nothing to do (a one-off
     dyno costs a Node.js start and a dyno boot).
@@ -113,18 +121,18 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, afte
 
         heroku.app_connects(
             name="App can connect",
-            app=run.heroku,
+            plan=Planner.of(run),
             command="node -e \\"require('./dist/db').pool.query('SELECT NOW()')...\\"",
-            state_dir=".pgconverge",
             schema=set_checksum(run.migrations),
-            after=["Migrations applied", "Seed present"],
+            after=[migrations.applied, seed.present],
         )
     """
+    app, state_dir = _app(plan), plan.state_dir
     if not command:
         converged("skipped: APP_DB_CHECK_COMMAND is empty (the app's own connection is not checked)")
         return
     passed = heroku_app.check_passed_before(Path(state_dir), app, schema)
-    if passed and not changed_in_this_run(list(after)):
+    if passed and not changed_in_this_run(after):
         converged(f"passed at release v{passed['release']} on {passed['passed_at']} (same database and schema)")
         return
     show_plan([f"heroku run --exit-code --no-tty -a {app.name} -- {command[:70]}"])
@@ -138,16 +146,16 @@ def app_connects(app: HerokuApp, command: str, state_dir: str, schema: str, afte
 
 
 @operation()
-def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str, ignore: bool = False):
+def logs_clean(plan: Planner, since: datetime, after: Sequence[Callable[..., Any]], ignore: bool = False):
     """
     Ensure the app's recent logs show no database errors since the run started.
 
-    + app: the Heroku app
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the Heroku app; its state folder, where a
+      scan that found errors is remembered: the next run scans again (lines newer than its own
+      start) until a scan is clean
     + since: the run's start; older lines are not this run's business
-    + after: the states whose change (or run) in this run makes the scan due; otherwise the
+    + after: the operations whose change (or run) in this run makes the scan due; otherwise the
       logs are not read
-    + state_dir: a scan that found errors is remembered there: the next run scans again (lines
-      newer than its own start) until a scan is clean
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
 
     Scans ``heroku logs -n 1500`` (on a Fir app, which streams: 20 seconds of it) for FATAL, too many connections, password authentication
@@ -157,10 +165,11 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
 
     .. code:: python
 
-        heroku.logs_clean(name="Logs clean", app=run.heroku, since=run.started_at,
-                          after=["Migrations applied", "App can connect"], state_dir=".pgconverge")
+        heroku.logs_clean(name="Logs clean", plan=Planner.of(run), since=run.started_at,
+                          after=[migrations.applied, heroku.app_connects])
     """
     # due after a change in this run, or when the last scan found errors
+    app, state_dir = _app(plan), plan.state_dir
     due = changed_in_this_run(after) or heroku_app.logs_due(Path(state_dir), app.name)
     if not due:
         converged("not read: this run changed nothing and ran no check")
@@ -180,7 +189,7 @@ def logs_clean(app: HerokuApp, since: datetime, after: list[str], state_dir: str
                        f"({', '.join(kinds)})")
             if not ignore:
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
-            summary.current().health.append(f"logs: {message} (IGNORE_LOG_ERRORS=true)")
+            summary.current().health.append(summary.HealthRow("logs", "", f"{message} (IGNORE_LOG_ERRORS=true)"))
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
         read = (f"{heroku_app.log_window():g}s of the log stream" if app.dynos.generation == "fir"
                 else f"the last {heroku_app.LOG_LINES} log lines")
@@ -214,9 +223,10 @@ def database_reset(app: HerokuApp, service: str, confirm: str | None):
             f"re-run with --data confirm={app.name} (take a backup first: heroku pg:backups:capture -a {app.name})"
         )
         return
-    found = read(MigrationHistory, service)
-    if isinstance(found, FactError):
-        yield from refuse(f"Heroku app {app.name}'s database is not reachable: {found['error']}")
+    try:
+        found = read(MigrationHistory, service)
+    except Unreadable as exc:
+        yield from refuse(f"Heroku app {app.name}'s database is not reachable: {exc.error}")
         return
     tables = found.user_tables + (1 if found.table_exists else 0)
     if tables == 0:

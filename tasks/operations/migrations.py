@@ -5,32 +5,24 @@ Migrations proven locally (on a shadow database) and migrations applied (to the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 from pyinfra.context import state
 
 from tasks.migrations import expected, parsed
-from tasks.facts import FactError, MigrationHistory, read
-from tasks.migrations.files import Migration
-from tasks.migrations.plan import plan_migrations
+from tasks.plan import MigrationsPart, Planner
 from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
-def proof_needed(migrations: list[Migration], state_dir: str, seed_files: list | None = None) -> bool:
-    """Whether this set of files (and seed files) was never proven: the proof runs in this run."""
-    key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files or []])
-    return expected.load_expected(Path(state_dir), migrations) is None or not expected.seeds_proven(Path(state_dir), key)
-
-
 @operation()
-def proven_locally(service: str, migrations: list[Migration], state_dir: str, seed_files: list | None = None):
+def proven_locally(plan: Planner):
     """
     Ensure every migration file applies cleanly, in order, to a throw-away shadow database.
 
-    + service: the service name of the source server (the shadow is created there)
-    + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
-    + state_dir: where the expected schema is cached, keyed by the files' checksums
-    + seed_files: seed files to load on the shadow too, so a bad one fails before the target is touched
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the files, the seed files (loaded on the
+      shadow too, so a bad one fails before the target is touched), the source service (the shadow
+      is created on its server), the state folder (the expected schema, keyed by the files' checksums)
 
     The shadow's catalog becomes the expected schema. Runs only when the set of files changed.
 
@@ -40,20 +32,18 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
 
         migrations.proven_locally(
             name="Migrations proven locally",
-            service="source",
-            migrations=read_migrations(Path("files/migrations")),
-            state_dir=".pgconverge",
+            plan=Planner.of(run),
         )
     """
-    seed_files = seed_files or []
+    service, migrations, state_dir, seed_files = plan.source, plan.migrations, plan.state_dir, plan.seeds
     key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files])
-    if not proof_needed(migrations, state_dir, seed_files):
+    if not plan.proof_needed():
         converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
     from tasks.migrations import shadow  # psycopg: imported only when there is work
 
-    def prove(log) -> None:
+    def prove(log: Callable[[str], None]) -> str:
         snapshot, version = shadow.prove(service, migrations, log, seed_files)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
@@ -64,19 +54,10 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     yield python_step(prove)
 
 
-def migrations_pending(service: str, migrations: list[Migration], baseline_version: int | None = None) -> bool:
-    """Whether the target will change by migrations in this run (or cannot be read: assume so)."""
-    history = read(MigrationHistory, service)
-    if isinstance(history, FactError):
-        return True
-    plan = plan_migrations(migrations, history, baseline_version)
-    return bool(plan.problems or plan.pending or plan.baseline)
-
-
 SHOWN = 10  # versions named one by one in the summary; more are counted, first and last named
 
 
-def _pending_lines(plan, with_sql: bool) -> list[str]:
+def _pending_lines(plan: MigrationsPart, with_sql: bool) -> list[str]:
     lines = []
     if plan.baseline:
         lines.append(
@@ -92,20 +73,12 @@ def _pending_lines(plan, with_sql: bool) -> list[str]:
 
 
 @operation()
-def applied(
-    service: str,
-    migrations: list[Migration],
-    baseline_version: int | None = None,
-    lock_wait_s: float = 60.0,
-    lock_timeout: str = "5s",
-    statement_timeout: str = "0",
-):
+def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", statement_timeout: str = "0"):
     """
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
 
-    + service: the service name of the target database
-    + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
-    + baseline_version: adopt a database without history at this version (files up to it are recorded, not run)
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the files, the baseline
+      (``BASELINE_VERSION``: files up to it are recorded, not run), what is pending, the target service
     + lock_wait_s: how long to wait for another deploy's migration lock
     + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
     + statement_timeout: ``SET LOCAL statement_timeout`` for each migration
@@ -120,27 +93,23 @@ def applied(
 
         migrations.applied(
             name="Migrations applied",
-            service="target",
-            migrations=read_migrations(Path("files/migrations")),
+            plan=Planner.of(run),
         )
     """
-    history = read(MigrationHistory, service)
-    if isinstance(history, FactError):
-        yield from refuse(f"cannot read the target's migration history: {history['error']}")
+    service, migrations, baseline_version = plan.target, plan.migrations, plan.baseline_version
+    part = plan.migrations_part()
+    if part.problems:
+        yield from refuse("; ".join(p.message for p in part.problems))
         return
-    plan = plan_migrations(migrations, history, baseline_version)
-    if plan.problems:
-        yield from refuse("; ".join(plan.problems))
-        return
-    if plan.converged:
+    if part.converged:
         converged(f"all {len(migrations)} migration(s) applied")
         return
-    show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
+    show_plan(_pending_lines(part, with_sql=bool(state.config.DIFF)))
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
 
     limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
 
-    def apply(log) -> None:
+    def apply(log: Callable[[str], None]) -> str:
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
         parts = []
         if done.baseline:

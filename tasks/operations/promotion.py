@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.facts import CatalogSnapshot, FactError, MigrationHistory, read
+from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.migrations.files import Migration
-from tasks.migrations.plan import plan_migrations
+from tasks.plan import Planner
 from tasks.operations.common import changed_in_this_run, converged, operation, planning, refuse
 from tasks.plans import promotion, record
 from tasks.schema import catalog
@@ -21,23 +21,14 @@ before_changes: dict[str | None, tuple[dict[str, Any], list[str]]] = {}
 
 
 @operation()
-def allowed(
-    service: str,
-    migrations: list[Migration],
-    environment: str | None,
-    plans_dir: str,
-    promote_from: str | None = None,
-    baseline_version: int | None = None,
-):
+def allowed(plan: Planner, environment: str | None, plans_dir: str, promote_from: str | None = None):
     """
     Ensure pending migrations may be applied here: with ``promote_from``, only as they were on it.
 
-    + service: the service name of the target database
-    + migrations: the files, in order
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the pending migrations, the target's service
     + environment: this target's environment (None without environments)
     + plans_dir: where the plan records are
     + promote_from: the environment whose verified plan record must show these files, from this catalog
-    + baseline_version: as for ``migrations.applied``
 
     Never changes anything; a refusal stops the run before the backup, with the difference.
 
@@ -46,29 +37,26 @@ def allowed(
     .. code:: python
 
         promotion.allowed(
-            name="Promotion allowed", service="target", migrations=migrations,
+            name="Promotion allowed", plan=Planner.of(run),
             environment="production", plans_dir="plans", promote_from="staging",
         )
     """
-    history = read(MigrationHistory, service)
-    if isinstance(history, FactError):
-        converged("migration history unreadable: said by Migrations applied")
-        return
-    plan = plan_migrations(migrations, history, baseline_version)
-    if plan.problems or plan.converged:
+    part = plan.migrations_part()
+    if part.history is None or part.problems or not (part.pending or part.baseline):
         converged("no migration pending")
         return
-    before = read(CatalogSnapshot, service)
-    if isinstance(before, FactError):
-        yield from refuse(f"cannot read the target's catalog: {before['error']}")
+    try:
+        before = read(CatalogSnapshot, plan.target)
+    except Unreadable as exc:
+        yield from refuse(f"cannot read the target's catalog: {exc.error}")
         return
     if not planning():
-        before_changes[environment] = (before, [m.filename for m in plan.pending])
+        before_changes[environment] = (before, [m.filename for m in part.pending])
     if promote_from is None:
         converged("no PROMOTE_FROM: applied as this environment's own")
         return
     records = record.read_records(Path(plans_dir), promote_from)
-    verdict = promotion.decide(promote_from, records, record.files(migrations), before, catalog.diff)
+    verdict = promotion.decide(promote_from, records, record.files(plan.migrations), before, catalog.diff)
     if not verdict.allowed:
         yield from refuse(verdict.line + "".join(f"\n  {line}" for line in verdict.diff))
         return

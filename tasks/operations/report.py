@@ -14,20 +14,18 @@ from tasks.schema import catalog
 from tasks.migrations import expected
 from tasks.schema import report
 from tasks.schema import picture as schema_picture
-from tasks.facts import CatalogSnapshot, FactError, RowCounts, read
-from tasks.migrations.files import Migration
-from tasks.operations.common import converged, planning
+from tasks.facts import CatalogSnapshot, RowCounts, Unreadable, read
+from tasks.plan import Planner
+from tasks.operations.common import converged, planning, will_check
 
 
 @operation()
-def validation_reported(service: str, migrations: list[Migration], state_dir: str, report_dir: str,
-                        report_keep: int = reports.DEFAULT_KEEP):
+def validation_reported(plan: Planner, report_dir: str, report_keep: int = reports.DEFAULT_KEEP):
     """
     Report the target's tables, foreign keys, indexes, triggers and row counts (read-only).
 
-    + service: the service name of the target database
-    + migrations: the files whose proof holds the expected schema
-    + state_dir: where the proof cached the expected schema
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the target service, the files whose proof
+      holds the expected schema (cached in its ``state_dir``)
     + report_dir: where ``latest-validation.json``, ``history/validation-<time>-<pid>-<random>.json``
       and ``schema.svg`` are written (0600 files)
     + report_keep: how many ``history/validation-<time>-<pid>-<random>.json`` are kept (the newest)
@@ -40,22 +38,21 @@ def validation_reported(service: str, migrations: list[Migration], state_dir: st
 
         report.validation_reported(
             name="Validation reported",
-            service="target",
-            migrations=read_migrations(Path("files/migrations")),
-            state_dir=".pgconverge",
+            plan=Planner.of(run),
             report_dir="reports",
         )
     """
     if planning():
-        converged("reported at the end of the run")
+        will_check("will report at the end of the run (read-only)")
         return
-    snapshot = read(CatalogSnapshot, service)
-    counts = read(RowCounts, service)
-    if isinstance(snapshot, FactError) or isinstance(counts, FactError):
-        failed = snapshot if isinstance(snapshot, FactError) else counts
-        host.log(f"validation report skipped: {failed['error']}")
+    service = plan.target
+    try:
+        snapshot = read(CatalogSnapshot, service)
+        counts = read(RowCounts, service)
+    except Unreadable as exc:
+        host.log(f"validation report skipped: {exc.error}")
         return
-    wanted = expected.load_expected(Path(state_dir), migrations) or {}
+    wanted = expected.load_expected(Path(plan.state_dir), plan.migrations) or {}
     differences = [d.as_dict() for d in catalog.differences(wanted, snapshot)] if wanted else []
     document = report.validation_report(snapshot, counts, differences)
     path, tightened = report.write_report(Path(report_dir), "validation", document, report_keep)

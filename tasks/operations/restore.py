@@ -12,7 +12,7 @@ from tasks.operations.common import operation  # pyinfra's, guarded: any error e
 from tasks.backups.dump import BackupError
 from tasks.backups import restore as restoring
 from tasks.backups import store
-from tasks.facts import CatalogSnapshot, FactError, read
+from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.operations.common import planning, python_step, refuse, show_plan
 
 
@@ -68,9 +68,9 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
                           f"{database} (they are in its backup folder); nothing was changed")
         return
     if planning():
-        current = read(CatalogSnapshot, service)
+        current = _catalog(service)
         show_plan([f"restore {dump.name} (taken {manifest.get('created_at', '?')}) into {label}, in one transaction:"]
-                  + [f"  {line}" for line in restoring.plan_lines(manifest, None if isinstance(current, FactError) else current)])
+                  + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
 
     def run(log) -> str:
         outcome = restoring.restore_exactly(service, dump, manifest, log)
@@ -129,9 +129,9 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
                           f"(got {confirm or 'nothing'}); nothing was changed")
         return
     if planning():
-        current = read(CatalogSnapshot, service)
+        current = _catalog(service)
         show_plan([f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
-                  + [f"  {line}" for line in restoring.plan_lines(manifest, None if isinstance(current, FactError) else current)])
+                  + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
     from tasks.backups import dump
     from tasks.heroku import app as heroku_app
 

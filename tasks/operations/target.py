@@ -6,20 +6,21 @@ from __future__ import annotations
 
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
-from tasks.facts import FactError, ServerInfo, read
+from tasks.facts import ServerInfo, Unreadable, read
+from tasks.plan import Planner
 from tasks.operations.common import client_too_old, converged, refuse
 
 
 @operation()
-def reachable(service: str, label: str, require_ssl: bool = True, local_dump: bool = True):
+def reachable(plan: Planner, label: str, require_ssl: bool = True):
     """
     Ensure the database answers, over SSL when required, and a local pg_dump is not older.
 
-    + service: the service name of the run's pg_service.conf (``target`` or ``source``)
+    + plan: the run's plan (:class:`tasks.plan.Planner`): the target's service; without a Heroku app
+      this run may take a local ``pg_dump`` of it, so one at least as new as the server must be
+      installed (on Heroku its backups are taken server-side)
     + label: what to call the database in messages (a redacted URL or an app name)
     + require_ssl: refuse a session without TLS
-    + local_dump: this run may take a local ``pg_dump`` of it, so one at least as new as the
-      server must be installed (False on Heroku: its backups are taken server-side)
 
     **Example:**
 
@@ -27,13 +28,15 @@ def reachable(service: str, label: str, require_ssl: bool = True, local_dump: bo
 
         target.reachable(
             name="Target reachable",
-            service="target",
+            plan=Planner.of(run),
             label="postgres://app:***@db.example.com:5432/app",
         )
     """
-    info = read(ServerInfo, service)
-    if isinstance(info, FactError):
-        yield from refuse(f"{label} is not reachable: {info['error']}: check the URL, password and network")
+    service, local_dump = plan.target, plan.heroku_app is None
+    try:
+        info = read(ServerInfo, service)
+    except Unreadable as exc:
+        yield from refuse(f"{label} is not reachable: {exc.error}: check the URL, password and network")
         return
     if require_ssl and not info["ssl"]:
         yield from refuse(f"{label} accepted a connection without SSL: use sslmode=require (the server must offer SSL)")

@@ -1,0 +1,178 @@
+"""
+Building the plan from the run's facts. Each part is built when a state first asks for it and kept
+under the same rules as the facts it reads (:func:`tasks.core.fact.remember`): forgotten after any
+change this run makes, and read once more after pyinfra's prompt. A part no state needs (the copy in
+fresh mode) is never read. What was built last is kept for the run's report (:meth:`Planner.built`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+from tasks.core.fact import remember
+from tasks.data import plan as copyplan
+from tasks.data import seed as seed_files
+from tasks.data.seed import SeedFile
+from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
+from tasks.plan.model import CopyPart, HerokuPart, MigrationsPart, Plan, Problem, SeedPart, SeedTable, TargetPart
+
+if TYPE_CHECKING:
+    from tasks.heroku.app import HerokuApp
+    from tasks.run import Run
+
+Part = TypeVar("Part")
+
+
+def planning() -> bool:
+    """True while pyinfra runs the op bodies to detect changes (``--dry`` or before the prompt)."""
+    from pyinfra.context import ctx_state
+
+    return not (ctx_state.isset() and ctx_state.get().is_executing)
+
+
+def unreadable(code: str, subject: str, what: str, exc: Unreadable) -> Problem:
+    return Problem(code, subject, f"cannot read {what}: {exc.error}", "check that the database is reachable, then run again")
+
+
+@dataclass
+class Planner:
+    """The run's plan, part by part. ``source``/``target``: the services the facts are read from."""
+
+    migrations: list[Migration]
+    seeds: list[SeedFile]
+    baseline_version: int | None = None
+    seed_upsert: bool = False
+    copy: bool = False  # DATA_MIGRATION=copy
+    copy_replace: bool = False  # COPY_CONFLICT=replace
+    heroku_app: "HerokuApp | None" = None
+    state_dir: str = ".pgconverge"  # the proof's expected schema, the Heroku checks' memory
+    source: str = "source"
+    target: str = "target"
+    seen: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: "Run") -> "Planner":
+        s = run.settings
+        return cls(run.migrations, run.seeds, s.baseline_version, s.seed_upsert, s.data_migration == "copy",
+                   s.copy_replace, run.heroku, str(s.state_dir), run.source_service, run.target_service)
+
+    def _part(self, name: str, build: Callable[[], Part]) -> Part:
+        part = remember(self.target, ("plan", name), build)
+        self.seen[name] = part
+        return part  # type: ignore[no-any-return]
+
+    # --- the parts -------------------------------------------------------------------------------
+
+    def proof_needed(self) -> bool:
+        """Whether this set of files (and seed files) was never proven: the proof runs in this run
+        (read from the state folder, not the database)."""
+        from tasks.migrations import expected
+
+        folder = Path(self.state_dir)
+        key = expected.seed_key(self.migrations, [(f.filename, f.text) for f in self.seeds])
+        needed = expected.load_expected(folder, self.migrations) is None or not expected.seeds_proven(folder, key)
+        self.seen["proof_needed"] = needed
+        return needed
+
+    def migrations_part(self) -> MigrationsPart:
+        """The files against ``schema_migrations``: pending, baseline, or the problems that refuse."""
+        return self._part("migrations", self._migrations)
+
+    def _migrations(self) -> MigrationsPart:
+        try:
+            history = read(MigrationHistory, self.target)
+        except Unreadable as exc:
+            problem = unreadable("unreadable", "schema_migrations", "the target's migration history", exc)
+            return MigrationsPart(len(self.migrations), problems=(problem,))
+        found = plan_migrations(self.migrations, history, self.baseline_version)
+        problems = tuple(Problem.of("migration-history", "schema_migrations", text) for text in found.problems)
+        return MigrationsPart(len(self.migrations), tuple(found.pending), tuple(found.baseline), found.applied,
+                              problems, history)
+
+    def copy_part(self) -> CopyPart:
+        """What the copy writes (exact counts only while planning, for the plan shown), or why it refuses."""
+        return self._part("copy", self._copy)
+
+    def _copy(self) -> CopyPart:
+        if not self.copy:
+            return CopyPart(False)
+        counting = planning()
+        # The target first (cheap while it is empty), then the source: checksums only where the target's
+        # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
+        try:
+            target = read(CopyState, self.target, copyplan.script())
+        except Unreadable as exc:
+            return CopyPart(True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc))
+        try:
+            source = read(CopyState, self.source, copyplan.script(copyplan.need_checksums(target),
+                                                                   None if counting else []))
+        except Unreadable as exc:
+            return CopyPart(True, unreadable=unreadable("unreadable", "source", "the source's tables for the copy", exc))
+        todo = copyplan.pending(source, target, self.copy_replace)
+        why = copyplan.refusal(source, target, todo, planning=True)
+        refusal = Problem.of("copy-refused", "copy", why) if why else None
+        return CopyPart(True, source, target, todo, refusal)
+
+    def seed_part(self) -> SeedPart:
+        """Seed rows missing per file (a table with rows in the source is the copy's, in copy mode)."""
+        return self._part("seed", self._seed)
+
+    def _seed(self) -> SeedPart:
+        files, left = list(self.seeds), []
+        if files and self.copy:
+            try:
+                source_rows = read(RowCounts, self.source)
+            except Unreadable as exc:
+                return SeedPart(tuple(files), problem=unreadable("unreadable", "source", "the source's row counts", exc))
+            files, left = seed_files.owned_by_copy(files, source_rows)
+        if not files:
+            return SeedPart((), tuple(left))
+        from tasks.data import seed_load  # psycopg: the rows travel as COPY data, never in a script
+
+        try:
+            found = seed_load.missing(self.target, files, self.seed_upsert)
+        except seed_load.SeedError as exc:
+            return SeedPart(tuple(files), tuple(left), problem=Problem.of("seed-refused", "seed", str(exc)))
+        tables = tuple(SeedTable(name, c.table, c.missing, c.updates, c.sample) for name, c in found["tables"].items())
+        return SeedPart(tuple(files), tuple(left), tables, tuple(found["absent"]))
+
+    def target_part(self) -> TargetPart:
+        """Whether the target changes in this run and why; a refusal known before any change."""
+        return self._part("target", self._target)
+
+    def _target(self) -> TargetPart:
+        migrations = self.migrations_part()
+        reasons: list[str] = []
+        if self.copy:
+            copy = self.copy_part()
+            if copy.refusal and not migrations.changes_schema:
+                # (with migrations pending, the target's schema is not yet the one the copy meets: the
+                # copy step itself refuses, after them)
+                return TargetPart((), copy.refusal)
+            if copy.writes:
+                reasons.append("data to copy")
+        if migrations.readable:
+            if migrations.problems:
+                return TargetPart()  # the migrations step refuses before anything changes
+            if migrations.pending or migrations.baseline:
+                reasons.append(f"{len(migrations.pending)} pending migration(s)")
+        seed = self.seed_part()
+        if seed.problem is None and seed.rows_to_write:
+            reasons.append("seed rows to insert")
+        return TargetPart(tuple(reasons))
+
+    def heroku(self) -> HerokuPart | None:
+        app = self.heroku_app
+        if app is None:
+            return None
+        return HerokuPart(app.name, app.pool_var, app.pool_value, app.dynos.web, app.dynos.generation)
+
+    def built(self) -> Plan:
+        """The plan as the states last saw it (no database read: parts never asked for stay None)."""
+        seen = self.seen
+        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"),  # type: ignore[arg-type]
+                    self.heroku(), seen.get("proof_needed"))  # type: ignore[arg-type]

@@ -47,7 +47,8 @@ class Outcome:
 
 # The typed results of the states whose steps ran, by operation (module and name, never the display
 # name): what the Heroku checks ask. The op whose body is running is on top of ``_running``.
-outcomes: dict[str, Outcome] = {}
+# Each environment's own (a run with environments deploys several hosts in one process).
+outcomes: dict[str | None, dict[str, Outcome]] = {}
 _running: list[str] = []
 
 
@@ -59,7 +60,13 @@ def key_of(op: Callable[..., Any]) -> str:
 def changed_in_this_run(ops: Iterable[Callable[..., Any]]) -> bool:
     """Whether any of these operations changed something so far in this run (always False while planning)."""
     return not planning() and any(
-        (found := outcomes.get(key_of(op))) is not None and found.status == "changed" for op in ops)
+        (found := outcomes_of(summary.environment()).get(key_of(op))) is not None and found.status == "changed"
+        for op in ops)
+
+
+def outcomes_of(environment: str | None) -> dict[str, Outcome]:
+    """The outcomes of one environment's states (None: a run without environments)."""
+    return outcomes.setdefault(environment, {})
 
 
 def will_check(message: str) -> None:
@@ -185,12 +192,12 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
             message = failure(exc)
             host.log_styled(f"pgconverge: {message}", fg="red")
             summary.record(name, "failed", message)
-            outcomes[key] = Outcome("failed", message)
+            outcomes_of(host.data.get("environment"))[key] = Outcome("failed", message)
             return False
         finally:
             sessions.forget(rows_only, services)  # it may have changed what was read: the next state reads afresh
         summary.record(name, "changed", changed or "done")
-        outcomes.setdefault(key, Outcome("changed", changed or "done"))
+        outcomes_of(host.data.get("environment")).setdefault(key, Outcome("changed", changed or "done"))
         return True
 
     return FunctionCommand(run, (), {})

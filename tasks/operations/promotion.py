@@ -66,7 +66,9 @@ def allowed(plan: Planner, environment: str | None, plans_dir: str, promote_from
 def record_run(environment: str | None, plans_dir: str, migrations: list[Migration], after: dict[str, Any],
                verified: bool) -> str | None:
     """After the schema check of a run that applied migrations: its plan record, written (its path)."""
-    if planning() or not changed_in_this_run(["Migrations applied"]) or environment not in before_changes:
+    from tasks.operations import migrations as migration_ops
+
+    if planning() or not changed_in_this_run([migration_ops.applied]) or environment not in before_changes:
         return None
     before, applied = before_changes.pop(environment)
     one = record.build_record(environment, migrations, applied, before, after, verified)

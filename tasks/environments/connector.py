@@ -8,7 +8,7 @@ on this machine. Registered under the ``pyinfra.connectors`` entry point by the 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.local import LocalConnector

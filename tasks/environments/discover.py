@@ -13,9 +13,9 @@ has its own; ``PLANS_DIR`` is shared on purpose: production reads staging's reco
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
 
 from dotenv import dotenv_values
 
@@ -71,12 +71,12 @@ def load_environments(environ: Mapping[str, str], cwd: Path) -> dict[str | None,
         except SettingsError as exc:
             raise SettingsError(f"environment {name} ({path.name}): {exc}") from None
         loaded[name] = replace(settings, environment=name)
-    for name, settings in loaded.items():
+    for env_name, settings in loaded.items():
         if settings.promote_from is not None and settings.promote_from not in files:
-            raise SettingsError(f"environment {name}: PROMOTE_FROM={settings.promote_from} names no file in "
+            raise SettingsError(f"environment {env_name}: PROMOTE_FROM={settings.promote_from} names no file in "
                                 f"{next(iter(files.values())).parent}: add {settings.promote_from}.env or fix the name")
-        if settings.promote_from == name:
-            raise SettingsError(f"environment {name}: PROMOTE_FROM names the environment itself: name the one before it")
+        if settings.promote_from == env_name:
+            raise SettingsError(f"environment {env_name}: PROMOTE_FROM names the environment itself: name the one before it")
     return loaded
 
 

@@ -11,8 +11,14 @@ from typing import Any
 
 from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.migrations.files import Migration
+from tasks.operations.common import (
+    changed_in_this_run,
+    converged,
+    operation,
+    planning,
+    refuse,
+)
 from tasks.plan import Planner
-from tasks.operations.common import changed_in_this_run, converged, operation, planning, refuse
 from tasks.plans import promotion, record
 from tasks.schema import catalog
 

@@ -18,8 +18,9 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import tasks
 from tasks.migrations.files import Migration

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from tasks.core.settings import SettingsError
-from tasks.environments.discover import environment_files, load_environments, service_names
+from tasks.environments.discover import (
+    environment_files,
+    load_environments,
+    service_names,
+)
 
 BASE = {"SOURCE_DATABASE_URL": "postgresql://u:p@localhost:5432/app", "MIGRATIONS_DIR": "m"}
 

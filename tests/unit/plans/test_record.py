@@ -6,7 +6,8 @@ import json
 import stat
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tasks.migrations.files import Migration
 from tasks.plans.record import build_record, fingerprint, read_records, write_record

@@ -141,6 +141,7 @@ def test_three_environments_converge_in_parallel_and_a_broken_one_fails_alone(en
     assert together.seconds < one_by_one.seconds
     for name in ("four", "five", "six"):
         assert f"summary of environment {name}:" in together.output
+        assert json.loads((parallel.reports / name / "latest-run.json").read_text())["environment"] == name
         assert 950 in [r[0] for r in query(parallel.dbs[name], "SELECT version FROM schema_migrations")]
 
     broken = envs("good", "bad")

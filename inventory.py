@@ -14,12 +14,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable fro
 
 from tasks.run import get_runs_or_exit
 
-runs = get_runs_or_exit()
+_runs = get_runs_or_exit()
 
-if list(runs) == [None]:
-    hosts = [("@local", {"target": runs[None].settings.target_label})]
+if list(_runs) == [None]:
+    hosts = [("@local", {"target": _runs[None].settings.target_label})]
 else:
-    for _name, _run in runs.items():
+    for _name, _run in _runs.items():
         globals()[str(_name)] = [(f"@pgenv/{_name}", {
             "environment": _name, "target": _run.settings.target_label,
             "services": (_run.source_service, _run.target_service),

@@ -76,7 +76,8 @@ def load_environments(environ: Mapping[str, str], cwd: Path) -> dict[str | None,
             raise SettingsError(f"environment {env_name}: PROMOTE_FROM={settings.promote_from} names no file in "
                                 f"{next(iter(files.values())).parent}: add {settings.promote_from}.env or fix the name")
         if settings.promote_from == env_name:
-            raise SettingsError(f"environment {env_name}: PROMOTE_FROM names the environment itself: name the one before it")
+            raise SettingsError(f"environment {env_name}: PROMOTE_FROM names the environment itself: "
+                                "name the one before it")
     return loaded
 
 

@@ -131,6 +131,15 @@ def end_of_plan() -> None:
     _summary = current()
     _summary.planned_through = True
     if _summary.stopped_planning:
+        from pyinfra.context import ctx_host
+
+        running = ctx_state.get() if ctx_state.isset() else None
+        if running is not None and ctx_host.isset() and len(running.active_hosts) > 1:
+            # Several environments: this one alone stops, the others go on. pyinfra's fail_hosts would
+            # ask "continue?" here (without -y), a second prompt, and crash without a terminal (--dry).
+            running.failed_hosts.add(ctx_host.get())
+            running.active_hosts.discard(ctx_host.get())
+            return
         raise SystemExit(1)
     if ctx_state.isset() and ctx_state.get().check_for_changes:
         from pyinfra.context import ctx_host

@@ -113,6 +113,9 @@ def stop_planning(message: str) -> None:
     longer planned: pyinfra stops reading facts for them, and :func:`tasks.core.summary.end_of_plan`,
     the file's last line, exits. A deploy file without summary states (restore.py, reset.py)
     exits at once.
+
+    With several environments only this one stops: its later states are skipped while planning
+    (:func:`operation`), and ``end_of_plan`` fails its host; the others are planned and run.
     """
     name = current_state()
     summary.stopped_while_planning(name, message)
@@ -121,7 +124,14 @@ def stop_planning(message: str) -> None:
     host.log_styled(f"pgconverge: {message}", fg="red")
     if name not in summary.current().planned:
         raise SystemExit(1)  # past pyinfra's own report of an OperationError
+    if len(state.inventory) > 1:
+        return  # this environment alone: see this_environment_stopped
     state.check_for_changes = False
+
+
+def this_environment_stopped() -> bool:
+    """While planning several environments: this one refused already (its later states are not planned)."""
+    return planning() and len(state.inventory) > 1 and summary.current().stopped_planning
 
 
 def show_plan(lines: list[str]) -> None:
@@ -148,6 +158,8 @@ def operation(*args, **kwargs):
 
         @functools.wraps(body)
         def guarded(*op_args, **op_kwargs):
+            if this_environment_stopped():
+                return
             steps = body(*op_args, **op_kwargs)
             while True:
                 _running.append(key)  # the steps this body makes know whose results they are

@@ -189,3 +189,35 @@ def test_an_index_added_by_hand_is_answered_with_a_proven_repair(envs, project):
     again = env.deploy("--limit", "production")
     assert again.code == 0, again.output[-3000:]
     assert schema_dump(production) == schema_dump(env.dbs["staging"])
+
+
+def test_a_refusal_while_planning_stops_that_environment_alone(envs, project):
+    """Without -y pyinfra plans every environment first: production's refusal (staging has not run)
+    fails production alone; staging is planned, shown, and converges after the prompt (Enter)."""
+    import pty
+
+    from tests.support import PYINFRA, ROOT
+
+    env = envs("staging", "production", promote={"production": "staging"})
+    untouched = catalog_and_data(env.dbs["production"])
+    extra = {"ENVIRONMENTS_DIR": str(env.folder), "PLANS_DIR": str(env.plans), "REPORT_DIR": str(env.reports)}
+    dry = subprocess.run([PYINFRA, "--dry", "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(**extra),
+                         capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 1 and "Traceback" not in dry.stderr
+    assert "summary of environment staging:" in dry.stderr and "summary of environment production:" in dry.stderr
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, b"\n")
+        done = subprocess.run([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(**extra),
+                              stdin=follower, capture_output=True, text=True, timeout=300)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output
+    staging = summary_rows("summary:" + output.split("summary of environment staging:", 1)[1])
+    assert staging["Migrations applied"][0] == "changed", output[-3000:]
+    production = summary_rows("summary:" + output.split("summary of environment production:", 1)[1])
+    assert production["Promotion allowed"][0] == "failed"
+    assert catalog_and_data(env.dbs["production"]) == untouched
+    assert env.deploy("--limit", "production").code == 0  # the next run promotes what staging verified

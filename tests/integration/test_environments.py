@@ -182,7 +182,8 @@ def test_an_index_added_by_hand_is_answered_with_a_proven_repair(envs, project):
     env_vars.update(PGHOST=url.hostname or "", PGPORT=str(url.port), PGUSER=url.username or "",
                     PGPASSWORD=url.password or "", PGDATABASE=production, PGSSLMODE="require")
     psql = str(Path(sandbox.load_state()["target"]["bindir"]) / "psql")
-    done = subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", "-f", str(repair)], env=env_vars, check=False,
+    done = subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", "-f", str(repair)], env=env_vars,
+                          check=False,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     query(production, "DROP TABLE notes_by_hand")  # what the file left to the user
@@ -202,6 +203,7 @@ def test_a_refusal_while_planning_stops_that_environment_alone(envs, project):
     untouched = catalog_and_data(env.dbs["production"])
     extra = {"ENVIRONMENTS_DIR": str(env.folder), "PLANS_DIR": str(env.plans), "REPORT_DIR": str(env.reports)}
     dry = subprocess.run([PYINFRA, "--dry", "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(**extra),
+                         check=False,
                          capture_output=True, text=True, timeout=300)
     assert dry.returncode == 1 and "Traceback" not in dry.stderr
     assert "summary of environment staging:" in dry.stderr and "summary of environment production:" in dry.stderr
@@ -209,7 +211,7 @@ def test_a_refusal_while_planning_stops_that_environment_alone(envs, project):
     try:
         os.write(leader, b"\n")
         done = subprocess.run([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, env=project.env(**extra),
-                              stdin=follower, capture_output=True, text=True, timeout=300)
+                              stdin=follower, capture_output=True, text=True, timeout=300, check=False)
     finally:
         os.close(leader)
         os.close(follower)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -224,3 +225,26 @@ def test_a_refusal_while_planning_stops_that_environment_alone(envs, project):
     assert production["Promotion allowed"][0] == "failed"
     assert catalog_and_data(env.dbs["production"]) == untouched
     assert env.deploy("--limit", "production").code == 0  # the next run promotes what staging verified
+
+
+def test_an_interrupt_stops_every_environment_each_with_its_summary(envs, project):
+    """Ctrl-C during a parallel run: each environment's running migration is cancelled (its
+    transaction rolled back by the server), each summary says where it was, exit status 130."""
+    import signal
+
+    project.write_migration("950_slow.sql", "SELECT pg_sleep(30);\n")
+    env = envs("staging", "qa")
+    started = project.start(ENVIRONMENTS_DIR=str(env.folder), PLANS_DIR=str(env.plans), REPORT_DIR=str(env.reports))
+    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and not all(query(db, sleeping)[0][0] for db in env.dbs.values()):
+        time.sleep(0.3)
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=60)
+    assert started.returncode == 130, err[-3000:]
+    for name, db in env.dbs.items():
+        assert f"pgconverge: environment {name}: interrupted by SIGINT while Migrations applied" in err
+        assert f"summary of environment {name}:" in err
+        assert query(db, "SELECT max(version) FROM schema_migrations")[0][0] == 4  # 950 rolled back
+    time.sleep(1)
+    assert not any(query(db, sleeping)[0][0] for db in env.dbs.values())

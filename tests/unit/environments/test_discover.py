@@ -54,6 +54,8 @@ def test_each_file_is_an_environment_with_its_own_folders_and_its_values_win(tmp
     ({"production.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=production\n"},
      "names the environment itself"),
     ({"qa.env": "DATA_MIGRATION=sideways\n"}, "environment qa (qa.env): "),
+    ({"qa.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=Staging!\n"},
+     "PROMOTE_FROM: 'Staging!' is not an environment name"),
 ])
 def test_a_bad_environment_stops_the_run_with_one_line_naming_it(tmp_path, files, message):
     setup(tmp_path, files)

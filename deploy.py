@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable fro
 from tasks.operations import backups, data, health, migrations, preflight, promotion, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt
+from tasks.core.cli_output import hide_pyinfra_tables
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
 from tasks.operations.common import running_state
 from tasks.plan import Planner
@@ -31,6 +32,7 @@ backup_dir = str(settings.backup_dir)
 target_backups = f"Heroku (heroku pg:backups -a {app.name})" if app else f"{backup_dir}/target"
 install(settings.report_dir, {"backups": f"{backup_dir}/source, {target_backups}", "reports": str(settings.report_dir)},
         keep=settings.report_keep)
+hide_pyinfra_tables()  # our summary says per state what pyinfra's tables say (they show with --debug)
 interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, the state failed, exit 130 / 143
 
 # 2. Every migration applies cleanly to a throw-away shadow database: the expected schema.

@@ -7,13 +7,14 @@ rows (text, as psql ``-A -t`` prints them) into a value; a fact that needs more 
 list overrides ``query``. The operations read them with :func:`read`, by service name (``source``
 or ``target``), never a URL or a password. A connection or SQL error raises :class:`Unreadable`
 (a typed failure: the fact, the service and the server's first line), so the operation can stop with
-a clear message, or go on where an unreadable fact is no reason to stop. Why not pyinfra's ``host.get_fact``: in 3.10 it runs a new shell and psql process for
+a clear message, or go on where an unreadable fact is no reason to stop. Why not pyinfra's
+``host.get_fact``: in 3.10 it runs a new shell and psql process for
 every read and caches nothing, which made a fact's connection set-up most of a no-op run's cost.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from tasks.core.errors import ActionableError
 from tasks.core.sessions import Rows, Session, session
@@ -50,7 +51,7 @@ class DatabaseFact:
         return rows
 
 
-def read(fact: type[DatabaseFact], service: str, sql: Hashable | None = None):
+def read(fact: type[DatabaseFact], service: str, sql: str | None = None) -> Any:
     """
     The value of ``fact`` on ``service`` (``sql`` replaces the fact's own), cached for the run
     until something changes (see :mod:`tasks.core.sessions`). A connection or SQL error raises

@@ -5,7 +5,25 @@ the plan, never another state.
 """
 
 from tasks.plan.build import Planner
-from tasks.plan.model import CopyPart, HerokuPart, MigrationsPart, Plan, Problem, SeedPart, SeedTable, TargetPart
+from tasks.plan.model import (
+    CopyPart,
+    HerokuPart,
+    MigrationsPart,
+    Plan,
+    Problem,
+    SeedPart,
+    SeedTable,
+    TargetPart,
+)
 
-__all__ = ["CopyPart", "HerokuPart", "MigrationsPart", "Plan", "Planner", "Problem", "SeedPart", "SeedTable",
-           "TargetPart"]
+__all__ = [
+    "CopyPart",
+    "HerokuPart",
+    "MigrationsPart",
+    "Plan",
+    "Planner",
+    "Problem",
+    "SeedPart",
+    "SeedTable",
+    "TargetPart",
+]

@@ -7,9 +7,10 @@ fresh mode) is never read. What was built last is kept for the run's report (:me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tasks.core.fact import remember
 from tasks.data import plan as copyplan
@@ -18,13 +19,32 @@ from tasks.data.seed import SeedFile
 from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.plan.model import CopyPart, HerokuPart, MigrationsPart, Plan, Problem, SeedPart, SeedTable, TargetPart
+from tasks.plan.model import (
+    CopyPart,
+    HerokuPart,
+    MigrationsPart,
+    Plan,
+    Problem,
+    SeedPart,
+    SeedTable,
+    TargetPart,
+)
 
 if TYPE_CHECKING:
     from tasks.heroku.app import HerokuApp
-    from tasks.run import Run
 
 Part = TypeVar("Part")
+
+
+class RunInputs(Protocol):
+    """What the plan takes from the run (:class:`tasks.run.Run`): the plan never imports the run."""
+
+    settings: Any
+    migrations: list[Migration]
+    seeds: list[SeedFile]
+    heroku: HerokuApp | None
+    source_service: str
+    target_service: str
 
 
 def planning() -> bool:
@@ -35,10 +55,12 @@ def planning() -> bool:
 
 
 def unreadable(code: str, subject: str, what: str, exc: Unreadable) -> Problem:
-    return Problem(code, subject, f"cannot read {what}: {exc.error}", "check that the database is reachable, then run again")
+    return Problem(
+        code, subject, f"cannot read {what}: {exc.error}", "check that the database is reachable, then run again"
+    )
 
 
-@dataclass
+@dataclass(repr=False)
 class Planner:
     """The run's plan, part by part. ``source``/``target``: the services the facts are read from."""
 
@@ -48,17 +70,31 @@ class Planner:
     seed_upsert: bool = False
     copy: bool = False  # DATA_MIGRATION=copy
     copy_replace: bool = False  # COPY_CONFLICT=replace
-    heroku_app: "HerokuApp | None" = None
+    heroku_app: HerokuApp | None = None
     state_dir: str = ".pgconverge"  # the proof's expected schema, the Heroku checks' memory
     source: str = "source"
     target: str = "target"
     seen: dict[str, object] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
+        return (f"Planner({len(self.migrations)} migration(s), {len(self.seeds)} seed file(s), "
+                f"{'copy' if self.copy else 'fresh'}, {self.source} -> {self.target})")
+
     @classmethod
-    def of(cls, run: "Run") -> "Planner":
+    def of(cls, run: RunInputs) -> Planner:
         s = run.settings
-        return cls(run.migrations, run.seeds, s.baseline_version, s.seed_upsert, s.data_migration == "copy",
-                   s.copy_replace, run.heroku, str(s.state_dir), run.source_service, run.target_service)
+        return cls(
+            run.migrations,
+            run.seeds,
+            s.baseline_version,
+            s.seed_upsert,
+            s.data_migration == "copy",
+            s.copy_replace,
+            run.heroku,
+            str(s.state_dir),
+            run.source_service,  # each environment's own services (environments/*.env)
+            run.target_service,
+        )
 
     def _part(self, name: str, build: Callable[[], Part]) -> Part:
         part = remember(self.target, ("plan", name), build)
@@ -75,7 +111,7 @@ class Planner:
         folder = Path(self.state_dir)
         key = expected.seed_key(self.migrations, [(f.filename, f.text) for f in self.seeds])
         needed = expected.load_expected(folder, self.migrations) is None or not expected.seeds_proven(folder, key)
-        self.seen["proof_needed"] = needed
+        self.seen.setdefault("proof_needed", needed)  # the report keeps what the run planned (the proof runs first)
         return needed
 
     def migrations_part(self) -> MigrationsPart:
@@ -90,8 +126,9 @@ class Planner:
             return MigrationsPart(len(self.migrations), problems=(problem,))
         found = plan_migrations(self.migrations, history, self.baseline_version)
         problems = tuple(Problem.of("migration-history", "schema_migrations", text) for text in found.problems)
-        return MigrationsPart(len(self.migrations), tuple(found.pending), tuple(found.baseline), found.applied,
-                              problems, history)
+        return MigrationsPart(
+            len(self.migrations), tuple(found.pending), tuple(found.baseline), found.applied, problems, history
+        )
 
     def copy_part(self) -> CopyPart:
         """What the copy writes (exact counts only while planning, for the plan shown), or why it refuses."""
@@ -106,12 +143,17 @@ class Planner:
         try:
             target = read(CopyState, self.target, copyplan.script())
         except Unreadable as exc:
-            return CopyPart(True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc))
+            return CopyPart(
+                True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc)
+            )
         try:
-            source = read(CopyState, self.source, copyplan.script(copyplan.need_checksums(target),
-                                                                   None if counting else []))
+            source = read(
+                CopyState, self.source, copyplan.script(copyplan.need_checksums(target), None if counting else [])
+            )
         except Unreadable as exc:
-            return CopyPart(True, unreadable=unreadable("unreadable", "source", "the source's tables for the copy", exc))
+            return CopyPart(
+                True, unreadable=unreadable("unreadable", "source", "the source's tables for the copy", exc)
+            )
         todo = copyplan.pending(source, target, self.copy_replace)
         why = copyplan.refusal(source, target, todo, planning=True)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
@@ -122,16 +164,20 @@ class Planner:
         return self._part("seed", self._seed)
 
     def _seed(self) -> SeedPart:
-        files, left = list(self.seeds), []
+        files, left = list(self.seeds), list[SeedFile]()
         if files and self.copy:
             try:
                 source_rows = read(RowCounts, self.source)
             except Unreadable as exc:
-                return SeedPart(tuple(files), problem=unreadable("unreadable", "source", "the source's row counts", exc))
+                return SeedPart(
+                    tuple(files), problem=unreadable("unreadable", "source", "the source's row counts", exc)
+                )
             files, left = seed_files.owned_by_copy(files, source_rows)
         if not files:
             return SeedPart((), tuple(left))
-        from tasks.data import seed_load  # psycopg: the rows travel as COPY data, never in a script
+        from tasks.data import (
+            seed_load,  # psycopg: the rows travel as COPY data, never in a script
+        )
 
         try:
             found = seed_load.missing(self.target, files, self.seed_upsert)
@@ -153,7 +199,7 @@ class Planner:
                 # (with migrations pending, the target's schema is not yet the one the copy meets: the
                 # copy step itself refuses, after them)
                 return TargetPart((), copy.refusal)
-            if copy.writes:
+            if copy.writes_before_its_own_backup:
                 reasons.append("data to copy")
         if migrations.readable:
             if migrations.problems:
@@ -173,6 +219,6 @@ class Planner:
 
     def built(self) -> Plan:
         """The plan as the states last saw it (no database read: parts never asked for stay None)."""
-        seen = self.seen
-        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"),  # type: ignore[arg-type]
-                    self.heroku(), seen.get("proof_needed"))  # type: ignore[arg-type]
+        seen: dict[str, Any] = self.seen
+        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"), self.heroku(),
+                    seen.get("proof_needed"))

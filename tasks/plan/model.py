@@ -29,7 +29,7 @@ class Problem:
         return self.message
 
     @classmethod
-    def of(cls, code: str, subject: str, message: str) -> "Problem":
+    def of(cls, code: str, subject: str, message: str) -> Problem:
         """A problem from a one-line message that ends with its way forward (after its last ``": "``)."""
         return cls(code, subject, message, message.rpartition(": ")[2])
 
@@ -62,8 +62,13 @@ class MigrationsPart:
         return not self.converged
 
     def as_dict(self) -> dict[str, Any]:
-        return {"files": self.files, "applied": self.applied, "pending": [m.filename for m in self.pending],
-                "baseline": [m.filename for m in self.baseline], "problems": [p.as_dict() for p in self.problems]}
+        return {
+            "files": self.files,
+            "applied": self.applied,
+            "pending": [m.filename for m in self.pending],
+            "baseline": [m.filename for m in self.baseline],
+            "problems": [p.as_dict() for p in self.problems],
+        }
 
 
 @dataclass(frozen=True)
@@ -85,14 +90,28 @@ class CopyPart:
     def writes(self) -> bool:
         return bool(self.todo and (self.todo.anything or self.todo.conflicts))
 
+    @property
+    def writes_before_its_own_backup(self) -> bool:
+        """Whether the copy writes what the target backup must cover: tables it fills, sequences it sets,
+        views it refreshes. Tables it replaces (``COPY_CONFLICT=replace``, and the views refreshed with
+        them) are not: the copy takes a verified backup of the target itself before it replaces."""
+        todo = self.todo
+        return bool(todo and (todo.copy or todo.missing or todo.sequences or (todo.views and not todo.replace)))
+
     def as_dict(self) -> dict[str, Any]:
         if not self.enabled:
             return {"enabled": False}
         todo = self.todo or Pending()
-        return {"enabled": True, "copy": list(self.tables), "replace": list(todo.replace),
-                "views": list(todo.views), "sequences": [name for name, _ in todo.sequences], "in_sync": todo.in_sync,
-                "refusal": self.refusal.as_dict() if self.refusal else None,
-                "unreadable": self.unreadable.as_dict() if self.unreadable else None}
+        return {
+            "enabled": True,
+            "copy": list(self.tables),
+            "replace": list(todo.replace),
+            "views": list(todo.views),
+            "sequences": [name for name, _ in todo.sequences],
+            "in_sync": todo.in_sync,
+            "refusal": self.refusal.as_dict() if self.refusal else None,
+            "unreadable": self.unreadable.as_dict() if self.unreadable else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -121,10 +140,15 @@ class SeedPart:
         return bool(self.absent or any(t.missing or t.updates for t in self.tables))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"files": [f.filename for f in self.files], "left_to_copy": [f.filename for f in self.left_to_copy],
-                "missing": {t.filename: {"missing": t.missing, "updates": t.updates} for t in self.tables
-                            if t.missing or t.updates},
-                "absent_tables": list(self.absent), "problem": self.problem.as_dict() if self.problem else None}
+        return {
+            "files": [f.filename for f in self.files],
+            "left_to_copy": [f.filename for f in self.left_to_copy],
+            "missing": {
+                t.filename: {"missing": t.missing, "updates": t.updates} for t in self.tables if t.missing or t.updates
+            },
+            "absent_tables": list(self.absent),
+            "problem": self.problem.as_dict() if self.problem else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -138,8 +162,13 @@ class HerokuPart:
     generation: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"app": self.app, "pool_var": self.pool_var, "pool_value": self.pool_value,
-                "web_dynos": self.web_dynos, "generation": self.generation}
+        return {
+            "app": self.app,
+            "pool_var": self.pool_var,
+            "pool_value": self.pool_value,
+            "web_dynos": self.web_dynos,
+            "generation": self.generation,
+        }
 
 
 @dataclass(frozen=True)
@@ -154,8 +183,11 @@ class TargetPart:
         return bool(self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"changes": self.changes, "reasons": list(self.reasons),
-                "refusal": self.refusal.as_dict() if self.refusal else None}
+        return {
+            "changes": self.changes,
+            "reasons": list(self.reasons),
+            "refusal": self.refusal.as_dict() if self.refusal else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -170,39 +202,56 @@ class Plan:
     proof_needed: bool | None = None  # the migrations are proven on a shadow database in this run
 
     def as_dict(self) -> dict[str, Any]:
-        parts = {"migrations": self.migrations, "copy": self.copy, "seed": self.seed, "target": self.target,
-                 "heroku": self.heroku}
-        return {"proof_needed": self.proof_needed} | {name: part.as_dict() if part else None
-                                                      for name, part in parts.items()}
+        parts = {
+            "migrations": self.migrations,
+            "copy": self.copy,
+            "seed": self.seed,
+            "target": self.target,
+            "heroku": self.heroku,
+        }
+        return {"proof_needed": self.proof_needed} | {
+            name: part.as_dict() if part else None for name, part in parts.items()
+        }
 
     def lines(self) -> list[str]:
         """The plan in a few lines, under the dry run's summary."""
-        out = [] if self.proof_needed is None else \
-            [f"proof: {'prove the migrations on a shadow database' if self.proof_needed else 'already proven'}"]
+        out = (
+            []
+            if self.proof_needed is None
+            else [f"proof: {'prove the migrations on a shadow database' if self.proof_needed else 'already proven'}"]
+        )
         if self.target:
-            out.append("target: " + (f"changes ({', '.join(self.target.reasons)})" if self.target.changes
-                                     else "nothing will change") + (f"; refused: {self.target.refusal}"
-                                                                    if self.target.refusal else ""))
+            out.append(
+                "target: "
+                + (f"changes ({', '.join(self.target.reasons)})" if self.target.changes else "nothing will change")
+                + (f"; refused: {self.target.refusal}" if self.target.refusal else "")
+            )
         if self.migrations:
             m = self.migrations
             names = [x.filename for x in m.pending]
-            out.append(f"migrations: {m.applied} applied, {len(names)} pending"
-                       + (f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})" if names else "")
-                       + (f", baseline up to {m.baseline[-1].filename}" if m.baseline else "")
-                       + "".join(f"; refused: {p}" for p in m.problems[:1]))
+            out.append(
+                f"migrations: {m.applied} applied, {len(names)} pending"
+                + (f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})" if names else "")
+                + (f", baseline up to {m.baseline[-1].filename}" if m.baseline else "")
+                + "".join(f"; refused: {p}" for p in m.problems[:1])
+            )
         if self.copy and self.copy.enabled:
             c = self.copy
-            out.append(f"copy: {len(c.tables)} table(s) to copy"
-                       + (f", {len(c.todo.replace)} to replace" if c.todo and c.todo.replace else "")
-                       + (f"; refused: {c.refusal}" if c.refusal else ""))
+            out.append(
+                f"copy: {len(c.tables)} table(s) to copy"
+                + (f", {len(c.todo.replace)} to replace" if c.todo and c.todo.replace else "")
+                + (f"; refused: {c.refusal}" if c.refusal else "")
+            )
         if self.seed:
             rows = sum(t.missing + t.updates for t in self.seed.tables)
-            out.append(f"seed: {rows} row(s) to write in {len(self.seed.files)} file(s)"
-                       + (f", {len(self.seed.absent)} table(s) not there yet" if self.seed.absent else "")
-                       + (f"; refused: {self.seed.problem}" if self.seed.problem else ""))
+            out.append(
+                f"seed: {rows} row(s) to write in {len(self.seed.files)} file(s)"
+                + (f", {len(self.seed.absent)} table(s) not there yet" if self.seed.absent else "")
+                + (f"; refused: {self.seed.problem}" if self.seed.problem else "")
+            )
         if self.heroku:
-            out.append(f"heroku: app {self.heroku.app}, {self.heroku.web_dynos} web dyno(s), "
-                       f"{self.heroku.pool_var}={self.heroku.pool_value or 'unset'}")
+            out.append(
+                f"heroku: app {self.heroku.app}, {self.heroku.web_dynos} web dyno(s), "
+                f"{self.heroku.pool_var}={self.heroku.pool_value or 'unset'}"
+            )
         return out
-
-

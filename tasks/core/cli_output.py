@@ -1,0 +1,65 @@
+"""
+pyinfra's own tables stay out of our output: its "Detected changes" table (with the boilerplate
+"Detected changes may not include every change pyinfra will execute. ...") and its results table
+stand beside the summary, which says the same per state, truly (issue 31). With ``--debug`` they are
+printed as pyinfra prints them. Only the CLI module's own references are replaced: nothing else of
+pyinfra changes, and ``--json`` is printed as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+BOILERPLATE = "Detected changes may not include every change"
+
+
+class _Click:
+    """pyinfra_cli.cli's ``click``, without the echo of the boilerplate paragraph."""
+
+    def __init__(self, click: Any):
+        self._click = click
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._click, name)
+
+    def echo(self, message: Any = None, *args: Any, **kwargs: Any) -> None:
+        if isinstance(message, str) and BOILERPLATE in message:
+            return
+        self._click.echo(message, *args, **kwargs)
+
+
+HEADINGS = ("--> Detected changes:", "--> Results:")  # the headings of the tables hidden
+
+
+class _NoTableHeadings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in HEADINGS
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def hide_pyinfra_tables(debug: bool | None = None) -> bool:
+    """Hide pyinfra's change and results tables for this process (unless ``--debug``); True when hidden.
+    Outside pyinfra's CLI (tests calling the API) nothing is touched."""
+    cli = sys.modules.get("pyinfra_cli.cli")
+    if cli is None:
+        return False
+    if debug is None:
+        from pyinfra import logger
+
+        debug = logger.isEnabledFor(logging.DEBUG)
+    if debug:
+        return False
+    cli.print_meta = _silent  # type: ignore[attr-defined]
+    cli.print_results = _silent  # type: ignore[attr-defined]
+    from pyinfra import logger
+
+    if not any(isinstance(f, _NoTableHeadings) for f in logger.filters):
+        logger.addFilter(_NoTableHeadings())
+    if not isinstance(getattr(cli, "click", None), _Click):
+        cli.click = _Click(cli.click)  # type: ignore[attr-defined]
+    return True

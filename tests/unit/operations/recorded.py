@@ -1,0 +1,187 @@
+"""
+Operations run from recorded facts, without a database or a host, the way pyinfra tests its own
+(``tests/operations/<op>/<case>.json``): each case under ``cases/<module>.<op>/`` names the phase
+(``planning`` or execute), the operation's arguments, the plan's inputs and the facts the run read;
+the fact reads (:func:`tasks.core.fact.read`) and the seed count are answered from it, the plan is
+built from them for real, and the operation's body runs with pyinfra's ``state`` and ``host``
+stood in for. The outcome is what the summary would say: converged, will check, would change (with
+the plan lines shown) or failed (with the line).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyinfra.api import FunctionCommand
+from pyinfra.context import ctx_host, ctx_state
+
+from tasks.core import summary
+from tasks.core.fact import Unreadable
+from tasks.data import plan as copyplan
+from tasks.data.seed import SeedCount, read_seed_files
+from tasks.migrations.files import read_migrations
+from tasks.migrations.plan import AppliedRow, TargetHistory
+from tasks.plan import Planner
+
+ROOT = Path(__file__).resolve().parents[3]
+CASES = Path(__file__).parent / "cases"
+MIGRATIONS = read_migrations(ROOT / "files" / "migrations", check=False)
+SEEDS = read_seed_files(ROOT / "files" / "seed")
+NAME = "State under test"
+
+
+class FakeHost:
+    """pyinfra's ``host`` as the operations use it: what they log is kept."""
+
+    def __init__(self) -> None:
+        self.current_op_hash = "op"
+        self.executing_op_hash = None
+        self.logged: list[str] = []
+        self.noops: list[str] = []
+
+    def noop(self, message: str) -> None:
+        self.noops.append(message)
+
+    def log(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.logged.append(message)
+
+    def log_styled(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.logged.append(message)
+
+
+@dataclass
+class _Meta:
+    names: tuple[str, ...] = (NAME,)
+
+
+@dataclass
+class _Config:
+    DIFF: bool = False
+
+
+@dataclass
+class FakeState:
+    """pyinfra's ``state`` as the operations use it."""
+
+    is_executing: bool
+    check_for_changes: bool = True
+    config: _Config = field(default_factory=_Config)
+
+    def get_op_meta(self, op_hash: str) -> _Meta:
+        return _Meta()
+
+
+def history(recorded: dict[str, Any]) -> TargetHistory:
+    """A ``MigrationHistory`` value from its record: the files applied by name (``edited``: applied
+    with another checksum)."""
+    files = {m.filename: m for m in MIGRATIONS}
+    rows = tuple(
+        AppliedRow(
+            files[name].version,
+            files[name].name,
+            "0" * 64 if name in recorded.get("edited", []) else files[name].checksum,
+        )
+        for name in recorded.get("applied", [])
+    )
+    return TargetHistory(
+        recorded.get("table_exists", bool(rows)),
+        recorded.get("user_tables", len(rows)),
+        rows,
+        tuple(recorded.get("table_names", ())),
+        leftovers=recorded.get("leftovers"),
+    )
+
+
+def side(recorded: dict[str, Any]) -> copyplan.Side:
+    """A ``CopyState`` value: ``{"tables": {name: [rows, checksum]}, "columns": {...}, "large_objects": n}``."""
+    tables = {
+        name: copyplan.Relation(name, "", rows, checksum) for name, (rows, checksum) in recorded["tables"].items()
+    }
+    return copyplan.Side(
+        tables=tables,
+        sequences=recorded.get("sequences", {}),
+        large_objects=(recorded.get("large_objects", 0), ""),
+        columns=recorded.get("columns", {}),
+    )
+
+
+CONVERT = {"MigrationHistory": history, "CopyState": side}
+
+
+@dataclass
+class Outcome:
+    status: str  # converged | will check | would change | failed
+    detail: str
+    shown: list[str]  # the plan lines shown (would change) or what was logged
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
+    """Run the case's operation body; what the summary would say of it."""
+    import importlib
+
+    facts = case.get("facts", {})
+
+    def read(fact: type, service: str, sql: Any = None) -> Any:
+        value = facts[f"{fact.__name__}/{service}"]
+        if isinstance(value, dict) and "unreadable" in value:
+            raise Unreadable(fact.__name__, service, [value["unreadable"]])
+        return CONVERT.get(fact.__name__, lambda v: v)(value)
+
+    def missing(service: str, files: list, upsert: bool = False) -> dict:
+        found = facts["seed/target"]
+        counts = {f.filename: found.get("missing", {}).get(f.filename, [0, 0]) for f in files}
+        return {
+            "absent": found.get("absent", []),
+            "tables": {
+                f.filename: SeedCount(f.table, counts[f.filename][0], counts[f.filename][1], "(1)") for f in files
+            },
+        }
+
+    monkeypatch.setattr("tasks.plan.build.remember", lambda service, key, compute, schema_only=False: compute())
+    monkeypatch.setattr("tasks.plan.build.read", read)
+    monkeypatch.setattr("tasks.data.seed_load.missing", missing)
+    module_name, op_name = case["operation"].split(".")
+    module = importlib.import_module(f"tasks.operations.{module_name}")
+    if hasattr(module, "read"):
+        monkeypatch.setattr(module, "read", read)
+    monkeypatch.setattr(summary, "_summary", summary.Summary(planned=[NAME]))
+    inputs = case.get("plan", {})
+    plan = Planner(
+        MIGRATIONS,
+        SEEDS if inputs.get("seeds", True) else [],
+        inputs.get("baseline_version"),
+        inputs.get("seed_upsert", False),
+        inputs.get("copy", False),
+        inputs.get("copy_replace", False),
+        state_dir=str(tmp_path / "state"),
+    )
+    if "expected" in case:  # the proof ran before: its expected schema (and the seed files' proof) kept
+        from tasks.migrations import expected
+
+        folder = tmp_path / "state"
+        expected.save_expected(folder, MIGRATIONS, case["expected"], "17.0")
+        expected.mark_seeds_proven(folder, expected.seed_key(MIGRATIONS, [(f.filename, f.text) for f in plan.seeds]))
+    args = {
+        key: (str(tmp_path / value[len("tmp:") :]) if isinstance(value, str) and value.startswith("tmp:") else value)
+        for key, value in case.get("args", {}).items()
+    }
+    host, state = FakeHost(), FakeState(is_executing=not case["planning"])
+    with ctx_state.use(state), ctx_host.use(host):
+        commands = list(getattr(module, op_name)._inner(plan=plan, **args))
+    found = summary.current()
+    if NAME in found.rows:
+        row = found.rows[NAME]
+        return Outcome(row.status, row.detail, host.logged)
+    if NAME in found.will_check:
+        return Outcome("will check", found.will_check[NAME], host.logged)
+    if NAME in found.checked:
+        return Outcome("converged", found.checked[NAME], host.logged)
+    assert commands and all(isinstance(c, FunctionCommand) for c in commands), (commands, host.logged)
+    return Outcome("would change", "", host.logged)

@@ -78,7 +78,8 @@ def environment() -> str | None:
     """The environment of the host pyinfra is deploying in this greenlet (None: a run without environments)."""
     from pyinfra.context import ctx_host
 
-    return ctx_host.get().data.get("environment") if ctx_host.isset() else None
+    data = getattr(ctx_host.get(), "data", None) if ctx_host.isset() else None
+    return data.get("environment") if data is not None and hasattr(data, "get") else None
 
 
 def current() -> Summary:

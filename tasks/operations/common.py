@@ -124,14 +124,20 @@ def stop_planning(message: str) -> None:
     host.log_styled(f"pgconverge: {message}", fg="red")
     if name not in summary.current().planned:
         raise SystemExit(1)  # past pyinfra's own report of an OperationError
-    if len(state.inventory) > 1:
+    if several_environments():
         return  # this environment alone: see this_environment_stopped
     state.check_for_changes = False
 
 
+def several_environments() -> bool:
+    """Whether this run deploys several environments (hosts) in one process."""
+    inventory = getattr(state, "inventory", None)
+    return inventory is not None and len(inventory) > 1
+
+
 def this_environment_stopped() -> bool:
     """While planning several environments: this one refused already (its later states are not planned)."""
-    return planning() and len(state.inventory) > 1 and summary.current().stopped_planning
+    return planning() and several_environments() and summary.current().stopped_planning
 
 
 def show_plan(lines: list[str]) -> None:

@@ -91,6 +91,7 @@ class Project:
             SEED_DIR=str(self.seeds),
             STATE_DIR=str(self.state),
             BACKUP_DIR=str(self.tmp / "backups"),
+            PLANS_DIR=str(self.tmp / "plans"),  # a run that applies migrations writes its plan record there
             PYINFRA_PROGRESS="off",
         )
         env.pop("HEROKU_APP", None)

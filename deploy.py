@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
 
-from tasks.operations import backups, data, health, migrations, preflight, report, schema, seed, target
+from tasks.operations import backups, data, health, migrations, preflight, promotion, report, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.cli_output import hide_pyinfra_tables
@@ -20,7 +20,7 @@ from tasks.core.summary import current, end_of_plan, install, not_in_this_run, s
 from tasks.operations.common import running_state
 from tasks.plan import Planner
 
-run = get_run_or_exit()
+run = get_run_or_exit()  # this host's: with environments/*.env, deploy.py runs once per environment
 settings = run.settings
 app = run.heroku  # None for a plain TARGET_DATABASE_URL
 if app:
@@ -64,6 +64,11 @@ if app:
 #     no longer everyone's), checked before the backup and any change.
 preflight.privileges_sufficient(name=state("Target privileges sufficient"), plan=plan)
 
+# 3c. The catalog the pending migrations start from (the plan record's "before"); with PROMOTE_FROM,
+#     they go on only as they went on that environment (its verified plan record), before the backup.
+promotion.allowed(name=state("Promotion allowed"), plan=plan, environment=run.environment,
+                  plans_dir=str(settings.plans_dir), promote_from=settings.promote_from)
+
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture):
 #    the plan says whether anything changes, and why.
 backups.target_captured_before_change(
@@ -79,7 +84,10 @@ migrations.applied(
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).
 schema.verified(name=state("Schema verified"), plan=plan, allow_extra_objects=settings.allow_extra_objects,
-                against_source=settings.verify_against_source)
+                against_source=settings.verify_against_source,
+                environment=run.environment, plans_dir=str(settings.plans_dir),  # the plan record, if it applied
+                report_dir=str(settings.report_dir),  # a drift: drift-repair.sql, proven on the source server
+                after=[migrations.applied])  # a run that applied files writes its plan record
 
 # 7. With DATA_MIGRATION=copy: the source's rows in the target, verified table by table.
 if settings.data_migration == "fresh":

@@ -26,4 +26,5 @@ if run.heroku is None:
           file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
 
-heroku.database_reset(name="Database reset", app=run.heroku, service="target", confirm=host.data.get("confirm"))
+heroku.database_reset(name="Database reset", app=run.heroku, service=run.target_service,
+                      confirm=host.data.get("confirm"))

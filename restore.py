@@ -23,7 +23,7 @@ run = get_run_or_exit()
 if run.heroku:
     restore.restored_on_heroku(
         name="Backup restored",
-        service="target",
+        service=run.target_service,
         app=run.heroku.name,
         backup=host.data.get("backup"),
         confirm=host.data.get("confirm"),
@@ -32,7 +32,7 @@ if run.heroku:
 else:
     restore.restored(
         name="Backup restored",
-        service="target",
+        service=run.target_service,
         backup=host.data.get("backup"),
         confirm=host.data.get("confirm"),
         database=run.target.dbname,

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from tasks.backups import store
 from tasks.core import own_files, pgtools, private
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,6 +47,12 @@ class Run:
     heroku: HerokuApp | None = None
     dry: bool = False  # ``--dry``: decided once, from pyinfra's command line, when the run is made
     started_at: datetime = field(default_factory=run_started)  # the run's one clock
+    source_service: str = "source"  # the private service file's names for this environment's databases
+    target_service: str = "target"
+
+    @property
+    def environment(self) -> str | None:
+        return self.settings.environment
 
     @property
     def require_target_ssl(self) -> bool:
@@ -63,12 +71,12 @@ class Run:
         return {"heroku CLI calls": f"{len(heroku_cli.calls)} ({', '.join(heroku_cli.calls)})"}
 
 
-_run: Run | None = None
+_runs: dict[str | None, Run] | None = None
 
 
-def refuse_same_database(target_label: str) -> None:
+def refuse_same_database(target_label: str, source_service: str = "source", target_service: str = "target") -> None:
     """Stop when the target is the source's database under another spelling (an alias, another host name)."""
-    source, target = read_identity("source"), read_identity("target")
+    source, target = read_identity(source_service), read_identity(target_service)
     if source and target and same_database(source, target):
         raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
                             "point the target at another database; nothing was touched")
@@ -101,59 +109,120 @@ def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ
                             "would plan and check nothing; run pyinfra inventory.py deploy.py --dry without -y")
 
 
-def get_run() -> Run:
-    """The run of this process (created on first use)."""
-    global _run
-    if _run is None:
-        argv = sys.argv[1:]
-        refuse_dry_with_yes(argv)
-        dry = "--dry" in argv  # the one place that decides it: handed down from here
-        settings = load_settings()
-        for note in settings.notes:
-            print(f"note: {note}", file=sys.stderr)
-        withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
-        private.trust_links_at(settings.report_dir, settings.state_dir, settings.backup_dir)  # the user's links
-        check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
-                        "BACKUP_DIR": settings.backup_dir})
-        make_private(settings, dry)
-        cache = settings.state_dir / "cache"  # what a run learns for the next (a dry run writes none of it)
-        pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
-        versions.keep_views_in(cache / "view-texts.json", save=not dry)
-        if settings.data_migration == "copy" and shutil.which("psql") is None:
-            raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not "
-                                "installed: install the PostgreSQL client (apt-get install postgresql-client); "
-                                "nothing was touched")
-        migrations = read_migrations(settings.migrations_dir, check=False)
-        parsed.keep_in(settings.state_dir)  # a file split (and checked) after a proof is not split again
-        if not expected.is_proven(settings.state_dir, migrations):
-            check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
-        seeds = read_seed_files(settings.seed_dir)
-        texts = {s.filename: s.text for s in seeds}
-        example_seeds = example.example_seeds_alone(migrations, texts, str(settings.seed_dir))
-        if example_seeds:
-            raise SeedFileError(example_seeds)
-        heroku = None
-        if settings.heroku_app:
-            from tasks.heroku.app import read_app  # the Heroku modules load for a Heroku target only
-            from tasks.heroku.cli import CliSettings
+def _caches(settings: Settings, dry: bool) -> None:
+    """What a run learns for the next, kept once per process (keyed by content: shared by environments)."""
+    cache = settings.state_dir / "cache"  # a dry run writes none of it
+    pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
+    versions.keep_views_in(cache / "view-texts.json", save=not dry)
+    parsed.keep_in(settings.state_dir)  # a file split (and checked) after a proof is not split again
 
-            limits = CliSettings(settings.heroku_cli_timeout_s, settings.heroku_log_window_s)
-            heroku = read_app(settings.heroku_app, settings.pool_var, limits)
-        target = heroku.database_url if heroku else settings.target
-        assert target is not None
-        if target.same_database(settings.source):
-            raise SettingsError(f"{settings.target_label}: the target is the same database as SOURCE_DATABASE_URL")
-        service_file = ServiceFile({"source": settings.source.service_params(), "target": target.service_params()})
+
+def _read_files(settings: Settings) -> tuple[list[Migration], list[SeedFile]]:
+    migrations = read_migrations(settings.migrations_dir, check=False)
+    if not expected.is_proven(settings.state_dir, migrations):
+        check_migrations(migrations)  # a set already proven was checked when it was: its files split when used
+    seeds = read_seed_files(settings.seed_dir)
+    example_seeds = example.example_seeds_alone(migrations, {s.filename: s.text for s in seeds}, str(settings.seed_dir))
+    if example_seeds:
+        raise SeedFileError(example_seeds)
+    return migrations, seeds
+
+
+def _labelled(environment: str | None, exc: ActionableError) -> ActionableError:
+    """The error, its line prefixed with the environment it is about (when there are several)."""
+    if environment is None or str(exc).startswith("environment "):
+        return exc
+    return SettingsError(f"environment {environment}: {describe(exc)}")
+
+
+def get_runs() -> dict[str | None, Run]:
+    """Every environment's run (``{None: run}`` from ``.env`` alone), set up once per process:
+    every environment's settings are read before the secrets leave this process's environment."""
+    global _runs
+    if _runs is None:
+        from tasks.environments.discover import load_environments, service_names
+
+        argv = sys.argv[1:]  # the one read of the command line
+        refuse_dry_with_yes(argv)
+        every = load_environments(os.environ, Path.cwd())
+        first = next(iter(every.values()))
+        for name, settings in every.items():
+            for note in settings.notes:
+                print(f"note: {'' if name is None else f'environment {name}: '}{note}", file=sys.stderr)
+        withdraw_secrets()  # no child (sh, psql, pg_dump, dot, ...) inherits a URL, password or API key
+        dry = "--dry" in argv  # the one place that decides it: handed down from here
+        _caches(first, dry)
+        services: dict[str, dict] = {}
+        runs: dict[str | None, Run] = {}
+        for name, settings in every.items():
+            try:
+                runs[name] = _prepare(settings, dry, services, service_names(name))
+            except ActionableError as exc:
+                raise _labelled(name, exc) from None
+        service_file = ServiceFile(services)
         service_file.install()
-        refuse_same_database(settings.target_label)
-        _run = Run(settings, migrations, seeds, service_file, target, heroku, dry=dry)
-    return _run
+        for name, run in runs.items():
+            run.service_file = service_file
+            try:
+                refuse_same_database(run.settings.target_label, run.source_service, run.target_service)
+            except ActionableError as exc:
+                raise _labelled(name, exc) from None
+        _runs = runs
+    return _runs
+
+
+def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tuple[str, str]) -> Run:
+    private.trust_links_at(settings.report_dir, settings.state_dir, settings.backup_dir)  # the user's links
+    check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
+                    "BACKUP_DIR": settings.backup_dir})
+    make_private(settings, dry)
+    if settings.data_migration == "copy" and shutil.which("psql") is None:
+        raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
+                            "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")
+    migrations, seeds = _read_files(settings)
+    heroku = None
+    if settings.heroku_app:
+        from tasks.heroku.app import read_app  # the Heroku modules load for a Heroku target only
+        from tasks.heroku.cli import CliSettings
+
+        limits = CliSettings(settings.heroku_cli_timeout_s, settings.heroku_log_window_s)
+        heroku = read_app(settings.heroku_app, settings.pool_var, limits)
+    target = heroku.database_url if heroku else settings.target
+    assert target is not None
+    if target.same_database(settings.source):
+        raise SettingsError(f"{settings.target_label}: the target is the same database as SOURCE_DATABASE_URL")
+    source_service, target_service = names
+    services[source_service] = settings.source.service_params()
+    services[target_service] = target.service_params()
+    return Run(settings, migrations, seeds, None, target, heroku,  # type: ignore[arg-type]
+               dry=dry, source_service=source_service, target_service=target_service)
+
+
+def get_run() -> Run:
+    """The run of the host being deployed (the only one without environments)."""
+    runs = get_runs()
+    if len(runs) == 1:
+        return next(iter(runs.values()))
+    from pyinfra.context import ctx_host
+
+    if ctx_host.isset():
+        return runs[ctx_host.get().data.get("environment")]
+    raise SettingsError(f"this file acts on one environment: run it with --limit NAME (one of {', '.join(map(str, runs))})")
 
 
 def get_run_or_exit() -> Run:
     """:func:`get_run`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
+    return _or_exit(get_run)
+
+
+def get_runs_or_exit() -> dict[str | None, Run]:
+    """:func:`get_runs`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
+    return _or_exit(get_runs)
+
+
+def _or_exit(read: Callable[[], T]) -> T:
     try:
-        return get_run()
+        return read()
     except ActionableError as exc:  # settings, folders, migration and seed files, the Heroku app
         print(f"pgconverge: {describe(exc)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

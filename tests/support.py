@@ -93,6 +93,7 @@ class Project:
             STATE_DIR=str(self.state),
             BACKUP_DIR=str(self.tmp / "backups"),
             REPORT_DIR=str(self.tmp / "reports"),  # never the checkout's reports/, shared by parallel workers
+            PLANS_DIR=str(self.tmp / "plans"),  # a run that applies migrations writes its plan record there
             PYINFRA_PROGRESS="off",
         )
         env.pop("HEROKU_APP", None)

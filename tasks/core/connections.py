@@ -47,9 +47,13 @@ def render_passfile(password: str) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Written whole, then renamed into place: a psql started meanwhile (another environment's, in
+    a parallel run) reads the old file or the new one, never a half-written one."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    os.replace(partial, path)
 
 
 def render_service_file(services: Mapping[str, Mapping[str, str]]) -> str:

@@ -75,14 +75,15 @@ def install(running: Callable[[], str | None]) -> None:
         for child in descendants(os.getpid()):
             with suppress(OSError):
                 os.kill(child, signal.SIGTERM)
-        for conn in _working:
+        for conn in list(_working):
             with suppress(Exception):  # leaving anyway: the server sees the connection close
                 conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
-        current = summary.current()
-        doing = interrupted_state(current.rows, current.absent, current.planned, running()) or "planning"
-        line = message(signal.Signals(signum).name, doing)
-        print(f"pgconverge: {line}", file=sys.stderr, flush=True)
-        summary.interrupted(doing, line)
+        for name, one in (summary.every() or {None: summary.current()}).items():  # each environment's
+            doing = interrupted_state(one.rows, one.absent, one.planned, running()) or "planning"
+            line = message(signal.Signals(signum).name, doing)
+            where = "" if name is None else f"environment {name}: "
+            print(f"pgconverge: {where}{line}", file=sys.stderr, flush=True)
+            summary.interrupted(doing, line, one)
         atexit._run_exitfuncs()  # the summary (and every other exit handler), then leave at once
         sys.stdout.flush()
         sys.stderr.flush()

@@ -25,7 +25,7 @@ once; a database that cannot be reached is never cached, so the state that reads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 Rows = list[list[str]]
@@ -110,14 +110,21 @@ def session(service: str) -> Session:
     return _sessions[service]
 
 
-def forget(rows_only: bool = False) -> None:
+def _chosen(services: Iterable[str] | None) -> list[Session]:
+    """The sessions of ``services`` (one environment's), or every session."""
+    return [one for name, one in _sessions.items() if services is None or name in services]
+
+
+def forget(rows_only: bool = False, services: Iterable[str] | None = None) -> None:
     """Something may have changed: every cached answer is read again when next asked for (with
-    ``rows_only``, the change touched rows and nothing else: what depends on the schema alone stays)."""
-    for one in _sessions.values():
+    ``rows_only``, the change touched rows and nothing else: what depends on the schema alone stays).
+    ``services``: only these sessions (one environment's: the others' targets did not change)."""
+    for one in _chosen(services):
         one.answers = {key: kept for key, kept in one.answers.items() if rows_only and kept[1]}
 
 
-def close_all() -> None:
-    """Close every session's connection (before work that needs the slots or the database to itself)."""
-    for one in _sessions.values():
+def close_all(services: Iterable[str] | None = None) -> None:
+    """Close every session's connection (before work that needs the slots or the database to itself);
+    ``services``: only these (one environment's, while another environment's greenlet may be reading)."""
+    for one in _chosen(services):
         one.close()

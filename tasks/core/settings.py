@@ -73,6 +73,9 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
     unknown_keys: tuple[str, ...] = ()  # ENV_FILE keys that are no setting (and not one edit off one): ignored
+    environment: str | None = None  # the environments/NAME.env this target comes from (None: .env alone)
+    plans_dir: Path = Path("plans")  # PLANS_DIR: the plan records (committed; no secrets)
+    promote_from: str | None = None  # PROMOTE_FROM: the environment whose verified plan record gates this one
 
     @property
     def target_label(self) -> str:
@@ -311,8 +314,21 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         heroku_cli_timeout_s=_positive_seconds(values, "HEROKU_CLI_TIMEOUT", 120.0),
         heroku_log_window_s=_positive_seconds(values, "HEROKU_LOG_WINDOW", 20.0),
         env_file=env_file,
-        **file_findings(dict(dotenv_values(env_file)) if env_file else {}, values),
+        plans_dir=_directory(values, "PLANS_DIR", "plans", cwd, must_exist=False),
+        promote_from=_environment_name(values, "PROMOTE_FROM"),
+        **file_findings(dict(dotenv_values(env_file)) if env_file else {}, values),  # after every key is read
     )
+
+
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
+
+
+def _environment_name(values: Mapping[str, str], key: str) -> str | None:
+    raw = values.get(key, "").strip()
+    if raw and not ENVIRONMENT_NAME.fullmatch(raw):
+        raise SettingsError(f"{key}: {raw!r} is not an environment name: use the name of a file in environments/ "
+                            "(lower-case letters, digits, _), e.g. PROMOTE_FROM=staging")
+    return raw or None
 
 
 class _Reading(dict):
@@ -329,7 +345,7 @@ class _Reading(dict):
 
 # Names read outside load_settings, or only on some paths (HEROKU_APP set: no TARGET_DATABASE_URL read).
 OTHER_NAMES = ("ENV_FILE", "TARGET_DATABASE_URL", "HEROKU_APP", "HEROKU_API_KEY", "HEROKU_CLI", "PG_BINDIRS",
-               "PYINFRA_YES", "PYINFRA_PROGRESS", "DATABASE_URL")
+               "PYINFRA_YES", "PYINFRA_PROGRESS", "DATABASE_URL", "ENVIRONMENTS_DIR")
 
 
 def one_edit_apart(a: str, b: str) -> bool:

@@ -71,15 +71,33 @@ class Summary:
     planned_through: bool = False  # the deploy file was read to its end (a --dry then has its plan)
 
 
-_summary = Summary()
+_summaries: dict[str | None, Summary] = {}
+
+
+def environment() -> str | None:
+    """The environment of the host pyinfra is deploying in this greenlet (None: a run without environments)."""
+    from pyinfra.context import ctx_host
+
+    data = getattr(ctx_host.get(), "data", None) if ctx_host.isset() else None
+    return data.get("environment") if data is not None and hasattr(data, "get") else None
 
 
 def current() -> Summary:
-    return _summary
+    """The summary of the environment being deployed (each environment has its own)."""
+    name = environment()
+    if name not in _summaries:
+        _summaries[name] = Summary()
+    return _summaries[name]
+
+
+def every() -> dict[str | None, Summary]:
+    """Every environment's summary, by name."""
+    return _summaries
 
 
 def record(state: str, status: str, detail: str) -> None:
     """Keep the first failure or change of a state; a later converged note does not hide it."""
+    _summary = current()
     _summary.executed = True
     previous = _summary.rows.get(state)
     if previous is None or previous.status == "converged":
@@ -88,18 +106,18 @@ def record(state: str, status: str, detail: str) -> None:
 
 def checked_while_planning(state: str, message: str) -> None:
     """A state found converged while planning (shown as such if planning stops at a later one)."""
-    _summary.checked[state] = message
+    current().checked[state] = message
 
 
 def checked_later(state: str, message: str) -> None:
     """A state the plan cannot check yet (it waits for the proof, the migrations or the end of the
     run): a dry run shows it as "will check", with when."""
-    _summary.will_check[state] = message
+    current().will_check[state] = message
 
 
 def stopped_while_planning(state: str, message: str) -> None:
     """Planning stopped at ``state`` (nothing ran): it failed; the summary is printed at exit."""
-    _summary.stopped_planning = True
+    current().stopped_planning = True
     record(state, "failed", message)
 
 
@@ -111,31 +129,45 @@ def end_of_plan() -> None:
 
     from tasks.core import sessions
 
+    _summary = current()
     _summary.planned_through = True
     if _summary.stopped_planning:
+        from pyinfra.context import ctx_host
+
+        running = ctx_state.get() if ctx_state.isset() else None
+        if running is not None and ctx_host.isset() and len(running.active_hosts) > 1:
+            # Several environments: this one alone stops, the others go on. pyinfra's fail_hosts would
+            # ask "continue?" here (without -y), a second prompt, and crash without a terminal (--dry).
+            running.failed_hosts.add(ctx_host.get())
+            running.active_hosts.discard(ctx_host.get())
+            return
         raise SystemExit(1)
     if ctx_state.isset() and ctx_state.get().check_for_changes:
-        sessions.close_all()
+        from pyinfra.context import ctx_host
+
+        sessions.close_all(ctx_host.get().data.get("services") if ctx_host.isset() else None)
 
 
-def interrupted(state: str, detail: str) -> None:
+def interrupted(state: str, detail: str, one: Summary | None = None) -> None:
     """The run was stopped by a signal while in ``state``: that row fails, whatever it said before."""
-    if state in _summary.planned:
-        _summary.executed = True  # the summary is shown, this row failed
-        _summary.rows[state] = Row(state, "failed", detail)
+    one = one or current()
+    if state in one.planned:
+        one.executed = True  # the summary is shown, this row failed
+        one.rows[state] = Row(state, "failed", detail)
 
 
 def state(name: str) -> str:
     """Register a desired state (in deploy order) and return its name, for ``name=``."""
-    if name not in _summary.planned:
-        _summary.planned.append(name)
+    planned = current().planned
+    if name not in planned:
+        planned.append(name)
     return name
 
 
 def not_in_this_run(name: str, why: str) -> None:
     """A desired state this run leaves out on purpose (shown as skipped, with why, in its place)."""
     state(name)
-    _summary.absent[name] = why
+    current().absent[name] = why
 
 
 def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> list[Row]:
@@ -162,9 +194,9 @@ def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> li
     return out
 
 
-def table(rows: list[Row], summary: Summary, color: bool) -> list[str]:
+def table(rows: list[Row], summary: Summary, color: bool, environment: str | None = None) -> list[str]:
     width = max([len(r.state) for r in rows] + [5])
-    lines = ["summary:"]
+    lines = ["summary:" if environment is None else f"summary of environment {environment}:"]
     for row in rows:
         status = colored(row.status, f"{row.status:<9}", color)
         lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
@@ -180,8 +212,9 @@ def table(rows: list[Row], summary: Summary, color: bool) -> list[str]:
     return lines
 
 
-def document(rows: list[Row], summary: Summary) -> dict:
+def document(rows: list[Row], summary: Summary, environment: str | None = None) -> dict:
     return {
+        "environment": environment,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ok": not any(r.status == "failed" for r in rows),
         "states": [asdict(r) for r in rows],
@@ -193,6 +226,8 @@ def document(rows: list[Row], summary: Summary) -> dict:
 
 def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAULT_KEEP, dry: bool = False) -> None:
     """Print and write the summary when the process exits, if anything was executed."""
+    name = environment()
+    _summary = current()
 
     def finish() -> None:
         if not _summary.executed and not (dry and _summary.planned_through):
@@ -202,14 +237,26 @@ def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAUL
             _summary.places.update(note())
         if dry:  # the reports describe what the database is: a dry run leaves them as they are
             _summary.places["report"] = "not written (--dry)"
-            print("\n".join(table(rows, _summary, color=sys.stderr.isatty())), file=sys.stderr)
+            print("\n".join(table(rows, _summary, color=sys.stderr.isatty(), environment=name)), file=sys.stderr)
             return
         try:
-            path, _ = reports.write_report(Path(report_dir), "run", json.dumps(document(rows, _summary), indent=1), keep)
+            text = json.dumps(document(rows, _summary, name), indent=1)
+            path, _ = reports.write_report(Path(report_dir), "run", text, keep)
             _summary.places.setdefault("report", str(path))
         except OSError as exc:
             _summary.places["report"] = f"not written ({exc.strerror})"
-        print("\n".join(table(rows, _summary, color=sys.stderr.isatty())), file=sys.stderr)
+        print("\n".join(table(rows, _summary, color=sys.stderr.isatty(), environment=name)), file=sys.stderr)
 
     _summary.places.update(places)
-    atexit.register(finish)
+    if not _finishers:
+        atexit.register(_finish_all)
+    _finishers[name] = finish
+
+
+_finishers: dict[str | None, Callable[[], None]] = {}
+
+
+def _finish_all() -> None:
+    """Each environment's summary, in the order of their names (one after the other, not interleaved)."""
+    for name in sorted(_finishers, key=str):
+        _finishers[name]()

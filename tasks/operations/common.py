@@ -47,7 +47,8 @@ class Outcome:
 
 # The typed results of the states whose steps ran, by operation (module and name, never the display
 # name): what the Heroku checks ask. The op whose body is running is on top of ``_running``.
-outcomes: dict[str, Outcome] = {}
+# Each environment's own (a run with environments deploys several hosts in one process).
+outcomes: dict[str | None, dict[str, Outcome]] = {}
 _running: list[str] = []
 
 
@@ -59,7 +60,13 @@ def key_of(op: Callable[..., Any]) -> str:
 def changed_in_this_run(ops: Iterable[Callable[..., Any]]) -> bool:
     """Whether any of these operations changed something so far in this run (always False while planning)."""
     return not planning() and any(
-        (found := outcomes.get(key_of(op))) is not None and found.status == "changed" for op in ops)
+        (found := outcomes_of(summary.environment()).get(key_of(op))) is not None and found.status == "changed"
+        for op in ops)
+
+
+def outcomes_of(environment: str | None) -> dict[str, Outcome]:
+    """The outcomes of one environment's states (None: a run without environments)."""
+    return outcomes.setdefault(environment, {})
 
 
 def will_check(message: str) -> None:
@@ -88,8 +95,8 @@ def refuse(message: str) -> Iterator[FunctionCommand]:
 
     def fail(state, host) -> bool:
         host.log_styled(f"pgconverge: {message}", fg="red")
-        if logger.isEnabledFor(logging.DEBUG):
-            return False  # pyinfra's own "Error: executed 0 commands" / "No hosts remaining!" too
+        if logger.isEnabledFor(logging.DEBUG) or len(state.inventory) > 1:
+            return False  # pyinfra's own "Error: executed 0 commands"; with environments the others go on
         raise SystemExit(1)  # the failure is ours and said: one line, then the summary (at exit)
 
     yield FunctionCommand(fail, (), {})
@@ -106,6 +113,9 @@ def stop_planning(message: str) -> None:
     longer planned: pyinfra stops reading facts for them, and :func:`tasks.core.summary.end_of_plan`,
     the file's last line, exits. A deploy file without summary states (restore.py, reset.py)
     exits at once.
+
+    With several environments only this one stops: its later states are skipped while planning
+    (:func:`operation`), and ``end_of_plan`` fails its host; the others are planned and run.
     """
     name = current_state()
     summary.stopped_while_planning(name, message)
@@ -114,7 +124,20 @@ def stop_planning(message: str) -> None:
     host.log_styled(f"pgconverge: {message}", fg="red")
     if name not in summary.current().planned:
         raise SystemExit(1)  # past pyinfra's own report of an OperationError
+    if several_environments():
+        return  # this environment alone: see this_environment_stopped
     state.check_for_changes = False
+
+
+def several_environments() -> bool:
+    """Whether this run deploys several environments (hosts) in one process."""
+    inventory = getattr(state, "inventory", None)
+    return inventory is not None and len(inventory) > 1
+
+
+def this_environment_stopped() -> bool:
+    """While planning several environments: this one refused already (its later states are not planned)."""
+    return planning() and several_environments() and summary.current().stopped_planning
 
 
 def show_plan(lines: list[str]) -> None:
@@ -141,6 +164,8 @@ def operation(*args, **kwargs):
 
         @functools.wraps(body)
         def guarded(*op_args, **op_kwargs):
+            if this_environment_stopped():
+                return
             steps = body(*op_args, **op_kwargs)
             while True:
                 _running.append(key)  # the steps this body makes know whose results they are
@@ -177,19 +202,20 @@ def python_step(function: Callable[[Callable[[str], None]], str], rows_only: boo
     def run(state, host) -> bool:
         # The facts' sessions close first: the work gets every connection slot the role has (a role
         # limited to one connection still migrates); the next state reads over a new session.
-        sessions.close_all()
+        services = host.data.get("services")  # this environment's sessions (another's may be reading)
+        sessions.close_all(services)
         try:
             changed = function(host.log)
         except Exception as exc:  # noqa: BLE001 - every failure ends as one line, by design
             message = failure(exc)
             host.log_styled(f"pgconverge: {message}", fg="red")
             summary.record(name, "failed", message)
-            outcomes[key] = Outcome("failed", message)
+            outcomes_of(host.data.get("environment"))[key] = Outcome("failed", message)
             return False
         finally:
-            sessions.forget(rows_only)  # it may have changed what was read: the next state reads afresh
+            sessions.forget(rows_only, services)  # it may have changed what was read: the next state reads afresh
         summary.record(name, "changed", changed or "done")
-        outcomes.setdefault(key, Outcome("changed", changed or "done"))
+        outcomes_of(host.data.get("environment")).setdefault(key, Outcome("changed", changed or "done"))
         return True
 
     return FunctionCommand(run, (), {})

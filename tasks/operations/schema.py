@@ -4,16 +4,24 @@ Schema verified: the target's catalog equals the expected schema proven on the s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
-from tasks.schema import catalog
-from tasks.migrations import expected
 from tasks.facts import CatalogSnapshot, Unreadable, read
-from tasks.plan import Planner
-from tasks.operations.common import converged, planning, refuse, will_check
+from tasks.migrations import expected
+from tasks.operations.common import (
+    changed_in_this_run,
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    refuse,
+    will_check,
+)
+from tasks.plan import Planner, drift, records
+from tasks.schema import catalog
 
 MAX_DIFF_LINES = 40
 
@@ -25,7 +33,9 @@ def _render(title: str, found: list[catalog.Difference]) -> str:
 
 
 @operation()
-def verified(plan: Planner, allow_extra_objects: bool = False, against_source: bool = False):
+def verified(plan: Planner, allow_extra_objects: bool = False, against_source: bool = False,
+             environment: str | None = None, plans_dir: str | None = None, report_dir: str | None = None,
+             after: Sequence[Callable[..., Any]] = ()):
     """
     Ensure the target's schema equals the expected schema (the shadow database's catalog).
 
@@ -33,6 +43,10 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
       schema (cached in its ``state_dir``), whether migrations are pending, the services
     + allow_extra_objects: report objects added by hand (``+`` lines) without failing
     + against_source: also compare with the source database ("schema matches the app")
+    + environment: this target's environment, named in the plan record
+    + plans_dir: where a run that applied migrations writes its plan record (None: none written)
+    + report_dir: where a drift's proposed repair is written (``drift-repair.sql``, proven on a shadow
+      copy on the source server; None: none)
 
     Tables, columns, types, defaults, constraints, indexes, triggers, functions, views,
     sequences, types and extensions are compared; a difference fails the run with a diff.
@@ -83,8 +97,16 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
             host.log(_render(f"{title}, allowed by ALLOW_EXTRA_OBJECTS", tolerated))
         if blocking:
             failures.append(_render(title, blocking))
+    applied = changed_in_this_run(after)  # the migrations step (``after``) applied files in this run
+    recorded = records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied) \
+        if plans_dir else None
+    if recorded:
+        host.log(f"plan record {recorded}")
     if failures:
         hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
+        if report_dir and not planning() and comparisons[0][1]:
+            hint = "\n  " + drift.answer(service, plan.source, plan.migrations, wanted, actual, Path(report_dir))
+            failures[0] = f"drift: {drift.pointer(Path(report_dir))}\n" + failures[0]
         yield from refuse("\n".join(failures) + hint)
         return
     converged("target schema equals the expected schema")

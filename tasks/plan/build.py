@@ -44,6 +44,8 @@ class RunInputs(Protocol):
     migrations: list[Migration]
     seeds: list[SeedFile]
     heroku: HerokuApp | None
+    source_service: str
+    target_service: str
 
 
 def planning() -> bool:
@@ -91,6 +93,8 @@ class Planner:
             s.copy_replace,
             run.heroku,
             str(s.state_dir),
+            run.source_service,  # each environment's own services (environments/*.env)
+            run.target_service,
         )
 
     def _part(self, name: str, build: Callable[[], Part]) -> Part:

@@ -8,6 +8,11 @@ from hypothesis import given, settings, strategies as st
 
 from tasks.core import reports
 from tasks.core.summary import Row, Summary, rows_in_order
+from types import SimpleNamespace
+
+from pyinfra.context import ctx_host
+
+from tasks.core import summary
 from tasks.core.summary import HealthRow, Summary, document, rows_in_order, table
 from tasks.plan import MigrationsPart, Plan, TargetPart
 
@@ -61,3 +66,24 @@ def test_the_plan_is_shown_under_the_summary_and_recorded_in_the_document():
     recorded = document([], summary)["plan"]
     assert recorded["target"] == {"changes": False, "reasons": [], "refusal": None}
     assert recorded["migrations"]["pending"] == [] and recorded["copy"] is None
+
+
+def in_environment(name: str | None):
+    return ctx_host.use(SimpleNamespace(data={"environment": name}))  # type: ignore[arg-type]
+
+
+def test_states_recorded_in_one_environment_stay_in_its_summary():
+    with in_environment("staging_u"):
+        summary.state("Migrations applied")
+        summary.record("Migrations applied", "changed", "applied 001")
+    with in_environment("production_u"):
+        summary.state("Migrations applied")
+        summary.record("Migrations applied", "failed", "refused")
+        production = summary.current()
+    staging = summary.every()["staging_u"]
+    assert staging.rows["Migrations applied"].status == "changed"
+    assert production.rows["Migrations applied"].status == "failed"
+    rows = summary.rows_in_order(staging, staging.planned)
+    assert summary.table(rows, staging, color=False, environment="staging_u")[0] == "summary of environment staging_u:"
+    assert summary.document(rows, staging, "staging_u")["environment"] == "staging_u"
+    assert summary.table(rows, staging, color=False)[0] == "summary:"  # without environments, as before

@@ -162,7 +162,7 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
     module = importlib.import_module(f"tasks.operations.{module_name}")
     if hasattr(module, "read"):
         monkeypatch.setattr(module, "read", read)
-    monkeypatch.setattr(summary, "_summary", summary.Summary(planned=[NAME]))
+    monkeypatch.setattr(summary, "_summaries", {None: summary.Summary(planned=[NAME])})
     inputs = case.get("plan", {})
     plan = Planner(
         MIGRATIONS,

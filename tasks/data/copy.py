@@ -33,6 +33,7 @@ from psycopg import sql
 
 from tasks.core.errors import ActionableError
 from tasks.core.connections import conninfo
+from tasks.core import waits
 from tasks.core.lock import acquire_lock
 from tasks.data import check, relations
 from tasks.data.checksum import PINNED_FORMAT, queries_sql
@@ -235,6 +236,7 @@ class Source:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot)))
         conn.execute(PINNED_FORMAT)
+        conn.execute(waits.OWN_STATEMENT_TIMEOUT)
         return conn
 
     def reader(self, out_query: str) -> subprocess.Popen:
@@ -305,6 +307,7 @@ class Worker:
         self.src = source.connect()
         self.dst = psycopg.connect(conninfo(target_service), autocommit=True)
         self.dst.execute(PINNED_FORMAT)
+        self.dst.execute(waits.OWN_STATEMENT_TIMEOUT)
 
     def close(self) -> None:
         for conn in (self.src, self.dst):
@@ -321,45 +324,54 @@ class Worker:
         summing.start()
         got, copied = {}, {}
         try:
-            with self.dst.transaction():
-                deferred: list[tuple[str, str, int]] = []
-                readded: list[tuple[str, str, int]] = []  # dropped already (keys resting on a replaced table)
-                for table in group:
-                    if replace:
-                        for drop, create, order in self.dst.execute(REFERENCING_SQL, {"table": table, "group": list(group)}).fetchall():
-                            self.dst.execute(drop)
-                            readded.append((drop, create, order))
-                        self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
-                    if sizes[table] >= BULK_FROM_BYTES:
-                        deferred += self.dst.execute(DEFERRED_SQL, {"table": table}).fetchall()
-                    if len(group) > 1:
-                        deferred += [row for row in self.dst.execute(CYCLE_SQL, {"table": table, "group": list(group)})
-                                     if row not in deferred]
-                for drop, _, _ in deferred:
-                    self.dst.execute(drop)
-                triggers = [row for table in group for row in self.dst.execute(TRIGGERS_SQL, (table,)).fetchall()]
-                for disable, _ in triggers:
-                    self.dst.execute(disable)
-                for table in group:
-                    copied[table] = _stream(self.source, self.dst, table, columns[table], log)
-                for _, enable in triggers:
-                    self.dst.execute(enable)
-                for _, create, _ in sorted(deferred + readded, key=lambda row: row[2]):
-                    self.dst.execute(create)
-                summing.join()
-                for table in group:
-                    got[table] = table_state(self.dst, table)
-                    if table not in want:
-                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
-                    if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
-                        raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
-                                        f"another checksum than the source's {want[table].rows:,}: rolled back; run again")
+            waits.retrying(lambda: self._load(group, replace, sizes, columns, summing, want, got, copied, log),
+                           f"copying {', '.join(group)}", lambda: waits.blocking_sessions(self.dst, group), log)
         finally:
             summing.join()
         for table in group:
             self.dst_catalog.remember(got[table])
             log(f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows ({copied[table] / 1e6:,.1f} MB) "
                 f"in {time.monotonic() - started:.1f}s, verified")
+
+    def _load(self, group: tuple[str, ...], replace: bool, sizes: dict, columns: dict, summing: threading.Thread, want: dict,
+              got: dict, copied: dict, log: Callable[[str], None]) -> None:
+        """One try of the group's transaction: every lock wait in it bounded (:mod:`tasks.core.waits`), the
+        COPY free of a role's statement_timeout."""
+        with self.dst.transaction():
+            self.dst.execute(waits.SET_LOCK_TIMEOUT)
+            self.dst.execute(waits.NO_STATEMENT_TIMEOUT)
+            deferred: list[tuple[str, str, int]] = []
+            readded: list[tuple[str, str, int]] = []  # dropped already (keys resting on a replaced table)
+            for table in group:
+                if replace:
+                    for drop, create, order in self.dst.execute(REFERENCING_SQL, {"table": table, "group": list(group)}).fetchall():
+                        self.dst.execute(drop)
+                        readded.append((drop, create, order))
+                    self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
+                if sizes[table] >= BULK_FROM_BYTES:
+                    deferred += self.dst.execute(DEFERRED_SQL, {"table": table}).fetchall()
+                if len(group) > 1:
+                    deferred += [row for row in self.dst.execute(CYCLE_SQL, {"table": table, "group": list(group)})
+                                 if row not in deferred]
+            for drop, _, _ in deferred:
+                self.dst.execute(drop)
+            triggers = [row for table in group for row in self.dst.execute(TRIGGERS_SQL, (table,)).fetchall()]
+            for disable, _ in triggers:
+                self.dst.execute(disable)
+            for table in group:
+                copied[table] = _stream(self.source, self.dst, table, columns[table], log)
+            for _, enable in triggers:
+                self.dst.execute(enable)
+            for _, create, _ in sorted(deferred + readded, key=lambda row: row[2]):
+                self.dst.execute(create)
+            summing.join()
+            for table in group:
+                got[table] = table_state(self.dst, table)
+                if table not in want:
+                    raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
+                if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
+                    raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
+                                    f"another checksum than the source's {want[table].rows:,}: rolled back; run again")
 
 
 # SQLSTATE classes of a fault that a rerun may get past: connection, insufficient resources (disk
@@ -380,6 +392,10 @@ def transient(exc: BaseException) -> bool:
 def _fault(table: str, exc: BaseException) -> CopyError:
     if isinstance(exc, CopyError):
         return exc
+    if isinstance(exc, ActionableError):  # a lock held through every try: it names the session
+        return CopyError(f"table {table}: {exc}")
+    if waits.is_statement_timeout(exc):
+        return CopyError(f"table {table}: {waits.STATEMENT_TIMEOUT_CAUSE}: the table was rolled back; run again")
     if transient(exc):
         return CopyError(f"table {table}: the copy stopped ({_first_line(exc)}): the table was rolled back; "
                          "check the target (running, disk space) and run again")
@@ -498,6 +514,8 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
     except psycopg.Error as exc:
         hint = "check both databases (running, disk space) and run again" if transient(exc) else \
             "a rerun fails the same way: fix the cause named here first"
+        if waits.is_statement_timeout(exc):
+            hint = waits.STATEMENT_TIMEOUT_CAUSE
         raise CopyError(f"the copy stopped ({_first_line(exc)}): every table not reported verified was rolled "
                         f"back; {hint}") from exc
 
@@ -509,6 +527,7 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         source = Source(source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])
         for conn in (src, dst):
             conn.execute(PINNED_FORMAT)
+            conn.execute(waits.OWN_STATEMENT_TIMEOUT)  # the tool's long reads: not a role's statement_timeout
         catalogs = Catalog(src), Catalog(dst)
         problems = _refusals(src, *catalogs)
         if problems:

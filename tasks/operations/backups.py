@@ -138,20 +138,28 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
         return
     show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
                f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
-    from tasks.backups import dump  # psycopg: imported only when there is work
 
     def capture(log) -> str:
-        state = dump.database_state(service)  # what restore.py checks a restore of this backup against
-        captured = heroku_app.capture_backup(app, log)
-        backup_id = captured.split()[0]
-        path = backups.heroku_manifest_path(folder, app, backup_id)
-        backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
-                                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                  "counted": "just before pg:backups:capture", **state})
-        log(f"Heroku backup {captured}: what it holds is recorded in {path}")
-        return f"Heroku backup {captured}"
+        return f"Heroku backup {heroku_capture_recorded(app, service, folder, log)[0]}"
 
     yield python_step(capture)
+
+
+def heroku_capture_recorded(app: str, service: str, folder: Path, log) -> tuple[str, Path]:
+    """``heroku pg:backups:capture``, and what the database held recorded beside (for restore.py):
+    (what the CLI said of the backup, e.g. ``b005 …``; the record's path)."""
+    from tasks.backups import dump
+    from tasks.heroku import app as heroku_app
+
+    state = dump.database_state(service)  # what restore.py checks a restore of this backup against
+    captured = heroku_app.capture_backup(app, log)
+    backup_id = captured.split()[0]
+    path = backups.heroku_manifest_path(folder, app, backup_id)
+    backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
+                              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "counted": "just before pg:backups:capture", **state})
+    log(f"Heroku backup {captured}: what it holds is recorded in {path}")
+    return captured, path
 
 
 def _changes_ahead(service: str, migrations: list[Migration], baseline_version: int | None,

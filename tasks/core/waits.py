@@ -38,7 +38,7 @@ QUERY_CANCELED = "57014"
 
 # Sessions other than ours holding a granted lock on one of the relations (oids), oldest first.
 HOLDERS_SQL = """
-SELECT DISTINCT a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'), coalesce(a.state, '?'),
+SELECT DISTINCT a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'), a.state,
        extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint AS seconds,
        l.relation::regclass::text
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -78,8 +78,10 @@ def describe_holders(rows: Sequence[Sequence[Any]]) -> str:
             seen[pid][4].append(relation)
         else:
             seen[pid] = [pid, app, state, seconds, [relation]]
-    parts = [f'pid {pid} (application_name "{app}", {state} for {seconds}s, holding {", ".join(relations[:3])}'
-             + (" …" if len(relations) > 3 else "") + ")" for pid, app, state, seconds, relations in seen.values()]
+    parts = [f'pid {pid} (application_name "{app}", '
+             + (f"{state} for {seconds}s" if seconds is not None else "state not visible to this role")
+             + f', holding {", ".join(relations[:3])}' + (" …" if len(relations) > 3 else "") + ")"
+             for pid, app, state, seconds, relations in seen.values()]
     return "; ".join(parts) or "a session that has ended since"
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pyinfra import host
+
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.backups.dump import BackupError
@@ -15,6 +17,18 @@ from tasks.backups import listing, store
 from tasks.facts import CatalogSnapshot, FactError, read
 from tasks.operations.backups import heroku_capture_recorded
 from tasks.operations.common import converged, planning, python_step, refuse, show_plan
+
+
+_shown: list[str] = []
+
+
+def show_once(lines: list[str]) -> None:
+    """The listing, printed once whether pyinfra runs the op's body to plan (``--dry``, the prompt) or
+    only to execute it (``-y``)."""
+    if lines != _shown:
+        _shown[:] = lines
+        for line in lines:
+            host.log(line)
 
 
 @operation(is_idempotent=False, idempotent_notice="Restores every time it is run, after confirmation.")
@@ -59,7 +73,7 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
     ident = store.identity(label, database)
     known = listing.candidates(folder, database, ident)
     if not backup:
-        show_plan(listing.listing(known, f"{folder}/")
+        show_once(listing.listing(known, f"{folder}/")
                   + [f"restore one with --data backup=FILE --data confirm={database}"])
         converged(f"listed {len(known)} verified backup(s) of {label}; nothing was changed")
         return
@@ -148,7 +162,7 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
     folder = Path(backup_dir) / "target"
     known = listing.heroku_candidates(folder, app)
     if not backup:
-        show_plan(listing.listing(known, f"{folder}/ (the Heroku backups the deploy captured)")
+        show_once(listing.listing(known, f"{folder}/ (the Heroku backups the deploy captured)")
                   + [f"restore one with --data backup=b005 --data confirm={app}"])
         converged(f"listed {len(known)} recorded Heroku backup(s) of {app}; nothing was changed")
         return

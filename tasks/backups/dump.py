@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from tasks.core.errors import ActionableError
+from tasks.backups import pruning
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
@@ -125,7 +126,7 @@ def prepare_folder(folder: Path) -> None:
     try:
         private_dir(folder.parent)
         private_dir(folder)
-        backups.remove_temporary_files(folder)
+        pruning.remove_temporary_files(folder)
         probe = folder / f".tmp-{os.getpid()}-probe"
         probe.write_text("")
         probe.unlink()
@@ -142,9 +143,9 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
     folder = Path(folder)
     prepare_folder(folder)
     try:
-        with backups.writing(folder, log):
+        with pruning.writing(folder, log):
             return _dump_verified(service, folder, label, fingerprint, log)
-    except backups.FolderLocked as exc:
+    except pruning.FolderLocked as exc:
         raise BackupError(str(exc)) from None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
+from tasks.backups import pruning
 from tasks.backups import store as backups
 from tasks.data import seed
 from tasks.facts import FactError, Fingerprint, MigrationHistory, RowCounts, read
@@ -35,7 +36,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
     def take(log) -> None:
         backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) \
             or dump.take_backup(service, folder, label, fingerprint, log)
-        tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
+        tidied = pruning.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
         if backups.is_empty_backup(m):
             log(f"backup {backup.path} records that {label} holds nothing (no table, no object): no pg_dump needed")
@@ -65,7 +66,7 @@ def _prune(folder: Path, database: str, ident: str, keep: int):
     """More verified backups than ``keep`` (BACKUP_KEEP was lowered): prune them, naming each."""
 
     def prune(log) -> str:
-        tidied = backups.tidy(folder, database, keep, ident=ident)
+        tidied = pruning.tidy(folder, database, keep, ident=ident)
         if tidied.describe(keep):
             log(f"{folder}: {tidied.describe(keep)}")
         return f"pruned {', '.join(p.name for p in tidied.pruned)}" if tidied.pruned else "nothing to prune"

@@ -19,7 +19,8 @@ from tasks.backups import store
 
 def describe(path: Path, manifest: dict[str, Any]) -> str:
     """Pure: ``app-2026….dump  2026-12-06T10:15:00Z  1.2 MB  local dump: 4 tables, 1,234 rows``."""
-    rows = manifest.get("rows") if isinstance(manifest.get("rows"), dict) else {}
+    found = manifest.get("rows")
+    rows: dict[str, int] = found if isinstance(found, dict) else {}
     if store.is_empty_backup(manifest):
         kind, size = "record of an empty database (nothing to restore but emptiness)", "0 MB"
     else:

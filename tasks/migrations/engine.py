@@ -27,7 +27,7 @@ from typing import Callable
 import psycopg
 from psycopg import generators, sql
 
-from tasks.core import interrupt
+from tasks.core import interrupt, progress
 from tasks.core.errors import ActionableError
 from tasks.migrations.files import Migration
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
@@ -282,8 +282,13 @@ def apply_migrations(
     baseline_version: int | None,
     limits: Limits,
     on_event: Callable[[str], None] = lambda message: None,
+    verb: str = "applied",
+    quiet_below_s: float = 0.0,
 ) -> MigrationPlan:
-    """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out."""
+    """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
+    Each file is said when done (``verb``, its time), when it took ``quiet_below_s`` or more; while
+    one runs longer than a few seconds, a line every few seconds says what it waits on
+    (:mod:`tasks.core.progress`)."""
     conn = connect(conninfo)
     try:
         try:
@@ -299,14 +304,19 @@ def apply_migrations(
             record_baseline(conn, plan.baseline)
             on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied")
         by = applied_by()
-        for index, migration in enumerate(plan.pending, 1):
-            started = time.monotonic()
-            if migration.no_transaction:
-                apply_without_transaction(conn, migration, limits, by, on_event)
-            else:
-                apply_in_transaction(conn, migration, limits, by)
-            elapsed = (time.monotonic() - started) * 1000
-            on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
+        doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
+        with progress.Watch(conninfo, conn.info.backend_pid, on_event) as watch:
+            for index, migration in enumerate(plan.pending, 1):
+                started = time.monotonic()
+                watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
+                if migration.no_transaction:
+                    apply_without_transaction(conn, migration, limits, by, on_event)
+                else:
+                    apply_in_transaction(conn, migration, limits, by)
+                watch.doing(None)
+                elapsed = time.monotonic() - started
+                if elapsed >= quiet_below_s:
+                    on_event(f"{verb} {migration.filename} ({index}/{len(plan.pending)}, {elapsed * 1000:,.0f} ms)")
         return plan
     except psycopg.OperationalError as exc:
         raise MigrationError(f"lost the connection to the database: {str(exc).strip().splitlines()[0]}: run again") from None

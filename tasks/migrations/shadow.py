@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from typing import Any, Callable
 
 import psycopg
@@ -25,6 +26,7 @@ from tasks.migrations import proof_role
 from tasks.migrations.files import Migration
 from tasks.core.processes import pid_alive
 
+PER_FILE_LINE_S = 1.0  # the proof names a file when it took this long (250 short files: the total alone)
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
 
@@ -82,7 +84,10 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                 raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "
                                      f"the source server ({why}): {fix}") from None
         try:
-            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
+            started = time.monotonic()
+            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
+                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S)
+            on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
             raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
                                  "superuser, like the target's; the target was not touched)") from None

@@ -74,8 +74,23 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
     return counts
 
 
-def dump_failure(label: str, first: str) -> str:
-    """pg_dump's first error line, with the database it was backing up and what to do."""
+LOST = ("server closed the connection unexpectedly", "terminating connection", "could not receive data from server",
+        "connection to server", "the database system is shutting down", "the database system is starting up",
+        "no connection to the server", "SSL SYSCALL error")
+
+
+def dump_failure(label: str, first: str, error: str = "", folder: Path | None = None) -> str:
+    """pg_dump's first error line, with the database it was backing up and what to do (the whole of
+    pg_dump's ``error`` text tells a lost connection or a full disk from a fault of the database)."""
+    text = error or first
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        place = f"the backup folder {folder}" if folder else "the backup folder"
+        return (f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
+                "BACKUP_DIR at a disk with room), then run again; the partial backup was discarded")
+    if any(sign in text for sign in LOST):
+        return (f"pg_dump of {label} failed: the connection to the server was lost during the dump (the server "
+                f"restarted, or ended the session): {first}: the partial backup was discarded; run again once "
+                "the server is up")
     if "permission denied" in first:
         return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
                 "GRANT SELECT on it to that role, or use the owner's URL, then run again")
@@ -99,7 +114,7 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
     error = process.stderr.read()
     if process.returncode != 0:
         first = next((line for line in error.splitlines() if line.strip()), "failed")
-        raise BackupError(dump_failure(label, first))
+        raise BackupError(dump_failure(label, first, error, temporary.parent))
 
 
 def database_state(service: str, conn: psycopg.Connection | None = None) -> dict:

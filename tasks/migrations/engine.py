@@ -123,6 +123,9 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
                "otherwise drop the object or rename it in the file")
     elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
         fix = privilege_fix(message)
+    elif isinstance(exc, psycopg.OperationalError) and migration.no_transaction:
+        fix = ("the connection to the database was lost (the server restarted or ended the session): run again, "
+               "the file is re-run whole")
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:

@@ -232,7 +232,9 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
             if exc.sqlstate == LOCK_LOST:
                 raise _lock_lost(migration)
-            if 0 <= index < len(migration.statements):
+            if not 0 <= index < len(migration.statements):  # the message as a whole was refused (a syntax error)
+                index = statement_at(starts, exc.diag.statement_position)
+            if index is not None:
                 raise _failure(migration, exc, migration.statements[index].offset, starts[index])
             raise _failure(migration, exc)
     except psycopg.Error as exc:
@@ -240,6 +242,14 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+
+
+def statement_at(starts: list[int], position: str | None) -> int | None:
+    """Pure: which statement of a file's message holds the server's 1-based ``position`` in the message
+    (``starts``: where each statement begins in it); None without a position or before the first one."""
+    if not position or not starts or int(position) - 1 < starts[0]:
+        return None
+    return max(i for i, start in enumerate(starts) if start <= int(position) - 1)
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:

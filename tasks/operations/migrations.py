@@ -23,7 +23,8 @@ def proof_needed(migrations: list[Migration], state_dir: str, seed_files: list |
 
 
 @operation()
-def proven_locally(service: str, migrations: list[Migration], state_dir: str, seed_files: list | None = None):
+def proven_locally(service: str, migrations: list[Migration], state_dir: str, seed_files: list | None = None,
+                   target_service: str = "target"):
     """
     Ensure every migration file applies cleanly, in order, to a throw-away shadow database.
 
@@ -31,6 +32,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
     + state_dir: where the expected schema is cached, keyed by the files' checksums
     + seed_files: seed files to load on the shadow too, so a bad one fails before the target is touched
+    + target_service: the target's service: a failure on a proof server older than it says so
 
     The shadow's catalog becomes the expected schema. Runs only when the set of files changed.
 
@@ -54,7 +56,7 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     from tasks.migrations import shadow  # psycopg: imported only when there is work
 
     def prove(log) -> None:
-        snapshot, version = shadow.prove(service, migrations, log, seed_files)
+        snapshot, version = shadow.prove(service, migrations, log, seed_files, target_service)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
         parsed.save(Path(state_dir), migrations)  # each file split once: later runs read where its statements are

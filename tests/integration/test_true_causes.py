@@ -79,3 +79,23 @@ def test_a_no_transaction_file_cut_off_says_what_was_kept_and_nothing_false(targ
     assert "005_slow_index.sql line 3" in error and "statements before this one were kept" in error
     assert "rolled back" not in error and "the file is re-run whole" in error
     assert apply_migrations(conninfo, read_migrations(folder), None, Limits()).pending  # run again: it finishes
+
+
+NEWER_SYNTAX = ("CREATE TABLE newer (id int);\n"
+                "-- a subquery in FROM without an alias: PostgreSQL 16 and later\n"
+                "CREATE VIEW newer_view AS\n"
+                "SELECT *\n"
+                "  FROM (SELECT 1 AS n);\n")
+
+
+def test_a_file_valid_on_the_target_failing_on_an_older_proof_server_names_its_line_and_the_older_server(
+        project, source_db):
+    """The sandbox's source (the proof server) is PostgreSQL 15, its target 17."""
+    assert project.deploy().code == 0
+    project.write_migration("005_newer.sql", NEWER_SYNTAX)
+    failed = project.deploy()
+    assert failed.code != 0
+    line = next(x for x in failed.output.splitlines() if "005_newer.sql" in x and "pgconverge:" in x)
+    assert "migration 005_newer.sql line 5: subquery in FROM must have an alias" in line, line
+    assert "on PostgreSQL 15, older than the target's 17" in line and "SOURCE_DATABASE_URL" in line
+    assert project.applied_versions() == [1, 2, 3, 4]

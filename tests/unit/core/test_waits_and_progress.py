@@ -77,3 +77,11 @@ def test_a_watched_statement_is_described_by_what_it_waits_on(activity, blockers
 def test_a_full_disk_without_a_file_name_names_the_places_to_look():
     line = describe(OSError(errno.ENOSPC, "No space left on device"))
     assert "BACKUP_DIR" in line and "TMPDIR" in line and "free space there" not in line
+
+
+def test_a_position_in_a_files_message_is_mapped_to_its_statement():
+    from tasks.migrations.engine import statement_at
+
+    starts = [40, 120, 300]
+    assert statement_at(starts, "41") == 0 and statement_at(starts, "121") == 1 and statement_at(starts, "999") == 2
+    assert statement_at(starts, "10") is None and statement_at(starts, None) is None and statement_at([], "5") is None

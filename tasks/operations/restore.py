@@ -183,7 +183,8 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
         return
     if planning():
         current = read(CatalogSnapshot, service)
-        show_plan([f"first: capture a Heroku backup of {app}'s database as it is now (restoring it undoes this restore)",
+        show_plan([f"first: capture a Heroku backup of {app}'s database as it is now "
+                   "(restoring it undoes this restore)",
                    f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
                   + [f"  {line}" for line in restoring.plan_lines(manifest, None if isinstance(current, FactError) else current)])
     from tasks.backups import dump

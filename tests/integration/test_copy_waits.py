@@ -117,7 +117,8 @@ def test_a_role_level_statement_timeout_does_not_cancel_the_copy(schema_on_targe
     project = schema_on_target
     query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
                      "repeat(md5(g::text), 8) FROM generate_series(1, 150000) g", which="source")
-    role = query(project.target_db, "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()")[0][0]
+    role = query(project.target_db,
+                 "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()")[0][0]
     query(project.target_db, f"ALTER ROLE {role} IN DATABASE {project.target_db} SET statement_timeout = '150ms'")
     said: list[str] = []
     copy_data("source", "target", False, said.append)

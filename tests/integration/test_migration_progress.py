@@ -56,12 +56,14 @@ def test_a_long_migration_prints_what_it_waits_on_while_it_runs_in_the_proof_and
             reader.join()
     ended = time.monotonic()
     text = [line for _, line in lines]
-    proving = [(at, line) for at, line in lines if "proving 005_slow.sql (5/5): " in line and "s so far, running" in line]
+    proving = [(at, line) for at, line in lines
+               if "proving 005_slow.sql (5/5): " in line and "s so far, running" in line]
     assert proving, "\n".join(text)[-3000:]
     assert "(waiting on Timeout: PgSleep)" in proving[0][1]
     assert any(re.search(r"proved 005_slow\.sql \(5/5, [\d,]+ ms\)", line) for line in text)
     assert any(re.search(r"proved 5 file\(s\) on a shadow database in [\d.]+s", line) for line in text)
-    waiting = [(at, line) for at, line in lines if "applying 005_slow.sql (1/1): " in line and "s so far, waiting on a lock held by" in line]
+    waiting = [(at, line) for at, line in lines
+               if "applying 005_slow.sql (1/1): " in line and "s so far, waiting on a lock held by" in line]
     assert len(waiting) >= 2, "\n".join(text)[-3000:]  # a line every few seconds
     assert waiting[1][0] - waiting[0][0] >= 3
     assert ended - waiting[0][0] >= 3  # live: seen while the run still had seconds to go

@@ -66,7 +66,8 @@ def test_a_no_transaction_file_cut_off_says_what_was_kept_and_nothing_false(targ
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, folder)
     (folder / "005_slow_index.sql").write_text(
-        "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_email ON users (lower(email));\n"
+        "-- pgconverge:no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_email ON users (lower(email));\n"
         "SELECT pg_sleep(8);\n")
     outcome: dict = {}
     applying = threading.Thread(target=run, args=(lambda: apply_migrations(conninfo, read_migrations(folder), None,

@@ -55,11 +55,13 @@ def test_psql_s_text_of_a_lock_timeout_is_recognised():
 
 
 def test_holders_are_named_once_each_with_their_tables():
-    rows = [(12, "web", "idle in transaction", 40, "public.users"), (12, "web", "idle in transaction", 40, "public.rooms"),
+    rows = [(12, "web", "idle in transaction", 40, "public.users"),
+            (12, "web", "idle in transaction", 40, "public.rooms"),
             (13, "no application_name", None, None, "public.users")]
     text = waits.describe_holders(rows)
     assert text == ('pid 12 (application_name "web", idle in transaction for 40s, holding public.users, public.rooms); '
-                    'pid 13 (application_name "no application_name", state not visible to this role, holding public.users)')
+                    'pid 13 (application_name "no application_name", state not visible to this role, '
+                    'holding public.users)')
     assert waits.describe_holders([]) == "a session that has ended since"
 
 

@@ -164,22 +164,27 @@ def test_an_open_application_transaction_bounds_the_wait_and_is_named_and_the_ap
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupted_restore_says_so_in_one_line_and_exits_128_plus_the_signal(project, source_db, signum, code):
+def test_an_interrupted_restore_says_so_in_one_line_and_exits_128_plus_the_signal(project, source_db, signum, code,
+                                                                                  tmp_path):
     dumps = deployed_twice(project)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(mode=0o700)
     app = app_holding_users(project)  # the restore waits on it: time to interrupt it
     try:
         before = catalog_and_data(project.target_db)
         process = subprocess.Popen(
             [PYINFRA, "-y", "--data", f"backup={dumps[0]}", "--data", f"confirm={project.target_db}",
-             "inventory.py", "restore.py"], cwd=ROOT, env=project.env(), stdout=subprocess.PIPE,
+             "inventory.py", "restore.py"], cwd=ROOT, env=project.env(TMPDIR=str(scratch)), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         waiting_on_a_lock(project.target_db, process)
+        assert [p for p in scratch.iterdir() if p.name.startswith("pgconverge-restore-")]
         os.kill(process.pid, signum)
         out, err = process.communicate(timeout=60)
         assert process.returncode == code, (out + err)[-3000:]
         lines = [x for x in (out + err).splitlines() if x.startswith("pgconverge: interrupted by")]
         assert len(lines) == 1 and signal.Signals(signum).name in lines[0]
         assert "Traceback" not in out + err
+        assert [p for p in scratch.iterdir() if p.name.startswith("pgconverge-restore-")] == []  # nothing left
         app.rollback()
         assert catalog_and_data(project.target_db) == before
     finally:

@@ -17,17 +17,13 @@ escaped by pg_dump); the connection is ``service=target`` (no secret on any comm
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import functools
 import json
-import shutil
 import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from tasks.backups import store
 from tasks.backups import dump as dump_module
@@ -181,23 +177,9 @@ def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Cal
     return waits.retrying(lambda: _restore_once(service, dump, manifest), f"restoring {dump.name}", blockers, log)
 
 
-@contextlib.contextmanager
-def scratch_folder() -> Iterator[str]:
-    """A private temporary folder (the dump's table of contents, psql's output), removed when done and
-    at exit too: an interrupted restore leaves with ``os._exit`` after the exit handlers."""
-    folder = tempfile.mkdtemp(prefix=f"{MARK}-")
-    remove = functools.partial(shutil.rmtree, folder, ignore_errors=True)
-    atexit.register(remove)
-    try:
-        yield folder
-    finally:
-        remove()
-        atexit.unregister(remove)
-
-
 def _restore_once(service: str, dump: Path, manifest: dict[str, Any]) -> Outcome:
     empty = store.is_empty_backup(manifest)
-    with scratch_folder() as folder:
+    with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
         toc = Path(folder) / "toc.list"
         if not empty:
             pg_restore = restore_tools(service, manifest).binary("pg_restore")

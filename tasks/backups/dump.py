@@ -74,6 +74,7 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
     return counts
 
 
+DUMP_LOCK_WAIT = "30s"  # pg_dump's wait for a table's lock: an exclusive holder fails the backup, never stalls it
 LOST = ("server closed the connection unexpectedly", "terminating connection", "could not receive data from server",
         "connection to server", "the database system is shutting down", "the database system is starting up",
         "no connection to the server", "SSL SYSCALL error")
@@ -83,6 +84,10 @@ def dump_failure(label: str, first: str, error: str = "", folder: Path | None = 
     """pg_dump's first error line, with the database it was backing up and what to do (the whole of
     pg_dump's ``error`` text tells a lost connection or a full disk from a fault of the database)."""
     text = error or first
+    if "could not obtain lock on relation" in text:
+        return (f"pg_dump of {label} failed: {first}: another session held a table exclusively for more than "
+                f"{DUMP_LOCK_WAIT} (a migration or a maintenance command: see pg_stat_activity): run again when it "
+                "is done; the partial backup was discarded")
     if "No space left on device" in text or "Disk quota exceeded" in text:
         place = f"the backup folder {folder}" if folder else "the backup folder"
         return (f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
@@ -178,7 +183,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
-            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary), "-d", conninfo(service)]
+            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, f"--lock-wait-timeout={DUMP_LOCK_WAIT}",
+                       "-f", str(temporary), "-d", conninfo(service)]
             _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:

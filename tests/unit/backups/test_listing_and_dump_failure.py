@@ -48,3 +48,9 @@ def test_a_full_backup_disk_names_the_folder():
     error = "pg_dump: error: could not write to output file: No space left on device\n"
     line = dump_failure("db", error.strip(), error, Path("/backups/target"))
     assert "the disk of the backup folder /backups/target is full" in line
+
+
+def test_a_table_held_exclusively_during_pg_dump_is_named_as_such():
+    error = 'pg_dump: error: query failed: ERROR:  could not obtain lock on relation "users"\n'
+    line = dump_failure("db", error.strip(), error)
+    assert "another session held a table exclusively for more than 30s" in line and "fix that" not in line

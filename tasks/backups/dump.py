@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tasks.backups import pruning
 from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
@@ -76,8 +77,28 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
     return counts
 
 
-def dump_failure(label: str, first: str) -> str:
-    """pg_dump's first error line, with the database it was backing up and what to do."""
+DUMP_LOCK_WAIT = "30s"  # pg_dump's wait for a table's lock: an exclusive holder fails the backup, never stalls it
+LOST = ("server closed the connection unexpectedly", "terminating connection", "could not receive data from server",
+        "connection to server", "the database system is shutting down", "the database system is starting up",
+        "no connection to the server", "SSL SYSCALL error")
+
+
+def dump_failure(label: str, first: str, error: str = "", folder: Path | None = None) -> str:
+    """pg_dump's first error line, with the database it was backing up and what to do (the whole of
+    pg_dump's ``error`` text tells a lost connection or a full disk from a fault of the database)."""
+    text = error or first
+    if "could not obtain lock on relation" in text:
+        return (f"pg_dump of {label} failed: {first}: another session held a table exclusively for more than "
+                f"{DUMP_LOCK_WAIT} (a migration or a maintenance command: see pg_stat_activity): run again when it "
+                "is done; the partial backup was discarded")
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        place = f"the backup folder {folder}" if folder else "the backup folder"
+        return (f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
+                "BACKUP_DIR at a disk with room), then run again; the partial backup was discarded")
+    if any(sign in text for sign in LOST):
+        return (f"pg_dump of {label} failed: the connection to the server was lost during the dump (the server "
+                f"restarted, or ended the session): {first}: the partial backup was discarded; run again once "
+                "the server is up")
     if "permission denied" in first:
         return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
                 "GRANT SELECT on it to that role, or use the owner's URL, then run again")
@@ -102,7 +123,7 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
     error = process.stderr.read() if process.stderr else ""
     if process.returncode != 0:
         first = next((line for line in error.splitlines() if line.strip()), "failed")
-        raise BackupError(dump_failure(label, first))
+        raise BackupError(dump_failure(label, first, error, temporary.parent))
 
 
 def database_state(service: str, conn: psycopg.Connection | None = None) -> dict:
@@ -129,7 +150,7 @@ def prepare_folder(folder: Path) -> None:
     try:
         private_dir(folder.parent)
         private_dir(folder)
-        backups.remove_temporary_files(folder)
+        pruning.remove_temporary_files(folder)
         probe = folder / f".tmp-{os.getpid()}-probe"
         probe.write_text("")
         probe.unlink()
@@ -146,9 +167,9 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
     folder = Path(folder)
     prepare_folder(folder)
     try:
-        with backups.writing(folder, log):
+        with pruning.writing(folder, log):
             return _dump_verified(service, folder, label, fingerprint, log)
-    except backups.FolderLocked as exc:
+    except pruning.FolderLocked as exc:
         raise BackupError(str(exc)) from None
 
 
@@ -166,8 +187,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
-            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id, "-f", str(temporary),
-                       "-d", conninfo(service)]
+            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id,
+                       f"--lock-wait-timeout={DUMP_LOCK_WAIT}", "-f", str(temporary), "-d", conninfo(service)]
             _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks.backups import store
+from tasks.backups import pruning, store
 from tasks.core.rows import scalar
 from tasks.migrations.plan import TargetHistory
 
@@ -93,8 +93,8 @@ def record(service: str, folder: Path, label: str, fingerprint: str | None,
     path = store.empty_backup_path(folder, state["database"])
     written = manifest(state, label, fingerprint, started)
     try:
-        with store.writing(folder, log):
+        with pruning.writing(folder, log):
             store.write_json(path, written)  # atomic: a killed run leaves only a temporary name
-    except store.FolderLocked as exc:
+    except pruning.FolderLocked as exc:
         raise BackupError(str(exc)) from None
     return store.Backup(path, written)

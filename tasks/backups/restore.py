@@ -29,7 +29,7 @@ from typing import Any
 from tasks.backups import dump as dump_module
 from tasks.backups import store
 from tasks.backups.dump import TABLES_FROM, BackupError
-from tasks.core import pgtools
+from tasks.core import pgtools, waits
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.schema import catalog
@@ -113,7 +113,10 @@ def _literal(text: str) -> str:
 
 
 def script_head() -> str:
-    return f"\\set ON_ERROR_STOP 1\nBEGIN;\n{DROP_OWNED_SQL}\n\\gexec\n"
+    """BEGIN, every lock wait bounded (an application's open transaction makes the DROP time out and the
+    restore is tried again, see :mod:`tasks.core.waits`), no statement_timeout of the role's, the DROPs."""
+    return (f"\\set ON_ERROR_STOP 1\nBEGIN;\n{waits.SET_LOCK_TIMEOUT};\n{waits.NO_STATEMENT_TIMEOUT};\n"
+            f"{DROP_OWNED_SQL}\n\\gexec\n")
 
 
 def script_tail(manifest: dict[str, Any]) -> str:
@@ -166,7 +169,18 @@ def _first_error(text: str) -> str:
 
 def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None]) -> Outcome:
     """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``
-    (the backup of an empty target: nothing to restore between the two)."""
+    (the backup of an empty target: nothing to restore between the two). A lock an application holds
+    makes the try roll back, and it is tried again a few times before failing with the holder's name."""
+    import psycopg
+
+    def blockers() -> str:
+        with psycopg.connect(conninfo(service), autocommit=True) as conn:
+            return waits.blocking_sessions(conn)
+
+    return waits.retrying(lambda: _restore_once(service, dump, manifest), f"restoring {dump.name}", blockers, log)
+
+
+def _restore_once(service: str, dump: Path, manifest: dict[str, Any]) -> Outcome:
     empty = store.is_empty_backup(manifest)
     with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
         toc = Path(folder) / "toc.list"

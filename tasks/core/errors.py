@@ -28,7 +28,7 @@ SQLSTATE_CAUSES = {
     "53200": ("the database server is out of memory", "run again when it is less busy"),
     "53300": ("the database server has no connection slot left", "close idle connections, then run again"),
     "57014": ("a statement was cancelled (statement timeout or an administrator)", "raise the limit or run again"),
-    "57P01": ("the database server was shut down", "run again once it is back"),
+    "57P01": ("the server ended the session (pg_terminate_backend, or a shutdown)", "run again (once it is back)"),
     "57P02": ("the database server restarted after a crash", "run again once it is back"),
     "57P03": ("the database server is starting up", "run again in a moment"),
     "40P01": ("a deadlock with another session", "run again"),
@@ -77,6 +77,11 @@ def _os(exc: Exception) -> str | None:
         return None
     cause, fix = ERRNO_CAUSES.get(exc.errno, (exc.strerror or "an operating system error", "fix it, then run again"))
     where = f"{exc.filename}: " if exc.filename else ""
+    if not exc.filename and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a write that names no file: say where to look
+        import tempfile
+
+        fix = (f"free space on the disk of BACKUP_DIR, STATE_DIR or REPORT_DIR, or of the temporary folder "
+               f"{tempfile.gettempdir()} (TMPDIR), then run again")
     return f"{where}{cause}: {fix}"
 
 

@@ -28,14 +28,22 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core import waits
 from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
 from tasks.data import cascades, check, loader, relations, sequences
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.loader import Source, first_line, transient
 from tasks.data.order import dependency_order, load_groups  # noqa: F401  (the copy's order, tested here)
-from tasks.data.plan import (CONNECTION_RESERVE, capped_jobs, column_problems, conflict_refusal,  # noqa: F401
-                             large_objects_refusal, missing_refusal, type_refusal)
+from tasks.data.plan import (  # noqa: F401
+    CONNECTION_RESERVE,
+    capped_jobs,
+    column_problems,
+    conflict_refusal,
+    large_objects_refusal,
+    missing_refusal,
+    type_refusal,
+)
 from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noqa: F401  (callers' names)
 
 LOCK_WAIT_S = 60.0
@@ -118,6 +126,8 @@ def copy_data(source_service: str, target_service: str, replace: bool, log: Call
     except psycopg.Error as exc:
         hint = "check both databases (running, disk space) and run again" if transient(exc) else \
             "a rerun fails the same way: fix the cause named here first"
+        if waits.is_statement_timeout(exc):
+            hint = waits.STATEMENT_TIMEOUT_CAUSE
         raise CopyError(f"the copy stopped ({first_line(exc)}): every table not reported verified was rolled "
                         f"back; {hint}") from exc
 
@@ -130,6 +140,7 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         source = Source(source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
         for conn in (src, dst):
             conn.execute(PINNED_FORMAT)
+            conn.execute(waits.OWN_STATEMENT_TIMEOUT)  # the tool's long reads: not a role's statement_timeout
         catalogs = Catalog(src), Catalog(dst)
         problems = _refusals(src, *catalogs)
         if problems:

@@ -15,8 +15,10 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
+from tasks.core import waits
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
+from tasks.core.errors import ActionableError
 from tasks.data import keys
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.order import load_groups
@@ -39,6 +41,7 @@ class Source:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot)))
         conn.execute(PINNED_FORMAT)
+        conn.execute(waits.OWN_STATEMENT_TIMEOUT)
         return conn
 
     def reader(self, out_query: str) -> subprocess.Popen:
@@ -100,6 +103,7 @@ class Worker:
         self.src = source.connect()
         self.dst = psycopg.connect(conninfo(target_service), autocommit=True)
         self.dst.execute(PINNED_FORMAT)
+        self.dst.execute(waits.OWN_STATEMENT_TIMEOUT)
 
     def close(self) -> None:
         for conn in (self.src, self.dst):
@@ -116,30 +120,39 @@ class Worker:
         summing.start()
         got, copied = {}, {}
         try:
-            with self.dst.transaction():
-                aside = keys.set_aside(self.dst, group, replace, sizes)
-                if replace:
-                    for table in group:
-                        self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
-                for table in group:
-                    copied[table] = stream(self.source, self.dst, table, columns[table], log)
-                keys.put_back(self.dst, aside)
-                summing.join()
-                for table in group:
-                    got[table] = table_state(self.dst, table)
-                    if table not in want:
-                        raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; "
-                                        "run again")
-                    if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
-                        raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
-                                        f"another checksum than the source's {want[table].rows:,}: rolled back; "
-                                        "run again")
+            waits.retrying(lambda: self.load(group, replace, sizes, columns, summing, want, got, copied, log),
+                           f"copying {', '.join(group)}", lambda: waits.blocking_sessions(self.dst, group), log)
         finally:
             summing.join()
         for table in group:
             self.dst_catalog.remember(got[table])
             log(f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows "
                 f"({copied[table] / 1e6:,.1f} MB) in {time.monotonic() - started:.1f}s, verified")
+
+    def load(self, group: tuple[str, ...], replace: bool, sizes: dict, columns: dict, summing: threading.Thread,
+             want: dict, got: dict, copied: dict, log: Callable[[str], None]) -> None:
+        """One try of the group's transaction: every lock wait in it bounded (:mod:`tasks.core.waits`), the
+        COPY free of a role's statement_timeout."""
+        with self.dst.transaction():
+            self.dst.execute(waits.SET_LOCK_TIMEOUT)
+            self.dst.execute(waits.NO_STATEMENT_TIMEOUT)
+            aside = keys.set_aside(self.dst, group, replace, sizes)
+            if replace:
+                for table in group:
+                    self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
+            for table in group:
+                copied[table] = stream(self.source, self.dst, table, columns[table], log)
+            keys.put_back(self.dst, aside)
+            summing.join()
+            for table in group:
+                got[table] = table_state(self.dst, table)
+                if table not in want:
+                    raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; "
+                                    "run again")
+                if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
+                    raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
+                                    f"another checksum than the source's {want[table].rows:,}: rolled back; "
+                                    "run again")
 
 
 # SQLSTATE classes of a fault that a rerun may get past: connection, insufficient resources (disk
@@ -161,6 +174,10 @@ def fault(table: str, exc: BaseException) -> CopyError:
     """Pure: the one line for a table's failed load."""
     if isinstance(exc, CopyError):
         return exc
+    if isinstance(exc, ActionableError):  # a lock held through every try: it names the session
+        return CopyError(f"table {table}: {exc}")
+    if waits.is_statement_timeout(exc):
+        return CopyError(f"table {table}: {waits.STATEMENT_TIMEOUT_CAUSE}: the table was rolled back; run again")
     if transient(exc):
         return CopyError(f"table {table}: the copy stopped ({first_line(exc)}): the table was rolled back; "
                          "check the target (running, disk space) and run again")

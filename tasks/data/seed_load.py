@@ -15,10 +15,13 @@ import re
 import psycopg
 from psycopg import sql
 
-from tasks.core.errors import ActionableError
+from tasks.core.errors import ActionableError, describe
 from tasks.core.lock import LOCK_KEY
 from tasks.data.seed import APPLY_SQL, SeedCount, SeedFile
 
+# SQLSTATE classes of a failure that is not the seed files' fault: connection, transaction rollback,
+# resources (disk, memory, slots), object state (a lock not granted), operator intervention, system.
+NOT_THE_FILE = ("08", "40", "53", "55", "57", "58")
 COPY_CONTEXT = re.compile(r"COPY _seed_(\d+), line (\d+)(?:, column (\w+))?")
 FILES_DDL = (
     "CREATE TEMP TABLE _seed_files (position int, target regclass, source text, file text, columns text[], "
@@ -57,6 +60,9 @@ def _stage(conn: psycopg.Connection, position: int, seed: SeedFile, mode: str, u
 def _explain(exc: psycopg.Error, files: list[SeedFile], current: SeedFile | None) -> str:
     """One line naming the seed file (and CSV line) behind a server error."""
     diag = exc.diag
+    code = exc.sqlstate or ""
+    if code[:2] in NOT_THE_FILE or (isinstance(exc, psycopg.OperationalError) and not code):
+        return f"loading the seed files stopped, the files are not at fault: {describe(exc)}; nothing was inserted"
     error = (diag.message_primary or str(exc).strip().splitlines()[0]).removeprefix("pgconverge: ")
     copy = COPY_CONTEXT.search(diag.context or "")
     if copy and 0 < int(copy[1]) <= len(files):

@@ -10,8 +10,8 @@ so the application's next INSERT cannot collide with a row it or the seed wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tasks.data import relations

@@ -28,7 +28,7 @@ from datetime import datetime
 import psycopg
 from psycopg import generators, sql
 
-from tasks.core import interrupt
+from tasks.core import interrupt, progress
 from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
@@ -127,6 +127,9 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
                "otherwise drop the object or rename it in the file")
     elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
         fix = privilege_fix(message)
+    elif isinstance(exc, psycopg.OperationalError) and migration.no_transaction:
+        fix = ("the connection to the database was lost (the server restarted or ended the session): run again, "
+               "the file is re-run whole")
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:
@@ -237,7 +240,9 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
             if exc.sqlstate == LOCK_LOST:
                 raise _lock_lost(migration)
-            if 0 <= index < len(migration.statements):
+            if not 0 <= index < len(migration.statements):  # the message as a whole was refused (a syntax error)
+                index = statement_at(starts, exc.diag.statement_position)
+            if index is not None:
                 raise _failure(migration, exc, migration.statements[index].offset, starts[index])
             raise _failure(migration, exc)
     except psycopg.Error as exc:
@@ -245,6 +250,14 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+
+
+def statement_at(starts: list[int], position: str | None) -> int | None:
+    """Pure: which statement of a file's message holds the server's 1-based ``position`` in the message
+    (``starts``: where each statement begins in it); None without a position or before the first one."""
+    if not position or not starts or int(position) - 1 < starts[0]:
+        return None
+    return max(i for i, start in enumerate(starts) if start <= int(position) - 1)
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
@@ -292,9 +305,14 @@ def apply_migrations(
     limits: Limits,
     on_event: Callable[[str], None] = lambda message: None,
     started_at: datetime | None = None,
+    verb: str = "applied",
+    quiet_below_s: float = 0.0,
 ) -> MigrationPlan:
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
-    ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default)."""
+    ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default).
+    Each file is said when done (``verb``, its time), when it took ``quiet_below_s`` or more; while
+    one runs longer than a few seconds, a line every few seconds says what it waits on
+    (:mod:`tasks.core.progress`)."""
     conn = connect(conninfo)
     try:
         try:
@@ -311,14 +329,19 @@ def apply_migrations(
             on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version "
                      f"{plan.baseline[-1].version} as applied")
         by = applied_by()
-        for index, migration in enumerate(plan.pending, 1):
-            started = time.monotonic()
-            if migration.no_transaction:
-                apply_without_transaction(conn, migration, limits, by, on_event)
-            else:
-                apply_in_transaction(conn, migration, limits, by)
-            elapsed = (time.monotonic() - started) * 1000
-            on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
+        doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
+        with progress.Watch(conninfo, conn.info.backend_pid, on_event) as watch:
+            for index, migration in enumerate(plan.pending, 1):
+                started = time.monotonic()
+                watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
+                if migration.no_transaction:
+                    apply_without_transaction(conn, migration, limits, by, on_event)
+                else:
+                    apply_in_transaction(conn, migration, limits, by)
+                watch.doing(None)
+                elapsed = time.monotonic() - started
+                if elapsed >= quiet_below_s:
+                    on_event(f"{verb} {migration.filename} ({index}/{len(plan.pending)}, {elapsed * 1000:,.0f} ms)")
         return plan
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0]

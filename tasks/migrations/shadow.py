@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
@@ -27,6 +28,7 @@ from tasks.migrations.engine import Limits, MigrationError, apply_migrations, co
 from tasks.migrations.files import Migration
 from tasks.schema import catalog
 
+PER_FILE_LINE_S = 1.0  # the proof names a file when it took this long (250 short files: the total alone)
 SHADOW_NAME = re.compile(r"pgconverge_shadow_(\d+)_[0-9a-f]+")
 
 
@@ -50,8 +52,25 @@ def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None])
     on_event(f"seed files load cleanly ({len(seed_files)} file(s))")
 
 
+def older_than_target(proof_version_num: int, target_service: str | None) -> str:
+    """`` on PostgreSQL 15, older than the target's 17: …`` when the proof server is older than the
+    target (what is valid on the target may fail here), else ``""``; the target read briefly."""
+    if not target_service:
+        return ""
+    try:
+        with psycopg.connect(conninfo(target_service), connect_timeout=10) as conn:
+            target = conn.info.server_version
+    except psycopg.Error:
+        return ""
+    if proof_version_num // 10000 >= target // 10000:
+        return ""
+    proof, wanted = proof_version_num // 10000, target // 10000
+    return (f" on PostgreSQL {proof}, older than the target's {wanted}: if the file is valid on {wanted}, run the "
+            f"proof on a source server of PostgreSQL {wanted} or newer (SOURCE_DATABASE_URL) rather than change it")
+
+
 def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
-          seed_files: list | None = None) -> tuple[dict[str, Any], str]:
+          seed_files: list | None = None, target_service: str | None = None) -> tuple[dict[str, Any], str]:
     """
     Apply every file (then load the seed files) on a new shadow database, as a role that is not a
     superuser and owns it (:mod:`tasks.migrations.proof_role`); return (catalog, server version).
@@ -86,9 +105,13 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                 raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "
                                      f"the source server ({why}): {fix}") from None
         try:
-            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
+            started = time.monotonic()
+            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
+                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S)
+            on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
-            raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
+            older = older_than_target(admin.info.server_version, target_service)
+            raise MigrationError(f"{exc} (found on a throw-away shadow database{older}, run as a role that is not a "
                                  "superuser, like the target's; the target was not touched)") from None
         with connect(shadow) as conn:
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything

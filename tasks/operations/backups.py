@@ -4,16 +4,23 @@ Source backup captured, and target backup captured before change.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
-
+from tasks.backups import pruning
 from tasks.backups import store as backups
+from tasks.backups.heroku_capture import heroku_capture_recorded
 from tasks.facts import Fingerprint, Unreadable, read
+from tasks.operations.common import (
+    client_too_old,
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    python_step,
+    refuse,
+    show_plan,
+)
 from tasks.plan import Planner
-from tasks.operations.common import client_too_old, converged, planning, python_step, refuse, show_plan
 
 
 def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str,
@@ -33,7 +40,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
     def take(log: Callable[[str], None]) -> str:
         backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) \
             or dump.take_backup(service, folder, label, fingerprint, log)
-        tidied = backups.tidy(folder, database, keep, protect=backup.path, ident=ident)
+        tidied = pruning.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
         if backups.is_empty_backup(m):
             log(f"backup {backup.path} records that {label} holds nothing (no table, no object): no pg_dump needed")
@@ -63,7 +70,7 @@ def _prune(folder: Path, database: str, ident: str, keep: int):
     """More verified backups than ``keep`` (BACKUP_KEEP was lowered): prune them, naming each."""
 
     def prune(log) -> str:
-        tidied = backups.tidy(folder, database, keep, ident=ident)
+        tidied = pruning.tidy(folder, database, keep, ident=ident)
         if tidied.describe(keep):
             log(f"{folder}: {tidied.describe(keep)}")
         return f"pruned {', '.join(p.name for p in tidied.pruned)}" if tidied.pruned else "nothing to prune"
@@ -137,18 +144,9 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
         return
     show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
                f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
-    from tasks.backups import dump  # psycopg: imported only when there is work
 
     def capture(log) -> str:
-        state = dump.database_state(service)  # what restore.py checks a restore of this backup against
-        captured = heroku_app.capture_backup(app, log)
-        backup_id = captured.split()[0]
-        path = backups.heroku_manifest_path(folder, app, backup_id)
-        backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
-                                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                  "counted": "just before pg:backups:capture", **state})
-        log(f"Heroku backup {captured}: what it holds is recorded in {path}")
-        return f"Heroku backup {captured}"
+        return f"Heroku backup {heroku_capture_recorded(app, service, folder, log)[0]}"
 
     yield python_step(capture)
 

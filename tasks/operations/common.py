@@ -21,8 +21,7 @@ from pyinfra.api import FunctionCommand, OperationError
 from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
-from tasks.core import sessions, summary
-from tasks.core import pgtools
+from tasks.core import pgtools, sessions, summary
 from tasks.core.errors import describe
 
 

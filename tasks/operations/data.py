@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Callable
 
 from pyinfra import host
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.data import plan as copyplan
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    python_step,
+    refuse,
+    show_plan,
+)
 from tasks.plan import Planner
-from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 
 @operation()
@@ -62,8 +68,8 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
         return
     else:
         show_plan(copyplan.plan_lines(source, target, todo))
-    from tasks.data import copy as datacopy
     from tasks.backups import dump  # psycopg: imported only when there is work
+    from tasks.data import copy as datacopy
 
     def before_replace() -> None:
         if backup_dir:

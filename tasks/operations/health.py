@@ -7,16 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyinfra import host
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
-from tasks.health import checks as health
-from tasks.schema import report
 from tasks.core import reports, summary
 from tasks.core.settings import FAIL_ON
 from tasks.facts import Unreadable, read
+from tasks.health import checks as health
 from tasks.health.facts import HealthOutliers, HealthSnapshot
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    refuse,
+    will_check,
+)
 from tasks.plan import Planner
-from tasks.operations.common import converged, planning, refuse, will_check
+from tasks.schema import report
 
 
 @operation()

@@ -11,17 +11,23 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pyinfra import host
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
-from tasks.heroku import app as heroku_app
 from tasks.core import summary
 from tasks.facts import MigrationHistory, ServerInfo, Unreadable, read
+from tasks.heroku import app as heroku_app
 from tasks.heroku.app import HerokuApp
-from tasks.plan import Planner
 from tasks.heroku.cli import HerokuError
-from tasks.migrations.history import ALL_TABLES_SQL
-from tasks.operations.common import changed_in_this_run, converged, python_step, refuse, show_plan
 from tasks.heroku.pool import PoolCheck, parse_pool_size
+from tasks.migrations.history import ALL_TABLES_SQL
+from tasks.operations.common import (
+    changed_in_this_run,
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    python_step,
+    refuse,
+    show_plan,
+)
+from tasks.plan import Planner
 
 
 def _app(plan: Planner) -> HerokuApp:

@@ -7,12 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 from pyinfra.context import state
 
 from tasks.migrations import expected, parsed
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    python_step,
+    refuse,
+    show_plan,
+)
 from tasks.plan import MigrationsPart, Planner
-from tasks.operations.common import converged, python_step, refuse, show_plan
 
 
 @operation()
@@ -44,7 +49,7 @@ def proven_locally(plan: Planner):
     from tasks.migrations import shadow  # psycopg: imported only when there is work
 
     def prove(log: Callable[[str], None]) -> str:
-        snapshot, version = shadow.prove(service, migrations, log, seed_files)
+        snapshot, version = shadow.prove(service, migrations, log, seed_files, plan.target)
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
         parsed.save(Path(state_dir), migrations)  # each file split once: later runs read where its statements are

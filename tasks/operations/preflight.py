@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from tasks.facts import SchemaPrivileges, Unreadable, read
 from tasks.migrations import privileges
-from tasks.plan import Planner
 from tasks.operations.common import converged, operation, refuse
+from tasks.plan import Planner
 
 
 @operation()

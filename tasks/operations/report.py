@@ -7,16 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyinfra import host
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
 
 from tasks.core import reports
-from tasks.schema import catalog
-from tasks.migrations import expected
-from tasks.schema import report
-from tasks.schema import picture as schema_picture
 from tasks.facts import CatalogSnapshot, RowCounts, Unreadable, read
+from tasks.migrations import expected
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    will_check,
+)
 from tasks.plan import Planner
-from tasks.operations.common import converged, planning, will_check
+from tasks.schema import catalog, report
+from tasks.schema import picture as schema_picture
 
 
 @operation()

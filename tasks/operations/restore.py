@@ -7,13 +7,32 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
+from pyinfra import host
 
-from tasks.backups.dump import BackupError
+from tasks.backups import listing, store
 from tasks.backups import restore as restoring
-from tasks.backups import store
+from tasks.backups.dump import BackupError
+from tasks.backups.heroku_capture import heroku_capture_recorded
 from tasks.facts import CatalogSnapshot, Unreadable, read
-from tasks.operations.common import planning, python_step, refuse, show_plan
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    python_step,
+    refuse,
+    show_plan,
+)
+
+_shown: list[str] = []
+
+
+def show_once(lines: list[str]) -> None:
+    """The listing, printed once whether pyinfra runs the op's body to plan (``--dry``, the prompt) or
+    only to execute it (``-y``)."""
+    if lines != _shown:
+        _shown[:] = lines
+        for line in lines:
+            host.log(line)
 
 
 def _catalog(service: str) -> dict | None:
@@ -25,21 +44,28 @@ def _catalog(service: str) -> dict | None:
 
 
 @operation(is_idempotent=False, idempotent_notice="Restores every time it is run, after confirmation.")
-def restored(service: str, backup: str | None, confirm: str | None, database: str, label: str):
+def restored(service: str, backup: str | None, confirm: str | None, database: str, label: str, backup_dir: str):
     """
-    Return the target to exactly the state of a verified backup, after the target's name was typed.
+    Return the target to exactly the state of a verified backup of it, after the target's name was
+    typed, keeping a verified backup of what it replaces.
 
     + service: the service name of the target database
-    + backup: path of a ``.dump`` file with its manifest beside it (the backup of a target that held
-      nothing is its manifest alone: ``.json``; restoring it empties the target again)
+    + backup: a backup's ``.dump`` file (a bare file name is looked up in ``backup_dir/target``) with
+      its manifest beside it (the backup of a target that held nothing is its manifest alone:
+      ``.json``; restoring it empties the target again); none: list the verified backups of the target
     + confirm: must equal ``database``, or nothing happens
     + database: the target's database name
-    + label: what to call the target in messages
+    + label: what to call the target in messages (its redacted URL: its server is part of its identity)
+    + backup_dir: the run's BACKUP_DIR
 
-    The dump's sha256 is checked against its manifest before the target is touched. Then, in one
-    transaction: every object the role owns is dropped (so what was created after the backup goes
-    too), the dump is restored (``--no-owner --no-acl``), and the catalog and every table's row count
-    are compared with the manifest's; the transaction commits only when they are equal.
+    The backup must be of this target (server and database name, as its manifest records them) and
+    its dump's sha256 must be its manifest's, before the target is touched. Then a verified backup of
+    the target as it is now is taken into ``backup_dir/target`` (restoring that one undoes this
+    restore). Then, in one transaction: every object the role owns is dropped (so what was created
+    after the backup goes too), the dump is restored (``--no-owner --no-acl``), and the catalog and
+    every table's row count are compared with the manifest's; the transaction commits only when they
+    are equal. An application's lock makes it wait a bounded time, again a few times, then fail naming
+    the session.
 
     **Example:**
 
@@ -48,16 +74,30 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         restore.restored(
             name="Backup restored",
             service="target",
-            backup="backups/target/app-20261123T101500000000Z.dump",
+            backup="app-20261123T101500000000Z.dump",
             confirm="app",
             database="app",
             label="postgres://app:***@db.example.com:5432/app",
+            backup_dir="backups",
         )
     """
+    folder = Path(backup_dir) / "target"
+    ident = store.identity(label, database)
+    known = listing.candidates(folder, database, ident)
     if not backup:
-        yield from refuse("no backup named: pass --data backup=backups/<source|target>/<file>.dump")
+        show_once(listing.listing(known, f"{folder}/")
+                  + [f"restore one with --data backup=FILE --data confirm={database}"])
+        converged(f"listed {len(known)} verified backup(s) of {label}; nothing was changed")
         return
-    dump = Path(backup)
+    found = listing.find(backup, folder)
+    if found is None:
+        names = ", ".join(b.path.name for b in known[:5]) + (" …" if len(known) > 5 else "")
+        yield from refuse(f"backup {backup} not found (neither as given nor in {folder}/): "
+                          + (f"the verified backups of this target are {names}" if known
+                             else f"there is no verified backup of this target in {folder}/")
+                          + "; run restore.py without backup= to list them; nothing was changed")
+        return
+    dump = found
     if store.is_empty_backup(store.read_manifest(dump)):
         dump = store.manifest_path(dump)  # the backup of an empty target is its manifest (named .dump or .json)
     try:
@@ -65,22 +105,30 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
     except BackupError as exc:
         yield from refuse(str(exc))
         return
+    foreign = listing.not_this_database(manifest, database, ident)
+    if foreign:
+        yield from refuse(f"{dump.name} is not a backup of this target ({foreign}): restoring it would replace "
+                          f"{database} with another database; pick a backup of this target (restore.py without "
+                          "backup= lists them); nothing was changed")
+        return
     if confirm != database:
         yield from refuse(
             f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); nothing was changed"
         )
         return
-    if store.is_empty_backup(manifest) and manifest.get("database") != database:
-        yield from refuse(f"{dump.name} records that database {manifest.get('database')} held nothing, and the target is "
-                          f"database {database}: restoring it would only drop {database}'s objects; name a backup of "
-                          f"{database} (they are in its backup folder); nothing was changed")
-        return
     if planning():
         current = _catalog(service)
-        show_plan([f"restore {dump.name} (taken {manifest.get('created_at', '?')}) into {label}, in one transaction:"]
+        show_plan([f"first: take a verified backup of {label} as it is now into {folder}/ "
+                   "(restoring it undoes this restore)",
+                   f"restore {dump.name} (taken {manifest.get('created_at', '?')}) into {label}, in one transaction:"]
                   + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
 
     def run(log) -> str:
+        from tasks.backups import dump as dumping
+
+        before = dumping.take_backup(service, folder, label, None, log)
+        undo = f"the target as it was is backup {before.path.name} (restore it to undo)"
+        log(f"backup {before.path} verified: the target as it was before this restore")
         outcome = restoring.restore_exactly(service, dump, manifest, log)
         differences = restoring.mismatches(manifest, outcome)
         if not outcome.committed or differences:
@@ -90,10 +138,11 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         rows = sum(outcome.rows.values())
         if store.is_empty_backup(manifest):
             log(f"restored {dump.name}: the target holds nothing again, as recorded; its catalog equals the manifest's")
-            return f"restored {dump.name} (the target is empty again)"
+            return f"restored {dump.name} (the target is empty again); {undo}"
         log(f"restored {dump.name}: {len(outcome.rows)} tables, {rows:,} rows; catalog and every table's row count "
             "equal to the manifest" + ("" if manifest.get("catalog") else " (an older manifest: row counts only)"))
-        return f"restored {dump.name}"
+        log(undo)
+        return f"restored {dump.name}; {undo}"
 
     yield python_step(run)
 
@@ -122,14 +171,22 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
             backup_dir="backups",
         )
     """
-    if not backup or not re.fullmatch(r"[abr]\d+", backup):
+    folder = Path(backup_dir) / "target"
+    known = listing.heroku_candidates(folder, app)
+    if not backup:
+        show_once(listing.listing(known, f"{folder}/ (the Heroku backups the deploy captured)")
+                  + [f"restore one with --data backup=b005 --data confirm={app}"])
+        converged(f"listed {len(known)} recorded Heroku backup(s) of {app}; nothing was changed")
+        return
+    if not re.fullmatch(r"[abr]\d+", backup):
         yield from refuse(f"name the Heroku backup by its id: --data backup=b005 (heroku pg:backups -a {app} lists them)")
         return
-    path = store.heroku_manifest_path(Path(backup_dir) / "target", app, backup)
+    path = store.heroku_manifest_path(folder, app, backup)
     manifest = store.read_json(path)
     if not store.is_restorable(manifest):
+        ids = ", ".join(str(b.manifest.get("backup_id")) for b in known[:5]) or "none"
         yield from refuse(f"Heroku backup {backup} of {app} has no manifest ({path} is missing or unreadable): "
-                          "restore.py restores the backups the deploy captured (it records each one then); "
+                          f"restore.py restores the backups the deploy captured (recorded: {ids}); "
                           f"restore another with heroku pg:backups:restore {backup} DATABASE_URL -a {app} yourself")
         return
     if confirm != app:
@@ -138,12 +195,16 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
         return
     if planning():
         current = _catalog(service)
-        show_plan([f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
+        show_plan([f"first: capture a Heroku backup of {app}'s database as it is now "
+                   "(restoring it undoes this restore)",
+                   f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
                   + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
     from tasks.backups import dump
     from tasks.heroku import app as heroku_app
 
     def run(log) -> str:
+        before = heroku_capture_recorded(app, service, folder, log)[0].split()[0]
+        undo = f"the database as it was is Heroku backup {before} (restore it to undo)"
         heroku_app.restore_backup(app, backup, log)
         state = dump.database_state(service)
         differences = restoring.mismatches(manifest, restoring.Outcome(True, state["catalog"], state["rows"]))
@@ -153,6 +214,7 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
                               f"see heroku pg:backups:info {backup} -a {app}")
         log(f"restored Heroku backup {backup}: {len(state['rows'])} tables, {sum(state['rows'].values()):,} rows; "
             "catalog and every table's row count equal to the manifest")
-        return f"restored Heroku backup {backup}"
+        log(undo)
+        return f"restored Heroku backup {backup}; {undo}"
 
     yield python_step(run)

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
-
+from tasks.operations.common import (
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    planning,
+    python_step,
+    refuse,
+    show_plan,
+)
 from tasks.plan import Planner, SeedTable
-from tasks.operations.common import converged, planning, python_step, refuse, show_plan
 
 SAMPLE_NOTE = "first ten keys"
 

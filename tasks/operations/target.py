@@ -4,11 +4,14 @@ Target reachable: connect over the run's service file, check TLS and client vers
 
 from __future__ import annotations
 
-from tasks.operations.common import operation  # pyinfra's, guarded: any error ends as one line
-
 from tasks.facts import ServerInfo, Unreadable, read
+from tasks.operations.common import (
+    client_too_old,
+    converged,
+    operation,  # pyinfra's, guarded: any error ends as one line
+    refuse,
+)
 from tasks.plan import Planner
-from tasks.operations.common import client_too_old, converged, refuse
 
 
 @operation()

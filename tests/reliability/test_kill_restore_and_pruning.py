@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tasks.backups import store
+from tasks.backups import pruning, store
 from tests.reliability.counts import add
 from tests.support import ROOT, catalog_and_data, query, wait_for_query
 
@@ -63,8 +63,8 @@ def test_restore_killed_mid_transaction_leaves_the_target_whole_and_a_rerun_rest
 PRUNE = """
 import sys
 from pathlib import Path
-from tasks.backups import store
-store.tidy(Path(sys.argv[1]), "app", keep=int(sys.argv[2]))
+from tasks.backups import pruning
+pruning.tidy(Path(sys.argv[1]), "app", keep=int(sys.argv[2]))
 """
 
 
@@ -105,7 +105,7 @@ def test_pruning_killed_anywhere_loses_nothing_and_a_rerun_keeps_exactly_backup_
         assert all(store.check_file(d, store.read_manifest(d)) is None for d in left), "a backup lost its manifest"
         assert (folder / "app-20250101T000000Z.dump").exists()
         assert not list(folder.glob(f"*{store.SET_ASIDE}"))
-        store.tidy(folder, "app", keep)
+        pruning.tidy(folder, "app", keep)
         assert sorted(folder.glob("app-2026*.dump")) == made[-keep:]
         assert sorted(p.name for p in folder.glob("*.json")) == sorted(d.with_suffix(".json").name for d in made[-keep:])
         assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.name != store.LOCK_NAME]

@@ -11,7 +11,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.backups import empty, store
+from tasks.backups import empty, pruning, store
 from tasks.migrations.plan import AppliedRow, TargetHistory
 
 NOTHING = TargetHistory(table_exists=False, user_tables=0, leftovers=0)
@@ -60,7 +60,7 @@ def test_a_record_is_a_verified_backup_counted_and_pruned_like_a_dump(tmp_path):
     third = record(tmp_path, "app", 3)
     assert [b.path for b in store.scan(tmp_path, "app").verified] == [first, second, third]
     assert store.check_file(first, json.loads(first.read_text())) is None
-    done = store.tidy(tmp_path, "app", keep=2)
+    done = pruning.tidy(tmp_path, "app", keep=2)
     assert done.pruned == [first] and not done.orphans and not done.set_aside
     assert not first.exists() and second.exists() and third.exists()
     assert first.name in done.describe(2)
@@ -68,7 +68,7 @@ def test_a_record_is_a_verified_backup_counted_and_pruned_like_a_dump(tmp_path):
 
 def test_a_record_is_never_removed_as_a_manifest_without_its_dump(tmp_path):
     kept = record(tmp_path, "app", 1)
-    assert store.remove_orphan_manifests(tmp_path, "app") == []
+    assert pruning.remove_orphan_manifests(tmp_path, "app") == []
     assert kept.exists()
 
 
@@ -92,5 +92,5 @@ def test_a_manifest_that_only_claims_to_be_empty_is_not_a_backup(tmp_path):
 def test_records_of_two_databases_never_prune_each_other(tmp_path):
     mine = [record(tmp_path, "app", n) for n in (1, 2)]
     other = record(tmp_path, "other", 1)
-    store.tidy(tmp_path, "app", keep=1)
+    pruning.tidy(tmp_path, "app", keep=1)
     assert not mine[0].exists() and mine[1].exists() and other.exists()

@@ -12,7 +12,7 @@ import stat
 import subprocess
 import sys
 
-from tasks.backups import store
+from tasks.backups import pruning, store
 
 LISTING = """;
 ; Archive created at 2026-11-30 11:00:00 UTC
@@ -53,7 +53,7 @@ def test_pruning_keeps_exactly_keep_and_never_touches_a_file_without_manifest(tm
     own = [backup(tmp_path, "app", n) for n in range(1, 6)]
     users = backup(tmp_path, "app", 9, manifest=False)  # the user's own app-20260109T…Z.dump
     other_db = backup(tmp_path, "other", 1)
-    done = store.tidy(tmp_path, "app", keep=2)
+    done = pruning.tidy(tmp_path, "app", keep=2)
     assert done.pruned == own[:3]
     assert sorted(p for p in tmp_path.glob("*.dump")) == sorted(own[3:] + [users, other_db])
     assert not store.manifest_path(own[0]).exists()
@@ -72,7 +72,7 @@ def test_moved_files_are_reverified_by_sha256_not_deleted(tmp_path):
         os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns // 10**9 * 10**9 - 10**9))
     found = store.scan(tmp_path, "app")
     assert [b.path for b in found.verified] == kept and len(found.reverified) == 3
-    done = store.tidy(tmp_path, "app", keep=10)
+    done = pruning.tidy(tmp_path, "app", keep=10)
     assert done.pruned == [] and done.refreshed == kept
     assert all(store.file_matches(p, store.read_manifest(p)) for p in kept)  # next run: no hashing
 
@@ -80,7 +80,7 @@ def test_moved_files_are_reverified_by_sha256_not_deleted(tmp_path):
 def test_a_dump_that_fails_verification_is_set_aside_and_reported(tmp_path):
     good, bad = backup(tmp_path, "app", 1), backup(tmp_path, "app", 2)
     bad.write_bytes(b"dumq\x02")  # same size, other bytes
-    done = store.tidy(tmp_path, "app", keep=10)
+    done = pruning.tidy(tmp_path, "app", keep=10)
     assert [p for p, *_ in done.set_aside] == [bad] and "sha256" in done.describe(10)
     assert not bad.exists() and (tmp_path / (bad.name + store.SET_ASIDE)).exists()
     assert (tmp_path / (store.manifest_path(bad).name + store.SET_ASIDE)).exists() and good.exists()
@@ -90,17 +90,17 @@ def test_pruning_waits_for_no_writer_and_deletes_nothing_while_one_writes(tmp_pa
     for n in range(1, 5):
         backup(tmp_path, "app", n)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from tasks.backups import store\n"
-        f"with store.writing(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)\n")],
+        "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
+        f"with pruning.writing(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)\n")],
         stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     try:
         assert holder.stdout.readline().strip() == "held"
-        done = store.tidy(tmp_path, "app", keep=1)
+        done = pruning.tidy(tmp_path, "app", keep=1)
         assert done.postponed and done.pruned == [] and len(list(tmp_path.glob("*.dump"))) == 4
     finally:
         holder.kill()
         holder.wait()
-    assert len(store.tidy(tmp_path, "app", keep=1).pruned) == 3
+    assert len(pruning.tidy(tmp_path, "app", keep=1).pruned) == 3
 
 
 def test_manifests_and_lock_are_private_whatever_the_umask(tmp_path):
@@ -108,7 +108,7 @@ def test_manifests_and_lock_are_private_whatever_the_umask(tmp_path):
     try:
         (tmp_path / "deep").mkdir(mode=0o755)
         path = backup(tmp_path / "deep", "app", 1)
-        store.tidy(tmp_path / "deep", "app", keep=1)
+        pruning.tidy(tmp_path / "deep", "app", keep=1)
     finally:
         os.umask(old)
     assert stat.S_IMODE(store.manifest_path(path).stat().st_mode) == 0o600
@@ -131,8 +131,8 @@ def test_databases_whose_names_sanitise_alike_never_prune_each_others_backups(tm
     url = "postgresql://u:***@db:5432/x"
     space, underscore = own_backup(tmp_path, "sp ace", 1, url), own_backup(tmp_path, "sp_ace", 2, url)
     assert store.NAME.fullmatch(space.name)["db"] != store.NAME.fullmatch(underscore.name)["db"]
-    assert store.tidy(tmp_path, "sp_ace", keep=1, ident=store.identity(url, "sp_ace")).pruned == []
-    assert store.tidy(tmp_path, "sp ace", keep=1, ident=store.identity(url, "sp ace")).pruned == []
+    assert pruning.tidy(tmp_path, "sp_ace", keep=1, ident=store.identity(url, "sp_ace")).pruned == []
+    assert pruning.tidy(tmp_path, "sp ace", keep=1, ident=store.identity(url, "sp ace")).pruned == []
     assert space.exists() and underscore.exists()
 
 
@@ -140,20 +140,20 @@ def test_the_same_database_name_on_two_servers_sharing_a_folder_is_two_groups(tm
     one, two = "postgresql://u:***@db1:5432/app", "postgresql://u:***@db2:5433/app"
     first = own_backup(tmp_path, "app", 1, one)
     second = own_backup(tmp_path, "app", 2, two)
-    assert store.tidy(tmp_path, "app", keep=1, ident=store.identity(two, "app")).pruned == []
+    assert pruning.tidy(tmp_path, "app", keep=1, ident=store.identity(two, "app")).pruned == []
     assert first.exists() and second.exists()
     newer = own_backup(tmp_path, "app", 3, one)
-    assert store.tidy(tmp_path, "app", keep=1, ident=store.identity(one, "app")).pruned == [first]
+    assert pruning.tidy(tmp_path, "app", keep=1, ident=store.identity(one, "app")).pruned == [first]
     assert second.exists() and newer.exists()
 
 
 def test_a_second_set_aside_of_the_same_name_never_overwrites_the_first(tmp_path):
     first = backup(tmp_path, "app", 1)
     first.write_bytes(b"dumX\x01")  # same size, other bytes
-    store.tidy(tmp_path, "app", keep=10)
+    pruning.tidy(tmp_path, "app", keep=10)
     again = backup(tmp_path, "app", 1, data=b"next")  # a new file under the same name, damaged too
     again.write_bytes(b"nexX\x01")
-    done = store.tidy(tmp_path, "app", keep=10)
+    done = pruning.tidy(tmp_path, "app", keep=10)
     asides = sorted(p.name for p in tmp_path.glob("*.dump.set-aside*"))
     assert asides == [first.name + ".set-aside", first.name + ".set-aside-2"]
     assert (tmp_path / asides[0]).read_bytes() == b"dumX\x01" and (tmp_path / asides[1]).read_bytes() == b"nexX\x01"
@@ -166,7 +166,7 @@ def test_a_kept_backup_corrupted_in_place_with_size_and_mtime_kept_is_set_aside_
     newest.write_bytes(b"dumX\x03")  # same size; mtime put back: only sha256 can tell
     os.utime(newest, ns=(info.st_atime_ns, info.st_mtime_ns))
     assert [b.path for b in store.scan(tmp_path, "app").verified][-1] == newest  # the cheap check is fooled
-    done = store.tidy(tmp_path, "app", keep=2)
+    done = pruning.tidy(tmp_path, "app", keep=2)
     assert [p for p, *_ in done.set_aside] == [newest] and "sha256" in done.describe(2)
     assert done.pruned == [] and old.exists() and middle.exists()  # two good ones are kept
     assert (tmp_path / (newest.name + store.SET_ASIDE)).exists()
@@ -174,7 +174,7 @@ def test_a_kept_backup_corrupted_in_place_with_size_and_mtime_kept_is_set_aside_
 
 def test_pruning_names_the_backups_it_deletes(tmp_path):
     own = [backup(tmp_path, "app", n) for n in range(1, 4)]
-    text = store.tidy(tmp_path, "app", keep=1).describe(1)
+    text = pruning.tidy(tmp_path, "app", keep=1).describe(1)
     assert own[0].name in text and own[1].name in text and own[2].name not in text
 
 
@@ -183,7 +183,7 @@ def test_a_manifest_whose_dump_is_gone_is_named_and_a_corrupt_one_is_reported_an
     gone.unlink()
     corrupt = store.manifest_path(kept)
     corrupt.write_text("{bad")
-    done = store.tidy(tmp_path, "app", keep=1)
+    done = pruning.tidy(tmp_path, "app", keep=1)
     text = done.describe(1)
     assert store.manifest_path(gone).name in text and "is gone" in text
     assert corrupt.name in text and "unreadable" in text
@@ -192,23 +192,23 @@ def test_a_manifest_whose_dump_is_gone_is_named_and_a_corrupt_one_is_reported_an
 
 def test_a_writer_says_it_waits_for_a_pruning_run_and_gives_up_after_the_bound_naming_it(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from tasks.backups import store\n"
-        f"with store.pruning(Path({str(tmp_path)!r})) as mine:\n    print('held', mine, flush=True); time.sleep(30)\n")],
+        "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
+        f"with pruning.pruning(Path({str(tmp_path)!r})) as mine:\n    print('held', mine, flush=True); time.sleep(30)\n")],
         stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     said = []
     try:
         assert holder.stdout.readline().strip() == "held True"
         try:
-            with store.writing(tmp_path, said.append, wait_s=0.5):
+            with pruning.writing(tmp_path, said.append, wait_s=0.5):
                 raise AssertionError("the lock was had while another run pruned")
-        except store.FolderLocked as exc:
+        except pruning.FolderLocked as exc:
             message = str(exc)
     finally:
         holder.kill()
         holder.wait()
     assert len(said) == 1 and "waiting up to" in said[0] and f"process {holder.pid}" in said[0]
     assert f"process {holder.pid}" in message and "\n" not in message
-    with store.writing(tmp_path, said.append, wait_s=0.5):  # the holder is gone: no wait
+    with pruning.writing(tmp_path, said.append, wait_s=0.5):  # the holder is gone: no wait
         pass
     assert len(said) == 1
 
@@ -217,5 +217,5 @@ def test_backups_from_before_identities_are_still_grouped_by_their_database_name
     url = "postgresql://u:***@db:5432/app"
     legacy = [backup(tmp_path, "app", n) for n in (1, 2)]  # manifests without "identity"
     newest = own_backup(tmp_path, "app", 3, url)
-    assert store.tidy(tmp_path, "app", keep=2, ident=store.identity(url, "app")).pruned == [legacy[0]]
+    assert pruning.tidy(tmp_path, "app", keep=2, ident=store.identity(url, "app")).pruned == [legacy[0]]
     assert legacy[1].exists() and newest.exists()

@@ -21,7 +21,7 @@ def test_an_actionable_error_is_its_own_first_line():
      "the role lacks a privilege: permission denied for schema public: grant it"),
     (psycopg.errors.DiskFull("could not extend file"), "the database server's disk is full: could not extend file"),
     (psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
-     "the database server was shut down"),
+     "the server ended the session (pg_terminate_backend, or a shutdown)"),
     (psycopg.OperationalError("server closed the connection unexpectedly"),
      "the connection to the database was lost: server closed the connection unexpectedly: run again"),
     (psycopg.errors.UndefinedTable("relation \"x\" does not exist"), "the database refused a statement"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.backups import store
+from tasks.backups import pruning, store
 from tasks.core import private, reports
 from tasks.core.errors import describe
 from tasks.core.private import LinkRefused, write_private
@@ -37,7 +37,7 @@ def test_a_symlinked_backup_lock_is_refused_and_its_target_kept(tmp_path):
     folder.mkdir(parents=True)
     (folder / store.LOCK_NAME).symlink_to(target)
     with pytest.raises(LinkRefused) as caught:
-        with store.writing(folder):
+        with pruning.writing(folder):
             pass
     assert untouched(target)
     assert describe(caught.value).startswith(f"{folder / store.LOCK_NAME} is a symbolic link")

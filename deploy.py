@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
 
-from tasks.operations import backups, data, health, migrations, preflight, report, schema, seed, target
+from tasks.operations import backups, data, health, migrations, preflight, report, risk, schema, seed, target
 from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
@@ -70,6 +70,13 @@ if app:
 preflight.privileges_sufficient(
     name=state("Target privileges sufficient"), service="target", migrations=run.migrations,
     baseline_version=settings.baseline_version,
+)
+
+# 3c. The pending migrations' risk measured on the target (locks, rewrites, sizes, squawk) and the
+#     rows they would fail on: a high risk or failing data stops the run before the backup.
+risk.measured(
+    name=state("Migration risk measured"), service="target", migrations=run.migrations, state_dir=state_dir,
+    table_mb=settings.risk_table_mb, fail_on=settings.risk_fail_on, baseline_version=settings.baseline_version,
 )
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture).

@@ -59,6 +59,9 @@ class Settings:
     health_long_query_s: float = 60.0
     health_idle_s: float = 60.0
     health_fail_on: str = "red"
+    risk_table_mb: float = 100.0
+    risk_fail_on: str = "high"
+    lock_retry_s: float = 60.0
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
     pool_var: str = "DB_POOL_MAX"
@@ -198,6 +201,17 @@ def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
     return seconds
 
 
+def _megabytes(values: Mapping[str, str], key: str, default: float) -> float:
+    raw = values.get(key, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1
+    if value < 0 or not math.isfinite(value):
+        raise SettingsError(f"{key}: {raw!r} is not a size in megabytes: set for example {key}={default:g}")
+    return value
+
+
 # PostgreSQL's time units for lock_timeout / statement_timeout (a bare number is milliseconds), and
 # their limit: an int of milliseconds (guc.c: INT_MAX ms, about 24.8 days).
 PG_TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "": 1}
@@ -290,6 +304,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
         health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
+        risk_table_mb=_megabytes(values, "RISK_TABLE_MB", 100.0),
+        risk_fail_on=_choice(values, "RISK_FAIL_ON", ("high", "never")),
+        lock_retry_s=_seconds(values, "LOCK_RETRY_S", 60.0),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_report_dir(values, cwd),
         pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),

@@ -33,6 +33,7 @@ class Summary:
     rows: dict[str, Row] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
     health: list[str] = field(default_factory=list)
+    risk: list[str] = field(default_factory=list)  # the pending statements' risk lines (tasks.operations.risk)
     places: dict[str, str] = field(default_factory=dict)
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
@@ -150,6 +151,7 @@ def document(rows: list[Row], summary: Summary) -> dict:
         "ok": not any(r.status == "failed" for r in rows),
         "states": [asdict(r) for r in rows],
         "health": summary.health,
+        "risk": summary.risk,
         "places": summary.places,
     }
 

@@ -239,6 +239,32 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             conn.execute("ROLLBACK")
 
 
+def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, observer) -> None:
+    """
+    The proof's way (:mod:`tasks.risk.observe`): the same transaction as :func:`apply_in_transaction`,
+    but a round trip per statement, so ``observer.after`` reads what the statement holds and rewrote.
+    """
+    prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
+    index = -1
+    try:
+        conn.execute("BEGIN")
+        observer.start(conn, migration)
+        for index, statement in enumerate(migration.statements):
+            _simple(conn, sql.SQL(prefix + statement.text + "\n"))
+            observer.after(conn, migration, statement)
+        index = -1
+        _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ")
+                + _record_sql(migration, "applied", None, by) + sql.SQL("; COMMIT"))
+    except psycopg.Error as exc:
+        if exc.sqlstate == LOCK_LOST:
+            raise _lock_lost(migration) from None
+        statement = migration.statements[index] if index >= 0 else None
+        raise _failure(migration, exc, statement.offset if statement else None, len(prefix) if statement else 0) from None
+    finally:
+        if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+
+
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
     names = list(migration.concurrent_indexes)
     if not names:
@@ -282,6 +308,7 @@ def apply_migrations(
     baseline_version: int | None,
     limits: Limits,
     on_event: Callable[[str], None] = lambda message: None,
+    observer=None,
 ) -> MigrationPlan:
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out."""
     conn = connect(conninfo)
@@ -303,6 +330,8 @@ def apply_migrations(
             started = time.monotonic()
             if migration.no_transaction:
                 apply_without_transaction(conn, migration, limits, by, on_event)
+            elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
+                apply_observed(conn, migration, limits, by, observer)
             else:
                 apply_in_transaction(conn, migration, limits, by)
             elapsed = (time.monotonic() - started) * 1000

@@ -48,10 +48,11 @@ def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None])
 
 
 def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
-          seed_files: list | None = None) -> tuple[dict[str, Any], str]:
+          seed_files: list | None = None, observer=None) -> tuple[dict[str, Any], str]:
     """
     Apply every file (then load the seed files) on a new shadow database, as a role that is not a
     superuser and owns it (:mod:`tasks.migrations.proof_role`); return (catalog, server version).
+    An ``observer`` (:class:`tasks.risk.observe.Observer`) sees each statement's locks and rewrites.
     """
     admin = connect(conninfo(service))
     name = f"pgconverge_shadow_{os.getpid()}_{secrets.token_hex(4)}"
@@ -82,7 +83,8 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
                 raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "
                                      f"the source server ({why}): {fix}") from None
         try:
-            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"))
+            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
+                             observer=observer)
         except MigrationError as exc:
             raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
                                  "superuser, like the target's; the target was not touched)") from None

@@ -54,7 +54,11 @@ def proven_locally(service: str, migrations: list[Migration], state_dir: str, se
     from tasks.migrations import shadow  # psycopg: imported only when there is work
 
     def prove(log) -> None:
-        snapshot, version = shadow.prove(service, migrations, log, seed_files)
+        from tasks.risk import observe
+
+        observer = observe.Observer()
+        snapshot, version = shadow.prove(service, migrations, log, seed_files, observer)
+        observe.save(Path(state_dir), observer)  # each statement's locks and rewrites, for the risk plan
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
         parsed.save(Path(state_dir), migrations)  # each file split once: later runs read where its statements are

@@ -1,0 +1,94 @@
+"""
+Migration risk measured on the target before the backup (docs/risk.md): squawk's findings, each
+pending statement's lock, rewrite and table (size, rows, writes, lock holders), the rows that will
+make a statement fail, and the gate. Read-only; a refusal stops the run before any backup or change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.core import summary
+from tasks.facts import FactError, MigrationHistory, ServerInfo, read
+from tasks.migrations.files import Migration
+from tasks.migrations.plan import plan_migrations
+from tasks.operations.common import converged, operation, refuse, show_plan
+from tasks.risk import assess, datacheck, gate, lint, render
+from tasks.risk.facts import FailingRows, TableSizes
+from tasks.risk.size import sizes_sql
+
+
+def data_failures(service: str, pending: list[Migration], risks: list, sizes: dict) -> tuple[list[str], list[str]]:
+    """(refusals, notes): the rows each checkable statement would fail on."""
+    failures, notes = [], []
+    for risk in assess.checkable(pending, risks):
+        table = sizes.get(risk.table)
+        if table is None or table.bytes == 0:
+            continue  # made in this run, or empty: nothing can fail
+        parent = sizes.get(risk.check.references) if risk.check.kind == "foreign key" else None
+        query = datacheck.check_sql(risk.check, table, parent)
+        if query is None:
+            continue
+        answer = read(FailingRows, service, query)
+        if isinstance(answer, FactError):
+            notes.append(f"{risk.file}:{risk.line} data not checked ({answer['error']})")
+            continue
+        count, example = answer
+        if count:
+            failures.append(datacheck.Failure(risk, count, example).message)
+    return failures, notes
+
+
+@operation()
+def measured(service: str, migrations: list[Migration], state_dir: str, table_mb: float = 100.0,
+             fail_on: str = "high", baseline_version: int | None = None):
+    """
+    Measure the pending migrations' risk on the target, and stop on a high one or on data that will fail.
+
+    + service: the service name of the target database
+    + migrations: the files, as read by ``tasks.migrations.files.read_migrations``
+    + state_dir: where the proof keeps what it observed (locks and rewrites per statement)
+    + table_mb: RISK_TABLE_MB, the size above which a rewrite, index build or validation is a high risk
+    + fail_on: RISK_FAIL_ON, ``high`` (stop) or ``never`` (only report)
+    + baseline_version: as for ``migrations.applied``
+
+    Read-only. Prints one line per pending statement that locks an existing table, and squawk's findings.
+
+    **Example:**
+
+    .. code:: python
+
+        risk.measured(name="Migration risk measured", service="target",
+                      migrations=read_migrations(Path("files/migrations")), state_dir=".pgconverge")
+    """
+    history = read(MigrationHistory, service)
+    if isinstance(history, FactError):
+        converged("history not readable here: the migrations step reports it")
+        return
+    plan = plan_migrations(migrations, history, baseline_version)
+    if plan.problems or not plan.pending:
+        converged("no pending migration")
+        return
+    pending = list(plan.pending)
+    risks = assess.assess(pending, Path(state_dir))
+    names = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
+    sizes = read(TableSizes, service, sizes_sql(names)) if names else {}
+    if isinstance(sizes, FactError):
+        yield from refuse(f"cannot read the sizes of the tables the migrations touch: {sizes['error']}")
+        return
+    lines = render.risk_lines(risks, sizes, table_mb)
+    info = read(ServerInfo, service)
+    version = info["version"] if not isinstance(info, FactError) else "17"
+    findings, note = lint.lint(pending, version)
+    lines += [finding.text for finding in findings] + ([note] if note else [])
+    failures, notes = data_failures(service, pending, risks, sizes)
+    lines += notes
+    summary.current().risk = lines  # latest-run.json
+    show_plan([f"risk: {line}" for line in lines])
+    refusals = failures + gate.refusals(risks, sizes, table_mb, fail_on)
+    if refusals:
+        yield from refuse(refusals[0] + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
+        return
+    high = sum(gate.high(r, sizes.get(r.table), table_mb) for r in risks)
+    converged(f"{len(risks)} table lock(s) measured, {high} high risk(s)"
+              f"{' accepted or reported only' if high else ''}, {len(findings)} squawk finding(s)")

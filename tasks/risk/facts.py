@@ -1,0 +1,20 @@
+"""The target's facts the risk plan reads (read-only, in the facts session: :mod:`tasks.core.fact`)."""
+
+from __future__ import annotations
+
+from tasks.core.fact import DatabaseFact
+from tasks.risk import datacheck, size
+
+
+class TableSizes(DatabaseFact):
+    """Size, estimated rows, writes and lock holders of the named tables (SQL from :func:`size.sizes_sql`)."""
+
+    def parse(self, rows):
+        return size.parse_sizes(rows)
+
+
+class FailingRows(DatabaseFact):
+    """(count, example) of the rows a pending statement would fail on (SQL from :func:`datacheck.check_sql`)."""
+
+    def parse(self, rows):
+        return datacheck.parse_check(rows)

@@ -1,0 +1,121 @@
+"""
+Migration risk measured on the real target (issue 27), PostgreSQL the oracle: the gate and the data
+checks refuse before any backup with the target unchanged; sizes are pg_total_relation_size; the
+proof's observed locks are those pg_locks shows in a session of the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from tests.support import admin, catalog_and_data, query
+
+pytestmark = pytest.mark.cluster
+
+
+def first_run(project) -> None:
+    done = project.deploy()
+    assert done.code == 0, done.output
+
+
+def backups_taken(project) -> list:
+    folder = project.tmp / "backups" / "target"
+    return sorted(folder.glob("*")) if folder.exists() else []
+
+
+def test_data_that_will_fail_stops_before_backup_and_names_file_table_count_key(project):
+    first_run(project)
+    query(project.target_db, "INSERT INTO rooms (slug, name) VALUES ('a', 'A'), ('b', 'B')")
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("005_owner_required.sql", "ALTER TABLE rooms ALTER COLUMN created_by SET NOT NULL;\n")
+    done = project.deploy()
+    assert done.code != 0
+    assert "005_owner_required.sql line 1" in done.output and "table rooms" in done.output
+    assert "2 row(s) hold NULL" in done.output and "e.g. key (" in done.output
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("ALTER TABLE users ADD CONSTRAINT users_name_unique UNIQUE (display_name);\n", "value(s) are duplicated"),
+    ("ALTER TABLE users ADD CONSTRAINT users_name_short CHECK (length(display_name) < 3);\n", "violate it"),
+])
+def test_unique_and_check_over_bad_rows_refused(project, sql, says):
+    first_run(project)
+    query(project.target_db, "INSERT INTO users (email, display_name) VALUES ('a@x', 'same'), ('b@x', 'same')")
+    before = catalog_and_data(project.target_db)
+    project.write_migration("005_constraint.sql", sql)
+    done = project.deploy()
+    assert done.code != 0 and says in done.output and "005_constraint.sql line 1" in done.output, done.output
+    assert catalog_and_data(project.target_db) == before
+
+
+def test_gate_refuses_a_rewrite_of_a_large_table_and_accept_risk_lets_it_run(project):
+    first_run(project)
+    query(project.target_db, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
+                             "FROM generate_series(1, 20000) g")
+    size = query(project.target_db, "SELECT pg_total_relation_size('users')")[0][0]
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("005_retype.sql", "ALTER TABLE users ALTER COLUMN created_at TYPE timestamp;\n")
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code != 0, done.output
+    assert "005_retype.sql line 1 rewrites users" in done.output and "pgconverge: accept-risk" in done.output
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
+    dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
+    mb = f"{size / 1024 / 1024:.1f} MB"
+    assert f"005_retype.sql:1 ACCESS EXCLUSIVE + rewrite of users ({mb}, " in dry.output, dry.output
+    (project.migrations / "005_retype.sql").write_text(
+        "-- pgconverge: accept-risk\nALTER TABLE users ALTER COLUMN created_at TYPE timestamp;\n")
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code == 0, done.output
+    report = json.loads(sorted((project.tmp.parent / "reports").glob("*run*"))[-1].read_text()) \
+        if (project.tmp.parent / "reports").exists() else None
+    del report
+
+
+def test_example_app_from_scratch_shows_no_high_risk(project):
+    done = project.dry(RISK_TABLE_MB="0")
+    assert done.code == 0, done.output
+    assert "HIGH RISK" not in done.output
+
+
+def test_observed_locks_are_those_pg_locks_shows(tmp_path):
+    """The proof's observer against a transaction of the test's own, on the same statements."""
+    from tasks.migrations.files import read_migrations
+    from tasks.risk import observe
+    from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname
+
+    name = create_target_db()
+    try:
+        url = with_dbname(sandbox_urls()["target"], name)
+        statements = ["CREATE TABLE t (id int PRIMARY KEY, n int)", "ALTER TABLE t ALTER COLUMN n TYPE bigint",
+                      "CREATE INDEX t_n ON t (n)", "ALTER TABLE t ADD CONSTRAINT t_n_pos CHECK (n > 0)"]
+        folder = tmp_path / "m"
+        folder.mkdir()
+        (folder / "001_t.sql").write_text(statements[0] + ";\n")
+        (folder / "002_change.sql").write_text(";\n".join(statements[1:]) + ";\n")
+        migrations = read_migrations(folder)
+        observer = observe.Observer()
+        from tasks.migrations.engine import Limits, apply_migrations
+
+        apply_migrations(url, migrations, None, Limits(lock_timeout="0"), observer=observer)
+        seen = observer.seen[migrations[1].checksum]
+        with psycopg.connect(with_dbname(sandbox_urls()["target"], name)) as conn:
+            conn.execute("DROP TABLE t; DROP TABLE schema_migrations; " + statements[0])
+            conn.commit()
+            node = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
+            for index, statement in enumerate(statements[1:]):
+                conn.execute(statement)
+                held = dict(conn.execute(
+                    "SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE l.pid = pg_backend_pid() AND c.relname = 't' AND l.granted").fetchall())
+                assert {k: observe.lock_name(v) for k, v in seen[index].held.items()} == \
+                    {k: observe.lock_name(observe.strongest([m for n, m in [(k, v)]])) for k, v in held.items()}
+                now = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
+                assert (now != node) == ("t" in seen[index].rewritten)
+                node = now
+            conn.rollback()
+    finally:
+        drop_db(name)

@@ -104,6 +104,7 @@ migrations.applied(
     lock_wait_s=settings.lock_wait_s,
     lock_timeout=settings.lock_timeout,
     statement_timeout=settings.statement_timeout,
+    lock_retry_s=settings.lock_retry_s,
 )
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).

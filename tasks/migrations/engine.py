@@ -29,6 +29,7 @@ from psycopg import generators, sql
 
 from tasks.core import interrupt
 from tasks.core.errors import ActionableError
+from tasks.migrations import retry
 from tasks.migrations.files import Migration
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
@@ -75,6 +76,7 @@ class Limits:
     lock_wait_s: float = 60.0
     lock_timeout: str = "5s"
     statement_timeout: str = "0"
+    lock_retry_s: float = 0.0  # a file whose lock was not granted is retried for this long (tasks.migrations.retry)
 
 
 def read_history(conn: psycopg.Connection) -> TargetHistory:
@@ -128,7 +130,9 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
     else:
         fix = "fix the file and run again" if not migration.no_transaction else "fix the file and run again (it is re-run whole)"
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-    return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+    error = MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+    error.sqlstate, error.offset = exc.sqlstate, base_offset  # tasks.migrations.retry: which statement waited
+    return error
 
 
 def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
@@ -333,7 +337,8 @@ def apply_migrations(
             elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
                 apply_observed(conn, migration, limits, by, observer)
             else:
-                apply_in_transaction(conn, migration, limits, by)
+                retry.with_lock_retries(lambda: apply_in_transaction(conn, migration, limits, by), conn, migration,
+                                        limits.lock_retry_s, on_event)
             elapsed = (time.monotonic() - started) * 1000
             on_event(f"applied {migration.filename} ({index}/{len(plan.pending)}, {elapsed:.0f} ms)")
         return plan

@@ -103,6 +103,7 @@ def applied(
     lock_wait_s: float = 60.0,
     lock_timeout: str = "5s",
     statement_timeout: str = "0",
+    lock_retry_s: float = 0.0,
 ):
     """
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
@@ -113,6 +114,7 @@ def applied(
     + lock_wait_s: how long to wait for another deploy's migration lock
     + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
     + statement_timeout: ``SET LOCAL statement_timeout`` for each migration
+    + lock_retry_s: a file whose lock was not granted in time is rolled back and retried for this long
 
     All pending files run in one session, one transaction per file (its tracking row included).
     Edited, unknown or out-of-order files stop the run before anything changes.
@@ -142,7 +144,8 @@ def applied(
     show_plan(_pending_lines(plan, with_sql=bool(state.config.DIFF)))
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
 
-    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
+                             lock_retry_s=lock_retry_s)
 
     def apply(log) -> None:
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)

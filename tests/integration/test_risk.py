@@ -118,3 +118,53 @@ def test_observed_locks_are_those_pg_locks_shows(tmp_path):
             conn.rollback()
     finally:
         drop_db(name)
+
+
+def test_a_lock_held_for_a_few_seconds_is_waited_out_and_the_blocker_named(project):
+    """The app (a second session, idle in a transaction that read users) holds its lock for ~3 s past
+    the migration's first lock timeout: the file is retried, each retry names the app's pid."""
+    import threading
+    import time
+
+    first_run(project)
+    project.write_migration("005_note.sql", "ALTER TABLE users ADD COLUMN note text;\n")
+    app = admin("target", project.target_db)
+    app.execute("SET application_name = 'the_app'")
+    app.execute("BEGIN")
+    app.execute("SELECT count(*) FROM users")  # idle in a transaction holding ACCESS SHARE
+    pid = app.info.backend_pid
+
+    def release() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            waiting = query(project.target_db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                               "AND query LIKE '%ADD COLUMN note%'")[0][0]
+            if waiting:
+                break
+            time.sleep(0.05)
+        time.sleep(3)
+        app.execute("ROLLBACK")
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        done = project.deploy(MIGRATION_LOCK_TIMEOUT="300ms", LOCK_RETRY_S="60")
+    finally:
+        releaser.join()
+        app.close()
+    assert done.code == 0, done.output
+    assert "005_note.sql line 1: lock not granted, retry 1" in done.output, done.output
+    assert f"held by pid {pid} (the_app, " in done.output
+    assert 5 in project.applied_versions()
+
+
+def test_without_retries_a_lock_timeout_still_fails_the_run(project):
+    first_run(project)
+    project.write_migration("005_note.sql", "ALTER TABLE users ADD COLUMN note text;\n")
+    with admin("target", project.target_db) as app:
+        app.execute("BEGIN")
+        app.execute("SELECT count(*) FROM users")
+        done = project.deploy(MIGRATION_LOCK_TIMEOUT="200ms", LOCK_RETRY_S="0")
+        app.execute("ROLLBACK")
+    assert done.code != 0 and "lock was not granted within MIGRATION_LOCK_TIMEOUT" in done.output
+    assert 5 not in project.applied_versions()

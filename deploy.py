@@ -54,6 +54,7 @@ backups.source_captured(
 target.reachable(
     name=state("Target reachable"), service="target", label=settings.target_label, require_ssl=run.require_target_ssl,
     local_dump=not app,  # on Heroku the target backup is taken server-side
+    heroku_app=app.name if app else None, port=settings.target.port if settings.target else None,
 )
 
 # 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit

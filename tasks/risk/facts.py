@@ -18,3 +18,13 @@ class FailingRows(DatabaseFact):
 
     def parse(self, rows):
         return datacheck.parse_check(rows)
+
+
+class BackendPid(DatabaseFact):
+    """(pid in libpq's cancel key, ``pg_backend_pid()`` of the server): different behind a pooler."""
+
+    sql = "SELECT pg_backend_pid()"
+
+    def query(self, session, sql):
+        rows = session.rows(sql)
+        return session.connection().info.backend_pid, int(rows[0][0])

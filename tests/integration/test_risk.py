@@ -7,6 +7,7 @@ proof's observed locks are those pg_locks shows in a session of the test's own.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -168,3 +169,71 @@ def test_without_retries_a_lock_timeout_still_fails_the_run(project):
         app.execute("ROLLBACK")
     assert done.code != 0 and "lock was not granted within MIGRATION_LOCK_TIMEOUT" in done.output
     assert 5 not in project.applied_versions()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as one:
+        one.bind(("127.0.0.1", 0))
+        return one.getsockname()[1]
+
+
+@pytest.fixture
+def pgbouncer(project, ignored):
+    """A real PgBouncer (Debian's package, scripts/ensure-system-packages) in transaction mode in front
+    of the test's target database; yields its URL."""
+    import os
+    import shutil
+    import subprocess
+    import time
+    from urllib.parse import urlsplit
+
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not os.path.exists(binary):
+        pytest.skip("pgbouncer not installed (scripts/ensure-system-packages installs it)")
+    target = urlsplit(project.target_url)
+    import pwd
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="pgconverge-pgbouncer-"))  # pytest's folders are root's alone
+    port = free_port()
+    (folder / "users.txt").write_text(f'"{target.username}" "{target.password}"\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\n{project.target_db} = host={target.hostname} port={target.port} dbname={project.target_db}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\npool_mode = transaction\nserver_tls_sslmode = require\n"
+        f"ignore_startup_parameters = {ignored}\n"
+        f"auth_type = plain\nauth_file = {folder}/users.txt\nlogfile = {folder}/log\npidfile = {folder}/pid\n")
+    command = [binary, str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer will not run as root: its files become the postgres user's (0600)
+        owner = pwd.getpwnam("postgres")
+        for path in (folder, folder / "users.txt", folder / "pgbouncer.ini"):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        command = ["runuser", "-u", "postgres", "--", *command]
+    started = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"postgresql://{target.username}:{target.password}@127.0.0.1:{port}/{project.target_db}?sslmode=disable"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg.connect(url).close()
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        started.terminate()
+        started.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("ignored", ["", "extra_float_digits, options"])
+def test_a_pgbouncer_is_refused_as_the_target_with_the_direct_url_to_use(project, pgbouncer, ignored):
+    """PgBouncer as shipped (it refuses libpq's options) and as often configured (it ignores them)."""
+    done = project.deploy(TARGET_DATABASE_URL=pgbouncer)
+    assert done.code != 0
+    assert "answers through a connection pooler" in done.output and "direct URL" in done.output, done.output
+    assert ("is not the server's" if ignored else "unsupported startup parameter") in done.output
+    assert query(project.target_db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0] == 0

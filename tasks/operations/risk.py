@@ -23,7 +23,7 @@ def data_failures(service: str, pending: list[Migration], risks: list, sizes: di
     failures, notes = [], []
     for risk in assess.checkable(pending, risks):
         table = sizes.get(risk.table)
-        if table is None or table.bytes == 0:
+        if table is None or table.empty:
             continue  # made in this run, or empty: nothing can fail
         parent = sizes.get(risk.check.references) if risk.check.kind == "foreign key" else None
         query = datacheck.check_sql(risk.check, table, parent)

@@ -33,8 +33,8 @@ def with_observed(risk: Risk, observed: Observed | None) -> Risk:
 
 
 def high(risk: Risk, size: TableSize | None, table_mb: float) -> bool:
-    """A heavy statement on an existing table larger than ``table_mb``."""
-    return risk.heavy and size is not None and size.megabytes > table_mb
+    """A heavy statement on an existing table that holds rows and is larger than ``table_mb``."""
+    return risk.heavy and size is not None and not size.empty and size.megabytes > table_mb
 
 
 def what(risk: Risk) -> str:

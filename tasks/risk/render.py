@@ -14,7 +14,8 @@ def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
     head = f"{risk.file}:{risk.line} {risk.lock}{action} of {size.regclass if size else risk.table}"
     if size is None:
         return f"{head} (not in the target: made in this run, no risk)"
-    facts = [human_bytes(size.bytes), human_rows(size.rows), f"~{size.writes_per_s:.0f} writes/s"]
+    facts = [human_bytes(size.bytes), "empty" if size.empty else human_rows(size.rows),
+             f"~{size.writes_per_s:.0f} writes/s"]
     if size.lockers:
         facts.append(f"{size.lockers} session(s) hold a lock on it now")
     line = f"{head} ({', '.join(facts)}), rewrite {'yes' if risk.rewrite else 'no'}"

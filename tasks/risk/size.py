@@ -21,7 +21,8 @@ SELECT t.name, c.oid::regclass::text, pg_total_relation_size(c.oid), c.reltuples
        coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
                    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                  WHERE i.indrelid = c.oid AND i.indisprimary), '')
+                  WHERE i.indrelid = c.oid AND i.indisprimary), ''),
+       pg_relation_size(c.oid) = 0 AND coalesce(s.n_live_tup, 0) = 0
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
@@ -39,6 +40,7 @@ class TableSize:
     seconds: int  # how long the counters cover
     lockers: int  # other sessions holding a lock on it now
     key: str = ""  # the primary key's columns, quoted, comma-separated ('' : none)
+    empty: bool = False  # no row: its heap has no page (whatever its indexes' size)
 
     @property
     def writes_per_s(self) -> float:
@@ -56,8 +58,9 @@ def sizes_sql(names: list[str]) -> str:
 
 def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
     found = {}
-    for name, regclass, size, tuples, writes, seconds, lockers, key in rows:
-        found[name] = TableSize(name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key)
+    for name, regclass, size, tuples, writes, seconds, lockers, key, empty in rows:
+        found[name] = TableSize(name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key,
+                                empty == "t")
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 LOCK_NOT_AVAILABLE = "55P03"
 FIRST_PAUSE_S = 0.5
@@ -45,15 +45,17 @@ def relations(node: object) -> list[str]:
 
 def pause(attempt: int, left: float, rand: Callable[[], float] = random.random) -> float:
     """Full jitter: a random pause up to FIRST_PAUSE_S · 2^attempt (at most MAX_PAUSE_S and the time left)."""
-    return max(0.0, min(left, rand() * min(MAX_PAUSE_S, FIRST_PAUSE_S * 2 ** attempt)))
+    return max(0.0, min(left, rand() * min(MAX_PAUSE_S, FIRST_PAUSE_S * 2**attempt)))
 
 
 def describe_holders(rows: list[tuple]) -> str:
     if not rows:
         return "no session holds a lock on its tables any more"
-    return "; ".join(f"pid {pid} ({app or 'no application_name'}, "
-                     + (f"{state}, {seconds} s)" if state else "another role's session: state not visible)")
-                     for pid, app, state, seconds in rows)
+    return "; ".join(
+        f"pid {pid} ({app or 'no application_name'}, "
+        + (f"{state}, {seconds} s)" if state else "another role's session: state not visible)")
+        for pid, app, state, seconds in rows
+    )
 
 
 def holders(conn, tables: list[str]) -> list[tuple]:
@@ -63,8 +65,9 @@ def holders(conn, tables: list[str]) -> list[tuple]:
         return []
 
 
-def with_lock_retries(apply: Callable[[], None], conn, migration, retry_s: float,
-                      on_event: Callable[[str], None]) -> None:
+def with_lock_retries(
+    apply: Callable[[], None], conn, migration, retry_s: float, on_event: Callable[[str], None]
+) -> None:
     """``apply()``, run again after a lock timeout until ``retry_s`` has passed."""
     deadline = time.monotonic() + retry_s
     attempt = 0
@@ -81,6 +84,8 @@ def with_lock_retries(apply: Callable[[], None], conn, migration, retry_s: float
             rows = holders(conn, relations(statement.node))
             wait = pause(attempt, left)
             attempt += 1
-            on_event(f"{migration.filename} line {statement.line}: lock not granted, retry {attempt} in {wait:.1f} s "
-                     f"(up to LOCK_RETRY_S, {left:.0f} s left); held by {describe_holders(rows)}")
+            on_event(
+                f"{migration.filename} line {statement.line}: lock not granted, retry {attempt} in {wait:.1f} s "
+                f"(up to LOCK_RETRY_S, {left:.0f} s left); held by {describe_holders(rows)}"
+            )
             time.sleep(wait)

@@ -22,11 +22,11 @@ def data_failures(service: str, pending: list[Migration], risks: list, sizes: di
     """(refusals, notes): the rows each checkable statement would fail on."""
     failures, notes = [], []
     for risk in assess.checkable(pending, risks):
-        table = sizes.get(risk.table)
-        if table is None or table.empty:
+        table, check = sizes.get(risk.table), risk.check
+        if table is None or table.empty or check is None:
             continue  # made in this run, or empty: nothing can fail
-        parent = sizes.get(risk.check.references) if risk.check.kind == "foreign key" else None
-        query = datacheck.check_sql(risk.check, table, parent)
+        parent = sizes.get(check.references) if check.kind == "foreign key" else None
+        query = datacheck.check_sql(check, table, parent)
         if query is None:
             continue
         answer = read(FailingRows, service, query)
@@ -40,8 +40,14 @@ def data_failures(service: str, pending: list[Migration], risks: list, sizes: di
 
 
 @operation()
-def measured(service: str, migrations: list[Migration], state_dir: str, table_mb: float = 100.0,
-             fail_on: str = "high", baseline_version: int | None = None):
+def measured(
+    service: str,
+    migrations: list[Migration],
+    state_dir: str,
+    table_mb: float = 100.0,
+    fail_on: str = "high",
+    baseline_version: int | None = None,
+):
     """
     Measure the pending migrations' risk on the target, and stop on a high one or on data that will fail.
 
@@ -90,5 +96,7 @@ def measured(service: str, migrations: list[Migration], state_dir: str, table_mb
         yield from refuse(refusals[0] + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
         return
     high = sum(gate.high(r, sizes.get(r.table), table_mb) for r in risks)
-    converged(f"{len(risks)} table lock(s) measured, {high} high risk(s)"
-              f"{' accepted or reported only' if high else ''}, {len(findings)} squawk finding(s)")
+    converged(
+        f"{len(risks)} table lock(s) measured, {high} high risk(s)"
+        f"{' accepted or reported only' if high else ''}, {len(findings)} squawk finding(s)"
+    )

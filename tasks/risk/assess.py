@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.risk import observe
-from tasks.risk.classify import Risk, file_risks, accepted
+from tasks.risk.classify import Risk, accepted, file_risks
 from tasks.risk.datacheck import written_before
 
 
@@ -30,22 +30,35 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
         named.add((risk.line, bare(risk.table)))
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
-        risk = Risk(risk.file, risk.line, risk.table, lock, rewrite, risk.index_build, risk.validation, risk.check,
-                    risk.accepted)
+        risk = Risk(
+            risk.file,
+            risk.line,
+            risk.table,
+            lock,
+            rewrite,
+            risk.index_build,
+            risk.validation,
+            risk.check,
+            risk.accepted,
+        )
         merged.append(risk)
     ok = accepted(migration.sql)
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
-            if (line, bare(table)) not in named and (rewrite or lock in ("ACCESS EXCLUSIVE", "EXCLUSIVE",
-                                                                          "SHARE ROW EXCLUSIVE", "SHARE")):
+            if (line, bare(table)) not in named and (
+                rewrite or lock in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
+            ):
                 merged.append(Risk(migration.filename, line, table, lock, rewrite=rewrite, accepted=ok))
     return sorted(merged, key=lambda r: r.line)
 
 
 def assess(pending: list, state_dir: Path) -> list[Risk]:
     """Every pending file's risks, in order."""
-    return [risk for migration in pending
-            for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))]
+    return [
+        risk
+        for migration in pending
+        for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))
+    ]
 
 
 def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:

@@ -22,12 +22,18 @@ SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
 
 # ALTER TABLE subcommands and the lock they take (PostgreSQL's AlterTableGetLockLevel), when not ACCESS EXCLUSIVE.
 LIGHTER = {
-    "AT_ValidateConstraint": SHARE_UPDATE_EXCLUSIVE, "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
-    "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE, "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
-    "AT_SetRelOptions": SHARE_UPDATE_EXCLUSIVE, "AT_ResetRelOptions": SHARE_UPDATE_EXCLUSIVE,
-    "AT_EnableTrig": SHARE_ROW_EXCLUSIVE, "AT_DisableTrig": SHARE_ROW_EXCLUSIVE,
-    "AT_EnableTrigAll": SHARE_ROW_EXCLUSIVE, "AT_DisableTrigAll": SHARE_ROW_EXCLUSIVE,
-    "AT_EnableTrigUser": SHARE_ROW_EXCLUSIVE, "AT_DisableTrigUser": SHARE_ROW_EXCLUSIVE,
+    "AT_ValidateConstraint": SHARE_UPDATE_EXCLUSIVE,
+    "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
+    "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE,
+    "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
+    "AT_SetRelOptions": SHARE_UPDATE_EXCLUSIVE,
+    "AT_ResetRelOptions": SHARE_UPDATE_EXCLUSIVE,
+    "AT_EnableTrig": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrig": SHARE_ROW_EXCLUSIVE,
+    "AT_EnableTrigAll": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrigAll": SHARE_ROW_EXCLUSIVE,
+    "AT_EnableTrigUser": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrigUser": SHARE_ROW_EXCLUSIVE,
 }
 STRENGTH = [SHARE_UPDATE_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, "EXCLUSIVE", ACCESS_EXCLUSIVE]
 
@@ -103,15 +109,28 @@ def _constraint(file: str, line: int, table: str, constraint: dict, text: str, i
     if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
         if constraint.get("indexname"):  # USING INDEX: no build, no scan
             return Risk(file, line, table, ACCESS_EXCLUSIVE)
-        return Risk(file, line, table, ACCESS_EXCLUSIVE, index_build=True,
-                    check=DataCheck("unique", _names(constraint.get("keys"))))
+        return Risk(
+            file,
+            line,
+            table,
+            ACCESS_EXCLUSIVE,
+            index_build=True,
+            check=DataCheck("unique", _names(constraint.get("keys"))),
+        )
     if kind == "CONSTR_CHECK":
         check = None if not_valid else DataCheck("check", expression=deparse_check(text, index))
         return Risk(file, line, table, ACCESS_EXCLUSIVE, validation="" if not_valid else "CHECK", check=check)
     if kind == "CONSTR_FOREIGN":
-        check = None if not_valid else DataCheck(
-            "foreign key", _names(constraint.get("fk_attrs")), references=table_name(constraint["pktable"]),
-            ref_columns=_names(constraint.get("pk_attrs")))
+        check = (
+            None
+            if not_valid
+            else DataCheck(
+                "foreign key",
+                _names(constraint.get("fk_attrs")),
+                references=table_name(constraint["pktable"]),
+                ref_columns=_names(constraint.get("pk_attrs")),
+            )
+        )
         return Risk(file, line, table, SHARE_ROW_EXCLUSIVE, validation="" if not_valid else "FOREIGN KEY", check=check)
     return None
 
@@ -135,25 +154,40 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
         cmd = item.get("AlterTableCmd", {})
         subtype = cmd.get("subtype", "")
         level = LIGHTER.get(subtype, ACCESS_EXCLUSIVE)
-        if subtype == "AT_AddConstraint" and cmd.get("def", {}).get("Constraint", {}).get("contype") == "CONSTR_FOREIGN":
+        if (
+            subtype == "AT_AddConstraint"
+            and cmd.get("def", {}).get("Constraint", {}).get("contype") == "CONSTR_FOREIGN"
+        ):
             level = SHARE_ROW_EXCLUSIVE
         lock = _stronger(lock, level)
-        if subtype == "AT_AlterColumnType":
-            rewrite = True
-        elif subtype == "AT_AddColumn" and _volatile_default(cmd.get("def", {}).get("ColumnDef", {})):
+        if (
+            subtype == "AT_AlterColumnType"
+            or subtype == "AT_AddColumn"
+            and _volatile_default(cmd.get("def", {}).get("ColumnDef", {}))
+        ):
             rewrite = True
         elif subtype == "AT_SetNotNull":
             validation = "NOT NULL"
-            found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, validation="NOT NULL",
-                              check=DataCheck("notnull", (cmd.get("name", ""),))))
+            found.append(
+                Risk(
+                    file,
+                    line,
+                    table,
+                    ACCESS_EXCLUSIVE,
+                    validation="NOT NULL",
+                    check=DataCheck("notnull", (cmd.get("name", ""),)),
+                )
+            )
         elif subtype == "AT_AddConstraint":
             risk = _constraint(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
             if risk:
                 found.append(risk)
     if rewrite or not found:
         found.insert(0, Risk(file, line, table, lock, rewrite=rewrite, validation=validation if not found else ""))
-    return [Risk(r.file, r.line, r.table, _stronger(lock, r.lock), r.rewrite, r.index_build, r.validation, r.check)
-            for r in found]
+    return [
+        Risk(r.file, r.line, r.table, _stronger(lock, r.lock), r.rewrite, r.index_build, r.validation, r.check)
+        for r in found
+    ]
 
 
 def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> list[Risk]:
@@ -163,12 +197,22 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))
-        columns = tuple(p["IndexElem"]["name"] for p in node.get("indexParams", []) if p.get("IndexElem", {}).get("name"))
+        columns = tuple(
+            p["IndexElem"]["name"] for p in node.get("indexParams", []) if p.get("IndexElem", {}).get("name")
+        )
         check = None
         if node.get("unique") and not node.get("whereClause") and len(columns) == len(node.get("indexParams", [])):
             check = DataCheck("unique", columns)
-        return [Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE,
-                     index_build=not concurrent, check=check)]
+        return [
+            Risk(
+                file,
+                line,
+                table,
+                SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE,
+                index_build=not concurrent,
+                check=check,
+            )
+        ]
     return []
 
 
@@ -178,6 +222,17 @@ def file_risks(migration) -> list[Risk]:
     found = []
     for statement in migration.statements:
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
-            found.append(Risk(risk.file, risk.line, risk.table, risk.lock, risk.rewrite, risk.index_build,
-                              risk.validation, risk.check, ok))
+            found.append(
+                Risk(
+                    risk.file,
+                    risk.line,
+                    risk.table,
+                    risk.lock,
+                    risk.rewrite,
+                    risk.index_build,
+                    risk.validation,
+                    risk.check,
+                    ok,
+                )
+            )
     return found

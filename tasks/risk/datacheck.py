@@ -36,16 +36,21 @@ class Failure:
 
     @property
     def message(self) -> str:
-        what = {"notnull": f"SET NOT NULL on {', '.join(self.risk.check.columns)}: {self.count} row(s) hold NULL",
-                "unique": f"UNIQUE on ({', '.join(self.risk.check.columns)}): {self.count} value(s) are duplicated",
-                "check": f"CHECK ({self.risk.check.expression}): {self.count} row(s) violate it",
-                "foreign key": f"FOREIGN KEY ({', '.join(self.risk.check.columns)}) REFERENCES "
-                               f"{self.risk.check.references}: {self.count} row(s) have no parent"}
-        kind = self.risk.check.kind if self.risk.check else ""
+        check = self.risk.check or DataCheck("")
+        what = {
+            "notnull": f"SET NOT NULL on {', '.join(check.columns)}: {self.count} row(s) hold NULL",
+            "unique": f"UNIQUE on ({', '.join(check.columns)}): {self.count} value(s) are duplicated",
+            "check": f"CHECK ({check.expression}): {self.count} row(s) violate it",
+            "foreign key": f"FOREIGN KEY ({', '.join(check.columns)}) REFERENCES "
+            f"{check.references}: {self.count} row(s) have no parent",
+        }
+        kind = check.kind
         example = "value" if kind == "unique" else "key"
-        return (f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
-                f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "
-                "nothing was backed up or changed")
+        return (
+            f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
+            f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "
+            "nothing was backed up or changed"
+        )
 
 
 def written_before(statements: list[tuple[str, int, str, dict]]) -> dict[tuple[str, int], set[str] | None]:
@@ -66,8 +71,9 @@ def _columns(names: tuple[str, ...]) -> sql.Composed:
 
 
 def _all_set(alias: str, names: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL(" AND ").join(sql.SQL("{}.{} IS NOT NULL").format(sql.Identifier(alias), sql.Identifier(name))
-                                 for name in names)
+    return sql.SQL(" AND ").join(
+        sql.SQL("{}.{} IS NOT NULL").format(sql.Identifier(alias), sql.Identifier(name)) for name in names
+    )
 
 
 def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None) -> str | None:
@@ -77,21 +83,26 @@ def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None) -> s
     limit = sql.SQL("SET LOCAL statement_timeout = {};\n").format(sql.Literal(CHECK_TIMEOUT))
     if check.kind == "notnull":
         query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE c.{col} IS NULL LIMIT 1").format(
-            key=key, t=target, col=sql.Identifier(check.columns[0]))
+            key=key, t=target, col=sql.Identifier(check.columns[0])
+        )
     elif check.kind == "unique" and check.columns:
-        query = sql.SQL("SELECT count(*) OVER (), row({cols})::text FROM {t} AS c WHERE {set} "
-                        "GROUP BY {cols} HAVING count(*) > 1 LIMIT 1").format(
-            cols=_columns(check.columns), t=target, set=_all_set("c", check.columns))
+        query = sql.SQL(
+            "SELECT count(*) OVER (), row({cols})::text FROM {t} AS c WHERE {set} "
+            "GROUP BY {cols} HAVING count(*) > 1 LIMIT 1"
+        ).format(cols=_columns(check.columns), t=target, set=_all_set("c", check.columns))
     elif check.kind == "check":
         query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE NOT ({expr}) LIMIT 1").format(
-            key=key, t=target, expr=sql.SQL(check.expression))
+            key=key, t=target, expr=sql.SQL(check.expression)
+        )
     elif check.kind == "foreign key" and parent is not None and check.ref_columns:
         match = sql.SQL(" AND ").join(
             sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for r, c in zip(check.ref_columns, check.columns))
-        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE {set} AND NOT EXISTS "
-                        "(SELECT 1 FROM {p} AS p WHERE {match}) LIMIT 1").format(
-            key=key, t=target, set=_all_set("c", check.columns), p=sql.SQL(parent.regclass), match=match)
+            for r, c in zip(check.ref_columns, check.columns)
+        )
+        query = sql.SQL(
+            "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE {set} AND NOT EXISTS "
+            "(SELECT 1 FROM {p} AS p WHERE {match}) LIMIT 1"
+        ).format(key=key, t=target, set=_all_set("c", check.columns), p=sql.SQL(parent.regclass), match=match)
     else:
         return None
     return (limit + query).as_string(None)

@@ -28,8 +28,17 @@ def with_observed(risk: Risk, observed: Observed | None) -> Risk:
     """The risk with the lock and rewrite the proof observed (PostgreSQL's, not a table's guess)."""
     if observed is None:
         return risk
-    return Risk(risk.file, risk.line, risk.table, observed.lock or risk.lock, observed.rewrite,
-                risk.index_build, risk.validation, risk.check, risk.accepted)
+    return Risk(
+        risk.file,
+        risk.line,
+        risk.table,
+        observed.lock or risk.lock,
+        observed.rewrite,
+        risk.index_build,
+        risk.validation,
+        risk.check,
+        risk.accepted,
+    )
 
 
 def high(risk: Risk, size: TableSize | None, table_mb: float) -> bool:
@@ -65,7 +74,9 @@ def refusals(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fa
     for risk in risks:
         size = sizes.get(risk.table)
         if high(risk, size, table_mb) and not risk.accepted and size is not None:
-            found.append(f"migration {risk.file} line {risk.line} {what(risk)} {size.regclass} "
-                         f"({human_bytes(size.bytes)}, over RISK_TABLE_MB={table_mb:g}) under a {risk.lock} lock: "
-                         f"{how_to_go_on(risk)}; nothing was backed up or changed")
+            found.append(
+                f"migration {risk.file} line {risk.line} {what(risk)} {size.regclass} "
+                f"({human_bytes(size.bytes)}, over RISK_TABLE_MB={table_mb:g}) under a {risk.lock} lock: "
+                f"{how_to_go_on(risk)}; nothing was backed up or changed"
+            )
     return found

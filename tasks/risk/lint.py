@@ -40,8 +40,9 @@ def parse_findings(output: str, names: dict[str, str]) -> list[Finding]:
     found = []
     for item in json.loads(output or "[]"):
         file = names.get(item.get("file", ""), Path(item.get("file", "")).name)
-        found.append(Finding(file, int(item.get("line", 0)) + 1, item.get("rule_name", ""),
-                             (item.get("message") or "").strip()))
+        found.append(
+            Finding(file, int(item.get("line", 0)) + 1, item.get("rule_name", ""), (item.get("message") or "").strip())
+        )
     return sorted(found, key=lambda f: (f.file, f.line, f.rule))
 
 
@@ -64,8 +65,15 @@ def lint(migrations: list, pg_version: str) -> tuple[list[Finding], str]:
             continue
         names = {str(Path(m.path).resolve()): m.filename for m in group}
         try:
-            done = subprocess.run(command(binary, list(names), pg_version, in_transaction), capture_output=True,
-                                  text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}, cwd="/")
+            done = subprocess.run(
+                command(binary, list(names), pg_version, in_transaction),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd="/",
+            )
             if not done.stdout.strip() and done.stderr.strip():
                 return found, f"squawk failed ({done.stderr.strip().splitlines()[0]}): files not linted"
             found += parse_findings(done.stdout, names)

@@ -26,8 +26,16 @@ SELECT l.relation::int8, l.mode, c.relfilenode::int8 FROM pg_catalog.pg_locks l
   JOIN pg_catalog.pg_class c ON c.oid = l.relation
  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND l.relation = ANY(%s)
 """
-ORDER = ["AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
-         "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]
+ORDER = [
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+]
 
 
 def lock_name(mode: str) -> str:
@@ -72,7 +80,8 @@ class Observer:
                 rewritten.append(name)
                 self.files[oid] = node
         self.seen[migration.checksum].append(
-            Seen(statement.line, {name: strongest(modes) for name, modes in held.items()}, sorted(set(rewritten))))
+            Seen(statement.line, {name: strongest(modes) for name, modes in held.items()}, sorted(set(rewritten)))
+        )
 
 
 def effects(seen: list[Seen]) -> dict[int, dict[str, tuple[str, bool]]]:
@@ -83,8 +92,11 @@ def effects(seen: list[Seen]) -> dict[int, dict[str, tuple[str, bool]]]:
     for one in seen:
         mine = found.setdefault(one.line, {})
         for name, mode in one.held.items():
-            if name in one.rewritten or ORDER.index(mode) > ORDER.index(previous.get(name, "AccessShareLock")) \
-                    or name not in previous:
+            if (
+                name in one.rewritten
+                or ORDER.index(mode) > ORDER.index(previous.get(name, "AccessShareLock"))
+                or name not in previous
+            ):
                 mine[name] = (lock_name(mode), name in one.rewritten)
         previous = one.held
     return found
@@ -106,7 +118,9 @@ def load(state_dir: Path, checksum: str) -> list[Seen] | None:
         entry = json.loads(path(state_dir, checksum).read_text())
         if entry.get("key") != KEY:
             return None
-        return [Seen(int(line), {str(k): str(v) for k, v in held.items()}, [str(n) for n in rewritten])
-                for line, held, rewritten in entry["statements"]]
+        return [
+            Seen(int(line), {str(k): str(v) for k, v in held.items()}, [str(n) for n in rewritten])
+            for line, held, rewritten in entry["statements"]
+        ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -31,12 +31,18 @@ def startup_refused(label: str, error: str, port: int | None, heroku_app: str | 
 
 def message(label: str, evidence: str, port: int | None, heroku_app: str | None) -> str:
     if heroku_app:
-        fix = (f"Heroku app {heroku_app}'s DATABASE_URL is its connection pooler (pg:connection-pooling attached as "
-               "DATABASE): attach the pooler under another name (heroku pg:connection-pooling:attach --as "
-               "DATABASE_CONNECTION_POOL -a APP) so DATABASE_URL is the database's direct URL, and run again")
+        fix = (
+            f"Heroku app {heroku_app}'s DATABASE_URL is its connection pooler (pg:connection-pooling attached as "
+            "DATABASE): attach the pooler under another name (heroku pg:connection-pooling:attach --as "
+            "DATABASE_CONNECTION_POOL -a APP) so DATABASE_URL is the database's direct URL, and run again"
+        )
     else:
         port_note = f" (port {port} is PgBouncer's)" if port == POOLER_PORT else ""
-        fix = (f"set TARGET_DATABASE_URL to the database's direct URL{port_note}: the server's own host and port "
-               "(on Heroku DATABASE_URL, not DATABASE_CONNECTION_POOL_URL)")
-    return (f"{label} answers through a connection pooler ({evidence}): migrations need one session of their own "
-            f"(advisory lock, settings); {fix}")
+        fix = (
+            f"set TARGET_DATABASE_URL to the database's direct URL{port_note}: the server's own host and port "
+            "(on Heroku DATABASE_URL, not DATABASE_CONNECTION_POOL_URL)"
+        )
+    return (
+        f"{label} answers through a connection pooler ({evidence}): migrations need one session of their own "
+        f"(advisory lock, settings); {fix}"
+    )

@@ -9,13 +9,23 @@ from tasks.risk.size import TableSize, human_bytes, human_rows
 
 def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
     """``004_retype.sql:3 ACCESS EXCLUSIVE + rewrite of public.messages (2.1 GB, 14 M rows, ~300 writes/s)``."""
-    action = (" + rewrite" if risk.rewrite else " + index build" if risk.index_build
-              else f" + {risk.validation} validation" if risk.validation else "")
+    action = (
+        " + rewrite"
+        if risk.rewrite
+        else " + index build"
+        if risk.index_build
+        else f" + {risk.validation} validation"
+        if risk.validation
+        else ""
+    )
     head = f"{risk.file}:{risk.line} {risk.lock}{action} of {size.regclass if size else risk.table}"
     if size is None:
         return f"{head} (not in the target: made in this run, no risk)"
-    facts = [human_bytes(size.bytes), "empty" if size.empty else human_rows(size.rows),
-             f"~{size.writes_per_s:.0f} writes/s"]
+    facts = [
+        human_bytes(size.bytes),
+        "empty" if size.empty else human_rows(size.rows),
+        f"~{size.writes_per_s:.0f} writes/s",
+    ]
     if size.lockers:
         facts.append(f"{size.lockers} session(s) hold a lock on it now")
     line = f"{head} ({', '.join(facts)}), rewrite {'yes' if risk.rewrite else 'no'}"

@@ -59,8 +59,9 @@ def sizes_sql(names: list[str]) -> str:
 def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
     found = {}
     for name, regclass, size, tuples, writes, seconds, lockers, key, empty in rows:
-        found[name] = TableSize(name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key,
-                                empty == "t")
+        found[name] = TableSize(
+            name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key, empty == "t"
+        )
     return found
 
 

@@ -39,10 +39,13 @@ def test_data_that_will_fail_stops_before_backup_and_names_file_table_count_key(
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
 
 
-@pytest.mark.parametrize("sql, says", [
-    ("ALTER TABLE users ADD CONSTRAINT users_name_unique UNIQUE (display_name);\n", "value(s) are duplicated"),
-    ("ALTER TABLE users ADD CONSTRAINT users_name_short CHECK (display_name <> 'same');\n", "violate it"),
-])
+@pytest.mark.parametrize(
+    "sql, says",
+    [
+        ("ALTER TABLE users ADD CONSTRAINT users_name_unique UNIQUE (display_name);\n", "value(s) are duplicated"),
+        ("ALTER TABLE users ADD CONSTRAINT users_name_short CHECK (display_name <> 'same');\n", "violate it"),
+    ],
+)
 def test_unique_and_check_over_bad_rows_refused(project, sql, says):
     first_run(project)
     query(project.target_db, "INSERT INTO users (email, display_name) VALUES ('a@x', 'same'), ('b@x', 'same')")
@@ -55,8 +58,11 @@ def test_unique_and_check_over_bad_rows_refused(project, sql, says):
 
 def test_gate_refuses_a_rewrite_of_a_large_table_and_accept_risk_lets_it_run(project):
     first_run(project)
-    query(project.target_db, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
-                             "FROM generate_series(1, 20000) g")
+    query(
+        project.target_db,
+        "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
+        "FROM generate_series(1, 20000) g",
+    )
     size = query(project.target_db, "SELECT pg_total_relation_size('users')")[0][0]
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
     project.write_migration("005_retype.sql", "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n")
@@ -68,12 +74,15 @@ def test_gate_refuses_a_rewrite_of_a_large_table_and_accept_risk_lets_it_run(pro
     mb = f"{size / 1024 / 1024:.1f} MB"
     assert f"005_retype.sql:1 ACCESS EXCLUSIVE + rewrite of users ({mb}, " in dry.output, dry.output
     (project.migrations / "005_retype.sql").write_text(
-        "-- pgconverge: accept-risk\nALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n")
+        "-- pgconverge: accept-risk\nALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n"
+    )
     done = project.deploy(RISK_TABLE_MB="1", REPORT_DIR=str(project.tmp / "reports"))
     assert done.code == 0, done.output
     report = json.loads((project.tmp / "reports" / "latest-run.json").read_text())
-    assert any(line.startswith("005_retype.sql:2 ACCESS EXCLUSIVE + rewrite of users (") and "accepted" in line
-               for line in report["risk"]), report["risk"]
+    assert any(
+        line.startswith("005_retype.sql:2 ACCESS EXCLUSIVE + rewrite of users (") and "accepted" in line
+        for line in report["risk"]
+    ), report["risk"]
 
 
 def test_example_app_from_scratch_shows_no_high_risk(project):
@@ -91,8 +100,12 @@ def test_observed_locks_are_those_pg_locks_shows(tmp_path):
     name = create_target_db()
     try:
         url = with_dbname(sandbox_urls()["target"], name)
-        statements = ["CREATE TABLE t (id int PRIMARY KEY, n int)", "ALTER TABLE t ALTER COLUMN n TYPE bigint",
-                      "CREATE INDEX t_n ON t (n)", "ALTER TABLE t ADD CONSTRAINT t_n_pos CHECK (n > 0)"]
+        statements = [
+            "CREATE TABLE t (id int PRIMARY KEY, n int)",
+            "ALTER TABLE t ALTER COLUMN n TYPE bigint",
+            "CREATE INDEX t_n ON t (n)",
+            "ALTER TABLE t ADD CONSTRAINT t_n_pos CHECK (n > 0)",
+        ]
         folder = tmp_path / "m"
         folder.mkdir()
         (folder / "001_t.sql").write_text(statements[0] + ";\n")
@@ -109,9 +122,13 @@ def test_observed_locks_are_those_pg_locks_shows(tmp_path):
             node = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
             for index, statement in enumerate(statements[1:]):
                 conn.execute(statement)
-                modes = [mode for (mode,) in conn.execute(
-                    "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "WHERE l.pid = pg_backend_pid() AND c.relname = 't' AND l.granted").fetchall()]
+                modes = [
+                    mode
+                    for (mode,) in conn.execute(
+                        "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE l.pid = pg_backend_pid() AND c.relname = 't' AND l.granted"
+                    ).fetchall()
+                ]
                 assert seen[index].held == {"t": observe.strongest(modes)}
                 now = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
                 assert (now != node) == ("t" in seen[index].rewritten)
@@ -138,8 +155,11 @@ def test_a_lock_held_for_a_few_seconds_is_waited_out_and_the_blocker_named(proje
     def release() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            waiting = query(project.target_db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                               "AND query LIKE '%ADD COLUMN note%'")[0][0]
+            waiting = query(
+                project.target_db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%ADD COLUMN note%'",
+            )[0][0]
             if waiting:
                 break
             time.sleep(0.05)
@@ -201,9 +221,11 @@ def pgbouncer(project, ignored):
     (folder / "users.txt").write_text(f'"{target.username}" "{target.password}"\n')
     (folder / "pgbouncer.ini").write_text(
         f"[databases]\n{project.target_db} = host={target.hostname} port={target.port} dbname={project.target_db}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\npool_mode = transaction\nserver_tls_sslmode = require\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        "pool_mode = transaction\nserver_tls_sslmode = require\n"
         f"ignore_startup_parameters = {ignored}\n"
-        f"auth_type = plain\nauth_file = {folder}/users.txt\nlogfile = {folder}/log\npidfile = {folder}/pid\n")
+        f"auth_type = plain\nauth_file = {folder}/users.txt\nlogfile = {folder}/log\npidfile = {folder}/pid\n"
+    )
     command = [binary, str(folder / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer will not run as root: its files become the postgres user's (0600)
         owner = pwd.getpwnam("postgres")

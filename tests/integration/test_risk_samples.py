@@ -46,4 +46,5 @@ def test_pagila_schema_made_in_one_run_is_no_high_risk(project):
     schema.write_text((SAMPLES / "pagila" / "pagila-schema.sql").read_text())
     use_migrations(project, [schema])
     dry = project.dry(RISK_TABLE_MB="0")
+    assert dry.code == 0, dry.output[-3000:]
     assert "HIGH RISK" not in dry.output, dry.output[-3000:]

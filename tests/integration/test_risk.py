@@ -259,3 +259,27 @@ def test_a_pgbouncer_is_refused_as_the_target_with_the_direct_url_to_use(project
     assert "answers through a connection pooler" in done.output and "direct URL" in done.output, done.output
     assert ("is not the server's" if ignored else "unsupported startup parameter") in done.output
     assert query(project.target_db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0] == 0
+
+
+def test_sizes_are_pg_total_relation_size_and_lock_holders_are_counted(project):
+    """The sizing query against PostgreSQL's own functions, with a second session holding a lock."""
+    from tasks.risk.size import parse_sizes, sizes_sql
+
+    first_run(project)
+    query(project.target_db, "INSERT INTO users (email, display_name) "
+                             "SELECT 'u' || g, 'n' FROM generate_series(1, 500) g")
+    query(project.target_db, "ANALYZE users")
+    with admin("target", project.target_db) as app:
+        app.execute("BEGIN")
+        app.execute("SELECT 1 FROM rooms LIMIT 1")
+        with admin("target", project.target_db) as conn:
+            rows = [[("" if v is None else str(v).lower()[:1] if isinstance(v, bool) else str(v)) for v in row]
+                    for row in conn.execute(sizes_sql(["users", "public.rooms", "missing"])).fetchall()]
+        app.execute("ROLLBACK")
+    sizes = parse_sizes(rows)
+    expected = dict(query(project.target_db, "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                                             "WHERE relname IN ('users', 'rooms')"))
+    assert (sizes["users"].bytes, sizes["public.rooms"].bytes) == (expected["users"], expected["rooms"])
+    assert sizes["users"].rows == 500 and sizes["users"].key == "id" and not sizes["users"].empty
+    assert (sizes["public.rooms"].lockers, sizes["users"].lockers) == (1, 0)
+    assert "missing" not in sizes  # made in this run: the target has no such table

@@ -253,9 +253,14 @@ def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limit
     try:
         conn.execute("BEGIN")
         observer.start(conn, migration)
-        for index, statement in enumerate(migration.statements):
-            _simple(conn, sql.SQL(prefix + statement.text + "\n"))
-            observer.after(conn, migration, statement)
+        for index, statement in enumerate(migration.statements):  # the statement and what it holds: one round trip
+            results = _results(conn, prefix + statement.text + "\n;\n" + observer.held_sql())
+            failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+            if failed is not None:
+                raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+            last = results[-1]
+            observer.record(migration, statement, [[last.get_value(i, j) for j in range(last.nfields)]
+                                                   for i in range(last.ntuples)])
         index = -1
         _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ")
                 + _record_sql(migration, "applied", None, by) + sql.SQL("; COMMIT"))

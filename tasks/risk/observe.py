@@ -70,10 +70,20 @@ class Observer:
         self.files = {oid: node for oid, (node, _) in self.before.items()}
         self.seen[migration.checksum] = []
 
+    def held_sql(self) -> str:
+        """The locks query after a statement, in the same message (the oids are integers of our own)."""
+        return HELD_SQL.replace("%s", "'{" + ",".join(map(str, self.before)) + "}'::oid[]")
+
     def after(self, conn, migration, statement) -> None:
+        self.record(migration, statement, conn.execute(self.held_sql()).fetchall())
+
+    def record(self, migration, statement, rows: list) -> None:
+        """What :data:`HELD_SQL` answered after ``statement`` (values as text or bytes, or typed)."""
         held: dict[str, list[str]] = {}
         rewritten = []
-        for oid, mode, node in conn.execute(HELD_SQL, (list(self.before),)).fetchall():
+        for raw_oid, raw_mode, raw_node in rows:
+            oid, node = int(raw_oid), int(raw_node)
+            mode = raw_mode.decode() if isinstance(raw_mode, bytes) else str(raw_mode)
             name = self.before[oid][1]
             held.setdefault(name, []).append(mode)
             if node != self.files.get(oid):

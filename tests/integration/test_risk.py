@@ -284,3 +284,20 @@ def test_sizes_are_pg_total_relation_size_and_lock_holders_are_counted(project):
     assert sizes["users"].rows == count and sizes["users"].key == "id" and not sizes["users"].empty
     assert (sizes["public.rooms"].lockers, sizes["users"].lockers) == (1, 0)
     assert "missing" not in sizes  # made in this run: the target has no such table
+
+
+def test_a_failure_in_the_observed_proof_names_its_line(tmp_path):
+    from tasks.migrations.engine import Limits, MigrationError, apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tasks.risk import observe
+    from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname
+
+    (tmp_path / "001_a.sql").write_text("CREATE TABLE a (id int);\n\nINSERT INTO a\n VALUES ('x');\n")
+    name = create_target_db()
+    try:
+        url = with_dbname(sandbox_urls()["target"], name)
+        with pytest.raises(MigrationError, match=r"migration 001_a.sql line 4: invalid input syntax"):
+            apply_migrations(url, read_migrations(tmp_path), None, Limits(lock_timeout="0"), observer=observe.Observer())
+        assert query(name, "SELECT to_regclass('a') IS NULL")[0][0]
+    finally:
+        drop_db(name)

@@ -12,13 +12,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable from any directory
 
-from tasks.operations import backups, data, health, migrations, preflight, promotion, report, schema, seed, target
-from tasks.run import get_run_or_exit
 from tasks.core import interrupt
 from tasks.core.cli_output import hide_pyinfra_tables
 from tasks.core.summary import current, end_of_plan, install, not_in_this_run, state
+from tasks.operations import backups, data, health, migrations, preflight, promotion, report, risk, schema, seed, target
 from tasks.operations.common import running_state
 from tasks.plan import Planner
+from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()  # this host's: with environments/*.env, deploy.py runs once per environment
 settings = run.settings
@@ -51,7 +51,8 @@ backups.source_captured(
 
 # 3. The target answers, over SSL, and a local pg_dump is not older than it (where one is taken).
 target.reachable(name=state("Target reachable"), plan=plan, label=settings.target_label,
-                 require_ssl=run.require_target_ssl)
+                 require_ssl=run.require_target_ssl,
+                 port=settings.target.port if settings.target else None)  # named if it is a pooler (refused)
 
 # 9a. On Heroku: the app's pool size × web dynos + a reserve fits the plan's connection limit
 #     (pg:info's, kept in the state folder). Before the target backup: a pool that does not fit
@@ -69,6 +70,11 @@ preflight.privileges_sufficient(name=state("Target privileges sufficient"), plan
 promotion.allowed(name=state("Promotion allowed"), plan=plan, environment=run.environment,
                   plans_dir=str(settings.plans_dir), promote_from=settings.promote_from)
 
+# 3d. The pending migrations' risk measured on the target (locks, rewrites, sizes, squawk) and the
+#     rows they would fail on: a high risk or failing data stops the run before the backup.
+risk.measured(name=state("Migration risk measured"), plan=plan, table_mb=settings.risk_table_mb,
+              fail_on=settings.risk_fail_on)
+
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture):
 #    the plan says whether anything changes, and why.
 backups.target_captured_before_change(
@@ -80,6 +86,7 @@ backups.target_captured_before_change(
 migrations.applied(
     name=state("Migrations applied"), plan=plan, lock_wait_s=settings.lock_wait_s,
     lock_timeout=settings.lock_timeout, statement_timeout=settings.statement_timeout,
+    lock_retry_s=settings.lock_retry_s,
 )
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).

@@ -1,9 +1,8 @@
 """
 Settings: read from the environment and ``.env`` (python-dotenv), validated before anything runs.
 
-The real environment wins over the file; ``ENV_FILE`` names another file. Every problem is a
-:class:`SettingsError` whose message is one line naming the variable and the fix. Nothing here
-connects anywhere or writes anything.
+The real environment wins over the file; ``ENV_FILE`` names another file. Every problem is a :class:`SettingsError`
+whose message is one line naming the variable and the fix. Nothing here connects anywhere or writes anything.
 """
 
 from __future__ import annotations
@@ -60,6 +59,9 @@ class Settings:
     health_long_query_s: float = 60.0
     health_idle_s: float = 60.0
     health_fail_on: str = "red"
+    risk_table_mb: float = 100.0
+    risk_fail_on: str = "high"
+    lock_retry_s: float = 60.0
     verify_against_source: bool = False
     report_dir: Path = Path("reports")
     pool_var: str = "DB_POOL_MAX"
@@ -192,7 +194,7 @@ def _positive_seconds(values: Mapping[str, str], key: str, default: float) -> fl
     return seconds
 
 
-def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
+def _seconds(values: Mapping[str, str], key: str, default: float, unit: str = "a number of seconds") -> float:
     raw = values.get(key, "").strip()
     if not raw:
         return default
@@ -201,7 +203,7 @@ def _seconds(values: Mapping[str, str], key: str, default: float) -> float:
     except ValueError:
         seconds = -1
     if seconds < 0 or not math.isfinite(seconds):
-        raise SettingsError(f"{key}: {raw!r} is not a number of seconds: set for example {key}={default:g}")
+        raise SettingsError(f"{key}: {raw!r} is not {unit}: set for example {key}={default:g}")
     return seconds
 
 
@@ -304,6 +306,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
         health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
+        risk_table_mb=_seconds(values, "RISK_TABLE_MB", 100.0, "a size in megabytes"),
+        risk_fail_on=_choice(values, "RISK_FAIL_ON", ("high", "never")),
+        lock_retry_s=_seconds(values, "LOCK_RETRY_S", 60.0),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_report_dir(values, cwd),
         pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),
@@ -371,7 +376,7 @@ def misspelt(keys: list[str], known: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def file_findings(file_values: Mapping[str, str | None], values: "_Reading") -> dict:
+def file_findings(file_values: Mapping[str, str | None], values: _Reading) -> dict:
     """Stop on a misspelt setting name (environment or ENV_FILE); note ENV_FILE's other unknown keys and lines."""
     known = values.read | set(OTHER_NAMES)
     found = misspelt([key for key in values if key not in known], known)

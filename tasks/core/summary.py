@@ -14,9 +14,10 @@ import atexit
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tasks.core import reports
 
@@ -60,6 +61,7 @@ class Summary:
     rows: dict[str, Row] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
     health: list[HealthRow] = field(default_factory=list)
+    risk: list[str] = field(default_factory=list)  # the pending statements' risk lines (tasks.operations.risk)
     places: dict[str, str] = field(default_factory=dict)
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
@@ -188,7 +190,8 @@ def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> li
             row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
                    else Row(name, "would change", "the plan above (--dry: nothing was changed)"))
         else:
-            row = summary.rows.get(name) or Row(name, "skipped", "not reached: an earlier state failed" if failed else "not run")
+            why = "not reached: an earlier state failed" if failed else "not run"
+            row = summary.rows.get(name) or Row(name, "skipped", why)
         failed = failed or row.status == "failed"
         out.append(row)
     return out
@@ -220,6 +223,7 @@ def document(rows: list[Row], summary: Summary, environment: str | None = None) 
         "states": [asdict(r) for r in rows],
         "health": [line for row in summary.health for line in row.lines()],
         "plan": summary.plan().as_dict() if summary.plan else None,
+        "risk": summary.risk,
         "places": summary.places,
     }
 

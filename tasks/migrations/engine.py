@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import psycopg
 from psycopg import generators, sql
@@ -33,6 +35,7 @@ from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
 from tasks.core.rows import scalar
+from tasks.migrations import retry
 from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
@@ -69,7 +72,12 @@ ALREADY_EXISTS = ("42P07", "42710", "42723", "42P06", "42P04")
 
 
 class MigrationError(ActionableError, RuntimeError):
-    """A migration could not be applied; the message is one line naming the file and the fix."""
+    """A migration could not be applied; the message is one line naming the file and the fix.
+    ``sqlstate`` and ``offset``: the server's code and where the failing statement starts in the file
+    (:mod:`tasks.migrations.retry` retries a lock timeout)."""
+
+    sqlstate: str | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class Limits:
     lock_wait_s: float = 60.0
     lock_timeout: str = "5s"
     statement_timeout: str = "0"
+    lock_retry_s: float = 0.0  # a file whose lock was not granted is retried for this long (tasks.migrations.retry)
 
 
 def read_history(conn: psycopg.Connection) -> TargetHistory:
@@ -136,7 +145,9 @@ def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None =
         fix = ("fix the file and run again" if not migration.no_transaction
                else "fix the file and run again (it is re-run whole)")
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-    return MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+    error = MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
+    error.sqlstate, error.offset = exc.sqlstate, base_offset  # tasks.migrations.retry: which statement waited
+    return error
 
 
 def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
@@ -237,10 +248,10 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
         failed = next((i for i, result in enumerate(results) if result.status == fatal), None)
         if failed is not None:
             exc = psycopg.errors.error_from_result(results[failed], encoding=conn.info.encoding)
-            index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
+            index: int | None = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN: each statement, its limits
             if exc.sqlstate == LOCK_LOST:
                 raise _lock_lost(migration)
-            if not 0 <= index < len(migration.statements):  # the message as a whole was refused (a syntax error)
+            if index is None or not 0 <= index < len(migration.statements):  # the whole message refused (syntax)
                 index = statement_at(starts, exc.diag.statement_position)
             if index is not None:
                 raise _failure(migration, exc, migration.statements[index].offset, starts[index])
@@ -258,6 +269,37 @@ def statement_at(starts: list[int], position: str | None) -> int | None:
     if not position or not starts or int(position) - 1 < starts[0]:
         return None
     return max(i for i, start in enumerate(starts) if start <= int(position) - 1)
+
+
+def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, observer) -> None:
+    """
+    The proof's way (:mod:`tasks.risk.observe`): the same transaction as :func:`apply_in_transaction`,
+    but a round trip per statement, so ``observer.after`` reads what the statement holds and rewrote.
+    """
+    prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
+    index = -1
+    try:
+        conn.execute("BEGIN")
+        observer.start(conn, migration)
+        for index, statement in enumerate(migration.statements):  # a statement and what it holds: one round trip
+            results = _results(conn, prefix + statement.text + "\n;\n" + observer.held_sql())
+            failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+            if failed is not None:
+                raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+            last = results[-1]
+            observer.record(migration, statement, [[last.get_value(i, j) for j in range(last.nfields)]
+                                                   for i in range(last.ntuples)])
+        index = -1
+        _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ")
+                + _record_sql(migration, "applied", None, by) + sql.SQL("; COMMIT"))
+    except psycopg.Error as exc:
+        if exc.sqlstate == LOCK_LOST:
+            raise _lock_lost(migration) from None
+        offset, base = (migration.statements[index].offset, len(prefix)) if index >= 0 else (None, 0)
+        raise _failure(migration, exc, offset, base) from None
+    finally:
+        if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
@@ -307,6 +349,7 @@ def apply_migrations(
     started_at: datetime | None = None,
     verb: str = "applied",
     quiet_below_s: float = 0.0,
+    observer: Any = None,
 ) -> MigrationPlan:
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
     ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default).
@@ -336,8 +379,11 @@ def apply_migrations(
                 watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
                 if migration.no_transaction:
                     apply_without_transaction(conn, migration, limits, by, on_event)
+                elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
+                    apply_observed(conn, migration, limits, by, observer)
                 else:
-                    apply_in_transaction(conn, migration, limits, by)
+                    retry.with_lock_retries(partial(apply_in_transaction, conn, migration, limits, by), conn,
+                                            migration, limits.lock_retry_s, on_event)
                 watch.doing(None)
                 elapsed = time.monotonic() - started
                 if elapsed >= quiet_below_s:

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -70,10 +70,12 @@ def older_than_target(proof_version_num: int, target_service: str | None) -> str
 
 
 def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
-          seed_files: list | None = None, target_service: str | None = None) -> tuple[dict[str, Any], str]:
+          seed_files: list | None = None, target_service: str | None = None,
+          observer: Any = None) -> tuple[dict[str, Any], str]:
     """
     Apply every file (then load the seed files) on a new shadow database, as a role that is not a
     superuser and owns it (:mod:`tasks.migrations.proof_role`); return (catalog, server version).
+    An ``observer`` (:class:`tasks.risk.observe.Observer`) sees each statement's locks and rewrites.
     """
     admin = connect(conninfo(service))
     name = f"pgconverge_shadow_{os.getpid()}_{secrets.token_hex(4)}"
@@ -107,7 +109,7 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
         try:
             started = time.monotonic()
             apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
-                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S)
+                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S, observer=observer)
             on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
             older = older_than_target(admin.info.server_version, target_service)

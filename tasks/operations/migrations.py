@@ -4,8 +4,8 @@ Migrations proven locally (on a shadow database) and migrations applied (to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pyinfra.context import state
 
@@ -49,7 +49,11 @@ def proven_locally(plan: Planner):
     from tasks.migrations import shadow  # psycopg: imported only when there is work
 
     def prove(log: Callable[[str], None]) -> str:
-        snapshot, version = shadow.prove(service, migrations, log, seed_files, plan.target)
+        from tasks.risk import observe
+
+        observer = observe.Observer()
+        snapshot, version = shadow.prove(service, migrations, log, seed_files, plan.target, observer)
+        observe.save(Path(state_dir), observer)  # each statement's locks and rewrites, for the risk plan
         path = expected.save_expected(Path(state_dir), migrations, snapshot, version)
         expected.mark_seeds_proven(Path(state_dir), key)
         parsed.save(Path(state_dir), migrations)  # each file split once: later runs read where its statements are
@@ -66,7 +70,8 @@ def _pending_lines(plan: MigrationsPart, with_sql: bool) -> list[str]:
     lines = []
     if plan.baseline:
         lines.append(
-            f"baseline: record {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} as applied (not run)"
+            f"baseline: record {len(plan.baseline)} migration(s) up to version {plan.baseline[-1].version} "
+            "as applied (not run)"
         )
     for migration in plan.pending:
         mode = ", no transaction" if migration.no_transaction else ""
@@ -78,7 +83,8 @@ def _pending_lines(plan: MigrationsPart, with_sql: bool) -> list[str]:
 
 
 @operation()
-def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", statement_timeout: str = "0"):
+def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", statement_timeout: str = "0",
+            lock_retry_s: float = 0.0):
     """
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
 
@@ -87,6 +93,7 @@ def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", 
     + lock_wait_s: how long to wait for another deploy's migration lock
     + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
     + statement_timeout: ``SET LOCAL statement_timeout`` for each migration
+    + lock_retry_s: a file whose lock was not granted in time is rolled back and retried for this long
 
     All pending files run in one session, one transaction per file (its tracking row included).
     Edited, unknown or out-of-order files stop the run before anything changes.
@@ -112,7 +119,8 @@ def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", 
     show_plan(_pending_lines(part, with_sql=bool(state.config.DIFF)))
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
 
-    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
+                             lock_retry_s=lock_retry_s)
 
     def apply(log: Callable[[str], None]) -> str:
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)

@@ -41,7 +41,7 @@ def test_a_file_that_resets_all_settings_still_obeys_the_lock_timeout(project):
     release.start()
     try:
         started = time.monotonic()
-        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms")
+        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0")  # no retry (tests/integration/test_risk.py)
         waited = time.monotonic() - started
     finally:
         release.cancel()

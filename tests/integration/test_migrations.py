@@ -58,7 +58,8 @@ def test_file_three_of_five_fails_then_fixed_rerun_applies_the_rest(project):
 
 def test_failure_in_the_target_leaves_nothing_of_the_file(project):
     five_files(project)
-    project.write_migration("003_t3.sql", "CREATE TABLE t3 (id int PRIMARY KEY);\n"
+    # An earlier write to t1 in the file: the risk step's read-only data check leaves the CHECK to the target.
+    project.write_migration("003_t3.sql", "CREATE TABLE t3 (id int PRIMARY KEY); UPDATE t1 SET id = id WHERE false;\n"
                                           "ALTER TABLE t1 ADD CONSTRAINT t1_small CHECK (id < 10);\n")
     # Rows the shadow does not have make file 3 fail only on the target.
     project.write_migration("002_t2.sql", "CREATE TABLE t2 (id int PRIMARY KEY REFERENCES t1);\n")
@@ -150,7 +151,7 @@ def test_lock_timeout_stops_a_migration_stuck_behind_traffic(project):
     project.write_migration("005_users_bio.sql", "ALTER TABLE users ADD COLUMN bio text;\n")
     with psycopg.connect(project_conninfo(project)) as traffic:
         traffic.execute("LOCK TABLE users IN ACCESS SHARE MODE")  # a long read holds the table
-        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms")
+        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0")  # no retry (tests/integration/test_risk.py)
         traffic.rollback()
     assert result.code != 0
     assert "migration 005_users_bio.sql" in result.output and "MIGRATION_LOCK_TIMEOUT" in result.output

@@ -1,0 +1,91 @@
+"""
+Lock waits retried: a transactional file whose statement could not get its lock within
+MIGRATION_LOCK_TIMEOUT (SQLSTATE 55P03) has been rolled back whole; it is run again, with
+exponential backoff and full jitter, until LOCK_RETRY_S has passed. Each retry prints one line
+naming the sessions that held a lock on the statement's tables when it gave up (pid,
+application_name, state, for how long): what ``pg_blocking_pids`` would have named while it waited.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+LOCK_NOT_AVAILABLE = "55P03"
+FIRST_PAUSE_S = 0.5
+MAX_PAUSE_S = 10.0
+
+HOLDERS_SQL = """
+SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
+       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start, a.backend_start))::int
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.pid IN (SELECT l.pid FROM pg_catalog.pg_locks l
+                  WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_catalog.pg_backend_pid()
+                    AND l.relation IN (SELECT to_regclass(name) FROM unnest(%s::text[]) AS t(name)))
+ ORDER BY a.pid
+"""
+
+
+def relations(node: object) -> list[str]:
+    """Every table a parse tree names (libpg_query's JSON: a dict with ``relname``), as SQL writes it."""
+    from tasks.risk.classify import table_name
+
+    found: list[str] = []
+    if isinstance(node, dict):
+        if "relname" in node:
+            found.append(table_name(node))
+        for value in node.values():
+            found += relations(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += relations(value)
+    return found
+
+
+def pause(attempt: int, left: float, rand: Callable[[], float] = random.random) -> float:
+    """Full jitter: a random pause up to FIRST_PAUSE_S · 2^attempt (at most MAX_PAUSE_S and the time left)."""
+    return max(0.0, min(left, rand() * min(MAX_PAUSE_S, FIRST_PAUSE_S * 2**attempt)))
+
+
+def describe_holders(rows: list[tuple]) -> str:
+    if not rows:
+        return "no session holds a lock on its tables any more"
+    return "; ".join(
+        f"pid {pid} ({app or 'no application_name'}, "
+        + (f"{state}, {seconds} s)" if state else "another role's session: state not visible)")
+        for pid, app, state, seconds in rows
+    )
+
+
+def holders(conn, tables: list[str]) -> list[tuple]:
+    try:
+        return conn.execute(HOLDERS_SQL, (sorted(set(tables)),)).fetchall()
+    except Exception:  # noqa: BLE001 - the retry line is information; the retry goes on without it
+        return []
+
+
+def with_lock_retries(
+    apply: Callable[[], None], conn, migration, retry_s: float, on_event: Callable[[str], None]
+) -> None:
+    """``apply()``, run again after a lock timeout until ``retry_s`` has passed."""
+    deadline = time.monotonic() + retry_s
+    attempt = 0
+    while True:
+        try:
+            apply()
+            return
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or left <= 0 or conn.closed or conn.broken:
+                raise
+            offset = getattr(exc, "offset", None)
+            statement = next((s for s in migration.statements if s.offset == offset), migration.statements[0])
+            rows = holders(conn, relations(statement.node))
+            wait = pause(attempt, left)
+            attempt += 1
+            on_event(
+                f"{migration.filename} line {statement.line}: lock not granted, retry {attempt} in {wait:.1f} s "
+                f"(up to LOCK_RETRY_S, {left:.0f} s left); held by {describe_holders(rows)}"
+            )
+            time.sleep(wait)

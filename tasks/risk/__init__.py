@@ -1,0 +1,1 @@
+"""Migration risk, measured on the real target before anything runs (docs/risk.md)."""

@@ -1,0 +1,76 @@
+"""
+The risks of the pending files: what the parse tree says each statement does (:mod:`classify`),
+corrected by what the proof saw it do (:mod:`observe`, where kept): the observed lock level and
+rewrite win, and a table the proof saw locked that the parse tree does not name is added. Pure
+apart from reading the proof's cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.risk import observe
+from tasks.risk.classify import Risk, accepted, file_risks
+from tasks.risk.datacheck import written_before
+
+
+def bare(name: str) -> str:
+    """``public.m`` and ``m`` name the same table in the default search_path."""
+    return name.removeprefix("public.")
+
+
+def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
+    risks = file_risks(migration)
+    if not seen:
+        return risks
+    observed = observe.effects(seen)
+    merged: list[Risk] = []
+    named: set[tuple[int, str]] = set()
+    for risk in risks:
+        found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
+        named.add((risk.line, bare(risk.table)))
+        lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
+        risk = Risk(
+            risk.file,
+            risk.line,
+            risk.table,
+            lock,
+            rewrite,
+            risk.index_build,
+            risk.validation,
+            risk.check,
+            risk.accepted,
+        )
+        merged.append(risk)
+    ok = accepted(migration.sql)
+    for line, tables in observed.items():
+        for table, (lock, rewrite) in tables.items():
+            if (line, bare(table)) not in named and (
+                rewrite or lock in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
+            ):
+                merged.append(Risk(migration.filename, line, table, lock, rewrite=rewrite, accepted=ok))
+    return sorted(merged, key=lambda r: r.line)
+
+
+def assess(pending: list, state_dir: Path) -> list[Risk]:
+    """Every pending file's risks, in order."""
+    return [
+        risk
+        for migration in pending
+        for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))
+    ]
+
+
+def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:
+    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in m.statements]
+
+
+def checkable(pending: list, risks: list[Risk]) -> list[Risk]:
+    """The risks with a data check whose table no earlier pending statement writes to."""
+    before = written_before(statements_in_order(pending))
+    found = []
+    for risk in risks:
+        writes = before.get((risk.file, risk.line), set())
+        if risk.check is not None and writes is not None and bare(risk.table) not in {bare(w) for w in writes}:
+            found.append(risk)
+    return found

@@ -1,0 +1,238 @@
+"""
+What a pending statement will do to an existing table, read from PostgreSQL's parse tree (pglast's
+JSON, kept on each :class:`~tasks.migrations.sqlsplit.Statement`): the lock it takes, whether it
+rewrites the table, builds an index without CONCURRENTLY or validates every row, and the data check
+that says beforehand whether it will fail (NOT NULL, UNIQUE/PRIMARY KEY, CHECK, FOREIGN KEY). Pure.
+
+The lock level here is PostgreSQL's documented one for the command; the proof observes the real one
+(:mod:`tasks.risk.observe`), which wins where it was recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ACCEPT = "-- pgconverge: accept-risk"
+
+ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+SHARE = "SHARE"
+SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
+SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+
+# ALTER TABLE subcommands and the lock they take (PostgreSQL's AlterTableGetLockLevel), when not ACCESS EXCLUSIVE.
+LIGHTER = {
+    "AT_ValidateConstraint": SHARE_UPDATE_EXCLUSIVE,
+    "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
+    "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE,
+    "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
+    "AT_SetRelOptions": SHARE_UPDATE_EXCLUSIVE,
+    "AT_ResetRelOptions": SHARE_UPDATE_EXCLUSIVE,
+    "AT_EnableTrig": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrig": SHARE_ROW_EXCLUSIVE,
+    "AT_EnableTrigAll": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrigAll": SHARE_ROW_EXCLUSIVE,
+    "AT_EnableTrigUser": SHARE_ROW_EXCLUSIVE,
+    "AT_DisableTrigUser": SHARE_ROW_EXCLUSIVE,
+}
+STRENGTH = [SHARE_UPDATE_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, "EXCLUSIVE", ACCESS_EXCLUSIVE]
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """Rows that would make the statement fail: ``kind`` notnull, unique, check or foreign key."""
+
+    kind: str
+    columns: tuple[str, ...] = ()
+    expression: str = ""  # CHECK: the condition, deparsed by pglast
+    references: str = ""  # FOREIGN KEY: the referenced table as written
+    ref_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Risk:
+    """One statement's effect on one table as written (``schema.name`` or ``name``)."""
+
+    file: str
+    line: int
+    table: str
+    lock: str
+    rewrite: bool = False
+    index_build: bool = False  # CREATE INDEX (or UNIQUE/PRIMARY KEY constraint) without CONCURRENTLY
+    validation: str = ""  # NOT NULL, CHECK, FOREIGN KEY: every row read under the lock
+    check: DataCheck | None = None
+    accepted: bool = False  # the file has a "-- pgconverge: accept-risk" line
+
+    @property
+    def heavy(self) -> bool:
+        """What takes time in proportion to the table's size while the lock is held."""
+        return self.rewrite or self.index_build or bool(self.validation)
+
+
+def accepted(sql: str) -> bool:
+    """Whether a file accepts its risks: a line that is exactly the directive (case and spaces aside)."""
+    wanted = " ".join(ACCEPT.lower().split())
+    return any(" ".join(line.lower().split()) == wanted for line in sql.splitlines())
+
+
+def quote(name: str) -> str:
+    """An identifier as SQL writes it (quoted unless plain lower case)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def table_name(relation: dict) -> str:
+    """The table as SQL names it (``schema.name`` or ``name``), fit for ``to_regclass``."""
+    name = quote(relation.get("relname", ""))
+    return f"{quote(relation['schemaname'])}.{name}" if relation.get("schemaname") else name
+
+
+def _names(items: list | None) -> tuple[str, ...]:
+    return tuple(item["String"]["sval"] for item in items or [] if "String" in item)
+
+
+def _stronger(a: str, b: str) -> str:
+    return a if STRENGTH.index(a) >= STRENGTH.index(b) else b
+
+
+def deparse_check(statement_text: str, index: int) -> str:
+    """The condition of the ``index``-th ALTER TABLE subcommand of ``statement_text``, deparsed by pglast."""
+    from pglast import parse_sql
+    from pglast.stream import RawStream
+
+    stmt = parse_sql(statement_text)[0].stmt
+    return RawStream()(stmt.cmds[index].def_.raw_expr)
+
+
+def _constraint(file: str, line: int, table: str, constraint: dict, text: str, index: int) -> Risk | None:
+    kind = constraint.get("contype")
+    not_valid = bool(constraint.get("skip_validation"))
+    if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
+        if constraint.get("indexname"):  # USING INDEX: no build, no scan
+            return Risk(file, line, table, ACCESS_EXCLUSIVE)
+        return Risk(
+            file,
+            line,
+            table,
+            ACCESS_EXCLUSIVE,
+            index_build=True,
+            check=DataCheck("unique", _names(constraint.get("keys"))),
+        )
+    if kind == "CONSTR_CHECK":
+        check = None if not_valid else DataCheck("check", expression=deparse_check(text, index))
+        return Risk(file, line, table, ACCESS_EXCLUSIVE, validation="" if not_valid else "CHECK", check=check)
+    if kind == "CONSTR_FOREIGN":
+        check = (
+            None
+            if not_valid
+            else DataCheck(
+                "foreign key",
+                _names(constraint.get("fk_attrs")),
+                references=table_name(constraint["pktable"]),
+                ref_columns=_names(constraint.get("pk_attrs")),
+            )
+        )
+        return Risk(file, line, table, SHARE_ROW_EXCLUSIVE, validation="" if not_valid else "FOREIGN KEY", check=check)
+    return None
+
+
+def _volatile_default(column: dict) -> bool:
+    """ADD COLUMN with a default that is a function call (PostgreSQL 11+ rewrites only for a volatile one;
+    the proof's relfilenode tells for sure) or a generated STORED column."""
+    for item in column.get("constraints", []):
+        constraint = item.get("Constraint", {})
+        if constraint.get("contype") == "CONSTR_GENERATED":
+            return True
+        if constraint.get("contype") == "CONSTR_DEFAULT" and "FuncCall" in constraint.get("raw_expr", {}):
+            return True
+    return False
+
+
+def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
+    table = table_name(node.get("relation", {}))
+    lock, rewrite, validation, found = SHARE_UPDATE_EXCLUSIVE, False, "", []
+    for index, item in enumerate(node.get("cmds", [])):
+        cmd = item.get("AlterTableCmd", {})
+        subtype = cmd.get("subtype", "")
+        level = LIGHTER.get(subtype, ACCESS_EXCLUSIVE)
+        if (
+            subtype == "AT_AddConstraint"
+            and cmd.get("def", {}).get("Constraint", {}).get("contype") == "CONSTR_FOREIGN"
+        ):
+            level = SHARE_ROW_EXCLUSIVE
+        lock = _stronger(lock, level)
+        if (
+            subtype == "AT_AlterColumnType"
+            or subtype == "AT_AddColumn"
+            and _volatile_default(cmd.get("def", {}).get("ColumnDef", {}))
+        ):
+            rewrite = True
+        elif subtype == "AT_SetNotNull":
+            validation = "NOT NULL"
+            found.append(
+                Risk(
+                    file,
+                    line,
+                    table,
+                    ACCESS_EXCLUSIVE,
+                    validation="NOT NULL",
+                    check=DataCheck("notnull", (cmd.get("name", ""),)),
+                )
+            )
+        elif subtype == "AT_AddConstraint":
+            risk = _constraint(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
+            if risk:
+                found.append(risk)
+    if rewrite or not found:
+        found.insert(0, Risk(file, line, table, lock, rewrite=rewrite, validation=validation if not found else ""))
+    return [
+        Risk(r.file, r.line, r.table, _stronger(lock, r.lock), r.rewrite, r.index_build, r.validation, r.check)
+        for r in found
+    ]
+
+
+def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> list[Risk]:
+    """What one statement does to the tables it names (none for a statement that takes no table lock)."""
+    if kind == "AlterTableStmt" and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
+        return _alter_table(file, line, node, text)
+    if kind == "IndexStmt":
+        table = table_name(node.get("relation", {}))
+        concurrent = bool(node.get("concurrent"))
+        columns = tuple(
+            p["IndexElem"]["name"] for p in node.get("indexParams", []) if p.get("IndexElem", {}).get("name")
+        )
+        check = None
+        if node.get("unique") and not node.get("whereClause") and len(columns) == len(node.get("indexParams", [])):
+            check = DataCheck("unique", columns)
+        return [
+            Risk(
+                file,
+                line,
+                table,
+                SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE,
+                index_build=not concurrent,
+                check=check,
+            )
+        ]
+    return []
+
+
+def file_risks(migration) -> list[Risk]:
+    """Every statement's risks of one migration file, marked accepted when the file says so."""
+    ok = accepted(migration.sql)
+    found = []
+    for statement in migration.statements:
+        for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
+            found.append(
+                Risk(
+                    risk.file,
+                    risk.line,
+                    risk.table,
+                    risk.lock,
+                    risk.rewrite,
+                    risk.index_build,
+                    risk.validation,
+                    risk.check,
+                    ok,
+                )
+            )
+    return found

@@ -1,0 +1,82 @@
+"""
+The gate, a pure decision: a rewrite, an index build without CONCURRENTLY or a validation of every
+row (NOT NULL, CHECK, FOREIGN KEY without NOT VALID) on a target table larger than RISK_TABLE_MB
+stops the run before the target backup, unless its file accepts the risk
+(``-- pgconverge: accept-risk``) or RISK_FAIL_ON=never. A table the target does not have (made in
+this run) or a small one is no high risk, whatever the statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasks.risk.classify import ACCEPT, Risk
+from tasks.risk.size import TableSize, human_bytes
+
+FAIL_ON = ("high", "never")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the proof saw one statement do to one table that existed before its file."""
+
+    lock: str
+    rewrite: bool
+
+
+def with_observed(risk: Risk, observed: Observed | None) -> Risk:
+    """The risk with the lock and rewrite the proof observed (PostgreSQL's, not a table's guess)."""
+    if observed is None:
+        return risk
+    return Risk(
+        risk.file,
+        risk.line,
+        risk.table,
+        observed.lock or risk.lock,
+        observed.rewrite,
+        risk.index_build,
+        risk.validation,
+        risk.check,
+        risk.accepted,
+    )
+
+
+def high(risk: Risk, size: TableSize | None, table_mb: float) -> bool:
+    """A heavy statement on an existing table that holds rows and is larger than ``table_mb``."""
+    return risk.heavy and size is not None and not size.empty and size.megabytes > table_mb
+
+
+def what(risk: Risk) -> str:
+    if risk.rewrite:
+        return "rewrites"
+    if risk.index_build:
+        return "builds an index without CONCURRENTLY on"
+    return f"validates {risk.validation} over every row of"
+
+
+def how_to_go_on(risk: Risk) -> str:
+    if risk.index_build:
+        safe = "use CREATE INDEX CONCURRENTLY in a file whose first line is -- pgconverge:no-transaction"
+    elif risk.validation:
+        safe = "add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later file"
+        if risk.validation == "NOT NULL":
+            safe = "add a CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL in a later file"
+    else:
+        safe = "make the change without a rewrite (e.g. a new column, backfilled in batches)"
+    return f"{safe}; or accept it with a line '{ACCEPT}' in the file"
+
+
+def refusals(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fail_on: str) -> list[str]:
+    """One message per high risk not accepted (none with RISK_FAIL_ON=never)."""
+    if fail_on == "never":
+        return []
+    found = []
+    for risk in risks:
+        size = sizes.get(risk.table)
+        if high(risk, size, table_mb) and not risk.accepted and size is not None:
+            found.append(
+                f"migration {risk.file} line {risk.line} {what(risk)} {size.regclass} "
+                f"({human_bytes(size.bytes)}, over RISK_TABLE_MB={table_mb:g}) under a {risk.lock} lock: "
+                f"{how_to_go_on(risk)}; nothing was backed up or changed"
+            )
+    return found

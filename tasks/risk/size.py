@@ -1,0 +1,83 @@
+"""
+The target's facts about the tables pending statements touch (read-only, in the facts session):
+size with indexes and TOAST (``pg_total_relation_size``), estimated rows (``reltuples``), write
+activity (``pg_stat_user_tables``' inserts, updates and deletes over the time its counters cover)
+and the sessions holding a lock on it now. A table the target does not have (created in this run)
+has no row. The SQL is built here, the parsing is pure; :func:`tasks.facts.read` runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+SIZES_SQL = """
+SELECT t.name, c.oid::regclass::text, pg_total_relation_size(c.oid), c.reltuples::bigint,
+       coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0),
+       extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time()))::bigint,
+       (SELECT count(DISTINCT l.pid) FROM pg_locks l
+         WHERE l.relation = c.oid AND l.granted AND l.pid <> pg_backend_pid()),
+       coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+                   FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                  WHERE i.indrelid = c.oid AND i.indisprimary), ''),
+       pg_relation_size(c.oid) = 0 AND coalesce(s.n_live_tup, 0) = 0
+  FROM unnest({names}::text[]) AS t(name)
+  JOIN pg_class c ON c.oid = to_regclass(t.name)
+  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+  JOIN pg_stat_database d ON d.datname = current_database()
+"""
+
+
+@dataclass(frozen=True)
+class TableSize:
+    name: str  # as the migration wrote it
+    regclass: str  # PostgreSQL's own name for it, quoted as SQL needs
+    bytes: int
+    rows: int  # estimated; -1: never vacuumed or analyzed
+    writes: int  # inserts + updates + deletes since the counters began
+    seconds: int  # how long the counters cover
+    lockers: int  # other sessions holding a lock on it now
+    key: str = ""  # the primary key's columns, quoted, comma-separated ('' : none)
+    empty: bool = False  # no row: its heap has no page (whatever its indexes' size)
+
+    @property
+    def writes_per_s(self) -> float:
+        return self.writes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def megabytes(self) -> float:
+        return self.bytes / 1024 / 1024
+
+
+def sizes_sql(names: list[str]) -> str:
+    """The query for these tables (names as SQL writes them: ``to_regclass`` reads them)."""
+    return sql.SQL(SIZES_SQL).format(names=sql.Literal(sorted(set(names)))).as_string(None)
+
+
+def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
+    found = {}
+    for name, regclass, size, tuples, writes, seconds, lockers, key, empty in rows:
+        found[name] = TableSize(
+            name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key, empty == "t"
+        )
+    return found
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit in ("bytes", "kB") else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""  # pragma: no cover
+
+
+def human_rows(rows: int) -> str:
+    if rows < 0:
+        return "rows unknown (never analyzed)"
+    if rows >= 1_000_000:
+        return f"{rows / 1_000_000:.0f} M rows"
+    if rows >= 10_000:
+        return f"{rows / 1000:.0f} k rows"
+    return f"{rows} rows"

@@ -1,0 +1,78 @@
+"""What a statement does to a table, read from PostgreSQL's parse tree (pglast)."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tasks.migrations.sqlsplit import split_statements
+from tasks.risk.classify import accepted, quote, statement_risks
+
+
+def risks(sql: str):
+    return [r for s in split_statements(sql) for r in statement_risks("f.sql", s.line, s.kind, s.node, s.text)]
+
+
+def test_a_type_change_rewrites_under_access_exclusive():
+    (risk,) = risks("ALTER TABLE public.messages ALTER COLUMN n TYPE bigint")
+    assert (risk.table, risk.lock, risk.rewrite, risk.heavy) == ("public.messages", "ACCESS EXCLUSIVE", True, True)
+
+
+def test_index_builds_concurrent_or_not():
+    plain, concurrent = risks("CREATE UNIQUE INDEX i ON m (a, b);\nCREATE INDEX CONCURRENTLY j ON m (a)")
+    assert (plain.lock, plain.index_build, plain.check.kind, plain.check.columns) == (
+        "SHARE",
+        True,
+        "unique",
+        ("a", "b"),
+    )
+    assert (concurrent.lock, concurrent.heavy, concurrent.check, concurrent.line) == (
+        "SHARE UPDATE EXCLUSIVE",
+        False,
+        None,
+        2,
+    )
+
+
+def test_validations_and_not_valid():
+    notnull, check, fk, fk_later = risks(
+        "ALTER TABLE m ALTER COLUMN a SET NOT NULL;\nALTER TABLE m ADD CONSTRAINT c CHECK (a > 0 AND b <> 'x');\n"
+        "ALTER TABLE m ADD FOREIGN KEY (a) REFERENCES o (id);\n"
+        "ALTER TABLE m ADD FOREIGN KEY (a) REFERENCES o (id) NOT VALID"
+    )
+    assert (notnull.validation, notnull.check.columns) == ("NOT NULL", ("a",))
+    assert check.check.expression == "a > 0 AND b <> 'x'"
+    assert (fk.lock, fk.validation, fk.check.references, fk.check.ref_columns) == (
+        "SHARE ROW EXCLUSIVE",
+        "FOREIGN KEY",
+        "o",
+        ("id",),
+    )
+    assert (fk_later.heavy, fk_later.check) == (False, None)
+
+
+def test_a_primary_key_using_an_index_builds_nothing():
+    (risk,) = risks("ALTER TABLE m ADD CONSTRAINT m_pkey PRIMARY KEY USING INDEX m_id")
+    assert not risk.heavy and risk.check is None
+
+
+def test_statements_that_lock_no_table_have_no_risk():
+    assert (
+        risks(
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1); CREATE FUNCTION f() RETURNS int "
+            "LANGUAGE sql AS 'SELECT 1'"
+        )
+        == []
+    )
+
+
+def test_accept_risk_is_a_line_of_its_own():
+    assert accepted("-- pgconverge: accept-risk\nALTER TABLE m ALTER a TYPE bigint;")
+    assert accepted("--   PGCONVERGE:   accept-risk  \n")
+    assert not accepted("ALTER TABLE m ALTER a TYPE bigint; -- not -- pgconverge: accept-risk")
+
+
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=20)
+)
+def test_a_quoted_name_parses_back_to_itself(name):
+    (risk,) = risks(f"ALTER TABLE {quote('s')}.{quote(name)} ALTER COLUMN a TYPE bigint")
+    assert risk.table == f"s.{quote(name)}"

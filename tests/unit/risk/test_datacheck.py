@@ -1,0 +1,33 @@
+"""The data checks' queries (quoted names, the file's CHECK deparsed) and when a check is skipped."""
+
+from tasks.migrations.sqlsplit import split_statements
+from tasks.risk.classify import DataCheck
+from tasks.risk.datacheck import check_sql, written_before
+from tasks.risk.size import TableSize
+
+TABLE = TableSize('"Odd"', 'public."Odd"', 8192, 10, 0, 1, 0, '"Id"')
+
+
+def test_queries_quote_what_they_name():
+    notnull = check_sql(DataCheck("notnull", ('we"ird',)), TABLE, None)
+    assert 'FROM public."Odd" AS c WHERE c."we""ird" IS NULL' in notnull and 'row("Id")::text' in notnull
+    assert notnull.startswith("SET LOCAL statement_timeout = '30s'")
+    unique = check_sql(DataCheck("unique", ("a", "B")), TABLE, None)
+    assert 'GROUP BY "a", "B" HAVING count(*) > 1' in unique
+
+
+def test_a_foreign_key_needs_its_parent_on_the_target():
+    fk = DataCheck("foreign key", ("room_id",), references="rooms", ref_columns=("id",))
+    assert check_sql(fk, TABLE, None) is None
+    parent = TableSize("rooms", "rooms", 8192, 1, 0, 1, 0, "id")
+    assert 'NOT EXISTS (SELECT 1 FROM rooms AS p WHERE p."id" = c."room_id")' in check_sql(fk, TABLE, parent)
+
+
+def test_earlier_writes_or_code_make_the_targets_rows_not_the_ones_met():
+    sql = (
+        "UPDATE m SET a = 1;\nALTER TABLE m ALTER a SET NOT NULL;\n"
+        "DO $$BEGIN END$$;\nALTER TABLE n ALTER a SET NOT NULL"
+    )
+    statements = [("f.sql", s.line, s.kind, s.node) for s in split_statements(sql)]
+    before = written_before(statements)
+    assert before[("f.sql", 2)] == {"m"} and before[("f.sql", 4)] is None

@@ -1,0 +1,47 @@
+"""The gate and the plan's risk lines: pure decisions over risks and the target's table sizes."""
+
+from tasks.risk.classify import Risk
+from tasks.risk.gate import refusals
+from tasks.risk.render import risk_line
+from tasks.risk.size import TableSize, human_bytes
+
+GB = 1024**3
+
+
+def size(mb: float, empty: bool = False, rows: int = 14_000_000) -> TableSize:
+    return TableSize("public.messages", "messages", int(mb * 1024 * 1024), rows, 300 * 3600, 3600, 0, "id", empty)
+
+
+REWRITE = Risk("004_retype.sql", 3, "public.messages", "ACCESS EXCLUSIVE", rewrite=True)
+
+
+def test_the_line_the_issue_asks_for():
+    line = risk_line(REWRITE, size(2.1 * 1024), 100)
+    assert line.startswith("004_retype.sql:3 ACCESS EXCLUSIVE + rewrite of messages (2.1 GB, 14 M rows, ~300 writes/s)")
+    assert "HIGH RISK" in line
+
+
+def test_a_large_rewrite_is_refused_naming_file_line_table_size_and_ways_on():
+    (message,) = refusals([REWRITE], {"public.messages": size(150)}, 100, "high")
+    assert "004_retype.sql line 3 rewrites messages (150.0 MB, over RISK_TABLE_MB=100)" in message
+    assert "-- pgconverge: accept-risk" in message
+
+
+def test_no_refusal_for_small_empty_new_accepted_or_never():
+    assert refusals([REWRITE], {"public.messages": size(99)}, 100, "high") == []
+    assert refusals([REWRITE], {"public.messages": size(500, empty=True)}, 0, "high") == []
+    assert refusals([REWRITE], {}, 0, "high") == []  # made in this run: the target has no such table
+    accepted = Risk("004_retype.sql", 3, "public.messages", "ACCESS EXCLUSIVE", rewrite=True, accepted=True)
+    assert refusals([accepted], {"public.messages": size(500)}, 100, "high") == []
+    assert refusals([REWRITE], {"public.messages": size(500)}, 100, "never") == []
+
+
+def test_ways_on_fit_the_statement():
+    index = Risk("f.sql", 1, "public.messages", "SHARE", index_build=True)
+    fk = Risk("f.sql", 1, "public.messages", "SHARE ROW EXCLUSIVE", validation="FOREIGN KEY")
+    assert "CREATE INDEX CONCURRENTLY" in refusals([index], {"public.messages": size(500)}, 100, "high")[0]
+    assert "NOT VALID, then VALIDATE" in refusals([fk], {"public.messages": size(500)}, 100, "high")[0]
+
+
+def test_human_bytes():
+    assert [human_bytes(v) for v in (512, 8192, 5 * 1024 * 1024, 2.1 * GB)] == ["512 bytes", "8 kB", "5.0 MB", "2.1 GB"]

@@ -72,8 +72,7 @@ promotion.allowed(name=state("Promotion allowed"), plan=plan, environment=run.en
 
 # 3d. The pending migrations' risk measured on the target (locks, rewrites, sizes, squawk) and the
 #     rows they would fail on: a high risk or failing data stops the run before the backup.
-risk.measured(name=state("Migration risk measured"), plan=plan, table_mb=settings.risk_table_mb,
-              fail_on=settings.risk_fail_on)
+risk.measured(name=state("Migration risk measured"), plan=plan)  # RISK_TABLE_MB, RISK_FAIL_ON: in the plan
 
 # 4. Before anything changes in the target, a verified backup of it (Heroku: pg:backups:capture):
 #    the plan says whether anything changes, and why.

@@ -61,7 +61,6 @@ class Summary:
     rows: dict[str, Row] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)  # state name -> why it is not in this run
     health: list[HealthRow] = field(default_factory=list)
-    risk: list[str] = field(default_factory=list)  # the pending statements' risk lines (tasks.operations.risk)
     places: dict[str, str] = field(default_factory=dict)
     notes: list = field(default_factory=list)  # callables giving "name: value" lines at the end
     planned: list[str] = field(default_factory=list)
@@ -216,14 +215,15 @@ def table(rows: list[Row], summary: Summary, color: bool, environment: str | Non
 
 
 def document(rows: list[Row], summary: Summary, environment: str | None = None) -> dict:
+    plan = summary.plan() if summary.plan else None
     return {
         "environment": environment,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ok": not any(r.status == "failed" for r in rows),
         "states": [asdict(r) for r in rows],
         "health": [line for row in summary.health for line in row.lines()],
-        "plan": summary.plan().as_dict() if summary.plan else None,
-        "risk": summary.risk,
+        "plan": plan.as_dict() if plan else None,
+        "risk": plan.risk.lines() if plan and plan.risk else [],  # the pending statements' risk lines
         "places": summary.places,
     }
 

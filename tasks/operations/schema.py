@@ -98,12 +98,15 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
         if blocking:
             failures.append(_render(title, blocking))
     applied = changed_in_this_run(after)  # the migrations step (``after``) applied files in this run
-    recorded = records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied) \
-        if plans_dir else None
+    # the risk findings as the risk state measured them, before the migrations applied
+    findings = plan.built().findings()
+    recorded = records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied,
+                                  findings) if plans_dir else None
     if recorded:
         host.log(f"plan record {recorded}")
     if failures:
-        hint = "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
+        hint = ("" if allow_extra_objects
+                else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)")
         if report_dir and not planning() and comparisons[0][1]:
             hint = "\n  " + drift.answer(service, plan.source, plan.migrations, wanted, actual, Path(report_dir))
             failures[0] = f"drift: {drift.pointer(Path(report_dir))}\n" + failures[0]

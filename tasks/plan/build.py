@@ -26,10 +26,12 @@ from tasks.plan.model import (
     MigrationsPart,
     Plan,
     Problem,
+    RiskPart,
     SeedPart,
     SeedTable,
     TargetPart,
 )
+from tasks.plan.risk import measure
 
 if TYPE_CHECKING:
     from tasks.heroku.app import HerokuApp
@@ -75,6 +77,8 @@ class Planner:
     state_dir: str = ".pgconverge"  # the proof's expected schema, the Heroku checks' memory
     source: str = "source"
     target: str = "target"
+    risk_table_mb: float = 100.0  # RISK_TABLE_MB: above it a rewrite, index build or validation is a high risk
+    risk_fail_on: str = "high"  # RISK_FAIL_ON: ``high`` refuses a high risk, ``never`` only reports it
     seen: dict[str, object] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
@@ -95,12 +99,14 @@ class Planner:
             str(s.state_dir),
             run.source_service,  # each environment's own services (environments/*.env)
             run.target_service,
+            risk_table_mb=s.risk_table_mb,
+            risk_fail_on=s.risk_fail_on,
         )
 
     def _part(self, name: str, build: Callable[[], Part]) -> Part:
         part = remember(self.target, ("plan", name), build)
         self.seen[name] = part
-        return part  # type: ignore[no-any-return]
+        return part
 
     # --- the parts -------------------------------------------------------------------------------
 
@@ -192,6 +198,19 @@ class Planner:
         tables = tuple(SeedTable(name, c.table, c.missing, c.updates, c.sample) for name, c in found["tables"].items())
         return SeedPart(tuple(files), tuple(left), tables, tuple(found["absent"]))
 
+    def risk_part(self) -> RiskPart:
+        """The pending migrations' risk on the target: locks, rewrites, sizes, squawk, the rows they
+        would fail on, and the problems that stop the run before the backup."""
+        return self._part("risk", self._risk)
+
+    def _risk(self) -> RiskPart:
+        migrations = self.migrations_part()
+        if not migrations.readable:
+            return RiskPart(skipped="history not readable here: the migrations step reports it")
+        if migrations.problems or not migrations.pending:
+            return RiskPart(skipped="no pending migration")
+        return measure(self.target, list(migrations.pending), self.state_dir, self.risk_table_mb, self.risk_fail_on)
+
     def target_part(self) -> TargetPart:
         """Whether the target changes in this run and why; a refusal known before any change."""
         return self._part("target", self._target)
@@ -210,6 +229,9 @@ class Planner:
         if migrations.readable:
             if migrations.problems:
                 return TargetPart()  # the migrations step refuses before anything changes
+            risk = self.risk_part()
+            if risk.refusal:  # data that will fail, or a high risk: stop before the backup and any change
+                return TargetPart((), risk.refusal)
             if migrations.pending or migrations.baseline:
                 reasons.append(f"{len(migrations.pending)} pending migration(s)")
         seed = self.seed_part()
@@ -227,4 +249,4 @@ class Planner:
         """The plan as the states last saw it (no database read: parts never asked for stay None)."""
         seen: dict[str, Any] = self.seen
         return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"), self.heroku(),
-                    seen.get("proof_needed"))
+                    seen.get("proof_needed"), seen.get("risk"))

@@ -174,6 +174,59 @@ class HerokuPart:
 
 
 @dataclass(frozen=True)
+class RiskFinding:
+    """One line of the risk plan: a pending statement's lock on a table (``lock``), a squawk finding
+    (``lint``) or a note on what was not measured (``note``); ``high``: over ``RISK_TABLE_MB``."""
+
+    kind: str
+    file: str
+    line: int
+    text: str
+    high: bool = False
+    accepted: bool = False  # the file has the line ``-- pgconverge: accept-risk``
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.file, "line": self.line, "text": self.text, "high": self.high,
+                "accepted": self.accepted}
+
+
+@dataclass(frozen=True)
+class RiskPart:
+    """The pending migrations' risk measured on the target: what each statement locks or rewrites,
+    sized by the target's tables, squawk's findings, and the problems that stop the run before the
+    backup (data that will fail, a high risk not accepted with ``RISK_FAIL_ON=high``)."""
+
+    pending: int = 0  # files measured (0: nothing pending, or not measurable: ``skipped`` says why)
+    findings: tuple[RiskFinding, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    skipped: str = ""
+
+    @property
+    def high(self) -> int:
+        return sum(f.high for f in self.findings)
+
+    @property
+    def refusal(self) -> Problem | None:
+        """The first problem, its message counting the others (the run stops on it)."""
+        if not self.problems:
+            return None
+        first, more = self.problems[0], len(self.problems) - 1
+        return first if not more else Problem(first.code, first.subject, f"{first.message} (and {more} more)",
+                                                  first.fix)
+
+    def lines(self) -> list[str]:
+        return [f.text for f in self.findings]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.pending,
+            "findings": [f.as_dict() for f in self.findings],
+            "problems": [p.as_dict() for p in self.problems],
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
 class TargetPart:
     """Whether the target changes in this run, and why (what the target backup decides on)."""
 
@@ -202,6 +255,11 @@ class Plan:
     target: TargetPart | None = None
     heroku: HerokuPart | None = None
     proof_needed: bool | None = None  # the migrations are proven on a shadow database in this run
+    risk: RiskPart | None = None
+
+    def findings(self) -> list[dict[str, Any]]:
+        """The risk findings of the pending migrations, as the plan record keeps them."""
+        return [f.as_dict() for f in self.risk.findings] if self.risk else []
 
     def as_dict(self) -> dict[str, Any]:
         parts = {
@@ -210,6 +268,7 @@ class Plan:
             "seed": self.seed,
             "target": self.target,
             "heroku": self.heroku,
+            "risk": self.risk,
         }
         return {"proof_needed": self.proof_needed} | {
             name: part.as_dict() if part else None for name, part in parts.items()
@@ -236,6 +295,12 @@ class Plan:
                 + (f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})" if names else "")
                 + (f", baseline up to {m.baseline[-1].filename}" if m.baseline else "")
                 + "".join(f"; refused: {p}" for p in m.problems[:1])
+            )
+        if self.risk and self.risk.pending:
+            r = self.risk
+            out.append(
+                f"risk: {sum(f.kind == 'lock' for f in r.findings)} table lock(s) measured, {r.high} high"
+                + (f"; refused: {r.refusal}" if r.refusal else "")
             )
         if self.copy and self.copy.enabled:
             c = self.copy

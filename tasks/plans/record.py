@@ -64,7 +64,7 @@ def build_record(environment: str | None, migrations: list[Migration], applied: 
         "tool_version": tasks.__version__,
         "files": files(migrations),
         "applied_now": applied,
-        "findings": findings or [],  # the risk gate's findings (none are made yet)
+        "findings": findings or [],  # the risk findings of the pending files (tasks.plan.model.RiskFinding)
         "catalog_before": fingerprint(before),
         "catalog_after": fingerprint(after),
         "verified": verified,

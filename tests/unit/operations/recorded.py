@@ -74,10 +74,10 @@ class FakeState:
         return _Meta()
 
 
-def history(recorded: dict[str, Any]) -> TargetHistory:
+def history(recorded: dict[str, Any], migrations: list[Any] | None = None) -> TargetHistory:
     """A ``MigrationHistory`` value from its record: the files applied by name (``edited``: applied
     with another checksum)."""
-    files = {m.filename: m for m in MIGRATIONS}
+    files = {m.filename: m for m in migrations or MIGRATIONS}
     rows = tuple(
         AppliedRow(
             files[name].version,
@@ -119,7 +119,30 @@ def heroku_app(recorded: dict[str, Any]) -> Any:
     return HerokuApp(recorded["name"], url, recorded.get("pool_var", "DB_POOL_MAX"), recorded.get("pool_value"), dynos)
 
 
-CONVERT = {"MigrationHistory": history, "CopyState": side}
+def sizes(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A ``TableSizes`` value: ``{name: {"bytes", "rows", "writes", "seconds", "lockers", "empty"}}``."""
+    from tasks.risk.size import TableSize
+
+    return {
+        name: TableSize(name, f.get("regclass", name), f["bytes"], f.get("rows", 0), f.get("writes", 0),
+                        f.get("seconds", 1), f.get("lockers", 0), f.get("key", "id"), f.get("empty", False))
+        for name, f in recorded.items()
+    }
+
+
+CONVERT = {"MigrationHistory": history, "CopyState": side, "TableSizes": sizes, "FailingRows": tuple}
+
+
+def migrations(extra: dict[str, str], folder: Path) -> list[Any]:
+    """The example app's files, and the case's ``migrations`` (file name -> SQL) after them."""
+    if not extra:
+        return MIGRATIONS
+    folder.mkdir(parents=True)
+    for migration in MIGRATIONS:
+        (folder / migration.filename).write_text(migration.sql)
+    for name, text in extra.items():
+        (folder / name).write_text(text)
+    return read_migrations(folder)
 
 
 @dataclass
@@ -138,12 +161,13 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
     import importlib
 
     facts = case.get("facts", {})
+    convert: dict[str, Any] = dict(CONVERT)
 
     def read(fact: type, service: str, sql: Any = None) -> Any:
         value = facts[f"{fact.__name__}/{service}"]
         if isinstance(value, dict) and "unreadable" in value:
             raise Unreadable(fact.__name__, service, [value["unreadable"]])
-        return CONVERT.get(fact.__name__, lambda v: v)(value)
+        return convert.get(fact.__name__, lambda v: v)(value)
 
     def missing(service: str, files: list, upsert: bool = False) -> dict:
         found = facts["seed/target"]
@@ -157,6 +181,7 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
 
     monkeypatch.setattr("tasks.plan.build.remember", lambda service, key, compute, schema_only=False: compute())
     monkeypatch.setattr("tasks.plan.build.read", read)
+    monkeypatch.setattr("tasks.plan.risk.read", read)
     monkeypatch.setattr("tasks.data.seed_load.missing", missing)
     module_name, op_name = case["operation"].split(".")
     module = importlib.import_module(f"tasks.operations.{module_name}")
@@ -164,14 +189,19 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
         monkeypatch.setattr(module, "read", read)
     monkeypatch.setattr(summary, "_summaries", {None: summary.Summary(planned=[NAME])})
     inputs = case.get("plan", {})
+    files = migrations(case.get("migrations", {}), tmp_path / "migrations")
+    if files is not MIGRATIONS:  # the history names the files by name: those of the case
+        convert["MigrationHistory"] = lambda recorded: history(recorded, files)
     plan = Planner(
-        MIGRATIONS,
+        files,
         SEEDS if inputs.get("seeds", True) else [],
         inputs.get("baseline_version"),
         inputs.get("seed_upsert", False),
         inputs.get("copy", False),
         inputs.get("copy_replace", False),
         state_dir=str(tmp_path / "state"),
+        risk_table_mb=inputs.get("risk_table_mb", 100.0),
+        risk_fail_on=inputs.get("risk_fail_on", "high"),
     )
     if "heroku" in inputs:  # the app as the run read it at its start
         plan.heroku_app = heroku_app(inputs["heroku"])

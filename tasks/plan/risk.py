@@ -1,0 +1,83 @@
+"""
+The risk part of the plan (:class:`tasks.plan.model.RiskPart`): the pending statements' locks and
+rewrites (the parse tree, corrected by what the proof observed), sized by the target's tables,
+squawk's findings, the rows a statement will fail on and the gate (docs/risk.md). Read-only: the
+target's facts and the proof's cache in the state folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.facts import ServerInfo, Unreadable, read
+from tasks.migrations.files import Migration
+from tasks.plan.model import Problem, RiskFinding, RiskPart
+from tasks.risk import assess, datacheck, gate, lint, render
+from tasks.risk.classify import Risk
+from tasks.risk.facts import FailingRows, TableSizes
+from tasks.risk.size import TableSize, sizes_sql
+
+DATA_FIX = "fix those rows (or the migration) and run again"
+
+
+def data_problems(service: str, pending: list[Migration], risks: list[Risk],
+                  sizes: dict[str, TableSize]) -> tuple[list[Problem], list[RiskFinding]]:
+    """(problems, notes): the rows each checkable statement would fail on; a check that cannot run
+    is a note, not a refusal."""
+    problems, notes = [], []
+    for risk in assess.checkable(pending, risks):
+        table, check = sizes.get(risk.table), risk.check
+        if table is None or table.empty or check is None:
+            continue  # made in this run, or empty: nothing can fail
+        parent = sizes.get(check.references) if check.kind == "foreign key" else None
+        query = datacheck.check_sql(check, table, parent)
+        if query is None:
+            continue
+        try:
+            count, example = read(FailingRows, service, query)
+        except Unreadable as exc:
+            text = f"{risk.file}:{risk.line} data not checked ({exc.error})"
+            notes.append(RiskFinding("note", risk.file, risk.line, text))
+            continue
+        if count:
+            message = datacheck.Failure(risk, count, example).message
+            problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
+    return problems, notes
+
+
+def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fail_on: str) -> list[Problem]:
+    """A high risk not accepted, with ``RISK_FAIL_ON=high``: one problem each (the gate's message)."""
+    found = []
+    for risk in risks:
+        for message in gate.refusals([risk], sizes, table_mb, fail_on):
+            found.append(Problem("risk-high", f"{risk.file}:{risk.line} {risk.table}", message,
+                                 gate.how_to_go_on(risk)))
+    return found
+
+
+def measure(service: str, pending: list[Migration], state_dir: str, table_mb: float, fail_on: str) -> RiskPart:
+    """The risk of ``pending`` on the target ``service``."""
+    risks = assess.assess(pending, Path(state_dir))
+    names = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
+    try:
+        sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(names)) if names else {}
+    except Unreadable as exc:
+        problem = Problem("unreadable", "target", f"cannot read the sizes of the tables the migrations touch: "
+                          f"{exc.error}", "check that the database is reachable, then run again")
+        return RiskPart(len(pending), problems=(problem,))
+    findings = [
+        RiskFinding("lock", risk.file, risk.line, text, gate.high(risk, sizes.get(risk.table), table_mb),
+                    risk.accepted)
+        for risk, text in zip(risks, render.risk_lines(risks, sizes, table_mb))
+    ]
+    try:
+        version = str(read(ServerInfo, service)["version"])
+    except Unreadable:
+        version = "17"
+    linted, note = lint.lint(pending, version)
+    findings += [RiskFinding("lint", f.file, f.line, f.text) for f in linted]
+    if note:
+        findings.append(RiskFinding("note", "", 0, note))
+    failing, notes = data_problems(service, pending, risks, sizes)
+    problems = failing + gate_problems(risks, sizes, table_mb, fail_on)
+    return RiskPart(len(pending), tuple(findings + notes), tuple(problems))

@@ -95,6 +95,10 @@ def dump_failure(label: str, first: str, error: str = "", folder: Path | None = 
         place = f"the backup folder {folder}" if folder else "the backup folder"
         return (f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
                 "BACKUP_DIR at a disk with room), then run again; the partial backup was discarded")
+    if "too many connections" in first or "connection slots are reserved" in first:
+        return (f"pg_dump of {label} failed: {first}: a verified backup needs two connections at once (one "
+                "holds the snapshot pg_dump reads, so its row counts are the dump's): allow the role two "
+                "(ALTER ROLE ... CONNECTION LIMIT 2) or close other sessions, then run again")
     if any(sign in text for sign in LOST):
         return (f"pg_dump of {label} failed: the connection to the server was lost during the dump (the server "
                 f"restarted, or ended the session): {first}: the partial backup was discarded; run again once "
@@ -102,10 +106,6 @@ def dump_failure(label: str, first: str, error: str = "", folder: Path | None = 
     if "permission denied" in first:
         return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
                 "GRANT SELECT on it to that role, or use the owner's URL, then run again")
-    if "too many connections" in first or "connection slots are reserved" in first:
-        return (f"pg_dump of {label} failed: {first}: a verified backup needs two connections at once (one "
-                "holds the snapshot pg_dump reads, so its row counts are the dump's): allow the role two "
-                "(ALTER ROLE ... CONNECTION LIMIT 2) or close other sessions, then run again")
     return f"pg_dump of {label} failed: {first}: fix that, then run again"
 
 

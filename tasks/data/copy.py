@@ -158,8 +158,11 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             raise CopyError(conflict_refusal(want.table, have.rows, want.rows))
         if plan.replace:
             reloadable = {t for t in plan.in_sync if wanted[t].rows}
-            plan.cascaded, lost = cascades.follow(plan.replace, cascades.read(dst), reloadable)
-            problem = cascades.refusal(lost)
+            found = cascades.read(dst)
+            plan.cascaded, lost = cascades.follow(plan.replace, found, reloadable)
+            tree = sorted(cascades.reached(plan.replace, found))
+            problem = cascades.rules_refusal(dst.execute(cascades.DELETE_RULES_SQL, (tree,)).fetchall(),
+                                             plan.replace) or cascades.refusal(lost)
             if problem:
                 raise CopyError(problem)
             for cascade in plan.cascaded:
@@ -175,13 +178,9 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
                 log(f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
                     f"and {CONNECTION_RESERVE} are left for others")
                 jobs = capped_jobs(jobs, free)
-        loader.load(source, target_service, catalogs, work, jobs, log)
-        # A cascade the plan did not foresee (a key added meanwhile) is refilled from the source too.
-        if plan.replace:
-            again = [(t, True) for t in plan.in_sync
-                     if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
-            loader.load(source, target_service, catalogs, again, jobs, log)
-            plan.replace += [t for t, _ in again]  # the summary counts every table reloaded
+        # a replaced table and the children its DELETE cascades to are one transaction, checked again
+        # under lock (a cascade the plan did not foresee, or rows written since, roll it back)
+        loader.load(source, target_service, catalogs, work, jobs, log, plan.cascaded)
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)

@@ -34,6 +34,7 @@ class Side:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
     cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
     plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
+    rules: list[tuple[str, str]] = field(default_factory=list)  # (table, rule): DELETE rules, read with cascades
 
 
 def _named(names: list[str] | None) -> str:
@@ -68,9 +69,15 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
-        + (cascades.COUNTS_SQL + ";\n" if with_cascades else "")
+        + (cascades.COUNTS_SQL + ";\n" + RULES_SQL if with_cascades else "")
         + "SELECT 'end', '', '';\n"
     )
+
+
+# The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
+RULES_SQL = ("SELECT DISTINCT 'rule', format('%I.%I', n.nspname, c.relname), r.rulename::text FROM pg_rewrite r "
+             "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE r.ev_type = '4';\n")
 
 
 def read(run, script: str) -> list[list[str]]:
@@ -105,6 +112,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
         elif tag == "plain":
             side.plain[row[1]] = row[2]
+        elif tag == "rule":
+            side.rules.append((row[1], row[2]))
         elif tag == "cascade":
             side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
@@ -276,6 +285,12 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool,
     if conflicts:
         want, have = conflicts[0]
         return conflict_refusal(want.name, have.rows, want.rows)
+    if todo.replace:
+        tree = cascades.reached(todo.replace, target.cascades)
+        rules = sorted(rule for rule in target.rules if rule[0] in tree)
+        why = cascades.rules_refusal(rules, [t for t in todo.replace if t not in {c.child for c in todo.cascaded}])
+        if why:
+            return why
     return cascades.refusal(todo.lost)
 
 

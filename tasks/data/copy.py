@@ -40,6 +40,7 @@ from tasks.data.plan import (  # noqa: F401
     capped_jobs,
     column_problems,
     conflict_refusal,
+    force_rls_refusal,
     large_objects_refusal,
     missing_refusal,
     type_refusal,
@@ -107,6 +108,9 @@ def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list
     count, oids = src.execute(relations.LARGE_OBJECTS_SQL).fetchone() or (0, "")
     large_objects = large_objects_refusal(count, oids)
     problems = [large_objects] if large_objects else []
+    for conn, side in ((src, "source"), (target.conn, "target")):
+        forced = force_rls_refusal([row[0] for row in conn.execute(relations.FORCE_RLS_SQL).fetchall()], side)
+        problems += [forced] if forced else []
     present = set(target.tables)
     for table in source.tables:
         if table in present and source.has_rows(table):

@@ -35,6 +35,7 @@ class Side:
     cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
     plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
     rules: list[tuple[str, str]] = field(default_factory=list)  # (table, rule): DELETE rules, read with cascades
+    force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
 
 
 def _named(names: list[str] | None) -> str:
@@ -65,6 +66,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'sequence', name, next, increment FROM ({relations.SEQUENCES_SQL}) x(name, next, increment, lo, hi);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
+        f"SELECT 'forcerls', * FROM ({relations.FORCE_RLS_SQL}) x;\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
@@ -112,6 +114,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
         elif tag == "plain":
             side.plain[row[1]] = row[2]
+        elif tag == "forcerls":
+            side.force_rls.append(row[1])
         elif tag == "rule":
             side.rules.append((row[1], row[2]))
         elif tag == "cascade":
@@ -126,6 +130,16 @@ def large_objects_refusal(count: int, oids: str) -> str | None:
         return None
     return (f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy does not "
             "move large objects: move them with pg_dump --large-objects | pg_restore, or store them in bytea columns")
+
+
+def force_rls_refusal(tables: list[str], side: str) -> str | None:
+    """Pure: the one line refusing a copy that meets FORCE ROW LEVEL SECURITY tables, or None."""
+    if not tables:
+        return None
+    return (f"table(s) {', '.join(tables)} in the {side} have FORCE ROW LEVEL SECURITY: their owner's COPY into them "
+            "fails and its reads (the copy's, the backup's) see only what the policies allow: nothing was changed; "
+            "connect as a role with BYPASSRLS (ALTER ROLE … BYPASSRLS), or ALTER TABLE … NO FORCE ROW LEVEL SECURITY "
+            "for the copy and FORCE again after it")
 
 
 def missing_refusal(table: str) -> str:
@@ -273,6 +287,9 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool,
     (:func:`expected_tables`) is what the copy will meet: the columns are compared with it."""
     if source.large_objects[0]:
         return large_objects_refusal(*source.large_objects)
+    forced = force_rls_refusal(source.force_rls, "source") or force_rls_refusal(target.force_rls, "target")
+    if forced:
+        return forced
     columns = column_refusals(source, target) if expected is None else foreseen_refusals(source, expected)
     if columns:
         return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")

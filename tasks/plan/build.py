@@ -162,6 +162,11 @@ class Planner:
         if self.migrations_part().changes_schema:
             expected = expected_after(self.source, self.migrations, self.state_dir)
         why = copyplan.refusal(source, target, todo, True, expected)
+        if not why and self.migrations_part().pending:
+            from tasks.plan import effects  # pglast: only with migrations pending
+
+            copied = {source.plain.get(name, name) for name, table in source.tables.items() if table.rows}
+            why = effects.refusal(self.migrations_part().pending, copied)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

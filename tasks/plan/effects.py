@@ -1,0 +1,65 @@
+"""
+What pending migrations do that the copy cannot live with, read from their parse trees (pglast,
+PostgreSQL's own parser), before any backup or change: a statement that writes rows (``INSERT``,
+``UPDATE``, ``DELETE``, ``MERGE``, ``COPY``) into a table the copy fills from the source (the copy
+would undo it, or refuse the table for ever after), and ``FORCE ROW LEVEL SECURITY`` (the owner's
+COPY into such a table fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tasks.migrations.files import Migration
+
+WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE",
+          "CopyStmt": "COPY"}
+
+
+def _name(relation) -> str:
+    return f"{relation.schemaname or 'public'}.{relation.relname}"
+
+
+def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(file, verb, table) of each statement that writes rows, and (file, table) of each FORCE ROW
+    LEVEL SECURITY, in the ``migrations`` (a file that does not parse is left to the proof)."""
+    import pglast
+    from pglast.enums import AlterTableType
+
+    writes, forced = [], []
+    for migration in migrations:
+        try:
+            statements = pglast.parse_sql(migration.sql)
+        except pglast.parser.ParseError:
+            continue
+        for raw in statements:
+            node = raw.stmt
+            kind = type(node).__name__
+            if kind in WRITES and getattr(node, "relation", None) is not None:
+                if kind == "CopyStmt" and not node.is_from:
+                    continue  # COPY … TO reads
+                writes.append((migration.filename, WRITES[kind], _name(node.relation)))
+            elif kind == "AlterTableStmt":
+                if any(cmd.subtype == AlterTableType.AT_ForceRowSecurity for cmd in node.cmds or ()):
+                    forced.append((migration.filename, _name(node.relation)))
+    return writes, forced
+
+
+def refusal(migrations: Iterable[Migration], copied: set[str]) -> str | None:
+    """The one line refusing a copy-mode run whose pending migrations write rows of ``copied`` (plain
+    'schema.table' names of the tables the copy fills from the source) or force row level security."""
+    writes, forced = effects(migrations)
+    writes = [w for w in writes if w[2] in copied]
+    if writes:
+        file, verb, table = writes[0]
+        more = f" (and {len(writes) - 1} more such statement(s))" if len(writes) > 1 else ""
+        return (f"migration {file} changes rows ({verb} {table}){more}, a table the copy fills from the source "
+                "(DATA_MIGRATION=copy): the copy would undo it or refuse the table: nothing was changed; run the "
+                "data change in the source first and keep schema changes only in the migration (docs/data-copy.md, "
+                "\"Copy mode after the first move\")")
+    if forced:
+        file, table = forced[0]
+        return (f"migration {file} sets FORCE ROW LEVEL SECURITY on {table}: the owner's COPY into it fails: nothing "
+                "was changed; force it after the copy has moved the rows (DATA_MIGRATION=fresh then), or connect "
+                "as a role with BYPASSRLS")
+    return None

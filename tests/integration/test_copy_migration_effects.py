@@ -1,0 +1,53 @@
+"""
+Tester's findings 5 and 6, through the real pyinfra CLI in copy mode: a pending migration that writes
+rows of a table the copy fills, or that forces row level security, is refused by the dry run and the
+run alike before the backup and before any migration (old code: applied, then the copy failed for
+ever, or silently undid it). PostgreSQL decides what is applied; pglast reads the files.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.copy_support import same_schema
+from tests.support import query
+
+pytestmark = pytest.mark.cluster
+
+TABLE = "CREATE TABLE t (id int PRIMARY KEY, a int);"
+
+
+def _backups(project) -> list:
+    folder = project.tmp / "backups" / "target"
+    return sorted(folder.glob("*")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("conflict", ["refuse", "replace"])
+def test_a_migration_that_changes_rows_the_copy_fills_is_refused_before_the_backup(project, source_db, conflict):
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    same_schema(project, source_db, TABLE)
+    query(source_db, "INSERT INTO t VALUES (1, 1), (2, 2)", which="source")
+    assert project.deploy().code == 0
+    versions, backups = project.applied_versions(), _backups(project)
+    project.write_migration("901_bump.sql", "UPDATE t SET a = a + 1000;")
+    for result in (project.dry(COPY_CONFLICT=conflict), project.deploy(COPY_CONFLICT=conflict)):
+        assert result.code != 0, result.output[-3000:]
+        assert "migration 901_bump.sql changes rows (UPDATE public.t)" in result.output, result.output[-3000:]
+        assert project.applied_versions() == versions
+        assert _backups(project) == backups
+    assert query(project.target_db, "SELECT a FROM t ORDER BY id") == [(1,), (2,)]
+
+
+def test_a_migration_forcing_row_level_security_is_refused_before_the_backup(project, source_db):
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    forced = TABLE + ("ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t FORCE ROW LEVEL SECURITY;"
+                      "CREATE POLICY mine ON t USING (a > 1);")
+    same_schema(project, source_db, forced)
+    query(source_db, "INSERT INTO t VALUES (1, 1), (2, 2)", which="source")
+    for result in (project.dry(), project.deploy()):
+        assert result.code != 0, result.output[-3000:]
+        assert "sets FORCE ROW LEVEL SECURITY on public.t" in result.output, result.output[-3000:]
+        assert 900 not in project.applied_versions()
+        assert _backups(project) == []

@@ -53,6 +53,13 @@ SELECT 'gexec', format('SELECT %L, %L, %L, %L, %L, count(*)::text FROM ONLY %s W
 """
 
 
+def ident(name: str) -> str:
+    """Pure: a name as SQL would need it written (``"Chi ld_Pid_fkey"`` quoted, ``child_fkey`` not)."""
+    import re
+
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
 @dataclass(frozen=True)
 class Cascade:
     child: str
@@ -63,7 +70,7 @@ class Cascade:
 
     def describe(self) -> str:
         verb = "removes" if self.action == "c" else "changes"
-        return f"{verb} {self.rows:,} row(s) of {self.child} through its {ACTIONS[self.action]} key {self.key}"
+        return f"{verb} {self.rows:,} row(s) of {self.child} through its {ACTIONS[self.action]} key {ident(self.key)}"
 
 
 def follow(replaced: list[str], cascades: list[Cascade], reloadable: set[str]) -> tuple[list[Cascade], list[Cascade]]:
@@ -137,7 +144,7 @@ def rules_refusal(rules: list[tuple[str, str]], replaced: list[str]) -> str | No
     """Pure: the one line refusing a replace whose DELETE (or its cascade) meets DELETE rules."""
     if not rules:
         return None
-    named = ", ".join(f"{rule} on {table}" for table, rule in rules)
+    named = ", ".join(f"{ident(rule)} on {table}" for table, rule in rules)
     return (f"COPY_CONFLICT=replace of {', '.join(replaced)} would fire DELETE rule(s) {named}: a rule writes to "
             "other tables, rows the copy cannot bring back: nothing was changed; drop or disable the rule in a "
             "migration (or replace those rows yourself)")

@@ -64,7 +64,7 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
         show_plan(copyplan.plan_lines(source, target, todo) + ["checked again after the pending migrations"])
     elif not todo.anything:
         converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
-                  f"{len(source.sequences)} sequence(s) equal in source and target (rows and checksums)")
+                  f"{len(source.sequences)} sequence(s) not behind the source's (tables: rows and checksums)")
         return
     else:
         show_plan(copyplan.plan_lines(source, target, todo))

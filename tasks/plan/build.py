@@ -166,7 +166,10 @@ class Planner:
             from tasks.plan import effects  # pglast: only with migrations pending
 
             copied = {source.plain.get(name, name) for name, table in source.tables.items() if table.rows}
-            why = effects.refusal(self.migrations_part().pending, copied)
+            plain = [source.plain.get(name, name) for name in todo.replace]
+            tops = [source.tables[name].parent for name in todo.replace if source.tables[name].parent]
+            replaced = set(plain) | {top if "." in top else f"public.{top}" for top in tops}
+            why = effects.refusal(self.migrations_part().pending, copied, replaced)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

@@ -20,13 +20,16 @@ def _name(relation) -> str:
     return f"{relation.schemaname or 'public'}.{relation.relname}"
 
 
-def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
-    """(file, verb, table) of each statement that writes rows, and (file, table) of each FORCE ROW
-    LEVEL SECURITY, in the ``migrations`` (a file that does not parse is left to the proof)."""
+def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]],
+                                                     list[tuple[str, str, str]]]:
+    """(file, verb, table) of each statement that writes rows, (file, table) of each FORCE ROW LEVEL
+    SECURITY, and (file, child, parent) of each foreign key added to an existing table that acts on a
+    DELETE (CASCADE, SET NULL, SET DEFAULT), in the ``migrations`` (a file that does not parse is left
+    to the proof)."""
     import pglast
-    from pglast.enums import AlterTableType
+    from pglast.enums import AlterTableType, ConstrType
 
-    writes, forced = [], []
+    writes, forced, cascading = [], [], []
     for migration in migrations:
         try:
             statements = pglast.parse_sql(migration.sql)
@@ -42,13 +45,25 @@ def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]]
             elif kind == "AlterTableStmt":
                 if any(cmd.subtype == AlterTableType.AT_ForceRowSecurity for cmd in node.cmds or ()):
                     forced.append((migration.filename, _name(node.relation)))
-    return writes, forced
+                cascading += [(migration.filename, _name(node.relation), _name(cmd.def_.pktable))
+                              for cmd in node.cmds or () if cmd.subtype == AlterTableType.AT_AddConstraint
+                              and cmd.def_.contype == ConstrType.CONSTR_FOREIGN and cmd.def_.fk_del_action in "cnd"]
+    return writes, forced, cascading
 
 
-def refusal(migrations: Iterable[Migration], copied: set[str]) -> str | None:
+def refusal(migrations: Iterable[Migration], copied: set[str], replaced: set[str] = frozenset()) -> str | None:
     """The one line refusing a copy-mode run whose pending migrations write rows of ``copied`` (plain
-    'schema.table' names of the tables the copy fills from the source) or force row level security."""
-    writes, forced = effects(migrations)
+    'schema.table' names of the tables the copy fills from the source), force row level security, or
+    add a key that a DELETE of a ``replaced`` table (or of its partitioned top) would act through: the
+    rows it reaches can only be counted once the key exists, after the backup and the migration."""
+    writes, forced, cascading = effects(migrations)
+    cascading = [c for c in cascading if c[2] in replaced]
+    if cascading:
+        file, child, parent = cascading[0]
+        return (f"migration {file} adds a foreign key on {child} that acts on a DELETE of {parent}, which "
+                "COPY_CONFLICT=replace reloads in this run: the rows it would remove or change cannot be counted "
+                "before the migration: nothing was changed; run the replace first (without this migration), or "
+                f"bring {child}'s rows into the source first")
     writes = [w for w in writes if w[2] in copied]
     if writes:
         file, verb, table = writes[0]

@@ -51,3 +51,27 @@ def test_a_migration_forcing_row_level_security_is_refused_before_the_backup(pro
         assert "sets FORCE ROW LEVEL SECURITY on public.t" in result.output, result.output[-3000:]
         assert 900 not in project.applied_versions()
         assert _backups(project) == []
+
+
+def test_a_cascade_a_pending_migration_adds_to_a_replaced_table_is_refused_before_the_backup(project, source_db):
+    """Tester's finding 4. Old code: the dry run said nothing of public.c; the run backed up, applied the
+    migration, then refused saying "nothing was changed"."""
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    ddl = "CREATE TABLE p (id int PRIMARY KEY, v text); CREATE TABLE c (id int PRIMARY KEY, p_id int);"
+    same_schema(project, source_db, ddl)
+    query(source_db, "INSERT INTO p VALUES (1, 'a'), (2, 'b')", which="source")
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO c VALUES (1, 1), (2, 2)")  # the app's rows
+    query(source_db, "UPDATE p SET v = 'changed' WHERE id = 1;"
+          "ALTER TABLE c ADD CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p ON DELETE CASCADE;", which="source")
+    project.write_migration("901_key.sql",
+                            "ALTER TABLE c ADD CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p ON DELETE CASCADE;")
+    versions, backups = project.applied_versions(), _backups(project)
+    for result in (project.dry(COPY_CONFLICT="replace"), project.deploy(COPY_CONFLICT="replace")):
+        assert result.code != 0, result.output[-3000:]
+        assert "migration 901_key.sql adds a foreign key on public.c that acts on a DELETE of public.p" \
+            in result.output, result.output[-3000:]
+        assert project.applied_versions() == versions
+        assert _backups(project) == backups
+    assert query(project.target_db, "SELECT count(*) FROM c") == [(2,)]

@@ -36,6 +36,7 @@ class Side:
     plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
     rules: list[tuple[str, str]] = field(default_factory=list)  # (table, rule): DELETE rules, read with cascades
     force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
+    violations: list[tuple[str, str, str, int]] = field(default_factory=list)  # (file, table, constraint, rows)
 
 
 def _named(names: list[str] | None) -> str:
@@ -114,6 +115,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
         elif tag == "plain":
             side.plain[row[1]] = row[2]
+        elif tag == "violates":
+            side.violations.append((row[1], row[2], row[3], int(row[4])))
         elif tag == "forcerls":
             side.force_rls.append(row[1])
         elif tag == "rule":

@@ -170,6 +170,14 @@ class Planner:
             tops = [source.tables[name].parent for name in todo.replace if source.tables[name].parent]
             replaced = set(plain) | {top if "." in top else f"public.{top}" for top in tops}
             why = effects.refusal(self.migrations_part().pending, copied, replaced)
+            checks = "" if why else effects.violations_script(self.migrations_part().pending, copied)
+            if checks:  # the source's rows against the constraints the migrations add (read-only)
+                try:
+                    broken = read(CopyState, self.source, checks + "SELECT 'end', '', '';").violations
+                except Unreadable as exc:
+                    what = "the source's rows against new constraints"
+                    return CopyPart(True, unreadable=unreadable("unreadable", "source", what, exc))
+                why = effects.violations_refusal(broken)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

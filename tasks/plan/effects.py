@@ -78,3 +78,67 @@ def refusal(migrations: Iterable[Migration], copied: set[str], replaced: set[str
                 "was changed; force it after the copy has moved the rows (DATA_MIGRATION=fresh then), or connect "
                 "as a role with BYPASSRLS")
     return None
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table(name: str) -> str:
+    schema, _, table = name.partition(".")
+    return f"{_ident(schema)}.{_ident(table)}"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def violations_script(migrations: Iterable[Migration], copied: set[str]) -> str:
+    """A read-only script for the SOURCE: for each CHECK, NOT NULL, UNIQUE or PRIMARY KEY the pending
+    ``migrations`` add to a table the copy fills, the source rows that break it (tagged ``violates``:
+    file, table, what, count; read by :func:`tasks.data.plan.parse`). Empty when there is none."""
+    import pglast
+    from pglast.enums import AlterTableType, ConstrType
+    from pglast.stream import RawStream
+
+    queries = []
+    for migration in migrations:
+        try:
+            statements = pglast.parse_sql(migration.sql)
+        except pglast.parser.ParseError:
+            continue
+        for raw in statements:
+            node = raw.stmt
+            if type(node).__name__ != "AlterTableStmt" or _name(node.relation) not in copied:
+                continue
+            table = _name(node.relation)
+            for cmd in node.cmds or ():
+                what, where = None, None
+                if cmd.subtype == AlterTableType.AT_SetNotNull:
+                    what, where = f"NOT NULL on {cmd.name}", f"{_ident(cmd.name)} IS NULL"
+                elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.contype == ConstrType.CONSTR_CHECK:
+                    expr = RawStream()(cmd.def_.raw_expr)
+                    what, where = f"CHECK ({expr})", f"({expr}) IS FALSE"
+                elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.keys and cmd.def_.contype in (
+                        ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY):
+                    cols = ", ".join(_ident(k.sval) for k in cmd.def_.keys)
+                    kind = "UNIQUE" if cmd.def_.contype == ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
+                    what = f"{kind} ({', '.join(k.sval for k in cmd.def_.keys)})"
+                    queries.append(f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                                   f"{_literal(what)}, count(*)::text FROM (SELECT FROM ONLY {_table(table)} "
+                                   f"GROUP BY {cols} HAVING count(*) > 1) d")
+                    continue
+                if what:
+                    queries.append(f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                                   f"{_literal(what)}, count(*)::text FROM ONLY {_table(table)} WHERE {where}")
+    return "".join(q + ";\n" for q in queries)
+
+
+def violations_refusal(found: list[tuple[str, str, str, int]]) -> str | None:
+    """Pure: the one line refusing a copy whose source rows break a constraint a pending migration adds."""
+    broken = [v for v in found if v[3]]
+    if not broken:
+        return None
+    file, table, what, count = broken[0]
+    return (f"migration {file} adds {what} to {table}, which {count:,} row(s) of the source break: the copy "
+            "would fail after the migration: nothing was changed; fix those rows in the source first")

@@ -75,3 +75,24 @@ def test_a_cascade_a_pending_migration_adds_to_a_replaced_table_is_refused_befor
         assert project.applied_versions() == versions
         assert _backups(project) == backups
     assert query(project.target_db, "SELECT count(*) FROM c") == [(2,)]
+
+
+def test_a_constraint_the_source_rows_break_is_refused_before_the_backup(project, source_db):
+    """Tester's finding 6 (CHECK). Old code: the migration was applied, then the copy failed."""
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    same_schema(project, source_db, TABLE)
+    query(source_db, "INSERT INTO t VALUES (1, 1), (2, 200)", which="source")
+    assert project.deploy().code == 0
+    query(source_db, "DELETE FROM t", which="source")  # the source changes its rows (and keeps one bad)
+    query(source_db, "INSERT INTO t VALUES (1, 1), (3, 300)", which="source")
+    query(source_db, "ALTER TABLE t ADD CONSTRAINT small CHECK (a < 100) NOT VALID", which="source")
+    project.write_migration("901_small.sql", "ALTER TABLE t ADD CONSTRAINT small CHECK (a < 100) NOT VALID;"
+                            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;")
+    versions, backups = project.applied_versions(), _backups(project)
+    for result in (project.dry(COPY_CONFLICT="replace"), project.deploy(COPY_CONFLICT="replace")):
+        assert result.code != 0, result.output[-3000:]
+        assert "migration 901_small.sql adds CHECK (a < 100) to public.t, which 1 row(s) of the source break" \
+            in result.output, result.output[-3000:]
+        assert project.applied_versions() == versions
+        assert _backups(project) == backups

@@ -37,6 +37,7 @@ class Side:
     rules: list[tuple[str, str]] = field(default_factory=list)  # (table, rule): DELETE rules, read with cascades
     force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
     violations: list[tuple[str, str, str, int]] = field(default_factory=list)  # (file, table, constraint, rows)
+    sequence_columns: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # owner's (max, min)
 
 
 def _named(names: list[str] | None) -> str:
@@ -68,6 +69,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         f"SELECT 'forcerls', * FROM ({relations.FORCE_RLS_SQL}) x;\n"
+        + SEQUENCE_COLUMNS_SQL + ";\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
@@ -76,6 +78,14 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         + "SELECT 'end', '', '';\n"
     )
 
+
+# For each sequence owned by a column: that column's largest and smallest value (the copy moves the
+# target's sequence past the copied rows, :mod:`tasks.data.sequences`), one query each.
+SEQUENCE_COLUMNS_SQL = f"""
+SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric::text FROM %s',
+                       'seqcol', seq, col, col, tbl)
+  FROM ({relations.OWNED_SEQUENCES_SQL}) x(seq, tbl, col)
+"""
 
 # The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
 RULES_SQL = ("SELECT DISTINCT 'rule', format('%I.%I', n.nspname, c.relname), r.rulename::text FROM pg_rewrite r "
@@ -115,6 +125,8 @@ def parse(rows: list[list[str]]) -> Side:
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
         elif tag == "plain":
             side.plain[row[1]] = row[2]
+        elif tag == "seqcol":
+            side.sequence_columns[row[1]] = (int(row[2]) if row[2] else None, int(row[3]) if row[3] else None)
         elif tag == "violates":
             side.violations.append((row[1], row[2], row[3], int(row[4])))
         elif tag == "forcerls":
@@ -240,7 +252,12 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             # one the target lacks yet is listed too when rows are written (the migrations create it)
             if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
-    for name, (value, _) in sorted(source.sequences.items()):
+    for name, (value, increment) in sorted(source.sequences.items()):
+        # the value that will be set: the source's next, or past the copied rows of the owning column
+        largest, smallest = source.sequence_columns.get(name, (None, None))
+        extreme = largest if increment > 0 else smallest
+        if extreme is not None and ahead(extreme + increment, value, increment):
+            value = extreme + increment
         # only forward: a target sequence already further (the application's) is left alone
         if name not in target.sequences or ahead(value, *target.sequences[name]):
             todo.sequences.append((name, value))
@@ -342,5 +359,8 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replacing {c.parent} {c.describe()}: reloaded from the source ({source.tables[c.child].rows:,} rows)"
               for c in todo.cascaded]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"move sequence {name} forward to the source's (next value {value:,})" for name, value in todo.sequences]
+    lines += [f"move sequence {name} forward to the source's (next value {value:,})"
+              if value == source.sequences[name][0] else
+              f"move sequence {name} forward past the copied rows (next value {value:,})"
+              for name, value in todo.sequences]
     return lines

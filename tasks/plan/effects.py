@@ -51,13 +51,13 @@ def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]]
     return writes, forced, cascading
 
 
-def refusal(migrations: Iterable[Migration], copied: set[str], replaced: set[str] = frozenset()) -> str | None:
+def refusal(migrations: Iterable[Migration], copied: set[str], replaced: Iterable[str] = ()) -> str | None:
     """The one line refusing a copy-mode run whose pending migrations write rows of ``copied`` (plain
     'schema.table' names of the tables the copy fills from the source), force row level security, or
     add a key that a DELETE of a ``replaced`` table (or of its partitioned top) would act through: the
     rows it reaches can only be counted once the key exists, after the backup and the migration."""
     writes, forced, cascading = effects(migrations)
-    cascading = [c for c in cascading if c[2] in replaced]
+    cascading = [c for c in cascading if c[2] in set(replaced)]
     if cascading:
         file, child, parent = cascading[0]
         return (f"migration {file} adds a foreign key on {child} that acts on a DELETE of {parent}, which "

@@ -48,6 +48,16 @@ from tasks.data.plan import (  # noqa: F401
 from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noqa: F401  (callers' names)
 
 LOCK_WAIT_S = 60.0
+# Every table above the given ones (formatted names) in a partition or inheritance tree, all parents.
+ANCESTORS_SQL = """
+WITH RECURSIVE up(rel) AS (
+    SELECT inhparent FROM pg_inherits WHERE inhrelid = ANY(%s::regclass[])
+    UNION
+    SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.rel
+)
+SELECT format('%%I.%%I', n.nspname, c.relname) FROM up JOIN pg_class c ON c.oid = up.rel
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+"""
 
 
 @dataclass
@@ -190,9 +200,10 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
         if plan.sequences:
             log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
-        # the planner's and the health check's row estimates: the loaded tables, the partitioned
-        # tables above them and the refreshed views
-        tops = sorted({catalogs[0].parent[t] for t in loaded if catalogs[0].parent.get(t)} - loaded)
+        # the planner's and the health check's row estimates: the loaded tables, every table above
+        # them (partitioned parents; each parent of a multiple inheritance) and the refreshed views
+        above = dst.execute(ANCESTORS_SQL, (sorted(loaded),)).fetchall() if loaded else []
+        tops = sorted({row[0] for row in above} - loaded)
         plan.analyzed = loader.analyze(target_service, sorted(loaded) + tops + plan.views, jobs, log)
         problems = check.check(src, dst, lambda name: _pair(catalogs[0].state(name)),
                                lambda name: _pair(catalogs[1].state(name)))

@@ -40,6 +40,7 @@ from tasks.data.plan import (  # noqa: F401
     capped_jobs,
     column_problems,
     conflict_refusal,
+    force_rls_refusal,
     large_objects_refusal,
     missing_refusal,
     type_refusal,
@@ -47,6 +48,16 @@ from tasks.data.plan import (  # noqa: F401
 from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noqa: F401  (callers' names)
 
 LOCK_WAIT_S = 60.0
+# Every table above the given ones (formatted names) in a partition or inheritance tree, all parents.
+ANCESTORS_SQL = """
+WITH RECURSIVE up(rel) AS (
+    SELECT inhparent FROM pg_inherits WHERE inhrelid = ANY(%s::regclass[])
+    UNION
+    SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.rel
+)
+SELECT format('%%I.%%I', n.nspname, c.relname) FROM up JOIN pg_class c ON c.oid = up.rel
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+"""
 
 
 @dataclass
@@ -107,6 +118,9 @@ def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list
     count, oids = src.execute(relations.LARGE_OBJECTS_SQL).fetchone() or (0, "")
     large_objects = large_objects_refusal(count, oids)
     problems = [large_objects] if large_objects else []
+    for conn, side in ((src, "source"), (target.conn, "target")):
+        forced = force_rls_refusal([row[0] for row in conn.execute(relations.FORCE_RLS_SQL).fetchall()], side)
+        problems += [forced] if forced else []
     present = set(target.tables)
     for table in source.tables:
         if table in present and source.has_rows(table):
@@ -158,8 +172,11 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             raise CopyError(conflict_refusal(want.table, have.rows, want.rows))
         if plan.replace:
             reloadable = {t for t in plan.in_sync if wanted[t].rows}
-            plan.cascaded, lost = cascades.follow(plan.replace, cascades.read(dst), reloadable)
-            problem = cascades.refusal(lost)
+            found = cascades.read(dst)
+            plan.cascaded, lost = cascades.follow(plan.replace, found, reloadable)
+            tree = sorted(cascades.reached(plan.replace, found))
+            problem = cascades.rules_refusal(dst.execute(cascades.DELETE_RULES_SQL, (tree,)).fetchall(),
+                                             plan.replace) or cascades.refusal(lost)
             if problem:
                 raise CopyError(problem)
             for cascade in plan.cascaded:
@@ -175,21 +192,18 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
                 log(f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
                     f"and {CONNECTION_RESERVE} are left for others")
                 jobs = capped_jobs(jobs, free)
-        loader.load(source, target_service, catalogs, work, jobs, log)
-        # A cascade the plan did not foresee (a key added meanwhile) is refilled from the source too.
-        if plan.replace:
-            again = [(t, True) for t in plan.in_sync
-                     if wanted[t].rows and catalogs[1].state(t, fresh=True) != catalogs[0].state(t)]
-            loader.load(source, target_service, catalogs, again, jobs, log)
-            plan.replace += [t for t, _ in again]  # the summary counts every table reloaded
+        # a replaced table and the children its DELETE cascades to are one transaction, checked again
+        # under lock (a cascade the plan did not foresee, or rows written since, roll it back)
+        loader.load(source, target_service, catalogs, work, jobs, log, plan.cascaded)
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
         if plan.sequences:
             log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
-        # the planner's and the health check's row estimates: the loaded tables, the partitioned
-        # tables above them and the refreshed views
-        tops = sorted({catalogs[0].parent[t] for t in loaded if catalogs[0].parent.get(t)} - loaded)
+        # the planner's and the health check's row estimates: the loaded tables, every table above
+        # them (partitioned parents; each parent of a multiple inheritance) and the refreshed views
+        above = dst.execute(ANCESTORS_SQL, (sorted(loaded),)).fetchall() if loaded else []
+        tops = sorted({row[0] for row in above} - loaded)
         plan.analyzed = loader.analyze(target_service, sorted(loaded) + tops + plan.views, jobs, log)
         problems = check.check(src, dst, lambda name: _pair(catalogs[0].state(name)),
                                lambda name: _pair(catalogs[1].state(name)))

@@ -68,9 +68,11 @@ class SetAside:
         self.keys += [row for row in rows if row not in self.keys]
 
 
-def set_aside(dst: psycopg.Connection, group: tuple[str, ...], replace: bool, sizes: dict[str, int]) -> SetAside:
+def set_aside(dst: psycopg.Connection, group: tuple[str, ...], replace: bool, sizes: dict[str, int],
+              reached: set[str] | None = None) -> SetAside:
     """Drop the keys and indexes and disable the triggers that stand in the load's way; return what
-    :func:`put_back` restores."""
+    :func:`put_back` restores. ``reached``: the tables a replace's DELETE cascades to, whose user
+    triggers are off for the transaction too (the cascade is the load's, not the application's)."""
     found = SetAside()
     for table in group:
         if replace:
@@ -81,7 +83,8 @@ def set_aside(dst: psycopg.Connection, group: tuple[str, ...], replace: bool, si
             found.add(dst.execute(CYCLE_SQL, {"table": table, "group": list(group)}).fetchall())
     for drop, _, _ in found.keys:
         dst.execute(drop)
-    found.triggers = [row for table in group for row in dst.execute(TRIGGERS_SQL, (table,)).fetchall()]
+    tables = list(group) + sorted((reached or set()) - set(group))
+    found.triggers = [row for table in tables for row in dst.execute(TRIGGERS_SQL, (table,)).fetchall()]
     for disable, _ in found.triggers:
         dst.execute(disable)
     return found

@@ -19,7 +19,7 @@ from tasks.core import waits
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
-from tasks.data import keys
+from tasks.data import cascades, keys
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.order import load_groups
 from tasks.data.tables import Catalog, CopyError, TableState, table_state
@@ -98,8 +98,10 @@ def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[st
 class Worker:
     """One table at a time: its own target connection and a source connection in the snapshot."""
 
-    def __init__(self, source: Source, target_service: str, catalogs: tuple[Catalog, Catalog]):
+    def __init__(self, source: Source, target_service: str, catalogs: tuple[Catalog, Catalog],
+                 planned: list[cascades.Cascade] | None = None):
         self.source, self.src_catalog, self.dst_catalog = source, *catalogs
+        self.planned = planned or []  # the cascades the plan counted: a replace checks them again under lock
         self.src = source.connect()
         self.dst = psycopg.connect(conninfo(target_service), autocommit=True)
         self.dst.execute(PINNED_FORMAT)
@@ -136,7 +138,8 @@ class Worker:
         with self.dst.transaction():
             self.dst.execute(waits.SET_LOCK_TIMEOUT)
             self.dst.execute(waits.NO_STATEMENT_TIMEOUT)
-            aside = keys.set_aside(self.dst, group, replace, sizes)
+            reached = self.recheck(group) if replace else set()
+            aside = keys.set_aside(self.dst, group, replace, sizes, reached)
             if replace:
                 for table in group:
                     self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
@@ -153,6 +156,28 @@ class Worker:
                     raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
                                     f"another checksum than the source's {want[table].rows:,}: rolled back; "
                                     "run again")
+
+
+    def recheck(self, group: tuple[str, ...]) -> set[str]:
+        """A replace's check under lock, in its transaction, before anything is deleted: the replaced
+        tables and all their DELETE reaches locked, the cascade counted again; a child the cascade would
+        act on must be reloaded in this same transaction and hold what the plan saw. Return the tables
+        reached (their user triggers stay off for the load too)."""
+        children = {c.child for c in self.planned if c.child in group}
+        roots = [t for t in group if t not in children]
+        found, rules = cascades.locked_recount(self.dst, roots)
+        problem = cascades.rules_refusal(rules, roots) or cascades.recount_refusal(
+            roots, found, [c for c in self.planned if c.child in group], set(group))
+        if problem:
+            raise CopyError(problem)
+        for child in sorted(children):
+            now, planned = table_state(self.dst, child), self.dst_catalog.state(child)
+            if (now.rows, now.checksum) != (planned.rows, planned.checksum):
+                raise CopyError(f"COPY_CONFLICT=replace of {', '.join(roots)} reaches {child}, which changed since "
+                                f"the plan ({now.rows:,} rows now, {planned.rows:,} then: the application wrote to "
+                                "it): rolled back, nothing of it was changed; run again to see the plan with those "
+                                "rows")
+        return cascades.reached(roots, found)
 
 
 # SQLSTATE classes of a fault that a rerun may get past: connection, insufficient resources (disk
@@ -195,13 +220,14 @@ def parallel(count: int, loop: Callable[[], None]) -> None:
 
 
 def load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog], work: list[tuple[str, bool]],
-         jobs: int, log: Callable[[str], None]) -> None:
+         jobs: int, log: Callable[[str], None], cascaded: list[cascades.Cascade] | None = None) -> None:
     """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
-    references (a foreign-key cycle as one group); the first failure stops the others from starting
+    references (a foreign-key cycle as one group; a replaced table with the children its DELETE
+    cascades to, ``cascaded``, as one group too); the first failure stops the others from starting
     and is raised."""
     references = catalogs[0].references
     replace = dict(work)
-    pending = load_groups([t for t, _ in work], references)
+    pending = together(load_groups([t for t, _ in work], references), cascaded or [])
     running: set[str] = set()
     failures: list[CopyError] = []
     condition = threading.Condition()
@@ -227,7 +253,7 @@ def load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog],
         try:
             while (group := next_group()) is not None:
                 try:
-                    worker = worker or Worker(source, target_service, catalogs)
+                    worker = worker or Worker(source, target_service, catalogs, cascaded)
                     worker.copy(group, any(replace[t] for t in group), log)
                 except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
                     with condition:
@@ -243,6 +269,22 @@ def load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog],
     parallel(min(jobs, len(work)), work_loop)
     if failures:
         raise failures[0]
+
+
+def together(groups: list[tuple[str, ...]], cascaded: list[cascades.Cascade]) -> list[tuple[str, ...]]:
+    """Pure: ``groups`` with each replaced table's group merged with its cascade children's (in load
+    order, at the place of the first), so that the DELETE and every reload it calls for are one
+    transaction: the application never sees a child emptied, a kill leaves them all as they were."""
+    merged = [list(g) for g in groups]
+    for cascade in cascaded:
+        into = next((g for g in merged if cascade.parent in g), None)
+        other = next((g for g in merged if cascade.child in g), None)
+        if into is None or other is None or into is other:
+            continue
+        first, second = (into, other) if merged.index(into) < merged.index(other) else (other, into)
+        first += second
+        merged.remove(second)
+    return [tuple(g) for g in merged]
 
 
 def analyze(target_service: str, tables: list[str], jobs: int, log: Callable[[str], None]) -> list[str]:

@@ -34,6 +34,10 @@ class Side:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
     cascades: list[cascades.Cascade] = field(default_factory=list)  # read only when asked (a replace)
     plain: dict[str, str] = field(default_factory=dict)  # table as the copy names it -> 'schema.table'
+    rules: list[tuple[str, str]] = field(default_factory=list)  # (table, rule): DELETE rules, read with cascades
+    force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
+    violations: list[tuple[str, str, str, int]] = field(default_factory=list)  # (file, table, constraint, rows)
+    sequence_columns: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # owner's (max, min)
 
 
 def _named(names: list[str] | None) -> str:
@@ -64,13 +68,29 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'sequence', name, next, increment FROM ({relations.SEQUENCES_SQL}) x(name, next, increment, lo, hi);\n"
         f"SELECT 'column', * FROM ({relations.COLUMN_TYPES_SQL}) x;\n"
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
+        f"SELECT 'forcerls', * FROM ({relations.FORCE_RLS_SQL}) x;\n"
+        + SEQUENCE_COLUMNS_SQL + ";\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
-        + (cascades.COUNTS_SQL + ";\n" if with_cascades else "")
+        + (cascades.COUNTS_SQL + ";\n" + RULES_SQL if with_cascades else "")
         + "SELECT 'end', '', '';\n"
     )
+
+
+# For each sequence owned by a column: that column's largest and smallest value (the copy moves the
+# target's sequence past the copied rows, :mod:`tasks.data.sequences`), one query each.
+SEQUENCE_COLUMNS_SQL = f"""
+SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric::text FROM %s',
+                       'seqcol', seq, col, col, tbl)
+  FROM ({relations.OWNED_SEQUENCES_SQL}) x(seq, tbl, col)
+"""
+
+# The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
+RULES_SQL = ("SELECT DISTINCT 'rule', format('%I.%I', n.nspname, c.relname), r.rulename::text FROM pg_rewrite r "
+             "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE r.ev_type = '4';\n")
 
 
 def read(run, script: str) -> list[list[str]]:
@@ -105,6 +125,14 @@ def parse(rows: list[list[str]]) -> Side:
             side.views[row[1]] = Relation(row[1], "", int(row[2]), row[3])
         elif tag == "plain":
             side.plain[row[1]] = row[2]
+        elif tag == "seqcol":
+            side.sequence_columns[row[1]] = (int(row[2]) if row[2] else None, int(row[3]) if row[3] else None)
+        elif tag == "violates":
+            side.violations.append((row[1], row[2], row[3], int(row[4])))
+        elif tag == "forcerls":
+            side.force_rls.append(row[1])
+        elif tag == "rule":
+            side.rules.append((row[1], row[2]))
         elif tag == "cascade":
             side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
@@ -117,6 +145,16 @@ def large_objects_refusal(count: int, oids: str) -> str | None:
         return None
     return (f"the source has {count:,} large object(s) (oid {oids}{', …' if count > 5 else ''}): the copy does not "
             "move large objects: move them with pg_dump --large-objects | pg_restore, or store them in bytea columns")
+
+
+def force_rls_refusal(tables: list[str], side: str) -> str | None:
+    """Pure: the one line refusing a copy that meets FORCE ROW LEVEL SECURITY tables, or None."""
+    if not tables:
+        return None
+    return (f"table(s) {', '.join(tables)} in the {side} have FORCE ROW LEVEL SECURITY: their owner's COPY into them "
+            "fails and its reads (the copy's, the backup's) see only what the policies allow: nothing was changed; "
+            "connect as a role with BYPASSRLS (ALTER ROLE … BYPASSRLS), or ALTER TABLE … NO FORCE ROW LEVEL SECURITY "
+            "for the copy and FORCE again after it")
 
 
 def missing_refusal(table: str) -> str:
@@ -214,7 +252,12 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
             # one the target lacks yet is listed too when rows are written (the migrations create it)
             if rows_to_write or have is None or have.rows != want.rows:
                 todo.views.append(name)
-    for name, (value, _) in sorted(source.sequences.items()):
+    for name, (value, increment) in sorted(source.sequences.items()):
+        # the value that will be set: the source's next, or past the copied rows of the owning column
+        largest, smallest = source.sequence_columns.get(name, (None, None))
+        extreme = largest if increment > 0 else smallest
+        if extreme is not None and ahead(extreme + increment, value, increment):
+            value = extreme + increment
         # only forward: a target sequence already further (the application's) is left alone
         if name not in target.sequences or ahead(value, *target.sequences[name]):
             todo.sequences.append((name, value))
@@ -264,6 +307,9 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool,
     (:func:`expected_tables`) is what the copy will meet: the columns are compared with it."""
     if source.large_objects[0]:
         return large_objects_refusal(*source.large_objects)
+    forced = force_rls_refusal(source.force_rls, "source") or force_rls_refusal(target.force_rls, "target")
+    if forced:
+        return forced
     columns = column_refusals(source, target) if expected is None else foreseen_refusals(source, expected)
     if columns:
         return columns[0] + (f" (and {len(columns) - 1} more problem(s))" if len(columns) > 1 else "")
@@ -276,6 +322,12 @@ def refusal(source: Side, target: Side, todo: Pending, planning: bool,
     if conflicts:
         want, have = conflicts[0]
         return conflict_refusal(want.name, have.rows, want.rows)
+    if todo.replace:
+        tree = cascades.reached(todo.replace, target.cascades)
+        rules = sorted(rule for rule in target.rules if rule[0] in tree)
+        why = cascades.rules_refusal(rules, [t for t in todo.replace if t not in {c.child for c in todo.cascaded}])
+        if why:
+            return why
     return cascades.refusal(todo.lost)
 
 
@@ -307,5 +359,8 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replacing {c.parent} {c.describe()}: reloaded from the source ({source.tables[c.child].rows:,} rows)"
               for c in todo.cascaded]
     lines += [f"refresh materialized view {view}" for view in todo.views]
-    lines += [f"move sequence {name} forward to the source's (next value {value:,})" for name, value in todo.sequences]
+    lines += [f"move sequence {name} forward to the source's (next value {value:,})"
+              if value == source.sequences[name][0] else
+              f"move sequence {name} forward past the copied rows (next value {value:,})"
+              for name, value in todo.sequences]
     return lines

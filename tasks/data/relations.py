@@ -98,6 +98,16 @@ SELECT format('%I.%I', sn.nspname, sc.relname), format('%I.%I', tn.nspname, tc.r
  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
 """
 
+# Tables under FORCE ROW LEVEL SECURITY that the connected role is not exempt from (no BYPASSRLS,
+# not a superuser): their owner's COPY into them fails, its reads (the copy's, pg_dump's) see only
+# what the policies let through.
+FORCE_RLS_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND c.relforcerowsecurity AND {USER_SCHEMA}
+   AND NOT (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user)
+ ORDER BY 1
+"""
+
 # Large objects live outside every table: their count and the first few oids, to name them.
 LARGE_OBJECTS_SQL = """
 SELECT count(*), coalesce(string_agg(oid::text, ', ' ORDER BY oid) FILTER (WHERE rank <= 5), '')

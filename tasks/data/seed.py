@@ -142,6 +142,8 @@ DECLARE
     from_differing text;
     col text;
     seq text;
+    u record;
+    clash text;
 BEGIN
     WHILE cardinality(remaining) > 0 LOOP
         ready := ARRAY(
@@ -177,6 +179,25 @@ BEGIN
                        (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(rest) c),
                        (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(rest) c)) END;
             differing := 0;
+            -- a missing row whose other unique key a row of the target already holds (the application's):
+            -- named in both modes, so the dry run says the run will fail
+            FOR u IN SELECT i.indexrelid::regclass::text AS name,
+                            ARRAY(SELECT a.attname::text FROM pg_attribute a
+                                   WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) AS cols
+                       FROM pg_index i
+                      WHERE i.indrelid = f.target AND i.indisunique AND NOT i.indisprimary
+                        AND i.indexprs IS NULL AND i.indpred IS NULL LOOP
+                CONTINUE WHEN NOT u.cols <@ f.columns;
+                EXECUTE format('SELECT ROW(%s)::text %s AND EXISTS (SELECT 1 FROM %s u WHERE %s) LIMIT 1',
+                               (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(u.cols) c), from_missing, f.target,
+                               (SELECT string_agg(format('u.%1$I = s.%1$I', c), ' AND ') FROM unnest(u.cols) c))
+                    INTO clash;
+                IF clash IS NOT NULL THEN
+                    RAISE EXCEPTION 'pgconverge: seed file %: the row with (%) = % clashes with a row already in % '
+                        '(unique index %): change or remove that seed row, or the target''s row, then run again',
+                        f.file, array_to_string(u.cols, ', '), clash, f.target, u.name;
+                END IF;
+            END LOOP;
             IF f.mode = 'count' THEN
                 EXECUTE 'SELECT count(*) ' || from_missing INTO missing;
                 IF from_differing IS NOT NULL THEN

@@ -64,7 +64,14 @@ def column_needs(dst: psycopg.Connection, loaded: set[str], tops: dict[str, str]
     above it): the next value past that column's furthest value in the target."""
     from psycopg import sql
 
-    owners = loaded | {tops[t] for t in loaded if tops.get(t)}
+    # the top of a tree is named as regclass prints it (``ev``, unqualified on the search_path): the
+    # owners are compared as 'schema.table', like the owned sequences' tables
+    named = "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n " \
+            "ON n.oid = c.relnamespace WHERE c.oid = %s::regclass"
+    owners = set(loaded)
+    for top in {tops[t] for t in loaded if tops.get(t)}:
+        row = dst.execute(named, (top,)).fetchone()
+        owners.add(row[0] if row else top)
     needs: dict[str, int] = {}
     for sequence, table, column in dst.execute(relations.OWNED_SEQUENCES_SQL).fetchall():
         if table not in owners or sequence not in target:

@@ -189,6 +189,9 @@ def target_captured_before_change(plan: Planner, label: str, backup_dir: str, ke
     folder = Path(backup_dir) / "target"
     if not change.changes:
         message = "nothing will change in the target: no backup needed"
+        copying = plan.copy_part()
+        if copying.todo is not None and copying.todo.replace:  # the copy's replace is backed up by the copy
+            message = "no other change in the target: the copy takes its own backup before it replaces"
         try:
             info = None if heroku_app else read(Fingerprint, service)
         except Unreadable:

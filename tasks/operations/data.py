@@ -64,7 +64,7 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
         show_plan(copyplan.plan_lines(source, target, todo) + ["checked again after the pending migrations"])
     elif not todo.anything:
         converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
-                  f"{len(source.sequences)} sequence(s) equal in source and target (rows and checksums)")
+                  f"{len(source.sequences)} sequence(s) not behind the source's (tables: rows and checksums)")
         return
     else:
         show_plan(copyplan.plan_lines(source, target, todo))
@@ -77,8 +77,19 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
                                       host.log)
             host.log(f"backup {backup.path} verified before replacing tables")
 
+    migrated = bool(plan.migrations_part().pending)  # this run applies migrations before the copy
+
     def run(log: Callable[[str], None]) -> str:
-        done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        try:
+            done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        except datacopy.CopyError as exc:
+            if not migrated:
+                raise
+            # a refusal's "nothing was changed" is the copy's; this run's migrations were applied before it
+            said = str(exc).replace("nothing was changed", "the copy changed nothing (this run's migrations stay "
+                                    "applied)").replace("nothing was copied", "the copy changed nothing (this run's "
+                                                        "migrations stay applied)")
+            raise datacopy.CopyError(said) from exc
         parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
             + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
             + ([f"moved {done.sequences} sequence(s) forward"] if done.sequences else []) \

@@ -168,6 +168,22 @@ class Planner:
         if self.migrations_part().changes_schema:
             expected = expected_after(self.source, self.migrations, self.state_dir)
         why = copyplan.refusal(source, target, todo, True, expected)
+        if not why and self.migrations_part().pending:
+            from tasks.plan import effects  # pglast: only with migrations pending
+
+            copied = {source.plain.get(name, name) for name, table in source.tables.items() if table.rows}
+            plain = [source.plain.get(name, name) for name in todo.replace]
+            tops = [source.tables[name].parent for name in todo.replace if source.tables[name].parent]
+            replaced = set(plain) | {top if "." in top else f"public.{top}" for top in tops}
+            why = effects.refusal(self.migrations_part().pending, copied, replaced)
+            checks = "" if why else effects.violations_script(self.migrations_part().pending, copied)
+            if checks:  # the source's rows against the constraints the migrations add (read-only)
+                try:
+                    broken = read(CopyState, self.source, checks + "SELECT 'end', '', '';").violations
+                except Unreadable as exc:
+                    what = "the source's rows against new constraints"
+                    return CopyPart(True, unreadable=unreadable("unreadable", "source", what, exc))
+                why = effects.violations_refusal(broken)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

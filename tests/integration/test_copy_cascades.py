@@ -102,3 +102,26 @@ def test_the_dry_run_refuses_a_cascade_before_any_backup(project, source_db):
             result.output[-3000:]
         assert (sorted(backups.glob("*")) if backups.exists() else []) == listed
     assert query(project.target_db, "SELECT count(*) FROM child")[0][0] == 1
+
+
+def test_replacing_one_leaf_partition_counts_only_the_rows_that_reference_it(services, source_db):
+    """Tester's finding 8. Old code: replacing pp_1 was refused for "1 row(s) of public.pc" though
+    that row references pp_2. Oracle: the target's own DELETE, rolled back."""
+    migrate_target(services.target_url)
+    ddl = ("CREATE TABLE pp (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);"
+           "CREATE TABLE pp_1 PARTITION OF pp FOR VALUES FROM (0) TO (10);"
+           "CREATE TABLE pp_2 PARTITION OF pp FOR VALUES FROM (10) TO (20);"
+           "CREATE TABLE pc (id int PRIMARY KEY, pp_id int REFERENCES pp ON DELETE CASCADE);")
+    rows = "INSERT INTO pp VALUES (1, 'a'), (11, 'b');"
+    query(source_db, ddl + rows + "UPDATE pp SET v = 'changed' WHERE id = 1;", which="source")
+    query(services.target_db, OWNER + ddl + rows)
+    _app_writes(services.target_db, "INSERT INTO pc VALUES (1, 11)")
+    with admin("target", services.target_db) as oracle:
+        oracle.execute("BEGIN; DELETE FROM ONLY pp_1")
+        removed = 1 - oracle.execute("SELECT count(*) FROM pc").fetchone()[0]
+        oracle.execute("ROLLBACK")
+    assert removed == 0
+    plan = datacopy.copy_data("source", "target", True, lambda line: None)
+    assert plan.replace == ["public.pp_1"]
+    assert query(services.target_db, "SELECT count(*) FROM pc") == [(1,)]
+    assert query(services.target_db, "SELECT v FROM pp WHERE id = 1") == [("changed",)]

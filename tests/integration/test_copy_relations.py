@@ -7,7 +7,7 @@ real pyinfra CLI.
 """
 
 import pytest
-from tests.copy_support import fingerprints, same_schema, with_rows
+from tests.copy_support import fingerprints, same_schema, services, with_rows  # noqa: F401  (services: a fixture)
 from tests.support import query, summary_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
@@ -185,3 +185,16 @@ def test_large_objects_are_refused_by_oid(project, source_db):
     failed = project.deploy()
     assert failed.code != 0
     assert f"the source has 1 large object(s) (oid {oid}): the copy does not move large objects" in failed.output
+
+
+def test_every_parent_of_a_multiple_inheritance_child_is_analysed(services, source_db):
+    """Tester's finding 10: with INHERITS (a, b) only the first parent's statistics were taken."""
+    from tasks.data import copy as datacopy
+    from tests.copy_support import migrate_target
+
+    migrate_target(services.target_url)
+    ddl = "CREATE TABLE a (x int); CREATE TABLE b (y int); CREATE TABLE c (z int) INHERITS (a, b);"
+    query(source_db, ddl + "INSERT INTO c VALUES (1, 2, 3), (4, 5, 6);", which="source")
+    query(services.target_db, "SET ROLE whynot_owner;" + ddl)
+    plan = datacopy.copy_data("source", "target", False, lambda line: None)
+    assert {"public.a", "public.b", "public.c"} <= set(plan.analyzed), plan.analyzed

@@ -135,3 +135,16 @@ def test_any_sequence_state_only_moves_forward_and_never_repeats_a_value(service
     assert all((value > v) if increment > 0 else (value < v) for v in given_out)
     query(services.target_db, "DROP SEQUENCE s")
     query(source_db, "DROP SEQUENCE s", which="source")
+
+
+def test_the_sequence_of_a_partitioned_table_moves_past_the_copied_rows(services, source_db):
+    """Tester's finding 7. Old code: ev_id_seq stayed at 2 after rows 1000 and 2000 were copied (the
+    partitioned parent was named unqualified and never matched), so the app's next INSERTs collided."""
+    _migrate(services.target_url)
+    ddl = ("CREATE TABLE ev (id bigserial, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);"
+           "CREATE TABLE ev_1 PARTITION OF ev FOR VALUES IN (1); CREATE TABLE ev_2 PARTITION OF ev FOR VALUES IN (2);")
+    query(source_db, ddl + "INSERT INTO ev (k) VALUES (1); SELECT setval('ev_id_seq', 1, true);"
+          "INSERT INTO ev VALUES (1000, 1), (2000, 2);", which="source")
+    query(services.target_db, OWNER + ddl)
+    datacopy.copy_data("source", "target", False, lambda line: None)
+    assert query(services.target_db, "SELECT nextval('ev_id_seq')")[0][0] == 2001

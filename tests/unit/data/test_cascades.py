@@ -36,3 +36,21 @@ def test_every_table_a_replace_reaches_is_either_replaced_reloaded_or_refused(ed
     assert reached <= covered | {c.child for c in lost}
     assert all(c.child in reloadable for c in reloaded) and not any(c.child in reloadable for c in lost
                                                                     if c.child not in covered)
+
+
+def test_a_key_name_is_quoted_as_sql_would_need_it():
+    """Tester's finding 10: `Chi ld_Pid_fkey` was printed bare."""
+    from tasks.data.cascades import Cascade
+
+    odd = Cascade('public."Chi ld"', "public.p", "Chi ld_Pid_fkey", "c", 2)
+    assert odd.describe() == 'removes 2 row(s) of public."Chi ld" through its ON DELETE CASCADE key "Chi ld_Pid_fkey"'
+    assert "key child_parent_id_fkey" in Cascade("public.c", "public.p", "child_parent_id_fkey", "c", 1).describe()
+
+
+def test_groups_merge_a_replaced_table_with_its_cascade_children_in_load_order():
+    from tasks.data.cascades import Cascade
+    from tasks.data.loader import together
+
+    groups = [("public.p",), ("public.x",), ("public.c",), ("public.g",)]
+    cascaded = [Cascade("public.c", "public.p", "k", "c", 1), Cascade("public.g", "public.c", "k2", "c", 1)]
+    assert together(groups, cascaded) == [("public.p", "public.c", "public.g"), ("public.x",)]

@@ -210,3 +210,14 @@ def test_the_dry_run_on_an_empty_target_lists_the_materialized_views_to_refresh(
     source = _side([Relation("public.x", "", 3, "")], views=[Relation("public.v", "", 2, "")])
     todo = copyplan.pending(source, _side(), replace=False)
     assert "refresh materialized view public.v" in copyplan.plan_lines(source, _side(), todo)
+
+
+def test_the_plan_shows_the_sequence_value_that_will_be_set_past_the_copied_rows():
+    """Tester's finding 7: the plan said "next value 2" for a sequence the copy set to 32767."""
+    source = _side([Relation("public.t", "", 3, "")], sequences={"public.t_id_seq": (2, 1)})
+    source.sequence_columns["public.t_id_seq"] = (32766, 1)
+    target = _side(sequences={"public.t_id_seq": (1, 1)})
+    todo = copyplan.pending(source, target, replace=False)
+    assert todo.sequences == [("public.t_id_seq", 32767)]
+    assert "move sequence public.t_id_seq forward past the copied rows (next value 32,767)" \
+        in copyplan.plan_lines(source, target, todo)

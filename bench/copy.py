@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from bench.sandbox_env import sandbox_env_file
+
 from psycopg import sql
 
 from bench import databases
@@ -117,7 +119,7 @@ class Deploy:
         self.work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
         (self.work / "empty.env").write_text("")
         (self.work / "no-seed").mkdir()
-        parts = urlsplit(dotenv_values(Path(__file__).resolve().parents[1] / ".sandbox" / "env")["SOURCE_DATABASE_URL"])
+        parts = urlsplit(dotenv_values(sandbox_env_file())["SOURCE_DATABASE_URL"])
         self.source_url = urlunsplit(parts._replace(path=f"/{sample}"))
         self.target = Target.from_sandbox()
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from dotenv import dotenv_values
+
+from bench.sandbox_env import sandbox_env_file
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -79,7 +81,7 @@ class Target:
 
     @classmethod
     def from_sandbox(cls) -> "Target":
-        url = dotenv_values(ROOT / ".sandbox" / "env")["TARGET_DATABASE_URL"]
+        url = dotenv_values(sandbox_env_file())["TARGET_DATABASE_URL"]
         parts = urlsplit(url)
         return cls(parts.hostname, parts.port, parts.username, parts.password, url)
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bench.sandbox_env import sandbox_env_file
+
 from bench import databases, peers as peer_modules
 from bench.databases import Target
 from bench.generate_migrations import generate
@@ -49,7 +51,7 @@ class Deploy:
 
     def __init__(self, work: Path, files: list[tuple[str, str]]):
         self.target = Target.from_sandbox()
-        self.source_url = dotenv_values(ROOT / ".sandbox" / "env")["SOURCE_DATABASE_URL"]
+        self.source_url = dotenv_values(sandbox_env_file())["SOURCE_DATABASE_URL"]
         self.work = work
         self.files = files  # [(filename, sql)]
         self.many = work / "many"

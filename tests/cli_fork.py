@@ -166,7 +166,9 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str], timeout: float
     if os.environ.get("PGC_COUNT_CLI"):
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
         RUNS[test] = RUNS.get(test, 0) + 1
-    path = None if os.environ.get("PGC_REAL_CLI") else _helper_socket()
+    # a PYTHONPATH of the test's own (a sitecustomize hook) needs a new interpreter: the helper started without it
+    own_path = env.get("PYTHONPATH", "") != os.environ.get("PYTHONPATH", "")
+    path = None if os.environ.get("PGC_REAL_CLI") or own_path else _helper_socket()
     if path is None:
         return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                               start_new_session=new_session)

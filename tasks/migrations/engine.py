@@ -33,6 +33,7 @@ from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
 from tasks.core.rows import scalar
+from tasks.migrations import observed
 from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
@@ -214,12 +215,15 @@ def _results(conn: psycopg.Connection, message: str) -> list:
     return conn.wait(generators.execute(conn.pgconn))
 
 
-def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
+def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
+                         history: str = "") -> str:
     """
     One round trip a file (psql's ``BEGIN; \\i file; COMMIT`` takes n + 2): BEGIN, each statement
     with the limits set again before it, the lock check, the session reset, the tracking row (its
     time the server's) and COMMIT, as one message. The server runs them in turn and stops at the
     first error; the results before it say which statement that was, so the error names its line.
+    ``history``: the history's digest before the file (:mod:`tasks.migrations.observed`), checked before
+    the tracking row; the digest after the row is returned, read in the same message.
     """
     prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
     message, starts = ["BEGIN; "], []
@@ -228,8 +232,9 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
         starts.append(length + len(prefix))
         message.append(prefix + statement.text + "\n;\n")  # a line break: a statement may end in a -- comment
         length += len(message[-1])
-    message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; "
-                   + _record_sql(migration, "applied", None, by).as_string(conn) + "; COMMIT")
+    message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; " + observed.check_sql(history) + "; "
+                   + _record_sql(migration, "applied", None, by).as_string(conn) + "; "
+                   + observed.DIGEST_SQL + "; COMMIT")
     try:
         with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
             results = _results(conn, "".join(message))
@@ -240,11 +245,14 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             index = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN, each statement with its limits
             if exc.sqlstate == LOCK_LOST:
                 raise _lock_lost(migration)
+            if exc.sqlstate == observed.HISTORY_CHANGED:
+                raise MigrationError(observed.changed_message(migration.filename, kept=False))
             if not 0 <= index < len(migration.statements):  # the message as a whole was refused (a syntax error)
                 index = statement_at(starts, exc.diag.statement_position)
             if index is not None:
                 raise _failure(migration, exc, migration.statements[index].offset, starts[index])
             raise _failure(migration, exc)
+        return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
     finally:
@@ -270,17 +278,27 @@ def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_even
 
 
 def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
-                              on_event: Callable[[str], None]) -> None:
+                              on_event: Callable[[str], None], history: str = "") -> str:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
     try:
         run_statements(conn, migration, limits)
         _simple(conn, sql.SQL(RESET_SESSION))
+        if observed.digest(conn) != history:
+            raise MigrationError(observed.changed_message(migration.filename, kept=True))
         _simple(conn, _record_sql(migration, "applied", started, by))
+        return observed.digest(conn)
     finally:
         if not conn.closed and not conn.broken:
             conn.execute(RESET_SESSION)
+
+
+def ends_session(migration: Migration) -> str:
+    """A file whose proof lost its session: nobody else uses the shadow, so the file ended it."""
+    return (f"migration {migration.filename}: the file ends the tool's own session (the server ended the proof's "
+            "session while the file ran, e.g. pg_terminate_backend of its own pid, in any spelling): nothing of "
+            "it was kept; remove that from the file and run again")
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:
@@ -329,15 +347,21 @@ def apply_migrations(
             on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version "
                      f"{plan.baseline[-1].version} as applied")
         by = applied_by()
+        history = observed.digest(conn)
         doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
         with progress.Watch(conninfo, conn.info.backend_pid, on_event) as watch:
             for index, migration in enumerate(plan.pending, 1):
                 started = time.monotonic()
                 watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
-                if migration.no_transaction:
-                    apply_without_transaction(conn, migration, limits, by, on_event)
-                else:
-                    apply_in_transaction(conn, migration, limits, by)
+                try:
+                    if migration.no_transaction:
+                        history = apply_without_transaction(conn, migration, limits, by, on_event, history)
+                    else:
+                        history = apply_in_transaction(conn, migration, limits, by, history)
+                except MigrationError:
+                    if verb == "proved" and (conn.closed or conn.broken):  # the shadow is the proof's alone
+                        raise MigrationError(ends_session(migration)) from None
+                    raise
                 watch.doing(None)
                 elapsed = time.monotonic() - started
                 if elapsed >= quiet_below_s:

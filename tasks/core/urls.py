@@ -109,6 +109,19 @@ def socket_host(parts: SplitResult, query_hosts: list[str]) -> str | None:
     return host if host.startswith("/") else None
 
 
+def refuse_lists(query: list[tuple[str, str]]) -> None:
+    """A parameter given twice (libpq keeps the last, silently) or a list of hosts (``?host=/a,b``: libpq tries
+    each, and a network host in it would skip the SSL requirement) is refused, naming the form."""
+    seen: set[str] = set()
+    for key, value in query:
+        if key in seen:
+            raise UrlError(f"?{key}= is given twice in the URL (libpq would use only the last one): give it once")
+        seen.add(key)
+        if key in ("host", "hostaddr", "port") and "," in value:
+            raise UrlError(f"?{key}= in the URL holds a list ({key}=a,b), which is not supported: libpq would try "
+                           "each in turn, each with its own SSL requirement; give one")
+
+
 def parse_database_url(raw: str) -> DatabaseUrl:
     """Parse ``postgres[ql]://user:password@host:port/dbname?sslmode=...``; a Unix socket folder as the host
     is written ``%2Fvar%2Frun%2Fpostgresql`` or given as ``?host=/var/run/postgresql``. A password holding a
@@ -127,12 +140,19 @@ def parse_url(raw: str) -> DatabaseUrl:
     """:func:`parse_database_url` without the second look at a password that is not percent-encoded."""
     try:
         parts = urlsplit(raw.strip())
+    except ValueError:
+        raise UrlError("malformed URL (bad port or brackets): use postgres://user:password@host:5432/dbname") from None
+    if "," in parts.netloc.rpartition("@")[2]:
+        raise UrlError("a list of hosts in the host part (host1,host2) is not supported: libpq would try each in "
+                       "turn, each with its own SSL requirement; give one host")
+    try:
         port = parts.port or 5432
     except ValueError:
         raise UrlError("malformed URL (bad port or brackets): use postgres://user:password@host:5432/dbname") from None
     if parts.scheme not in SCHEMES:
         raise UrlError("not a postgres URL: it must start with postgres:// or postgresql://")
     query = parse_qsl(parts.query, keep_blank_values=True)
+    refuse_lists(query)
     socket = socket_host(parts, [value for key, value in query if key == "host"])
     if not parts.hostname and not socket:
         raise UrlError("no host in the URL: use postgres://user:password@host:5432/dbname")

@@ -91,7 +91,7 @@ def make_private(settings: Settings, dry: bool) -> None:
         return
     if not dry:
         for path, mode in entries:
-            os.chmod(path, mode)
+            private.chmod_own(path, mode)  # a file with other hard links is refused, never chmod-ed
     more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
     names = ", ".join(str(path) for path, _ in entries[:5]) + more
     verb = "would make" if dry else "made"

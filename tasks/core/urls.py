@@ -19,6 +19,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Query parameters we pass on to libpq; anything else is refused so a typo is not ignored.
 PASSTHROUGH_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "options")
+# What the service file gives libpq for a certificate file the URL does not name: no file, so nothing in $HOME.
+NO_FILE = "/nonexistent/pgconverge-names-no-file"
 # Characters a URL reserves that a password may hold; each must be percent-encoded in the URL.
 RESERVED = "#/?@[]%"
 # scheme://user:PASSWORD@host[:port][/db][?...] with the password everything up to the last "@" that a host follows.
@@ -72,6 +74,12 @@ class DatabaseUrl:
             params["password"] = self.password
         params.update(dict(self.params))
         params["sslmode"] = self.sslmode
+        # libpq would read ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl} when these are unset
+        # (a root.crt turns sslmode=require into verify-ca; a client key would be presented): a name that is no
+        # file, unless the URL names one; verify-full trusts the system's roots.
+        params.setdefault("sslrootcert", "system" if self.sslmode == "verify-full" else NO_FILE)
+        for key in ("sslcert", "sslkey", "sslcrl", "sslcrldir"):
+            params.setdefault(key, NO_FILE)
         params.setdefault("application_name", "pgconverge")
         params.setdefault("connect_timeout", "10")
         return params

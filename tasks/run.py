@@ -23,6 +23,7 @@ from tasks.core.errors import ActionableError, describe
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core.settings import Settings, SettingsError, load_settings
+from tasks.core.shown import escape_controls
 from tasks.core.urls import DatabaseUrl
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.migrations import example, expected, parsed
@@ -224,8 +225,8 @@ def _or_exit(read: Callable[[], T]) -> T:
     try:
         return read()
     except ActionableError as exc:  # settings, folders, migration and seed files, the Heroku app
-        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        print(f"pgconverge: {escape_controls(describe(exc))}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, before anything connects
-        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        print(f"pgconverge: {escape_controls(describe(exc))}", file=sys.stderr)
         sys.exit(EXIT_FAILED)

@@ -214,7 +214,7 @@ def read_migration(path: Path) -> Migration:
     try:
         raw = read_regular(path, follow=True)
     except NotRegular as exc:
-        raise MigrationFileError(f"migration {path.name}: {exc}") from None
+        raise (_unreadable(path, exc) if path.is_dir() else MigrationFileError(f"migration {path.name}: {exc}")) from None
     except OSError as exc:
         raise _unreadable(path, exc) from None
     if b"\0" in raw:

@@ -308,9 +308,18 @@ def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> No
             _simple(conn, _record_sql(migration, "baseline", time.monotonic(), by))
 
 
-def connect(conninfo: str) -> psycopg.Connection:
+def user_search_path(user: str) -> str:
+    """The pinned search_path with ``"$user"`` spelt out as ``user``, as a libpq ``options`` value."""
+    value = sql.Identifier(user).as_string(None) + ",public"
+    return "-c search_path=" + value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def connect(conninfo: str, search_path_of: str | None = None) -> psycopg.Connection:
+    """A session with the pinned settings; ``search_path_of``: "$user" in the search path is that user (the
+    target's, in the proof), so unqualified names resolve as they do on the target."""
+    options = PINNED_OPTIONS + (" " + user_search_path(search_path_of) if search_path_of else "")
     try:
-        return psycopg.connect(conninfo, autocommit=True, options=PINNED_OPTIONS)
+        return psycopg.connect(conninfo, autocommit=True, options=options)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
         raise MigrationError(f"cannot connect: {first}") from None
@@ -325,13 +334,14 @@ def apply_migrations(
     started_at: datetime | None = None,
     verb: str = "applied",
     quiet_below_s: float = 0.0,
+    search_path_of: str | None = None,
 ) -> MigrationPlan:
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
     ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default).
     Each file is said when done (``verb``, its time), when it took ``quiet_below_s`` or more; while
     one runs longer than a few seconds, a line every few seconds says what it waits on
-    (:mod:`tasks.core.progress`)."""
-    conn = connect(conninfo)
+    (:mod:`tasks.core.progress`). ``search_path_of``: see :func:`connect`."""
+    conn = connect(conninfo, search_path_of)
     try:
         try:
             acquire_lock(conn, limits.lock_wait_s, on_event)

@@ -100,6 +100,7 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
     found: Path | None = env_file
     if env_file.exists() and not env_file.is_dir():
         try:
+            refuse_repeated_keys(env_file)
             values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"ENV_FILE: cannot read {env_file}: {exc.__class__.__name__}") from None
@@ -107,6 +108,22 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
         found = None
     values.update(environ)
     return values, found
+
+
+def refuse_repeated_keys(env_file: Path) -> None:
+    """A key given twice in ENV_FILE (the last would win, silently) stops the run, naming it and both lines."""
+    from dotenv.parser import parse_stream
+
+    first: dict[str, int] = {}
+    with open(env_file, encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            if binding.key is None:
+                continue
+            line = binding.original.line
+            if binding.key in first:
+                raise SettingsError(f"ENV_FILE: {binding.key} is given twice in {env_file} (lines {first[binding.key]} "
+                                    f"and {line}; the last would win): keep one; nothing was touched")
+            first[binding.key] = line
 
 
 def _url(values: Mapping[str, str], key: str, default: str | None = None) -> DatabaseUrl | None:
@@ -365,7 +382,7 @@ def misspelt(keys: list[str], known: set[str]) -> tuple[str, str] | None:
     for key in keys:
         if key in known:
             continue
-        close = sorted(name for name in known if one_edit_apart(key.upper(), name))
+        close = sorted(name for name in known if key.upper() == name or one_edit_apart(key.upper(), name))
         if close:
             return key, close[0]
     return None
@@ -377,7 +394,8 @@ def file_findings(file_values: Mapping[str, str | None], values: "_Reading") -> 
     found = misspelt([key for key in values if key not in known], known)
     if found:
         key, name = found
-        raise SettingsError(f"{key}: not a setting, but one letter off {name}: rename it {name} (or remove it); "
+        how = "it differs from {0} only in case" if key.upper() == name else "but one letter off {0}"
+        raise SettingsError(f"{key}: not a setting, {how.format(name)}: rename it {name} (or remove it); "
                             "nothing was touched")
     notes = env_file_notes(file_values, known)
     unknown = tuple(key for key, value in file_values.items() if value is not None and key not in known)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from tasks.backups import store
-from tasks.core import own_files, pgtools, private
+from tasks.core import interrupt, own_files, pgtools, private
 from tasks.core.clock import run_started
 from tasks.core.connections import ServiceFile
 from tasks.core.environment import withdraw_secrets
@@ -217,7 +217,9 @@ def get_run_or_exit() -> Run:
 
 
 def get_runs_or_exit() -> dict[str | None, Run]:
-    """:func:`get_runs`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
+    """:func:`get_runs`, turning bad input into one line on stderr and exit status 2 (nothing touched).
+    From here until the deploy file installs its own, an interrupt is one line and exit 130 / 143."""
+    interrupt.install_early()
     return _or_exit(get_runs)
 
 

@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 from tasks.core import reports
 from tasks.core.errors import ActionableError
 from tasks.core.folders import shared_folder
+from tasks.core.shown import shown
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -98,6 +99,9 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
     found: Path | None = env_file
+    if env_file.exists() and not env_file.is_dir() and not env_file.is_file():
+        raise SettingsError(f"ENV_FILE: {shown(env_file)} is not a regular file (a FIFO or a device): pgconverge "
+                            "does not read it; point ENV_FILE at a file")
     if env_file.exists() and not env_file.is_dir():
         try:
             refuse_repeated_keys(env_file)

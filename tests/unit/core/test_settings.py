@@ -224,3 +224,12 @@ def test_a_key_given_twice_in_the_env_file_stops_the_run_naming_both_lines(tmp_p
     with pytest.raises(SettingsError) as caught:
         load(tmp_path, "BACKUP_KEEP=3\n# a comment\nDATA_MIGRATION=copy\nBACKUP_KEEP=5\n")
     assert "ENV_FILE: BACKUP_KEEP is given twice" in str(caught.value) and "lines 1 and 4" in str(caught.value)
+
+
+def test_an_env_file_that_is_a_fifo_is_refused_never_waited_on(tmp_path):
+    import os
+
+    (tmp_path / "files" / "migrations").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(tmp_path / "fifo.env")
+    with pytest.raises(SettingsError, match="is not a regular file"):
+        load_settings({"TARGET_DATABASE_URL": TARGET, "ENV_FILE": str(tmp_path / "fifo.env")}, tmp_path)

@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from tasks.core import reports
 from tasks.core.errors import ActionableError
 from tasks.core.folders import shared_folder
-from tasks.core.shown import shown
+from tasks.core.env_file import refuse_odd_env_file, refuse_repeated_keys
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -99,9 +99,7 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
     found: Path | None = env_file
-    if env_file.exists() and not env_file.is_dir() and not env_file.is_file():
-        raise SettingsError(f"ENV_FILE: {shown(env_file)} is not a regular file (a FIFO or a device): pgconverge "
-                            "does not read it; point ENV_FILE at a file")
+    refuse_odd_env_file(env_file)
     if env_file.exists() and not env_file.is_dir():
         try:
             refuse_repeated_keys(env_file)
@@ -112,22 +110,6 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
         found = None
     values.update(environ)
     return values, found
-
-
-def refuse_repeated_keys(env_file: Path) -> None:
-    """A key given twice in ENV_FILE (the last would win, silently) stops the run, naming it and both lines."""
-    from dotenv.parser import parse_stream
-
-    first: dict[str, int] = {}
-    with open(env_file, encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            if binding.key is None:
-                continue
-            line = binding.original.line
-            if binding.key in first:
-                raise SettingsError(f"ENV_FILE: {binding.key} is given twice in {env_file} (lines {first[binding.key]} "
-                                    f"and {line}; the last would win): keep one; nothing was touched")
-            first[binding.key] = line
 
 
 def _url(values: Mapping[str, str], key: str, default: str | None = None) -> DatabaseUrl | None:

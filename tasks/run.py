@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from tasks.backups import store
-from tasks.core import own_files, pgtools, private
+from tasks.core import interrupt, own_files, pgtools, private
 from tasks.core.clock import run_started
 from tasks.core.connections import ServiceFile
 from tasks.core.environment import withdraw_secrets
@@ -23,6 +23,7 @@ from tasks.core.errors import ActionableError, describe
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
 from tasks.core.settings import Settings, SettingsError, load_settings
+from tasks.core.shown import escape_controls
 from tasks.core.urls import DatabaseUrl
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
 from tasks.migrations import example, expected, parsed
@@ -91,7 +92,7 @@ def make_private(settings: Settings, dry: bool) -> None:
         return
     if not dry:
         for path, mode in entries:
-            os.chmod(path, mode)
+            private.chmod_own(path, mode)  # a file with other hard links is refused, never chmod-ed
     more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
     names = ", ".join(str(path) for path, _ in entries[:5]) + more
     verb = "would make" if dry else "made"
@@ -216,7 +217,9 @@ def get_run_or_exit() -> Run:
 
 
 def get_runs_or_exit() -> dict[str | None, Run]:
-    """:func:`get_runs`, turning bad input into one line on stderr and exit status 2 (nothing touched)."""
+    """:func:`get_runs`, turning bad input into one line on stderr and exit status 2 (nothing touched).
+    From here until the deploy file installs its own, an interrupt is one line and exit 130 / 143."""
+    interrupt.install_early()
     return _or_exit(get_runs)
 
 
@@ -224,8 +227,8 @@ def _or_exit(read: Callable[[], T]) -> T:
     try:
         return read()
     except ActionableError as exc:  # settings, folders, migration and seed files, the Heroku app
-        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        print(f"pgconverge: {escape_controls(describe(exc))}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, before anything connects
-        print(f"pgconverge: {describe(exc)}", file=sys.stderr)
+        print(f"pgconverge: {escape_controls(describe(exc))}", file=sys.stderr)
         sys.exit(EXIT_FAILED)

@@ -41,7 +41,7 @@ from tasks.backups.store import (
     write_manifest,
 )
 from tasks.core.errors import ActionableError
-from tasks.core.private import open_nofollow, private_dir
+from tasks.core.private import open_regular, private_dir, read_regular_text
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _holder(handle) -> str:
 
 def _lock_file(folder: Path):
     private_dir(Path(folder))
-    fd = open_nofollow(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT)  # a planted link is refused
+    fd = open_regular(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, single_link=True)  # a link, FIFO: refused
     return os.fdopen(fd, "r+")
 
 
@@ -202,7 +202,7 @@ def unreadable_manifests(folder: Path, dbname: str) -> list[tuple[Path, str]]:
         if not match or match["db"] not in (safe_name(dbname), file_prefix(dbname)):
             continue
         try:
-            manifest = json.loads(path.read_text())
+            manifest = json.loads(read_regular_text(path))
         except (OSError, ValueError) as exc:
             found.append((path, getattr(exc, "strerror", None) or "not JSON"))
             continue

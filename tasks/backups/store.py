@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tasks.core.private import write_private
+from tasks.core.private import open_regular, read_regular_text, write_private
 
 NAME = re.compile(r"(?P<db>.+)-(?P<stamp>\d{8}T\d{6}\d*Z)\.dump")
 TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )(?P<rest>.*)$")
@@ -116,7 +117,7 @@ def write_json(path: Path, manifest: dict[str, Any]) -> Path:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -143,7 +144,7 @@ def read_manifest(dump: Path) -> dict[str, Any] | None:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(read_regular_text(path))
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) else None

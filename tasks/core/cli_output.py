@@ -63,3 +63,29 @@ def hide_pyinfra_tables(debug: bool | None = None) -> bool:
     if not isinstance(getattr(cli, "click", None), _Click):
         cli.click = _Click(cli.click)  # type: ignore[attr-defined]
     return True
+
+
+def escape_host_logs() -> None:
+    """Every line an operation logs through pyinfra's ``host.log`` / ``host.log_styled`` is shown with its control
+    characters escaped (:func:`tasks.core.shown.escape_controls`): a database, table or folder name holding ESC,
+    BEL or a line break is printed as ``\\x1b``, never raw. The styling (pyinfra's colours) is added after."""
+    from pyinfra.api.host import Host
+    from pyinfra.api.util import format_text
+
+    from tasks.core.shown import escape_controls
+
+    if getattr(Host.log, "escapes_controls", False):
+        return
+    raw_log = Host.log
+
+    def log(self: Any, message: str, log_func: Any = None, **kwargs: Any) -> None:
+        text = escape_controls(str(message))
+        raw_log(self, text, log_func) if log_func else raw_log(self, text)
+
+    def log_styled(self: Any, message: str, log_func: Any = None, **kwargs: Any) -> None:
+        text = format_text(escape_controls(str(message)), **kwargs)
+        raw_log(self, text, log_func) if log_func else raw_log(self, text)
+
+    log.escapes_controls = True  # type: ignore[attr-defined]
+    Host.log = log  # type: ignore[method-assign]
+    Host.log_styled = log_styled  # type: ignore[method-assign]

@@ -91,3 +91,23 @@ def install(running: Callable[[], str | None]) -> None:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
+
+
+def install_early() -> None:
+    """Before the deploy file installs :func:`install` (settings, files, inventory, pyinfra connecting): an
+    interrupt stops the children, says so in one line and exits 130 / 143 (pyinfra's own handler would print
+    "Exiting upon user request!" and exit 0, and SIGTERM would leave without a line). Nothing has changed yet."""
+
+    def handle(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in descendants(os.getpid()):
+            with suppress(OSError):
+                os.kill(child, signal.SIGTERM)
+        print(f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and files: "
+              "nothing was changed; run again", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)

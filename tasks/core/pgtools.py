@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
+from tasks.core.private import read_regular_text
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
@@ -118,7 +119,7 @@ def _known() -> dict:
     if _versions_file is None:
         return {}
     try:
-        found = json.loads(_versions_file.read_text())
+        found = json.loads(read_regular_text(_versions_file))
         return found if isinstance(found, dict) else {}
     except (OSError, ValueError):
         return {}

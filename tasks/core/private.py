@@ -100,7 +100,69 @@ def _tighten(path: Path, mode: int) -> bool:
         current = stat.S_IMODE(path.lstat().st_mode)
         if path.is_symlink() or current == mode:
             return False
-        os.chmod(path, mode)
+        chmod_own(path, mode)
         return True
     except FileNotFoundError:
         return False
+
+
+class NotRegular(ActionableError, OSError):
+    """A file the tool reads, writes, locks or chmods is not a plain file of its own (a FIFO, a device,
+    a folder, or a file with other hard links): refused in one line, never opened for long or written through."""
+
+    def __init__(self, message: str):
+        super().__init__(errno.EINVAL, message)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+         stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
+def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = FILE_MODE, single_link: bool = False,
+                 follow: bool = False) -> int:
+    """``os.open`` that never follows a link, never waits on a FIFO (``O_NONBLOCK``) and refuses anything but a
+    regular file (:class:`NotRegular`), and, with ``single_link``, a file with other hard links (writing,
+    locking or chmod-ing it would change the file outside). ``follow``: a link is followed (a file in
+    the user's own folders: migrations, seeds)."""
+    fd = (os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode) if follow
+          else open_nofollow(Path(path), flags | os.O_NONBLOCK, mode))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise NotRegular(f"{shown(path)} is {kind}, not a regular file: pgconverge does not read or write it; "
+                             "remove it (or put the file there), then run again")
+        if single_link and info.st_nlink > 1:
+            raise NotRegular(f"{shown(path)} has {info.st_nlink - 1} other hard link(s): pgconverge does not write, "
+                             "lock or chmod a file shared with another name; remove it, then run again")
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, follow: bool = False) -> bytes:
+    """The bytes of a regular file (:func:`open_regular`): a FIFO or device is refused, never waited on."""
+    with os.fdopen(open_regular(path, follow=follow), "rb") as handle:
+        return handle.read()
+
+
+def read_regular_text(path: Path, encoding: str = "utf-8") -> str:
+    return read_regular(path).decode(encoding)
+
+
+def chmod_own(path: Path, mode: int) -> None:
+    """chmod a file (through an fd opened without following a link, after the checks of
+    :func:`open_regular` with ``single_link``) or a folder (lstat first, never a link)."""
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        os.chmod(path, mode)
+        return
+    fd = open_regular(path, os.O_RDONLY, single_link=True)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)

@@ -18,7 +18,7 @@ import stat
 import time
 from pathlib import Path
 
-from tasks.core.private import FILE_MODE, private_dir, write_private
+from tasks.core.private import FILE_MODE, chmod_own, private_dir, write_private
 
 KINDS = ("run", "validation", "health")
 DEFAULT_KEEP = 20
@@ -120,7 +120,7 @@ def tighten(folder: Path) -> int:
     mine += [p for kind in KINDS for p in history(folder, kind)]
     for path in mine:
         if path.is_file() and not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
-            os.chmod(path, FILE_MODE)
+            chmod_own(path, FILE_MODE)  # a file with other hard links is refused, never chmod-ed
             changed += 1
     return changed
 

@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from tasks.core import reports
 from tasks.core.errors import ActionableError
 from tasks.core.folders import shared_folder
+from tasks.core.env_file import refuse_odd_env_file, refuse_repeated_keys
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -100,8 +101,10 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
     found: Path | None = env_file
+    refuse_odd_env_file(env_file)
     if env_file.exists() and not env_file.is_dir():
         try:
+            refuse_repeated_keys(env_file)
             values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"ENV_FILE: cannot read {env_file}: {exc.__class__.__name__}") from None
@@ -370,7 +373,7 @@ def misspelt(keys: list[str], known: set[str]) -> tuple[str, str] | None:
     for key in keys:
         if key in known:
             continue
-        close = sorted(name for name in known if one_edit_apart(key.upper(), name))
+        close = sorted(name for name in known if key.upper() == name or one_edit_apart(key.upper(), name))
         if close:
             return key, close[0]
     return None
@@ -382,7 +385,8 @@ def file_findings(file_values: Mapping[str, str | None], values: _Reading) -> di
     found = misspelt([key for key in values if key not in known], known)
     if found:
         key, name = found
-        raise SettingsError(f"{key}: not a setting, but one letter off {name}: rename it {name} (or remove it); "
+        how = "it differs from {0} only in case" if key.upper() == name else "but one letter off {0}"
+        raise SettingsError(f"{key}: not a setting, {how.format(name)}: rename it {name} (or remove it); "
                             "nothing was touched")
     notes = env_file_notes(file_values, known)
     unknown = tuple(key for key, value in file_values.items() if value is not None and key not in known)

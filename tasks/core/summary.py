@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.core import reports
+from tasks.core.shown import escape_controls
 
 # Every colour of the output, once: the states' statuses and the health checks'.
 COLORS = {"converged": "32", "changed": "33", "would change": "33", "will check": "36", "skipped": "2",
@@ -49,11 +50,12 @@ class HealthRow:
     details: tuple[str, ...] = ()
 
     def lines(self, color: bool = False) -> list[str]:
+        name, summary = escape_controls(self.name), escape_controls(self.summary)
         if not self.status:
-            return [f"{self.name}: {self.summary}"]
+            return [f"{name}: {summary}"]
         head = colored(self.status, f"{self.status:<6}", color)
-        return [f"{head} {self.name:<{HEALTH_NAME_WIDTH}} {self.summary}"] + \
-            [f"{'':6} {'':<{HEALTH_NAME_WIDTH}}   {d}" for d in self.details]
+        return [f"{head} {name:<{HEALTH_NAME_WIDTH}} {summary}"] + \
+            [f"{'':6} {'':<{HEALTH_NAME_WIDTH}}   {escape_controls(d)}" for d in self.details]
 
 
 @dataclass
@@ -201,16 +203,16 @@ def table(rows: list[Row], summary: Summary, color: bool, environment: str | Non
     lines = ["summary:" if environment is None else f"summary of environment {environment}:"]
     for row in rows:
         status = colored(row.status, f"{row.status:<9}", color)
-        lines.append(f"  {row.state:<{width}}  {status}  {row.detail}")
+        lines.append(f"  {row.state:<{width}}  {status}  {escape_controls(row.detail)}")
     if summary.health:
         lines.append("health:")
         lines += [f"  {line}" for row in summary.health for line in row.lines(color)]
     plan = summary.plan() if summary.plan else None
     if plan is not None and plan.lines():
         lines.append("plan:")
-        lines += [f"  {line}" for line in plan.lines()]
+        lines += [f"  {escape_controls(line)}" for line in plan.lines()]
     for name, place in summary.places.items():
-        lines.append(f"{name}: {place}")
+        lines.append(f"{name}: {escape_controls(place)}")
     return lines
 
 

@@ -19,6 +19,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Query parameters we pass on to libpq; anything else is refused so a typo is not ignored.
 PASSTHROUGH_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "options")
+# What the service file gives libpq for a certificate file the URL does not name: no file, so nothing in $HOME.
+NO_FILE = "/nonexistent/pgconverge-names-no-file"
 # Characters a URL reserves that a password may hold; each must be percent-encoded in the URL.
 RESERVED = "#/?@[]%"
 # scheme://user:PASSWORD@host[:port][/db][?...] with the password everything up to the last "@" that a host follows.
@@ -72,6 +74,12 @@ class DatabaseUrl:
             params["password"] = self.password
         params.update(dict(self.params))
         params["sslmode"] = self.sslmode
+        # libpq would read ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl} when these are unset
+        # (a root.crt turns sslmode=require into verify-ca; a client key would be presented): a name that is no
+        # file, unless the URL names one; verify-full trusts the system's roots.
+        params.setdefault("sslrootcert", "system" if self.sslmode == "verify-full" else NO_FILE)
+        for key in ("sslcert", "sslkey", "sslcrl", "sslcrldir"):
+            params.setdefault(key, NO_FILE)
         params.setdefault("application_name", "pgconverge")
         params.setdefault("connect_timeout", "10")
         return params
@@ -109,6 +117,19 @@ def socket_host(parts: SplitResult, query_hosts: list[str]) -> str | None:
     return host if host.startswith("/") else None
 
 
+def refuse_lists(query: list[tuple[str, str]]) -> None:
+    """A parameter given twice (libpq keeps the last, silently) or a list of hosts (``?host=/a,b``: libpq tries
+    each, and a network host in it would skip the SSL requirement) is refused, naming the form."""
+    seen: set[str] = set()
+    for key, value in query:
+        if key in seen:
+            raise UrlError(f"?{key}= is given twice in the URL (libpq would use only the last one): give it once")
+        seen.add(key)
+        if key in ("host", "hostaddr", "port") and "," in value:
+            raise UrlError(f"?{key}= in the URL holds a list ({key}=a,b), which is not supported: libpq would try "
+                           "each in turn, each with its own SSL requirement; give one")
+
+
 def parse_database_url(raw: str) -> DatabaseUrl:
     """Parse ``postgres[ql]://user:password@host:port/dbname?sslmode=...``; a Unix socket folder as the host
     is written ``%2Fvar%2Frun%2Fpostgresql`` or given as ``?host=/var/run/postgresql``. A password holding a
@@ -127,12 +148,19 @@ def parse_url(raw: str) -> DatabaseUrl:
     """:func:`parse_database_url` without the second look at a password that is not percent-encoded."""
     try:
         parts = urlsplit(raw.strip())
+    except ValueError:
+        raise UrlError("malformed URL (bad port or brackets): use postgres://user:password@host:5432/dbname") from None
+    if "," in parts.netloc.rpartition("@")[2]:
+        raise UrlError("a list of hosts in the host part (host1,host2) is not supported: libpq would try each in "
+                       "turn, each with its own SSL requirement; give one host")
+    try:
         port = parts.port or 5432
     except ValueError:
         raise UrlError("malformed URL (bad port or brackets): use postgres://user:password@host:5432/dbname") from None
     if parts.scheme not in SCHEMES:
         raise UrlError("not a postgres URL: it must start with postgres:// or postgresql://")
     query = parse_qsl(parts.query, keep_blank_values=True)
+    refuse_lists(query)
     socket = socket_host(parts, [value for key, value in query if key == "host"])
     if not parts.hostname and not socket:
         raise UrlError("no host in the URL: use postgres://user:password@host:5432/dbname")

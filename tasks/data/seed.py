@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.private import NotRegular, read_regular
 from tasks.core.shown import shown
 
 TABLE_NAME = re.compile(r"(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*")
@@ -66,7 +67,9 @@ def read_seed_file(path: Path) -> SeedFile:
                             "in lower case")
     table = stem if "." in stem else f"public.{stem}"
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_regular(path, follow=True).decode("utf-8-sig")
+    except NotRegular as exc:
+        raise SeedFileError(f"seed file {path.name}: {exc}") from None
     except OSError as exc:
         raise SeedFileError(f"seed file {path.name} cannot be read ({exc.strerror}): fix its permissions") from None
     except UnicodeDecodeError:

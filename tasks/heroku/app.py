@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from tasks.core.private import write_private
+from tasks.core.private import read_regular_text, write_private
 from tasks.core.urls import SSL_MODES, DatabaseUrl, UrlError, parse_database_url
 from tasks.heroku import cli as heroku_cli
 from tasks.heroku.cli import CliSettings, HerokuError
@@ -211,7 +211,7 @@ def check_key(app: HerokuApp, schema: str) -> dict:
 def check_passed_before(state_dir: Path, app: HerokuApp, schema: str) -> dict | None:
     path = check_record_path(state_dir, app.name)
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(read_regular_text(path))
     except (OSError, ValueError):
         return None
     return record if {k: record.get(k) for k in check_key(app, schema)} == check_key(app, schema) else None
@@ -243,7 +243,7 @@ def plan_limit(state_dir: Path, app: HerokuApp, pool: int) -> tuple[str, int | N
     path = plan_record_path(state_dir, app.name)
     key = plan_key(app, pool)
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(read_regular_text(path))
     except (OSError, ValueError):
         record = {}
     if record and {k: record.get(k) for k in key} == key:

@@ -36,6 +36,7 @@ from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
 from tasks.core.rows import scalar
 from tasks.migrations import retry
+from tasks.migrations import observed
 from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
@@ -225,12 +226,15 @@ def _results(conn: psycopg.Connection, message: str) -> list:
     return conn.wait(generators.execute(conn.pgconn))
 
 
-def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str) -> None:
+def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
+                         history: str = "") -> str:
     """
     One round trip a file (psql's ``BEGIN; \\i file; COMMIT`` takes n + 2): BEGIN, each statement
     with the limits set again before it, the lock check, the session reset, the tracking row (its
     time the server's) and COMMIT, as one message. The server runs them in turn and stops at the
     first error; the results before it say which statement that was, so the error names its line.
+    ``history``: the history's digest before the file (:mod:`tasks.migrations.observed`), checked before
+    the tracking row; the digest after the row is returned, read in the same message.
     """
     prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
     message, starts = ["BEGIN; "], []
@@ -239,8 +243,9 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
         starts.append(length + len(prefix))
         message.append(prefix + statement.text + "\n;\n")  # a line break: a statement may end in a -- comment
         length += len(message[-1])
-    message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; "
-                   + _record_sql(migration, "applied", None, by).as_string(conn) + "; COMMIT")
+    message.append(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; " + observed.check_sql(history) + "; "
+                   + _record_sql(migration, "applied", None, by).as_string(conn) + "; "
+                   + observed.DIGEST_SQL + "; COMMIT")
     try:
         with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
             results = _results(conn, "".join(message))
@@ -251,11 +256,14 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             index: int | None = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN: each statement, its limits
             if exc.sqlstate == LOCK_LOST:
                 raise _lock_lost(migration)
+            if exc.sqlstate == observed.HISTORY_CHANGED:
+                raise MigrationError(observed.changed_message(migration.filename, kept=False))
             if index is None or not 0 <= index < len(migration.statements):  # the whole message refused (syntax)
                 index = statement_at(starts, exc.diag.statement_position)
             if index is not None:
                 raise _failure(migration, exc, migration.statements[index].offset, starts[index])
             raise _failure(migration, exc)
+        return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
     except psycopg.Error as exc:
         raise _failure(migration, exc) from None
     finally:
@@ -271,10 +279,12 @@ def statement_at(starts: list[int], position: str | None) -> int | None:
     return max(i for i, start in enumerate(starts) if start <= int(position) - 1)
 
 
-def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, observer) -> None:
+def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, observer,
+                   history: str = "") -> str:
     """
     The proof's way (:mod:`tasks.risk.observe`): the same transaction as :func:`apply_in_transaction`,
     but a round trip per statement, so ``observer.after`` reads what the statement holds and rewrote.
+    The history's digest is checked before the tracking row, as there; the digest after it is returned.
     """
     prefix = _limits_sql(limits, local=True).as_string(conn) + "; "
     index = -1
@@ -290,11 +300,18 @@ def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limit
             observer.record(migration, statement, [[last.get_value(i, j) for j in range(last.nfields)]
                                                    for i in range(last.ntuples)])
         index = -1
-        _simple(conn, sql.SQL(LOCK_CHECK_SQL + "; " + RESET_SESSION + "; ")
-                + _record_sql(migration, "applied", None, by) + sql.SQL("; COMMIT"))
+        results = _results(conn, LOCK_CHECK_SQL + "; " + RESET_SESSION + "; " + observed.check_sql(history) + "; "
+                           + _record_sql(migration, "applied", None, by).as_string(conn) + "; "
+                           + observed.DIGEST_SQL + "; COMMIT")
+        failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+        if failed is not None:
+            raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+        return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
     except psycopg.Error as exc:
         if exc.sqlstate == LOCK_LOST:
             raise _lock_lost(migration) from None
+        if exc.sqlstate == observed.HISTORY_CHANGED:
+            raise MigrationError(observed.changed_message(migration.filename, kept=False)) from None
         offset, base = (migration.statements[index].offset, len(prefix)) if index >= 0 else (None, 0)
         raise _failure(migration, exc, offset, base) from None
     finally:
@@ -312,17 +329,27 @@ def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_even
 
 
 def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
-                              on_event: Callable[[str], None]) -> None:
+                              on_event: Callable[[str], None], history: str = "") -> str:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
     _simple(conn, _limits_sql(limits, local=False))
     try:
         run_statements(conn, migration, limits)
         _simple(conn, sql.SQL(RESET_SESSION))
+        if observed.digest(conn) != history:
+            raise MigrationError(observed.changed_message(migration.filename, kept=True))
         _simple(conn, _record_sql(migration, "applied", started, by))
+        return observed.digest(conn)
     finally:
         if not conn.closed and not conn.broken:
             conn.execute(RESET_SESSION)
+
+
+def ends_session(migration: Migration) -> str:
+    """A file whose proof lost its session: nobody else uses the shadow, so the file ended it."""
+    return (f"migration {migration.filename}: the file ends the tool's own session (the server ended the proof's "
+            "session while the file ran, e.g. pg_terminate_backend of its own pid, in any spelling): nothing of "
+            "it was kept; remove that from the file and run again")
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:
@@ -332,9 +359,18 @@ def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> No
             _simple(conn, _record_sql(migration, "baseline", time.monotonic(), by))
 
 
-def connect(conninfo: str) -> psycopg.Connection:
+def user_search_path(user: str) -> str:
+    """The pinned search_path with ``"$user"`` spelt out as ``user``, as a libpq ``options`` value."""
+    value = sql.Identifier(user).as_string(None) + ",public"
+    return "-c search_path=" + value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def connect(conninfo: str, search_path_of: str | None = None) -> psycopg.Connection:
+    """A session with the pinned settings; ``search_path_of``: "$user" in the search path is that user (the
+    target's, in the proof), so unqualified names resolve as they do on the target."""
+    options = PINNED_OPTIONS + (" " + user_search_path(search_path_of) if search_path_of else "")
     try:
-        return psycopg.connect(conninfo, autocommit=True, options=PINNED_OPTIONS)
+        return psycopg.connect(conninfo, autocommit=True, options=options)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
         raise MigrationError(f"cannot connect: {first}") from None
@@ -350,13 +386,14 @@ def apply_migrations(
     verb: str = "applied",
     quiet_below_s: float = 0.0,
     observer: Any = None,
+    search_path_of: str | None = None,
 ) -> MigrationPlan:
     """Bring the database at ``conninfo`` up to ``files``; return the plan that was carried out.
     ``started_at``: when the run started (:attr:`tasks.run.Run.started_at`, the one clock, by default).
     Each file is said when done (``verb``, its time), when it took ``quiet_below_s`` or more; while
     one runs longer than a few seconds, a line every few seconds says what it waits on
-    (:mod:`tasks.core.progress`)."""
-    conn = connect(conninfo)
+    (:mod:`tasks.core.progress`). ``search_path_of``: see :func:`connect`."""
+    conn = connect(conninfo, search_path_of)
     try:
         try:
             acquire_lock(conn, limits.lock_wait_s, on_event)
@@ -372,18 +409,25 @@ def apply_migrations(
             on_event(f"baseline: recorded {len(plan.baseline)} migration(s) up to version "
                      f"{plan.baseline[-1].version} as applied")
         by = applied_by()
+        history = observed.digest(conn)
         doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
         with progress.Watch(conninfo, conn.info.backend_pid, on_event) as watch:
             for index, migration in enumerate(plan.pending, 1):
                 started = time.monotonic()
                 watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
-                if migration.no_transaction:
-                    apply_without_transaction(conn, migration, limits, by, on_event)
-                elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
-                    apply_observed(conn, migration, limits, by, observer)
-                else:
-                    retry.with_lock_retries(partial(apply_in_transaction, conn, migration, limits, by), conn,
-                                            migration, limits.lock_retry_s, on_event)
+                try:
+                    if migration.no_transaction:
+                        history = apply_without_transaction(conn, migration, limits, by, on_event, history)
+                    elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
+                        history = apply_observed(conn, migration, limits, by, observer, history)
+                    else:
+                        history = retry.with_lock_retries(
+                            partial(apply_in_transaction, conn, migration, limits, by, history), conn, migration,
+                            limits.lock_retry_s, on_event)
+                except MigrationError:
+                    if verb == "proved" and (conn.closed or conn.broken):  # the shadow is the proof's alone
+                        raise MigrationError(ends_session(migration)) from None
+                    raise
                 watch.doing(None)
                 elapsed = time.monotonic() - started
                 if elapsed >= quiet_below_s:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tasks.core.private import write_private
+from tasks.core.private import read_regular_text, write_private
 from tasks.migrations.files import Migration, set_checksum
 
 # Bumped whenever read_migrations' checks of a file change: a set proven before is proven again.
@@ -33,7 +33,7 @@ def load_expected(state_dir: Path, migrations: list[Migration]) -> dict[str, Any
     path = cache_path(state_dir, migrations)
     if path not in _loaded:
         try:
-            document = json.loads(path.read_text())
+            document = json.loads(read_regular_text(path))
         except (OSError, ValueError):
             return None
         good = document.get("set_checksum") == set_checksum(migrations) and document.get("checks") == CHECKS

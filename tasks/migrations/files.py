@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.core.errors import ActionableError
+from tasks.core.private import NotRegular, read_regular
 from tasks.core.shown import shown
 from tasks.migrations.forbidden import forbidden
 from tasks.migrations.sqlsplit import SqlError, Statement, split_statements
@@ -211,7 +212,9 @@ def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
 def read_migration(path: Path) -> Migration:
     version, name = parse_file_name(path.name)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, follow=True)
+    except NotRegular as exc:
+        raise (_unreadable(path, exc) if path.is_dir() else MigrationFileError(f"migration {path.name}: {exc}")) from None
     except OSError as exc:
         raise _unreadable(path, exc) from None
     if b"\0" in raw:

@@ -116,6 +116,11 @@ def forbidden(kind: str, node: dict) -> str | None:
                 "and every later run reads it; remove the statement (the tool keeps the table itself)")
     if kind == "CopyStmt" and not node.get("filename") and not node.get("is_program"):
         return copy_stdin_reason("FROM STDIN" if node.get("is_from") else "TO STDOUT")
+    role = (node.get("authrole") or {}).get("roletype", "") if kind == "CreateSchemaStmt" else ""
+    if kind == "CreateSchemaStmt" and not node.get("schemaname") and role != "ROLESPEC_CSTRING":
+        return ("CREATE SCHEMA AUTHORIZATION CURRENT_USER (or SESSION_USER, CURRENT_ROLE) without a schema name is "
+                "not allowed: the schema would be named after whoever runs the file, another role in the proof than "
+                "on the target; name the schema (CREATE SCHEMA name AUTHORIZATION CURRENT_USER)")
     name = _turned_off(kind, node)
     if name and name.lower() in PARSING_SETTINGS:
         return (f"changing {name} is not allowed: files are parsed with it on, in every session of the tool; "

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from tasks.core.parser_version import parser_version
-from tasks.core.private import write_private
+from tasks.core.private import read_regular_text, write_private
 from tasks.migrations.expected import CHECKS
 from tasks.migrations.files import Migration
 from tasks.migrations.sqlsplit import Statement, line_of
@@ -46,7 +46,7 @@ def kept(migration: Migration) -> tuple[Statement, ...] | None:
     if _folder is None:
         return None
     try:
-        entry = json.loads(_path(_folder, migration).read_text())
+        entry = json.loads(read_regular_text(_path(_folder, migration)))
         if entry.get("key") != key():
             return None
         statements = _statements(migration.sql, entry["statements"])

@@ -11,6 +11,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 LOCK_NOT_AVAILABLE = "55P03"
 FIRST_PAUSE_S = 0.5
@@ -66,15 +69,14 @@ def holders(conn, tables: list[str]) -> list[tuple]:
 
 
 def with_lock_retries(
-    apply: Callable[[], None], conn, migration, retry_s: float, on_event: Callable[[str], None]
-) -> None:
+    apply: Callable[[], T], conn, migration, retry_s: float, on_event: Callable[[str], None]
+) -> T:
     """``apply()``, run again after a lock timeout until ``retry_s`` has passed."""
     deadline = time.monotonic() + retry_s
     attempt = 0
     while True:
         try:
-            apply()
-            return
+            return apply()
         except Exception as exc:
             left = deadline - time.monotonic()
             if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or left <= 0 or conn.closed or conn.broken:

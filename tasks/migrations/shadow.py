@@ -52,6 +52,17 @@ def _prove_seeds(shadow: str, seed_files: list, on_event: Callable[[str], None])
     on_event(f"seed files load cleanly ({len(seed_files)} file(s))")
 
 
+def target_user(target_service: str | None) -> str | None:
+    """The target's user name (what ``"$user"`` is on the target), read briefly; None without a target."""
+    if not target_service:
+        return None
+    try:
+        with psycopg.connect(conninfo(target_service), connect_timeout=10) as conn:
+            return str(scalar(conn.execute("SELECT current_user")))
+    except psycopg.Error:
+        return None
+
+
 def older_than_target(proof_version_num: int, target_service: str | None) -> str:
     """`` on PostgreSQL 15, older than the target's 17: …`` when the proof server is older than the
     target (what is valid on the target may fail here), else ``""``; the target read briefly."""
@@ -109,7 +120,8 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
         try:
             started = time.monotonic()
             apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
-                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S, observer=observer)
+                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S, observer=observer,
+                             search_path_of=target_user(target_service) or role)
             on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
             older = older_than_target(admin.info.server_version, target_service)

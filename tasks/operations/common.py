@@ -22,7 +22,10 @@ from pyinfra.api import operation as pyinfra_operation
 from pyinfra.context import state
 
 from tasks.core import pgtools, sessions, summary
+from tasks.core.cli_output import escape_host_logs
 from tasks.core.errors import describe
+
+escape_host_logs()  # every line an operation logs: control characters escaped (one place)
 
 
 def planning() -> bool:

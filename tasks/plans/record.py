@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import tasks
+from tasks.core.private import read_regular_text
 from tasks.migrations.files import Migration
 
 FORMAT = 1
@@ -92,7 +93,7 @@ def read_records(folder: Path, environment: str) -> list[dict[str, Any]]:
     found = []
     for path in sorted(folder.glob(f"{PLAN_PREFIX}{environment}-*.json"), reverse=True):
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(read_regular_text(path))
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and record.get("format") == FORMAT and record.get("environment") == environment:

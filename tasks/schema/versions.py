@@ -23,6 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tasks.core.private import read_regular_text
+
 RULES = 1  # bumped whenever view_definition's rewriting changes: what was kept is then redone
 _kept: dict[str, str] = {}  # sha256 of a view's text -> its rewriting
 _kept_file: Path | None = None
@@ -76,7 +78,7 @@ def keep_views_in(path: Path, save: bool = True) -> None:
     global _kept_file, _save
     _kept_file, _save = Path(path), save
     try:
-        document = json.loads(_kept_file.read_text())
+        document = json.loads(read_regular_text(_kept_file))
         if document.get("key") == _key() and isinstance(document.get("views"), dict):
             _kept.update({k: v for k, v in document["views"].items() if isinstance(v, str)})
     except (OSError, ValueError, AttributeError):

@@ -45,3 +45,30 @@ def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(pr
         time.sleep(0.2)
     assert project.applied_versions() == [1, 2, 3, 4]  # the files before it are kept
     assert query(project.target_db, "SELECT to_regclass('public.interrupted_t') IS NULL")[0][0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_while_the_settings_are_read_is_one_line_and_its_exit_status(project, signum):
+    """Tester P5 side finding: Ctrl-C while the inventory loaded exited 0 ("Exiting upon user request!"),
+    SIGTERM 143 without a line. Stand-in for a slow settings phase: a target that accepts the connection and
+    never answers (the settings check that source and target differ; connect_timeout 30 s)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        port = silent.getsockname()[1]
+        process = project.start(TARGET_DATABASE_URL=f"postgres://u:pw@127.0.0.1:{port}/db?connect_timeout=30")
+        time.sleep(4)
+        assert process.poll() is None, "the settings phase ended before the signal"
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        silent.close()
+    output = out + err
+    assert process.returncode == 128 + signum, output[-2500:]
+    lines = [line for line in output.splitlines() if line.startswith("pgconverge: ")]
+    assert lines == [f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and "
+                     "files: nothing was changed; run again"], output[-2500:]
+    assert "Exiting upon user request" not in output

@@ -210,3 +210,20 @@ def test_no_child_of_the_deploy_inherits_a_libpq_variable_of_the_shell(project):
         inherited = sorted(key.decode() for key, value in variables.items()
                            if key.decode() in hostile_env and value.decode(errors="replace") == hostile_env[key.decode()])
         assert not inherited, f"{name}: {inherited}"
+
+
+def test_certificate_files_in_home_do_not_change_the_connection(project, tmp_path):
+    """Tester P9: ~/.postgresql/root.crt made sslmode=require verify the server against it (the target
+    unreachable: certificate verify failed); a client certificate there would be presented. The service
+    file names no such file unless the URL does."""
+    home = tmp_path / "home"
+    folder = home / ".postgresql"
+    folder.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
+                    "-keyout", str(folder / "postgresql.key"), "-out", str(folder / "root.crt")],
+                   check=True, capture_output=True, timeout=60)
+    (folder / "postgresql.crt").write_bytes((folder / "root.crt").read_bytes())
+    (folder / "postgresql.key").chmod(0o600)
+    result = project.deploy(HOME=str(home))
+    assert result.code == 0, result.output[-2500:]
+    assert "certificate verify failed" not in result.output

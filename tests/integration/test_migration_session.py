@@ -115,3 +115,25 @@ def test_a_file_that_turns_off_standard_conforming_strings_is_refused_before_any
     assert result.code != 0 and "Traceback" not in result.output
     assert "migration 005_escaped.sql line 1: changing standard_conforming_strings is not allowed" in result.output
     assert "escaped2" not in project.tables() and project.applied_versions() == [1, 2, 3, 4]
+
+
+def test_a_schema_named_after_the_targets_user_resolves_alike_in_the_proof_and_on_the_target(project):
+    """Tester P6: the proof ran as another role, so "$user" in search_path named another schema there:
+    an unqualified CREATE TABLE after CREATE SCHEMA <target's user> went to public in the proof and to that
+    schema on the target, and schema verification failed for good."""
+    owner = sandbox.TARGET_OWNER
+    project.write_migration("005_own.sql", f"CREATE SCHEMA {owner};\nCREATE TABLE {owner}.x (id int);\n")
+    project.write_migration("006_y.sql", "CREATE TABLE y (id int);\n")
+    first = project.deploy()
+    assert first.code == 0, first.output[-2500:]
+    assert query(project.target_db, "SELECT schemaname FROM pg_tables WHERE tablename = 'y'") == [(owner,)]
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.output[-2500:]
+
+
+def test_create_schema_authorization_current_user_without_a_name_is_refused(project):
+    project.write_migration("005_mine.sql", "CREATE SCHEMA AUTHORIZATION CURRENT_USER;\n")
+    result = project.deploy()
+    assert result.code != 0
+    assert "CREATE SCHEMA AUTHORIZATION CURRENT_USER" in result.output and "name the schema" in result.output
+    assert "pgconverge_shadow" not in result.output

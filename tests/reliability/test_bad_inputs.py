@@ -93,6 +93,13 @@ def planted_lock(project, tmp_path):
     (project.tmp / "backups" / "source" / ".lock").symlink_to(tmp_path / "victim.txt")
 
 
+def hard_linked_lock(project, tmp_path):
+    """A hard link at the source backup folder's lock to a file of the user's."""
+    (tmp_path / "victim.txt").write_text("the user's own\n")
+    (project.tmp / "backups" / "source").mkdir(parents=True, exist_ok=True)
+    os.link(tmp_path / "victim.txt", project.tmp / "backups" / "source" / ".lock")
+
+
 def another_deploys_005(project):
     project.write_migration("005_add_topics.sql", "CREATE TABLE topics (id int);\n")
     assert project.deploy().code == 0
@@ -196,6 +203,15 @@ CASES = {
     "a password with @ not percent-encoded": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url.replace("whynot_owner:", "whynot_owner:x@", 1)}, "@ as %40"),
     "a link planted at BACKUP_DIR/source/.lock": (None, lambda p, t: planted_lock(p, t) or {}, ".lock is a symbolic link, which pgconverge did not make"),
     "a migration file name with an ESC sequence": (None, lambda p, t: raw_file(p, "005_\x1b[2J\x1b[31mok.sql", b"SELECT 1;\n"), "migration file 005_\\x1b[2J\\x1b[31mok.sql does not match"),
+    # the outside tester's findings (issue 29 classes 4, 5, 7, 8; issue 31 item 3)
+    "a ?host= list with a network host": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=/nonexistent,0.0.0.0"}, "?host= in the URL holds a list"),
+    "?host= given twice": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=/a&host=/b"}, "?host= is given twice"),
+    "a DO block that deletes from the history": (None, lambda p, t: p.write_migration("005_do.sql", "DO $$BEGIN EXECUTE 'DELETE FROM schema_' || 'migrations WHERE version = 1'; END$$;\n") and {}, "migration 005_do.sql: the file changed the tool's history table"),
+    "a migration that ends its own session": (None, lambda p, t: p.write_migration("005_bye.sql", "SELECT pg_terminate_backend((SELECT pg_backend_pid()));\n") and {}, "migration 005_bye.sql: the file ends the tool's own session"),
+    "a FIFO named like a migration": (None, lambda p, t: os.mkfifo(p.migrations / "009_fifo.sql") or {}, "009_fifo.sql is a FIFO (named pipe), not a regular file"),
+    "a hard link at BACKUP_DIR/source/.lock": (None, lambda p, t: hard_linked_lock(p, t) or {}, ".lock has 1 other hard link(s)"),
+    "a setting spelt in lower case": (None, lambda p, t: {"data_migration": "copy"}, "data_migration: not a setting, it differs from DATA_MIGRATION only in case"),
+    "a key twice in ENV_FILE": (None, lambda p, t: p.env_file.write_text("BACKUP_KEEP=3\nBACKUP_KEEP=4\n") and {}, "ENV_FILE: BACKUP_KEEP is given twice"),
     "?host= that is not a socket folder": (None, lambda p, t: {"TARGET_DATABASE_URL": p.target_url + ("&" if "?" in p.target_url else "?") + "host=db.example.com"}, "?host= in the URL must be a Unix socket folder"),
 }
 # Bad settings: exit status 2 (nothing touched) and the line starts with the setting's name.

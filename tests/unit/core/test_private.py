@@ -89,3 +89,31 @@ def test_a_folder_the_settings_name_may_be_a_link(tmp_path, monkeypatch):
     private.trust_links_at(tmp_path / "reports")
     path, _ = reports.write_report(tmp_path / "reports", "run", "{}")
     assert (real / reports.HISTORY / path.name).read_text() == "{}"
+
+
+def test_a_fifo_is_refused_never_waited_on(tmp_path):
+    """Tester P5: reading a FIFO where a file is expected hung the run."""
+    import os
+
+    from tasks.core.private import NotRegular, read_regular
+
+    fifo = tmp_path / "pg_dump-versions.json"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegular, match="is a FIFO"):
+        read_regular(fifo)
+
+
+def test_a_hard_linked_file_is_never_chmodded(tmp_path):
+    """Tester P4: chmod of a file with another hard link changed the file outside."""
+    import os
+    import stat
+
+    from tasks.core.private import NotRegular, chmod_own
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("mine")
+    outside.chmod(0o644)
+    os.link(outside, tmp_path / "run-1.json")
+    with pytest.raises(NotRegular, match="other hard link"):
+        chmod_own(tmp_path / "run-1.json", 0o600)
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644

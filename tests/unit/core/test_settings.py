@@ -6,7 +6,7 @@ keys of ENV_FILE are kept as data for the summary. Pure (no database).
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from tasks.core.settings import SettingsError, load_settings, one_edit_apart
 import pytest
@@ -203,3 +203,33 @@ def test_timeouts_beyond_postgresql_range_blame_the_setting(tmp_path, value):
 def test_a_baseline_beyond_bigint_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="BASELINE_VERSION"):
         settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, BASELINE_VERSION="9" * 20)
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+@given(key=st.sampled_from(["DATA_MIGRATION", "BACKUP_KEEP", "SEED_DIR", "REPORT_DIR"]).flatmap(
+    lambda name: st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
+        lambda lower: "".join(c.lower() if low else c for c, low in zip(name, lower)))).filter(lambda key: key != key.upper()))
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_setting_spelt_in_another_case_stops_the_run(tmp_path, where, key):
+    """Tester: ``data_migration=copy`` in .env or the shell was ignored (no edit away, yet not the setting)."""
+    with pytest.raises(SettingsError) as caught:
+        if where == "file":
+            load(tmp_path, f"{key}=copy\n")
+        else:
+            load(tmp_path, **{key: "copy"})
+    assert str(caught.value).startswith(f"{key}: not a setting, it differs from {key.upper()} only in case")
+
+
+def test_a_key_given_twice_in_the_env_file_stops_the_run_naming_both_lines(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, "BACKUP_KEEP=3\n# a comment\nDATA_MIGRATION=copy\nBACKUP_KEEP=5\n")
+    assert "ENV_FILE: BACKUP_KEEP is given twice" in str(caught.value) and "lines 1 and 4" in str(caught.value)
+
+
+def test_an_env_file_that_is_a_fifo_is_refused_never_waited_on(tmp_path):
+    import os
+
+    (tmp_path / "files" / "migrations").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(tmp_path / "fifo.env")
+    with pytest.raises(SettingsError, match="is not a regular file"):
+        load_settings({"TARGET_DATABASE_URL": TARGET, "ENV_FILE": str(tmp_path / "fifo.env")}, tmp_path)

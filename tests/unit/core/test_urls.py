@@ -91,3 +91,28 @@ def test_a_password_with_a_line_break_is_refused_naming_the_cause():
 def test_a_line_break_anywhere_in_the_url_is_refused_by_name(url, what):
     with pytest.raises(UrlError, match=f"the {what} contains a line break"):
         parse_database_url(url)
+
+
+LISTS = {
+    "postgresql://postgres:pw@:47513/db?host=/nonexistent,0.0.0.0": "?host= in the URL holds a list",
+    "postgresql://postgres:pw@:47513/db?host=/a&host=/b": "?host= is given twice",
+    "postgresql://postgres:pw@h1,h2:5432/db": "a list of hosts in the host part",
+    "postgresql://postgres:pw@h1:5432,h2:5433/db": "a list of hosts in the host part",
+    "postgresql://postgres:pw@h1/db?sslmode=require&sslmode=disable": "?sslmode= is given twice",
+}
+
+
+@pytest.mark.parametrize("url, named", LISTS.items())
+def test_a_host_list_or_a_repeated_parameter_is_refused_naming_the_form(url, named):
+    """Tester P2: ``?host=/nonexistent,0.0.0.0`` reached a network host without SSL; a repeated host= let
+    the last one win silently; a list in the host part was called a bad port."""
+    with pytest.raises(UrlError) as caught:
+        parse_database_url(url)
+    assert named in str(caught.value) and "pw" not in str(caught.value)
+
+
+@given(st.lists(st.sampled_from(["/tmp/s", "db.example.com", "0.0.0.0", "/run/pg"]), min_size=2, max_size=4),
+       st.sampled_from(["host", "hostaddr", "port"]))
+def test_any_list_in_a_host_parameter_is_refused(hosts, key):
+    with pytest.raises(UrlError):
+        parse_database_url(f"postgresql://u:pw@:5432/db?{key}={','.join(hosts)}")

@@ -1,0 +1,56 @@
+"""
+The history is the tool's alone, observed rather than parsed: before each file a digest of
+``public.schema_migrations`` (the table's identity, owner and privileges, its rows read ``FROM ONLY``,
+and the absence of child tables, rules, triggers and views on it), and after the file's statements,
+inside its transaction and in the same message, a check that it is unchanged. A file that changes the
+history in any way (a DO block, dynamic SQL, a function, a writable view, a trigger, a child table,
+a REVOKE, DROP OWNED, a renamed schema) is refused by name and rolled back, in the proof first.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+HISTORY_CHANGED = "PGCHC"  # the SQLSTATE the check raises
+
+# One text: "oid|owner|acl|children|rules|triggers|views|count|md5" ("absent" when the table is gone).
+DIGEST_SQL = (
+    "SELECT CASE WHEN pg_catalog.to_regclass('public.schema_migrations') IS NULL THEN 'absent' ELSE ("
+    "SELECT c.oid::text || '|' || c.relowner::text || '|' || coalesce(c.relacl::text, '') || '|' "
+    "|| (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)::text || '|' "
+    "|| (SELECT count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid)::text || '|' "
+    "|| (SELECT count(*) FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)::text || '|' "
+    "|| (SELECT count(*) FROM pg_catalog.pg_depend d WHERE d.refobjid = c.oid "
+    "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+    "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass)::text || '|' "
+    "|| (SELECT count(*)::text || '|' || coalesce(pg_catalog.md5(pg_catalog.string_agg(h::text, ',' "
+    "ORDER BY h.version)), '') FROM ONLY public.schema_migrations h) "
+    "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('public.schema_migrations')) END"
+)
+
+
+def digest(conn: psycopg.Connection) -> str:
+    """The history's digest now (one short query)."""
+    row = conn.execute(DIGEST_SQL).fetchone()
+    return str(row[0]) if row else "absent"
+
+
+def check_sql(expected: str) -> str:
+    """A DO block that raises :data:`HISTORY_CHANGED` unless the history's digest is ``expected``
+    (the table's reading goes through EXECUTE, so a file that dropped it is caught, not an error)."""
+    body = sql.SQL(
+        "DO $pgconverge_history$DECLARE now_is text; BEGIN BEGIN EXECUTE {query} INTO now_is; "
+        "EXCEPTION WHEN undefined_table OR undefined_column THEN now_is := 'absent'; END; "
+        "IF now_is IS DISTINCT FROM {expected} THEN RAISE EXCEPTION 'the history table was changed' "
+        "USING ERRCODE = {code}; END IF; END$pgconverge_history$"
+    ).format(query=sql.Literal(DIGEST_SQL), expected=sql.Literal(expected), code=sql.Literal(HISTORY_CHANGED))
+    return body.as_string(None)
+
+
+def changed_message(filename: str, kept: bool) -> str:
+    state = "statements before the check were kept" if kept else "nothing of it was kept"
+    return (f"migration {filename}: the file changed the tool's history table public.schema_migrations (its rows, "
+            "its owner or privileges, or a child table, rule, trigger or view on it, or it dropped or moved the "
+            f"table): {state}; only the tool writes its history: remove what touches schema_migrations from the "
+            "file and run again")

@@ -18,9 +18,10 @@ from typing import overload
 from dotenv import dotenv_values
 
 from tasks.core import reports
+from tasks.core.env_file import refuse_odd_env_file, refuse_repeated_keys
 from tasks.core.errors import ActionableError
 from tasks.core.folders import shared_folder
-from tasks.core.env_file import refuse_odd_env_file, refuse_repeated_keys
+from tasks.core.spelling import misspelt
 from tasks.core.urls import DatabaseUrl, UrlError, parse_database_url
 
 DEFAULT_SOURCE_URL = "postgresql://postgres:postgres@localhost:5432/whynot"
@@ -354,29 +355,6 @@ class _Reading(dict):
 # Names read outside load_settings, or only on some paths (HEROKU_APP set: no TARGET_DATABASE_URL read).
 OTHER_NAMES = ("ENV_FILE", "TARGET_DATABASE_URL", "HEROKU_APP", "HEROKU_API_KEY", "HEROKU_CLI", "PG_BINDIRS",
                "PYINFRA_YES", "PYINFRA_PROGRESS", "DATABASE_URL", "ENVIRONMENTS_DIR")
-
-
-def one_edit_apart(a: str, b: str) -> bool:
-    """``a`` and ``b`` differ by one inserted, deleted or replaced letter, or two neighbours swapped."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    short, long = sorted((a, b), key=len)
-    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
-
-
-def misspelt(keys: list[str], known: set[str]) -> tuple[str, str] | None:
-    """The first key (of the environment or ENV_FILE) one edit away from a setting's name, and that name."""
-    for key in keys:
-        if key in known:
-            continue
-        close = sorted(name for name in known if key.upper() == name or one_edit_apart(key.upper(), name))
-        if close:
-            return key, close[0]
-    return None
 
 
 def file_findings(file_values: Mapping[str, str | None], values: _Reading) -> dict:

@@ -18,7 +18,6 @@ The migration engine: apply pending files exactly once, in one database session.
 from __future__ import annotations
 
 import getpass
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -31,16 +30,14 @@ import psycopg
 from psycopg import generators, sql
 
 from tasks.core import interrupt, progress
-from tasks.core.errors import ActionableError
 from tasks.core.lock import LOCK_KEY, LockTimeout, acquire_lock, lock_held
 from tasks.core.pinned import PINNED_OPTIONS
 from tasks.core.rows import scalar
-from tasks.migrations import retry
-from tasks.migrations import observed
+from tasks.migrations import observed, retry
+from tasks.migrations.failures import MigrationError, ends_session, failure, lock_lost
 from tasks.migrations.files import Migration
 from tasks.migrations.history import EXISTS_SQL, HISTORY_SQL, ROWS_SQL, history_from_rows
 from tasks.migrations.plan import MigrationPlan, TargetHistory, plan_migrations
-from tasks.migrations.sqlsplit import line_of
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS public.schema_migrations (
@@ -68,19 +65,6 @@ RESET_SESSION = ("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TE
                  "DEALLOCATE ALL; CLOSE ALL; UNLISTEN *")
 
 
-# duplicate_table, duplicate_object, duplicate_function, duplicate_schema, duplicate_database
-ALREADY_EXISTS = ("42P07", "42710", "42723", "42P06", "42P04")
-
-
-class MigrationError(ActionableError, RuntimeError):
-    """A migration could not be applied; the message is one line naming the file and the fix.
-    ``sqlstate`` and ``offset``: the server's code and where the failing statement starts in the file
-    (:mod:`tasks.migrations.retry` retries a lock timeout)."""
-
-    sqlstate: str | None = None
-    offset: int | None = None
-
-
 @dataclass(frozen=True)
 class Limits:
     lock_wait_s: float = 60.0
@@ -105,63 +89,10 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()} (pgconverge)"
 
 
-def privilege_fix(message: str) -> str:
-    """What a "permission denied for <kind> <name>" needs: a GRANT to the target's role, not a file edit."""
-    found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
-    if not found:
-        return ("the target's role lacks a privilege this file needs (the file is not at fault): grant it, "
-                "or use the owner's URL, and run again")
-    kind, name = found.groups()
-    grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
-    return (f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
-            f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again")
-
-
-def _failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None,
-             shift: int = 0) -> MigrationError:
-    diag = exc.diag
-    message = (diag.message_primary or str(exc)).strip()
-    where = f"migration {migration.filename}"
-    if diag.statement_position and int(diag.statement_position) > shift:
-        where += f" line {line_of(migration.sql, (base_offset or 0) + int(diag.statement_position) - 1 - shift)}"
-    elif base_offset is not None:
-        where += f" line {line_of(migration.sql, base_offset)}"
-    detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
-    if isinstance(exc, psycopg.errors.LockNotAvailable):
-        fix = "a lock was not granted within MIGRATION_LOCK_TIMEOUT: run again when the table is less busy"
-    elif isinstance(exc, psycopg.errors.QueryCanceled):
-        fix = "it ran longer than MIGRATION_STATEMENT_TIMEOUT: raise the limit or split the migration"
-    elif exc.sqlstate in ALREADY_EXISTS:
-        fix = (f"the target already has what this file creates: if {migration.filename} was applied and its "
-               "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
-               "otherwise drop the object or rename it in the file")
-    elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        fix = privilege_fix(message)
-    elif isinstance(exc, psycopg.OperationalError) and migration.no_transaction:
-        fix = ("the connection to the database was lost (the server restarted or ended the session): run again, "
-               "the file is re-run whole")
-    elif isinstance(exc, psycopg.OperationalError):
-        fix = "the connection to the database was lost: the file was rolled back, run again"
-    else:
-        fix = ("fix the file and run again" if not migration.no_transaction
-               else "fix the file and run again (it is re-run whole)")
-    state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-    error = MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
-    error.sqlstate, error.offset = exc.sqlstate, base_offset  # tasks.migrations.retry: which statement waited
-    return error
-
-
 def _ensure_lock(conn: psycopg.Connection, migration: Migration) -> None:
     """Stop before a file's changes are kept if a statement let go of the deploy's lock."""
     if not lock_held(conn):
-        raise _lock_lost(migration)
-
-
-def _lock_lost(migration: Migration) -> MigrationError:
-    state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-    return MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
-                          f"(pg_advisory_unlock* in a function it calls?): {state}; "
-                          "remove what releases it and run again")
+        raise lock_lost(migration)
 
 
 # Before a file's COMMIT, in the same message: fails (SQLSTATE LOCK_LOST) unless this session still
@@ -213,7 +144,7 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
             conn.execute(statement.text.encode())
             _ensure_lock(conn, migration)
         except psycopg.Error as exc:
-            raise _failure(migration, exc, statement.offset) from None
+            raise failure(migration, exc, statement.offset) from None
 
 
 LIMIT_STATEMENTS = 2  # what _limits_sql sends before each statement: SET LOCAL lock_timeout, statement_timeout
@@ -255,17 +186,17 @@ def apply_in_transaction(conn: psycopg.Connection, migration: Migration, limits:
             exc = psycopg.errors.error_from_result(results[failed], encoding=conn.info.encoding)
             index: int | None = (failed - 1) // (LIMIT_STATEMENTS + 1)  # after BEGIN: each statement, its limits
             if exc.sqlstate == LOCK_LOST:
-                raise _lock_lost(migration)
+                raise lock_lost(migration)
             if exc.sqlstate == observed.HISTORY_CHANGED:
                 raise MigrationError(observed.changed_message(migration.filename, kept=False))
             if index is None or not 0 <= index < len(migration.statements):  # the whole message refused (syntax)
                 index = statement_at(starts, exc.diag.statement_position)
             if index is not None:
-                raise _failure(migration, exc, migration.statements[index].offset, starts[index])
-            raise _failure(migration, exc)
+                raise failure(migration, exc, migration.statements[index].offset, starts[index])
+            raise failure(migration, exc)
         return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
     except psycopg.Error as exc:
-        raise _failure(migration, exc) from None
+        raise failure(migration, exc) from None
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
@@ -309,11 +240,11 @@ def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limit
         return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
     except psycopg.Error as exc:
         if exc.sqlstate == LOCK_LOST:
-            raise _lock_lost(migration) from None
+            raise lock_lost(migration) from None
         if exc.sqlstate == observed.HISTORY_CHANGED:
             raise MigrationError(observed.changed_message(migration.filename, kept=False)) from None
         offset, base = (migration.statements[index].offset, len(prefix)) if index >= 0 else (None, 0)
-        raise _failure(migration, exc, offset, base) from None
+        raise failure(migration, exc, offset, base) from None
     finally:
         if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
@@ -343,13 +274,6 @@ def apply_without_transaction(conn: psycopg.Connection, migration: Migration, li
     finally:
         if not conn.closed and not conn.broken:
             conn.execute(RESET_SESSION)
-
-
-def ends_session(migration: Migration) -> str:
-    """A file whose proof lost its session: nobody else uses the shadow, so the file ended it."""
-    return (f"migration {migration.filename}: the file ends the tool's own session (the server ended the proof's "
-            "session while the file ran, e.g. pg_terminate_backend of its own pid, in any spelling): nothing of "
-            "it was kept; remove that from the file and run again")
 
 
 def record_baseline(conn: psycopg.Connection, migrations: list[Migration]) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from tasks.core.settings import SettingsError, load_settings, one_edit_apart
+from tasks.core.settings import SettingsError, load_settings
+from tasks.core.spelling import one_edit_apart
 import pytest
 
 from tasks.core.settings import SettingsError, load_settings

@@ -24,6 +24,7 @@ from typing import Any
 
 import tasks
 from tasks.migrations.files import Migration
+from tasks.schema.versions import ranked
 
 FORMAT = 1
 PLAN_PREFIX = "plan-"
@@ -32,6 +33,7 @@ PLAN_PREFIX = "plan-"
 def normalized(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The catalog as the schema check reads it, without the tool's own tracking table (it records
     the run, not the schema), keys sorted by :func:`fingerprint`'s dump."""
+    snapshot = ranked(snapshot)  # column order, not physical numbers (records written before held attnum)
     tables = {name: value for name, value in snapshot.get("tables", {}).items()
               if name not in ("public.schema_migrations", "schema_migrations")}
     indexes = {name: value for name, value in snapshot.get("indexes", {}).items()

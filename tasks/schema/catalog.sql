@@ -31,7 +31,8 @@ SELECT json_build_object(
         'partition_bound', CASE WHEN (SELECT relispartition FROM pg_class WHERE oid = r.oid)
                                 THEN pg_get_expr((SELECT relpartbound FROM pg_class WHERE oid = r.oid), r.oid) END,
         'columns', (SELECT coalesce(json_object_agg(a.attname, json_build_object(
-              'position', a.attnum,
+              'position', (SELECT count(*) FROM pg_attribute l WHERE l.attrelid = a.attrelid AND l.attnum > 0
+                                  AND NOT l.attisdropped AND l.attnum <= a.attnum),  -- order among live columns
               'type', format_type(a.atttypid, a.atttypmod),
               'not_null', a.attnotnull,
               'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,

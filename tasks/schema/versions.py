@@ -154,7 +154,27 @@ def _with(snapshot: dict[str, Any], views: dict) -> dict[str, Any]:
     return found
 
 
+def _ranked(table):
+    """A table whose columns' ``position`` is their rank among the live columns: a dropped column leaves a
+    gap in the physical numbers (attnum) that a restore, pg_dump or a re-added column closes or moves."""
+    columns = table.get("columns") if isinstance(table, dict) else None
+    if not isinstance(columns, dict) or not all(isinstance(c, dict) for c in columns.values()):
+        return table
+    order = sorted(columns, key=lambda name: (columns[name].get("position") is None,
+                                              columns[name].get("position") or 0))
+    return {**table, "columns": {name: {**columns[name], "position": order.index(name) + 1}
+                                 if "position" in columns[name] else columns[name] for name in columns}}
+
+
+def ranked(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy of ``snapshot`` where every column's position is its rank among live columns."""
+    if not isinstance(snapshot.get("tables"), dict):
+        return snapshot
+    return {**snapshot, "tables": {name: _ranked(table) for name, table in snapshot["tables"].items()}}
+
+
 def _partition(table):
+    table = _ranked(table)
     if not (isinstance(table, dict) and table.get("partition_bound") and isinstance(table.get("columns"), dict)):
         return table
     columns = {name: {**column, "identity": None} if isinstance(column, dict) else column  # the parent's identity

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.schema.catalog import escaped
+
 WIDENINGS = {
     ("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"),
     ("smallint", "numeric"), ("integer", "numeric"), ("bigint", "numeric"),
@@ -29,13 +31,53 @@ class Repair:
     unrepairable: tuple[str, ...]  # one line each: the object and why it is left out
 
     def sql(self, header: str = "") -> str:
-        """The file's text: a header of comments, the statements, the unrepairable objects as comments."""
-        lines = [f"-- {line}" for line in header.splitlines()]
-        lines += ["BEGIN;", *self.statements, "COMMIT;"] if self.statements else ["-- nothing to repair by DDL"]
+        """The file's text: a header of comments, the statements in one transaction, the unrepairable
+        objects as comments. Every comment is escaped (:func:`comment`): a name holding a newline cannot
+        end its comment line and smuggle a statement into the file."""
+        lines = [comment(line) for line in header.split("\n")]
+        lines += ["BEGIN;", SEARCH_PATH, *self.statements, "COMMIT;"] if self.statements \
+            else [comment("nothing to repair by DDL")]
         if self.unrepairable:
-            lines.append("-- Not repaired here (it would lose data, or needs a decision): fix by hand, or restore")
-            lines += [f"--   {line}" for line in self.unrepairable]
+            lines.append(comment("Not repaired here (it would lose data, or needs a decision): "
+                                 "fix by hand, or restore"))
+            lines += [comment(f"  {line}") for line in self.unrepairable]
         return "\n".join(lines) + "\n"
+
+
+# The definitions in a snapshot are PostgreSQL's own text, rendered where the search_path is ``public``
+# (names outside it qualified); the file resolves them the same way whatever the session's or role's
+# search_path is (pg_catalog is searched first, as always). The names this module writes are qualified.
+SEARCH_PATH = "SET LOCAL search_path = public;\nSET LOCAL standard_conforming_strings = on;"
+
+
+def still_empty(table: str) -> str:
+    """A DO block that stops the transaction when ``table`` holds rows (written after the file was)."""
+    message = f"table {escaped(table)} holds rows now: not dropped, nothing was changed".replace("'", "''")
+    body = f"BEGIN IF EXISTS (SELECT FROM {qualified(table)}) THEN RAISE EXCEPTION '%', '{message}'; END IF; END"
+    tag = "$pgc$"
+    while tag in body:
+        tag = tag[:-1] + "x$"
+    return f"DO {tag}{body}{tag};"
+
+
+def without_extras(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, Any]:
+    """``actual`` without what only it has (tables, indexes, and a table's columns, constraints and
+    triggers): the extras ALLOW_EXTRA_OBJECTS tolerates are not the repair's to drop."""
+    want_tables, want_indexes = expected.get("tables") or {}, expected.get("indexes") or {}
+    tables = {}
+    for name, table in (actual.get("tables") or {}).items():
+        if name not in want_tables:
+            continue
+        tables[name] = {**table, **{part: {k: v for k, v in (table.get(part) or {}).items()
+                                           if k in (want_tables[name].get(part) or {})}
+                                    for part in ("columns", "constraints", "triggers")}}
+    indexes = {name: value for name, value in (actual.get("indexes") or {}).items() if name in want_indexes}
+    return {**actual, "tables": tables, "indexes": indexes}
+
+
+def comment(text: str) -> str:
+    """One SQL comment line holding ``text``, escaped."""
+    return f"-- {escaped(text)}".rstrip()
 
 
 def ident(name: str) -> str:
@@ -134,8 +176,8 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
             left.append(f"table {table} is missing: restore it from a backup (its rows are gone)")
         elif table not in want_tables:
             count = (rows or {}).get(table)
-            if count == 0:
-                drops.append(f"DROP TABLE {qualified(table)};")
+            if count == 0:  # empty when planned; the file itself checks it still is before dropping it
+                drops += [still_empty(table), f"DROP TABLE {qualified(table)};"]
             else:
                 left.append(f"table {table} is extra and holds {'rows' if count is None else f'{count} row(s)'}: "
                             "dropping it would lose them")

@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import pytest
+
 from sandbox.binaries import cluster_bindir
 from tests.support import catalog_and_data, create_target_db, drop_db, with_dbname
 
@@ -25,7 +26,7 @@ def test_a_backup_of_a_table_with_a_dropped_column_restores_and_the_next_run_con
     before = catalog_and_data(project.target_db)
     project.write_migration("007_audit.sql", "CREATE TABLE audit (id int PRIMARY KEY);\n")
     assert project.deploy().code == 0
-    dump = sorted((project.tmp / "backups" / "target").glob("*.dump"))[-1]  # taken before 007
+    dump = max((project.tmp / "backups" / "target").glob("*.dump"))  # taken before 007
     restored = project.restore(f"backup={dump}", f"confirm={project.target_db}")
     assert restored.code == 0, restored.output[-3000:]
     assert "differs from the backup's manifest" not in restored.output

@@ -169,7 +169,7 @@ def test_an_index_added_by_hand_is_answered_with_a_proven_repair(envs, project):
 
     drifted = env.deploy("--limit", "production")
     assert drifted.code != 0
-    repair = env.reports / "production" / "drift-repair.sql"
+    repair = env.reports / "production" / "drift-repair-production.sql"
     rows = summary_rows(drifted.output.replace("summary of environment production:", "summary:"))
     assert rows["Schema verified"][0] == "failed" and str(repair) in rows["Schema verified"][1]
     text = repair.read_text()

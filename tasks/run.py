@@ -140,11 +140,11 @@ def get_runs() -> dict[str | None, Run]:
     every environment's settings are read before the secrets leave this process's environment."""
     global _runs
     if _runs is None:
-        from tasks.environments.discover import load_environments, service_names
+        from tasks.environments.discover import limits, load_environments, service_names
 
         argv = sys.argv[1:]  # the one read of the command line
         refuse_dry_with_yes(argv)
-        every = load_environments(os.environ, Path.cwd())
+        every = load_environments(os.environ, Path.cwd(), limits(argv))
         first = next(iter(every.values()))
         for name, settings in every.items():
             for note in settings.notes:

@@ -61,7 +61,8 @@ def test_the_file_repairs_public_whatever_the_search_path_and_is_removed_once_co
     assert project.deploy().code == 0
     query(project.target_db, "ALTER TABLE rooms DROP CONSTRAINT rooms_created_by_fkey; "
                              "CREATE SCHEMA app AUTHORIZATION whynot_owner; "
-                             "CREATE TABLE app.users (id bigint PRIMARY KEY); ALTER TABLE app.users OWNER TO whynot_owner")
+                             "CREATE TABLE app.users (id bigint PRIMARY KEY); "
+                             "ALTER TABLE app.users OWNER TO whynot_owner")
     assert project.deploy().code != 0
     done = psql_file(project, repair_file(project), search_path="app,public")
     assert done.returncode == 0, done.stderr

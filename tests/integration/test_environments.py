@@ -248,3 +248,14 @@ def test_an_interrupt_stops_every_environment_each_with_its_summary(envs, projec
         assert query(db, "SELECT max(version) FROM schema_migrations")[0][0] == 4  # 950 rolled back
     time.sleep(1)
     assert not any(query(db, sleeping)[0][0] for db in env.dbs.values())
+
+
+def test_a_limit_naming_no_environment_is_refused_and_a_broken_other_one_is_a_note(envs, project):
+    env = envs("good", "other")
+    typo = env.deploy("--limit", "nosuch")
+    assert typo.code == 2, typo.output[-2000:]
+    assert "--limit nosuch: no environment of that name: use one of good, other" in typo.output
+    (env.folder / "bad.env").write_text("DATA_MIGRATION=cpy\n")
+    good = env.deploy("--limit", "good")
+    assert good.code == 0, good.output[-3000:]
+    assert "environment bad (bad.env) is not valid and was left out" in good.output

@@ -77,7 +77,8 @@ def build_record(environment: str | None, migrations: list[Migration], applied: 
 def write_record(folder: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as ``plan-<environment>-<UTC time>-<random>.json`` (0644: no data, no secret)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    now = time.time()  # microseconds: two records of one second still sort newest first
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
     path = folder / f"{PLAN_PREFIX}{record['environment'] or 'default'}-{stamp}-{secrets.token_hex(3)}.json"
     partial = path.with_name(path.name + ".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

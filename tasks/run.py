@@ -159,6 +159,7 @@ def get_runs() -> dict[str | None, Run]:
                 runs[name] = _prepare(settings, dry, services, service_names(name))
             except ActionableError as exc:
                 raise _labelled(name, exc) from None
+        refuse_shared_targets(runs)
         service_file = ServiceFile(services)
         service_file.install()
         for name, run in runs.items():
@@ -169,6 +170,17 @@ def get_runs() -> dict[str | None, Run]:
                 raise _labelled(name, exc) from None
         _runs = runs
     return _runs
+
+
+def refuse_shared_targets(runs: dict[str | None, Run]) -> None:
+    """Two environments on one database would each claim the other's changes (and its plan records):
+    refused, naming both (host, port and database name equal)."""
+    names = [name for name in runs if name is not None]
+    for index, first in enumerate(names):
+        for second in names[index + 1:]:
+            if runs[first].target.same_database(runs[second].target):
+                raise SettingsError(f"environments {first} and {second} point at the same database "
+                                    f"({runs[first].settings.target_label}): give each environment its own target")
 
 
 def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tuple[str, str]) -> Run:

@@ -259,3 +259,11 @@ def test_a_limit_naming_no_environment_is_refused_and_a_broken_other_one_is_a_no
     good = env.deploy("--limit", "good")
     assert good.code == 0, good.output[-3000:]
     assert "environment bad (bad.env) is not valid and was left out" in good.output
+
+
+def test_two_environments_on_one_database_are_refused(envs, project):
+    env = envs("aa", "bb")
+    (env.folder / "bb.env").write_text((env.folder / "aa.env").read_text())
+    shared = env.deploy()
+    assert shared.code == 2, shared.output[-2000:]
+    assert "environments aa and bb point at the same database" in shared.output

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.schema.catalog import escaped
+from tasks.schema.versions import SECURITY_AND_STORAGE
 
 WIDENINGS = {
     ("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"),
@@ -188,6 +189,10 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
             rest = ("kind", "unlogged", "partition_key", "partition_of", "partition_bound")
             if any(want.get(k) != have.get(k) for k in rest):
                 left.append(f"table {table}: its kind, logging or partitioning differs: not repaired here")
+            for key in SECURITY_AND_STORAGE:
+                if (want.get(key) or None) != (have.get(key) or None):
+                    left.append(f"table {table}: its {key.replace('_', '-')} differs (row-level security, "
+                                "policies, rules, statistics and storage options are not repaired here): fix by hand")
     _indexes(expected.get("indexes") or {}, actual.get("indexes") or {}, drops, creates)
     for kind in ("views", "functions", "sequences", "types", "extensions", "schemas"):
         old, new = expected.get(kind) or {}, actual.get(kind) or {}

@@ -72,3 +72,19 @@ def test_the_file_repairs_public_whatever_the_search_path_and_is_removed_once_co
     again = project.deploy()
     assert again.code == 0, again.output[-3000:]
     assert not repair_file(project).exists()
+
+
+@pytest.mark.parametrize("drift, word", [
+    ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", "row_security"),
+    ("CREATE POLICY mine ON users USING (true)", "policies"),
+    ("CREATE RULE no_delete AS ON DELETE TO rooms DO INSTEAD NOTHING", "rules"),
+    ("CREATE STATISTICS users_stats ON email, display_name FROM users", "statistics"),
+    ("ALTER TABLE messages SET (fillfactor = 70)", "storage"),
+])
+def test_row_security_policies_rules_statistics_and_storage_are_part_of_the_schema(project, source_db, drift, word):
+    assert project.deploy().code == 0
+    query(project.target_db, f"SET ROLE whynot_owner; {drift}")
+    drifted = project.deploy()
+    assert drifted.code != 0, drifted.output[-3000:]
+    assert word in drifted.output
+    assert f"its {word.replace('_', '-')} differs" in repair_file(project).read_text()

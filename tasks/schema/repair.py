@@ -163,6 +163,24 @@ def _columns(table: str, want: dict, have: dict, alters: list[str], left: list[s
             left.append(f"column {column}: identity, generation or collation differs: not repaired here")
 
 
+def _shape(table: dict) -> list[tuple[str, Any]]:
+    columns = table.get("columns") or {}
+    return sorted((name, column.get("type")) for name, column in columns.items() if isinstance(column, dict))
+
+
+def _renamed(want: dict[str, Any], have: dict[str, Any]) -> dict[str, str]:
+    """``{missing table: extra table}`` where the one extra table of the same columns (names and types)
+    is most likely the missing one renamed by hand."""
+    missing = [t for t in want if t not in have]
+    extra = [t for t in have if t not in want]
+    found = {}
+    for table in missing:
+        alike = [other for other in extra if _shape(have[other]) == _shape(want[table])]
+        if len(alike) == 1 and alike[0] not in found.values():
+            found[table] = alike[0]
+    return found
+
+
 def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str, int] | None = None) -> Repair:
     """The repair of ``actual`` towards ``expected``; ``rows``: row counts of the actual tables (an extra
     empty table is dropped, one with rows or of unknown size is listed)."""
@@ -172,8 +190,15 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
     fks: list[str] = []
     left: list[str] = []
     want_tables, have_tables = expected.get("tables") or {}, actual.get("tables") or {}
+    renamed = _renamed(want_tables, have_tables)
     for table in sorted(set(want_tables) | set(have_tables)):
-        if table not in have_tables:
+        if table in renamed:
+            left.append(f"table {table} is missing and table {renamed[table]} is extra with the same columns: "
+                        f"it looks renamed by hand: rename it back (ALTER TABLE {qualified(renamed[table])} "
+                        f"RENAME TO {ident(table.partition('.')[2] or table)}) if so")
+        elif table in renamed.values():
+            continue  # named with the missing table it looks like
+        elif table not in have_tables:
             left.append(f"table {table} is missing: restore it from a backup (its rows are gone)")
         elif table not in want_tables:
             count = (rows or {}).get(table)

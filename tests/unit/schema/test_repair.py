@@ -125,3 +125,11 @@ def test_comments_and_the_terminal_diff_escape_control_characters():
     lines = diff(snap(), snap({"public.t": table(), "public.x\nDROP TABLE t; --": table()}))
     assert lines and all("\n" not in line for line in lines)
     assert qualified("public.x\ny") == 'public."x\ny"'
+
+
+def test_a_table_renamed_by_hand_is_named_as_such():
+    found = plan_repair(snap({"public.t": table(), "public.rooms": table()}),
+                        snap({"public.t": table(), "public.rooms_old": table()}), rows={"public.rooms_old": 0})
+    assert found.statements == ()
+    assert any("table public.rooms is missing and table public.rooms_old is extra with the same columns" in line
+               and "looks renamed" in line for line in found.unrepairable)

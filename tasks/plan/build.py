@@ -19,7 +19,7 @@ from tasks.data.seed import SeedFile
 from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.plan.foresee import expected_after
+from tasks.plan.foresee import differs_after, expected_after
 from tasks.plan.model import (
     CopyPart,
     HerokuPart,
@@ -162,6 +162,8 @@ class Planner:
         if self.migrations_part().changes_schema:
             expected = expected_after(self.source, self.migrations, self.state_dir)
         why = copyplan.refusal(source, target, todo, True, expected)
+        if why is None and expected is not None and not self.copy_replace:
+            why = differs_after(self.source, source, target, expected)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

@@ -107,7 +107,7 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
         if report_dir and not planning() and comparisons[0][1]:
             path, proven, line = drift.answer(service, plan.source, plan.migrations, wanted, actual,
                                               Path(report_dir), environment, allow_extra_objects)
-            hint = "\n  " + line
+            hint = "\n  " + line + hint  # and, for objects added by hand, ALLOW_EXTRA_OBJECTS
             failures[0] = f"drift: {drift.pointer(path, proven)}\n" + failures[0]
         yield from refuse("\n".join(failures) + hint)
         return

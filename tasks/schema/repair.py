@@ -173,7 +173,7 @@ def _renamed(want: dict[str, Any], have: dict[str, Any]) -> dict[str, str]:
     is most likely the missing one renamed by hand."""
     missing = [t for t in want if t not in have]
     extra = [t for t in have if t not in want]
-    found = {}
+    found: dict[str, str] = {}
     for table in missing:
         alike = [other for other in extra if _shape(have[other]) == _shape(want[table])]
         if len(alike) == 1 and alike[0] not in found.values():

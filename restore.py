@@ -19,11 +19,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # importable fro
 from pyinfra import host
 
 from tasks.core import interrupt
+from tasks.core.cli_output import hide_pyinfra_tables
 from tasks.operations import restore
 from tasks.operations.common import running_state
 from tasks.run import get_run_or_exit
 
 run = get_run_or_exit()
+hide_pyinfra_tables()  # pyinfra's "Detected changes" table and failure lines (they show with --debug)
 interrupt.install(running_state())  # Ctrl-C / SIGTERM: one line, exit 130 / 143, as the deploy
 
 if run.heroku:

@@ -141,11 +141,11 @@ def get_runs() -> dict[str | None, Run]:
     every environment's settings are read before the secrets leave this process's environment."""
     global _runs
     if _runs is None:
-        from tasks.environments.discover import load_environments, service_names
+        from tasks.environments.discover import limits, load_environments, service_names
 
         argv = sys.argv[1:]  # the one read of the command line
         refuse_dry_with_yes(argv)
-        every = load_environments(os.environ, Path.cwd())
+        every = load_environments(os.environ, Path.cwd(), limits(argv))
         first = next(iter(every.values()))
         for name, settings in every.items():
             for note in settings.notes:
@@ -160,6 +160,7 @@ def get_runs() -> dict[str | None, Run]:
                 runs[name] = _prepare(settings, dry, services, service_names(name))
             except ActionableError as exc:
                 raise _labelled(name, exc) from None
+        refuse_shared_targets(runs)
         service_file = ServiceFile(services)
         service_file.install()
         for name, run in runs.items():
@@ -170,6 +171,17 @@ def get_runs() -> dict[str | None, Run]:
                 raise _labelled(name, exc) from None
         _runs = runs
     return _runs
+
+
+def refuse_shared_targets(runs: dict[str | None, Run]) -> None:
+    """Two environments on one database would each claim the other's changes (and its plan records):
+    refused, naming both (host, port and database name equal)."""
+    names = [name for name in runs if name is not None]
+    for index, first in enumerate(names):
+        for second in names[index + 1:]:
+            if runs[first].target.same_database(runs[second].target):
+                raise SettingsError(f"environments {first} and {second} point at the same database "
+                                    f"({runs[first].settings.target_label}): give each environment its own target")
 
 
 def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tuple[str, str]) -> Run:

@@ -9,6 +9,7 @@ pyinfra changes, and ``--json`` is printed as before.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -33,9 +34,35 @@ class _Click:
 HEADINGS = ("--> Detected changes:", "--> Results:")  # the headings of the tables hidden
 
 
+# pyinfra's own lines on a failed run: our summary names the state that failed and why.
+FAILURE_LINES = ("Error: executed 0 commands", "No hosts remaining!")
+
+
 class _NoTableHeadings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() not in HEADINGS
+        message = re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage())  # pyinfra styles part of a line
+        return message not in HEADINGS and not any(line in message for line in FAILURE_LINES)
+
+
+def _confirm_or_exit(confirm: Any) -> Any:
+    """pyinfra's prompt, where an answer other than Enter (or no terminal at all) ends the run with
+    exit status 1 and the summary saying it was not confirmed (pyinfra alone exits 0, silently)."""
+
+    def asking(message: str) -> bool:
+        from tasks.core import summary
+
+        try:
+            if confirm(message):
+                return True
+            why = "not confirmed at the prompt: nothing was changed"
+        except EOFError:
+            why = "not confirmed: no terminal to answer the prompt (run with -y, or --dry): nothing was changed"
+        if not summary.not_confirmed(why):
+            print(f"pgconverge: {why}", file=sys.stderr)
+        sys.exit(1)
+
+    asking.wrapped = confirm  # type: ignore[attr-defined]
+    return asking
 
 
 def _silent(*args: Any, **kwargs: Any) -> None:
@@ -52,6 +79,8 @@ def hide_pyinfra_tables(debug: bool | None = None) -> bool:
         from pyinfra import logger
 
         debug = logger.isEnabledFor(logging.DEBUG)
+    if not hasattr(getattr(cli, "_do_confirm", None), "wrapped"):
+        cli._do_confirm = _confirm_or_exit(cli._do_confirm)  # type: ignore[attr-defined]
     if debug:
         return False
     cli.print_meta = _silent  # type: ignore[attr-defined]

@@ -236,6 +236,11 @@ def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAUL
     _summary = current()
 
     def finish() -> None:
+        if _declined:  # the prompt was not confirmed: the plan, and that nothing ran
+            rows = rows_in_order(_summary, _summary.planned, True)
+            print("\n".join(table(rows, _summary, color=sys.stderr.isatty(), environment=name)), file=sys.stderr)
+            print(f"pgconverge: {_declined}", file=sys.stderr)
+            return
         if not _summary.executed and not (dry and _summary.planned_through):
             return  # bad input: nothing was planned
         rows = rows_in_order(_summary, _summary.planned, dry)
@@ -260,6 +265,15 @@ def install(report_dir: Path, places: dict[str, str], keep: int = reports.DEFAUL
 
 
 _finishers: dict[str | None, Callable[[], None]] = {}
+_declined = ""
+
+
+def not_confirmed(why: str) -> bool:
+    """pyinfra's prompt was declined: each summary shows the plan and ``why`` at exit; False when no
+    summary is kept in this process (restore.py: the caller says ``why`` itself)."""
+    global _declined
+    _declined = why
+    return bool(_finishers)
 
 
 def _finish_all() -> None:

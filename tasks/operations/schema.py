@@ -108,8 +108,12 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
         hint = ("" if allow_extra_objects
                 else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)")
         if report_dir and not planning() and comparisons[0][1]:
-            hint = hint + "\n  " + drift.answer(service, plan.source, plan.migrations, wanted, actual, Path(report_dir))
-            failures[0] = f"drift: {drift.pointer(Path(report_dir))}\n" + failures[0]
+            path, proven, line = drift.answer(service, plan.source, plan.migrations, wanted, actual,
+                                              Path(report_dir), environment, allow_extra_objects)
+            hint = "\n  " + line + hint  # and, for objects added by hand, ALLOW_EXTRA_OBJECTS
+            failures[0] = f"drift: {drift.pointer(path, proven)}\n" + failures[0]
         yield from refuse("\n".join(failures) + hint)
         return
+    if report_dir and not planning():
+        drift.converged(Path(report_dir), environment)
     converged("target schema equals the expected schema")

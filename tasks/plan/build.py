@@ -19,7 +19,7 @@ from tasks.data.seed import SeedFile
 from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
-from tasks.plan.foresee import expected_after
+from tasks.plan.foresee import differs_after, expected_after
 from tasks.plan.model import (
     CopyPart,
     HerokuPart,
@@ -184,6 +184,8 @@ class Planner:
                     what = "the source's rows against new constraints"
                     return CopyPart(True, unreadable=unreadable("unreadable", "source", what, exc))
                 why = effects.violations_refusal(broken)
+        if not why and expected is not None and not self.copy_replace:
+            why = differs_after(self.source, source, target, expected)
         refusal = Problem.of("copy-refused", "copy", why) if why else None
         return CopyPart(True, source, target, todo, refusal, expected=expected)
 

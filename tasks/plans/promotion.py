@@ -40,12 +40,43 @@ def file_diff(wanted: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> l
     return lines
 
 
+def identity(files: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """A file list as what a migration is: its version and checksum, in order (a renamed file is the same)."""
+    return [(f.get("version"), f.get("checksum")) for f in files]
+
+
+def same(recorded: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    return identity(recorded) == identity(wanted)
+
+
+def chain(verified: list[dict[str, Any]], start: str, wanted: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Verified records whose catalogs link (one's after is the next's before), from ``start`` to a record
+    with the files ``wanted``, each holding a beginning of them (staging went 001-004, then 005, in two
+    runs); None when no such chain exists. One record with the same files and catalog before is a chain."""
+    goal = identity(wanted)
+    frontier: list[tuple[str, list[dict[str, Any]]]] = [(start, [])]
+    seen = {start}
+    while frontier:
+        here, path = frontier.pop(0)
+        for record in verified:
+            files = identity(record.get("files") or [])
+            if record.get("catalog_before") != here or files != goal[:len(files)]:
+                continue
+            if files == goal:
+                return [*path, record]
+            after = record.get("catalog_after")
+            if isinstance(after, str) and after not in seen:
+                seen.add(after)
+                frontier.append((after, [*path, record]))
+    return None
+
+
 def decide(source: str, records: list[dict[str, Any]], wanted: list[dict[str, Any]], before: dict[str, Any],
            catalog_diff) -> Verdict:
     """Whether the files ``wanted`` may be applied to a target whose catalog is ``before``.
     ``catalog_diff(expected, actual)`` gives readable lines (the schema check's diff)."""
     verified = [r for r in records if r.get("verified")]
-    same_files = [r for r in verified if r.get("files") == wanted]
+    same_files = [r for r in verified if same(r.get("files") or [], wanted)]
     if not same_files:
         closest = verified[0] if verified else None
         diff = file_diff(wanted, closest["files"]) if closest else [f"- {f['file']}" for f in wanted]
@@ -54,9 +85,10 @@ def decide(source: str, records: list[dict[str, Any]], wanted: list[dict[str, An
                               f"(same checksums, same order): converge {source} first ({len(records)} record(s); "
                               f"{where})", tuple(diff[:MAX_LINES]))
     mine = fingerprint(before)
-    for record in same_files:
-        if record.get("catalog_before") == mine:
-            return Verdict(True, f"promoted from {source}: {record['path']}", record=record["path"])
+    steps = chain(verified, mine, wanted)
+    if steps:
+        return Verdict(True, f"promoted from {source}: {' then '.join(r['path'] for r in steps)}",
+                       record=steps[-1]["path"])
     record = same_files[0]
     diff = catalog_diff(record.get("catalog_before_snapshot") or {}, normalized(before))
     return Verdict(False, f"PROMOTE_FROM={source}: this target's catalog before ({mine[:19]}) differs from the one "

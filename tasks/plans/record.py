@@ -25,6 +25,7 @@ from typing import Any
 import tasks
 from tasks.core.private import read_regular_text
 from tasks.migrations.files import Migration
+from tasks.schema.versions import ranked
 
 FORMAT = 1
 PLAN_PREFIX = "plan-"
@@ -33,6 +34,7 @@ PLAN_PREFIX = "plan-"
 def normalized(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The catalog as the schema check reads it, without the tool's own tracking table (it records
     the run, not the schema), keys sorted by :func:`fingerprint`'s dump."""
+    snapshot = ranked(snapshot)  # column order, not physical numbers (records written before held attnum)
     tables = {name: value for name, value in snapshot.get("tables", {}).items()
               if name not in ("public.schema_migrations", "schema_migrations")}
     indexes = {name: value for name, value in snapshot.get("indexes", {}).items()
@@ -76,7 +78,8 @@ def build_record(environment: str | None, migrations: list[Migration], applied: 
 def write_record(folder: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as ``plan-<environment>-<UTC time>-<random>.json`` (0644: no data, no secret)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    now = time.time()  # microseconds: two records of one second still sort newest first
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
     path = folder / f"{PLAN_PREFIX}{record['environment'] or 'default'}-{stamp}-{secrets.token_hex(3)}.json"
     partial = path.with_name(path.name + ".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -10,6 +10,7 @@ snapshots and returns one readable line per added, removed or changed object. Pu
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ SINGULAR = {
     "tables": "table", "indexes": "index", "views": "view", "functions": "function",
     "columns": "column", "constraints": "constraint", "triggers": "trigger",
 }
+
+
+def escaped(text: str) -> str:
+    """``text`` with every control, line or paragraph separator character written as ``\\uXXXX``
+    (and a backslash doubled): one printable line, for a comment or a terminal."""
+    return "".join("\\\\" if ch == "\\" else f"\\u{ord(ch):04x}"
+                   if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") else ch
+                   for ch in text)
 
 
 def snapshot(conn) -> dict[str, Any]:
@@ -130,7 +139,7 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[Differ
             rest_new = {k: v for k, v in new[table].items() if k not in TABLE_PARTS}
             if rest_old != rest_new:
                 found.extend(_changed(kind, table, rest_old, rest_new))
-    return found
+    return [Difference(d.sign, d.kind, d.name, escaped(d.text)) for d in found]  # a name's newline stays on its line
 
 
 def diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:

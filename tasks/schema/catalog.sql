@@ -31,7 +31,8 @@ SELECT json_build_object(
         'partition_bound', CASE WHEN (SELECT relispartition FROM pg_class WHERE oid = r.oid)
                                 THEN pg_get_expr((SELECT relpartbound FROM pg_class WHERE oid = r.oid), r.oid) END,
         'columns', (SELECT coalesce(json_object_agg(a.attname, json_build_object(
-              'position', a.attnum,
+              'position', (SELECT count(*) FROM pg_attribute l WHERE l.attrelid = a.attrelid AND l.attnum > 0
+                                  AND NOT l.attisdropped AND l.attnum <= a.attnum),  -- order among live columns
               'type', format_type(a.atttypid, a.atttypmod),
               'not_null', a.attnotnull,
               'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
@@ -50,6 +51,20 @@ SELECT json_build_object(
               'deferrable', co.condeferrable,
               'validated', co.convalidated)), '{}')
               FROM pg_constraint co WHERE co.conrelid = r.oid AND co.contype <> 'n'),
+        -- row-level security, policies, rules, extended statistics, storage options: null when none
+        'row_security', (SELECT CASE WHEN c.relrowsecurity OR c.relforcerowsecurity THEN json_build_object(
+              'enabled', c.relrowsecurity, 'forced', c.relforcerowsecurity) END FROM pg_class c WHERE c.oid = r.oid),
+        'policies', (SELECT json_object_agg(po.polname, json_build_object(
+              'command', po.polcmd, 'permissive', po.polpermissive,
+              'roles', (SELECT json_agg(CASE WHEN ro = 0 THEN 'public' ELSE (SELECT rolname FROM pg_roles
+                                          WHERE oid = ro) END ORDER BY 1) FROM unnest(po.polroles) ro),
+              'using', pg_get_expr(po.polqual, po.polrelid), 'check', pg_get_expr(po.polwithcheck, po.polrelid)))
+              FROM pg_policy po WHERE po.polrelid = r.oid),
+        'rules', (SELECT json_object_agg(ru.rulename, pg_get_ruledef(ru.oid, true))
+              FROM pg_rewrite ru WHERE ru.ev_class = r.oid AND ru.rulename <> '_RETURN'),
+        'statistics', (SELECT json_object_agg(sn.nspname || '.' || st.stxname, pg_get_statisticsobjdef(st.oid))
+              FROM pg_statistic_ext st JOIN pg_namespace sn ON sn.oid = st.stxnamespace WHERE st.stxrelid = r.oid),
+        'storage', (SELECT array_to_json(c.reloptions) FROM pg_class c WHERE c.oid = r.oid),
         'triggers', (SELECT coalesce(json_object_agg(tg.tgname, json_build_object(
               'definition', pg_get_triggerdef(tg.oid, true),
               'enabled', tg.tgenabled <> 'D')), '{}')

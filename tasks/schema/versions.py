@@ -156,7 +156,34 @@ def _with(snapshot: dict[str, Any], views: dict) -> dict[str, Any]:
     return found
 
 
+# What a table may hold that snapshots taken before they were read do not: left out when none.
+SECURITY_AND_STORAGE = ("row_security", "policies", "rules", "statistics", "storage")
+
+
+def _ranked(table):
+    """A table whose columns' ``position`` is their rank among the live columns: a dropped column leaves a
+    gap in the physical numbers (attnum) that a restore, pg_dump or a re-added column closes or moves.
+    Row security, policies, rules, statistics and storage options are left out when the table has none."""
+    if isinstance(table, dict) and any(key in table and not table[key] for key in SECURITY_AND_STORAGE):
+        table = {key: value for key, value in table.items() if key not in SECURITY_AND_STORAGE or value}
+    columns = table.get("columns") if isinstance(table, dict) else None
+    if not isinstance(columns, dict) or not all(isinstance(c, dict) for c in columns.values()):
+        return table
+    order = sorted(columns, key=lambda name: (columns[name].get("position") is None,
+                                              columns[name].get("position") or 0))
+    return {**table, "columns": {name: {**columns[name], "position": order.index(name) + 1}
+                                 if "position" in columns[name] else columns[name] for name in columns}}
+
+
+def ranked(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy of ``snapshot`` where every column's position is its rank among live columns."""
+    if not isinstance(snapshot.get("tables"), dict):
+        return snapshot
+    return {**snapshot, "tables": {name: _ranked(table) for name, table in snapshot["tables"].items()}}
+
+
 def _partition(table):
+    table = _ranked(table)
     if not (isinstance(table, dict) and table.get("partition_bound") and isinstance(table.get("columns"), dict)):
         return table
     columns = {name: {**column, "identity": None} if isinstance(column, dict) else column  # the parent's identity

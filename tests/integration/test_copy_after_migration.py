@@ -44,3 +44,20 @@ def test_a_migration_the_source_lacks_is_refused_before_the_backup_then_made_in_
     assert 900 in project.applied_versions()
     again = project.deploy()
     assert again.code == 0 and again.changed() == [], again.output[-3000:]
+
+
+def test_a_column_the_source_fills_and_a_migration_adds_is_refused_before_the_backup(project, source_db):
+    """Old code: --dry passed; the run took a backup, applied the migration, then the copy failed
+    'table public.users in the target is not empty and differs from the source'."""
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    assert project.deploy().code == 0
+    versions, backups = project.applied_versions(), _backups(project)
+    query(source_db, "ALTER TABLE users ADD COLUMN nickname text; UPDATE users SET nickname = 'n' || id",
+          which="source")
+    project.write_migration("900_nickname.sql", "ALTER TABLE users ADD COLUMN nickname text;\n")
+    for result in (project.dry(), project.deploy()):
+        assert result.code != 0, result.output[-3000:]
+        assert "add column(s) nickname, which the source fills" in result.output, result.output[-3000:]
+        assert "COPY_CONFLICT=replace" in result.output
+        assert project.applied_versions() == versions and _backups(project) == backups

@@ -172,7 +172,7 @@ def test_an_index_added_by_hand_is_answered_with_a_proven_repair(envs, project):
 
     drifted = env.deploy("--limit", "production")
     assert drifted.code != 0
-    repair = env.reports / "production" / "drift-repair.sql"
+    repair = env.reports / "production" / "drift-repair-production.sql"
     rows = summary_rows(drifted.output.replace("summary of environment production:", "summary:"))
     assert rows["Schema verified"][0] == "failed" and str(repair) in rows["Schema verified"][1]
     text = repair.read_text()
@@ -251,3 +251,22 @@ def test_an_interrupt_stops_every_environment_each_with_its_summary(envs, projec
         assert query(db, "SELECT max(version) FROM schema_migrations")[0][0] == 4  # 950 rolled back
     time.sleep(1)
     assert not any(query(db, sleeping)[0][0] for db in env.dbs.values())
+
+
+def test_a_limit_naming_no_environment_is_refused_and_a_broken_other_one_is_a_note(envs, project):
+    env = envs("good", "other")
+    typo = env.deploy("--limit", "nosuch")
+    assert typo.code == 2, typo.output[-2000:]
+    assert "--limit nosuch: no environment of that name: use one of good, other" in typo.output
+    (env.folder / "bad.env").write_text("DATA_MIGRATION=cpy\n")
+    good = env.deploy("--limit", "good")
+    assert good.code == 0, good.output[-3000:]
+    assert "environment bad (bad.env) is not valid and was left out" in good.output
+
+
+def test_two_environments_on_one_database_are_refused(envs, project):
+    env = envs("aa", "bb")
+    (env.folder / "bb.env").write_text((env.folder / "aa.env").read_text())
+    shared = env.deploy()
+    assert shared.code == 2, shared.output[-2000:]
+    assert "environments aa and bb point at the same database" in shared.output

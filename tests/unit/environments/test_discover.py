@@ -9,6 +9,7 @@ import pytest
 from tasks.core.settings import SettingsError
 from tasks.environments.discover import (
     environment_files,
+    limits,
     load_environments,
     service_names,
 )
@@ -68,3 +69,37 @@ def test_environments_dir_that_is_missing_is_refused_an_absent_default_is_not(tm
     assert environment_files({}, tmp_path) == {}
     with pytest.raises(SettingsError, match="ENVIRONMENTS_DIR: nope is not a folder"):
         environment_files({"ENVIRONMENTS_DIR": "nope"}, tmp_path)
+
+
+GOOD = "TARGET_DATABASE_URL=postgresql://u:p@g.example/a\n"
+
+
+def test_a_limit_that_names_no_environment_is_refused_listing_them(tmp_path):
+    setup(tmp_path, {"good.env": GOOD, "other.env": "TARGET_DATABASE_URL=postgresql://u:p@o.example/b\n"})
+    with pytest.raises(SettingsError, match=r"--limit nosuch: no environment of that name: use one of good, other"):
+        load_environments(BASE, tmp_path, ["nosuch"])
+    assert list(load_environments(BASE, tmp_path, ["@pgenv/good"])) == ["good"]
+    assert limits(["-y", "--limit", "a,b", "--limit=c", "inventory.py"]) == ["a", "b", "c"]
+    assert limits(["inventory.py", "deploy.py"]) is None
+
+
+def test_a_reserved_group_name_is_refused(tmp_path):
+    setup(tmp_path, {"all.env": GOOD})
+    with pytest.raises(SettingsError, match="all is a name pyinfra's inventory reserves"):
+        load_environments(BASE, tmp_path)
+
+
+def test_with_a_limit_another_environments_bad_settings_are_a_note(tmp_path):
+    setup(tmp_path, {"good.env": GOOD, "bad.env": GOOD + "DATA_MIGRATION=cpy\n"})
+    loaded = load_environments(BASE, tmp_path, ["good"])
+    assert list(loaded) == ["good"]
+    assert any("environment bad (bad.env) is not valid and was left out" in note for note in loaded["good"].notes)
+    with pytest.raises(SettingsError, match="environment bad"):
+        load_environments(BASE, tmp_path, ["bad"])
+
+
+def test_a_promote_from_cycle_is_refused(tmp_path):
+    setup(tmp_path, {"aa.env": GOOD + "PROMOTE_FROM=bb\n", "bb.env": "TARGET_DATABASE_URL=postgresql://u:p@b.example/b\n"
+                     "PROMOTE_FROM=aa\n"})
+    with pytest.raises(SettingsError, match="PROMOTE_FROM makes a cycle"):
+        load_environments(BASE, tmp_path)

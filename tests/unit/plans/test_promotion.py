@@ -41,3 +41,18 @@ def test_refused_when_a_checksum_or_the_order_differs_or_not_verified():
 def test_refused_when_this_catalog_before_differs_with_the_diff():
     verdict = decide("staging", [record()], FILES, ONE, diff)
     assert not verdict.allowed and "catalog before" in verdict.line and verdict.diff
+
+
+def test_a_file_renamed_after_staging_is_the_same_migration():
+    renamed = [FILES[0], {**FILES[1], "file": "002_b_renamed.sql"}]
+    assert decide("staging", [record()], renamed, EMPTY, diff).allowed
+
+
+def test_records_that_chain_cover_the_files_from_this_catalog():
+    """staging went empty -> 001 then 001 -> 002 in two runs; production at empty applies both."""
+    first = {**record(FILES[:1], path="plans/plan-staging-1.json"), "catalog_after": fingerprint(ONE)}
+    second = {**record(FILES, before=ONE, path="plans/plan-staging-2.json"), "catalog_after": "sha256:two"}
+    verdict = decide("staging", [second, first], FILES, EMPTY, diff)
+    assert verdict.allowed and "plan-staging-1.json then plans/plan-staging-2.json" in verdict.line
+    broken = {**first, "catalog_after": "sha256:elsewhere"}
+    assert not decide("staging", [second, broken], FILES, EMPTY, diff).allowed

@@ -159,26 +159,36 @@ def prepare_folder(folder: Path) -> None:
 
 
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
-                log: Callable[[str], None]) -> backups.Backup:
+                log: Callable[[str], None], snapshot: str | None = None) -> backups.Backup:
     """
     Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
     return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
+    ``snapshot``: a snapshot another transaction exported (``pg_export_snapshot()``, held open by it),
+    dumped instead of a new one: a restore's own transaction, once it holds the tables it replaces.
     """
     folder = Path(folder)
     prepare_folder(folder)
     try:
         with pruning.writing(folder, log):
-            return _dump_verified(service, folder, label, fingerprint, log)
+            return _dump_verified(service, folder, label, fingerprint, log, snapshot)
     except pruning.FolderLocked as exc:
         raise BackupError(str(exc)) from None
 
 
 def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,
-                   log: Callable[[str], None]) -> backups.Backup:
+                   log: Callable[[str], None], snapshot: str | None = None) -> backups.Backup:
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        snapshot_id = scalar(conn.execute("SELECT pg_export_snapshot()"))
+        # The snapshot holder idles while pg_dump runs: a role's idle_in_transaction_session_timeout
+        # must not end it (and the backup) under pg_dump.
+        conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+        conn.execute("SET LOCAL statement_timeout = 0")
+        if snapshot is not None:
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            snapshot_id = snapshot
+        else:
+            snapshot_id = scalar(conn.execute("SELECT pg_export_snapshot()"))
         dbname = scalar(conn.execute("SELECT current_database()"))
         server = scalar(conn.execute("SHOW server_version"))
         tools = tools_for(conn, label)

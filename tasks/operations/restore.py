@@ -126,10 +126,15 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
     def run(log) -> str:
         from tasks.backups import dump as dumping
 
-        before = dumping.take_backup(service, folder, label, None, log)
-        undo = f"the target as it was is backup {before.path.name} (restore it to undo)"
-        log(f"backup {before.path} verified: the target as it was before this restore")
-        outcome = restoring.restore_exactly(service, dump, manifest, log)
+        def undo_backup(snapshot: str) -> store.Backup:
+            taken = dumping.take_backup(service, folder, label, None, log, snapshot=snapshot)
+            log(f"backup {taken.path} verified: the target as it was before this restore, taken while the restore "
+                "holds its tables (no write can commit in between)")
+            return taken
+
+        outcome, before = restoring.restore_exactly(service, dump, manifest, log, undo_backup)
+        undo = (f"the target as it was is backup {before.path.name} (restore it to undo)" if before
+                else "no backup of the target as it was was kept (the restore replaced nothing)")
         differences = restoring.mismatches(manifest, outcome)
         if not outcome.committed or differences:
             shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")

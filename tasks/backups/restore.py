@@ -177,6 +177,17 @@ def restore_list(dump: Path, pg_restore: str = "pg_restore") -> str:
     return "\n".join(line for line in listed.splitlines() if " COMMENT - EXTENSION " not in line) + "\n"
 
 
+def dump_database(service: str, dump: Path, manifest: dict[str, Any]) -> str | None:
+    """The database the dump itself says it is of (``pg_restore --list``'s ``;     dbname:`` header line,
+    written by pg_dump, not editable in the manifest); None when the header has none."""
+    pg_restore = restore_tools(service, manifest).binary("pg_restore")
+    listed = dump_module.run_tool([pg_restore, "--list", str(dump)], f"pg_restore --list {dump.name}").stdout
+    for line in listed.splitlines():
+        if line.startswith(";") and line[1:].strip().lower().startswith("dbname:"):
+            return line[1:].strip()[len("dbname:"):].strip()
+    return None
+
+
 def _first_error(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "FATAL" in line or "error" in line]

@@ -13,6 +13,7 @@ from tasks.backups import listing, store
 from tasks.backups import restore as restoring
 from tasks.backups.dump import BackupError
 from tasks.backups.heroku_capture import heroku_capture_recorded
+from tasks.core.identity import identity_key
 from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.operations.common import (
     converged,
@@ -82,7 +83,7 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         )
     """
     folder = Path(backup_dir) / "target"
-    ident = store.identity(label, database)
+    ident = store.identity(label, database, identity_key(service))
     known = listing.candidates(folder, database, ident)
     if not backup:
         show_once(listing.listing(known, f"{folder}/")
@@ -111,6 +112,18 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
                           f"{database} with another database; pick a backup of this target (restore.py without "
                           "backup= lists them); nothing was changed")
         return
+    if not store.is_empty_backup(manifest):
+        try:
+            named = restoring.dump_database(service, dump, manifest)
+        except BackupError as exc:
+            yield from refuse(str(exc))
+            return
+        if named != database:
+            yield from refuse(f"{dump.name} is not a backup of this target (the dump itself, as pg_restore --list "
+                              f"reads it, is of database {named}, and the target is {database}): restoring it would "
+                              "replace the target with another database; pick a backup of this target (restore.py "
+                              "without backup= lists them); nothing was changed")
+            return
     if confirm != database:
         yield from refuse(
             f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); nothing was changed"

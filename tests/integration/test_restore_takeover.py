@@ -9,6 +9,7 @@ undo backup (PostgreSQL's own reader of the dump), not the tool's manifest.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -79,3 +80,23 @@ def test_every_row_the_application_committed_during_a_restore_is_in_the_target_o
     assert in_undo and in_target, (len(in_undo), len(in_target))
     lost = sorted(set(committed) - in_target - in_undo)
     assert not lost, f"{len(lost)} committed row(s) in neither the target nor the undo backup: {lost[:10]}"
+
+
+def test_a_restore_that_rolls_back_keeps_no_undo_backup(project, source_db):
+    """Issue 29 class 3 / the tester's item 9: each failed attempt used to leave a full pre-restore dump,
+    pushing older backups out past BACKUP_KEEP. A restore that replaced nothing keeps none."""
+    assert project.deploy().code == 0
+    project.write_migration("005_more.sql", "CREATE TABLE more (id int PRIMARY KEY);\n")
+    assert project.deploy().code == 0
+    folder = project.tmp / "backups" / "target"
+    dumps = sorted(folder.glob("*.dump"))
+    manifest_file = dumps[-1].with_suffix(".json")
+    manifest = json.loads(manifest_file.read_text())
+    table = sorted(manifest["rows"])[0]
+    manifest["rows"][table] += 1  # the restored rows will differ from it: the restore rolls back
+    manifest_file.write_text(json.dumps(manifest))
+    for _ in range(2):
+        failed = project.restore(f"backup={dumps[-1].name}", f"confirm={project.target_db}")
+        assert failed.code != 0
+        assert "was rolled back, the target is as it was" in failed.output, failed.output[-2500:]
+    assert sorted(folder.glob("*.dump")) == dumps

@@ -203,3 +203,11 @@ def test_timeouts_beyond_postgresql_range_blame_the_setting(tmp_path, value):
 def test_a_baseline_beyond_bigint_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="BASELINE_VERSION"):
         settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, BASELINE_VERSION="9" * 20)
+
+
+def test_dry_with_yes_names_the_script_that_was_run():
+    """The tester: ``restore.py --dry -y`` was told to run deploy.py."""
+    from tasks.run import refuse_dry_with_yes
+
+    with pytest.raises(SettingsError, match="run pyinfra inventory.py restore.py --dry without -y"):
+        refuse_dry_with_yes(["-y", "--dry", "inventory.py", "restore.py"], {})

@@ -169,7 +169,9 @@ BEGIN
                 RAISE EXCEPTION 'pgconverge: seed file %: the header lacks primary-key column(s) %: add them', f.file,
                     array_to_string(ARRAY(SELECT unnest(pk) EXCEPT SELECT unnest(f.columns)), ', ');
             END IF;
-            cond := (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            -- '=' (primary-key columns are never NULL): a hash or index join on the key, not a scan per row
+            cond := (SELECT string_agg(format('t.%1$I = s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            EXECUTE format('ANALYZE pg_temp.%I', f.source);
             rest := ARRAY(SELECT c FROM unnest(f.columns) c WHERE c <> ALL(pk));
             from_missing := format('FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)', f.source, f.target, cond);
             from_differing := CASE WHEN f.upsert AND cardinality(rest) > 0 THEN

@@ -26,8 +26,8 @@ from tasks.backups import store as backups
 from tasks.core import pgtools
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
-from tasks.core.identity import SYSTEM_SQL, server_key
 from tasks.core.errors import ActionableError
+from tasks.core.identity import SYSTEM_SQL, server_key
 from tasks.core.private import FILE_MODE, private_dir
 from tasks.core.rows import scalar
 from tasks.schema import catalog

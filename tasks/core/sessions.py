@@ -69,9 +69,8 @@ class Session:
 
     def rows(self, sql: str) -> Rows:
         """Every row of every statement of ``sql``, in one round trip and one read-only transaction
-        rolled back at its end. A connection found lost is opened again and the read tried once more."""
-        import psycopg
-
+        rolled back at its end. A connection found lost is opened again and the read tried once more.
+        A lock wait that runs out is tried again (:func:`tasks.core.waits.retrying`), naming who holds it."""
         from tasks.core import waits
 
         def blockers() -> str:

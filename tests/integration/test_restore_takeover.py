@@ -92,7 +92,7 @@ def test_a_restore_that_rolls_back_keeps_no_undo_backup(project, source_db):
     dumps = sorted(folder.glob("*.dump"))
     manifest_file = dumps[-1].with_suffix(".json")
     manifest = json.loads(manifest_file.read_text())
-    table = sorted(manifest["rows"])[0]
+    table = min(manifest["rows"])
     manifest["rows"][table] += 1  # the restored rows will differ from it: the restore rolls back
     manifest_file.write_text(json.dumps(manifest))
     for _ in range(2):

@@ -184,10 +184,13 @@ BEGIN
                 IF from_differing IS NOT NULL THEN
                     EXECUTE 'SELECT count(*) ' || from_differing INTO differing;
                 END IF;
-                EXECUTE format('SELECT string_agg(k, '' '') FROM (SELECT ROW(%s)::text AS k %s LIMIT 10) x',
+                -- the first ten keys in key order (a hash join returns rows in no order)
+                EXECUTE format('SELECT string_agg(k, '' '' ORDER BY o) FROM (SELECT ROW(%1$s)::text AS k, ROW(%1$s) AS o '
+                               '%2$s ORDER BY 2 LIMIT 10) x',
                                (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k),
                                coalesce(from_differing || ' UNION ALL SELECT ROW(' ||
-                                        (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ')::text ', '')
+                                        (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ')::text, ROW('
+                                        || (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ') ', '')
                                || from_missing) INTO keys_sample;
             ELSE
                 IF from_differing IS NOT NULL THEN

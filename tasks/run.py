@@ -106,8 +106,9 @@ def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ
     yes_env = environ.get("PYINFRA_YES", "").strip().lower() in ("1", "true", "yes", "on")
     yes = "-y" in argv or "--yes" in argv or yes_env
     if "--dry" in argv and yes:
+        script = next((a for a in argv if a.endswith(".py") and os.path.basename(a) != "inventory.py"), "deploy.py")
         raise SettingsError("--dry with -y (or PYINFRA_YES): pyinfra then skips change detection, so the dry run "
-                            "would plan and check nothing; run pyinfra inventory.py deploy.py --dry without -y")
+                            f"would plan and check nothing; run pyinfra inventory.py {script} --dry without -y")
 
 
 def _caches(settings: Settings, dry: bool) -> None:

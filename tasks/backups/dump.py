@@ -27,6 +27,7 @@ from tasks.core import pgtools
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
+from tasks.core.identity import SYSTEM_SQL, server_key
 from tasks.core.private import FILE_MODE, private_dir
 from tasks.core.rows import scalar
 from tasks.schema import catalog
@@ -126,6 +127,17 @@ def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str]
         raise BackupError(dump_failure(label, first, error, temporary.parent))
 
 
+def _server_key(conn: psycopg.Connection, dbname: str) -> str | None:
+    """The identity key of the connected database (None: the role may not call pg_control_system())."""
+    oid = scalar(conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = current_database()"))
+    try:
+        with conn.transaction():  # a savepoint: a refused call leaves the snapshot's transaction usable
+            system = scalar(conn.execute(SYSTEM_SQL))
+    except psycopg.Error:
+        return None
+    return server_key(system, oid, dbname)
+
+
 def database_state(service: str, conn: psycopg.Connection | None = None) -> dict:
     """The database, its server version, catalog and every table's exact row count, read in one
     snapshot: what a manifest records so that a restore can be checked against it. ``conn``: a
@@ -135,8 +147,10 @@ def database_state(service: str, conn: psycopg.Connection | None = None) -> dict
             own.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return database_state(service, own)
     tables = conn.execute(ALL_TABLES).fetchall()
+    dbname = scalar(conn.execute("SELECT current_database()"))
     return {
-        "database": scalar(conn.execute("SELECT current_database()")),
+        "database": dbname,
+        "identity": _server_key(conn, dbname),
         "server_version": scalar(conn.execute("SHOW server_version")),
         "tables": len(tables),
         "rows": _count_rows(conn, tables),
@@ -159,27 +173,42 @@ def prepare_folder(folder: Path) -> None:
 
 
 def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
-                log: Callable[[str], None]) -> backups.Backup:
+                log: Callable[[str], None], snapshot: str | None = None,
+                purpose: str | None = None) -> backups.Backup:
     """
     Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
     return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
+    ``snapshot``: a snapshot another transaction exported (``pg_export_snapshot()``, held open by it),
+    dumped instead of a new one: a restore's own transaction, once it holds the tables it replaces.
+    ``purpose``: why it was taken (``before a COPY_CONFLICT=replace``), in the manifest's ``taken``
+    field and the listing; never part of its identity.
     """
     folder = Path(folder)
     prepare_folder(folder)
     try:
         with pruning.writing(folder, log):
-            return _dump_verified(service, folder, label, fingerprint, log)
+            return _dump_verified(service, folder, label, fingerprint, log, snapshot, purpose)
     except pruning.FolderLocked as exc:
         raise BackupError(str(exc)) from None
 
 
 def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,
-                   log: Callable[[str], None]) -> backups.Backup:
+                   log: Callable[[str], None], snapshot: str | None = None,
+                   purpose: str | None = None) -> backups.Backup:
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        snapshot_id = scalar(conn.execute("SELECT pg_export_snapshot()"))
+        # The snapshot holder idles while pg_dump runs: a role's idle_in_transaction_session_timeout
+        # must not end it (and the backup) under pg_dump.
+        conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+        conn.execute("SET LOCAL statement_timeout = 0")
+        if snapshot is not None:
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            snapshot_id = snapshot
+        else:
+            snapshot_id = scalar(conn.execute("SELECT pg_export_snapshot()"))
         dbname = scalar(conn.execute("SELECT current_database()"))
+        server_ident = _server_key(conn, dbname)
         server = scalar(conn.execute("SHOW server_version"))
         tools = tools_for(conn, label)
         tables = conn.execute(ALL_TABLES).fetchall()
@@ -212,7 +241,7 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             "verified": True,
             "database": dbname,
             "label": label,
-            "identity": backups.identity(label, dbname),
+            "identity": backups.identity(label, dbname, server_ident),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "server_version": server,
             "pg_dump_version": tools.major,
@@ -225,6 +254,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             "sha256": digest,
             "fingerprint": fingerprint,
         }
+        if purpose:
+            manifest["taken"] = purpose
         # The manifest first, then the final name: a dump under its final name always has one.
         backups.write_manifest(final, manifest)
         temporary.replace(final)

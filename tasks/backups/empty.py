@@ -55,7 +55,7 @@ def manifest(state: dict[str, Any], label: str, fingerprint: str | None, started
         "kind": KIND,
         "database": state["database"],
         "label": label,
-        "identity": store.identity(label, state["database"]),
+        "identity": store.identity(label, state["database"], state.get("identity")),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "server_version": state["server_version"],
         "tables": 0,

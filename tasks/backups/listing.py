@@ -28,6 +28,8 @@ def describe(path: Path, manifest: dict[str, Any]) -> str:
         kind = "Heroku backup" if heroku else "local dump"
         kind += f": {manifest.get('tables', len(rows))} table(s), {sum(rows.values()):,} row(s)"
         size = f"{(manifest.get('size_bytes') or 0) / 1e6:,.1f} MB" if not heroku else "size on Heroku"
+        if manifest.get("taken"):
+            kind += f", taken {manifest['taken']}"
     return f"{path.name}  {manifest.get('created_at', '?')}  {size}  {kind}"
 
 

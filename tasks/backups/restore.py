@@ -21,6 +21,7 @@ import json
 import secrets
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,13 @@ ROW_COUNTS_SQL = (
     "SELECT coalesce(jsonb_object_agg(format('%I.%I', n.nspname, c.relname), (xpath('/row/n/text()', query_to_xml("
     "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint), "
     "'{}'::jsonb)::text AS pgc_rows " + TABLES_FROM
+)
+LOCK_OWNED_SQL = (
+    "SELECT 'LOCK TABLE ' || string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname) "
+    "|| ' IN SHARE MODE' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND c.relkind IN ('r', 'p') "
+    "AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e') HAVING count(*) > 0"
 )
 MARK = "pgconverge-restore"
 CHUNK = 1 << 20
@@ -113,10 +121,18 @@ def _literal(text: str) -> str:
 
 
 def script_head() -> str:
-    """BEGIN, every lock wait bounded (an application's open transaction makes the DROP time out and the
-    restore is tried again, see :mod:`tasks.core.waits`), no statement_timeout of the role's, the DROPs."""
+    """BEGIN, every lock wait bounded (an application's open transaction makes the LOCK time out and the
+    restore is tried again, see :mod:`tasks.core.waits`), no statement_timeout nor idle timeout of the
+    role's (the session idles while the undo backup is dumped), every table the role owns locked
+    against writes (the undo backup and the replacement see the same rows)."""
     return (f"\\set ON_ERROR_STOP 1\nBEGIN;\n{waits.SET_LOCK_TIMEOUT};\n{waits.NO_STATEMENT_TIMEOUT};\n"
-            f"{DROP_OWNED_SQL}\n\\gexec\n")
+            "SET LOCAL idle_in_transaction_session_timeout = 0;\n"
+            f"{LOCK_OWNED_SQL}\n\\gexec\n")
+
+
+def script_drop() -> str:
+    """The DROP of every object the role owns (what was created after the backup goes too)."""
+    return f"{DROP_OWNED_SQL}\n\\gexec\n"
 
 
 def script_tail(manifest: dict[str, Any]) -> str:
@@ -161,62 +177,137 @@ def restore_list(dump: Path, pg_restore: str = "pg_restore") -> str:
     return "\n".join(line for line in listed.splitlines() if " COMMENT - EXTENSION " not in line) + "\n"
 
 
+def dump_database(service: str, dump: Path, manifest: dict[str, Any]) -> str | None:
+    """The database the dump itself says it is of (``pg_restore --list``'s ``;     dbname:`` header line,
+    written by pg_dump, not editable in the manifest); None when the header has none."""
+    pg_restore = restore_tools(service, manifest).binary("pg_restore")
+    listed = dump_module.run_tool([pg_restore, "--list", str(dump)], f"pg_restore --list {dump.name}").stdout
+    for line in listed.splitlines():
+        if line.startswith(";") and line[1:].strip().lower().startswith("dbname:"):
+            return line[1:].strip()[len("dbname:"):].strip()
+    return None
+
+
 def _first_error(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "FATAL" in line or "error" in line]
     return (errors or lines or ["failed"])[0]
 
 
-def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None]) -> Outcome:
+def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None],
+                    undo: Callable[[str], store.Backup] | None = None) -> tuple[Outcome, store.Backup | None]:
     """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``
     (the backup of an empty target: nothing to restore between the two). A lock an application holds
-    makes the try roll back, and it is tried again a few times before failing with the holder's name."""
+    makes the try roll back, and it is tried again a few times before failing with the holder's name.
+
+    ``undo(snapshot)``: takes the backup of the target as it is, from the snapshot the restore's own
+    transaction exports once it holds every table it replaces in SHARE mode (no write can commit
+    between that backup and the replacement: the application's writes wait, then go to the restored
+    tables). It is removed again when the restore does not commit (nothing was replaced)."""
     import psycopg
 
     def blockers() -> str:
         with psycopg.connect(conninfo(service), autocommit=True) as conn:
             return waits.blocking_sessions(conn)
 
-    return waits.retrying(lambda: _restore_once(service, dump, manifest), f"restoring {dump.name}", blockers, log)
+    return waits.retrying(lambda: _restore_once(service, dump, manifest, undo), f"restoring {dump.name}",
+                          blockers, log)
 
 
-def _restore_once(service: str, dump: Path, manifest: dict[str, Any]) -> Outcome:
+def remove_backup(backup: store.Backup) -> None:
+    """An undo backup of a restore that replaced nothing: not kept (it would push older ones out)."""
+    backup.path.unlink(missing_ok=True)
+    store.manifest_path(backup.path).unlink(missing_ok=True)
+
+
+def _restore_once(service: str, dump: Path, manifest: dict[str, Any],
+                  undo: Callable[[str], store.Backup] | None = None) -> tuple[Outcome, store.Backup | None]:
     empty = store.is_empty_backup(manifest)
+    taken: store.Backup | None = None
     with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
         toc = Path(folder) / "toc.list"
         if not empty:
             pg_restore = restore_tools(service, manifest).binary("pg_restore")
             toc.write_text(restore_list(dump, pg_restore))
-        out, err = Path(folder) / "out", Path(folder) / "err"
-        with open(out, "w") as stdout, open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
-            psql = subprocess.Popen(
-                ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service),
-                 "-f", "-"],
-                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=child_env(),
-            )
-            if empty:
-                restored_ok = _feed_script(psql, script_head() + script_tail(manifest))
-            else:
-                reader = subprocess.Popen(
-                    [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
-                    stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL, env=child_env(),
+        err = Path(folder) / "err"
+        output: list[str] = []
+        try:
+            with open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
+                psql = subprocess.Popen(
+                    ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service),
+                     "-f", "-"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=child_env(),
                 )
-                restored_ok = _feed(psql, reader, manifest)
-            psql.wait()
-        if not restored_ok:
-            problem = _first_error(Path(folder, "dump-err").read_text())
-            raise BackupError(f"pg_restore could not read {dump.name} ({problem}): the target was not changed")
-        if psql.returncode != 0:
-            raise BackupError(f"restore of {dump.name} failed, the target was not changed: "
-                              f"{_first_error(err.read_text())}")
-        return _outcome(out.read_text())
+                try:
+                    snapshot = _take_over(psql)
+                    if snapshot is not None and undo is not None:
+                        taken = undo(snapshot)
+                except BaseException:
+                    _abandon(psql)
+                    raise
+                drain = threading.Thread(target=lambda: output.extend(_lines(psql)), daemon=True)
+                drain.start()
+                if snapshot is None:
+                    restored_ok = _feed_script(psql, "")
+                elif empty:
+                    restored_ok = _feed_script(psql, script_drop() + script_tail(manifest))
+                else:
+                    reader = subprocess.Popen(
+                        [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
+                        stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL, env=child_env(),
+                    )
+                    restored_ok = _feed(psql, reader, manifest)
+                psql.wait()
+                drain.join()
+            if not restored_ok:
+                problem = _first_error(Path(folder, "dump-err").read_text())
+                raise BackupError(f"pg_restore could not read {dump.name} ({problem}): the target was not changed")
+            if psql.returncode != 0:
+                raise BackupError(f"restore of {dump.name} failed, the target was not changed: "
+                                  f"{_first_error(err.read_text())}")
+            outcome = _outcome("".join(output))
+        except BaseException:
+            if taken is not None:
+                remove_backup(taken)
+            raise
+        if not outcome.committed and taken is not None:
+            remove_backup(taken)
+            taken = None
+        return outcome, taken
+
+
+def _lines(psql: subprocess.Popen) -> list[str]:
+    assert psql.stdout
+    return [line.decode(errors="replace") for line in psql.stdout]
+
+
+def _take_over(psql: subprocess.Popen) -> str | None:
+    """Send the head (BEGIN, bounded waits, every table the role owns locked against writes) and the
+    snapshot export; the snapshot's id once psql printed it, None when psql stopped (its error says why)."""
+    assert psql.stdin and psql.stdout
+    try:
+        psql.stdin.write((script_head() + f"SELECT '{MARK}-snapshot', pg_export_snapshot();\n").encode())
+        psql.stdin.flush()
+    except BrokenPipeError:
+        return None
+    for raw in psql.stdout:
+        line = raw.decode(errors="replace").rstrip("\n")
+        if line.startswith(f"{MARK}-snapshot\t"):
+            return line.split("\t", 1)[1]
+    return None
+
+
+def _abandon(psql: subprocess.Popen) -> None:
+    """End psql without COMMIT: its transaction rolls back, nothing was replaced."""
+    psql.kill()
+    psql.wait()
 
 
 def _feed(psql: subprocess.Popen, reader: subprocess.Popen, manifest: dict[str, Any]) -> bool:
     """Head, pg_restore's script, and the tail only when pg_restore ended well (else no COMMIT ever)."""
     assert psql.stdin and reader.stdout
     try:
-        psql.stdin.write(script_head().encode())
+        psql.stdin.write(script_drop().encode())
         while block := reader.stdout.read(CHUNK):
             psql.stdin.write(block)
         if reader.wait() != 0:

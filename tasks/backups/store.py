@@ -74,9 +74,16 @@ def file_prefix(dbname: str) -> str:
     return safe if safe == dbname else f"{safe}~{hashlib.sha256(dbname.encode()).hexdigest()[:8]}"
 
 
-def identity(label: str, dbname: str) -> str:
-    """Which database a backup is of: the server (host:port of the redacted URL ``label``) and the
-    database's name. Backups are grouped by it, never by file name."""
+SERVER_KEY = "cluster "
+
+
+def identity(label: str, dbname: str, server: str | None = None) -> str:
+    """Which database a backup is of: ``server`` (:func:`tasks.core.identity.server_key`: the cluster's
+    system identifier, the database's name and oid, as the server says them, whatever the URL's host
+    spelling); only where the role may not read the system identifier, the server of the redacted URL
+    ``label`` (host:port) and the database's name. Backups are grouped by it, never by file name."""
+    if server:
+        return server
     try:
         url = urlsplit(label)
         server = f"{url.hostname or 'local'}:{url.port or 5432}" if url.scheme.startswith("postgres") else label
@@ -92,6 +99,8 @@ def backup_path(folder: Path, dbname: str, now: float | None = None) -> Path:
 def belongs(manifest: dict[str, Any], dbname: str, ident: str | None) -> bool:
     """Whether a manifest is of this database: its identity (older manifests: its database name)."""
     if ident is not None and "identity" in manifest:
+        if ident.startswith(SERVER_KEY) and not str(manifest["identity"]).startswith(SERVER_KEY):
+            return manifest.get("database") == dbname  # an older manifest: its URL's spelling is not compared
         return manifest["identity"] == ident
     return manifest.get("database") == dbname
 

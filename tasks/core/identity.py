@@ -24,9 +24,25 @@ class Identity:
     started: str  # the postmaster's start time, to the microsecond
     system: str | None  # pg_control_system().system_identifier, None when not readable
 
+    def key(self) -> str | None:
+        """What a backup of this database records as its identity: the cluster's system identifier, the
+        database's name and oid (None when the system identifier is not readable: the URL's server is used)."""
+        return server_key(self.system, self.oid, self.database)
+
     def describe(self) -> str:
         cluster = f"cluster {self.system}" if self.system else f"server started {self.started}"
         return f"database {self.database} on port {self.port}, {cluster}"
+
+
+def server_key(system: str | None, oid: int | None, database: str) -> str | None:
+    """Pure: ``cluster 7312…, database app (oid 16384)``; None without a system identifier."""
+    return f"cluster {system}, database {database} (oid {oid})" if system else None
+
+
+def identity_key(service: str) -> str | None:
+    """The identity key (:meth:`Identity.key`) of the database ``service`` reaches, None when not readable."""
+    found = read_identity(service)
+    return found.key() if found else None
 
 
 def same_database(a: Identity, b: Identity) -> bool:

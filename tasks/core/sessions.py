@@ -19,6 +19,12 @@ by the fact and its SQL, and forgotten:
   long as the user likes, and anyone may change the database meanwhile, so what decides a change
   is read once more after the prompt (once, from the same session). With ``-y`` there is no plan.
 
+The session sets its own limits (:func:`_session_settings`): no role-level ``statement_timeout`` or
+``idle_in_transaction_session_timeout`` cancels the tool's reads (they are the application's guards),
+and a read waits for a lock at most :data:`tasks.core.waits.LOCK_TIMEOUT`, is tried again a few times
+with a line naming the session in the way, then fails naming it (an application's open ``ALTER TABLE``
+never holds the tool, nor the application's statements queued behind the tool's, without limit).
+
 A session whose connection was lost (a restarted server, a terminated backend) is opened again
 once; a database that cannot be reached is never cached, so the state that reads it next says so.
 """
@@ -29,6 +35,19 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 Rows = list[list[str]]
+
+
+def _session_settings() -> str:
+    from tasks.core import waits
+
+    return (f"SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+            f"SET lock_timeout = '{waits.LOCK_TIMEOUT}'")
+
+
+def _log(line: str) -> None:
+    from pyinfra import logger
+
+    logger.warning(f"pgconverge: {line}")
 
 
 class Session:
@@ -45,11 +64,22 @@ class Session:
 
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.conn = psycopg.connect(f"service={self.service}", autocommit=True)
+            self.conn.execute(_session_settings())
         return self.conn
 
     def rows(self, sql: str) -> Rows:
         """Every row of every statement of ``sql``, in one round trip and one read-only transaction
-        rolled back at its end. A connection found lost is opened again and the read tried once more."""
+        rolled back at its end. A connection found lost is opened again and the read tried once more.
+        A lock wait that runs out is tried again (:func:`tasks.core.waits.retrying`), naming who holds it."""
+        from tasks.core import waits
+
+        def blockers() -> str:
+            return waits.blocking_sessions(self.connection())
+
+        return waits.retrying(lambda: self._rows_reconnecting(sql), f"reading {self.service}'s catalog", blockers,
+                              _log)
+
+    def _rows_reconnecting(self, sql: str) -> Rows:
         import psycopg
 
         reused = self.conn is not None and not self.conn.closed and not self.conn.broken

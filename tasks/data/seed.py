@@ -174,7 +174,9 @@ BEGIN
                 RAISE EXCEPTION 'pgconverge: seed file %: the header lacks primary-key column(s) %: add them', f.file,
                     array_to_string(ARRAY(SELECT unnest(pk) EXCEPT SELECT unnest(f.columns)), ', ');
             END IF;
-            cond := (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            -- '=' (primary-key columns are never NULL): a hash or index join on the key, not a scan per row
+            cond := (SELECT string_agg(format('t.%1$I = s.%1$I', k), ' AND ') FROM unnest(pk) k);
+            EXECUTE format('ANALYZE pg_temp.%I', f.source);
             rest := ARRAY(SELECT c FROM unnest(f.columns) c WHERE c <> ALL(pk));
             from_missing := format('FROM pg_temp.%I s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)', f.source, f.target, cond);
             from_differing := CASE WHEN f.upsert AND cardinality(rest) > 0 THEN
@@ -206,10 +208,13 @@ BEGIN
                 IF from_differing IS NOT NULL THEN
                     EXECUTE 'SELECT count(*) ' || from_differing INTO differing;
                 END IF;
-                EXECUTE format('SELECT string_agg(k, '' '') FROM (SELECT ROW(%s)::text AS k %s LIMIT 10) x',
+                -- the first ten keys in key order (a hash join returns rows in no order)
+                EXECUTE format('SELECT string_agg(k, '' '' ORDER BY o) FROM (SELECT ROW(%1$s)::text AS k, ROW(%1$s) AS o '
+                               '%2$s ORDER BY 2 LIMIT 10) x',
                                (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k),
                                coalesce(from_differing || ' UNION ALL SELECT ROW(' ||
-                                        (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ')::text ', '')
+                                        (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ')::text, ROW('
+                                        || (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(pk) k) || ') ', '')
                                || from_missing) INTO keys_sample;
             ELSE
                 IF from_differing IS NOT NULL THEN

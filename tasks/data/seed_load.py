@@ -15,6 +15,7 @@ import re
 import psycopg
 from psycopg import sql
 
+from tasks.core import interrupt
 from tasks.core.errors import ActionableError, describe
 from tasks.core.lock import LOCK_KEY
 from tasks.data.seed import APPLY_SQL, SeedCount, SeedFile
@@ -136,7 +137,8 @@ def _load(conn: psycopg.Connection, files: list[SeedFile], mode: str, upsert: bo
             current = seed
             _stage(conn, position, seed, mode, upsert)
         current = None
-        conn.execute(APPLY_SQL)
+        with interrupt.working(conn):  # Ctrl-C / SIGTERM cancel it on the server, not left running there
+            conn.execute(APPLY_SQL)
         rows = conn.execute("SELECT file, target::text, result, updates, coalesce(sample, '') "
                             "FROM _seed_files ORDER BY position").fetchall()
         if mode == "insert":

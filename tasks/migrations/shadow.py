@@ -125,8 +125,9 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
             on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
             older = older_than_target(admin.info.server_version, target_service)
-            raise MigrationError(f"{exc} (found on a throw-away shadow database{older}, run as a role that is not a "
-                                 "superuser, like the target's; the target was not touched)") from None
+            raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
+                                 "superuser, like the target's; the target was not touched)"
+                                 + (f". The proof ran{older}" if older else "")) from None
         with connect(shadow) as conn:
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
             version = scalar(conn.execute("SHOW server_version"))

@@ -10,6 +10,7 @@ from typing import Callable
 from tasks.backups import pruning
 from tasks.backups import store as backups
 from tasks.backups.heroku_capture import heroku_capture_recorded
+from tasks.core.identity import identity_key
 from tasks.facts import Fingerprint, Unreadable, read
 from tasks.operations.common import (
     client_too_old,
@@ -28,7 +29,7 @@ def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | 
     """A verified backup into ``folder``, then pruning. ``holds_nothing``: the plan found nothing a
     backup would keep, so the backup is a manifest that says so (re-proved when it is written; if the
     database is no longer empty then, a real pg_dump)."""
-    ident = backups.identity(label, database)
+    ident = backups.identity(label, database, identity_key(service))
     if planning():
         found = backups.scan(folder, database, ident)
         show_plan([f"the target holds nothing yet: record that in {folder}/ (no pg_dump needed)" if holds_nothing
@@ -117,7 +118,7 @@ def source_captured(plan: Planner, label: str, backup_dir: str, keep: int = 10):
         yield from refuse(problem)
         return
     folder = Path(backup_dir) / "source"
-    ident = backups.identity(label, info["database"])
+    ident = backups.identity(label, info["database"], identity_key(service))
     found = backups.scan(folder, info["database"], ident)
     latest = found.verified
     if planning() and after_proof:
@@ -199,7 +200,7 @@ def target_captured_before_change(plan: Planner, label: str, backup_dir: str, ke
         if info is None:
             converged(message)
             return
-        ident = backups.identity(label, info["database"])
+        ident = backups.identity(label, info["database"], identity_key(service))
         yield from _converged_or_pruned(message, folder, backups.scan(folder, info["database"], ident),
                                         info["database"], ident, keep)
         return

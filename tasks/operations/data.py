@@ -77,8 +77,8 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
 
     def before_replace() -> None:
         if backup_dir:
-            backup = dump.take_backup(target_service, Path(backup_dir) / "target", "target (before replace)", None,
-                                      host.log)
+            backup = dump.take_backup(target_service, Path(backup_dir) / "target", "target", None, host.log,
+                                      purpose="before a COPY_CONFLICT=replace")
             host.log(f"backup {backup.path} verified before replacing tables")
 
     migrated = bool(plan.migrations_part().pending)  # this run applies migrations before the copy

@@ -13,6 +13,7 @@ from tasks.backups import listing, store
 from tasks.backups import restore as restoring
 from tasks.backups.dump import BackupError
 from tasks.backups.heroku_capture import heroku_capture_recorded
+from tasks.core.identity import identity_key
 from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.operations.common import (
     converged,
@@ -82,7 +83,7 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         )
     """
     folder = Path(backup_dir) / "target"
-    ident = store.identity(label, database)
+    ident = store.identity(label, database, identity_key(service))
     known = listing.candidates(folder, database, ident)
     if not backup:
         show_once(listing.listing(known, f"{folder}/")
@@ -111,6 +112,18 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
                           f"{database} with another database; pick a backup of this target (restore.py without "
                           "backup= lists them); nothing was changed")
         return
+    if not store.is_empty_backup(manifest):
+        try:
+            named = restoring.dump_database(service, dump, manifest)
+        except BackupError as exc:
+            yield from refuse(str(exc))
+            return
+        if named != database:
+            yield from refuse(f"{dump.name} is not a backup of this target (the dump itself, as pg_restore --list "
+                              f"reads it, is of database {named}, and the target is {database}): restoring it would "
+                              "replace the target with another database; pick a backup of this target (restore.py "
+                              "without backup= lists them); nothing was changed")
+            return
     if confirm != database:
         yield from refuse(
             f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); nothing was changed"
@@ -126,10 +139,15 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
     def run(log) -> str:
         from tasks.backups import dump as dumping
 
-        before = dumping.take_backup(service, folder, label, None, log)
-        undo = f"the target as it was is backup {before.path.name} (restore it to undo)"
-        log(f"backup {before.path} verified: the target as it was before this restore")
-        outcome = restoring.restore_exactly(service, dump, manifest, log)
+        def undo_backup(snapshot: str) -> store.Backup:
+            taken = dumping.take_backup(service, folder, label, None, log, snapshot=snapshot)
+            log(f"backup {taken.path} verified: the target as it was before this restore, taken while the restore "
+                "holds its tables (no write can commit in between)")
+            return taken
+
+        outcome, before = restoring.restore_exactly(service, dump, manifest, log, undo_backup)
+        undo = (f"the target as it was is backup {before.path.name} (restore it to undo)" if before
+                else "no backup of the target as it was was kept (the restore replaced nothing)")
         differences = restoring.mismatches(manifest, outcome)
         if not outcome.committed or differences:
             shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")

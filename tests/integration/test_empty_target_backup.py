@@ -45,7 +45,8 @@ def test_a_first_deploy_on_an_empty_target_runs_no_pg_dump_and_records_a_verifie
     assert record.path.suffix == ".json" and record.path.stat().st_mode & 0o777 == 0o600
     manifest = record.manifest
     assert manifest["empty"] is True and manifest["tables"] == 0 and manifest["rows"] == {}
-    assert manifest["database"] == project.target_db and manifest["identity"].endswith(f"/{project.target_db}")
+    assert manifest["database"] == project.target_db and manifest["identity"].startswith("cluster ") \
+        and f", database {project.target_db} (oid " in manifest["identity"]  # the server's identity, not the URL's
     assert manifest["catalog"]["tables"] == {} and manifest["fingerprint"]
     assert "pg_dump_version" not in manifest and "sha256" not in manifest  # nothing was dumped
     assert "recorded the empty target as" in first.output and "(no pg_dump)" in first.output
@@ -187,8 +188,8 @@ def test_the_record_of_another_database_is_refused_and_the_target_keeps_its_obje
         result = elsewhere.restore(f"backup={record.path}", f"confirm={other}")
         assert result.code != 0
         # the general refusal of another database's backup (issue 29 class 2) covers this record too
-        assert f"is not a backup of this target (it is a backup of 127.0.0.1:" in result.output, result.output[-3000:]
-        assert f"/{project.target_db}, and the target is " in result.output
+        assert "is not a backup of this target (it is a backup of cluster " in result.output, result.output[-3000:]
+        assert f", database {project.target_db} (oid " in result.output and ", and the target is " in result.output
         assert catalog_and_data(other) == before
     finally:
         drop_db(other)

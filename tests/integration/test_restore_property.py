@@ -150,7 +150,7 @@ def test_backup_changes_restore_gives_back_the_catalog_and_every_tables_rows(own
     backup = dumps.take_backup("target", tmp_path / "backups", "target", None, lambda line: None)
     with psycopg.connect("service=target", autocommit=True) as conn:
         change(conn, tables, changes)
-    outcome = restoring.restore_exactly("target", backup.path, backup.manifest, lambda line: None)
+    outcome, _ = restoring.restore_exactly("target", backup.path, backup.manifest, lambda line: None)
     assert outcome.committed, restoring.mismatches(backup.manifest, outcome)
     with psycopg.connect("service=target", autocommit=True) as conn:
         assert state(conn) == before

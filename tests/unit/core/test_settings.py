@@ -234,3 +234,11 @@ def test_an_env_file_that_is_a_fifo_is_refused_never_waited_on(tmp_path):
     os.mkfifo(tmp_path / "fifo.env")
     with pytest.raises(SettingsError, match="is not a regular file"):
         load_settings({"TARGET_DATABASE_URL": TARGET, "ENV_FILE": str(tmp_path / "fifo.env")}, tmp_path)
+
+
+def test_dry_with_yes_names_the_script_that_was_run():
+    """The tester: ``restore.py --dry -y`` was told to run deploy.py."""
+    from tasks.run import refuse_dry_with_yes
+
+    with pytest.raises(SettingsError, match="run pyinfra inventory.py restore.py --dry without -y"):
+        refuse_dry_with_yes(["-y", "--dry", "inventory.py", "restore.py"], {})

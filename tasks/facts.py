@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from tasks.schema import catalog
+from tasks.core.fact import DatabaseFact, Unreadable, read  # noqa: F401  (the operations read facts through here)
 from tasks.migrations import history
 from tasks.migrations.plan import TargetHistory
-from tasks.core.fact import DatabaseFact, Unreadable, read  # noqa: F401  (the operations read facts through here)
+from tasks.schema import catalog
 
 
 class ServerInfo(DatabaseFact):
@@ -127,7 +127,7 @@ class Fingerprint(DatabaseFact):
         import hashlib
 
         version, database, xmax, tables, files, sequences = rows[0]
-        digest = hashlib.sha256("\n".join((database, xmax, files, sequences)).encode()).hexdigest()
+        digest = hashlib.sha256(f"{database}\n{xmax}\n{files}\n{sequences}".encode()).hexdigest()
         return {"fingerprint": digest, "version_num": int(version), "database": database, "tables": int(tables)}
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tasks.backups import store
 from tasks.core import interrupt, own_files, pgtools, private
@@ -22,7 +22,7 @@ from tasks.core.environment import withdraw_secrets
 from tasks.core.errors import ActionableError, describe
 from tasks.core.folders import check_writable
 from tasks.core.identity import read_identity, same_database
-from tasks.core.settings import Settings, SettingsError, load_settings
+from tasks.core.settings import Settings, SettingsError
 from tasks.core.shown import escape_controls
 from tasks.core.urls import DatabaseUrl
 from tasks.data.seed import SeedFile, SeedFileError, read_seed_files
@@ -221,7 +221,8 @@ def get_run() -> Run:
 
     if ctx_host.isset():
         return runs[ctx_host.get().data.get("environment")]
-    raise SettingsError(f"this file acts on one environment: run it with --limit NAME (one of {', '.join(map(str, runs))})")
+    names = ", ".join(map(str, runs))
+    raise SettingsError(f"this file acts on one environment: run it with --limit NAME (one of {names})")
 
 
 def get_run_or_exit() -> Run:

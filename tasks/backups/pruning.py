@@ -102,8 +102,8 @@ def writing(folder: Path, log: Callable[[str], None] | None = None, wait_s: floa
                 if time.monotonic() >= deadline:
                     raise FolderLocked(
                         f"backup folder {folder} is still locked by another pgconverge run{holder} after "
-                        f"{wait_s:.0f}s: wait for it to finish and re-run (or remove a stale {Path(folder) / LOCK_NAME} "
-                        "if no such run exists)") from None
+                        f"{wait_s:.0f}s: wait for it to finish and re-run "
+                        f"(or remove a stale {Path(folder) / LOCK_NAME} if no such run exists)") from None
                 if not said and log:
                     log(f"waiting up to {wait_s:.0f}s for another pgconverge run{holder} that is pruning {folder}")
                 said = True
@@ -237,7 +237,7 @@ def remove_orphan_manifests(folder: Path, dbname: str, ident: str | None = None)
     removed = []
     for path in Path(folder).glob("*.json"):
         manifest = read_json(path)
-        if not (NAME.fullmatch(path.with_suffix(".dump").name) and is_own_manifest(manifest)
+        if not (NAME.fullmatch(path.with_suffix(".dump").name) and manifest is not None and is_own_manifest(manifest)
                 and belongs(manifest, dbname, ident)):
             continue
         if not path.with_suffix(".dump").exists():

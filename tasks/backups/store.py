@@ -234,7 +234,7 @@ def scan(folder: Path, dbname: str | None = None, ident: str | None = None) -> S
         if not match or dump.name.startswith("."):
             continue
         manifest = read_manifest(dump)
-        if not is_own_manifest(manifest):
+        if manifest is None or not is_own_manifest(manifest):
             if dbname is None or match["db"] in (safe_name(dbname), file_prefix(dbname)):
                 found.foreign.append(dump)
             continue
@@ -253,7 +253,7 @@ def scan(folder: Path, dbname: str | None = None, ident: str | None = None) -> S
     for path in sorted(Path(folder).glob("*.json")):
         manifest = None if path.name.startswith(".") or not NAME.fullmatch(path.with_suffix(".dump").name) \
             else read_json(path)
-        if is_empty_backup(manifest) and (dbname is None or belongs(manifest, dbname, ident)):
+        if manifest is not None and is_empty_backup(manifest) and (dbname is None or belongs(manifest, dbname, ident)):
             found.verified.append(Backup(path, manifest))
     found.verified.sort(key=lambda b: (b.manifest.get("created_at", ""), b.path.name))
     return found

@@ -14,7 +14,8 @@ every read and caches nothing, which made a fact's connection set-up most of a n
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from tasks.core.errors import ActionableError
 from tasks.core.sessions import Rows, Session, session
@@ -33,7 +34,7 @@ class Unreadable(ActionableError):
         return self.lines[0]
 
     @classmethod
-    def from_exception(cls, exc: BaseException, fact: str = "fact", service: str = "") -> "Unreadable":
+    def from_exception(cls, exc: BaseException, fact: str = "fact", service: str = "") -> Unreadable:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         return cls(fact, service, lines)
 
@@ -60,7 +61,7 @@ def read(fact: type[DatabaseFact], service: str, sql: str | None = None) -> Any:
     text = fact.sql if sql is None else sql
     try:
         return remember(service, (fact, text), lambda: fact().query(session(service), text), fact.schema_only)
-    except Exception as exc:  # noqa: BLE001 - only the driver's errors become data
+    except Exception as exc:  # only the driver's errors become data
         if not type(exc).__module__.startswith("psycopg"):
             raise
         raise Unreadable.from_exception(exc, fact.__name__, service) from None

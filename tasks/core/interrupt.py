@@ -75,7 +75,7 @@ def install(running: Callable[[], str | None]) -> None:
         for child in descendants(os.getpid()):
             with suppress(OSError):
                 os.kill(child, signal.SIGTERM)
-        for conn in list(_working):
+        for conn in list(_working):  # noqa: PERF101 - a snapshot: cancelling may change the set
             with suppress(Exception):  # leaving anyway: the server sees the connection close
                 conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
         for name, one in (summary.every() or {None: summary.current()}).items():  # each environment's

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Self
 
 QUIET_S = 2.0  # the first line when a statement has run this long
 EVERY_S = 5.0  # then one line this often
@@ -61,7 +63,7 @@ class Watch:
         self.conn: Any = None
         self.thread = threading.Thread(target=self._loop, daemon=True, name="pgconverge-progress")
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -69,10 +71,8 @@ class Watch:
         self.stopped.set()
         self.thread.join(5)
         if self.conn is not None:
-            try:
+            with suppress(Exception):  # leaving anyway
                 self.conn.close()
-            except Exception:  # noqa: BLE001 - leaving anyway
-                pass
 
     def doing(self, what: str | None) -> None:
         """The session starts ``what`` now (None: it is idle)."""

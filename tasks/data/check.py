@@ -9,7 +9,7 @@ Whatever the copy does not handle therefore fails the run by name, instead of be
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 # Not built from tasks.data.relations on purpose: a relation that list misses must show up here.
 RELATIONS_WITH_STORAGE_SQL = """

@@ -22,8 +22,8 @@ Data copied: the source's rows into the target, table by table, verified before 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -35,7 +35,7 @@ from tasks.data import cascades, check, loader, relations, sequences
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.loader import Source, first_line, transient
 from tasks.data.order import dependency_order, load_groups  # noqa: F401  (the copy's order, tested here)
-from tasks.data.plan import (  # noqa: F401
+from tasks.data.plan import (
     CONNECTION_RESERVE,
     capped_jobs,
     column_problems,

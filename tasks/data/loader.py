@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -120,7 +120,8 @@ class Worker:
         sizes = {t: self.src.execute(SIZE_SQL, (t,)).fetchone()[0] for t in group}  # type: ignore[index]
         columns = {t: self.src_catalog.columns(t) for t in group}
         summing.start()
-        got, copied = {}, {}
+        got: dict[str, TableState] = {}
+        copied: dict[str, int] = {}
         try:
             waits.retrying(lambda: self.load(group, replace, sizes, columns, summing, want, got, copied, log),
                            f"copying {', '.join(group)}", lambda: waits.blocking_sessions(self.dst, group), log)

@@ -49,15 +49,17 @@ def _named(names: list[str] | None) -> str:
 
 def script(checksums_for: list[str] | None = None, counts_for: list[str] | None = None,
            with_cascades: bool = False) -> str:
-    """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for`` (all when
-    None), else counted when in ``counts_for`` (all when None), else only whether it has a row
+    """What reads one side (run it with :func:`read`): each table with its checksum when it is in ``checksums_for``
+    (all when None), else counted when in ``counts_for`` (all when None), else only whether it has a row
     (rows 1 or 0); populated views with checksums, sequences, large objects, and an ``end`` row
     (so an empty database still gives output). ``with_cascades``: the foreign keys a DELETE acts
     through, each with the child rows it would act on (:mod:`tasks.data.cascades`)."""
     tables = f"SELECT name, oid FROM ({relations.TABLES_SQL}) x(name, oid, parent)"
-    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    views = (f"SELECT format('%I.%I', n.nspname, c.relname), c.oid"
+             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
              f" WHERE c.relkind = 'm' AND c.relispopulated AND {relations.USER_SCHEMA} AND {relations.NOT_OURS}")
-    wrap = "SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query) FROM ({queries}) g(name, query) WHERE {where};\n"
+    wrap = ("SELECT 'gexec', format('SELECT %L, q.* FROM (%s) q', {tag}, query)"
+            " FROM ({queries}) g(name, query) WHERE {where};\n")
     summed, counted = _named(checksums_for), _named(counts_for)
     return (
         f"{PINNED_FORMAT};\n"
@@ -72,7 +74,8 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         + SEQUENCE_COLUMNS_SQL + ";\n"
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
-        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True), where=f"NOT {summed} AND NOT {counted}")
+        + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True),
+                      where=f"NOT {summed} AND NOT {counted}")
         + wrap.format(tag="'vrows'", queries=queries_sql(views), where="true")
         + (cascades.COUNTS_SQL + ";\n" + RULES_SQL if with_cascades else "")
         + "SELECT 'end', '', '';\n"
@@ -247,11 +250,12 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     rows_to_write = bool(todo.copy or todo.replace or todo.missing)
     for name, want in source.views.items():
         have = target.views.get(name)
-        if name in target.views or name in target.unpopulated_views or rows_to_write:
-            # derived rows: refreshed after the tables change, or when unpopulated or of another size;
-            # one the target lacks yet is listed too when rows are written (the migrations create it)
-            if rows_to_write or have is None or have.rows != want.rows:
-                todo.views.append(name)
+        # derived rows: refreshed after the tables change, or when unpopulated or of another size;
+        # one the target lacks yet is listed too when rows are written (the migrations create it)
+        if (name in target.views or name in target.unpopulated_views or rows_to_write) and (
+            rows_to_write or have is None or have.rows != want.rows
+        ):
+            todo.views.append(name)
     for name, (value, increment) in sorted(source.sequences.items()):
         # the value that will be set: the source's next, or past the copied rows of the owning column
         largest, smallest = source.sequence_columns.get(name, (None, None))

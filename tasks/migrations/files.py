@@ -204,8 +204,8 @@ def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
         return MigrationFileError(f"migration {path.name} is a folder, not a file: move it out of the migrations "
                                   "folder or rename it without .sql")
     if path.is_symlink() and not path.exists():
-        return MigrationFileError(f"migration {path.name} is a symbolic link to {shown(path.readlink())}, which does not "
-                                  "exist: fix the link or remove it")
+        return MigrationFileError(f"migration {path.name} is a symbolic link to {shown(path.readlink())}, "
+                                  "which does not exist: fix the link or remove it")
     return MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions")
 
 
@@ -214,7 +214,8 @@ def read_migration(path: Path) -> Migration:
     try:
         raw = read_regular(path, follow=True)
     except NotRegular as exc:
-        raise (_unreadable(path, exc) if path.is_dir() else MigrationFileError(f"migration {path.name}: {exc}")) from None
+        error = _unreadable(path, exc) if path.is_dir() else MigrationFileError(f"migration {path.name}: {exc}")
+        raise error from None
     except OSError as exc:
         raise _unreadable(path, exc) from None
     if b"\0" in raw:

@@ -23,7 +23,8 @@ TRACKING_SCHEMA, TRACKING_TABLE = "public", "schema_migrations"
 RELATION_DROPS = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE")
 # Parse nodes that change the relation(s) they name (``relation`` or ``relations``).
 WRITING_KINDS = {"InsertStmt": "INSERT INTO", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE FROM",
-                 "MergeStmt": "MERGE INTO", "TruncateStmt": "TRUNCATE", "AlterTableStmt": "ALTER TABLE", "RenameStmt": "ALTER TABLE ... RENAME",
+                 "MergeStmt": "MERGE INTO", "TruncateStmt": "TRUNCATE", "AlterTableStmt": "ALTER TABLE",
+                 "RenameStmt": "ALTER TABLE ... RENAME",
                  "AlterObjectSchemaStmt": "ALTER TABLE ... SET SCHEMA", "CreateTrigStmt": "CREATE TRIGGER ON",
                  "RuleStmt": "CREATE RULE ON", "CreatePolicyStmt": "CREATE POLICY ON", "CopyStmt": "COPY ... FROM into"}
 

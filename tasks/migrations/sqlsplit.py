@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from tasks.core.errors import ActionableError
 
@@ -62,7 +63,7 @@ def _copy_from_stdin_before(tokens: list) -> int | None:
         if token.name == "ASCII_59":  # ";"
             break
         statement.append(token.name)
-    found = any(a == "FROM" and b == "STDIN" for a, b in zip(statement, statement[1:]))
+    found = any(a == "FROM" and b == "STDIN" for a, b in pairwise(statement))
     return tokens[starts[-1]].start if found else None
 
 

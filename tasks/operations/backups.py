@@ -4,8 +4,8 @@ Source backup captured, and target backup captured before change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tasks.backups import pruning
 from tasks.backups import store as backups
@@ -122,8 +122,8 @@ def source_captured(plan: Planner, label: str, backup_dir: str, keep: int = 10):
     found = backups.scan(folder, info["database"], ident)
     latest = found.verified
     if planning() and after_proof:
-        show_plan(["the proof's shadow database, made on the source's server first, moves its transaction id: "
-                   "the source backup is taken again after it"])
+        show_plan([("the proof's shadow database, made on the source's server first, moves its transaction id: "
+                    "the source backup is taken again after it")])
     elif latest and latest[-1].fingerprint == info["fingerprint"]:
         current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
         yield from _converged_or_pruned(current, folder, found, info["database"], ident, keep)
@@ -141,10 +141,12 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
         yield from refuse(str(exc))
         return
     if plan.status.lower() != "available":
-        yield from refuse(f"Heroku app {app}'s database is {plan.status}, not Available: wait (heroku pg:wait -a {app}) and re-run")
+        yield from refuse(
+            f"Heroku app {app}'s database is {plan.status}, not Available: wait (heroku pg:wait -a {app}) and re-run"
+        )
         return
-    show_plan([f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
-               f"(heroku pg:backups:capture -a {app})", f"Heroku database: {plan.summary()}"])
+    show_plan([(f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
+                f"(heroku pg:backups:capture -a {app})"), f"Heroku database: {plan.summary()}"])
 
     def capture(log) -> str:
         return f"Heroku backup {heroku_capture_recorded(app, service, folder, log)[0]}"

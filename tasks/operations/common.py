@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError
@@ -235,7 +236,7 @@ def client_too_old(label: str, server_version_num: int) -> str | None:
 def running_state() -> Callable[[], str | None]:
     """A reader of the ``name=`` of the op being run (or planned) right now, for a signal handler:
     pyinfra's ``state``/``host`` are per-greenlet, so the real objects are taken here."""
-    real_state = state._get_module()
+    real_state = state._get_module()  # type: ignore[attr-defined]  # pyinfra's context proxy: the object behind it
     hosts = list(real_state.inventory)
 
     def running() -> str | None:

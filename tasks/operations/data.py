@@ -4,8 +4,8 @@ Data copied (``DATA_MIGRATION=copy``): the source's rows present in the target, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pyinfra import host
 

@@ -83,21 +83,22 @@ def reported(
             raw["outliers"] = read(HealthOutliers, service, sql)
         except Unreadable as exc:
             raw["outliers"] = {"error": exc.error}
-    plan = None
+    pg_info = None
     if heroku_app:
         from tasks.heroku.app import pg_info_if_read
 
-        plan = pg_info_if_read(heroku_app)
-        if plan and plan.connections_limit and connection_limit is None:
-            connection_limit = plan.connections_limit
+        pg_info = pg_info_if_read(heroku_app)
+        if pg_info and pg_info.connections_limit and connection_limit is None:
+            connection_limit = pg_info.connections_limit
     checks = health.evaluate(raw, thresholds, connection_limit, ssl_required)
     # Shown once, under the summary printed at exit (which colours it on a terminal).
     summary.current().health = health.rows(checks)
     if heroku_app:
-        found = plan.summary() if plan else "not read (this run changed nothing)"
+        found = pg_info.summary() if pg_info else "not read (this run changed nothing)"
         summary.current().health.insert(0, summary.HealthRow("heroku pg:info", "", found))
     if report_dir:
-        path, tightened = report.write_report(Path(report_dir), "health", health.report_document(raw, checks), report_keep)
+        document = health.report_document(raw, checks)
+        path, tightened = report.write_report(Path(report_dir), "health", document, report_keep)
         if tightened:
             host.log(reports.tightened_note(Path(report_dir), tightened))
         host.log(f"health report written to {path}")

@@ -6,9 +6,10 @@ arithmetic in :mod:`tasks.heroku.pool`, the log scan in :mod:`tasks.heroku.parse
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pyinfra import host
 
@@ -72,11 +73,11 @@ def pool_within_limits(plan: Planner, reserve: int = 10, wanted: int | None = No
         converged(f"not checked: {app.pool_var} {why}: set DB_POOL_MAX_VALUE=N to have it set and checked")
         return
     try:
-        plan, limit, _ = heroku_app.plan_limit(Path(state_dir), app, pool)
+        heroku_plan, limit, _ = heroku_app.plan_limit(Path(state_dir), app, pool)
     except HerokuError as exc:
         yield from refuse(str(exc))
         return
-    where = f"plan {plan}"
+    where = f"plan {heroku_plan}"
     if limit is None:  # pg:info showed no Connections line: the database's own limit is all there is
         try:
             info = read(ServerInfo, service)
@@ -95,13 +96,13 @@ def pool_within_limits(plan: Planner, reserve: int = 10, wanted: int | None = No
     if wanted is None or wanted == current:
         converged(described)
         return
-    show_plan([f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
-               "the app's dynos restart)", described])
+    show_plan([(f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
+                "the app's dynos restart)"), described])
 
     def set_pool(log) -> str:
         release = heroku_app.set_config(app.name, app.pool_var, str(wanted))
         heroku_app.note_release(app.name, release)
-        heroku_app.remember_plan(Path(state_dir), app, pool, plan, limit)  # the new release, same plan
+        heroku_app.remember_plan(Path(state_dir), app, pool, heroku_plan, limit)  # the new release, same plan
         return f"{app.pool_var}={wanted} (release v{release}); {described}"
 
     yield python_step(set_pool)
@@ -164,8 +165,8 @@ def logs_clean(plan: Planner, since: datetime, after: Sequence[Callable[..., Any
       logs are not read
     + ignore: report errors found but do not fail the run (``IGNORE_LOG_ERRORS=true``)
 
-    Scans ``heroku logs -n 1500`` (on a Fir app, which streams: 20 seconds of it) for FATAL, too many connections, password authentication
-    failed, SSL errors, ECONNREFUSED and "relation does not exist".
+    Scans ``heroku logs -n 1500`` (on a Fir app, which streams: 20 seconds of it) for FATAL, too many connections,
+    password authentication failed, SSL errors, ECONNREFUSED and "relation does not exist".
 
     **Example:**
 
@@ -245,7 +246,7 @@ def database_reset(app: HerokuApp, service: str, confirm: str | None):
 
         heroku_app.reset_database(app.name)
         with psycopg.connect(f"service={service}") as conn:
-            left = conn.execute(ALL_TABLES_SQL).fetchone()[0]
+            left = conn.execute(ALL_TABLES_SQL).fetchone()[0]  # type: ignore[index]  # a count: always one row
         if left:
             raise HerokuError(f"heroku pg:reset -a {app.name} finished but {left} table(s) are still there: "
                               f"check heroku pg:info -a {app.name} and re-run")

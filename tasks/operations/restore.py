@@ -126,13 +126,14 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
             return
     if confirm != database:
         yield from refuse(
-            f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); nothing was changed"
+            f"restoring replaces {label}: confirm with --data confirm={database} (got {confirm or 'nothing'}); "
+            "nothing was changed"
         )
         return
     if planning():
         current = _catalog(service)
-        show_plan([f"first: take a verified backup of {label} as it is now into {folder}/ "
-                   "(restoring it undoes this restore)",
+        show_plan([(f"first: take a verified backup of {label} as it is now into {folder}/ "
+                    "(restoring it undoes this restore)"),
                    f"restore {dump.name} (taken {manifest.get('created_at', '?')}) into {label}, in one transaction:"]
                   + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
 
@@ -197,11 +198,13 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
         converged(f"listed {len(known)} recorded Heroku backup(s) of {app}; nothing was changed")
         return
     if not re.fullmatch(r"[abr]\d+", backup):
-        yield from refuse(f"name the Heroku backup by its id: --data backup=b005 (heroku pg:backups -a {app} lists them)")
+        yield from refuse(
+            f"name the Heroku backup by its id: --data backup=b005 (heroku pg:backups -a {app} lists them)"
+        )
         return
     path = store.heroku_manifest_path(folder, app, backup)
     manifest = store.read_json(path)
-    if not store.is_restorable(manifest):
+    if manifest is None or not store.is_restorable(manifest):
         ids = ", ".join(str(b.manifest.get("backup_id")) for b in known[:5]) or "none"
         yield from refuse(f"Heroku backup {backup} of {app} has no manifest ({path} is missing or unreadable): "
                           f"restore.py restores the backups the deploy captured (recorded: {ids}); "
@@ -213,9 +216,10 @@ def restored_on_heroku(service: str, app: str, backup: str | None, confirm: str 
         return
     if planning():
         current = _catalog(service)
-        show_plan([f"first: capture a Heroku backup of {app}'s database as it is now "
-                   "(restoring it undoes this restore)",
-                   f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) into {app}'s database:"]
+        show_plan([(f"first: capture a Heroku backup of {app}'s database as it is now "
+                    "(restoring it undoes this restore)"),
+                   (f"restore Heroku backup {backup} (captured {manifest.get('created_at', '?')}) "
+                    f"into {app}'s database:")]
                   + [f"  {line}" for line in restoring.plan_lines(manifest, current)])
     from tasks.backups import dump
     from tasks.heroku import app as heroku_app

@@ -5,7 +5,7 @@ Seed present: every row of the seed files exists in the target, inserted when mi
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tasks.operations.common import (
     converged,
@@ -25,7 +25,8 @@ def _plan_lines(tables: tuple[SeedTable, ...], upsert: bool) -> list[str]:
     lines = []
     for count in tables:
         if count.missing or count.updates:
-            what = f"insert {count.missing} missing row(s)" + (f", update {count.updates} differing row(s)" if upsert else "")
+            what = f"insert {count.missing} missing row(s)"
+            what += f", update {count.updates} differing row(s)" if upsert else ""
             lines.append(f"{what} of {count.filename} ({SAMPLE_NOTE}: {count.sample})")
     return lines
 
@@ -57,8 +58,8 @@ def present(plan: Planner):
     """
     service, upsert, part = plan.target, plan.seed_upsert, plan.seed_part()
     if part.left_to_copy:
-        show_plan([f"seed files left to the copy (their tables have rows in the source): "
-                   f"{', '.join(f.filename for f in part.left_to_copy)}"])
+        show_plan([(f"seed files left to the copy (their tables have rows in the source): "
+                    f"{', '.join(f.filename for f in part.left_to_copy)}")])
     if part.problem:
         yield from refuse(part.problem.message)
         return
@@ -74,7 +75,8 @@ def present(plan: Planner):
             yield from refuse(f"seed file {absent.filename}: table {absent.table} does not exist in the target: "
                               "create it in a migration or remove the file; nothing was inserted")
             return
-        show_plan([f"insert the {f.rows} row(s) of {f.filename}; its table is made by a pending migration" for f in files])
+        show_plan([f"insert the {f.rows} row(s) of {f.filename}; its table is made by a pending migration"
+                   for f in files])
     else:
         lines = _plan_lines(part.tables, upsert)
         if not lines:

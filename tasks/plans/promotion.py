@@ -93,5 +93,6 @@ def decide(source: str, records: list[dict[str, Any]], wanted: list[dict[str, An
     diff = catalog_diff(record.get("catalog_before_snapshot") or {}, normalized(before))
     return Verdict(False, f"PROMOTE_FROM={source}: this target's catalog before ({mine[:19]}) differs from the one "
                           f"{source} applied these files to ({str(record.get('catalog_before'))[:19]}, "
-                          f"{record['path']}): bring it to {source}'s starting schema, or converge {source} from this one",
+                          f"{record['path']}): bring it to {source}'s starting schema, "
+                          f"or converge {source} from this one",
                    tuple(diff[:MAX_LINES]), record["path"])

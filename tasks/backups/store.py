@@ -216,11 +216,9 @@ def own_entries(folder: Path) -> list[Path]:
     for path in sorted(Path(folder).iterdir()):
         if path.is_symlink() or not path.is_file():
             continue
-        if path.name == LOCK_NAME or SET_ASIDE in path.name:
-            own.append(path)
-        elif path.suffix == ".json" and (read_json(path) or {}).get("verified"):
-            own.append(path)
-        elif path.suffix == ".dump" and is_own_manifest(read_manifest(path)):
+        verified_manifest = path.suffix == ".json" and bool((read_json(path) or {}).get("verified"))
+        dump_of_ours = path.suffix == ".dump" and is_own_manifest(read_manifest(path))
+        if path.name == LOCK_NAME or SET_ASIDE in path.name or verified_manifest or dump_of_ours:
             own.append(path)
     return own
 

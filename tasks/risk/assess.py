@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.risk import observe
-from tasks.risk.classify import Risk, accepted, file_risks
+from tasks.risk.classify import Risk, accepted, file_risks, parsed
 from tasks.risk.datacheck import written_before
 
 
@@ -62,7 +62,7 @@ def assess(pending: list, state_dir: Path) -> list[Risk]:
 
 
 def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:
-    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in m.statements]
+    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in parsed(m)]
 
 
 def checkable(pending: list, risks: list[Risk]) -> list[Risk]:

@@ -1,0 +1,42 @@
+"""
+The risk gate and the data checks hold on every run of the same pending files (issue 27, tester's
+item 1): after the first run's proof, later runs read the kept split of each file (no parse trees),
+and the refusal must not vanish. PostgreSQL is the oracle: the target unchanged, no backup taken.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import catalog_and_data, query
+
+pytestmark = pytest.mark.cluster
+
+
+def backups_taken(project) -> list:
+    folder = project.tmp / "backups" / "target"
+    return sorted(folder.glob("*")) if folder.exists() else []
+
+
+def test_an_index_build_and_a_data_check_are_refused_on_every_run(project):
+    done = project.deploy()
+    assert done.code == 0, done.output
+    query(
+        project.target_db,
+        "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
+        "FROM generate_series(1, 20000) g",
+    )
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("005_index.sql", "CREATE INDEX users_display_idx ON users (display_name);\n")
+    project.write_migration(
+        "006_check.sql", "ALTER TABLE users ADD CONSTRAINT users_name_n CHECK (display_name <> repeat('n', 70));\n"
+    )
+    for attempt in (1, 2, 3):
+        done = project.deploy(RISK_TABLE_MB="1")
+        assert done.code != 0, (attempt, done.output)
+        assert "2 table lock(s) measured, 2 high" in done.output, (attempt, done.output[-3000:])
+        assert "violate it" in done.output and "006_check.sql line 1" in done.output, (attempt, done.output)
+        assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups, attempt
+    dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
+    assert "SHARE + index build of users (" in dry.output, dry.output
+    assert 'of ""' not in dry.output, dry.output

@@ -70,9 +70,25 @@ class Risk:
 
 
 def accepted(sql: str) -> bool:
-    """Whether a file accepts its risks: a line that is exactly the directive (case and spaces aside)."""
+    """Whether a file accepts its risks: a comment line that is exactly the directive (case and spaces
+    aside), outside any statement (PostgreSQL's scanner says it is a comment, not part of a string)."""
+    from pglast import parser
+
     wanted = " ".join(ACCEPT.lower().split())
-    return any(" ".join(line.lower().split()) == wanted for line in sql.splitlines())
+    data = sql.encode()
+    try:
+        tokens = parser.scan(sql)
+    except parser.ParseError:
+        return False
+    for token in tokens:
+        if token.name != "SQL_COMMENT":
+            continue
+        text = data[token.start : token.end + 1].decode()
+        line_start = data.rfind(b"\n", 0, token.start) + 1
+        alone = not data[line_start : token.start].strip()
+        if alone and " ".join(text.lower().split()) == wanted:
+            return True
+    return False
 
 
 def quote(name: str) -> str:

@@ -76,3 +76,10 @@ def test_accept_risk_is_a_line_of_its_own():
 def test_a_quoted_name_parses_back_to_itself(name):
     (risk,) = risks(f"ALTER TABLE {quote('s')}.{quote(name)} ALTER COLUMN a TYPE bigint")
     assert risk.table == f"s.{quote(name)}"
+
+
+def test_accept_risk_inside_a_string_literal_does_not_accept():
+    """Tester item 10: only a comment line outside any statement accepts (PostgreSQL's scanner decides)."""
+    assert not accepted("ALTER TABLE m ALTER a TYPE bigint;\nCOMMENT ON TABLE m IS '\n-- pgconverge: accept-risk\n';\n")
+    assert not accepted("SELECT $$\n-- pgconverge: accept-risk\n$$;\n")
+    assert accepted("SELECT 'é';\n  -- pgconverge: accept-risk\nALTER TABLE m ALTER a TYPE bigint;\n")

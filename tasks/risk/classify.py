@@ -75,7 +75,6 @@ def accepted(sql: str) -> bool:
     from pglast import parser
 
     wanted = " ".join(ACCEPT.lower().split())
-    data = sql.encode()
     try:
         tokens = parser.scan(sql)
     except parser.ParseError:
@@ -83,9 +82,9 @@ def accepted(sql: str) -> bool:
     for token in tokens:
         if token.name != "SQL_COMMENT":
             continue
-        text = data[token.start : token.end + 1].decode()
-        line_start = data.rfind(b"\n", 0, token.start) + 1
-        alone = not data[line_start : token.start].strip()
+        text = sql[token.start : token.end + 1]  # pglast's offsets are characters, the end inclusive
+        line_start = max(sql.rfind("\n", 0, token.start), sql.rfind("\r", 0, token.start)) + 1
+        alone = not sql[line_start : token.start].strip()
         if alone and " ".join(text.lower().split()) == wanted:
             return True
     return False

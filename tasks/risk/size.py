@@ -3,7 +3,8 @@ The target's facts about the tables pending statements touch (read-only, in the 
 size with indexes and TOAST (``pg_total_relation_size``), estimated rows (``reltuples``), write
 activity (``pg_stat_user_tables``' inserts, updates and deletes over the time its counters cover)
 and the sessions holding a lock on it now. A table the target does not have (created in this run)
-has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``). The SQL is built here, the parsing is pure; :func:`tasks.facts.read` runs it.
+has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``). The SQL is
+built here, the parsing is pure; :func:`tasks.facts.read` runs it.
 """
 
 from __future__ import annotations

@@ -150,12 +150,20 @@ def _constraint(file: str, line: int, table: str, constraint: dict, text: str, i
     return None
 
 
+SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
+REWRITING = {"AT_AlterColumnType", "AT_SetLogged", "AT_SetUnLogged", "AT_SetAccessMethod"}
+
+
 def _volatile_default(column: dict) -> bool:
     """ADD COLUMN with a default that is a function call (PostgreSQL 11+ rewrites only for a volatile one;
-    the proof's relfilenode tells for sure) or a generated STORED column."""
+    the proof's relfilenode tells for sure), a serial or identity column (filled from a sequence) or a
+    generated STORED column."""
+    type_names = _names(column.get("typeName", {}).get("names"))
+    if type_names and type_names[-1].lower() in SERIAL:
+        return True
     for item in column.get("constraints", []):
         constraint = item.get("Constraint", {})
-        if constraint.get("contype") == "CONSTR_GENERATED":
+        if constraint.get("contype") in ("CONSTR_GENERATED", "CONSTR_IDENTITY"):
             return True
         if constraint.get("contype") == "CONSTR_DEFAULT" and "FuncCall" in constraint.get("raw_expr", {}):
             return True
@@ -176,7 +184,7 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
             level = SHARE_ROW_EXCLUSIVE
         lock = _stronger(lock, level)
         if (
-            subtype == "AT_AlterColumnType"
+            subtype in REWRITING
             or subtype == "AT_AddColumn"
             and _volatile_default(cmd.get("def", {}).get("ColumnDef", {}))
         ):

@@ -83,3 +83,19 @@ def test_accept_risk_inside_a_string_literal_does_not_accept():
     assert not accepted("ALTER TABLE m ALTER a TYPE bigint;\nCOMMENT ON TABLE m IS '\n-- pgconverge: accept-risk\n';\n")
     assert not accepted("SELECT $$\n-- pgconverge: accept-risk\n$$;\n")
     assert accepted("SELECT 'é';\n  -- pgconverge: accept-risk\nALTER TABLE m ALTER a TYPE bigint;\n")
+
+
+def test_statements_that_rewrite_without_a_type_change_are_rewrites_before_any_proof():
+    """Tester item 2: the first --dry (parse tree only) said 'rewrite no' where the real run (the proof's
+    relfilenode) refused: SET UNLOGGED/LOGGED, SET ACCESS METHOD, ADD COLUMN serial or identity."""
+    for sql in (
+        "ALTER TABLE m SET UNLOGGED",
+        "ALTER TABLE m SET LOGGED",
+        "ALTER TABLE m ADD COLUMN s serial",
+        "ALTER TABLE m ADD COLUMN s bigserial",
+        "ALTER TABLE m ADD COLUMN s bigint GENERATED ALWAYS AS IDENTITY",
+    ):
+        (risk,) = risks(sql)
+        assert (risk.table, risk.lock, risk.rewrite) == ("m", "ACCESS EXCLUSIVE", True), sql
+    (plain,) = risks("ALTER TABLE m ADD COLUMN s bigint DEFAULT 0")
+    assert not plain.rewrite

@@ -11,7 +11,7 @@ The lock level here is PostgreSQL's documented one for the command; the proof ob
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ACCEPT = "-- pgconverge: accept-risk"
 
@@ -253,21 +253,35 @@ def parsed(migration) -> tuple:
 
 def file_risks(migration) -> list[Risk]:
     """Every statement's risks of one migration file, marked accepted when the file says so."""
+    from tasks.migrations.privileges import DEFAULT, search_path_of
+
     ok = accepted(migration.sql)
     found = []
+    schema = DEFAULT  # the file's own SET search_path: where its unqualified names are looked up
     for statement in parsed(migration):
+        schema = search_path_of({statement.kind: statement.node}, schema)
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
+            check = risk.check
+            if check is not None and check.references:
+                check = replace(check, references=in_schema(check.references, schema))
             found.append(
                 Risk(
                     risk.file,
                     risk.line,
-                    risk.table,
+                    in_schema(risk.table, schema),
                     risk.lock,
                     risk.rewrite,
                     risk.index_build,
                     risk.validation,
-                    risk.check,
+                    check,
                     ok,
                 )
             )
     return found
+
+
+def in_schema(table: str, schema: str) -> str:
+    """An unqualified name (as :func:`table_name` writes it) in the schema the file's search_path names."""
+    if not schema or not re.fullmatch(r'[a-z_][a-z0-9_$]*|"(?:[^"]|"")*"', table):
+        return table  # qualified already (or nameless)
+    return f"{quote(schema)}.{table}"

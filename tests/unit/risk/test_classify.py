@@ -99,3 +99,27 @@ def test_statements_that_rewrite_without_a_type_change_are_rewrites_before_any_p
         assert (risk.table, risk.lock, risk.rewrite) == ("m", "ACCESS EXCLUSIVE", True), sql
     (plain,) = risks("ALTER TABLE m ADD COLUMN s bigint DEFAULT 0")
     assert not plain.rewrite
+
+
+def test_the_files_search_path_names_the_schema_of_unqualified_tables():
+    """Tester item 5: 'SET search_path = app; ALTER TABLE sq ...' was looked up as public's sq (not
+    there: 'made in this run, no risk')."""
+    from tasks.risk.classify import file_risks
+
+    sql = (
+        "ALTER TABLE a ALTER COLUMN id TYPE bigint;\nSET search_path = app, public;\n"
+        "ALTER TABLE sq ALTER COLUMN id TYPE bigint;\n"
+        'ALTER TABLE "Odd.Name" ADD CONSTRAINT f FOREIGN KEY (p) REFERENCES parent (id);\n'
+        "ALTER TABLE other.t ALTER COLUMN id TYPE bigint;\nRESET search_path;\nCREATE INDEX i ON b (x);\n"
+    )
+    found = file_risks(_migration(sql))
+    assert [(r.line, r.table) for r in found] == [
+        (1, "a"), (3, "app.sq"), (4, 'app."Odd.Name"'), (5, "other.t"), (7, "b")
+    ]
+    assert found[2].check is not None and found[2].check.references == "app.parent"
+
+
+def _migration(sql: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(filename="f.sql", sql=sql, statements=split_statements(sql))

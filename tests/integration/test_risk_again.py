@@ -40,3 +40,19 @@ def test_an_index_build_and_a_data_check_are_refused_on_every_run(project):
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
     assert "SHARE + index build of users (" in dry.output, dry.output
     assert 'of ""' not in dry.output, dry.output
+
+
+def test_the_files_search_path_names_the_table_the_gate_sizes(project):
+    """Tester item 5: an unqualified name after the file's own SET search_path is the table in that
+    schema, not 'made in this run, no risk'."""
+    project.write_migration("005_app.sql", "CREATE SCHEMA app;\nCREATE TABLE app.sq (id int, pad text);\n")
+    done = project.deploy()
+    assert done.code == 0, done.output
+    query(project.target_db, "INSERT INTO app.sq SELECT g, repeat('p', 60) FROM generate_series(1, 30000) g")
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("006_check.sql", "SET search_path = app;\nALTER TABLE sq ADD CONSTRAINT small CHECK (id < 100);\n")
+    for attempt in (1, 2):
+        done = project.deploy(RISK_TABLE_MB="1000")
+        assert done.code != 0 and "006_check.sql line 2" in done.output, (attempt, done.output)
+        assert "29901 row(s) violate it" in done.output, (attempt, done.output)
+        assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups, attempt

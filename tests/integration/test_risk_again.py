@@ -50,7 +50,8 @@ def test_the_files_search_path_names_the_table_the_gate_sizes(project):
     assert done.code == 0, done.output
     query(project.target_db, "INSERT INTO app.sq SELECT g, repeat('p', 60) FROM generate_series(1, 30000) g")
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
-    project.write_migration("006_check.sql", "SET search_path = app;\nALTER TABLE sq ADD CONSTRAINT small CHECK (id < 100);\n")
+    check = "SET search_path = app;\nALTER TABLE sq ADD CONSTRAINT small CHECK (id < 100);\n"
+    project.write_migration("006_check.sql", check)
     for attempt in (1, 2):
         done = project.deploy(RISK_TABLE_MB="1000")
         assert done.code != 0 and "006_check.sql line 2" in done.output, (attempt, done.output)

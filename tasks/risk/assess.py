@@ -48,7 +48,10 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
             if (line, bare(table)) not in named and (
                 rewrite or lock in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
             ):
-                merged.append(Risk(migration.filename, line, table, lock, rewrite=rewrite, accepted=ok))
+                # a SHARE lock held on an existing table by a statement that names no index build (DO, EXECUTE,
+                # a function): a non-concurrent index build or a scan that blocks the table's writes
+                build = lock == "SHARE"
+                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok))
     return sorted(merged, key=lambda r: r.line)
 
 

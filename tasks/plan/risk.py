@@ -40,7 +40,7 @@ def data_problems(service: str, pending: list[Migration], risks: list[Risk],
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
         if count:
-            message = datacheck.Failure(risk, count, example).message
+            message = datacheck.Failure(risk, count, example, by_ctid=not table.key).message
             problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
     return problems, notes
 

@@ -33,6 +33,7 @@ class Failure:
     risk: Risk
     count: int
     example: str
+    by_ctid: bool = False  # the table has no primary key: the example is where the row is (its ctid)
 
     @property
     def message(self) -> str:
@@ -45,7 +46,7 @@ class Failure:
             f"{check.references}: {self.count} row(s) have no parent",
         }
         kind = check.kind
-        example = "value" if kind == "unique" else "key"
+        example = "value" if kind == "unique" else "row at ctid" if self.by_ctid else "key"
         return (
             f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
             f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "

@@ -217,6 +217,17 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     """What one statement does to the tables it names (none for a statement that takes no table lock)."""
     if kind == "AlterTableStmt" and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
         return _alter_table(file, line, node, text)
+    if kind == "ClusterStmt" and node.get("relation"):
+        return [Risk(file, line, table_name(node["relation"]), ACCESS_EXCLUSIVE, rewrite=True)]
+    if kind == "VacuumStmt" and any(
+        option.get("DefElem", {}).get("defname") == "full" and "arg" not in option["DefElem"]
+        for option in node.get("options", [])
+    ):  # VACUUM FULL: a new copy of each table under ACCESS EXCLUSIVE (a no-transaction file's statement)
+        return [
+            Risk(file, line, table_name(rel["VacuumRelation"]["relation"]), ACCESS_EXCLUSIVE, rewrite=True)
+            for rel in node.get("rels", [])
+            if rel.get("VacuumRelation", {}).get("relation")
+        ]
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))

@@ -123,3 +123,14 @@ def _migration(sql: str):
     from types import SimpleNamespace
 
     return SimpleNamespace(filename="f.sql", sql=sql, statements=split_statements(sql))
+
+
+def test_vacuum_full_and_cluster_rewrite_the_table():
+    """Tester item 3: a no-transaction file's VACUUM FULL or CLUSTER was invisible to the gate."""
+    found = risks("VACUUM FULL bigt;\nVACUUM (FULL, ANALYZE) a, b;\nCLUSTER c USING i;\nVACUUM d;\nVACUUM ANALYZE e")
+    assert [(r.line, r.table, r.lock, r.rewrite) for r in found] == [
+        (1, "bigt", "ACCESS EXCLUSIVE", True),
+        (2, "a", "ACCESS EXCLUSIVE", True),
+        (2, "b", "ACCESS EXCLUSIVE", True),
+        (3, "c", "ACCESS EXCLUSIVE", True),
+    ]

@@ -58,3 +58,16 @@ def test_the_files_search_path_names_the_table_the_gate_sizes(project):
         assert done.code != 0 and "006_check.sql line 2" in done.output, (attempt, done.output)
         assert "29901 row(s) violate it" in done.output, (attempt, done.output)
         assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups, attempt
+
+
+def test_vacuum_full_in_a_no_transaction_file_is_refused_on_a_large_table(project):
+    """Tester item 3: no-transaction files were invisible to the gate."""
+    done = project.deploy()
+    assert done.code == 0, done.output
+    query(project.target_db, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
+          "FROM generate_series(1, 20000) g")
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("005_vacuum.sql", "-- pgconverge:no-transaction\nVACUUM FULL users;\n")
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code != 0 and "005_vacuum.sql line 2 rewrites users" in done.output, done.output
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups

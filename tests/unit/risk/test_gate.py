@@ -54,3 +54,9 @@ def test_the_index_advice_is_what_a_no_transaction_file_accepts():
     (message,) = refusals([build], {"public.messages": size(150)}, 100, "high")
     safe = "CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
     assert safe in message
+
+
+def test_a_table_with_rows_but_stale_statistics_does_not_say_0_rows():
+    """Tester item 12: reltuples 0 (never analyzed since the load) showed '0 rows' for 150k rows."""
+    line = risk_line(REWRITE, size(150, rows=0), 100)
+    assert "~0 rows (statistics stale)" in line and " 0 rows" not in line.replace("~0 rows", "")

@@ -211,6 +211,15 @@ def _seconds(values: Mapping[str, str], key: str, default: float, unit: str = "a
     return seconds
 
 
+LOCK_RETRY_MAX_S = 3600.0  # an hour of retries: beyond, the app's lock is not a wait but an outage
+
+
+def _capped(value: float, key: str, most: float) -> float:
+    if value > most:
+        raise SettingsError(f"{key}: {value:g} is over {most:g}: set at most {key}={most:g}")
+    return value
+
+
 # PostgreSQL's time units for lock_timeout / statement_timeout (a bare number is milliseconds), and
 # their limit: an int of milliseconds (guc.c: INT_MAX ms, about 24.8 days).
 PG_TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "": 1}
@@ -312,7 +321,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),
         risk_table_mb=_seconds(values, "RISK_TABLE_MB", 100.0, "a size in megabytes"),
         risk_fail_on=_choice(values, "RISK_FAIL_ON", ("high", "never")),
-        lock_retry_s=_seconds(values, "LOCK_RETRY_S", 60.0),
+        lock_retry_s=_capped(_seconds(values, "LOCK_RETRY_S", 60.0), "LOCK_RETRY_S", LOCK_RETRY_MAX_S),
         verify_against_source=_bool(values, "VERIFY_AGAINST_SOURCE"),
         report_dir=_report_dir(values, cwd),
         pool_var=_config_var_name(values, "DB_POOL_VAR", "DB_POOL_MAX"),

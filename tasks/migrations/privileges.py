@@ -92,14 +92,14 @@ def file_needs(statements) -> list[tuple[str | None, str | None]]:
     default = DEFAULT  # a SET search_path in the file moves where unqualified names go
     for statement in statements:
         node = {statement.kind: statement.node}
-        default = _search_path_of(node, default)
+        default = search_path_of(node, default)
         schema, created = _statement_needs(node)
         if created or schema is not None:
             found.append((None if schema is None else (schema or default), created))
     return found
 
 
-def _search_path_of(node: dict, default: str) -> str:
+def search_path_of(node: dict, default: str) -> str:
     """The schema unqualified names go to after ``SET search_path TO a, b`` (its first entry)."""
     body = node.get("VariableSetStmt")
     if not body or body.get("name") != "search_path":

@@ -82,7 +82,10 @@ def with_lock_retries(
             if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or left <= 0 or conn.closed or conn.broken:
                 raise
             offset = getattr(exc, "offset", None)
-            statement = next((s for s in migration.statements if s.offset == offset), migration.statements[0])
+            from tasks.risk.classify import parsed  # a kept split has no parse trees: the relations need them
+
+            statements = parsed(migration)
+            statement = next((s for s in statements if s.offset == offset), statements[0])
             rows = holders(conn, relations(statement.node))
             wait = pause(attempt, left)
             attempt += 1

@@ -7,8 +7,12 @@ Read-only; a refusal stops the run before any backup or change.
 
 from __future__ import annotations
 
-from tasks.operations.common import converged, operation, refuse, show_plan
+from pyinfra import host
+
+from tasks.operations.common import converged, operation, planning, refuse, show_plan
 from tasks.plan import Planner
+
+SHOWN: set[int] = set()  # the plans whose risk lines the planning pass printed (not again when it runs)
 
 
 @operation()
@@ -33,7 +37,13 @@ def measured(plan: Planner):
     if not part.pending:
         converged(part.skipped or "no pending migration")
         return
-    show_plan([f"risk: {line}" for line in part.lines()])
+    lines = [f"risk: {line}" for line in part.lines()]
+    if planning():
+        show_plan(lines)
+        SHOWN.add(id(plan))
+    elif id(plan) not in SHOWN:  # with -y there is no planning pass: the lines are printed as it runs
+        for line in lines:
+            host.log(line)
     if part.refusal:
         yield from refuse(part.refusal.message)
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.risk import observe
-from tasks.risk.classify import Risk, accepted, file_risks
+from tasks.risk.classify import Risk, accepted, file_risks, parsed
 from tasks.risk.datacheck import written_before
 
 
@@ -48,7 +48,10 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
             if (line, bare(table)) not in named and (
                 rewrite or lock in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
             ):
-                merged.append(Risk(migration.filename, line, table, lock, rewrite=rewrite, accepted=ok))
+                # a SHARE lock held on an existing table by a statement that names no index build (DO, EXECUTE,
+                # a function): a non-concurrent index build or a scan that blocks the table's writes
+                build = lock == "SHARE"
+                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok))
     return sorted(merged, key=lambda r: r.line)
 
 
@@ -62,7 +65,7 @@ def assess(pending: list, state_dir: Path) -> list[Risk]:
 
 
 def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:
-    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in m.statements]
+    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in parsed(m)]
 
 
 def checkable(pending: list, risks: list[Risk]) -> list[Risk]:

@@ -11,7 +11,7 @@ The lock level here is PostgreSQL's documented one for the command; the proof ob
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ACCEPT = "-- pgconverge: accept-risk"
 
@@ -70,9 +70,24 @@ class Risk:
 
 
 def accepted(sql: str) -> bool:
-    """Whether a file accepts its risks: a line that is exactly the directive (case and spaces aside)."""
+    """Whether a file accepts its risks: a comment line that is exactly the directive (case and spaces
+    aside), outside any statement (PostgreSQL's scanner says it is a comment, not part of a string)."""
+    from pglast import parser
+
     wanted = " ".join(ACCEPT.lower().split())
-    return any(" ".join(line.lower().split()) == wanted for line in sql.splitlines())
+    try:
+        tokens = parser.scan(sql)
+    except parser.ParseError:
+        return False
+    for token in tokens:
+        if token.name != "SQL_COMMENT":
+            continue
+        text = sql[token.start : token.end + 1]  # pglast's offsets are characters, the end inclusive
+        line_start = max(sql.rfind("\n", 0, token.start), sql.rfind("\r", 0, token.start)) + 1
+        alone = not sql[line_start : token.start].strip()
+        if alone and " ".join(text.lower().split()) == wanted:
+            return True
+    return False
 
 
 def quote(name: str) -> str:
@@ -135,12 +150,20 @@ def _constraint(file: str, line: int, table: str, constraint: dict, text: str, i
     return None
 
 
+SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
+REWRITING = {"AT_AlterColumnType", "AT_SetLogged", "AT_SetUnLogged", "AT_SetAccessMethod"}
+
+
 def _volatile_default(column: dict) -> bool:
     """ADD COLUMN with a default that is a function call (PostgreSQL 11+ rewrites only for a volatile one;
-    the proof's relfilenode tells for sure) or a generated STORED column."""
+    the proof's relfilenode tells for sure), a serial or identity column (filled from a sequence) or a
+    generated STORED column."""
+    type_names = _names(column.get("typeName", {}).get("names"))
+    if type_names and type_names[-1].lower() in SERIAL:
+        return True
     for item in column.get("constraints", []):
         constraint = item.get("Constraint", {})
-        if constraint.get("contype") == "CONSTR_GENERATED":
+        if constraint.get("contype") in ("CONSTR_GENERATED", "CONSTR_IDENTITY"):
             return True
         if constraint.get("contype") == "CONSTR_DEFAULT" and "FuncCall" in constraint.get("raw_expr", {}):
             return True
@@ -161,7 +184,7 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
             level = SHARE_ROW_EXCLUSIVE
         lock = _stronger(lock, level)
         if (
-            subtype == "AT_AlterColumnType"
+            subtype in REWRITING
             or subtype == "AT_AddColumn"
             and _volatile_default(cmd.get("def", {}).get("ColumnDef", {}))
         ):
@@ -194,6 +217,17 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     """What one statement does to the tables it names (none for a statement that takes no table lock)."""
     if kind == "AlterTableStmt" and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
         return _alter_table(file, line, node, text)
+    if kind == "ClusterStmt" and node.get("relation"):
+        return [Risk(file, line, table_name(node["relation"]), ACCESS_EXCLUSIVE, rewrite=True)]
+    if kind == "VacuumStmt" and any(
+        option.get("DefElem", {}).get("defname") == "full" and "arg" not in option["DefElem"]
+        for option in node.get("options", [])
+    ):  # VACUUM FULL: a new copy of each table under ACCESS EXCLUSIVE (a no-transaction file's statement)
+        return [
+            Risk(file, line, table_name(rel["VacuumRelation"]["relation"]), ACCESS_EXCLUSIVE, rewrite=True)
+            for rel in node.get("rels", [])
+            if rel.get("VacuumRelation", {}).get("relation")
+        ]
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))
@@ -216,23 +250,49 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     return []
 
 
+def parsed(migration) -> tuple:
+    """The file's statements with their parse trees: a split kept from an earlier proof
+    (:mod:`tasks.migrations.parsed`) holds where each statement is, not its tree, so the file is parsed
+    again (without its tree, a statement names no table: the gate and the data checks would see nothing)."""
+    statements = tuple(migration.statements)
+    if all(s.node or not s.kind for s in statements):
+        return statements
+    from tasks.migrations.sqlsplit import split_statements
+
+    return tuple(split_statements(migration.sql))
+
+
 def file_risks(migration) -> list[Risk]:
     """Every statement's risks of one migration file, marked accepted when the file says so."""
+    from tasks.migrations.privileges import DEFAULT, search_path_of
+
     ok = accepted(migration.sql)
     found = []
-    for statement in migration.statements:
+    schema = DEFAULT  # the file's own SET search_path: where its unqualified names are looked up
+    for statement in parsed(migration):
+        schema = search_path_of({statement.kind: statement.node}, schema)
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
+            check = risk.check
+            if check is not None and check.references:
+                check = replace(check, references=in_schema(check.references, schema))
             found.append(
                 Risk(
                     risk.file,
                     risk.line,
-                    risk.table,
+                    in_schema(risk.table, schema),
                     risk.lock,
                     risk.rewrite,
                     risk.index_build,
                     risk.validation,
-                    risk.check,
+                    check,
                     ok,
                 )
             )
     return found
+
+
+def in_schema(table: str, schema: str) -> str:
+    """An unqualified name (as :func:`table_name` writes it) in the schema the file's search_path names."""
+    if not schema or not re.fullmatch(r'[a-z_][a-z0-9_$]*|"(?:[^"]|"")*"', table):
+        return table  # qualified already (or nameless)
+    return f"{quote(schema)}.{table}"

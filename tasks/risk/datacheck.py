@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from tasks.risk.classify import DataCheck, Risk, table_name
+from tasks.risk.classify import DataCheck, Risk
 from tasks.risk.size import TableSize
 
 CHECK_TIMEOUT = "30s"
@@ -33,6 +33,7 @@ class Failure:
     risk: Risk
     count: int
     example: str
+    by_ctid: bool = False  # the table has no primary key: the example is where the row is (its ctid)
 
     @property
     def message(self) -> str:
@@ -45,7 +46,7 @@ class Failure:
             f"{check.references}: {self.count} row(s) have no parent",
         }
         kind = check.kind
-        example = "value" if kind == "unique" else "key"
+        example = "value" if kind == "unique" else "row at ctid" if self.by_ctid else "key"
         return (
             f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
             f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "
@@ -54,15 +55,16 @@ class Failure:
 
 
 def written_before(statements: list[tuple[str, int, str, dict]]) -> dict[tuple[str, int], set[str] | None]:
-    """For each (file, line): the tables earlier pending statements write to (None: unknown, code ran)."""
+    """For each (file, line): the tables earlier pending statements write to (None: unknown: data was
+    written (a trigger may write any table) or code ran). An empty set: nothing earlier changes data."""
     seen: set[str] | None = set()
     before: dict[tuple[str, int], set[str] | None] = {}
     for file, line, kind, node in statements:
         before[(file, line)] = None if seen is None else set(seen)
         if kind in CODE and seen is not None and (kind != "SelectStmt" or "FuncCall" in repr(node)):
             seen = None
-        elif kind in WRITES and seen is not None and node.get("relation"):
-            seen.add(table_name(node["relation"]))
+        elif kind in WRITES and seen is not None:
+            seen = None  # a trigger fired by a write to any table may change any other's rows
     return before
 
 

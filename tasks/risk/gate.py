@@ -56,7 +56,7 @@ def what(risk: Risk) -> str:
 
 def how_to_go_on(risk: Risk) -> str:
     if risk.index_build:
-        safe = "use CREATE INDEX CONCURRENTLY in a file whose first line is -- pgconverge:no-transaction"
+        safe = "use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
     elif risk.validation:
         safe = "add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later file"
         if risk.validation == "NOT NULL":

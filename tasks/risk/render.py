@@ -23,7 +23,7 @@ def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
         return f"{head} (not in the target: made in this run, no risk)"
     facts = [
         human_bytes(size.bytes),
-        "empty" if size.empty else human_rows(size.rows),
+        "empty" if size.empty else "~0 rows (statistics stale)" if size.rows == 0 else human_rows(size.rows),
         f"~{size.writes_per_s:.0f} writes/s",
     ]
     if size.lockers:

@@ -3,7 +3,8 @@ The target's facts about the tables pending statements touch (read-only, in the 
 size with indexes and TOAST (``pg_total_relation_size``), estimated rows (``reltuples``), write
 activity (``pg_stat_user_tables``' inserts, updates and deletes over the time its counters cover)
 and the sessions holding a lock on it now. A table the target does not have (created in this run)
-has no row. The SQL is built here, the parsing is pure; :func:`tasks.facts.read` runs it.
+has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``). The SQL is
+built here, the parsing is pure; :func:`tasks.facts.read` runs it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from psycopg import sql
 
 SIZES_SQL = """
-SELECT t.name, c.oid::regclass::text, pg_total_relation_size(c.oid), c.reltuples::bigint,
+SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c.oid)),
+       coalesce(p.tuples, c.reltuples::bigint),
        coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0),
        extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time()))::bigint,
        (SELECT count(DISTINCT l.pid) FROM pg_locks l
@@ -22,10 +24,15 @@ SELECT t.name, c.oid::regclass::text, pg_total_relation_size(c.oid), c.reltuples
                    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                   WHERE i.indrelid = c.oid AND i.indisprimary), ''),
-       pg_relation_size(c.oid) = 0 AND coalesce(s.n_live_tup, 0) = 0
+       coalesce(p.heap, pg_relation_size(c.oid)) = 0 AND coalesce(p.live, s.n_live_tup, 0) = 0
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+  LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(r.relid))::bigint AS bytes,
+                            sum(pg_relation_size(r.relid))::bigint AS heap,
+                            sum(greatest(k.reltuples, 0))::bigint AS tuples, sum(coalesce(ps.n_live_tup, 0)) AS live
+                       FROM pg_partition_tree(c.oid) r JOIN pg_class k ON k.oid = r.relid
+                       LEFT JOIN pg_stat_user_tables ps ON ps.relid = r.relid) p ON c.relkind = 'p'
   JOIN pg_stat_database d ON d.datname = current_database()
 """
 

@@ -104,6 +104,7 @@ def test_defaults(tmp_path):
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "99999999999999999999999"}, "BACKUP_KEEP", "from 1 to 10000"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "\u00b2"}, "BACKUP_KEEP", "from 1 to 10000"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "\uff14"}, "BASELINE_VERSION", "whole number"),
+        ({"TARGET_DATABASE_URL": GOOD_TARGET, "LOCK_RETRY_S": "99999999999"}, "LOCK_RETRY_S", "set at most LOCK_RETRY_S=3600"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "MIGRATION_STATEMENT_TIMEOUT",
          "would mean no limit at all: set at least 1ms, or 0 for none"),
     ],

@@ -30,4 +30,22 @@ def test_earlier_writes_or_code_make_the_targets_rows_not_the_ones_met():
     )
     statements = [("f.sql", s.line, s.kind, s.node) for s in split_statements(sql)]
     before = written_before(statements)
-    assert before[("f.sql", 2)] == {"m"} and before[("f.sql", 4)] is None
+    assert before[("f.sql", 1)] == set() and before[("f.sql", 2)] is None and before[("f.sql", 4)] is None
+
+
+def test_a_write_to_another_table_may_change_any_rows():
+    """Tester item 8: an INSERT into another table fires a trigger that fixes bigt's rows: the check of
+    bigt was run (and refused) although the rows it read are not the ones the statement meets."""
+    sql = "INSERT INTO audit VALUES (1);\nALTER TABLE bigt ALTER k SET NOT NULL"
+    statements = [("f.sql", s.line, s.kind, s.node) for s in split_statements(sql)]
+    assert written_before(statements)[("f.sql", 2)] is None
+
+
+def test_a_table_without_a_primary_key_names_the_row_by_its_ctid():
+    """Tester item 12: 'e.g. key (0,2)' was a ctid read as a key."""
+    from tasks.risk.classify import DataCheck, Risk
+    from tasks.risk.datacheck import Failure
+
+    risk = Risk("005.sql", 1, "bigt", "ACCESS EXCLUSIVE", validation="NOT NULL", check=DataCheck("notnull", ("k",)))
+    assert "(e.g. row at ctid (0,2))" in Failure(risk, 3, "(0,2)", by_ctid=True).message
+    assert "(e.g. key (7))" in Failure(risk, 3, "(7)").message

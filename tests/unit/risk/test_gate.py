@@ -45,3 +45,18 @@ def test_ways_on_fit_the_statement():
 
 def test_human_bytes():
     assert [human_bytes(v) for v in (512, 8192, 5 * 1024 * 1024, 2.1 * GB)] == ["512 bytes", "8 kB", "5.0 MB", "2.1 GB"]
+
+
+def test_the_index_advice_is_what_a_no_transaction_file_accepts():
+    """Tester item 11: the advice said CREATE INDEX CONCURRENTLY, which a no-transaction file refuses
+    without IF NOT EXISTS (a retried file must not fail on the index it made)."""
+    build = Risk("005_index.sql", 1, "public.messages", "SHARE", index_build=True)
+    (message,) = refusals([build], {"public.messages": size(150)}, 100, "high")
+    safe = "CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
+    assert safe in message
+
+
+def test_a_table_with_rows_but_stale_statistics_does_not_say_0_rows():
+    """Tester item 12: reltuples 0 (never analyzed since the load) showed '0 rows' for 150k rows."""
+    line = risk_line(REWRITE, size(150, rows=0), 100)
+    assert "~0 rows (statistics stale)" in line and " 0 rows" not in line.replace("~0 rows", "")

@@ -1,0 +1,25 @@
+"""The parse tree's risks corrected by what the proof observed (pure: the observation is given)."""
+
+from types import SimpleNamespace
+
+from tasks.migrations.sqlsplit import split_statements
+from tasks.risk.assess import file_assessment
+from tasks.risk.observe import Seen
+
+
+def migration(sql: str) -> SimpleNamespace:
+    return SimpleNamespace(filename="f.sql", sql=sql, statements=split_statements(sql))
+
+
+def test_an_observed_share_lock_from_a_do_block_is_an_index_build():
+    """Tester item 4: CREATE INDEX inside a DO block / EXECUTE / a function: the parse tree names no
+    table, the proof saw SHARE on bigt; that was 'rewrite no, 0 high'."""
+    sql = "DO $$ BEGIN EXECUTE 'CREATE INDEX bigt_k_idx ON bigt (k)'; END $$;\n"
+    (risk,) = file_assessment(migration(sql), [Seen(1, {"bigt": "ShareLock"}, [])])
+    assert (risk.table, risk.lock, risk.index_build, risk.heavy) == ("bigt", "SHARE", True, True)
+
+
+def test_an_observed_weaker_lock_is_not_heavy():
+    sql = "DO $$ BEGIN EXECUTE 'ALTER TABLE bigt ADD COLUMN c int'; END $$;\n"
+    (risk,) = file_assessment(migration(sql), [Seen(1, {"bigt": "AccessExclusiveLock"}, [])])
+    assert (risk.lock, risk.heavy) == ("ACCESS EXCLUSIVE", False)

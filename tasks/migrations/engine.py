@@ -294,7 +294,8 @@ def connect(conninfo: str, search_path_of: str | None = None) -> psycopg.Connect
     target's, in the proof), so unqualified names resolve as they do on the target."""
     options = PINNED_OPTIONS + (" " + user_search_path(search_path_of) if search_path_of else "")
     try:
-        return psycopg.connect(conninfo, autocommit=True, options=options)
+        # no server-side prepared statements: every file ends with DEALLOCATE ALL (the session reset)
+        return psycopg.connect(conninfo, autocommit=True, options=options, prepare_threshold=None)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
         raise MigrationError(f"cannot connect: {first}") from None

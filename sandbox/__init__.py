@@ -121,8 +121,10 @@ def up(rows: int | None = None) -> dict:
         save_state(state)
         write_env(state)
     if state["clusters_dir"]:
-        say(f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
-             f"{SANDBOX} (python -m sandbox destroy removes both)")
+        say(
+            f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
+            f"{SANDBOX} (python -m sandbox destroy removes both)"
+        )
     say(f"wrote {_shown(ENV_FILE)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}
 
@@ -204,8 +206,13 @@ def _cluster_status(name: str, state: dict) -> dict:
         initialised = init_marker(name).exists()
     except PermissionError:
         owner = pwd.getpwuid(SANDBOX.stat().st_uid).pw_name
-        return {"initialized": None, "running": None, "port": None, "data_dir": str(cluster_data_dir(name)),
-                "line": f"{name}: unknown ({SANDBOX} belongs to {owner})"}
+        return {
+            "initialized": None,
+            "running": None,
+            "port": None,
+            "data_dir": str(cluster_data_dir(name)),
+            "line": f"{name}: unknown ({SANDBOX} belongs to {owner})",
+        }
     port = running["port"] if running else (state.get(name) or {}).get("port")
     if running:
         line = f"{name}: running on {HOST}:{port}"
@@ -213,8 +220,13 @@ def _cluster_status(name: str, state: dict) -> dict:
         line = f"{name}: stopped (port {port})"
     else:
         line = f"{name}: not initialised (run: python -m sandbox up)"
-    return {"initialized": initialised, "running": bool(running), "port": port,
-            "data_dir": str(cluster_data_dir(name)), "line": line}
+    return {
+        "initialized": initialised,
+        "running": bool(running),
+        "port": port,
+        "data_dir": str(cluster_data_dir(name)),
+        "line": line,
+    }
 
 
 def status() -> dict:

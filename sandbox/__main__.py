@@ -12,13 +12,17 @@ from sandbox.paths import DEFAULT_ROWS, SandboxError, last_line
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m sandbox",
-                                     description="Two local PostgreSQL clusters (source and Heroku-like target).")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description="Two local PostgreSQL clusters (source and Heroku-like target)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up", help="create/start both clusters, load the source, write .sandbox/env")
-    up_parser.add_argument("--rows", type=int, default=None,
-                           help="messages of sample data on the first load "
-                                f"(default $SANDBOX_ROWS or {DEFAULT_ROWS:,})")
+    up_parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"messages of sample data on the first load (default $SANDBOX_ROWS or {DEFAULT_ROWS:,})",
+    )
     sub.add_parser("down", help="stop both clusters (data kept)")
     sub.add_parser("status", help="show whether each cluster runs, and its port")
     sub.add_parser("reset-target", help="drop and recreate the empty target database")
@@ -28,8 +32,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    commands = {"up": lambda: up(args.rows), "down": down, "status": status,
-                "reset-target": reset_target, "destroy": destroy}
+    commands = {
+        "up": lambda: up(args.rows),
+        "down": down,
+        "status": status,
+        "reset-target": reset_target,
+        "destroy": destroy,
+    }
     try:
         commands[args.command]()
     except SandboxError as exc:

@@ -54,12 +54,17 @@ def find_bindir(major: int | None = None) -> str:
     """The folder of initdb/pg_ctl/postgres: of that major when given (the project's .tools/pgN,
     then the system's), else pg_config, then /usr/lib/postgresql/*, then PATH."""
     if major is not None:
-        for candidate in (TOOLS / f"pg{major}" / "bin", Path(f"/usr/lib/postgresql/{major}/bin"),
-                          Path(f"/usr/pgsql-{major}/bin")):
+        for candidate in (
+            TOOLS / f"pg{major}" / "bin",
+            Path(f"/usr/lib/postgresql/{major}/bin"),
+            Path(f"/usr/pgsql-{major}/bin"),
+        ):
             if has_initdb(candidate):
                 return str(candidate)
-        raise SandboxError(f"PostgreSQL {major} server binaries (initdb) not found: run make setup "
-                           f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})")
+        raise SandboxError(
+            f"PostgreSQL {major} server binaries (initdb) not found: run make setup "
+            f"(it unpacks PostgreSQL 16 and 17 into {TOOLS})"
+        )
     pg_config = shutil.which("pg_config")
     if pg_config:
         result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, env=clean_env(), check=False)

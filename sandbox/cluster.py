@@ -110,8 +110,17 @@ def _check_reachable(state: dict, name: str) -> None:
 
 def _initdb(state: dict, name: str) -> None:
     """initdb with C.UTF-8 (or no locale where C.UTF-8 is missing); removes a failed attempt."""
-    base = [tool(state, "initdb", name), "-D", str(cluster_data_dir(name)), "-U", SUPERUSER, "--auth-local=trust",
-            "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"]
+    base = [
+        tool(state, "initdb", name),
+        "-D",
+        str(cluster_data_dir(name)),
+        "-U",
+        SUPERUSER,
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "--encoding=UTF8",
+        "--no-sync",
+    ]
     for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
         shutil.rmtree(cluster_data_dir(name), ignore_errors=True)
         result = run_command(state, base + locale, what=f"{name}: initdb", server=True, check=False)
@@ -140,8 +149,12 @@ def _configure(state: dict, name: str) -> None:
 
 def _write_settings(state: dict, name: str, port: int) -> None:
     """pgconverge.conf: port, socket folder and the sandbox settings."""
-    settings = {**COMMON_SETTINGS, **CLUSTER_SETTINGS[name], "port": str(port),
-                "unix_socket_directories": f"'{cluster_socket_dir(name)}'"}
+    settings = {
+        **COMMON_SETTINGS,
+        **CLUSTER_SETTINGS[name],
+        "port": str(port),
+        "unix_socket_directories": f"'{cluster_socket_dir(name)}'",
+    }
     text = "".join(f"{key} = {value}\n" for key, value in settings.items())
     _write_cluster_file(state, cluster_data_dir(name) / CONF_INCLUDE, "# written by sandbox.py\n" + text)
 
@@ -152,9 +165,27 @@ def _make_certificate(state: dict, name: str) -> None:
     if not openssl:
         raise SandboxError("openssl not found; install it: apt-get install openssl")
     data = cluster_data_dir(name)
-    run_command(state, [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                 "-subj", "/CN=localhost", "-keyout", str(data / "server.key"),
-                 "-out", str(data / "server.crt")], what=f"{name}: openssl", cwd=data)
+    run_command(
+        state,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(data / "server.key"),
+            "-out",
+            str(data / "server.crt"),
+        ],
+        what=f"{name}: openssl",
+        cwd=data,
+    )
     os.chmod(data / "server.key", 0o600)
     os.chmod(data / "server.crt", 0o644)
     chown_to_server(state, data / "server.key", data / "server.crt")
@@ -202,8 +233,18 @@ def _start(state: dict, name: str) -> None:
     port = _choose_port(state, name)
     _prepare_dirs(state, name)
     _write_settings(state, name, port)
-    cmd = [tool(state, "pg_ctl", name), "start", "-D", str(cluster_data_dir(name)), "-l", str(log_file(name)),
-           "-w", "-t", "60", "-s"]
+    cmd = [
+        tool(state, "pg_ctl", name),
+        "start",
+        "-D",
+        str(cluster_data_dir(name)),
+        "-l",
+        str(log_file(name)),
+        "-w",
+        "-t",
+        "60",
+        "-s",
+    ]
     result = run_command(state, cmd, what=f"{name}: pg_ctl start", server=True, check=False)
     if result.returncode != 0 or not running_cluster(name):
         raise SandboxError(
@@ -236,8 +277,10 @@ def ensure_cluster(state: dict, name: str) -> None:
     check_owner(name)
     version = cluster_data_dir(name) / "PG_VERSION"
     if version.exists() and init_marker(name).exists() and version.read_text().strip() != str(_major(state, name)):
-        say(f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: "
-            "a new cluster (its data was throw-away)")
+        say(
+            f"{name}: PostgreSQL {version.read_text().strip()} → {_major(state, name)}: "
+            "a new cluster (its data was throw-away)"
+        )
         stop_cluster(state, name)
         init_marker(name).unlink()
     if not init_marker(name).exists() or not version.exists():

@@ -64,8 +64,11 @@ def _ensure_role(conn, role: str, password: str, attributes: str) -> None:
 
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     verb = "ALTER" if exists else "CREATE"
-    conn.execute(sql.SQL("{} ROLE {} WITH {} PASSWORD {}").format(
-        sql.SQL(verb), sql.Identifier(role), sql.SQL(attributes), sql.Literal(_scram(conn, role, password))))
+    conn.execute(
+        sql.SQL("{} ROLE {} WITH {} PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(role), sql.SQL(attributes), sql.Literal(_scram(conn, role, password))
+        )
+    )
 
 
 def _database_exists(conn, dbname: str) -> bool:
@@ -76,8 +79,10 @@ def drop_database(conn, dbname: str) -> None:
     """Drop ``dbname`` after ending its other connections."""
     from psycopg import sql
 
-    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                 " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (dbname,),
+    )
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
@@ -112,7 +117,8 @@ def load_seed(conninfo: str) -> dict:
                 columns = next(csv.reader(handle))
                 handle.seek(0)
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
                 with cur.copy(statement) as copy:
                     copy.write(handle.read())
             counts[table] = cur.rowcount
@@ -125,9 +131,11 @@ def advance_sequences(conninfo: str) -> None:
 
     with psycopg.connect(conninfo) as conn:
         for table in ("users", "rooms", "messages"):
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                         f" coalesce((SELECT max(id) FROM {table}), 1),"
-                         f" (SELECT max(id) IS NOT NULL FROM {table}))")
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" coalesce((SELECT max(id) FROM {table}), 1),"
+                f" (SELECT max(id) IS NOT NULL FROM {table}))"
+            )
 
 
 def _rows_wanted(rows: int | None) -> int:
@@ -204,11 +212,16 @@ def ensure_target_db(state: dict, cluster: str = "target") -> None:
     from psycopg import sql
 
     with connect_admin(cluster, "postgres") as conn:
-        _ensure_role(conn, TARGET_OWNER, state[cluster]["password"],
-                     "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
+        _ensure_role(
+            conn,
+            TARGET_OWNER,
+            state[cluster]["password"],
+            "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+        )
         if not _database_exists(conn, TARGET_DB):
             create_target_db(conn, cluster)
             say(f"{cluster}: created database {TARGET_DB} owned by {TARGET_OWNER}")
         else:
-            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                sql.Identifier(TARGET_DB), sql.Identifier(TARGET_OWNER)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(TARGET_DB), sql.Identifier(TARGET_OWNER))
+            )

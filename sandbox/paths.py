@@ -137,8 +137,12 @@ def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
     chosen = SANDBOX
     if saved and (Path(saved) / "source").exists():
         chosen = Path(saved)
-    elif (os_user and is_root() and not any((SANDBOX / name / "data").exists() for name in CLUSTERS)
-          and not _server_can_reach(os_user, SANDBOX)):
+    elif (
+        os_user
+        and is_root()
+        and not any((SANDBOX / name / "data").exists() for name in CLUSTERS)
+        and not _server_can_reach(os_user, SANDBOX)
+    ):
         chosen = _fallback_root()
         chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
         if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
@@ -248,12 +252,20 @@ def _as_server(state: dict, cmd: list[str]) -> list[str]:
     raise SandboxError("running as root needs runuser or setpriv (apt-get install util-linux)")
 
 
-def run_command(state: dict, cmd: list[str], *, what: str, server: bool = False, cwd: Path | None = None,
-         check: bool = True) -> subprocess.CompletedProcess:
+def run_command(
+    state: dict, cmd: list[str], *, what: str, server: bool = False, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run ``cmd`` (as the server user when ``server``); on failure raise with stderr's last line."""
     full = _as_server(state, cmd) if server else cmd
-    result = subprocess.run(full, capture_output=True, text=True, cwd=cwd or cluster_dir("."),
-                            env=clean_env(), stdin=subprocess.DEVNULL, check=False)
+    result = subprocess.run(
+        full,
+        capture_output=True,
+        text=True,
+        cwd=cwd or cluster_dir("."),
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if check and result.returncode != 0:
         raise SandboxError(f"{what} failed: {last_line(result.stderr or result.stdout)}")
     return result

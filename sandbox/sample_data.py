@@ -39,6 +39,8 @@ BODY_POOL_SIZE = 4_096
 MESSAGE_BATCH = 250_000
 PROGRESS_FROM = 100_000  # print per-table progress from this many messages on
 
+# Word lists: one line of words, not one word a line.
+# fmt: off
 FIRST_NAMES = (
     "Ada", "Alan", "Amara", "Ana", "Ben", "Chen", "Chloé", "Dara", "Diego", "Elif", "Emma",
     "Farah", "Grace", "Hana", "Ines", "Ivan", "Jonas", "Jun", "Kofi", "Lea", "Leo", "Lina",
@@ -73,6 +75,7 @@ WORDS = (
     "room", "chat", "team", "project", "ticket", "issue", "branch", "commit", "migration",
     "café", "naïve", "déjà", "vu", "über", "señor", "smörgåsbord",
 )
+# fmt: on
 EMOJI = ("🙂", "😂", "👍", "🎉", "🚀", "☕", "🤔", "❤️")
 
 
@@ -143,14 +146,14 @@ def _insert_users(cur: psycopg.Cursor, q: _Sql, count: int, u0: int) -> int:
         f"""
         INSERT INTO users (id, email, display_name, is_system, created_at, updated_at)
         SELECT %(u0)s + i,
-               CASE WHEN {q.pick('i', 3, 20)} = 0 THEN initcap(n.first) ELSE lower(n.first) END
+               CASE WHEN {q.pick("i", 3, 20)} = 0 THEN initcap(n.first) ELSE lower(n.first) END
                    || '.' || lower(n.last) || (%(u0)s + i)
-                   || '@' || (ARRAY['example.com', 'example.org', 'example.net'])[1 + {q.pick('i', 4, 3)}],
+                   || '@' || (ARRAY['example.com', 'example.org', 'example.net'])[1 + {q.pick("i", 4, 3)}],
                n.first || ' ' || n.last,
                false, t.ts, t.ts
         FROM generate_series(1, %(count)s::bigint) AS i
-        CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + {q.pick('i', 1, len(FIRST_NAMES))}] AS first,
-                                   (%(last)s::text[])[1 + {q.pick('i', 2, len(LAST_NAMES))}] AS last) AS n
+        CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + {q.pick("i", 1, len(FIRST_NAMES))}] AS first,
+                                   (%(last)s::text[])[1 + {q.pick("i", 2, len(LAST_NAMES))}] AS last) AS n
         CROSS JOIN LATERAL (SELECT timestamptz '2023-01-01 00:00:00+00'
                                    + make_interval(secs => i * (31536000.0 / %(count)s))) AS t(ts)
         """,
@@ -167,17 +170,16 @@ def _insert_rooms(cur: psycopg.Cursor, q: _Sql, count: int, r0: int, u0: int, us
         SELECT %(r0)s + j,
                n.adj || '-' || n.noun || '-' || (%(r0)s + j),
                initcap(n.adj || ' ' || n.noun),
-               {q.pick('j', 6, 5)} = 0,
-               %(u0)s + 1 + {q.pick('j', 7, '%(users)s')},
+               {q.pick("j", 6, 5)} = 0,
+               %(u0)s + 1 + {q.pick("j", 7, "%(users)s")},
                t.ts, t.ts
         FROM generate_series(1, %(count)s::bigint) AS j
-        CROSS JOIN LATERAL (SELECT (%(adj)s::text[])[1 + {q.pick('j', 8, len(ROOM_ADJECTIVES))}] AS adj,
-                                   (%(noun)s::text[])[1 + {q.pick('j', 9, len(ROOM_NOUNS))}] AS noun) AS n
+        CROSS JOIN LATERAL (SELECT (%(adj)s::text[])[1 + {q.pick("j", 8, len(ROOM_ADJECTIVES))}] AS adj,
+                                   (%(noun)s::text[])[1 + {q.pick("j", 9, len(ROOM_NOUNS))}] AS noun) AS n
         CROSS JOIN LATERAL (SELECT timestamptz '2023-06-01 00:00:00+00'
                                    + make_interval(secs => j * (15552000.0 / %(count)s))) AS t(ts)
         """,
-        {"r0": r0, "u0": u0, "users": users, "count": count,
-         "adj": list(ROOM_ADJECTIVES), "noun": list(ROOM_NOUNS)},
+        {"r0": r0, "u0": u0, "users": users, "count": count, "adj": list(ROOM_ADJECTIVES), "noun": list(ROOM_NOUNS)},
     )
     return cur.rowcount
 
@@ -189,16 +191,16 @@ def _insert_participants(cur: psycopg.Cursor, q: _Sql, r0: int, rooms: int, u0: 
         INSERT INTO room_participants (room_id, user_id, role, joined_at, last_read_at)
         SELECT %(r0)s + 1 + (p.start + k) %% %(rooms)s,
                %(u0)s + i,
-               CASE WHEN {q.pick('i * 8 + k', 12, 20)} = 0 THEN 'moderator' ELSE 'member' END,
+               CASE WHEN {q.pick("i * 8 + k", 12, 20)} = 0 THEN 'moderator' ELSE 'member' END,
                t.ts,
-               CASE WHEN {q.pick('i * 8 + k', 13, 10)} = 0 THEN NULL
-                    ELSE t.ts + make_interval(days => 1 + {q.pick('i * 8 + k', 14, 300)}::int) END
+               CASE WHEN {q.pick("i * 8 + k", 13, 10)} = 0 THEN NULL
+                    ELSE t.ts + make_interval(days => 1 + {q.pick("i * 8 + k", 14, 300)}::int) END
         FROM generate_series(1, %(users)s::bigint) AS i
-        CROSS JOIN LATERAL (SELECT least(1 + {q.pick('i', 10, 5)}, %(rooms)s) AS n,
-                                   {q.pick('i', 11, '%(rooms)s')} AS start) AS p
+        CROSS JOIN LATERAL (SELECT least(1 + {q.pick("i", 10, 5)}, %(rooms)s) AS n,
+                                   {q.pick("i", 11, "%(rooms)s")} AS start) AS p
         CROSS JOIN LATERAL generate_series(0, p.n - 1) AS k
         CROSS JOIN LATERAL (SELECT timestamptz '2024-01-01 00:00:00+00'
-                                   - make_interval(days => 1 + {q.pick('i * 8 + k', 15, 180)}::int)) AS t(ts)
+                                   - make_interval(days => 1 + {q.pick("i * 8 + k", 15, 180)}::int)) AS t(ts)
         """,
         {"r0": r0, "rooms": rooms, "u0": u0, "users": users},
     )
@@ -242,18 +244,19 @@ def _load_members(cur: psycopg.Cursor, r0: int) -> int:
     return scalar(cur)
 
 
-def _insert_messages(cur: psycopg.Cursor, q: _Sql, lo: int, hi: int, total: int, m0: int,
-                     members: int, pool: int) -> int:
+def _insert_messages(
+    cur: psycopg.Cursor, q: _Sql, lo: int, hi: int, total: int, m0: int, members: int, pool: int
+) -> int:
     """Messages m0+lo … m0+hi, by members of their room, spread over 2024 in id order."""
     cur.execute(
         f"""
         INSERT INTO messages (id, room_id, user_id, body, created_at, updated_at)
         SELECT %(m0)s + i, m.room_id,
-               CASE WHEN {q.pick('i', 21, 200)} = 0 THEN NULL ELSE m.user_id END,
+               CASE WHEN {q.pick("i", 21, 200)} = 0 THEN NULL ELSE m.user_id END,
                b.body, t.ts, t.ts
         FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
-        JOIN _sample_members AS m ON m.k = {q.pick('i', 20, '%(members)s')}
-        JOIN _sample_bodies AS b ON b.k = {q.pick('i', 22, '%(pool)s')}
+        JOIN _sample_members AS m ON m.k = {q.pick("i", 20, "%(members)s")}
+        JOIN _sample_bodies AS b ON b.k = {q.pick("i", 22, "%(pool)s")}
         CROSS JOIN LATERAL (SELECT timestamptz '2024-01-01 00:00:00+00'
                                    + make_interval(secs => i * (31536000.0 / %(total)s))) AS t(ts)
         """,
@@ -319,11 +322,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m sandbox.sample_data",
         description="Load deterministic sample data into the whynot source database.",
     )
-    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES,
-                        help=f"number of messages (default {DEFAULT_MESSAGES:,}; ~3,400,000 ≈ 1 GB)")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=DEFAULT_MESSAGES,
+        help=f"number of messages (default {DEFAULT_MESSAGES:,}; ~3,400,000 ≈ 1 GB)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed for the generated values (default 42)")
-    parser.add_argument("--conninfo", default=None,
-                        help="libpq conninfo or URL (default: $SOURCE_DATABASE_URL)")
+    parser.add_argument("--conninfo", default=None, help="libpq conninfo or URL (default: $SOURCE_DATABASE_URL)")
     return parser.parse_args(argv)
 
 
@@ -331,8 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     conninfo = args.conninfo or os.environ.get("SOURCE_DATABASE_URL")
     if not conninfo:
-        print("sample_data: error: no database: pass --conninfo or set SOURCE_DATABASE_URL"
-              " (e.g. set -a; . .sandbox/env; set +a)", file=sys.stderr)
+        print(
+            "sample_data: error: no database: pass --conninfo or set SOURCE_DATABASE_URL"
+            " (e.g. set -a; . .sandbox/env; set +a)",
+            file=sys.stderr,
+        )
         return 1
     try:
         counts = generate(conninfo, args.messages, args.seed, verbose=True)

@@ -39,9 +39,15 @@ class ServerInfo(DatabaseFact):
         num, version, max_conn, ssl, user, superuser, database, used, role_limit = rows[0]
         limits = [int(max_conn)] + ([int(role_limit)] if role_limit and int(role_limit) >= 0 else [])
         return {
-            "version_num": int(num), "version": version.split()[0], "max_connections": int(max_conn),
-            "ssl": ssl == "t", "user": user, "superuser": superuser == "t", "database": database,
-            "connections_used": int(used), "connection_limit": min(limits),
+            "version_num": int(num),
+            "version": version.split()[0],
+            "max_connections": int(max_conn),
+            "ssl": ssl == "t",
+            "user": user,
+            "superuser": superuser == "t",
+            "database": database,
+            "connections_used": int(used),
+            "connection_limit": min(limits),
         }
 
 
@@ -118,7 +124,8 @@ class Fingerprint(DatabaseFact):
         "pg_snapshot_xmax(pg_current_snapshot())::text, "
         "(SELECT count(*) " + history.USER_TABLES + "), "
         "(SELECT coalesce(string_agg(format('%s:%s', c.oid, c.relfilenode), ',' ORDER BY c.oid), '') "
-        + history.USER_TABLES + "), "
+        + history.USER_TABLES
+        + "), "
         "(SELECT coalesce(string_agg(format('%s.%s:%s', schemaname, sequencename, last_value), ',' ORDER BY 1), '') "
         "FROM pg_sequences)"
     )
@@ -147,4 +154,3 @@ class CopyState(DatabaseFact):
         from tasks.data import plan
 
         return plan.parse(plan.read(session.rows, sql))
-

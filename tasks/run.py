@@ -79,8 +79,11 @@ def refuse_same_database(target_label: str, source_service: str = "source", targ
     """Stop when the target is the source's database under another spelling (an alias, another host name)."""
     source, target = read_identity(source_service), read_identity(target_service)
     if source and target and same_database(source, target):
-        raise SettingsError(f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
-                            "point the target at another database; nothing was touched")
+        raise SettingsError(
+            f"{target_label}: reaches the same database as SOURCE_DATABASE_URL ({source.describe()}): "
+            "point the target at another database; nothing was touched"
+        )
+
 
 def make_private(settings: Settings, dry: bool) -> None:
     """Whatever this run writes is 0600/0700 (umask 077, for pg_dump too); the tool's own files
@@ -96,8 +99,11 @@ def make_private(settings: Settings, dry: bool) -> None:
     more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
     names = ", ".join(str(path) for path, _ in entries[:5]) + more
     verb = "would make" if dry else "made"
-    print(f"note: {verb} {len(entries)} of pgconverge's own file(s) and folder(s) readable by their owner only "
-          f"(files 0600, folders 0700): {names}", file=sys.stderr)
+    print(
+        f"note: {verb} {len(entries)} of pgconverge's own file(s) and folder(s) readable by their owner only "
+        f"(files 0600, folders 0700): {names}",
+        file=sys.stderr,
+    )
 
 
 def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ) -> None:
@@ -107,8 +113,10 @@ def refuse_dry_with_yes(argv: list[str], environ: Mapping[str, str] = os.environ
     yes = "-y" in argv or "--yes" in argv or yes_env
     if "--dry" in argv and yes:
         script = next((a for a in argv if a.endswith(".py") and os.path.basename(a) != "inventory.py"), "deploy.py")
-        raise SettingsError("--dry with -y (or PYINFRA_YES): pyinfra then skips change detection, so the dry run "
-                            f"would plan and check nothing; run pyinfra inventory.py {script} --dry without -y")
+        raise SettingsError(
+            "--dry with -y (or PYINFRA_YES): pyinfra then skips change detection, so the dry run "
+            f"would plan and check nothing; run pyinfra inventory.py {script} --dry without -y"
+        )
 
 
 def _caches(settings: Settings, dry: bool) -> None:
@@ -179,20 +187,25 @@ def refuse_shared_targets(runs: dict[str | None, Run]) -> None:
     refused, naming both (host, port and database name equal)."""
     names = [name for name in runs if name is not None]
     for index, first in enumerate(names):
-        for second in names[index + 1:]:
+        for second in names[index + 1 :]:
             if runs[first].target.same_database(runs[second].target):
-                raise SettingsError(f"environments {first} and {second} point at the same database "
-                                    f"({runs[first].settings.target_label}): give each environment its own target")
+                raise SettingsError(
+                    f"environments {first} and {second} point at the same database "
+                    f"({runs[first].settings.target_label}): give each environment its own target"
+                )
 
 
 def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tuple[str, str]) -> Run:
     private.trust_links_at(settings.report_dir, settings.state_dir, settings.backup_dir)  # the user's links
-    check_writable({"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir,
-                    "BACKUP_DIR": settings.backup_dir})
+    check_writable(
+        {"REPORT_DIR": settings.report_dir, "STATE_DIR": settings.state_dir, "BACKUP_DIR": settings.backup_dir}
+    )
     make_private(settings, dry)
     if settings.data_migration == "copy" and shutil.which("psql") is None:
-        raise SettingsError("DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
-                            "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched")
+        raise SettingsError(
+            "DATA_MIGRATION=copy streams the source's rows through psql, which is not installed: "
+            "install the PostgreSQL client (apt-get install postgresql-client); nothing was touched"
+        )
     migrations, seeds = _read_files(settings)
     heroku = None
     if settings.heroku_app:
@@ -208,8 +221,17 @@ def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tu
     source_service, target_service = names
     services[source_service] = settings.source.service_params()
     services[target_service] = target.service_params()
-    return Run(settings, migrations, seeds, None, target, heroku,  # type: ignore[arg-type]
-               dry=dry, source_service=source_service, target_service=target_service)
+    return Run(
+        settings,
+        migrations,
+        seeds,
+        None,  # type: ignore[arg-type]  # the service file is set once every environment is prepared
+        target,
+        heroku,
+        dry=dry,
+        source_service=source_service,
+        target_service=target_service,
+    )
 
 
 def get_run() -> Run:

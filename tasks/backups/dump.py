@@ -40,8 +40,11 @@ TABLES_FROM = """
    AND n.nspname NOT LIKE 'pg\\_%'
    AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')
 """
-ALL_TABLES = ("SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)"
-              + TABLES_FROM + " ORDER BY 4")
+ALL_TABLES = (
+    "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), format('%I.%I', n.nspname, c.relname)"
+    + TABLES_FROM
+    + " ORDER BY 4"
+)
 
 
 class BackupError(ActionableError, RuntimeError):
@@ -51,8 +54,16 @@ class BackupError(ActionableError, RuntimeError):
 def run_tool(command: list[str], what: str) -> subprocess.CompletedProcess:
     """Run a PostgreSQL client tool; its first error line becomes a :class:`BackupError`."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              stdin=subprocess.DEVNULL, env=child_env(), check=False)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            env=child_env(),
+            check=False,
+        )
     except FileNotFoundError:
         raise BackupError(f"{command[0]} is not installed: install the PostgreSQL client (postgresql-client)") from None
     if done.returncode != 0:
@@ -79,9 +90,16 @@ def _count_rows(conn: psycopg.Connection, tables: list[tuple]) -> dict[str, int]
 
 
 DUMP_LOCK_WAIT = "30s"  # pg_dump's wait for a table's lock: an exclusive holder fails the backup, never stalls it
-LOST = ("server closed the connection unexpectedly", "terminating connection", "could not receive data from server",
-        "connection to server", "the database system is shutting down", "the database system is starting up",
-        "no connection to the server", "SSL SYSCALL error")
+LOST = (
+    "server closed the connection unexpectedly",
+    "terminating connection",
+    "could not receive data from server",
+    "connection to server",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "no connection to the server",
+    "SSL SYSCALL error",
+)
 
 
 def dump_failure(label: str, first: str, error: str = "", folder: Path | None = None) -> str:
@@ -89,31 +107,43 @@ def dump_failure(label: str, first: str, error: str = "", folder: Path | None = 
     pg_dump's ``error`` text tells a lost connection or a full disk from a fault of the database)."""
     text = error or first
     if "could not obtain lock on relation" in text:
-        return (f"pg_dump of {label} failed: {first}: another session held a table exclusively for more than "
-                f"{DUMP_LOCK_WAIT} (a migration or a maintenance command: see pg_stat_activity): run again when it "
-                "is done; the partial backup was discarded")
+        return (
+            f"pg_dump of {label} failed: {first}: another session held a table exclusively for more than "
+            f"{DUMP_LOCK_WAIT} (a migration or a maintenance command: see pg_stat_activity): run again when it "
+            "is done; the partial backup was discarded"
+        )
     if "No space left on device" in text or "Disk quota exceeded" in text:
         place = f"the backup folder {folder}" if folder else "the backup folder"
-        return (f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
-                "BACKUP_DIR at a disk with room), then run again; the partial backup was discarded")
+        return (
+            f"pg_dump of {label} failed: {first}: the disk of {place} is full: free space there (or point "
+            "BACKUP_DIR at a disk with room), then run again; the partial backup was discarded"
+        )
     if "too many connections" in first or "connection slots are reserved" in first:
-        return (f"pg_dump of {label} failed: {first}: a verified backup needs two connections at once (one "
-                "holds the snapshot pg_dump reads, so its row counts are the dump's): allow the role two "
-                "(ALTER ROLE ... CONNECTION LIMIT 2) or close other sessions, then run again")
+        return (
+            f"pg_dump of {label} failed: {first}: a verified backup needs two connections at once (one "
+            "holds the snapshot pg_dump reads, so its row counts are the dump's): allow the role two "
+            "(ALTER ROLE ... CONNECTION LIMIT 2) or close other sessions, then run again"
+        )
     if any(sign in text for sign in LOST):
-        return (f"pg_dump of {label} failed: the connection to the server was lost during the dump (the server "
-                f"restarted, or ended the session): {first}: the partial backup was discarded; run again once "
-                "the server is up")
+        return (
+            f"pg_dump of {label} failed: the connection to the server was lost during the dump (the server "
+            f"restarted, or ended the session): {first}: the partial backup was discarded; run again once "
+            "the server is up"
+        )
     if "permission denied" in first:
-        return (f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
-                "GRANT SELECT on it to that role, or use the owner's URL, then run again")
+        return (
+            f"pg_dump of {label} failed: {first}: its role must read everything it backs up: "
+            "GRANT SELECT on it to that role, or use the owner's URL, then run again"
+        )
     return f"pg_dump of {label} failed: {first}: fix that, then run again"
 
 
-def _dump_with_progress(command: list[str], temporary: Path, log: Callable[[str], None],
-                        label: str = "the database") -> None:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL, env=child_env())
+def _dump_with_progress(
+    command: list[str], temporary: Path, log: Callable[[str], None], label: str = "the database"
+) -> None:
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=child_env()
+    )
     started = last = time.monotonic()
     while process.poll() is None:
         time.sleep(0.1)
@@ -172,9 +202,15 @@ def prepare_folder(folder: Path) -> None:
         raise BackupError(f"backup folder {folder} is not writable ({exc.strerror}): fix BACKUP_DIR") from None
 
 
-def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
-                log: Callable[[str], None], snapshot: str | None = None,
-                purpose: str | None = None) -> backups.Backup:
+def take_backup(
+    service: str,
+    folder: Path,
+    label: str,
+    fingerprint: str | None,
+    log: Callable[[str], None],
+    snapshot: str | None = None,
+    purpose: str | None = None,
+) -> backups.Backup:
     """
     Dump ``service`` into ``folder``, verify it, write its manifest, then give it its final name;
     return the verified backup. The folder's lock is held shared throughout (see :mod:`store`).
@@ -192,9 +228,15 @@ def take_backup(service: str, folder: Path, label: str, fingerprint: str | None,
         raise BackupError(str(exc)) from None
 
 
-def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | None,
-                   log: Callable[[str], None], snapshot: str | None = None,
-                   purpose: str | None = None) -> backups.Backup:
+def _dump_verified(
+    service: str,
+    folder: Path,
+    label: str,
+    fingerprint: str | None,
+    log: Callable[[str], None],
+    snapshot: str | None = None,
+    purpose: str | None = None,
+) -> backups.Backup:
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -216,8 +258,17 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
         final = backups.backup_path(folder, dbname)
         temporary = folder / f".tmp-{os.getpid()}-{final.name}"
         try:
-            command = [tools.binary("pg_dump"), "-Fc", "--snapshot", snapshot_id,
-                       f"--lock-wait-timeout={DUMP_LOCK_WAIT}", "-f", str(temporary), "-d", conninfo(service)]
+            command = [
+                tools.binary("pg_dump"),
+                "-Fc",
+                "--snapshot",
+                snapshot_id,
+                f"--lock-wait-timeout={DUMP_LOCK_WAIT}",
+                "-f",
+                str(temporary),
+                "-d",
+                conninfo(service),
+            ]
             _dump_with_progress(command, temporary, log, label)
             rows = _count_rows(conn, tables)
         except BaseException:
@@ -232,7 +283,8 @@ def _dump_verified(service: str, folder: Path, label: str, fingerprint: str | No
             missing = sorted(set(wanted) - set(listed))[:3]
             raise BackupError(
                 f"backup of {label} lists {len(listed)} table(s), the database has {len(tables)}"
-                + (f" (not in the dump: {', '.join(missing)})" if missing else "") + ": it was discarded; run again"
+                + (f" (not in the dump: {', '.join(missing)})" if missing else "")
+                + ": it was discarded; run again"
             )
         digest = backups.sha256_file(temporary)
         info = temporary.stat()

@@ -33,8 +33,14 @@ KIND = "empty"
 def holds_nothing(history: TargetHistory | Any) -> bool:
     """Whether ``history`` (the MigrationHistory fact) proves that a backup would hold nothing.
     Anything unread (a fact error, an older reader without ``leftovers``) means no."""
-    return (isinstance(history, TargetHistory) and not history.table_exists and not history.rows
-            and history.user_tables == 0 and history.other_objects == 0 and history.leftovers == 0)
+    return (
+        isinstance(history, TargetHistory)
+        and not history.table_exists
+        and not history.rows
+        and history.user_tables == 0
+        and history.other_objects == 0
+        and history.leftovers == 0
+    )
 
 
 def what_is_there(history: TargetHistory) -> str:
@@ -68,8 +74,9 @@ def manifest(state: dict[str, Any], label: str, fingerprint: str | None, started
     }
 
 
-def record(service: str, folder: Path, label: str, fingerprint: str | None,
-           log: Callable[[str], None]) -> store.Backup | None:
+def record(
+    service: str, folder: Path, label: str, fingerprint: str | None, log: Callable[[str], None]
+) -> store.Backup | None:
     """
     Write the manifest of ``service``'s empty state into ``folder`` (the folder's lock held shared,
     like a dump), after proving again, in the snapshot whose catalog it records, that the database

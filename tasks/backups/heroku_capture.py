@@ -22,8 +22,17 @@ def heroku_capture_recorded(app: str, service: str, folder: Path, log: Callable[
     captured = heroku_app.capture_backup(app, log)
     backup_id = captured.split()[0]
     path = backups.heroku_manifest_path(folder, app, backup_id)
-    backups.write_json(path, {"tool": backups.TOOL, "verified": True, "heroku_app": app, "backup_id": backup_id,
-                              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                              "counted": "just before pg:backups:capture", **state})
+    backups.write_json(
+        path,
+        {
+            "tool": backups.TOOL,
+            "verified": True,
+            "heroku_app": app,
+            "backup_id": backup_id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "counted": "just before pg:backups:capture",
+            **state,
+        },
+    )
     log(f"Heroku backup {captured}: what it holds is recorded in {path}")
     return captured, path

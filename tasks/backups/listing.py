@@ -54,8 +54,9 @@ def listing(backups: list[store.Backup], where: str) -> list[str]:
     """Lines naming each candidate, or saying there is none."""
     if not backups:
         return [f"no verified backup of this target in {where}"]
-    return [f"verified backups of this target in {where} (newest first):"] + \
-        [f"  {describe(b.path, b.manifest)}" for b in backups]
+    return [f"verified backups of this target in {where} (newest first):"] + [
+        f"  {describe(b.path, b.manifest)}" for b in backups
+    ]
 
 
 def find(backup: str, folder: Path) -> Path | None:

@@ -62,14 +62,19 @@ class Tidied:
         if self.refreshed:
             parts.append(f"re-verified {len(self.refreshed)} moved or copied backup(s) by sha256")
         for path, why, aside in self.set_aside:
-            parts.append(f"set aside {path.name} as {aside.name} ({why}): it is not deleted; "
-                         "look at it, then delete it yourself")
+            parts.append(
+                f"set aside {path.name} as {aside.name} ({why}): it is not deleted; look at it, then delete it yourself"
+            )
         for path in self.orphans:
-            parts.append(f"removed manifest {path.name}: its dump {path.with_suffix('.dump').name} is gone "
-                         "(deleted by hand, or a run was killed before naming it)")
+            parts.append(
+                f"removed manifest {path.name}: its dump {path.with_suffix('.dump').name} is gone "
+                "(deleted by hand, or a run was killed before naming it)"
+            )
         for path, why in self.unreadable:
-            parts.append(f"manifest {path.name} is unreadable ({why}): its dump is not counted as a backup and "
-                         "never deleted; fix or delete the manifest")
+            parts.append(
+                f"manifest {path.name} is unreadable ({why}): its dump is not counted as a backup and "
+                "never deleted; fix or delete the manifest"
+            )
         if self.postponed:
             parts.append("pruning left to the run still writing to this folder")
         return "; ".join(parts)
@@ -103,7 +108,8 @@ def writing(folder: Path, log: Callable[[str], None] | None = None, wait_s: floa
                     raise FolderLocked(
                         f"backup folder {folder} is still locked by another pgconverge run{holder} after "
                         f"{wait_s:.0f}s: wait for it to finish and re-run "
-                        f"(or remove a stale {Path(folder) / LOCK_NAME} if no such run exists)") from None
+                        f"(or remove a stale {Path(folder) / LOCK_NAME} if no such run exists)"
+                    ) from None
                 if not said and log:
                     log(f"waiting up to {wait_s:.0f}s for another pgconverge run{holder} that is pruning {folder}")
                 said = True
@@ -172,7 +178,7 @@ def tidy(folder: Path, dbname: str, keep: int, protect: Path | None = None, iden
         hashed = {b.path for b in found.reverified} | ({protect} if protect else set())
         verified = list(found.verified)
         while to_prune(Scan(verified=verified), keep, protect):
-            bad = _first_damaged(verified[-max(keep, 1):], hashed)
+            bad = _first_damaged(verified[-max(keep, 1) :], hashed)
             if bad is None:
                 break
             verified.remove(bad[0])
@@ -237,8 +243,12 @@ def remove_orphan_manifests(folder: Path, dbname: str, ident: str | None = None)
     removed = []
     for path in Path(folder).glob("*.json"):
         manifest = read_json(path)
-        if not (NAME.fullmatch(path.with_suffix(".dump").name) and manifest is not None and is_own_manifest(manifest)
-                and belongs(manifest, dbname, ident)):
+        if not (
+            NAME.fullmatch(path.with_suffix(".dump").name)
+            and manifest is not None
+            and is_own_manifest(manifest)
+            and belongs(manifest, dbname, ident)
+        ):
             continue
         if not path.with_suffix(".dump").exists():
             path.unlink(missing_ok=True)

@@ -64,18 +64,24 @@ class Outcome:
 def verified_manifest(dump: Path) -> dict[str, Any]:
     """The manifest of ``dump`` once its sha256 and size are checked; a BackupError saying why not."""
     manifest = store.read_manifest(dump)
-    if (manifest is not None and store.is_empty_backup(manifest)
-            and store.check_file(store.manifest_path(dump), manifest) is None):
+    if (
+        manifest is not None
+        and store.is_empty_backup(manifest)
+        and store.check_file(store.manifest_path(dump), manifest) is None
+    ):
         return manifest  # the manifest is the whole backup: read and well-formed is verified
     if manifest is None or not store.is_own_manifest(manifest):
-        raise BackupError(f"{dump} has no readable pgconverge manifest ({store.manifest_path(dump).name}): "
-                          "only verified backups restore; pick one that has its .json beside it")
+        raise BackupError(
+            f"{dump} has no readable pgconverge manifest ({store.manifest_path(dump).name}): "
+            "only verified backups restore; pick one that has its .json beside it"
+        )
     if not dump.is_file():
         raise BackupError(f"{dump} does not exist: pick a backup listed in {dump.parent}/")
     problem = store.check_file(dump, manifest)
     if problem:
-        raise BackupError(f"{dump} is not the file its manifest describes ({problem}): nothing was restored; "
-                          "pick another backup")
+        raise BackupError(
+            f"{dump} is not the file its manifest describes ({problem}): nothing was restored; pick another backup"
+        )
     if not isinstance(manifest.get("rows"), dict):
         raise BackupError(f"{store.manifest_path(dump)} lists no row counts: nothing was restored; pick another backup")
     return manifest
@@ -90,8 +96,11 @@ def plan_lines(manifest: dict[str, Any], current: dict[str, Any] | None) -> list
         lines = [f"replace every table's rows with the backup's: {len(rows)} table(s), {sum(rows.values()):,} row(s)"]
     if current is None or not manifest.get("catalog"):
         return lines + ["(the target's catalog was not compared with the backup's)"]
-    verbs = {"+": "drop (created after the backup)", "-": "restore (dropped since the backup)",
-             "~": "return to the backup's definition"}
+    verbs = {
+        "+": "drop (created after the backup)",
+        "-": "restore (dropped since the backup)",
+        "~": "return to the backup's definition",
+    }
     differences = catalog.differences(manifest["catalog"], current)
     for difference in differences:
         lines.append(f"{verbs[difference.sign]}: {difference.text[2:]}")
@@ -125,9 +134,11 @@ def script_head() -> str:
     restore is tried again, see :mod:`tasks.core.waits`), no statement_timeout nor idle timeout of the
     role's (the session idles while the undo backup is dumped), every table the role owns locked
     against writes (the undo backup and the replacement see the same rows)."""
-    return (f"\\set ON_ERROR_STOP 1\nBEGIN;\n{waits.SET_LOCK_TIMEOUT};\n{waits.NO_STATEMENT_TIMEOUT};\n"
-            "SET LOCAL idle_in_transaction_session_timeout = 0;\n"
-            f"{LOCK_OWNED_SQL}\n\\gexec\n")
+    return (
+        f"\\set ON_ERROR_STOP 1\nBEGIN;\n{waits.SET_LOCK_TIMEOUT};\n{waits.NO_STATEMENT_TIMEOUT};\n"
+        "SET LOCAL idle_in_transaction_session_timeout = 0;\n"
+        f"{LOCK_OWNED_SQL}\n\\gexec\n"
+    )
 
 
 def script_drop() -> str:
@@ -139,8 +150,9 @@ def script_tail(manifest: dict[str, Any]) -> str:
     """Read what was restored, print it, COMMIT only when it equals the manifest."""
     snapshot_sql = catalog.SNAPSHOT_SQL.strip().rstrip(";")
     want_catalog = manifest.get("catalog")
-    same_catalog = ("true" if want_catalog is None
-                    else f":'pgc_catalog'::jsonb = {_literal(json.dumps(want_catalog))}::jsonb")
+    same_catalog = (
+        "true" if want_catalog is None else f":'pgc_catalog'::jsonb = {_literal(json.dumps(want_catalog))}::jsonb"
+    )
     return (
         "\n\\set ON_ERROR_STOP 1\n"
         "SET search_path = pg_catalog, public;\n"
@@ -184,7 +196,7 @@ def dump_database(service: str, dump: Path, manifest: dict[str, Any]) -> str | N
     listed = dump_module.run_tool([pg_restore, "--list", str(dump)], f"pg_restore --list {dump.name}").stdout
     for line in listed.splitlines():
         if line.startswith(";") and line[1:].strip().lower().startswith("dbname:"):
-            return line[1:].strip()[len("dbname:"):].strip()
+            return line[1:].strip()[len("dbname:") :].strip()
     return None
 
 
@@ -194,8 +206,13 @@ def _first_error(text: str) -> str:
     return (errors or lines or ["failed"])[0]
 
 
-def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Callable[[str], None],
-                    undo: Callable[[str], store.Backup] | None = None) -> tuple[Outcome, store.Backup | None]:
+def restore_exactly(
+    service: str,
+    dump: Path,
+    manifest: dict[str, Any],
+    log: Callable[[str], None],
+    undo: Callable[[str], store.Backup] | None = None,
+) -> tuple[Outcome, store.Backup | None]:
     """Drop what the role owns, restore ``dump``, COMMIT only if the result equals ``manifest``
     (the backup of an empty target: nothing to restore between the two). A lock an application holds
     makes the try roll back, and it is tried again a few times before failing with the holder's name.
@@ -210,8 +227,7 @@ def restore_exactly(service: str, dump: Path, manifest: dict[str, Any], log: Cal
         with psycopg.connect(conninfo(service), autocommit=True) as conn:
             return waits.blocking_sessions(conn)
 
-    return waits.retrying(lambda: _restore_once(service, dump, manifest, undo), f"restoring {dump.name}",
-                          blockers, log)
+    return waits.retrying(lambda: _restore_once(service, dump, manifest, undo), f"restoring {dump.name}", blockers, log)
 
 
 def remove_backup(backup: store.Backup) -> None:
@@ -220,8 +236,9 @@ def remove_backup(backup: store.Backup) -> None:
     store.manifest_path(backup.path).unlink(missing_ok=True)
 
 
-def _restore_once(service: str, dump: Path, manifest: dict[str, Any],
-                  undo: Callable[[str], store.Backup] | None = None) -> tuple[Outcome, store.Backup | None]:
+def _restore_once(
+    service: str, dump: Path, manifest: dict[str, Any], undo: Callable[[str], store.Backup] | None = None
+) -> tuple[Outcome, store.Backup | None]:
     empty = store.is_empty_backup(manifest)
     taken: store.Backup | None = None
     with tempfile.TemporaryDirectory(prefix="pgconverge-restore-") as folder:
@@ -234,9 +251,25 @@ def _restore_once(service: str, dump: Path, manifest: dict[str, Any],
         try:
             with open(err, "w") as stderr, open(Path(folder) / "dump-err", "w") as dump_err:
                 psql = subprocess.Popen(
-                    ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo(service),
-                     "-f", "-"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=child_env(),
+                    [
+                        "psql",
+                        "-X",
+                        "-q",
+                        "-A",
+                        "-t",
+                        "-F",
+                        "\t",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-d",
+                        conninfo(service),
+                        "-f",
+                        "-",
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    env=child_env(),
                 )
                 try:
                     snapshot = _take_over(psql)
@@ -254,7 +287,10 @@ def _restore_once(service: str, dump: Path, manifest: dict[str, Any],
                 else:
                     reader = subprocess.Popen(
                         [pg_restore, "--no-owner", "--no-acl", "-L", str(toc), "-f", "-", str(dump)],
-                        stdout=subprocess.PIPE, stderr=dump_err, stdin=subprocess.DEVNULL, env=child_env(),
+                        stdout=subprocess.PIPE,
+                        stderr=dump_err,
+                        stdin=subprocess.DEVNULL,
+                        env=child_env(),
                     )
                     restored_ok = _feed(psql, reader, manifest)
                 psql.wait()
@@ -263,8 +299,9 @@ def _restore_once(service: str, dump: Path, manifest: dict[str, Any],
                 problem = _first_error(Path(folder, "dump-err").read_text())
                 raise BackupError(f"pg_restore could not read {dump.name} ({problem}): the target was not changed")
             if psql.returncode != 0:
-                raise BackupError(f"restore of {dump.name} failed, the target was not changed: "
-                                  f"{_first_error(err.read_text())}")
+                raise BackupError(
+                    f"restore of {dump.name} failed, the target was not changed: {_first_error(err.read_text())}"
+                )
             outcome = _outcome("".join(output))
         except BaseException:
             if taken is not None:
@@ -346,4 +383,3 @@ def _outcome(output: str) -> Outcome:
         raise BackupError("the restore ended before its check: the target was not changed")
     _, snapshot, rows = state.split("\t", 2)
     return Outcome(f"{MARK}-committed" in output.splitlines(), json.loads(snapshot), json.loads(rows))
-

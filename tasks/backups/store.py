@@ -198,15 +198,25 @@ def is_own_manifest(manifest: dict[str, Any] | None) -> bool:
 
 def is_empty_backup(manifest: dict[str, Any] | None) -> bool:
     """The manifest that is the whole backup of a database that held nothing (no dump beside it)."""
-    return bool(manifest and manifest.get("tool") == TOOL and manifest.get("verified")
-                and manifest.get("empty") is True and manifest.get("tables") == 0 and manifest.get("rows") == {}
-                and isinstance(manifest.get("catalog"), dict))
+    return bool(
+        manifest
+        and manifest.get("tool") == TOOL
+        and manifest.get("verified")
+        and manifest.get("empty") is True
+        and manifest.get("tables") == 0
+        and manifest.get("rows") == {}
+        and isinstance(manifest.get("catalog"), dict)
+    )
 
 
 def is_restorable(manifest: dict[str, Any] | None) -> bool:
     """A Heroku backup's manifest: what the database held when the deploy captured it."""
-    return bool(manifest and manifest.get("verified") and isinstance(manifest.get("rows"), dict)
-                and isinstance(manifest.get("catalog"), dict))
+    return bool(
+        manifest
+        and manifest.get("verified")
+        and isinstance(manifest.get("rows"), dict)
+        and isinstance(manifest.get("catalog"), dict)
+    )
 
 
 def own_entries(folder: Path) -> list[Path]:
@@ -249,8 +259,9 @@ def scan(folder: Path, dbname: str | None = None, ident: str | None = None) -> S
         found.verified.append(backup)
         found.reverified.append(backup)
     for path in sorted(Path(folder).glob("*.json")):
-        manifest = None if path.name.startswith(".") or not NAME.fullmatch(path.with_suffix(".dump").name) \
-            else read_json(path)
+        manifest = (
+            None if path.name.startswith(".") or not NAME.fullmatch(path.with_suffix(".dump").name) else read_json(path)
+        )
         if manifest is not None and is_empty_backup(manifest) and (dbname is None or belongs(manifest, dbname, ident)):
             found.verified.append(Backup(path, manifest))
     found.verified.sort(key=lambda b: (b.manifest.get("created_at", ""), b.path.name))

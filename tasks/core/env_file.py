@@ -15,8 +15,10 @@ def refuse_odd_env_file(env_file: Path) -> None:
     from tasks.core.settings import SettingsError
 
     if env_file.exists() and not env_file.is_dir() and not env_file.is_file():
-        raise SettingsError(f"ENV_FILE: {shown(env_file)} is not a regular file (a FIFO or a device): pgconverge "
-                            "does not read it; point ENV_FILE at a file")
+        raise SettingsError(
+            f"ENV_FILE: {shown(env_file)} is not a regular file (a FIFO or a device): pgconverge "
+            "does not read it; point ENV_FILE at a file"
+        )
 
 
 def refuse_repeated_keys(env_file: Path) -> None:
@@ -32,6 +34,8 @@ def refuse_repeated_keys(env_file: Path) -> None:
                 continue
             line = binding.original.line
             if binding.key in first:
-                raise SettingsError(f"ENV_FILE: {binding.key} is given twice in {env_file} (lines {first[binding.key]} "
-                                    f"and {line}; the last would win): keep one; nothing was touched")
+                raise SettingsError(
+                    f"ENV_FILE: {binding.key} is given twice in {env_file} (lines {first[binding.key]} "
+                    f"and {line}; the last would win): keep one; nothing was touched"
+                )
             first[binding.key] = line

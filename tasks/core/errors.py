@@ -22,8 +22,10 @@ class ActionableError(Exception):
 
 # SQLSTATE (or its two-character class) -> what it means for the user and what to do.
 SQLSTATE_CAUSES = {
-    "42501": ("the role lacks a privilege", ("grant it (e.g. GRANT CREATE ON SCHEMA public TO the role) "
-                                             "or use the owner's URL, then run again")),
+    "42501": (
+        "the role lacks a privilege",
+        ("grant it (e.g. GRANT CREATE ON SCHEMA public TO the role) or use the owner's URL, then run again"),
+    ),
     "53100": ("the database server's disk is full", "free space or move to a larger plan, then run again"),
     "53200": ("the database server is out of memory", "run again when it is less busy"),
     "53300": ("the database server has no connection slot left", "close idle connections, then run again"),
@@ -67,8 +69,10 @@ def _database(exc: Exception) -> str | None:
     if cause is None and type(exc).__name__ in ("OperationalError", "InterfaceError"):
         cause, fix = LOST_CONNECTION
     if cause is None:
-        return (f"the database refused a statement: {message} (SQLSTATE {sqlstate or 'unknown'}): "
-                "run again with --debug to see where")
+        return (
+            f"the database refused a statement: {message} (SQLSTATE {sqlstate or 'unknown'}): "
+            "run again with --debug to see where"
+        )
     return f"{cause}: {message}: {fix}"
 
 
@@ -80,8 +84,10 @@ def _os(exc: Exception) -> str | None:
     if not exc.filename and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a write that names no file: say where to look
         import tempfile
 
-        fix = (f"free space on the disk of BACKUP_DIR, STATE_DIR or REPORT_DIR, or of the temporary folder "
-               f"{tempfile.gettempdir()} (TMPDIR), then run again")
+        fix = (
+            f"free space on the disk of BACKUP_DIR, STATE_DIR or REPORT_DIR, or of the temporary folder "
+            f"{tempfile.gettempdir()} (TMPDIR), then run again"
+        )
     return f"{where}{cause}: {fix}"
 
 

@@ -48,8 +48,10 @@ def check_writable(folders: dict[str, Path]) -> None:
     for setting, path in folders.items():
         why = unwritable(Path(path))
         if why:
-            raise FolderError(f"{setting}: {path} cannot be written ({why}): make it writable for this user "
-                              f"or point {setting} at another folder")
+            raise FolderError(
+                f"{setting}: {path} cannot be written ({why}): make it writable for this user "
+                f"or point {setting} at another folder"
+            )
 
 
 def shared_folder(path: Path) -> bool:

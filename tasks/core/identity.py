@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from tasks.core.sessions import session
 
-BASE_SQL = ("SELECT current_database(), d.oid::bigint, current_setting('port'), pg_postmaster_start_time()::text "
-            "FROM pg_database d WHERE d.datname = current_database()")
+BASE_SQL = (
+    "SELECT current_database(), d.oid::bigint, current_setting('port'), pg_postmaster_start_time()::text "
+    "FROM pg_database d WHERE d.datname = current_database()"
+)
 SYSTEM_SQL = "SELECT system_identifier::text FROM pg_control_system()"
 
 

@@ -35,8 +35,10 @@ def working(conn) -> Iterator[None]:
 
 
 def message(signal_name: str, doing: str) -> str:
-    return (f"interrupted by {signal_name} while {doing}: what was done is kept, "
-            f"what it was doing was rolled back; run again")
+    return (
+        f"interrupted by {signal_name} while {doing}: what was done is kept, "
+        f"what it was doing was rolled back; run again"
+    )
 
 
 def interrupted_state(rows: dict, absent: dict, planned: list[str], running: str | None) -> str | None:
@@ -104,8 +106,12 @@ def install_early() -> None:
         for child in descendants(os.getpid()):
             with suppress(OSError):
                 os.kill(child, signal.SIGTERM)
-        print(f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and files: "
-              "nothing was changed; run again", file=sys.stderr, flush=True)
+        print(
+            f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and files: "
+            "nothing was changed; run again",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.stdout.flush()
         os._exit(128 + signum)
 

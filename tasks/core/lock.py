@@ -53,11 +53,12 @@ def acquire_lock(conn: psycopg.Connection, wait_s: float, on_event: Callable[[st
         time.sleep(LOCK_POLL_S)
 
 
-
 def lock_held(conn: psycopg.Connection) -> bool:
     """Whether this session still holds the deploy's lock (a statement may have let go of it)."""
-    return scalar(conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-        "AND granted AND classid = %s AND objid = %s AND objsubid = 1)",
-        (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
-    ))
+    return scalar(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND granted AND classid = %s AND objid = %s AND objsubid = 1)",
+            (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
+        )
+    )

@@ -96,9 +96,19 @@ def _probe(folders: list[Path]) -> dict[Path, int]:
     running = []
     for bindir in folders:
         try:
-            running.append((bindir, subprocess.Popen([str(bindir / "pg_dump"), "--version"], stdout=subprocess.PIPE,
-                                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
-                                                     env=child_env())))
+            running.append(
+                (
+                    bindir,
+                    subprocess.Popen(
+                        [str(bindir / "pg_dump"), "--version"],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        stdin=subprocess.DEVNULL,
+                        text=True,
+                        env=child_env(),
+                    ),
+                )
+            )
         except OSError:
             continue
     majors = {}
@@ -131,9 +141,11 @@ def installed() -> tuple[ToolSet, ...]:
     folders = [bindir for bindir in candidate_dirs() if (bindir / "pg_restore").is_file()]
     stamps = {bindir: _stamp(bindir / "pg_dump") for bindir in folders}
     known = _known()
-    majors = {bindir: known[str(bindir)][1] for bindir in folders
-              if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir]
-              and stamps[bindir]}
+    majors = {
+        bindir: known[str(bindir)][1]
+        for bindir in folders
+        if isinstance(known.get(str(bindir)), list) and known[str(bindir)][0] == stamps[bindir] and stamps[bindir]
+    }
     asked = _probe([bindir for bindir in folders if bindir not in majors])
     majors.update(asked)
     if asked and _versions_file is not None and _save_versions:
@@ -152,9 +164,11 @@ def installed() -> tuple[ToolSet, ...]:
 
 def missing_message(label: str, server_major: int, available: tuple[ToolSet, ...] | list[ToolSet]) -> str:
     have = ", ".join(str(tools.major) for tools in available) or "none"
-    return (f"no local pg_dump is at least {label}'s PostgreSQL {server_major} (installed: {have}): "
-            f"run make setup (it puts PostgreSQL 16 and 17 client tools into {TOOLS}), or name a newer "
-            "one's folder in PG_BINDIRS")
+    return (
+        f"no local pg_dump is at least {label}'s PostgreSQL {server_major} (installed: {have}): "
+        f"run make setup (it puts PostgreSQL 16 and 17 client tools into {TOOLS}), or name a newer "
+        "one's folder in PG_BINDIRS"
+    )
 
 
 def for_server(label: str, server_major: int) -> ToolSet:

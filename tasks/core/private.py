@@ -39,8 +39,10 @@ class LinkRefused(ActionableError, OSError):
 
 
 def refusal(path: Path) -> LinkRefused:
-    return LinkRefused(f"{shown(path)} is a symbolic link, which pgconverge did not make and does not write, lock, "
-                       "prune or chmod through: remove the link (pgconverge makes its own), then run again")
+    return LinkRefused(
+        f"{shown(path)} is a symbolic link, which pgconverge did not make and does not write, lock, "
+        "prune or chmod through: remove the link (pgconverge makes its own), then run again"
+    )
 
 
 def trust_links_at(*folders: Path) -> None:
@@ -117,27 +119,40 @@ class NotRegular(ActionableError, OSError):
         return str(self.strerror)
 
 
-KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-         stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
 
 
-def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = FILE_MODE, single_link: bool = False,
-                 follow: bool = False) -> int:
+def open_regular(
+    path: Path, flags: int = os.O_RDONLY, mode: int = FILE_MODE, single_link: bool = False, follow: bool = False
+) -> int:
     """``os.open`` that never follows a link, never waits on a FIFO (``O_NONBLOCK``) and refuses anything but a
     regular file (:class:`NotRegular`), and, with ``single_link``, a file with other hard links (writing,
     locking or chmod-ing it would change the file outside). ``follow``: a link is followed (a file in
     the user's own folders: migrations, seeds)."""
-    fd = (os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode) if follow
-          else open_nofollow(Path(path), flags | os.O_NONBLOCK, mode))
+    fd = (
+        os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        if follow
+        else open_nofollow(Path(path), flags | os.O_NONBLOCK, mode)
+    )
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-            raise NotRegular(f"{shown(path)} is {kind}, not a regular file: pgconverge does not read or write it; "
-                             "remove it (or put the file there), then run again")
+            raise NotRegular(
+                f"{shown(path)} is {kind}, not a regular file: pgconverge does not read or write it; "
+                "remove it (or put the file there), then run again"
+            )
         if single_link and info.st_nlink > 1:
-            raise NotRegular(f"{shown(path)} has {info.st_nlink - 1} other hard link(s): pgconverge does not write, "
-                             "lock or chmod a file shared with another name; remove it, then run again")
+            raise NotRegular(
+                f"{shown(path)} has {info.st_nlink - 1} other hard link(s): pgconverge does not write, "
+                "lock or chmod a file shared with another name; remove it, then run again"
+            )
         os.set_blocking(fd, True)
         return fd
     except BaseException:

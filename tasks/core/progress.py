@@ -39,9 +39,11 @@ def describe(activity: tuple | None, blockers: list[tuple]) -> str:
         return "running"
     state, wait_type, wait_event, _ = activity
     if blockers:
-        held = "; ".join(f'pid {pid} (application_name "{app}", '
-                         + (f"{st} for {seconds}s)" if seconds is not None else "state not visible to this role)")
-                         for pid, app, st, seconds in blockers)
+        held = "; ".join(
+            f'pid {pid} (application_name "{app}", '
+            + (f"{st} for {seconds}s)" if seconds is not None else "state not visible to this role)")
+            for pid, app, st, seconds in blockers
+        )
         return f"waiting on a lock held by {held}"
     if wait_type == "Lock":
         return f"waiting on a lock ({wait_event})"
@@ -53,8 +55,9 @@ def describe(activity: tuple | None, blockers: list[tuple]) -> str:
 class Watch:
     """Watch the session ``pid`` of ``conninfo``; lines go to ``log``."""
 
-    def __init__(self, conninfo: str, pid: int, log: Callable[[str], None],
-                 quiet_s: float = QUIET_S, every_s: float = EVERY_S) -> None:
+    def __init__(
+        self, conninfo: str, pid: int, log: Callable[[str], None], quiet_s: float = QUIET_S, every_s: float = EVERY_S
+    ) -> None:
         self.conninfo, self.pid, self.log = conninfo, pid, log
         self.quiet_s, self.every_s = quiet_s, every_s
         self.what: str | None = None
@@ -102,8 +105,9 @@ class Watch:
             if self.conn is None:
                 self.conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
             activity = self.conn.execute(ACTIVITY_SQL, (self.pid,)).fetchone()
-            blockers = self.conn.execute(SESSIONS_SQL, (list(activity[3]),)).fetchall() if activity and activity[3] \
-                else []
+            blockers = (
+                self.conn.execute(SESSIONS_SQL, (list(activity[3]),)).fetchall() if activity and activity[3] else []
+            )
             return describe(activity, blockers)
         except Exception:  # noqa: BLE001 - no second connection (a role limited to one): the line without detail
             self.conn = None

@@ -61,8 +61,10 @@ def refusal(folder: Path) -> str | None:
     except FileNotFoundError:
         return None
     if stat.S_ISDIR(mode) and mode & (stat.S_IWOTH | stat.S_ISVTX) and not (Path(folder) / MARKER).exists():
-        return (f"{folder} is a shared folder (world-writable or sticky), reports describe the data: "
-                f"set REPORT_DIR to a folder of its own, e.g. REPORT_DIR=reports")
+        return (
+            f"{folder} is a shared folder (world-writable or sticky), reports describe the data: "
+            f"set REPORT_DIR to a folder of its own, e.g. REPORT_DIR=reports"
+        )
     return None
 
 

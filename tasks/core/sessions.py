@@ -40,8 +40,10 @@ Rows = list[list[str]]
 def _session_settings() -> str:
     from tasks.core import waits
 
-    return (f"SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-            f"SET lock_timeout = '{waits.LOCK_TIMEOUT}'")
+    return (
+        f"SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+        f"SET lock_timeout = '{waits.LOCK_TIMEOUT}'"
+    )
 
 
 def _log(line: str) -> None:
@@ -76,8 +78,7 @@ class Session:
         def blockers() -> str:
             return waits.blocking_sessions(self.connection())
 
-        return waits.retrying(lambda: self._rows_reconnecting(sql), f"reading {self.service}'s catalog", blockers,
-                              _log)
+        return waits.retrying(lambda: self._rows_reconnecting(sql), f"reading {self.service}'s catalog", blockers, _log)
 
     def _rows_reconnecting(self, sql: str) -> Rows:
         import psycopg
@@ -102,8 +103,9 @@ class Session:
             while True:
                 result = cursor.pgresult
                 if result is not None and result.nfields:
-                    rows.extend([_text(result.get_value(i, j)) for j in range(result.nfields)]
-                                for i in range(result.ntuples))
+                    rows.extend(
+                        [_text(result.get_value(i, j)) for j in range(result.nfields)] for i in range(result.ntuples)
+                    )
                 if not cursor.nextset():
                     return rows
         finally:

@@ -29,7 +29,7 @@ def escape(text: str) -> str:
         if char in NAMED:
             out.append(NAMED[char])
         elif "\udc80" <= char <= "\udcff":  # a byte that is not UTF-8 (os.fsdecode's surrogate escape)
-            out.append(f"\\x{ord(char) - 0xdc00:02x}")
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
         elif needs_escape(char):
             out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
         else:

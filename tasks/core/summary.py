@@ -23,8 +23,17 @@ from tasks.core import reports
 from tasks.core.shown import escape_controls
 
 # Every colour of the output, once: the states' statuses and the health checks'.
-COLORS = {"converged": "32", "changed": "33", "would change": "33", "will check": "36", "skipped": "2",
-          "failed": "31", "green": "32", "yellow": "33", "red": "31"}
+COLORS = {
+    "converged": "32",
+    "changed": "33",
+    "would change": "33",
+    "will check": "36",
+    "skipped": "2",
+    "failed": "31",
+    "green": "32",
+    "yellow": "33",
+    "red": "31",
+}
 HEALTH_NAME_WIDTH = 20
 
 
@@ -54,8 +63,9 @@ class HealthRow:
         if not self.status:
             return [f"{name}: {summary}"]
         head = colored(self.status, f"{self.status:<6}", color)
-        return [f"{head} {name:<{HEALTH_NAME_WIDTH}} {summary}"] + \
-            [f"{'':6} {'':<{HEALTH_NAME_WIDTH}}   {escape_controls(d)}" for d in self.details]
+        return [f"{head} {name:<{HEALTH_NAME_WIDTH}} {summary}"] + [
+            f"{'':6} {'':<{HEALTH_NAME_WIDTH}}   {escape_controls(d)}" for d in self.details
+        ]
 
 
 @dataclass
@@ -181,15 +191,26 @@ def rows_in_order(summary: Summary, planned: list[str], dry: bool = False) -> li
     for name in planned:
         if name in summary.absent:
             row = Row(name, "skipped", summary.absent[name])
-        elif name not in summary.rows and name in summary.will_check and (dry or summary.stopped_planning) \
-                and not summary.executed and not failed:
+        elif (
+            name not in summary.rows
+            and name in summary.will_check
+            and (dry or summary.stopped_planning)
+            and not summary.executed
+            and not failed
+        ):
             row = Row(name, "will check", summary.will_check[name])
         elif name not in summary.rows and summary.stopped_planning and not failed:
-            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
-                   else Row(name, "skipped", "would change; not run: the run stopped while planning"))
+            row = (
+                Row(name, "converged", summary.checked[name])
+                if name in summary.checked
+                else Row(name, "skipped", "would change; not run: the run stopped while planning")
+            )
         elif name not in summary.rows and dry and not summary.executed:
-            row = (Row(name, "converged", summary.checked[name]) if name in summary.checked
-                   else Row(name, "would change", "the plan above (--dry: nothing was changed)"))
+            row = (
+                Row(name, "converged", summary.checked[name])
+                if name in summary.checked
+                else Row(name, "would change", "the plan above (--dry: nothing was changed)")
+            )
         else:
             why = "not reached: an earlier state failed" if failed else "not run"
             row = summary.rows.get(name) or Row(name, "skipped", why)

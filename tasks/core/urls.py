@@ -24,8 +24,11 @@ NO_FILE = "/nonexistent/pgconverge-names-no-file"
 # Characters a URL reserves that a password may hold; each must be percent-encoded in the URL.
 RESERVED = "#/?@[]%"
 # scheme://user:PASSWORD@host[:port][/db][?...] with the password everything up to the last "@" that a host follows.
-USERINFO = re.compile(r"[A-Za-z]+://(?P<user>[^:@/?#]*):(?P<password>.*)@(?P<host>[A-Za-z0-9._~-]*|\[[0-9A-Fa-f:.]+\]"
-                      r"|%2[Ff][^:/?#@]*)(?::[0-9]*)?(?:[/?][^@]*)?", re.DOTALL)
+USERINFO = re.compile(
+    r"[A-Za-z]+://(?P<user>[^:@/?#]*):(?P<password>.*)@(?P<host>[A-Za-z0-9._~-]*|\[[0-9A-Fa-f:.]+\]"
+    r"|%2[Ff][^:/?#@]*)(?::[0-9]*)?(?:[/?][^@]*)?",
+    re.DOTALL,
+)
 
 
 class UrlError(ActionableError, ValueError):
@@ -98,17 +101,21 @@ def unencoded_in_password(raw: str) -> str:
 def encode_advice(chars: str, what: str = "the password") -> str:
     """One line telling to percent-encode ``chars`` (never the password)."""
     forms = ", ".join(f"{char} as {quote(char, safe='')}" for char in chars)
-    return (f"{what} holds {' '.join(chars)}, which a URL reserves: percent-encode it in the URL ({forms}; "
-            "python3 -c 'import getpass, urllib.parse; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))' "
-            "prints the encoded password)")
+    return (
+        f"{what} holds {' '.join(chars)}, which a URL reserves: percent-encode it in the URL ({forms}; "
+        "python3 -c 'import getpass, urllib.parse; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))' "
+        "prints the encoded password)"
+    )
 
 
 def socket_host(parts: SplitResult, query_hosts: list[str]) -> str | None:
     """libpq's Unix-socket forms: ``?host=/folder`` or a host part ``%2Ffolder``; None for a network host."""
     if query_hosts:
         if not query_hosts[-1].startswith("/"):
-            raise UrlError("?host= in the URL must be a Unix socket folder (an absolute path such as "
-                           "/var/run/postgresql): put a network host name in the host part instead")
+            raise UrlError(
+                "?host= in the URL must be a Unix socket folder (an absolute path such as "
+                "/var/run/postgresql): put a network host name in the host part instead"
+            )
         return query_hosts[-1]
     raw = parts.netloc.rpartition("@")[2]
     if raw.startswith("["):
@@ -126,8 +133,10 @@ def refuse_lists(query: list[tuple[str, str]]) -> None:
             raise UrlError(f"?{key}= is given twice in the URL (libpq would use only the last one): give it once")
         seen.add(key)
         if key in ("host", "hostaddr", "port") and "," in value:
-            raise UrlError(f"?{key}= in the URL holds a list ({key}=a,b), which is not supported: libpq would try "
-                           "each in turn, each with its own SSL requirement; give one")
+            raise UrlError(
+                f"?{key}= in the URL holds a list ({key}=a,b), which is not supported: libpq would try "
+                "each in turn, each with its own SSL requirement; give one"
+            )
 
 
 def parse_database_url(raw: str) -> DatabaseUrl:
@@ -151,8 +160,10 @@ def parse_url(raw: str) -> DatabaseUrl:
     except ValueError:
         raise UrlError("malformed URL (bad port or brackets): use postgres://user:password@host:5432/dbname") from None
     if "," in parts.netloc.rpartition("@")[2]:
-        raise UrlError("a list of hosts in the host part (host1,host2) is not supported: libpq would try each in "
-                       "turn, each with its own SSL requirement; give one host")
+        raise UrlError(
+            "a list of hosts in the host part (host1,host2) is not supported: libpq would try each in "
+            "turn, each with its own SSL requirement; give one host"
+        )
     try:
         port = parts.port or 5432
     except ValueError:
@@ -172,8 +183,9 @@ def parse_url(raw: str) -> DatabaseUrl:
     params = tuple((key, value) for key, value in query if key != "host")
     for key, value in params:
         if key not in PASSTHROUGH_PARAMS:
-            raise UrlError(f"unknown URL parameter {key!r}: allowed are {', '.join(PASSTHROUGH_PARAMS)} "
-                           "(and host=/socket/folder)")
+            raise UrlError(
+                f"unknown URL parameter {key!r}: allowed are {', '.join(PASSTHROUGH_PARAMS)} (and host=/socket/folder)"
+            )
         if key == "sslmode" and value not in SSL_MODES:
             raise UrlError(f"sslmode={value!r} is not a libpq sslmode: use require")
     userinfo = parts.netloc.rpartition("@")[0]
@@ -185,11 +197,15 @@ def parse_url(raw: str) -> DatabaseUrl:
     host = socket or parts.hostname or ""
     for what, value in (("user name", unquote(parts.username)), ("database name", dbname), ("host", host)):
         if "\n" in value or "\r" in value:
-            raise UrlError(f"the {what} contains a line break (%0A or %0D), which libpq's service file cannot hold: "
-                           "remove it from the URL")
+            raise UrlError(
+                f"the {what} contains a line break (%0A or %0D), which libpq's service file cannot hold: "
+                "remove it from the URL"
+            )
     if password and ("\n" in password or "\r" in password):
-        raise UrlError("the password contains a line break (%0A or %0D), which libpq cannot be given without "
-                       "putting it in the environment: change the password")
+        raise UrlError(
+            "the password contains a line break (%0A or %0D), which libpq cannot be given without "
+            "putting it in the environment: change the password"
+        )
     url = DatabaseUrl(
         host=host,
         port=port,

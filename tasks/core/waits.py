@@ -31,8 +31,10 @@ FIRST_PAUSE_S = 1.0
 SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
 NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
 OWN_STATEMENT_TIMEOUT = "SET statement_timeout = 0"  # a session of the tool's own long statements
-STATEMENT_TIMEOUT_CAUSE = ("a statement_timeout cancelled it (a setting of the role or database on the server, "
-                           "ALTER ROLE … SET statement_timeout): raise it for this role, or run again")
+STATEMENT_TIMEOUT_CAUSE = (
+    "a statement_timeout cancelled it (a setting of the role or database on the server, "
+    "ALTER ROLE … SET statement_timeout): raise it for this role, or run again"
+)
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 
@@ -78,10 +80,14 @@ def describe_holders(rows: Sequence[Sequence[Any]]) -> str:
             seen[pid][4].append(relation)
         else:
             seen[pid] = [pid, app, state, seconds, [relation]]
-    parts = [f'pid {pid} (application_name "{app}", '
-             + (f"{state} for {seconds}s" if seconds is not None else "state not visible to this role")
-             + f', holding {", ".join(relations[:3])}' + (" …" if len(relations) > 3 else "") + ")"
-             for pid, app, state, seconds, relations in seen.values()]
+    parts = [
+        f'pid {pid} (application_name "{app}", '
+        + (f"{state} for {seconds}s" if seconds is not None else "state not visible to this role")
+        + f", holding {', '.join(relations[:3])}"
+        + (" …" if len(relations) > 3 else "")
+        + ")"
+        for pid, app, state, seconds, relations in seen.values()
+    ]
     return "; ".join(parts) or "a session that has ended since"
 
 
@@ -98,9 +104,15 @@ def blocking_sessions(conn: Any, relations: Sequence[str] | None = None) -> str:
         return "a session that could not be read"
 
 
-def retrying(attempt: Callable[[], T], what: str, blockers: Callable[[], str], log: Callable[[str], None],
-             attempts: int = ATTEMPTS, first_pause_s: float = FIRST_PAUSE_S,
-             sleep: Callable[[float], None] = time.sleep) -> T:
+def retrying(
+    attempt: Callable[[], T],
+    what: str,
+    blockers: Callable[[], str],
+    log: Callable[[str], None],
+    attempts: int = ATTEMPTS,
+    first_pause_s: float = FIRST_PAUSE_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """
     ``attempt()`` until it does not end on a lock timeout: each try rolled back whole by the caller,
     a pause between tries (doubling), at most ``attempts`` tries. Then :class:`LockWaitError`
@@ -117,9 +129,12 @@ def retrying(attempt: Callable[[], T], what: str, blockers: Callable[[], str], l
                 raise LockWaitError(
                     f"{what}: waited {attempts} times {LOCK_TIMEOUT} for a lock held by {blockers()}; nothing was "
                     "changed by this step (the application's statements were not held up); end that session's "
-                    "transaction (or wait for it), then run again") from None
-            log(f"{what}: a lock is held by another session ({blockers()}): retrying in {pause:g}s "
-                f"({number}/{attempts - 1})")
+                    "transaction (or wait for it), then run again"
+                ) from None
+            log(
+                f"{what}: a lock is held by another session ({blockers()}): retrying in {pause:g}s "
+                f"({number}/{attempts - 1})"
+            )
             sleep(pause)
             pause *= 2
     raise AssertionError("unreachable")

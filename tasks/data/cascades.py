@@ -100,9 +100,11 @@ def refusal(lost: list[Cascade], done: str = "nothing was changed") -> str | Non
         return None
     first = lost[0]
     more = f" (and {len(lost) - 1} more table(s) so)" if len(lost) > 1 else ""
-    return (f"COPY_CONFLICT=replace of {first.parent} {first.describe()}, rows that "
-            f"are not in the source{more}: {done}; bring those rows into the source first, or remove "
-            f"them from {first.child} yourself if they may go")
+    return (
+        f"COPY_CONFLICT=replace of {first.parent} {first.describe()}, rows that "
+        f"are not in the source{more}: {done}; bring those rows into the source first, or remove "
+        f"them from {first.child} yourself if they may go"
+    )
 
 
 def read(conn: psycopg.Connection) -> list[Cascade]:
@@ -145,9 +147,11 @@ def rules_refusal(rules: list[tuple[str, str]], replaced: list[str]) -> str | No
     if not rules:
         return None
     named = ", ".join(f"{ident(rule)} on {table}" for table, rule in rules)
-    return (f"COPY_CONFLICT=replace of {', '.join(replaced)} would fire DELETE rule(s) {named}: a rule writes to "
-            "other tables, rows the copy cannot bring back: nothing was changed; drop or disable the rule in a "
-            "migration (or replace those rows yourself)")
+    return (
+        f"COPY_CONFLICT=replace of {', '.join(replaced)} would fire DELETE rule(s) {named}: a rule writes to "
+        "other tables, rows the copy cannot bring back: nothing was changed; drop or disable the rule in a "
+        "migration (or replace those rows yourself)"
+    )
 
 
 def locked_recount(conn: psycopg.Connection, tables: list[str]) -> tuple[list[Cascade], list[tuple[str, str]]]:
@@ -160,8 +164,11 @@ def locked_recount(conn: psycopg.Connection, tables: list[str]) -> tuple[list[Ca
     rows = conn.execute(CASCADES_SQL).fetchall()
     keys = {Cascade(child, parent, key, action, 0): cond for child, parent, key, action, cond in rows}
     tree = reached(tables, list(keys))
-    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
-        sql.SQL(", ").join(sql.SQL(t) for t in sorted(tree))))
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
+            sql.SQL(", ").join(sql.SQL(t) for t in sorted(tree))
+        )
+    )
     found = []
     for cascade, cond in keys.items():
         if cascade.parent not in tree:
@@ -183,8 +190,10 @@ def recount_refusal(roots: list[str], found: list[Cascade], planned: list[Cascad
     counted = {(c.child, c.parent, c.key): c.rows for c in planned}
     for cascade in reloaded:
         if counted.get((cascade.child, cascade.parent, cascade.key)) != cascade.rows:
-            return (f"COPY_CONFLICT=replace of {cascade.parent} {cascade.describe()} now, "
-                    f"{counted.get((cascade.child, cascade.parent, cascade.key), 0):,} when planned (the application "
-                    f"wrote to {cascade.child} meanwhile): rolled back, nothing of it was changed; run again to see "
-                    "the plan with those rows")
+            return (
+                f"COPY_CONFLICT=replace of {cascade.parent} {cascade.describe()} now, "
+                f"{counted.get((cascade.child, cascade.parent, cascade.key), 0):,} when planned (the application "
+                f"wrote to {cascade.child} meanwhile): rolled back, nothing of it was changed; run again to see "
+                "the plan with those rows"
+            )
     return None

@@ -41,9 +41,13 @@ State = tuple[int, str]  # (rows, checksum)
 Sequence = tuple[int, int]  # (next value, increment)
 
 
-def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_objects: tuple[int, int],
-               views: frozenset[str] = frozenset(),
-               sequences: tuple[Mapping[str, Sequence], Mapping[str, Sequence]] = ({}, {})) -> list[str]:
+def incomplete(
+    source: Mapping[str, State],
+    target: Mapping[str, State],
+    large_objects: tuple[int, int],
+    views: frozenset[str] = frozenset(),
+    sequences: tuple[Mapping[str, Sequence], Mapping[str, Sequence]] = ({}, {}),
+) -> list[str]:
     """Pure: one line per source relation holding rows whose target rows differ (empty: complete).
     Materialized ``views`` are compared by row count: their rows are derived, and a query may
     aggregate in another order on another server. ``sequences`` ({name: (next value, increment)} per
@@ -56,8 +60,10 @@ def incomplete(source: Mapping[str, State], target: Mapping[str, State], large_o
         if have is None:
             problems.append(f"{name}: {rows:,} rows in the source, no such relation in the target")
         elif have != (rows, digest) and not (name in views and have[0] == rows):
-            problems.append(f"{name}: {rows:,} rows in the source, {have[0]:,} in the target"
-                            + (" with another checksum" if have[0] == rows else ""))
+            problems.append(
+                f"{name}: {rows:,} rows in the source, {have[0]:,} in the target"
+                + (" with another checksum" if have[0] == rows else "")
+            )
     for name, (value, _) in sorted(sequences[0].items()):
         if name not in sequences[1]:
             continue
@@ -86,6 +92,7 @@ def check(src, dst, source_state: Callable[[str], State], target_state: Callable
     present = set(relations(dst))
     target = {name: target_state(name) for name in source if name in present and source[name][0]}
     views = frozenset(name for name, is_view in kinds.items() if is_view)
-    source_seqs, target_seqs = ({name: (int(nxt), int(inc)) for name, nxt, inc in conn.execute(SEQUENCE_STATES_SQL)}
-                                for conn in (src, dst))
+    source_seqs, target_seqs = (
+        {name: (int(nxt), int(inc)) for name, nxt, inc in conn.execute(SEQUENCE_STATES_SQL)} for conn in (src, dst)
+    )
     return incomplete(source, target, (large_objects(src), large_objects(dst)), views, (source_seqs, target_seqs))

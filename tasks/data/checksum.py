@@ -20,8 +20,9 @@ out: the target computes them.
 
 from __future__ import annotations
 
-PINNED_FORMAT = ("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
-                 "SET extra_float_digits = 3")
+PINNED_FORMAT = (
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3"
+)
 
 # bool, bytea, "char", name, int8, int2, int4, text, oid, bpchar, varchar, date, time, timestamp,
 # timestamptz, uuid, jsonb: equal values have equal hashes, unequal ones differ. Not float4/float8:
@@ -46,5 +47,7 @@ def queries_sql(relations_sql: str, checksums: bool = True, exists_only: bool = 
     ``exists_only`` rows is 1 when the relation has a row, else 0 (one row read, not all)."""
     value = f"coalesce({_ROW_HASH}, '''0''')" if checksums and not exists_only else "''''''"
     source = "(SELECT FROM ONLY %s LIMIT 1)" if exists_only else "ONLY %s"
-    return (f"SELECT r.name, format('SELECT %L::text, count(*), %s FROM {source} t', r.name, {value}, r.name)\n"
-            f"  FROM ({relations_sql}) r(name, oid)")
+    return (
+        f"SELECT r.name, format('SELECT %L::text, count(*), %s FROM {source} t', r.name, {value}, r.name)\n"
+        f"  FROM ({relations_sql}) r(name, oid)"
+    )

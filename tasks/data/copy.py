@@ -95,8 +95,9 @@ def compare(source: dict[str, TableState], target: dict[str, TableState], order:
     return plan
 
 
-def _refresh_views(catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, tables_written: bool,
-                   log: Callable[[str], None]) -> list[str]:
+def _refresh_views(
+    catalogs: tuple[Catalog, Catalog], dst: psycopg.Connection, tables_written: bool, log: Callable[[str], None]
+) -> list[str]:
     """Refresh the target's materialized views that are populated in the source: all of them after
     tables were written, else those unpopulated or of another row count (their rows are derived)."""
     src, tgt = catalogs
@@ -126,29 +127,44 @@ def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list
         if table in present and source.has_rows(table):
             theirs, ours = source.column_types(table), target.column_types(table)
             problems += column_problems(table, list(theirs), list(ours))
-            problems += [type_refusal(table, column, kind, ours[column])
-                         for column, kind in theirs.items() if column in ours and ours[column] != kind]
+            problems += [
+                type_refusal(table, column, kind, ours[column])
+                for column, kind in theirs.items()
+                if column in ours and ours[column] != kind
+            ]
     return problems
 
 
-def copy_data(source_service: str, target_service: str, replace: bool, log: Callable[[str], None],
-              before_replace: Callable[[], None] | None = None, jobs: int = 1) -> CopyPlan:
+def copy_data(
+    source_service: str,
+    target_service: str,
+    replace: bool,
+    log: Callable[[str], None],
+    before_replace: Callable[[], None] | None = None,
+    jobs: int = 1,
+) -> CopyPlan:
     """Bring the target's rows to the source's; return what was done. ``before_replace`` runs first
     when a table will be replaced (the target backup)."""
     try:
         return _copy_data(source_service, target_service, replace, log, before_replace, jobs)
     except psycopg.Error as exc:
-        hint = "check both databases (running, disk space) and run again" if transient(exc) else \
-            "a rerun fails the same way: fix the cause named here first"
+        hint = (
+            "check both databases (running, disk space) and run again"
+            if transient(exc)
+            else "a rerun fails the same way: fix the cause named here first"
+        )
         if waits.is_statement_timeout(exc):
             hint = waits.STATEMENT_TIMEOUT_CAUSE
-        raise CopyError(f"the copy stopped ({first_line(exc)}): every table not reported verified was rolled "
-                        f"back; {hint}") from exc
+        raise CopyError(
+            f"the copy stopped ({first_line(exc)}): every table not reported verified was rolled back; {hint}"
+        ) from exc
 
 
 def _copy_data(source_service, target_service, replace, log, before_replace, jobs) -> CopyPlan:
-    with psycopg.connect(conninfo(source_service), autocommit=True) as src, \
-            psycopg.connect(conninfo(target_service), autocommit=True) as dst:
+    with (
+        psycopg.connect(conninfo(source_service), autocommit=True) as src,
+        psycopg.connect(conninfo(target_service), autocommit=True) as dst,
+    ):
         acquire_lock(dst, LOCK_WAIT_S, log)  # one copy at a time; the plan is made under the lock
         src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         source = Source(source_service, src.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
@@ -162,8 +178,14 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         order = dependency_order(catalogs[0].tables, catalogs[0].references)
         present = set(catalogs[1].tables)
         target = {t: catalogs[1].state(t) for t in order if t in present}
-        wanted = {t: (catalogs[0].state(t) if target.get(t) and target[t].rows
-                      else TableState(t, int(catalogs[0].has_rows(t)), None)) for t in order}
+        wanted = {
+            t: (
+                catalogs[0].state(t)
+                if target.get(t) and target[t].rows
+                else TableState(t, int(catalogs[0].has_rows(t)), None)
+            )
+            for t in order
+        }
         plan = compare(wanted, target, order, replace)
         if plan.missing_in_target:
             raise CopyError(missing_refusal(plan.missing_in_target[0]))
@@ -175,8 +197,9 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             found = cascades.read(dst)
             plan.cascaded, lost = cascades.follow(plan.replace, found, reloadable)
             tree = sorted(cascades.reached(plan.replace, found))
-            problem = cascades.rules_refusal(dst.execute(cascades.DELETE_RULES_SQL, (tree,)).fetchall(),
-                                             plan.replace) or cascades.refusal(lost)
+            problem = cascades.rules_refusal(
+                dst.execute(cascades.DELETE_RULES_SQL, (tree,)).fetchall(), plan.replace
+            ) or cascades.refusal(lost)
             if problem:
                 raise CopyError(problem)
             for cascade in plan.cascaded:
@@ -189,8 +212,10 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         if jobs > 1 and len(work) > 1:
             free = dst.execute(relations.FREE_CONNECTIONS_SQL).fetchone()[0]  # type: ignore[index]
             if capped_jobs(jobs, free) < jobs:
-                log(f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
-                    f"and {CONNECTION_RESERVE} are left for others")
+                log(
+                    f"COPY_JOBS={jobs} lowered to {capped_jobs(jobs, free)}: the target has {free} free connection(s) "
+                    f"and {CONNECTION_RESERVE} are left for others"
+                )
                 jobs = capped_jobs(jobs, free)
         # a replaced table and the children its DELETE cascades to are one transaction, checked again
         # under lock (a cascade the plan did not foresee, or rows written since, roll it back)
@@ -205,12 +230,15 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
         above = dst.execute(ANCESTORS_SQL, (sorted(loaded),)).fetchall() if loaded else []
         tops = sorted({row[0] for row in above} - loaded)
         plan.analyzed = loader.analyze(target_service, sorted(loaded) + tops + plan.views, jobs, log)
-        problems = check.check(src, dst, lambda name: _pair(catalogs[0].state(name)),
-                               lambda name: _pair(catalogs[1].state(name)))
+        problems = check.check(
+            src, dst, lambda name: _pair(catalogs[0].state(name)), lambda name: _pair(catalogs[1].state(name))
+        )
         if problems:
-            raise CopyError(f"the target is incomplete after the copy: {problems[0]}"
-                            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                            + ": this relation is not handled by the copy; report it, and move it by hand meanwhile")
+            raise CopyError(
+                f"the target is incomplete after the copy: {problems[0]}"
+                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                + ": this relation is not handled by the copy; report it, and move it by hand meanwhile"
+            )
         return plan
 
 

@@ -61,6 +61,7 @@ SELECT format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tg
 class SetAside:
     """The statements around one group's load: ``keys`` (drop, create, order) and ``triggers``
     (disable, enable)."""
+
     keys: list[tuple[str, str, int]] = field(default_factory=list)
     triggers: list[tuple[str, str]] = field(default_factory=list)
 
@@ -68,8 +69,13 @@ class SetAside:
         self.keys += [row for row in rows if row not in self.keys]
 
 
-def set_aside(dst: psycopg.Connection, group: tuple[str, ...], replace: bool, sizes: dict[str, int],
-              reached: set[str] | None = None) -> SetAside:
+def set_aside(
+    dst: psycopg.Connection,
+    group: tuple[str, ...],
+    replace: bool,
+    sizes: dict[str, int],
+    reached: set[str] | None = None,
+) -> SetAside:
     """Drop the keys and indexes and disable the triggers that stand in the load's way; return what
     :func:`put_back` restores. ``reached``: the tables a replace's DELETE cascades to, whose user
     triggers are off for the transaction too (the cascade is the load's, not the application's)."""

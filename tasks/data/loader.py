@@ -33,6 +33,7 @@ ANALYZE_LOCK_TIMEOUT = "10s"  # statistics wait for no application's lock for lo
 @dataclass(frozen=True)
 class Source:
     """The source side of the copy: its service and exported snapshot id."""
+
     service: str
     snapshot: str
 
@@ -46,11 +47,17 @@ class Source:
 
     def reader(self, out_query: str) -> subprocess.Popen:
         """A psql printing ``out_query``'s binary COPY stream, in the snapshot."""
-        script = (f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT '{self.snapshot}';\n"
-                  f"{out_query};\nCOMMIT;\n")
-        process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(self.service),
-                                    "-f", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env=child_env())
+        script = (
+            f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT '{self.snapshot}';\n"
+            f"{out_query};\nCOMMIT;\n"
+        )
+        process = subprocess.Popen(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(self.service), "-f", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+        )
         assert process.stdin is not None
         process.stdin.write(script.encode())
         process.stdin.close()
@@ -62,8 +69,7 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[str],
-           log: Callable[[str], None]) -> int:
+def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[str], log: Callable[[str], None]) -> int:
     """The source's rows of ``table`` into the target's, as binary COPY: the bytes moved."""
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     out_query = sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT binary)").format(column_list, sql.SQL(table))
@@ -84,8 +90,10 @@ def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[st
                     log(f"{table}: {copied / 1e6:,.0f} MB copied ({last - started:.0f}s)")
             if reader.wait() != 0:
                 error = reader.stderr.read().decode(errors="replace").strip().splitlines()
-                raise CopyError(f"table {table}: reading the source failed ({error[0] if error else 'psql failed'}): "
-                                "rolled back; run again")
+                raise CopyError(
+                    f"table {table}: reading the source failed ({error[0] if error else 'psql failed'}): "
+                    "rolled back; run again"
+                )
     finally:
         if reader.poll() is None:
             reader.kill()
@@ -98,8 +106,13 @@ def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[st
 class Worker:
     """One table at a time: its own target connection and a source connection in the snapshot."""
 
-    def __init__(self, source: Source, target_service: str, catalogs: tuple[Catalog, Catalog],
-                 planned: list[cascades.Cascade] | None = None):
+    def __init__(
+        self,
+        source: Source,
+        target_service: str,
+        catalogs: tuple[Catalog, Catalog],
+        planned: list[cascades.Cascade] | None = None,
+    ):
         self.source, self.src_catalog, self.dst_catalog = source, *catalogs
         self.planned = planned or []  # the cascades the plan counted: a replace checks them again under lock
         self.src = source.connect()
@@ -123,17 +136,33 @@ class Worker:
         got: dict[str, TableState] = {}
         copied: dict[str, int] = {}
         try:
-            waits.retrying(lambda: self.load(group, replace, sizes, columns, summing, want, got, copied, log),
-                           f"copying {', '.join(group)}", lambda: waits.blocking_sessions(self.dst, group), log)
+            waits.retrying(
+                lambda: self.load(group, replace, sizes, columns, summing, want, got, copied, log),
+                f"copying {', '.join(group)}",
+                lambda: waits.blocking_sessions(self.dst, group),
+                log,
+            )
         finally:
             summing.join()
         for table in group:
             self.dst_catalog.remember(got[table])
-            log(f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows "
-                f"({copied[table] / 1e6:,.1f} MB) in {time.monotonic() - started:.1f}s, verified")
+            log(
+                f"{table}: {'replaced' if replace else 'copied'} {got[table].rows:,} rows "
+                f"({copied[table] / 1e6:,.1f} MB) in {time.monotonic() - started:.1f}s, verified"
+            )
 
-    def load(self, group: tuple[str, ...], replace: bool, sizes: dict, columns: dict, summing: threading.Thread,
-             want: dict, got: dict, copied: dict, log: Callable[[str], None]) -> None:
+    def load(
+        self,
+        group: tuple[str, ...],
+        replace: bool,
+        sizes: dict,
+        columns: dict,
+        summing: threading.Thread,
+        want: dict,
+        got: dict,
+        copied: dict,
+        log: Callable[[str], None],
+    ) -> None:
         """One try of the group's transaction: every lock wait in it bounded (:mod:`tasks.core.waits`), the
         COPY free of a role's statement_timeout."""
         with self.dst.transaction():
@@ -151,13 +180,13 @@ class Worker:
             for table in group:
                 got[table] = table_state(self.dst, table)
                 if table not in want:
-                    raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; "
-                                    "run again")
+                    raise CopyError(f"table {table}: the source's checksum could not be read: rolled back; run again")
                 if (got[table].rows, got[table].checksum) != (want[table].rows, want[table].checksum):
-                    raise CopyError(f"table {table}: after the copy the target has {got[table].rows:,} rows with "
-                                    f"another checksum than the source's {want[table].rows:,}: rolled back; "
-                                    "run again")
-
+                    raise CopyError(
+                        f"table {table}: after the copy the target has {got[table].rows:,} rows with "
+                        f"another checksum than the source's {want[table].rows:,}: rolled back; "
+                        "run again"
+                    )
 
     def recheck(self, group: tuple[str, ...]) -> set[str]:
         """A replace's check under lock, in its transaction, before anything is deleted: the replaced
@@ -168,16 +197,19 @@ class Worker:
         roots = [t for t in group if t not in children]
         found, rules = cascades.locked_recount(self.dst, roots)
         problem = cascades.rules_refusal(rules, roots) or cascades.recount_refusal(
-            roots, found, [c for c in self.planned if c.child in group], set(group))
+            roots, found, [c for c in self.planned if c.child in group], set(group)
+        )
         if problem:
             raise CopyError(problem)
         for child in sorted(children):
             now, planned = table_state(self.dst, child), self.dst_catalog.state(child)
             if (now.rows, now.checksum) != (planned.rows, planned.checksum):
-                raise CopyError(f"COPY_CONFLICT=replace of {', '.join(roots)} reaches {child}, which changed since "
-                                f"the plan ({now.rows:,} rows now, {planned.rows:,} then: the application wrote to "
-                                "it): rolled back, nothing of it was changed; run again to see the plan with those "
-                                "rows")
+                raise CopyError(
+                    f"COPY_CONFLICT=replace of {', '.join(roots)} reaches {child}, which changed since "
+                    f"the plan ({now.rows:,} rows now, {planned.rows:,} then: the application wrote to "
+                    "it): rolled back, nothing of it was changed; run again to see the plan with those "
+                    "rows"
+                )
         return cascades.reached(roots, found)
 
 
@@ -205,11 +237,15 @@ def fault(table: str, exc: BaseException) -> CopyError:
     if waits.is_statement_timeout(exc):
         return CopyError(f"table {table}: {waits.STATEMENT_TIMEOUT_CAUSE}: the table was rolled back; run again")
     if transient(exc):
-        return CopyError(f"table {table}: the copy stopped ({first_line(exc)}): the table was rolled back; "
-                         "check the target (running, disk space) and run again")
-    return CopyError(f"table {table}: the target refused the source's rows ({first_line(exc)}): the table was "
-                     "rolled back; a rerun fails the same way: make the target's schema accept them (the constraint, "
-                     "trigger or type named here) in a migration, then run again")
+        return CopyError(
+            f"table {table}: the copy stopped ({first_line(exc)}): the table was rolled back; "
+            "check the target (running, disk space) and run again"
+        )
+    return CopyError(
+        f"table {table}: the target refused the source's rows ({first_line(exc)}): the table was "
+        "rolled back; a rerun fails the same way: make the target's schema accept them (the constraint, "
+        "trigger or type named here) in a migration, then run again"
+    )
 
 
 def parallel(count: int, loop: Callable[[], None]) -> None:
@@ -220,8 +256,15 @@ def parallel(count: int, loop: Callable[[], None]) -> None:
         thread.join()
 
 
-def load(source: Source, target_service: str, catalogs: tuple[Catalog, Catalog], work: list[tuple[str, bool]],
-         jobs: int, log: Callable[[str], None], cascaded: list[cascades.Cascade] | None = None) -> None:
+def load(
+    source: Source,
+    target_service: str,
+    catalogs: tuple[Catalog, Catalog],
+    work: list[tuple[str, bool]],
+    jobs: int,
+    log: Callable[[str], None],
+    cascaded: list[cascades.Cascade] | None = None,
+) -> None:
     """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
     references (a foreign-key cycle as one group; a replaced table with the children its DELETE
     cascades to, ``cascaded``, as one group too); the first failure stops the others from starting

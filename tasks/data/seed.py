@@ -52,19 +52,23 @@ def unterminated_quote(lines: list[str], first: int, last: int) -> int | None:
 def _field_count_error(name: str, lines: list[str], first: int, last: int, fields: int, columns: int) -> SeedFileError:
     opened = unterminated_quote(lines, first, last)
     if opened:
-        return SeedFileError(f'seed file {name} line {opened}: a quote (") opens a field and is never closed: '
-                             'close it or remove it')
+        return SeedFileError(
+            f'seed file {name} line {opened}: a quote (") opens a field and is never closed: close it or remove it'
+        )
     if last > first:
-        return SeedFileError(f'seed file {name} line {first}: a quoted field runs on to line {last} ({fields} fields, '
-                             f'the header has {columns}): close its quote on line {first}')
+        return SeedFileError(
+            f"seed file {name} line {first}: a quoted field runs on to line {last} ({fields} fields, "
+            f"the header has {columns}): close its quote on line {first}"
+        )
     return SeedFileError(f"seed file {name} line {first}: {fields} fields, the header has {columns}: fix the row")
 
 
 def read_seed_file(path: Path) -> SeedFile:
     stem = path.name[: -len(".csv")]
     if not TABLE_NAME.fullmatch(stem):
-        raise SeedFileError(f"seed file {shown(path.name)}: the name must be <table>.csv or <schema>.<table>.csv "
-                            "in lower case")
+        raise SeedFileError(
+            f"seed file {shown(path.name)}: the name must be <table>.csv or <schema>.<table>.csv in lower case"
+        )
     table = stem if "." in stem else f"public.{stem}"
     try:
         text = read_regular(path, follow=True).decode("utf-8-sig")

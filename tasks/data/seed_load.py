@@ -46,10 +46,14 @@ def _columns(seed: SeedFile) -> sql.Composed:
 def _stage(conn: psycopg.Connection, position: int, seed: SeedFile, mode: str, upsert: bool) -> None:
     """One file into ``pg_temp._seed_<position>``: the table's column types, the file's bytes as COPY data."""
     source = f"_seed_{position}"
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-        sql.Identifier(source), _columns(seed), _target(seed)))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(source), _columns(seed), _target(seed)
+        )
+    )
     copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-        sql.Identifier(source), _columns(seed))
+        sql.Identifier(source), _columns(seed)
+    )
     with conn.cursor().copy(copy) as stream:
         stream.write(seed.text.encode("utf-8"))
     conn.execute(
@@ -68,17 +72,20 @@ def _explain(exc: psycopg.Error, files: list[SeedFile], current: SeedFile | None
     copy = COPY_CONTEXT.search(diag.context or "")
     if copy and 0 < int(copy[1]) <= len(files):
         column = f", column {copy[3]}" if copy[3] else ""
-        return (f"seed file {files[int(copy[1]) - 1].filename} line {copy[2]}{column}: {error}: "
-                "fix the file; nothing was inserted")
+        return (
+            f"seed file {files[int(copy[1]) - 1].filename} line {copy[2]}{column}: {error}: "
+            "fix the file; nothing was inserted"
+        )
     if current is not None and not error.startswith("seed"):
         return f"seed file {current.filename}: {error}: fix the file; nothing was inserted"
     return f"{error}; nothing was inserted"
 
 
 def _absent(conn: psycopg.Connection, files: list[SeedFile]) -> list[str]:
-    rows = conn.execute("SELECT t FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) "
-                        "WHERE to_regclass(t) IS NULL ORDER BY n",
-                        ([f.table for f in files],)).fetchall()
+    rows = conn.execute(
+        "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) WHERE to_regclass(t) IS NULL ORDER BY n",
+        ([f.table for f in files],),
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -139,11 +146,17 @@ def _load(conn: psycopg.Connection, files: list[SeedFile], mode: str, upsert: bo
         current = None
         with interrupt.working(conn):  # Ctrl-C / SIGTERM cancel it on the server, not left running there
             conn.execute(APPLY_SQL)
-        rows = conn.execute("SELECT file, target::text, result, updates, coalesce(sample, '') "
-                            "FROM _seed_files ORDER BY position").fetchall()
+        rows = conn.execute(
+            "SELECT file, target::text, result, updates, coalesce(sample, '') FROM _seed_files ORDER BY position"
+        ).fetchall()
         if mode == "insert":
             conn.commit()
-        return {"absent": [], "tables": {file: SeedCount(table, int(missing), int(updates), sample)
-                                         for file, table, missing, updates, sample in rows}}
+        return {
+            "absent": [],
+            "tables": {
+                file: SeedCount(table, int(missing), int(updates), sample)
+                for file, table, missing, updates, sample in rows
+            },
+        }
     except psycopg.Error as exc:
         raise SeedError(_explain(exc, files, current)) from None

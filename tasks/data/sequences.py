@@ -54,20 +54,25 @@ def setval_args(state: SequenceState, next_value: int) -> tuple[int, bool]:
 
 
 def states(conn: psycopg.Connection) -> dict[str, SequenceState]:
-    return {name: SequenceState(int(nxt), int(inc), int(low), int(high))
-            for name, nxt, inc, low, high in conn.execute(relations.SEQUENCES_SQL).fetchall()}
+    return {
+        name: SequenceState(int(nxt), int(inc), int(low), int(high))
+        for name, nxt, inc, low, high in conn.execute(relations.SEQUENCES_SQL).fetchall()
+    }
 
 
-def column_needs(dst: psycopg.Connection, loaded: set[str], tops: dict[str, str],
-                 target: dict[str, SequenceState]) -> dict[str, int]:
+def column_needs(
+    dst: psycopg.Connection, loaded: set[str], tops: dict[str, str], target: dict[str, SequenceState]
+) -> dict[str, int]:
     """For each sequence owned by a column of a table loaded this run (or of the partitioned table
     above it): the next value past that column's furthest value in the target."""
     from psycopg import sql
 
     # the top of a tree is named as regclass prints it (``ev``, unqualified on the search_path): the
     # owners are compared as 'schema.table', like the owned sequences' tables
-    named = "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n " \
-            "ON n.oid = c.relnamespace WHERE c.oid = %s::regclass"
+    named = (
+        "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.oid = %s::regclass"
+    )
     owners = set(loaded)
     for top in {tops[t] for t in loaded if tops.get(t)}:
         row = dst.execute(named, (top,)).fetchone()

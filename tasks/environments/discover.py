@@ -38,8 +38,10 @@ def environment_files(environ: Mapping[str, str], cwd: Path) -> dict[str, Path]:
     found = {}
     for path in sorted(folder.glob("*.env")):
         if not NAME.fullmatch(path.stem):
-            raise SettingsError(f"ENVIRONMENTS_DIR: {path.name}: an environment's name is lower-case letters, digits "
-                                "and _ (it names a pyinfra group and a database service): rename the file")
+            raise SettingsError(
+                f"ENVIRONMENTS_DIR: {path.name}: an environment's name is lower-case letters, digits "
+                "and _ (it names a pyinfra group and a database service): rename the file"
+            )
         found[path.stem] = path
     return found
 
@@ -87,14 +89,17 @@ def _limited(files: dict[str, Path], limit: list[str]) -> set[str]:
         pattern = item.removeprefix("@pgenv/")
         matched = {name for name in files if fnmatch.fnmatchcase(name, pattern)}
         if not matched:
-            raise SettingsError(f"--limit {item}: no environment of that name: use one of {', '.join(files)} "
-                                f"(the files in {next(iter(files.values())).parent}); nothing was done")
+            raise SettingsError(
+                f"--limit {item}: no environment of that name: use one of {', '.join(files)} "
+                f"(the files in {next(iter(files.values())).parent}); nothing was done"
+            )
         chosen |= matched
     return chosen
 
 
-def load_environments(environ: Mapping[str, str], cwd: Path,
-                      limit: list[str] | None = None) -> dict[str | None, Settings]:
+def load_environments(
+    environ: Mapping[str, str], cwd: Path, limit: list[str] | None = None
+) -> dict[str | None, Settings]:
     """Every environment's settings (``{None: settings}`` from ``.env`` without environments);
     the first problem stops the run, named with its environment. With ``limit`` (``--limit``), only the
     environments it names are loaded and must be valid; another one's problem is a note."""
@@ -103,8 +108,10 @@ def load_environments(environ: Mapping[str, str], cwd: Path,
         return {None: load_settings(environ, cwd)}
     for name in files:
         if name in RESERVED:
-            raise SettingsError(f"ENVIRONMENTS_DIR: {name}.env: {name} is a name pyinfra's inventory reserves "
-                                "(all, os, sys, hosts): rename the file")
+            raise SettingsError(
+                f"ENVIRONMENTS_DIR: {name}.env: {name} is a name pyinfra's inventory reserves "
+                "(all, os, sys, hosts): rename the file"
+            )
     chosen = _limited(files, limit) if limit is not None else set(files)
     loaded: dict[str | None, Settings] = {}
     skipped: list[str] = []
@@ -124,11 +131,14 @@ def load_environments(environ: Mapping[str, str], cwd: Path,
         loaded[first] = replace(loaded[first], notes=(*loaded[first].notes, *skipped))
     for env_name, settings in loaded.items():
         if settings.promote_from is not None and settings.promote_from not in files:
-            raise SettingsError(f"environment {env_name}: PROMOTE_FROM={settings.promote_from} names no file in "
-                                f"{next(iter(files.values())).parent}: add {settings.promote_from}.env or fix the name")
+            raise SettingsError(
+                f"environment {env_name}: PROMOTE_FROM={settings.promote_from} names no file in "
+                f"{next(iter(files.values())).parent}: add {settings.promote_from}.env or fix the name"
+            )
         if settings.promote_from == env_name:
-            raise SettingsError(f"environment {env_name}: PROMOTE_FROM names the environment itself: "
-                                "name the one before it")
+            raise SettingsError(
+                f"environment {env_name}: PROMOTE_FROM names the environment itself: name the one before it"
+            )
     return loaded
 
 
@@ -141,9 +151,11 @@ def _refuse_cycles(loaded: Mapping[str | None, Settings]) -> None:
             continue  # named as such below
         while here is not None and here in loaded:
             if here in seen:
-                loop = " ← ".join(str(n) for n in [*seen[seen.index(here):], here])
-                raise SettingsError(f"PROMOTE_FROM makes a cycle ({loop}): no environment of it could ever go first: "
-                                    "remove PROMOTE_FROM from the first one")
+                loop = " ← ".join(str(n) for n in [*seen[seen.index(here) :], here])
+                raise SettingsError(
+                    f"PROMOTE_FROM makes a cycle ({loop}): no environment of it could ever go first: "
+                    "remove PROMOTE_FROM from the first one"
+                )
             seen.append(here)
             here = loaded[here].promote_from
 

@@ -170,8 +170,9 @@ def log_window(settings: CliSettings | None = None) -> float:
     return (settings or heroku_cli.current_settings()).log_window_s
 
 
-def log_errors(app: str, since: datetime, generation: str = "cedar",
-               settings: CliSettings | None = None) -> list[tuple[str, str]]:
+def log_errors(
+    app: str, since: datetime, generation: str = "cedar", settings: CliSettings | None = None
+) -> list[tuple[str, str]]:
     """
     Database errors in ``heroku logs -n 1500`` newer than ``since``. On a Fir app the CLI ignores
     ``-n`` and streams until stopped: the scan reads :func:`log_window` seconds of it.
@@ -189,6 +190,7 @@ def reset_database(app: str) -> None:
 
 
 # -- the app-check record: the last release + database + schema the check passed for ----------
+
 
 def check_record_path(state_dir: Path, app: str) -> Path:
     return Path(state_dir) / f"heroku-{app}-app-check.json"
@@ -225,6 +227,7 @@ def remember_check(state_dir: Path, app: HerokuApp, schema: str) -> None:
 
 # -- the plan's connection limit, as pg:info last showed it ---------------------------------------
 
+
 def plan_record_path(state_dir: Path, app: str) -> Path:
     return Path(state_dir) / f"heroku-{app}-plan.json"
 
@@ -232,8 +235,13 @@ def plan_record_path(state_dir: Path, app: str) -> Path:
 def plan_key(app: HerokuApp, pool: int) -> dict:
     """What makes the kept limit stale: another database, a new release (an add-on plan change
     makes one), another wanted pool size or another number of web dynos."""
-    return {"app": app.name, "database": app.identity, "release": _release_now.get(app.name, app.dynos.release),
-            "pool": pool, "web_dynos": app.dynos.web}
+    return {
+        "app": app.name,
+        "database": app.identity,
+        "release": _release_now.get(app.name, app.dynos.release),
+        "pool": pool,
+        "web_dynos": app.dynos.web,
+    }
 
 
 def plan_limit(state_dir: Path, app: HerokuApp, pool: int) -> tuple[str, int | None, bool]:
@@ -253,8 +261,9 @@ def plan_limit(state_dir: Path, app: HerokuApp, pool: int) -> tuple[str, int | N
 
 
 def remember_plan(state_dir: Path, app: HerokuApp, pool: int, plan: str, limit: int | None) -> None:
-    record = dict(plan_key(app, pool), plan=plan, limit=limit,
-                  read_at=datetime.now().astimezone().isoformat(timespec="seconds"))
+    record = dict(
+        plan_key(app, pool), plan=plan, limit=limit, read_at=datetime.now().astimezone().isoformat(timespec="seconds")
+    )
     path = plan_record_path(state_dir, app.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     # STATE_DIR keeps its mode (it may hold the user's files)
@@ -262,6 +271,7 @@ def remember_plan(state_dir: Path, app: HerokuApp, pool: int, plan: str, limit: 
 
 
 # -- a log scan that found errors stays due until a run's scan is clean ------------------------
+
 
 def logs_due_path(state_dir: Path, app: str) -> Path:
     return Path(state_dir) / f"heroku-{app}-logs-due"

@@ -87,8 +87,14 @@ def cli_env(environ: dict | None = None) -> dict[str, str]:
     return heroku_env(environ)
 
 
-def run(app: str, args: list[str], timeout: float | None = None, environ: dict | None = None,
-        window: float | None = None, settings: CliSettings | None = None) -> subprocess.CompletedProcess:
+def run(
+    app: str,
+    args: list[str],
+    timeout: float | None = None,
+    environ: dict | None = None,
+    window: float | None = None,
+    settings: CliSettings | None = None,
+) -> subprocess.CompletedProcess:
     """
     ``heroku SUBCOMMAND -a APP ARGS`` → the finished process (stdout and stderr as text).
     Raises :class:`HerokuError` when the CLI is missing, times out or exits non-zero.
@@ -101,33 +107,43 @@ def run(app: str, args: list[str], timeout: float | None = None, environ: dict |
     binary = find_cli(environ)
     named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()
     if binary is None and named:
-        raise HerokuError(f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it",
-                          kind="setup")
+        raise HerokuError(
+            f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it", kind="setup"
+        )
     if binary is None:
         raise HerokuError(
             f"the Heroku CLI is not installed (no heroku on PATH nor in {PROJECT_CLI.parent.parent.parent}): "
-            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku", kind="setup",
+            f"run make setup (installs heroku@{PINNED_VERSION} there) or npm install -g heroku",
+            kind="setup",
         )
     calls.append(command)
     try:
         done = subprocess.run(
-            cli_argv(binary, args, app), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=window or timeout, env=cli_env(environ), check=False,
+            cli_argv(binary, args, app),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=window or timeout,
+            env=cli_env(environ),
+            check=False,
         )
     except FileNotFoundError:
-        raise HerokuError(f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup",
-                          kind="setup") from None
+        raise HerokuError(
+            f"the Heroku CLI at {binary} cannot be started (is node installed?): run make setup", kind="setup"
+        ) from None
     except subprocess.TimeoutExpired as stopped:
         if window:
             return subprocess.CompletedProcess(stopped.cmd, 0, _text(stopped.stdout), _text(stopped.stderr))
         raise HerokuError(
             f"heroku {command} -a {app} did not finish within {timeout:g}s: check the network and "
             "https://status.heroku.com, then re-run (nothing was changed by pgconverge; HEROKU_CLI_TIMEOUT "
-            "sets the limit)", kind="timeout",
+            "sets the limit)",
+            kind="timeout",
         ) from None
     if done.returncode != 0:
-        raise HerokuError(explain_failure(app, command, done.returncode, done.stderr),
-                          parse_cli_error(done.stderr).kind)
+        raise HerokuError(
+            explain_failure(app, command, done.returncode, done.stderr), parse_cli_error(done.stderr).kind
+        )
     return done
 
 
@@ -149,21 +165,31 @@ def explain_failure(app: str, command: str, code: int, stderr: str) -> str:
     """One line for a failed call: the cause in words, the CLI's own message, the way forward."""
     failure = parse_cli_error(stderr)
     if failure.kind == "auth":
-        return (f"heroku {command}: not logged in to Heroku ({failure.message}): set HEROKU_API_KEY "
-                "(heroku authorizations:create --short) or run heroku login")
+        return (
+            f"heroku {command}: not logged in to Heroku ({failure.message}): set HEROKU_API_KEY "
+            "(heroku authorizations:create --short) or run heroku login"
+        )
     if failure.kind == "network":
-        return (f"heroku {command}: cannot reach the Heroku API ({failure.message}): check the network, "
-                "HTTPS_PROXY and https://status.heroku.com, then re-run (nothing was changed)")
+        return (
+            f"heroku {command}: cannot reach the Heroku API ({failure.message}): check the network, "
+            "HTTPS_PROXY and https://status.heroku.com, then re-run (nothing was changed)"
+        )
     if failure.kind == "app":
         return f"Heroku app {app} not found ({failure.message}): check HEROKU_APP against heroku apps"
     if failure.kind == "server":
-        return (f"heroku {command}: the Heroku API failed ({failure.message}, an error page): check "
-                "https://status.heroku.com, then re-run (nothing was changed by pgconverge)")
+        return (
+            f"heroku {command}: the Heroku API failed ({failure.message}, an error page): check "
+            "https://status.heroku.com, then re-run (nothing was changed by pgconverge)"
+        )
     if failure.kind == "no-exit-code":
-        return (f"heroku {command} -a {app}: the dyno's shell ended before it reported an exit status "
-                f"({failure.message}): the command must not end the shell itself (no top-level exit; "
-                "wrap it as sh -c '…')")
+        return (
+            f"heroku {command} -a {app}: the dyno's shell ended before it reported an exit status "
+            f"({failure.message}): the command must not end the shell itself (no top-level exit; "
+            "wrap it as sh -c '…')"
+        )
     if failure.kind == "no-database":
-        return (f"Heroku app {app} has no Postgres database ({failure.message}): "
-                f"provision one with heroku addons:create heroku-postgresql:essential-0 -a {app}")
+        return (
+            f"Heroku app {app} has no Postgres database ({failure.message}): "
+            f"provision one with heroku addons:create heroku-postgresql:essential-0 -a {app}"
+        )
     return f"heroku {command} -a {app} failed (exit {code}): {failure.message}"

@@ -24,6 +24,7 @@ class HerokuOutputError(ActionableError, ValueError):
 # ---------------------------------------------------------------------------------------------
 # config:get --json
 
+
 def parse_config_get(stdout: str, keys: list[str]) -> dict[str, str | None]:
     """``config:get K1 K2 --json`` → ``{key: value or None}`` (one key prints an object, several a list)."""
     try:
@@ -41,6 +42,7 @@ def parse_config_get(stdout: str, keys: list[str]) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------------------------------------
 # pg:info
+
 
 @dataclass(frozen=True)
 class PgInfo:
@@ -112,6 +114,7 @@ def parse_pg_info(stdout: str) -> PgInfo | None:
 # ---------------------------------------------------------------------------------------------
 # ps --json
 
+
 @dataclass(frozen=True)
 class Dynos:
     web: int
@@ -143,6 +146,7 @@ def parse_release(stderr: str) -> int | None:
 # ---------------------------------------------------------------------------------------------
 # pg:backups:capture / pg:backups:info
 
+
 def parse_capture_id(stderr: str) -> str | None:
     """The new backup's id from ``Backing up DATABASE to b005... done`` (stderr only)."""
     match = re.search(r"\bto\s+([abr]\d{3,})\b", stderr)
@@ -161,6 +165,7 @@ def backup_succeeded(status: str | None) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # errors
+
 
 @dataclass(frozen=True)
 class CliFailure:
@@ -181,7 +186,7 @@ def _error_block(lines: list[str]) -> list[str]:
         if not match:
             continue
         block = [match.group(1).strip()]
-        for follow in lines[index + 1:]:
+        for follow in lines[index + 1 :]:
             follow = re.sub(r"^\s*›?\s*", "", follow).strip()
             if _BLOCK_ENDS.match(follow):
                 break
@@ -194,7 +199,7 @@ def _error_block(lines: list[str]) -> list[str]:
 def _without_html(text: str) -> tuple[str, bool]:
     """An HTML error page (a proxy's or Heroku's router's) cut off the message."""
     match = re.search(r"<(!DOCTYPE|html|head|body)\b", text, flags=re.IGNORECASE)
-    return (text[:match.start()].strip(), True) if match else (text, False)
+    return (text[: match.start()].strip(), True) if match else (text, False)
 
 
 def parse_cli_error(stderr: str) -> CliFailure:
@@ -211,20 +216,36 @@ def parse_cli_error(stderr: str) -> CliFailure:
         message = re.sub(r"\s+", " ", message).strip()
     message, html = _without_html(message)
     if not message:
-        plain = [line.strip() for line in lines
-                 if line.strip() and not _STACK_FRAME.match(line) and "Warning" not in line
-                 and not line.startswith("Running ")]
+        plain = [
+            line.strip()
+            for line in lines
+            if line.strip()
+            and not _STACK_FRAME.match(line)
+            and "Warning" not in line
+            and not line.startswith("Running ")
+        ]
         message = plain[-1] if plain else ""
     lowered = stderr.lower()
     exited = re.search(r"Process exited with code (\d+)", stderr)
     if "no exit code returned" in lowered:
         kind, message = "no-exit-code", "No exit code returned"
     elif exited:  # the dyno's command failed: its own words (ECONNREFUSED, ...) are about the app, not the CLI
-        said = [line.strip() for line in lines if line.strip() and "Process exited with code" not in line
-                and not _STACK_FRAME.match(line) and not line.startswith("Running ")]
+        said = [
+            line.strip()
+            for line in lines
+            if line.strip()
+            and "Process exited with code" not in line
+            and not _STACK_FRAME.match(line)
+            and not line.startswith("Running ")
+        ]
         kind, message = "other", f"Process exited with code {exited.group(1)}" + (f": {said[-1]}" if said else "")
-    elif ("invalid credentials" in lowered or "heroku_api_key is invalid" in lowered or "unauthorized" in lowered
-            or "not logged in" in lowered or "401" in lowered):
+    elif (
+        "invalid credentials" in lowered
+        or "heroku_api_key is invalid" in lowered
+        or "unauthorized" in lowered
+        or "not logged in" in lowered
+        or "401" in lowered
+    ):
         kind = "auth"
     elif re.search(r"\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)\b", stderr):
         kind = "network"
@@ -244,11 +265,19 @@ def parse_cli_error(stderr: str) -> CliFailure:
 
 DATABASE_ERRORS = (
     ("FATAL", re.compile(r"\bFATAL\b")),
-    ("too many connections",
-     re.compile(r"too many connections|remaining connection slots are reserved", re.IGNORECASE)),
+    (
+        "too many connections",
+        re.compile(r"too many connections|remaining connection slots are reserved", re.IGNORECASE),
+    ),
     ("password authentication failed", re.compile(r"password authentication failed", re.IGNORECASE)),
-    ("SSL error", re.compile(r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate"
-                             r"|no pg_hba\.conf entry.*SSL off", re.IGNORECASE)),
+    (
+        "SSL error",
+        re.compile(
+            r"\bSSL\b.*(error|required|off|not supported)|self[- ]signed certificate"
+            r"|no pg_hba\.conf entry.*SSL off",
+            re.IGNORECASE,
+        ),
+    ),
     ("ECONNREFUSED", re.compile(r"ECONNREFUSED")),
     ("relation does not exist", re.compile(r"relation \S+ does not exist", re.IGNORECASE)),
 )

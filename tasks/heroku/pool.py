@@ -32,8 +32,10 @@ class PoolCheck:
         return max(0, (self.limit - self.reserve) // self.web_dynos)
 
     def describe(self, var: str) -> str:
-        return (f"{var} {self.pool} × {self.web_dynos} web dyno(s) + {self.reserve} reserved = "
-                f"{self.needed} {'≤' if self.fits else '>'} {self.limit} connections")
+        return (
+            f"{var} {self.pool} × {self.web_dynos} web dyno(s) + {self.reserve} reserved = "
+            f"{self.needed} {'≤' if self.fits else '>'} {self.limit} connections"
+        )
 
 
 def parse_pool_size(raw: str | None) -> int | None:

@@ -26,8 +26,10 @@ SEEDS = {
 }
 TABLES = ("public.users", "public.rooms", "public.room_participants", "public.messages")
 OBJECTS = ("function public.set_updated_at",)
-WAY_FORWARD = ("replace them with your app's migrations (and files/seed/ with its seed rows, or empty it), "
-               "or set MIGRATIONS_DIR and SEED_DIR to your app's folders (README: Point it at your own databases)")
+WAY_FORWARD = (
+    "replace them with your app's migrations (and files/seed/ with its seed rows, or empty it), "
+    "or set MIGRATIONS_DIR and SEED_DIR to your app's folders (README: Point it at your own databases)"
+)
 
 
 def example_migrations(files: Iterable[Migration]) -> list[Migration]:
@@ -58,8 +60,10 @@ def example_into_existing_database(files: list[Migration], applied_versions: Ite
     names = ours[0].filename if len(ours) == 1 else f"{ours[0].filename} … {ours[-1].filename}"
     more = len(others) > 3 or total > len(history.table_names) + len(history.object_names)
     shown = f" ({', '.join(others[:3])}{', …' if more else ''})" if others else ""
-    return (f"{folder} holds the example app's migrations ({names}) and the target is not empty: "
-            f"{history.user_tables} table(s), {history.other_objects} other object(s){shown}: {WAY_FORWARD}")
+    return (
+        f"{folder} holds the example app's migrations ({names}) and the target is not empty: "
+        f"{history.user_tables} table(s), {history.other_objects} other object(s){shown}: {WAY_FORWARD}"
+    )
 
 
 def example_seeds_alone(files: list[Migration], seed_texts: dict[str, str], seed_dir: str) -> str | None:
@@ -70,6 +74,8 @@ def example_seeds_alone(files: list[Migration], seed_texts: dict[str, str], seed
     ours = [name for name, text in seed_texts.items() if seed_checksum(text) in SEEDS]
     if not ours or example_migrations(files):
         return None
-    return (f"{seed_dir} holds the example app's seed rows ({', '.join(ours)}) but the migrations are your app's: "
-            "set SEED_DIR to your app's seed folder (or a folder without .csv files), or remove them "
-            "(README: Point it at your own databases)")
+    return (
+        f"{seed_dir} holds the example app's seed rows ({', '.join(ours)}) but the migrations are your app's: "
+        "set SEED_DIR to your app's seed folder (or a folder without .csv files), or remove them "
+        "(README: Point it at your own databases)"
+    )

@@ -30,16 +30,19 @@ def privilege_fix(message: str) -> str:
     """What a "permission denied for <kind> <name>" needs: a GRANT to the target's role, not a file edit."""
     found = re.match(r"permission denied for (schema|table|sequence|database|function) (.+)", message)
     if not found:
-        return ("the target's role lacks a privilege this file needs (the file is not at fault): grant it, "
-                "or use the owner's URL, and run again")
+        return (
+            "the target's role lacks a privilege this file needs (the file is not at fault): grant it, "
+            "or use the owner's URL, and run again"
+        )
     kind, name = found.groups()
     grant = {"schema": "USAGE, CREATE", "database": "CREATE", "function": "EXECUTE"}.get(kind, "ALL")
-    return (f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
-            f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again")
+    return (
+        f"the target's role lacks a privilege on {kind} {name} (the file is not at fault): "
+        f"GRANT {grant} ON {kind.upper()} {name} TO that role, or use the owner's URL, and run again"
+    )
 
 
-def failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None,
-             shift: int = 0) -> MigrationError:
+def failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = None, shift: int = 0) -> MigrationError:
     diag = exc.diag
     message = (diag.message_primary or str(exc)).strip()
     where = f"migration {migration.filename}"
@@ -53,19 +56,26 @@ def failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = 
     elif isinstance(exc, psycopg.errors.QueryCanceled):
         fix = "it ran longer than MIGRATION_STATEMENT_TIMEOUT: raise the limit or split the migration"
     elif exc.sqlstate in ALREADY_EXISTS:
-        fix = (f"the target already has what this file creates: if {migration.filename} was applied and its "
-               "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
-               "otherwise drop the object or rename it in the file")
+        fix = (
+            f"the target already has what this file creates: if {migration.filename} was applied and its "
+            "schema_migrations row deleted, restore the row (or set BASELINE_VERSION on an empty history); "
+            "otherwise drop the object or rename it in the file"
+        )
     elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
         fix = privilege_fix(message)
     elif isinstance(exc, psycopg.OperationalError) and migration.no_transaction:
-        fix = ("the connection to the database was lost (the server restarted or ended the session): run again, "
-               "the file is re-run whole")
+        fix = (
+            "the connection to the database was lost (the server restarted or ended the session): run again, "
+            "the file is re-run whole"
+        )
     elif isinstance(exc, psycopg.OperationalError):
         fix = "the connection to the database was lost: the file was rolled back, run again"
     else:
-        fix = ("fix the file and run again" if not migration.no_transaction
-               else "fix the file and run again (it is re-run whole)")
+        fix = (
+            "fix the file and run again"
+            if not migration.no_transaction
+            else "fix the file and run again (it is re-run whole)"
+        )
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
     error = MigrationError(f"{where}: {message}{detail}: {state}; {fix}")
     error.sqlstate, error.offset = exc.sqlstate, base_offset  # tasks.migrations.retry: which statement waited
@@ -74,13 +84,17 @@ def failure(migration: Migration, exc: psycopg.Error, base_offset: int | None = 
 
 def lock_lost(migration: Migration) -> MigrationError:
     state = "nothing of it was kept" if not migration.no_transaction else "statements before this one were kept"
-    return MigrationError(f"migration {migration.filename}: the deploy's lock was let go during the file "
-                          f"(pg_advisory_unlock* in a function it calls?): {state}; "
-                          "remove what releases it and run again")
+    return MigrationError(
+        f"migration {migration.filename}: the deploy's lock was let go during the file "
+        f"(pg_advisory_unlock* in a function it calls?): {state}; "
+        "remove what releases it and run again"
+    )
 
 
 def ends_session(migration: Migration) -> str:
     """A file whose proof lost its session: nobody else uses the shadow, so the file ended it."""
-    return (f"migration {migration.filename}: the file ends the tool's own session (the server ended the proof's "
-            "session while the file ran, e.g. pg_terminate_backend of its own pid, in any spelling): nothing of "
-            "it was kept; remove that from the file and run again")
+    return (
+        f"migration {migration.filename}: the file ends the tool's own session (the server ended the proof's "
+        "session while the file ran, e.g. pg_terminate_backend of its own pid, in any spelling): nothing of "
+        "it was kept; remove that from the file and run again"
+    )

@@ -28,8 +28,11 @@ NO_TRANSACTION = "-- pgconverge:no-transaction"
 BIGINT_MAX = 2**63 - 1
 # Statements PostgreSQL refuses inside a transaction block (parse node -> what to call it).
 NO_TRANSACTION_KINDS = {
-    "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE", "AlterSystemStmt": "ALTER SYSTEM",
-    "CreateTableSpaceStmt": "CREATE TABLESPACE", "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
 }
 SAVEPOINT_KINDS = ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO")
 
@@ -90,8 +93,14 @@ class Migration:
         statements = self.statements
         if "concurrent_indexes" in self.__dict__:
             return self.__dict__["concurrent_indexes"]
-        return tuple(s.node["idxname"] for s in statements if s.kind == "IndexStmt" and s.node.get("concurrent")
-                     and s.node.get("if_not_exists") and s.node.get("idxname"))
+        return tuple(
+            s.node["idxname"]
+            for s in statements
+            if s.kind == "IndexStmt"
+            and s.node.get("concurrent")
+            and s.node.get("if_not_exists")
+            and s.node.get("idxname")
+        )
 
 
 def normalise(raw: bytes) -> str:
@@ -113,8 +122,10 @@ def parse_file_name(filename: str) -> tuple[int, str]:
         )
     version = int(match.group("version"))
     if version > BIGINT_MAX:
-        raise MigrationFileError(f"migration file {filename}: version {match.group('version')} is larger than "
-                                 f"{BIGINT_MAX} (schema_migrations.version is a bigint): renumber it")
+        raise MigrationFileError(
+            f"migration file {filename}: version {match.group('version')} is larger than "
+            f"{BIGINT_MAX} (schema_migrations.version is a bigint): renumber it"
+        )
     return version, match.group("name")
 
 
@@ -134,8 +145,11 @@ def _needs_no_transaction(statement: Statement) -> str | None:
 # PostgreSQL's PreventInTransactionBlock() callers beyond the plain kinds above: REINDEX of many tables,
 # CLUSTER of every table, a database moved to another tablespace, DETACH PARTITION CONCURRENTLY, subscriptions
 # that create a slot or refresh.
-REINDEX_MANY = {"REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA", "REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM",
-                "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE"}
+REINDEX_MANY = {
+    "REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA",
+    "REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM",
+    "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE",
+}
 
 
 def _option_off(node: dict, name: str) -> bool:
@@ -143,7 +157,7 @@ def _option_off(node: dict, name: str) -> bool:
         option = item.get("DefElem") or {}
         if option.get("defname") == name:
             value = option.get("arg") or {}
-            text = ((value.get("String") or {}).get("sval") or (value.get("Boolean") or {}).get("boolval"))
+            text = (value.get("String") or {}).get("sval") or (value.get("Boolean") or {}).get("boolval")
             return str(text).lower() in ("false", "off", "0", "no")
     return False
 
@@ -153,11 +167,14 @@ def _needs_no_transaction_more(kind: str, node: dict) -> str | None:
         return REINDEX_MANY.get(node.get("kind", ""))
     if kind == "ClusterStmt" and not node.get("relation"):
         return "CLUSTER of every table (no table named)"
-    if kind == "AlterDatabaseStmt" and any((o.get("DefElem") or {}).get("defname") == "tablespace"
-                                           for o in node.get("options") or []):
+    if kind == "AlterDatabaseStmt" and any(
+        (o.get("DefElem") or {}).get("defname") == "tablespace" for o in node.get("options") or []
+    ):
         return "ALTER DATABASE ... SET TABLESPACE"
-    if kind == "AlterTableStmt" and any(((cmd.get("AlterTableCmd") or {}).get("def") or {}).get("PartitionCmd", {})
-                                        .get("concurrent") for cmd in node.get("cmds") or []):
+    if kind == "AlterTableStmt" and any(
+        ((cmd.get("AlterTableCmd") or {}).get("def") or {}).get("PartitionCmd", {}).get("concurrent")
+        for cmd in node.get("cmds") or []
+    ):
         return "DETACH PARTITION ... CONCURRENTLY"
     if kind == "CreateSubscriptionStmt" and not (_option_off(node, "create_slot") or _option_off(node, "connect")):
         return "CREATE SUBSCRIPTION (it creates a replication slot)"
@@ -172,15 +189,20 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
         words = " ".join(statement.text.split()[:2]).upper()
         savepoint = statement.node.get("kind") in SAVEPOINT_KINDS
         if statement.kind == "TransactionStmt" and (no_transaction or not savepoint):
-            advice = ("a no-transaction file runs each statement on its own: remove it" if no_transaction else
-                      f"every file already runs in its own transaction (or mark it {NO_TRANSACTION!r})")
+            advice = (
+                "a no-transaction file runs each statement on its own: remove it"
+                if no_transaction
+                else f"every file already runs in its own transaction (or mark it {NO_TRANSACTION!r})"
+            )
             raise MigrationFileError(f"{where}: {words} is not allowed: {advice}")
         reason = forbidden(statement.kind, statement.node)
         if reason:
             raise MigrationFileError(f"{where}: {reason}")
         if statement.kind == "DiscardStmt" and statement.node.get("target") == "DISCARD_ALL":
-            raise MigrationFileError(f"{where}: DISCARD ALL would let go of the deploy's lock: remove it "
-                                     "(every file already starts from a reset session)")
+            raise MigrationFileError(
+                f"{where}: DISCARD ALL would let go of the deploy's lock: remove it "
+                "(every file already starts from a reset session)"
+            )
         needs = _needs_no_transaction(statement)
         if not no_transaction and needs:
             raise MigrationFileError(
@@ -188,24 +210,39 @@ def _check_statements(filename: str, no_transaction: bool, statements: list[Stat
                 f"put it in its own file whose first line is {NO_TRANSACTION}"
             )
         node = statement.node
-        if (no_transaction and statement.kind == "IndexStmt" and node.get("concurrent")
-                and not node.get("if_not_exists")):
-            raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
-                                     "write CREATE INDEX CONCURRENTLY IF NOT EXISTS")
-        if (no_transaction and statement.kind == "AlterEnumStmt" and node.get("newVal")
-                and not node.get("skipIfNewValExists")):
-            raise MigrationFileError(f"{where}: a no-transaction file must be safe to re-run after a crash: "
-                                     "write ADD VALUE IF NOT EXISTS")
+        if (
+            no_transaction
+            and statement.kind == "IndexStmt"
+            and node.get("concurrent")
+            and not node.get("if_not_exists")
+        ):
+            raise MigrationFileError(
+                f"{where}: a no-transaction file must be safe to re-run after a crash: "
+                "write CREATE INDEX CONCURRENTLY IF NOT EXISTS"
+            )
+        if (
+            no_transaction
+            and statement.kind == "AlterEnumStmt"
+            and node.get("newVal")
+            and not node.get("skipIfNewValExists")
+        ):
+            raise MigrationFileError(
+                f"{where}: a no-transaction file must be safe to re-run after a crash: write ADD VALUE IF NOT EXISTS"
+            )
 
 
 def _unreadable(path: Path, exc: OSError) -> MigrationFileError:
     """Why a ``*.sql`` entry cannot be read, told truthfully: a folder, a dangling link, or permissions."""
     if path.is_dir():
-        return MigrationFileError(f"migration {path.name} is a folder, not a file: move it out of the migrations "
-                                  "folder or rename it without .sql")
+        return MigrationFileError(
+            f"migration {path.name} is a folder, not a file: move it out of the migrations "
+            "folder or rename it without .sql"
+        )
     if path.is_symlink() and not path.exists():
-        return MigrationFileError(f"migration {path.name} is a symbolic link to {shown(path.readlink())}, "
-                                  "which does not exist: fix the link or remove it")
+        return MigrationFileError(
+            f"migration {path.name} is a symbolic link to {shown(path.readlink())}, "
+            "which does not exist: fix the link or remove it"
+        )
     return MigrationFileError(f"migration {path.name} cannot be read ({exc.strerror}): fix its permissions")
 
 
@@ -220,8 +257,10 @@ def read_migration(path: Path) -> Migration:
         raise _unreadable(path, exc) from None
     if b"\0" in raw:
         line = raw[: raw.index(b"\0")].count(b"\n") + 1
-        raise MigrationFileError(f"migration {path.name} line {line} contains a NUL byte, which PostgreSQL cannot "
-                                 "take: remove it (was the file saved as UTF-16 or binary?) and save it as UTF-8")
+        raise MigrationFileError(
+            f"migration {path.name} line {line} contains a NUL byte, which PostgreSQL cannot "
+            "take: remove it (was the file saved as UTF-16 or binary?) and save it as UTF-8"
+        )
     try:
         text = normalise(raw)
     except UnicodeDecodeError:

@@ -22,11 +22,20 @@ UNLOCK_FUNCTIONS = ("pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory
 TRACKING_SCHEMA, TRACKING_TABLE = "public", "schema_migrations"
 RELATION_DROPS = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE")
 # Parse nodes that change the relation(s) they name (``relation`` or ``relations``).
-WRITING_KINDS = {"InsertStmt": "INSERT INTO", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE FROM",
-                 "MergeStmt": "MERGE INTO", "TruncateStmt": "TRUNCATE", "AlterTableStmt": "ALTER TABLE",
-                 "RenameStmt": "ALTER TABLE ... RENAME",
-                 "AlterObjectSchemaStmt": "ALTER TABLE ... SET SCHEMA", "CreateTrigStmt": "CREATE TRIGGER ON",
-                 "RuleStmt": "CREATE RULE ON", "CreatePolicyStmt": "CREATE POLICY ON", "CopyStmt": "COPY ... FROM into"}
+WRITING_KINDS = {
+    "InsertStmt": "INSERT INTO",
+    "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE FROM",
+    "MergeStmt": "MERGE INTO",
+    "TruncateStmt": "TRUNCATE",
+    "AlterTableStmt": "ALTER TABLE",
+    "RenameStmt": "ALTER TABLE ... RENAME",
+    "AlterObjectSchemaStmt": "ALTER TABLE ... SET SCHEMA",
+    "CreateTrigStmt": "CREATE TRIGGER ON",
+    "RuleStmt": "CREATE RULE ON",
+    "CreatePolicyStmt": "CREATE POLICY ON",
+    "CopyStmt": "COPY ... FROM into",
+}
 
 
 def _walk(node) -> Iterator[tuple[str, dict]]:
@@ -52,8 +61,10 @@ def _turned_off(kind: str, node: dict) -> str | None:
         return None
     if node.get("kind") != "VAR_SET_VALUE":
         return None
-    values = [_constant_text(arg) or str(((arg.get("A_Const") or {}).get("ival") or {}).get("ival", 0))
-              for arg in node.get("args") or []]
+    values = [
+        _constant_text(arg) or str(((arg.get("A_Const") or {}).get("ival") or {}).get("ival", 0))
+        for arg in node.get("args") or []
+    ]
     return node.get("name") if values != [] and any(v.lower() not in ON for v in values) else None
 
 
@@ -85,8 +96,9 @@ def touches_history(kind: str, node: dict) -> str | None:
     for key, child in _walk({kind: node}):
         if key == "CopyStmt" and not child.get("is_from"):
             continue
-        if key in WRITING_KINDS and any(_is_tracking_table([rel.get("schemaname"), rel.get("relname")])
-                                        for rel in _range_vars(child)):
+        if key in WRITING_KINDS and any(
+            _is_tracking_table([rel.get("schemaname"), rel.get("relname")]) for rel in _range_vars(child)
+        ):
             return f"{WRITING_KINDS[key]} public.{TRACKING_TABLE}"
         if key == "DropStmt":
             names = [_strings(item) for item in child.get("objects") or [] if isinstance(item, dict)]
@@ -105,41 +117,56 @@ def drop_kind(remove_type: str) -> str:
 
 def copy_stdin_reason(way: str) -> str:
     """Why ``COPY ... FROM STDIN`` (or ``TO STDOUT``) may not be in a migration."""
-    return (f"COPY ... {way} is not allowed: a migration is SQL, not a data stream (the tool's session would "
-            "wait for rows that never come); put rows in a seed file or write INSERT ... VALUES")
+    return (
+        f"COPY ... {way} is not allowed: a migration is SQL, not a data stream (the tool's session would "
+        "wait for rows that never come); put rows in a seed file or write INSERT ... VALUES"
+    )
 
 
 def forbidden(kind: str, node: dict) -> str | None:
     """Why the statement (its parse node ``kind`` and fields) may not be in a migration, or None."""
     action = touches_history(kind, node)
     if action:
-        return (f"{action} is not allowed: public.{TRACKING_TABLE} is pgconverge's record of what was applied, "
-                "and every later run reads it; remove the statement (the tool keeps the table itself)")
+        return (
+            f"{action} is not allowed: public.{TRACKING_TABLE} is pgconverge's record of what was applied, "
+            "and every later run reads it; remove the statement (the tool keeps the table itself)"
+        )
     if kind == "CopyStmt" and not node.get("filename") and not node.get("is_program"):
         return copy_stdin_reason("FROM STDIN" if node.get("is_from") else "TO STDOUT")
     role = (node.get("authrole") or {}).get("roletype", "") if kind == "CreateSchemaStmt" else ""
     if kind == "CreateSchemaStmt" and not node.get("schemaname") and role != "ROLESPEC_CSTRING":
-        return ("CREATE SCHEMA AUTHORIZATION CURRENT_USER (or SESSION_USER, CURRENT_ROLE) without a schema name is "
-                "not allowed: the schema would be named after whoever runs the file, another role in the proof than "
-                "on the target; name the schema (CREATE SCHEMA name AUTHORIZATION CURRENT_USER)")
+        return (
+            "CREATE SCHEMA AUTHORIZATION CURRENT_USER (or SESSION_USER, CURRENT_ROLE) without a schema name is "
+            "not allowed: the schema would be named after whoever runs the file, another role in the proof than "
+            "on the target; name the schema (CREATE SCHEMA name AUTHORIZATION CURRENT_USER)"
+        )
     name = _turned_off(kind, node)
     if name and name.lower() in PARSING_SETTINGS:
-        return (f"changing {name} is not allowed: files are parsed with it on, in every session of the tool; "
-                "remove the statement and write strings that need no backslash escapes (or E'...')")
+        return (
+            f"changing {name} is not allowed: files are parsed with it on, in every session of the tool; "
+            "remove the statement and write strings that need no backslash escapes (or E'...')"
+        )
     for key, child in _walk({kind: node}):
         if key != "FuncCall":
             continue
         function = child["funcname"][-1]["String"]["sval"].lower()
         if function in UNLOCK_FUNCTIONS:
             return f"{function}() would let go of the deploy's lock (two deploys could apply a file twice): remove it"
-        args_text = [(((a.get("FuncCall") or {}).get("funcname") or [{}])[-1].get("String") or {}).get("sval")
-                     for a in child.get("args") or []]
+        args_text = [
+            (((a.get("FuncCall") or {}).get("funcname") or [{}])[-1].get("String") or {}).get("sval")
+            for a in child.get("args") or []
+        ]
         if function in ("pg_terminate_backend", "pg_cancel_backend") and "pg_backend_pid" in args_text:
-            return (f"{function}(pg_backend_pid()) would end the tool's own session in the middle of the file: "
-                    "remove it")
+            return f"{function}(pg_backend_pid()) would end the tool's own session in the middle of the file: remove it"
         args = child.get("args") or []
-        if (function == "set_config" and len(args) > 1 and (_constant_text(args[0]) or "").lower() in PARSING_SETTINGS
-                and (_constant_text(args[1]) or "").lower() not in ON):
-            return (f"changing {_constant_text(args[0])} is not allowed: files are parsed with it on, in every "
-                    "session of the tool; remove the statement")
+        if (
+            function == "set_config"
+            and len(args) > 1
+            and (_constant_text(args[0]) or "").lower() in PARSING_SETTINGS
+            and (_constant_text(args[1]) or "").lower() not in ON
+        ):
+            return (
+                f"changing {_constant_text(args[0])} is not allowed: files are parsed with it on, in every "
+                "session of the tool; remove the statement"
+            )
     return None

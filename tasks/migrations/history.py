@@ -29,9 +29,11 @@ HISTORY_SQL = (
 )
 # The other user objects (views, materialized views, sequences not owned by a column, foreign
 # tables, functions, types), "<kind> schema.name": a target holding only these is not empty either.
-_USER_SCHEMA = ("n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext') "
-                "AND n.nspname NOT LIKE 'pg\\_%' AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = o.oid "
-                "AND e.deptype = 'e')")
+_USER_SCHEMA = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext') "
+    "AND n.nspname NOT LIKE 'pg\\_%' AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = o.oid "
+    "AND e.deptype = 'e')"
+)
 USER_OBJECTS = (
     "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' "
     "ELSE 'foreign table' END AS kind, n.nspname, c.relname AS name, c.oid "
@@ -58,20 +60,45 @@ OBJECTS_SQL = (
 LEFTOVERS_SHOWN = 5
 _NOT_TEMP = "{0} NOT LIKE 'pg\\_temp\\_%' AND {0} NOT LIKE 'pg\\_toast\\_temp\\_%'"
 _LEFTOVER_CATALOGS = (
-    "pg_proc", "pg_operator", "pg_opclass", "pg_opfamily", "pg_am", "pg_collation", "pg_conversion", "pg_cast",
-    "pg_ts_config", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_extension", "pg_language",
-    "pg_foreign_data_wrapper", "pg_foreign_server", "pg_event_trigger", "pg_publication", "pg_default_acl",
-    "pg_statistic_ext", "pg_transform", "pg_trigger", "pg_policy", "pg_rewrite", "pg_constraint", "pg_attrdef",
+    "pg_proc",
+    "pg_operator",
+    "pg_opclass",
+    "pg_opfamily",
+    "pg_am",
+    "pg_collation",
+    "pg_conversion",
+    "pg_cast",
+    "pg_ts_config",
+    "pg_ts_dict",
+    "pg_ts_parser",
+    "pg_ts_template",
+    "pg_extension",
+    "pg_language",
+    "pg_foreign_data_wrapper",
+    "pg_foreign_server",
+    "pg_event_trigger",
+    "pg_publication",
+    "pg_default_acl",
+    "pg_statistic_ext",
+    "pg_transform",
+    "pg_trigger",
+    "pg_policy",
+    "pg_rewrite",
+    "pg_constraint",
+    "pg_attrdef",
 )
 LEFTOVERS_SQL = (
     "SELECT 'leftovers', count(*)::text, "
     f"coalesce(array_to_json((array_agg(o.what ORDER BY o.what))[1:{LEFTOVERS_SHOWN}])::text, '[]'), '' FROM ("
-    "SELECT 'pg_namespace'::regclass, oid FROM pg_namespace WHERE oid >= 16384 AND " + _NOT_TEMP.format("nspname")
+    "SELECT 'pg_namespace'::regclass, oid FROM pg_namespace WHERE oid >= 16384 AND "
+    + _NOT_TEMP.format("nspname")
     + " UNION ALL SELECT 'pg_class'::regclass, oid FROM pg_class WHERE oid >= 16384 AND relpersistence <> 't'"
     " UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-    "WHERE t.oid >= 16384 AND " + _NOT_TEMP.format("n.nspname")
-    + "".join(f" UNION ALL SELECT '{name}'::regclass, oid FROM {name} WHERE oid >= 16384"
-              for name in _LEFTOVER_CATALOGS)
+    "WHERE t.oid >= 16384 AND "
+    + _NOT_TEMP.format("n.nspname")
+    + "".join(
+        f" UNION ALL SELECT '{name}'::regclass, oid FROM {name} WHERE oid >= 16384" for name in _LEFTOVER_CATALOGS
+    )
     + " UNION ALL SELECT 'pg_largeobject'::regclass, oid FROM pg_largeobject_metadata"
     " UNION ALL SELECT 'pg_namespace'::regclass, objoid FROM pg_description WHERE objoid = 'public'::regnamespace "
     "AND classoid = 'pg_namespace'::regclass AND description IS DISTINCT FROM 'standard public schema'"
@@ -95,8 +122,10 @@ class HistoryError(ActionableError):
 
 
 CHECKSUM = re.compile(r"[0-9a-f]{64}")
-FIX = ("rename it if another tool made it (ALTER TABLE public.schema_migrations RENAME TO ...), "
-       "or repair the row from the file (version, name, checksum = sha256 of the file)")
+FIX = (
+    "rename it if another tool made it (ALTER TABLE public.schema_migrations RENAME TO ...), "
+    "or repair the row from the file (version, name, checksum = sha256 of the file)"
+)
 
 
 def applied_row(text: str) -> AppliedRow:
@@ -104,15 +133,19 @@ def applied_row(text: str) -> AppliedRow:
     row = json.loads(text)
     missing = [key for key in ("version", "name", "checksum") if key not in row]
     if missing:
-        raise HistoryError(f"the target's public.schema_migrations has no column {', '.join(missing)} "
-                           f"(its columns: {', '.join(row)}): it is not pgconverge's history: {FIX}")
+        raise HistoryError(
+            f"the target's public.schema_migrations has no column {', '.join(missing)} "
+            f"(its columns: {', '.join(row)}): it is not pgconverge's history: {FIX}"
+        )
     version, name, checksum, kind = row["version"], row["name"], row["checksum"], row.get("kind") or "applied"
     if not isinstance(version, int) or isinstance(version, bool):
-        raise HistoryError(f"the target's public.schema_migrations has the version {version!r}, "
-                           f"not a whole number: {FIX}")
+        raise HistoryError(
+            f"the target's public.schema_migrations has the version {version!r}, not a whole number: {FIX}"
+        )
     if version < 0:
-        raise HistoryError(f"the target's public.schema_migrations has the negative version {version}: "
-                           f"versions count up from 0: {FIX}")
+        raise HistoryError(
+            f"the target's public.schema_migrations has the negative version {version}: versions count up from 0: {FIX}"
+        )
     where = f"the target's public.schema_migrations row for version {version}"
     if not isinstance(name, str) or not isinstance(checksum, str) or not CHECKSUM.fullmatch(checksum):
         raise HistoryError(f"{where} has no sha256 checksum ({str(checksum)[:20]!r}): {FIX}")
@@ -148,6 +181,13 @@ def history_from_rows(rows: list[tuple[str, str, str, str]], table_exists: bool)
         elif tag == "row":
             applied.append(applied_row(b))
     applied.sort(key=lambda row: row.version)
-    return TargetHistory(table_exists=table_exists, user_tables=user_tables, rows=tuple(applied), table_names=names,
-                         other_objects=objects, object_names=object_names, leftovers=leftovers,
-                         leftover_names=leftover_names)
+    return TargetHistory(
+        table_exists=table_exists,
+        user_tables=user_tables,
+        rows=tuple(applied),
+        table_names=names,
+        other_objects=objects,
+        object_names=object_names,
+        leftovers=leftovers,
+        leftover_names=leftover_names,
+    )

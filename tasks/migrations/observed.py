@@ -50,7 +50,9 @@ def check_sql(expected: str) -> str:
 
 def changed_message(filename: str, kept: bool) -> str:
     state = "statements before the check were kept" if kept else "nothing of it was kept"
-    return (f"migration {filename}: the file changed the tool's history table public.schema_migrations (its rows, "
-            "its owner or privileges, or a child table, rule, trigger or view on it, or it dropped or moved the "
-            f"table): {state}; only the tool writes its history: remove what touches schema_migrations from the "
-            "file and run again")
+    return (
+        f"migration {filename}: the file changed the tool's history table public.schema_migrations (its rows, "
+        "its owner or privileges, or a child table, rule, trigger or view on it, or it dropped or moved the "
+        f"table): {state}; only the tool writes its history: remove what touches schema_migrations from the "
+        "file and run again"
+    )

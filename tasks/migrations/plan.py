@@ -61,8 +61,9 @@ def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
 
-def plan_migrations(files: list[Migration], history: TargetHistory, baseline_version: int | None,
-                    started_at: datetime | None = None) -> MigrationPlan:
+def plan_migrations(
+    files: list[Migration], history: TargetHistory, baseline_version: int | None, started_at: datetime | None = None
+) -> MigrationPlan:
     plan = MigrationPlan()
     by_version = {m.version: m for m in files}
     rows = {row.version: row for row in history.rows}

@@ -49,7 +49,7 @@ def _schema_of_names(names: list) -> str:
 
 def _statement_needs(node: dict) -> tuple[str | None, str | None]:
     """(schema that needs CREATE, schema created) for one parsed statement."""
-    (kind, body), = node.items()
+    ((kind, body),) = node.items()
     if kind == "CreateSchemaStmt":
         return None, body.get("schemaname")
     if kind == "CompositeTypeStmt":
@@ -120,32 +120,43 @@ def missing(needs: Needs, granted: dict) -> list[str]:
     "schemas": {"public": "t" | "f" | "nousage" | "missing"}}`` (t: CREATE and USAGE).
     """
     user, problems = granted["user"], []
-    really_new = {name: file for name, file in needs.new_schemas.items()
-                  if granted["schemas"].get(name, "missing") == "missing"}  # IF NOT EXISTS of one there: no
+    really_new = {
+        name: file for name, file in needs.new_schemas.items() if granted["schemas"].get(name, "missing") == "missing"
+    }  # IF NOT EXISTS of one there: no
     if really_new and not granted["database_create"]:
         schema, file = next(iter(really_new.items()))
-        problems.append(f"{file} creates schema {schema}, but role {user} lacks CREATE on database "
-                        f"{granted['database']}: GRANT CREATE ON DATABASE {granted['database']} TO {user}, "
-                        "or create the schema as its owner")
+        problems.append(
+            f"{file} creates schema {schema}, but role {user} lacks CREATE on database "
+            f"{granted['database']}: GRANT CREATE ON DATABASE {granted['database']} TO {user}, "
+            "or create the schema as its owner"
+        )
     for schema, file in needs.schemas.items():
         name = schema or granted["default_schema"]
         if not name:
-            problems.append(f"{file} creates objects without a schema, and role {user}'s search_path "
-                            "has no existing schema: set the role's search_path or qualify the names")
+            problems.append(
+                f"{file} creates objects without a schema, and role {user}'s search_path "
+                "has no existing schema: set the role's search_path or qualify the names"
+            )
             continue
         state = granted["schemas"].get(name, "missing")
         if state == "missing":
             if name not in needs.new_schemas:
-                problems.append(f"{file} writes to schema {name}, which does not exist in the target: "
-                                "create it first (CREATE SCHEMA in an earlier migration)")
+                problems.append(
+                    f"{file} writes to schema {name}, which does not exist in the target: "
+                    "create it first (CREATE SCHEMA in an earlier migration)"
+                )
         elif state == "nousage":
-            problems.append(f"role {user} lacks USAGE on schema {name}, needed by {file} (without it the "
-                            f"objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA "
-                            f"{name} TO {user}, or use the schema owner's URL")
+            problems.append(
+                f"role {user} lacks USAGE on schema {name}, needed by {file} (without it the "
+                f"objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA "
+                f"{name} TO {user}, or use the schema owner's URL"
+            )
         elif state != "t":
-            problems.append(f"role {user} lacks CREATE on schema {name}, needed by {file} "
-                            f"(PostgreSQL 15 no longer grants it on public to every role): "
-                            f"GRANT CREATE ON SCHEMA {name} TO {user}, or use the schema owner's URL")
+            problems.append(
+                f"role {user} lacks CREATE on schema {name}, needed by {file} "
+                f"(PostgreSQL 15 no longer grants it on public to every role): "
+                f"GRANT CREATE ON SCHEMA {name} TO {user}, or use the schema owner's URL"
+            )
     return problems
 
 

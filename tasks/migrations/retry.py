@@ -68,9 +68,7 @@ def holders(conn, tables: list[str]) -> list[tuple]:
         return []
 
 
-def with_lock_retries(
-    apply: Callable[[], T], conn, migration, retry_s: float, on_event: Callable[[str], None]
-) -> T:
+def with_lock_retries(apply: Callable[[], T], conn, migration, retry_s: float, on_event: Callable[[str], None]) -> T:
     """``apply()``, run again after a lock timeout until ``retry_s`` has passed."""
     deadline = time.monotonic() + retry_s
     attempt = 0

@@ -76,13 +76,20 @@ def older_than_target(proof_version_num: int, target_service: str | None) -> str
     if proof_version_num // 10000 >= target // 10000:
         return ""
     proof, wanted = proof_version_num // 10000, target // 10000
-    return (f" on PostgreSQL {proof}, older than the target's {wanted}: if the file is valid on {wanted}, run the "
-            f"proof on a source server of PostgreSQL {wanted} or newer (SOURCE_DATABASE_URL) rather than change it")
+    return (
+        f" on PostgreSQL {proof}, older than the target's {wanted}: if the file is valid on {wanted}, run the "
+        f"proof on a source server of PostgreSQL {wanted} or newer (SOURCE_DATABASE_URL) rather than change it"
+    )
 
 
-def prove(service: str, migrations: list[Migration], on_event: Callable[[str], None],
-          seed_files: list | None = None, target_service: str | None = None,
-          observer: Any = None) -> tuple[dict[str, Any], str]:
+def prove(
+    service: str,
+    migrations: list[Migration],
+    on_event: Callable[[str], None],
+    seed_files: list | None = None,
+    target_service: str | None = None,
+    observer: Any = None,
+) -> tuple[dict[str, Any], str]:
     """
     Apply every file (then load the seed files) on a new shadow database, as a role that is not a
     superuser and owns it (:mod:`tasks.migrations.proof_role`); return (catalog, server version).
@@ -111,23 +118,38 @@ def prove(service: str, migrations: list[Migration], on_event: Callable[[str], N
             except MigrationError as exc:
                 why = str(exc).removeprefix("cannot connect: ")
                 no_slot = "connection slots" in why or "too many connections" in why
-                fix = ("close some of the source server's sessions (it has no connection slot left for a role that "
-                       "is not a superuser), then run again" if no_slot
-                       else "allow password logins for SOURCE_DATABASE_URL's host in its pg_hba.conf, or use a source "
-                            "user that is not a superuser")
-                raise MigrationError(f"the proof's role (not a superuser, like the target's owner) cannot log in to "
-                                     f"the source server ({why}): {fix}") from None
+                fix = (
+                    "close some of the source server's sessions (it has no connection slot left for a role that "
+                    "is not a superuser), then run again"
+                    if no_slot
+                    else "allow password logins for SOURCE_DATABASE_URL's host in its pg_hba.conf, or use a source "
+                    "user that is not a superuser"
+                )
+                raise MigrationError(
+                    f"the proof's role (not a superuser, like the target's owner) cannot log in to "
+                    f"the source server ({why}): {fix}"
+                ) from None
         try:
             started = time.monotonic()
-            apply_migrations(shadow, migrations, None, Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
-                             on_event, verb="proved", quiet_below_s=PER_FILE_LINE_S, observer=observer,
-                             search_path_of=target_user(target_service) or role)
+            apply_migrations(
+                shadow,
+                migrations,
+                None,
+                Limits(lock_wait_s=5, lock_timeout="0", statement_timeout="0"),
+                on_event,
+                verb="proved",
+                quiet_below_s=PER_FILE_LINE_S,
+                observer=observer,
+                search_path_of=target_user(target_service) or role,
+            )
             on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
             older = older_than_target(admin.info.server_version, target_service)
-            raise MigrationError(f"{exc} (found on a throw-away shadow database, run as a role that is not a "
-                                 "superuser, like the target's; the target was not touched)"
-                                 + (f". The proof ran{older}" if older else "")) from None
+            raise MigrationError(
+                f"{exc} (found on a throw-away shadow database, run as a role that is not a "
+                "superuser, like the target's; the target was not touched)"
+                + (f". The proof ran{older}" if older else "")
+            ) from None
         with connect(shadow) as conn:
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
             version = scalar(conn.execute("SHOW server_version"))

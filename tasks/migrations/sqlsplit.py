@@ -59,7 +59,7 @@ def _copy_from_stdin_before(tokens: list) -> int | None:
     if not starts:
         return None
     statement = []
-    for token in tokens[starts[-1]:]:
+    for token in tokens[starts[-1] :]:
         if token.name == "ASCII_59":  # ";"
             break
         statement.append(token.name)
@@ -76,8 +76,10 @@ def _refuse_meta_commands(sql: str, tokens: list) -> None:
 
                 raise SqlError(line_of(sql, copy), copy_stdin_reason("FROM STDIN"))
             command = _meta_command(sql, token.start)
-            raise SqlError(line_of(sql, token.start), f"psql meta-command {command} is not SQL: "
-                                                      "remove the line (files run through the driver, not psql)")
+            raise SqlError(
+                line_of(sql, token.start),
+                f"psql meta-command {command} is not SQL: remove the line (files run through the driver, not psql)",
+            )
 
 
 def _scan(sql: str) -> list:
@@ -116,7 +118,7 @@ def split_statements(sql: str) -> list[Statement]:
         while starts[index].start < location:
             index += 1
         first = starts[index].start
-        (kind, node), = stmt["stmt"].items()
+        ((kind, node),) = stmt["stmt"].items()
         statements.append(Statement(sql[first:end].rstrip(), line_of(sql, first), first, kind, node))
     return statements
 
@@ -131,7 +133,7 @@ def _byte_to_char(sql: str):
     def char(offset: int) -> int:
         if offset < done["byte"]:
             done["byte"] = done["char"] = 0
-        done["char"] += len(raw[done["byte"]:offset].decode())
+        done["char"] += len(raw[done["byte"] : offset].decode())
         done["byte"] = offset
         return done["char"]
 

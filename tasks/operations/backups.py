@@ -24,34 +24,52 @@ from tasks.operations.common import (
 from tasks.plan import Planner
 
 
-def _take(service: str, folder: Path, label: str, keep: int, fingerprint: str | None, database: str,
-          holds_nothing: bool = False):
+def _take(
+    service: str,
+    folder: Path,
+    label: str,
+    keep: int,
+    fingerprint: str | None,
+    database: str,
+    holds_nothing: bool = False,
+):
     """A verified backup into ``folder``, then pruning. ``holds_nothing``: the plan found nothing a
     backup would keep, so the backup is a manifest that says so (re-proved when it is written; if the
     database is no longer empty then, a real pg_dump)."""
     ident = backups.identity(label, database, identity_key(service))
     if planning():
         found = backups.scan(folder, database, ident)
-        show_plan([f"the target holds nothing yet: record that in {folder}/ (no pg_dump needed)" if holds_nothing
-                   else f"take a verified backup of {label} into {folder}/"]
-                  + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
-                  + [f"set aside {path.name} ({why})" for path, why in found.damaged])
+        show_plan(
+            [
+                f"the target holds nothing yet: record that in {folder}/ (no pg_dump needed)"
+                if holds_nothing
+                else f"take a verified backup of {label} into {folder}/"
+            ]
+            + [f"prune {path.name} (keeping {keep})" for path in backups.to_prune(found, keep - 1)]
+            + [f"set aside {path.name} ({why})" for path, why in found.damaged]
+        )
     from tasks.backups import dump, empty  # psycopg: imported only when there is work
 
     def take(log: Callable[[str], None]) -> str:
-        backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) \
-            or dump.take_backup(service, folder, label, fingerprint, log)
+        backup = (holds_nothing and empty.record(service, folder, label, fingerprint, log)) or dump.take_backup(
+            service, folder, label, fingerprint, log
+        )
         tidied = pruning.tidy(folder, database, keep, protect=backup.path, ident=ident)
         m = backup.manifest
         if backups.is_empty_backup(m):
             log(f"backup {backup.path} records that {label} holds nothing (no table, no object): no pg_dump needed")
         else:
-            log(f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
-                f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…")
+            log(
+                f"backup {backup.path} verified: {m['tables']} tables, {sum(m['rows'].values()):,} rows, "
+                f"{m['size_bytes'] / 1e6:,.1f} MB, sha256 {m['sha256'][:12]}…"
+            )
         if tidied.describe(keep):
             log(f"{folder}: {tidied.describe(keep)}")
-        done = (f"recorded the empty target as {backup.path.name} (no pg_dump)" if backups.is_empty_backup(m)
-                else f"backup {backup.path.name}")
+        done = (
+            f"recorded the empty target as {backup.path.name} (no pg_dump)"
+            if backups.is_empty_backup(m)
+            else f"backup {backup.path.name}"
+        )
         return done + (f" ({len(tidied.set_aside)} set aside)" if tidied.set_aside else "")
 
     return python_step(take)
@@ -122,8 +140,14 @@ def source_captured(plan: Planner, label: str, backup_dir: str, keep: int = 10):
     found = backups.scan(folder, info["database"], ident)
     latest = found.verified
     if planning() and after_proof:
-        show_plan([("the proof's shadow database, made on the source's server first, moves its transaction id: "
-                    "the source backup is taken again after it")])
+        show_plan(
+            [
+                (
+                    "the proof's shadow database, made on the source's server first, moves its transaction id: "
+                    "the source backup is taken again after it"
+                )
+            ]
+        )
     elif latest and latest[-1].fingerprint == info["fingerprint"]:
         current = f"backup {latest[-1].path.name} is current (the source has not changed since)"
         yield from _converged_or_pruned(current, folder, found, info["database"], ident, keep)
@@ -145,8 +169,15 @@ def _heroku_capture(app: str, reasons: list[str], service: str, folder: Path):
             f"Heroku app {app}'s database is {plan.status}, not Available: wait (heroku pg:wait -a {app}) and re-run"
         )
         return
-    show_plan([(f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
-                f"(heroku pg:backups:capture -a {app})"), f"Heroku database: {plan.summary()}"])
+    show_plan(
+        [
+            (
+                f"the target will change ({', '.join(reasons)}): capture a Heroku backup first "
+                f"(heroku pg:backups:capture -a {app})"
+            ),
+            f"Heroku database: {plan.summary()}",
+        ]
+    )
 
     def capture(log) -> str:
         return f"Heroku backup {heroku_capture_recorded(app, service, folder, log)[0]}"
@@ -203,8 +234,9 @@ def target_captured_before_change(plan: Planner, label: str, backup_dir: str, ke
             converged(message)
             return
         ident = backups.identity(label, info["database"], identity_key(service))
-        yield from _converged_or_pruned(message, folder, backups.scan(folder, info["database"], ident),
-                                        info["database"], ident, keep)
+        yield from _converged_or_pruned(
+            message, folder, backups.scan(folder, info["database"], ident), info["database"], ident, keep
+        )
         return
     if heroku_app:
         yield from _heroku_capture(heroku_app, list(change.reasons), service, folder)
@@ -218,5 +250,12 @@ def target_captured_before_change(plan: Planner, label: str, backup_dir: str, ke
     from tasks.backups.empty import holds_nothing
 
     history = plan.migrations_part().history
-    yield _take(service, folder, label, keep, info["fingerprint"], info["database"],
-                history is not None and holds_nothing(history))
+    yield _take(
+        service,
+        folder,
+        label,
+        keep,
+        info["fingerprint"],
+        info["database"],
+        history is not None and holds_nothing(history),
+    )

@@ -64,7 +64,8 @@ def changed_in_this_run(ops: Iterable[Callable[..., Any]]) -> bool:
     """Whether any of these operations changed something so far in this run (always False while planning)."""
     return not planning() and any(
         (found := outcomes_of(summary.environment()).get(key_of(op))) is not None and found.status == "changed"
-        for op in ops)
+        for op in ops
+    )
 
 
 def outcomes_of(environment: str | None) -> dict[str, Outcome]:

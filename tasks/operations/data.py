@@ -63,12 +63,14 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
         return
     if part.expected is not None and planning() and not todo.anything:  # nothing to copy now; the
         will_check(f"will check after the pending migrations run ({todo.in_sync} table(s) equal now)")  # migrations
-        return                                                                     # change what the copy meets
+        return  # change what the copy meets
     if part.expected is not None:  # the migrations change what the copy meets: it checks again after them
         show_plan(copyplan.plan_lines(source, target, todo) + ["checked again after the pending migrations"])
     elif not todo.anything:
-        converged(f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
-                  f"{len(source.sequences)} sequence(s) not behind the source's (tables: rows and checksums)")
+        converged(
+            f"all {todo.in_sync} table(s), {len(source.views)} materialized view(s) and "
+            f"{len(source.sequences)} sequence(s) not behind the source's (tables: rows and checksums)"
+        )
         return
     else:
         show_plan(copyplan.plan_lines(source, target, todo))
@@ -77,8 +79,14 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
 
     def before_replace() -> None:
         if backup_dir:
-            backup = dump.take_backup(target_service, Path(backup_dir) / "target", "target", None, host.log,
-                                      purpose="before a COPY_CONFLICT=replace")
+            backup = dump.take_backup(
+                target_service,
+                Path(backup_dir) / "target",
+                "target",
+                None,
+                host.log,
+                purpose="before a COPY_CONFLICT=replace",
+            )
             host.log(f"backup {backup.path} verified before replacing tables")
 
     migrated = bool(plan.migrations_part().pending)  # this run applies migrations before the copy
@@ -90,14 +98,19 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
             if not migrated:
                 raise
             # a refusal's "nothing was changed" is the copy's; this run's migrations were applied before it
-            said = str(exc).replace("nothing was changed", "the copy changed nothing (this run's migrations stay "
-                                    "applied)").replace("nothing was copied", "the copy changed nothing (this run's "
-                                                        "migrations stay applied)")
+            said = (
+                str(exc)
+                .replace("nothing was changed", "the copy changed nothing (this run's migrations stay applied)")
+                .replace("nothing was copied", "the copy changed nothing (this run's migrations stay applied)")
+            )
             raise datacopy.CopyError(said) from exc
-        parts = [f"copied {len(done.copy)} table(s)"] + ([f"replaced {len(done.replace)}"] if done.replace else []) \
-            + ([f"refreshed {len(done.views)} view(s)"] if done.views else []) \
-            + ([f"moved {done.sequences} sequence(s) forward"] if done.sequences else []) \
+        parts = (
+            [f"copied {len(done.copy)} table(s)"]
+            + ([f"replaced {len(done.replace)}"] if done.replace else [])
+            + ([f"refreshed {len(done.views)} view(s)"] if done.views else [])
+            + ([f"moved {done.sequences} sequence(s) forward"] if done.sequences else [])
             + ([f"analysed {len(done.analyzed)}"] if done.analyzed else [])
+        )
         return ", ".join(parts) + ", complete"
 
     yield python_step(run)

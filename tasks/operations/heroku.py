@@ -88,16 +88,27 @@ def pool_within_limits(plan: Planner, reserve: int = 10, wanted: int | None = No
     check = PoolCheck(pool, app.dynos.web, reserve, limit)
     described = f"{check.describe(app.pool_var)} ({where})"
     if not check.fits:
-        smaller = (f"set DB_POOL_MAX_VALUE={check.largest_pool} or less" if check.largest_pool >= 1 else
-                   f"no pool fits beside the reserve of {reserve}: lower DB_POOL_RESERVE")
-        yield from refuse(f"pool limits: {described}: {smaller}, scale the web dynos down, or move to a plan "
-                          "with more connections")
+        smaller = (
+            f"set DB_POOL_MAX_VALUE={check.largest_pool} or less"
+            if check.largest_pool >= 1
+            else f"no pool fits beside the reserve of {reserve}: lower DB_POOL_RESERVE"
+        )
+        yield from refuse(
+            f"pool limits: {described}: {smaller}, scale the web dynos down, or move to a plan with more connections"
+        )
         return
     if wanted is None or wanted == current:
         converged(described)
         return
-    show_plan([(f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
-                "the app's dynos restart)"), described])
+    show_plan(
+        [
+            (
+                f"heroku config:set {app.pool_var}={wanted} on {app.name} (was {app.pool_value or 'unset'}; "
+                "the app's dynos restart)"
+            ),
+            described,
+        ]
+    )
 
     def set_pool(log) -> str:
         release = heroku_app.set_config(app.name, app.pool_var, str(wanted))
@@ -181,9 +192,17 @@ def logs_clean(plan: Planner, since: datetime, after: Sequence[Callable[..., Any
     if not due:
         converged("not read: this run changed nothing and ran no check")
         return
-    show_plan([f"read heroku logs -a {app.name} after the run ("
-               + (f"{heroku_app.log_window():g}s of the stream: a Fir app" if app.dynos.generation == "fir"
-                  else f"the last {heroku_app.LOG_LINES} lines") + ")"])
+    show_plan(
+        [
+            f"read heroku logs -a {app.name} after the run ("
+            + (
+                f"{heroku_app.log_window():g}s of the stream: a Fir app"
+                if app.dynos.generation == "fir"
+                else f"the last {heroku_app.LOG_LINES} lines"
+            )
+            + ")"
+        ]
+    )
 
     def scan(log) -> str:
         found = heroku_app.log_errors(app.name, since, app.dynos.generation)
@@ -192,14 +211,18 @@ def logs_clean(plan: Planner, since: datetime, after: Sequence[Callable[..., Any
         heroku_app.mark_logs_due(Path(state_dir), app.name, bool(found) and not ignore)
         if found:
             kinds = sorted({kind for kind, _ in found})
-            message = (f"{len(found)} database error line(s) in {app.name}'s logs since the run started "
-                       f"({', '.join(kinds)})")
+            message = (
+                f"{len(found)} database error line(s) in {app.name}'s logs since the run started ({', '.join(kinds)})"
+            )
             if not ignore:
                 raise HerokuError(f"{message}: fix them, or set IGNORE_LOG_ERRORS=true to only report")
             summary.current().health.append(summary.HealthRow("logs", "", f"{message} (IGNORE_LOG_ERRORS=true)"))
             return f"{message}: ignored (IGNORE_LOG_ERRORS=true)"
-        read = (f"{heroku_app.log_window():g}s of the log stream" if app.dynos.generation == "fir"
-                else f"the last {heroku_app.LOG_LINES} log lines")
+        read = (
+            f"{heroku_app.log_window():g}s of the log stream"
+            if app.dynos.generation == "fir"
+            else f"the last {heroku_app.LOG_LINES} log lines"
+        )
         return f"no database errors in {read} since {since:%H:%M:%S}"
 
     yield python_step(scan)
@@ -248,8 +271,10 @@ def database_reset(app: HerokuApp, service: str, confirm: str | None):
         with psycopg.connect(f"service={service}") as conn:
             left = conn.execute(ALL_TABLES_SQL).fetchone()[0]  # type: ignore[index]  # a count: always one row
         if left:
-            raise HerokuError(f"heroku pg:reset -a {app.name} finished but {left} table(s) are still there: "
-                              f"check heroku pg:info -a {app.name} and re-run")
+            raise HerokuError(
+                f"heroku pg:reset -a {app.name} finished but {left} table(s) are still there: "
+                f"check heroku pg:info -a {app.name} and re-run"
+            )
         return f"{tables} table(s) dropped; the database is empty"
 
     yield python_step(reset)

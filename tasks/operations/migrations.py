@@ -83,8 +83,13 @@ def _pending_lines(plan: MigrationsPart, with_sql: bool) -> list[str]:
 
 
 @operation()
-def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", statement_timeout: str = "0",
-            lock_retry_s: float = 0.0):
+def applied(
+    plan: Planner,
+    lock_wait_s: float = 60.0,
+    lock_timeout: str = "5s",
+    statement_timeout: str = "0",
+    lock_retry_s: float = 0.0,
+):
     """
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
 
@@ -119,8 +124,12 @@ def applied(plan: Planner, lock_wait_s: float = 60.0, lock_timeout: str = "5s", 
     show_plan(_pending_lines(part, with_sql=bool(state.config.DIFF)))
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
 
-    limits = migrate.Limits(lock_wait_s=lock_wait_s, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
-                             lock_retry_s=lock_retry_s)
+    limits = migrate.Limits(
+        lock_wait_s=lock_wait_s,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        lock_retry_s=lock_retry_s,
+    )
 
     def apply(log: Callable[[str], None]) -> str:
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)

@@ -38,7 +38,7 @@ def privileges_sufficient(plan: Planner):
         converged("no pending migration needs a privilege")
         return
     needs = privileges.needs_of(list(part.pending), part.history.table_exists)
-    schemas = sorted({*needs.schemas, *needs.new_schemas} - {''})
+    schemas = sorted({*needs.schemas, *needs.new_schemas} - {""})
     try:
         granted = read(SchemaPrivileges, plan.target, privileges.privileges_sql(schemas))
     except Unreadable as exc:

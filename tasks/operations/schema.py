@@ -33,9 +33,15 @@ def _render(title: str, found: list[catalog.Difference]) -> str:
 
 
 @operation()
-def verified(plan: Planner, allow_extra_objects: bool = False, against_source: bool = False,
-             environment: str | None = None, plans_dir: str | None = None, report_dir: str | None = None,
-             after: Sequence[Callable[..., Any]] = ()):
+def verified(
+    plan: Planner,
+    allow_extra_objects: bool = False,
+    against_source: bool = False,
+    environment: str | None = None,
+    plans_dir: str | None = None,
+    report_dir: str | None = None,
+    after: Sequence[Callable[..., Any]] = (),
+):
     """
     Ensure the target's schema equals the expected schema (the shadow database's catalog).
 
@@ -100,16 +106,28 @@ def verified(plan: Planner, allow_extra_objects: bool = False, against_source: b
     applied = changed_in_this_run(after)  # the migrations step (``after``) applied files in this run
     # the risk findings as the risk state measured them, before the migrations applied
     findings = plan.built().findings()
-    recorded = records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied,
-                                  findings) if plans_dir else None
+    recorded = (
+        records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied, findings)
+        if plans_dir
+        else None
+    )
     if recorded:
         host.log(f"plan record {recorded}")
     if failures:
-        hint = ("" if allow_extra_objects
-                else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)")
+        hint = (
+            "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
+        )
         if report_dir and not planning() and comparisons[0][1]:
-            path, proven, line = drift.answer(service, plan.source, plan.migrations, wanted, actual,
-                                              Path(report_dir), environment, allow_extra_objects)
+            path, proven, line = drift.answer(
+                service,
+                plan.source,
+                plan.migrations,
+                wanted,
+                actual,
+                Path(report_dir),
+                environment,
+                allow_extra_objects,
+            )
             hint = "\n  " + line + hint  # and, for objects added by hand, ALLOW_EXTRA_OBJECTS
             failures[0] = f"drift: {drift.pointer(path, proven)}\n" + failures[0]
         yield from refuse("\n".join(failures) + hint)

@@ -58,8 +58,14 @@ def present(plan: Planner):
     """
     service, upsert, part = plan.target, plan.seed_upsert, plan.seed_part()
     if part.left_to_copy:
-        show_plan([(f"seed files left to the copy (their tables have rows in the source): "
-                    f"{', '.join(f.filename for f in part.left_to_copy)}")])
+        show_plan(
+            [
+                (
+                    f"seed files left to the copy (their tables have rows in the source): "
+                    f"{', '.join(f.filename for f in part.left_to_copy)}"
+                )
+            ]
+        )
     if part.problem:
         yield from refuse(part.problem.message)
         return
@@ -72,17 +78,21 @@ def present(plan: Planner):
     if part.absent:
         if not planning():
             absent = next(f for f in files if f.table in part.absent)
-            yield from refuse(f"seed file {absent.filename}: table {absent.table} does not exist in the target: "
-                              "create it in a migration or remove the file; nothing was inserted")
+            yield from refuse(
+                f"seed file {absent.filename}: table {absent.table} does not exist in the target: "
+                "create it in a migration or remove the file; nothing was inserted"
+            )
             return
-        show_plan([f"insert the {f.rows} row(s) of {f.filename}; its table is made by a pending migration"
-                   for f in files])
+        show_plan(
+            [f"insert the {f.rows} row(s) of {f.filename}; its table is made by a pending migration" for f in files]
+        )
     else:
         lines = _plan_lines(part.tables, upsert)
         if not lines:
             if planning() and plan.migrations_part().changes_schema:  # a pending migration may delete rows
-                will_check(f"will check after the pending migrations run (all rows of {len(files)} seed file(s) "
-                           "present now)")
+                will_check(
+                    f"will check after the pending migrations run (all rows of {len(files)} seed file(s) present now)"
+                )
                 return
             converged(f"all rows of {len(files)} seed file(s) present")
             return

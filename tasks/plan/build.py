@@ -82,8 +82,10 @@ class Planner:
     seen: dict[str, object] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
-        return (f"Planner({len(self.migrations)} migration(s), {len(self.seeds)} seed file(s), "
-                f"{'copy' if self.copy else 'fresh'}, {self.source} -> {self.target})")
+        return (
+            f"Planner({len(self.migrations)} migration(s), {len(self.seeds)} seed file(s), "
+            f"{'copy' if self.copy else 'fresh'}, {self.source} -> {self.target})"
+        )
 
     @classmethod
     def of(cls, run: RunInputs) -> Planner:
@@ -266,5 +268,12 @@ class Planner:
     def built(self) -> Plan:
         """The plan as the states last saw it (no database read: parts never asked for stay None)."""
         seen: dict[str, Any] = self.seen
-        return Plan(seen.get("migrations"), seen.get("copy"), seen.get("seed"), seen.get("target"), self.heroku(),
-                    seen.get("proof_needed"), seen.get("risk"))
+        return Plan(
+            seen.get("migrations"),
+            seen.get("copy"),
+            seen.get("seed"),
+            seen.get("target"),
+            self.heroku(),
+            seen.get("proof_needed"),
+            seen.get("risk"),
+        )

@@ -27,10 +27,14 @@ def file_name(environment: str | None) -> str:
 def pointer(path: Path, proven: bool = True) -> str:
     """The failure's first line: where the proposed repair is, and whether to apply it."""
     if not proven:
-        return (f"the target has drifted from the expected schema: {path} holds a repair that was NOT proven: "
-                "do not apply it as it is; fix the drift by hand (the file lists what differs), then run again")
-    return (f"the target has drifted from the expected schema: review {path} (the proposed repair, "
-            "never applied by pgconverge), apply it by hand (psql -f), then run again")
+        return (
+            f"the target has drifted from the expected schema: {path} holds a repair that was NOT proven: "
+            "do not apply it as it is; fix the drift by hand (the file lists what differs), then run again"
+        )
+    return (
+        f"the target has drifted from the expected schema: review {path} (the proposed repair, "
+        "never applied by pgconverge), apply it by hand (psql -f), then run again"
+    )
 
 
 def converged(report_dir: Path, environment: str | None) -> None:
@@ -38,9 +42,16 @@ def converged(report_dir: Path, environment: str | None) -> None:
     (report_dir / file_name(environment)).unlink(missing_ok=True)
 
 
-def answer(service: str, proof_service: str | None, migrations: list[Migration], expected: dict[str, Any],
-           actual: dict[str, Any], report_dir: Path, environment: str | None = None,
-           keep_extras: bool = False) -> tuple[Path, bool, str]:
+def answer(
+    service: str,
+    proof_service: str | None,
+    migrations: list[Migration],
+    expected: dict[str, Any],
+    actual: dict[str, Any],
+    report_dir: Path,
+    environment: str | None = None,
+    keep_extras: bool = False,
+) -> tuple[Path, bool, str]:
     """Write the repair file: its path, whether it was proven, one line saying what it holds.
     ``keep_extras``: objects only the target has are tolerated (ALLOW_EXTRA_OBJECTS), never dropped."""
     try:
@@ -55,11 +66,17 @@ def answer(service: str, proof_service: str | None, migrations: list[Migration],
     if found.statements and proof_service:
         why = repair_proof.prove(proof_service, migrations, wanted, have, found)
     proven = why is None and bool(proof_service) or not found.statements
-    proof = ("proven on a shadow copy of the drifted schema (source server)" if why is None and proof_service
-             else f"NOT proven, do not apply it as it is: {why}" if why
-             else "NOT proven (no proof server), do not apply it as it is")
-    header = (f"pgconverge: the repair of the drift of {service}'s schema; never applied by pgconverge.\n"
-              f"{proof}.\n{len(found.statements)} statement(s); {len(found.unrepairable)} object(s) left out.")
+    proof = (
+        "proven on a shadow copy of the drifted schema (source server)"
+        if why is None and proof_service
+        else f"NOT proven, do not apply it as it is: {why}"
+        if why
+        else "NOT proven (no proof server), do not apply it as it is"
+    )
+    header = (
+        f"pgconverge: the repair of the drift of {service}'s schema; never applied by pgconverge.\n"
+        f"{proof}.\n{len(found.statements)} statement(s); {len(found.unrepairable)} object(s) left out."
+    )
     if not found.statements:
         header += "\nNothing here can be repaired by DDL without losing data."
     report_dir.mkdir(parents=True, exist_ok=True)

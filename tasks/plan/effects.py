@@ -12,16 +12,22 @@ from collections.abc import Iterable
 
 from tasks.migrations.files import Migration
 
-WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE",
-          "CopyStmt": "COPY"}
+WRITES = {
+    "InsertStmt": "INSERT",
+    "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE",
+    "MergeStmt": "MERGE",
+    "CopyStmt": "COPY",
+}
 
 
 def _name(relation) -> str:
     return f"{relation.schemaname or 'public'}.{relation.relname}"
 
 
-def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]],
-                                                     list[tuple[str, str, str]]]:
+def effects(
+    migrations: Iterable[Migration],
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], list[tuple[str, str, str]]]:
     """(file, verb, table) of each statement that writes rows, (file, table) of each FORCE ROW LEVEL
     SECURITY, and (file, child, parent) of each foreign key added to an existing table that acts on a
     DELETE (CASCADE, SET NULL, SET DEFAULT), in the ``migrations`` (a file that does not parse is left
@@ -45,9 +51,13 @@ def effects(migrations: Iterable[Migration]) -> tuple[list[tuple[str, str, str]]
             elif kind == "AlterTableStmt":
                 if any(cmd.subtype == AlterTableType.AT_ForceRowSecurity for cmd in node.cmds or ()):
                     forced.append((migration.filename, _name(node.relation)))
-                cascading += [(migration.filename, _name(node.relation), _name(cmd.def_.pktable))
-                              for cmd in node.cmds or () if cmd.subtype == AlterTableType.AT_AddConstraint
-                              and cmd.def_.contype == ConstrType.CONSTR_FOREIGN and cmd.def_.fk_del_action in "cnd"]
+                cascading += [
+                    (migration.filename, _name(node.relation), _name(cmd.def_.pktable))
+                    for cmd in node.cmds or ()
+                    if cmd.subtype == AlterTableType.AT_AddConstraint
+                    and cmd.def_.contype == ConstrType.CONSTR_FOREIGN
+                    and cmd.def_.fk_del_action in "cnd"
+                ]
     return writes, forced, cascading
 
 
@@ -60,23 +70,29 @@ def refusal(migrations: Iterable[Migration], copied: set[str], replaced: Iterabl
     cascading = [c for c in cascading if c[2] in set(replaced)]
     if cascading:
         file, child, parent = cascading[0]
-        return (f"migration {file} adds a foreign key on {child} that acts on a DELETE of {parent}, which "
-                "COPY_CONFLICT=replace reloads in this run: the rows it would remove or change cannot be counted "
-                "before the migration: nothing was changed; run the replace first (without this migration), or "
-                f"bring {child}'s rows into the source first")
+        return (
+            f"migration {file} adds a foreign key on {child} that acts on a DELETE of {parent}, which "
+            "COPY_CONFLICT=replace reloads in this run: the rows it would remove or change cannot be counted "
+            "before the migration: nothing was changed; run the replace first (without this migration), or "
+            f"bring {child}'s rows into the source first"
+        )
     writes = [w for w in writes if w[2] in copied]
     if writes:
         file, verb, table = writes[0]
         more = f" (and {len(writes) - 1} more such statement(s))" if len(writes) > 1 else ""
-        return (f"migration {file} changes rows ({verb} {table}){more}, a table the copy fills from the source "
-                "(DATA_MIGRATION=copy): the copy would undo it or refuse the table: nothing was changed; run the "
-                "data change in the source first and keep schema changes only in the migration (docs/data-copy.md, "
-                "\"Copy mode after the first move\")")
+        return (
+            f"migration {file} changes rows ({verb} {table}){more}, a table the copy fills from the source "
+            "(DATA_MIGRATION=copy): the copy would undo it or refuse the table: nothing was changed; run the "
+            "data change in the source first and keep schema changes only in the migration (docs/data-copy.md, "
+            '"Copy mode after the first move")'
+        )
     if forced:
         file, table = forced[0]
-        return (f"migration {file} sets FORCE ROW LEVEL SECURITY on {table}: the owner's COPY into it fails: nothing "
-                "was changed; force it after the copy has moved the rows (DATA_MIGRATION=fresh then), or connect "
-                "as a role with BYPASSRLS")
+        return (
+            f"migration {file} sets FORCE ROW LEVEL SECURITY on {table}: the owner's COPY into it fails: nothing "
+            "was changed; force it after the copy has moved the rows (DATA_MIGRATION=fresh then), or connect "
+            "as a role with BYPASSRLS"
+        )
     return None
 
 
@@ -119,18 +135,25 @@ def violations_script(migrations: Iterable[Migration], copied: set[str]) -> str:
                 elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.contype == ConstrType.CONSTR_CHECK:
                     expr = RawStream()(cmd.def_.raw_expr)
                     what, where = f"CHECK ({expr})", f"({expr}) IS FALSE"
-                elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.keys and cmd.def_.contype in (
-                        ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY):
+                elif (
+                    cmd.subtype == AlterTableType.AT_AddConstraint
+                    and cmd.def_.keys
+                    and cmd.def_.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
+                ):
                     cols = ", ".join(_ident(k.sval) for k in cmd.def_.keys)
                     kind = "UNIQUE" if cmd.def_.contype == ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
                     what = f"{kind} ({', '.join(k.sval for k in cmd.def_.keys)})"
-                    queries.append(f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
-                                   f"{_literal(what)}, count(*)::text FROM (SELECT FROM ONLY {_table(table)} "
-                                   f"GROUP BY {cols} HAVING count(*) > 1) d")
+                    queries.append(
+                        f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                        f"{_literal(what)}, count(*)::text FROM (SELECT FROM ONLY {_table(table)} "
+                        f"GROUP BY {cols} HAVING count(*) > 1) d"
+                    )
                     continue
                 if what:
-                    queries.append(f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
-                                   f"{_literal(what)}, count(*)::text FROM ONLY {_table(table)} WHERE {where}")
+                    queries.append(
+                        f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                        f"{_literal(what)}, count(*)::text FROM ONLY {_table(table)} WHERE {where}"
+                    )
     return "".join(q + ";\n" for q in queries)
 
 
@@ -140,5 +163,7 @@ def violations_refusal(found: list[tuple[str, str, str, int]]) -> str | None:
     if not broken:
         return None
     file, table, what, count = broken[0]
-    return (f"migration {file} adds {what} to {table}, which {count:,} row(s) of the source break: the copy "
-            "would fail after the migration: nothing was changed; fix those rows in the source first")
+    return (
+        f"migration {file} adds {what} to {table}, which {count:,} row(s) of the source break: the copy "
+        "would fail after the migration: nothing was changed; fix those rows in the source first"
+    )

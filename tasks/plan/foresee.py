@@ -38,8 +38,9 @@ def expected_after(source: str, migrations: list[Migration], state_dir: str) -> 
     return copyplan.expected_tables(catalog) if catalog is not None else None
 
 
-def differs_after(source_service: str, source: copyplan.Side, target: copyplan.Side,
-                  expected: dict[str, dict[str, str]]) -> str | None:
+def differs_after(
+    source_service: str, source: copyplan.Side, target: copyplan.Side, expected: dict[str, dict[str, str]]
+) -> str | None:
     """A table that holds rows in the target and gets, from the pending migrations, a column the source
     fills (a value that is not NULL): after them the target's rows differ from the source's, and the copy
     (COPY_CONFLICT=refuse) would stop after the backup and the migrations. Said now, before both; the
@@ -49,10 +50,12 @@ def differs_after(source_service: str, source: copyplan.Side, target: copyplan.S
         have, want, there = target.columns.get(name) or {}, expected.get(plain) or {}, source.columns.get(name) or {}
         added = sorted(column for column in want if column not in have and column in there)
         if added and target.tables[name].rows and name in source.tables and _filled(source_service, plain, added):
-            return (f"table {plain}: the pending migrations add column(s) {', '.join(added)}, which the source "
-                    f"fills, to a table that holds {target.tables[name].rows:,} row(s) in the target: after them its "
-                    "rows will differ from the source's and the copy would refuse it; set COPY_CONFLICT=replace to "
-                    "reload it from the source, or fill the column(s) in the migration; nothing was changed")
+            return (
+                f"table {plain}: the pending migrations add column(s) {', '.join(added)}, which the source "
+                f"fills, to a table that holds {target.tables[name].rows:,} row(s) in the target: after them its "
+                "rows will differ from the source's and the copy would refuse it; set COPY_CONFLICT=replace to "
+                "reload it from the source, or fill the column(s) in the migration; nothing was changed"
+            )
     return None
 
 
@@ -65,7 +68,8 @@ def _filled(service: str, table: str, columns: list[str]) -> bool:
     schema, _, relation = table.rpartition(".")
     test = sql.SQL(" OR ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in columns)
     query = sql.SQL("SELECT EXISTS (SELECT FROM {}.{} WHERE {})").format(
-        sql.Identifier(schema or "public"), sql.Identifier(relation), test)
+        sql.Identifier(schema or "public"), sql.Identifier(relation), test
+    )
     with connect(conninfo(service)) as conn:
         row = conn.execute(query).fetchone()
     return bool(row and row[0])

@@ -186,8 +186,14 @@ class RiskFinding:
     accepted: bool = False  # the file has the line ``-- pgconverge: accept-risk``
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "file": self.file, "line": self.line, "text": self.text, "high": self.high,
-                "accepted": self.accepted}
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
+            "text": self.text,
+            "high": self.high,
+            "accepted": self.accepted,
+        }
 
 
 @dataclass(frozen=True)
@@ -211,8 +217,9 @@ class RiskPart:
         if not self.problems:
             return None
         first, more = self.problems[0], len(self.problems) - 1
-        return first if not more else Problem(first.code, first.subject, f"{first.message} (and {more} more)",
-                                                  first.fix)
+        return (
+            first if not more else Problem(first.code, first.subject, f"{first.message} (and {more} more)", first.fix)
+        )
 
     def lines(self) -> list[str]:
         return [f.text for f in self.findings]

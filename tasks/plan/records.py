@@ -16,8 +16,15 @@ from tasks.plans import record
 before_changes: dict[str | None, tuple[dict[str, Any], list[str]]] = {}
 
 
-def record_run(environment: str | None, plans_dir: str, migrations: list[Migration], after: dict[str, Any],
-               verified: bool, applied: bool, findings: list[dict[str, Any]] | None = None) -> str | None:
+def record_run(
+    environment: str | None,
+    plans_dir: str,
+    migrations: list[Migration],
+    after: dict[str, Any],
+    verified: bool,
+    applied: bool,
+    findings: list[dict[str, Any]] | None = None,
+) -> str | None:
     """After the schema check of a run whose migrations step ``applied`` files: its plan record, written
     (its path), with the risk ``findings`` of the files it applied (:meth:`tasks.plan.Plan.findings`);
     None when nothing was applied or the catalog before was not read."""
@@ -39,8 +46,9 @@ def _verify_later(environment: str, plans_dir: Path, migrations: list[Migration]
         return None
     last = found[0]
     wanted = record.files(migrations)
-    if [(f.get("version"), f.get("checksum")) for f in last.get("files") or []] != \
-            [(f["version"], f["checksum"]) for f in wanted]:
+    if [(f.get("version"), f.get("checksum")) for f in last.get("files") or []] != [
+        (f["version"], f["checksum"]) for f in wanted
+    ]:
         return None
     before = last.get("catalog_before_snapshot") or {}
     if record.fingerprint(before) != last.get("catalog_before"):

@@ -20,8 +20,9 @@ from tasks.risk.size import TableSize, sizes_sql
 DATA_FIX = "fix those rows (or the migration) and run again"
 
 
-def data_problems(service: str, pending: list[Migration], risks: list[Risk],
-                  sizes: dict[str, TableSize]) -> tuple[list[Problem], list[RiskFinding]]:
+def data_problems(
+    service: str, pending: list[Migration], risks: list[Risk], sizes: dict[str, TableSize]
+) -> tuple[list[Problem], list[RiskFinding]]:
     """(problems, notes): the rows each checkable statement would fail on; a check that cannot run
     is a note, not a refusal."""
     problems, notes = [], []
@@ -55,8 +56,9 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
     found = []
     for risk in risks:
         for message in gate.refusals([risk], sizes, table_mb, fail_on):
-            found.append(Problem("risk-high", f"{risk.file}:{risk.line} {risk.table}", message,
-                                 gate.how_to_go_on(risk)))
+            found.append(
+                Problem("risk-high", f"{risk.file}:{risk.line} {risk.table}", message, gate.how_to_go_on(risk))
+            )
     return found
 
 
@@ -67,12 +69,15 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     try:
         sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(names)) if names else {}
     except Unreadable as exc:
-        problem = Problem("unreadable", "target", f"cannot read the sizes of the tables the migrations touch: "
-                          f"{exc.error}", "check that the database is reachable, then run again")
+        problem = Problem(
+            "unreadable",
+            "target",
+            f"cannot read the sizes of the tables the migrations touch: {exc.error}",
+            "check that the database is reachable, then run again",
+        )
         return RiskPart(len(pending), problems=(problem,))
     findings = [
-        RiskFinding("lock", risk.file, risk.line, text, gate.high(risk, sizes.get(risk.table), table_mb),
-                    risk.accepted)
+        RiskFinding("lock", risk.file, risk.line, text, gate.high(risk, sizes.get(risk.table), table_mb), risk.accepted)
         for risk, text in zip(risks, render.risk_lines(risks, sizes, table_mb))
     ]
     try:

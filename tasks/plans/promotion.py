@@ -60,7 +60,7 @@ def chain(verified: list[dict[str, Any]], start: str, wanted: list[dict[str, Any
         here, path = frontier.pop(0)
         for record in verified:
             files = identity(record.get("files") or [])
-            if record.get("catalog_before") != here or files != goal[:len(files)]:
+            if record.get("catalog_before") != here or files != goal[: len(files)]:
                 continue
             if files == goal:
                 return [*path, record]
@@ -71,8 +71,9 @@ def chain(verified: list[dict[str, Any]], start: str, wanted: list[dict[str, Any
     return None
 
 
-def decide(source: str, records: list[dict[str, Any]], wanted: list[dict[str, Any]], before: dict[str, Any],
-           catalog_diff) -> Verdict:
+def decide(
+    source: str, records: list[dict[str, Any]], wanted: list[dict[str, Any]], before: dict[str, Any], catalog_diff
+) -> Verdict:
     """Whether the files ``wanted`` may be applied to a target whose catalog is ``before``.
     ``catalog_diff(expected, actual)`` gives readable lines (the schema check's diff)."""
     verified = [r for r in records if r.get("verified")]
@@ -81,18 +82,27 @@ def decide(source: str, records: list[dict[str, Any]], wanted: list[dict[str, An
         closest = verified[0] if verified else None
         diff = file_diff(wanted, closest["files"]) if closest else [f"- {f['file']}" for f in wanted]
         where = f"the newest, {closest['path']}" if closest else "none is verified"
-        return Verdict(False, f"PROMOTE_FROM={source}: no verified plan record of {source} has these files "
-                              f"(same checksums, same order): converge {source} first ({len(records)} record(s); "
-                              f"{where})", tuple(diff[:MAX_LINES]))
+        return Verdict(
+            False,
+            f"PROMOTE_FROM={source}: no verified plan record of {source} has these files "
+            f"(same checksums, same order): converge {source} first ({len(records)} record(s); "
+            f"{where})",
+            tuple(diff[:MAX_LINES]),
+        )
     mine = fingerprint(before)
     steps = chain(verified, mine, wanted)
     if steps:
-        return Verdict(True, f"promoted from {source}: {' then '.join(r['path'] for r in steps)}",
-                       record=steps[-1]["path"])
+        return Verdict(
+            True, f"promoted from {source}: {' then '.join(r['path'] for r in steps)}", record=steps[-1]["path"]
+        )
     record = same_files[0]
     diff = catalog_diff(record.get("catalog_before_snapshot") or {}, normalized(before))
-    return Verdict(False, f"PROMOTE_FROM={source}: this target's catalog before ({mine[:19]}) differs from the one "
-                          f"{source} applied these files to ({str(record.get('catalog_before'))[:19]}, "
-                          f"{record['path']}): bring it to {source}'s starting schema, "
-                          f"or converge {source} from this one",
-                   tuple(diff[:MAX_LINES]), record["path"])
+    return Verdict(
+        False,
+        f"PROMOTE_FROM={source}: this target's catalog before ({mine[:19]}) differs from the one "
+        f"{source} applied these files to ({str(record.get('catalog_before'))[:19]}, "
+        f"{record['path']}): bring it to {source}'s starting schema, "
+        f"or converge {source} from this one",
+        tuple(diff[:MAX_LINES]),
+        record["path"],
+    )

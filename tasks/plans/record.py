@@ -35,12 +35,21 @@ def normalized(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The catalog as the schema check reads it, without the tool's own tracking table (it records
     the run, not the schema), keys sorted by :func:`fingerprint`'s dump."""
     snapshot = ranked(snapshot)  # column order, not physical numbers (records written before held attnum)
-    tables = {name: value for name, value in snapshot.get("tables", {}).items()
-              if name not in ("public.schema_migrations", "schema_migrations")}
-    indexes = {name: value for name, value in snapshot.get("indexes", {}).items()
-               if not str(name).startswith(("public.schema_migrations", "schema_migrations"))}
-    sequences = {name: value for name, value in snapshot.get("sequences", {}).items()
-                 if not str(name).startswith(("public.schema_migrations", "schema_migrations"))}
+    tables = {
+        name: value
+        for name, value in snapshot.get("tables", {}).items()
+        if name not in ("public.schema_migrations", "schema_migrations")
+    }
+    indexes = {
+        name: value
+        for name, value in snapshot.get("indexes", {}).items()
+        if not str(name).startswith(("public.schema_migrations", "schema_migrations"))
+    }
+    sequences = {
+        name: value
+        for name, value in snapshot.get("sequences", {}).items()
+        if not str(name).startswith(("public.schema_migrations", "schema_migrations"))
+    }
     return {**snapshot, "tables": tables, "indexes": indexes, "sequences": sequences}
 
 
@@ -55,9 +64,16 @@ def files(migrations: Iterable[Migration]) -> list[dict[str, Any]]:
     return [{"version": m.version, "file": m.filename, "checksum": m.checksum} for m in migrations]
 
 
-def build_record(environment: str | None, migrations: list[Migration], applied: list[str],
-                 before: dict[str, Any], after: dict[str, Any], verified: bool,
-                 findings: list[dict[str, Any]] | None = None, when: float | None = None) -> dict[str, Any]:
+def build_record(
+    environment: str | None,
+    migrations: list[Migration],
+    applied: list[str],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    verified: bool,
+    findings: list[dict[str, Any]] | None = None,
+    when: float | None = None,
+) -> dict[str, Any]:
     """The record of one run: ``applied`` are the files this run applied (the others were before)."""
     when = time.time() if when is None else when
     return {

@@ -19,18 +19,31 @@ SNAPSHOT_SQL = (Path(__file__).with_name("catalog.sql")).read_text()
 CATEGORIES = ("extensions", "schemas", "types", "sequences", "tables", "indexes", "views", "functions")
 TABLE_PARTS = ("columns", "constraints", "triggers")
 SINGULAR = {
-    "extensions": "extension", "schemas": "schema", "types": "type", "sequences": "sequence",
-    "tables": "table", "indexes": "index", "views": "view", "functions": "function",
-    "columns": "column", "constraints": "constraint", "triggers": "trigger",
+    "extensions": "extension",
+    "schemas": "schema",
+    "types": "type",
+    "sequences": "sequence",
+    "tables": "table",
+    "indexes": "index",
+    "views": "view",
+    "functions": "function",
+    "columns": "column",
+    "constraints": "constraint",
+    "triggers": "trigger",
 }
 
 
 def escaped(text: str) -> str:
     """``text`` with every control, line or paragraph separator character written as ``\\uXXXX``
     (and a backslash doubled): one printable line, for a comment or a terminal."""
-    return "".join("\\\\" if ch == "\\" else f"\\u{ord(ch):04x}"
-                   if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") else ch
-                   for ch in text)
+    return "".join(
+        "\\\\"
+        if ch == "\\"
+        else f"\\u{ord(ch):04x}"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+        else ch
+        for ch in text
+    )
 
 
 def snapshot(conn) -> dict[str, Any]:
@@ -52,8 +65,12 @@ class Difference:
     text: str  # the readable line
 
     def as_dict(self) -> dict[str, str]:
-        return {"change": {"+": "extra", "-": "missing", "~": "changed"}[self.sign], "kind": self.kind,
-                "name": self.name, "line": self.text}
+        return {
+            "change": {"+": "extra", "-": "missing", "~": "changed"}[self.sign],
+            "kind": self.kind,
+            "name": self.name,
+            "line": self.text,
+        }
 
 
 def _describe(kind: str, name: str, value: Any) -> str:
@@ -129,12 +146,18 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[Differ
             continue
         for table in sorted(set(old) | set(new)):
             if table not in new or table not in old:
-                found.extend(_diff_mapping(kind, {table: old[table]} if table in old else {},
-                                           {table: new[table]} if table in new else {}))
+                found.extend(
+                    _diff_mapping(
+                        kind, {table: old[table]} if table in old else {}, {table: new[table]} if table in new else {}
+                    )
+                )
                 continue
             for part in TABLE_PARTS:
-                found.extend(_diff_mapping(part, old[table].get(part) or {}, new[table].get(part) or {},
-                                           prefix=f"{_short_table(table)}."))
+                found.extend(
+                    _diff_mapping(
+                        part, old[table].get(part) or {}, new[table].get(part) or {}, prefix=f"{_short_table(table)}."
+                    )
+                )
             rest_old = {k: v for k, v in old[table].items() if k not in TABLE_PARTS}
             rest_new = {k: v for k, v in new[table].items() if k not in TABLE_PARTS}
             if rest_old != rest_new:

@@ -66,8 +66,9 @@ def draw(snapshot: dict[str, Any], folder: Path) -> str:
     private_dir(folder)
     temporary = folder / f".schema.svg.{os.getpid()}"
     temporary.unlink(missing_ok=True)  # dot -o would write through a link planted under this name
-    done = subprocess.run(["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True,
-                          env=child_env(), check=False)
+    done = subprocess.run(
+        ["dot", "-Tsvg", "-o", str(temporary)], input=dot, text=True, capture_output=True, env=child_env(), check=False
+    )
     if done.returncode != 0:
         temporary.unlink(missing_ok=True)
         why = done.stderr.strip().splitlines()[0] if done.stderr.strip() else "dot failed"

@@ -19,9 +19,15 @@ from tasks.schema.catalog import escaped
 from tasks.schema.versions import SECURITY_AND_STORAGE
 
 WIDENINGS = {
-    ("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"),
-    ("smallint", "numeric"), ("integer", "numeric"), ("bigint", "numeric"),
-    ("real", "double precision"), ("character varying", "text"), ("character", "text"),
+    ("smallint", "integer"),
+    ("smallint", "bigint"),
+    ("integer", "bigint"),
+    ("smallint", "numeric"),
+    ("integer", "numeric"),
+    ("bigint", "numeric"),
+    ("real", "double precision"),
+    ("character varying", "text"),
+    ("character", "text"),
 }
 PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 
@@ -36,11 +42,15 @@ class Repair:
         objects as comments. Every comment is escaped (:func:`comment`): a name holding a newline cannot
         end its comment line and smuggle a statement into the file."""
         lines = [comment(line) for line in header.split("\n")]
-        lines += ["BEGIN;", SEARCH_PATH, *self.statements, "COMMIT;"] if self.statements \
+        lines += (
+            ["BEGIN;", SEARCH_PATH, *self.statements, "COMMIT;"]
+            if self.statements
             else [comment("nothing to repair by DDL")]
+        )
         if self.unrepairable:
-            lines.append(comment("Not repaired here (it would lose data, or needs a decision): "
-                                 "fix by hand, or restore"))
+            lines.append(
+                comment("Not repaired here (it would lose data, or needs a decision): fix by hand, or restore")
+            )
             lines += [comment(f"  {line}") for line in self.unrepairable]
         return "\n".join(lines) + "\n"
 
@@ -69,9 +79,13 @@ def without_extras(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str
     for name, table in (actual.get("tables") or {}).items():
         if name not in want_tables:
             continue
-        tables[name] = {**table, **{part: {k: v for k, v in (table.get(part) or {}).items()
-                                           if k in (want_tables[name].get(part) or {})}
-                                    for part in ("columns", "constraints", "triggers")}}
+        tables[name] = {
+            **table,
+            **{
+                part: {k: v for k, v in (table.get(part) or {}).items() if k in (want_tables[name].get(part) or {})}
+                for part in ("columns", "constraints", "triggers")
+            },
+        }
     indexes = {name: value for name, value in (actual.get("indexes") or {}).items() if name in want_indexes}
     return {**actual, "tables": tables, "indexes": indexes}
 
@@ -124,8 +138,11 @@ def _table_parts(table: str, want: dict, have: dict, drops: list[str], creates: 
                 continue
             if name in new:
                 what = "CONSTRAINT" if kind == "constraints" else "TRIGGER"
-                drops.append(f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {ident(name)};" if what == "CONSTRAINT"
-                             else f"DROP TRIGGER IF EXISTS {ident(name)} ON {target};")
+                drops.append(
+                    f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {ident(name)};"
+                    if what == "CONSTRAINT"
+                    else f"DROP TRIGGER IF EXISTS {ident(name)} ON {target};"
+                )
             if name in old:
                 if kind == "triggers":
                     creates.append(old[name]["definition"].rstrip(";") + ";")
@@ -152,11 +169,15 @@ def _columns(table: str, want: dict, have: dict, alters: list[str], left: list[s
             else:
                 left.append(f"column {column} is {b['type']}, expected {a['type']}: changing it back may lose data")
         if a.get("default") != b.get("default"):
-            alters.append(f"ALTER TABLE {target} ALTER COLUMN {ident(name)} "
-                          + (f"SET DEFAULT {a['default']};" if a.get("default") is not None else "DROP DEFAULT;"))
+            alters.append(
+                f"ALTER TABLE {target} ALTER COLUMN {ident(name)} "
+                + (f"SET DEFAULT {a['default']};" if a.get("default") is not None else "DROP DEFAULT;")
+            )
         if a.get("not_null") != b.get("not_null"):
-            alters.append(f"ALTER TABLE {target} ALTER COLUMN {ident(name)} "
-                          + ("SET NOT NULL;" if a.get("not_null") else "DROP NOT NULL;"))
+            alters.append(
+                f"ALTER TABLE {target} ALTER COLUMN {ident(name)} "
+                + ("SET NOT NULL;" if a.get("not_null") else "DROP NOT NULL;")
+            )
         rest_a = {k: v for k, v in a.items() if k not in ("type", "default", "not_null", "position")}
         rest_b = {k: v for k, v in b.items() if k not in ("type", "default", "not_null", "position")}
         if rest_a != rest_b:
@@ -193,9 +214,11 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
     renamed = _renamed(want_tables, have_tables)
     for table in sorted(set(want_tables) | set(have_tables)):
         if table in renamed:
-            left.append(f"table {table} is missing and table {renamed[table]} is extra with the same columns: "
-                        f"it looks renamed by hand: rename it back (ALTER TABLE {qualified(renamed[table])} "
-                        f"RENAME TO {ident(table.partition('.')[2] or table)}) if so")
+            left.append(
+                f"table {table} is missing and table {renamed[table]} is extra with the same columns: "
+                f"it looks renamed by hand: rename it back (ALTER TABLE {qualified(renamed[table])} "
+                f"RENAME TO {ident(table.partition('.')[2] or table)}) if so"
+            )
         elif table in renamed.values():
             continue  # named with the missing table it looks like
         elif table not in have_tables:
@@ -205,8 +228,10 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
             if count == 0:  # empty when planned; the file itself checks it still is before dropping it
                 drops += [still_empty(table), f"DROP TABLE {qualified(table)};"]
             else:
-                left.append(f"table {table} is extra and holds {'rows' if count is None else f'{count} row(s)'}: "
-                            "dropping it would lose them")
+                left.append(
+                    f"table {table} is extra and holds {'rows' if count is None else f'{count} row(s)'}: "
+                    "dropping it would lose them"
+                )
         else:
             want, have = want_tables[table], have_tables[table]
             _table_parts(table, want, have, drops, creates, fks)
@@ -216,8 +241,10 @@ def plan_repair(expected: dict[str, Any], actual: dict[str, Any], rows: dict[str
                 left.append(f"table {table}: its kind, logging or partitioning differs: not repaired here")
             for key in SECURITY_AND_STORAGE:
                 if (want.get(key) or None) != (have.get(key) or None):
-                    left.append(f"table {table}: its {key.replace('_', '-')} differs (row-level security, "
-                                "policies, rules, statistics and storage options are not repaired here): fix by hand")
+                    left.append(
+                        f"table {table}: its {key.replace('_', '-')} differs (row-level security, "
+                        "policies, rules, statistics and storage options are not repaired here): fix by hand"
+                    )
     _indexes(expected.get("indexes") or {}, actual.get("indexes") or {}, drops, creates)
     for kind in ("views", "functions", "sequences", "types", "extensions", "schemas"):
         old, new = expected.get(kind) or {}, actual.get(kind) or {}

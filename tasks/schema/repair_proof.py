@@ -23,8 +23,9 @@ from tasks.schema.repair import Repair, plan_repair
 from tasks.schema.versions import normalize_pair
 
 
-def prove(service: str, migrations: list[Migration], expected: dict[str, Any], actual: dict[str, Any],
-          repair: Repair) -> str | None:
+def prove(
+    service: str, migrations: list[Migration], expected: dict[str, Any], actual: dict[str, Any], repair: Repair
+) -> str | None:
     """None when the repair is proven; else one line saying where the proof failed."""
     replay = plan_repair(actual, expected)  # what made the expected schema into the target's
     admin = connect(conninfo(service))

@@ -26,11 +26,19 @@ def validation_report(snapshot: dict[str, Any], row_counts: dict[str, int], diff
         for name, constraint in sorted((value.get("constraints") or {}).items()):
             match = FOREIGN_KEY.match(constraint.get("definition", ""))
             if constraint.get("type") == "foreign key" and match:
-                foreign_keys.append({"table": table, "constraint": name, "columns": match.group("columns"),
-                                     "references": match.group("table")})
+                foreign_keys.append(
+                    {
+                        "table": table,
+                        "constraint": name,
+                        "columns": match.group("columns"),
+                        "references": match.group("table"),
+                    }
+                )
         triggers.extend({"table": table, "trigger": name} for name in sorted(value.get("triggers") or {}))
-    indexes = [{"index": name, "table": value.get("table"), "valid": value.get("valid")}
-               for name, value in sorted((snapshot.get("indexes") or {}).items())]
+    indexes = [
+        {"index": name, "table": value.get("table"), "valid": value.get("valid")}
+        for name, value in sorted((snapshot.get("indexes") or {}).items())
+    ]
     return {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "schema_matches": not differences,
@@ -46,7 +54,8 @@ def compact(report: dict[str, Any]) -> str:
     """One line: ``4 tables (messages 2,000 rows, ...), 5 foreign keys, 9 indexes, 3 triggers``."""
     tables = ", ".join(
         f"{t['table'].removeprefix('public.')} {t['rows']:,} row{'' if t['rows'] == 1 else 's'}"
-        if t["rows"] is not None else t["table"]
+        if t["rows"] is not None
+        else t["table"]
         for t in report["tables"]
     )
     invalid = sum(1 for i in report["indexes"] if not i["valid"])

@@ -131,8 +131,10 @@ def normalize_pair(first: dict[str, Any], second: dict[str, Any]) -> tuple[dict[
     """:func:`normalize` of both, where a view whose text is the same in both is left as it is."""
     ours, theirs = _mapping(first, "views"), _mapping(second, "views")
     differ = {name for name in set(ours) & set(theirs) if ours[name] != theirs[name]}
-    return (_with(first, {name: _view(view) if name in differ else view for name, view in ours.items()}),
-            _with(second, {name: _view(view) if name in differ else view for name, view in theirs.items()}))
+    return (
+        _with(first, {name: _view(view) if name in differ else view for name, view in ours.items()}),
+        _with(second, {name: _view(view) if name in differ else view for name, view in theirs.items()}),
+    )
 
 
 def _mapping(snapshot: dict[str, Any], key: str) -> dict:
@@ -169,10 +171,16 @@ def _ranked(table):
     columns = table.get("columns") if isinstance(table, dict) else None
     if not isinstance(columns, dict) or not all(isinstance(c, dict) for c in columns.values()):
         return table
-    order = sorted(columns, key=lambda name: (columns[name].get("position") is None,
-                                              columns[name].get("position") or 0))
-    return {**table, "columns": {name: {**columns[name], "position": order.index(name) + 1}
-                                 if "position" in columns[name] else columns[name] for name in columns}}
+    order = sorted(
+        columns, key=lambda name: (columns[name].get("position") is None, columns[name].get("position") or 0)
+    )
+    return {
+        **table,
+        "columns": {
+            name: {**columns[name], "position": order.index(name) + 1} if "position" in columns[name] else columns[name]
+            for name in columns
+        },
+    }
 
 
 def ranked(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +194,8 @@ def _partition(table):
     table = _ranked(table)
     if not (isinstance(table, dict) and table.get("partition_bound") and isinstance(table.get("columns"), dict)):
         return table
-    columns = {name: {**column, "identity": None} if isinstance(column, dict) else column  # the parent's identity
-               for name, column in table["columns"].items()}                               # (17) or none (15, 16)
+    columns = {
+        name: {**column, "identity": None} if isinstance(column, dict) else column  # the parent's identity
+        for name, column in table["columns"].items()
+    }  # (17) or none (15, 16)
     return {**table, "columns": columns}

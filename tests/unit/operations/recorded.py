@@ -228,3 +228,13 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
         return Outcome("converged", found.checked[NAME], host.logged)
     assert commands and all(isinstance(c, FunctionCommand) for c in commands), (commands, host.logged)
     return Outcome("would change", "", host.logged)
+
+
+def check(path: Path, monkeypatch: Any, tmp_path: Path) -> None:
+    """One recorded case: the operation's outcome (status, detail, a line shown) is the one it expects."""
+    case = load(path)
+    outcome = run_case(case, monkeypatch, tmp_path)
+    want = case["expect"]
+    assert outcome.status == want["status"], (outcome, want)
+    assert want.get("detail", "") in outcome.detail, (outcome, want)
+    assert any(want.get("shown", "") in line for line in outcome.shown or [""]), (outcome, want)

@@ -137,6 +137,25 @@ def test_the_readme_path_to_your_own_database(tmp_path, target_db, app_source):
     rows = summary_rows(output)
     assert {status for name, (status, _) in rows.items() if name != "Data copied"} == {"converged"}, rows
 
+    # Step 8, a second migration: the dry run names it, the real run backs up, applies and verifies it.
+    (tmp_path / "myapp" / "db" / "migrations" / "003_add_note.sql").write_text(
+        "ALTER TABLE invoices ADD COLUMN note text;\n")
+    dry = _run(commands["dry"], env_file)
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
+    assert "003_add_note.sql" in dry.stdout + dry.stderr
+    second = _run(commands["real"], env_file, answer="\n")
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-3000:]
+    rows = summary_rows(output)
+    assert rows["Migrations applied"] == ("changed", "applied 003") and rows["Schema verified"][0] == "converged"
+    assert query(target_db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'") == [(1,)]
+
+    # Step 9, restore: without backup= it lists this target's verified backups (the one step 8 took).
+    listed = _run([commands["real"][0], "-y", "inventory.py", "restore.py"], env_file)
+    assert listed.returncode == 0, (listed.stdout + listed.stderr)[-3000:]
+    dumps = sorted((tmp_path / "backups" / "target").glob("*.dump"))
+    assert dumps and dumps[-1].name in listed.stdout + listed.stderr
+
 
 @pytest.mark.parametrize("answer", ["\n", None], ids=["at-the-question", "with--y"])
 def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_path, target_db, answer):

@@ -34,12 +34,13 @@ SINGULAR = {
 
 
 def escaped(text: str) -> str:
-    """``text`` with every control, line or paragraph separator character written as ``\\uXXXX``
-    (and a backslash doubled): one printable line, for a comment or a terminal."""
+    """``text`` with every control, format, line or paragraph separator character written as ``\\x1b`` or
+    ``\\uXXXX`` (as :mod:`tasks.core.shown` writes them) and a backslash doubled: one printable line, for a
+    comment or a terminal."""
     return "".join(
         "\\\\"
         if ch == "\\"
-        else f"\\u{ord(ch):04x}"
+        else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
         else ch
         for ch in text

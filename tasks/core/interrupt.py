@@ -68,15 +68,20 @@ def descendants(pid: int, proc: Path = Path("/proc")) -> list[int]:
     return found
 
 
+def stop_children() -> None:
+    """No second signal while leaving; every child process of the run (psql, pg_dump, the Heroku CLI) stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in descendants(os.getpid()):
+        with suppress(OSError):
+            os.kill(child, signal.SIGTERM)
+
+
 def install(running: Callable[[], str | None]) -> None:
     """Handle SIGINT and SIGTERM: ``running()`` names the op being run (None between ops)."""
 
     def handle(signum, frame) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in descendants(os.getpid()):
-            with suppress(OSError):
-                os.kill(child, signal.SIGTERM)
+        stop_children()
         for conn in list(_working):  # noqa: PERF101 - a snapshot: cancelling may change the set
             with suppress(Exception):  # leaving anyway: the server sees the connection close
                 conn.cancel()  # libpq's own blocking cancel (cancel_safe needs gevent's loop, busy here)
@@ -101,11 +106,7 @@ def install_early() -> None:
     "Exiting upon user request!" and exit 0, and SIGTERM would leave without a line). Nothing has changed yet."""
 
     def handle(signum, frame) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in descendants(os.getpid()):
-            with suppress(OSError):
-                os.kill(child, signal.SIGTERM)
+        stop_children()
         print(
             f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and files: "
             "nothing was changed; run again",

@@ -8,7 +8,8 @@ COPY into such a table fails).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from tasks.migrations.files import Migration
 
@@ -32,32 +33,25 @@ def effects(
     SECURITY, and (file, child, parent) of each foreign key added to an existing table that acts on a
     DELETE (CASCADE, SET NULL, SET DEFAULT), in the ``migrations`` (a file that does not parse is left
     to the proof)."""
-    import pglast
     from pglast.enums import AlterTableType, ConstrType
 
     writes, forced, cascading = [], [], []
-    for migration in migrations:
-        try:
-            statements = pglast.parse_sql(migration.sql)
-        except pglast.parser.ParseError:
-            continue
-        for raw in statements:
-            node = raw.stmt
-            kind = type(node).__name__
-            if kind in WRITES and getattr(node, "relation", None) is not None:
-                if kind == "CopyStmt" and not node.is_from:
-                    continue  # COPY … TO reads
-                writes.append((migration.filename, WRITES[kind], _name(node.relation)))
-            elif kind == "AlterTableStmt":
-                if any(cmd.subtype == AlterTableType.AT_ForceRowSecurity for cmd in node.cmds or ()):
-                    forced.append((migration.filename, _name(node.relation)))
-                cascading += [
-                    (migration.filename, _name(node.relation), _name(cmd.def_.pktable))
-                    for cmd in node.cmds or ()
-                    if cmd.subtype == AlterTableType.AT_AddConstraint
-                    and cmd.def_.contype == ConstrType.CONSTR_FOREIGN
-                    and cmd.def_.fk_del_action in "cnd"
-                ]
+    for migration, node in _statements(migrations):
+        kind = type(node).__name__
+        if kind in WRITES and getattr(node, "relation", None) is not None:
+            if kind == "CopyStmt" and not node.is_from:
+                continue  # COPY … TO reads
+            writes.append((migration.filename, WRITES[kind], _name(node.relation)))
+        elif kind == "AlterTableStmt":
+            if any(cmd.subtype == AlterTableType.AT_ForceRowSecurity for cmd in node.cmds or ()):
+                forced.append((migration.filename, _name(node.relation)))
+            cascading += [
+                (migration.filename, _name(node.relation), _name(cmd.def_.pktable))
+                for cmd in node.cmds or ()
+                if cmd.subtype == AlterTableType.AT_AddConstraint
+                and cmd.def_.contype == ConstrType.CONSTR_FOREIGN
+                and cmd.def_.fk_del_action in "cnd"
+            ]
     return writes, forced, cascading
 
 
@@ -113,47 +107,40 @@ def violations_script(migrations: Iterable[Migration], copied: set[str]) -> str:
     """A read-only script for the SOURCE: for each CHECK, NOT NULL, UNIQUE or PRIMARY KEY the pending
     ``migrations`` add to a table the copy fills, the source rows that break it (tagged ``violates``:
     file, table, what, count; read by :func:`tasks.data.plan.parse`). Empty when there is none."""
-    import pglast
     from pglast.enums import AlterTableType, ConstrType
     from pglast.stream import RawStream
 
     queries = []
-    for migration in migrations:
-        try:
-            statements = pglast.parse_sql(migration.sql)
-        except pglast.parser.ParseError:
+    for migration, node in _statements(migrations):
+        if type(node).__name__ != "AlterTableStmt" or _name(node.relation) not in copied:
             continue
-        for raw in statements:
-            node = raw.stmt
-            if type(node).__name__ != "AlterTableStmt" or _name(node.relation) not in copied:
+        table = _name(node.relation)
+        for cmd in node.cmds or ():
+            what, where = None, None
+            if cmd.subtype == AlterTableType.AT_SetNotNull:
+                what, where = f"NOT NULL on {cmd.name}", f"{_ident(cmd.name)} IS NULL"
+            elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.contype == ConstrType.CONSTR_CHECK:
+                expr = RawStream()(cmd.def_.raw_expr)
+                what, where = f"CHECK ({expr})", f"({expr}) IS FALSE"
+            elif (
+                cmd.subtype == AlterTableType.AT_AddConstraint
+                and cmd.def_.keys
+                and cmd.def_.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
+            ):
+                cols = ", ".join(_ident(k.sval) for k in cmd.def_.keys)
+                kind = "UNIQUE" if cmd.def_.contype == ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
+                what = f"{kind} ({', '.join(k.sval for k in cmd.def_.keys)})"
+                queries.append(
+                    f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                    f"{_literal(what)}, count(*)::text FROM (SELECT FROM ONLY {_table(table)} "
+                    f"GROUP BY {cols} HAVING count(*) > 1) d"
+                )
                 continue
-            table = _name(node.relation)
-            for cmd in node.cmds or ():
-                what, where = None, None
-                if cmd.subtype == AlterTableType.AT_SetNotNull:
-                    what, where = f"NOT NULL on {cmd.name}", f"{_ident(cmd.name)} IS NULL"
-                elif cmd.subtype == AlterTableType.AT_AddConstraint and cmd.def_.contype == ConstrType.CONSTR_CHECK:
-                    expr = RawStream()(cmd.def_.raw_expr)
-                    what, where = f"CHECK ({expr})", f"({expr}) IS FALSE"
-                elif (
-                    cmd.subtype == AlterTableType.AT_AddConstraint
-                    and cmd.def_.keys
-                    and cmd.def_.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
-                ):
-                    cols = ", ".join(_ident(k.sval) for k in cmd.def_.keys)
-                    kind = "UNIQUE" if cmd.def_.contype == ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
-                    what = f"{kind} ({', '.join(k.sval for k in cmd.def_.keys)})"
-                    queries.append(
-                        f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
-                        f"{_literal(what)}, count(*)::text FROM (SELECT FROM ONLY {_table(table)} "
-                        f"GROUP BY {cols} HAVING count(*) > 1) d"
-                    )
-                    continue
-                if what:
-                    queries.append(
-                        f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
-                        f"{_literal(what)}, count(*)::text FROM ONLY {_table(table)} WHERE {where}"
-                    )
+            if what:
+                queries.append(
+                    f"SELECT 'violates', {_literal(migration.filename)}, {_literal(table)}, "
+                    f"{_literal(what)}, count(*)::text FROM ONLY {_table(table)} WHERE {where}"
+                )
     return "".join(q + ";\n" for q in queries)
 
 
@@ -167,3 +154,16 @@ def violations_refusal(found: list[tuple[str, str, str, int]]) -> str | None:
         f"migration {file} adds {what} to {table}, which {count:,} row(s) of the source break: the copy "
         "would fail after the migration: nothing was changed; fix those rows in the source first"
     )
+
+
+def _statements(migrations: Iterable[Migration]) -> Iterator[tuple[Migration, Any]]:
+    """Each pending file's statements as parse trees (a file PostgreSQL's parser refuses is the proof's to say)."""
+    import pglast
+
+    for migration in migrations:
+        try:
+            statements = pglast.parse_sql(migration.sql)
+        except pglast.parser.ParseError:
+            continue
+        for raw in statements:
+            yield migration, raw.stmt

@@ -106,7 +106,7 @@ def _folders(tmp_path) -> dict[str, str]:
     # Kept out of the checkout by the test only (a user keeps the defaults).
     return {"MIGRATIONS_DIR": str(app / "migrations"), "SEED_DIR": str(app / "seed"),
             "BACKUP_DIR": str(tmp_path / "backups"), "STATE_DIR": str(tmp_path / "state"),
-            "REPORT_DIR": str(tmp_path / "reports")}
+            "REPORT_DIR": str(tmp_path / "reports"), "PLANS_DIR": str(tmp_path / "plans")}
 
 
 def test_the_readme_path_to_your_own_database(tmp_path, target_db, app_source):

@@ -67,7 +67,8 @@ class Targets:
     def create(self, roles: tuple[str, ...] = ("bench_push", "bench_push_data", "bench_copy", "bench_pgcopydb",
                                                "bench_deploy"),
                without_foreign_keys: bool = False) -> None:
-        from tasks.migrations.engine import Limits, apply_migrations
+        from tasks.migrations.engine import apply_migrations
+        from tasks.migrations.session import Limits
         from tasks.migrations.files import read_migrations
 
         files = read_migrations(EXAMPLE)

@@ -119,7 +119,8 @@ def sample_source(messages: int) -> Iterator[tuple[str, int]]:
     """A database on the source cluster with the chat app's schema and ``messages`` generated
     messages; yields (name, size in bytes) and drops it afterwards."""
     from sandbox import sample_data
-    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
 
     name = create("source", "bench_sample")

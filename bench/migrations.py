@@ -89,7 +89,8 @@ class Deploy:
 
     def engine_alone(self, dbname: str) -> float:
         """The migration engine in this process: no pyinfra, no other desired state."""
-        from tasks.migrations.engine import Limits, apply_migrations
+        from tasks.migrations.engine import apply_migrations
+        from tasks.migrations.session import Limits
         from tasks.migrations.files import read_migrations
 
         files = read_migrations(self.many)

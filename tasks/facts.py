@@ -140,9 +140,9 @@ class Fingerprint(DatabaseFact):
 
 class CopyState(DatabaseFact):
     """
-    One side of the data copy (:mod:`tasks.data.plan`; the script is passed as ``sql``): every table
+    One side of the data copy (:mod:`tasks.data.sides`; the script is passed as ``sql``): every table
     that holds rows with its count (and checksum when asked), populated materialized views,
-    sequences and large objects. An empty database gives an empty :class:`plan.Side`, not None.
+    sequences and large objects. An empty database gives an empty :class:`sides.Side`, not None.
 
     .. code:: python
 
@@ -151,6 +151,6 @@ class CopyState(DatabaseFact):
     """
 
     def query(self, session, sql):
-        from tasks.data import plan
+        from tasks.data import sides
 
-        return plan.parse(plan.read(session.rows, sql))
+        return sides.parse(sides.read(session.rows, sql))

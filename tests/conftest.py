@@ -29,7 +29,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # before sandbox is imported: each wo
     os.environ["SANDBOX_DIR"] = str(ROOT / ".sandbox" / "workers" / os.environ["PYTEST_XDIST_WORKER"])
 
 import sandbox as clusters# noqa: E402  (after the path is set)
-from tasks.migrations.engine import Limits, apply_migrations  # noqa: E402
+from tasks.migrations.engine import apply_migrations  # noqa: E402
+from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations  # noqa: E402
 from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname  # noqa: E402
 

@@ -92,7 +92,8 @@ class Pair:
 
 def migrate_target(target_url: str) -> None:
     """The example app's migrations applied to the target (the source_db fixture's schema)."""
-    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
     from tests.support import MIGRATIONS
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tasks.core.setting_values import SettingsError
 from tasks.core.shown import shown
 
 
 def refuse_odd_env_file(env_file: Path) -> None:
     """A FIFO or device at ENV_FILE is refused in one line, never read."""
-    from tasks.core.settings import SettingsError
-
     if env_file.exists() and not env_file.is_dir() and not env_file.is_file():
         raise SettingsError(
             f"ENV_FILE: {shown(env_file)} is not a regular file (a FIFO or a device): pgconverge "
@@ -24,8 +23,6 @@ def refuse_odd_env_file(env_file: Path) -> None:
 def refuse_repeated_keys(env_file: Path) -> None:
     """A key given twice in ENV_FILE (the last would win, silently) stops the run, naming it and both lines."""
     from dotenv.parser import parse_stream
-
-    from tasks.core.settings import SettingsError
 
     first: dict[str, int] = {}
     with open(env_file, encoding="utf-8") as stream:

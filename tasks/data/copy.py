@@ -35,9 +35,8 @@ from tasks.data import cascades, check, loader, relations, sequences
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.loader import Source, first_line, transient
 from tasks.data.order import dependency_order, load_groups  # noqa: F401  (the copy's order, tested here)
-from tasks.data.plan import (
-    CONNECTION_RESERVE,
-    capped_jobs,
+from tasks.data.plan import CONNECTION_RESERVE, capped_jobs
+from tasks.data.refusals import (
     column_problems,
     conflict_refusal,
     force_rls_refusal,

@@ -1,5 +1,5 @@
 """
-Facts for the health checks (:mod:`tasks.health.checks`): the health snapshot and the
+Facts for the health checks (:mod:`tasks.health.checks`, from :mod:`tasks.health.query`): the health snapshot and the
 ``pg_stat_statements`` outliers, each one JSON value read over the run's session to the target.
 """
 
@@ -8,22 +8,22 @@ from __future__ import annotations
 import json
 
 from tasks.core.fact import DatabaseFact
-from tasks.health import checks as health
+from tasks.health import query
 
 
 class HealthSnapshot(DatabaseFact):
-    """The raw dict of :func:`tasks.health.checks.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
+    """The raw dict of :func:`tasks.health.query.health_sql` (pass ``Thresholds.sql()`` as the SQL)."""
 
-    sql = health.HEALTH_SQL
+    sql = query.HEALTH_SQL
 
     def parse(self, rows):
         return json.loads("\t".join(rows[0]))
 
 
 class HealthOutliers(DatabaseFact):
-    """Top 5 statements by total time (pass :func:`tasks.health.checks.outliers_sql` as the SQL)."""
+    """Top 5 statements by total time (pass :func:`tasks.health.query.outliers_sql` as the SQL)."""
 
-    sql = health.OUTLIERS_SQL
+    sql = query.OUTLIERS_SQL
 
     def parse(self, rows):
         return json.loads("\t".join(rows[0]))

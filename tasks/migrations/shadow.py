@@ -24,8 +24,10 @@ from tasks.core.connections import conninfo
 from tasks.core.processes import pid_alive
 from tasks.core.rows import scalar
 from tasks.migrations import proof_role
-from tasks.migrations.engine import Limits, MigrationError, apply_migrations, connect
+from tasks.migrations.engine import apply_migrations
+from tasks.migrations.failures import MigrationError
 from tasks.migrations.files import Migration
+from tasks.migrations.session import Limits, connect
 from tasks.schema import catalog
 
 PER_FILE_LINE_S = 1.0  # the proof names a file when it took this long (250 short files: the total alone)

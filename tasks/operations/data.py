@@ -10,6 +10,7 @@ from pathlib import Path
 from pyinfra import host
 
 from tasks.data import plan as copyplan
+from tasks.data import refusals as copyrefusals
 from tasks.operations.common import (
     converged,
     operation,  # pyinfra's, guarded: any error ends as one line
@@ -57,7 +58,7 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
     assert part.source is not None and part.target is not None and part.todo is not None
     source, target, todo = part.source, part.target, part.todo
     # at execute time a missing table refuses too; with migrations pending, compared with the expected schema
-    problem = copyplan.refusal(source, target, todo, planning(), part.expected)
+    problem = copyrefusals.refusal(source, target, todo, planning(), part.expected)
     if problem:
         yield from refuse(problem)
         return

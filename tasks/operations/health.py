@@ -12,6 +12,7 @@ from tasks.core import reports, summary
 from tasks.core.settings import FAIL_ON
 from tasks.facts import Unreadable, read
 from tasks.health import checks as health
+from tasks.health import query
 from tasks.health.facts import HealthOutliers, HealthSnapshot
 from tasks.operations.common import (
     converged,
@@ -78,7 +79,7 @@ def reported(
         host.log(f"health of {label} not checked: {exc.error}")
         return
     if raw.get("has_pg_stat_statements"):
-        sql = health.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"])
+        sql = query.outliers_sql(raw["pg_stat_statements_schema"], raw["server_version_num"])
         try:
             raw["outliers"] = read(HealthOutliers, service, sql)
         except Unreadable as exc:

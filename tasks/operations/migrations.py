@@ -123,8 +123,9 @@ def applied(
         return
     show_plan(_pending_lines(part, with_sql=bool(state.config.DIFF)))
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
+    from tasks.migrations.session import Limits
 
-    limits = migrate.Limits(
+    limits = Limits(
         lock_wait_s=lock_wait_s,
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tasks.core.fact import remember
 from tasks.data import plan as copyplan
+from tasks.data import refusals as copyrefusals
 from tasks.data import seed as seed_files
+from tasks.data import sides as copysides
 from tasks.data.seed import SeedFile
 from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
@@ -151,14 +153,14 @@ class Planner:
         # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
         try:
             # with COPY_CONFLICT=replace: the keys a replace's DELETE cascades through, and the rows they reach
-            target = read(CopyState, self.target, copyplan.script(with_cascades=self.copy_replace))
+            target = read(CopyState, self.target, copysides.script(with_cascades=self.copy_replace))
         except Unreadable as exc:
             return CopyPart(
                 True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc)
             )
         try:
             source = read(
-                CopyState, self.source, copyplan.script(copyplan.need_checksums(target), None if counting else [])
+                CopyState, self.source, copysides.script(copyplan.need_checksums(target), None if counting else [])
             )
         except Unreadable as exc:
             return CopyPart(
@@ -169,7 +171,7 @@ class Planner:
         expected = None
         if self.migrations_part().changes_schema:
             expected = expected_after(self.source, self.migrations, self.state_dir)
-        why = copyplan.refusal(source, target, todo, True, expected)
+        why = copyrefusals.refusal(source, target, todo, True, expected)
         if not why and self.migrations_part().pending:
             from tasks.plan import effects  # pglast: only with migrations pending
 

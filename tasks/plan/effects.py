@@ -106,7 +106,7 @@ def _literal(text: str) -> str:
 def violations_script(migrations: Iterable[Migration], copied: set[str]) -> str:
     """A read-only script for the SOURCE: for each CHECK, NOT NULL, UNIQUE or PRIMARY KEY the pending
     ``migrations`` add to a table the copy fills, the source rows that break it (tagged ``violates``:
-    file, table, what, count; read by :func:`tasks.data.plan.parse`). Empty when there is none."""
+    file, table, what, count; read by :func:`tasks.data.sides.parse`). Empty when there is none."""
     from pglast.enums import AlterTableType, ConstrType
     from pglast.stream import RawStream
 

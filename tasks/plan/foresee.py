@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.data import plan as copyplan
+from tasks.data import refusals as copyrefusals
+from tasks.data.sides import Side
 from tasks.migrations.files import Migration
 
 # Expected schemas proven while planning (files not proven yet), by the files' set checksum: a
@@ -17,7 +18,7 @@ proven_now: dict[str, dict | None] = {}
 
 
 def expected_after(source: str, migrations: list[Migration], state_dir: str) -> dict[str, dict[str, str]] | None:
-    """The tables and columns of the expected schema (:func:`tasks.data.plan.expected_tables`), for a
+    """The tables and columns of the expected schema (:func:`tasks.data.refusals.expected_tables`), for a
     run with migrations pending. A set of files not proven yet is proven now on a throw-away shadow
     database of the ``source`` server (as the proof step does); None when that proof fails (the proof
     step then says why)."""
@@ -35,12 +36,10 @@ def expected_after(source: str, migrations: list[Migration], state_dir: str) -> 
             except Exception:  # noqa: BLE001 - the proof step itself fails, and says why
                 proven_now[key] = None
         catalog = proven_now[key]
-    return copyplan.expected_tables(catalog) if catalog is not None else None
+    return copyrefusals.expected_tables(catalog) if catalog is not None else None
 
 
-def differs_after(
-    source_service: str, source: copyplan.Side, target: copyplan.Side, expected: dict[str, dict[str, str]]
-) -> str | None:
+def differs_after(source_service: str, source: Side, target: Side, expected: dict[str, dict[str, str]]) -> str | None:
     """A table that holds rows in the target and gets, from the pending migrations, a column the source
     fills (a value that is not NULL): after them the target's rows differ from the source's, and the copy
     (COPY_CONFLICT=refuse) would stop after the backup and the migrations. Said now, before both; the
@@ -63,7 +62,7 @@ def _filled(service: str, table: str, columns: list[str]) -> bool:
     from psycopg import sql
 
     from tasks.core.connections import conninfo
-    from tasks.migrations.engine import connect
+    from tasks.migrations.session import connect
 
     schema, _, relation = table.rpartition(".")
     test = sql.SQL(" OR ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in columns)

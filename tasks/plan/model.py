@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.data.plan import Pending, Side
+from tasks.data.plan import Pending
 from tasks.data.seed import SeedFile
+from tasks.data.sides import Side
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import TargetHistory
 

@@ -16,8 +16,9 @@ import psycopg
 from psycopg import sql
 
 from tasks.core.connections import conninfo
-from tasks.migrations.engine import Limits, apply_migrations, connect
+from tasks.migrations.engine import apply_migrations
 from tasks.migrations.files import Migration
+from tasks.migrations.session import Limits, connect
 from tasks.schema import catalog
 from tasks.schema.repair import Repair, plan_repair
 from tasks.schema.versions import normalize_pair

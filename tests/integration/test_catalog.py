@@ -13,7 +13,8 @@ from psycopg import sql
 
 from tasks.schema import catalog
 import sandbox as clusters
-from tasks.migrations.engine import Limits, apply_migrations
+from tasks.migrations.engine import apply_migrations
+from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS
 

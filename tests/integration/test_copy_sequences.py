@@ -25,7 +25,8 @@ EVENTS = "CREATE TABLE events (id serial PRIMARY KEY, what text);"
 
 
 def _migrate(target_url: str) -> None:
-    from tasks.migrations.engine import Limits, apply_migrations
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
     from tests.support import MIGRATIONS
 

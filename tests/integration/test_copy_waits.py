@@ -19,7 +19,8 @@ import pytest
 
 from tasks.core.connections import conninfo
 from tasks.data.copy import CopyError, copy_data
-from tasks.migrations.engine import Limits, apply_migrations
+from tasks.migrations.engine import apply_migrations
+from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
 from tests.copy_support import fingerprints, services  # noqa: F401  (the fixture)
 from tests.support import MIGRATIONS, query

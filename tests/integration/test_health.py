@@ -25,7 +25,8 @@ from psycopg import sql
 from tasks.health import checks as health
 import sandbox as clusters
 from tasks.core.connections import ServiceFile
-from tasks.health.checks import Thresholds, evaluate, health_sql, outliers_sql, render, report_document
+from tasks.health.checks import Thresholds, evaluate, render, report_document
+from tasks.health.query import HIDDEN, health_sql, outliers_sql
 from tasks.health.facts import HealthSnapshot
 from tasks.core import sessions
 from tasks.core.fact import read
@@ -153,7 +154,7 @@ def test_a_session_idle_in_transaction_is_listed_and_its_secret_hidden(scratch):
         idle.rollback()
     found = checks(raw, Thresholds(idle_s=0.5))["idle in transaction"]
     assert found.status == "yellow", found
-    assert found.details[0].startswith(f"pid {idle_pid} ") and found.details[0].endswith(health.HIDDEN)
+    assert found.details[0].startswith(f"pid {idle_pid} ") and found.details[0].endswith(HIDDEN)
     assert "hunter2" not in json.dumps(raw)
     assert checks(default)["idle in transaction"].status == "green"
 

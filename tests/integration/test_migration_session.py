@@ -88,7 +88,9 @@ def test_a_file_that_lets_go_of_the_deploy_lock_is_stopped_before_it_is_kept(pro
     twice. The engine checks the lock is still held before each COMMIT (after each statement without
     a transaction) and stops with one line, on the real target database.
     """
-    from tasks.migrations.engine import Limits, MigrationError, apply_migrations
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.failures import MigrationError
+    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migration
 
     path = project.migrations.parent / "001_let_go.sql"

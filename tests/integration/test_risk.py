@@ -112,7 +112,8 @@ def test_observed_locks_are_those_pg_locks_shows(tmp_path):
         (folder / "002_change.sql").write_text(";\n".join(statements[1:]) + ";\n")
         migrations = read_migrations(folder)
         observer = observe.Observer()
-        from tasks.migrations.engine import Limits, apply_migrations
+        from tasks.migrations.engine import apply_migrations
+        from tasks.migrations.session import Limits
 
         apply_migrations(url, migrations, None, Limits(lock_timeout="0"), observer=observer)
         seen = observer.seen[migrations[1].checksum]
@@ -287,7 +288,9 @@ def test_sizes_are_pg_total_relation_size_and_lock_holders_are_counted(project):
 
 
 def test_a_failure_in_the_observed_proof_names_its_line(tmp_path):
-    from tasks.migrations.engine import Limits, MigrationError, apply_migrations
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.failures import MigrationError
+    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
     from tasks.risk import observe
     from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname

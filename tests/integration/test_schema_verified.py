@@ -12,7 +12,8 @@ import psycopg
 from psycopg import sql
 
 import sandbox
-from tasks.migrations.engine import Limits, apply_migrations
+from tasks.migrations.engine import apply_migrations
+from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
 from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
 

@@ -7,7 +7,7 @@ import pytest
 
 from tasks.core.errors import ActionableError, describe
 from tasks.core.settings import SettingsError
-from tasks.migrations.engine import MigrationError
+from tasks.migrations.failures import MigrationError
 
 
 def test_an_actionable_error_is_its_own_first_line():

@@ -82,7 +82,7 @@ def test_a_full_disk_without_a_file_name_names_the_places_to_look():
 
 
 def test_a_position_in_a_files_message_is_mapped_to_its_statement():
-    from tasks.migrations.engine import statement_at
+    from tasks.migrations.apply_file import statement_at
 
     starts = [40, 120, 300]
     assert statement_at(starts, "41") == 0 and statement_at(starts, "121") == 1 and statement_at(starts, "999") == 2

@@ -1,13 +1,16 @@
-"""The copy's foresight (:mod:`tasks.data.plan`): the source against the expected schema, before any change."""
+"""The copy's plan (:mod:`tasks.data.plan`), its sides (:mod:`tasks.data.sides`) and its refusals
+(:mod:`tasks.data.refusals`): the source against the target or the expected schema, before any change."""
 
-from tasks.data.plan import Relation, Side, expected_tables, foreseen_refusals, pending, refusal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.data import check
 from tasks.data import plan as copyplan
+from tasks.data import sides as copysides
 from tasks.data.copy import TableState, column_problems, compare, dependency_order, load_groups
-from tasks.data.plan import Relation, Side
+from tasks.data.plan import pending
+from tasks.data.refusals import expected_tables, foreseen_refusals, refusal
+from tasks.data.sides import Relation, Side
 
 CATALOG = {"tables": {
     "public.track": {"kind": "table", "columns": {
@@ -63,9 +66,9 @@ def _side(tables=(), views=(), sequences=None, unpopulated=()):
 
 
 def test_empty_fact_output_is_an_empty_database_not_a_missing_psql():
-    side = copyplan.parse([["end", "", ""]])
+    side = copysides.parse([["end", "", ""]])
     assert side == Side()
-    assert "SELECT 'end'" in copyplan.script()
+    assert "SELECT 'end'" in copysides.script()
 
 
 def test_partitions_are_shown_under_their_parent_with_row_counts():
@@ -157,14 +160,14 @@ def test_tables_on_a_foreign_key_cycle_load_as_one_group_after_what_they_referen
 def test_refusals_name_large_objects_missing_tables_only_at_execute_time_and_conflicts():
     source = _side([Relation("public.a", "", 2, "9")])
     source.large_objects = (7, "1, 2, 3, 4, 5")
-    assert copyplan.refusal(source, Side(), copyplan.Pending(), planning=False).startswith(
+    assert refusal(source, Side(), copyplan.Pending(), planning=False).startswith(
         "the source has 7 large object(s) (oid 1, 2, 3, 4, 5, …): the copy does not move large objects")
     source.large_objects = (0, "")
     missing = copyplan.pending(source, _side(), replace=False)
-    assert copyplan.refusal(source, Side(), missing, planning=True) is None  # the migrations may create it
-    assert "table public.a exists in the source but not in the target" in copyplan.refusal(source, Side(), missing, False)
+    assert refusal(source, Side(), missing, planning=True) is None  # the migrations may create it
+    assert "table public.a exists in the source but not in the target" in refusal(source, Side(), missing, False)
     conflict = copyplan.pending(source, _side([Relation("public.a", "", 3, "1")]), replace=False)
-    assert "(3 rows there, 2 in the source)" in copyplan.refusal(source, Side(), conflict, True)
+    assert "(3 rows there, 2 in the source)" in refusal(source, Side(), conflict, True)
 
 
 def test_a_column_type_difference_is_refused_naming_table_column_and_both_types():
@@ -173,11 +176,11 @@ def test_a_column_type_difference_is_refused_naming_table_column_and_both_types(
     target = _side([Relation("public.pets", "", 0, "")])
     target.columns = {"public.pets": {"id": "integer", "born": "timestamp without time zone", "name": "text"}}
     todo = copyplan.pending(source, target, replace=False)
-    problem = copyplan.refusal(source, target, todo, planning=True)
+    problem = refusal(source, target, todo, planning=True)
     assert problem == ("table public.pets: column born is bigint in the source but timestamp without time zone in the "
                        "target: nothing was copied; give it the same type on both sides in a migration")
     target.columns["public.pets"]["born"] = "bigint"
-    assert copyplan.refusal(source, target, todo, planning=True) is None  # same types, another order: fine
+    assert refusal(source, target, todo, planning=True) is None  # same types, another order: fine
 
 
 def test_copy_jobs_are_capped_by_the_target_free_connections_less_a_reserve():

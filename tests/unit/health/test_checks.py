@@ -1,10 +1,12 @@
-"""Health checks: each colour boundary of :func:`tasks.health.checks.evaluate`, and :func:`render` (pure)."""
+"""Health checks: each colour boundary of :func:`tasks.health.checks.evaluate`, :func:`render`, and the health
+query's thresholds as SQL literals (:func:`tasks.health.query.health_sql`) (pure)."""
 
 import json
 
 import pytest
 
-from tasks.health.checks import HIDDEN, Thresholds, evaluate, health_sql, render, report_document
+from tasks.health.checks import Thresholds, evaluate, render, report_document
+from tasks.health.query import HIDDEN, health_sql
 
 GiB = 1024 ** 3
 

@@ -20,7 +20,7 @@ from pyinfra.context import ctx_host, ctx_state
 
 from tasks.core import summary
 from tasks.core.fact import Unreadable
-from tasks.data import plan as copyplan
+from tasks.data import sides as copysides
 from tasks.data.seed import SeedCount, read_seed_files
 from tasks.migrations.files import read_migrations
 from tasks.migrations.plan import AppliedRow, TargetHistory
@@ -95,12 +95,12 @@ def history(recorded: dict[str, Any], migrations: list[Any] | None = None) -> Ta
     )
 
 
-def side(recorded: dict[str, Any]) -> copyplan.Side:
+def side(recorded: dict[str, Any]) -> copysides.Side:
     """A ``CopyState`` value: ``{"tables": {name: [rows, checksum]}, "columns": {...}, "large_objects": n}``."""
     tables = {
-        name: copyplan.Relation(name, "", rows, checksum) for name, (rows, checksum) in recorded["tables"].items()
+        name: copysides.Relation(name, "", rows, checksum) for name, (rows, checksum) in recorded["tables"].items()
     }
-    return copyplan.Side(
+    return copysides.Side(
         tables=tables,
         sequences=recorded.get("sequences", {}),
         large_objects=(recorded.get("large_objects", 0), ""),

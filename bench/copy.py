@@ -20,17 +20,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
-
-from bench.sandbox_env import sandbox_env_file
-
 from psycopg import sql
 
+import sandbox
 from bench import databases
 from bench.databases import Target
 from bench.profile import Breakdown, timers
 from bench.results import Goal, Row
+from bench.sandbox_env import sandbox_env_file
 from bench.timing import HarnessError, interleave, run, timed
-import sandbox
 from tasks.core.connections import ServiceFile
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "files" / "migrations"
@@ -68,8 +66,8 @@ class Targets:
                                                "bench_deploy"),
                without_foreign_keys: bool = False) -> None:
         from tasks.migrations.engine import apply_migrations
-        from tasks.migrations.session import Limits
         from tasks.migrations.files import read_migrations
+        from tasks.migrations.session import Limits
 
         files = read_migrations(EXAMPLE)
         for role in roles:

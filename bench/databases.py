@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from dotenv import dotenv_values
-
-from bench.sandbox_env import sandbox_env_file
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import sandbox
+from bench.sandbox_env import sandbox_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +79,7 @@ class Target:
     url: str  # TARGET_DATABASE_URL from .sandbox/env (holds the password: never on a command line)
 
     @classmethod
-    def from_sandbox(cls) -> "Target":
+    def from_sandbox(cls) -> Target:
         url = dotenv_values(sandbox_env_file())["TARGET_DATABASE_URL"]
         parts = urlsplit(url)
         return cls(parts.hostname, parts.port, parts.username, parts.password, url)
@@ -120,8 +119,8 @@ def sample_source(messages: int) -> Iterator[tuple[str, int]]:
     messages; yields (name, size in bytes) and drops it afterwards."""
     from sandbox import sample_data
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
 
     name = create("source", "bench_sample")
     try:

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bench.sandbox_env import sandbox_env_file
-
-from bench import databases, peers as peer_modules
+from bench import databases
+from bench import peers as peer_modules
 from bench.databases import Target
 from bench.generate_migrations import generate
 from bench.profile import Breakdown, add_facts, add_operations, profile_command
 from bench.results import Goal, Row
+from bench.sandbox_env import sandbox_env_file
 from bench.timing import HarnessError, interleave, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +90,8 @@ class Deploy:
     def engine_alone(self, dbname: str) -> float:
         """The migration engine in this process: no pyinfra, no other desired state."""
         from tasks.migrations.engine import apply_migrations
-        from tasks.migrations.session import Limits
         from tasks.migrations.files import read_migrations
+        from tasks.migrations.session import Limits
 
         files = read_migrations(self.many)
         started = time.perf_counter()

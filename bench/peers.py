@@ -78,7 +78,7 @@ class Yoyo(Peer):
         python = TOOLS / "yoyo" / "bin" / "python"
         code = "import importlib.metadata as m; print(m.version('yoyo-migrations'))"
         done = subprocess.run([str(python), "-c", code],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         return done.stdout.strip() or "?"
 
     def prepare(self, files):
@@ -102,7 +102,7 @@ class Dbmate(Peer):
         return str(path) if path.exists() else None
 
     def version(self):
-        done = subprocess.run([self.executable(), "--version"], capture_output=True, text=True)
+        done = subprocess.run([self.executable(), "--version"], capture_output=True, text=True, check=False)
         return done.stdout.strip().split()[-1] if done.stdout.strip() else "?"
 
     def prepare(self, files):
@@ -126,7 +126,7 @@ class Sqitch(Peer):
 
     @staticmethod
     def _has_driver() -> bool:
-        return subprocess.run(["perl", "-MDBD::Pg", "-e1"], capture_output=True).returncode == 0
+        return subprocess.run(["perl", "-MDBD::Pg", "-e1"], capture_output=True, check=False).returncode == 0
 
     def unavailable(self):
         if shutil.which("sqitch") and not self._has_driver():
@@ -134,7 +134,7 @@ class Sqitch(Peer):
         return super().unavailable()
 
     def version(self):
-        done = subprocess.run(["sqitch", "--version"], capture_output=True, text=True)
+        done = subprocess.run(["sqitch", "--version"], capture_output=True, text=True, check=False)
         return done.stdout.strip().split()[-1].lstrip("v") if done.stdout.strip() else "?"
 
     def prepare(self, files):

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from bench.timing import HarnessError
 
@@ -38,7 +38,7 @@ def profile_command(script: str, args: list[str], env: dict) -> tuple[pstats.Sta
         out = Path(tmp) / "profile.out"
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), script, *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         total = time.perf_counter() - started
         if done.returncode != 0:
             raise HarnessError(f"profiled run of {Path(script).name} failed:\n{done.stderr[-1500:]}")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import psycopg
 
+import sandbox
 from bench import backup, copy, databases, migrations, peers, snapshot
 from bench.results import Row, machine, write
 from bench.timing import HarnessError, load1, say
-import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("noop", "fresh", "real", "backup", "copy", "snapshot")
@@ -79,7 +79,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 def _client_version(tool: str) -> str:
     """``psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`` -> ``15.18``."""
     try:
-        done = subprocess.run([tool, "--version"], capture_output=True, text=True)
+        done = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
     except FileNotFoundError:
         return "not installed"
     words = done.stdout.split()

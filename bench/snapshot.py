@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import psycopg
 
+import sandbox
 from bench import databases
 from bench.results import Goal, Row
 from bench.timing import interleave, timed
 from tasks.schema import catalog
-import sandbox
 
 
 def schema(tables: int) -> str:

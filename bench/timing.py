@@ -13,9 +13,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def run(command: list[str], *, env: dict | None = None, stdin: str | None = None
     """Run ``command``; return its wall time in seconds. A failure is a :class:`HarnessError`."""
     started = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
         raise HarnessError(f"{what or command[0]}: {exc}") from None
     elapsed = time.perf_counter() - started

@@ -14,6 +14,7 @@ child, fresh every run. The exit status, stdout and stderr are what ``subprocess
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ def _serve(path: str) -> None:
     while True:
         try:
             conn, _ = listener.accept()
-        except socket.timeout:
+        except TimeoutError:
             if os.getppid() != parent:  # the test process is gone (killed): so is the helper
                 os._exit(0)
             continue
@@ -90,9 +91,10 @@ def _become_the_cli(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = list(request["argv"])
-        sys.stdin = open(0, closefd=False)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        # the child's own streams for the rest of its life (os._exit below): no context to close them in
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         from pyinfra_cli.main import main
 
         main()
@@ -106,10 +108,8 @@ def _become_the_cli(request: dict, fds: list[int]) -> None:
     finally:
         code = _finalise(code)
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):
                 stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
         os._exit(code)
 
 
@@ -119,10 +119,8 @@ def _finalise(code: int) -> int:
     import atexit
     import threading
 
-    try:
+    with contextlib.suppress(BaseException):
         threading._shutdown()  # type: ignore[attr-defined]
-    except BaseException:  # noqa: BLE001
-        pass
     try:
         atexit._run_exitfuncs()
     except SystemExit as exc:
@@ -171,7 +169,7 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str], timeout: float
     path = None if os.environ.get("PGC_REAL_CLI") or own_path else _helper_socket()
     if path is None:
         return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                              start_new_session=new_session)
+                              start_new_session=new_session, check=False)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
         conn.connect(path)
@@ -182,7 +180,7 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str], timeout: float
         conn.settimeout(timeout)
         try:
             code = int(conn.recv(64).decode().split()[1])
-        except socket.timeout:
+        except TimeoutError:
             os.kill(pid, signal.SIGKILL)
             raise subprocess.TimeoutExpired(argv, timeout) from None
         out.seek(0)

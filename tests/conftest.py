@@ -28,11 +28,12 @@ if str(ROOT) not in sys.path:
 if os.environ.get("PYTEST_XDIST_WORKER"):  # before sandbox is imported: each worker its own clusters
     os.environ["SANDBOX_DIR"] = str(ROOT / ".sandbox" / "workers" / os.environ["PYTEST_XDIST_WORKER"])
 
-import sandbox as clusters# noqa: E402  (after the path is set)
-from tasks.migrations.engine import apply_migrations  # noqa: E402
+# imported after the path is set (E402 is ignored for this file, pyproject.toml)
+import sandbox as clusters
+from tasks.migrations.engine import apply_migrations
+from tasks.migrations.files import read_migrations
 from tasks.migrations.session import Limits
-from tasks.migrations.files import read_migrations  # noqa: E402
-from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname  # noqa: E402
+from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname
 
 
 @pytest.fixture(autouse=True)

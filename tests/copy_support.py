@@ -93,8 +93,8 @@ class Pair:
 def migrate_target(target_url: str) -> None:
     """The example app's migrations applied to the target (the source_db fixture's schema)."""
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(target_url, read_migrations(MIGRATIONS), None, Limits())

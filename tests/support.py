@@ -104,11 +104,11 @@ class Project:
     def command(self, *args: str, deploy_file: str = "deploy.py") -> list[str]:
         return [PYINFRA, "-y", *args, "inventory.py", deploy_file]
 
-    def restore(self, *data: str, **extra: str) -> "Result":
+    def restore(self, *data: str, **extra: str) -> Result:
         """``pyinfra -y inventory.py restore.py --data k=v ...``"""
         return self.run_file("restore.py", *data, **extra)
 
-    def run_file(self, deploy_file: str, *data: str, **extra: str) -> "Result":
+    def run_file(self, deploy_file: str, *data: str, **extra: str) -> Result:
         """``pyinfra -y inventory.py DEPLOY_FILE --data k=v ...`` (restore.py, reset.py)"""
         args = [arg for item in data for arg in ("--data", item)]
         done = cli_fork.run(self.command("--json", *args, deploy_file=deploy_file), cwd=ROOT, env=self.env(**extra),
@@ -121,12 +121,12 @@ class Project:
             text=True, start_new_session=True,
         )
 
-    def deploy(self, *args: str, timeout: float = 180, **extra: str) -> "Result":
+    def deploy(self, *args: str, timeout: float = 180, **extra: str) -> Result:
         started = time.monotonic()
         done = cli_fork.run(self.command("--json", *args), cwd=ROOT, env=self.env(**extra), timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started, "--debug" in args)
 
-    def dry(self, *args: str, **extra: str) -> "Result":
+    def dry(self, *args: str, **extra: str) -> Result:
         done = cli_fork.run([PYINFRA, "--dry", *args, "inventory.py", "deploy.py"], cwd=ROOT, env=self.env(**extra),
                             timeout=180)
         return Result(done.returncode, done.stdout, done.stderr, 0, "--debug" in args)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tasks.backups import dump
-from tests.copy_support import migrate_target, services  # noqa: F401  (services: a fixture)
+from tests.copy_support import migrate_target
 from tests.support import admin, query
 
 pytestmark = pytest.mark.cluster

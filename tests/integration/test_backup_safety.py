@@ -4,13 +4,14 @@ CLI against the sandbox's PostgreSQL clusters (a tar round trip, the user's own 
 dump, two deploys sharing BACKUP_DIR with a slow pg_dump, a table named "audit log", modes).
 """
 
-import pytest
 import json
 import os
 import re
 import stat
 import subprocess
 import time
+
+import pytest
 
 from tasks.backups import store
 from tests.support import query

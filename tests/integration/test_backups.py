@@ -4,10 +4,10 @@ verified source backup only when the source changed, a target backup only before
 truncation detected, retention, the client version check, and a confirmed round-trip restore.
 """
 
-import pytest
 import json
 import stat
 
+import pytest
 
 from tasks.backups import store
 from tests.support import catalog_and_data, query, sandbox_urls

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasks.schema import catalog
 import sandbox as clusters
 from tasks.migrations.engine import apply_migrations
-from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
+from tasks.migrations.session import Limits
+from tasks.schema import catalog
 from tests.support import MIGRATIONS
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
@@ -39,8 +39,8 @@ CHANGES = {
     "dropped index": ("DROP INDEX parent_name_idx", "- index parent_name_idx ON public.parent (name)"),
     "index definition": ("DROP INDEX parent_name_idx; CREATE INDEX parent_name_idx ON parent (lower(name))",
                          "~ index parent_name_idx: definition differs"),
-    "foreign key on delete": ("ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey, ADD CONSTRAINT child_parent_id_fkey "
-                              "FOREIGN KEY (parent_id) REFERENCES parent ON DELETE SET NULL",
+    "foreign key on delete": (("ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey, ADD CONSTRAINT child_parent_id_fkey "
+                              "FOREIGN KEY (parent_id) REFERENCES parent ON DELETE SET NULL"),
                               "~ constraint child.child_parent_id_fkey: definition differs"),
     "check constraint": ("ALTER TABLE parent DROP CONSTRAINT parent_score_check, ADD CONSTRAINT parent_score_check CHECK (score >= 0)",
                          "~ constraint parent.parent_score_check: definition differs"),

@@ -4,10 +4,11 @@ clusters: a verified copy into an empty target, nothing on a rerun, a differing 
 (or replaced after a backup), and a copy killed half-way finished by a rerun without duplicates.
 """
 
-import pytest
 import os
 import signal
 import time
+
+import pytest
 
 from tests.support import catalog_and_data, query, report_rows, table_fingerprints, wait_for_query
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.data import copy as datacopy
-from tests.copy_support import fingerprints, migrate_target, same_schema, services  # noqa: F401  (services: a fixture)
+from tests.copy_support import fingerprints, migrate_target, same_schema
 from tests.support import admin, query
 
 pytestmark = pytest.mark.cluster

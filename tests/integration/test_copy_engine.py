@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from tasks.core.connections import conninfo
-from tasks.data import copy as datacopy
 from tasks.data import check, relations
+from tasks.data import copy as datacopy
 from tasks.data.checksum import PINNED_FORMAT
-from tests.copy_support import fingerprints, services, with_rows  # noqa: F401  (services: a fixture)
+from tests.copy_support import fingerprints, with_rows
 from tests.support import query
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
@@ -83,8 +83,8 @@ def test_a_relation_the_copy_list_misses_fails_the_completeness_check_by_name(se
     query(source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text)", which="source")
     query(source_db, "INSERT INTO pets VALUES (1, 'rex'), (2, 'tom')", which="source")
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
@@ -100,8 +100,8 @@ def test_a_relation_the_copy_list_misses_fails_the_completeness_check_by_name(se
 
 def test_parallel_jobs_copy_every_table_after_the_ones_it_references(services, source_db):
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
@@ -119,8 +119,8 @@ def test_a_descending_sequence_is_moved_forward_to_the_source_state_and_compared
     """Adversary finding 5: a descending sequence (INCREMENT -1) was left at -1 against the source's -3.
     Issue 29 class 1: a target sequence further on than the source's (the app's) is left alone."""
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
@@ -153,8 +153,8 @@ def test_copy_jobs_above_the_target_connection_limit_are_lowered_not_refused_by_
     tables = "".join(f"CREATE TABLE t{i} (id int PRIMARY KEY); " for i in range(30))
     query(source_db, tables + "".join(f"INSERT INTO t{i} VALUES (1), (2); " for i in range(30)), which="source")
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
@@ -171,8 +171,8 @@ def test_copy_jobs_above_the_target_connection_limit_are_lowered_not_refused_by_
 def test_a_table_without_columns_keeps_its_row_count(services, source_db):
     """Adversary finding 11: a zero-column table with rows failed with 'syntax error at or near ")"'."""
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())

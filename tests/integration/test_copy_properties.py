@@ -9,13 +9,13 @@ Example counts are small: each example creates two databases.
 
 from __future__ import annotations
 
-import pytest
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql

@@ -7,7 +7,8 @@ real pyinfra CLI.
 """
 
 import pytest
-from tests.copy_support import fingerprints, same_schema, services, with_rows  # noqa: F401  (services: a fixture)
+
+from tests.copy_support import fingerprints, same_schema, with_rows
 from tests.support import query, summary_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters

@@ -14,7 +14,7 @@ import pytest
 from tasks.data import copy as datacopy
 from tasks.data import seed_load
 from tasks.data.seed import read_seed_file
-from tests.copy_support import fingerprints, migrate_target, services, with_rows  # noqa: F401  (services: a fixture)
+from tests.copy_support import fingerprints, migrate_target, with_rows
 from tests.support import query
 
 pytestmark = pytest.mark.cluster

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from tasks.core.connections import conninfo
 from tasks.data import copy as datacopy
-from tests.copy_support import services  # noqa: F401  (a fixture)
 from tests.support import query
 
 pytestmark = pytest.mark.cluster
@@ -26,8 +25,8 @@ EVENTS = "CREATE TABLE events (id serial PRIMARY KEY, what text);"
 
 def _migrate(target_url: str) -> None:
     from tasks.migrations.engine import apply_migrations
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tests.support import MIGRATIONS
 
     apply_migrations(target_url, read_migrations(MIGRATIONS), None, Limits())

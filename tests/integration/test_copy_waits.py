@@ -20,16 +20,16 @@ import pytest
 from tasks.core.connections import conninfo
 from tasks.data.copy import CopyError, copy_data
 from tasks.migrations.engine import apply_migrations
-from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
-from tests.copy_support import fingerprints, services  # noqa: F401  (the fixture)
+from tasks.migrations.session import Limits
+from tests.copy_support import fingerprints
 from tests.support import MIGRATIONS, query
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
-def schema_on_target(services):  # noqa: F811
+def schema_on_target(services):
     """The app's schema on the target (by the migration engine, as the deploy would have done)."""
     apply_migrations(conninfo("target"), read_migrations(MIGRATIONS), None, Limits())
     return services

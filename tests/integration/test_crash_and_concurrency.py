@@ -4,13 +4,13 @@ the whole deploy (pyinfra and every child) killed with SIGKILL at random moments
 started at once, and a CREATE INDEX CONCURRENTLY killed mid-build.
 """
 
-import pytest
 import os
 import random
 import signal
 import time
 
 import psycopg
+import pytest
 
 import sandbox
 from tests.support import create_target_db, drop_db, query

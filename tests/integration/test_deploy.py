@@ -3,8 +3,9 @@ The whole deploy through the pyinfra CLI (``pyinfra -y --json inventory.py deplo
 sandbox's two real PostgreSQL clusters: first run converges, second run changes nothing.
 """
 
-import pytest
 import re
+
+import pytest
 
 from tests.support import catalog_and_data, query
 

@@ -4,7 +4,6 @@ URL works. Real pyinfra CLI and real sandbox clusters; /proc/PID/environ of ever
 starts is sampled while it runs.
 """
 
-import pytest
 import os
 import secrets
 import threading
@@ -12,13 +11,15 @@ import time
 from urllib.parse import quote, urlsplit
 
 import psycopg
-from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
 from tasks.core.connections import ServiceFile
 from tasks.core.urls import parse_database_url
-from tests.support import Project, admin, create_target_db, drop_db, sandbox_urls
 from tests.integration.test_inputs_and_secrets import passwords
+from tests.support import Project, admin, create_target_db, drop_db, sandbox_urls
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 

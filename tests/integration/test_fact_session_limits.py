@@ -14,7 +14,6 @@ import psycopg
 import pytest
 
 from tasks.core import sessions, waits
-from tests.copy_support import services  # noqa: F401  (a fixture)
 from tests.support import admin
 
 pytestmark = pytest.mark.cluster

@@ -74,8 +74,8 @@ def test_a_bad_timeout_is_blamed_on_the_setting_before_any_backup(project):
     result = project.deploy(MIGRATION_LOCK_TIMEOUT="99999999999")
     assert result.code == 2
     assert pgconverge_lines(result.output) == [
-        "MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond PostgreSQL's limit of 2147483647 ms (about 24 days): "
-        "set a shorter duration, or 0 for none"]
+        ("MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond PostgreSQL's limit of 2147483647 ms (about 24 days): "
+        "set a shorter duration, or 0 for none")]
     assert not (project.tmp / "backups").exists()
 
 

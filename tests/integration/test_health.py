@@ -22,15 +22,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasks.health import checks as health
 import sandbox as clusters
-from tasks.core.connections import ServiceFile
-from tasks.health.checks import Thresholds, evaluate, render, report_document
-from tasks.health.query import HIDDEN, health_sql, outliers_sql
-from tasks.health.facts import HealthSnapshot
 from tasks.core import sessions
+from tasks.core.connections import ServiceFile
 from tasks.core.fact import read
 from tasks.core.urls import parse_database_url
+from tasks.health import checks as health
+from tasks.health.checks import Thresholds, evaluate, render, report_document
+from tasks.health.facts import HealthSnapshot
+from tasks.health.query import HIDDEN, health_sql, outliers_sql
 from tests.support import sandbox_urls
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters

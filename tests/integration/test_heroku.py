@@ -10,12 +10,13 @@ the CLI builds. Everything database-side is real PostgreSQL.
 
 from __future__ import annotations
 
-import pytest
 import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
@@ -103,7 +104,7 @@ def test_pool_var_is_set_only_when_it_differs(project, heroku):
 
 
 def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project, heroku):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     heroku.add_log(now - timedelta(hours=1), "app[web.1]: Error: connect ECONNREFUSED 10.1.2.3:5432")
     # newer than both runs below even on a loaded machine (parallel workers: a run took over a minute)
     heroku.add_log(now + timedelta(minutes=10), 'app[web.1]: error: relation "messages" does not exist')

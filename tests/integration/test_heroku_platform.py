@@ -10,8 +10,9 @@ way forward, with the target unchanged.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from datetime import datetime, timedelta, timezone
 
 from tests.support import catalog_and_data, summary_rows
 
@@ -101,7 +102,7 @@ def test_a_failed_capture_keeps_pg_dumps_error_lines(project, heroku):
 def test_a_fir_apps_log_scan_ends_on_its_own(project, heroku):
     """Defect 6: on Fir the CLI ignores -n and streams forever; the scan reads a window of it."""
     heroku.generation = "fir"
-    heroku.add_log(datetime.now(timezone.utc) + timedelta(minutes=1), "app[web.1]: FATAL: too many connections for role")
+    heroku.add_log(datetime.now(UTC) + timedelta(minutes=1), "app[web.1]: FATAL: too many connections for role")
     # the fake's stream stays open 600 s; a window of 15 s holds a loaded machine's CLI start (the real CLI
     # takes 2.5 to 5 s to begin streaming here)
     result = project.deploy(HEROKU_LOG_WINDOW="15", timeout=240)

@@ -6,8 +6,9 @@ the real CLI talks to the local fake API of tests/heroku_fake.py, whose database
 PostgreSQL database on the sandbox target cluster.
 """
 
-import pytest
 import json
+
+import pytest
 
 from tests.support import catalog_and_data
 

@@ -13,7 +13,6 @@ import pytest
 from dotenv import dotenv_values
 
 import sandbox
-
 from tests.support import ROOT, catalog_and_data
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters

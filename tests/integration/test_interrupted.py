@@ -34,8 +34,8 @@ def test_interrupted_migration_fails_its_row_with_one_line_and_is_rolled_back(pr
     name = signal.Signals(signum).name
     assert process.returncode == 128 + signum, output[-2500:]
     lines = [line for line in output.splitlines() if "pgconverge: " in line]
-    assert lines == [f"pgconverge: interrupted by {name} while Migrations applied: what was done is kept, "
-                     "what it was doing was rolled back; run again"], output[-2500:]
+    assert lines == [(f"pgconverge: interrupted by {name} while Migrations applied: what was done is kept, "
+                     "what it was doing was rolled back; run again")], output[-2500:]
     assert summary_rows(output)["Migrations applied"][0] == "failed"
     assert "Exiting upon user request" not in output and "Traceback" not in output
     # The server received the whole file at once: it must not finish it (and commit) without the run.
@@ -69,6 +69,6 @@ def test_an_interrupt_while_the_settings_are_read_is_one_line_and_its_exit_statu
     output = out + err
     assert process.returncode == 128 + signum, output[-2500:]
     lines = [line for line in output.splitlines() if line.startswith("pgconverge: ")]
-    assert lines == [f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and "
-                     "files: nothing was changed; run again"], output[-2500:]
+    assert lines == [(f"pgconverge: interrupted by {signal.Signals(signum).name} while reading the settings and "
+                     "files: nothing was changed; run again")], output[-2500:]
     assert "Exiting upon user request" not in output

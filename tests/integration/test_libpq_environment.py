@@ -24,7 +24,7 @@ from psycopg import pq
 from tasks.core import pgtools
 from tasks.core.connections import ServiceFile
 from tasks.core.urls import parse_database_url
-from tests.support import MIGRATIONS, Project, create_target_db, drop_db, query, sandbox_urls, with_dbname
+from tests.support import MIGRATIONS, create_target_db, drop_db, query, sandbox_urls, with_dbname
 
 pytestmark = pytest.mark.cluster
 
@@ -79,10 +79,10 @@ def observe(dbname: str) -> tuple[str, str, str]:
     with psycopg.connect("service=probe", autocommit=True) as conn:
         own = conn.execute(FINGERPRINT).fetchone()[0]
     child = subprocess.run(["psql", "-X", "-A", "-t", "-d", "service=probe", "-c", FINGERPRINT], capture_output=True,
-                           timeout=30)
+                           timeout=30, check=False)
     tools = pgtools.for_server("target", 17)
     dump = subprocess.run([tools.binary("pg_dump"), "--data-only", "-t", "t", "-d", "service=probe"],
-                          capture_output=True, timeout=30)
+                          capture_output=True, timeout=30, check=False)
     return own, (child.stdout or child.stderr).decode("utf-8", "replace").strip(), \
         dump.stdout.decode("utf-8", "replace") if dump.returncode == 0 else dump.stderr.decode("utf-8", "replace")
 
@@ -140,7 +140,7 @@ def test_a_deploy_with_every_libpq_variable_hostile_goes_where_the_settings_say(
     dumps = sorted((project.tmp / "backups").rglob("*.dump"))
     assert dumps, "no source backup was taken"
     restored = subprocess.run([pgtools.for_server("source", 15).binary("pg_restore"), "--data-only", "-t", "users",
-                               "-f", "-", str(dumps[0])], capture_output=True, timeout=60, env={"PATH": os.defpath})
+                               "-f", "-", str(dumps[0])], capture_output=True, timeout=60, env={"PATH": os.defpath}, check=False)
     assert TEXT in restored.stdout.decode("utf-8"), restored.stderr[-500:]
 
 

@@ -90,8 +90,8 @@ def test_a_file_that_lets_go_of_the_deploy_lock_is_stopped_before_it_is_kept(pro
     """
     from tasks.migrations.engine import apply_migrations
     from tasks.migrations.failures import MigrationError
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migration
+    from tasks.migrations.session import Limits
 
     path = project.migrations.parent / "001_let_go.sql"
     path.write_text(marker + "CREATE TABLE before_unlock (i int);\n" + LET_GO + "CREATE TABLE after_unlock (i int);\n")

@@ -3,8 +3,8 @@ The migration engine against the sandbox's real PostgreSQL: partial failure, dri
 baseline, lock and lock_timeout, dry run. Every test drives the real pyinfra CLI.
 """
 
-import pytest
 import psycopg
+import pytest
 
 from tests.support import admin, catalog_and_data, query, report_rows
 

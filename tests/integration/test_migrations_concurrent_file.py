@@ -4,8 +4,9 @@ named as such, not as "edited after it was applied". Real clusters; the other de
 an INSERT into schema_migrations while this run's proof (on the source cluster) sleeps.
 """
 
-import pytest
 import time
+
+import pytest
 
 from tests.support import query
 

@@ -3,8 +3,9 @@ A table whose name holds a tab or a line break (legal in PostgreSQL) does not br
 that carry names: the validation report counts it by its exact name. Real target cluster.
 """
 
-import pytest
 import json
+
+import pytest
 
 from tests.support import query, summary_rows
 

@@ -6,6 +6,7 @@ CREATE and USAGE before the backup, with the GRANT.
 """
 
 import pytest
+
 from tests.support import catalog_and_data, query, summary_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
@@ -36,9 +37,9 @@ def test_an_existing_schema_without_privileges_is_named_before_the_backup(projec
     result = project.deploy()
     assert result.code != 0
     assert lines_of(result.output) == [
-        "role whynot_owner lacks USAGE on schema app, needed by migration 006_app.sql (without it the "
+        ("role whynot_owner lacks USAGE on schema app, needed by migration 006_app.sql (without it the "
         "objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO whynot_owner, "
-        "or use the schema owner's URL"], result.output[-2500:]
+        "or use the schema owner's URL")], result.output[-2500:]
     assert summary_rows(result.stderr)["Target privileges sufficient"][0] == "failed"
     assert len(list((project.tmp / "backups" / "target").glob("*.dump"))) == backups
     assert catalog_and_data(project.target_db) == before

@@ -42,7 +42,7 @@ def _section() -> str:
 def _commands() -> dict[str, list[str]]:
     """Steps 5, 6 and 7's commands as the README writes them."""
     section = _section()
-    found = re.findall(r"^ {7}(\.venv/bin/pyinfra [^\n]+)$", section, re.M)
+    found = re.findall(r"^ {7}(\.venv/bin/pyinfra [^\n]+)$", section, re.MULTILINE)
     dry = [shlex.split(c) for c in found if "--dry" in c]
     real = [shlex.split(c) for c in found if "--dry" not in c]
     assert len(dry) == 1 and len(real) == 1, found
@@ -69,11 +69,11 @@ def _run(argv: list[str], env_file, answer: str | None = None) -> subprocess.Com
     env.update(ENV_FILE=str(env_file), PYINFRA_PROGRESS="off")
     if answer is None:
         return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
     leader, follower = pty.openpty()
     try:
         os.write(leader, answer.encode())
-        return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, stdin=follower)
+        return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, stdin=follower, check=False)
     finally:
         os.close(leader)
         os.close(follower)

@@ -5,9 +5,10 @@ sandbox's non-superuser target: refused up front with the line that must change,
 that line is changed.
 """
 
-import pytest
 import shutil
 from pathlib import Path
+
+import pytest
 
 from tests.support import catalog_and_data
 

@@ -7,9 +7,10 @@ health checks are printed once, under the summary.
 
 from __future__ import annotations
 
-import pytest
 import json
 import stat
+
+import pytest
 
 from tasks.core import reports
 

@@ -10,20 +10,18 @@ as its non-superuser owner role); the backup and restore functions are called in
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
 from tasks.backups import dump as dumps
 from tasks.backups import restore as restoring
-from tasks.core.connections import ServiceFile
-from tasks.core.urls import parse_database_url
 from tasks.schema import catalog
-from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -41,7 +39,7 @@ TYPES = {
     "jsonb": JSON.map(json.dumps),
     "json": JSON.map(json.dumps),
     "timestamptz": st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1),
-                                timezones=st.just(timezone.utc)),
+                                timezones=st.just(UTC)),
     "int[]": st.lists(SAFE_INT, max_size=4),
     "text[]": st.lists(TEXT, max_size=3),
     "mood": st.sampled_from(["sad", "ok", "happy"]),
@@ -121,18 +119,6 @@ def state(conn) -> tuple:
             "SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), '')) FROM {} t"
         ).format(sql.SQL(table))).fetchone()
     return json.dumps(catalog.snapshot(conn), sort_keys=True), sums
-
-
-@pytest.fixture
-def owner_service(sandbox, monkeypatch, tmp_path):
-    """A fresh target database reached as its owner (not a superuser) through ``service=target``."""
-    name = create_target_db()
-    url = parse_database_url(with_dbname(sandbox_urls()["target"], name))
-    services = ServiceFile({"target": url.service_params()})
-    monkeypatch.setenv("PGSERVICEFILE", str(services.path))
-    yield name
-    services.remove()
-    drop_db(name)
 
 
 def reset(conn) -> None:

@@ -290,8 +290,8 @@ def test_sizes_are_pg_total_relation_size_and_lock_holders_are_counted(project):
 def test_a_failure_in_the_observed_proof_names_its_line(tmp_path):
     from tasks.migrations.engine import apply_migrations
     from tasks.migrations.failures import MigrationError
-    from tasks.migrations.session import Limits
     from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
     from tasks.risk import observe
     from tests.support import create_target_db, drop_db, sandbox_urls, with_dbname
 

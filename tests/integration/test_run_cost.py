@@ -4,7 +4,6 @@ A run costs what its work costs (issue 21), counted by the servers themselves, n
 ``pg_stat_user_tables.seq_scan`` every read of ``schema_migrations``. Real pyinfra CLI, real clusters.
 """
 
-import pytest
 import os
 import pty
 import select
@@ -12,6 +11,7 @@ import subprocess
 import time
 from urllib.parse import quote
 
+import pytest
 from psycopg import sql
 
 from tests.support import PYINFRA, ROOT, Project, admin, create_target_db, drop_db

@@ -3,8 +3,9 @@ The same database is recognised by what the servers say, not by how the URLs spe
 and BASELINE_VERSION is refused on a target without tables (issue 16.8): real pyinfra CLI, real clusters.
 """
 
-import pytest
 from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 from tasks.core.identity import Identity, same_database
 from tests.support import query

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sandbox import sample_data
 import sandbox as sb
 from sandbox import cluster as sandbox_cluster
 from sandbox import paths as sandbox_paths
+from sandbox import sample_data
 from sandbox import state as sandbox_state
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
@@ -40,7 +40,7 @@ def _owner_url(state: dict, sslmode: str, password: str | None = None) -> str:
 
 def _run_cli(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=120, check=False)
 
 
 # --------------------------------------------------------------------------- up, files, status

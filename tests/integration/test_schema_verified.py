@@ -4,17 +4,17 @@ a drifted target fails with a readable diff and nothing changes; extra objects c
 VERIFY_AGAINST_SOURCE compares with the source database too.
 """
 
-import pytest
 import json
 import secrets
 
 import psycopg
+import pytest
 from psycopg import sql
 
 import sandbox
 from tasks.migrations.engine import apply_migrations
-from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
+from tasks.migrations.session import Limits
 from tests.support import MIGRATIONS, catalog_and_data, query, sandbox_urls, with_dbname
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters

@@ -3,8 +3,8 @@ Seed rows travel as data (issue 16.1), against the sandbox's real PostgreSQL: a 
 no command, even under --dry, and any CSV value round-trips byte for byte through the seed state.
 """
 
-import pytest
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,8 @@ value also tried with ``SET lock_timeout`` on the real sandbox target.
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tasks.core.settings import SettingsError, load_settings
 from tests.support import admin

@@ -4,8 +4,8 @@ generated file whole (its own split, in one simple-query message) and piece by p
 the same statements' results, which are the values the file was made of.
 """
 
-import pytest
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 import sandbox

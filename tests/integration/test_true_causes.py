@@ -18,8 +18,8 @@ from tasks.data import seed_load
 from tasks.data.seed import read_seed_files
 from tasks.migrations.engine import apply_migrations
 from tasks.migrations.failures import MigrationError
-from tasks.migrations.session import Limits
 from tasks.migrations.files import read_migrations
+from tasks.migrations.session import Limits
 from tests.support import MIGRATIONS, SEEDS, admin, query
 
 pytestmark = pytest.mark.cluster

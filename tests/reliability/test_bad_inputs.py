@@ -136,8 +136,8 @@ CASES = {
     "edited applied migration": ("deploy", lambda p, t: edit_applied(p) or {}, "was edited after it was applied"),
     "unknown applied version": ("deploy", lambda p, t: (p.migrations / "004_create_messages.sql").unlink() or {},
                                 "is applied in the target but has no file"),
-    "out-of-order migration": ("deploy", lambda p, t: [(p.migrations / "004_create_messages.sql").rename(
-        p.migrations / "010_create_messages.sql")] and {}, "has no file"),
+    "out-of-order migration": ("deploy", lambda p, t: ((p.migrations / "004_create_messages.sql").rename(
+        p.migrations / "010_create_messages.sql"), {})[1], "has no file"),
     "example migrations on a database with tables": ("tables", lambda p, t: {}, "holds the example app's migrations"),
     "seed value of the wrong type": (None, lambda p, t: (p.seeds / "users.csv").write_text(
         "id,email,display_name\nx,a@x,A\n") and {}, "seed file users.csv line 2, column id"),

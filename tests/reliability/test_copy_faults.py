@@ -36,7 +36,7 @@ def test_fault_mid_copy_is_one_line_a_failed_row_and_a_rerun_converges(project, 
     wait_for_query(project.target_db, "COPY%FROM STDIN%", process)
     try:
         fault(project.target_db) if fault is _kill_sessions else fault()
-        out, err = process.communicate(timeout=120)
+        _out, err = process.communicate(timeout=120)
     finally:
         sandbox.up()
     assert process.returncode != 0

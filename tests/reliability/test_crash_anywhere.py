@@ -7,7 +7,6 @@ database or service-file folder is left. Real sandbox clusters and the real pyin
 ``RELIABILITY_TRIALS`` sets the number of trials (30 in CI, more with ``make soak``).
 """
 
-import pytest
 import glob
 import hashlib
 import json
@@ -16,6 +15,8 @@ import random
 import signal
 import tempfile
 import time
+
+import pytest
 
 from tests.reliability.counts import add
 from tests.support import create_target_db, drop_db, query, sandbox_urls, table_fingerprints, with_dbname
@@ -35,7 +36,8 @@ def widen(project):
 
 def backups_all_verified(folder):
     for dump in glob.glob(f"{folder}/**/*.dump", recursive=True):
-        manifest = json.loads(open(dump[: -len(".dump")] + ".json").read())
+        with open(dump[: -len(".dump")] + ".json") as handle:
+            manifest = json.load(handle)
         assert manifest["verified"] and os.path.getsize(dump) == manifest["size_bytes"]
         with open(dump, "rb") as handle:
             assert hashlib.sha256(handle.read()).hexdigest() == manifest["sha256"]

@@ -6,6 +6,7 @@ clusters, the real pyinfra CLI.
 
 
 import pytest
+
 import sandbox
 from tests.reliability.counts import add
 from tests.support import table_fingerprints, wait_for_query

@@ -8,8 +8,6 @@ sandbox clusters), the real pyinfra CLI; the pruning trials run the pruning code
 process on real files (stand-in dump bytes: no database decides what may be deleted).
 """
 
-import pytest
-import json
 import os
 import random
 import signal
@@ -17,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tasks.backups import pruning, store
 from tests.reliability.counts import add
@@ -35,7 +35,7 @@ def test_restore_killed_mid_transaction_leaves_the_target_whole_and_a_rerun_rest
     project.write_migration("005_audit.sql", "CREATE TABLE audit (id int PRIMARY KEY);\n"
                                              "ALTER TABLE users ADD COLUMN nickname text;\n")
     assert project.deploy().code == 0
-    dump = sorted((project.tmp / "backups" / "target").glob("*.dump"))[-1]
+    dump = max((project.tmp / "backups" / "target").glob("*.dump"))
     digest = store.sha256_file(dump)
     after_005 = catalog_and_data(project.target_db)
     rng = random.Random(SEED)

@@ -6,7 +6,6 @@ any table name. Real files in a temporary folder; the dumps are stand-in bytes (
 needed to decide what may be deleted).
 """
 
-import json
 import os
 import stat
 import subprocess

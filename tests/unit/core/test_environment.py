@@ -7,7 +7,6 @@ import ast
 from pathlib import Path
 
 from tasks.core import environment
-from tasks.core import environment
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILDER = ROOT / "tasks" / "core" / "environment.py"

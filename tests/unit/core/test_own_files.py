@@ -58,7 +58,7 @@ def test_only_the_tools_own_files_are_tightened_and_a_users_script_keeps_its_exe
 
 
 def test_the_dry_run_changes_no_mode_and_says_what_it_would_tighten(tmp_path, capsys):
-    settings, script, notes, users_dump, dump, *_ = layout(tmp_path)
+    settings, _script, _notes, _users_dump, dump, *_ = layout(tmp_path)
     before = {p: mode(p) for p in tmp_path.rglob("*")}
     old = os.umask(0o022)
     try:

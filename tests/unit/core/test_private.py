@@ -36,9 +36,8 @@ def test_a_symlinked_backup_lock_is_refused_and_its_target_kept(tmp_path):
     folder = tmp_path / "backups" / "target"
     folder.mkdir(parents=True)
     (folder / store.LOCK_NAME).symlink_to(target)
-    with pytest.raises(LinkRefused) as caught:
-        with pruning.writing(folder):
-            pass
+    with pytest.raises(LinkRefused) as caught, pruning.writing(folder):
+        pass
     assert untouched(target)
     assert describe(caught.value).startswith(f"{folder / store.LOCK_NAME} is a symbolic link")
 

@@ -6,13 +6,12 @@ keys of ENV_FILE are kept as data for the summary. Pure (no database).
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tasks.core.settings import SettingsError, load_settings
 from tasks.core.spelling import one_edit_apart
-import pytest
-
-from tasks.core.settings import SettingsError, load_settings
 from tasks.core.urls import parse_database_url
 
 TARGET = "postgres://app:s3cret@db.example.com:5432/app"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tasks.core.errors import describe
 from tasks.core.shown import escape_controls, shown
 from tasks.migrations.files import MigrationFileError, parse_file_name
-from tasks.core.errors import describe
-
-import pytest
 
 
 def unescape(text: str) -> str:

@@ -4,16 +4,14 @@ before it (converged when their plan found nothing to do, else "would change; no
 rest not reached, and states left out on purpose still say why.
 """
 
-from hypothesis import given, settings, strategies as st
-
-from tasks.core import reports
-from tasks.core.summary import Row, Summary, rows_in_order
 from types import SimpleNamespace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyinfra.context import ctx_host
 
-from tasks.core import summary
-from tasks.core.summary import HealthRow, Summary, document, rows_in_order, table
+from tasks.core import reports, summary
+from tasks.core.summary import HealthRow, Row, Summary, document, rows_in_order, table
 from tasks.plan import MigrationsPart, Plan, TargetPart
 
 

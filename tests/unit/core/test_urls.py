@@ -7,10 +7,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
-from tasks.core.urls import UrlError, parse_database_url
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.core.urls import UrlError, parse_database_url
 

@@ -33,9 +33,9 @@ def test_the_expected_schema_gives_the_written_columns_of_tables_that_hold_rows(
 def test_a_column_the_migrations_add_that_the_source_lacks_is_refused_before_anything_changes():
     source = _source({"id": "integer", "name": "text"})
     problems = foreseen_refusals(source, expected_tables(CATALOG))
-    assert problems == ["table public.track: column rating is in the schema after the pending migrations but not in "
+    assert problems == [("table public.track: column rating is in the schema after the pending migrations but not in "
                         "the source: nothing was changed; make the same change in the source first (or use "
-                        "DATA_MIGRATION=fresh)"]
+                        "DATA_MIGRATION=fresh)")]
     target = Side(tables={"public.track": Relation("public.track", "", 3, "x")},
                   columns={"public.track": {"id": "integer", "name": "text"}})
     assert refusal(source, target, pending(source, target, False), True, expected_tables(CATALOG)) == problems[0]
@@ -118,10 +118,10 @@ def test_engine_compare_copies_into_empty_tables_without_the_source_checksum():
 def test_columns_on_one_side_only_are_named_quoted_with_the_fix():
     problems = column_problems("public.pets", ["id", "name"], ["id", "Nick Name"])
     assert problems == [
-        "table public.pets: column name is in the source but not in the target: add it in a migration "
-        "(or drop it from the source)",
-        'table public.pets: column "Nick Name" is in the target but not in the source: drop it in a migration or '
-        "add it to the source (a generated column is left to the target)"]
+        ("table public.pets: column name is in the source but not in the target: add it in a migration "
+        "(or drop it from the source)"),
+        ('table public.pets: column "Nick Name" is in the target but not in the source: drop it in a migration or '
+        "add it to the source (a generated column is left to the target)")]
     assert column_problems("public.pets", ["id", "name"], ["name", "id"]) == []
 
 

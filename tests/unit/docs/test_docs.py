@@ -13,15 +13,15 @@ ROOT = Path(__file__).resolve().parents[3]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 SETTING_READ = re.compile(r'(?:\(values, |values\.get\(|values\[|environ\.get\()"([A-Z][A-Z0-9_]+)"')
-ENV_EXAMPLE_KEY = re.compile(r"^#? ?([A-Z][A-Z0-9_]+)=", re.M)
-TABLE_SETTING = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.M)
+ENV_EXAMPLE_KEY = re.compile(r"^#? ?([A-Z][A-Z0-9_]+)=", re.MULTILINE)
+TABLE_SETTING = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.MULTILINE)
 ONLY_IN_ENVIRONMENT = {"HEROKU_API_KEY", "HEROKU_CLI"}  # read where they are used (tasks/heroku/cli.py)
 
 
 def anchors(page: Path) -> set[str]:
     """GitHub's anchors for a page's headings."""
     found = set()
-    for heading in re.findall(r"^#+ (.+)$", page.read_text(), re.M):
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(), re.MULTILINE):
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         found.add(slug)
     return found
@@ -39,9 +39,7 @@ def test_every_relative_link_resolves(page: Path):
             continue  # https:, mailto:
         path, _, fragment = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not resolved.exists():
-            broken.append(target)
-        elif fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
+        if not resolved.exists() or fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
             broken.append(target)
     assert not broken, f"{page.relative_to(ROOT)}: links that do not resolve: {broken}"
 

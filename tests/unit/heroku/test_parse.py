@@ -9,7 +9,7 @@ with two databases (no real Standard output could be recorded here).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,16 @@ import pytest
 from tasks.heroku.app import database_url
 from tasks.heroku.cli import HerokuError, explain_failure
 from tasks.heroku.parse import (
-    HerokuOutputError, backup_succeeded, database_errors, parse_backup_status, parse_capture_id, parse_cli_error,
-    parse_config_get, parse_pg_info, parse_ps, parse_release,
+    HerokuOutputError,
+    backup_succeeded,
+    database_errors,
+    parse_backup_status,
+    parse_capture_id,
+    parse_cli_error,
+    parse_config_get,
+    parse_pg_info,
+    parse_ps,
+    parse_release,
 )
 from tasks.heroku.pool import PoolCheck, parse_pool_size
 
@@ -104,12 +112,12 @@ def test_explained_failures_name_the_way_forward():
 
 
 def test_log_scan_finds_each_kind_of_database_error_after_the_start_only():
-    since = datetime(2026, 11, 24, 10, 1, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 24, 10, 1, tzinfo=UTC)
     found = database_errors(sample("logs.txt"), since)
     kinds = [kind for kind, _ in found]
     assert kinds == ["too many connections", "FATAL", "relation does not exist", "SSL error"]
     assert not any("ECONNREFUSED" in line for _, line in found), "lines older than the run are not its business"
-    assert [k for k, _ in database_errors(sample("logs.txt"), since.replace(hour=9))][0] == "ECONNREFUSED"
+    assert next(k for k, _ in database_errors(sample("logs.txt"), since.replace(hour=9))) == "ECONNREFUSED"
 
 
 def test_database_url_always_requires_ssl_and_empty_is_an_error():

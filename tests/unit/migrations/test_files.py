@@ -6,15 +6,12 @@ are classified with VACUUM: refused in a transaction file with the way forward, 
 
 from __future__ import annotations
 
-import pytest
-
-from tasks.migrations.files import NO_TRANSACTION, MigrationFileError, _check_statements
-from tasks.migrations.sqlsplit import split_statements
 from pathlib import Path
 
 import pytest
 
-from tasks.migrations.files import MigrationFileError, read_migrations, set_checksum
+from tasks.migrations.files import NO_TRANSACTION, MigrationFileError, _check_statements, read_migrations, set_checksum
+from tasks.migrations.sqlsplit import split_statements
 
 OUTSIDE_ONLY = [
     ("REINDEX DATABASE app;", "REINDEX DATABASE"),

@@ -6,7 +6,8 @@ spelling: writes to ``public.schema_migrations`` and ``COPY ... FROM STDIN``. Pu
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.migrations.files import MigrationFileError, _check_statements
 from tasks.migrations.forbidden import forbidden

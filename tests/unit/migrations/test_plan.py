@@ -1,5 +1,7 @@
 """Comparing files with the target's history: pending, drift, out of order, baseline (pure)."""
 
+from datetime import UTC
+
 from tasks.migrations.files import read_migrations
 from tasks.migrations.plan import AppliedRow, TargetHistory, plan_migrations
 
@@ -69,14 +71,14 @@ def test_baseline_on_a_target_without_tables_is_refused_with_the_reason(tmp_path
     plan = plan_migrations(ms, TargetHistory(table_exists=True, user_tables=0), 4)
     assert not plan.baseline and not plan.pending
     assert plan.problems == [
-        "BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt, and recording files up to 4 "
+        ("BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt, and recording files up to 4 "
         "as applied without running them would leave their objects missing for good: unset BASELINE_VERSION so the "
-        "files run"]
+        "files run")]
 
 def test_a_different_file_applied_after_this_run_started_is_blamed_on_the_other_deploy(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    started = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    started = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     ms = files(tmp_path, 1, 2)
     (tmp_path / "002_m2.sql").write_text("SELECT 'theirs';")
     theirs = read_migrations(tmp_path)[1]

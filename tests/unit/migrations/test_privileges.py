@@ -28,10 +28,10 @@ def test_missing_privileges_name_the_role_schema_file_and_grant(tmp_path):
                "schemas": {"public": "f"}}
     problems = missing(needs_of(files, True), granted)
     assert problems == [
-        "migration 006_b.sql creates schema s, but role app lacks CREATE on database app: "
-        "GRANT CREATE ON DATABASE app TO app, or create the schema as its owner",
-        "role app lacks CREATE on schema public, needed by migration 005_a.sql (PostgreSQL 15 no longer grants it "
-        "on public to every role): GRANT CREATE ON SCHEMA public TO app, or use the schema owner's URL",
+        ("migration 006_b.sql creates schema s, but role app lacks CREATE on database app: "
+        "GRANT CREATE ON DATABASE app TO app, or create the schema as its owner"),
+        ("role app lacks CREATE on schema public, needed by migration 005_a.sql (PostgreSQL 15 no longer grants it "
+        "on public to every role): GRANT CREATE ON SCHEMA public TO app, or use the schema owner's URL"),
     ]
     assert missing(needs_of(files, True), {**granted, "database_create": True, "schemas": {"public": "t"}}) == []
 
@@ -41,8 +41,8 @@ def test_an_existing_schema_the_files_create_if_not_exists_is_checked_for_create
     granted = {"user": "u", "database": "d", "database_create": False, "default_schema": "public",
                "schemas": {"app": "f"}}
     assert missing(needs_of(files, True), granted) == [
-        "role u lacks CREATE on schema app, needed by migration 006_a.sql (PostgreSQL 15 no longer grants it "
-        "on public to every role): GRANT CREATE ON SCHEMA app TO u, or use the schema owner's URL"]
+        ("role u lacks CREATE on schema app, needed by migration 006_a.sql (PostgreSQL 15 no longer grants it "
+        "on public to every role): GRANT CREATE ON SCHEMA app TO u, or use the schema owner's URL")]
     assert missing(needs_of(files, True), {**granted, "schemas": {"app": "t"}}) == []
 
 
@@ -53,5 +53,5 @@ def test_set_search_path_in_a_file_sends_unqualified_names_to_its_first_schema(t
     granted = {"user": "u", "database": "d", "database_create": True, "default_schema": "public",
                "schemas": {"app": "nousage"}}
     assert missing(needs, granted) == [
-        "role u lacks USAGE on schema app, needed by migration 005_a.sql (without it the objects would land in "
-        "another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO u, or use the schema owner's URL"]
+        ("role u lacks USAGE on schema app, needed by migration 005_a.sql (without it the objects would land in "
+        "another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO u, or use the schema owner's URL")]

@@ -36,9 +36,11 @@ demo: sandbox-up
 	$(BIN)/python -m sandbox.demo
 
 # The house rules (pyproject.toml): lint, format, types, and the import and size rules (no cluster needed).
+# The tests and the bench are linted too, not formatted nor type-checked.
 CHECKED := tasks sandbox deploy.py
+LINTED  := $(CHECKED) tests bench
 check: | $(BIN)/.installed
-	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(CHECKED)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_house_rules.py

@@ -44,7 +44,9 @@ class Sizes:
     real_files: int | None = None  # the first N of Lemmy's vendored migrations (None: all 247)
 
 
-SMOKE = Sizes(files=10, repeat=1, warmup=1, messages=10_000, big_repeat=1, tables=20, real_files=10)  # CI: each code path once
+SMOKE = Sizes(
+    files=10, repeat=1, warmup=1, messages=10_000, big_repeat=1, tables=20, real_files=10
+)  # CI: each code path once
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -53,17 +55,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", help="results file (default bench/RESULTS.md; smoke: bench/out/RESULTS-smoke.md)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--files", type=int, help="generated migrations (scenarios 1 and 2)")
-    parser.add_argument("--real-files", type=int,
-                        help="the first N of Lemmy's 247 real migrations (scenario 6; default all)")
+    parser.add_argument(
+        "--real-files", type=int, help="the first N of Lemmy's 247 real migrations (scenario 6; default all)"
+    )
     parser.add_argument("--repeat", type=int, help="measured rounds (scenarios 1, 2, 5, 6)")
     parser.add_argument("--warmup", type=int, help="warm-up rounds, thrown away")
     parser.add_argument("--messages", type=int, help="messages in the backup/copy sample (3,400,000 ≈ 1 GB)")
     parser.add_argument("--big-repeat", type=int, help="measured rounds of the backup and copy scenarios")
     parser.add_argument("--tables", type=int, help="tables of the snapshot schema (and twice as many)")
     parser.add_argument("--no-peers", action="store_true", help="leave yoyo, dbmate and sqitch out")
-    parser.add_argument("--profile", choices=("missed", "all", "none"), default=None,
-                        help="profile the slow side of missed goals (default), of every profiled scenario "
-                             "(smoke's default, so the profiling code runs in CI), or none")
+    parser.add_argument(
+        "--profile",
+        choices=("missed", "all", "none"),
+        default=None,
+        help="profile the slow side of missed goals (default), of every profiled scenario "
+        "(smoke's default, so the profiling code runs in CI), or none",
+    )
     return parser.parse_args(argv)
 
 
@@ -116,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(SCENARIOS)
     if unknown:
-        print(f"bench: unknown scenario(s) {', '.join(sorted(unknown))}: pick from {', '.join(SCENARIOS)}",
-              file=sys.stderr)
+        print(
+            f"bench: unknown scenario(s) {', '.join(sorted(unknown))}: pick from {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.out) if args.out else ROOT / "bench" / ("out/RESULTS-smoke.md" if args.smoke else "RESULTS.md")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -165,29 +174,47 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         # The deploy scenarios first: the others create databases on the source cluster, which
         # would make the deploy's source backup look stale (and be taken again, inside the timing).
-        scenario("noop", "1. No-op converge",
-                 lambda: migrations.noop_converge(work, sizes.files, sizes.repeat, sizes.warmup),
-                 lambda: migrations.profile(work, sizes.files, fresh=False))
-        scenario("fresh", "2. Fresh apply",
-                 lambda: migrations.fresh_apply(work, sizes.files, sizes.repeat, sizes.warmup, with_peers),
-                 lambda: migrations.profile(work, sizes.files, fresh=True))
-        scenario("real", "6. Fresh apply, real migrations",
-                 lambda: migrations.real_apply(work, sizes.real_files, sizes.repeat, sizes.warmup, with_peers),
-                 lambda: migrations.profile(work, migrations.real_files(sizes.real_files), fresh=True))
-        scenario("snapshot", "5. Schema snapshot",
-                 lambda: snapshot.schema_snapshot(sizes.tables, sizes.repeat, sizes.warmup))
+        scenario(
+            "noop",
+            "1. No-op converge",
+            lambda: migrations.noop_converge(work, sizes.files, sizes.repeat, sizes.warmup),
+            lambda: migrations.profile(work, sizes.files, fresh=False),
+        )
+        scenario(
+            "fresh",
+            "2. Fresh apply",
+            lambda: migrations.fresh_apply(work, sizes.files, sizes.repeat, sizes.warmup, with_peers),
+            lambda: migrations.profile(work, sizes.files, fresh=True),
+        )
+        scenario(
+            "real",
+            "6. Fresh apply, real migrations",
+            lambda: migrations.real_apply(work, sizes.real_files, sizes.repeat, sizes.warmup, with_peers),
+            lambda: migrations.profile(work, migrations.real_files(sizes.real_files), fresh=True),
+        )
+        scenario(
+            "snapshot", "5. Schema snapshot", lambda: snapshot.schema_snapshot(sizes.tables, sizes.repeat, sizes.warmup)
+        )
         if "backup" in only or "copy" in only:
             say(f"sample database of {sizes.messages:,} messages …")
             with databases.sample_source(sizes.messages) as (sample, size):
                 say(f"sample database: {size / 1e6:,.0f} MB")
-                scenario("backup", "3. Verified backup",
-                         lambda: backup.verified_backup(work / "backup", sample, size, sizes.big_repeat, sizes.warmup),
-                         lambda: backup.profile(work / "backup", sample))
-                scenario("copy", "4. Data copy", lambda: copy.data_copy(sample, size, sizes.big_repeat, sizes.warmup),
-                         lambda: copy.profile(sample))
+                scenario(
+                    "backup",
+                    "3. Verified backup",
+                    lambda: backup.verified_backup(work / "backup", sample, size, sizes.big_repeat, sizes.warmup),
+                    lambda: backup.profile(work / "backup", sample),
+                )
+                scenario(
+                    "copy",
+                    "4. Data copy",
+                    lambda: copy.data_copy(sample, size, sizes.big_repeat, sizes.warmup),
+                    lambda: copy.profile(sample),
+                )
 
-    ordered = sorted((row for key in SCENARIOS for row in rows.get(key, [])),
-                     key=lambda row: row.scenario.split(".")[0])
+    ordered = sorted(
+        (row for key in SCENARIOS for row in rows.get(key, [])), key=lambda row: row.scenario.split(".")[0]
+    )
     command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)]).strip()
     info["load average (1 min)"] = f"{load_start:.2f} at the start, {load1():.2f} at the end"
     info["duration"] = f"{(time.perf_counter() - started) / 60:.1f} min"
@@ -201,17 +228,29 @@ def main(argv: list[str] | None = None) -> int:
     ]
     notes = []
     if profiles:
-        notes.append("## Where the time goes\n\nOne more run of the slow side, profiled (each step's cumulative wall "
-                     "time, waits for subprocesses and the server included). Rows marked *of which* are part of the "
-                     "row above them and are not added again.")
+        notes.append(
+            "## Where the time goes\n\nOne more run of the slow side, profiled (each step's cumulative wall "
+            "time, waits for subprocesses and the server included). Rows marked *of which* are part of the "
+            "row above them and are not added again."
+        )
         notes += profiles
     if errors:
         notes.append(f"**{errors} harness error(s)**: see the rows marked invalid.")
-    text = write(out, "Benchmarks" + (" (smoke run: tiny sizes, not results)" if args.smoke else ""), command, intro,
-                 info, found_versions, ordered, notes)
+    text = write(
+        out,
+        "Benchmarks" + (" (smoke run: tiny sizes, not results)" if args.smoke else ""),
+        command,
+        intro,
+        info,
+        found_versions,
+        ordered,
+        notes,
+    )
     print(text)
-    say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} in "
-        f"{time.perf_counter() - started:.0f} s" + (f"; {errors} harness error(s)" if errors else ""))
+    say(
+        f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} in "
+        f"{time.perf_counter() - started:.0f} s" + (f"; {errors} harness error(s)" if errors else "")
+    )
     return 1 if errors else 0
 
 

@@ -85,10 +85,14 @@ def source_db(project):
     with psycopg.connect(clusters.admin_conninfo("source", "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     apply_migrations(clusters.admin_conninfo("source", name), read_migrations(MIGRATIONS), None, Limits())
-    query(name, "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', 'User ' || g FROM generate_series(1, 50) g; "
-                "INSERT INTO rooms (slug, name, created_by) SELECT 'room-' || g, 'Room ' || g, g FROM generate_series(1, 5) g; "
-                "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat('hello ', 1 + g % 7) "
-                "FROM generate_series(1, 500) g", which="source")
+    query(
+        name,
+        "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', 'User ' || g FROM generate_series(1, 50) g; "
+        "INSERT INTO rooms (slug, name, created_by) SELECT 'room-' || g, 'Room ' || g, g FROM generate_series(1, 5) g; "
+        "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, repeat('hello ', 1 + g % 7) "
+        "FROM generate_series(1, 500) g",
+        which="source",
+    )
     with psycopg.connect(clusters.admin_conninfo("source", name), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # nothing left for autovacuum to do during the test
     project.source_url = with_dbname(sandbox_urls()["source"], name)
@@ -101,7 +105,8 @@ def source_db(project):
 def heroku(project, tmp_path):
     """
     The project's target as a Heroku app "pgc-test-app": the real ``heroku`` CLI (pinned, installed
-    by ``make heroku-cli`` or ``make test``) talks to a local fake of Heroku's servers (Heroku is unreachable here), whose
+    by ``make heroku-cli`` or ``make test``) talks to a local fake of Heroku's servers (Heroku is unreachable
+    here), whose
     DATABASE_URL is the test's database on the sandbox target, owned by a role of its own; ``heroku
     run``/``logs`` go through the real CLI too (the fake serves the rendezvous and the log stream).
     See tests/heroku_fake.py. The project's env then has HEROKU_APP and no TARGET_DATABASE_URL.
@@ -110,10 +115,18 @@ def heroku(project, tmp_path):
     from tests.heroku_fake import FakeHeroku
 
     if not PROJECT_CLI.exists():
-        pytest.fail("the Heroku CLI is not installed: run make heroku-cli (installs it into .tools/heroku; make test does)", pytrace=False)
+        pytest.fail(
+            "the Heroku CLI is not installed: run make heroku-cli (installs it into .tools/heroku; make test does)",
+            pytrace=False,
+        )
     fake = FakeHeroku(tmp_path / "heroku", "pgc-test-app", project.target_db).start()
-    project.extra.update(fake.env(), HEROKU_APP=fake.name, TARGET_DATABASE_URL="", HEROKU_CLI=str(PROJECT_CLI),
-                         APP_DB_CHECK_COMMAND='psql "$DATABASE_URL" -XAtqc "SELECT now()"')
+    project.extra.update(
+        fake.env(),
+        HEROKU_APP=fake.name,
+        TARGET_DATABASE_URL="",
+        HEROKU_CLI=str(PROJECT_CLI),
+        APP_DB_CHECK_COMMAND='psql "$DATABASE_URL" -XAtqc "SELECT now()"',
+    )
     yield fake
     fake.stop()
 

@@ -24,7 +24,9 @@ SELECT format('%I.%I', n.nspname, c.relname), c.oid FROM pg_class c JOIN pg_name
    AND c.relname <> 'schema_migrations' AND (c.relkind = 'r' OR c.relispopulated)
  ORDER BY 1
 """
-GENERATED = "SELECT coalesce(array_agg(attname::text), '{}') FROM pg_attribute WHERE attrelid = %s AND attgenerated <> ''"
+GENERATED = (
+    "SELECT coalesce(array_agg(attname::text), '{}') FROM pg_attribute WHERE attrelid = %s AND attgenerated <> ''"
+)
 
 
 def fingerprints(dbname: str, which: str) -> dict[str, tuple[int, str]]:
@@ -34,9 +36,10 @@ def fingerprints(dbname: str, which: str) -> dict[str, tuple[int, str]]:
         conn.execute("SET TimeZone = 'UTC'; SET extra_float_digits = 3")
         for name, oid in conn.execute(RELATIONS).fetchall():
             generated = conn.execute(GENERATED, (oid,)).fetchone()[0]
-            text = sql.SQL("SELECT count(*), md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
-                           "FROM (SELECT (to_jsonb(t) - {}::text[])::text AS r FROM ONLY {} t) x").format(
-                sql.Literal(generated), sql.SQL(name))
+            text = sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
+                "FROM (SELECT (to_jsonb(t) - {}::text[])::text AS r FROM ONLY {} t) x"
+            ).format(sql.Literal(generated), sql.SQL(name))
             found[name] = tuple(conn.execute(text).fetchone())
     return found
 
@@ -54,8 +57,12 @@ def same_schema(project, source_db: str, ddl: str, target_ddl: str | None = None
 @contextmanager
 def service_names(source_url: str, target_url: str):
     """The two databases as the services ``source`` and ``target`` for the copy engine, in this process."""
-    service_file = ServiceFile({"source": parse_database_url(source_url).service_params(),
-                                "target": parse_database_url(target_url).service_params()})
+    service_file = ServiceFile(
+        {
+            "source": parse_database_url(source_url).service_params(),
+            "target": parse_database_url(target_url).service_params(),
+        }
+    )
     saved = {key: os.environ.get(key) for key in ("PGSERVICEFILE", "PGPASSWORD", "PGSERVICE", "DATABASE_URL")}
     service_file.install()
     try:
@@ -82,7 +89,10 @@ class Pair:
         query("postgres", f"CREATE DATABASE {self.source}", which="source")
         self.target = create_target_db()
         urls = sandbox_urls()
-        self.source_url, self.target_url = with_dbname(urls["source"], self.source), with_dbname(urls["target"], self.target)
+        self.source_url, self.target_url = (
+            with_dbname(urls["source"], self.source),
+            with_dbname(urls["target"], self.target),
+        )
         return self
 
     def __exit__(self, *exc):

@@ -103,7 +103,9 @@ class FakeHeroku:
         with self._admin() as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE whynot_owner").format(
                 sql.Identifier(self.role), sql.Literal(self.password)))
-            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(self.dbname), sql.Identifier(self.role)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(self.dbname), sql.Identifier(self.role))
+            )
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(self.role)))
         self._set_url()
 
@@ -115,7 +117,9 @@ class FakeHeroku:
         """Heroku rotates the credentials: the old password stops working; DATABASE_URL changes."""
         self.password = secrets.token_hex(16)
         with self._admin() as conn:
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(self.role), sql.Literal(self.password)))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(self.role), sql.Literal(self.password))
+            )
         if tell_the_app:
             self._set_url()
             self.release += 1
@@ -208,9 +212,15 @@ class FakeHeroku:
 
     def env(self) -> dict[str, str]:
         """The environment that sends the real CLI here (and has it trust the rendezvous' certificate)."""
-        return {"HEROKU_HOST": self.base, "HEROKU_DATA_HOST": "127.0.0.1", "HEROKU_API_KEY": API_KEY,
-                "HEROKU_PARTICLEBOARD_URL": self.base, "DISABLE_TELEMETRY": "true",
-                "NODE_EXTRA_CA_CERTS": str(self.rendezvous.cert), "PGCONVERGE_FAKE_HEROKU": str(self.folder)}
+        return {
+            "HEROKU_HOST": self.base,
+            "HEROKU_DATA_HOST": "127.0.0.1",
+            "HEROKU_API_KEY": API_KEY,
+            "HEROKU_PARTICLEBOARD_URL": self.base,
+            "DISABLE_TELEMETRY": "true",
+            "NODE_EXTRA_CA_CERTS": str(self.rendezvous.cert),
+            "PGCONVERGE_FAKE_HEROKU": str(self.folder),
+        }
 
     def calls(self) -> list[str]:
         """One entry per CLI process that reached the fake, in order: its command, told by its requests."""
@@ -237,8 +247,10 @@ class FakeHeroku:
             if method == "PATCH":
                 managed = sorted(key for key in body if key in ADDON_VARS and self.has_database)
                 if managed:
-                    return 422, {"id": "invalid_params",
-                                 "message": f"Cannot overwrite attachment values {', '.join(managed)}."}
+                    return 422, {
+                        "id": "invalid_params",
+                        "message": f"Cannot overwrite attachment values {', '.join(managed)}.",
+                    }
                 self.config_patches.append(body)
                 for key, value in body.items():
                     if value is None:
@@ -291,16 +303,28 @@ class FakeHeroku:
         return 404, {"id": "not_found", "message": f"fake has no route {method} {path}"}
 
     def _app(self) -> dict:
-        return {"id": self.app_id, "name": self.name, "owner": {"id": "acct-1", "email": "dev@example.com"},
-                "stack": {"id": "stack-24", "name": "heroku-24" if self.generation == "cedar" else "cnb"},
-                "build_stack": {"id": "stack-24", "name": "heroku-24"},
-                "generation": {"id": f"gen-{self.generation}", "name": self.generation},
-                "region": {"id": "region-us", "name": "us"}, "web_url": f"https://{self.name}.example.com/"}
+        return {
+            "id": self.app_id,
+            "name": self.name,
+            "owner": {"id": "acct-1", "email": "dev@example.com"},
+            "stack": {"id": "stack-24", "name": "heroku-24" if self.generation == "cedar" else "cnb"},
+            "build_stack": {"id": "stack-24", "name": "heroku-24"},
+            "generation": {"id": f"gen-{self.generation}", "name": self.generation},
+            "region": {"id": "region-us", "name": "us"},
+            "web_url": f"https://{self.name}.example.com/",
+        }
 
     def _dyno(self, n: int) -> dict:
         name = f"web.{n}" if self.generation == "cedar" else f"web-{self.release:07d}abcd-{n:05d}"
-        return {"type": "web", "name": name, "state": "up", "size": "Basic", "release": {"version": self.release},
-                "command": "npm start", "updated_at": "2026-01-01T00:00:00Z"}
+        return {
+            "type": "web",
+            "name": name,
+            "state": "up",
+            "size": "Basic",
+            "release": {"version": self.release},
+            "command": "npm start",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
 
     def _config(self) -> dict:
         config = dict(self.config)
@@ -309,46 +333,79 @@ class FakeHeroku:
         return config
 
     def _attachment(self) -> dict:
-        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.addon["id"])), "name": "DATABASE",
-                "app": {"id": self.app_id, "name": self.name}, "addon": self.addon, "config_vars": ["DATABASE_URL"],
-                "namespace": None}
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.addon["id"])),
+            "name": "DATABASE",
+            "app": {"id": self.app_id, "name": self.name},
+            "addon": self.addon,
+            "config_vars": ["DATABASE_URL"],
+            "namespace": None,
+        }
 
     def _start_dyno(self, body: dict) -> dict:
         command = body.get("command", "")
         self.dyno_commands.append(command)
         url = self.rendezvous.attach_url(secrets.token_hex(16), command) if body.get("attach") else None
-        return {"id": str(uuid.uuid4()), "name": "run.1234", "type": "run", "state": "starting", "size": "Basic",
-                "command": command, "attach_url": url, "release": {"version": self.release},
-                "created_at": _now(), "updated_at": _now()}
+        return {
+            "id": str(uuid.uuid4()),
+            "name": "run.1234",
+            "type": "run",
+            "state": "starting",
+            "size": "Basic",
+            "command": command,
+            "attach_url": url,
+            "release": {"version": self.release},
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
 
     def _log_session(self, body: dict) -> dict:
         self.log_sessions.append(body)
         lines = list(self.log_lines)
         if self.generation == "cedar":
-            lines = lines[-int(body.get("lines") or 100):]
+            lines = lines[-int(body.get("lines") or 100) :]
         stream = secrets.token_hex(8)
         self._streams[stream] = {"lines": lines, "tail": self.generation == "fir" or bool(body.get("tail"))}
         return {"id": stream, "logplex_url": f"{self.base}/log-stream/{stream}", "created_at": _now()}
 
     def _database_info(self) -> dict:
         with self._admin() as conn:
-            used = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").fetchone()[0]
+            used = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").fetchone()[
+                0
+            ]
             version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM pg_stat_user_tables").fetchone()[0]
-        info = [("Plan", self.plan_name), ("Status", "Available"), ("Connections", f"{used}/{self.connection_limit}"),
-                ("PG Version", version), ("Created", "2026-01-01 00:00"), ("Data Size", f"{size} / 1 GB (In compliance)"),
-                ("Tables", f"{tables}/4000 (In compliance)"), ("Fork/Follow", "Unsupported"),
-                ("Rollback", "Unsupported"), ("Continuous Protection", "Off")]
-        return {"info": [{"name": k, "values": [v]} for k, v in info], "plan": "essential-0",
-                "resource_url": self.config.get("DATABASE_URL", ""), "num_connections": used}
+        info = [
+            ("Plan", self.plan_name),
+            ("Status", "Available"),
+            ("Connections", f"{used}/{self.connection_limit}"),
+            ("PG Version", version),
+            ("Created", "2026-01-01 00:00"),
+            ("Data Size", f"{size} / 1 GB (In compliance)"),
+            ("Tables", f"{tables}/4000 (In compliance)"),
+            ("Fork/Follow", "Unsupported"),
+            ("Rollback", "Unsupported"),
+            ("Continuous Protection", "Off"),
+        ]
+        return {
+            "info": [{"name": k, "values": [v]} for k, v in info],
+            "plan": "essential-0",
+            "resource_url": self.config.get("DATABASE_URL", ""),
+            "num_connections": used,
+        }
 
     def _reset(self) -> None:
         self.resets += 1
         time.sleep(self.slow_s)
         with self._admin() as conn:
-            schemas = [r[0] for r in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
+            schemas = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT nspname FROM pg_namespace"
+                    " WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+                )
+            ]
             for schema in schemas:
                 conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("CREATE SCHEMA public AUTHORIZATION {}").format(sql.Identifier(self.role)))
@@ -356,11 +413,29 @@ class FakeHeroku:
     # -- pg:backups:capture: pending at once, finished in the background -------------------
     def _capture(self) -> dict:
         num = len(self.transfers) + 1
-        transfer = {"uuid": str(uuid.uuid4()), "num": num, "from_type": "pg_dump", "to_type": "gof3r",
-                    "from_name": "DATABASE", "to_name": "BACKUP", "from_url": "", "to_url": "",
-                    "created_at": _now(), "started_at": None, "finished_at": None, "updated_at": _now(),
-                    "canceled_at": None, "succeeded": None, "warnings": 0, "schedule": None, "num_keep": 5,
-                    "source_bytes": None, "processed_bytes": 0, "logs": [], "options": {}}
+        transfer = {
+            "uuid": str(uuid.uuid4()),
+            "num": num,
+            "from_type": "pg_dump",
+            "to_type": "gof3r",
+            "from_name": "DATABASE",
+            "to_name": "BACKUP",
+            "from_url": "",
+            "to_url": "",
+            "created_at": _now(),
+            "started_at": None,
+            "finished_at": None,
+            "updated_at": _now(),
+            "canceled_at": None,
+            "succeeded": None,
+            "warnings": 0,
+            "schedule": None,
+            "num_keep": 5,
+            "source_bytes": None,
+            "processed_bytes": 0,
+            "logs": [],
+            "options": {},
+        }
         self.transfers.append(transfer)
         threading.Thread(target=self._run_capture, args=(transfer,), name=f"fake-capture-{num}", daemon=True).start()
         return dict(transfer)
@@ -378,17 +453,30 @@ class FakeHeroku:
             conninfo = sandbox.admin_conninfo("target", self.dbname)
             with psycopg.connect(conninfo) as conn:
                 tools = pgtools.for_server("the fake's database", conn.info.server_version // 10000)
-            done = subprocess.run([tools.binary("pg_dump"), "-Fc", "-f", str(target), "-d", conninfo],
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [tools.binary("pg_dump"), "-Fc", "-f", str(target), "-d", conninfo],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             ok = done.returncode == 0
-            logs += [{"created_at": _now(), "level": "error" if not ok else "info", "message": line}
-                     for line in done.stderr.splitlines()]
-            logs.append({"created_at": _now(), "level": "info", "message": "pg_dump: finished" if ok else "pg_dump: failed"})
+            logs += [
+                {"created_at": _now(), "level": "error" if not ok else "info", "message": line}
+                for line in done.stderr.splitlines()
+            ]
+            logs.append(
+                {"created_at": _now(), "level": "info", "message": "pg_dump: finished" if ok else "pg_dump: failed"}
+            )
         size = target.stat().st_size if target.exists() else 0
-        transfer.update(logs=logs, processed_bytes=size, to_url=f"https://fake-backups.invalid/{target.name}", source_bytes=size or 8192, succeeded=ok,
-                        finished_at=_now(), updated_at=_now())
-
-
+        transfer.update(
+            logs=logs,
+            processed_bytes=size,
+            to_url=f"https://fake-backups.invalid/{target.name}",
+            source_bytes=size or 8192,
+            succeeded=ok,
+            finished_at=_now(),
+            updated_at=_now(),
+        )
 
     def _restore(self, backup_url: str | None) -> dict:
         """``pg:backups:restore``: like Heroku, the database is emptied, then the backup restored into it
@@ -402,28 +490,61 @@ class FakeHeroku:
             conninfo = sandbox.admin_conninfo("target", self.dbname)
             with psycopg.connect(conninfo) as conn:
                 tools = pgtools.for_server("the fake's database", conn.info.server_version // 10000)
-            done = subprocess.run([tools.binary("pg_restore"), "--no-owner", "--no-acl", f"--role={self.role}",
-                                   "--exit-on-error", "-d", conninfo, str(dump)],
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [
+                    tools.binary("pg_restore"),
+                    "--no-owner",
+                    "--no-acl",
+                    f"--role={self.role}",
+                    "--exit-on-error",
+                    "-d",
+                    conninfo,
+                    str(dump),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             ok = done.returncode == 0
-            logs = [{"created_at": started, "message": line} for line in (done.stderr.splitlines() or ["pg_restore: done"])]
-        transfer = {"uuid": str(uuid.uuid4()), "num": len(self.transfers) + 1, "from_type": "gof3r",
-                    "to_type": "pg_restore", "from_name": "BACKUP", "to_name": "DATABASE", "created_at": started,
-                    "started_at": started, "finished_at": _now(), "updated_at": _now(), "succeeded": ok,
-                    "warnings": 0, "schedule": None, "source_bytes": 8192, "processed_bytes": 8192, "logs": logs,
-                    "options": {}}
+            logs = [
+                {"created_at": started, "message": line} for line in (done.stderr.splitlines() or ["pg_restore: done"])
+            ]
+        transfer = {
+            "uuid": str(uuid.uuid4()),
+            "num": len(self.transfers) + 1,
+            "from_type": "gof3r",
+            "to_type": "pg_restore",
+            "from_name": "BACKUP",
+            "to_name": "DATABASE",
+            "created_at": started,
+            "started_at": started,
+            "finished_at": _now(),
+            "updated_at": _now(),
+            "succeeded": ok,
+            "warnings": 0,
+            "schedule": None,
+            "source_bytes": 8192,
+            "processed_bytes": 8192,
+            "logs": logs,
+            "options": {},
+        }
         self.transfers.append(transfer)
         return transfer
+
+
 def _command_of(requests: list[str]) -> str:
     """Which CLI command a process ran, from the requests it made."""
     joined = "\n".join(requests)
     table = [
-        (r"^POST /apps/[^/]+/dynos$", "run"), (r"^POST /apps/[^/]+/log-sessions$", "logs"),
+        (r"^POST /apps/[^/]+/dynos$", "run"),
+        (r"^POST /apps/[^/]+/log-sessions$", "logs"),
         (r"^POST /client/v11/databases/[^/]+/backups$", "pg:backups:capture"),
         (r"^POST /client/v11/databases/[^/]+/restores$", "pg:backups:restore"),
-        (r"^PUT /client/v11/databases/[^/]+/reset$", "pg:reset"), (r"^PATCH /apps/[^/]+/config-vars$", "config:set"),
+        (r"^PUT /client/v11/databases/[^/]+/reset$", "pg:reset"),
+        (r"^PATCH /apps/[^/]+/config-vars$", "config:set"),
         (r"^GET /client/v11/apps/[^/]+/transfers/", "pg:backups:info"),
-        (r"^GET /client/v11/databases/[^/]+$", "pg:info"), (r"^GET /apps/[^/]+/dynos$", "ps"),
+        (r"^GET /client/v11/databases/[^/]+$", "pg:info"),
+        (r"^GET /apps/[^/]+/dynos$", "ps"),
         (r"^GET /apps/[^/]+/config-vars$", "config:get"),
     ]
     for pattern, command in table:

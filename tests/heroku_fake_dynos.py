@@ -99,10 +99,20 @@ class Rendezvous:
                     return
                 conn.sendall(b"rendezvous\r\n")
                 time.sleep(0.2)  # the CLI drops its first chunk: keep the output out of it
-                env = {"PATH": f"{self.app_dir / 'bin'}:{os.environ.get('PATH', os.defpath)}", "HOME": str(self.app_dir), "DYNO": "run.1",
-                       **self.config()}
-                process = subprocess.Popen(["bash", "-c", command], cwd=self.app_dir, env=env,
-                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                env = {
+                    "PATH": f"{self.app_dir / 'bin'}:{os.environ.get('PATH', os.defpath)}",
+                    "HOME": str(self.app_dir),
+                    "DYNO": "run.1",
+                    **self.config(),
+                }
+                process = subprocess.Popen(
+                    ["bash", "-c", command],
+                    cwd=self.app_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
                 for chunk in iter(lambda: process.stdout.read1(4096), b""):
                     conn.sendall(chunk)
                 self.exit_codes.append(process.wait())

@@ -143,10 +143,14 @@ class Project:
         return [r[0] for r in query(self.target_db, "SELECT version FROM schema_migrations ORDER BY version")]
 
     def tables(self) -> list[str]:
-        return [r[0] for r in query(
-            self.target_db,
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1",
-        )]
+        return [
+            r[0]
+            for r in query(
+                self.target_db,
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1",
+            )
+        ]
 
 
 # Every deploy output captured here, with whether its command asked for --debug: the session checks
@@ -221,17 +225,25 @@ def catalog_and_data(dbname: str) -> tuple:
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
             "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
         ).fetchall():
-            data[table] = conn.execute(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t").fetchone()[0]
+            data[table] = conn.execute(
+                f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+            ).fetchone()[0]
     return json.dumps(snap, sort_keys=True), data
 
 
 def table_fingerprints(dbname: str, which: str) -> dict[str, tuple]:
     """Per public table (schema_migrations aside): (row count, md5 of all rows in order)."""
     rows = {}
-    for (table,) in query(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                  "AND tablename <> 'schema_migrations' ORDER BY 1", which=which):
-        rows[table] = query(dbname, f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                                    f"FROM {table} t", which=which)[0]
+    for (table,) in query(
+        dbname,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1",
+        which=which,
+    ):
+        rows[table] = query(
+            dbname,
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t",
+            which=which,
+        )[0]
     return rows
 
 

@@ -22,7 +22,12 @@ def test_a_file_whose_last_statement_has_no_semicolon_commits_in_the_sqitch_scri
     sqitch = peers.Sqitch(target, tmp_path)
     sqitch.prepare([("001_widgets.sql", UNTERMINATED)])
     script = tmp_path / "sqitch" / "deploy" / "001_widgets.sql"
-    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)],
-                          env=target.libpq_env({"PATH": "/usr/bin:/bin"}, target_db), capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)],
+        env=target.libpq_env({"PATH": "/usr/bin:/bin"}, target_db),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert query(target_db, "SELECT id FROM widgets") == [(1,)]

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 BASE = """
 CREATE TYPE mood AS ENUM ('sad', 'ok');
 CREATE SEQUENCE counter INCREMENT 1;
-CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL DEFAULT 'x', score int CHECK (score > 0), code text, m mood);
+CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL DEFAULT 'x', score int CHECK (score > 0), code text,
+                     m mood);
 CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE);
 CREATE INDEX parent_name_idx ON parent (name);
 CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
@@ -32,23 +33,47 @@ CREATE VIEW v AS SELECT id FROM parent;
 """
 
 CHANGES = {
-    "column type": ("ALTER TABLE parent ALTER COLUMN code TYPE varchar(20)", "~ column parent.code: type text → character varying(20)"),
-    "column default": ("ALTER TABLE parent ALTER COLUMN name SET DEFAULT 'y'", "~ column parent.name: default 'x'::text → 'y'::text"),
+    "column type": (
+        "ALTER TABLE parent ALTER COLUMN code TYPE varchar(20)",
+        "~ column parent.code: type text → character varying(20)",
+    ),
+    "column default": (
+        "ALTER TABLE parent ALTER COLUMN name SET DEFAULT 'y'",
+        "~ column parent.name: default 'x'::text → 'y'::text",
+    ),
     "nullability": ("ALTER TABLE parent ALTER COLUMN code SET NOT NULL", "~ column parent.code: not_null False → True"),
     "added column": ("ALTER TABLE parent ADD COLUMN extra int", "+ column parent.extra integer"),
     "dropped index": ("DROP INDEX parent_name_idx", "- index parent_name_idx ON public.parent (name)"),
-    "index definition": ("DROP INDEX parent_name_idx; CREATE INDEX parent_name_idx ON parent (lower(name))",
-                         "~ index parent_name_idx: definition differs"),
-    "foreign key on delete": (("ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey, ADD CONSTRAINT child_parent_id_fkey "
-                              "FOREIGN KEY (parent_id) REFERENCES parent ON DELETE SET NULL"),
-                              "~ constraint child.child_parent_id_fkey: definition differs"),
-    "check constraint": ("ALTER TABLE parent DROP CONSTRAINT parent_score_check, ADD CONSTRAINT parent_score_check CHECK (score >= 0)",
-                         "~ constraint parent.parent_score_check: definition differs"),
-    "unique": ("ALTER TABLE parent ADD CONSTRAINT parent_code_key UNIQUE (code)", "+ unique parent.parent_code_key: UNIQUE (code)"),
-    "trigger": ("DROP TRIGGER parent_f ON parent; CREATE TRIGGER parent_f BEFORE INSERT ON parent FOR EACH ROW EXECUTE FUNCTION f()",
-                "~ trigger parent.parent_f: definition differs"),
-    "function body": ("CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
-                      "~ function f(): definition differs"),
+    "index definition": (
+        "DROP INDEX parent_name_idx; CREATE INDEX parent_name_idx ON parent (lower(name))",
+        "~ index parent_name_idx: definition differs",
+    ),
+    "foreign key on delete": (
+        (
+            "ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey, ADD CONSTRAINT child_parent_id_fkey "
+            "FOREIGN KEY (parent_id) REFERENCES parent ON DELETE SET NULL"
+        ),
+        "~ constraint child.child_parent_id_fkey: definition differs",
+    ),
+    "check constraint": (
+        "ALTER TABLE parent DROP CONSTRAINT parent_score_check, ADD CONSTRAINT parent_score_check CHECK (score >= 0)",
+        "~ constraint parent.parent_score_check: definition differs",
+    ),
+    "unique": (
+        "ALTER TABLE parent ADD CONSTRAINT parent_code_key UNIQUE (code)",
+        "+ unique parent.parent_code_key: UNIQUE (code)",
+    ),
+    "trigger": (
+        (
+            "DROP TRIGGER parent_f ON parent; "
+            "CREATE TRIGGER parent_f BEFORE INSERT ON parent FOR EACH ROW EXECUTE FUNCTION f()"
+        ),
+        "~ trigger parent.parent_f: definition differs",
+    ),
+    "function body": (
+        "CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        "~ function f(): definition differs",
+    ),
     "view definition": ("CREATE OR REPLACE VIEW v AS SELECT id, name FROM parent", "~ view v: definition differs"),
     "sequence increment": ("ALTER SEQUENCE counter INCREMENT 5", "~ sequence counter: increment 1 → 5"),
     "enum value": ("ALTER TYPE mood ADD VALUE 'happy'", "~ type mood: labels ['sad', 'ok'] → ['sad', 'ok', 'happy']"),
@@ -98,8 +123,10 @@ def test_same_migrations_on_two_clusters_give_equal_snapshots(scratch):
             if which == "target":  # a different owner: the non-superuser role of the Heroku-like target
                 conn.execute("GRANT CREATE ON SCHEMA public TO whynot_owner")
                 conn.execute("SET ROLE whynot_owner")
-                conn.execute("CREATE TABLE IF NOT EXISTS public.schema_migrations (version bigint PRIMARY KEY, name text, "
-                             "checksum text, kind text, applied_at timestamptz, execution_ms int, applied_by text)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS public.schema_migrations (version bigint PRIMARY KEY, name text, "
+                    "checksum text, kind text, applied_at timestamptz, execution_ms int, applied_by text)"
+                )
                 for m in migrations:
                     conn.execute(m.sql.encode())
             else:
@@ -141,9 +168,32 @@ def test_rich_schema_survives_dump_and_restore_into_another_cluster(scratch, tmp
         original.execute(RICH.encode())
         expected = catalog.snapshot(original)
         dump = tmp_path / "rich.dump"
-        subprocess.run(["pg_dump", "-Fc", "--no-owner", "--no-acl", "-f", str(dump), "-d", clusters.admin_conninfo("source", original.info.dbname)], check=True)
+        subprocess.run(
+            [
+                "pg_dump",
+                "-Fc",
+                "--no-owner",
+                "--no-acl",
+                "-f",
+                str(dump),
+                "-d",
+                clusters.admin_conninfo("source", original.info.dbname),
+            ],
+            check=True,
+        )
     with scratch("target") as restored:
-        subprocess.run(["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", clusters.admin_conninfo("target", restored.info.dbname), str(dump)], check=True)
+        subprocess.run(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--no-acl",
+                "--exit-on-error",
+                "-d",
+                clusters.admin_conninfo("target", restored.info.dbname),
+                str(dump),
+            ],
+            check=True,
+        )
         actual = catalog.snapshot(restored)
     kinds = {k: len(v) for k, v in expected.items()}
     assert kinds["tables"] == 4 and kinds["types"] >= 3 and kinds["views"] == 2 and kinds["functions"] >= 2

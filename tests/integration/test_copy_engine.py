@@ -31,7 +31,8 @@ CREATE TABLE typed (
 );
 """
 TYPES_ROWS = """
-INSERT INTO typed SELECT g, g, g::int8 * 1000000000, g / 3.0, g / 7.0, g / 11.0, 'text ' || g, 'v' || g, 'c' || (g % 10),
+INSERT INTO typed SELECT g, g, g::int8 * 1000000000, g / 3.0, g / 7.0, g / 11.0, 'text ' || g, 'v' || g,
+       'c' || (g % 10),
        g % 2 = 0, decode(md5(g::text), 'hex'), date '2024-01-01' + g, time '10:00' + g * interval '1 minute',
        timestamp '2024-01-01' + g * interval '1 hour', timestamptz '2024-01-01 00:00+02' + g * interval '1 day',
        g * interval '1 hour', md5(g::text)::uuid, json_build_object('g', g, 'n', g / 3.0), jsonb_build_object('g', g),
@@ -55,9 +56,19 @@ def test_checksum_is_the_same_on_both_servers_and_for_any_column_order(services,
     (17 once the Heroku-like target moves there): the same rows must give the same checksum."""
     query(source_db, TYPES_DDL + TYPES_ROWS, which="source")
     reordered = TYPES_DDL.replace("id int PRIMARY KEY, i2 smallint", "i2 smallint, id int PRIMARY KEY").replace(
-        "rg int4range, ip inet, pt point", "pt point, ip inet, rg int4range")
-    query(services.target_db, OWNER + reordered + TYPES_ROWS.replace("INSERT INTO typed SELECT", "INSERT INTO typed "
-          "(id, i2, i8, n, f4, f8, t, vc, ch, b, by, d, tm, ts, tz, iv, u, j, jb, e, dm, ar, tar, ear, cp, rg, ip, pt) SELECT"))
+        "rg int4range, ip inet, pt point", "pt point, ip inet, rg int4range"
+    )
+    query(
+        services.target_db,
+        OWNER
+        + reordered
+        + TYPES_ROWS.replace(
+            "INSERT INTO typed SELECT",
+            "INSERT INTO typed "
+            "(id, i2, i8, n, f4, f8, t, vc, ch, b, by, d, tm, ts, tz, iv, u, j, jb, e, dm, ar, tar, ear, cp, rg, ip,"
+            " pt) SELECT",
+        ),
+    )
     source, target = _state("source", "public.typed"), _state("target", "public.typed")
     assert source[0] == target[0] == 301
     assert source[1] == target[1], f"PostgreSQL {source[2]} and {target[2]} disagree"
@@ -73,7 +84,10 @@ def test_minus_zero_and_zero_floats_have_different_checksums(services, source_db
     query(services.target_db, OWNER + ddl + "INSERT INTO floats VALUES (1, '0', '-0', '{-0}')")
     assert _state("source", "public.floats")[1] != _state("target", "public.floats")[1]
     for column in ("f4", "a8"):
-        query(services.target_db, f"UPDATE floats SET f8 = '-0', {column} = {'0' if column == 'f4' else chr(39) + '{0}' + chr(39)}")
+        query(
+            services.target_db,
+            f"UPDATE floats SET f8 = '-0', {column} = {'0' if column == 'f4' else chr(39) + '{0}' + chr(39)}",
+        )
         assert _state("source", "public.floats")[1] != _state("target", "public.floats")[1], column
         query(services.target_db, "UPDATE floats SET f4 = '-0', a8 = '{-0}'")
     assert _state("source", "public.floats")[1] == _state("target", "public.floats")[1]
@@ -90,12 +104,16 @@ def test_a_relation_the_copy_list_misses_fails_the_completeness_check_by_name(se
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
     query(services.target_db, OWNER + "CREATE TABLE pets (id int PRIMARY KEY, name text)")
     # The copy's own list loses a table, as the old one lost every partition.
-    monkeypatch.setattr(relations, "TABLES_SQL", relations.TABLES_SQL.replace(
-        "WHERE c.relkind = 'r'", "WHERE c.relkind = 'r' AND c.relname <> 'pets'"))
+    monkeypatch.setattr(
+        relations,
+        "TABLES_SQL",
+        relations.TABLES_SQL.replace("WHERE c.relkind = 'r'", "WHERE c.relkind = 'r' AND c.relname <> 'pets'"),
+    )
     with pytest.raises(datacopy.CopyError) as failed:
         datacopy.copy_data("source", "target", False, lambda line: None, jobs=2)
-    assert "the target is incomplete after the copy: public.pets: 2 rows in the source, 0 in the target" \
-        in str(failed.value)
+    assert "the target is incomplete after the copy: public.pets: 2 rows in the source, 0 in the target" in str(
+        failed.value
+    )
 
 
 def test_parallel_jobs_copy_every_table_after_the_ones_it_references(services, source_db):
@@ -135,10 +153,11 @@ def test_a_descending_sequence_is_moved_forward_to_the_source_state_and_compared
     assert datacopy.copy_data("source", "target", False, lambda line: None).sequences == 0
     # the completeness check compares sequences: one the copy's own list would miss is named
     query(services.target_db, "SELECT setval('down', -1)")
-    with psycopg.connect(conninfo("source"), autocommit=True) as src, \
-            psycopg.connect(conninfo("target"), autocommit=True) as dst:
-        problems = check.check(src, dst, lambda name: _pair(src, name),
-                               lambda name: _pair(dst, name))
+    with (
+        psycopg.connect(conninfo("source"), autocommit=True) as src,
+        psycopg.connect(conninfo("target"), autocommit=True) as dst,
+    ):
+        problems = check.check(src, dst, lambda name: _pair(src, name), lambda name: _pair(dst, name))
     assert "sequence public.down: next value -5 in the source, behind it (-2) in the target" in problems
 
 
@@ -176,8 +195,11 @@ def test_a_table_without_columns_keeps_its_row_count(services, source_db):
     from tests.support import MIGRATIONS
 
     apply_migrations(services.target_url, read_migrations(MIGRATIONS), None, Limits())
-    query(source_db, "CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES",
-          which="source")
+    query(
+        source_db,
+        "CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES",
+        which="source",
+    )
     query(services.target_db, OWNER + "CREATE TABLE nothing ();")
     datacopy.copy_data("source", "target", False, lambda line: None)
     assert query(services.target_db, "SELECT count(*) FROM nothing")[0][0] == 2

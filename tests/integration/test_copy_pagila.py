@@ -43,7 +43,9 @@ def test_pagila_is_copied_with_every_relation_equal():
         _schema_as_owner(pair.target_url)
         lines: list[str] = []
         done = datacopy.copy_data("source", "target", False, lines.append, jobs=2)
-        assert {"public.payment_p2007_01", "public.payment_p0000_default", "public.staff", "public.store"} <= set(done.copy)
+        assert {"public.payment_p2007_01", "public.payment_p0000_default", "public.staff", "public.store"} <= set(
+            done.copy
+        )
         assert done.views == ["public.nicer_but_slower_film_list"]
         expected = with_rows(fingerprints(pair.source, "source"))
         assert len(expected) == 23  # 14 tables, 8 payment partitions, the view

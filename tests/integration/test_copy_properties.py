@@ -60,11 +60,19 @@ def schemas(draw):
     tables = []
     for name in draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True)):
         kind = draw(st.sampled_from(["plain", "partitioned", "inherited"]))
-        columns = draw(st.lists(st.tuples(st.sampled_from(["a", "B b", "c\"", "d", "e", "zz"]), st.sampled_from(sorted(TYPES))),
-                                min_size=1, max_size=5, unique_by=lambda c: c[0]))
+        columns = draw(
+            st.lists(
+                st.tuples(st.sampled_from(["a", "B b", 'c"', "d", "e", "zz"]), st.sampled_from(sorted(TYPES))),
+                min_size=1,
+                max_size=5,
+                unique_by=lambda c: c[0],
+            )
+        )
         columns = [("id", "int")] + columns
         order = draw(st.permutations(range(len(columns))))
-        tables.append((name, kind, columns, draw(st.integers(0, 300)), draw(st.integers(2, 9)), draw(text_values), order))
+        tables.append(
+            (name, kind, columns, draw(st.integers(0, 300)), draw(st.integers(2, 9)), draw(text_values), order)
+        )
     return tables
 
 
@@ -76,12 +84,17 @@ def _ddl(tables, target: bool) -> str:
         body = ", ".join(f"{sql.Identifier(c).as_string(None)} {t}" for c, t in cols)
         if kind == "partitioned":
             parts.append(f"CREATE TABLE {table} ({body}) PARTITION BY HASH (id);")
-            parts += [f"CREATE TABLE {sql.Identifier(name + f'_p{r}').as_string(None)} PARTITION OF {table} "
-                      f"FOR VALUES WITH (MODULUS 3, REMAINDER {r});" for r in range(3)]
+            parts += [
+                f"CREATE TABLE {sql.Identifier(name + f'_p{r}').as_string(None)} PARTITION OF {table} "
+                f"FOR VALUES WITH (MODULUS 3, REMAINDER {r});"
+                for r in range(3)
+            ]
         else:
             parts.append(f"CREATE TABLE {table} ({body});")
         if kind == "inherited":
-            parts.append(f"CREATE TABLE {sql.Identifier(name + '_child').as_string(None)} (extra text) INHERITS ({table});")
+            parts.append(
+                f"CREATE TABLE {sql.Identifier(name + '_child').as_string(None)} (extra text) INHERITS ({table});"
+            )
     return "\n".join(parts)
 
 
@@ -90,13 +103,19 @@ def _data(tables) -> str:
     for name, kind, columns, rows, nulls, text, _ in tables:
         literal = sql.Literal(text).as_string(None)
         names = ", ".join(sql.Identifier(c).as_string(None) for c, _ in columns)
-        values = ", ".join("g" if c == "id" else
-                           f"CASE WHEN g % {nulls} = 0 THEN NULL ELSE {TYPES[t].format(s=literal)} END" for c, t in columns)
-        parts.append(f"INSERT INTO {sql.Identifier(name).as_string(None)} ({names}) "
-                     f"SELECT {values} FROM generate_series(1, {rows}) g;")
+        values = ", ".join(
+            "g" if c == "id" else f"CASE WHEN g % {nulls} = 0 THEN NULL ELSE {TYPES[t].format(s=literal)} END"
+            for c, t in columns
+        )
+        parts.append(
+            f"INSERT INTO {sql.Identifier(name).as_string(None)} ({names}) "
+            f"SELECT {values} FROM generate_series(1, {rows}) g;"
+        )
         if kind == "inherited":
-            parts.append(f"INSERT INTO {sql.Identifier(name + '_child').as_string(None)} ({names}, extra) "
-                         f"SELECT {values}, 'x' || g FROM generate_series(1, {rows // 2}) g;")
+            parts.append(
+                f"INSERT INTO {sql.Identifier(name + '_child').as_string(None)} ({names}, extra) "
+                f"SELECT {values}, 'x' || g FROM generate_series(1, {rows // 2}) g;"
+            )
     return "\n".join(parts)
 
 
@@ -119,19 +138,41 @@ KILLED_COPY = "from tasks.data.copy import copy_data; copy_data('source', 'targe
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(0.0, 1.5))
 def test_a_copy_killed_at_a_random_moment_is_finished_by_a_rerun(delay):
-    tables = [("big", "partitioned", [("id", "int"), ("a", "text"), ("b", "jsonb"), ("c", "bytea")], 60000, 7, "x", [3, 2, 1, 0]),
-              ("small", "inherited", [("id", "int"), ("d", "mood")], 50, 5, "", [1, 0])]
+    tables = [
+        (
+            "big",
+            "partitioned",
+            [("id", "int"), ("a", "text"), ("b", "jsonb"), ("c", "bytea")],
+            60000,
+            7,
+            "x",
+            [3, 2, 1, 0],
+        ),
+        ("small", "inherited", [("id", "int"), ("d", "mood")], 50, 5, "", [1, 0]),
+    ]
     with Pair() as pair, service_names(pair.source_url, pair.target_url):
         query(pair.source, _ddl(tables, target=False) + _data(tables), which="source")
         query(pair.target, "SET ROLE whynot_owner;" + _ddl(tables, target=True))
-        process = subprocess.Popen([sys.executable, "-c", KILLED_COPY], cwd=ROOT, env=dict(os.environ),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", KILLED_COPY],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(delay)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         query("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (pair.target,))
-        for name, rows in query(pair.target, "SELECT 'big', count(*) FROM ONLY big_p0 UNION ALL SELECT 'small', count(*) FROM ONLY small"):
-            assert rows in (0, {"big": query(pair.source, "SELECT count(*) FROM ONLY big_p0", which="source")[0][0],
-                                "small": 50}[name])  # a table is all there or not at all
+        for name, rows in query(
+            pair.target, "SELECT 'big', count(*) FROM ONLY big_p0 UNION ALL SELECT 'small', count(*) FROM ONLY small"
+        ):
+            assert rows in (
+                0,
+                {"big": query(pair.source, "SELECT count(*) FROM ONLY big_p0", which="source")[0][0], "small": 50}[
+                    name
+                ],
+            )  # a table is all there or not at all
         datacopy.copy_data("source", "target", False, lambda line: None, jobs=2)
         assert with_rows(fingerprints(pair.target, "target")) == with_rows(fingerprints(pair.source, "source"))

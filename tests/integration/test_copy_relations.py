@@ -53,7 +53,9 @@ def _relations_project(project, source_db):
     query(source_db, RELATIONS_DATA, which="source")
 
 
-def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then_a_rerun_takes_no_backup(project, source_db):
+def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then_a_rerun_takes_no_backup(
+    project, source_db
+):
     _relations_project(project, source_db)
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
@@ -61,7 +63,9 @@ def test_partitions_inheritance_schemas_views_and_identities_are_all_copied_then
     assert '"Sales-Data"."m_2024_Oslo"' in source and '"Sales-Data".m_default' in source  # leaf partitions
     assert with_rows(fingerprints(project.target_db, "target")) == source
     # the materialized view was refreshed: populated, with the source's rows
-    assert query(project.target_db, "SELECT ispopulated FROM pg_matviews WHERE matviewname = 'city_totals'") == [(True,)]
+    assert query(project.target_db, "SELECT ispopulated FROM pg_matviews WHERE matviewname = 'city_totals'") == [
+        (True,)
+    ]
     totals = "SELECT * FROM city_totals ORDER BY 1"
     assert query(project.target_db, totals) == query(source_db, totals, which="source") != []
     # Rows counted once: 3,000 through the partitioned parent, 3 through the inheritance parent.
@@ -111,9 +115,13 @@ def _one_line(failed) -> list[str]:
 
 
 def test_same_columns_in_another_order_copy_and_converge(project, source_db):
-    first = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, age int);",
-                  "CREATE TABLE pets (id int PRIMARY KEY, age int, name text);",
-                  "INSERT INTO pets SELECT g, 'pet ' || g, g % 20 FROM generate_series(1, 200) g")
+    first = _pets(
+        project,
+        source_db,
+        "CREATE TABLE pets (id int PRIMARY KEY, name text, age int);",
+        "CREATE TABLE pets (id int PRIMARY KEY, age int, name text);",
+        "INSERT INTO pets SELECT g, 'pet ' || g, g % 20 FROM generate_series(1, 200) g",
+    )
     assert first.code == 0, first.output[-3000:]
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
     assert project.deploy().operations()["Data copied"] == "no_change"
@@ -122,12 +130,18 @@ def test_same_columns_in_another_order_copy_and_converge(project, source_db):
 def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
     """Issue 31 item 1: foreseen from the expected schema, before the backup and any migration (the
     copy itself used to refuse after the migrations had changed the target)."""
-    failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text);",
-                   "CREATE TABLE pets (id int PRIMARY KEY, name text, \"Nick Name\" text);",
-                   "INSERT INTO pets VALUES (1, 'rex')")
+    failed = _pets(
+        project,
+        source_db,
+        "CREATE TABLE pets (id int PRIMARY KEY, name text);",
+        'CREATE TABLE pets (id int PRIMARY KEY, name text, "Nick Name" text);',
+        "INSERT INTO pets VALUES (1, 'rex')",
+    )
     lines = _one_line(failed)
-    assert ('table public.pets: column "Nick Name" is in the schema after the pending migrations but not in the '
-            "source: nothing was changed; make the same change in the source first") in lines[0]
+    assert (
+        'table public.pets: column "Nick Name" is in the schema after the pending migrations but not in the '
+        "source: nothing was changed; make the same change in the source first"
+    ) in lines[0]
     assert summary_rows(failed.output)["Target backup captured"][0] == "failed"
     assert summary_rows(failed.output)["Migrations applied"][0] == "skipped"
     assert 900 not in project.applied_versions()
@@ -135,11 +149,17 @@ def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
 
 def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(project, source_db):
     """Adversary finding 1: binary COPY wrote text into bytea and bigint into timestamp, "complete"."""
-    failed = _pets(project, source_db, "CREATE TABLE pets (id int PRIMARY KEY, name text, born bigint, tag text);",
-                   "CREATE TABLE pets (id int PRIMARY KEY, name bytea, born timestamp, tag varchar(3));",
-                   "INSERT INTO pets VALUES (1, 'rex', 1, 'abcdef')")
+    failed = _pets(
+        project,
+        source_db,
+        "CREATE TABLE pets (id int PRIMARY KEY, name text, born bigint, tag text);",
+        "CREATE TABLE pets (id int PRIMARY KEY, name bytea, born timestamp, tag varchar(3));",
+        "INSERT INTO pets VALUES (1, 'rex', 1, 'abcdef')",
+    )
     lines = _one_line(failed)
-    foreseen = "table public.pets: column name is text in the source but bytea in the schema after the pending migrations"
+    foreseen = (
+        "table public.pets: column name is text in the source but bytea in the schema after the pending migrations"
+    )
     assert foreseen in lines[0]
     assert "(and 2 more problem(s))" in lines[0]
     # refused before the target backup and any migration, on every run
@@ -167,16 +187,27 @@ def test_target_triggers_do_not_rewrite_the_copied_rows_and_stay_enabled(project
     """Adversary finding 2: a BEFORE INSERT trigger changed every copied row (failing every run) and an
     AFTER INSERT audit trigger inserted duplicates; a data load runs with the table's triggers off."""
     _copy_project(project)
-    same_schema(project, source_db, "CREATE TABLE posts (id int PRIMARY KEY, body text, updated_at timestamptz);"
-                "CREATE TABLE audit (id serial PRIMARY KEY, post int);", TRIGGERS_DDL)
-    query(source_db, "INSERT INTO posts SELECT g, 'post ' || g, timestamptz '2020-01-01' + g * interval '1 day' "
-          "FROM generate_series(1, 5) g; INSERT INTO audit (post) VALUES (1), (2)", which="source")
+    same_schema(
+        project,
+        source_db,
+        "CREATE TABLE posts (id int PRIMARY KEY, body text, updated_at timestamptz);"
+        "CREATE TABLE audit (id serial PRIMARY KEY, post int);",
+        TRIGGERS_DDL,
+    )
+    query(
+        source_db,
+        "INSERT INTO posts SELECT g, 'post ' || g, timestamptz '2020-01-01' + g * interval '1 day' "
+        "FROM generate_series(1, 5) g; INSERT INTO audit (post) VALUES (1), (2)",
+        which="source",
+    )
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
     assert project.deploy().operations()["Data copied"] == "no_change"
-    enabled = query(project.target_db, "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'posts'::regclass "
-                    "AND NOT tgisinternal ORDER BY 1")
+    enabled = query(
+        project.target_db,
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'posts'::regclass AND NOT tgisinternal ORDER BY 1",
+    )
     assert enabled == [("remember", "O"), ("touch", "O")]
 
 

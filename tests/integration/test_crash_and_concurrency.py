@@ -25,8 +25,11 @@ def numbered_files(project, count=12, sleepy=(2, 3, 5, 7, 9, 11)):
     for old in project.migrations.glob("*.sql"):
         old.unlink()
     project.seeds = project.tmp / "no-seed"
-    project.write_migration("001_log.sql", "CREATE TABLE applied_log (version int NOT NULL, at timestamptz DEFAULT clock_timestamp());\n"
-                                           "INSERT INTO applied_log (version) VALUES (1);\n")
+    project.write_migration(
+        "001_log.sql",
+        "CREATE TABLE applied_log (version int NOT NULL, at timestamptz DEFAULT clock_timestamp());\n"
+        "INSERT INTO applied_log (version) VALUES (1);\n",
+    )
     for n in range(2, count + 1):
         sleep = "SELECT pg_sleep(0.2);\n" if n in sleepy else ""
         project.write_migration(
@@ -60,8 +63,9 @@ def kill_group(process):
 
 
 def shadows_left():
-    return query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'",
-                 which="source")[0][0]
+    return query(
+        "postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'", which="source"
+    )[0][0]
 
 
 def use_new_target(project) -> str:
@@ -76,8 +80,12 @@ def wait_for_no_session(db: str, limit_s: float = 60) -> None:
     """Until the killed run's sessions have ended: the engine sends a whole file at once, and the
     server finishes the statement list it received (all of it, or none, is committed)."""
     deadline = time.monotonic() + limit_s
-    while query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()")[0][0] and time.monotonic() < deadline:
+    while (
+        query(
+            db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )[0][0]
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
 
 
@@ -141,11 +149,16 @@ def test_concurrent_index_build_killed_mid_build_is_rebuilt_on_rerun(project):
     for old in project.migrations.glob("*.sql"):
         old.unlink()
     project.seeds = project.tmp / "no-seed"
-    project.write_migration("001_big.sql", "CREATE TABLE big (id int PRIMARY KEY, val int);\n"
-                                           "INSERT INTO big SELECT g, g % 97 FROM generate_series(1, 5000) g;\n")
+    project.write_migration(
+        "001_big.sql",
+        "CREATE TABLE big (id int PRIMARY KEY, val int);\n"
+        "INSERT INTO big SELECT g, g % 97 FROM generate_series(1, 5000) g;\n",
+    )
     assert project.deploy().code == 0
-    project.write_migration("002_big_val_idx.sql", "-- pgconverge:no-transaction\n"
-                                                   "CREATE INDEX CONCURRENTLY IF NOT EXISTS big_val_idx ON big (val);\n")
+    project.write_migration(
+        "002_big_val_idx.sql",
+        "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS big_val_idx ON big (val);\n",
+    )
     invalid = "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('big_val_idx') AND NOT indisvalid"
     with psycopg.connect(sandbox.admin_conninfo("target", project.target_db)) as blocker:
         blocker.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -157,8 +170,11 @@ def test_concurrent_index_build_killed_mid_build_is_rebuilt_on_rerun(project):
             time.sleep(0.05)
         kill_group(process)
         # The deploy is gone; its server session dies with the connection (as on a lost network).
-        query(project.target_db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND application_name = 'pgconverge'")
+        query(
+            project.target_db,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'pgconverge'",
+        )
         blocker.rollback()
     assert query(project.target_db, invalid)[0][0] == 1, "an INVALID index was left behind"
     assert project.applied_versions() == [1]
@@ -166,6 +182,8 @@ def test_concurrent_index_build_killed_mid_build_is_rebuilt_on_rerun(project):
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2000:]
     assert "dropping INVALID index big_val_idx" in rerun.output
-    assert query(project.target_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('big_val_idx')") == [(True,)]
+    assert query(
+        project.target_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('big_val_idx')"
+    ) == [(True,)]
     assert project.applied_versions() == [1, 2]
     assert project.deploy().changed() == []

@@ -54,4 +54,7 @@ def test_seed_rows_removed_by_hand_are_inserted_again_and_others_left_alone(proj
     query(project.target_db, "DELETE FROM rooms WHERE slug = 'random'")
     again = project.deploy()
     assert again.changed() == ["Target backup captured", "Seed present"]
-    assert query(project.target_db, "SELECT slug, name FROM rooms ORDER BY id") == [("general", "Renamed"), ("random", "Random")]
+    assert query(project.target_db, "SELECT slug, name FROM rooms ORDER BY id") == [
+        ("general", "Renamed"),
+        ("random", "Random"),
+    ]

@@ -142,7 +142,8 @@ def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dum
     leader, follower = pty.openpty()
     try:
         process = subprocess.Popen([PYINFRA, "inventory.py", "deploy.py"], cwd=ROOT, stdin=follower,
-                                   env=project.env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                   env=project.env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
         seen, deadline = b"", time.monotonic() + 120
         while b"Press enter to execute" not in seen and time.monotonic() < deadline and process.poll() is None:
             if select.select([process.stdout], [], [], 1)[0]:
@@ -160,8 +161,9 @@ def test_a_target_that_gains_an_object_while_the_prompt_waits_gets_a_real_pg_dum
     assert not records(project)
 
 
-def test_the_record_is_proved_again_when_written_and_refused_for_a_target_that_is_no_longer_empty(owner_service,
-                                                                                                   tmp_path):
+def test_the_record_is_proved_again_when_written_and_refused_for_a_target_that_is_no_longer_empty(
+    owner_service, tmp_path
+):
     """What the step itself does (in this process, ``service=target`` the owner's): the emptiness the
     plan read is proved again in the snapshot the record describes; an object created since means no
     record (the caller takes a pg_dump instead), and says why."""

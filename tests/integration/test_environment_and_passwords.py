@@ -110,13 +110,16 @@ def test_a_deploy_works_with_a_password_full_of_what_files_trim_or_quote(sandbox
     try:
         with admin() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+            )
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(role)))
         with admin("target", db) as conn:
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
         project = Project(tmp_path, db)
-        project.target_url = project.target_url.replace(project.target_url.split("//", 1)[1].split("@", 1)[0],
-                                                        f"{role}:{quote(password, safe='')}", 1)
+        project.target_url = project.target_url.replace(
+            project.target_url.split("//", 1)[1].split("@", 1)[0], f"{role}:{quote(password, safe='')}", 1
+        )
         result = project.deploy()
         assert result.code == 0, result.output[-2000:]
         assert project.applied_versions() == [1, 2, 3, 4]

@@ -30,7 +30,9 @@ def test_a_disk_that_fills_while_running_fails_that_state_keeps_the_rest_and_the
     lines = pgconverge_lines(result.output)
     assert len(lines) == 1 and "no space left on the device" in lines[0], result.output[-3000:]
     assert lines[0].startswith(f"{tiny_folder}/"), lines[0]  # the full disk is named by its path
-    assert [p.name for p in tiny_folder.iterdir() if p.name.startswith(".") and p.name != ".pgconverge-reports"] == []  # no temporary file left
+    assert [
+        p.name for p in tiny_folder.iterdir() if p.name.startswith(".") and p.name != ".pgconverge-reports"
+    ] == []  # no temporary file left
     rows = summary_rows(result.stderr)
     assert rows["Validation reported"] == ("failed", lines[0])
     assert rows["Migrations applied"] == ("changed", "applied 001, 002, 003, 004")  # kept
@@ -40,8 +42,11 @@ def test_a_disk_that_fills_while_running_fails_that_state_keeps_the_rest_and_the
     rerun = project.deploy(REPORT_DIR=str(project.tmp / "reports"))
     assert rerun.code == 0, rerun.output[-3000:]
     assert project.applied_versions() == [1, 2, 3, 4]
-    target_rows = {name: row for name, row in summary_rows(rerun.stderr).items()
-                   if name not in ("Data copied", "Source backup captured")}  # the source is shared by the suite
+    target_rows = {
+        name: row
+        for name, row in summary_rows(rerun.stderr).items()
+        if name not in ("Data copied", "Source backup captured")
+    }  # the source is shared by the suite
     assert {status for status, _ in target_rows.values()} == {"converged"}
 
 
@@ -74,8 +79,11 @@ def test_a_bad_timeout_is_blamed_on_the_setting_before_any_backup(project):
     result = project.deploy(MIGRATION_LOCK_TIMEOUT="99999999999")
     assert result.code == 2
     assert pgconverge_lines(result.output) == [
-        ("MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond PostgreSQL's limit of 2147483647 ms (about 24 days): "
-        "set a shorter duration, or 0 for none")]
+        (
+            "MIGRATION_LOCK_TIMEOUT: '99999999999' is beyond PostgreSQL's limit of 2147483647 ms (about 24 days): "
+            "set a shorter duration, or 0 for none"
+        )
+    ]
     assert not (project.tmp / "backups").exists()
 
 

@@ -169,7 +169,8 @@ def test_a_sequence_near_its_maximum(scratch, percent, expected):
     found = checks(raw)["sequences"]
     assert found.status == expected, found
     if expected != "green":
-        assert found.details[0].startswith(f"public.order_seq (integer): {2_147_483_647 * percent // 100:,} of 2,147,483,647")
+        value = 2_147_483_647 * percent // 100
+        assert found.details[0].startswith(f"public.order_seq (integer): {value:,} of 2,147,483,647")
 
 
 def test_connections_close_to_the_limit(scratch):
@@ -214,8 +215,12 @@ def test_large_unused_indexes_and_dead_tuples(scratch):
     found = checks(raw, lenient)
     assert found["unused indexes"].status == "yellow"
     assert [i["index"] for i in raw["unused_indexes"]] == ["public.t_v_idx"]  # never the primary key
-    assert found["bloat"].status == "yellow" and found["bloat"].details[0].startswith("public.t: 1,900 dead vs 100 live")
-    assert checks(raw)["bloat"].status == "green" and checks(raw)["unused indexes"].status == "green"  # too small by default
+    assert found["bloat"].status == "yellow" and found["bloat"].details[0].startswith(
+        "public.t: 1,900 dead vs 100 live"
+    )
+    assert (
+        checks(raw)["bloat"].status == "green" and checks(raw)["unused indexes"].status == "green"
+    )  # too small by default
 
 
 def test_pg_stat_statements_is_detected_and_its_outliers_guarded(scratch):

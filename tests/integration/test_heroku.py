@@ -164,7 +164,8 @@ def test_reset_is_gated_by_confirm_and_leaves_an_empty_database(project, heroku)
     tables = project.tables()
     for data in ((), ("confirm=other-app",)):
         refused = project.run_file("reset.py", *data)
-        assert refused.code != 0 and "reset refused" in refused.output and "--data confirm=pgc-test-app" in refused.output
+        assert refused.code != 0 and "reset refused" in refused.output
+        assert "--data confirm=pgc-test-app" in refused.output
         assert project.tables() == tables and heroku.resets == 0
     done = project.run_file("reset.py", "confirm=pgc-test-app")
     assert done.code == 0, done.output[-2000:]
@@ -197,9 +198,15 @@ def test_a_run_killed_during_the_capture_converges_on_the_next(project, heroku):
 def test_a_reset_killed_midway_is_finished_by_the_next(project, heroku):
     assert project.deploy().code == 0
     heroku.slow_s = 3
-    process = subprocess.Popen(project.command("--data", "confirm=pgc-test-app", deploy_file="reset.py"), cwd=ROOT,
-                               env=project.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        project.command("--data", "confirm=pgc-test-app", deploy_file="reset.py"),
+        cwd=ROOT,
+        env=project.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     kill_when(process, lambda: heroku.resets > 0)
     heroku.slow_s = 0
     again = project.run_file("reset.py", "confirm=pgc-test-app")

@@ -140,7 +140,8 @@ def test_a_deploy_with_every_libpq_variable_hostile_goes_where_the_settings_say(
     dumps = sorted((project.tmp / "backups").rglob("*.dump"))
     assert dumps, "no source backup was taken"
     restored = subprocess.run([pgtools.for_server("source", 15).binary("pg_restore"), "--data-only", "-t", "users",
-                               "-f", "-", str(dumps[0])], capture_output=True, timeout=60, env={"PATH": os.defpath}, check=False)
+                               "-f", "-", str(dumps[0])], capture_output=True, timeout=60, env={"PATH": os.defpath},
+                              check=False)
     assert TEXT in restored.stdout.decode("utf-8"), restored.stderr[-500:]
 
 
@@ -151,9 +152,11 @@ def test_libpq_socket_url_forms_reach_the_cluster_over_its_socket(sandbox, form)
     source = parse_database_url(sandbox_urls()["source"])
     folder = sandbox["source"]["socket_dir"]
     secret = f":{quote(source.password or '', safe='')}"
-    raw = (f"postgresql://{source.user}{secret}@{folder.replace('/', '%2F')}:{source.port}/{source.dbname}"
-           if form == "percent" else
-           f"postgresql://{source.user}{secret}@:{source.port}/{source.dbname}?host={folder}")
+    raw = (
+        f"postgresql://{source.user}{secret}@{folder.replace('/', '%2F')}:{source.port}/{source.dbname}"
+        if form == "percent"
+        else f"postgresql://{source.user}{secret}@:{source.port}/{source.dbname}?host={folder}"
+    )
     url = parse_database_url(raw)
     service_file = ServiceFile({"sock": url.service_params()})
     patch = pytest.MonkeyPatch()
@@ -207,8 +210,11 @@ def test_no_child_of_the_deploy_inherits_a_libpq_variable_of_the_shell(project):
     assert any("pg_dump" in name for name in children), list(children)[:10]
     for name, env in children.items():
         variables = dict(item.split(b"=", 1) for item in env.split(b"\0") if b"=" in item)
-        inherited = sorted(key.decode() for key, value in variables.items()
-                           if key.decode() in hostile_env and value.decode(errors="replace") == hostile_env[key.decode()])
+        inherited = sorted(
+            key.decode()
+            for key, value in variables.items()
+            if key.decode() in hostile_env and value.decode(errors="replace") == hostile_env[key.decode()]
+        )
         assert not inherited, f"{name}: {inherited}"
 
 
@@ -219,9 +225,27 @@ def test_certificate_files_in_home_do_not_change_the_connection(project, tmp_pat
     home = tmp_path / "home"
     folder = home / ".postgresql"
     folder.mkdir(parents=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
-                    "-keyout", str(folder / "postgresql.key"), "-out", str(folder / "root.crt")],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other-ca",
+            "-keyout",
+            str(folder / "postgresql.key"),
+            "-out",
+            str(folder / "root.crt"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     (folder / "postgresql.crt").write_bytes((folder / "root.crt").read_bytes())
     (folder / "postgresql.key").chmod(0o600)
     result = project.deploy(HOME=str(home))

@@ -34,14 +34,18 @@ def test_what_a_file_sets_does_not_leak_into_the_next_file(project, ending):
 
 def test_a_file_that_resets_all_settings_still_obeys_the_lock_timeout(project):
     assert project.deploy().code == 0
-    project.write_migration("005_bio.sql", "RESET ALL;\nSET lock_timeout = 0;\nALTER TABLE users ADD COLUMN bio text;\n")
+    project.write_migration(
+        "005_bio.sql", "RESET ALL;\nSET lock_timeout = 0;\nALTER TABLE users ADD COLUMN bio text;\n"
+    )
     holder = psycopg.connect(sandbox.admin_conninfo("target", project.target_db))
     holder.execute("LOCK TABLE users IN ACCESS SHARE MODE")  # a long read holds the table for 20 s
     release = threading.Timer(20, holder.rollback)
     release.start()
     try:
         started = time.monotonic()
-        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0")  # no retry (tests/integration/test_risk.py)
+        result = project.deploy(
+            MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0"
+        )  # no retry (tests/integration/test_risk.py)
         waited = time.monotonic() - started
     finally:
         release.cancel()
@@ -60,12 +64,16 @@ def test_role_defaults_for_parsing_and_name_resolution_do_not_reach_the_tools_se
     """
     admin = sandbox.admin_conninfo("target", project.target_db)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"ALTER ROLE {sandbox.TARGET_OWNER} IN DATABASE {project.target_db} "
-                     "SET standard_conforming_strings = off")
-    project.write_migration("005_app.sql", "CREATE SCHEMA app;\nCREATE TABLE app.notes (t text);\n"
-                            "INSERT INTO app.notes VALUES ('a\\b');\n"
-                            "DO $$ BEGIN EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I "
-                            "SET search_path = app, public', current_database()); END $$;\n")
+        conn.execute(
+            f"ALTER ROLE {sandbox.TARGET_OWNER} IN DATABASE {project.target_db} SET standard_conforming_strings = off"
+        )
+    project.write_migration(
+        "005_app.sql",
+        "CREATE SCHEMA app;\nCREATE TABLE app.notes (t text);\n"
+        "INSERT INTO app.notes VALUES ('a\\b');\n"
+        "DO $$ BEGIN EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I "
+        "SET search_path = app, public', current_database()); END $$;\n",
+    )
     first = project.deploy()
     assert first.code == 0, first.output[-2000:]
     assert "Traceback" not in first.output
@@ -111,8 +119,11 @@ def test_a_file_that_turns_off_standard_conforming_strings_is_refused_before_any
     target, kept part of it and stuck the target. Now it is refused by line before any connection.
     """
     assert project.deploy().code == 0
-    project.write_migration("005_escaped.sql", "SET standard_conforming_strings = off;\n"
-                            "INSERT INTO users (email) VALUES ('a\\', $$'); COMMIT; CREATE TABLE escaped2 (i int); SELECT 1 --$$);\n")
+    project.write_migration(
+        "005_escaped.sql",
+        "SET standard_conforming_strings = off;\n"
+        "INSERT INTO users (email) VALUES ('a\\', $$'); COMMIT; CREATE TABLE escaped2 (i int); SELECT 1 --$$);\n",
+    )
     result = project.deploy()
     assert result.code != 0 and "Traceback" not in result.output
     assert "migration 005_escaped.sql line 1: changing standard_conforming_strings is not allowed" in result.output

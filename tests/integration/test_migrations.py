@@ -115,8 +115,11 @@ def test_out_of_order_file_is_refused(project):
     project.write_migration("020_b.sql", "CREATE TABLE b (id int);\n")
     assert project.deploy().code == 0
     project.write_migration("015_late.sql", "CREATE TABLE late (id int);\n")
-    _refused(project, "migration 015_late.sql is not in the target's schema_migrations, but version(s) after it are (20): "
-                      "if the file is new, it is out of order: renumber it above 20")
+    _refused(
+        project,
+        "migration 015_late.sql is not in the target's schema_migrations, but version(s) after it are (20): "
+        "if the file is new, it is out of order: renumber it above 20",
+    )
 
 
 def test_existing_tables_need_a_baseline_then_baseline_adopts_them(project):
@@ -128,7 +131,11 @@ def test_existing_tables_need_a_baseline_then_baseline_adopts_them(project):
     adopted = project.deploy(BASELINE_VERSION="2")
     assert adopted.code == 0, adopted.output[-2000:]
     assert query(project.target_db, "SELECT version, kind FROM schema_migrations ORDER BY version") == [
-        (1, "baseline"), (2, "baseline"), (3, "applied"), (4, "applied")]
+        (1, "baseline"),
+        (2, "baseline"),
+        (3, "applied"),
+        (4, "applied"),
+    ]
     assert project.deploy(BASELINE_VERSION="2").changed() == []
 
 
@@ -151,7 +158,9 @@ def test_lock_timeout_stops_a_migration_stuck_behind_traffic(project):
     project.write_migration("005_users_bio.sql", "ALTER TABLE users ADD COLUMN bio text;\n")
     with psycopg.connect(project_conninfo(project)) as traffic:
         traffic.execute("LOCK TABLE users IN ACCESS SHARE MODE")  # a long read holds the table
-        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0")  # no retry (tests/integration/test_risk.py)
+        result = project.deploy(
+            MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0"
+        )  # no retry (tests/integration/test_risk.py)
         traffic.rollback()
     assert result.code != 0
     assert "migration 005_users_bio.sql" in result.output and "MIGRATION_LOCK_TIMEOUT" in result.output
@@ -166,8 +175,9 @@ def test_shadow_failure_names_file_and_line_and_leaves_no_shadow(project):
     assert result.code != 0
     assert "migration 005_typo.sql line 2" in result.output and "syntax error" in result.output
     assert project.tables() == []  # the target was not touched
-    assert query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge_shadow_%'",
-                 which="source") == [(0,)]
+    assert query(
+        "postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge_shadow_%'", which="source"
+    ) == [(0,)]
 
 
 def test_proof_is_cached_until_the_files_change(project):

@@ -55,7 +55,9 @@ def test_permission_denied_during_a_migration_blames_the_privilege_not_the_file(
     result = project.deploy()
     assert result.code != 0
     lines = lines_of(result.output)
-    assert len(lines) == 1 and lines[0].startswith("migration 007_secret.sql line 2: permission denied for schema locked"), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "migration 007_secret.sql line 2: permission denied for schema locked"
+    ), lines
     assert lines[0].endswith("GRANT USAGE, CREATE ON SCHEMA locked TO that role, or use the owner's URL, and run again")
     assert "fix the file" not in lines[0]
     assert 7 not in project.applied_versions()

@@ -15,8 +15,17 @@ pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
 def run(project, *args: str, answer: str | None) -> subprocess.CompletedProcess:
-    return subprocess.run([PYINFRA, *args], cwd=ROOT, env=project.env(), input=answer, text=True,
-                          capture_output=True, timeout=180, check=False, stdin=None if answer is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [PYINFRA, *args],
+        cwd=ROOT,
+        env=project.env(),
+        input=answer,
+        text=True,
+        capture_output=True,
+        timeout=180,
+        check=False,
+        stdin=None if answer is not None else subprocess.DEVNULL,
+    )
 
 
 def test_answering_n_at_the_prompt_exits_1_with_a_summary_and_changes_nothing(project, source_db):

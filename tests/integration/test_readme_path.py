@@ -56,7 +56,9 @@ def _env_file(tmp_path, **settings: str):
     out = []
     for line in lines:
         key = line.split("=", 1)[0].strip()
-        out.append(f"{key}={settings.pop(key)}" if "=" in line and not line.startswith("#") and key in settings else line)
+        out.append(
+            f"{key}={settings.pop(key)}" if "=" in line and not line.startswith("#") and key in settings else line
+        )
     out += [f"{k}={v}" for k, v in settings.items()]
     path = tmp_path / "dot.env"
     path.write_text("\n".join(out) + "\n")
@@ -64,16 +66,23 @@ def _env_file(tmp_path, **settings: str):
 
 
 def _run(argv: list[str], env_file, answer: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PYTEST")) and k not in (
-        "SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "HEROKU_APP", "MIGRATIONS_DIR", "SEED_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PG", "PYTEST"))
+        and k not in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "HEROKU_APP", "MIGRATIONS_DIR", "SEED_DIR")
+    }
     env.update(ENV_FILE=str(env_file), PYINFRA_PROGRESS="off")
     if answer is None:
-        return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-                              stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, check=False
+        )
     leader, follower = pty.openpty()
     try:
         os.write(leader, answer.encode())
-        return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, stdin=follower, check=False)
+        return subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, stdin=follower, check=False
+        )
     finally:
         os.close(leader)
         os.close(follower)
@@ -104,9 +113,14 @@ def _folders(tmp_path) -> dict[str, str]:
     for name, text in APP_SEED.items():
         (app / "seed" / name).write_text(text)
     # Kept out of the checkout by the test only (a user keeps the defaults).
-    return {"MIGRATIONS_DIR": str(app / "migrations"), "SEED_DIR": str(app / "seed"),
-            "BACKUP_DIR": str(tmp_path / "backups"), "STATE_DIR": str(tmp_path / "state"),
-            "REPORT_DIR": str(tmp_path / "reports"), "PLANS_DIR": str(tmp_path / "plans")}
+    return {
+        "MIGRATIONS_DIR": str(app / "migrations"),
+        "SEED_DIR": str(app / "seed"),
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "STATE_DIR": str(tmp_path / "state"),
+        "REPORT_DIR": str(tmp_path / "reports"),
+        "PLANS_DIR": str(tmp_path / "plans"),
+    }
 
 
 def test_the_readme_path_to_your_own_database(tmp_path, target_db, app_source):
@@ -128,7 +142,10 @@ def test_the_readme_path_to_your_own_database(tmp_path, target_db, app_source):
     assert rows["Migrations applied"] == ("changed", "applied 001, 002")
     assert rows["Seed present"] == ("changed", "inserted 2 seed row(s)")
     assert rows["Target backup captured"][0] == "changed"
-    assert query(target_db, "SELECT email FROM accounts ORDER BY id") == [("ops@example.com",), ("billing@example.com",)]
+    assert query(target_db, "SELECT email FROM accounts ORDER BY id") == [
+        ("ops@example.com",),
+        ("billing@example.com",),
+    ]
     assert (tmp_path / "reports" / "latest-run.json").exists()
 
     rerun = _run(commands["real"], env_file, answer="\n")
@@ -139,7 +156,8 @@ def test_the_readme_path_to_your_own_database(tmp_path, target_db, app_source):
 
     # Step 8, a second migration: the dry run names it, the real run backs up, applies and verifies it.
     (tmp_path / "myapp" / "db" / "migrations" / "003_add_note.sql").write_text(
-        "ALTER TABLE invoices ADD COLUMN note text;\n")
+        "ALTER TABLE invoices ADD COLUMN note text;\n"
+    )
     dry = _run(commands["dry"], env_file)
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
     assert "003_add_note.sql" in dry.stdout + dry.stderr
@@ -162,17 +180,24 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
     query(target_db, "CREATE TABLE customers (id int PRIMARY KEY); INSERT INTO customers VALUES (1)")
     before = catalog_and_data(target_db)
     # Steps 2 and 4 done, step 3 forgotten: MIGRATIONS_DIR and SEED_DIR as .env.example has them.
-    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
-                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
-                         BACKUP_DIR=str(tmp_path / "backups"), STATE_DIR=str(tmp_path / "state"),
-                         REPORT_DIR=str(tmp_path / "reports"))
+    env_file = _env_file(
+        tmp_path,
+        SOURCE_DATABASE_URL=sandbox_urls()["source"],
+        TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+        BACKUP_DIR=str(tmp_path / "backups"),
+        STATE_DIR=str(tmp_path / "state"),
+        REPORT_DIR=str(tmp_path / "reports"),
+    )
     argv = _commands()["real"] + ([] if answer else ["-y"])
     done = _run(argv, env_file, answer=answer)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
     lines = [line for line in output.splitlines() if "pgconverge:" in line]
     assert len(lines) == 1, lines
-    assert "files/migrations holds the example app's migrations (001_create_users.sql … 004_create_messages.sql)" in lines[0]
+    assert (
+        "files/migrations holds the example app's migrations (001_create_users.sql … 004_create_messages.sql)"
+        in lines[0]
+    )
     assert "is not empty: 1 table(s), 0 other object(s) (public.customers)" in lines[0] and "MIGRATIONS_DIR" in lines[0]
     assert summary_rows(output)["Migrations applied"][0] == "failed"
     assert "Press enter" not in output
@@ -184,28 +209,42 @@ def test_the_examples_migrations_on_a_target_with_tables_stop_the_first_run(tmp_
 
 def test_with_debug_a_refusal_keeps_pyinfras_own_lines(tmp_path, target_db):
     query(target_db, "CREATE TABLE customers (id int PRIMARY KEY)")
-    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
-                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
-                         BACKUP_DIR=str(tmp_path / "backups"), STATE_DIR=str(tmp_path / "state"),
-                         REPORT_DIR=str(tmp_path / "reports"))
+    env_file = _env_file(
+        tmp_path,
+        SOURCE_DATABASE_URL=sandbox_urls()["source"],
+        TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+        BACKUP_DIR=str(tmp_path / "backups"),
+        STATE_DIR=str(tmp_path / "state"),
+        REPORT_DIR=str(tmp_path / "reports"),
+    )
     done = _run(_commands()["real"] + ["-y", "--debug"], env_file, answer=None)
     output = done.stdout + done.stderr
     assert done.returncode == 1 and "No hosts remaining" in output, output[-3000:]
 
 
-@pytest.mark.parametrize("sql, shown", [
-    ("CREATE VIEW answer AS SELECT 42 AS n", "view public.answer"),
-    ("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'", "function public.answer"),
-    ("CREATE TYPE mood AS ENUM ('ok', 'not ok')", "type public.mood"),
-    ("CREATE SEQUENCE invoice_numbers", "sequence public.invoice_numbers"),
-], ids=["view", "function", "type", "sequence"])
-def test_the_examples_migrations_on_a_target_with_objects_but_no_tables_stop_the_first_run(tmp_path, target_db, sql, shown):
+@pytest.mark.parametrize(
+    "sql, shown",
+    [
+        ("CREATE VIEW answer AS SELECT 42 AS n", "view public.answer"),
+        ("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'", "function public.answer"),
+        ("CREATE TYPE mood AS ENUM ('ok', 'not ok')", "type public.mood"),
+        ("CREATE SEQUENCE invoice_numbers", "sequence public.invoice_numbers"),
+    ],
+    ids=["view", "function", "type", "sequence"],
+)
+def test_the_examples_migrations_on_a_target_with_objects_but_no_tables_stop_the_first_run(
+    tmp_path, target_db, sql, shown
+):
     query(target_db, sql)
     before = catalog_and_data(target_db)
-    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
-                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
-                         BACKUP_DIR=str(tmp_path / "backups"), STATE_DIR=str(tmp_path / "state"),
-                         REPORT_DIR=str(tmp_path / "reports"))
+    env_file = _env_file(
+        tmp_path,
+        SOURCE_DATABASE_URL=sandbox_urls()["source"],
+        TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+        BACKUP_DIR=str(tmp_path / "backups"),
+        STATE_DIR=str(tmp_path / "state"),
+        REPORT_DIR=str(tmp_path / "reports"),
+    )
     done = _run(_commands()["real"] + ["-y"], env_file, answer=None)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
@@ -218,8 +257,12 @@ def test_the_examples_migrations_on_a_target_with_objects_but_no_tables_stop_the
 def test_own_migrations_with_the_examples_seed_rows_stop_before_anything(tmp_path, target_db):
     folders = _folders(tmp_path)
     del folders["SEED_DIR"]  # step 3 half done: SEED_DIR left as .env.example has it
-    env_file = _env_file(tmp_path, SOURCE_DATABASE_URL=sandbox_urls()["source"],
-                         TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db), **folders)
+    env_file = _env_file(
+        tmp_path,
+        SOURCE_DATABASE_URL=sandbox_urls()["source"],
+        TARGET_DATABASE_URL=with_dbname(sandbox_urls()["target"], target_db),
+        **folders,
+    )
     done = _run(_commands()["dry"], env_file)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-3000:]

@@ -33,7 +33,9 @@ def test_pg_dump_15_18_output_is_refused_at_its_restrict_line_before_anything_ru
     for run in (project.dry, project.deploy):
         result = run()
         assert result.code != 0
-        assert "migration 001_pagila.sql line 5: psql meta-command \\restrict is not SQL" in result.output, result.output[-2000:]
+        assert "migration 001_pagila.sql line 5: psql meta-command \\restrict is not SQL" in result.output, (
+            result.output[-2000:]
+        )
         assert "Traceback" not in result.output
     assert catalog_and_data(project.target_db) == before
 
@@ -43,7 +45,9 @@ def test_owner_changes_are_refused_by_the_proof_with_their_line_before_any_backu
     before = catalog_and_data(project.target_db)
     result = project.deploy()
     assert result.code != 0
-    assert "migration 001_pagila.sql line 26:" in result.output and 'role "postgres"' in result.output, result.output[-2000:]
+    assert "migration 001_pagila.sql line 26:" in result.output and 'role "postgres"' in result.output, result.output[
+        -2000:
+    ]
     assert "throw-away shadow database" in result.output
     assert not list((project.tmp / "backups").glob("target/*.dump"))
     assert catalog_and_data(project.target_db) == before
@@ -51,8 +55,13 @@ def test_owner_changes_are_refused_by_the_proof_with_their_line_before_any_backu
 
 def test_the_dump_applies_to_the_non_superuser_target_once_the_named_lines_go(project):
     dump = (SAMPLES / "pagila-schema-pg_dump-15.18-no-owner.sql").read_text()
-    _only(project, SAMPLES, "".join(line for line in dump.splitlines(keepends=True)
-                                    if not line.startswith(("\\restrict ", "\\unrestrict "))))
+    _only(
+        project,
+        SAMPLES,
+        "".join(
+            line for line in dump.splitlines(keepends=True) if not line.startswith(("\\restrict ", "\\unrestrict "))
+        ),
+    )
     first = project.deploy()
     assert first.code == 0, first.output[-3000:]
     assert project.applied_versions() == [1]

@@ -115,9 +115,12 @@ def state(conn) -> tuple:
     tables = [row[3] for row in conn.execute(dumps.ALL_TABLES).fetchall()]
     sums = {}
     for table in tables:
-        sums[table] = conn.execute(sql.SQL(
-            "SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), '')) FROM {} t"
-        ).format(sql.SQL(table))).fetchone()
+        sums[table] = conn.execute(
+            sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), ''))"
+                " FROM {} t"
+            ).format(sql.SQL(table))
+        ).fetchone()
     return json.dumps(catalog.snapshot(conn), sort_keys=True), sums
 
 
@@ -125,8 +128,9 @@ def reset(conn) -> None:
     conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(tables=schemas(), changes=CHANGES)
 def test_backup_changes_restore_gives_back_the_catalog_and_every_tables_rows(owner_service, tmp_path, tables, changes):
     with psycopg.connect("service=target", autocommit=True) as conn:

@@ -300,7 +300,8 @@ def test_a_failure_in_the_observed_proof_names_its_line(tmp_path):
     try:
         url = with_dbname(sandbox_urls()["target"], name)
         with pytest.raises(MigrationError, match=r"migration 001_a.sql line 4: invalid input syntax"):
-            apply_migrations(url, read_migrations(tmp_path), None, Limits(lock_timeout="0"), observer=observe.Observer())
+            limits = Limits(lock_timeout="0")
+            apply_migrations(url, read_migrations(tmp_path), None, limits, observer=observe.Observer())
         assert query(name, "SELECT to_regclass('a') IS NULL")[0][0]
     finally:
         drop_db(name)

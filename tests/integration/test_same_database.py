@@ -22,9 +22,13 @@ def _alias(url: str) -> str:
 
 def _source_state(source_db) -> list:
     """The source's tables and its own history (the fixture built it with the engine)."""
-    return query(source_db, "SELECT (SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relkind = 'r' "
-                            "AND relnamespace = 'public'::regnamespace), (SELECT array_agg(version || kind ORDER BY version) "
-                            "FROM schema_migrations)", which="source")
+    return query(
+        source_db,
+        "SELECT (SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relkind = 'r' "
+        "AND relnamespace = 'public'::regnamespace), (SELECT array_agg(version || kind ORDER BY version) "
+        "FROM schema_migrations)",
+        which="source",
+    )
 
 
 def test_the_source_under_another_host_name_is_refused_and_nothing_is_created_in_it(project, source_db):
@@ -51,5 +55,7 @@ def test_another_database_on_the_same_server_is_not_the_source(project, source_d
 def test_baseline_on_an_empty_target_is_refused_with_the_reason(project):
     result = project.deploy(BASELINE_VERSION="4")
     assert result.code != 0
-    assert "BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt" in result.output, result.output[-2000:]
+    assert "BASELINE_VERSION=4 but the target has no tables: there is nothing to adopt" in result.output, result.output[
+        -2000:
+    ]
     assert project.applied_versions() == [] and project.tables() == []

@@ -68,8 +68,11 @@ def test_env_and_state_files_are_private_and_match(sandbox):
     urls = {key: values.pop(key) for key in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")}
     assert urls == sandbox["env"] == sb.database_urls(sb.load_state())
     # the demo's files stay in the sandbox, never in the user's backups/, reports/ and .pgconverge/
-    assert values == {"BACKUP_DIR": str(sb.SANDBOX / "demo" / "backups"),
-                      "REPORT_DIR": str(sb.SANDBOX / "demo" / "reports"), "STATE_DIR": str(sb.SANDBOX / "demo" / "state")}
+    assert values == {
+        "BACKUP_DIR": str(sb.SANDBOX / "demo" / "backups"),
+        "REPORT_DIR": str(sb.SANDBOX / "demo" / "reports"),
+        "STATE_DIR": str(sb.SANDBOX / "demo" / "state"),
+    }
     assert urls["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
     assert sandbox["source"]["password"].isalnum() and len(sandbox["source"]["password"]) >= 32
 
@@ -94,14 +97,18 @@ def test_unix_socket_paths_are_short(sandbox):
 
 def test_source_answers_over_tcp_with_its_password_and_has_rows(sandbox):
     with psycopg.connect(sandbox["env"]["SOURCE_DATABASE_URL"], connect_timeout=5) as conn:
-        counts = {t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
-                  for t in TABLES}
+        counts = {
+            t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0] for t in TABLES
+        }
         assert all(n > 0 for n in counts.values()), counts
         assert counts["messages"] == sandbox["source"]["rows"]
         assert conn.execute("SELECT email FROM users WHERE id = 1").fetchone()[0] == "system@whynot.chat"
         for table in ("users", "rooms", "messages"):
-            last, top = conn.execute(sql.SQL("SELECT (SELECT last_value FROM {}), (SELECT max(id) FROM {})").format(
-                sql.Identifier(f"{table}_id_seq"), sql.Identifier(table))).fetchone()
+            last, top = conn.execute(
+                sql.SQL("SELECT (SELECT last_value FROM {}), (SELECT max(id) FROM {})").format(
+                    sql.Identifier(f"{table}_id_seq"), sql.Identifier(table)
+                )
+            ).fetchone()
             assert last >= top, table
 
 
@@ -123,11 +130,13 @@ def test_target_accepts_the_owner_over_ssl_like_heroku(sandbox):
     with psycopg.connect(_owner_url(sandbox, "require")) as conn:
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0] is True
         assert conn.execute("SHOW max_connections").fetchone()[0] == "20"
-        flags = conn.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles"
-                             " WHERE rolname = current_user").fetchone()
+        flags = conn.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
         assert flags == (False, False, False)
-        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database"
-                             " WHERE datname = current_database()").fetchone()[0]
+        owner = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+        ).fetchone()[0]
         assert owner == sb.TARGET_OWNER
         conn.execute("CREATE TABLE owner_can_create (id int)")  # CREATE on schema public
         conn.rollback()
@@ -229,9 +238,14 @@ GENERATED = {"users": "id > 1", "rooms": "id > 2", "room_participants": "room_id
 
 def _fingerprint(conninfo: str) -> dict:
     with psycopg.connect(conninfo) as conn:
-        return {t: conn.execute(sql.SQL("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text))"
-                                        " FROM {} AS t WHERE {}").format(sql.Identifier(t), sql.SQL(where))).fetchone()
-                for t, where in GENERATED.items()}
+        return {
+            t: conn.execute(
+                sql.SQL("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} AS t WHERE {}").format(
+                    sql.Identifier(t), sql.SQL(where)
+                )
+            ).fetchone()
+            for t, where in GENERATED.items()
+        }
 
 
 def test_sample_data_sizes_and_same_seed_same_rows(scratch_dbs):
@@ -253,14 +267,17 @@ def test_sample_data_shape_and_no_collision_with_seed_rows(scratch_dbs):
     with psycopg.connect(conninfo) as conn:
         assert conn.execute("SELECT is_system FROM users WHERE id = 1").fetchone() == (True,)
         assert conn.execute("SELECT count(*) FROM rooms WHERE id IN (1, 2)").fetchone() == (2,)
-        per_user = conn.execute("SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM room_participants"
-                                " WHERE user_id > 1 GROUP BY user_id) AS s").fetchone()
+        per_user = conn.execute(
+            "SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM room_participants"
+            " WHERE user_id > 1 GROUP BY user_id) AS s"
+        ).fetchone()
         assert per_user[0] >= 1 and per_user[1] <= 6  # 1-5 rooms, plus possibly one it created
         lengths = conn.execute("SELECT min(length(body)), max(length(body)) FROM messages").fetchone()
         assert 20 <= lengths[0] and lengths[1] <= 400
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 5_000 + again["messages"]
-        new_id = conn.execute("INSERT INTO users (email, display_name) VALUES ('x@example.test', 'X')"
-                              " RETURNING id").fetchone()[0]
+        new_id = conn.execute(
+            "INSERT INTO users (email, display_name) VALUES ('x@example.test', 'X') RETURNING id"
+        ).fetchone()[0]
         assert new_id > 100 + again["users"] + 1
         conn.rollback()
 

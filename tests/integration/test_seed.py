@@ -41,14 +41,20 @@ def test_dry_run_lists_the_first_ten_keys_and_a_count(project, seeds):
     assert project.deploy().code == 0
     query(project.target_db, "DELETE FROM room_participants; DELETE FROM rooms; DELETE FROM users WHERE id > 1")
     dry = project.dry()
-    assert "insert 14 missing row(s) of users.csv (first ten keys: (2) (3) (4) (5) (6) (7) (8) (9) (10) (11))" in dry.output
+    assert (
+        "insert 14 missing row(s) of users.csv (first ten keys: (2) (3) (4) (5) (6) (7) (8) (9) (10) (11))"
+        in dry.output
+    )
 
 
 @pytest.mark.parametrize(
     "file, text, words",
     [
-        ("users.csv", "id,email,display_name\n1,system@whynot.chat,whynot\nabc,x@y,X\n",
-         "seed file users.csv line 3, column id: invalid input syntax for type bigint"),
+        (
+            "users.csv",
+            "id,email,display_name\n1,system@whynot.chat,whynot\nabc,x@y,X\n",
+            "seed file users.csv line 3, column id: invalid input syntax for type bigint",
+        ),
         ("users.csv", "id,email,nickname\n1,a@x,A\n", 'seed file users.csv: column "nickname" does not exist'),
         ("topics.csv", "id,name\n1,general\n", 'seed file topics.csv: relation "public.topics" does not exist'),
         ("users.csv", "email,display_name\na@x,A\n", "seed file users.csv: the header lacks primary-key column(s) id"),

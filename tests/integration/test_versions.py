@@ -38,7 +38,9 @@ def test_a_target_of_each_heroku_major_converges_with_its_own_pg_dump(project, r
     of a 16 target is taken by pg_dump 16, of a 17 target by pg_dump 17; the rerun changes nothing.
     (The first deploy finds the target empty and dumps nothing: the backup before migration 005 is
     the target's first pg_dump.)"""
-    cluster, url = ("target16", request.getfixturevalue("target16_url")) if major == 16 else ("target", sandbox_urls()["target"])
+    cluster, url = (
+        ("target16", request.getfixturevalue("target16_url")) if major == 16 else ("target", sandbox_urls()["target"])
+    )
     name = f"v_{secrets.token_hex(4)}"
     _database(cluster, "create", name)
     try:

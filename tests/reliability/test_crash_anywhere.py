@@ -30,8 +30,11 @@ SEED = 1123
 def widen(project):
     """Migrations with pauses, so kills land inside them too."""
     for n in range(5, 9):
-        project.write_migration(f"{n:03d}_extra_{n}.sql", f"CREATE TABLE extra_{n} (id int PRIMARY KEY);\n"
-                                                         f"SELECT pg_sleep(0.2);\nINSERT INTO extra_{n} VALUES ({n});\n")
+        project.write_migration(
+            f"{n:03d}_extra_{n}.sql",
+            f"CREATE TABLE extra_{n} (id int PRIMARY KEY);\n"
+            f"SELECT pg_sleep(0.2);\nINSERT INTO extra_{n} VALUES ({n});\n",
+        )
 
 
 def backups_all_verified(folder):
@@ -45,17 +48,24 @@ def backups_all_verified(folder):
 
 
 def nothing_left_behind(killed_pid):
-    shadows = query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'",
-                    which="source")[0][0]
+    shadows = query(
+        "postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgconverge\\_shadow\\_%'", which="source"
+    )[0][0]
     assert shadows == 0, "a shadow database was left"
-    roles = query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pgconverge\\_shadow\\_%'", which="source")[0][0]
+    roles = query(
+        "postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pgconverge\\_shadow\\_%'", which="source"
+    )[0][0]
     assert roles == 0, "the proof's role was left"
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"pgconverge-{killed_pid}-*")), "a service file was left"
 
 
 def test_killed_anywhere_then_one_rerun_converges(project, source_db, tmp_path):
-    query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
-                     "repeat(md5(g::text), 4) FROM generate_series(1, 60000) g", which="source")
+    query(
+        source_db,
+        "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
+        "repeat(md5(g::text), 4) FROM generate_series(1, 60000) g",
+        which="source",
+    )
     source_before = table_fingerprints(source_db, "source")
     project.extra["DATA_MIGRATION"] = "copy"
     widen(project)

@@ -107,7 +107,9 @@ def test_pruning_killed_anywhere_loses_nothing_and_a_rerun_keeps_exactly_backup_
         assert not list(folder.glob(f"*{store.SET_ASIDE}"))
         pruning.tidy(folder, "app", keep)
         assert sorted(folder.glob("app-2026*.dump")) == made[-keep:]
-        assert sorted(p.name for p in folder.glob("*.json")) == sorted(d.with_suffix(".json").name for d in made[-keep:])
+        assert sorted(p.name for p in folder.glob("*.json")) == sorted(
+            d.with_suffix(".json").name for d in made[-keep:]
+        )
         assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.name != store.LOCK_NAME]
         survived += 1
     add("pruning kills survived", survived)

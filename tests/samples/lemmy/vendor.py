@@ -22,7 +22,9 @@ GIT_DIR = "/work/.mirror/LemmyNet+lemmy/repo"
 COMMIT = "439734dd638a2c06a2f907beab7dcf4646e88f86"
 # The first folder NOT taken (None: all of them); README.md says why.
 STOP_BEFORE: str | None = "2025-08-01-000016_smoosh-tables-together"
-FOLDER = re.compile(r"(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{6}|[0-9]{14})(?:-0000)?_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)")
+FOLDER = re.compile(
+    r"(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{6}|[0-9]{14})(?:-0000)?_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+)
 
 
 def filename(folder: str) -> str:
@@ -41,10 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--git-dir", default=GIT_DIR, help="a clone or mirror of https://github.com/LemmyNet/lemmy")
     args = parser.parse_args()
-    folders = sorted(line.removeprefix("migrations/") for line in
-                     git(args.git_dir, "ls-tree", "--name-only", COMMIT, "migrations/").decode().splitlines())
+    folders = sorted(
+        line.removeprefix("migrations/")
+        for line in git(args.git_dir, "ls-tree", "--name-only", COMMIT, "migrations/").decode().splitlines()
+    )
     if STOP_BEFORE:
-        folders = folders[:folders.index(STOP_BEFORE)]
+        folders = folders[: folders.index(STOP_BEFORE)]
     out = HERE / "migrations"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()

@@ -30,9 +30,17 @@ LISTING = """;
 
 def test_toc_entries_are_compared_whole_for_any_table_name():
     listed = store.toc_tables(LISTING)
-    wanted = [store.toc_entry(*t) for t in [("public", "users", "whynot_owner"), ("public", "audit log", "whynot_owner"),
-                                            ("public", "a.b", "whynot_owner"), ("my schema", '"quoted"', "whynot_owner"),
-                                            ("public", "ünïcödé", "whynot_owner"), ("public", "t", "whynot_owner")]]
+    wanted = [
+        store.toc_entry(*t)
+        for t in [
+            ("public", "users", "whynot_owner"),
+            ("public", "audit log", "whynot_owner"),
+            ("public", "a.b", "whynot_owner"),
+            ("my schema", '"quoted"', "whynot_owner"),
+            ("public", "ünïcödé", "whynot_owner"),
+            ("public", "t", "whynot_owner"),
+        ]
+    ]
     assert sorted(listed) == sorted(wanted)
     assert store.toc_entry("public", "two\nlines", "o") == "public two lines o"  # as pg_restore prints it
 
@@ -42,9 +50,18 @@ def backup(folder, db, n, data=b"dump", manifest=True, created=None):
     path.write_bytes(data + bytes([n]))
     if manifest:
         info = path.stat()
-        store.write_manifest(path, {"verified": True, "database": db, "sha256": store.sha256_file(path),
-                                    "size_bytes": info.st_size, "mtime_ns": info.st_mtime_ns,
-                                    "created_at": created or f"2026-01-0{n}T00:00:00Z", "rows": {}})
+        store.write_manifest(
+            path,
+            {
+                "verified": True,
+                "database": db,
+                "sha256": store.sha256_file(path),
+                "size_bytes": info.st_size,
+                "mtime_ns": info.st_mtime_ns,
+                "created_at": created or f"2026-01-0{n}T00:00:00Z",
+                "rows": {},
+            },
+        )
     return path
 
 
@@ -88,10 +105,19 @@ def test_a_dump_that_fails_verification_is_set_aside_and_reported(tmp_path):
 def test_pruning_waits_for_no_writer_and_deletes_nothing_while_one_writes(tmp_path):
     for n in range(1, 5):
         backup(tmp_path, "app", n)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
-        f"with pruning.writing(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)\n")],
-        stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
+                f"with pruning.writing(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         done = pruning.tidy(tmp_path, "app", keep=1)
@@ -120,9 +146,20 @@ def own_backup(folder, db, n, label, data=b"dump"):
     path = store.backup_path(folder, db, now=1767225600 + n)
     path.write_bytes(data + bytes([n]))
     info = path.stat()
-    store.write_manifest(path, {"verified": True, "database": db, "label": label, "identity": store.identity(label, db),
-                                "sha256": store.sha256_file(path), "size_bytes": info.st_size,
-                                "mtime_ns": info.st_mtime_ns, "created_at": f"2026-01-0{n}T00:00:00Z", "rows": {}})
+    store.write_manifest(
+        path,
+        {
+            "verified": True,
+            "database": db,
+            "label": label,
+            "identity": store.identity(label, db),
+            "sha256": store.sha256_file(path),
+            "size_bytes": info.st_size,
+            "mtime_ns": info.st_mtime_ns,
+            "created_at": f"2026-01-0{n}T00:00:00Z",
+            "rows": {},
+        },
+    )
     return path
 
 
@@ -190,10 +227,20 @@ def test_a_manifest_whose_dump_is_gone_is_named_and_a_corrupt_one_is_reported_an
 
 
 def test_a_writer_says_it_waits_for_a_pruning_run_and_gives_up_after_the_bound_naming_it(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
-        f"with pruning.pruning(Path({str(tmp_path)!r})) as mine:\n    print('held', mine, flush=True); time.sleep(30)\n")],
-        stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from pathlib import Path; from tasks.backups import pruning\n"
+                f"with pruning.pruning(Path({str(tmp_path)!r})) as mine:\n"
+                "    print('held', mine, flush=True); time.sleep(30)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
     said = []
     try:
         assert holder.stdout.readline().strip() == "held True"

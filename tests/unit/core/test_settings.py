@@ -85,27 +85,54 @@ def test_defaults(tmp_path):
         ({"TARGET_DATABASE_URL": "mysql://a:b@h/db"}, "TARGET_DATABASE_URL", "postgres://"),
         ({"TARGET_DATABASE_URL": "postgres://a:b@h:99999/db"}, "TARGET_DATABASE_URL", "malformed"),
         ({"TARGET_DATABASE_URL": "postgres://a:b@h:5432/"}, "TARGET_DATABASE_URL", "no database name"),
-        ({"TARGET_DATABASE_URL": "postgres://a:b@db.example.com/db?sslmode=disable"}, "TARGET_DATABASE_URL", "sslmode=require"),
+        (
+            {"TARGET_DATABASE_URL": "postgres://a:b@db.example.com/db?sslmode=disable"},
+            "TARGET_DATABASE_URL",
+            "sslmode=require",
+        ),
         ({"TARGET_DATABASE_URL": "postgres://a:b@h/db?sslmod=require"}, "TARGET_DATABASE_URL", "unknown URL parameter"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "SOURCE_DATABASE_URL": "nonsense"}, "SOURCE_DATABASE_URL", "postgres://"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "DATA_MIGRATION": "copy-all"}, "DATA_MIGRATION", "fresh, copy"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATIONS_DIR": "nowhere"}, "MIGRATIONS_DIR", "does not exist"),
-        ({"TARGET_DATABASE_URL": GOOD_TARGET, "SEED_DIR": "/nonexistent"}, "SEED_DIR", "does not exist"),  # adversary 16/6
+        (
+            {"TARGET_DATABASE_URL": GOOD_TARGET, "SEED_DIR": "/nonexistent"},
+            "SEED_DIR",
+            "does not exist",
+        ),  # adversary 16/6
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "four"}, "BASELINE_VERSION", "whole number"),
-        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_LOCK_TIMEOUT": "forever"}, "MIGRATION_LOCK_TIMEOUT", "duration"),
+        (
+            {"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_LOCK_TIMEOUT": "forever"},
+            "MIGRATION_LOCK_TIMEOUT",
+            "duration",
+        ),
         ({"HEROKU_APP": "My App!"}, "HEROKU_APP", "not a Heroku app name"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "ALLOW_EXTRA_OBJECTS": "maybe"}, "ALLOW_EXTRA_OBJECTS", "true or false"),
-        ({"TARGET_DATABASE_URL": "postgres://postgres:x@localhost:5432/whynot"}, "TARGET_DATABASE_URL", "same database"),
+        (
+            {"TARGET_DATABASE_URL": "postgres://postgres:x@localhost:5432/whynot"},
+            "TARGET_DATABASE_URL",
+            "same database",
+        ),
         ({"HEROKU_APP": "my-app", "DB_POOL_MAX_VALUE": "0"}, "DB_POOL_MAX_VALUE", "at least 1"),
         ({"HEROKU_APP": "my-app", "DB_POOL_RESERVE": "-3"}, "DB_POOL_RESERVE", "whole number"),
         ({"HEROKU_APP": "my-app", "DB_POOL_VAR": "DB POOL"}, "DB_POOL_VAR", "config var name"),
         ({"HEROKU_APP": "my-app", "IGNORE_LOG_ERRORS": "sometimes"}, "IGNORE_LOG_ERRORS", "true or false"),
-        ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "99999999999999999999999"}, "BACKUP_KEEP", "from 1 to 10000"),
+        (
+            {"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "99999999999999999999999"},
+            "BACKUP_KEEP",
+            "from 1 to 10000",
+        ),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BACKUP_KEEP": "\u00b2"}, "BACKUP_KEEP", "from 1 to 10000"),
         ({"TARGET_DATABASE_URL": GOOD_TARGET, "BASELINE_VERSION": "\uff14"}, "BASELINE_VERSION", "whole number"),
-        ({"TARGET_DATABASE_URL": GOOD_TARGET, "LOCK_RETRY_S": "99999999999"}, "LOCK_RETRY_S", "set at most LOCK_RETRY_S=3600"),
-        ({"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"}, "MIGRATION_STATEMENT_TIMEOUT",
-         "would mean no limit at all: set at least 1ms, or 0 for none"),
+        (
+            {"TARGET_DATABASE_URL": GOOD_TARGET, "LOCK_RETRY_S": "99999999999"},
+            "LOCK_RETRY_S",
+            "set at most LOCK_RETRY_S=3600",
+        ),
+        (
+            {"TARGET_DATABASE_URL": GOOD_TARGET, "MIGRATION_STATEMENT_TIMEOUT": "0.0001ms"},
+            "MIGRATION_STATEMENT_TIMEOUT",
+            "would mean no limit at all: set at least 1ms, or 0 for none",
+        ),
     ],
 )
 def test_bad_settings(tmp_path, env, variable, words):
@@ -152,9 +179,13 @@ def test_heroku_settings(tmp_path):
 def test_the_default_seed_folder_may_be_missing_and_named_ones_are_accepted(tmp_path):
     """Adversary 16/6: only a SEED_DIR set to another folder must exist (the default is optional)."""
     assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET).seed_dir == tmp_path / "files" / "seed"
-    assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="files/seed").seed_dir == tmp_path / "files" / "seed"
+    assert (
+        settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="files/seed").seed_dir
+        == tmp_path / "files" / "seed"
+    )
     (tmp_path / "mine").mkdir()
     assert settings(tmp_path, TARGET_DATABASE_URL=GOOD_TARGET, SEED_DIR="mine").seed_dir == tmp_path / "mine"
+
 
 def test_a_garbage_line_or_an_unknown_key_in_env_file_is_noted(tmp_path):
     """Issue 31 item 3 changed this: a misspelt key now stops the run (tests/unit/core/test_settings.py)."""
@@ -172,8 +203,10 @@ def test_dry_with_yes_is_refused_because_pyinfra_would_plan_nothing():
     """Adversary 14.3: ``pyinfra -y --dry`` skips change detection: it planned nothing and exited 0."""
     from tasks.run import refuse_dry_with_yes
 
-    for argv, environ in ((["-y", "--dry", "inventory.py", "deploy.py"], {}),
-                          (["--dry", "inventory.py", "deploy.py"], {"PYINFRA_YES": "true"})):
+    for argv, environ in (
+        (["-y", "--dry", "inventory.py", "deploy.py"], {}),
+        (["--dry", "inventory.py", "deploy.py"], {"PYINFRA_YES": "true"}),
+    ):
         with pytest.raises(SettingsError, match="--dry with -y"):
             refuse_dry_with_yes(argv, environ)
     refuse_dry_with_yes(["--dry", "inventory.py", "deploy.py"], {})
@@ -186,8 +219,13 @@ def test_heroku_timeouts_are_checked_not_silently_replaced(key, value):
     """Adversary 14.5: an invalid value fell back to the default without a word."""
     with pytest.raises(SettingsError, match=f"^{key}:"):
         load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: value})
-    assert getattr(load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: "7.5"}),
-                   "heroku_cli_timeout_s" if key == "HEROKU_CLI_TIMEOUT" else "heroku_log_window_s") == 7.5
+    assert (
+        getattr(
+            load_settings({"TARGET_DATABASE_URL": GOOD_TARGET, key: "7.5"}),
+            "heroku_cli_timeout_s" if key == "HEROKU_CLI_TIMEOUT" else "heroku_log_window_s",
+        )
+        == 7.5
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "5s", "500ms", "2min", "24d", "2147483647", "2147483.647s"])
@@ -207,9 +245,15 @@ def test_a_baseline_beyond_bigint_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["file", "environment"])
-@given(key=st.sampled_from(["DATA_MIGRATION", "BACKUP_KEEP", "SEED_DIR", "REPORT_DIR"]).flatmap(
-    lambda name: st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
-        lambda lower: "".join(c.lower() if low else c for c, low in zip(name, lower)))).filter(lambda key: key != key.upper()))
+@given(
+    key=st.sampled_from(["DATA_MIGRATION", "BACKUP_KEEP", "SEED_DIR", "REPORT_DIR"])
+    .flatmap(
+        lambda name: st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
+            lambda lower: "".join(c.lower() if low else c for c, low in zip(name, lower))
+        )
+    )
+    .filter(lambda key: key != key.upper())
+)
 @hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_setting_spelt_in_another_case_stops_the_run(tmp_path, where, key):
     """Tester: ``data_migration=copy`` in .env or the shell was ignored (no edit away, yet not the setting)."""

@@ -41,7 +41,9 @@ def test_no_folder_means_no_seed(tmp_path):
 def test_an_unterminated_quote_is_named_with_its_line(tmp_path, rows, line):
     """Adversary 16/7: it was reported as "2 fields, the header has 4", which hides the cause."""
     (tmp_path / "users.csv").write_text("id,email,name,admin\n" + rows)
-    with pytest.raises(SeedFileError, match=rf'users.csv line {line}: a quote \(\"\) opens a field and is never closed'):
+    with pytest.raises(
+        SeedFileError, match=rf"users.csv line {line}: a quote \(\"\) opens a field and is never closed"
+    ):
         read_seed_files(tmp_path)
 
 

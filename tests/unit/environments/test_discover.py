@@ -45,19 +45,31 @@ def test_each_file_is_an_environment_with_its_own_folders_and_its_values_win(tmp
     assert production.backup_dir == Path("/srv/prod-backups")  # set by the file: as written
     assert staging.plans_dir == production.plans_dir == tmp_path / "plans"  # shared: production reads staging's
     assert production.promote_from == "staging" and staging.promote_from is None
-    assert service_names("staging") == ("staging_source", "staging_target") and service_names(None) == ("source", "target")
+    assert service_names("staging") == ("staging_source", "staging_target") and service_names(None) == (
+        "source",
+        "target",
+    )
 
 
-@pytest.mark.parametrize("files, message", [
-    ({"Staging.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\n"}, "rename the file"),
-    ({"production.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=staging\n"},
-     "PROMOTE_FROM=staging names no file"),
-    ({"production.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=production\n"},
-     "names the environment itself"),
-    ({"qa.env": "DATA_MIGRATION=sideways\n"}, "environment qa (qa.env): "),
-    ({"qa.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=Staging!\n"},
-     "PROMOTE_FROM: 'Staging!' is not an environment name"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"Staging.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\n"}, "rename the file"),
+        (
+            {"production.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=staging\n"},
+            "PROMOTE_FROM=staging names no file",
+        ),
+        (
+            {"production.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=production\n"},
+            "names the environment itself",
+        ),
+        ({"qa.env": "DATA_MIGRATION=sideways\n"}, "environment qa (qa.env): "),
+        (
+            {"qa.env": "TARGET_DATABASE_URL=postgresql://u:p@s.example/a\nPROMOTE_FROM=Staging!\n"},
+            "PROMOTE_FROM: 'Staging!' is not an environment name",
+        ),
+    ],
+)
 def test_a_bad_environment_stops_the_run_with_one_line_naming_it(tmp_path, files, message):
     setup(tmp_path, files)
     with pytest.raises(SettingsError) as caught:
@@ -99,7 +111,12 @@ def test_with_a_limit_another_environments_bad_settings_are_a_note(tmp_path):
 
 
 def test_a_promote_from_cycle_is_refused(tmp_path):
-    setup(tmp_path, {"aa.env": GOOD + "PROMOTE_FROM=bb\n", "bb.env": "TARGET_DATABASE_URL=postgresql://u:p@b.example/b\n"
-                     "PROMOTE_FROM=aa\n"})
+    setup(
+        tmp_path,
+        {
+            "aa.env": GOOD + "PROMOTE_FROM=bb\n",
+            "bb.env": "TARGET_DATABASE_URL=postgresql://u:p@b.example/b\nPROMOTE_FROM=aa\n",
+        },
+    )
     with pytest.raises(SettingsError, match="PROMOTE_FROM makes a cycle"):
         load_environments(BASE, tmp_path)

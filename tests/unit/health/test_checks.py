@@ -56,7 +56,9 @@ def test_connection_limit_overrides_max_connections():
     assert check("connections", raw(connections=3)).summary == "3/20 (15 %)"
 
 
-@pytest.mark.parametrize("ssl, required, expected", [(True, True, "green"), (False, True, "red"), (False, False, "yellow")])
+@pytest.mark.parametrize(
+    "ssl, required, expected", [(True, True, "green"), (False, True, "red"), (False, False, "yellow")]
+)
 def test_ssl(ssl, required, expected):
     assert status("ssl", raw(ssl=ssl), ssl_required=required) == expected
 
@@ -65,7 +67,9 @@ def session(seconds, query="SELECT pg_sleep(600)", pid=42):
     return {"pid": pid, "application": "web", "seconds": seconds, "query": query}
 
 
-@pytest.mark.parametrize("key, name", [("long_queries", "long queries"), ("idle_in_transaction", "idle in transaction")])
+@pytest.mark.parametrize(
+    "key, name", [("long_queries", "long queries"), ("idle_in_transaction", "idle in transaction")]
+)
 @pytest.mark.parametrize("seconds, expected", [(60, "green"), (61, "yellow"), (300, "yellow"), (301, "red")])
 def test_sessions(key, name, seconds, expected):
     assert status(name, raw(**{key: [session(seconds)]})) == expected
@@ -87,9 +91,16 @@ def test_a_query_that_may_hold_a_secret_is_hidden():
 
 
 def test_blocking_is_red_and_names_both_pids():
-    pair = {"blocked_pid": 11, "blocked_application": "", "blocked_seconds": 3, "blocked_query": "SELECT * FROM t",
-            "blocking_pid": 10, "blocking_application": "", "blocking_state": "idle in transaction",
-            "blocking_query": "LOCK TABLE t"}
+    pair = {
+        "blocked_pid": 11,
+        "blocked_application": "",
+        "blocked_seconds": 3,
+        "blocked_query": "SELECT * FROM t",
+        "blocking_pid": 10,
+        "blocking_application": "",
+        "blocking_state": "idle in transaction",
+        "blocking_query": "LOCK TABLE t",
+    }
     found = check("blocking", raw(blocking=[pair]))
     assert found.status == "red" and found.summary == "1 session blocked by pid 10"
     assert "pid 11" in found.details[0] and "pid 10" in found.details[0]
@@ -98,8 +109,14 @@ def test_blocking_is_red_and_names_both_pids():
 @pytest.mark.parametrize("rate, expected", [(0.99, "green"), (0.9899, "yellow"), (0.90, "yellow"), (0.8999, "red")])
 def test_cache_hit(rate, expected):
     reads = 1_000_000  # over 100 passes over the 8 MB database
-    data = raw(table_blocks_hit=int(reads * rate), table_blocks_read=reads - int(reads * rate), table_hit_rate=rate,
-               index_blocks_hit=reads, index_blocks_read=0, index_hit_rate=1.0)
+    data = raw(
+        table_blocks_hit=int(reads * rate),
+        table_blocks_read=reads - int(reads * rate),
+        table_hit_rate=rate,
+        index_blocks_hit=reads,
+        index_blocks_read=0,
+        index_hit_rate=1.0,
+    )
     assert status("cache hit", data) == expected
 
 
@@ -114,11 +131,18 @@ def test_cache_hit_is_not_judged_without_reads_or_with_too_few():
 
 def sequence(percent):
     maximum = 2_147_483_647
-    return {"sequence": "public.users_id_seq", "type": "integer", "last_value": int(maximum * percent / 100),
-            "max_value": maximum, "percent": percent}
+    return {
+        "sequence": "public.users_id_seq",
+        "type": "integer",
+        "last_value": int(maximum * percent / 100),
+        "max_value": maximum,
+        "percent": percent,
+    }
 
 
-@pytest.mark.parametrize("percent, expected", [(74.99, "green"), (75, "yellow"), (89.99, "yellow"), (90, "red"), (100, "red")])
+@pytest.mark.parametrize(
+    "percent, expected", [(74.99, "green"), (75, "yellow"), (89.99, "yellow"), (90, "red"), (100, "red")]
+)
 def test_sequences(percent, expected):
     assert status("sequences", raw(sequences=[sequence(percent)])) == expected
 
@@ -129,26 +153,33 @@ def test_unused_indexes_are_at_most_yellow(size_mb, expected):
     assert status("unused indexes", raw(unused_indexes=[index])) == expected
 
 
-@pytest.mark.parametrize("live, dead, wasted_mb, expected", [
-    (100, 900, 500, "green"),    # factor (live + dead) / live = 10: not over 10
-    (100, 901, 65, "yellow"),    # factor 10.01 and 65 MB wasted
-    (100, 5000, 64, "green"),    # factor 51, but only 64 MB wasted
-])
+@pytest.mark.parametrize(
+    "live, dead, wasted_mb, expected",
+    [
+        (100, 900, 500, "green"),  # factor (live + dead) / live = 10: not over 10
+        (100, 901, 65, "yellow"),  # factor 10.01 and 65 MB wasted
+        (100, 5000, 64, "green"),  # factor 51, but only 64 MB wasted
+    ],
+)
 def test_bloat(live, dead, wasted_mb, expected):
     row = {"table": "public.t", "live": live, "dead": dead, "bytes": GiB, "wasted_bytes": wasted_mb * 1024 * 1024}
     assert status("bloat", raw(bloat=[row])) == expected
 
 
-@pytest.mark.parametrize("age, expected", [(99_999_999, "green"), (100_000_000, "yellow"), (179_999_999, "yellow"),
-                                           (180_000_000, "red")])
+@pytest.mark.parametrize(
+    "age, expected", [(99_999_999, "green"), (100_000_000, "yellow"), (179_999_999, "yellow"), (180_000_000, "red")]
+)
 def test_xid_wraparound(age, expected):
     assert status("xid wraparound", raw(xid_age=age)) == expected
 
 
 def test_outliers_are_informational():
     assert check("outliers", raw()).summary == "pg_stat_statements is not installed"
-    data = raw(has_pg_stat_statements=True, pg_stat_statements_schema="public",
-               outliers=[{"total_ms": 1234.5, "calls": 10, "mean_ms": 123.45, "query": "SELECT $1"}])
+    data = raw(
+        has_pg_stat_statements=True,
+        pg_stat_statements_schema="public",
+        outliers=[{"total_ms": 1234.5, "calls": 10, "mean_ms": 123.45, "query": "SELECT $1"}],
+    )
     found = check("outliers", data)
     assert found.status == "green" and found.details == ["1,234 ms in 10 calls (123.5 ms each): SELECT $1"]
     unreadable = check("outliers", raw(has_pg_stat_statements=True, outliers={"error": "must be loaded"}))
@@ -160,7 +191,9 @@ def test_render_one_line_per_check_with_details_and_colour_only_when_asked():
     plain = render(checks, color=False)
     assert "red    connections          19/20 (95 %)" in plain
     assert "yellow sequences            1 at 75 % or more (highest 80.0 %)" in plain
-    assert any(line.strip().startswith("public.users_id_seq (integer): 1,717,986,917 of 2,147,483,647") for line in plain)
+    assert any(
+        line.strip().startswith("public.users_id_seq (integer): 1,717,986,917 of 2,147,483,647") for line in plain
+    )
     assert not any("\x1b[" in line for line in plain)
     coloured = render(checks, color=True)
     assert "\x1b[31mred   \x1b[0m connections          19/20 (95 %)" in coloured

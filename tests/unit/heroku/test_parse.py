@@ -39,14 +39,24 @@ def sample(name: str) -> str:
 
 def test_pg_info_essential():
     info = parse_pg_info(sample("pg_info_essential.txt"))
-    assert (info.plan, info.status, info.connections_used, info.connections_limit) == ("Essential 0", "Available", 3, 20)
+    assert (info.plan, info.status, info.connections_used, info.connections_limit) == (
+        "Essential 0",
+        "Available",
+        3,
+        20,
+    )
     assert info.pg_major == 16 and info.tables == "2/4000 (In compliance)" and info.addon == "postgresql-fake-123"
     assert "connections 3/20" in info.summary()
 
 
 def test_pg_info_standard_reads_the_database_url_block():
     info = parse_pg_info(sample("pg_info_standard.txt"))
-    assert (info.plan, info.connections_used, info.connections_limit, info.pg_version) == ("Standard 0", 37, 120, "17.2")
+    assert (info.plan, info.connections_used, info.connections_limit, info.pg_version) == (
+        "Standard 0",
+        37,
+        120,
+        "17.2",
+    )
     assert info.addon == "postgresql-curved-12345"
 
 
@@ -61,8 +71,11 @@ def test_pg_info_without_a_plan_line_is_an_error():
 
 def test_config_get_json_one_and_several_keys_and_missing():
     assert parse_config_get('{"key": "DATABASE_URL", "value": "postgres://u:p@h/d"}', ["DATABASE_URL"]) == {
-        "DATABASE_URL": "postgres://u:p@h/d"}
-    several = json.dumps([{"key": "DATABASE_URL", "value": "postgres://u:p@h/d"}, {"key": "DB_POOL_MAX", "value": None}])
+        "DATABASE_URL": "postgres://u:p@h/d"
+    }
+    several = json.dumps(
+        [{"key": "DATABASE_URL", "value": "postgres://u:p@h/d"}, {"key": "DB_POOL_MAX", "value": None}]
+    )
     assert parse_config_get(several, ["DATABASE_URL", "DB_POOL_MAX"])["DB_POOL_MAX"] is None
     assert parse_config_get('{"key": "DATABASE_URL", "value": "  "}', ["DATABASE_URL"])["DATABASE_URL"] is None
     with pytest.raises(HerokuOutputError):
@@ -70,8 +83,11 @@ def test_config_get_json_one_and_several_keys_and_missing():
 
 
 def test_ps_counts_web_dynos_and_the_release():
-    dynos = [{"type": "web", "release": {"version": 41}}, {"type": "web", "release": {"version": 42}},
-             {"type": "worker", "release": {"version": 42}}]
+    dynos = [
+        {"type": "web", "release": {"version": 41}},
+        {"type": "web", "release": {"version": 42}},
+        {"type": "worker", "release": {"version": 42}},
+    ]
     found = parse_ps(json.dumps(dynos))
     assert (found.web, found.release) == (2, 42)
     assert parse_ps("[]").web == 0
@@ -89,17 +105,22 @@ def test_capture_id_is_read_from_stderr_and_status_from_info():
     assert parse_capture_id("Starting backup... done\n") is None
     status = parse_backup_status(sample("backups_info.txt"))
     assert status == "Completed" and backup_succeeded(status)
-    assert backup_succeeded("Finished with 2 warnings") and not backup_succeeded("Failed") and not backup_succeeded(None)
+    assert (
+        backup_succeeded("Finished with 2 warnings") and not backup_succeeded("Failed") and not backup_succeeded(None)
+    )
     assert parse_release("Setting DB_POOL_MAX and restarting my-app... done, v8\n") == 8
 
 
-@pytest.mark.parametrize("name, kind, words", [
-    ("error_unknown_app.txt", "app", "Couldn't find that app."),
-    ("error_401.txt", "auth", "HEROKU_API_KEY is invalid"),
-    ("error_no_database.txt", "no-database", "has no databases"),
-    ("error_capture_failed.txt", "other", "backup did not finish"),
-    ("error_network.txt", "network", "getaddrinfo ENOTFOUND api.heroku.com"),
-])
+@pytest.mark.parametrize(
+    "name, kind, words",
+    [
+        ("error_unknown_app.txt", "app", "Couldn't find that app."),
+        ("error_401.txt", "auth", "HEROKU_API_KEY is invalid"),
+        ("error_no_database.txt", "no-database", "has no databases"),
+        ("error_capture_failed.txt", "other", "backup did not finish"),
+        ("error_network.txt", "network", "getaddrinfo ENOTFOUND api.heroku.com"),
+    ],
+)
 def test_cli_errors_are_classified_with_their_message(name, kind, words):
     failure = parse_cli_error(sample(name))
     assert failure.kind == kind and words in failure.message and "\n" not in failure.message
@@ -108,7 +129,9 @@ def test_cli_errors_are_classified_with_their_message(name, kind, words):
 def test_explained_failures_name_the_way_forward():
     assert "check HEROKU_APP" in explain_failure("my-app", "config:get", 2, sample("error_unknown_app.txt"))
     assert "set HEROKU_API_KEY" in explain_failure("my-app", "pg:info", 1, sample("error_401.txt"))
-    assert "addons:create heroku-postgresql" in explain_failure("my-app", "pg:backups:capture", 1, sample("error_no_database.txt"))
+    assert "addons:create heroku-postgresql" in explain_failure(
+        "my-app", "pg:backups:capture", 1, sample("error_no_database.txt")
+    )
 
 
 def test_log_scan_finds_each_kind_of_database_error_after_the_start_only():
@@ -151,14 +174,21 @@ def test_cli_flags_come_before_the_dyno_command():
     assert cli_argv("heroku", ["config:get", "DATABASE_URL", "--json"], "a")[:4] == ["heroku", "config:get", "-a", "a"]
 
 
-@pytest.mark.parametrize("name, kind, words, left_out", [
-    # printed by the real CLI 11.10 against tests/heroku_fake.py
-    ("error_capture_failed_pg_dump.txt", "other",
-     "backup did not finish.; pg_dump: error: query failed: ERROR: permission denied for table secrets", "reading extensions"),
-    ("error_run_no_exit_code.txt", "no-exit-code", "No exit code returned", " at "),
-    ("error_503_html.txt", "server", "HTTP Error 503 for GET http://127.0.0.1/apps/pgc-test-app/config-vars", "<"),
-    ("error_addon_var.txt", "other", "Cannot overwrite attachment values DATABASE_URL.", "Error ID"),
-])
+@pytest.mark.parametrize(
+    "name, kind, words, left_out",
+    [
+        # printed by the real CLI 11.10 against tests/heroku_fake.py
+        (
+            "error_capture_failed_pg_dump.txt",
+            "other",
+            "backup did not finish.; pg_dump: error: query failed: ERROR: permission denied for table secrets",
+            "reading extensions",
+        ),
+        ("error_run_no_exit_code.txt", "no-exit-code", "No exit code returned", " at "),
+        ("error_503_html.txt", "server", "HTTP Error 503 for GET http://127.0.0.1/apps/pgc-test-app/config-vars", "<"),
+        ("error_addon_var.txt", "other", "Cannot overwrite attachment values DATABASE_URL.", "Error ID"),
+    ],
+)
 def test_cli_errors_keep_the_cause_and_never_a_stack_frame_or_html(name, kind, words, left_out):
     """A failed capture keeps pg_dump's lines after the blank line; an early exit in `heroku run`
     crashes the CLI with a stack trace; a 5xx brings an HTML page: one line with the cause each."""
@@ -172,12 +202,20 @@ def test_explained_server_and_early_exit_failures_say_what_to_do():
     assert "must not end the shell" in explain_failure("my-app", "run", 1, sample("error_run_no_exit_code.txt"))
 
 
-@pytest.mark.parametrize("said", ["Error: connect ECONNREFUSED 10.0.0.1:5432", "Invalid credentials provided.",
-                                  "getaddrinfo ENOTFOUND db.example.com"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Error: connect ECONNREFUSED 10.0.0.1:5432",
+        "Invalid credentials provided.",
+        "getaddrinfo ENOTFOUND db.example.com",
+    ],
+)
 def test_a_failing_check_command_is_the_apps_failure_not_the_clis(said):
     """Adversary 14.1: what the dyno's command printed (node-postgres' ECONNREFUSED, ...) was read as the
     CLI's own network or login failure, with "nothing was changed" after migrations had run."""
-    failure = parse_cli_error(f"Running node -e ... on ⬢ my-app... up, run.1234 (Basic)\n{said}\n"
-                              " \u203a   Error: Process exited with code 1\n")
+    failure = parse_cli_error(
+        f"Running node -e ... on ⬢ my-app... up, run.1234 (Basic)\n{said}\n"
+        " \u203a   Error: Process exited with code 1\n"
+    )
     assert failure.kind == "other"
     assert failure.message == f"Process exited with code 1: {said}"

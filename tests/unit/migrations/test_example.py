@@ -92,5 +92,7 @@ def test_a_target_with_only_views_functions_or_types_is_not_empty(tmp_path):
 
 
 def test_the_examples_own_trigger_function_does_not_make_a_target_foreign(tmp_path):
-    history = TargetHistory(False, user_tables=4, table_names=example.TABLES, other_objects=1, object_names=example.OBJECTS)
+    history = TargetHistory(
+        False, user_tables=4, table_names=example.TABLES, other_objects=1, object_names=example.OBJECTS
+    )
     assert [m.version for m in plan_migrations(_example_copy(tmp_path), history, 4).baseline] == [1, 2, 3, 4]

@@ -84,7 +84,10 @@ def test_checksum_ignores_crlf_and_bom(tmp_path):
         ({"001_a.sql": "-- only a comment\n"}, "is empty"),
         ({"001_a.sql": b"\xff\xfe bad"}, "not UTF-8"),
         ({"001_a.sql": "BEGIN;\nCREATE TABLE t (id int);\nCOMMIT;"}, "line 1: BEGIN is not allowed"),
-        ({"001_a.sql": "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY i ON t (id);"}, "cannot run inside a transaction"),
+        (
+            {"001_a.sql": "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY i ON t (id);"},
+            "cannot run inside a transaction",
+        ),
         ({"001_a.sql": "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);"}, "safe to re-run"),
         ({"001_a.sql": "\\set x 1\nSELECT 1;"}, "psql meta-command"),
     ],
@@ -110,7 +113,9 @@ def test_unreadable_file(tmp_path):
 
 
 def test_no_transaction_marker(tmp_path):
-    write(tmp_path, "001_idx.sql", "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);\n")
+    write(
+        tmp_path, "001_idx.sql", "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);\n"
+    )
     (migration,) = read_migrations(tmp_path)
     assert migration.no_transaction and len(migration.statements) == 1
 
@@ -124,7 +129,11 @@ def test_set_checksum_changes_with_any_file(tmp_path):
 
 def test_a_commit_hidden_behind_a_non_bmp_dollar_tag_is_refused(tmp_path):
     """Issue 16.3: the old splitter read past ``$😀$`` and ran the COMMIT inside the file's transaction."""
-    write(tmp_path, "001_a.sql", "CREATE TABLE t (id int);\nDO $😀$ BEGIN PERFORM 1; END $😀$;\nCOMMIT;\nCREATE TABLE u (id int);\n")
+    write(
+        tmp_path,
+        "001_a.sql",
+        "CREATE TABLE t (id int);\nDO $😀$ BEGIN PERFORM 1; END $😀$;\nCOMMIT;\nCREATE TABLE u (id int);\n",
+    )
     with pytest.raises(MigrationFileError, match=r"migration 001_a.sql line 3: COMMIT is not allowed"):
         read_migrations(tmp_path)
 
@@ -133,30 +142,39 @@ def test_pg_dump_restrict_line_after_the_header_is_refused_with_its_line(tmp_pat
     """Issue 16.5: pg_dump 15.18 writes ``\\restrict KEY`` after its header comments."""
     header = "--\n-- PostgreSQL database dump\n--\n\n\\restrict 7dUq1cJ0\n\n-- Dumped from database version 15.18\n"
     write(tmp_path, "001_dump.sql", header + "SET statement_timeout = 0;\nCREATE TABLE t (id int);\n")
-    with pytest.raises(MigrationFileError, match=r"migration 001_dump.sql line 5: psql meta-command \\restrict is not SQL"):
+    with pytest.raises(
+        MigrationFileError, match=r"migration 001_dump.sql line 5: psql meta-command \\restrict is not SQL"
+    ):
         read_migrations(tmp_path)
 
 
 def test_failure_lines_count_from_the_statement_not_the_comment_before_it(tmp_path):
     """Issue 16.4: a statement on line 26 after a comment block starting on line 19 is on line 26."""
-    text = "".join(f"CREATE TABLE t{i} (id int);\n" for i in range(18)) + "-- explain\n" * 7 + "CREATE INDEX ON t1 (id);\n"
+    text = (
+        "".join(f"CREATE TABLE t{i} (id int);\n" for i in range(18)) + "-- explain\n" * 7 + "CREATE INDEX ON t1 (id);\n"
+    )
     write(tmp_path, "001_a.sql", text)
     (migration,) = read_migrations(tmp_path)
     assert migration.statements[-1].line == 26
 
 
-HIDDEN_COMMIT = ("SET standard_conforming_strings = off;\n"
-                 "INSERT INTO s2 VALUES ('a\\', $$'); COMMIT; CREATE TABLE escaped2 (i int); SELECT 1 --$$);\n")
+HIDDEN_COMMIT = (
+    "SET standard_conforming_strings = off;\n"
+    "INSERT INTO s2 VALUES ('a\\', $$'); COMMIT; CREATE TABLE escaped2 (i int); SELECT 1 --$$);\n"
+)
 
 
-@pytest.mark.parametrize("statement", [
-    "SET standard_conforming_strings = off;",
-    "SET LOCAL standard_conforming_strings TO off;",
-    "SET standard_conforming_strings TO false;",
-    "SELECT set_config('standard_conforming_strings', 'off', false);",
-    "ALTER ROLE CURRENT_USER SET standard_conforming_strings = off;",
-    "ALTER DATABASE app SET standard_conforming_strings = off;",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SET standard_conforming_strings = off;",
+        "SET LOCAL standard_conforming_strings TO off;",
+        "SET standard_conforming_strings TO false;",
+        "SELECT set_config('standard_conforming_strings', 'off', false);",
+        "ALTER ROLE CURRENT_USER SET standard_conforming_strings = off;",
+        "ALTER DATABASE app SET standard_conforming_strings = off;",
+    ],
+)
 def test_a_file_that_changes_how_strings_are_parsed_is_refused_with_its_line(tmp_path, statement):
     """Defect 16/adv.1: the file is split with standard_conforming_strings on; changing it would let the
     server split it otherwise (a COMMIT hidden in a string ran on the target)."""
@@ -166,8 +184,12 @@ def test_a_file_that_changes_how_strings_are_parsed_is_refused_with_its_line(tmp
 
 
 def test_pg_dumps_header_turning_it_on_is_accepted(tmp_path):
-    write(tmp_path, "001_a.sql", "SET standard_conforming_strings = on;\nSELECT set_config('standard_conforming_strings', "
-                                 "'on', false);\nRESET standard_conforming_strings;\nCREATE TABLE t (i int);\n")
+    write(
+        tmp_path,
+        "001_a.sql",
+        "SET standard_conforming_strings = on;\nSELECT set_config('standard_conforming_strings', "
+        "'on', false);\nRESET standard_conforming_strings;\nCREATE TABLE t (i int);\n",
+    )
     assert len(read_migrations(tmp_path)[0].statements) == 4
 
 
@@ -177,12 +199,15 @@ def test_the_hidden_commit_file_is_refused_before_anything_runs(tmp_path):
         read_migrations(tmp_path)
 
 
-@pytest.mark.parametrize("call", ["pg_advisory_unlock_all()", "pg_catalog.pg_advisory_unlock(1)",
-                                  "pg_advisory_unlock_shared(1, 2)"])
+@pytest.mark.parametrize(
+    "call", ["pg_advisory_unlock_all()", "pg_catalog.pg_advisory_unlock(1)", "pg_advisory_unlock_shared(1, 2)"]
+)
 def test_a_file_that_lets_go_of_the_deploy_lock_is_refused(tmp_path, call):
     """Defect 16/adv.3: releasing the advisory lock let a second deploy apply the next file twice."""
     write(tmp_path, "005_a.sql", f"CREATE TABLE t (i int);\n\nSELECT {call};\n")
-    with pytest.raises(MigrationFileError, match=r"005_a.sql line 3: pg_advisory_unlock\w*\(\) would let go of the deploy's lock"):
+    with pytest.raises(
+        MigrationFileError, match=r"005_a.sql line 3: pg_advisory_unlock\w*\(\) would let go of the deploy's lock"
+    ):
         read_migrations(tmp_path)
 
 
@@ -207,12 +232,15 @@ def test_lines_end_at_a_lone_cr_as_in_editors(tmp_path):
 def test_a_version_larger_than_bigint_is_refused_by_its_file_name(tmp_path):
     """Defect 16/adv.8: it was caught only in the proof, and blamed on the file's content."""
     write(tmp_path, "99999999999999999999_big.sql", "CREATE TABLE t (i int);")
-    with pytest.raises(MigrationFileError, match=r"migration file 99999999999999999999_big.sql: version .* larger than"):
+    with pytest.raises(
+        MigrationFileError, match=r"migration file 99999999999999999999_big.sql: version .* larger than"
+    ):
         read_migrations(tmp_path)
     write(tmp_path, "99999999999999999999_big.sql", "")
     (tmp_path / "99999999999999999999_big.sql").rename(tmp_path / "9223372036854775807_max.sql")
     write(tmp_path, "9223372036854775807_max.sql", "CREATE TABLE t (i int);")
     assert read_migrations(tmp_path)[0].version == 2**63 - 1
+
 
 def test_a_version_in_full_width_digits_is_refused_with_the_file_named():
     from tasks.migrations.files import parse_file_name
@@ -222,11 +250,14 @@ def test_a_version_in_full_width_digits_is_refused_with_the_file_named():
     assert parse_file_name("007_full.sql") == (7, "full")
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda d: (d / "005_dir.sql").mkdir(), "005_dir.sql is a folder, not a file"),
-    (lambda d: (d / "005_link.sql").symlink_to(d / "gone"), "005_link.sql is a symbolic link to"),
-    (lambda d: (d / "005_nul.sql").write_bytes(b"SELECT 1;\n'\0'"), "005_nul.sql line 2 contains a NUL byte"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda d: (d / "005_dir.sql").mkdir(), "005_dir.sql is a folder, not a file"),
+        (lambda d: (d / "005_link.sql").symlink_to(d / "gone"), "005_link.sql is a symbolic link to"),
+        (lambda d: (d / "005_nul.sql").write_bytes(b"SELECT 1;\n'\0'"), "005_nul.sql line 2 contains a NUL byte"),
+    ],
+)
 def test_unreadable_migration_entries_are_told_apart(tmp_path, make, words):
     make(tmp_path)
     with pytest.raises(MigrationFileError) as raised:

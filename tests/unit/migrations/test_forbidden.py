@@ -86,7 +86,9 @@ def test_any_spelling_of_the_history_table_is_refused(verb, qualified, quote_sch
     public.schema_migrations is refused."""
     table = spelled([c == "1" for c in cases], "schema_migrations", quote_table)
     if qualified:
-        table = spelled([c == "1" for c in cases[:6]], "public", quote_schema) + (" /* c */ . " if comment else ".") + table
+        table = (
+            spelled([c == "1" for c in cases[:6]], "public", quote_schema) + (" /* c */ . " if comment else ".") + table
+        )
     assert reason(verb.format(t=table) + ";") is not None
 
 
@@ -99,8 +101,13 @@ def test_copy_from_stdin_with_its_rows_is_named_not_the_end_of_data_line():
     assert "line 2" in str(caught.value) and "COPY ... FROM STDIN is not allowed" in str(caught.value)
 
 
-@pytest.mark.parametrize("sql", ["SELECT pg_terminate_backend(pg_backend_pid());",
-                                 "DO $$ BEGIN PERFORM 1; END $$; SELECT pg_catalog.pg_cancel_backend(pg_backend_pid());"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT pg_terminate_backend(pg_backend_pid());",
+        "DO $$ BEGIN PERFORM 1; END $$; SELECT pg_catalog.pg_cancel_backend(pg_backend_pid());",
+    ],
+)
 def test_ending_the_tools_own_session_is_refused(sql):
     statements = split_statements(sql)
     assert any(forbidden(s.kind, s.node) and "the tool's own session" in forbidden(s.kind, s.node) for s in statements)

@@ -17,8 +17,10 @@ from tests.sqlgen import sql_file
 ROOT = Path(__file__).resolve().parents[3]
 EXTRA = {
     "005_search_path.sql": "SET search_path TO audit;\nCREATE TABLE log (id int);\nCREATE SCHEMA audit2;\n"
-                           "CREATE VIEW public.v AS SELECT 1 AS one;\n",
-    "006_index.sql": "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_name ON users (display_name);\n",
+    "CREATE VIEW public.v AS SELECT 1 AS one;\n",
+    "006_index.sql": (
+        "-- pgconverge:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_name ON users (display_name);\n"
+    ),
 }
 
 
@@ -43,8 +45,11 @@ def attach(state: Path, migrations) -> int:
 
 
 def _seen(migration):
-    return ([(s.text, s.line, s.offset, s.kind) for s in migration.statements], migration.needs,
-            migration.concurrent_indexes)
+    return (
+        [(s.text, s.line, s.offset, s.kind) for s in migration.statements],
+        migration.needs,
+        migration.concurrent_indexes,
+    )
 
 
 def _kept_and_read_again(folder: Path, state: Path):

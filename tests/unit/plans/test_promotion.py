@@ -7,12 +7,20 @@ from tasks.plans.record import fingerprint
 
 EMPTY: dict = {}
 ONE = {"tables": {"public.users": {"columns": {"id": {"type": "bigint"}}}}}
-FILES = [{"version": 1, "file": "001_a.sql", "checksum": "a" * 64}, {"version": 2, "file": "002_b.sql", "checksum": "b" * 64}]
+FILES = [
+    {"version": 1, "file": "001_a.sql", "checksum": "a" * 64},
+    {"version": 2, "file": "002_b.sql", "checksum": "b" * 64},
+]
 
 
 def record(files=FILES, before=EMPTY, verified=True, path="plans/plan-staging-1.json") -> dict:
-    return {"files": files, "verified": verified, "catalog_before": fingerprint(before),
-            "catalog_before_snapshot": before, "path": path}
+    return {
+        "files": files,
+        "verified": verified,
+        "catalog_before": fingerprint(before),
+        "catalog_before_snapshot": before,
+        "path": path,
+    }
 
 
 def diff(expected, actual):

@@ -12,7 +12,9 @@ BASE = {
             "triggers": {},
         }
     },
-    "indexes": {"public.users_pkey": {"definition": "CREATE UNIQUE INDEX users_pkey ON public.users (id)", "valid": True}},
+    "indexes": {
+        "public.users_pkey": {"definition": "CREATE UNIQUE INDEX users_pkey ON public.users (id)", "valid": True}
+    },
 }
 
 
@@ -29,7 +31,9 @@ def test_equal_snapshots_have_no_diff():
 def test_added_removed_and_changed_objects():
     actual = copy()
     actual["indexes"]["public.messages_room_idx"] = {
-        "definition": "CREATE INDEX messages_room_idx ON public.messages (room_id, created_at)", "valid": True}
+        "definition": "CREATE INDEX messages_room_idx ON public.messages (room_id, created_at)",
+        "valid": True,
+    }
     actual["tables"]["public.users"]["columns"]["email"]["type"] = "citext"
     del actual["tables"]["public.users"]["constraints"]["users_pkey"]
     actual["extensions"].append("citext")

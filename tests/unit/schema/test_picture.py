@@ -2,13 +2,23 @@
 
 from tasks.schema.picture import to_dot
 
-SNAPSHOT = {"tables": {
-    "public.users": {"columns": {"id": {"type": "bigint"}},
-                     "constraints": {"users_pkey": {"definition": "PRIMARY KEY (id)"}}},
-    "public.rooms": {"columns": {"id": {"type": "bigint"}, "created_by": {"type": "bigint"}},
-                     "constraints": {"rooms_pkey": {"definition": "PRIMARY KEY (id)"},
-                                     "rooms_created_by_fkey": {"definition": "FOREIGN KEY (created_by) REFERENCES users(id) ON DELETE SET NULL"}}},
-}}
+SNAPSHOT = {
+    "tables": {
+        "public.users": {
+            "columns": {"id": {"type": "bigint"}},
+            "constraints": {"users_pkey": {"definition": "PRIMARY KEY (id)"}},
+        },
+        "public.rooms": {
+            "columns": {"id": {"type": "bigint"}, "created_by": {"type": "bigint"}},
+            "constraints": {
+                "rooms_pkey": {"definition": "PRIMARY KEY (id)"},
+                "rooms_created_by_fkey": {
+                    "definition": "FOREIGN KEY (created_by) REFERENCES users(id) ON DELETE SET NULL"
+                },
+            },
+        },
+    }
+}
 
 
 def test_tables_with_key_columns_and_foreign_keys_as_edges():

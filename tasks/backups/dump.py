@@ -23,7 +23,7 @@ from psycopg import sql
 
 from tasks.backups import pruning
 from tasks.backups import store as backups
-from tasks.core import pgtools
+from tasks.core import pgtools, waits
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
@@ -175,6 +175,7 @@ def database_state(service: str, conn: psycopg.Connection | None = None) -> dict
     if conn is None:
         with psycopg.connect(conninfo(service), autocommit=False) as own:
             own.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            own.execute(waits.NO_STATEMENT_TIMEOUT)  # every table's count(*): not a role's statement_timeout
             return database_state(service, own)
     tables = conn.execute(ALL_TABLES).fetchall()
     dbname = scalar(conn.execute("SELECT current_database()"))

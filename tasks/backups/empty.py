@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.backups import pruning, store
+from tasks.core import waits
 from tasks.core.rows import scalar
 from tasks.migrations.plan import TargetHistory
 
@@ -91,6 +92,7 @@ def record(
     started = time.monotonic()
     with psycopg.connect(conninfo(service), autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute(waits.NO_STATEMENT_TIMEOUT)  # the catalog and row counts: not a role's statement_timeout
         history = history_from_rows(conn.execute(HISTORY_SQL).fetchall(), scalar(conn.execute(EXISTS_SQL)))
         if not holds_nothing(history):
             log(f"the target is no longer empty ({what_is_there(history)}): a pg_dump instead")

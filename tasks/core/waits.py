@@ -12,9 +12,11 @@ tables: the lock's holder, with its ``application_name``, state and for how long
 wait ended, so from ``pg_locks``' granted entries rather than ``pg_blocking_pids()``, which only
 answers while one waits).
 
-The tool's own long statements (a table's COPY, a restore) set ``statement_timeout`` themselves
-(:data:`NO_STATEMENT_TIMEOUT`): a role-level ``ALTER ROLE … SET statement_timeout`` is the
-application's guard, not a limit for a data load.
+The tool's own long statements (a table's COPY, its checksums, the ANALYZE after a load, the row
+counts a backup records and a restore is checked against, a restore, the seed's counts) set
+``statement_timeout`` themselves to 0 (:data:`NO_STATEMENT_TIMEOUT`, :data:`OWN_STATEMENT_TIMEOUT`):
+a role-level ``ALTER ROLE … SET statement_timeout`` is the application's guard, not a limit for a
+data load.
 """
 
 from __future__ import annotations

@@ -346,6 +346,7 @@ def analyze(target_service: str, tables: list[str], jobs: int, log: Callable[[st
             return
         with conn:
             conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(ANALYZE_LOCK_TIMEOUT)))
+            conn.execute(waits.OWN_STATEMENT_TIMEOUT)  # a big table's ANALYZE: not a role's statement_timeout
             while True:
                 with lock:
                     if not todo:

@@ -15,7 +15,7 @@ import re
 import psycopg
 from psycopg import sql
 
-from tasks.core import interrupt
+from tasks.core import interrupt, waits
 from tasks.core.errors import ActionableError, describe
 from tasks.core.lock import LOCK_KEY
 from tasks.data.seed import APPLY_SQL, SeedCount, SeedFile
@@ -133,6 +133,7 @@ def _load(conn: psycopg.Connection, files: list[SeedFile], mode: str, upsert: bo
     current = None
     try:
         conn.execute("SET LOCAL client_encoding = 'UTF8'; SET LOCAL client_min_messages = warning")
+        conn.execute(waits.NO_STATEMENT_TIMEOUT)  # counts against big tables, ANALYZE: not a role's limit
         if mode == "insert":
             # One deploy at a time (the migrations' lock key): a concurrent one then finds the rows present.
             conn.execute("SET LOCAL lock_timeout = '60s'")

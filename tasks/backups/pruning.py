@@ -7,8 +7,9 @@ ever among the tool's own verified backups (:func:`tasks.backups.store.scan` sor
   reported), never deleted; one whose size or mtime alone changed gets its manifest refreshed;
 * the newest verified backup of a database is never pruned, and BACKUP_KEEP are kept exactly;
 * writers hold the folder's lock shared while they dump, verify, write the manifest and only then
-  give the dump its final name; pruning needs the lock exclusively and waits for no one: when
-  another run is writing, it is left to whichever run finishes last.
+  give the dump its final name, and a restore holds it shared from the moment its backup is chosen
+  until the process ends; pruning needs the lock exclusively and waits for no one: when another run
+  is writing or restoring, it is left to whichever run finishes last.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tasks.backups.store import (
     LOCK_NAME,
@@ -76,7 +78,7 @@ class Tidied:
                 "never deleted; fix or delete the manifest"
             )
         if self.postponed:
-            parts.append("pruning left to the run still writing to this folder")
+            parts.append("pruning left to the run still writing to or restoring from this folder")
         return "; ".join(parts)
 
 
@@ -96,27 +98,53 @@ def writing(folder: Path, log: Callable[[str], None] | None = None, wait_s: floa
     """
     handle = _lock_file(folder)
     try:
-        deadline = time.monotonic() + wait_s
-        said = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder(handle)
-                if time.monotonic() >= deadline:
-                    raise FolderLocked(
-                        f"backup folder {folder} is still locked by another pgconverge run{holder} after "
-                        f"{wait_s:.0f}s: wait for it to finish and re-run "
-                        f"(or remove a stale {Path(folder) / LOCK_NAME} if no such run exists)"
-                    ) from None
-                if not said and log:
-                    log(f"waiting up to {wait_s:.0f}s for another pgconverge run{holder} that is pruning {folder}")
-                said = True
-                time.sleep(0.2)
+        _share(handle, folder, log, wait_s)
         yield
     finally:
         handle.close()
+
+
+_held: dict[Path, Any] = {}  # folders whose lock this process holds shared until it ends (a restore's)
+
+
+def hold_until_exit(folder: Path, log: Callable[[str], None] | None = None, wait_s: float = LOCK_WAIT_S) -> None:
+    """
+    Hold the folder's lock shared until this process ends (as :func:`writing` does for a block): the
+    backup a restore reads cannot be pruned by any run, this one or another, from the moment it is
+    chosen (before the plan and the prompt) until the restore is over. Pruning is left to a later run.
+    """
+    key = Path(folder).resolve()
+    if key in _held:
+        return
+    handle = _lock_file(folder)
+    try:
+        _share(handle, folder, log, wait_s)
+    except BaseException:
+        handle.close()
+        raise
+    _held[key] = handle  # closed (and the lock let go) when the process exits
+
+
+def _share(handle, folder: Path, log: Callable[[str], None] | None, wait_s: float) -> None:
+    """Take the lock of ``handle`` shared, waiting at most ``wait_s`` for a run that is pruning."""
+    deadline = time.monotonic() + wait_s
+    said = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = _holder(handle)
+            if time.monotonic() >= deadline:
+                raise FolderLocked(
+                    f"backup folder {folder} is still locked by another pgconverge run{holder} after "
+                    f"{wait_s:.0f}s: wait for it to finish and re-run "
+                    f"(or remove a stale {Path(folder) / LOCK_NAME} if no such run exists)"
+                ) from None
+            if not said and log:
+                log(f"waiting up to {wait_s:.0f}s for another pgconverge run{holder} that is pruning {folder}")
+            said = True
+            time.sleep(0.2)
 
 
 @contextlib.contextmanager

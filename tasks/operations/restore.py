@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyinfra import host
 
-from tasks.backups import listing, store
+from tasks.backups import listing, pruning, store
 from tasks.backups import restore as restoring
 from tasks.backups.dump import BackupError
 from tasks.backups.heroku_capture import heroku_capture_recorded
@@ -92,6 +92,13 @@ def restored(service: str, backup: str | None, confirm: str | None, database: st
         converged(f"listed {len(known)} verified backup(s) of {label}; nothing was changed")
         return
     found = listing.find(backup, folder)
+    if found is not None:  # no run prunes its folder from now until this process ends (the prompt, the restore)
+        try:
+            pruning.hold_until_exit(found.parent, host.log)
+        except pruning.FolderLocked as exc:
+            yield from refuse(str(exc))
+            return
+        found = listing.find(backup, folder)  # pruned while a run held the folder: gone
     if found is None:
         names = ", ".join(b.path.name for b in known[:5]) + (" …" if len(known) > 5 else "")
         yield from refuse(

@@ -21,15 +21,7 @@ from tasks.operations.common import (
     will_check,
 )
 from tasks.plan import Planner, drift, records
-from tasks.schema import catalog
-
-MAX_DIFF_LINES = 40
-
-
-def _render(title: str, found: list[catalog.Difference]) -> str:
-    shown = [d.text for d in found[:MAX_DIFF_LINES]]
-    more = f"\n  … and {len(found) - len(shown)} more" if len(found) > len(shown) else ""
-    return f"{title} ({len(found)} difference(s), - missing, + extra, ~ changed):\n  " + "\n  ".join(shown) + more
+from tasks.schema import verdict
 
 
 @operation()
@@ -83,41 +75,26 @@ def verified(
             return
     try:
         actual = read(CatalogSnapshot, service)
+        source = read(CatalogSnapshot, plan.source) if against_source else None
     except Unreadable as exc:
-        yield from refuse(f"cannot read the target's catalog: {exc.error}")
+        which = "source" if against_source and exc.service == plan.source else "target"
+        yield from refuse(f"cannot read the {which}'s catalog: {exc.error}")
         return
-    comparisons = [("the target schema differs from what the migrations describe", catalog.differences(wanted, actual))]
-    if against_source:
-        try:
-            source = read(CatalogSnapshot, plan.source)
-        except Unreadable as exc:
-            yield from refuse(f"cannot read the source's catalog: {exc.error}")
-            return
-        comparisons.append(("the target schema differs from the source database", catalog.differences(source, actual)))
-
-    failures = []
-    for title, found in comparisons:
-        tolerated = [d for d in found if allow_extra_objects and d.sign == "+"]
-        blocking = [d for d in found if d not in tolerated]
-        if tolerated:
-            host.log(_render(f"{title}, allowed by ALLOW_EXTRA_OBJECTS", tolerated))
-        if blocking:
-            failures.append(_render(title, blocking))
+    found = verdict.judge(wanted, actual, source, allow_extra_objects)
+    for line in found.tolerated:
+        host.log(line)
     applied = changed_in_this_run(after)  # the migrations step (``after``) applied files in this run
     # the risk findings as the risk state measured them, before the migrations applied
     findings = plan.built().findings()
     recorded = (
-        records.record_run(environment, plans_dir, plan.migrations, actual, not failures, applied, findings)
+        records.record_run(environment, plans_dir, plan.migrations, actual, not found.failures, applied, findings)
         if plans_dir
         else None
     )
     if recorded:
         host.log(f"plan record {recorded}")
-    if failures:
-        hint = (
-            "" if allow_extra_objects else "\n  (objects added by hand: remove them, or set ALLOW_EXTRA_OBJECTS=true)"
-        )
-        if report_dir and not planning() and comparisons[0][1]:
+    if found.failures:
+        if report_dir and not planning() and found.drifted:
             path, proven, line = drift.answer(
                 service,
                 plan.source,
@@ -128,9 +105,9 @@ def verified(
                 environment,
                 allow_extra_objects,
             )
-            hint = "\n  " + line + hint  # and, for objects added by hand, ALLOW_EXTRA_OBJECTS
-            failures[0] = f"drift: {drift.pointer(path, proven)}\n" + failures[0]
-        yield from refuse("\n".join(failures) + hint)
+            yield from refuse(found.message(drift.pointer(path, proven), line))
+        else:
+            yield from refuse(found.message())
         return
     if report_dir and not planning():
         drift.converged(Path(report_dir), environment)

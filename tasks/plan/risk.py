@@ -12,9 +12,9 @@ from pathlib import Path
 from tasks.facts import ServerInfo, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
-from tasks.risk import assess, datacheck, gate, lint, render
+from tasks.risk import assess, checks, datacheck, gate, lint, render
 from tasks.risk.classify import Risk
-from tasks.risk.facts import FailingRows, TableSizes
+from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableSizes
 from tasks.risk.size import TableSize, sizes_sql
 
 DATA_FIX = "fix those rows (or the migration) and run again"
@@ -35,18 +35,22 @@ def data_problems(
         table, check = sizes.get(risk.table), risk.check
         if table is None or table.empty or check is None:
             continue  # made in this run, or empty: nothing can fail
+        if check.inexact:  # no exact count can be made: said, not guessed
+            text = f"{risk.file}:{risk.line} data not checked ({check.inexact})"
+            notes.append(RiskFinding("note", risk.file, risk.line, text))
+            continue
         parent = sizes.get(check.references) if check.kind == "foreign key" else None
         query = datacheck.check_sql(check, table, parent)
         if query is None:
             continue
         try:
-            count, example = read(FailingRows, service, query)
+            count, example, what = read(FailingRows, service, query)
         except Unreadable as exc:
             text = f"{risk.file}:{risk.line} data not checked ({exc.error})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
         if count:
-            message = datacheck.Failure(risk, count, example, by_ctid=not table.key).message
+            message = datacheck.Failure(risk, count, example, not table.key, what).message
             problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
     return problems, notes
 
@@ -65,6 +69,13 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
 def measure(service: str, pending: list[Migration], state_dir: str, table_mb: float, fail_on: str) -> RiskPart:
     """The risk of ``pending`` on the target ``service``."""
     risks = assess.assess(pending, Path(state_dir))
+    validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
+    if validating:  # VALIDATE CONSTRAINT of a constraint the target has: its definition, parsed as the file's
+        try:
+            definitions = read(ConstraintDefinitions, service, checks.definitions_sql(validating))
+        except Unreadable:
+            definitions = {}
+        risks = assess.validated(risks, definitions)
     names = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
     try:
         sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(names)) if names else {}

@@ -7,9 +7,11 @@ apart from reading the proof's cache.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tasks.risk import observe
+from tasks.risk.checks import DataCheck, definition_check
 from tasks.risk.classify import Risk, accepted, file_risks, parsed
 from tasks.risk.datacheck import written_before
 
@@ -30,18 +32,7 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
         named.add((risk.line, bare(risk.table)))
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
-        risk = Risk(
-            risk.file,
-            risk.line,
-            risk.table,
-            lock,
-            rewrite,
-            risk.index_build,
-            risk.validation,
-            risk.check,
-            risk.accepted,
-        )
-        merged.append(risk)
+        merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
@@ -56,12 +47,38 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
 
 
 def assess(pending: list, state_dir: Path) -> list[Risk]:
-    """Every pending file's risks, in order."""
-    return [
+    """Every pending file's risks, in order; a VALIDATE CONSTRAINT of a constraint an earlier pending
+    statement adds NOT VALID gets that constraint's check (the others are the target's: :func:`validated`)."""
+    risks = [
         risk
         for migration in pending
         for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))
     ]
+    added: dict[tuple[str, str], DataCheck] = {}
+    found = []
+    for risk in risks:
+        if risk.deferred is not None:
+            added[(bare(risk.table), risk.deferred.name)] = risk.deferred
+        if risk.check is not None and risk.check.kind == "validate":
+            check = added.get((bare(risk.table), risk.check.name))
+            risk = replace(risk, check=check or risk.check)
+        found.append(risk)
+    return found
+
+
+def validated(risks: list[Risk], definitions: dict[tuple[str, str], str]) -> list[Risk]:
+    """Each VALIDATE CONSTRAINT still unresolved, given its definition on the target
+    (``pg_get_constraintdef`` by (table, name)); one not found there cannot be counted (said so)."""
+    found = []
+    for risk in risks:
+        check = risk.check
+        if check is not None and check.kind == "validate":
+            definition = definitions.get((risk.table, check.name))
+            resolved = definition_check(risk.table, check.name, definition) if definition else None
+            why = f"constraint {check.name} not found on the target's table {risk.table}"
+            risk = replace(risk, check=resolved or replace(check, inexact=why))
+        found.append(risk)
+    return found
 
 
 def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:

@@ -21,7 +21,7 @@ import getpass
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -250,6 +250,12 @@ def apply_observed(conn: psycopg.Connection, migration: Migration, limits: Limit
             conn.execute("ROLLBACK")
 
 
+def apply_capped(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str,
+                 lock_timeout: str) -> str:
+    """:func:`apply_in_transaction` with this try's lock_timeout (a retry's is capped by the time left)."""
+    return apply_in_transaction(conn, migration, replace(limits, lock_timeout=lock_timeout), by, history)
+
+
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
     names = list(migration.concurrent_indexes)
     if not names:
@@ -347,8 +353,8 @@ def apply_migrations(
                         history = apply_observed(conn, migration, limits, by, observer, history)
                     else:
                         history = retry.with_lock_retries(
-                            partial(apply_in_transaction, conn, migration, limits, by, history), conn, migration,
-                            limits.lock_retry_s, on_event)
+                            partial(apply_capped, conn, migration, limits, by, history), conn, migration,
+                            limits.lock_retry_s, on_event, limits.lock_timeout)
                 except MigrationError:
                     if verb == "proved" and (conn.closed or conn.broken):  # the shadow is the proof's alone
                         raise MigrationError(ends_session(migration)) from None

@@ -129,7 +129,7 @@ def _simple(conn: psycopg.Connection, query: sql.Composable) -> None:
     conn.execute(query.as_bytes(conn))
 
 
-def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
+def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits, observer: Any = None) -> None:
     """
     A no-transaction file's statements one by one, each in its own round trip (a message of several
     would open a transaction block), the limits set again before every statement after the first,
@@ -142,6 +142,8 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
             if index:
                 conn.execute(prefix)
             conn.execute(statement.text.encode())
+            if observer is not None:  # the proof: which tables it rewrote (its locks ended with it)
+                observer.rewrites(conn, migration, statement)
             _ensure_lock(conn, migration)
         except psycopg.Error as exc:
             raise failure(migration, exc, statement.offset) from None
@@ -266,12 +268,14 @@ def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_even
 
 
 def apply_without_transaction(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str,
-                              on_event: Callable[[str], None], history: str = "") -> str:
+                              on_event: Callable[[str], None], history: str = "", observer: Any = None) -> str:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
+    if observer is not None:
+        observer.start(conn, migration)
     _simple(conn, _limits_sql(limits, local=False))
     try:
-        run_statements(conn, migration, limits)
+        run_statements(conn, migration, limits, observer)
         _simple(conn, sql.SQL(RESET_SESSION))
         if observed.digest(conn) != history:
             raise MigrationError(observed.changed_message(migration.filename, kept=True))
@@ -348,7 +352,7 @@ def apply_migrations(
                 watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
                 try:
                     if migration.no_transaction:
-                        history = apply_without_transaction(conn, migration, limits, by, on_event, history)
+                        history = apply_without_transaction(conn, migration, limits, by, on_event, history, observer)
                     elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
                         history = apply_observed(conn, migration, limits, by, observer, history)
                     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 from tasks.facts import ServerInfo, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
-from tasks.risk import assess, checks, datacheck, gate, lint, render
+from tasks.risk import assess, checks, datacheck, gate, lint, observe, render
 from tasks.risk.classify import Risk
 from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableSizes
 from tasks.risk.size import TableSize, sizes_sql
@@ -53,6 +53,26 @@ def data_problems(
             message = datacheck.Failure(risk, count, example, not table.key, what).message
             problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
     return problems, notes
+
+
+def unobserved_notes(pending: list[Migration], state_dir: Path) -> list[RiskFinding]:
+    """A line for each file whose locks the proof did not observe: not yet proven (the plan before the proof:
+    a rewrite inside DO, EXECUTE or a function shows after it, and the real run's gate uses what it saw),
+    or a no-transaction file (its rewrites are observed, its locks are PostgreSQL's documented ones)."""
+    found = []
+    for migration in pending:
+        why = assess.unobserved(migration, observe.load(state_dir, migration.checksum))
+        if why == assess.NOT_PROVEN:
+            text = (
+                f"{migration.filename}: risk from the parse tree (not yet proven): what DO, EXECUTE or a function "
+                "does shows once the proof has run; the run's gate uses what the proof observed"
+            )
+        elif why:
+            text = f"{migration.filename}: {why} (each statement commits alone); its rewrites are observed"
+        else:
+            continue
+        found.append(RiskFinding("note", migration.filename, 0, text))
+    return found
 
 
 def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fail_on: str) -> list[Problem]:
@@ -99,6 +119,7 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     findings += [RiskFinding("lint", f.file, f.line, f.text) for f in linted]
     if note:
         findings.append(RiskFinding("note", "", 0, note))
+    findings += unobserved_notes(pending, Path(state_dir))
     failing, notes = data_problems(service, pending, risks, sizes)
     problems = failing + gate_problems(risks, sizes, table_mb, fail_on)
     return RiskPart(len(pending), tuple(findings + notes), tuple(problems))

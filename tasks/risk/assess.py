@@ -21,8 +21,21 @@ def bare(name: str) -> str:
     return name.removeprefix("public.")
 
 
+NOT_PROVEN = "not yet proven"
+NO_TRANSACTION = "no-transaction file: its locks are not observed"
+
+
+def unobserved(migration, seen: list[observe.Seen] | None) -> str:
+    """Why the file's locks are the parse tree's: not yet proven, or a no-transaction file (each statement
+    commits alone: the proof sees its rewrites, not its locks); '' when the proof observed them."""
+    if seen is None:
+        return NOT_PROVEN
+    return NO_TRANSACTION if migration.no_transaction else ""
+
+
 def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
-    risks = file_risks(migration)
+    why = unobserved(migration, seen)
+    risks = [replace(risk, unobserved=why) for risk in file_risks(migration)]
     if not seen:
         return risks
     observed = observe.effects(seen)
@@ -42,7 +55,7 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
                 # a SHARE lock held on an existing table by a statement that names no index build (DO, EXECUTE,
                 # a function): a non-concurrent index build or a scan that blocks the table's writes
                 build = lock == "SHARE"
-                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok))
+                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok, unobserved=why))
     return sorted(merged, key=lambda r: r.line)
 
 

@@ -54,6 +54,7 @@ class Risk:
     check: DataCheck | None = None
     accepted: bool = False  # the file has a "-- pgconverge: accept-risk" line
     deferred: DataCheck | None = None  # a NOT VALID constraint: the check its VALIDATE CONSTRAINT will need
+    unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
 
     @property
     def heavy(self) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.risk import observe
 from tasks.risk.checks import DataCheck, definition_check
-from tasks.risk.classify import Risk, accepted, file_risks, parsed
+from tasks.risk.classify import PARTITION, Risk, accepted, file_risks, parsed
 from tasks.risk.datacheck import written_before
 
 
@@ -47,6 +47,7 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
         merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
+    attaching = {risk.line for risk in risks if risk.validation == PARTITION}
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
             if (line, bare(table)) not in named and (
@@ -55,7 +56,11 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
                 # a SHARE lock held on an existing table by a statement that names no index build (DO, EXECUTE,
                 # a function): a non-concurrent index build or a scan that blocks the table's writes
                 build = lock == "SHARE"
-                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok, unobserved=why))
+                # ATTACH PARTITION's ACCESS EXCLUSIVE on another table: the default partition, scanned too
+                scan = PARTITION if line in attaching and lock == "ACCESS EXCLUSIVE" else ""
+                merged.append(
+                    Risk(migration.filename, line, table, lock, rewrite, build, scan, accepted=ok, unobserved=why)
+                )
     return sorted(merged, key=lambda r: r.line)
 
 

@@ -25,6 +25,7 @@ SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
 # ALTER TABLE subcommands and the lock they take (PostgreSQL's AlterTableGetLockLevel), when not ACCESS EXCLUSIVE.
 LIGHTER = {
     "AT_ValidateConstraint": SHARE_UPDATE_EXCLUSIVE,
+    "AT_AttachPartition": SHARE_UPDATE_EXCLUSIVE,  # on the parent (PostgreSQL 12+); the partition's below
     "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
     "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE,
     "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
@@ -37,6 +38,7 @@ LIGHTER = {
     "AT_EnableTrigUser": SHARE_ROW_EXCLUSIVE,
     "AT_DisableTrigUser": SHARE_ROW_EXCLUSIVE,
 }
+PARTITION = "partition constraint"  # ATTACH PARTITION: every row of the partition (and a default one) read
 STRENGTH = [SHARE_UPDATE_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, "EXCLUSIVE", ACCESS_EXCLUSIVE]
 
 
@@ -195,6 +197,10 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
                     check=DataCheck("notnull", (cmd.get("name", ""),)),
                 )
             )
+        elif subtype == "AT_AttachPartition":  # the partition is scanned under ACCESS EXCLUSIVE (its bound)
+            found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE))
+            child = table_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name", {}))
+            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION))
         elif subtype == "AT_ValidateConstraint":  # its rows are checked; its definition is found later
             validate = DataCheck("validate", name=cmd.get("name", ""))
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, check=validate))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import psycopg
 from psycopg import generators, sql
@@ -51,7 +53,7 @@ def record_sql(migration: Migration, kind: str, started: float | None, by: str) 
     ).format(*map(sql.Literal, (migration.version, migration.name, migration.checksum, kind)), elapsed, sql.Literal(by))
 
 
-def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits) -> None:
+def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limits, observer: Any = None) -> None:
     """
     A no-transaction file's statements one by one, each in its own round trip (a message of several
     would open a transaction block), the limits set again before every statement after the first,
@@ -64,6 +66,8 @@ def run_statements(conn: psycopg.Connection, migration: Migration, limits: Limit
             if index:
                 conn.execute(prefix)
             conn.execute(statement.text.encode())
+            if observer is not None:  # the proof: which tables it rewrote (its locks ended with it)
+                observer.rewrites(conn, migration, statement)
             ensure_lock(conn, migration)
         except psycopg.Error as exc:
             raise failure(migration, exc, statement.offset) from None
@@ -194,6 +198,13 @@ def apply_observed(
             conn.execute("ROLLBACK")
 
 
+def apply_capped(
+    conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str, lock_timeout: str
+) -> str:
+    """:func:`apply_in_transaction` with this try's lock_timeout (a retry's is capped by the time left)."""
+    return apply_in_transaction(conn, migration, replace(limits, lock_timeout=lock_timeout), by, history)
+
+
 def drop_invalid_indexes(conn: psycopg.Connection, migration: Migration, on_event: Callable[[str], None]) -> None:
     names = list(migration.concurrent_indexes)
     if not names:
@@ -210,12 +221,15 @@ def apply_without_transaction(
     by: str,
     on_event: Callable[[str], None],
     history: str = "",
+    observer: Any = None,
 ) -> str:
     started = time.monotonic()
     drop_invalid_indexes(conn, migration, on_event)
+    if observer is not None:
+        observer.start(conn, migration)
     simple(conn, limits_sql(limits, local=False))
     try:
-        run_statements(conn, migration, limits)
+        run_statements(conn, migration, limits, observer)
         simple(conn, sql.SQL(RESET_SESSION))
         if observed.digest(conn) != history:
             raise MigrationError(observed.changed_message(migration.filename, kept=True))

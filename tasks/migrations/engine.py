@@ -35,7 +35,7 @@ from tasks.core.lock import LockTimeout, acquire_lock
 from tasks.core.rows import scalar
 from tasks.migrations import observed, retry
 from tasks.migrations.apply_file import (
-    apply_in_transaction,
+    apply_capped,
     apply_observed,
     apply_without_transaction,
     record_sql,
@@ -125,16 +125,17 @@ def apply_migrations(
                 watch.doing(f"{doing} {migration.filename} ({index}/{len(plan.pending)})")
                 try:
                     if migration.no_transaction:
-                        history = apply_without_transaction(conn, migration, limits, by, on_event, history)
+                        history = apply_without_transaction(conn, migration, limits, by, on_event, history, observer)
                     elif observer is not None:  # the proof, watching each statement (tasks.risk.observe)
                         history = apply_observed(conn, migration, limits, by, observer, history)
                     else:
                         history = retry.with_lock_retries(
-                            partial(apply_in_transaction, conn, migration, limits, by, history),
+                            partial(apply_capped, conn, migration, limits, by, history),
                             conn,
                             migration,
                             limits.lock_retry_s,
                             on_event,
+                            limits.lock_timeout,
                         )
                 except MigrationError:
                     if verb == "proved" and (conn.closed or conn.broken):  # the shadow is the proof's alone

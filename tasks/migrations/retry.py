@@ -8,7 +8,9 @@ application_name, state, for how long): what ``pg_blocking_pids`` would have nam
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -68,13 +70,31 @@ def holders(conn, tables: list[str]) -> list[tuple]:
         return []
 
 
-def with_lock_retries(apply: Callable[[], T], conn, migration, retry_s: float, on_event: Callable[[str], None]) -> T:
-    """``apply()``, run again after a lock timeout until ``retry_s`` has passed."""
+def capped(lock_timeout: str, left_s: float) -> str:
+    """Pure: a retry's lock_timeout, no longer than the time left (``0``, no limit, is kept: no retry ever
+    follows a wait without end), at least 1 ms (0 would mean none)."""
+    from tasks.core.setting_values import PG_TIME_UNITS_MS
+
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|min|h|d)?", lock_timeout.strip())
+    if not match:
+        return lock_timeout
+    ms = float(match.group(1)) * PG_TIME_UNITS_MS[match.group(2) or ""]
+    if ms == 0:
+        return lock_timeout
+    return f"{max(1, math.floor(min(ms, left_s * 1000)))}ms"
+
+
+def with_lock_retries(
+    apply: Callable[[str], T], conn, migration, retry_s: float, on_event: Callable[[str], None], lock_timeout: str
+) -> T:
+    """``apply(lock_timeout)``, run again after a lock timeout until ``retry_s`` has passed; each retry waits
+    for its lock no longer than the time left, so the whole ends within ``retry_s`` after the first try."""
     deadline = time.monotonic() + retry_s
     attempt = 0
+    timeout = lock_timeout
     while True:
         try:
-            return apply()
+            return apply(timeout)
         except Exception as exc:
             left = deadline - time.monotonic()
             if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or left <= 0 or conn.closed or conn.broken:
@@ -92,3 +112,4 @@ def with_lock_retries(apply: Callable[[], T], conn, migration, retry_s: float, o
                 f"(up to LOCK_RETRY_S, {left:.0f} s left); held by {describe_holders(rows)}"
             )
             time.sleep(wait)
+            timeout = capped(lock_timeout, deadline - time.monotonic())

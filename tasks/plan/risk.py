@@ -12,9 +12,9 @@ from pathlib import Path
 from tasks.facts import ServerInfo, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
-from tasks.risk import assess, datacheck, gate, lint, render
+from tasks.risk import assess, checks, datacheck, gate, lint, observe, render
 from tasks.risk.classify import Risk
-from tasks.risk.facts import FailingRows, TableSizes
+from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableSizes
 from tasks.risk.size import TableSize, sizes_sql
 
 DATA_FIX = "fix those rows (or the migration) and run again"
@@ -35,20 +35,44 @@ def data_problems(
         table, check = sizes.get(risk.table), risk.check
         if table is None or table.empty or check is None:
             continue  # made in this run, or empty: nothing can fail
+        if check.inexact:  # no exact count can be made: said, not guessed
+            text = f"{risk.file}:{risk.line} data not checked ({check.inexact})"
+            notes.append(RiskFinding("note", risk.file, risk.line, text))
+            continue
         parent = sizes.get(check.references) if check.kind == "foreign key" else None
         query = datacheck.check_sql(check, table, parent)
         if query is None:
             continue
         try:
-            count, example = read(FailingRows, service, query)
+            count, example, what = read(FailingRows, service, query)
         except Unreadable as exc:
             text = f"{risk.file}:{risk.line} data not checked ({exc.error})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
         if count:
-            message = datacheck.Failure(risk, count, example, by_ctid=not table.key).message
+            message = datacheck.Failure(risk, count, example, not table.key, what).message
             problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
     return problems, notes
+
+
+def unobserved_notes(pending: list[Migration], state_dir: Path) -> list[RiskFinding]:
+    """A line for each file whose locks the proof did not observe: not yet proven (the plan before the proof:
+    a rewrite inside DO, EXECUTE or a function shows after it, and the real run's gate uses what it saw),
+    or a no-transaction file (its rewrites are observed, its locks are PostgreSQL's documented ones)."""
+    found = []
+    for migration in pending:
+        why = assess.unobserved(migration, observe.load(state_dir, migration.checksum))
+        if why == assess.NOT_PROVEN:
+            text = (
+                f"{migration.filename}: risk from the parse tree (not yet proven): what DO, EXECUTE or a function "
+                "does shows once the proof has run; the run's gate uses what the proof observed"
+            )
+        elif why:
+            text = f"{migration.filename}: {why} (each statement commits alone); its rewrites are observed"
+        else:
+            continue
+        found.append(RiskFinding("note", migration.filename, 0, text))
+    return found
 
 
 def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fail_on: str) -> list[Problem]:
@@ -65,6 +89,13 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
 def measure(service: str, pending: list[Migration], state_dir: str, table_mb: float, fail_on: str) -> RiskPart:
     """The risk of ``pending`` on the target ``service``."""
     risks = assess.assess(pending, Path(state_dir))
+    validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
+    if validating:  # VALIDATE CONSTRAINT of a constraint the target has: its definition, parsed as the file's
+        try:
+            definitions = read(ConstraintDefinitions, service, checks.definitions_sql(validating))
+        except Unreadable:
+            definitions = {}
+        risks = assess.validated(risks, definitions)
     names = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
     try:
         sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(names)) if names else {}
@@ -88,6 +119,7 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     findings += [RiskFinding("lint", f.file, f.line, f.text) for f in linted]
     if note:
         findings.append(RiskFinding("note", "", 0, note))
+    findings += unobserved_notes(pending, Path(state_dir))
     failing, notes = data_problems(service, pending, risks, sizes)
     problems = failing + gate_problems(risks, sizes, table_mb, fail_on)
     return RiskPart(len(pending), tuple(findings + notes), tuple(problems))

@@ -7,10 +7,12 @@ apart from reading the proof's cache.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tasks.risk import observe
-from tasks.risk.classify import Risk, accepted, file_risks, parsed
+from tasks.risk.checks import DataCheck, definition_check
+from tasks.risk.classify import PARTITION, Risk, accepted, file_risks, parsed
 from tasks.risk.datacheck import written_before
 
 
@@ -19,8 +21,21 @@ def bare(name: str) -> str:
     return name.removeprefix("public.")
 
 
+NOT_PROVEN = "not yet proven"
+NO_TRANSACTION = "no-transaction file: its locks are not observed"
+
+
+def unobserved(migration, seen: list[observe.Seen] | None) -> str:
+    """Why the file's locks are the parse tree's: not yet proven, or a no-transaction file (each statement
+    commits alone: the proof sees its rewrites, not its locks); '' when the proof observed them."""
+    if seen is None:
+        return NOT_PROVEN
+    return NO_TRANSACTION if migration.no_transaction else ""
+
+
 def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
-    risks = file_risks(migration)
+    why = unobserved(migration, seen)
+    risks = [replace(risk, unobserved=why) for risk in file_risks(migration)]
     if not seen:
         return risks
     observed = observe.effects(seen)
@@ -30,19 +45,9 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
         named.add((risk.line, bare(risk.table)))
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
-        risk = Risk(
-            risk.file,
-            risk.line,
-            risk.table,
-            lock,
-            rewrite,
-            risk.index_build,
-            risk.validation,
-            risk.check,
-            risk.accepted,
-        )
-        merged.append(risk)
+        merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
+    attaching = {risk.line for risk in risks if risk.validation == PARTITION}
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
             if (line, bare(table)) not in named and (
@@ -51,17 +56,47 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
                 # a SHARE lock held on an existing table by a statement that names no index build (DO, EXECUTE,
                 # a function): a non-concurrent index build or a scan that blocks the table's writes
                 build = lock == "SHARE"
-                merged.append(Risk(migration.filename, line, table, lock, rewrite, build, accepted=ok))
+                # ATTACH PARTITION's ACCESS EXCLUSIVE on another table: the default partition, scanned too
+                scan = PARTITION if line in attaching and lock == "ACCESS EXCLUSIVE" else ""
+                merged.append(
+                    Risk(migration.filename, line, table, lock, rewrite, build, scan, accepted=ok, unobserved=why)
+                )
     return sorted(merged, key=lambda r: r.line)
 
 
 def assess(pending: list, state_dir: Path) -> list[Risk]:
-    """Every pending file's risks, in order."""
-    return [
+    """Every pending file's risks, in order; a VALIDATE CONSTRAINT of a constraint an earlier pending
+    statement adds NOT VALID gets that constraint's check (the others are the target's: :func:`validated`)."""
+    risks = [
         risk
         for migration in pending
         for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))
     ]
+    added: dict[tuple[str, str], DataCheck] = {}
+    found = []
+    for risk in risks:
+        if risk.deferred is not None:
+            added[(bare(risk.table), risk.deferred.name)] = risk.deferred
+        if risk.check is not None and risk.check.kind == "validate":
+            check = added.get((bare(risk.table), risk.check.name))
+            risk = replace(risk, check=check or risk.check)
+        found.append(risk)
+    return found
+
+
+def validated(risks: list[Risk], definitions: dict[tuple[str, str], str]) -> list[Risk]:
+    """Each VALIDATE CONSTRAINT still unresolved, given its definition on the target
+    (``pg_get_constraintdef`` by (table, name)); one not found there cannot be counted (said so)."""
+    found = []
+    for risk in risks:
+        check = risk.check
+        if check is not None and check.kind == "validate":
+            definition = definitions.get((risk.table, check.name))
+            resolved = definition_check(risk.table, check.name, definition) if definition else None
+            why = f"constraint {check.name} not found on the target's table {risk.table}"
+            risk = replace(risk, check=resolved or replace(check, inexact=why))
+        found.append(risk)
+    return found
 
 
 def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:

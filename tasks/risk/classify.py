@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from tasks.risk.checks import DataCheck, index_check, new_column_check, serial
+
 ACCEPT = "-- pgconverge: accept-risk"
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
@@ -23,6 +25,7 @@ SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
 # ALTER TABLE subcommands and the lock they take (PostgreSQL's AlterTableGetLockLevel), when not ACCESS EXCLUSIVE.
 LIGHTER = {
     "AT_ValidateConstraint": SHARE_UPDATE_EXCLUSIVE,
+    "AT_AttachPartition": SHARE_UPDATE_EXCLUSIVE,  # on the parent (PostgreSQL 12+); the partition's below
     "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
     "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE,
     "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
@@ -35,18 +38,8 @@ LIGHTER = {
     "AT_EnableTrigUser": SHARE_ROW_EXCLUSIVE,
     "AT_DisableTrigUser": SHARE_ROW_EXCLUSIVE,
 }
+PARTITION = "partition constraint"  # ATTACH PARTITION: every row of the partition (and a default one) read
 STRENGTH = [SHARE_UPDATE_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, "EXCLUSIVE", ACCESS_EXCLUSIVE]
-
-
-@dataclass(frozen=True)
-class DataCheck:
-    """Rows that would make the statement fail: ``kind`` notnull, unique, check or foreign key."""
-
-    kind: str
-    columns: tuple[str, ...] = ()
-    expression: str = ""  # CHECK: the condition, deparsed by pglast
-    references: str = ""  # FOREIGN KEY: the referenced table as written
-    ref_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +55,8 @@ class Risk:
     validation: str = ""  # NOT NULL, CHECK, FOREIGN KEY: every row read under the lock
     check: DataCheck | None = None
     accepted: bool = False  # the file has a "-- pgconverge: accept-risk" line
+    deferred: DataCheck | None = None  # a NOT VALID constraint: the check its VALIDATE CONSTRAINT will need
+    unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
 
     @property
     def heavy(self) -> bool:
@@ -118,39 +113,41 @@ def deparse_check(statement_text: str, index: int) -> str:
     return RawStream()(stmt.cmds[index].def_.raw_expr)
 
 
-def _constraint(file: str, line: int, table: str, constraint: dict, text: str, index: int) -> Risk | None:
+def constraint_risk(file: str, line: int, table: str, constraint: dict, text: str, index: int) -> Risk | None:
+    """The risk of an added constraint (the ``index``-th subcommand of the ALTER TABLE ``text``)."""
     kind = constraint.get("contype")
     not_valid = bool(constraint.get("skip_validation"))
     if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
         if constraint.get("indexname"):  # USING INDEX: no build, no scan
             return Risk(file, line, table, ACCESS_EXCLUSIVE)
-        return Risk(
-            file,
-            line,
-            table,
-            ACCESS_EXCLUSIVE,
-            index_build=True,
-            check=DataCheck("unique", _names(constraint.get("keys"))),
+        check = DataCheck(
+            "unique",
+            _names(constraint.get("keys")),
+            nulls_equal=bool(constraint.get("nulls_not_distinct")),
+            primary=kind == "CONSTR_PRIMARY",
         )
+        return Risk(file, line, table, ACCESS_EXCLUSIVE, index_build=True, check=check)
+    name = constraint.get("conname", "")
     if kind == "CONSTR_CHECK":
-        check = None if not_valid else DataCheck("check", expression=deparse_check(text, index))
-        return Risk(file, line, table, ACCESS_EXCLUSIVE, validation="" if not_valid else "CHECK", check=check)
-    if kind == "CONSTR_FOREIGN":
-        check = (
-            None
-            if not_valid
-            else DataCheck(
-                "foreign key",
-                _names(constraint.get("fk_attrs")),
-                references=table_name(constraint["pktable"]),
-                ref_columns=_names(constraint.get("pk_attrs")),
-            )
+        full = DataCheck("check", expression=deparse_check(text, index), name=name)
+        lock, validation = ACCESS_EXCLUSIVE, "CHECK"
+    elif kind == "CONSTR_FOREIGN":
+        full = DataCheck(
+            "foreign key",
+            _names(constraint.get("fk_attrs")),
+            references=table_name(constraint["pktable"]),
+            ref_columns=_names(constraint.get("pk_attrs")),
+            match_full=constraint.get("fk_matchtype") == "f",
+            name=name,
         )
-        return Risk(file, line, table, SHARE_ROW_EXCLUSIVE, validation="" if not_valid else "FOREIGN KEY", check=check)
-    return None
+        lock, validation = SHARE_ROW_EXCLUSIVE, "FOREIGN KEY"
+    else:
+        return None
+    if not_valid:  # checked when a later file validates it
+        return Risk(file, line, table, lock, deferred=full)
+    return Risk(file, line, table, lock, validation=validation, check=full)
 
 
-SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
 REWRITING = {"AT_AlterColumnType", "AT_SetLogged", "AT_SetUnLogged", "AT_SetAccessMethod"}
 
 
@@ -158,8 +155,7 @@ def _volatile_default(column: dict) -> bool:
     """ADD COLUMN with a default that is a function call (PostgreSQL 11+ rewrites only for a volatile one;
     the proof's relfilenode tells for sure), a serial or identity column (filled from a sequence) or a
     generated STORED column."""
-    type_names = _names(column.get("typeName", {}).get("names"))
-    if type_names and type_names[-1].lower() in SERIAL:
+    if serial(column):
         return True
     for item in column.get("constraints", []):
         constraint = item.get("Constraint", {})
@@ -201,16 +197,22 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
                     check=DataCheck("notnull", (cmd.get("name", ""),)),
                 )
             )
+        elif subtype == "AT_AttachPartition":  # the partition is scanned under ACCESS EXCLUSIVE (its bound)
+            found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE))
+            child = table_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name", {}))
+            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION))
+        elif subtype == "AT_ValidateConstraint":  # its rows are checked; its definition is found later
+            validate = DataCheck("validate", name=cmd.get("name", ""))
+            found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, check=validate))
+        elif subtype == "AT_AddColumn" and (new := new_column_check(cmd.get("def", {}).get("ColumnDef", {}))):
+            found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, check=new))
         elif subtype == "AT_AddConstraint":
-            risk = _constraint(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
+            risk = constraint_risk(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
             if risk:
                 found.append(risk)
     if rewrite or not found:
         found.insert(0, Risk(file, line, table, lock, rewrite=rewrite, validation=validation if not found else ""))
-    return [
-        Risk(r.file, r.line, r.table, _stronger(lock, r.lock), r.rewrite, r.index_build, r.validation, r.check)
-        for r in found
-    ]
+    return [replace(r, lock=_stronger(lock, r.lock)) for r in found]
 
 
 def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> list[Risk]:
@@ -231,12 +233,7 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))
-        columns = tuple(
-            p["IndexElem"]["name"] for p in node.get("indexParams", []) if p.get("IndexElem", {}).get("name")
-        )
-        check = None
-        if node.get("unique") and not node.get("whereClause") and len(columns) == len(node.get("indexParams", [])):
-            check = DataCheck("unique", columns)
+        check = index_check(node, text) if node.get("unique") else None
         return [
             Risk(
                 file,
@@ -272,21 +269,12 @@ def file_risks(migration) -> list[Risk]:
     for statement in parsed(migration):
         schema = search_path_of({statement.kind: statement.node}, schema)
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
-            check = risk.check
-            if check is not None and check.references:
-                check = replace(check, references=in_schema(check.references, schema))
+            check, deferred = (
+                replace(one, references=in_schema(one.references, schema)) if one and one.references else one
+                for one in (risk.check, risk.deferred)
+            )
             found.append(
-                Risk(
-                    risk.file,
-                    risk.line,
-                    in_schema(risk.table, schema),
-                    risk.lock,
-                    risk.rewrite,
-                    risk.index_build,
-                    risk.validation,
-                    check,
-                    ok,
-                )
+                replace(risk, table=in_schema(risk.table, schema), check=check, accepted=ok, deferred=deferred)
             )
     return found
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from tasks.risk.classify import DataCheck, Risk
+from tasks.risk.checks import DataCheck
+from tasks.risk.classify import Risk
 from tasks.risk.size import TableSize
 
 CHECK_TIMEOUT = "30s"
@@ -34,19 +35,30 @@ class Failure:
     count: int
     example: str
     by_ctid: bool = False  # the table has no primary key: the example is where the row is (its ctid)
+    what: str = ""  # a PRIMARY KEY's failure: 'null' (a key column holds NULL) or 'duplicate'
 
     @property
     def message(self) -> str:
         check = self.risk.check or DataCheck("")
+        columns = ", ".join(check.columns)
+        unique = (
+            f"{'PRIMARY KEY' if check.primary else 'UNIQUE'}{' NULLS NOT DISTINCT' if check.nulls_equal else ''} "
+            f"on ({columns}){' WHERE ' + check.where if check.where else ''}"
+        )
         what = {
-            "notnull": f"SET NOT NULL on {', '.join(check.columns)}: {self.count} row(s) hold NULL",
-            "unique": f"UNIQUE on ({', '.join(check.columns)}): {self.count} value(s) are duplicated",
+            "notnull": f"SET NOT NULL on {columns}: {self.count} row(s) hold NULL",
+            "new notnull": f"ADD COLUMN {columns} NOT NULL without a default: {self.count} row(s) would hold NULL",
+            "unique": f"{unique}: {self.count} value(s) are duplicated",
             "check": f"CHECK ({check.expression}): {self.count} row(s) violate it",
-            "foreign key": f"FOREIGN KEY ({', '.join(check.columns)}) REFERENCES "
-            f"{check.references}: {self.count} row(s) have no parent",
+            "foreign key": f"FOREIGN KEY ({columns}) REFERENCES {check.references}"
+            f"{' MATCH FULL' if check.match_full else ''}: {self.count} row(s) have no parent"
+            f"{' or a partly NULL key' if check.match_full and len(check.columns) > 1 else ''}",
         }
         kind = check.kind
-        example = "value" if kind == "unique" else "row at ctid" if self.by_ctid else "key"
+        if self.what == "null":
+            what["unique"] = f"{unique}: {self.count} row(s) hold NULL in a key column"
+        duplicates = kind == "unique" and self.what != "null"
+        example = "value" if duplicates else "row at ctid" if self.by_ctid else "key"
         return (
             f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
             f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "
@@ -68,30 +80,53 @@ def written_before(statements: list[tuple[str, int, str, dict]]) -> dict[tuple[s
     return before
 
 
-def _columns(names: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.Identifier(name) for name in names)
-
-
 def _all_set(alias: str, names: tuple[str, ...]) -> sql.Composed:
     return sql.SQL(" AND ").join(
         sql.SQL("{}.{} IS NOT NULL").format(sql.Identifier(alias), sql.Identifier(name)) for name in names
     )
 
 
-def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None) -> str | None:
-    """The read-only query: one row (count of failing rows or values, one example) or none."""
+def unique_sql(check: DataCheck, target: sql.Composable, key: sql.Composable) -> sql.Composable:
+    """Duplicated keys (expressions, a partial index's rows, NULLs equal or not); for a PRIMARY KEY, the
+    rows with a NULL key column first. Rows: (count, example, 'null' or 'duplicate')."""
+    keys: list[sql.Composable] = [sql.SQL(k) for k in check.keys]
+    keys = keys or [sql.SQL("c.{}").format(sql.Identifier(n)) for n in check.columns]
+    listed = sql.SQL(", ").join(keys)
+    where = [sql.SQL("({})").format(sql.SQL(check.where))] if check.where else []
+    if not check.nulls_equal:
+        where += [sql.SQL("({}) IS NOT NULL").format(k) for k in keys]
+    duplicates = sql.SQL(
+        "SELECT count(*) OVER (), row({keys})::text, 'duplicate' FROM {t} AS c{where} "
+        "GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+    ).format(keys=listed, t=target, where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
+    if not check.primary:
+        return duplicates
+    nulls = sql.SQL("SELECT count(*) OVER (), {key}, 'null' FROM {t} AS c WHERE {any} LIMIT 1").format(
+        key=key, t=target, any=sql.SQL(" OR ").join(sql.SQL("({}) IS NULL").format(k) for k in keys)
+    )
+    return sql.SQL("({}) UNION ALL ({}) LIMIT 1").format(nulls, duplicates)
+
+
+def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None, timeout: str = CHECK_TIMEOUT) -> str | None:
+    """The read-only query: one row (count of failing rows or values, one example) or none; None when
+    no exact count can be made (``check.inexact``) or the check needs what the target lacks."""
     target = sql.SQL(table.regclass)
-    key = sql.SQL("row({})::text").format(sql.SQL(table.key)) if table.key else sql.SQL("c.ctid::text")
-    limit = sql.SQL("SET LOCAL statement_timeout = {};\n").format(sql.Literal(CHECK_TIMEOUT))
+    key: sql.Composable = sql.SQL("row({})::text").format(sql.SQL(table.key)) if table.key else sql.SQL("c.ctid::text")
+    query: sql.Composable
+    limit = sql.SQL("SET LOCAL statement_timeout = {};\n").format(sql.Literal(timeout))
+    if check.inexact:
+        return None
     if check.kind == "notnull":
         query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE c.{col} IS NULL LIMIT 1").format(
             key=key, t=target, col=sql.Identifier(check.columns[0])
         )
-    elif check.kind == "unique" and check.columns:
+    elif check.kind == "new notnull":  # every row, unless the column is there already (ADD COLUMN IF NOT EXISTS)
         query = sql.SQL(
-            "SELECT count(*) OVER (), row({cols})::text FROM {t} AS c WHERE {set} "
-            "GROUP BY {cols} HAVING count(*) > 1 LIMIT 1"
-        ).format(cols=_columns(check.columns), t=target, set=_all_set("c", check.columns))
+            "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = {name}::regclass AND a.attname = {col} AND NOT a.attisdropped) LIMIT 1"
+        ).format(key=key, t=target, name=sql.Literal(table.regclass), col=sql.Literal(check.columns[0]))
+    elif check.kind == "unique" and check.columns:
+        query = unique_sql(check, target, key)
     elif check.kind == "check":
         query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE NOT ({expr}) LIMIT 1").format(
             key=key, t=target, expr=sql.SQL(check.expression)
@@ -101,17 +136,26 @@ def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None) -> s
             sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
             for r, c in zip(check.ref_columns, check.columns)
         )
+        partly: sql.Composable = sql.SQL("")
+        if check.match_full and len(check.columns) > 1:  # MATCH FULL: some key columns NULL, not all
+            partly = sql.SQL(" OR num_nulls({}) NOT IN (0, {})").format(
+                sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in check.columns),
+                sql.Literal(len(check.columns)),
+            )
         query = sql.SQL(
-            "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE {set} AND NOT EXISTS "
-            "(SELECT 1 FROM {p} AS p WHERE {match}) LIMIT 1"
-        ).format(key=key, t=target, set=_all_set("c", check.columns), p=sql.SQL(parent.regclass), match=match)
+            "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE ({set} AND NOT EXISTS "
+            "(SELECT 1 FROM {p} AS p WHERE {match}){partly}) LIMIT 1"
+        ).format(
+            key=key, t=target, set=_all_set("c", check.columns), p=sql.SQL(parent.regclass), match=match, partly=partly
+        )
     else:
         return None
     return (limit + query).as_string(None)
 
 
-def parse_check(rows: list[list[str]]) -> tuple[int, str]:
-    """(failing count, example) from a check's rows; (0, '') when none fail."""
+def parse_check(rows: list[list[str]]) -> tuple[int, str, str]:
+    """(failing count, example, what failed: '' or a key's 'null' / 'duplicate') from a check's rows;
+    (0, '', '') when none fail."""
     if not rows:
-        return 0, ""
-    return int(rows[0][0]), rows[0][1]
+        return 0, "", ""
+    return int(rows[0][0]), rows[0][1], rows[0][2] if len(rows[0]) > 2 else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.core.fact import DatabaseFact
-from tasks.risk import datacheck, size
+from tasks.risk import checks, datacheck, size
 
 
 class TableSizes(DatabaseFact):
@@ -28,3 +28,11 @@ class BackendPid(DatabaseFact):
     def query(self, session, sql):
         rows = session.rows(sql)
         return session.connection().info.backend_pid, int(rows[0][0])
+
+
+class ConstraintDefinitions(DatabaseFact):
+    """``pg_get_constraintdef`` of the constraints pending VALIDATE CONSTRAINTs name (SQL from
+    :func:`checks.definitions_sql`)."""
+
+    def parse(self, rows):
+        return checks.parse_definitions(rows)

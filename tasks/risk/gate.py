@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.risk.classify import ACCEPT, Risk
+from tasks.risk.classify import ACCEPT, PARTITION, Risk
 from tasks.risk.size import TableSize, human_bytes
 
 FAIL_ON = ("high", "never")
@@ -57,6 +57,11 @@ def what(risk: Risk) -> str:
 def how_to_go_on(risk: Risk) -> str:
     if risk.index_build:
         safe = "use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
+    elif risk.validation == PARTITION:
+        safe = (
+            "first add a CHECK matching the partition bound NOT VALID and VALIDATE it in a later file, then ATTACH "
+            "(PostgreSQL then skips the scan)"
+        )
     elif risk.validation:
         safe = "add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later file"
         if risk.validation == "NOT NULL":

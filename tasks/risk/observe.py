@@ -38,6 +38,9 @@ ORDER = [
 ]
 
 
+NODES_SQL = "SELECT c.oid::int8, c.relfilenode::int8 FROM pg_catalog.pg_class c WHERE c.oid = ANY(%s)"
+
+
 def lock_name(mode: str) -> str:
     """``AccessExclusiveLock`` → ``ACCESS EXCLUSIVE`` (as LOCK TABLE and the docs write it)."""
     return " ".join(re.findall(r"[A-Z][a-z]+", mode.removesuffix("Lock"))).upper()
@@ -77,6 +80,12 @@ class Observer:
     def after(self, conn, migration, statement) -> None:
         self.record(migration, statement, conn.execute(self.held_sql()).fetchall())
 
+    def rewrites(self, conn, migration, statement) -> None:
+        """After a statement of a no-transaction file (it has committed: its locks are gone, its rewrites
+        are not): which tables it rewrote, no lock held."""
+        rows = conn.execute(NODES_SQL, (list(self.before),)).fetchall()
+        self.record(migration, statement, [(oid, "", node) for oid, node in rows])
+
     def record(self, migration, statement, rows: list) -> None:
         """What :data:`HELD_SQL` answered after ``statement`` (values as text or bytes, or typed)."""
         held: dict[str, list[str]] = {}
@@ -85,7 +94,8 @@ class Observer:
             oid, node = int(raw_oid), int(raw_node)
             mode = raw_mode.decode() if isinstance(raw_mode, bytes) else str(raw_mode)
             name = self.before[oid][1]
-            held.setdefault(name, []).append(mode)
+            if mode:
+                held.setdefault(name, []).append(mode)
             if node != self.files.get(oid):
                 rewritten.append(name)
                 self.files[oid] = node
@@ -108,6 +118,8 @@ def effects(seen: list[Seen]) -> dict[int, dict[str, tuple[str, bool]]]:
                 or name not in previous
             ):
                 mine[name] = (lock_name(mode), name in one.rewritten)
+        for name in one.rewritten:  # seen rewritten, its lock not (a no-transaction file): a rewrite's lock
+            mine.setdefault(name, ("ACCESS EXCLUSIVE", True))
         previous = one.held
     return found
 

@@ -19,8 +19,9 @@ def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
         else ""
     )
     head = f"{risk.file}:{risk.line} {risk.lock}{action} of {size.regclass if size else risk.table}"
+    source = f"; from the parse tree ({risk.unobserved})" if risk.unobserved else ""
     if size is None:
-        return f"{head} (not in the target: made in this run, no risk)"
+        return f"{head} (not in the target: made in this run, no risk){source}"
     facts = [
         human_bytes(size.bytes),
         "empty" if size.empty else "~0 rows (statistics stale)" if size.rows == 0 else human_rows(size.rows),
@@ -31,7 +32,7 @@ def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
     line = f"{head} ({', '.join(facts)}), rewrite {'yes' if risk.rewrite else 'no'}"
     if high(risk, size, table_mb):
         line += f"; HIGH RISK{' (accepted: ' + ACCEPT + ')' if risk.accepted else ''}"
-    return line
+    return line + source
 
 
 def risk_lines(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float) -> list[str]:

@@ -45,3 +45,29 @@ def test_a_partitioned_parent_is_sized_by_its_partitions_and_data_checked(projec
     assert done.code != 0, done.output
     assert "006_required.sql line 1" in done.output and "30 row(s) hold NULL" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
+
+
+def test_attach_partition_scans_the_partition_and_the_default_one(project):
+    """Issue 27 item 4: ATTACH PARTITION reads every row of the partition (its bound) under ACCESS
+    EXCLUSIVE, and of the default partition, which the proof sees locked; neither was flagged."""
+    project.write_migration(
+        "005_parts.sql",
+        "CREATE TABLE pa (id int NOT NULL, pad text) PARTITION BY RANGE (id);\n"
+        "CREATE TABLE pa_other PARTITION OF pa DEFAULT;\n"
+        "CREATE TABLE pa_loose (id int NOT NULL, pad text);\n",
+    )
+    done = project.deploy()
+    assert done.code == 0, done.output
+    query(project.target_db, "INSERT INTO pa_loose SELECT g, repeat('p', 60) FROM generate_series(1, 30000) g; "
+          "INSERT INTO pa SELECT g, repeat('p', 60) FROM generate_series(200000, 230000) g; ANALYZE")
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration(
+        "006_attach.sql", "ALTER TABLE pa ATTACH PARTITION pa_loose FOR VALUES FROM (0) TO (100000);\n"
+    )
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code != 0, done.output
+    assert "006_attach.sql line 1 validates partition constraint over every row of pa_loose" in done.output
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
+    dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
+    assert "006_attach.sql:1 ACCESS EXCLUSIVE + partition constraint validation of pa_other (" in dry.output
+    assert "006_attach.sql:1 SHARE UPDATE EXCLUSIVE of pa (" in dry.output, dry.output

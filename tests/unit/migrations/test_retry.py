@@ -17,3 +17,10 @@ def test_relations_of_a_statement():
 def test_holders_line():
     assert describe_holders([(12, "app", "idle in transaction", 4)]) == "pid 12 (app, idle in transaction, 4 s)"
     assert "state not visible" in describe_holders([(12, "app", "", None)])
+
+
+def test_a_retrys_lock_timeout_is_capped_by_the_time_left():
+    from tasks.migrations.retry import capped
+
+    assert capped("5s", 60) == "5000ms" and capped("5s", 1.25) == "1250ms" and capped("500ms", 0.0001) == "1ms"
+    assert capped("0", 1) == "0"  # no limit: kept (no retry follows a wait without end)

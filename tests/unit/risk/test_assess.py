@@ -8,7 +8,7 @@ from tasks.risk.observe import Seen
 
 
 def migration(sql: str) -> SimpleNamespace:
-    return SimpleNamespace(filename="f.sql", sql=sql, statements=split_statements(sql))
+    return SimpleNamespace(filename="f.sql", sql=sql, statements=split_statements(sql), no_transaction=False)
 
 
 def test_an_observed_share_lock_from_a_do_block_is_an_index_build():

@@ -1,7 +1,7 @@
 """The data checks' queries (quoted names, the file's CHECK deparsed) and when a check is skipped."""
 
 from tasks.migrations.sqlsplit import split_statements
-from tasks.risk.classify import DataCheck
+from tasks.risk.checks import DataCheck
 from tasks.risk.datacheck import check_sql, written_before
 from tasks.risk.size import TableSize
 
@@ -13,7 +13,7 @@ def test_queries_quote_what_they_name():
     assert 'FROM public."Odd" AS c WHERE c."we""ird" IS NULL' in notnull and 'row("Id")::text' in notnull
     assert notnull.startswith("SET LOCAL statement_timeout = '30s'")
     unique = check_sql(DataCheck("unique", ("a", "B")), TABLE, None)
-    assert 'GROUP BY "a", "B" HAVING count(*) > 1' in unique
+    assert 'GROUP BY c."a", c."B" HAVING count(*) > 1' in unique
 
 
 def test_a_foreign_key_needs_its_parent_on_the_target():
@@ -43,9 +43,30 @@ def test_a_write_to_another_table_may_change_any_rows():
 
 def test_a_table_without_a_primary_key_names_the_row_by_its_ctid():
     """Tester item 12: 'e.g. key (0,2)' was a ctid read as a key."""
-    from tasks.risk.classify import DataCheck, Risk
+    from tasks.risk.checks import DataCheck
+    from tasks.risk.classify import Risk
     from tasks.risk.datacheck import Failure
 
     risk = Risk("005.sql", 1, "bigt", "ACCESS EXCLUSIVE", validation="NOT NULL", check=DataCheck("notnull", ("k",)))
     assert "(e.g. row at ctid (0,2))" in Failure(risk, 3, "(0,2)", by_ctid=True).message
     assert "(e.g. key (7))" in Failure(risk, 3, "(7)").message
+
+
+def test_an_operator_class_of_its_own_is_said_not_counted():
+    """Where equality is the index's operator class's, no exact count can be made: no query, a reason."""
+    from tasks.risk.classify import statement_risks
+
+    (statement,) = split_statements("CREATE UNIQUE INDEX i ON t (name text_pattern_ops)")
+    (risk,) = statement_risks("f.sql", 1, statement.kind, statement.node, statement.text)
+    assert risk.check is not None and "text_pattern_ops" in risk.check.inexact
+    assert check_sql(risk.check, TABLE, None) is None
+
+
+def test_a_new_column_with_a_value_for_its_rows_needs_no_check():
+    from tasks.risk.classify import statement_risks
+
+    for sql in ("ALTER TABLE t ADD COLUMN x int NOT NULL DEFAULT 0", "ALTER TABLE t ADD COLUMN x bigserial NOT NULL",
+                "ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS IDENTITY"):
+        (statement,) = split_statements(sql)
+        risks = statement_risks("f.sql", 1, statement.kind, statement.node, statement.text)
+        assert all(r.check is None for r in risks), sql

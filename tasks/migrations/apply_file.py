@@ -83,6 +83,13 @@ def _results(conn: psycopg.Connection, message: str) -> list:
     return conn.wait(generators.execute(conn.pgconn))
 
 
+def _closing(conn: psycopg.Connection, migration: Migration, by: str, history: str) -> str:
+    """What ends a file's transaction, in the same message: the deploy's lock still held, the session
+    reset, the history unchanged by anyone else, the file recorded, the new history digest, COMMIT."""
+    record = record_sql(migration, "applied", None, by).as_string(conn)
+    return f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {observed.check_sql(history)}; {record}; {observed.DIGEST_SQL}; COMMIT"
+
+
 def apply_in_transaction(
     conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str = ""
 ) -> str:
@@ -101,18 +108,7 @@ def apply_in_transaction(
         starts.append(length + len(prefix))
         message.append(prefix + statement.text + "\n;\n")  # a line break: a statement may end in a -- comment
         length += len(message[-1])
-    message.append(
-        LOCK_CHECK_SQL
-        + "; "
-        + RESET_SESSION
-        + "; "
-        + observed.check_sql(history)
-        + "; "
-        + record_sql(migration, "applied", None, by).as_string(conn)
-        + "; "
-        + observed.DIGEST_SQL
-        + "; COMMIT"
-    )
+    message.append(_closing(conn, migration, by, history))
     try:
         with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
             results = _results(conn, "".join(message))
@@ -169,19 +165,7 @@ def apply_observed(
                 migration, statement, [[last.get_value(i, j) for j in range(last.nfields)] for i in range(last.ntuples)]
             )
         index = -1
-        results = _results(
-            conn,
-            LOCK_CHECK_SQL
-            + "; "
-            + RESET_SESSION
-            + "; "
-            + observed.check_sql(history)
-            + "; "
-            + record_sql(migration, "applied", None, by).as_string(conn)
-            + "; "
-            + observed.DIGEST_SQL
-            + "; COMMIT",
-        )
+        results = _results(conn, _closing(conn, migration, by, history))
         failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
         if failed is not None:
             raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)

@@ -53,6 +53,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                     pytrace=False)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first, otherwise in the order collected (issue 26): started last, a test
+    of several minutes kept one worker busy while the others had finished."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> dict:
     import sandbox as sandbox_module

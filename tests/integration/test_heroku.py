@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from tasks.core.settings import DEFAULT_APP_CHECK
 from tests.support import ROOT, catalog_and_data, summary_rows
 
-pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+pytestmark = [pytest.mark.cluster, pytest.mark.long]  # needs the sandbox's clusters; a minute or more each
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from tests.support import catalog_and_data, summary_rows
 
-pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+pytestmark = [pytest.mark.cluster, pytest.mark.long]  # needs the sandbox's clusters; a minute or more each
 
 
 def one_line(result) -> str:

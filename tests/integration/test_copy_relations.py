@@ -8,7 +8,7 @@ real pyinfra CLI.
 
 import pytest
 from tests.copy_support import fingerprints, same_schema, services, with_rows  # noqa: F401  (services: a fixture)
-from tests.support import query, summary_rows
+from tests.support import query, report_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -127,8 +127,8 @@ def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
     lines = _one_line(failed)
     assert ('table public.pets: column "Nick Name" is in the schema after the pending migrations but not in the '
             "source: nothing was changed; make the same change in the source first") in lines[0]
-    assert summary_rows(failed.output)["Target backup captured"][0] == "failed"
-    assert summary_rows(failed.output)["Migrations applied"][0] == "skipped"
+    assert report_rows(project.tmp / "reports")["Target backup captured"][0] == "failed"
+    assert report_rows(project.tmp / "reports")["Migrations applied"][0] == "skipped"
     assert 900 not in project.applied_versions()
 
 
@@ -147,7 +147,7 @@ def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(pr
     assert again.code != 0
     assert foreseen in again.output
     assert sorted((project.tmp / "backups").rglob("*")) == backups, again.output[-4000:]
-    assert summary_rows(again.output)["Migrations applied"][0] == "skipped"
+    assert report_rows(project.tmp / "reports")["Migrations applied"][0] == "skipped"
     assert 900 not in project.applied_versions()
 
 

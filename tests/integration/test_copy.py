@@ -52,6 +52,7 @@ def test_differing_table_is_refused_then_replaced_after_a_backup(project, source
     assert table_fingerprints(project.target_db, "target") == table_fingerprints(source_db, "source")
 
 
+@pytest.mark.long
 def test_copy_killed_half_way_then_rerun_gives_equal_rows_without_duplicates(project, source_db):
     query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
                      "repeat(md5(g::text), 8) FROM generate_series(1, 400000) g", which="source")

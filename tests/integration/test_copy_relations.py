@@ -9,11 +9,11 @@ real pyinfra CLI.
 import pytest
 
 from tests.copy_support import fingerprints, same_schema, with_rows
-from tests.support import query, summary_rows
+from tests.support import query, report_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
-RELATIONS_DDL = '''
+RELATIONS_DDL = """
 CREATE SCHEMA "Sales-Data";
 CREATE TABLE "Sales-Data".measurements (
     id bigint GENERATED ALWAYS AS IDENTITY, taken date NOT NULL, city text NOT NULL, reading numeric(8, 2),
@@ -29,15 +29,15 @@ CREATE TABLE public.animals (id serial PRIMARY KEY, name text NOT NULL);
 CREATE TABLE public."Dogs""good" (bark text) INHERITS (public.animals);
 CREATE MATERIALIZED VIEW public.city_totals AS
     SELECT city, count(*) AS n, sum(reading) AS total FROM "Sales-Data".measurements GROUP BY city;
-'''
-RELATIONS_DATA = '''
+"""
+RELATIONS_DATA = """
 INSERT INTO "Sales-Data".measurements (taken, city, reading, tags, extra)
 SELECT date '2024-01-01' + (g % 700), (ARRAY['Oslo', 'Lima', 'Pune'])[1 + g % 3], g / 7.0, ARRAY['a', g::text],
        jsonb_build_object('g', g) FROM generate_series(1, 3000) g;
 INSERT INTO public.animals (name) VALUES ('cat'), ('cow');
 INSERT INTO public."Dogs""good" (name, bark) VALUES ('rex', 'woof');
 REFRESH MATERIALIZED VIEW public.city_totals;
-'''
+"""
 
 
 def _copy_project(project):
@@ -142,8 +142,8 @@ def test_a_column_in_the_target_only_is_named_with_the_fix(project, source_db):
         'table public.pets: column "Nick Name" is in the schema after the pending migrations but not in the '
         "source: nothing was changed; make the same change in the source first"
     ) in lines[0]
-    assert summary_rows(failed.output)["Target backup captured"][0] == "failed"
-    assert summary_rows(failed.output)["Migrations applied"][0] == "skipped"
+    assert report_rows(project.tmp / "reports")["Target backup captured"][0] == "failed"
+    assert report_rows(project.tmp / "reports")["Migrations applied"][0] == "skipped"
     assert 900 not in project.applied_versions()
 
 
@@ -168,7 +168,7 @@ def test_a_column_of_another_type_is_refused_by_name_before_any_row_or_backup(pr
     assert again.code != 0
     assert foreseen in again.output
     assert sorted((project.tmp / "backups").rglob("*")) == backups, again.output[-4000:]
-    assert summary_rows(again.output)["Migrations applied"][0] == "skipped"
+    assert report_rows(project.tmp / "reports")["Migrations applied"][0] == "skipped"
     assert 900 not in project.applied_versions()
 
 

@@ -18,6 +18,7 @@ ADD = "ALTER TABLE rooms ADD COLUMN scratch int;\nALTER TABLE rooms ADD COLUMN t
 DROP = "ALTER TABLE rooms DROP COLUMN scratch;\n"  # a gap in attnum before rooms.topic
 
 
+@pytest.mark.long
 def test_a_backup_of_a_table_with_a_dropped_column_restores_and_the_next_run_converges(project, source_db):
     project.write_migration("005_rooms_more.sql", ADD)
     project.write_migration("006_rooms_less.sql", DROP)

@@ -56,6 +56,7 @@ def test_a_first_deploy_on_an_empty_target_runs_no_pg_dump_and_records_a_verifie
     assert records(project) == [record]  # idempotent: nothing recorded the second time
 
 
+@pytest.mark.long
 def test_restoring_the_record_after_the_deploy_empties_the_target_and_a_second_restore_changes_nothing(project,
                                                                                                        source_db):
     empty = catalog_and_data(project.target_db)

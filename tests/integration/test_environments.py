@@ -28,7 +28,7 @@ from tests.support import (
     with_dbname,
 )
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.long]  # needs the sandbox's clusters; a minute or more each
 
 
 class Environments:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.support import catalog_and_data, query, summary_rows, tmpfs
+from tests.support import catalog_and_data, query, report_rows, summary_rows, tmpfs
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -33,7 +33,7 @@ def test_a_disk_that_fills_while_running_fails_that_state_keeps_the_rest_and_the
     assert [
         p.name for p in tiny_folder.iterdir() if p.name.startswith(".") and p.name != ".pgconverge-reports"
     ] == []  # no temporary file left
-    rows = summary_rows(result.stderr)
+    rows = summary_rows(result.stderr)  # the printed table: REPORT_DIR is the full disk, no report is written
     assert rows["Validation reported"] == ("failed", lines[0])
     assert rows["Migrations applied"] == ("changed", "applied 001, 002, 003, 004")  # kept
     assert rows["Health reported"] == ("skipped", "not reached: an earlier state failed")
@@ -44,7 +44,7 @@ def test_a_disk_that_fills_while_running_fails_that_state_keeps_the_rest_and_the
     assert project.applied_versions() == [1, 2, 3, 4]
     target_rows = {
         name: row
-        for name, row in summary_rows(rerun.stderr).items()
+        for name, row in report_rows(project.tmp / "reports").items()
         if name not in ("Data copied", "Source backup captured")
     }  # the source is shared by the suite
     assert {status for status, _ in target_rows.values()} == {"converged"}
@@ -64,7 +64,7 @@ def test_a_missing_privilege_fails_its_own_row_before_the_backup_and_changes_not
     assert result.code != 0
     lines = pgconverge_lines(result.output)
     assert len(lines) == 1 and "GRANT CREATE ON SCHEMA public TO whynot_owner" in lines[0]
-    rows = summary_rows(result.stderr)
+    rows = report_rows(project.tmp / "reports")
     assert rows["Target privileges sufficient"] == ("failed", lines[0])
     assert rows["Target backup captured"] == ("skipped", "not reached: an earlier state failed")
     assert not list((project.tmp / "backups" / "target").glob("*.dump"))
@@ -92,4 +92,4 @@ def test_a_tab_or_line_break_in_a_history_name_is_read_and_the_run_converges(pro
     query(project.target_db, "UPDATE schema_migrations SET name = E'create\\trooms\\nagain' WHERE version = 2")
     result = project.deploy()
     assert result.code == 0, result.output[-3000:]
-    assert summary_rows(result.stderr)["Migrations applied"] == ("converged", "all 4 migration(s) applied")
+    assert report_rows(project.tmp / "reports")["Migrations applied"] == ("converged", "all 4 migration(s) applied")

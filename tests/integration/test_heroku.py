@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasks.core.settings import DEFAULT_APP_CHECK
-from tests.support import ROOT, catalog_and_data, summary_rows
+from tests.support import ROOT, catalog_and_data, report_rows
 
-pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+pytestmark = [pytest.mark.cluster, pytest.mark.long]  # needs the sandbox's clusters; a minute or more each
 
 
 def test_converges_through_the_cli_and_a_rerun_makes_two_calls(project, heroku):
@@ -84,7 +84,7 @@ def test_a_failed_capture_stops_the_run_before_any_change(project, heroku):
     result = project.deploy()
     assert result.code != 0
     assert "backup did not finish" in result.output and "the target was not changed" in result.output
-    assert summary_rows(result.stderr)["Target backup captured"][0] == "failed"
+    assert report_rows(project.tmp / "reports")["Target backup captured"][0] == "failed"
     assert catalog_and_data(project.target_db) == before
     heroku.fail_backups = False
     again = project.deploy()
@@ -109,7 +109,7 @@ def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project,
     # newer than both runs below even on a loaded machine (parallel workers: a run took over a minute)
     heroku.add_log(now + timedelta(minutes=10), 'app[web.1]: error: relation "messages" does not exist')
     failed = project.deploy()
-    assert failed.code != 0 and summary_rows(failed.stderr)["Logs clean"][0] == "failed"
+    assert failed.code != 0 and report_rows(project.tmp / "reports")["Logs clean"][0] == "failed"
     assert "relation does not exist" in failed.output and 'relation "messages" does not exist' in failed.output
     assert "ECONNREFUSED 10.1.2.3" not in failed.output, "lines older than the run are left alone"
     assert project.applied_versions(), "the migrations themselves went in"
@@ -125,7 +125,7 @@ def test_database_errors_in_the_logs_fail_the_run_until_a_scan_is_clean(project,
 
 def test_a_failing_app_check_fails_the_run_and_is_retried_on_the_next(project, heroku):
     failed = project.deploy(APP_DB_CHECK_COMMAND="false")
-    assert failed.code != 0 and summary_rows(failed.stderr)["App can connect"][0] == "failed"
+    assert failed.code != 0 and report_rows(project.tmp / "reports")["App can connect"][0] == "failed"
     assert "could not reach its database from a one-off dyno" in failed.output
     fixed = project.deploy()
     assert fixed.code == 0 and fixed.changed() == ["App can connect", "Logs clean"], fixed.operations()

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support import catalog_and_data, summary_rows
+from tests.support import catalog_and_data, report_rows
 
-pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+pytestmark = [pytest.mark.cluster, pytest.mark.long]  # needs the sandbox's clusters; a minute or more each
 
 
 def one_line(result) -> str:
@@ -40,7 +40,7 @@ def test_the_plans_limit_decides_even_when_nothing_else_reads_pg_info(project, h
     heroku.config["DB_POOL_MAX"] = "8"  # set by hand, too big for the plan
     oversized = project.deploy()
     assert oversized.code != 0 and "= 18 > 15 connections" in one_line(oversized)
-    assert summary_rows(oversized.stderr)["Pool within limits"][0] == "failed"
+    assert report_rows(project.tmp / "reports")["Pool within limits"][0] == "failed"
 
 
 def test_the_limit_is_kept_with_the_plan_and_read_again_only_when_pool_or_dynos_change(project, heroku):
@@ -86,7 +86,7 @@ def test_a_check_command_that_ends_the_shell_is_one_line_without_a_stack_frame(p
     assert result.code != 0
     line = one_line(result)
     assert "the dyno's shell ended before it reported an exit status (No exit code returned)" in line
-    assert "no top-level exit" in line and summary_rows(result.stderr)["App can connect"][0] == "failed"
+    assert "no top-level exit" in line and report_rows(project.tmp / "reports")["App can connect"][0] == "failed"
 
 
 def test_a_failed_capture_keeps_pg_dumps_error_lines(project, heroku):
@@ -106,7 +106,7 @@ def test_a_fir_apps_log_scan_ends_on_its_own(project, heroku):
     # the fake's stream stays open 600 s; a window of 15 s holds a loaded machine's CLI start (the real CLI
     # takes 2.5 to 5 s to begin streaming here)
     result = project.deploy(HEROKU_LOG_WINDOW="15", timeout=240)
-    assert result.code != 0 and summary_rows(result.stderr)["Logs clean"][0] == "failed"
+    assert result.code != 0 and report_rows(project.tmp / "reports")["Logs clean"][0] == "failed"
     assert "too many connections" in result.output
     assert len(heroku.log_sessions) == 1 and "lines" not in heroku.log_sessions[0], "no -n on Fir"
     assert heroku.dyno_commands[0].startswith("launcher "), "the CLI prepends launcher on a CNB (Fir) app"

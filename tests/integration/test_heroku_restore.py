@@ -15,6 +15,7 @@ from tests.support import catalog_and_data
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 
+@pytest.mark.long
 def test_a_captured_heroku_backup_restores_by_id_to_its_exact_state_and_the_next_deploy_converges(project, source_db,
                                                                                                   heroku):
     assert project.deploy().code == 0

@@ -7,7 +7,7 @@ CREATE and USAGE before the backup, with the GRANT.
 
 import pytest
 
-from tests.support import catalog_and_data, query, summary_rows
+from tests.support import catalog_and_data, query, report_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -37,10 +37,13 @@ def test_an_existing_schema_without_privileges_is_named_before_the_backup(projec
     result = project.deploy()
     assert result.code != 0
     assert lines_of(result.output) == [
-        ("role whynot_owner lacks USAGE on schema app, needed by migration 006_app.sql (without it the "
-        "objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO whynot_owner, "
-        "or use the schema owner's URL")], result.output[-2500:]
-    assert summary_rows(result.stderr)["Target privileges sufficient"][0] == "failed"
+        (
+            "role whynot_owner lacks USAGE on schema app, needed by migration 006_app.sql (without it the "
+            "objects would land in another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO whynot_owner, "
+            "or use the schema owner's URL"
+        )
+    ], result.output[-2500:]
+    assert report_rows(project.tmp / "reports")["Target privileges sufficient"][0] == "failed"
     assert len(list((project.tmp / "backups" / "target").glob("*.dump"))) == backups
     assert catalog_and_data(project.target_db) == before
 
@@ -73,5 +76,5 @@ def test_a_table_the_role_cannot_read_fails_the_backup_naming_the_database_and_t
     assert len(lines) == 1 and lines[0].startswith("pg_dump of postgres") and project.target_db in lines[0], lines
     assert "permission denied for table bk" in lines[0]
     assert lines[0].endswith("GRANT SELECT on it to that role, or use the owner's URL, then run again")
-    assert summary_rows(result.stderr)["Target backup captured"][0] == "failed"
+    assert report_rows(project.tmp / "reports")["Target backup captured"][0] == "failed"
     assert 5 not in project.applied_versions()

@@ -52,6 +52,7 @@ def _plain_psql(dbname: str, files: list[Path]) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.long
 def test_lemmy_converges_once_and_its_schema_is_what_psql_builds_from_the_same_files(project):
     files = sorted(LEMMY.glob("*.sql"))
     assert len(files) == 247

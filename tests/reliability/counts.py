@@ -16,22 +16,29 @@ DOCUMENT = ROOT / "docs" / "reliability.md"
 BEGIN = "<!-- reliability counts: written by python -m tests.reliability.counts from reports/reliability.json -->"
 END = "<!-- /reliability counts -->"
 UPDATED = "updated"
+PARTS = "parts"  # a trial loop split into parts that run on different workers: each part's own count
 
 
-def add(name: str, count: int) -> None:
-    """Record one count; parallel test workers add theirs under a lock, so none is lost."""
+def add(name: str, count: int, part: str | None = None) -> None:
+    """Record one count; parallel test workers add theirs under a lock, so none is lost. ``part``: this
+    is one part of a loop split across workers (issue 26); the count is then the sum of the parts."""
     FILE.parent.mkdir(parents=True, exist_ok=True)
     with open(FILE.with_name(".reliability.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         counts = json.loads(FILE.read_text()) if FILE.exists() else {}
-        counts[name] = count
+        if part is None:
+            counts[name] = count
+        else:
+            parts = counts.setdefault(PARTS, {}).setdefault(name, {})
+            parts[part] = count
+            counts[name] = sum(parts.values())
         counts[UPDATED] = time.strftime("%Y-%m-%d", time.gmtime())
         FILE.write_text(json.dumps(counts, indent=1, sort_keys=True))
 
 
 def render(counts: dict) -> str:
     """docs/reliability.md's sentence: every count of the last run, in a stable order, and its date."""
-    items = "; ".join(f"{name} {value}" for name, value in sorted(counts.items()) if name != UPDATED)
+    items = "; ".join(f"{name} {value}" for name, value in sorted(counts.items()) if name not in (UPDATED, PARTS))
     return f"Counts from the last run: {items} (`make test`, {counts.get(UPDATED, 'never run')})."
 
 

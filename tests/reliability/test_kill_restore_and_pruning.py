@@ -28,6 +28,7 @@ TRIALS = int(os.environ.get("RELIABILITY_KILL_TRIALS", "6"))
 SEED = 1717
 
 
+@pytest.mark.long
 def test_restore_killed_mid_transaction_leaves_the_target_whole_and_a_rerun_restores(project, source_db):
     assert project.deploy().code == 0
     query(project.target_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1, 1, repeat(md5(g::text), 8) "

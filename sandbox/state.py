@@ -75,9 +75,14 @@ def database_urls(state: dict) -> dict:
 
 def demo_folders() -> dict[str, Path]:
     """Where the demo's backups, reports and state go: under the sandbox, never the user's own
-    ``backups/``, ``reports/`` and ``.pgconverge/``."""
+    ``backups/``, ``reports/``, ``plans/`` and ``.pgconverge/``."""
     demo = SANDBOX / "demo"
-    return {"BACKUP_DIR": demo / "backups", "REPORT_DIR": demo / "reports", "STATE_DIR": demo / "state"}
+    return {
+        "BACKUP_DIR": demo / "backups",
+        "REPORT_DIR": demo / "reports",
+        "STATE_DIR": demo / "state",
+        "PLANS_DIR": demo / "plans",
+    }
 
 
 def write_env(state: dict) -> None:

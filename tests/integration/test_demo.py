@@ -20,7 +20,7 @@ from tests.support import ROOT, report_rows
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
-USERS_OWN = ("backups", "reports", ".pgconverge")
+USERS_OWN = ("backups", "reports", "plans", ".pgconverge")
 
 
 def _listing() -> dict[str, list[str]]:
@@ -47,7 +47,7 @@ def test_the_demo_converges_keeps_its_files_in_the_sandbox_and_names_sandbox_dow
         assert {status for state, (status, _) in rows.items() if state != "Data copied"} == {"converged"}
         assert [p.suffix for p in (demo / "backups").rglob("*.dump")], "the demo's backup is under the sandbox"
         assert (demo / "state").is_dir()
-        assert _listing() == before, "the demo wrote into the checkout's own backups/, reports/ or .pgconverge/"
+        assert _listing() == before, "the demo wrote into the checkout's own backups/, reports/, plans/ or .pgconverge/"
         last = done.stdout.strip().splitlines()[-1]  # the wording is the subject here
         assert "still running" in last and "make sandbox-down" in last
         assert str(sandbox["target"]["port"]) in last

@@ -72,6 +72,7 @@ def test_env_and_state_files_are_private_and_match(sandbox):
         "BACKUP_DIR": str(sb.SANDBOX / "demo" / "backups"),
         "REPORT_DIR": str(sb.SANDBOX / "demo" / "reports"),
         "STATE_DIR": str(sb.SANDBOX / "demo" / "state"),
+        "PLANS_DIR": str(sb.SANDBOX / "demo" / "plans"),
     }
     assert urls["TARGET_DATABASE_URL"].endswith(f"/{sb.TARGET_DB}?sslmode=require")
     assert sandbox["source"]["password"].isalnum() and len(sandbox["source"]["password"]) >= 32

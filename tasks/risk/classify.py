@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from tasks.risk.checks import DataCheck, index_check, new_column_check, serial
+from tasks.risk.checks import DataCheck, column_checks, index_check, serial
 
 ACCEPT = "-- pgconverge: accept-risk"
 
@@ -57,6 +57,8 @@ class Risk:
     accepted: bool = False  # the file has a "-- pgconverge: accept-risk" line
     deferred: DataCheck | None = None  # a NOT VALID constraint: the check its VALIDATE CONSTRAINT will need
     unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
+    only: bool = False  # ON ONLY / ALTER TABLE ONLY: a partitioned parent's partitions are not scanned
+    remade: bool = False  # an earlier pending statement dropped, renamed, moved or created the table
 
     @property
     def heavy(self) -> bool:
@@ -83,6 +85,11 @@ def accepted(sql: str) -> bool:
         if alone and " ".join(text.lower().split()) == wanted:
             return True
     return False
+
+
+def bare(name: str) -> str:
+    """``public.m`` and ``m`` name the same table in the default search_path."""
+    return name.removeprefix("public.")
 
 
 def quote(name: str) -> str:
@@ -204,15 +211,17 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
         elif subtype == "AT_ValidateConstraint":  # its rows are checked; its definition is found later
             validate = DataCheck("validate", name=cmd.get("name", ""))
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, check=validate))
-        elif subtype == "AT_AddColumn" and (new := new_column_check(cmd.get("def", {}).get("ColumnDef", {}))):
-            found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, check=new))
+        elif subtype == "AT_AddColumn":  # the value existing rows get, against the column's constraints
+            for check, build in column_checks(cmd.get("def", {}).get("ColumnDef", {}), text, index):
+                found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, index_build=build, check=check))
         elif subtype == "AT_AddConstraint":
             risk = constraint_risk(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
             if risk:
                 found.append(risk)
     if rewrite or not found:
         found.insert(0, Risk(file, line, table, lock, rewrite=rewrite, validation=validation if not found else ""))
-    return [replace(r, lock=_stronger(lock, r.lock)) for r in found]
+    only = not node.get("relation", {}).get("inh")
+    return [replace(r, lock=_stronger(lock, r.lock), only=only) for r in found]
 
 
 def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> list[Risk]:
@@ -242,6 +251,7 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
                 SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE,
                 index_build=not concurrent,
                 check=check,
+                only=not node.get("relation", {}).get("inh"),
             )
         ]
     return []

@@ -20,6 +20,7 @@ from tasks.risk.runstate import Before
 from tasks.risk.size import TableSize, sizes_sql
 
 DATA_FIX = "fix those rows (or the migration) and run again"
+ROW_SECURITY = "row level security: the table's policies would hide rows from the check"
 
 
 def data_problems(
@@ -43,7 +44,8 @@ def data_problems(
         try:
             count, example, what = read(FailingRows, service, query)
         except Unreadable as exc:
-            text = f"{risk.file}:{risk.line} data not checked ({exc.error})"
+            why = ROW_SECURITY if "row-level security" in exc.error else exc.error
+            text = f"{risk.file}:{risk.line} data not checked ({why})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
         if not count:

@@ -42,6 +42,7 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
     attaching = {risk.line for risk in risks if risk.validation == PARTITION}
+    reindexing = {s.line for s in parsed(migration) if s.kind == "ReindexStmt"}
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
             if (line, bare(table)) not in named and (
@@ -53,7 +54,18 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
                 # ATTACH PARTITION's ACCESS EXCLUSIVE on another table: the default partition, scanned too
                 scan = PARTITION if line in attaching and lock == "ACCESS EXCLUSIVE" else ""
                 merged.append(
-                    Risk(migration.filename, line, table, lock, rewrite, build, scan, accepted=ok, unobserved=why)
+                    Risk(
+                        migration.filename,
+                        line,
+                        table,
+                        lock,
+                        rewrite,
+                        build,
+                        scan,
+                        accepted=ok,
+                        unobserved=why,
+                        reindex=line in reindexing,
+                    )
                 )
     return sorted(merged, key=lambda r: r.line)
 

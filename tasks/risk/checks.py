@@ -15,7 +15,8 @@ SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
 @dataclass(frozen=True)
 class DataCheck:
     """Rows that would make the statement fail: ``kind`` notnull, unique, check, foreign key, new notnull
-    (ADD COLUMN … NOT NULL without a default) or validate (VALIDATE CONSTRAINT ``name``: its definition is
+    (ADD COLUMN … NOT NULL), new column (of a NOT NULL domain), partition (ATTACH PARTITION's bound) or
+    validate (VALIDATE CONSTRAINT ``name``: its definition is
     found later, in an earlier pending file or the target's catalog)."""
 
     kind: str
@@ -30,6 +31,7 @@ class DataCheck:
     match_full: bool = False  # FOREIGN KEY … MATCH FULL: a partly NULL key fails too
     name: str = ""  # validate: the constraint's name
     inexact: str = ""  # why no exact count can be made (said, not guessed)
+    bound: str = ""  # partition: ATTACH PARTITION's bound (FOR VALUES …), deparsed by pglast
     domain: str = ""  # new notnull: counted only if this type is a NOT NULL domain of the target's
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from tasks.risk.bound import bound_text
 from tasks.risk.checks import DataCheck, column_checks, index_check, serial
 
 ACCEPT = "-- pgconverge: accept-risk"
@@ -59,6 +60,7 @@ class Risk:
     unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
     only: bool = False  # ON ONLY / ALTER TABLE ONLY: a partitioned parent's partitions are not scanned
     remade: bool = False  # an earlier pending statement dropped, renamed, moved or created the table
+    reindex: bool = False  # the index build is a REINDEX (made safe by REINDEX CONCURRENTLY)
 
     @property
     def heavy(self) -> bool:
@@ -82,7 +84,9 @@ def accepted(sql: str) -> bool:
         text = sql[token.start : token.end + 1]  # pglast's offsets are characters, the end inclusive
         line_start = max(sql.rfind("\n", 0, token.start), sql.rfind("\r", 0, token.start)) + 1
         alone = not sql[line_start : token.start].strip()
-        if alone and " ".join(text.lower().split()) == wanted:
+        said = " ".join(text.lower().split())
+        reason = said.startswith(wanted) and not said[len(wanted) : len(wanted) + 1].isalnum()
+        if alone and reason:  # a reason may follow the directive: "-- pgconverge: accept-risk: empty at night"
             return True
     return False
 
@@ -207,7 +211,8 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
         elif subtype == "AT_AttachPartition":  # the partition is scanned under ACCESS EXCLUSIVE (its bound)
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE))
             child = table_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name", {}))
-            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION))
+            bound = DataCheck("partition", references=table, bound=bound_text(text, index))
+            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION, check=bound))
         elif subtype == "AT_ValidateConstraint":  # its rows are checked; its definition is found later
             validate = DataCheck("validate", name=cmd.get("name", ""))
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, check=validate))
@@ -239,6 +244,12 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
             for rel in node.get("rels", [])
             if rel.get("VacuumRelation", {}).get("relation")
         ]
+    if kind == "ReindexStmt" and node.get("kind") == "REINDEX_OBJECT_TABLE" and node.get("relation"):
+        concurrent = any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", []))
+        table = table_name(node["relation"])
+        if concurrent:
+            return [Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, reindex=True)]
+        return [Risk(file, line, table, SHARE, index_build=True, reindex=True)]
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))

@@ -64,7 +64,9 @@ def what(risk: Risk) -> str:
 
 
 def how_to_go_on(risk: Risk) -> str:
-    if risk.index_build:
+    if risk.reindex:
+        safe = "use REINDEX (CONCURRENTLY) in a file whose first line is -- pgconverge:no-transaction"
+    elif risk.index_build:
         safe = "use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
     elif risk.validation == PARTITION:
         safe = (

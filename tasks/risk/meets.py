@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from psycopg import sql
 
+from tasks.risk import bound
 from tasks.risk.checks import DataCheck
 from tasks.risk.classify import Risk, bare
 from tasks.risk.datacheck import relation_sql
@@ -73,6 +74,8 @@ def plan(risk: Risk, table: TableSize | None, before: Before, sizes: dict[str, T
         or any((bare(check.references), column) in before.columns for column in check.ref_columns)
     ):
         return Plan()
+    if check.kind == "partition":
+        return _partition(check, before, sizes)
     new = {c: column for c, column in before.added.get(name, {}).items() if c not in table.columns}
     if check.kind in ("new notnull", "new column"):
         column = new.get(check.columns[0])
@@ -92,3 +95,14 @@ def plan(risk: Risk, table: TableSize | None, before: Before, sizes: dict[str, T
     if check.inexact:
         return Plan(note=check.inexact)
     return Plan(check, relation_sql(table, list(new.values())) if new else None)
+
+
+def _partition(check: DataCheck, before: Before, sizes: dict[str, TableSize]) -> Plan:
+    """ATTACH PARTITION: the rows outside the bound, with the key of the target's parent."""
+    parent = None if bare(check.references) in before.remade else sizes.get(check.references)
+    if parent is None or not parent.partkey:
+        return Plan()  # the parent is made in this run: PostgreSQL's proof saw the attach
+    outside = bound.outside(parent.partkey, parent.regclass, check.bound)
+    if outside is None:
+        return Plan(note="a default partition's rows are checked against every other partition's bound")
+    return Plan(replace(check, expression=outside))

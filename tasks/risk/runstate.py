@@ -21,6 +21,7 @@ CODE = ("DoStmt", "SelectStmt", "CallStmt")
 CHANGED_FILE = "an earlier statement of the file changes the rows"
 CHANGED_RUN = "an earlier pending file changes the rows"
 CODE_RAN = "an earlier pending statement runs code"
+RETYPED = "the statement changes a column's type (USING) before it"
 # built-in types pglast names without pg_catalog (never a domain)
 BUILTIN = {"text", "uuid", "json", "jsonb", "bytea", "date", "inet", "cidr", "macaddr", "money", "tsvector", "xml"}
 BUILTIN |= {"timestamptz", "timetz", "int2", "int4", "int8", "float4", "float8", "bool", "varchar", "char", "name"}
@@ -127,6 +128,8 @@ def walk(statements: list[tuple[str, int, str, dict, str]]) -> dict[tuple[str, i
                 if cmd.subtype == AlterTableType.AT_AddColumn:
                     column = new_column(cmd.def_, domains)
                     mine.added.setdefault(table, {})[column.name] = column
+        if kind == "AlterTableStmt" and '"AT_AlterColumnType"' in json.dumps(node):  # its rows change first
+            mine.changed[_relation_names(node.get("relation", {}), schema)] = RETYPED
         found[(name, line)] = mine
         state = _after(kind, node, text, schema, domains, mine)
     return found

@@ -28,7 +28,7 @@ SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c
        coalesce(p.heap, pg_relation_size(c.oid)) = 0 AND coalesce(p.live, s.n_live_tup, 0) = 0,
        (SELECT json_agg(a.attname) FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)::text,
-       c.relkind = 'p'
+       c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
@@ -55,6 +55,7 @@ class TableSize:
     empty: bool = False  # no row: its heap has no page (whatever its indexes' size)
     columns: tuple[str, ...] = ()  # its columns' names
     partitioned: bool = False  # a partitioned table (its rows are its partitions')
+    partkey: str = ""  # a partitioned table's key (pg_get_partkeydef: RANGE (id))
 
     @property
     def writes_per_s(self) -> float:
@@ -72,7 +73,7 @@ def sizes_sql(names: list[str]) -> str:
 
 def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
     found = {}
-    for name, regclass, size, tuples, writes, seconds, lockers, key, empty, columns, partitioned in rows:
+    for name, regclass, size, tuples, writes, seconds, lockers, key, empty, columns, partitioned, partkey in rows:
         found[name] = TableSize(
             name,
             regclass,
@@ -85,6 +86,7 @@ def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
             empty == "t",
             tuple(json.loads(columns or "[]")),
             partitioned == "t",
+            partkey or "",
         )
     return found
 

@@ -87,3 +87,21 @@ def test_a_new_column_with_a_value_for_its_rows_needs_no_check():
         for todo in planned(sql, T):
             if todo.check is not None:  # counted over the new column's value: a constant that cannot be NULL
                 assert todo.check.kind == "new notnull" and '(0)::integer AS "x"' in todo.relation.as_string(None)
+
+
+def test_the_run_state_follows_the_runs_own_ddl():
+    """Adversary findings 2, 3, 4: what earlier statements did, as the checks must see it."""
+    sql = (
+        "SELECT pg_catalog.set_config('search_path', 'app', false);\nALTER TABLE items ADD UNIQUE (id);\n"
+        "ALTER TABLE tags RENAME TO tags_old;\nALTER TABLE loose SET SCHEMA other;\nDROP TABLE gone;\n"
+        "ALTER TABLE t RENAME COLUMN a TO b;\n"
+        "ALTER TABLE t ALTER c TYPE bigint USING coalesce(c, 0), ALTER c SET NOT NULL;\n"
+        "TRUNCATE x;\nSELECT 1"
+    )
+    before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)])
+    assert not before[("f.sql", 2)].rows_differ("app.items")  # set_config is no code of the user's
+    state = before[("f.sql", 7)]
+    assert {"app.tags", "app.tags_old", "app.loose", "other.loose", "app.gone"} <= state.remade
+    assert {("app.t", "a"), ("app.t", "b")} <= state.columns
+    assert state.rows_differ("app.t") and not state.rows_differ("app.u")  # ALTER TYPE … USING: that table's rows
+    assert before[("f.sql", 9)].rows_differ("app.u") == "an earlier statement of the file changes the rows"

@@ -86,7 +86,7 @@ def relation_sql(table: TableSize, added: list) -> sql.Composable:
         )
         for column in new
     ]
-    return sql.SQL("(SELECT c.*, c.ctid AS ctid, {} FROM {} AS c)").format(
+    return sql.SQL("(SELECT c.*, c.ctid AS ctid, c.tableoid AS tableoid, {} FROM {} AS c)").format(
         sql.SQL(", ").join(values), sql.SQL(table.regclass)
     )
 
@@ -137,6 +137,8 @@ def check_sql(
     the rows met (:func:`relation_sql`), the target's table by default."""
     target = relation if relation is not None else sql.SQL(table.regclass)
     key: sql.Composable = sql.SQL("row({})::text").format(sql.SQL(table.key)) if table.key else sql.SQL("c.ctid::text")
+    if not table.key and table.partitioned:  # a ctid is a place in one partition: name it
+        key = sql.SQL("c.ctid::text || ' of ' || c.tableoid::regclass::text")
     query: sql.Composable
     # row_security off: policies never hide a failing row (an error instead, where they would apply)
     limit = sql.SQL("SET LOCAL statement_timeout = {};\nSET LOCAL row_security = off;\n").format(sql.Literal(timeout))

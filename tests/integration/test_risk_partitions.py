@@ -7,6 +7,8 @@ partition holding NULLs was not checked. PostgreSQL is the oracle: the sum of th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tasks.risk.size import human_bytes
@@ -44,6 +46,7 @@ def test_a_partitioned_parent_is_sized_by_its_partitions_and_data_checked(projec
     done = project.deploy(RISK_TABLE_MB="1000")
     assert done.code != 0, done.output
     assert "006_required.sql line 1" in done.output and "30 row(s) hold NULL" in done.output, done.output
+    assert re.search(r"\(e\.g\. row at ctid \([0-9]+,[0-9]+\) of pt_1\)", done.output), done.output  # partition named
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
 
 

@@ -100,7 +100,11 @@ def file_needs(statements) -> list[tuple[str | None, str | None]]:
 
 
 def search_path_of(node: dict, default: str) -> str:
-    """The schema unqualified names go to after ``SET search_path TO a, b`` (its first entry)."""
+    """The schema unqualified names go to after ``SET search_path TO a, b`` (its first entry), or pg_dump's
+    ``SELECT pg_catalog.set_config('search_path', 'a, b', false)``."""
+    if "SelectStmt" in node:
+        value = set_config_path(node["SelectStmt"])
+        return default if value is None else value or DEFAULT
     body = node.get("VariableSetStmt")
     if not body or body.get("name") != "search_path":
         return default
@@ -111,6 +115,23 @@ def search_path_of(node: dict, default: str) -> str:
         if value and value != "$user":
             return value
     return default
+
+
+def set_config_path(node: dict) -> str | None:
+    """The schema of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), else None."""
+    targets = node.get("targetList", [])
+    if node.get("fromClause") or not targets:
+        return None
+    found = None
+    for target in targets:
+        call = target.get("ResTarget", {}).get("val", {}).get("FuncCall", {})
+        args = [a.get("A_Const", {}).get("sval", {}).get("sval") for a in call.get("args", [])]
+        function = call.get("funcname", [{}])[-1].get("String", {}).get("sval") if call else None
+        if function != "set_config" or len(args) != 3 or args[0] != "search_path":
+            return None
+        entries = [e.strip().strip('"') for e in (args[1] or "").split(",")]
+        found = next((e for e in entries if e and e != "$user"), "")
+    return found
 
 
 def missing(needs: Needs, granted: dict) -> list[str]:

@@ -84,6 +84,16 @@ def capped(lock_timeout: str, left_s: float) -> str:
     return f"{max(1, math.floor(min(ms, left_s * 1000)))}ms"
 
 
+def given_up(exc: Exception, attempts: int, retry_s: float, rows: list[tuple]) -> Exception:
+    """The lock timeout's error once the retries are spent: how long it was retried, and who held the lock."""
+    said = str(exc)
+    spent = f"retried {attempts} time(s) for LOCK_RETRY_S={retry_s:g} s" if retry_s > 0 else "LOCK_RETRY_S=0"
+    told = f"within MIGRATION_LOCK_TIMEOUT ({spent}; held by {describe_holders(rows)})"
+    error = type(exc)(said.replace("within MIGRATION_LOCK_TIMEOUT", told, 1))
+    error.sqlstate, error.offset = getattr(exc, "sqlstate", None), getattr(exc, "offset", None)  # type: ignore[attr-defined]
+    return error
+
+
 def with_lock_retries(
     apply: Callable[[str], T], conn, migration, retry_s: float, on_event: Callable[[str], None], lock_timeout: str
 ) -> T:
@@ -97,7 +107,7 @@ def with_lock_retries(
             return apply(timeout)
         except Exception as exc:
             left = deadline - time.monotonic()
-            if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or left <= 0 or conn.closed or conn.broken:
+            if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or conn.closed or conn.broken:
                 raise
             offset = getattr(exc, "offset", None)
             from tasks.risk.classify import parsed  # a kept split has no parse trees: the relations need them
@@ -105,6 +115,8 @@ def with_lock_retries(
             statements = parsed(migration)
             statement = next((s for s in statements if s.offset == offset), statements[0])
             rows = holders(conn, relations(statement.node))
+            if left <= 0:
+                raise given_up(exc, attempt, retry_s, rows) from exc
             wait = pause(attempt, left)
             attempt += 1
             on_event(

@@ -7,51 +7,57 @@ target's facts and the proof's cache in the state folder.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tasks.facts import ServerInfo, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
-from tasks.risk import assess, checks, datacheck, gate, lint, observe, render
-from tasks.risk.classify import Risk
+from tasks.risk import assess, checks, datacheck, gate, lint, meets, observe, render
+from tasks.risk.classify import ACCEPT, Risk
 from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableSizes
+from tasks.risk.runstate import Before
 from tasks.risk.size import TableSize, sizes_sql
 
 DATA_FIX = "fix those rows (or the migration) and run again"
+ROW_SECURITY = "row level security: the table's policies would hide rows from the check"
 
 
 def data_problems(
-    service: str, pending: list[Migration], risks: list[Risk], sizes: dict[str, TableSize]
+    service: str, risks: list[Risk], states: dict, sizes: dict[str, TableSize], fail_on: str
 ) -> tuple[list[Problem], list[RiskFinding]]:
-    """(problems, notes): the rows each checkable statement would fail on; a check that cannot run
-    is a note, not a refusal."""
-    problems, notes = [], []
-    checked = assess.checkable(pending, risks)
+    """(problems, notes): the rows each checkable statement would fail on (a note instead where its file
+    accepts the risk or ``RISK_FAIL_ON=never``); a check that cannot run is a note, not a refusal."""
+    problems, notes, failed = [], [], set()
     for risk in risks:
-        if risk.check is not None and risk not in checked and risk.table in sizes:
-            text = f"{risk.file}:{risk.line} data not checked (an earlier pending statement writes data or runs code)"
+        table = gate.size_of(risk, sizes)
+        todo = meets.plan(risk, table, states.get((risk.file, risk.line), Before()), sizes)
+        if todo.note:
+            text = f"{risk.file}:{risk.line} data not checked ({todo.note})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
-    for risk in checked:
-        table, check = sizes.get(risk.table), risk.check
-        if table is None or table.empty or check is None:
-            continue  # made in this run, or empty: nothing can fail
-        if check.inexact:  # no exact count can be made: said, not guessed
-            text = f"{risk.file}:{risk.line} data not checked ({check.inexact})"
-            notes.append(RiskFinding("note", risk.file, risk.line, text))
+        if todo.check is None or table is None or (risk.file, risk.line) in failed:
             continue
-        parent = sizes.get(check.references) if check.kind == "foreign key" else None
-        query = datacheck.check_sql(check, table, parent)
+        parent = sizes.get(todo.check.references) if todo.check.kind == "foreign key" else None
+        query = datacheck.check_sql(todo.check, table, parent, relation=todo.relation)
         if query is None:
             continue
         try:
             count, example, what = read(FailingRows, service, query)
         except Unreadable as exc:
-            text = f"{risk.file}:{risk.line} data not checked ({exc.error})"
+            why = ROW_SECURITY if "row-level security" in exc.error else exc.error
+            text = f"{risk.file}:{risk.line} data not checked ({why})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
-        if count:
-            message = datacheck.Failure(risk, count, example, not table.key, what).message
-            problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", message, DATA_FIX))
+        if not count:
+            continue
+        failed.add((risk.file, risk.line))
+        failure = datacheck.Failure(replace(risk, check=todo.check), count, example, not table.key, what)
+        if risk.accepted or fail_on == "never":  # the user's word over the check's
+            why = f"accepted: {ACCEPT}" if risk.accepted else "RISK_FAIL_ON=never"
+            text = f"{risk.file}:{risk.line} {failure.summary} ({why})"
+            notes.append(RiskFinding("note", risk.file, risk.line, text))
+            continue
+        problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", failure.message, DATA_FIX))
     return problems, notes
 
 
@@ -88,7 +94,8 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
 
 def measure(service: str, pending: list[Migration], state_dir: str, table_mb: float, fail_on: str) -> RiskPart:
     """The risk of ``pending`` on the target ``service``."""
-    risks = assess.assess(pending, Path(state_dir))
+    states = assess.run_states(pending)
+    risks = assess.remade(assess.assess(pending, Path(state_dir)), states)
     validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
     if validating:  # VALIDATE CONSTRAINT of a constraint the target has: its definition, parsed as the file's
         try:
@@ -108,7 +115,9 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         )
         return RiskPart(len(pending), problems=(problem,))
     findings = [
-        RiskFinding("lock", risk.file, risk.line, text, gate.high(risk, sizes.get(risk.table), table_mb), risk.accepted)
+        RiskFinding(
+            "lock", risk.file, risk.line, text, gate.high(risk, gate.size_of(risk, sizes), table_mb), risk.accepted
+        )
         for risk, text in zip(risks, render.risk_lines(risks, sizes, table_mb))
     ]
     try:
@@ -120,6 +129,6 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     if note:
         findings.append(RiskFinding("note", "", 0, note))
     findings += unobserved_notes(pending, Path(state_dir))
-    failing, notes = data_problems(service, pending, risks, sizes)
+    failing, notes = data_problems(service, risks, states, sizes, fail_on)
     problems = failing + gate_problems(risks, sizes, table_mb, fail_on)
     return RiskPart(len(pending), tuple(findings + notes), tuple(problems))

@@ -12,14 +12,8 @@ from pathlib import Path
 
 from tasks.risk import observe
 from tasks.risk.checks import DataCheck, definition_check
-from tasks.risk.classify import PARTITION, Risk, accepted, file_risks, parsed
-from tasks.risk.datacheck import written_before
-
-
-def bare(name: str) -> str:
-    """``public.m`` and ``m`` name the same table in the default search_path."""
-    return name.removeprefix("public.")
-
+from tasks.risk.classify import PARTITION, Risk, accepted, bare, file_risks, parsed
+from tasks.risk.runstate import Before, walk
 
 NOT_PROVEN = "not yet proven"
 NO_TRANSACTION = "no-transaction file: its locks are not observed"
@@ -48,6 +42,7 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
         merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
     attaching = {risk.line for risk in risks if risk.validation == PARTITION}
+    reindexing = {s.line for s in parsed(migration) if s.kind == "ReindexStmt"}
     for line, tables in observed.items():
         for table, (lock, rewrite) in tables.items():
             if (line, bare(table)) not in named and (
@@ -59,7 +54,18 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
                 # ATTACH PARTITION's ACCESS EXCLUSIVE on another table: the default partition, scanned too
                 scan = PARTITION if line in attaching and lock == "ACCESS EXCLUSIVE" else ""
                 merged.append(
-                    Risk(migration.filename, line, table, lock, rewrite, build, scan, accepted=ok, unobserved=why)
+                    Risk(
+                        migration.filename,
+                        line,
+                        table,
+                        lock,
+                        rewrite,
+                        build,
+                        scan,
+                        accepted=ok,
+                        unobserved=why,
+                        reindex=line in reindexing,
+                    )
                 )
     return sorted(merged, key=lambda r: r.line)
 
@@ -99,16 +105,18 @@ def validated(risks: list[Risk], definitions: dict[tuple[str, str], str]) -> lis
     return found
 
 
-def statements_in_order(pending: list) -> list[tuple[str, int, str, dict]]:
-    return [(m.filename, s.line, s.kind, s.node) for m in pending for s in parsed(m)]
+def statements_in_order(pending: list) -> list[tuple[str, int, str, dict, str]]:
+    return [(m.filename, s.line, s.kind, s.node, s.text) for m in pending for s in parsed(m)]
 
 
-def checkable(pending: list, risks: list[Risk]) -> list[Risk]:
-    """The risks with a data check whose table no earlier pending statement writes to."""
-    before = written_before(statements_in_order(pending))
-    found = []
-    for risk in risks:
-        writes = before.get((risk.file, risk.line), set())
-        if risk.check is not None and writes is not None and bare(risk.table) not in {bare(w) for w in writes}:
-            found.append(risk)
-    return found
+def run_states(pending: list) -> dict[tuple[str, int], Before]:
+    """The run's own changes before each pending statement (:mod:`tasks.risk.runstate`)."""
+    return walk(statements_in_order(pending))
+
+
+def remade(risks: list[Risk], states: dict[tuple[str, int], Before]) -> list[Risk]:
+    """The risks, each on a table an earlier pending statement dropped, renamed, moved or created marked
+    ``remade``: its rows are not the target's (no data check, no gate)."""
+    return [
+        replace(risk, remade=bare(risk.table) in states.get((risk.file, risk.line), Before()).remade) for risk in risks
+    ]

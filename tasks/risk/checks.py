@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
-FILLED = {"CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED"}  # a new column's rows get a value
 
 
 @dataclass(frozen=True)
 class DataCheck:
     """Rows that would make the statement fail: ``kind`` notnull, unique, check, foreign key, new notnull
-    (ADD COLUMN … NOT NULL without a default) or validate (VALIDATE CONSTRAINT ``name``: its definition is
+    (ADD COLUMN … NOT NULL), new column (of a NOT NULL domain), partition (ATTACH PARTITION's bound) or
+    validate (VALIDATE CONSTRAINT ``name``: its definition is
     found later, in an earlier pending file or the target's catalog)."""
 
     kind: str
@@ -31,6 +31,8 @@ class DataCheck:
     match_full: bool = False  # FOREIGN KEY … MATCH FULL: a partly NULL key fails too
     name: str = ""  # validate: the constraint's name
     inexact: str = ""  # why no exact count can be made (said, not guessed)
+    bound: str = ""  # partition: ATTACH PARTITION's bound (FOR VALUES …), deparsed by pglast
+    domain: str = ""  # new notnull: counted only if this type is a NOT NULL domain of the target's
 
 
 def _ident(name: str) -> str:
@@ -45,12 +47,52 @@ def serial(column: dict) -> bool:
     return bool(names) and names[-1].lower() in SERIAL
 
 
-def new_column_check(column: dict) -> DataCheck | None:
-    """ADD COLUMN … NOT NULL (or PRIMARY KEY) without a default: every existing row would hold NULL."""
-    kinds = {item.get("Constraint", {}).get("contype") for item in column.get("constraints", [])}
-    if not kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"} or kinds & FILLED or serial(column):
-        return None
-    return DataCheck("new notnull", (column.get("colname", ""),))
+def column_checks(column: dict, text: str, index: int) -> list[tuple[DataCheck, bool]]:
+    """ADD COLUMN (the ``index``-th subcommand of the ALTER TABLE ``text``): the checks of its inline
+    constraints (NOT NULL, PRIMARY KEY, UNIQUE, CHECK, REFERENCES) and of its type (a NOT NULL domain), each
+    with whether it builds an index. They are counted over the target's rows with the value the new column
+    gives them (its default, or NULL: :mod:`tasks.risk.runstate`)."""
+    name = column.get("colname", "")
+    found: list[tuple[DataCheck, bool]] = []
+    notnull = False
+    for position, item in enumerate(column.get("constraints", [])):
+        constraint = item.get("Constraint", {})
+        kind = constraint.get("contype")
+        if kind == "CONSTR_NOTNULL":
+            notnull = True
+        elif kind in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+            notnull = notnull or kind == "CONSTR_PRIMARY"
+            nulls = bool(constraint.get("nulls_not_distinct"))
+            found.append((DataCheck("unique", (name,), nulls_equal=nulls, primary=kind == "CONSTR_PRIMARY"), True))
+        elif kind == "CONSTR_CHECK":
+            found.append((DataCheck("check", expression=_column_check(text, index, position)), False))
+        elif kind == "CONSTR_FOREIGN":
+            from tasks.risk.classify import table_name
+
+            refs = tuple(i["String"]["sval"] for i in constraint.get("pk_attrs", []) if "String" in i)
+            full = constraint.get("fk_matchtype") == "f"
+            found.append(
+                (
+                    DataCheck(
+                        "foreign key",
+                        (name,),
+                        references=table_name(constraint["pktable"]),
+                        ref_columns=refs,
+                        match_full=full,
+                    ),
+                    False,
+                )
+            )
+    found.insert(0, (DataCheck("new notnull" if notnull else "new column", (name,)), False))
+    return found
+
+
+def _column_check(text: str, index: int, position: int) -> str:
+    from pglast import parse_sql
+    from pglast.stream import RawStream
+
+    stmt = parse_sql(text)[0].stmt
+    return RawStream()(stmt.cmds[index].def_.constraints[position].raw_expr)
 
 
 def index_check(node: dict, text: str) -> DataCheck:

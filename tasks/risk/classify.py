@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from tasks.risk.checks import DataCheck, index_check, new_column_check, serial
+from tasks.risk.bound import bound_text
+from tasks.risk.checks import DataCheck, column_checks, index_check, serial
 
 ACCEPT = "-- pgconverge: accept-risk"
 
@@ -57,6 +58,9 @@ class Risk:
     accepted: bool = False  # the file has a "-- pgconverge: accept-risk" line
     deferred: DataCheck | None = None  # a NOT VALID constraint: the check its VALIDATE CONSTRAINT will need
     unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
+    only: bool = False  # ON ONLY / ALTER TABLE ONLY: a partitioned parent's partitions are not scanned
+    remade: bool = False  # an earlier pending statement dropped, renamed, moved or created the table
+    reindex: bool = False  # the index build is a REINDEX (made safe by REINDEX CONCURRENTLY)
 
     @property
     def heavy(self) -> bool:
@@ -80,9 +84,16 @@ def accepted(sql: str) -> bool:
         text = sql[token.start : token.end + 1]  # pglast's offsets are characters, the end inclusive
         line_start = max(sql.rfind("\n", 0, token.start), sql.rfind("\r", 0, token.start)) + 1
         alone = not sql[line_start : token.start].strip()
-        if alone and " ".join(text.lower().split()) == wanted:
+        said = " ".join(text.lower().split())
+        reason = said.startswith(wanted) and not said[len(wanted) : len(wanted) + 1].isalnum()
+        if alone and reason:  # a reason may follow the directive: "-- pgconverge: accept-risk: empty at night"
             return True
     return False
+
+
+def bare(name: str) -> str:
+    """``public.m`` and ``m`` name the same table in the default search_path."""
+    return name.removeprefix("public.")
 
 
 def quote(name: str) -> str:
@@ -200,19 +211,22 @@ def _alter_table(file: str, line: int, node: dict, text: str) -> list[Risk]:
         elif subtype == "AT_AttachPartition":  # the partition is scanned under ACCESS EXCLUSIVE (its bound)
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE))
             child = table_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name", {}))
-            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION))
+            bound = DataCheck("partition", references=table, bound=bound_text(text, index))
+            found.append(Risk(file, line, child, ACCESS_EXCLUSIVE, validation=PARTITION, check=bound))
         elif subtype == "AT_ValidateConstraint":  # its rows are checked; its definition is found later
             validate = DataCheck("validate", name=cmd.get("name", ""))
             found.append(Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, check=validate))
-        elif subtype == "AT_AddColumn" and (new := new_column_check(cmd.get("def", {}).get("ColumnDef", {}))):
-            found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, check=new))
+        elif subtype == "AT_AddColumn":  # the value existing rows get, against the column's constraints
+            for check, build in column_checks(cmd.get("def", {}).get("ColumnDef", {}), text, index):
+                found.append(Risk(file, line, table, ACCESS_EXCLUSIVE, index_build=build, check=check))
         elif subtype == "AT_AddConstraint":
             risk = constraint_risk(file, line, table, cmd.get("def", {}).get("Constraint", {}), text, index)
             if risk:
                 found.append(risk)
     if rewrite or not found:
         found.insert(0, Risk(file, line, table, lock, rewrite=rewrite, validation=validation if not found else ""))
-    return [replace(r, lock=_stronger(lock, r.lock)) for r in found]
+    only = not node.get("relation", {}).get("inh")
+    return [replace(r, lock=_stronger(lock, r.lock), only=only) for r in found]
 
 
 def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> list[Risk]:
@@ -230,6 +244,12 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
             for rel in node.get("rels", [])
             if rel.get("VacuumRelation", {}).get("relation")
         ]
+    if kind == "ReindexStmt" and node.get("kind") == "REINDEX_OBJECT_TABLE" and node.get("relation"):
+        concurrent = any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", []))
+        table = table_name(node["relation"])
+        if concurrent:
+            return [Risk(file, line, table, SHARE_UPDATE_EXCLUSIVE, reindex=True)]
+        return [Risk(file, line, table, SHARE, index_build=True, reindex=True)]
     if kind == "IndexStmt":
         table = table_name(node.get("relation", {}))
         concurrent = bool(node.get("concurrent"))
@@ -242,6 +262,7 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
                 SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE,
                 index_build=not concurrent,
                 check=check,
+                only=not node.get("relation", {}).get("inh"),
             )
         ]
     return []

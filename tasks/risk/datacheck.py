@@ -23,8 +23,7 @@ from tasks.risk.classify import Risk
 from tasks.risk.size import TableSize
 
 CHECK_TIMEOUT = "30s"
-WRITES = ("UpdateStmt", "InsertStmt", "DeleteStmt", "CopyStmt", "MergeStmt")
-CODE = ("DoStmt", "SelectStmt", "CallStmt")
+FIX = "fix those rows (or the migration) and run again: nothing was backed up or changed"
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,11 @@ class Failure:
 
     @property
     def message(self) -> str:
+        return f"migration {self.risk.file} line {self.risk.line} {self.summary}; {FIX}"
+
+    @property
+    def summary(self) -> str:
+        """``will fail on the target's table t: … (e.g. key (1))``."""
         check = self.risk.check or DataCheck("")
         columns = ", ".join(check.columns)
         unique = (
@@ -48,8 +52,12 @@ class Failure:
         what = {
             "notnull": f"SET NOT NULL on {columns}: {self.count} row(s) hold NULL",
             "new notnull": f"ADD COLUMN {columns} NOT NULL without a default: {self.count} row(s) would hold NULL",
+            "new column": f"ADD COLUMN {columns} of a NOT NULL type without a default: "
+            f"{self.count} row(s) would hold NULL",
             "unique": f"{unique}: {self.count} value(s) are duplicated",
             "check": f"CHECK ({check.expression}): {self.count} row(s) violate it",
+            "partition": f"ATTACH PARTITION {check.bound} of {check.references}: "
+            f"{self.count} row(s) lie outside the bound",
             "foreign key": f"FOREIGN KEY ({columns}) REFERENCES {check.references}"
             f"{' MATCH FULL' if check.match_full else ''}: {self.count} row(s) have no parent"
             f"{' or a partly NULL key' if check.match_full and len(check.columns) > 1 else ''}",
@@ -59,25 +67,28 @@ class Failure:
             what["unique"] = f"{unique}: {self.count} row(s) hold NULL in a key column"
         duplicates = kind == "unique" and self.what != "null"
         example = "value" if duplicates else "row at ctid" if self.by_ctid else "key"
-        return (
-            f"migration {self.risk.file} line {self.risk.line} will fail on the target's table {self.risk.table}: "
-            f"{what[kind]} (e.g. {example} {self.example}); fix those rows (or the migration) and run again: "
-            "nothing was backed up or changed"
+        return f"will fail on the target's table {self.risk.table}: {what[kind]} (e.g. {example} {self.example})"
+
+
+def relation_sql(table: TableSize, added: list) -> sql.Composable:
+    """The rows the statement meets: the target's table, with the columns the run adds to it
+    (:class:`tasks.risk.runstate.NewColumn`: the value each existing row gets) that the target lacks."""
+    new = [column for column in added if column.name not in table.columns]
+    if not new:
+        return sql.SQL(table.regclass)
+    values = [
+        sql.SQL("{} AS {}").format(
+            sql.SQL("NULL")
+            if column.domain and column.value == "NULL"
+            # a NOT NULL domain's cast fails
+            else sql.SQL("({})::{}").format(sql.SQL(column.value), sql.SQL(column.type)),
+            sql.Identifier(column.name),
         )
-
-
-def written_before(statements: list[tuple[str, int, str, dict]]) -> dict[tuple[str, int], set[str] | None]:
-    """For each (file, line): the tables earlier pending statements write to (None: unknown: data was
-    written (a trigger may write any table) or code ran). An empty set: nothing earlier changes data."""
-    seen: set[str] | None = set()
-    before: dict[tuple[str, int], set[str] | None] = {}
-    for file, line, kind, node in statements:
-        before[(file, line)] = None if seen is None else set(seen)
-        if kind in CODE and seen is not None and (kind != "SelectStmt" or "FuncCall" in repr(node)):
-            seen = None
-        elif kind in WRITES and seen is not None:
-            seen = None  # a trigger fired by a write to any table may change any other's rows
-    return before
+        for column in new
+    ]
+    return sql.SQL("(SELECT c.*, c.ctid AS ctid, c.tableoid AS tableoid, {} FROM {} AS c)").format(
+        sql.SQL(", ").join(values), sql.SQL(table.regclass)
+    )
 
 
 def _all_set(alias: str, names: tuple[str, ...]) -> sql.Composed:
@@ -92,13 +103,20 @@ def unique_sql(check: DataCheck, target: sql.Composable, key: sql.Composable) ->
     keys: list[sql.Composable] = [sql.SQL(k) for k in check.keys]
     keys = keys or [sql.SQL("c.{}").format(sql.Identifier(n)) for n in check.columns]
     listed = sql.SQL(", ").join(keys)
+    # a NULL key (NULLS NOT DISTINCT) shown as NULL, not as row()'s empty field
+    shown = sql.SQL(", ").join(sql.SQL("coalesce(({})::text, 'NULL')").format(k) for k in keys)
     where = [sql.SQL("({})").format(sql.SQL(check.where))] if check.where else []
     if not check.nulls_equal:
         where += [sql.SQL("({}) IS NOT NULL").format(k) for k in keys]
     duplicates = sql.SQL(
-        "SELECT count(*) OVER (), row({keys})::text, 'duplicate' FROM {t} AS c{where} "
+        "SELECT count(*) OVER (), '(' || concat_ws(', ', {shown}) || ')', 'duplicate' FROM {t} AS c{where} "
         "GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
-    ).format(keys=listed, t=target, where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
+    ).format(
+        keys=listed,
+        shown=shown,
+        t=target,
+        where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+    )
     if not check.primary:
         return duplicates
     nulls = sql.SQL("SELECT count(*) OVER (), {key}, 'null' FROM {t} AS c WHERE {any} LIMIT 1").format(
@@ -107,34 +125,48 @@ def unique_sql(check: DataCheck, target: sql.Composable, key: sql.Composable) ->
     return sql.SQL("({}) UNION ALL ({}) LIMIT 1").format(nulls, duplicates)
 
 
-def check_sql(check: DataCheck, table: TableSize, parent: TableSize | None, timeout: str = CHECK_TIMEOUT) -> str | None:
+def check_sql(
+    check: DataCheck,
+    table: TableSize,
+    parent: TableSize | None,
+    timeout: str = CHECK_TIMEOUT,
+    relation: sql.Composable | None = None,
+) -> str | None:
     """The read-only query: one row (count of failing rows or values, one example) or none; None when
-    no exact count can be made (``check.inexact``) or the check needs what the target lacks."""
-    target = sql.SQL(table.regclass)
+    no exact count can be made (``check.inexact``) or the check needs what the target lacks. ``relation``:
+    the rows met (:func:`relation_sql`), the target's table by default."""
+    target = relation if relation is not None else sql.SQL(table.regclass)
     key: sql.Composable = sql.SQL("row({})::text").format(sql.SQL(table.key)) if table.key else sql.SQL("c.ctid::text")
+    if not table.key and table.partitioned:  # a ctid is a place in one partition: name it
+        key = sql.SQL("c.ctid::text || ' of ' || c.tableoid::regclass::text")
     query: sql.Composable
-    limit = sql.SQL("SET LOCAL statement_timeout = {};\n").format(sql.Literal(timeout))
+    # row_security off: policies never hide a failing row (an error instead, where they would apply)
+    limit = sql.SQL("SET LOCAL statement_timeout = {};\nSET LOCAL row_security = off;\n").format(sql.Literal(timeout))
     if check.inexact:
         return None
-    if check.kind == "notnull":
-        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE c.{col} IS NULL LIMIT 1").format(
-            key=key, t=target, col=sql.Identifier(check.columns[0])
+    if check.kind in ("notnull", "new notnull", "new column"):
+        domain: sql.Composable = sql.SQL("")
+        if check.domain:  # a type of the target's: NOT NULL only if it is a domain that says so
+            domain = sql.SQL(
+                " AND EXISTS (SELECT FROM pg_catalog.pg_type d "
+                "WHERE d.oid = to_regtype({}) AND d.typnotnull AND d.typdefaultbin IS NULL)"
+            ).format(sql.Literal(check.domain))
+        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE c.{col} IS NULL{domain} LIMIT 1").format(
+            key=key, t=target, col=sql.Identifier(check.columns[0]), domain=domain
         )
-    elif check.kind == "new notnull":  # every row, unless the column is there already (ADD COLUMN IF NOT EXISTS)
-        query = sql.SQL(
-            "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a "
-            "WHERE a.attrelid = {name}::regclass AND a.attname = {col} AND NOT a.attisdropped) LIMIT 1"
-        ).format(key=key, t=target, name=sql.Literal(table.regclass), col=sql.Literal(check.columns[0]))
     elif check.kind == "unique" and check.columns:
         query = unique_sql(check, target, key)
-    elif check.kind == "check":
-        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE NOT ({expr}) LIMIT 1").format(
+    elif check.kind in ("check", "partition") and check.expression:
+        failing = "NOT ({expr})" if check.kind == "check" else "({expr})"  # partition: the rows outside its bound
+        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE " + failing + " LIMIT 1").format(
             key=key, t=target, expr=sql.SQL(check.expression)
         )
-    elif check.kind == "foreign key" and parent is not None and check.ref_columns:
+    elif check.kind == "foreign key" and parent is not None and (check.ref_columns or parent.key):
+        refs: list[sql.Composable] = [sql.Identifier(r) for r in check.ref_columns] or [
+            sql.SQL(k) for k in parent.key.split(", ")
+        ]
         match = sql.SQL(" AND ").join(
-            sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for r, c in zip(check.ref_columns, check.columns)
+            sql.SQL("p.{} = c.{}").format(r, sql.Identifier(c)) for r, c in zip(refs, check.columns)
         )
         partly: sql.Composable = sql.SQL("")
         if check.match_full and len(check.columns) > 1:  # MATCH FULL: some key columns NULL, not all

@@ -41,9 +41,18 @@ def with_observed(risk: Risk, observed: Observed | None) -> Risk:
     )
 
 
+def size_of(risk: Risk, sizes: dict[str, TableSize]) -> TableSize | None:
+    """The target's table the statement meets: None when the run made it (dropped, renamed, moved or created it
+    before the statement) or the target lacks it."""
+    return None if risk.remade else sizes.get(risk.table)
+
+
 def high(risk: Risk, size: TableSize | None, table_mb: float) -> bool:
-    """A heavy statement on an existing table that holds rows and is larger than ``table_mb``."""
-    return risk.heavy and size is not None and not size.empty and size.megabytes > table_mb
+    """A heavy statement on an existing table that holds rows and is larger than ``table_mb`` (an index built
+    ON ONLY a partitioned parent reads no row)."""
+    if size is None or size.empty or size.megabytes <= table_mb or (risk.only and size.partitioned):
+        return False
+    return risk.heavy
 
 
 def what(risk: Risk) -> str:
@@ -55,7 +64,9 @@ def what(risk: Risk) -> str:
 
 
 def how_to_go_on(risk: Risk) -> str:
-    if risk.index_build:
+    if risk.reindex:
+        safe = "use REINDEX (CONCURRENTLY) in a file whose first line is -- pgconverge:no-transaction"
+    elif risk.index_build:
         safe = "use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file whose first line is -- pgconverge:no-transaction"
     elif risk.validation == PARTITION:
         safe = (
@@ -71,17 +82,22 @@ def how_to_go_on(risk: Risk) -> str:
     return f"{safe}; or accept it with a line '{ACCEPT}' in the file"
 
 
+def article(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
+
+
 def refusals(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float, fail_on: str) -> list[str]:
     """One message per high risk not accepted (none with RISK_FAIL_ON=never)."""
     if fail_on == "never":
         return []
     found = []
     for risk in risks:
-        size = sizes.get(risk.table)
+        size = size_of(risk, sizes)
         if high(risk, size, table_mb) and not risk.accepted and size is not None:
             found.append(
                 f"migration {risk.file} line {risk.line} {what(risk)} {size.regclass} "
-                f"({human_bytes(size.bytes)}, over RISK_TABLE_MB={table_mb:g}) under a {risk.lock} lock: "
+                f"({human_bytes(size.bytes)}, over RISK_TABLE_MB={table_mb:g}) "
+                f"under {article(risk.lock)} {risk.lock} lock: "
                 f"{how_to_go_on(risk)}; nothing was backed up or changed"
             )
     return found

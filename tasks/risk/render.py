@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.risk.classify import ACCEPT, Risk
-from tasks.risk.gate import high
+from tasks.risk.gate import high, size_of
 from tasks.risk.size import TableSize, human_bytes, human_rows
 
 
@@ -36,4 +36,4 @@ def risk_line(risk: Risk, size: TableSize | None, table_mb: float) -> str:
 
 
 def risk_lines(risks: list[Risk], sizes: dict[str, TableSize], table_mb: float) -> list[str]:
-    return [risk_line(risk, sizes.get(risk.table), table_mb) for risk in risks]
+    return [risk_line(risk, size_of(risk, sizes), table_mb) for risk in risks]

@@ -9,6 +9,7 @@ built here, the parsing is pure; :func:`tasks.facts.read` runs it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -24,13 +25,17 @@ SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c
                    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                   WHERE i.indrelid = c.oid AND i.indisprimary), ''),
-       coalesce(p.heap, pg_relation_size(c.oid)) = 0 AND coalesce(p.live, s.n_live_tup, 0) = 0
+       coalesce(p.heap, pg_relation_size(c.oid)) = 0 AND coalesce(p.live, s.n_live_tup, 0) = 0,
+       (SELECT json_agg(a.attname) FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)::text,
+       c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
   LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(r.relid))::bigint AS bytes,
                             sum(pg_relation_size(r.relid))::bigint AS heap,
-                            sum(greatest(k.reltuples, 0))::bigint AS tuples, sum(coalesce(ps.n_live_tup, 0)) AS live
+                            (sum(greatest(k.reltuples, 0)) FILTER (WHERE r.isleaf))::bigint AS tuples,
+                            sum(coalesce(ps.n_live_tup, 0)) AS live
                        FROM pg_partition_tree(c.oid) r JOIN pg_class k ON k.oid = r.relid
                        LEFT JOIN pg_stat_user_tables ps ON ps.relid = r.relid) p ON c.relkind = 'p'
   JOIN pg_stat_database d ON d.datname = current_database()
@@ -48,6 +53,9 @@ class TableSize:
     lockers: int  # other sessions holding a lock on it now
     key: str = ""  # the primary key's columns, quoted, comma-separated ('' : none)
     empty: bool = False  # no row: its heap has no page (whatever its indexes' size)
+    columns: tuple[str, ...] = ()  # its columns' names
+    partitioned: bool = False  # a partitioned table (its rows are its partitions')
+    partkey: str = ""  # a partitioned table's key (pg_get_partkeydef: RANGE (id))
 
     @property
     def writes_per_s(self) -> float:
@@ -65,9 +73,20 @@ def sizes_sql(names: list[str]) -> str:
 
 def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
     found = {}
-    for name, regclass, size, tuples, writes, seconds, lockers, key, empty in rows:
+    for name, regclass, size, tuples, writes, seconds, lockers, key, empty, columns, partitioned, partkey in rows:
         found[name] = TableSize(
-            name, regclass, int(size), int(tuples), int(writes), int(seconds), int(lockers), key, empty == "t"
+            name,
+            regclass,
+            int(size),
+            int(tuples),
+            int(writes),
+            int(seconds),
+            int(lockers),
+            key,
+            empty == "t",
+            tuple(json.loads(columns or "[]")),
+            partitioned == "t",
+            partkey or "",
         )
     return found
 

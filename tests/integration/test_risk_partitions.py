@@ -7,6 +7,8 @@ partition holding NULLs was not checked. PostgreSQL is the oracle: the sum of th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tasks.risk.size import human_bytes
@@ -44,6 +46,7 @@ def test_a_partitioned_parent_is_sized_by_its_partitions_and_data_checked(projec
     done = project.deploy(RISK_TABLE_MB="1000")
     assert done.code != 0, done.output
     assert "006_required.sql line 1" in done.output and "30 row(s) hold NULL" in done.output, done.output
+    assert re.search(r"\(e\.g\. row at ctid \([0-9]+,[0-9]+\) of pt_1\)", done.output), done.output  # partition named
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
 
 
@@ -71,3 +74,76 @@ def test_attach_partition_scans_the_partition_and_the_default_one(project):
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
     assert "006_attach.sql:1 ACCESS EXCLUSIVE + partition constraint validation of pa_other (" in dry.output
     assert "006_attach.sql:1 SHARE UPDATE EXCLUSIVE of pa (" in dry.output, dry.output
+
+
+PARTS = (
+    "CREATE TABLE parts (id int NOT NULL, k int NOT NULL) PARTITION BY RANGE (k);\n"
+    "CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (1000);\n"
+    "CREATE TABLE parts_2 PARTITION OF parts FOR VALUES FROM (1000) TO (2000);\n"
+)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE UNIQUE INDEX parts_u ON ONLY parts (id, k);\n",
+        "ALTER TABLE ONLY parts ADD CONSTRAINT parts_u UNIQUE (id, k);\n",
+    ],
+)
+def test_on_only_a_partitioned_parent_scans_no_partition(project, statement):
+    """Adversary finding 5: ON ONLY / ALTER TABLE ONLY on a partitioned parent builds no index over the
+    partitions (PostgreSQL leaves the parent's invalid until each partition's is attached), so their
+    duplicates do not make it fail: it was refused as "will fail". PostgreSQL applies it."""
+    project.write_migration("005_parts.sql", PARTS)
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO parts SELECT g, g % 2000 FROM generate_series(1, 5000) g; "
+          "INSERT INTO parts VALUES (7, 1500), (7, 1500); ANALYZE parts")
+    project.write_migration("006_only.sql", statement)
+    done = project.deploy(RISK_TABLE_MB="0")
+    assert done.code == 0, done.output[-3000:]
+    assert project.applied_versions()[-1] == 6
+
+
+def test_a_partitioned_table_counts_its_rows_once(project):
+    """Adversary finding 8: the parent's estimate (PostgreSQL 14+ keeps one after ANALYZE) was added to
+    its partitions': 200 k rows for 100 k. PostgreSQL's own count is the oracle."""
+    project.write_migration("005_parts.sql", PARTS)
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO parts SELECT g, g % 2000 FROM generate_series(1, 30000) g; ANALYZE parts")
+    project.write_migration("006_retype.sql", "ALTER TABLE parts ALTER COLUMN id TYPE bigint;\n")
+    dry = project.dry(RISK_TABLE_MB="100")
+    assert "ACCESS EXCLUSIVE + rewrite of parts (" in dry.output and ", 30 k rows," in dry.output, dry.output[-3000:]
+
+
+@pytest.mark.parametrize(
+    "key, bound, rows, outside",
+    [
+        ("RANGE (id)", "FOR VALUES FROM (2000) TO (3000)", "(2500, 'a'), (0, 'b'), (2999, 'c')", 1),
+        ("RANGE (id)", "FOR VALUES FROM (2000) TO (3000)", "(2500, 'a'), (2000, 'b')", 0),
+        ("LIST (name)", "FOR VALUES IN ('a', NULL)", "(1, 'a'), (2, NULL), (3, 'b'), (4, 'c')", 2),
+        ("HASH (id)", "FOR VALUES WITH (MODULUS 2, REMAINDER 0)", "(1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')", -1),
+    ],
+)
+def test_attach_partition_with_rows_outside_its_bound_is_refused_before_the_backup(project, key, bound, rows, outside):
+    """Adversary finding 6: ATTACH PARTITION over rows outside the bound passed the risk step, the backup
+    was taken, then PostgreSQL refused ("partition constraint … is violated by some row"). PostgreSQL is
+    the oracle: where the run goes on, it applies the file; where it refuses, the count is PostgreSQL's."""
+    project.write_migration(
+        "005_parts.sql",
+        f"CREATE TABLE pb (id int, name text) PARTITION BY {key};\nCREATE TABLE pb_3 (id int, name text);\n",
+    )
+    assert project.deploy().code == 0
+    query(project.target_db, f"INSERT INTO pb_3 VALUES {rows}")
+    if outside < 0:  # hash: PostgreSQL's own function says which rows belong
+        outside = query(project.target_db, "SELECT count(*) FROM pb_3 WHERE NOT "
+                        "satisfies_hash_partition('pb'::regclass, 2, 0, id)")[0][0]
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("006_attach.sql", f"ALTER TABLE pb ATTACH PARTITION pb_3 {bound};\n")
+    done = project.deploy()
+    if not outside:
+        assert done.code == 0 and project.applied_versions()[-1] == 6, done.output[-3000:]
+        return
+    assert done.code != 0, done.output[-3000:]
+    assert "006_attach.sql line 1 will fail on the target's table pb_3: ATTACH PARTITION" in done.output
+    assert f"{outside} row(s) lie outside the bound" in done.output, done.output[-3000:]
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups

@@ -30,12 +30,15 @@ def test_retries_end_within_lock_retry_s_with_a_lock_held(tmp_path):
             app.execute("SELECT count(*) FROM t")  # idle in a transaction holding ACCESS SHARE
             lines: list[str] = []
             started = time.monotonic()
-            with pytest.raises(MigrationError, match="lock"):
+            with pytest.raises(MigrationError, match="lock") as failed:
                 apply_migrations(
                     url, read_migrations(tmp_path), None, Limits(lock_timeout="4s", lock_retry_s=5), lines.append
                 )
             elapsed = time.monotonic() - started
+            blocker = app.info.backend_pid
             app.execute("ROLLBACK")
+        # the last message says the retries were spent and names the session that held the lock (finding 8)
+        assert "LOCK_RETRY_S=5 s" in str(failed.value) and f"held by pid {blocker} (" in str(failed.value)
         assert any("lock not granted, retry 1" in line for line in lines), lines
         # the first try waits its full 4 s; every retry only what is left of the 5 s: one second of slack
         assert elapsed <= 5 + 1.0, elapsed

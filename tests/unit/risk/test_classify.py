@@ -67,6 +67,9 @@ def test_statements_that_lock_no_table_have_no_risk():
 def test_accept_risk_is_a_line_of_its_own():
     assert accepted("-- pgconverge: accept-risk\nALTER TABLE m ALTER a TYPE bigint;")
     assert accepted("--   PGCONVERGE:   accept-risk  \n")
+    # adversary finding 8: a reason after the directive was silently ignored; it counts (docs/risk.md)
+    assert accepted("-- pgconverge: accept-risk: the table is empty at night\nALTER TABLE m ALTER a TYPE bigint;")
+    assert not accepted("-- pgconverge: accept-risky\nALTER TABLE m ALTER a TYPE bigint;")
     assert not accepted("ALTER TABLE m ALTER a TYPE bigint; -- not -- pgconverge: accept-risk")
 
 

@@ -2,7 +2,8 @@
 
 from tasks.migrations.sqlsplit import split_statements
 from tasks.risk.checks import DataCheck
-from tasks.risk.datacheck import check_sql, written_before
+from tasks.risk.datacheck import check_sql
+from tasks.risk.runstate import walk
 from tasks.risk.size import TableSize
 
 TABLE = TableSize('"Odd"', 'public."Odd"', 8192, 10, 0, 1, 0, '"Id"')
@@ -28,17 +29,17 @@ def test_earlier_writes_or_code_make_the_targets_rows_not_the_ones_met():
         "UPDATE m SET a = 1;\nALTER TABLE m ALTER a SET NOT NULL;\n"
         "DO $$BEGIN END$$;\nALTER TABLE n ALTER a SET NOT NULL"
     )
-    statements = [("f.sql", s.line, s.kind, s.node) for s in split_statements(sql)]
-    before = written_before(statements)
-    assert before[("f.sql", 1)] == set() and before[("f.sql", 2)] is None and before[("f.sql", 4)] is None
+    before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)])
+    assert not before[("f.sql", 1)].rows_differ("m") and before[("f.sql", 2)].rows_differ("m")
+    assert before[("f.sql", 4)].rows_differ("n")
 
 
 def test_a_write_to_another_table_may_change_any_rows():
     """Tester item 8: an INSERT into another table fires a trigger that fixes bigt's rows: the check of
     bigt was run (and refused) although the rows it read are not the ones the statement meets."""
     sql = "INSERT INTO audit VALUES (1);\nALTER TABLE bigt ALTER k SET NOT NULL"
-    statements = [("f.sql", s.line, s.kind, s.node) for s in split_statements(sql)]
-    assert written_before(statements)[("f.sql", 2)] is None
+    before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)])
+    assert before[("f.sql", 2)].rows_differ("bigt")
 
 
 def test_a_table_without_a_primary_key_names_the_row_by_its_ctid():
@@ -62,11 +63,45 @@ def test_an_operator_class_of_its_own_is_said_not_counted():
     assert check_sql(risk.check, TABLE, None) is None
 
 
-def test_a_new_column_with_a_value_for_its_rows_needs_no_check():
+def planned(sql: str, table: TableSize) -> list:
+    """What each data check of ``sql`` (one file) would count on ``table`` (named t)."""
     from tasks.risk.classify import statement_risks
+    from tasks.risk.meets import plan
 
-    for sql in ("ALTER TABLE t ADD COLUMN x int NOT NULL DEFAULT 0", "ALTER TABLE t ADD COLUMN x bigserial NOT NULL",
-                "ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS IDENTITY"):
-        (statement,) = split_statements(sql)
-        risks = statement_risks("f.sql", 1, statement.kind, statement.node, statement.text)
-        assert all(r.check is None for r in risks), sql
+    statements = split_statements(sql)
+    states = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in statements])
+    risks = [r for s in statements for r in statement_risks("f.sql", s.line, s.kind, s.node, s.text)]
+    return [plan(r, table, states[(r.file, r.line)], {"t": table}) for r in risks if r.check is not None]
+
+
+T = TableSize("t", "t", 8192, 10, 0, 1, 0, "id", columns=("id", "name"))
+
+
+def test_a_new_column_with_a_value_for_its_rows_needs_no_check():
+    for sql in (
+        "ALTER TABLE t ADD COLUMN x int NOT NULL DEFAULT 0",
+        "ALTER TABLE t ADD COLUMN x bigserial NOT NULL",
+        "ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "ALTER TABLE t ADD COLUMN x text",
+    ):
+        for todo in planned(sql, T):
+            if todo.check is not None:  # counted over the new column's value: a constant that cannot be NULL
+                assert todo.check.kind == "new notnull" and '(0)::integer AS "x"' in todo.relation.as_string(None)
+
+
+def test_the_run_state_follows_the_runs_own_ddl():
+    """Adversary findings 2, 3, 4: what earlier statements did, as the checks must see it."""
+    sql = (
+        "SELECT pg_catalog.set_config('search_path', 'app', false);\nALTER TABLE items ADD UNIQUE (id);\n"
+        "ALTER TABLE tags RENAME TO tags_old;\nALTER TABLE loose SET SCHEMA other;\nDROP TABLE gone;\n"
+        "ALTER TABLE t RENAME COLUMN a TO b;\n"
+        "ALTER TABLE t ALTER c TYPE bigint USING coalesce(c, 0), ALTER c SET NOT NULL;\n"
+        "TRUNCATE x;\nSELECT 1"
+    )
+    before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)])
+    assert not before[("f.sql", 2)].rows_differ("app.items")  # set_config is no code of the user's
+    state = before[("f.sql", 7)]
+    assert {"app.tags", "app.tags_old", "app.loose", "other.loose", "app.gone"} <= state.remade
+    assert {("app.t", "a"), ("app.t", "b")} <= state.columns
+    assert state.rows_differ("app.t") and not state.rows_differ("app.u")  # ALTER TYPE … USING: that table's rows
+    assert before[("f.sql", 9)].rows_differ("app.u") == "an earlier statement of the file changes the rows"

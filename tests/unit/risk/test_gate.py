@@ -60,3 +60,20 @@ def test_a_table_with_rows_but_stale_statistics_does_not_say_0_rows():
     """Tester item 12: reltuples 0 (never analyzed since the load) showed '0 rows' for 150k rows."""
     line = risk_line(REWRITE, size(150, rows=0), 100)
     assert "~0 rows (statistics stale)" in line and " 0 rows" not in line.replace("~0 rows", "")
+
+
+def test_a_reindex_is_gated_before_the_proof_and_told_to_reindex_concurrently():
+    """Adversary finding 8: REINDEX TABLE had no risk line before the proof, and its advice was CREATE INDEX
+    CONCURRENTLY; PostgreSQL's way without blocking writes is REINDEX CONCURRENTLY."""
+    from tasks.migrations.sqlsplit import split_statements
+    from tasks.risk.classify import statement_risks
+    from tasks.risk.gate import how_to_go_on, refusals
+
+    (statement,) = split_statements("REINDEX TABLE messages")
+    (risk,) = statement_risks("f.sql", 1, statement.kind, statement.node, statement.text)
+    assert risk.index_build and risk.lock == "SHARE"
+    assert "REINDEX (CONCURRENTLY)" in how_to_go_on(risk)
+    (message,) = refusals([risk], {"messages": size(200)}, 100, "high")
+    assert "under a SHARE lock" in message
+    (rewrite,) = refusals([REWRITE], {"public.messages": size(200)}, 100, "high")
+    assert "under an ACCESS EXCLUSIVE lock" in rewrite  # was "a ACCESS"

@@ -1,0 +1,182 @@
+"""
+What the run's own statements have done before each pending statement (pure, from pglast's parse
+trees, in the order the run applies them): the tables it dropped, renamed, moved or created (their
+rows are not the target's: "made in this run"), the columns it dropped or renamed, the columns it
+added (with the value existing rows get), the domains it created, and whether the rows a statement
+meets may differ from the target's (an earlier write, TRUNCATE, code, or ALTER COLUMN … TYPE of that
+table). The data checks read the target's rows only where they are the rows the statement meets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from tasks.risk.checks import SERIAL
+from tasks.risk.classify import bare, in_schema, quote, table_name
+
+# statements after which any table's rows may differ (a trigger fired by a write may change any table)
+WRITES = ("UpdateStmt", "InsertStmt", "DeleteStmt", "CopyStmt", "MergeStmt", "TruncateStmt")
+CODE = ("DoStmt", "SelectStmt", "CallStmt")
+CHANGED_FILE = "an earlier statement of the file changes the rows"
+CHANGED_RUN = "an earlier pending file changes the rows"
+CODE_RAN = "an earlier pending statement runs code"
+RETYPED = "the statement changes a column's type (USING) before it"
+# built-in types pglast names without pg_catalog (never a domain)
+BUILTIN = {"text", "uuid", "json", "jsonb", "bytea", "date", "inet", "cidr", "macaddr", "money", "tsvector", "xml"}
+BUILTIN |= {"timestamptz", "timetz", "int2", "int4", "int8", "float4", "float8", "bool", "varchar", "char", "name"}
+REMADE_TYPES = ("OBJECT_TABLE", "OBJECT_MATVIEW", "OBJECT_VIEW", "OBJECT_FOREIGN_TABLE")
+
+
+@dataclass(frozen=True)
+class NewColumn:
+    """A column the run adds to an existing table: the SQL value its existing rows get (``NULL`` without a
+    default), its type as SQL, and whether that type forbids NULL (a NOT NULL domain made in this run);
+    ``domain``: the type's name, when it may be a domain of the target's (its NOT NULL read there)."""
+
+    name: str
+    value: str
+    type: str
+    notnull: bool = False
+    computed: bool = False  # identity or serial: distinct values from a sequence
+    generated: bool = False  # GENERATED ALWAYS AS (…) STORED: its value is not evaluated by the check
+    domain: str = ""
+
+
+@dataclass
+class Before:
+    """The run's state when one statement starts (see the module's docstring)."""
+
+    remade: set[str] = field(default_factory=set)  # bare table names
+    columns: set[tuple[str, str]] = field(default_factory=set)  # (bare table, column) dropped or renamed
+    added: dict[str, dict[str, NewColumn]] = field(default_factory=dict)  # bare table -> column -> new column
+    changed: dict[str, str] = field(default_factory=dict)  # bare table -> why its rows differ
+    everywhere: str = ""  # why every table's rows may differ ('' : none)
+
+    def copy(self) -> Before:
+        return Before(
+            set(self.remade),
+            set(self.columns),
+            {t: dict(c) for t, c in self.added.items()},
+            dict(self.changed),
+            self.everywhere,
+        )
+
+    def rows_differ(self, table: str) -> str:
+        """Why ``table``'s rows may not be the target's when the statement runs ('' : they are)."""
+        return self.everywhere or self.changed.get(bare(table), "")
+
+
+def _sval(node: dict) -> str:
+    return node.get("String", {}).get("sval", "")
+
+
+def _relation_names(node: dict, schema: str) -> str:
+    return bare(in_schema(table_name(node), schema))
+
+
+def _object_name(items: list, schema: str) -> str:
+    names = [quote(_sval(item)) for item in items]
+    return bare(".".join(names) if len(names) > 1 else in_schema(names[-1], schema)) if names else ""
+
+
+def new_column(column, domains: dict[str, NewColumn]) -> NewColumn:
+    """The value an existing row gets in a column ADD COLUMN makes (``column``: pglast's ColumnDef)."""
+    from pglast.enums import ConstrType
+    from pglast.stream import RawStream
+
+    names = [n.sval for n in column.typeName.names] if column.typeName else []
+    value, computed, generated = "NULL", bool(names) and names[-1].lower() in SERIAL, False
+    for constraint in column.constraints or ():
+        computed = computed or constraint.contype == ConstrType.CONSTR_IDENTITY
+        generated = generated or constraint.contype == ConstrType.CONSTR_GENERATED
+        if constraint.contype == ConstrType.CONSTR_DEFAULT:
+            value = RawStream()(constraint.raw_expr)
+    domain = domains.get(names[-1]) if len(names) == 1 else None
+    if domain is not None:  # a domain made in this run: its base type, its NOT NULL, its default
+        value = domain.value if value == "NULL" else value
+        return NewColumn(column.colname or "", value, domain.type, domain.notnull, computed, generated)
+    type_sql = RawStream()(column.typeName) if column.typeName else ""
+    maybe_domain = type_sql if names and names[0] != "pg_catalog" and names[-1] not in BUILTIN else ""
+    return NewColumn(column.colname or "", value, type_sql, computed=computed, generated=generated, domain=maybe_domain)
+
+
+def walk(statements: list[tuple[str, int, str, dict, str]]) -> dict[tuple[str, int], Before]:
+    """For each (file, line) of ``statements`` (file, line, kind, node, text; in the run's order): the run's
+    state before it, with the columns the statement itself adds."""
+    from pglast import parse_sql
+    from pglast.enums import AlterTableType
+
+    from tasks.migrations.privileges import DEFAULT, search_path_of, set_config_path
+
+    state, found, file, schema = Before(), {}, None, DEFAULT
+    domains: dict[str, NewColumn] = {}
+    for name, line, kind, node, text in statements:
+        if name != file:
+            file, schema = name, DEFAULT
+            state.changed = {t: CHANGED_RUN for t in state.changed}
+            if state.everywhere == CHANGED_FILE:
+                state.everywhere = CHANGED_RUN
+        schema = search_path_of({kind: node}, schema)
+        if kind == "SelectStmt" and set_config_path(node) is not None:  # no code of the user's: the rows stay
+            found[(name, line)] = state.copy()
+            continue
+        mine = state.copy()
+        if kind == "AlterTableStmt" and '"AT_AddColumn"' in json.dumps(node):
+            table = _relation_names(node.get("relation", {}), schema)
+            for cmd in parse_sql(text)[0].stmt.cmds:
+                if cmd.subtype == AlterTableType.AT_AddColumn:
+                    column = new_column(cmd.def_, domains)
+                    mine.added.setdefault(table, {})[column.name] = column
+        if kind == "AlterTableStmt" and '"AT_AlterColumnType"' in json.dumps(node):  # its rows change first
+            mine.changed[_relation_names(node.get("relation", {}), schema)] = RETYPED
+        found[(name, line)] = mine
+        state = _after(kind, node, text, schema, domains, mine)
+    return found
+
+
+def _after(kind: str, node: dict, text: str, schema: str, domains: dict[str, NewColumn], mine: Before) -> Before:
+    """The state after one statement."""
+    state = mine.copy()
+    if kind in WRITES:
+        state.everywhere = state.everywhere or CHANGED_FILE
+    elif kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node)):
+        state.everywhere = state.everywhere or CODE_RAN
+    elif kind == "DropStmt" and node.get("removeType") in REMADE_TYPES:
+        state.remade |= {
+            _object_name(item.get("List", {}).get("items", []), schema) for item in node.get("objects", [])
+        }
+    elif kind == "RenameStmt" and node.get("renameType") in REMADE_TYPES:
+        old = table_name(node.get("relation", {}))
+        new = old.rsplit(".", 1)[0] + "." + quote(node["newname"]) if "." in old else quote(node["newname"])
+        state.remade |= {bare(in_schema(old, schema)), bare(in_schema(new, schema))}
+    elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":
+        table = _relation_names(node.get("relation", {}), schema)
+        state.columns |= {(table, node.get("subname", "")), (table, node.get("newname", ""))}
+    elif kind == "AlterObjectSchemaStmt" and node.get("objectType") in REMADE_TYPES:
+        relation = node.get("relation", {})
+        state.remade |= {
+            _relation_names(relation, schema),
+            bare(quote(node.get("newschema", "")) + "." + quote(relation.get("relname", ""))),
+        }
+    elif kind == "CreateStmt" and not node.get("if_not_exists"):
+        state.remade.add(_relation_names(node.get("relation", {}), schema))
+    elif kind == "CreateTableAsStmt" and not node.get("if_not_exists"):
+        state.remade.add(_relation_names(node.get("into", {}).get("rel", {}), schema))
+    elif kind == "CreateDomainStmt":
+        from pglast import ast, parse_sql
+
+        stmt = parse_sql(text)[0].stmt
+        column = new_column(ast.ColumnDef(typeName=stmt.typeName, constraints=stmt.constraints), {})
+        kinds = {c.get("Constraint", {}).get("contype") for c in node.get("constraints", [])}
+        domains[stmt.domainname[-1].sval] = NewColumn("", column.value, column.type, "CONSTR_NOTNULL" in kinds)
+    elif kind == "AlterTableStmt":
+        table = _relation_names(node.get("relation", {}), schema)
+        for item in node.get("cmds", []):
+            cmd = item.get("AlterTableCmd", {})
+            if cmd.get("subtype") == "AT_DropColumn":
+                state.columns.add((table, cmd.get("name", "")))
+                state.added.get(table, {}).pop(cmd.get("name", ""), None)
+            elif cmd.get("subtype") == "AT_AlterColumnType":
+                state.changed[table] = CHANGED_FILE
+    return state

@@ -105,7 +105,7 @@ SELECT json_build_object(
         'base', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
         'not_null', CASE WHEN t.typtype = 'd' THEN t.typnotnull END,
         'checks', CASE WHEN t.typtype = 'd' THEN (SELECT json_agg(pg_get_constraintdef(co.oid, true) ORDER BY co.conname)
-                                                  FROM pg_constraint co WHERE co.contypid = t.oid) END,
+                                                  FROM pg_constraint co WHERE co.contypid = t.oid AND co.contype = 'c') END,
         'attributes', CASE WHEN t.typtype = 'c' THEN (SELECT json_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                                       ORDER BY a.attnum) FROM pg_attribute a
                                                       WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END

@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 import sandbox as sb
-from tests.support import sandbox_urls, with_dbname
+from tests.support import report_rows, sandbox_urls, with_dbname
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -66,3 +66,19 @@ def test_a_target_of_each_heroku_major_converges_with_its_own_pg_dump(project, r
             assert "transaction_timeout" not in restored.output
     finally:
         _database(cluster, "drop", name)
+
+
+def test_a_not_null_domain_proven_on_15_verifies_on_a_17_target(project):
+    """PostgreSQL 17 records a domain's NOT NULL in pg_constraint too (15 only in pg_type): the schema
+    check of a 17 target against the expected schema proven on the 15 source found drift that was not
+    there. The deploy converges, and the rerun changes nothing."""
+    project.write_migration(
+        "005_domain.sql",
+        "CREATE DOMAIN positive_int AS int NOT NULL CHECK (VALUE > 0);\n"
+        "CREATE TABLE scores (id int PRIMARY KEY, points positive_int);\n",
+    )
+    first = project.deploy()
+    assert first.code == 0, first.output[-3000:]
+    assert report_rows(project.tmp / "reports")["Schema verified"][0] == "converged"
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.operations()

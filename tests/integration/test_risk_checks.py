@@ -123,6 +123,13 @@ CASES = {
         "006_c.sql line 2",
         "ADD COLUMN c of a NOT NULL type without a default: 3 row(s) would hold NULL",
     ),
+    "add_column_domain_of_the_target": (  # the domain applied by an earlier run: read from the target
+        {**THINGS, "006_nnint.sql": "CREATE DOMAIN nnint AS int NOT NULL;\n"},
+        ROWS,
+        {"007_c.sql": "ALTER TABLE things ADD COLUMN c nnint;\n"},
+        "007_c.sql line 1",
+        "ADD COLUMN c of a NOT NULL type without a default: 3 row(s) would hold NULL",
+    ),
     "add_column_then_set_not_null": (
         THINGS,
         ROWS,

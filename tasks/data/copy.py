@@ -37,6 +37,7 @@ from tasks.data.loader import Source, first_line, transient
 from tasks.data.order import dependency_order, load_groups  # noqa: F401  (the copy's order, tested here)
 from tasks.data.plan import (
     CONNECTION_RESERVE,
+    Side,
     capped_jobs,
     column_problems,
     conflict_refusal,
@@ -58,6 +59,28 @@ WITH RECURSIVE up(rel) AS (
 SELECT format('%%I.%%I', n.nspname, c.relname) FROM up JOIN pg_class c ON c.oid = up.rel
   JOIN pg_namespace n ON n.oid = c.relnamespace
 """
+
+
+@dataclass
+class Known:
+    """Checksums the run's plan computed (``{table: TableState}`` per side): each table's checksum is
+    computed once a run, so the copy takes these instead of reading the tables again."""
+
+    source: dict[str, TableState] = field(default_factory=dict)
+    target: dict[str, TableState] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, source: Side, target: Side) -> Known:
+        """The summed tables of the plan's two sides (:mod:`tasks.data.plan`)."""
+        return cls(
+            *(
+                {n: TableState(n, r.rows, r.checksum) for n, r in s.tables.items() if r.checksum}
+                for s in (source, target)
+            )
+        )
+
+    def sides(self) -> tuple[dict[str, TableState], dict[str, TableState]]:
+        return self.source, self.target
 
 
 @dataclass
@@ -142,11 +165,12 @@ def copy_data(
     log: Callable[[str], None],
     before_replace: Callable[[], None] | None = None,
     jobs: int = 1,
+    known: Known | None = None,
 ) -> CopyPlan:
     """Bring the target's rows to the source's; return what was done. ``before_replace`` runs first
     when a table will be replaced (the target backup)."""
     try:
-        return _copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        return _copy_data(source_service, target_service, replace, log, before_replace, jobs, known)
     except psycopg.Error as exc:
         hint = (
             "check both databases (running, disk space) and run again"
@@ -160,7 +184,7 @@ def copy_data(
         ) from exc
 
 
-def _copy_data(source_service, target_service, replace, log, before_replace, jobs) -> CopyPlan:
+def _copy_data(source_service, target_service, replace, log, before_replace, jobs, known) -> CopyPlan:
     with (
         psycopg.connect(conninfo(source_service), autocommit=True) as src,
         psycopg.connect(conninfo(target_service), autocommit=True) as dst,
@@ -177,7 +201,16 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             raise CopyError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
         order = dependency_order(catalogs[0].tables, catalogs[0].references)
         present = set(catalogs[1].tables)
-        target = {t: catalogs[1].state(t) for t in order if t in present}
+        for catalog, states in zip(catalogs, (known or Known()).sides(), strict=True):
+            for state in states.values():
+                catalog.remember(state)
+        # an empty target table needs no checksum (its rows are computed once loaded), nor does the
+        # source's table that fills it (it is summed while it streams)
+        target = {
+            t: catalogs[1].state(t) if catalogs[1].has_rows(t) else TableState(t, 0, None)
+            for t in order
+            if t in present
+        }
         wanted = {
             t: (
                 catalogs[0].state(t)

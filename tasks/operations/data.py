@@ -93,7 +93,10 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
 
     def run(log: Callable[[str], None]) -> str:
         try:
-            done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+            # the plan's checksums (tables with rows in the target) are not computed again, unless this
+            # run's migrations changed the target since
+            known = None if migrated else datacopy.Known.of(source, target)
+            done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs, known)
         except datacopy.CopyError as exc:
             if not migrated:
                 raise

@@ -58,6 +58,7 @@ class Settings:
     seed_upsert: bool = False
     copy_replace: bool = False
     copy_jobs: int = 1
+    copy_split_mb: int = 64
     health_long_query_s: float = 60.0
     health_idle_s: float = 60.0
     health_fail_on: str = "red"
@@ -316,6 +317,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         seed_upsert=_choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
         copy_replace=_choice(values, "COPY_CONFLICT", ("refuse", "replace")) == "replace",
         copy_jobs=_count(values, "COPY_JOBS", os.cpu_count() or 1, 1),
+        copy_split_mb=_count(values, "COPY_SPLIT_MB", 64, 1),
         health_long_query_s=_seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
         health_idle_s=_seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=_choice(values, "HEALTH_FAIL_ON", FAIL_ON),

@@ -38,6 +38,8 @@ class Side:
     force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
     violations: list[tuple[str, str, str, int]] = field(default_factory=list)  # (file, table, constraint, rows)
     sequence_columns: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # owner's (max, min)
+    resuming: set[str] = field(default_factory=set)  # tables an interrupted copy left half-copied (its journal)
+    set_aside: int = 0  # indexes, keys and triggers an interrupted copy has still to put back
 
 
 def _named(names: list[str] | None) -> str:
@@ -72,6 +74,7 @@ def script(checksums_for: list[str] | None = None, counts_for: list[str] | None 
         f"SELECT 'lo', * FROM ({relations.LARGE_OBJECTS_SQL}) x;\n"
         f"SELECT 'forcerls', * FROM ({relations.FORCE_RLS_SQL}) x;\n"
         + SEQUENCE_COLUMNS_SQL + ";\n"
+        + JOURNAL_SQL
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(tag="'trows'", queries=queries_sql(tables, exists_only=True),
@@ -89,6 +92,12 @@ SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric:
                        'seqcol', seq, col, col, tbl)
   FROM ({relations.OWNED_SEQUENCES_SQL}) x(seq, tbl, col)
 """
+
+# What an interrupted copy left in its journal (tasks/data/journal.py), when there is one.
+JOURNAL_SQL = ("SELECT 'gexec', 'SELECT DISTINCT ''resume'', tbl, '''' FROM pgconverge.copy_ranges UNION ALL "
+               "SELECT ''aside'', count(*)::text, '''' FROM pgconverge.copy_set_aside' "
+               "WHERE to_regclass('pgconverge.copy_ranges') IS NOT NULL "
+               "AND to_regclass('pgconverge.copy_set_aside') IS NOT NULL;\n")
 
 # The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
 RULES_SQL = ("SELECT DISTINCT 'rule', format('%I.%I', n.nspname, c.relname), r.rulename::text FROM pg_rewrite r "
@@ -134,6 +143,10 @@ def parse(rows: list[list[str]]) -> Side:
             side.violations.append((row[1], row[2], row[3], int(row[4])))
         elif tag == "forcerls":
             side.force_rls.append(row[1])
+        elif tag == "resume":
+            side.resuming.add(row[1])
+        elif tag == "aside":
+            side.set_aside = int(row[1])
         elif tag == "rule":
             side.rules.append((row[1], row[2]))
         elif tag == "cascade":
@@ -211,29 +224,30 @@ class Pending:
     views: list[str] = field(default_factory=list)
     sequences: list[tuple[str, int]] = field(default_factory=list)  # (name, next value)
     in_sync: int = 0
+    set_aside: int = 0  # indexes, keys and triggers an interrupted copy has still to put back
     cascaded: list[cascades.Cascade] = field(default_factory=list)  # children a replace acts on: reloaded
     lost: list[cascades.Cascade] = field(default_factory=list)  # children whose rows a replace would lose
 
     @property
     def anything(self) -> bool:
-        return bool(self.copy or self.replace or self.missing or self.views or self.sequences)
+        return bool(self.copy or self.replace or self.missing or self.views or self.sequences or self.set_aside)
 
 
 def need_checksums(target: Side) -> list[str]:
     """The source tables whose checksum decides the plan: those not empty in the target."""
-    return sorted(name for name, relation in target.tables.items() if relation.rows)
+    return sorted(name for name, relation in target.tables.items() if relation.rows and name not in target.resuming)
 
 
 def pending(source: Side, target: Side, replace: bool) -> Pending:
     """Pure: what the copy will write (the same rules as :func:`tasks.data.copy.compare`)."""
-    todo = Pending()
+    todo = Pending(set_aside=target.set_aside)
     for name, want in sorted(source.tables.items()):
         have = target.tables.get(name)
         if want.rows == 0:
             todo.in_sync += 1
         elif have is None:
             todo.missing.append(name)
-        elif have.rows == 0:
+        elif have.rows == 0 or name in target.resuming:
             todo.copy.append(name)
         elif (have.rows, have.checksum) == (want.rows, want.checksum):
             todo.in_sync += 1
@@ -363,6 +377,8 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
     lines += [f"replacing {c.parent} {c.describe()}: reloaded from the source ({source.tables[c.child].rows:,} rows)"
               for c in todo.cascaded]
     lines += [f"refresh materialized view {view}" for view in todo.views]
+    if todo.set_aside:
+        lines.append(f"put back {todo.set_aside} index(es), key(s) and trigger(s) an interrupted copy set aside")
     lines += [f"move sequence {name} forward to the source's (next value {value:,})"
               if value == source.sequences[name][0] else
               f"move sequence {name} forward past the copied rows (next value {value:,})"

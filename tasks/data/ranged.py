@@ -138,10 +138,19 @@ def prepare(
         planned = ranges.plan(src, table, size, split_bytes)
         if not planned and size < BULK_FROM_BYTES:
             continue
-        with dst.transaction():
-            dst.execute(waits.SET_LOCK_TIMEOUT)
-            journal.set_aside(dst, table)
-            journal.plan_ranges(dst, planned)
+
+        def record(table: str = table, planned: list[Range] = planned) -> None:
+            with dst.transaction():
+                dst.execute(waits.SET_LOCK_TIMEOUT)
+                journal.set_aside(dst, table)
+                journal.plan_ranges(dst, planned)
+
+        waits.retrying(
+            record,
+            f"setting aside the indexes and keys of {table}",
+            lambda table=table: waits.blocking_sessions(dst, [table]),  # type: ignore[misc]
+            log,
+        )
         if planned:
             split[table] = planned
     return split

@@ -87,26 +87,24 @@ def phase(conn) -> str:
 
 def kill_in(project, want: str, rng: random.Random) -> str | None:
     """Start the deploy and kill it in phase ``want`` ('load', 'rebuild' or 'validation'); the phase
-    it was killed in (from the journal), or None when the run ended first."""
+    it was killed in (from the journal), or None when the run ended first. For 'rebuild', an
+    application's lock on big (taken once the load began) makes the rebuild wait and retry."""
     dbname = project.target_db
     app = None
-    if want == "rebuild":  # an application's lock on big makes the rebuild wait (and retry)
-        app = psycopg.connect(sandbox.admin_conninfo("target", dbname) + " application_name=test-app")
-        app.execute("BEGIN; LOCK TABLE big IN ROW EXCLUSIVE MODE")
     process = project.start()
     try:
         with admin("target", dbname) as conn:
             deadline = time.monotonic() + 120
             while process.poll() is None and time.monotonic() < deadline:
                 now = phase(conn)
+                if want == "rebuild" and now == "load" and app is None:
+                    app = psycopg.connect(sandbox.admin_conninfo("target", dbname), autocommit=True)
+                    app.execute("BEGIN; LOCK TABLE big IN ROW EXCLUSIVE MODE")
                 if now == want:
-                    time.sleep(rng.uniform(0, 0.6) if want == "rebuild" else rng.uniform(0, 0.01))
+                    time.sleep(rng.uniform(0, 1.5) if want == "rebuild" else rng.uniform(0, 0.005))
                     kill(process, dbname)
-                    return phase(conn) if phase(conn) != "none" else now
-                if want == "load" and now == "none":
-                    time.sleep(0.002)
-            if process.poll() is None:
-                kill(process, dbname)
+                    after = phase(conn)
+                    return after if after != "none" else now
             return None
     finally:
         if app is not None:
@@ -116,28 +114,30 @@ def kill_in(project, want: str, rng: random.Random) -> str | None:
 
 
 def test_twenty_kills_across_load_rebuild_and_validation_each_finished_by_a_rerun(project, source_db):
-    """Issue 30: a kill at any moment leaves a state that a rerun finishes, no index or key lost."""
-    setup(project, source_db)
+    """Issue 30: a kill at any moment leaves a state that a rerun finishes, no index or key lost.
+    Chains of kills (in the load, then the rebuild its rerun resumes, then the validation), each
+    chain then finished by a rerun and compared with an uninterrupted copy."""
+    setup(project, source_db, big=40000)
     first = project.deploy()
     assert first.code == 0, first.output[-2500:]
     expected, rows = schema_dump(project.target_db), with_rows(fingerprints(source_db, "source"))
     rng = random.Random(30)
     hit: dict[str, int] = {}
-    kills = tries = 0
+    kills = runs = 0
     while kills < 20:
-        tries += 1
-        assert tries < 60, f"only {kills} kills landed in {tries} runs: {hit}"
         empty_target(project.target_db)
-        want = ("load", "rebuild", "validation")[kills % 3]
-        landed = kill_in(project, want, rng)
-        if landed is None:
-            continue
-        kills += 1
-        hit[landed] = hit.get(landed, 0) + 1
+        for want in ("load", "rebuild", "validation"):
+            runs += 1
+            landed = kill_in(project, want, rng)
+            if landed is None:  # this run ended first: the chain is finished
+                break
+            kills += 1
+            hit[landed] = hit.get(landed, 0) + 1
+        assert runs < 45, f"only {kills} kills landed in {runs} runs: {hit}"
         rerun = project.deploy()
-        assert rerun.code == 0, (landed, rerun.output[-2500:])
-        assert schema_dump(project.target_db) == expected, landed
-        assert with_rows(fingerprints(project.target_db, "target")) == rows, landed
+        assert rerun.code == 0, (hit, rerun.output[-2500:])
+        assert schema_dump(project.target_db) == expected, hit
+        assert with_rows(fingerprints(project.target_db, "target")) == rows, hit
         assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
     assert {"load", "rebuild", "validation"} <= set(hit), hit
 

@@ -140,3 +140,48 @@ def test_an_application_writing_during_a_ranged_copy_leaves_one_moment_of_the_so
     assert updated == ledger - {k for k in ledger if any(
         other > k and (other * 7919) % 30000 == (k * 7919) % 30000 for other in ledger)}
     assert appended == ledger
+
+
+def test_a_long_copy_prints_its_progress(project, source_db):
+    """Issue 30: a copy longer than a few seconds says how far it is: tables and bytes out of the
+    total, and the rate."""
+    query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
+                     "repeat(md5(g::text), 8) FROM generate_series(1, 400000) g", which="source")
+    project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2")
+    project.seeds = project.tmp / "no-seed"
+    done = project.deploy()
+    assert done.code == 0, done.output[-2500:]
+    lines = re.findall(r"copy: (\d+)/(\d+) tables, ([\d,]+) of ([\d,]+) MB \(\d+%\), [\d.,]+ MB/s", done.output)
+    assert lines, done.output[-2500:]
+    tables, total, moved, size = lines[-1]
+    assert int(tables) <= int(total) and 0 < int(moved.replace(",", "")) <= int(size.replace(",", "")), lines
+
+
+def test_an_application_lock_on_a_copied_table_bounds_the_rebuild_then_a_rerun_finishes(project, source_db):
+    """Issue 30: the rebuild after the load waits on an application's lock a bounded time (the
+    load's lock timeout, retried), then fails in one line naming the session; nothing is lost, and a
+    rerun once the session ended finishes the copy."""
+    from tests.copy_support import copy_phase
+
+    big_tables(project, source_db)
+    process = project.start()
+    app = None
+    try:
+        with admin("target", project.target_db) as conn:
+            while process.poll() is None and app is None:
+                if copy_phase(conn) == "load":  # the indexes are set aside: the load goes on, the rebuild waits
+                    app = psycopg.connect(project.target_url, application_name="blocker", autocommit=True)
+                    app.execute("BEGIN; LOCK TABLE big IN ROW EXCLUSIVE MODE")
+        out, err = process.communicate(timeout=180)
+        assert app is not None and process.returncode != 0, err[-2500:]
+        lines = [line for line in err.splitlines() if "pgconverge:" in line]
+        assert len(lines) == 1 and 'application_name "blocker"' in lines[0], err[-2500:]
+        with admin("target", project.target_db) as conn:
+            assert copy_phase(conn) == "rebuild"
+    finally:
+        if app is not None:
+            app.close()
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('big_v', 'paged_n')") == [(2,)]

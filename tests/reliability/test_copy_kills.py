@@ -19,6 +19,7 @@ import pytest
 
 import sandbox
 from sandbox.binaries import cluster_bindir
+from tests.copy_support import copy_phase as phase
 from tests.copy_support import fingerprints, same_schema, with_rows
 from tests.integration.test_copy_limit import StatementLog
 from tests.support import admin, query
@@ -42,14 +43,6 @@ INSERT INTO big SELECT g, g % 97, 1 + g % 200, repeat(md5(g::text), 3) FROM gene
 ALTER TABLE big ENABLE TRIGGER big_marked;
 INSERT INTO paged SELECT repeat(md5(g::text), 3), 1 + g % 200, g FROM generate_series(1, {paged}) g;
 """
-PHASE_SQL = """
-SELECT CASE WHEN EXISTS (SELECT FROM pgconverge.copy_ranges WHERE NOT done) THEN 'load'
-            WHEN EXISTS (SELECT FROM pgconverge.copy_set_aside WHERE added) THEN 'validation'
-            WHEN EXISTS (SELECT FROM pgconverge.copy_set_aside) THEN 'rebuild'
-            ELSE 'none' END
-"""
-
-
 def setup(project, source_db, big: int = 20000, paged: int = 15000) -> None:
     project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2", COPY_SPLIT_MB="1")
     project.seeds = project.tmp / "no-seed"
@@ -73,16 +66,6 @@ def kill(process, dbname: str) -> None:
     process.wait()
     query("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                       "AND application_name = 'pgconverge'", (dbname,))
-
-
-def phase(conn) -> str:
-    """Where the copy is, from its journal in the target."""
-    if not conn.execute("SELECT to_regclass('pgconverge.copy_set_aside') IS NOT NULL").fetchone()[0]:
-        return "none"
-    try:
-        return conn.execute(PHASE_SQL).fetchone()[0]
-    except psycopg.errors.UndefinedTable:  # dropped just now
-        return "none"
 
 
 def kill_in(project, want: str, rng: random.Random) -> str | None:

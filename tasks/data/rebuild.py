@@ -1,8 +1,9 @@
 """
 What the copy set aside (:mod:`tasks.data.journal`) put back once the rows are in, by ``jobs``
-connections at once: the triggers enabled and the indexes built first (``maintenance_work_mem``
-shared out between the jobs), then the foreign keys added ``NOT VALID`` and validated (``VALIDATE``
-reads the rows without blocking the application's writes). Each step is its own transaction, the
+connections at once, in stages where the jobs never wait on each other's locks (:func:`stages`):
+the indexes built (``maintenance_work_mem`` shared out between the jobs), the triggers enabled and
+the foreign keys added ``NOT VALID``, then validated (``VALIDATE`` reads the rows without blocking
+the application's writes). Each step is its own transaction, the
 journal's row deleted in it, every lock wait bounded and retried (:mod:`tasks.core.waits`): a kill
 at any moment leaves what a rerun finishes.
 """
@@ -37,13 +38,18 @@ def validate_sql(item: Aside) -> sql.Composed:
     )
 
 
-def put_back_one(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str], None]) -> None:
-    """One object back, each of its transactions retried on a lock wait."""
+def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str], None], validate: bool) -> None:
+    """One object back (``validate``: a foreign key added ``NOT VALID`` validated), its transaction
+    retried on a lock wait."""
 
-    def build() -> None:
+    def attempt() -> None:
         with conn.transaction():
             conn.execute(waits.SET_LOCK_TIMEOUT)
             conn.execute(waits.NO_STATEMENT_TIMEOUT)
+            if validate:
+                conn.execute(validate_sql(item))
+                journal.put_back(conn, item)
+                return
             conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{memory}MB")))
             conn.execute(item.create)
             if item.kind == "fkey":
@@ -51,19 +57,24 @@ def put_back_one(conn: psycopg.Connection, item: Aside, memory: int, log: Callab
             else:
                 journal.put_back(conn, item)
 
-    def validate() -> None:
-        with conn.transaction():
-            conn.execute(waits.SET_LOCK_TIMEOUT)
-            conn.execute(waits.NO_STATEMENT_TIMEOUT)
-            conn.execute(validate_sql(item))
-            journal.put_back(conn, item)
+    what = (
+        f"{'validating' if validate else 'putting back'} the {item.kind} {item.name.split(':', 1)[1]} of {item.table}"
+    )
+    waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log)
 
-    what = f"{item.kind} {item.name.split(':', 1)[1]} of {item.table}"
-    blockers = lambda: waits.blocking_sessions(conn, [item.table])  # noqa: E731
-    if not item.added:
-        waits.retrying(build, f"putting back the {what}", blockers, log)
-    if item.kind == "fkey":
-        waits.retrying(validate, f"validating the {what}", blockers, log)
+
+def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
+    """Pure: the steps in an order where the jobs never wait on each other's locks: the indexes (at
+    once: their SHARE locks agree), the triggers then the keys added ``NOT VALID`` (quick ALTER
+    TABLEs, one after the other), then the validations, at once across tables but one after the
+    other on one table. Each stage: its lists of work (one list per job), and whether it validates."""
+    indexes = [[i] for i in items if i.kind == "index"]
+    quick = [i for i in items if i.kind == "trigger"] + [i for i in items if i.kind == "fkey" and not i.added]
+    per_table: dict[str, list[Aside]] = {}
+    for item in items:
+        if item.kind == "fkey":
+            per_table.setdefault(item.table, []).append(item)
+    return [(indexes, False), ([quick] if quick else [], False), (list(per_table.values()), True)]
 
 
 def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
@@ -78,23 +89,25 @@ def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
     started = time.monotonic()
     memory = memory_mb(current, jobs)
     failures: list[Exception] = []
-    for phase in ([i for i in items if i.kind != "fkey"], [i for i in items if i.kind == "fkey"]):
-        todo = list(phase)
-        lock = threading.Lock()
+    lock = threading.Lock()
+    for work, validate in stages(items):
+        todo = list(work)
 
-        def loop(todo: list[Aside] = todo, lock: threading.Lock = lock) -> None:
+        def loop(todo: list[list[Aside]] = todo, validate: bool = validate) -> None:
             with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
                 conn.execute(waits.OWN_STATEMENT_TIMEOUT)
                 while True:
                     with lock:
                         if failures or not todo:
                             return
-                        item = todo.pop(0)
-                    try:
-                        put_back_one(conn, item, memory, log)
-                    except Exception as exc:  # noqa: BLE001  (one line naming the table)
-                        with lock:
-                            failures.append(fault(item.table, exc))
+                        batch = todo.pop(0)
+                    for item in batch:
+                        try:
+                            step(conn, item, memory, log, validate)
+                        except Exception as exc:  # noqa: BLE001  (one line naming the table)
+                            with lock:
+                                failures.append(fault(item.table, exc))
+                            return
 
         if todo:
             parallel(min(jobs, len(todo)), loop)

@@ -70,3 +70,19 @@ def test_a_table_an_interrupted_copy_left_half_copied_is_copied_on_not_a_conflic
     todo = copyplan.pending(source, target, replace=False)
     assert todo.copy == ["public.big"] and not todo.conflicts
     assert copyplan.need_checksums(target) == []
+
+
+def test_the_rebuild_never_has_two_jobs_lock_one_table_against_each_other():
+    """The bench found the copy's own index builds holding off its trigger's ENABLE (and two
+    VALIDATEs of one table would queue): indexes at once, then the quick ALTER TABLEs one by one,
+    then validations at once across tables, one table's in one job."""
+    from tasks.data.journal import Aside
+    from tasks.data.rebuild import stages
+
+    items = [Aside("m", "trigger:t", "trigger", "E", False), Aside("m", "index:a", "index", "I", False),
+             Aside("m", "index:b", "index", "I", False), Aside("m", "fkey:u", "fkey", "F", False),
+             Aside("m", "fkey:r", "fkey", "F", True), Aside("p", "fkey:x", "fkey", "F", False)]
+    (indexes, _), (quick, _), (validations, validating) = stages(items)
+    assert indexes == [[items[1]], [items[2]]]
+    assert quick == [[items[0], items[3], items[5]]]
+    assert validating and validations == [[items[3], items[4]], [items[5]]]

@@ -128,7 +128,12 @@ if settings.data_migration == "fresh":
     not_in_this_run("Data copied", "DATA_MIGRATION=fresh (schema and seed only)")
 else:
     data.copied(
-        name=state("Data copied"), plan=plan, backup_dir=backup_dir, keep=settings.backup_keep, jobs=settings.copy_jobs
+        name=state("Data copied"),
+        plan=plan,
+        backup_dir=backup_dir,
+        keep=settings.backup_keep,
+        jobs=settings.copy_jobs,
+        split_mb=settings.copy_split_mb,
     )
 
 # 8. Every seed row exists in the target.

@@ -91,6 +91,27 @@ class CatalogSnapshot(DatabaseFact):
         return json.loads("\t".join(rows[0]))
 
 
+class CopySetAside(DatabaseFact):
+    """
+    What an interrupted data copy set aside and has still to put back (its journal,
+    :mod:`tasks.data.journal`), as the schema check names them; empty without a journal.
+
+    .. code:: python
+
+        frozenset({"index:public.messages_room_idx", "constraint:messages.messages_user_id_fkey"})
+    """
+
+    sql = (
+        "SELECT CASE WHEN to_regclass('pgconverge.copy_set_aside') IS NOT NULL THEN (xpath('/row/n/text()', "
+        "query_to_xml('SELECT string_agg(kind || '':'' || catalog_name, chr(10)) AS n FROM pgconverge.copy_set_aside', "
+        "false, true, '')))[1]::text END"
+    )
+
+    def parse(self, rows):
+        text = rows[0][0] if rows and rows[0] and rows[0][0] else ""
+        return catalog.set_aside_names(text.split("\n"))
+
+
 class RowCounts(DatabaseFact):
     """Exact row count of every user table, ``{"public.users": 1, ...}`` (schema_migrations left out)."""
 

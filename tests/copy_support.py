@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -108,3 +109,30 @@ def migrate_target(target_url: str) -> None:
     from tests.support import MIGRATIONS
 
     apply_migrations(target_url, read_migrations(MIGRATIONS), None, Limits())
+
+
+def verified_rows(dbname: str, table: str) -> int:
+    """The rows of ``table`` the copy's journal in the target counts as copied and verified (a table
+    over COPY_SPLIT_MB is committed range by range; 0 without a journal)."""
+    if not query(dbname, "SELECT to_regclass('pgconverge.copy_ranges') IS NOT NULL")[0][0]:
+        return 0
+    return query(dbname, "SELECT coalesce(sum(rows), 0) FROM pgconverge.copy_ranges WHERE done AND tbl = %s",
+                 (table,))[0][0]
+
+
+PHASE_SQL = """
+SELECT CASE WHEN EXISTS (SELECT FROM pgconverge.copy_ranges WHERE NOT done) THEN 'load'
+            WHEN EXISTS (SELECT FROM pgconverge.copy_set_aside WHERE added) THEN 'validation'
+            WHEN EXISTS (SELECT FROM pgconverge.copy_set_aside) THEN 'rebuild'
+            ELSE 'none' END
+"""
+
+
+def copy_phase(conn) -> str:
+    """Where the copy is, from its journal in the target."""
+    if not conn.execute("SELECT to_regclass('pgconverge.copy_set_aside') IS NOT NULL").fetchone()[0]:
+        return "none"
+    try:
+        return conn.execute(PHASE_SQL).fetchone()[0]
+    except psycopg.errors.UndefinedTable:  # dropped just now
+        return "none"

@@ -49,6 +49,7 @@ class Settings:
     seed_upsert: bool = False
     copy_replace: bool = False
     copy_jobs: int = 1
+    copy_split_mb: int = 64
     health_long_query_s: float = 60.0
     health_idle_s: float = 60.0
     health_fail_on: str = "red"
@@ -124,6 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         seed_upsert=value.choice(values, "SEED_MODE", ("insert", "upsert")) == "upsert",
         copy_replace=value.choice(values, "COPY_CONFLICT", ("refuse", "replace")) == "replace",
         copy_jobs=value.count(values, "COPY_JOBS", os.cpu_count() or 1, 1),
+        copy_split_mb=value.count(values, "COPY_SPLIT_MB", 64, 1),
         health_long_query_s=value.seconds(values, "HEALTH_LONG_QUERY_S", 60.0),
         health_idle_s=value.seconds(values, "HEALTH_IDLE_S", 60.0),
         health_fail_on=value.choice(values, "HEALTH_FAIL_ON", FAIL_ON),

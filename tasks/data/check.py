@@ -19,7 +19,7 @@ SELECT format('%I.%I', ns.nspname, rel.relname), rel.relkind = 'm'
  WHERE rel.relkind IN ('r', 'm')
    AND rel.relpersistence IN ('p', 'u')
    AND (rel.relkind = 'r' OR rel.relispopulated)
-   AND ns.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', '_heroku', 'heroku_ext'])
+   AND ns.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', '_heroku', 'heroku_ext', 'pgconverge'])
    AND left(ns.nspname, 3) <> 'pg_'
    AND (ns.nspname, rel.relname) <> ('public', 'schema_migrations')
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend dep

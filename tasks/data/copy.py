@@ -31,10 +31,11 @@ from psycopg import sql
 from tasks.core import waits
 from tasks.core.connections import conninfo
 from tasks.core.lock import acquire_lock
-from tasks.data import cascades, check, loader, relations, sequences
+from tasks.core.progress import Throughput
+from tasks.data import cascades, check, journal, loader, ranged, rebuild, relations, schedule, sequences
 from tasks.data.checksum import PINNED_FORMAT
 from tasks.data.loader import Source, first_line, transient
-from tasks.data.order import dependency_order, load_groups  # noqa: F401  (the copy's order, tested here)
+from tasks.data.order import dependency_order, load_groups
 from tasks.data.plan import CONNECTION_RESERVE, capped_jobs
 from tasks.data.refusals import (
     column_problems,
@@ -44,9 +45,12 @@ from tasks.data.refusals import (
     missing_refusal,
     type_refusal,
 )
+from tasks.data.sides import Side
 from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noqa: F401  (callers' names)
 
 LOCK_WAIT_S = 60.0
+SPLIT_MB = 64  # COPY_SPLIT_MB's default
+SIZES_SQL = "SELECT t, pg_relation_size(t::regclass) FROM unnest(%s::text[]) t"
 # Every table above the given ones (formatted names) in a partition or inheritance tree, all parents.
 ANCESTORS_SQL = """
 WITH RECURSIVE up(rel) AS (
@@ -57,6 +61,28 @@ WITH RECURSIVE up(rel) AS (
 SELECT format('%%I.%%I', n.nspname, c.relname) FROM up JOIN pg_class c ON c.oid = up.rel
   JOIN pg_namespace n ON n.oid = c.relnamespace
 """
+
+
+@dataclass
+class Known:
+    """Checksums the run's plan computed (``{table: TableState}`` per side): each table's checksum is
+    computed once a run, so the copy takes these instead of reading the tables again."""
+
+    source: dict[str, TableState] = field(default_factory=dict)
+    target: dict[str, TableState] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, source: Side, target: Side) -> Known:
+        """The summed tables of the plan's two sides (:mod:`tasks.data.plan`)."""
+        return cls(
+            *(
+                {n: TableState(n, r.rows, r.checksum) for n, r in s.tables.items() if r.checksum}
+                for s in (source, target)
+            )
+        )
+
+    def sides(self) -> tuple[dict[str, TableState], dict[str, TableState]]:
+        return self.source, self.target
 
 
 @dataclass
@@ -141,11 +167,18 @@ def copy_data(
     log: Callable[[str], None],
     before_replace: Callable[[], None] | None = None,
     jobs: int = 1,
+    known: Known | None = None,
+    split_mb: int = SPLIT_MB,
+    expected: dict | None = None,
 ) -> CopyPlan:
     """Bring the target's rows to the source's; return what was done. ``before_replace`` runs first
-    when a table will be replaced (the target backup)."""
+    when a table will be replaced (the target backup). A table copied into empty above ``split_mb``
+    is copied in ranges by all ``jobs``; with ``expected`` (the expected schema), the catalog is
+    compared with it again once what the copy set aside is back."""
     try:
-        return _copy_data(source_service, target_service, replace, log, before_replace, jobs)
+        return _copy_data(
+            source_service, target_service, replace, log, before_replace, jobs, known, split_mb << 20, expected
+        )
     except psycopg.Error as exc:
         hint = (
             "check both databases (running, disk space) and run again"
@@ -159,7 +192,9 @@ def copy_data(
         ) from exc
 
 
-def _copy_data(source_service, target_service, replace, log, before_replace, jobs) -> CopyPlan:
+def _copy_data(
+    source_service, target_service, replace, log, before_replace, jobs, known, split_bytes, expected
+) -> CopyPlan:
     with (
         psycopg.connect(conninfo(source_service), autocommit=True) as src,
         psycopg.connect(conninfo(target_service), autocommit=True) as dst,
@@ -176,7 +211,18 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
             raise CopyError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
         order = dependency_order(catalogs[0].tables, catalogs[0].references)
         present = set(catalogs[1].tables)
-        target = {t: catalogs[1].state(t) for t in order if t in present}
+        for catalog, states in zip(catalogs, (known or Known()).sides(), strict=True):
+            for state in states.values():
+                catalog.remember(state)
+        # an empty target table needs no checksum (its rows are computed once loaded), nor does the
+        # source's table that fills it (it is summed while it streams)
+        # a table an earlier run left half-copied (its ranges in the journal) is copied on, as if empty
+        resumed = ranged.resuming(dst)
+        target = {
+            t: catalogs[1].state(t) if t not in resumed and catalogs[1].has_rows(t) else TableState(t, 0, None)
+            for t in order
+            if t in present
+        }
         wanted = {
             t: (
                 catalogs[0].state(t)
@@ -218,7 +264,14 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
                 jobs = capped_jobs(jobs, free)
         # a replaced table and the children its DELETE cascades to are one transaction, checked again
         # under lock (a cascade the plan did not foresee, or rows written since, roll it back)
-        loader.load(source, target_service, catalogs, work, jobs, log, plan.cascaded)
+        singles = [g[0] for g in load_groups(plan.copy, catalogs[0].references) if len(g) == 1]
+        split = ranged.prepare(src, dst, singles, split_bytes, log)
+        sizes: dict[str, int] = dict(src.execute(SIZES_SQL, ([t for t, _ in work],)).fetchall()) if work else {}
+        progress = Throughput("copy", len(work), sum(sizes.values()), log)
+        schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
+        if rebuild.put_back(target_service, jobs, log) and expected is not None:
+            _recheck(dst, expected)
+        journal.drop_if_empty(dst)
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
@@ -239,6 +292,20 @@ def _copy_data(source_service, target_service, replace, log, before_replace, job
                 + ": this relation is not handled by the copy; report it, and move it by hand meanwhile"
             )
         return plan
+
+
+def _recheck(dst: psycopg.Connection, expected: dict) -> None:
+    """The target's indexes, constraints and triggers as the expected schema has them, once put back."""
+    from tasks.schema import catalog
+
+    found = [
+        d for d in catalog.differences(expected, catalog.snapshot(dst)) if d.kind in ("index", "constraint", "trigger")
+    ]
+    if found:
+        raise CopyError(
+            f"after the copy put its indexes and keys back the target's schema differs from the expected one "
+            f"({found[0].text.strip()}): the rows are in and verified; report it, and fix the schema by hand meanwhile"
+        )
 
 
 def _pair(state: TableState) -> tuple[int, str]:

@@ -19,13 +19,13 @@ from tasks.core import waits
 from tasks.core.connections import conninfo
 from tasks.core.environment import child_env
 from tasks.core.errors import ActionableError
+from tasks.core.progress import Throughput
 from tasks.data import cascades, keys
 from tasks.data.checksum import PINNED_FORMAT
-from tasks.data.order import load_groups
 from tasks.data.tables import Catalog, CopyError, TableState, table_state
 
-PROGRESS_EVERY_S = 3.0
 BLOCK = 1 << 20
+EVERY_ROW = sql.SQL("true")
 SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
 ANALYZE_LOCK_TIMEOUT = "10s"  # statistics wait for no application's lock for long
 
@@ -69,25 +69,33 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[str], log: Callable[[str], None]) -> int:
-    """The source's rows of ``table`` into the target's, as binary COPY: the bytes moved."""
+def stream(
+    source: Source,
+    dst: psycopg.Connection,
+    table: str,
+    columns: list[str],
+    log: Callable[[str], None],
+    where: sql.Composable = EVERY_ROW,
+    moved: Callable[[int], None] | None = None,
+) -> int:
+    """The source's rows of ``table`` (those ``where`` selects, of the table aliased ``t``) into the
+    target's, as binary COPY: the rows written. ``moved`` is told the bytes as they go."""
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
-    out_query = sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT binary)").format(column_list, sql.SQL(table))
+    out_query = sql.SQL("COPY (SELECT {} FROM ONLY {} t WHERE {}) TO STDOUT (FORMAT binary)").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns), sql.SQL(table), where
+    )
     # a table without columns (rows of nothing) is written without a column list: "()" is no SQL
     into = sql.SQL("{} ({})").format(sql.SQL(table), column_list) if columns else sql.SQL(table)
     in_query = sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(into)
-    copied = 0
-    started = last = time.monotonic()
     reader = source.reader(out_query.as_string(dst))
     assert reader.stdout is not None and reader.stderr is not None
+    cursor = dst.cursor()
     try:
-        with dst.cursor().copy(in_query) as writer:
+        with cursor.copy(in_query) as writer:
             while block := reader.stdout.read(BLOCK):
                 writer.write(block)
-                copied += len(block)
-                if time.monotonic() - last >= PROGRESS_EVERY_S:
-                    last = time.monotonic()
-                    log(f"{table}: {copied / 1e6:,.0f} MB copied ({last - started:.0f}s)")
+                if moved:
+                    moved(len(block))
             if reader.wait() != 0:
                 error = reader.stderr.read().decode(errors="replace").strip().splitlines()
                 raise CopyError(
@@ -100,7 +108,7 @@ def stream(source: Source, dst: psycopg.Connection, table: str, columns: list[st
         reader.wait()
         reader.stdout.close()
         reader.stderr.close()
-    return copied
+    return cursor.rowcount
 
 
 class Worker:
@@ -112,8 +120,10 @@ class Worker:
         target_service: str,
         catalogs: tuple[Catalog, Catalog],
         planned: list[cascades.Cascade] | None = None,
+        progress: Throughput | None = None,
     ):
         self.source, self.src_catalog, self.dst_catalog = source, *catalogs
+        self.progress = progress
         self.planned = planned or []  # the cascades the plan counted: a replace checks them again under lock
         self.src = source.connect()
         self.dst = psycopg.connect(conninfo(target_service), autocommit=True)
@@ -174,7 +184,8 @@ class Worker:
                 for table in group:
                     self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
             for table in group:
-                copied[table] = stream(self.source, self.dst, table, columns[table], log)
+                copied[table] = 0
+                stream(self.source, self.dst, table, columns[table], log, moved=self.counter(copied, table))
             keys.put_back(self.dst, aside)
             summing.join()
             for table in group:
@@ -187,6 +198,16 @@ class Worker:
                         f"another checksum than the source's {want[table].rows:,}: rolled back; "
                         "run again"
                     )
+
+    def counter(self, copied: dict[str, int], key: str) -> Callable[[int], None]:
+        """What counts the bytes of ``key`` into ``copied`` and the run's progress."""
+
+        def moved(count: int) -> None:
+            copied[key] += count
+            if self.progress:
+                self.progress.moved(count)
+
+        return moved
 
     def recheck(self, group: tuple[str, ...]) -> set[str]:
         """A replace's check under lock, in its transaction, before anything is deleted: the replaced
@@ -254,65 +275,6 @@ def parallel(count: int, loop: Callable[[], None]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-
-
-def load(
-    source: Source,
-    target_service: str,
-    catalogs: tuple[Catalog, Catalog],
-    work: list[tuple[str, bool]],
-    jobs: int,
-    log: Callable[[str], None],
-    cascaded: list[cascades.Cascade] | None = None,
-) -> None:
-    """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
-    references (a foreign-key cycle as one group; a replaced table with the children its DELETE
-    cascades to, ``cascaded``, as one group too); the first failure stops the others from starting
-    and is raised."""
-    references = catalogs[0].references
-    replace = dict(work)
-    pending = together(load_groups([t for t, _ in work], references), cascaded or [])
-    running: set[str] = set()
-    failures: list[CopyError] = []
-    condition = threading.Condition()
-
-    def waits_for(group: tuple[str, ...]) -> set[str]:
-        refs = set().union(*(references.get(t, set()) for t in group)) - set(group)
-        return refs & (running | {t for g in pending for t in g})
-
-    def next_group() -> tuple[str, ...] | None:
-        with condition:
-            while True:
-                if failures or not pending:
-                    return None
-                for group in pending:
-                    if not waits_for(group):
-                        pending.remove(group)
-                        running.update(group)
-                        return group
-                condition.wait()
-
-    def work_loop() -> None:
-        worker = None
-        try:
-            while (group := next_group()) is not None:
-                try:
-                    worker = worker or Worker(source, target_service, catalogs, cascaded)
-                    worker.copy(group, any(replace[t] for t in group), log)
-                except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
-                    with condition:
-                        failures.append(fault(", ".join(group), exc))
-                finally:
-                    with condition:
-                        running.difference_update(group)
-                        condition.notify_all()
-        finally:
-            if worker:
-                worker.close()
-
-    parallel(min(jobs, len(work)), work_loop)
-    if failures:
-        raise failures[0]
 
 
 def together(groups: list[tuple[str, ...]], cascaded: list[cascades.Cascade]) -> list[tuple[str, ...]]:

@@ -23,29 +23,30 @@ class Pending:
     views: list[str] = field(default_factory=list)
     sequences: list[tuple[str, int]] = field(default_factory=list)  # (name, next value)
     in_sync: int = 0
+    set_aside: int = 0  # indexes, keys and triggers an interrupted copy has still to put back
     cascaded: list[cascades.Cascade] = field(default_factory=list)  # children a replace acts on: reloaded
     lost: list[cascades.Cascade] = field(default_factory=list)  # children whose rows a replace would lose
 
     @property
     def anything(self) -> bool:
-        return bool(self.copy or self.replace or self.missing or self.views or self.sequences)
+        return bool(self.copy or self.replace or self.missing or self.views or self.sequences or self.set_aside)
 
 
 def need_checksums(target: Side) -> list[str]:
     """The source tables whose checksum decides the plan: those not empty in the target."""
-    return sorted(name for name, relation in target.tables.items() if relation.rows)
+    return sorted(name for name, relation in target.tables.items() if relation.rows and name not in target.resuming)
 
 
 def pending(source: Side, target: Side, replace: bool) -> Pending:
     """Pure: what the copy will write (the same rules as :func:`tasks.data.copy.compare`)."""
-    todo = Pending()
+    todo = Pending(set_aside=target.set_aside)
     for name, want in sorted(source.tables.items()):
         have = target.tables.get(name)
         if want.rows == 0:
             todo.in_sync += 1
         elif have is None:
             todo.missing.append(name)
-        elif have.rows == 0:
+        elif have.rows == 0 or name in target.resuming:
             todo.copy.append(name)
         elif (have.rows, have.checksum) == (want.rows, want.checksum):
             todo.in_sync += 1
@@ -118,6 +119,8 @@ def plan_lines(source: Side, target: Side, todo: Pending) -> list[str]:
         for c in todo.cascaded
     ]
     lines += [f"refresh materialized view {view}" for view in todo.views]
+    if todo.set_aside:
+        lines.append(f"put back {todo.set_aside} index(es), key(s) and trigger(s) an interrupted copy set aside")
     lines += [
         f"move sequence {name} forward to the source's (next value {value:,})"
         if value == source.sequences[name][0]

@@ -11,8 +11,9 @@ row is copied and counted once, whatever tree it sits in; a partitioned parent h
 
 from __future__ import annotations
 
-# The database's own schemas: not the catalogs, not Heroku's, not another session's temp schema.
-USER_SCHEMA = """n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext')
+# The database's own schemas: not the catalogs, not Heroku's, not another session's temp schema, not
+# the copy's journal (tasks/data/journal.py).
+USER_SCHEMA = """n.nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext', 'pgconverge')
        AND n.nspname NOT LIKE 'pg\\_%'"""
 NOT_OURS = """NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')
        AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass AND deptype = 'e')"""

@@ -37,6 +37,8 @@ class Side:
     force_rls: list[str] = field(default_factory=list)  # FORCE ROW LEVEL SECURITY tables the role is not exempt from
     violations: list[tuple[str, str, str, int]] = field(default_factory=list)  # (file, table, constraint, rows)
     sequence_columns: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # owner's (max, min)
+    resuming: set[str] = field(default_factory=set)  # tables an interrupted copy left half-copied (its journal)
+    set_aside: int = 0  # indexes, keys and triggers an interrupted copy has still to put back
 
 
 def _named(names: list[str] | None) -> str:
@@ -77,6 +79,7 @@ def script(
         f"SELECT 'forcerls', * FROM ({relations.FORCE_RLS_SQL}) x;\n"
         + SEQUENCE_COLUMNS_SQL
         + ";\n"
+        + JOURNAL_SQL
         + wrap.format(tag="'trows'", queries=queries_sql(tables), where=summed)
         + wrap.format(tag="'trows'", queries=queries_sql(tables, checksums=False), where=f"NOT {summed} AND {counted}")
         + wrap.format(
@@ -97,6 +100,14 @@ SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric:
 """
 
 # The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
+# What an interrupted copy left in its journal (tasks/data/journal.py), when there is one.
+JOURNAL_SQL = (
+    "SELECT 'gexec', 'SELECT DISTINCT ''resume'', tbl, '''' FROM pgconverge.copy_ranges UNION ALL "
+    "SELECT ''aside'', count(*)::text, '''' FROM pgconverge.copy_set_aside' "
+    "WHERE to_regclass('pgconverge.copy_ranges') IS NOT NULL "
+    "AND to_regclass('pgconverge.copy_set_aside') IS NOT NULL;\n"
+)
+
 RULES_SQL = (
     "SELECT DISTINCT 'rule', format('%I.%I', n.nspname, c.relname), r.rulename::text FROM pg_rewrite r "
     "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -142,6 +153,10 @@ def parse(rows: list[list[str]]) -> Side:
             side.violations.append((row[1], row[2], row[3], int(row[4])))
         elif tag == "forcerls":
             side.force_rls.append(row[1])
+        elif tag == "resume":
+            side.resuming.add(row[1])
+        elif tag == "aside":
+            side.set_aside = int(row[1])
         elif tag == "rule":
             side.rules.append((row[1], row[2]))
         elif tag == "cascade":

@@ -79,3 +79,11 @@ def table_state(conn: psycopg.Connection, table: str) -> TableState:
     query = conn.execute(queries_sql(relation.as_string(conn))).fetchone()[1]  # type: ignore[index]
     rows, digest = conn.execute(query).fetchone()[1:]  # type: ignore[index]
     return TableState(table, rows, digest)
+
+
+def range_state(conn: psycopg.Connection, table: str, where: sql.Composable) -> TableState:
+    """Row count and checksum of the rows of ``table`` (aliased ``t``) that ``where`` selects."""
+    relation = sql.SQL("SELECT {}::text, {}::regclass::oid").format(sql.Literal(table), sql.Literal(table))
+    query = conn.execute(queries_sql(relation.as_string(conn))).fetchone()[1]  # type: ignore[index]
+    rows, digest = conn.execute(sql.SQL(query + " WHERE {}").format(where)).fetchone()[1:]  # type: ignore[index]
+    return TableState(table, rows, digest)

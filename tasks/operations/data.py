@@ -11,6 +11,7 @@ from pyinfra import host
 
 from tasks.data import plan as copyplan
 from tasks.data import refusals as copyrefusals
+from tasks.migrations import expected
 from tasks.operations.common import (
     converged,
     operation,  # pyinfra's, guarded: any error ends as one line
@@ -24,7 +25,7 @@ from tasks.plan import Planner
 
 
 @operation()
-def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: int = 1):
+def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: int = 1, split_mb: int = 64):
     """
     Ensure every source relation's rows are in the target: equal row counts and content checksums.
 
@@ -34,6 +35,8 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
     + backup_dir: with ``replace``, a verified target backup is taken here first
     + keep: verified backups kept per database
     + jobs: tables loaded at once (``COPY_JOBS``)
+    + split_mb: a table larger than this copied into empty is copied in ranges by all the jobs
+      (``COPY_SPLIT_MB``)
 
     Tables at any place in a partition or inheritance tree, columns matched by name; one
     transaction per table, each after the tables it references, verified before its commit;
@@ -91,10 +94,16 @@ def copied(plan: Planner, backup_dir: str | None = None, keep: int = 10, jobs: i
             host.log(f"backup {backup.path} verified before replacing tables")
 
     migrated = bool(plan.migrations_part().pending)  # this run applies migrations before the copy
+    wanted = expected.load_expected(Path(plan.state_dir), plan.migrations)  # checked again after the rebuild
 
     def run(log: Callable[[str], None]) -> str:
         try:
-            done = datacopy.copy_data(source_service, target_service, replace, log, before_replace, jobs)
+            # the plan's checksums (tables with rows in the target) are not computed again, unless this
+            # run's migrations changed the target since
+            known = None if migrated else datacopy.Known.of(source, target)
+            done = datacopy.copy_data(
+                source_service, target_service, replace, log, before_replace, jobs, known, split_mb, wanted
+            )
         except datacopy.CopyError as exc:
             if not migrated:
                 raise

@@ -10,7 +10,7 @@ from typing import Any
 
 from pyinfra import host
 
-from tasks.facts import CatalogSnapshot, Unreadable, read
+from tasks.facts import CatalogSnapshot, CopySetAside, Unreadable, read
 from tasks.migrations import expected
 from tasks.operations.common import (
     changed_in_this_run,
@@ -80,7 +80,23 @@ def verified(
         which = "source" if against_source and exc.service == plan.source else "target"
         yield from refuse(f"cannot read the {which}'s catalog: {exc.error}")
         return
-    found = verdict.judge(wanted, actual, source, allow_extra_objects)
+    try:
+        aside = read(CopySetAside, service)  # an interrupted data copy's: the copy puts them back
+    except Unreadable:
+        aside = frozenset()
+    if aside and not plan.copy:
+        # only the copy puts them back: any other run would end with them missing
+        yield from refuse(
+            f"{len(aside)} index(es), key(s) or trigger(s) of the target are still set aside by an interrupted data "
+            f"copy (schema pgconverge, e.g. {min(aside)}): run once with DATA_MIGRATION=copy to put them back"
+        )
+        return
+    found = verdict.judge(wanted, actual, source, allow_extra_objects, aside)
+    if found.explained:
+        host.log(
+            f"{found.explained} index(es), key(s) or trigger(s) set aside by an interrupted data copy: "
+            "the data copy of this run puts them back"
+        )
     for line in found.tolerated:
         host.log(line)
     applied = changed_in_this_run(after)  # the migrations step (``after``) applied files in this run

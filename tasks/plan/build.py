@@ -8,7 +8,7 @@ fresh mode) is never read. What was built last is kept for the run's report (:me
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -153,7 +153,11 @@ class Planner:
         # table is not empty, exact counts only for the plan shown at plan time (else: has it a row?).
         try:
             # with COPY_CONFLICT=replace: the keys a replace's DELETE cascades through, and the rows they reach
-            target = read(CopyState, self.target, copysides.script(with_cascades=self.copy_replace))
+            target = read(CopyState, self.target, copysides.script([], [], with_cascades=self.copy_replace))
+            need = copyplan.need_checksums(target)
+            if need:  # each table's checksum once: only those with a row
+                summed = read(CopyState, self.target, copysides.script(need, []))
+                target = replace(target, tables={**target.tables, **{name: summed.tables[name] for name in need}})
         except Unreadable as exc:
             return CopyPart(
                 True, unreadable=unreadable("unreadable", "target", "the target's tables for the copy", exc)

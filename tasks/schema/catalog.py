@@ -115,6 +115,25 @@ def _backs_constraint(kind: str, value: Any) -> bool:
     return kind == "indexes" and isinstance(value, dict) and bool(value.get("constraint"))
 
 
+def set_aside_names(entries: list[str]) -> frozenset[str]:
+    """Pure: the data copy's journal entries (``kind:schema.name``, ``kind:schema.table.name``) as
+    :func:`differences` names the objects: ``index:schema.name``, ``constraint:table.name``."""
+    names = set()
+    for entry in entries:
+        kind, _, name = entry.partition(":")
+        if kind == "index":
+            names.add(f"index:{name}")
+        elif kind in ("fkey", "trigger"):
+            names.add(f"{'constraint' if kind == 'fkey' else 'trigger'}:{_short_table(name)}")
+    return frozenset(names)
+
+
+def set_aside(found: list[Difference], names: frozenset[str]) -> list[Difference]:
+    """Pure: the differences an interrupted data copy explains (``names``, :func:`set_aside_names`):
+    its indexes and foreign keys missing, a key not validated yet, a trigger still disabled."""
+    return [d for d in found if d.sign in "-~" and f"{d.kind}:{d.name}" in names]
+
+
 def _diff_mapping(kind: str, expected: dict, actual: dict, prefix: str = "") -> list[Difference]:
     found = []
     for name in sorted(set(expected) | set(actual)):

@@ -1,11 +1,11 @@
 -- pgconverge catalog snapshot: everything a migration can create, as one JSON document.
 -- Left out on purpose: ownership, ACLs, OIDs, the database name, schema_migrations itself,
--- objects that belong to extensions, and Heroku's own schemas; so the same migrations give
--- equal snapshots on a laptop and on Heroku.
+-- objects that belong to extensions, Heroku's own schemas and the data copy's journal (pgconverge,
+-- tasks/data/journal.py); so the same migrations give equal snapshots on a laptop and on Heroku.
 WITH
 ns AS (
     SELECT oid, nspname FROM pg_namespace
-     WHERE nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext', 'pg_toast')
+     WHERE nspname NOT IN ('pg_catalog', 'information_schema', '_heroku', 'heroku_ext', 'pg_toast', 'pgconverge')
        AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
 ),
 ext_objects AS (

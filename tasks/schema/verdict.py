@@ -33,6 +33,7 @@ class Verdict:
     failures: list[str]
     drifted: bool
     allow_extra_objects: bool
+    explained: int = 0  # differences an interrupted data copy explains (set aside: it puts them back)
 
     def message(self, pointer: str | None = None, repair_line: str | None = None) -> str:
         """The refusal: the drift's pointer to its repair first when there is one, then the diffs, then
@@ -45,13 +46,20 @@ class Verdict:
 
 
 def judge(
-    wanted: dict[str, Any], actual: dict[str, Any], source: dict[str, Any] | None, allow_extra_objects: bool
+    wanted: dict[str, Any],
+    actual: dict[str, Any],
+    source: dict[str, Any] | None,
+    allow_extra_objects: bool,
+    aside: frozenset[str] = frozenset(),
 ) -> Verdict:
-    """Compare ``actual`` with ``wanted`` and, when given, with ``source``."""
-    drift = catalog.differences(wanted, actual)
-    comparisons = [(EXPECTED, drift)]
+    """Compare ``actual`` with ``wanted`` and, when given, with ``source``; what an interrupted data copy
+    set aside (``aside``: :func:`tasks.schema.catalog.set_aside_names`) is explained, not drift."""
+    comparisons = [(EXPECTED, catalog.differences(wanted, actual))]
     if source is not None:
         comparisons.append((SOURCE, catalog.differences(source, actual)))
+    explained = {d for _, found in comparisons for d in catalog.set_aside(found, aside)}
+    comparisons = [(title, [d for d in found if d not in explained]) for title, found in comparisons]
+    drift = comparisons[0][1]
     tolerated, failures = [], []
     for title, found in comparisons:
         extra = [d for d in found if allow_extra_objects and d.sign == "+"]
@@ -60,4 +68,4 @@ def judge(
             tolerated.append(render(f"{title}, allowed by ALLOW_EXTRA_OBJECTS", extra))
         if blocking:
             failures.append(render(title, blocking))
-    return Verdict(tolerated, failures, bool(drift), allow_extra_objects)
+    return Verdict(tolerated, failures, bool(drift), allow_extra_objects, len(explained))

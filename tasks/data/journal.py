@@ -1,0 +1,188 @@
+"""
+The copy's journal in the target (schema ``pgconverge``): what a copy has set aside and how far it
+got, written in the same transactions as the changes it describes, so that a kill at any moment
+leaves a state a rerun finishes.
+
+* ``copy_ranges``: the ranges a big table is copied in (:mod:`tasks.data.ranges`), each marked done
+  with its rows and the source's checksum in the transaction that copied it. A rerun copies only
+  the ranges not done; once the whole table is verified its rows are deleted.
+* ``copy_set_aside``: the secondary indexes and foreign keys dropped (and the user triggers disabled)
+  before a table's load, each with the statement that makes it again, recorded in the transaction
+  that drops it and deleted in the transaction that puts it back (a foreign key: added ``NOT
+  VALID``, then deleted with its ``VALIDATE``).
+
+The schema is made by the first copy that needs it and dropped when both tables are empty; the
+schema check leaves it out (:mod:`tasks.schema.catalog`'s snapshot) and takes what it lists as
+set aside, not as drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+SCHEMA = "pgconverge"
+CREATE_SQL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_ranges (
+    tbl text NOT NULL, n int NOT NULL, kind text NOT NULL, col text, lo bigint, hi bigint,
+    done boolean NOT NULL DEFAULT false, rows bigint, checksum text, PRIMARY KEY (tbl, n));
+CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_set_aside (
+    tbl text NOT NULL, name text NOT NULL, kind text NOT NULL, catalog_name text NOT NULL,
+    create_sql text NOT NULL, added boolean NOT NULL DEFAULT false, PRIMARY KEY (tbl, name))
+"""
+EXISTS_SQL = (
+    f"SELECT to_regclass('{SCHEMA}.copy_set_aside') IS NOT NULL AND to_regclass('{SCHEMA}.copy_ranges') IS NOT NULL"
+)
+# The secondary indexes (not a constraint's, not a partition's), the foreign keys and the enabled user
+# triggers of one table: (name, kind, catalog name, drop, create).
+SET_ASIDE_SQL = """
+SELECT 'fkey:' || c.conname, 'fkey', n.nspname || '.' || t.relname || '.' || c.conname,
+       format('ALTER TABLE %%s DROP CONSTRAINT %%I', c.conrelid::regclass, c.conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s NOT VALID', c.conrelid::regclass, c.conname,
+              pg_get_constraintdef(c.oid))
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE c.conrelid = %(table)s::regclass AND c.contype = 'f' AND c.conparentid = 0
+UNION ALL
+SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
+       format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+  FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace
+ WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+UNION ALL
+SELECT 'trigger:' || tg.tgname, 'trigger', n.nspname || '.' || t.relname || '.' || tg.tgname,
+       format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tgname),
+       format('ALTER TABLE %%s ENABLE %%s TRIGGER %%I', tg.tgrelid::regclass,
+              CASE tg.tgenabled WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, tg.tgname)
+  FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE tg.tgrelid = %(table)s::regclass AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+"""
+
+
+@dataclass(frozen=True)
+class Range:
+    table: str
+    number: int
+    kind: str  # 'key' (an integer column) or 'ctid' (pages)
+    column: str | None
+    lo: int | None  # None: from the first
+    hi: int | None  # None: to the last
+    done: bool = False
+    rows: int = 0
+    checksum: str = "0"
+
+
+@dataclass(frozen=True)
+class Aside:
+    table: str
+    name: str
+    kind: str  # 'trigger', 'index' or 'fkey' (put back in this order)
+    create: str
+    added: bool  # a foreign key added NOT VALID, its VALIDATE still due
+
+
+def ready(conn: psycopg.Connection) -> bool:
+    """Make the journal if it is missing; False when the role may not (the copy then loads each table
+    in one transaction, as before)."""
+    row = conn.execute(EXISTS_SQL).fetchone()
+    if row and row[0]:
+        return True
+    try:
+        with conn.transaction():
+            conn.execute(CREATE_SQL)
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
+
+
+def exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute(EXISTS_SQL).fetchone()
+    return bool(row and row[0])
+
+
+def ranges(conn: psycopg.Connection, table: str | None = None) -> list[Range]:
+    rows = conn.execute(
+        f"SELECT tbl, n, kind, col, lo, hi, done, coalesce(rows, 0), coalesce(checksum, '0') FROM {SCHEMA}.copy_ranges "
+        "WHERE %(t)s::text IS NULL OR tbl = %(t)s ORDER BY tbl, n",
+        {"t": table},
+    ).fetchall()
+    return [Range(*row) for row in rows]
+
+
+def plan_ranges(conn: psycopg.Connection, planned: list[Range]) -> None:
+    """Record a table's ranges (in the caller's transaction)."""
+    for r in planned:
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.copy_ranges (tbl, n, kind, col, lo, hi) VALUES (%s, %s, %s, %s, %s, %s)",
+            (r.table, r.number, r.kind, r.column, r.lo, r.hi),
+        )
+
+
+def range_done(conn: psycopg.Connection, r: Range, rows: int, checksum: str) -> None:
+    conn.execute(
+        f"UPDATE {SCHEMA}.copy_ranges SET (done, rows, checksum) = (true, %s, %s) WHERE tbl = %s AND n = %s",
+        (rows, checksum, r.table, r.number),
+    )
+
+
+def forget_ranges(conn: psycopg.Connection, table: str) -> None:
+    conn.execute(f"DELETE FROM {SCHEMA}.copy_ranges WHERE tbl = %s", (table,))
+
+
+def set_aside(conn: psycopg.Connection, table: str) -> int:
+    """Record, then drop, ``table``'s secondary indexes and foreign keys (in the caller's transaction):
+    the number set aside."""
+    found = conn.execute(SET_ASIDE_SQL, {"table": table}).fetchall()
+    for name, kind, catalog_name, _, create in found:
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.copy_set_aside (tbl, name, kind, catalog_name, create_sql) "
+            "VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (table, name, kind, catalog_name, create),
+        )
+    for _, _, _, drop, _ in found:
+        conn.execute(drop)
+    return len(found)
+
+
+def aside(conn: psycopg.Connection) -> list[Aside]:
+    rows = conn.execute(
+        f"SELECT tbl, name, kind, create_sql, added FROM {SCHEMA}.copy_set_aside ORDER BY kind DESC, tbl, name"
+    ).fetchall()
+    return [Aside(*row) for row in rows]
+
+
+def added(conn: psycopg.Connection, item: Aside) -> None:
+    conn.execute(
+        f"UPDATE {SCHEMA}.copy_set_aside SET added = true WHERE tbl = %s AND name = %s", (item.table, item.name)
+    )
+
+
+def put_back(conn: psycopg.Connection, item: Aside) -> None:
+    conn.execute(f"DELETE FROM {SCHEMA}.copy_set_aside WHERE tbl = %s AND name = %s", (item.table, item.name))
+
+
+def drop_if_empty(conn: psycopg.Connection) -> None:
+    """Drop the journal once nothing is left in it (the target's schema is then what it was)."""
+    if not exists(conn):
+        return
+    with conn.transaction():
+        left = conn.execute(
+            f"SELECT EXISTS (SELECT FROM {SCHEMA}.copy_ranges) OR EXISTS (SELECT FROM {SCHEMA}.copy_set_aside)"
+        ).fetchone()
+        if left and not left[0]:
+            conn.execute(f"DROP TABLE {SCHEMA}.copy_ranges, {SCHEMA}.copy_set_aside")
+            if not conn.execute(
+                "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE n.nspname = '{SCHEMA}')"
+            ).fetchone()[0]:  # type: ignore[index]
+                conn.execute(f"DROP SCHEMA {SCHEMA}")
+
+
+def range_undone(conn: psycopg.Connection, r: Range) -> None:
+    conn.execute(
+        f"UPDATE {SCHEMA}.copy_ranges SET (done, rows, checksum) = (false, NULL, NULL) WHERE tbl = %s AND n = %s",
+        (r.table, r.number),
+    )

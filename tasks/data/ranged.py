@@ -1,0 +1,156 @@
+"""
+A big table copied in ranges (:mod:`tasks.data.ranges`) by every job: each range in its own target
+transaction, its rows counted against the source's before COMMIT and marked done in the journal
+(:mod:`tasks.data.journal`) in that same transaction; once every range is in, the whole table's
+checksum against the sum of its ranges' (the checksum is a sum of row hashes), then the table's
+ranges forgotten. A rerun skips a range done before whose source rows are still the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from tasks.core import waits
+from tasks.data import journal, ranges
+from tasks.data.journal import Range
+from tasks.data.keys import BULK_FROM_BYTES
+from tasks.data.loader import SIZE_SQL, Worker, stream
+from tasks.data.tables import CopyError, TableState, range_state, table_state
+
+
+def copy_range(worker: Worker, r: Range, log: Callable[[str], None]) -> None:
+    """Copy range ``r`` of its table (one try per lock wait, bounded)."""
+    want: dict[str, TableState] = {}
+    summing = threading.Thread(target=lambda: want.update(s=range_state(worker.src, r.table, ranges.predicate(r))))
+    columns = worker.src_catalog.columns(r.table)
+    summing.start()
+    copied = {r.table: 0}
+
+    def attempt() -> None:
+        with worker.dst.transaction():
+            worker.dst.execute(waits.SET_LOCK_TIMEOUT)
+            worker.dst.execute(waits.NO_STATEMENT_TIMEOUT)
+            copied[r.table] = 0
+            moved = worker.counter(copied, r.table)
+            rows = stream(worker.source, worker.dst, r.table, columns, log, ranges.predicate(r), moved)
+            summing.join()
+            if "s" not in want or want["s"].rows != rows:
+                raise CopyError(
+                    f"table {r.table}: range {r.number + 1} has {rows:,} rows in the target, not the source's: "
+                    "rolled back; run again"
+                )
+            journal.range_done(worker.dst, r, rows, want["s"].checksum or "0")
+
+    try:
+        waits.retrying(attempt, f"copying {r.table}", lambda: waits.blocking_sessions(worker.dst, [r.table]), log)
+    finally:
+        summing.join()
+
+
+def changed_since(src: psycopg.Connection, done: list[Range]) -> list[Range]:
+    """The ranges done by an earlier run whose source rows changed since (read in ``src``'s snapshot)."""
+    changed = []
+    for r in done:
+        now = range_state(src, r.table, ranges.predicate(r))
+        if (now.rows, now.checksum or "0") != (r.rows, r.checksum):
+            changed.append(r)
+    return changed
+
+
+def restart(dst: psycopg.Connection, table: str, changed: list[Range]) -> None:
+    """Copy again the ranges whose source rows changed since an earlier run: a key range's rows are
+    deleted and it is marked not done; with page ranges, the whole table (only the copy's rows are in
+    it: the journal's row count says so) is emptied and every range marked not done."""
+    with dst.transaction():
+        dst.execute(waits.SET_LOCK_TIMEOUT)
+        target = sql.SQL(table)
+        if all(r.kind == "key" for r in changed):
+            for r in changed:
+                dst.execute(sql.SQL("DELETE FROM ONLY {} t WHERE {}").format(target, ranges.predicate(r)))
+                journal.range_undone(dst, r)
+            return
+        recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
+        there = table_state(dst, table).rows
+        if there != recorded:
+            raise CopyError(
+                f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and the source "
+                "changed since: set COPY_CONFLICT=replace to reload it (a target backup is taken first)"
+            )
+        dst.execute(sql.SQL("TRUNCATE ONLY {}").format(target))
+        for r in journal.ranges(dst, table):
+            journal.range_undone(dst, r)
+
+
+def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:
+    """The whole table against its ranges: equal, its ranges forgotten and both sides' states kept."""
+    done = journal.ranges(worker.dst, table)
+    rows, checksum = ranges.total(done)
+    got = table_state(worker.dst, table)
+    if not all(r.done for r in done) or (got.rows, got.checksum) != (rows, checksum):
+        raise CopyError(
+            f"table {table}: after the copy in {len(done)} ranges the target has {got.rows:,} rows, the source "
+            f"{rows:,}, with other checksums: run again"
+        )
+    with worker.dst.transaction():
+        journal.forget_ranges(worker.dst, table)
+    worker.src_catalog.remember(TableState(table, rows, checksum))
+    worker.dst_catalog.remember(got)
+    log(f"{table}: copied {rows:,} rows in {len(done)} ranges, verified")
+
+
+def resuming(dst: psycopg.Connection) -> set[str]:
+    """The tables an earlier run copied part of (their ranges in the journal): to be finished."""
+    return {r.table for r in journal.ranges(dst)} if journal.exists(dst) else set()
+
+
+def prepare(
+    src: psycopg.Connection,
+    dst: psycopg.Connection,
+    tables: list[str],
+    split_bytes: int,
+    log: Callable[[str], None],
+) -> dict[str, list[Range]]:
+    """Before the load of ``tables`` (copied into empty): each big one's indexes, foreign keys and
+    triggers set aside and its ranges recorded (one transaction a table, the journal first); a table
+    an earlier run left half-copied keeps its ranges (those whose source rows changed are redone).
+    Returns the ranges of the tables copied in ranges. Nothing when the journal cannot be made."""
+    if not tables or not journal.ready(dst):
+        return {}
+    split: dict[str, list[Range]] = {}
+    for table in tables:
+        recorded = journal.ranges(dst, table)
+        if recorded:
+            changed = changed_since(src, [r for r in recorded if r.done])
+            if changed:
+                log(f"{table}: {len(changed)} range(s) copied by an earlier run changed in the source since: again")
+                restart(dst, table, changed)
+                recorded = journal.ranges(dst, table)
+            done = sum(r.done for r in recorded)
+            if done:
+                log(f"{table}: {done} of {len(recorded)} range(s) copied and verified by an earlier run: kept")
+            split[table] = recorded
+            continue
+        size = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
+        planned = ranges.plan(src, table, size, split_bytes)
+        if not planned and size < BULK_FROM_BYTES:
+            continue
+
+        def record(table: str = table, planned: list[Range] = planned) -> None:
+            with dst.transaction():
+                dst.execute(waits.SET_LOCK_TIMEOUT)
+                journal.set_aside(dst, table)
+                journal.plan_ranges(dst, planned)
+
+        waits.retrying(
+            record,
+            f"setting aside the indexes and keys of {table}",
+            lambda table=table: waits.blocking_sessions(dst, [table]),  # type: ignore[misc]
+            log,
+        )
+        if planned:
+            split[table] = planned
+    return split

@@ -99,9 +99,17 @@ def verified(
             return
         comparisons.append(("the target schema differs from the source database", catalog.differences(source, actual)))
     explained = {d for _, found in comparisons for d in catalog.set_aside(found, aside)}
+    if aside and not plan.copy:
+        # only the copy puts them back: any other run would end with them missing
+        yield from refuse(
+            f"{len(aside)} index(es), key(s) or trigger(s) of the target are still set aside by an interrupted data "
+            f"copy (schema pgconverge, e.g. {sorted(aside)[0]}): run once with DATA_MIGRATION=copy to put them back"
+        )
+        return
     if explained:
         host.log(
-            f"{len(explained)} index(es), key(s) or trigger(s) set aside by an interrupted data copy: it puts them back"
+            f"{len(explained)} index(es), key(s) or trigger(s) set aside by an interrupted data copy: "
+            "the data copy of this run puts them back"
         )
         comparisons = [(title, [d for d in found if d not in explained]) for title, found in comparisons]
 

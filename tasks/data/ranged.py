@@ -136,7 +136,8 @@ def prepare(
             continue
         size = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
         planned = ranges.plan(src, table, size, split_bytes)
-        if not planned and size < BULK_FROM_BYTES:
+        # a NOT VALID key or check is added after the rows whatever the size: the source's may break it
+        if not planned and size < BULK_FROM_BYTES and not dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
             continue
 
         def record(table: str = table, planned: list[Range] = planned) -> None:

@@ -103,7 +103,7 @@ def verified(
         # only the copy puts them back: any other run would end with them missing
         yield from refuse(
             f"{len(aside)} index(es), key(s) or trigger(s) of the target are still set aside by an interrupted data "
-            f"copy (schema pgconverge, e.g. {sorted(aside)[0]}): run once with DATA_MIGRATION=copy to put them back"
+            f"copy (schema pgconverge, e.g. {min(aside)}): run once with DATA_MIGRATION=copy to put them back"
         )
         return
     if explained:

@@ -59,3 +59,43 @@ def test_after_a_kill_a_fresh_run_refuses_while_the_copy_has_objects_set_aside(p
     assert finished.code == 0, finished.output[-2500:]
     assert schema_dump(project.target_db) == expected
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+
+
+NOT_VALID_DDL = """
+CREATE TABLE parent (id int PRIMARY KEY, name text);
+CREATE TABLE orphans (id bigint PRIMARY KEY, parent_id int, score int, body text);
+ALTER TABLE orphans ADD CONSTRAINT orphans_parent_fk FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+ALTER TABLE orphans ADD CONSTRAINT orphans_score_check CHECK (score >= 0) NOT VALID;
+CREATE TABLE clean (id bigint PRIMARY KEY, parent_id int, body text);
+ALTER TABLE clean ADD CONSTRAINT clean_parent_fk FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+CREATE TABLE small (id int PRIMARY KEY, parent_id int);
+ALTER TABLE small ADD CONSTRAINT small_parent_fk FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+"""
+# 1% orphans and 1% rows the NOT VALID check refuses in the big one, an orphan in the small one
+NOT_VALID_ROWS = """
+ALTER TABLE orphans DROP CONSTRAINT orphans_parent_fk, DROP CONSTRAINT orphans_score_check;
+ALTER TABLE small DROP CONSTRAINT small_parent_fk;
+INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 100) g;
+INSERT INTO orphans SELECT g, CASE WHEN g % 100 = 0 THEN 1000 + g ELSE 1 + g % 100 END,
+       CASE WHEN g % 100 = 1 THEN -1 ELSE g END, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+INSERT INTO clean SELECT g, 1 + g % 100, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+INSERT INTO small VALUES (1, 1), (2, 5000);
+ALTER TABLE orphans ADD CONSTRAINT orphans_parent_fk FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+ALTER TABLE orphans ADD CONSTRAINT orphans_score_check CHECK (score >= 0) NOT VALID;
+ALTER TABLE small ADD CONSTRAINT small_parent_fk FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+"""
+
+
+def test_not_valid_keys_and_checks_come_back_not_valid_and_source_rows_they_refuse_are_copied(project, source_db):
+    """Finding 1: a NOT VALID key in the migrations failed every run: with orphans in the source "the
+    target refused the source's rows ... rolled back" (they were committed), without them the rebuild
+    validated it (drift). The keys and the check are now as the migrations have them, NOT VALID, and
+    every row is copied."""
+    expected = prepared(project, source_db, NOT_VALID_DDL, NOT_VALID_ROWS)
+    done = project.deploy()
+    assert done.code == 0, done.output[-2500:]
+    assert schema_dump(project.target_db) == expected
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT conname FROM pg_constraint WHERE NOT convalidated ORDER BY 1") == [
+        ("clean_parent_fk",), ("orphans_parent_fk",), ("orphans_score_check",), ("small_parent_fk",)]
+    assert project.deploy().code == 0

@@ -41,7 +41,9 @@ EXISTS_SQL = (
     f"SELECT to_regclass('{SCHEMA}.copy_set_aside') IS NOT NULL AND to_regclass('{SCHEMA}.copy_ranges') IS NOT NULL"
 )
 # The secondary indexes (not a constraint's, not a partition's), the foreign keys, the NOT VALID checks
-# and the enabled user triggers of one table: (name, kind, catalog name, drop, create). A validated
+# and the enabled user triggers of one table: (name, kind, catalog name, drop, create). What its statement
+# would not make again stays in place (built during the load): an index or key with a comment, an index
+# with a statistics target, CLUSTER ON, a tablespace or REPLICA IDENTITY. A validated
 # foreign key ('fkey') is added back NOT VALID, then validated; a NOT VALID one ('notvalid', and a NOT
 # VALID check: the source's rows need not pass it) is added back as it is, never validated.
 SET_ASIDE_SQL = """
@@ -54,6 +56,7 @@ SELECT CASE WHEN c.convalidated THEN 'fkey:' ELSE 'notvalid:' END || c.conname,
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE c.conrelid = %(table)s::regclass AND c.conparentid = 0
    AND (c.contype = 'f' OR (c.contype = 'c' AND NOT c.convalidated AND c.conislocal AND c.coninhcount = 0))
+   AND obj_description(c.oid, 'pg_constraint') IS NULL
 UNION ALL
 SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
        format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
@@ -61,6 +64,9 @@ SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
  WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+   AND NOT i.indisclustered AND NOT i.indisreplident AND x.reltablespace = 0
+   AND obj_description(i.indexrelid, 'pg_class') IS NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
 UNION ALL
 SELECT 'trigger:' || tg.tgname, 'trigger', n.nspname || '.' || t.relname || '.' || tg.tgname,
        format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tgname),

@@ -99,3 +99,30 @@ def test_not_valid_keys_and_checks_come_back_not_valid_and_source_rows_they_refu
     assert query(project.target_db, "SELECT conname FROM pg_constraint WHERE NOT convalidated ORDER BY 1") == [
         ("clean_parent_fk",), ("orphans_parent_fk",), ("orphans_score_check",), ("small_parent_fk",)]
     assert project.deploy().code == 0
+
+
+METADATA_DDL = DDL + """
+CREATE INDEX big_expr ON big ((v + 1)) WITH (fillfactor = 70);
+ALTER INDEX big_expr ALTER COLUMN 1 SET STATISTICS 500;
+COMMENT ON INDEX big_parent IS 'parent lookups';
+COMMENT ON CONSTRAINT big_parent_id_fkey ON big IS 'every big row has a parent';
+CLUSTER big USING big_v;
+CREATE INDEX paged_body ON paged (body) WITH (fillfactor = 50);
+ALTER TABLE paged ADD COLUMN k int;
+CREATE TABLE deferred (id bigint PRIMARY KEY, parent_id int, body text);
+ALTER TABLE deferred ADD CONSTRAINT deferred_fk FOREIGN KEY (parent_id) REFERENCES parent DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX deferred_parent ON deferred (parent_id);
+"""
+METADATA_ROWS = ROWS.format(big=30000, paged=15000) + """
+INSERT INTO deferred SELECT g, 1 + g % 200, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+"""
+
+
+def test_a_rebuild_keeps_what_pg_dump_shows_of_indexes_and_keys(project, source_db):
+    """Finding 2: rebuilt indexes and keys lost their comments, statistics targets and CLUSTER ON, and
+    the run said converged. The target's pg_dump --schema-only is now the migrations'."""
+    expected = prepared(project, source_db, METADATA_DDL, METADATA_ROWS)
+    done = project.deploy()
+    assert done.code == 0, done.output[-2500:]
+    assert schema_dump(project.target_db) == expected
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))

@@ -269,10 +269,13 @@ def _copy_data(
         split = ranged.prepare(src, dst, singles, split_bytes, log)
         sizes: dict[str, int] = dict(src.execute(SIZES_SQL, ([t for t, _ in work],)).fetchall()) if work else {}
         progress = Throughput("copy", len(work), sum(sizes.values()), log)
-        schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
+        refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         if rebuild.put_back(target_service, jobs, log) and expected is not None:
             _recheck(dst, expected)
         journal.drop_if_empty(dst)
+        if refused:  # the other tables are in and nothing is set aside any more
+            more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
+            raise CopyError(f"{refused[0]}{more}; every other table is copied and verified")
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)

@@ -51,7 +51,7 @@ from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noq
 
 LOCK_WAIT_S = 60.0
 SPLIT_MB = 64  # COPY_SPLIT_MB's default
-SIZES_SQL = "SELECT t, pg_relation_size(t::regclass) FROM unnest(%s::text[]) t"
+SIZES_SQL = "SELECT t, pg_table_size(t::regclass) FROM unnest(%s::text[]) t"  # heap and TOAST: what is read
 # Every table above the given ones (formatted names) in a partition or inheritance tree, all parents.
 ANCESTORS_SQL = """
 WITH RECURSIVE up(rel) AS (

@@ -26,7 +26,7 @@ from tasks.data.tables import Catalog, CopyError, TableState, table_state
 
 BLOCK = 1 << 20
 EVERY_ROW = sql.SQL("true")
-SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
+SIZE_SQL = "SELECT pg_total_relation_size(%s::regclass)"  # heap, TOAST and indexes (the 8 MB rule)
 ANALYZE_LOCK_TIMEOUT = "10s"  # statistics wait for no application's lock for long
 
 

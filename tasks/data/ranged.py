@@ -143,10 +143,12 @@ def prepare(
                 log(f"{table}: {done} of {len(recorded)} range(s) copied and verified by an earlier run: kept")
             split[table] = recorded
             continue
-        size = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
+        size = src.execute(ranges.TABLE_SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
         planned = ranges.plan(src, table, size, split_bytes)
-        # a NOT VALID key or check is added after the rows whatever the size: the source's may break it
-        if not planned and size < BULK_FROM_BYTES and not dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
+        # the indexes' build is what setting aside saves: the size with them (and TOAST); a NOT VALID
+        # key or check is added after the rows whatever the size: the source's rows may break it
+        total = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
+        if not planned and total < BULK_FROM_BYTES and not dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
             continue
 
         def record(table: str = table, planned: list[Range] = planned) -> None:

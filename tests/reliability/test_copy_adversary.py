@@ -156,3 +156,48 @@ def test_a_row_the_application_writes_during_a_ranged_copy_is_refused_once_and_t
     assert finished.code == 0, finished.output[-2500:]
     assert schema_dump(project.target_db) == expected
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+
+
+def test_a_skewed_key_is_cut_into_ranges_of_about_as_many_rows(source_db):
+    """Finding 5: ids 1..200000, then 1e12.. and the bigint edges were cut into equal slices of key
+    space, one holding 99.7% of the rows. Ranges are now cut at the key's row quantiles."""
+    from psycopg import sql
+
+    from tasks.data import ranges
+
+    query(source_db, "CREATE TABLE skew (id bigint PRIMARY KEY, body text); "
+                     "INSERT INTO skew SELECT g, md5(g::text) FROM generate_series(1, 200000) g; "
+                     "INSERT INTO skew SELECT 1e12::bigint + g * 1e8::bigint, 'x' FROM generate_series(1, 20000) g; "
+                     "INSERT INTO skew VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max')",
+          which="source")
+    with admin("source", source_db) as conn:
+        found = ranges.plan(conn, "public.skew", 10 << 20, 1 << 20)
+        rows = [conn.execute(sql.SQL("SELECT count(*) FROM skew t WHERE {}").format(ranges.predicate(r))).fetchone()[0]
+                for r in found]
+    assert len(found) == 10 and sum(rows) == 220002, rows
+    assert max(rows) < 0.2 * 220002, rows
+
+
+TOAST_DDL = """
+CREATE TABLE toasty (id int PRIMARY KEY, doc text, tags text[]);
+CREATE INDEX toasty_tags ON toasty USING gin (tags);
+"""
+# little heap, much TOAST (random text does not compress)
+TOAST_ROWS = """
+INSERT INTO toasty SELECT g, (SELECT string_agg(md5(g::text || k::text), '') FROM generate_series(1, 200) k),
+       ARRAY['t' || g % 10] FROM generate_series(1, 2000) g;
+"""
+
+
+def test_a_table_mostly_toast_is_sized_with_its_toast(project, source_db):
+    """Finding 5: a table of 13 MB on disk but an 832 kB heap was not split (its size was its heap's)."""
+    from tests.integration.test_copy_limit import COPIED_INTO, StatementLog
+
+    prepared(project, source_db, TOAST_DDL, TOAST_ROWS)
+    assert query(source_db, "SELECT pg_relation_size('toasty') < 1048576 AND pg_table_size('toasty') > 4194304",
+                 which="source") == [(True,)]
+    log = StatementLog("target", project.target_db)
+    done = project.deploy()
+    assert done.code == 0, done.output[-2500:]
+    assert log.count(COPIED_INTO)["public.toasty"] > 1
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))

@@ -34,7 +34,7 @@ def copy_range(worker: Worker, r: Range, log: Callable[[str], None]) -> None:
         with worker.dst.transaction():
             worker.dst.execute(waits.SET_LOCK_TIMEOUT)
             worker.dst.execute(waits.NO_STATEMENT_TIMEOUT)
-            copied[r.table] = 0
+            worker.forget(copied, r.table)
             moved = worker.counter(copied, r.table)
             rows = stream(worker.source, worker.dst, r.table, columns, log, ranges.predicate(r), moved)
             summing.join()

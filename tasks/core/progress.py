@@ -115,8 +115,14 @@ class Watch:
 
 
 def throughput_line(tables: tuple[int, int], done_bytes: int, total_bytes: int, seconds: float) -> str:
-    """Pure: ``copy: 3/12 tables, 410 of 1,024 MB (40%), 52 MB/s``."""
-    share = f" ({100 * done_bytes / total_bytes:.0f}%)" if total_bytes else ""
+    """Pure: ``copy: 3/12 tables, 410 of 1,024 MB (40%), 52 MB/s``. The total is an estimate (the
+    tables' size on disk) and the bytes are those read: once more is read, the total shown is what
+    was read, and 100% only once every table is done."""
+    total_bytes = max(total_bytes, done_bytes)
+    percent = 100 * done_bytes / total_bytes if total_bytes else 0.0
+    if tables[0] < tables[1]:
+        percent = min(percent, 99.0)
+    share = f" ({percent:.0f}%)" if total_bytes else ""
     rate = done_bytes / seconds / 1e6 if seconds > 0 else 0.0
     return (
         f"{tables[0]}/{tables[1]} tables, {done_bytes / 1e6:,.0f} of {total_bytes / 1e6:,.0f} MB{share}, "

@@ -50,7 +50,12 @@ from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noq
 
 LOCK_WAIT_S = 60.0
 SPLIT_MB = 64  # COPY_SPLIT_MB's default
-SIZES_SQL = "SELECT t, pg_relation_size(t::regclass) FROM unnest(%s::text[]) t"
+SIZES_SQL = "SELECT t, pg_table_size(t::regclass) FROM unnest(%s::text[]) t"  # heap and TOAST: what is read
+# The target's tables that were never analysed, by anyone.
+NEVER_ANALYSED_SQL = """
+SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables
+ WHERE last_analyze IS NULL AND last_autoanalyze IS NULL
+"""
 # Every table above the given ones (formatted names) in a partition or inheritance tree, all parents.
 ANCESTORS_SQL = """
 WITH RECURSIVE up(rel) AS (
@@ -268,10 +273,16 @@ def _copy_data(
         split = ranged.prepare(src, dst, singles, split_bytes, log)
         sizes: dict[str, int] = dict(src.execute(SIZES_SQL, ([t for t, _ in work],)).fetchall()) if work else {}
         progress = Throughput("copy", len(work), sum(sizes.values()), log)
-        schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
+        # the tables whose indexes and keys are put back below: copied by this run, or by a killed one
+        # (whose statistics were never taken), analysed at the end with this run's
+        rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
+        refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         if rebuild.put_back(target_service, jobs, log) and expected is not None:
             _recheck(dst, expected)
         journal.drop_if_empty(dst)
+        if refused:  # the other tables are in and nothing is set aside any more
+            more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
+            raise CopyError(f"{refused[0]}{more}; every other table is copied and verified")
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
@@ -279,9 +290,12 @@ def _copy_data(
             log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
         # the planner's and the health check's row estimates: the loaded tables, every table above
         # them (partitioned parents; each parent of a multiple inheritance) and the refreshed views
-        above = dst.execute(ANCESTORS_SQL, (sorted(loaded),)).fetchall() if loaded else []
-        tops = sorted({row[0] for row in above} - loaded)
-        plan.analyzed = loader.analyze(target_service, sorted(loaded) + tops + plan.views, jobs, log)
+        # and the tables with rows never analysed (a killed run copied them, then stopped before)
+        never = {row[0] for row in dst.execute(NEVER_ANALYSED_SQL).fetchall()}
+        fresh = loaded | ((rebuilt | never) & {t for t in order if wanted[t].rows})
+        above = dst.execute(ANCESTORS_SQL, (sorted(fresh),)).fetchall() if fresh else []
+        tops = sorted({row[0] for row in above} - fresh)
+        plan.analyzed = loader.analyze(target_service, sorted(fresh) + tops + plan.views, jobs, log)
         problems = check.check(
             src, dst, lambda name: _pair(catalogs[0].state(name)), lambda name: _pair(catalogs[1].state(name))
         )

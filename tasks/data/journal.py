@@ -32,18 +32,31 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_set_aside (
     tbl text NOT NULL, name text NOT NULL, kind text NOT NULL, catalog_name text NOT NULL,
     create_sql text NOT NULL, added boolean NOT NULL DEFAULT false, PRIMARY KEY (tbl, name))
 """
+# Whether a table has a NOT VALID constraint: the source's rows may break it, so it is added after them.
+NOT_VALID_SQL = """
+SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND NOT convalidated AND conparentid = 0
+                  AND contype IN ('f', 'c') AND conislocal AND coninhcount = 0)
+"""
 EXISTS_SQL = (
     f"SELECT to_regclass('{SCHEMA}.copy_set_aside') IS NOT NULL AND to_regclass('{SCHEMA}.copy_ranges') IS NOT NULL"
 )
-# The secondary indexes (not a constraint's, not a partition's), the foreign keys and the enabled user
-# triggers of one table: (name, kind, catalog name, drop, create).
+# The secondary indexes (not a constraint's, not a partition's), the foreign keys, the NOT VALID checks
+# and the enabled user triggers of one table: (name, kind, catalog name, drop, create). What its statement
+# would not make again stays in place (built during the load): an index or key with a comment, an index
+# with a statistics target, CLUSTER ON, a tablespace or REPLICA IDENTITY. A validated
+# foreign key ('fkey') is added back NOT VALID, then validated; a NOT VALID one ('notvalid', and a NOT
+# VALID check: the source's rows need not pass it) is added back as it is, never validated.
 SET_ASIDE_SQL = """
-SELECT 'fkey:' || c.conname, 'fkey', n.nspname || '.' || t.relname || '.' || c.conname,
+SELECT CASE WHEN c.convalidated THEN 'fkey:' ELSE 'notvalid:' END || c.conname,
+       CASE WHEN c.convalidated THEN 'fkey' ELSE 'notvalid' END,
+       n.nspname || '.' || t.relname || '.' || c.conname,
        format('ALTER TABLE %%s DROP CONSTRAINT %%I', c.conrelid::regclass, c.conname),
-       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s NOT VALID', c.conrelid::regclass, c.conname,
-              pg_get_constraintdef(c.oid))
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', c.conrelid::regclass, c.conname,
+              pg_get_constraintdef(c.oid)) || CASE WHEN c.convalidated THEN ' NOT VALID' ELSE '' END
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
- WHERE c.conrelid = %(table)s::regclass AND c.contype = 'f' AND c.conparentid = 0
+ WHERE c.conrelid = %(table)s::regclass AND c.conparentid = 0
+   AND (c.contype = 'f' OR (c.contype = 'c' AND NOT c.convalidated AND c.conislocal AND c.coninhcount = 0))
+   AND obj_description(c.oid, 'pg_constraint') IS NULL
 UNION ALL
 SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
        format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
@@ -51,6 +64,9 @@ SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
  WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+   AND NOT i.indisclustered AND NOT i.indisreplident AND x.reltablespace = 0
+   AND obj_description(i.indexrelid, 'pg_class') IS NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
 UNION ALL
 SELECT 'trigger:' || tg.tgname, 'trigger', n.nspname || '.' || t.relname || '.' || tg.tgname,
        format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tgname),
@@ -78,7 +94,7 @@ class Range:
 class Aside:
     table: str
     name: str
-    kind: str  # 'trigger', 'index' or 'fkey' (put back in this order)
+    kind: str  # 'trigger', 'index', 'fkey' or 'notvalid' (a NOT VALID key or check: never validated)
     create: str
     added: bool  # a foreign key added NOT VALID, its VALIDATE still due
 

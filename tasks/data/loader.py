@@ -26,7 +26,7 @@ from tasks.data.tables import Catalog, CopyError, TableState, table_state
 
 BLOCK = 1 << 20
 EVERY_ROW = sql.SQL("true")
-SIZE_SQL = "SELECT pg_relation_size(%s::regclass)"
+SIZE_SQL = "SELECT pg_total_relation_size(%s::regclass)"  # heap, TOAST and indexes (the 8 MB rule)
 ANALYZE_LOCK_TIMEOUT = "10s"  # statistics wait for no application's lock for long
 
 
@@ -184,7 +184,7 @@ class Worker:
                 for table in group:
                     self.dst.execute(sql.SQL("DELETE FROM ONLY {}").format(sql.SQL(table)))
             for table in group:
-                copied[table] = 0
+                self.forget(copied, table)
                 stream(self.source, self.dst, table, columns[table], log, moved=self.counter(copied, table))
             keys.put_back(self.dst, aside)
             summing.join()
@@ -198,6 +198,12 @@ class Worker:
                         f"another checksum than the source's {want[table].rows:,}: rolled back; "
                         "run again"
                     )
+
+    def forget(self, copied: dict[str, int], key: str) -> None:
+        """A new try of ``key``: the bytes of the one rolled back are taken back from the progress."""
+        if self.progress and copied.get(key):
+            self.progress.moved(-copied[key])
+        copied[key] = 0
 
     def counter(self, copied: dict[str, int], key: str) -> Callable[[int], None]:
         """What counts the bytes of ``key`` into ``copied`` and the run's progress."""

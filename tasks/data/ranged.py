@@ -19,7 +19,7 @@ from tasks.data import journal, ranges
 from tasks.data.journal import Range
 from tasks.data.keys import BULK_FROM_BYTES
 from tasks.data.loader import SIZE_SQL, Worker, stream
-from tasks.data.tables import CopyError, TableState, range_state, table_state
+from tasks.data.tables import CopyError, TableRefused, TableState, range_state, table_state
 
 
 def copy_range(worker: Worker, r: Range, log: Callable[[str], None]) -> None:
@@ -34,7 +34,7 @@ def copy_range(worker: Worker, r: Range, log: Callable[[str], None]) -> None:
         with worker.dst.transaction():
             worker.dst.execute(waits.SET_LOCK_TIMEOUT)
             worker.dst.execute(waits.NO_STATEMENT_TIMEOUT)
-            copied[r.table] = 0
+            worker.forget(copied, r.table)
             moved = worker.counter(copied, r.table)
             rows = stream(worker.source, worker.dst, r.table, columns, log, ranges.predicate(r), moved)
             summing.join()
@@ -90,10 +90,19 @@ def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:
     done = journal.ranges(worker.dst, table)
     rows, checksum = ranges.total(done)
     got = table_state(worker.dst, table)
-    if not all(r.done for r in done) or (got.rows, got.checksum) != (rows, checksum):
-        raise CopyError(
-            f"table {table}: after the copy in {len(done)} ranges the target has {got.rows:,} rows, the source "
-            f"{rows:,}, with other checksums: run again"
+    if not all(r.done for r in done):
+        raise CopyError(f"table {table}: {sum(not r.done for r in done)} range(s) not copied yet: run again")
+    if (got.rows, got.checksum) != (rows, checksum):
+        # every range verified as it was copied: the difference is rows written by someone else. The
+        # table is then an ordinary one that differs (its ranges forgotten), refused by every rerun's
+        # plan until the rows go or COPY_CONFLICT=replace reloads it: never copied on for ever
+        with worker.dst.transaction():
+            journal.forget_ranges(worker.dst, table)
+        raise TableRefused(
+            f"table {table}: the target has {got.rows:,} rows, the source {rows:,} (with other checksums): rows were "
+            "written into the target during its copy, not by the copy; delete them, or set COPY_CONFLICT=replace to "
+            "reload the table (a target backup is taken first), or use DATA_MIGRATION=fresh if the target is now "
+            "where the application writes"
         )
     with worker.dst.transaction():
         journal.forget_ranges(worker.dst, table)
@@ -134,9 +143,12 @@ def prepare(
                 log(f"{table}: {done} of {len(recorded)} range(s) copied and verified by an earlier run: kept")
             split[table] = recorded
             continue
-        size = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
+        size = src.execute(ranges.TABLE_SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
         planned = ranges.plan(src, table, size, split_bytes)
-        if not planned and size < BULK_FROM_BYTES:
+        # the indexes' build is what setting aside saves: the size with them (and TOAST); a NOT VALID
+        # key or check is added after the rows whatever the size: the source's rows may break it
+        total = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
+        if not planned and total < BULK_FROM_BYTES and not dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
             continue
 
         def record(table: str = table, planned: list[Range] = planned) -> None:

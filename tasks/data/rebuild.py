@@ -19,9 +19,11 @@ from psycopg import sql
 
 from tasks.core import waits
 from tasks.core.connections import conninfo
+from tasks.core.errors import ActionableError
 from tasks.data import journal
 from tasks.data.journal import Aside
-from tasks.data.loader import fault, parallel
+from tasks.data.loader import fault, first_line, parallel, transient
+from tasks.data.tables import CopyError
 
 MAINTENANCE_BUDGET_MB = 1024  # shared by the jobs building indexes at once
 MEMORY_SQL = "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 1048576"
@@ -63,13 +65,32 @@ def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str]
     waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log)
 
 
+def refused(item: Aside, exc: Exception, validate: bool) -> Exception:
+    """Pure: the one line for an object that could not be put back. Its table's rows are in and
+    verified (committed); the object stays in the journal, for the next run."""
+    if isinstance(exc, ActionableError) or waits.is_statement_timeout(exc):
+        return fault(item.table, exc)
+    what = f"{'validating' if validate else 'putting back'} the {item.kind} {item.name.split(':', 1)[1]}"
+    kept = f"the rows are copied and verified (committed), the {item.kind} stays set aside"
+    if transient(exc):
+        return CopyError(
+            f"table {item.table}: {what} stopped ({first_line(exc)}): {kept}; check the target and run again"
+        )
+    return CopyError(
+        f"table {item.table}: {what} failed ({first_line(exc)}): {kept}; a rerun fails the same way: fix those rows "
+        "in the source (or declare the key NOT VALID in a migration), then run again"
+    )
+
+
 def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
     """Pure: the steps in an order where the jobs never wait on each other's locks: the indexes (at
     once: their SHARE locks agree), the triggers then the keys added ``NOT VALID`` (quick ALTER
     TABLEs, one after the other), then the validations, at once across tables but one after the
     other on one table. Each stage: its lists of work (one list per job), and whether it validates."""
     indexes = [[i] for i in items if i.kind == "index"]
-    quick = [i for i in items if i.kind == "trigger"] + [i for i in items if i.kind == "fkey" and not i.added]
+    quick = [i for i in items if i.kind in ("trigger", "notvalid")] + [
+        i for i in items if i.kind == "fkey" and not i.added
+    ]
     per_table: dict[str, list[Aside]] = {}
     for item in items:
         if item.kind == "fkey":
@@ -106,7 +127,7 @@ def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
                             step(conn, item, memory, log, validate)
                         except Exception as exc:  # noqa: BLE001  (one line naming the table)
                             with lock:
-                                failures.append(fault(item.table, exc))
+                                failures.append(refused(item, exc, validate))
                             return
 
         if todo:

@@ -18,7 +18,7 @@ from tasks.data import cascades, ranged
 from tasks.data.journal import Range
 from tasks.data.loader import Source, Worker, fault, parallel, together
 from tasks.data.order import load_groups
-from tasks.data.tables import Catalog, CopyError
+from tasks.data.tables import Catalog, CopyError, TableRefused
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,16 @@ def load(
     cascaded: list[cascades.Cascade] | None = None,
     split: dict[str, list[Range]] | None = None,
     progress: Throughput | None = None,
-) -> None:
+) -> list[CopyError]:
     """Copy ``work`` ((table, replace) pairs) with ``jobs`` workers, each table after the ones it
-    references; the tables of ``split`` in their ranges, by every worker at once."""
+    references; the tables of ``split`` in their ranges, by every worker at once. Returns the tables
+    refused once their rows were in (:class:`TableRefused`): the others went on."""
     references = catalogs[0].references
     groups = together(load_groups([t for t, _ in work], references), cascaded or [])
     pending = units(groups, dict(work), split or {})
     running: Counter[str] = Counter()
     failures: list[CopyError] = []
+    refused: list[CopyError] = []
     condition = threading.Condition()
 
     def blocked(unit: Unit) -> bool:
@@ -100,6 +102,9 @@ def load(
                 try:
                     worker = worker or Worker(source, target_service, catalogs, cascaded, progress)
                     run(worker, unit)
+                except TableRefused as exc:  # its rows are as they are: the other tables go on
+                    with condition:
+                        refused.append(exc)
                 except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
                     with condition:
                         failures.append(fault(", ".join(unit.group), exc))
@@ -114,3 +119,4 @@ def load(
     parallel(min(jobs, len(pending)), work_loop)
     if failures:
         raise failures[0]
+    return refused

@@ -21,6 +21,11 @@ class CopyError(ActionableError, RuntimeError):
     """The copy was refused or failed; the message names the table and the way forward."""
 
 
+class TableRefused(CopyError):
+    """One table refused after its rows were in (rows the copy did not write are in it): the other
+    tables go on, and what the copy set aside is put back, before the run fails with this line."""
+
+
 @dataclass(frozen=True)
 class TableState:
     table: str

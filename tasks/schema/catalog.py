@@ -123,8 +123,8 @@ def set_aside_names(entries: list[str]) -> frozenset[str]:
         kind, _, name = entry.partition(":")
         if kind == "index":
             names.add(f"index:{name}")
-        elif kind in ("fkey", "trigger"):
-            names.add(f"{'constraint' if kind == 'fkey' else 'trigger'}:{_short_table(name)}")
+        elif kind in ("fkey", "notvalid", "trigger"):
+            names.add(f"{'trigger' if kind == 'trigger' else 'constraint'}:{_short_table(name)}")
     return frozenset(names)
 
 

@@ -44,12 +44,14 @@ SELECT json_build_object(
               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
              WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped),
-        'constraints', (SELECT coalesce(json_object_agg(co.conname, json_build_object(
+        'constraints', (SELECT coalesce(json_object_agg(co.conname, jsonb_build_object(
               'type', CASE co.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
                       WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' ELSE co.contype::text END,
               'definition', pg_get_constraintdef(co.oid, true),
               'deferrable', co.condeferrable,
-              'validated', co.convalidated)), '{}')
+              'validated', co.convalidated)
+              -- a comment only when there is one (snapshots taken before it was read have none)
+              || jsonb_strip_nulls(jsonb_build_object('comment', obj_description(co.oid, 'pg_constraint')))), '{}')
               FROM pg_constraint co WHERE co.conrelid = r.oid AND co.contype <> 'n'),
         -- row-level security, policies, rules, extended statistics, storage options: null when none
         'row_security', (SELECT CASE WHEN c.relrowsecurity OR c.relforcerowsecurity THEN json_build_object(
@@ -65,17 +67,34 @@ SELECT json_build_object(
         'statistics', (SELECT json_object_agg(sn.nspname || '.' || st.stxname, pg_get_statisticsobjdef(st.oid))
               FROM pg_statistic_ext st JOIN pg_namespace sn ON sn.oid = st.stxnamespace WHERE st.stxrelid = r.oid),
         'storage', (SELECT array_to_json(c.reloptions) FROM pg_class c WHERE c.oid = r.oid),
-        'triggers', (SELECT coalesce(json_object_agg(tg.tgname, json_build_object(
+        'triggers', (SELECT coalesce(json_object_agg(tg.tgname, jsonb_build_object(
               'definition', pg_get_triggerdef(tg.oid, true),
-              'enabled', tg.tgenabled <> 'D')), '{}')
+              'enabled', tg.tgenabled <> 'D')
+              -- ENABLE ALWAYS / ENABLE REPLICA, only when so (snapshots taken before it was read have none)
+              || jsonb_strip_nulls(jsonb_build_object('fires', CASE tg.tgenabled WHEN 'A' THEN 'always'
+                                                                                WHEN 'R' THEN 'replica' END))), '{}')
               FROM pg_trigger tg WHERE tg.tgrelid = r.oid AND NOT tg.tgisinternal)
       )), '{}') FROM rels r WHERE r.relkind IN ('r', 'p')),
-  'indexes', (SELECT coalesce(json_object_agg(r.nspname || '.' || r.relname, json_build_object(
+  'indexes', (SELECT coalesce(json_object_agg(r.nspname || '.' || r.relname, jsonb_build_object(
         'table', (SELECT tn.nspname || '.' || tc.relname FROM pg_class tc JOIN pg_namespace tn ON tn.oid = tc.relnamespace
                    WHERE tc.oid = i.indrelid),
         'definition', regexp_replace(pg_get_indexdef(i.indexrelid), ' USING btree', ''),
         'valid', i.indisvalid,
         'constraint', EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid)
+      )
+      -- what pg_dump shows beside the definition, each only when set (snapshots taken before they were
+      -- read have none): comment, per-column statistics targets, CLUSTER ON, tablespace, REPLICA
+      -- IDENTITY USING INDEX, the partitioned index it is attached to (storage options: in the definition)
+      || jsonb_strip_nulls(jsonb_build_object(
+        'comment', obj_description(i.indexrelid, 'pg_class'),
+        'statistics', (SELECT jsonb_object_agg(a.attnum, a.attstattarget) FROM pg_attribute a
+                        WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0),
+        'clustered', CASE WHEN i.indisclustered THEN true END,
+        'tablespace', (SELECT s.spcname FROM pg_class x JOIN pg_tablespace s ON s.oid = x.reltablespace
+                        WHERE x.oid = i.indexrelid),
+        'replica_identity', CASE WHEN i.indisreplident THEN true END,
+        'attached_to', (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits h JOIN pg_class pc ON pc.oid = h.inhparent
+                          JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE h.inhrelid = i.indexrelid))
       )), '{}')
       FROM rels r JOIN pg_index i ON i.indexrelid = r.oid WHERE r.relkind IN ('i', 'I')),
   'views', (SELECT coalesce(json_object_agg(r.nspname || '.' || r.relname, json_build_object(

@@ -27,6 +27,7 @@ CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL DEFAULT 'x', score i
                      m mood);
 CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE);
 CREATE INDEX parent_name_idx ON parent (name);
+CREATE INDEX parent_lower ON parent (lower(name));
 CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER parent_f BEFORE UPDATE ON parent FOR EACH ROW EXECUTE FUNCTION f();
 CREATE VIEW v AS SELECT id FROM parent;
@@ -80,6 +81,28 @@ CHANGES = {
     "extension": ("CREATE EXTENSION citext", "+ extension citext"),
     "dropped table": ("DROP TABLE child", "- table child"),
     "dropped trigger": ("DROP TRIGGER parent_f ON parent", "- trigger parent.parent_f"),
+    # issue 30: what a rebuilt index, key or trigger could lose, seen by the check (pg_dump shows it)
+    "disabled trigger": (
+        "ALTER TABLE parent DISABLE TRIGGER parent_f",
+        "~ trigger parent.parent_f: enabled True → False",
+    ),
+    "trigger enabled always": ("ALTER TABLE parent ENABLE ALWAYS TRIGGER parent_f",
+                               "~ trigger parent.parent_f: fires None → always"),
+    "trigger enabled replica": ("ALTER TABLE parent ENABLE REPLICA TRIGGER parent_f",
+                                "~ trigger parent.parent_f: fires None → replica"),
+    "index comment": (
+        "COMMENT ON INDEX parent_name_idx IS 'by name'",
+        "~ index parent_name_idx: comment None → by name",
+    ),
+    "constraint comment": ("COMMENT ON CONSTRAINT child_parent_id_fkey ON child IS 'k'",
+                           "~ constraint child.child_parent_id_fkey: comment None → k"),
+    "index statistics target": ("ALTER INDEX parent_lower ALTER COLUMN 1 SET STATISTICS 500",
+                                "~ index parent_lower: statistics None → {'1': 500}"),
+    "cluster on": ("CLUSTER parent USING parent_name_idx", "~ index parent_name_idx: clustered None → True"),
+    "index fillfactor": ("ALTER INDEX parent_name_idx SET (fillfactor = 70)",
+                         "~ index parent_name_idx: definition differs"),
+    "replica identity using index": ("ALTER TABLE parent REPLICA IDENTITY USING INDEX parent_pkey",
+                                     "~ index parent_pkey: replica_identity None → True"),
 }
 
 

@@ -88,3 +88,19 @@ def test_the_rebuild_never_has_two_jobs_lock_one_table_against_each_other():
     assert indexes == [[items[1]], [items[2]]]
     assert quick == [[items[0], items[3], items[5]]]
     assert validating and validations == [[items[3], items[4]], [items[5]]]
+
+
+def test_ranges_between_quantiles_cover_every_key_once_whatever_the_skew():
+    """Issue 30's adversary, finding 5: ranges are cut at the key's row quantiles (duplicates once)."""
+    from tasks.data.ranges import quantile_bounds, sample_percent
+
+    found = quantile_bounds([512, 10**12, 512, 2 * 10**13])
+    assert found == [(None, 512), (512, 10**12), (10**12, 2 * 10**13), (2 * 10**13, None)]
+    assert sample_percent(1 << 40) < 1 and sample_percent(1 << 20) == 100.0
+
+
+def test_the_progress_line_never_passes_100_percent():
+    """Issue 30's adversary, finding 6: "copy: 11/13 tables, 144 of 141 MB (102%)". More read than
+    the estimate: the total shown is what was read, and 100% only once every table is done."""
+    assert throughput_line((11, 13), 144_000_000, 141_000_000, 10.0) == "11/13 tables, 144 of 144 MB (99%), 14.4 MB/s"
+    assert throughput_line((13, 13), 144_000_000, 141_000_000, 10.0).startswith("13/13 tables, 144 of 144 MB (100%)")

@@ -28,7 +28,7 @@ from bench import databases
 from bench.databases import Target
 from bench.profile import Breakdown, timers
 from bench.results import Goal, Row
-from bench.sandbox_env import sandbox_env_file
+from bench.sandbox_env import deploy_env, sandbox_env_file
 from bench.timing import HarnessError, interleave, run, timed
 from tasks.core.connections import ServiceFile
 
@@ -119,12 +119,8 @@ class Deploy:
         self.target = Target.from_sandbox()
 
     def __call__(self, dbname: str, mode: str = "copy") -> float:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env.update(ENV_FILE=str(self.work / "empty.env"), SOURCE_DATABASE_URL=self.source_url,
-                   TARGET_DATABASE_URL=self.target.url_for(dbname), DATA_MIGRATION=mode,
-                   SEED_DIR=str(self.work / "no-seed"), STATE_DIR=str(self.work / "state"),
-                   BACKUP_DIR=str(self.work / "backups"), REPORT_DIR=str(self.work / "reports"),
-                   HEALTH_FAIL_ON="never", PYINFRA_PROGRESS="off")
+        target_url = self.target.url_for(dbname)
+        env = deploy_env(self.work, self.source_url, target_url, DATA_MIGRATION=mode, HEALTH_FAIL_ON="never")
         return run([PYINFRA, "-y", "inventory.py", "deploy.py"], env=env, what=f"the deploy in {mode} mode")
 
     def remove(self) -> None:

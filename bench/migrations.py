@@ -28,7 +28,7 @@ from bench.databases import Target
 from bench.generate_migrations import generate
 from bench.profile import Breakdown, add_facts, add_operations, profile_command
 from bench.results import Goal, Row
-from bench.sandbox_env import sandbox_env_file
+from bench.sandbox_env import deploy_env, sandbox_env_file
 from bench.timing import HarnessError, interleave, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,13 +64,7 @@ class Deploy:
         (work / "no-seed").mkdir(exist_ok=True)
 
     def env(self, dbname: str, migrations: Path) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env.update(ENV_FILE=str(self.work / "empty.env"), SOURCE_DATABASE_URL=self.source_url,
-                   TARGET_DATABASE_URL=self.target.url_for(dbname), MIGRATIONS_DIR=str(migrations),
-                   SEED_DIR=str(self.work / "no-seed"), STATE_DIR=str(self.work / "state"),
-                   BACKUP_DIR=str(self.work / "backups"), REPORT_DIR=str(self.work / "reports"),
-                   PYINFRA_PROGRESS="off")
-        return env
+        return deploy_env(self.work, self.source_url, self.target.url_for(dbname), MIGRATIONS_DIR=str(migrations))
 
     def command(self) -> list[str]:
         return [PYINFRA, "-y", "inventory.py", "deploy.py"]

@@ -9,7 +9,8 @@ leaves a state a rerun finishes.
 * ``copy_set_aside``: the secondary indexes and foreign keys dropped (and the user triggers disabled)
   before a table's load, each with the statement that makes it again, recorded in the transaction
   that drops it and deleted in the transaction that puts it back (a foreign key: added ``NOT
-  VALID``, then deleted with its ``VALIDATE``).
+  VALID``, then deleted with its ``VALIDATE``; a key or check ``NOT VALID`` in the schema: added back
+  as it is, never validated). What its statement would not make again exactly stays in place.
 
 The schema is made by the first copy that needs it and dropped when both tables are empty; the
 schema check leaves it out (:mod:`tasks.schema.catalog`'s snapshot) and takes what it lists as

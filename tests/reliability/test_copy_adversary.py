@@ -216,6 +216,8 @@ ANALYSED = """
 SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL
    AND relname IN ('big', 'paged', 'big_part', 'big_part_1', 'big_part_2') ORDER BY 1
 """
+# by the copy, or by autovacuum meanwhile (which never analyses a partitioned parent)
+ANALYSED_BY_ANYONE = ANALYSED.replace("last_analyze IS NOT NULL", "coalesce(last_analyze, last_autoanalyze) IS NOT NULL")
 
 
 def test_the_rerun_after_a_kill_in_the_rebuild_analyses_the_tables_and_their_partitioned_parent(project, source_db):
@@ -247,4 +249,5 @@ def test_the_rerun_after_a_kill_in_the_rebuild_analyses_the_tables_and_their_par
     assert query(project.target_db, ANALYSED) == []
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2500:]
-    assert query(project.target_db, ANALYSED) == [("big",), ("big_part",), ("big_part_1",), ("big_part_2",), ("paged",)]
+    assert query(project.target_db, ANALYSED_BY_ANYONE) == [
+        ("big",), ("big_part",), ("big_part_1",), ("big_part_2",), ("paged",)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import psycopg
 import pytest
@@ -142,15 +143,26 @@ def test_an_application_writing_during_a_ranged_copy_leaves_one_moment_of_the_so
 
 def test_a_long_copy_prints_its_progress(project, source_db):
     """Issue 30: a copy longer than a few seconds says how far it is: tables and bytes out of the
-    total, and the rate."""
+    total, and the rate. The copy is long on any machine: an application session holds the target's
+    messages in SHARE mode for its first seconds (the copy waits, bounded and retried, then loads)."""
     query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
                      "repeat(md5(g::text), 8) FROM generate_series(1, 400000) g", which="source")
-    project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2")
     project.seeds = project.tmp / "no-seed"
-    done = project.deploy()
-    assert done.code == 0, done.output[-2500:]
-    lines = re.findall(r"copy: (\d+)/(\d+) tables, ([\d,]+) of ([\d,]+) MB \(\d+%\), [\d.,]+ MB/s", done.output)
-    assert lines, done.output[-2500:]
+    assert project.deploy(DATA_MIGRATION="fresh").code == 0  # the schema, no rows: the copy fills it
+    project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2")
+    app = psycopg.connect(project.target_url, application_name="slow app", autocommit=True)
+    try:
+        app.execute("BEGIN")
+        app.execute("LOCK TABLE messages IN SHARE MODE")
+        process = project.start()
+        time.sleep(5)
+        app.execute("COMMIT")
+        out, err = process.communicate(timeout=180)
+    finally:
+        app.close()
+    assert process.returncode == 0, (out + err)[-2500:]
+    lines = re.findall(r"copy: (\d+)/(\d+) tables, ([\d,]+) of ([\d,]+) MB \(\d+%\), [\d.,]+ MB/s", out + err)
+    assert lines, (out + err)[-2500:]
     tables, total, moved, size = lines[-1]
     assert int(tables) <= int(total) and 0 < int(moved.replace(",", "")) <= int(size.replace(",", "")), lines
 

@@ -217,7 +217,9 @@ SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL
    AND relname IN ('big', 'paged', 'big_part', 'big_part_1', 'big_part_2') ORDER BY 1
 """
 # by the copy, or by autovacuum meanwhile (which never analyses a partitioned parent)
-ANALYSED_BY_ANYONE = ANALYSED.replace("last_analyze IS NOT NULL", "coalesce(last_analyze, last_autoanalyze) IS NOT NULL")
+ANALYSED_BY_ANYONE = ANALYSED.replace(
+    "last_analyze IS NOT NULL", "coalesce(last_analyze, last_autoanalyze) IS NOT NULL"
+)
 
 
 def test_the_rerun_after_a_kill_in_the_rebuild_analyses_the_tables_and_their_partitioned_parent(project, source_db):
@@ -249,5 +251,10 @@ def test_the_rerun_after_a_kill_in_the_rebuild_analyses_the_tables_and_their_par
     assert query(project.target_db, ANALYSED) == []
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2500:]
-    assert query(project.target_db, ANALYSED_BY_ANYONE) == [
-        ("big",), ("big_part",), ("big_part_1",), ("big_part_2",), ("paged",)]
+    everything = [("big",), ("big_part",), ("big_part_1",), ("big_part_2",), ("paged",)]
+    # a session's statistics reach pg_stat_user_tables when its backend ends, which may be just after
+    # the deploy's own exit on a loaded machine: read them again for a few seconds
+    deadline = time.monotonic() + 10
+    while query(project.target_db, ANALYSED_BY_ANYONE) != everything and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert query(project.target_db, ANALYSED_BY_ANYONE) == everything, rerun.output[-2500:]

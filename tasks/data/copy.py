@@ -38,12 +38,11 @@ from tasks.data.loader import Source, first_line, transient
 from tasks.data.order import dependency_order, load_groups
 from tasks.data.plan import CONNECTION_RESERVE, capped_jobs
 from tasks.data.refusals import (
-    column_problems,
     conflict_refusal,
     force_rls_refusal,
     large_objects_refusal,
     missing_refusal,
-    type_refusal,
+    table_refusals,
 )
 from tasks.data.sides import Side
 from tasks.data.tables import Catalog, CopyError, TableState, table_state  # noqa: F401  (callers' names)
@@ -155,13 +154,7 @@ def _refusals(src: psycopg.Connection, source: Catalog, target: Catalog) -> list
     present = set(target.tables)
     for table in source.tables:
         if table in present and source.has_rows(table):
-            theirs, ours = source.column_types(table), target.column_types(table)
-            problems += column_problems(table, list(theirs), list(ours))
-            problems += [
-                type_refusal(table, column, kind, ours[column])
-                for column, kind in theirs.items()
-                if column in ours and ours[column] != kind
-            ]
+            problems += table_refusals(table, source.column_types(table), target.column_types(table))
     return problems
 
 

@@ -66,14 +66,18 @@ def column_refusals(source: Side, target: Side) -> list[str]:
     for table, want in sorted(source.tables.items()):
         if not want.rows or table not in target.columns or table not in source.columns:
             continue
-        theirs, ours = source.columns[table], target.columns[table]
-        problems += column_problems(table, list(theirs), list(ours))
-        problems += [
-            type_refusal(table, column, kind, ours[column])
-            for column, kind in theirs.items()
-            if column in ours and ours[column] != kind
-        ]
+        problems += table_refusals(table, source.columns[table], target.columns[table])
     return problems
+
+
+def table_refusals(table: str, theirs: dict[str, str], ours: dict[str, str]) -> list[str]:
+    """Pure: why one table's columns (name -> type, the source's ``theirs``, the target's ``ours``) cannot
+    be copied by name: a column on one side only, or of another type."""
+    return column_problems(table, list(theirs), list(ours)) + [
+        type_refusal(table, column, kind, ours[column])
+        for column, kind in theirs.items()
+        if column in ours and ours[column] != kind
+    ]
 
 
 def type_refusal(table: str, column: str, source_type: str, target_type: str) -> str:

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from tasks.data import check
 from tasks.data import plan as copyplan
 from tasks.data import sides as copysides
-from tasks.data.copy import TableState, column_problems, compare, dependency_order, load_groups
+from tasks.data.copy import TableState, compare, dependency_order, load_groups
 from tasks.data.plan import pending
-from tasks.data.refusals import expected_tables, foreseen_refusals, refusal
+from tasks.data.refusals import column_problems, expected_tables, foreseen_refusals, refusal
 from tasks.data.sides import Relation, Side
 
 CATALOG = {"tables": {

@@ -144,7 +144,7 @@ def test_an_application_writing_during_a_ranged_copy_leaves_one_moment_of_the_so
 def test_a_long_copy_prints_its_progress(project, source_db):
     """Issue 30: a copy longer than a few seconds says how far it is: tables and bytes out of the
     total, and the rate. The copy is long on any machine: an application session holds the target's
-    messages in SHARE mode for its first seconds (the copy waits, bounded and retried, then loads)."""
+    messages in SHARE mode until the copy has waited on it for 4 s (bounded and retried), then it loads."""
     query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
                      "repeat(md5(g::text), 8) FROM generate_series(1, 400000) g", which="source")
     project.seeds = project.tmp / "no-seed"
@@ -155,7 +155,15 @@ def test_a_long_copy_prints_its_progress(project, source_db):
         app.execute("BEGIN")
         app.execute("LOCK TABLE messages IN SHARE MODE")
         process = project.start()
-        time.sleep(5)
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'messages'::regclass"
+            " AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 120
+        while query(project.target_db, waiting)[0][0] == 0:  # the copy has reached messages
+            assert process.poll() is None and time.monotonic() < deadline, "the copy never waited on messages"
+            time.sleep(0.05)
+        time.sleep(4)
         app.execute("COMMIT")
         out, err = process.communicate(timeout=180)
     finally:

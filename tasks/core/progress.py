@@ -148,6 +148,7 @@ class Throughput:
         self.started = time.monotonic()
         self.next_at = self.started + quiet_s
         self.done_tables = self.done_bytes = 0
+        self.said = False
         self.lock = threading.Lock()
 
     def moved(self, count: int) -> None:
@@ -161,11 +162,15 @@ class Throughput:
             self.done_tables += 1
         self._maybe_say()
 
-    def _maybe_say(self) -> None:
+    def finished(self) -> None:
+        """The transfer is over: its last line, when an earlier one was said (a short one says none)."""
+        self._maybe_say(last=True)
+
+    def _maybe_say(self, last: bool = False) -> None:
         now = time.monotonic()
         with self.lock:
-            if now < self.next_at:
+            if (now < self.next_at and not last) or (last and not self.said):
                 return
-            self.next_at = now + self.every_s
+            self.next_at, self.said = now + self.every_s, True
             line = throughput_line((self.done_tables, self.tables), self.done_bytes, self.total, now - self.started)
         self.log(f"{self.what}: {line}")

@@ -263,13 +263,15 @@ def _copy_data(
         # a replaced table and the children its DELETE cascades to are one transaction, checked again
         # under lock (a cascade the plan did not foresee, or rows written since, roll it back)
         singles = [g[0] for g in load_groups(plan.copy, catalogs[0].references) if len(g) == 1]
-        split = ranged.prepare(src, dst, singles, split_bytes, log)
         sizes: dict[str, int] = dict(src.execute(SIZES_SQL, ([t for t, _ in work],)).fetchall()) if work else {}
+        # counted from here: a wait for an application's lock to set a table's indexes aside is copy time
         progress = Throughput("copy", len(work), sum(sizes.values()), log)
+        split = ranged.prepare(src, dst, singles, split_bytes, log)
         # the tables whose indexes and keys are put back below: copied by this run, or by a killed one
         # (whose statistics were never taken), analysed at the end with this run's
         rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
+        progress.finished()
         if rebuild.put_back(target_service, jobs, log) and expected is not None:
             _recheck(dst, expected)
         journal.drop_if_empty(dst)
@@ -284,10 +286,11 @@ def _copy_data(
         # the planner's and the health check's row estimates: the loaded tables, every table above
         # them (partitioned parents; each parent of a multiple inheritance) and the refreshed views
         # and the tables with rows never analysed (a killed run copied them, then stopped before)
+        # (or analysed by autovacuum since, which never analyses their partitioned parent)
         never = {row[0] for row in dst.execute(NEVER_ANALYSED_SQL).fetchall()}
-        fresh = loaded | ((rebuilt | never) & {t for t in order if wanted[t].rows})
-        above = dst.execute(ANCESTORS_SQL, (sorted(fresh),)).fetchall() if fresh else []
-        tops = sorted({row[0] for row in above} - fresh)
+        with_rows = {t for t in order if wanted[t].rows}
+        fresh = loaded | ((rebuilt | never) & with_rows)
+        tops = sorted((_ancestors(dst, fresh) | (_ancestors(dst, with_rows) & never)) - fresh)
         plan.analyzed = loader.analyze(target_service, sorted(fresh) + tops + plan.views, jobs, log)
         problems = check.check(
             src, dst, lambda name: _pair(catalogs[0].state(name)), lambda name: _pair(catalogs[1].state(name))
@@ -299,6 +302,11 @@ def _copy_data(
                 + ": this relation is not handled by the copy; report it, and move it by hand meanwhile"
             )
         return plan
+
+
+def _ancestors(dst: psycopg.Connection, tables: set[str]) -> set[str]:
+    """Every table above ``tables`` in a partition or inheritance tree."""
+    return {row[0] for row in dst.execute(ANCESTORS_SQL, (sorted(tables),)).fetchall()} if tables else set()
 
 
 def _recheck(dst: psycopg.Connection, expected: dict) -> None:

@@ -144,9 +144,11 @@ def test_an_application_writing_during_a_ranged_copy_leaves_one_moment_of_the_so
 def test_a_long_copy_prints_its_progress(project, source_db):
     """Issue 30: a copy longer than a few seconds says how far it is: tables and bytes out of the
     total, and the rate. The copy is long on any machine: an application session holds the target's
-    messages in SHARE mode until the copy has waited on it for 4 s (bounded and retried), then it loads."""
+    messages in SHARE mode until the copy has waited on it for 4 s (bounded and retried), then it loads.
+    The rows (~14 MB) load in well under the 3 s before the first line: the wait to set messages' indexes
+    aside counts as copy time (a CI run printed nothing when it did not)."""
     query(source_db, "INSERT INTO messages (room_id, user_id, body) SELECT 1 + g % 5, 1 + g % 50, "
-                     "repeat(md5(g::text), 8) FROM generate_series(1, 400000) g", which="source")
+                     "repeat(md5(g::text), 8) FROM generate_series(1, 40000) g", which="source")
     project.seeds = project.tmp / "no-seed"
     assert project.deploy(DATA_MIGRATION="fresh").code == 0  # the schema, no rows: the copy fills it
     project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2")
@@ -171,8 +173,8 @@ def test_a_long_copy_prints_its_progress(project, source_db):
     assert process.returncode == 0, (out + err)[-2500:]
     lines = re.findall(r"copy: (\d+)/(\d+) tables, ([\d,]+) of ([\d,]+) MB \(\d+%\), [\d.,]+ MB/s", out + err)
     assert lines, (out + err)[-2500:]
-    tables, total, moved, size = lines[-1]
-    assert int(tables) <= int(total) and 0 < int(moved.replace(",", "")) <= int(size.replace(",", "")), lines
+    tables, total, moved, size = lines[-1]  # the last line: every table done
+    assert int(tables) == int(total) and 0 < int(moved.replace(",", "")) <= int(size.replace(",", "")), lines
 
 
 def test_an_application_lock_on_a_copied_table_bounds_the_rebuild_then_a_rerun_finishes(project, source_db):

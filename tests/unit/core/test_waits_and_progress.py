@@ -87,3 +87,22 @@ def test_a_position_in_a_files_message_is_mapped_to_its_statement():
     starts = [40, 120, 300]
     assert statement_at(starts, "41") == 0 and statement_at(starts, "121") == 1 and statement_at(starts, "999") == 2
     assert statement_at(starts, "10") is None and statement_at(starts, None) is None and statement_at([], "5") is None
+
+
+def test_a_long_transfer_ends_on_its_last_line_and_a_short_one_says_nothing():
+    """A copy that said how far it was says where it ended (all tables done); one that was over before
+    the first line says nothing, even at its end."""
+    lines: list[str] = []
+    short = progress.Throughput("copy", 2, 10_000_000, lines.append, quiet_s=60)
+    short.moved(4_000_000)
+    short.table_done()
+    short.finished()
+    assert lines == []
+    long = progress.Throughput("copy", 2, 10_000_000, lines.append, quiet_s=0, every_s=60)
+    long.moved(4_000_000)  # the first line: due at once
+    long.moved(6_000_000)
+    long.table_done()
+    long.table_done()  # not due again for 60 s
+    assert len(lines) == 1
+    long.finished()
+    assert len(lines) == 2 and lines[-1].startswith("copy: 2/2 tables, 10 of 10 MB (100%)")

@@ -185,6 +185,7 @@ class RiskFinding:
     text: str
     high: bool = False
     accepted: bool = False  # the file has the line ``-- pgconverge: accept-risk``
+    shown: bool = True  # False: recorded, and counted in a line that stands for it (on what the run makes)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +195,7 @@ class RiskFinding:
             "text": self.text,
             "high": self.high,
             "accepted": self.accepted,
+            "shown": self.shown,
         }
 
 
@@ -223,7 +225,7 @@ class RiskPart:
         )
 
     def lines(self) -> list[str]:
-        return [f.text for f in self.findings]
+        return [f.text for f in self.findings if f.shown]
 
     def as_dict(self) -> dict[str, Any]:
         return {

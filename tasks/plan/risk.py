@@ -15,7 +15,7 @@ from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
 from tasks.risk import assess, checks, datacheck, gate, lint, meets, observe, render
 from tasks.risk.classify import ACCEPT, Risk
-from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableSizes
+from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableCount, TableSizes
 from tasks.risk.runstate import Before
 from tasks.risk.size import TableSize, sizes_sql
 
@@ -92,8 +92,42 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
     return found
 
 
+def _no_tables(service: str) -> bool:
+    try:
+        return read(TableCount, service) == 0
+    except Unreadable:
+        return False  # measured table by table: the sizes' read says what is wrong
+
+
+def on_a_fresh_target(pending: list[Migration], version: str) -> RiskPart:
+    """A target with no table: every statement touches what the run itself makes, so nothing is locked,
+    rewritten or checked that the application has; squawk's findings are kept, in one line."""
+    findings = [
+        RiskFinding(
+            "note",
+            "",
+            0,
+            f"the target has no tables yet: the {len(pending)} pending file(s) make every table they touch "
+            "(no lock, size or row of the application's to measure)",
+        )
+    ]
+    linted, note = lint.lint(pending, version)
+    if linted:
+        findings.append(RiskFinding("note", "", 0, render.folded_line(linted)))
+        findings += [RiskFinding("lint", f.file, f.line, f.text, shown=False) for f in linted]
+    if note:
+        findings.append(RiskFinding("note", "", 0, note))
+    return RiskPart(len(pending), tuple(findings))
+
+
 def measure(service: str, pending: list[Migration], state_dir: str, table_mb: float, fail_on: str) -> RiskPart:
     """The risk of ``pending`` on the target ``service``."""
+    try:
+        version = str(read(ServerInfo, service)["version"])
+    except Unreadable:
+        version = "17"
+    if _no_tables(service):
+        return on_a_fresh_target(pending, version)
     states = assess.run_states(pending)
     risks = assess.remade(assess.assess(pending, Path(state_dir)), states)
     validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
@@ -115,17 +149,15 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         )
         return RiskPart(len(pending), problems=(problem,))
     findings = [
-        RiskFinding(
-            "lock", risk.file, risk.line, text, gate.high(risk, gate.size_of(risk, sizes), table_mb), risk.accepted
-        )
-        for risk, text in zip(risks, render.risk_lines(risks, sizes, table_mb))
+        RiskFinding("lock", risk.file, risk.line, text, high, risk.accepted)
+        for risk, text, high in render.risk_lines(risks, sizes, table_mb)
     ]
-    try:
-        version = str(read(ServerInfo, service)["version"])
-    except Unreadable:
-        version = "17"
     linted, note = lint.lint(pending, version)
-    findings += [RiskFinding("lint", f.file, f.line, f.text) for f in linted]
+    shown, folded = render.on_the_target(linted, risks, sizes, pending)
+    findings += [RiskFinding("lint", f.file, f.line, f.text) for f in shown]
+    if folded:
+        findings.append(RiskFinding("note", "", 0, render.folded_line(folded)))
+        findings += [RiskFinding("lint", f.file, f.line, f.text, shown=False) for f in folded]
     if note:
         findings.append(RiskFinding("note", "", 0, note))
     findings += unobserved_notes(pending, Path(state_dir))

@@ -10,6 +10,7 @@ The lock level here is PostgreSQL's documented one for the command; the proof ob
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -68,9 +69,11 @@ class Risk:
         return self.rewrite or self.index_build or bool(self.validation)
 
 
+@functools.lru_cache(maxsize=4096)
 def accepted(sql: str) -> bool:
     """Whether a file accepts its risks: a comment line that is exactly the directive (case and spaces
-    aside), outside any statement (PostgreSQL's scanner says it is a comment, not part of a string)."""
+    aside), outside any statement (PostgreSQL's scanner says it is a comment, not part of a string).
+    Kept per text: the plan asks it of each file more than once."""
     from pglast import parser
 
     wanted = " ".join(ACCEPT.lower().split())
@@ -275,9 +278,15 @@ def parsed(migration) -> tuple:
     statements = tuple(migration.statements)
     if all(s.node or not s.kind for s in statements):
         return statements
+    return split(migration.sql)
+
+
+@functools.lru_cache(maxsize=4096)
+def split(sql: str) -> tuple:
+    """``sql`` split with its parse trees, once per text: the plan reads each file's trees three times."""
     from tasks.migrations.sqlsplit import split_statements
 
-    return tuple(split_statements(migration.sql))
+    return tuple(split_statements(sql))
 
 
 def file_risks(migration) -> list[Risk]:

@@ -36,3 +36,18 @@ class ConstraintDefinitions(DatabaseFact):
 
     def parse(self, rows):
         return checks.parse_definitions(rows)
+
+
+class TableCount(DatabaseFact):
+    """How many tables (and views, foreign tables) the target holds outside the system's schemas and the
+    copy's own: 0 on a fresh target, where every pending statement touches what the run itself makes."""
+
+    sql = """
+    SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgconverge')
+       AND n.nspname NOT LIKE 'pg\\_%'
+    """
+
+    def parse(self, rows):
+        return int(rows[0][0])

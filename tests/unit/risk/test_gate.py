@@ -1,8 +1,12 @@
 """The gate and the plan's risk lines: pure decisions over risks and the target's table sizes."""
 
+from types import SimpleNamespace
+
+from tasks.migrations.sqlsplit import split_statements
 from tasks.risk.classify import Risk
 from tasks.risk.gate import refusals
-from tasks.risk.render import risk_line
+from tasks.risk.lint import Finding
+from tasks.risk.render import folded_line, on_the_target, risk_line, risk_lines
 from tasks.risk.size import TableSize, human_bytes
 
 GB = 1024**3
@@ -77,3 +81,28 @@ def test_a_reindex_is_gated_before_the_proof_and_told_to_reindex_concurrently():
     assert "under a SHARE lock" in message
     (rewrite,) = refusals([REWRITE], {"public.messages": size(200)}, 100, "high")
     assert "under an ACCESS EXCLUSIVE lock" in rewrite  # was "a ACCESS"
+
+
+def test_statements_on_tables_the_target_lacks_are_one_line_per_file_and_never_high():
+    """A fresh target's hundreds of statements on the tables the run makes were one line each (2,261
+    lines for Lemmy's migrations); now one per file, after the lines of tables the target has."""
+    made = [Risk("006_new.sql", line, table, "ACCESS EXCLUSIVE", rewrite=True) for line, table in
+            ((2, "audit"), (3, "audit"), (5, "log"))]
+    lines = risk_lines([REWRITE, *made], {"public.messages": size(150)}, 100)
+    assert [(risk.file, risk.line, high) for risk, _, high in lines] == [("004_retype.sql", 3, True),
+                                                                         ("006_new.sql", 2, False)]
+    assert lines[1][1] == "006_new.sql:2 3 statement(s) on audit, log (not in the target: made in this run, no risk)"
+
+
+def test_squawk_findings_are_shown_on_statements_that_touch_a_table_the_target_has():
+    """A finding inside a statement on an existing table is shown (its line may be inside the
+    statement); the others, on what the run itself makes, are folded into one counted line."""
+    sql = "CREATE TABLE t (id int);\nALTER TABLE messages\n  ALTER COLUMN n TYPE bigint;\nCREATE TABLE u (id int);\n"
+    file = SimpleNamespace(filename="004_retype.sql", sql=sql, statements=split_statements(sql), no_transaction=False)
+    risk = Risk("004_retype.sql", 2, "public.messages", "ACCESS EXCLUSIVE", rewrite=True)
+    found = [Finding("004_retype.sql", line, rule, "m") for line, rule in
+             ((1, "prefer-bigint-over-int"), (3, "changing-column-type"), (4, "prefer-bigint-over-int"))]
+    shown, folded = on_the_target(found, [risk], {"public.messages": size(1)}, [file])
+    assert [f.line for f in shown] == [3] and [f.line for f in folded] == [1, 4]
+    assert "squawk: 2 finding(s) on what this run makes" in folded_line(folded)
+    assert "prefer-bigint-over-int ×2" in folded_line(folded)

@@ -27,7 +27,9 @@ def proven_locally(plan: Planner):
 
     + plan: the run's plan (:class:`tasks.plan.Planner`): the files, the seed files (loaded on the
       shadow too, so a bad one fails before the target is touched), the source service (the shadow
-      is created on its server), the state folder (the expected schema, keyed by the files' checksums)
+      is created on its server), the state folder (the expected schema, keyed by the files' checksums,
+      and what the proof observed each file lock and rewrite: lost, the proof runs again), and the seed
+      part (a seed file whose table is not in the target, with no migration pending to make it, refuses)
 
     The shadow's catalog becomes the expected schema. Runs only when the set of files changed.
 
@@ -44,6 +46,10 @@ def proven_locally(plan: Planner):
     key = expected.seed_key(migrations, [(f.filename, f.text) for f in seed_files])
     if not plan.proof_needed():
         converged(f"{len(migrations)} migration(s) already proven (expected schema cached)")
+        return
+    seed = plan.seed_part() if seed_files else None
+    if seed is not None and seed.problem is not None and seed.refused_up_front:
+        yield from refuse(seed.problem.message)  # a seed table nothing makes: the proof would fail on it
         return
     show_plan([f"prove {len(migrations)} migration(s) on a throw-away shadow database on the source server"])
     from tasks.migrations import shadow  # psycopg: imported only when there is work

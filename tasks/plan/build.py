@@ -23,6 +23,7 @@ from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
 from tasks.plan.foresee import differs_after, expected_after
 from tasks.plan.model import (
+    SEED_TABLE_MISSING,
     CopyPart,
     HerokuPart,
     MigrationsPart,
@@ -115,13 +116,19 @@ class Planner:
     # --- the parts -------------------------------------------------------------------------------
 
     def proof_needed(self) -> bool:
-        """Whether this set of files (and seed files) was never proven: the proof runs in this run
-        (read from the state folder, not the database)."""
+        """Whether this set of files (and seed files) was never proven, or what the proof observed of a
+        file (its locks and rewrites, which the risk gate reads) is missing or unreadable: the proof runs
+        in this run (read from the state folder, not the database)."""
         from tasks.migrations import expected
+        from tasks.risk import observe
 
         folder = Path(self.state_dir)
         key = expected.seed_key(self.migrations, [(f.filename, f.text) for f in self.seeds])
-        needed = expected.load_expected(folder, self.migrations) is None or not expected.seeds_proven(folder, key)
+        needed = (
+            expected.load_expected(folder, self.migrations) is None
+            or not expected.seeds_proven(folder, key)
+            or any(observe.load(folder, m.checksum) is None for m in self.migrations)
+        )
         self.seen.setdefault("proof_needed", needed)  # the report keeps what the run planned (the proof runs first)
         return needed
 
@@ -222,7 +229,19 @@ class Planner:
         except seed_load.SeedError as exc:
             return SeedPart(tuple(files), tuple(left), problem=Problem.of("seed-refused", "seed", str(exc)))
         tables = tuple(SeedTable(name, c.table, c.missing, c.updates, c.sample) for name, c in found["tables"].items())
-        return SeedPart(tuple(files), tuple(left), tables, tuple(found["absent"]))
+        absent = tuple(found["absent"])
+        if absent and self.migrations_part().converged:
+            # no pending migration can make the table: the run would fail in the proof or the seed step
+            first = next(f for f in files if f.table in absent)
+            problem = Problem(
+                SEED_TABLE_MISSING,
+                f"{first.filename} {first.table}",
+                f"seed file {first.filename}: table {first.table} does not exist in the target and no pending "
+                "migration makes it: add a migration that creates it, or remove the file",
+                "add a migration that creates it, or remove the file",
+            )
+            return SeedPart(tuple(files), tuple(left), tables, absent, problem)
+        return SeedPart(tuple(files), tuple(left), tables, absent)
 
     def risk_part(self) -> RiskPart:
         """The pending migrations' risk on the target: locks, rewrites, sizes, squawk, the rows they
@@ -261,6 +280,8 @@ class Planner:
             if migrations.pending or migrations.baseline:
                 reasons.append(f"{len(migrations.pending)} pending migration(s)")
         seed = self.seed_part()
+        if seed.refused_up_front:
+            return TargetPart((), seed.problem)  # known before any change: stop before the backup
         if seed.problem is None and seed.rows_to_write:
             reasons.append("seed rows to insert")
         return TargetPart(tuple(reasons))

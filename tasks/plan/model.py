@@ -117,6 +117,9 @@ class CopyPart:
         }
 
 
+SEED_TABLE_MISSING = "seed-table-missing"  # a seed file's table is not there and no pending migration makes it
+
+
 @dataclass(frozen=True)
 class SeedTable:
     """The rows of one seed file not (or not so) in the target."""
@@ -141,6 +144,19 @@ class SeedPart:
     @property
     def rows_to_write(self) -> bool:
         return bool(self.absent or any(t.missing or t.updates for t in self.tables))
+
+    @property
+    def rows(self) -> int:
+        """The rows to write: every row of the files when a table is not there yet (nothing is counted then)."""
+        if self.absent:
+            return sum(f.rows for f in self.files)
+        return sum(t.missing + t.updates for t in self.tables)
+
+    @property
+    def refused_up_front(self) -> bool:
+        """A problem known before any change (a table no pending migration makes): the run stops before
+        the proof and the backup."""
+        return self.problem is not None and self.problem.code == SEED_TABLE_MISSING
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -320,9 +336,8 @@ class Plan:
                 + (f"; refused: {c.refusal}" if c.refusal else "")
             )
         if self.seed:
-            rows = sum(t.missing + t.updates for t in self.seed.tables)
             out.append(
-                f"seed: {rows} row(s) to write in {len(self.seed.files)} file(s)"
+                f"seed: {self.seed.rows} row(s) to write in {len(self.seed.files)} file(s)"
                 + (f", {len(self.seed.absent)} table(s) not there yet" if self.seed.absent else "")
                 + (f"; refused: {self.seed.problem}" if self.seed.problem else "")
             )

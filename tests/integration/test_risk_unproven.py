@@ -58,3 +58,27 @@ def test_a_no_transaction_file_calling_a_function_is_observed(project):
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
     assert "006_call.sql: no-transaction file: its locks are not observed" in dry.output, dry.output
+
+
+@pytest.mark.parametrize("damage", ["removed", "invalid"])
+def test_a_lost_observation_is_proven_again_before_the_gate(project, damage):
+    """The proof's observations (STATE_DIR/risk/) lost or damaged after a refusal: the next run proves
+    again and the gate still refuses the rewrite done inside EXECUTE (the target untouched, no backup);
+    --dry says the proof is needed."""
+    assert project.deploy().code == 0
+    many_users(project)
+    before, backups = catalog_and_data(project.target_db), backups_taken(project)
+    project.write_migration("005_do.sql", f"DO $$BEGIN EXECUTE '{REWRITE}'; END$$;\n")
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code != 0 and "005_do.sql line 1 rewrites users" in done.output, done.output
+    for entry in (project.state / "risk").glob("*.json"):
+        if damage == "removed":
+            entry.unlink()
+        else:
+            entry.write_text("{not json")
+    dry = project.dry(RISK_TABLE_MB="1")
+    assert "proof: prove the migrations on a shadow database" in dry.output, dry.output
+    done = project.deploy(RISK_TABLE_MB="1")
+    assert done.code != 0 and "005_do.sql line 1 rewrites users" in done.output, done.output
+    assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
+    assert 5 not in project.applied_versions()

@@ -211,6 +211,10 @@ def run_case(case: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> Outcome:
         folder = tmp_path / "state"
         expected.save_expected(folder, MIGRATIONS, case["expected"], "17.0")
         expected.mark_seeds_proven(folder, expected.seed_key(MIGRATIONS, [(f.filename, f.text) for f in plan.seeds]))
+        if case.get("observed", True):  # what the proof saw each file do (its locks and rewrites), kept with it
+            from tasks.risk import observe
+
+            observe.save(folder, observe.Observer(seen={m.checksum: [] for m in MIGRATIONS}))
     args = {
         key: (str(tmp_path / value[len("tmp:") :]) if isinstance(value, str) and value.startswith("tmp:") else value)
         for key, value in case.get("args", {}).items()

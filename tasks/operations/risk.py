@@ -45,6 +45,7 @@ def measured(plan: Planner):
         for line in lines:
             host.log(line)
     if part.refusal:
+        plan.target_part()  # the target part holds the refusal too (the run's report records it)
         yield from refuse(part.refusal.message)
         return
     high, lints = part.high, sum(f.kind == "lint" for f in part.findings)

@@ -83,6 +83,9 @@ class Planner:
     risk_table_mb: float = 100.0  # RISK_TABLE_MB: above it a rewrite, index build or validation is a high risk
     risk_fail_on: str = "high"  # RISK_FAIL_ON: ``high`` refuses a high risk, ``never`` only reports it
     seen: dict[str, object] = field(default_factory=dict)
+    # the parts as the target part was decided on (before the run changes the target), and in which phase
+    decided: dict[str, object] = field(default_factory=dict)
+    phase: bool | None = None  # True while planning (see :func:`planning`)
 
     def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
         return (
@@ -109,8 +112,13 @@ class Planner:
         )
 
     def _part(self, name: str, build: Callable[[], Part]) -> Part:
+        phase = planning()
+        if phase != self.phase:  # after the prompt every part is read again: what was decided before is not
+            self.phase, self.decided = phase, {}
         part = remember(self.target, ("plan", name), build)
         self.seen[name] = part
+        if name == "target":  # the plan the run went by: parts rebuilt after its changes are not recorded
+            self.decided = dict(self.seen)
         return part
 
     # --- the parts -------------------------------------------------------------------------------
@@ -293,8 +301,9 @@ class Planner:
         return HerokuPart(app.name, app.pool_var, app.pool_value, app.dynos.web, app.dynos.generation)
 
     def built(self) -> Plan:
-        """The plan as the states last saw it (no database read: parts never asked for stay None)."""
-        seen: dict[str, Any] = self.seen
+        """The plan as the states saw it before the target changed: the parts the target part was decided
+        on, else as last built (no database read: parts never asked for stay None)."""
+        seen: dict[str, Any] = self.seen | self.decided
         return Plan(
             seen.get("migrations"),
             seen.get("copy"),

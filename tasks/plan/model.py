@@ -202,6 +202,7 @@ class RiskFinding:
     high: bool = False
     accepted: bool = False  # the file has the line ``-- pgconverge: accept-risk``
     shown: bool = True  # False: recorded, and counted in a line that stands for it (on what the run makes)
+    reported_only: bool = False  # high, not accepted, and not refused: ``RISK_FAIL_ON=never``
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -212,6 +213,7 @@ class RiskFinding:
             "high": self.high,
             "accepted": self.accepted,
             "shown": self.shown,
+            "reported_only": self.reported_only,
         }
 
 

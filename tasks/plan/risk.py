@@ -148,8 +148,11 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
             "check that the database is reachable, then run again",
         )
         return RiskPart(len(pending), problems=(problem,))
+    never = fail_on == "never"  # a high risk is only reported: the finding says so
     findings = [
-        RiskFinding("lock", risk.file, risk.line, text, high, risk.accepted)
+        RiskFinding(
+            "lock", risk.file, risk.line, text, high, risk.accepted, reported_only=never and high and not risk.accepted
+        )
         for risk, text, high in render.risk_lines(risks, sizes, table_mb)
     ]
     linted, note = lint.lint(pending, version)

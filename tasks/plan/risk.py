@@ -149,7 +149,7 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         )
         return RiskPart(len(pending), problems=(problem,))
     findings = [
-        RiskFinding("lock", risk.file, risk.line, text, high, risk.accepted)
+        RiskFinding("lock" if gate.size_of(risk, sizes) else "made", risk.file, risk.line, text, high, risk.accepted)
         for risk, text, high in render.risk_lines(risks, sizes, table_mb)
     ]
     linted, note = lint.lint(pending, version)

@@ -126,10 +126,13 @@ def prepare(
     """Before the load of ``tables`` (copied into empty): each big one's indexes, foreign keys and
     triggers set aside and its ranges recorded (one transaction a table, the journal first); a table
     an earlier run left half-copied keeps its ranges (those whose source rows changed are redone).
+    Then, every table's foreign keys being aside, each big one's primary key and unique constraints
+    and indexes that no foreign key rests on any more (:func:`tasks.data.journal.set_aside_keys`).
     Returns the ranges of the tables copied in ranges. Nothing when the journal cannot be made."""
     if not tables or not journal.ready(dst):
         return {}
     split: dict[str, list[Range]] = {}
+    big: list[str] = []
     for table in tables:
         recorded = journal.ranges(dst, table)
         if recorded:
@@ -142,6 +145,7 @@ def prepare(
             if done:
                 log(f"{table}: {done} of {len(recorded)} range(s) copied and verified by an earlier run: kept")
             split[table] = recorded
+            big.append(table)
             continue
         size = src.execute(ranges.TABLE_SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
         planned = ranges.plan(src, table, size, split_bytes)
@@ -152,17 +156,27 @@ def prepare(
             continue
 
         def record(table: str = table, planned: list[Range] = planned) -> None:
-            with dst.transaction():
-                dst.execute(waits.SET_LOCK_TIMEOUT)
-                journal.set_aside(dst, table)
-                journal.plan_ranges(dst, planned)
+            journal.set_aside(dst, table)
+            journal.plan_ranges(dst, planned)
 
-        waits.retrying(
-            record,
-            f"setting aside the indexes and keys of {table}",
-            lambda table=table: waits.blocking_sessions(dst, [table]),  # type: ignore[misc]
-            log,
-        )
+        in_journal(dst, table, record, log)
+        big.append(table)
         if planned:
             split[table] = planned
+    for table in big:
+        in_journal(dst, table, lambda table=table: journal.set_aside_keys(dst, table), log)  # type: ignore[misc]
     return split
+
+
+def in_journal(dst: psycopg.Connection, table: str, change: Callable[[], object], log: Callable[[str], None]) -> None:
+    """``change`` (what sets aside ``table``'s objects, the journal first) in one transaction, its lock
+    wait bounded and retried."""
+
+    def attempt() -> None:
+        with dst.transaction():
+            dst.execute(waits.SET_LOCK_TIMEOUT)
+            change()
+
+    waits.retrying(
+        attempt, f"setting aside the indexes and keys of {table}", lambda: waits.blocking_sessions(dst, [table]), log
+    )

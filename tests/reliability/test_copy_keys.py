@@ -71,7 +71,7 @@ def test_big_tables_keys_are_built_after_their_rows_and_the_schema_is_the_migrat
     log = StatementLog("target", project.target_db)
     done = project.deploy()
     assert done.code == 0, done.output[-2500:]
-    entries = log.entries()
+    entries = [e for e in log.entries() if " DETAIL: " not in e.split("\n", 1)[0]]  # not the journal's values
     put_on = [name for entry in entries for name in re.findall(PUT_ON_INDEX, entry)]
     assert sorted(put_on) == ["big_code_key", "big_pkey", "detail_pkey"], put_on
     dropped = {name for entry in entries for name in re.findall(DROPPED, entry)}

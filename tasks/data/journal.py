@@ -11,10 +11,11 @@ leaves a state a rerun finishes.
   that drops it and deleted in the transaction that puts it back (a foreign key: added ``NOT
   VALID``, then deleted with its ``VALIDATE``; a key or check ``NOT VALID`` in the schema: added back
   as it is, never validated). What its statement would not make again exactly stays in place.
-  Then (:func:`set_aside_keys`, once every table's foreign keys are aside) its primary key and unique
-  constraints and indexes, so the rows go into a heap with no index, as ``pg_restore`` loads them. A
-  constraint is two entries: ``keyindex`` (its unique index, built with the other indexes, then
-  marked ``added``) and ``key`` (``ADD CONSTRAINT … USING INDEX``, a quick step that deletes both).
+  Then (:func:`set_aside_keys`, in the same transaction, once the foreign keys of the big tables that
+  reference it are aside too) its primary key and unique constraints and indexes, so the rows go
+  into a heap with no index, as ``pg_restore`` loads them. A constraint is two entries:
+  ``keyindex`` (its unique index, built with the other indexes, then marked ``added``) and ``key``
+  (``ADD CONSTRAINT … USING INDEX``, a quick step that deletes both).
   A key stays in place while a foreign key still rests on it (one of a table that keeps its keys
   during its load: a small one, a partition's), and so do an exclusion constraint, a partition's key
   (inherited from its parent's), the key of ``REPLICA IDENTITY`` (``USING INDEX``, or the primary key
@@ -122,6 +123,15 @@ SELECT 'key:' || conname, 'key', nspname || '.' || tbl || '.' || conname, NULL,
   FROM k WHERE con IS NOT NULL
 """
 
+# The tables (formatted names, of those given) with a foreign key to the given table, itself aside.
+REFERENCING_SQL = """
+SELECT DISTINCT format('%%I.%%I', n.nspname, t.relname)
+  FROM pg_constraint f JOIN pg_class t ON t.oid = f.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE f.contype = 'f' AND f.confrelid = %(table)s::regclass AND f.conrelid <> f.confrelid
+   AND format('%%I.%%I', n.nspname, t.relname) = ANY(%(among)s)
+ ORDER BY 1
+"""
+
 
 @dataclass(frozen=True)
 class Range:
@@ -213,8 +223,14 @@ def set_aside(conn: psycopg.Connection, table: str, query: str = SET_ASIDE_SQL) 
 
 def set_aside_keys(conn: psycopg.Connection, table: str) -> int:
     """Record, then drop, ``table``'s primary key and unique constraints and indexes that no foreign key
-    rests on (:data:`KEYS_SQL`; in the caller's transaction, after every table's foreign keys)."""
+    rests on (:data:`KEYS_SQL`; in the caller's transaction, after the foreign keys that would)."""
     return set_aside(conn, table, KEYS_SQL)
+
+
+def referencing(conn: psycopg.Connection, table: str, among: list[str]) -> list[str]:
+    """The tables of ``among`` (other than ``table``) with a foreign key resting on ``table``'s keys."""
+    rows = conn.execute(REFERENCING_SQL, {"table": table, "among": among}).fetchall()
+    return [row[0] for row in rows]
 
 
 def aside(conn: psycopg.Connection) -> list[Aside]:

@@ -220,7 +220,7 @@ def profile(sample: str) -> str:
     breakdown.add_seconds("copy of each table, its source checksum computed meanwhile (`Worker.copy`)",
                           found["copy_table"][1], found["copy_table"][0])
     breakdown.add_seconds("writing 1 MiB blocks read from the source's psql to the target (psycopg `Copy.write`; "
-                          "the server inserts the rows and keeps the primary key meanwhile)",
+                          "the server inserts the rows; a big table's keys and indexes are set aside meanwhile)",
                           found["write"][1], found["write"][0], nested=True)
     breakdown.add_seconds("ending each COPY (`Copy.finish`)", found["finish"][1], found["finish"][0], nested=True)
     breakdown.add_seconds("count + checksum (`table_state`, all calls: plan, source while streaming, target "
@@ -230,8 +230,8 @@ def profile(sample: str) -> str:
                           "(`ranged.copy_range`)", found["ranges"][1], found["ranges"][0])
     breakdown.add_seconds("whole-table check of a table copied in ranges (`ranged.finish`)",
                           found["finish_ranges"][1], found["finish_ranges"][0])
-    breakdown.add_seconds("indexes built, foreign keys added NOT VALID and validated after the rows, in parallel "
-                          "(`rebuild.put_back`)", found["put_back"][1], found["put_back"][0])
+    breakdown.add_seconds("indexes and keys built, foreign keys added NOT VALID and validated after the rows, "
+                          "in parallel (`rebuild.put_back`)", found["put_back"][1], found["put_back"][0])
     breakdown.add_seconds("sequences", found["sequences"][1], found["sequences"][0])
     breakdown.add_seconds("independent completeness check (`check.check`)", found["check"][1], found["check"][0])
     return (breakdown.markdown() + "\n\nThe same copy into the same schema without its foreign keys: "

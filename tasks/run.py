@@ -212,7 +212,7 @@ def _prepare(settings: Settings, dry: bool, services: dict[str, dict], names: tu
         from tasks.heroku.app import read_app  # the Heroku modules load for a Heroku target only
         from tasks.heroku.cli import CliSettings
 
-        limits = CliSettings(settings.heroku_cli_timeout_s, settings.heroku_log_window_s)
+        limits = CliSettings(settings.heroku_cli_timeout_s, settings.heroku_log_window_s, settings.heroku_cli)
         heroku = read_app(settings.heroku_app, settings.pool_var, limits)
     target = heroku.database_url if heroku else settings.target
     assert target is not None

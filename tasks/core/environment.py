@@ -7,9 +7,12 @@ in this process, reads ``PGSERVICEFILE`` from it (:func:`use_service_file`). Tho
 writes into ``os.environ`` anywhere in the tool.
 
 Every child the tool starts itself (psql, pg_dump, pg_restore, dot, the Heroku CLI) is given
-:func:`child_env`: this process's environment without any secret, plus what that child alone needs
-(the Heroku CLI gets ``HEROKU_API_KEY`` back). The databases are reached through the private service
-file, never a URL or password in the environment.
+:func:`child_env`: only the variables a child needs to run (:data:`PASSED`: the search path, home,
+locale, time zone, temporary folder, the run's own libpq variables, what loads a tool's libraries and
+fonts), never the rest of the user's shell (an application's secrets, cloud keys), and never a secret;
+plus what that child alone needs (the Heroku CLI: its endpoints, proxies and certificates
+(:data:`HEROKU_PASSED`), and ``HEROKU_API_KEY`` back). The databases are reached through the private
+service file, never a URL or password in the environment.
 """
 
 from __future__ import annotations
@@ -38,7 +41,48 @@ SERVICE_OVERRIDES = ("PGPASSWORD", "PGSERVICE", "DATABASE_URL")
 HEROKU_FIXED = {"DISABLE_TELEMETRY": "true"}
 HEROKU_DEFAULTS = {"HEROKU_LOGS_COLOR": "0", "NO_COLOR": "1"}
 
+# What every child gets of this process's environment (names, and prefixes ending in "_"); of libpq's,
+# only the run's service file (the caller's were withdrawn: :func:`use_service_file`).
+PASSED = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_",
+    "TZ",
+    "TMPDIR",
+    "PGSERVICEFILE",
+    "LD_LIBRARY_PATH",
+    "DYLD_LIBRARY_PATH",
+    "FONTCONFIG_",
+    "GVBINDIR",
+)
+# And the Heroku CLI (Node): its API endpoints and settings, proxies, certificates, config folders.
+HEROKU_PASSED = (
+    "HEROKU_",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "NO_COLOR",
+    "DISABLE_TELEMETRY",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "XDG_",
+)
+
 _withdrawn: dict[str, str] = {}
+
+
+def passed(name: str, allowed: Iterable[str] = PASSED) -> bool:
+    """Whether a child is given the variable ``name``: one of ``allowed``, or under a prefix of it."""
+    return any(name == entry or (entry.endswith("_") and name.startswith(entry)) for entry in allowed)
 
 
 def is_secret(name: str) -> bool:
@@ -77,13 +121,16 @@ def child_env(
     credentials: Iterable[str] = (),
     extra: Mapping[str, str] | None = None,
     defaults: Mapping[str, str] | None = None,
+    allowed: Iterable[str] = PASSED,
 ) -> dict[str, str]:
     """
-    The environment of a child process: ``environ`` (this process's by default) without any secret;
-    then ``defaults`` where not set, the named withdrawn ``credentials`` and ``extra``.
+    The environment of a child process: the ``allowed`` variables of ``environ`` (this process's by
+    default), never a secret; then ``defaults`` where not set, the named withdrawn ``credentials`` and
+    ``extra``.
     """
     source = os.environ if environ is None else environ
-    env = {name: value for name, value in source.items() if not is_secret(name)}
+    allowed = tuple(allowed)
+    env = {name: value for name, value in source.items() if passed(name, allowed) and not is_secret(name)}
     for name, value in (defaults or {}).items():
         env.setdefault(name, value)
     wanted = set(credentials)
@@ -95,4 +142,10 @@ def child_env(
 
 def heroku_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The Heroku CLI's environment: no secret but ``HEROKU_API_KEY``, telemetry off, no colours."""
-    return child_env(environ, credentials=("HEROKU_API_KEY",), extra=HEROKU_FIXED, defaults=HEROKU_DEFAULTS)
+    return child_env(
+        environ,
+        credentials=("HEROKU_API_KEY",),
+        extra=HEROKU_FIXED,
+        defaults=HEROKU_DEFAULTS,
+        allowed=PASSED + HEROKU_PASSED,
+    )

@@ -25,7 +25,9 @@ def load_environment(environ: Mapping[str, str] | None = None, cwd: Path | None 
     env_file = Path(named) if named else cwd / ".env"
     if not env_file.is_absolute():
         env_file = cwd / env_file
-    if named and (not env_file.exists() or env_file.is_dir()):
+    if named and env_file.is_dir():
+        raise SettingsError(f"ENV_FILE: {named} is a folder, not a file: point ENV_FILE at a file of settings")
+    if named and not env_file.exists():
         raise SettingsError(f"ENV_FILE: {named} does not exist: create it or unset ENV_FILE")
     values: dict[str, str] = {}
     found: Path | None = env_file

@@ -11,6 +11,15 @@ leaves a state a rerun finishes.
   that drops it and deleted in the transaction that puts it back (a foreign key: added ``NOT
   VALID``, then deleted with its ``VALIDATE``; a key or check ``NOT VALID`` in the schema: added back
   as it is, never validated). What its statement would not make again exactly stays in place.
+  Then (:func:`set_aside_keys`, in the same transaction, once the foreign keys of the big tables that
+  reference it are aside too) its primary key and unique constraints and indexes, so the rows go
+  into a heap with no index, as ``pg_restore`` loads them. A constraint is two entries:
+  ``keyindex`` (its unique index, built with the other indexes, then marked ``added``) and ``key``
+  (``ADD CONSTRAINT … USING INDEX``, a quick step that deletes both).
+  A key stays in place while a foreign key still rests on it (one of a table that keeps its keys
+  during its load: a small one, a partition's), and so do an exclusion constraint, a partition's key
+  (inherited from its parent's), the key of ``REPLICA IDENTITY`` (``USING INDEX``, or the primary key
+  of a table in a publication) and a key with what its statement would not give back.
 
 The schema is made by the first copy that needs it and dropped when both tables are empty; the
 schema check leaves it out (:mod:`tasks.schema.catalog`'s snapshot) and takes what it lists as
@@ -77,6 +86,52 @@ SELECT 'trigger:' || tg.tgname, 'trigger', n.nspname || '.' || t.relname || '.' 
  WHERE tg.tgrelid = %(table)s::regclass AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
 """
 
+# A table's primary key and unique constraints and unique indexes (run once its foreign keys are aside):
+# (name, kind, catalog name, drop or NULL, create). A constraint is its unique index ('keyindex', dropped
+# with the constraint) and the constraint put on it ('key'); a unique index of no constraint is an
+# 'index'. What stays: a key a foreign key rests on, an exclusion constraint (its index is not unique),
+# a partition's key (attached to its parent's), CLUSTER ON, REPLICA IDENTITY (USING INDEX, or the primary
+# key of a published table), a tablespace, a comment, a statistics target.
+KEYS_SQL = """
+WITH k AS (
+SELECT i.indexrelid, x.relname AS idx, n.nspname, t.relname AS tbl, c.oid AS con, c.conname, c.contype,
+       c.condeferrable, c.condeferred
+  FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u')
+ WHERE i.indrelid = %(table)s::regclass AND i.indisunique AND i.indisvalid
+   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint o WHERE o.conindid = i.indexrelid AND o.contype NOT IN ('p', 'u', 'f'))
+   AND NOT i.indisclustered AND NOT i.indisreplident AND x.reltablespace = 0
+   AND NOT (i.indisprimary AND t.relreplident = 'd' AND EXISTS (
+            SELECT 1 FROM pg_publication_tables p WHERE p.schemaname = n.nspname AND p.tablename = t.relname))
+   AND obj_description(i.indexrelid, 'pg_class') IS NULL AND obj_description(c.oid, 'pg_constraint') IS NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
+)
+SELECT CASE WHEN con IS NULL THEN 'index:' || idx ELSE 'keyindex:' || conname END,
+       CASE WHEN con IS NULL THEN 'index' ELSE 'keyindex' END, nspname || '.' || idx,
+       CASE WHEN con IS NULL THEN format('DROP INDEX %%I.%%I', nspname, idx)
+            ELSE format('ALTER TABLE %%I.%%I DROP CONSTRAINT %%I', nspname, tbl, conname) END,
+       pg_get_indexdef(indexrelid)
+  FROM k
+UNION ALL
+SELECT 'key:' || conname, 'key', nspname || '.' || tbl || '.' || conname, NULL,
+       format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s USING INDEX %%I', nspname, tbl, conname,
+              CASE contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, idx)
+       || CASE WHEN condeferred THEN ' DEFERRABLE INITIALLY DEFERRED' WHEN condeferrable THEN ' DEFERRABLE' ELSE '' END
+  FROM k WHERE con IS NOT NULL
+"""
+
+# The tables (formatted names, of those given) with a foreign key to the given table, itself aside.
+REFERENCING_SQL = """
+SELECT DISTINCT format('%%I.%%I', n.nspname, t.relname)
+  FROM pg_constraint f JOIN pg_class t ON t.oid = f.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE f.contype = 'f' AND f.confrelid = %(table)s::regclass AND f.conrelid <> f.confrelid
+   AND format('%%I.%%I', n.nspname, t.relname) = ANY(%(among)s)
+ ORDER BY 1
+"""
+
 
 @dataclass(frozen=True)
 class Range:
@@ -95,9 +150,10 @@ class Range:
 class Aside:
     table: str
     name: str
-    kind: str  # 'trigger', 'index', 'fkey' or 'notvalid' (a NOT VALID key or check: never validated)
+    kind: str  # 'trigger', 'index', 'fkey', 'notvalid' (a NOT VALID key or check: never validated),
+    # 'keyindex' (a key's unique index) or 'key' (the constraint put on it)
     create: str
-    added: bool  # a foreign key added NOT VALID, its VALIDATE still due
+    added: bool  # a foreign key added NOT VALID, its VALIDATE still due; a key's index built
 
 
 def ready(conn: psycopg.Connection) -> bool:
@@ -148,10 +204,10 @@ def forget_ranges(conn: psycopg.Connection, table: str) -> None:
     conn.execute(f"DELETE FROM {SCHEMA}.copy_ranges WHERE tbl = %s", (table,))
 
 
-def set_aside(conn: psycopg.Connection, table: str) -> int:
+def set_aside(conn: psycopg.Connection, table: str, query: str = SET_ASIDE_SQL) -> int:
     """Record, then drop, ``table``'s secondary indexes and foreign keys (in the caller's transaction):
     the number set aside."""
-    found = conn.execute(SET_ASIDE_SQL, {"table": table}).fetchall()
+    found = conn.execute(query, {"table": table}).fetchall()
     for name, kind, catalog_name, _, create in found:
         conn.execute(
             f"INSERT INTO {SCHEMA}.copy_set_aside (tbl, name, kind, catalog_name, create_sql) "
@@ -160,8 +216,21 @@ def set_aside(conn: psycopg.Connection, table: str) -> int:
             (table, name, kind, catalog_name, create),
         )
     for _, _, _, drop, _ in found:
-        conn.execute(drop)
+        if drop:
+            conn.execute(drop)
     return len(found)
+
+
+def set_aside_keys(conn: psycopg.Connection, table: str) -> int:
+    """Record, then drop, ``table``'s primary key and unique constraints and indexes that no foreign key
+    rests on (:data:`KEYS_SQL`; in the caller's transaction, after the foreign keys that would)."""
+    return set_aside(conn, table, KEYS_SQL)
+
+
+def referencing(conn: psycopg.Connection, table: str, among: list[str]) -> list[str]:
+    """The tables of ``among`` (other than ``table``) with a foreign key resting on ``table``'s keys."""
+    rows = conn.execute(REFERENCING_SQL, {"table": table, "among": among}).fetchall()
+    return [row[0] for row in rows]
 
 
 def aside(conn: psycopg.Connection) -> list[Aside]:
@@ -178,7 +247,9 @@ def added(conn: psycopg.Connection, item: Aside) -> None:
 
 
 def put_back(conn: psycopg.Connection, item: Aside) -> None:
-    conn.execute(f"DELETE FROM {SCHEMA}.copy_set_aside WHERE tbl = %s AND name = %s", (item.table, item.name))
+    """``item`` is back: its entry deleted (a key's: with its index's)."""
+    names = [item.name] + ([item.name.replace("key:", "keyindex:", 1)] if item.kind == "key" else [])
+    conn.execute(f"DELETE FROM {SCHEMA}.copy_set_aside WHERE tbl = %s AND name = ANY(%s)", (item.table, names))
 
 
 def drop_if_empty(conn: psycopg.Connection) -> None:

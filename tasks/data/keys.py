@@ -15,7 +15,8 @@ import psycopg
 # A big table is loaded the way pg_restore loads one: its foreign keys and plain indexes are
 # dropped, the rows copied, then the indexes built and the keys checked in bulk, all in the
 # table's one transaction (so a failure or a kill leaves the table, keys and indexes as they were).
-# Primary keys and unique indexes stay: other tables' foreign keys may rest on them.
+# Primary keys and unique indexes stay: other tables' foreign keys may rest on them (this is the path
+# of a role that may not make the journal; with it, :mod:`tasks.data.journal` sets keys aside too).
 BULK_FROM_BYTES = 8 << 20
 DEFERRED_SQL = """
 SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname),

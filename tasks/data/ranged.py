@@ -124,12 +124,16 @@ def prepare(
     log: Callable[[str], None],
 ) -> dict[str, list[Range]]:
     """Before the load of ``tables`` (copied into empty): each big one's indexes, foreign keys and
-    triggers set aside and its ranges recorded (one transaction a table, the journal first); a table
-    an earlier run left half-copied keeps its ranges (those whose source rows changed are redone).
-    Returns the ranges of the tables copied in ranges. Nothing when the journal cannot be made."""
+    triggers set aside, then its primary key and unique constraints and indexes (those no foreign key
+    rests on once the big tables referencing it have set theirs aside, in the same transaction:
+    :func:`tasks.data.journal.set_aside_keys`), and its ranges recorded: one transaction a table, the
+    journal first, so a table being loaded has everything set aside already. A table an earlier run
+    left half-copied keeps its ranges (those whose source rows changed are redone). Returns the
+    ranges of the tables copied in ranges. Nothing when the journal cannot be made."""
     if not tables or not journal.ready(dst):
         return {}
     split: dict[str, list[Range]] = {}
+    todo: dict[str, tuple[list[Range], bool]] = {}  # what is set aside: (ranges to record, keys too)
     for table in tables:
         recorded = journal.ranges(dst, table)
         if recorded:
@@ -142,27 +146,42 @@ def prepare(
             if done:
                 log(f"{table}: {done} of {len(recorded)} range(s) copied and verified by an earlier run: kept")
             split[table] = recorded
+            todo[table] = ([], True)
             continue
         size = src.execute(ranges.TABLE_SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
         planned = ranges.plan(src, table, size, split_bytes)
         # the indexes' build is what setting aside saves: the size with them (and TOAST); a NOT VALID
         # key or check is added after the rows whatever the size: the source's rows may break it
         total = src.execute(SIZE_SQL, (table,)).fetchone()[0]  # type: ignore[index]
-        if not planned and total < BULK_FROM_BYTES and not dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
-            continue
-
-        def record(table: str = table, planned: list[Range] = planned) -> None:
-            with dst.transaction():
-                dst.execute(waits.SET_LOCK_TIMEOUT)
-                journal.set_aside(dst, table)
-                journal.plan_ranges(dst, planned)
-
-        waits.retrying(
-            record,
-            f"setting aside the indexes and keys of {table}",
-            lambda table=table: waits.blocking_sessions(dst, [table]),  # type: ignore[misc]
-            log,
-        )
+        big = bool(planned) or total >= BULK_FROM_BYTES
+        if big or dst.execute(journal.NOT_VALID_SQL, (table,)).fetchone()[0]:  # type: ignore[index]
+            todo[table] = (planned, big)
         if planned:
             split[table] = planned
+    keyed = [t for t, (_, big) in todo.items() if big]
+    for table, (planned, big) in todo.items():
+
+        def record(table: str = table, planned: list[Range] = planned, big: bool = big) -> None:
+            journal.set_aside(dst, table)
+            if big:
+                for other in journal.referencing(dst, table, keyed):
+                    journal.set_aside(dst, other)
+                journal.set_aside_keys(dst, table)
+            journal.plan_ranges(dst, planned)
+
+        in_journal(dst, table, record, log)
     return split
+
+
+def in_journal(dst: psycopg.Connection, table: str, change: Callable[[], object], log: Callable[[str], None]) -> None:
+    """``change`` (what sets aside ``table``'s objects, the journal first) in one transaction, its lock
+    wait bounded and retried."""
+
+    def attempt() -> None:
+        with dst.transaction():
+            dst.execute(waits.SET_LOCK_TIMEOUT)
+            change()
+
+    waits.retrying(
+        attempt, f"setting aside the indexes and keys of {table}", lambda: waits.blocking_sessions(dst, [table]), log
+    )

@@ -1,9 +1,12 @@
 """
 What the copy set aside (:mod:`tasks.data.journal`) put back once the rows are in, by ``jobs``
 connections at once, in stages where the jobs never wait on each other's locks (:func:`stages`):
-the indexes built (``maintenance_work_mem`` shared out between the jobs), the triggers enabled and
-the foreign keys added ``NOT VALID``, then validated (``VALIDATE`` reads the rows without blocking
-the application's writes). Each step is its own transaction, the
+the indexes built, the primary keys' and unique constraints' among them (``maintenance_work_mem``
+shared out between the jobs; ``CREATE UNIQUE INDEX`` takes the lock a plain index does, so a table's
+key and other indexes are built at once), then the keys put on their indexes (``ADD CONSTRAINT …
+USING INDEX``: no scan), the triggers enabled and the foreign keys added ``NOT VALID`` (on the keys
+just put back), then validated (``VALIDATE`` reads the rows without blocking the application's
+writes). Each step is its own transaction, the
 journal's row deleted in it, every lock wait bounded and retried (:mod:`tasks.core.waits`): a kill
 at any moment leaves what a rerun finishes.
 """
@@ -54,15 +57,19 @@ def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str]
                 return
             conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{memory}MB")))
             conn.execute(item.create)
-            if item.kind == "fkey":
+            if item.kind in ("fkey", "keyindex"):
                 journal.added(conn, item)
             else:
                 journal.put_back(conn, item)
 
-    what = (
-        f"{'validating' if validate else 'putting back'} the {item.kind} {item.name.split(':', 1)[1]} of {item.table}"
-    )
+    what = f"{'validating' if validate else 'putting back'} the {label(item)} of {item.table}"
     waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log)
+
+
+def label(item: Aside) -> str:
+    """Pure: the object as a line names it: ``index big_v``, ``unique index of the key big_pkey``."""
+    kind = {"keyindex": "unique index of the key", "key": "key"}.get(item.kind, item.kind)
+    return f"{kind} {item.name.split(':', 1)[1]}"
 
 
 def refused(item: Aside, exc: Exception, validate: bool) -> Exception:
@@ -70,11 +77,16 @@ def refused(item: Aside, exc: Exception, validate: bool) -> Exception:
     verified (committed); the object stays in the journal, for the next run."""
     if isinstance(exc, ActionableError) or waits.is_statement_timeout(exc):
         return fault(item.table, exc)
-    what = f"{'validating' if validate else 'putting back'} the {item.kind} {item.name.split(':', 1)[1]}"
-    kept = f"the rows are copied and verified (committed), the {item.kind} stays set aside"
+    what = f"{'validating' if validate else 'putting back'} the {label(item)}"
+    kept = f"the rows are copied and verified (committed), the {label(item)} stays set aside"
     if transient(exc):
         return CopyError(
             f"table {item.table}: {what} stopped ({first_line(exc)}): {kept}; check the target and run again"
+        )
+    if getattr(exc, "sqlstate", None) == "23505":  # a unique key or index: rows the copy did not write break it
+        return CopyError(
+            f"table {item.table}: {what} failed ({first_line(exc)}): {kept}; the target has rows the source has not "
+            "(written during the copy): delete them, or set COPY_CONFLICT=replace to reload the table, then run again"
         )
     return CopyError(
         f"table {item.table}: {what} failed ({first_line(exc)}): {kept}; a rerun fails the same way: fix those rows "
@@ -83,14 +95,14 @@ def refused(item: Aside, exc: Exception, validate: bool) -> Exception:
 
 
 def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
-    """Pure: the steps in an order where the jobs never wait on each other's locks: the indexes (at
-    once: their SHARE locks agree), the triggers then the keys added ``NOT VALID`` (quick ALTER
-    TABLEs, one after the other), then the validations, at once across tables but one after the
-    other on one table. Each stage: its lists of work (one list per job), and whether it validates."""
-    indexes = [[i] for i in items if i.kind == "index"]
-    quick = [i for i in items if i.kind in ("trigger", "notvalid")] + [
-        i for i in items if i.kind == "fkey" and not i.added
-    ]
+    """Pure: the steps in an order where the jobs never wait on each other's locks: the indexes, the
+    keys' among them (at once: their SHARE locks agree), the keys put on their indexes, the triggers
+    then the foreign keys added ``NOT VALID`` (quick ALTER TABLEs, one after the other: a foreign key
+    after the key it rests on), then the validations, at once across tables but one after the other
+    on one table. Each stage: its lists of work (one list per job), and whether it validates."""
+    indexes = [[i] for i in items if i.kind == "index" or (i.kind == "keyindex" and not i.added)]
+    quick = [i for i in items if i.kind == "key"] + [i for i in items if i.kind in ("trigger", "notvalid")]
+    quick += [i for i in items if i.kind == "fkey" and not i.added]
     per_table: dict[str, list[Aside]] = {}
     for item in items:
         if item.kind == "fkey":
@@ -134,5 +146,6 @@ def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
             parallel(min(jobs, len(todo)), loop)
         if failures:
             raise failures[0]
-    log(f"indexes, keys and triggers: {len(items)} put back in {time.monotonic() - started:.1f}s")
-    return len(items)
+    count = sum(item.kind != "keyindex" for item in items)  # a key and its index: one
+    log(f"indexes, keys and triggers: {count} put back in {time.monotonic() - started:.1f}s")
+    return count

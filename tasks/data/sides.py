@@ -100,10 +100,11 @@ SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric:
 """
 
 # The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
-# What an interrupted copy left in its journal (tasks/data/journal.py), when there is one.
+# What an interrupted copy left in its journal (tasks/data/journal.py), when there is one (a key and its
+# index set aside: one object).
 JOURNAL_SQL = (
     "SELECT 'gexec', 'SELECT DISTINCT ''resume'', tbl, '''' FROM pgconverge.copy_ranges UNION ALL "
-    "SELECT ''aside'', count(*)::text, '''' FROM pgconverge.copy_set_aside' "
+    "SELECT ''aside'', count(*) FILTER (WHERE kind <> ''keyindex'')::text, '''' FROM pgconverge.copy_set_aside' "
     "WHERE to_regclass('pgconverge.copy_ranges') IS NOT NULL "
     "AND to_regclass('pgconverge.copy_set_aside') IS NOT NULL;\n"
 )

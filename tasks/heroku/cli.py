@@ -50,6 +50,7 @@ class CliSettings:
 
     timeout_s: float = DEFAULT_TIMEOUT_S
     log_window_s: float = DEFAULT_LOG_WINDOW_S
+    binary: str = ""  # HEROKU_CLI, from the environment or ENV_FILE ('' : found on PATH or in .tools)
 
 
 _settings = CliSettings()
@@ -70,10 +71,16 @@ def default_timeout(settings: CliSettings | None = None) -> float:
     return (settings or _settings).timeout_s
 
 
-def find_cli(environ: dict | None = None) -> str | None:
+def named_cli(environ: dict | None = None, settings: CliSettings | None = None) -> str:
+    """``HEROKU_CLI`` as the run's settings have it (environment or ENV_FILE), else as ``environ`` does."""
+    env = os.environ if environ is None else environ
+    return (settings or _settings).binary or env.get("HEROKU_CLI", "").strip()
+
+
+def find_cli(environ: dict | None = None, settings: CliSettings | None = None) -> str | None:
     """The ``heroku`` to run: ``HEROKU_CLI``, the first on PATH, or the project's pinned copy."""
     env = os.environ if environ is None else environ
-    named = env.get("HEROKU_CLI", "").strip()
+    named = named_cli(environ, settings)
     if named:
         return named if Path(named).is_file() and os.access(named, os.X_OK) else None
     found = shutil.which("heroku", path=env.get("PATH", os.defpath))
@@ -104,8 +111,8 @@ def run(
     """
     timeout = timeout or default_timeout(settings)
     command = args[0]
-    binary = find_cli(environ)
-    named = (os.environ if environ is None else environ).get("HEROKU_CLI", "").strip()
+    binary = find_cli(environ, settings)
+    named = named_cli(environ, settings)
     if binary is None and named:
         raise HerokuError(
             f"HEROKU_CLI: {named} is not an executable file: point it at the heroku binary or unset it", kind="setup"

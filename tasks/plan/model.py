@@ -192,8 +192,9 @@ class HerokuPart:
 
 @dataclass(frozen=True)
 class RiskFinding:
-    """One line of the risk plan: a pending statement's lock on a table (``lock``), a squawk finding
-    (``lint``) or a note on what was not measured (``note``); ``high``: over ``RISK_TABLE_MB``."""
+    """One line of the risk plan: a pending statement's lock on a table (``lock``), one file's statements
+    on tables the run makes (``made``: nothing measured), a squawk finding (``lint``) or a note on what
+    was not measured (``note``); ``high``: over ``RISK_TABLE_MB``."""
 
     kind: str
     file: str

@@ -151,7 +151,13 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     never = fail_on == "never"  # a high risk is only reported: the finding says so
     findings = [
         RiskFinding(
-            "lock", risk.file, risk.line, text, high, risk.accepted, reported_only=never and high and not risk.accepted
+            "lock" if gate.size_of(risk, sizes) else "made",
+            risk.file,
+            risk.line,
+            text,
+            high,
+            risk.accepted,
+            reported_only=never and high and not risk.accepted,
         )
         for risk, text, high in render.risk_lines(risks, sizes, table_mb)
     ]

@@ -70,8 +70,9 @@ def on_the_target(
     linted: list[Finding], risks: list[Risk], sizes: dict[str, TableSize], pending: list
 ) -> tuple[list[Finding], list[Finding]]:
     """(shown, folded): squawk's findings on a statement that touches a table the target has, and the
-    others: on what the run itself makes (a new table, type or function), where a lock or a rewrite
-    costs nothing and the finding is noise."""
+    others: on what the run itself makes (a new table, type or function) or a statement that changes no
+    table (``CREATE TABLE IF NOT EXISTS`` of one the target has), where a lock or a rewrite costs nothing
+    and the finding is noise."""
     existing = {(risk.file, risk.line) for risk in risks if size_of(risk, sizes) is not None}
     starts = {m.filename: [s.line for s in parsed(m)] for m in pending}
     shown: list[Finding] = []
@@ -84,12 +85,13 @@ def on_the_target(
 
 
 def folded_line(folded: list[Finding]) -> str:
-    """``squawk: 1,310 finding(s) on what this run makes, not shown one by one (prefer-text-field ×300, …)``."""
+    """``squawk: 1,310 finding(s) on statements that touch no table the target has: not shown one by one,
+    …(prefer-text-field ×300, …)``."""
     rules = Counter(f.rule for f in folded).most_common()
     named = ", ".join(f"{rule} ×{n}" for rule, n in rules[:5]) + (
         f" and {len(rules) - 5} more rule(s)" if len(rules) > 5 else ""
     )
     return (
-        f"squawk: {len(folded):,} finding(s) on what this run makes (no table the target has): "
+        f"squawk: {len(folded):,} finding(s) on statements that touch no table the target has: "
         f"not shown one by one, each kept in the run's JSON report ({named})"
     )

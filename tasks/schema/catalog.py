@@ -121,8 +121,10 @@ def set_aside_names(entries: list[str]) -> frozenset[str]:
     names = set()
     for entry in entries:
         kind, _, name = entry.partition(":")
-        if kind == "index":
+        if kind in ("index", "keyindex"):  # a key's index built, its constraint not yet on it: "~ index"
             names.add(f"index:{name}")
+        elif kind == "key":
+            names.add(f"constraint:{_short_table(name)}")
         elif kind in ("fkey", "notvalid", "trigger"):
             names.add(f"{'trigger' if kind == 'trigger' else 'constraint'}:{_short_table(name)}")
     return frozenset(names)

@@ -93,3 +93,38 @@ def test_secrets_are_withdrawn_and_only_the_api_key_comes_back():
     removed = environment.withdraw_secrets(env)
     assert env == {"PATH": "/bin", "ENV_FILE": ".env"} and len(removed) == 5
     assert environment.heroku_credentials() == {"HEROKU_API_KEY": "k"}
+
+
+def test_a_child_gets_only_what_it_needs_of_the_users_shell() -> None:
+    """Adversary finding: pg_dump, pg_restore, dot and the Heroku CLI got every variable of the user's
+    shell (MY_APP_SECRET, AWS_SECRET_ACCESS_KEY). A child gets the search path, home, locale, time zone
+    and the run's service file; the Heroku CLI also its endpoints, proxies and certificates."""
+    shell = {
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PGSERVICEFILE": "/state/pg_service.conf",
+        "MY_APP_SECRET": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "PGADMIN_DEFAULT_PASSWORD": "z",
+        "HEROKU_HOST": "http://127.0.0.1:5000",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NODE_EXTRA_CA_CERTS": "/ca.pem",
+        "HEROKU_API_KEY": "k",
+    }
+    assert environment.child_env(shell) == {
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PGSERVICEFILE": "/state/pg_service.conf",
+    }
+    heroku = environment.heroku_env(shell)
+    assert {"MY_APP_SECRET", "AWS_SECRET_ACCESS_KEY", "PGADMIN_DEFAULT_PASSWORD"}.isdisjoint(heroku)
+    assert {name: heroku[name] for name in ("HEROKU_HOST", "HTTPS_PROXY", "NODE_EXTRA_CA_CERTS", "HEROKU_API_KEY")} == {
+        "HEROKU_HOST": "http://127.0.0.1:5000",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NODE_EXTRA_CA_CERTS": "/ca.pem",
+        "HEROKU_API_KEY": "k",
+    }

@@ -149,6 +149,9 @@ def test_env_file_and_real_environment_wins(tmp_path):
     assert s.target.host == "db.example.com" and s.data_migration == "fresh"
     with pytest.raises(SettingsError, match="ENV_FILE: missing.env does not exist"):
         settings(tmp_path, ENV_FILE="missing.env")
+    (tmp_path / "folder").mkdir()  # adversary finding: a folder was said not to exist
+    with pytest.raises(SettingsError, match="ENV_FILE: folder is a folder, not a file"):
+        settings(tmp_path, ENV_FILE="folder")
 
 
 def test_dot_env_is_read_by_default(tmp_path):

@@ -1,5 +1,7 @@
 """What the rebuild after a copy says and does with what it set aside (issue 30's adversary, finding 1)."""
 
+import dataclasses
+
 import psycopg
 
 from tasks.data import rebuild
@@ -22,3 +24,40 @@ def test_a_not_valid_key_is_added_back_and_never_validated():
     validated = [item for work, validate in staged if validate for batch in work for item in batch]
     added = [item for work, validate in staged if not validate for batch in work for item in batch]
     assert NOT_VALID in added and NOT_VALID not in validated and KEY in validated
+
+
+KEY_INDEX = Aside("public.big", "keyindex:big_pkey", "keyindex", "CREATE UNIQUE INDEX big_pkey ON ...", False)
+PRIMARY = Aside("public.big", "key:big_pkey", "key", "ALTER TABLE public.big ADD CONSTRAINT big_pkey ...", False)
+REFERENCING = Aside("public.detail", "fkey:detail_big_fk", "fkey", "ALTER TABLE public.detail ADD ... NOT VALID", False)
+
+
+def test_a_key_is_built_with_the_indexes_then_put_on_its_index_before_the_foreign_keys_resting_on_it():
+    """A primary key's unique index is built at once with the other indexes (it takes their lock), the
+    constraint is put on it before the foreign keys that need it are added; a kill after the index
+    was built (marked added) leaves only the constraint to put on."""
+    (indexes, _), (quick, _), _ = rebuild.stages([REFERENCING, PRIMARY, KEY_INDEX])
+    assert indexes == [[KEY_INDEX]] and quick == [[PRIMARY, REFERENCING]]
+    built = dataclasses.replace(KEY_INDEX, added=True)
+    (indexes, _), (quick, _), _ = rebuild.stages([PRIMARY, built])
+    assert indexes == [] and quick == [[PRIMARY]]
+
+
+def test_a_key_the_target_rows_break_is_said_committed_and_what_to_do():
+    """Rows written into the target during its copy (the source has the key: its rows pass it) break
+    the key's build: the line names the key, says the rows are committed and what to do."""
+    exc = psycopg.errors.UniqueViolation('could not create unique index "big_pkey"')
+    line = str(rebuild.refused(KEY_INDEX, exc, validate=False))
+    assert "big_pkey" in line and "committed" in line and "COPY_CONFLICT=replace" in line
+
+
+def test_the_schema_check_takes_a_key_set_aside_and_its_index_built_alone_as_set_aside():
+    """The journal's key entries name the constraint missing and its index without the constraint."""
+    from tasks.schema.catalog import Difference, set_aside, set_aside_names
+
+    names = set_aside_names(["keyindex:public.big_pkey", "key:public.big.big_pkey"])
+    found = [
+        Difference("-", "constraint", "big.big_pkey", "- PRIMARY KEY big.big_pkey"),
+        Difference("~", "index", "public.big_pkey", "~ index big_pkey: constraint True → False"),
+        Difference("-", "constraint", "big.other_key", "- UNIQUE big.other_key"),
+    ]
+    assert set_aside(found, names) == found[:2]

@@ -104,5 +104,5 @@ def test_squawk_findings_are_shown_on_statements_that_touch_a_table_the_target_h
              ((1, "prefer-bigint-over-int"), (3, "changing-column-type"), (4, "prefer-bigint-over-int"))]
     shown, folded = on_the_target(found, [risk], {"public.messages": size(1)}, [file])
     assert [f.line for f in shown] == [3] and [f.line for f in folded] == [1, 4]
-    assert "squawk: 2 finding(s) on what this run makes" in folded_line(folded)
+    assert "squawk: 2 finding(s) on statements that touch no table the target has" in folded_line(folded)
     assert "prefer-bigint-over-int ×2" in folded_line(folded)

@@ -13,28 +13,14 @@ import shutil
 
 import pytest
 
-from tests.support import SEEDS, catalog_and_data, query, report_rows
+from tests.integration.test_risk_unproven import REWRITE, backups_taken, many_users
+from tests.support import SEEDS, catalog_and_data, report_rows
 
 pytestmark = pytest.mark.cluster
-
-REWRITE = "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()"
 
 
 def recorded(project) -> dict:
     return json.loads((project.tmp / "reports" / "latest-run.json").read_text())["plan"]
-
-
-def backups_taken(project) -> list:
-    folder = project.tmp / "backups" / "target"
-    return sorted(folder.glob("*")) if folder.exists() else []
-
-
-def many_users(project) -> None:
-    query(
-        project.target_db,
-        "INSERT INTO users (email, display_name) SELECT 'u' || g || '@x', repeat('n', 70) "
-        "FROM generate_series(1, 20000) g",
-    )
 
 
 def test_the_dry_runs_seed_line_counts_the_rows_it_will_insert(project):

@@ -39,3 +39,38 @@ def test_the_plan_in_lines():
     assert plan.lines() == ["proof: already proven", "target: changes (seed rows to insert)",
                             "migrations: 4 applied, 0 pending", "seed: 3 row(s) to write in 0 file(s)"]
     assert plan.as_dict()["copy"] == {"enabled": False}
+
+
+def test_the_seed_line_counts_the_rows_of_files_whose_table_is_not_there_yet():
+    """Nothing is counted while a table is absent: the line counts every row of the files (as the run inserts)."""
+    from tasks.data.seed import SeedFile
+
+    files = tuple(SeedFile(f"{n}.csv", f"public.{n}", ("id",), "", rows) for n, rows in (("a", 2), ("b", 3)))
+    plan = Plan(seed=SeedPart(files, absent=("public.a", "public.b")))
+    assert plan.lines() == ["seed: 5 row(s) to write in 2 file(s), 2 table(s) not there yet"]
+
+
+def test_a_high_risk_only_reported_says_so_in_its_record():
+    from tasks.plan import RiskFinding
+
+    finding = RiskFinding("lock", "005_x.sql", 1, "HIGH RISK", high=True, reported_only=True)
+    assert finding.as_dict()["reported_only"] is True and finding.as_dict()["accepted"] is False
+
+
+def test_the_plan_recorded_is_the_one_the_target_part_was_decided_on(monkeypatch):
+    """A part rebuilt after the run's changes (the copy reads the migrations again once they are applied)
+    does not replace what the target part went by: the record agrees with its reasons."""
+    from tasks.plan import Planner
+
+    monkeypatch.setattr("tasks.plan.build.remember", lambda service, key, compute, schema_only=False: compute())
+    monkeypatch.setattr("tasks.plan.build.planning", lambda: False)
+    planner = Planner([], [])
+    planner._migrations = lambda: MigrationsPart(files=4, applied=0)  # type: ignore[method-assign]
+    planner._target = lambda: TargetPart(("4 pending migration(s)",))  # type: ignore[method-assign]
+    planner.migrations_part()
+    planner.target_part()
+    planner._migrations = lambda: MigrationsPart(files=4, applied=4)  # type: ignore[method-assign]
+    assert planner.migrations_part().applied == 4
+    built = planner.built()
+    assert built.migrations is not None and built.migrations.applied == 0
+    assert built.target is not None and built.target.reasons == ("4 pending migration(s)",)

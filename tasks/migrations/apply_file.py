@@ -85,9 +85,11 @@ def _results(conn: psycopg.Connection, message: str) -> list:
 
 def _closing(conn: psycopg.Connection, migration: Migration, by: str, history: str) -> str:
     """What ends a file's transaction, in the same message: the deploy's lock still held, the session
-    reset, the history unchanged by anyone else, the file recorded, the new history digest, COMMIT."""
+    reset, the history unchanged by anyone else, the file recorded (its row version returned: the new
+    digest is the checked one with it, :func:`observed.after_record`), COMMIT."""
     record = record_sql(migration, "applied", None, by).as_string(conn)
-    return f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {observed.check_sql(history)}; {record}; {observed.DIGEST_SQL}; COMMIT"
+    record += f" RETURNING {observed.ROW_MARK}"
+    return f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {observed.check_sql(history)}; {record}; COMMIT"
 
 
 def apply_in_transaction(
@@ -99,7 +101,7 @@ def apply_in_transaction(
     time the server's) and COMMIT, as one message. The server runs them in turn and stops at the
     first error; the results before it say which statement that was, so the error names its line.
     ``history``: the history's digest before the file (:mod:`tasks.migrations.observed`), checked before
-    the tracking row; the digest after the row is returned, read in the same message.
+    the tracking row; the digest with the row is returned.
     """
     prefix = limits_sql(limits, local=True).as_string(conn) + "; "
     message, starts = ["BEGIN; "], []
@@ -126,7 +128,7 @@ def apply_in_transaction(
             if index is not None:
                 raise failure(migration, exc, migration.statements[index].offset, starts[index])
             raise failure(migration, exc)
-        return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
+        return observed.after_record(history, results[-2].get_value(0, 0).decode())  # the row's mark
     except psycopg.Error as exc:
         raise failure(migration, exc) from None
     finally:
@@ -148,7 +150,7 @@ def apply_observed(
     """
     The proof's way (:mod:`tasks.risk.observe`): the same transaction as :func:`apply_in_transaction`,
     but a round trip per statement, so ``observer.after`` reads what the statement holds and rewrote.
-    The history's digest is checked before the tracking row, as there; the digest after it is returned.
+    The history's digest is checked before the tracking row, as there; the digest with it is returned.
     """
     prefix = limits_sql(limits, local=True).as_string(conn) + "; "
     index = -1
@@ -169,7 +171,7 @@ def apply_observed(
         failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
         if failed is not None:
             raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
-        return str(results[-2].get_value(0, 0).decode())  # the digest, read before COMMIT
+        return observed.after_record(history, results[-2].get_value(0, 0).decode())  # the row's mark
     except psycopg.Error as exc:
         if exc.sqlstate == LOCK_LOST:
             raise lock_lost(migration) from None

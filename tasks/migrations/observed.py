@@ -1,6 +1,6 @@
 """
 The history is the tool's alone, observed rather than parsed: before each file a digest of
-``public.schema_migrations`` (the table's identity, owner and privileges, its rows read ``FROM ONLY``,
+``public.schema_migrations`` (the table's identity, owner and privileges, its row versions read ``FROM ONLY``,
 and the absence of child tables, rules, triggers and views on it), and after the file's statements,
 inside its transaction and in the same message, a check that it is unchanged. A file that changes the
 history in any way (a DO block, dynamic SQL, a function, a writable view, a trigger, a child table,
@@ -9,12 +9,20 @@ a REVOKE, DROP OWNED, a renamed schema) is refused by name and rolled back, in t
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 from psycopg import sql
 
 HISTORY_CHANGED = "PGCHC"  # the SQLSTATE the check raises
 
-# One text: "oid|owner|acl|children|rules|triggers|views|count|md5" ("absent" when the table is gone).
+# One text: "oid|owner|acl|children|rules|triggers|views|count|sum" ("absent" when the table is gone).
+# The sum is of a hash of each row version's place and writing transaction (ctid, xmin), not of its
+# text: any INSERT, UPDATE or DELETE, by the file or another session, makes a new version or removes
+# one; reading them is a scan that prints no row; and a sum can be carried forward past the tool's own
+# row (:func:`after_record`), so a file's closing reads the history once, in its check.
+ROW_MARK = "ctid::text || ':' || xmin::text"  # a row version, as the tool's INSERT ... RETURNING gives it
+_ROW_HASH = "('x' || pg_catalog.substr(pg_catalog.md5(h.ctid::text || ':' || h.xmin::text), 1, 15))::bit(60)::bigint"
 DIGEST_SQL = (
     "SELECT CASE WHEN pg_catalog.to_regclass('public.schema_migrations') IS NULL THEN 'absent' ELSE ("
     "SELECT c.oid::text || '|' || c.relowner::text || '|' || coalesce(c.relacl::text, '') || '|' "
@@ -24,8 +32,8 @@ DIGEST_SQL = (
     "|| (SELECT count(*) FROM pg_catalog.pg_depend d WHERE d.refobjid = c.oid "
     "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
     "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass)::text || '|' "
-    "|| (SELECT count(*)::text || '|' || coalesce(pg_catalog.md5(pg_catalog.string_agg(h::text, ',' "
-    "ORDER BY h.version)), '') FROM ONLY public.schema_migrations h) "
+    f"|| (SELECT count(*)::text || '|' || coalesce(pg_catalog.sum({_ROW_HASH}), 0)::text "
+    "FROM ONLY public.schema_migrations h) "
     "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('public.schema_migrations')) END"
 )
 
@@ -34,6 +42,18 @@ def digest(conn: psycopg.Connection) -> str:
     """The history's digest now (one short query)."""
     row = conn.execute(DIGEST_SQL).fetchone()
     return str(row[0]) if row else "absent"
+
+
+def row_hash(mark: str) -> int:
+    """Pure: a row version's share of the digest's sum (``mark``: its :data:`ROW_MARK`), as the SQL computes it."""
+    return int(hashlib.md5(mark.encode()).hexdigest()[:15], 16)
+
+
+def after_record(before: str, mark: str) -> str:
+    """Pure: the digest once the tool's own row ``mark`` is added to a history whose digest was ``before``
+    (checked equal in the same transaction, so nothing else changed it): count + 1, its hash added."""
+    catalog, count, total = before.rsplit("|", 2)
+    return f"{catalog}|{int(count) + 1}|{int(total) + row_hash(mark)}"
 
 
 def check_sql(expected: str) -> str:

@@ -28,6 +28,8 @@ INDIRECT = {
         "CREATE TABLE t (id int);\nCREATE FUNCTION wipe() RETURNS trigger LANGUAGE plpgsql AS\n"
         "$$BEGIN EXECUTE 'DELETE FROM schema_' || 'migrations WHERE version = 1'; RETURN NEW; END$$;\n"
         "CREATE TRIGGER w AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION wipe();\nINSERT INTO t VALUES (1);\n"),
+    "an update that writes the same values": (
+        "DO $$BEGIN EXECUTE 'UPDATE schema_' || 'migrations SET name = name WHERE version = 1'; END$$;\n"),
     "revoke from the tool": "REVOKE INSERT ON schema_migrations FROM CURRENT_USER;\n",
     "drop owned": "DROP OWNED BY CURRENT_USER;\n",
     "schema public renamed": "ALTER SCHEMA public RENAME TO public_old;\nCREATE SCHEMA public;\n",
@@ -80,3 +82,30 @@ def test_a_file_that_ends_the_tools_own_session_is_named_by_the_proof(project, t
     assert "migration 005_bye.sql: the file ends the tool's own session" in result.output, result.output[-3000:]
     assert "run again" not in result.output.split("the file ends")[1].split("\n")[0].replace("and run again", "")
     assert project.applied_versions() == []
+
+
+def test_the_digest_carried_past_the_tools_row_is_the_one_postgresql_reads_again(target_db):
+    """A file's closing reads the history once (its check) and adds the tool's own row to that digest
+    (observed.after_record) instead of reading it again: PostgreSQL's reading is the oracle, on a history
+    with the gaps and new row versions that deleted and updated rows leave."""
+    from tasks.migrations import observed
+    from tasks.migrations.engine import apply_migrations
+    from tasks.migrations.files import read_migrations
+    from tasks.migrations.session import Limits
+    from tests.support import MIGRATIONS
+
+    apply_migrations(sandbox.admin_conninfo("target", target_db), read_migrations(MIGRATIONS), None, Limits())
+    with psycopg.connect(sandbox.admin_conninfo("target", target_db), autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = 2")
+        conn.execute("UPDATE schema_migrations SET name = name WHERE version = 3")
+        for version in range(100, 140):
+            before = observed.digest(conn)
+            mark = conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, 'n', 'c') "
+                f"RETURNING {observed.ROW_MARK}",
+                (version,),
+            ).fetchone()[0]
+            assert observed.after_record(before, mark) == observed.digest(conn)
+            if version % 7 == 0:  # a gap in the pages: the next row may take its place
+                conn.execute("DELETE FROM schema_migrations WHERE version = %s", (version - 3,))
+                conn.execute("VACUUM schema_migrations")

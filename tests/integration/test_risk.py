@@ -34,7 +34,7 @@ def test_data_that_will_fail_stops_before_backup_and_names_file_table_count_key(
     project.write_migration("005_owner_required.sql", "ALTER TABLE rooms ALTER COLUMN created_by SET NOT NULL;\n")
     done = project.deploy()
     assert done.code != 0
-    assert "005_owner_required.sql line 1" in done.output and "table rooms" in done.output
+    assert "005_owner_required.sql line 1" in done.output and "table public.rooms" in done.output
     assert "2 row(s) hold NULL" in done.output and "e.g. key (" in done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
 

@@ -123,6 +123,7 @@ def _caches(settings: Settings, dry: bool) -> None:
     """What a run learns for the next, kept once per process (keyed by content: shared by environments)."""
     cache = settings.state_dir / "cache"  # a dry run writes none of it
     pgtools.keep_versions_in(cache / "pg_dump-versions.json", save=not dry)
+    pgtools.use_bindirs(settings.pg_bindirs)  # PG_BINDIRS from the environment or ENV_FILE
     versions.keep_views_in(cache / "view-texts.json", save=not dry)
     parsed.keep_in(settings.state_dir)  # a file split (and checked) after a proof is not split again
 

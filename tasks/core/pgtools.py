@@ -59,8 +59,17 @@ def parse_version(output: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_bindirs: str | None = None  # PG_BINDIRS as the run's settings have it (environment or ENV_FILE)
+
+
+def use_bindirs(value: str) -> None:
+    """The run hands down ``PG_BINDIRS`` from its settings (the environment over ENV_FILE) once."""
+    global _bindirs
+    _bindirs = value
+
+
 def candidate_dirs() -> list[Path]:
-    named = os.environ.get("PG_BINDIRS", "").strip()
+    named = (os.environ.get("PG_BINDIRS", "") if _bindirs is None else _bindirs).strip()
     if named:
         return [Path(folder) for folder in named.split(os.pathsep) if folder]
     found = sorted(TOOLS.glob("pg*/bin")) + [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"))]
@@ -135,10 +144,14 @@ def _known() -> dict:
         return {}
 
 
-@functools.cache
 def installed() -> tuple[ToolSet, ...]:
     """Every set whose ``pg_dump`` and ``pg_restore`` start here, one per major (the project's first)."""
-    folders = [bindir for bindir in candidate_dirs() if (bindir / "pg_restore").is_file()]
+    return installed_in(tuple(candidate_dirs()))
+
+
+@functools.cache
+def installed_in(candidates: tuple[Path, ...]) -> tuple[ToolSet, ...]:
+    folders = [bindir for bindir in candidates if (bindir / "pg_restore").is_file()]
     stamps = {bindir: _stamp(bindir / "pg_dump") for bindir in folders}
     known = _known()
     majors = {

@@ -66,6 +66,7 @@ class Settings:
     heroku_cli_timeout_s: float = 120.0
     heroku_log_window_s: float = 20.0
     heroku_cli: str = ""  # HEROKU_CLI: the heroku binary to run ('' : found on PATH or in .tools)
+    pg_bindirs: str = ""  # PG_BINDIRS: the folders of pg_dump/pg_restore, dir1:dir2 ('' : the installed ones)
     env_file: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # ENV_FILE lines that look wrong (shown, not fatal)
@@ -143,6 +144,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         heroku_cli_timeout_s=value.positive_seconds(values, "HEROKU_CLI_TIMEOUT", 120.0),
         heroku_log_window_s=value.positive_seconds(values, "HEROKU_LOG_WINDOW", 20.0),
         heroku_cli=values.get("HEROKU_CLI", "").strip(),
+        pg_bindirs=values.get("PG_BINDIRS", "").strip(),
         env_file=env_file,
         plans_dir=value.directory(values, "PLANS_DIR", "plans", cwd, must_exist=False),
         promote_from=value.environment_name(values, "PROMOTE_FROM"),

@@ -29,6 +29,8 @@ FILES_DDL = (
     "mode text, upsert boolean, result bigint, updates bigint, sample text) ON COMMIT DROP"
 )
 
+TEMPORARY_SQL = "SELECT has_database_privilege(current_database(), 'TEMPORARY'), current_user, current_database()"
+
 
 class SeedError(ActionableError, RuntimeError):
     """The seed files could not be loaded; the message is one line naming the file (and line) and the fix."""
@@ -79,6 +81,19 @@ def _explain(exc: psycopg.Error, files: list[SeedFile], current: SeedFile | None
     if current is not None and not error.startswith("seed"):
         return f"seed file {current.filename}: {error}: fix the file; nothing was inserted"
     return f"{error}; nothing was inserted"
+
+
+def _temporary_allowed(conn: psycopg.Connection) -> None:
+    """The seed files' rows are compared in temporary tables: without the TEMPORARY privilege on the
+    database, say which GRANT gives it (before anything is created)."""
+    row = conn.execute(TEMPORARY_SQL).fetchone()
+    if row is None or row[0]:
+        return
+    role, database = (sql.Identifier(name).as_string(conn) for name in row[1:])
+    raise SeedError(
+        f"role {role} may not create temporary tables in database {database}, where the seed files' rows are "
+        f"compared: GRANT TEMPORARY ON DATABASE {database} TO {role}; nothing was inserted"
+    )
 
 
 def _absent(conn: psycopg.Connection, files: list[SeedFile]) -> list[str]:
@@ -140,6 +155,7 @@ def _load(conn: psycopg.Connection, files: list[SeedFile], mode: str, upsert: bo
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         elif absent := _absent(conn, files):
             return {"absent": absent, "tables": {}}
+        _temporary_allowed(conn)
         conn.execute(FILES_DDL)
         for position, seed in enumerate(files, 1):
             current = seed

@@ -204,6 +204,8 @@ class RiskFinding:
     accepted: bool = False  # the file has the line ``-- pgconverge: accept-risk``
     shown: bool = True  # False: recorded, and counted in a line that stands for it (on what the run makes)
     reported_only: bool = False  # high, not accepted, and not refused: ``RISK_FAIL_ON=never``
+    table: str = ""  # a ``lock`` line's table as the target resolves it, schema-qualified (``app.t``)
+    writes_per_s: float = 0.0  # a ``lock`` line's table: writes a second (a partitioned one's: its partitions')
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +217,8 @@ class RiskFinding:
             "accepted": self.accepted,
             "shown": self.shown,
             "reported_only": self.reported_only,
+            "table": self.table,
+            "writes_per_s": self.writes_per_s,
         }
 
 

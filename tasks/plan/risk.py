@@ -51,13 +51,15 @@ def data_problems(
         if not count:
             continue
         failed.add((risk.file, risk.line))
-        failure = datacheck.Failure(replace(risk, check=todo.check), count, example, not table.key, what)
+        failure = datacheck.Failure(
+            replace(risk, check=todo.check, table=table.regclass), count, example, not table.key, what
+        )
         if risk.accepted or fail_on == "never":  # the user's word over the check's
             why = f"accepted: {ACCEPT}" if risk.accepted else "RISK_FAIL_ON=never"
             text = f"{risk.file}:{risk.line} {failure.summary} ({why})"
             notes.append(RiskFinding("note", risk.file, risk.line, text))
             continue
-        problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {risk.table}", failure.message, DATA_FIX))
+        problems.append(Problem("risk-data", f"{risk.file}:{risk.line} {table.regclass}", failure.message, DATA_FIX))
     return problems, notes
 
 
@@ -85,10 +87,10 @@ def gate_problems(risks: list[Risk], sizes: dict[str, TableSize], table_mb: floa
     """A high risk not accepted, with ``RISK_FAIL_ON=high``: one problem each (the gate's message)."""
     found = []
     for risk in risks:
+        size = gate.size_of(risk, sizes)
+        table = size.regclass if size else risk.table  # as the target resolves the name: app.t, not t
         for message in gate.refusals([risk], sizes, table_mb, fail_on):
-            found.append(
-                Problem("risk-high", f"{risk.file}:{risk.line} {risk.table}", message, gate.how_to_go_on(risk))
-            )
+            found.append(Problem("risk-high", f"{risk.file}:{risk.line} {table}", message, gate.how_to_go_on(risk)))
     return found
 
 
@@ -151,15 +153,18 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
     never = fail_on == "never"  # a high risk is only reported: the finding says so
     findings = [
         RiskFinding(
-            "lock" if gate.size_of(risk, sizes) else "made",
+            "lock" if size else "made",
             risk.file,
             risk.line,
             text,
             high,
             risk.accepted,
             reported_only=never and high and not risk.accepted,
+            table=size.regclass if size else "",
+            writes_per_s=size.writes_per_s if size else 0.0,
         )
         for risk, text, high in render.risk_lines(risks, sizes, table_mb)
+        for size in [gate.size_of(risk, sizes)]
     ]
     linted, note = lint.lint(pending, version)
     shown, folded = render.on_the_target(linted, risks, sizes, pending)

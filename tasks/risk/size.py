@@ -3,7 +3,8 @@ The target's facts about the tables pending statements touch (read-only, in the 
 size with indexes and TOAST (``pg_total_relation_size``), estimated rows (``reltuples``), write
 activity (``pg_stat_user_tables``' inserts, updates and deletes over the time its counters cover)
 and the sessions holding a lock on it now. A table the target does not have (created in this run)
-has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``). The SQL is
+has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``, every level): its
+size, rows and writes (the parent has no counters of its own). The SQL is
 built here, the parsing is pure; :func:`tasks.facts.read` runs it.
 """
 
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from psycopg import sql
 
 SIZES_SQL = """
-SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c.oid)),
+SELECT t.name, format('%I.%I', n.nspname, c.relname), coalesce(p.bytes, pg_total_relation_size(c.oid)),
        coalesce(p.tuples, c.reltuples::bigint),
-       coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0),
+       coalesce(p.writes, s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0),
        extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time()))::bigint,
        (SELECT count(DISTINCT l.pid) FROM pg_locks l
          WHERE l.relation = c.oid AND l.granted AND l.pid <> pg_backend_pid()),
@@ -31,11 +32,13 @@ SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c
        c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
+  JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
   LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(r.relid))::bigint AS bytes,
                             sum(pg_relation_size(r.relid))::bigint AS heap,
                             (sum(greatest(k.reltuples, 0)) FILTER (WHERE r.isleaf))::bigint AS tuples,
-                            sum(coalesce(ps.n_live_tup, 0)) AS live
+                            sum(coalesce(ps.n_live_tup, 0)) AS live,
+                            sum(coalesce(ps.n_tup_ins + ps.n_tup_upd + ps.n_tup_del, 0))::bigint AS writes
                        FROM pg_partition_tree(c.oid) r JOIN pg_class k ON k.oid = r.relid
                        LEFT JOIN pg_stat_user_tables ps ON ps.relid = r.relid) p ON c.relkind = 'p'
   JOIN pg_stat_database d ON d.datname = current_database()
@@ -45,7 +48,7 @@ SELECT t.name, c.oid::regclass::text, coalesce(p.bytes, pg_total_relation_size(c
 @dataclass(frozen=True)
 class TableSize:
     name: str  # as the migration wrote it
-    regclass: str  # PostgreSQL's own name for it, quoted as SQL needs
+    regclass: str  # the table the name resolves to on the target, schema-qualified and quoted as SQL needs
     bytes: int
     rows: int  # estimated; -1: never vacuumed or analyzed
     writes: int  # inserts + updates + deletes since the counters began

@@ -105,7 +105,8 @@ def test_target_backup_only_before_a_change(project, source_db):
     assert len(target_backups(project)) == 2 and len(dumps(project, "target")) == 1
 
 
-def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_path):
+def pg_14_tools(tmp_path) -> str:
+    """A folder whose pg_dump says it is PostgreSQL 14 (older than the sandbox's servers)."""
     fake = tmp_path / "bin"
     fake.mkdir()
     wrapper = fake / "pg_dump"
@@ -113,9 +114,24 @@ def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_p
                        'exec /usr/bin/pg_dump "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     (fake / "pg_restore").symlink_to("/usr/bin/pg_restore")
-    result = project.deploy(PG_BINDIRS=str(fake))
+    return str(fake)
+
+
+def test_older_local_pg_dump_is_refused_before_dumping(project, source_db, tmp_path):
+    result = project.deploy(PG_BINDIRS=pg_14_tools(tmp_path))
     assert result.code != 0
     assert "no local pg_dump is at least" in result.output and "PostgreSQL 15 (installed: 14)" in result.output
+    assert dumps(project, "source") == [] and project.tables() == []
+
+
+def test_pg_bindirs_in_the_env_file_is_honoured(project, source_db, tmp_path):
+    """Tester's finding: PG_BINDIRS written in ENV_FILE was silently ignored (only the environment's was
+    read), so the run dumped with other tools than the ones named. Now the file's is used like the
+    environment's: the named folder's too-old pg_dump is refused before anything is dumped."""
+    project.env_file.write_text(f"PG_BINDIRS={pg_14_tools(tmp_path)}\n")
+    result = project.deploy()
+    assert result.code != 0, result.output
+    assert "PostgreSQL 15 (installed: 14)" in result.output, result.output
     assert dumps(project, "source") == [] and project.tables() == []
 
 

@@ -34,7 +34,7 @@ def test_data_that_will_fail_stops_before_backup_and_names_file_table_count_key(
     project.write_migration("005_owner_required.sql", "ALTER TABLE rooms ALTER COLUMN created_by SET NOT NULL;\n")
     done = project.deploy()
     assert done.code != 0
-    assert "005_owner_required.sql line 1" in done.output and "table rooms" in done.output
+    assert "005_owner_required.sql line 1" in done.output and "table public.rooms" in done.output
     assert "2 row(s) hold NULL" in done.output and "e.g. key (" in done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
 
@@ -68,11 +68,11 @@ def test_gate_refuses_a_rewrite_of_a_large_table_and_accept_risk_lets_it_run(pro
     project.write_migration("005_retype.sql", "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n")
     done = project.deploy(RISK_TABLE_MB="1")
     assert done.code != 0, done.output
-    assert "005_retype.sql line 1 rewrites users" in done.output and "pgconverge: accept-risk" in done.output
+    assert "005_retype.sql line 1 rewrites public.users" in done.output and "pgconverge: accept-risk" in done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
     mb = f"{size / 1024 / 1024:.1f} MB"
-    assert f"005_retype.sql:1 ACCESS EXCLUSIVE + rewrite of users ({mb}, " in dry.output, dry.output
+    assert f"005_retype.sql:1 ACCESS EXCLUSIVE + rewrite of public.users ({mb}, " in dry.output, dry.output
     (project.migrations / "005_retype.sql").write_text(
         "-- pgconverge: accept-risk\nALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n"
     )
@@ -80,7 +80,7 @@ def test_gate_refuses_a_rewrite_of_a_large_table_and_accept_risk_lets_it_run(pro
     assert done.code == 0, done.output
     report = json.loads((project.tmp / "reports" / "latest-run.json").read_text())
     assert any(
-        line.startswith("005_retype.sql:2 ACCESS EXCLUSIVE + rewrite of users (") and "accepted" in line
+        line.startswith("005_retype.sql:2 ACCESS EXCLUSIVE + rewrite of public.users (") and "accepted" in line
         for line in report["risk"]
     ), report["risk"]
 

@@ -35,11 +35,11 @@ def test_an_index_build_and_a_data_check_are_refused_on_every_run(project):
         done = project.deploy(RISK_TABLE_MB="1")
         assert done.code != 0, (attempt, done.output)
         assert "2 table lock(s) measured, 2 high" in done.output, (attempt, done.output[-3000:])
-        assert "005_index.sql:1 SHARE + index build of users (" in done.output, attempt  # printed with -y
+        assert "005_index.sql:1 SHARE + index build of public.users (" in done.output, attempt  # printed with -y
         assert "violate it" in done.output and "006_check.sql line 1" in done.output, (attempt, done.output)
         assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups, attempt
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
-    assert "SHARE + index build of users (" in dry.output, dry.output
+    assert "SHARE + index build of public.users (" in dry.output, dry.output
     assert 'of ""' not in dry.output, dry.output
 
 
@@ -69,5 +69,5 @@ def test_vacuum_full_in_a_no_transaction_file_is_refused_on_a_large_table(projec
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
     project.write_migration("005_vacuum.sql", "-- pgconverge:no-transaction\nVACUUM FULL users;\n")
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "005_vacuum.sql line 2 rewrites users" in done.output, done.output
+    assert done.code != 0 and "005_vacuum.sql line 2 rewrites public.users" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups

@@ -37,9 +37,9 @@ def test_a_partitioned_parent_is_sized_by_its_partitions_and_data_checked(projec
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
     project.write_migration("006_retype.sql", "ALTER TABLE pt ALTER COLUMN pad TYPE varchar(100);\n")
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
-    assert f"rewrite of pt ({human_bytes(int(total))}, " in dry.output, dry.output
+    assert f"rewrite of public.pt ({human_bytes(int(total))}, " in dry.output, dry.output
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "006_retype.sql line 1 rewrites pt" in done.output, done.output
+    assert done.code != 0 and "006_retype.sql line 1 rewrites public.pt" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     (project.migrations / "006_retype.sql").unlink()
     project.write_migration("006_required.sql", "ALTER TABLE pt ALTER COLUMN k SET NOT NULL;\n")
@@ -69,11 +69,11 @@ def test_attach_partition_scans_the_partition_and_the_default_one(project):
     )
     done = project.deploy(RISK_TABLE_MB="1")
     assert done.code != 0, done.output
-    assert "006_attach.sql line 1 validates partition constraint over every row of pa_loose" in done.output
+    assert "006_attach.sql line 1 validates partition constraint over every row of public.pa_loose" in done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
-    assert "006_attach.sql:1 ACCESS EXCLUSIVE + partition constraint validation of pa_other (" in dry.output
-    assert "006_attach.sql:1 SHARE UPDATE EXCLUSIVE of pa (" in dry.output, dry.output
+    assert "006_attach.sql:1 ACCESS EXCLUSIVE + partition constraint validation of public.pa_other (" in dry.output
+    assert "006_attach.sql:1 SHARE UPDATE EXCLUSIVE of public.pa (" in dry.output, dry.output
 
 
 PARTS = (
@@ -112,7 +112,9 @@ def test_a_partitioned_table_counts_its_rows_once(project):
     query(project.target_db, "INSERT INTO parts SELECT g, g % 2000 FROM generate_series(1, 30000) g; ANALYZE parts")
     project.write_migration("006_retype.sql", "ALTER TABLE parts ALTER COLUMN id TYPE bigint;\n")
     dry = project.dry(RISK_TABLE_MB="100")
-    assert "ACCESS EXCLUSIVE + rewrite of parts (" in dry.output and ", 30 k rows," in dry.output, dry.output[-3000:]
+    assert "ACCESS EXCLUSIVE + rewrite of public.parts (" in dry.output and ", 30 k rows," in dry.output, (
+        dry.output[-3000:]
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,6 +146,6 @@ def test_attach_partition_with_rows_outside_its_bound_is_refused_before_the_back
         assert done.code == 0 and project.applied_versions()[-1] == 6, done.output[-3000:]
         return
     assert done.code != 0, done.output[-3000:]
-    assert "006_attach.sql line 1 will fail on the target's table pb_3: ATTACH PARTITION" in done.output
+    assert "006_attach.sql line 1 will fail on the target's table public.pb_3: ATTACH PARTITION" in done.output
     assert f"{outside} row(s) lie outside the bound" in done.output, done.output[-3000:]
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups

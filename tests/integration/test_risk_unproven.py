@@ -38,10 +38,10 @@ def test_dry_before_the_proof_says_so_and_the_run_gates_on_what_the_proof_saw(pr
     dry = project.dry(RISK_TABLE_MB="1")
     assert "005_do.sql: risk from the parse tree (not yet proven)" in dry.output, dry.output
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "005_do.sql line 1 rewrites users" in done.output, done.output
+    assert done.code != 0 and "005_do.sql line 1 rewrites public.users" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
-    assert "005_do.sql:1 ACCESS EXCLUSIVE + rewrite of users (" in dry.output, dry.output
+    assert "005_do.sql:1 ACCESS EXCLUSIVE + rewrite of public.users (" in dry.output, dry.output
     assert "not yet proven" not in dry.output
 
 
@@ -54,7 +54,7 @@ def test_a_no_transaction_file_calling_a_function_is_observed(project):
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
     project.write_migration("006_call.sql", "-- pgconverge:no-transaction\nSELECT retype();\n")
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "006_call.sql line 2 rewrites users" in done.output, done.output
+    assert done.code != 0 and "006_call.sql line 2 rewrites public.users" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
     assert "006_call.sql: no-transaction file: its locks are not observed" in dry.output, dry.output
@@ -70,7 +70,7 @@ def test_a_lost_observation_is_proven_again_before_the_gate(project, damage):
     before, backups = catalog_and_data(project.target_db), backups_taken(project)
     project.write_migration("005_do.sql", f"DO $$BEGIN EXECUTE '{REWRITE}'; END$$;\n")
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "005_do.sql line 1 rewrites users" in done.output, done.output
+    assert done.code != 0 and "005_do.sql line 1 rewrites public.users" in done.output, done.output
     for entry in (project.state / "risk").glob("*.json"):
         if damage == "removed":
             entry.unlink()
@@ -79,6 +79,6 @@ def test_a_lost_observation_is_proven_again_before_the_gate(project, damage):
     dry = project.dry(RISK_TABLE_MB="1")
     assert "proof: prove the migrations on a shadow database" in dry.output, dry.output
     done = project.deploy(RISK_TABLE_MB="1")
-    assert done.code != 0 and "005_do.sql line 1 rewrites users" in done.output, done.output
+    assert done.code != 0 and "005_do.sql line 1 rewrites public.users" in done.output, done.output
     assert catalog_and_data(project.target_db) == before and backups_taken(project) == backups
     assert 5 not in project.applied_versions()

@@ -43,13 +43,17 @@ SELECT n.nspname, c.relname FROM pg_index i
 def record_sql(migration: Migration, kind: str, started: float | None, by: str) -> sql.Composed:
     """The tracking row; ``started`` None: its time is the server's since the transaction began."""
     elapsed = (
-        sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::int")
+        # pg_catalog's operators and functions, named: a ``numeric * integer`` of the file's would win
+        sql.SQL(
+            "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.now()) "
+            "OPERATOR(pg_catalog.*) 1000)::int"
+        )
         if started is None
         else sql.Literal(int((time.monotonic() - started) * 1000))
     )
     return sql.SQL(
-        "INSERT INTO public.schema_migrations (version, name, checksum, kind, execution_ms, applied_by) "
-        "VALUES ({}, {}, {}, {}, {}, {})"
+        "INSERT INTO public.schema_migrations (version, name, checksum, kind, applied_at, execution_ms, applied_by) "
+        "VALUES ({}, {}, {}, {}, pg_catalog.now(), {}, {})"  # every column given: no default of the table runs
     ).format(*map(sql.Literal, (migration.version, migration.name, migration.checksum, kind)), elapsed, sql.Literal(by))
 
 
@@ -83,13 +87,19 @@ def _results(conn: psycopg.Connection, message: str) -> list:
     return conn.wait(generators.execute(conn.pgconn))
 
 
-def _closing(conn: psycopg.Connection, migration: Migration, by: str, history: str) -> str:
+def _closing(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str) -> str:
     """What ends a file's transaction, in the same message: the deploy's lock still held, the session
-    reset, the history unchanged by anyone else, the file recorded (its row version returned: the new
-    digest is the checked one with it, :func:`observed.after_record`), COMMIT."""
+    reset and the limits set again (the tool's INSERT waits no longer than a statement of the file), the
+    file's deferred triggers and constraints fired now (so the check sees what they did), the history
+    unchanged by anyone else, the file recorded (its row version returned: the new digest is the checked
+    one with it, :func:`observed.after_record`), COMMIT."""
     record = record_sql(migration, "applied", None, by).as_string(conn)
     record += f" RETURNING {observed.ROW_MARK}"
-    return f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {observed.check_sql(history)}; {record}; COMMIT"
+    limits_now = limits_sql(limits, local=True).as_string(conn)
+    return (
+        f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {limits_now}; SET CONSTRAINTS ALL IMMEDIATE; "
+        f"{observed.check_sql(history)}; {record}; COMMIT"
+    )
 
 
 def apply_in_transaction(
@@ -110,7 +120,7 @@ def apply_in_transaction(
         starts.append(length + len(prefix))
         message.append(prefix + statement.text + "\n;\n")  # a line break: a statement may end in a -- comment
         length += len(message[-1])
-    message.append(_closing(conn, migration, by, history))
+    message.append(_closing(conn, migration, limits, by, history))
     try:
         with interrupt.working(conn):  # Ctrl-C cancels the file: the server would finish and commit it
             results = _results(conn, "".join(message))
@@ -167,7 +177,7 @@ def apply_observed(
                 migration, statement, [[last.get_value(i, j) for j in range(last.nfields)] for i in range(last.ntuples)]
             )
         index = -1
-        results = _results(conn, _closing(conn, migration, by, history))
+        results = _results(conn, _closing(conn, migration, limits, by, history))
         failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
         if failed is not None:
             raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
@@ -217,6 +227,7 @@ def apply_without_transaction(
     try:
         run_statements(conn, migration, limits, observer)
         simple(conn, sql.SQL(RESET_SESSION))
+        simple(conn, limits_sql(limits, local=False))  # the reading and the tool's row wait no longer than a statement
         if observed.digest(conn) != history:
             raise MigrationError(observed.changed_message(migration.filename, kept=True))
         simple(conn, record_sql(migration, "applied", started, by))

@@ -116,6 +116,8 @@ def apply_migrations(
                 f"baseline: recorded {len(plan.baseline)} migration(s) up to version "
                 f"{plan.baseline[-1].version} as applied"
             )
+        if found := observed.hazards(conn):
+            raise MigrationError(observed.hazard_message(found))
         by = applied_by()
         history = observed.digest(conn)
         doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
@@ -145,6 +147,8 @@ def apply_migrations(
                 elapsed = time.monotonic() - started
                 if elapsed >= quiet_below_s:
                     on_event(f"{verb} {migration.filename} ({index}/{len(plan.pending)}, {elapsed * 1000:,.0f} ms)")
+        if plan.pending and observed.digest(conn) != history:  # after the last file: changed by someone else
+            raise MigrationError(observed.changed_during_run_message(plan.pending[-1].filename))
         return plan
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0]

@@ -16,13 +16,32 @@ from psycopg import sql
 
 HISTORY_CHANGED = "PGCHC"  # the SQLSTATE the check raises
 
-# One text: "oid|owner|acl|children|rules|triggers|views|count|sum" ("absent" when the table is gone).
-# The sum is of a hash of each row version's place and writing transaction (ctid, xmin), not of its
+# One text: "oid|owner|acl|children|rules|triggers|views|definition|count|sum" ("absent" when the table
+# is gone). The definition is the table's columns (types, NOT NULL, defaults, column privileges, dropped
+# ones), constraints, indexes, policies, row security, persistence and whether it is a partition: a file
+# that alters the table (a default that runs code on the tool's INSERT, a dropped column or key, a
+# column GRANT, a policy hiding rows, ATTACH PARTITION) is caught like one that changes its rows.
+# The sum is of a hash of each row version's key and writing transaction (version, xmin), not of its
 # text: any INSERT, UPDATE or DELETE, by the file or another session, makes a new version or removes
-# one; reading them is a scan that prints no row; and a sum can be carried forward past the tool's own
-# row (:func:`after_record`), so a file's closing reads the history once, in its check.
-ROW_MARK = "ctid::text || ':' || xmin::text"  # a row version, as the tool's INSERT ... RETURNING gives it
-_ROW_HASH = "('x' || pg_catalog.substr(pg_catalog.md5(h.ctid::text || ':' || h.xmin::text), 1, 15))::bit(60)::bigint"
+# one, while VACUUM FULL or CLUSTER (which move rows) do not change it; reading them is a scan that
+# prints no row; and a sum can be carried forward past the tool's own row (:func:`after_record`), so a
+# file's closing reads the history once, in its check.
+ROW_MARK = "version::text || ':' || xmin::text"  # a row version, as the tool's INSERT ... RETURNING gives it
+_ROW_HASH = "('x' || pg_catalog.substr(pg_catalog.md5(h.version::text || ':' || h.xmin::text), 1, 15))::bit(60)::bigint"
+_DEFINITION = (
+    "pg_catalog.md5(c.relkind::text || c.relpersistence::text || c.relrowsecurity::text "
+    "|| c.relforcerowsecurity::text || c.relispartition::text || '|' "
+    "|| coalesce((SELECT pg_catalog.string_agg(a.attnum::text || ':' || a.attname::text || ':' || a.atttypid::text "
+    "|| ':' || a.atttypmod::text || ':' || a.attnotnull::text || ':' || a.attisdropped::text || ':' "
+    "|| coalesce(a.attacl::text, '') || ':' || coalesce(pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ''), ',' "
+    "ORDER BY a.attnum) FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad "
+    "ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0), '') || '|' "
+    "|| coalesce((SELECT pg_catalog.string_agg(k.conname::text || ':' || pg_catalog.pg_get_constraintdef(k.oid), ',' "
+    "ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '') || '|' "
+    "|| coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), ',' "
+    "ORDER BY x.indexrelid) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || '|' "
+    "|| (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)::text)"
+)
 DIGEST_SQL = (
     "SELECT CASE WHEN pg_catalog.to_regclass('public.schema_migrations') IS NULL THEN 'absent' ELSE ("
     "SELECT c.oid::text || '|' || c.relowner::text || '|' || coalesce(c.relacl::text, '') || '|' "
@@ -32,10 +51,47 @@ DIGEST_SQL = (
     "|| (SELECT count(*) FROM pg_catalog.pg_depend d WHERE d.refobjid = c.oid "
     "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
     "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass)::text || '|' "
+    f"|| {_DEFINITION} || '|' "
     f"|| (SELECT count(*)::text || '|' || coalesce(pg_catalog.sum({_ROW_HASH}), 0)::text "
     "FROM ONLY public.schema_migrations h) "
     "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('public.schema_migrations')) END"
 )
+
+# What on the history table would run code when the tool writes it, or hide or redirect its rows:
+# present before the run, it was made outside the tool (the proof's shadow never has one).
+HAZARDS_SQL = (
+    "SELECT 'trigger ' || pg_catalog.quote_ident(t.tgname::text) FROM pg_catalog.pg_trigger t "
+    "WHERE t.tgrelid = 'public.schema_migrations'::pg_catalog.regclass AND NOT t.tgisinternal "
+    "UNION ALL SELECT 'rule ' || pg_catalog.quote_ident(r.rulename::text) FROM pg_catalog.pg_rewrite r "
+    "WHERE r.ev_class = 'public.schema_migrations'::pg_catalog.regclass "
+    "UNION ALL SELECT 'child table ' || i.inhrelid::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i "
+    "WHERE i.inhparent = 'public.schema_migrations'::pg_catalog.regclass "
+    "UNION ALL SELECT 'policy ' || pg_catalog.quote_ident(p.polname::text) FROM pg_catalog.pg_policy p "
+    "WHERE p.polrelid = 'public.schema_migrations'::pg_catalog.regclass "
+    "UNION ALL SELECT 'partition of ' || i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i "
+    "WHERE i.inhrelid = 'public.schema_migrations'::pg_catalog.regclass ORDER BY 1"
+)
+
+
+def hazards(conn: psycopg.Connection) -> list[str]:
+    """The triggers, rules, child tables, policies and parent of the history table (none is the tool's)."""
+    return [str(row[0]) for row in conn.execute(HAZARDS_SQL).fetchall()]
+
+
+def hazard_message(found: list[str]) -> str:
+    return (
+        f"the tool's history table public.schema_migrations has {', '.join(found)}, which the tool did not make: "
+        "it would run or redirect when the tool records a migration; only the tool writes its history: "
+        "drop or detach it, then run again"
+    )
+
+
+def changed_during_run_message(last: str) -> str:
+    return (
+        f"the tool's history table public.schema_migrations was changed by another session during this run, "
+        f"after {last} was recorded (no file of the run changed it): only the tool writes its history: "
+        "find that session (pg_stat_activity) and what it changed, then run again"
+    )
 
 
 def digest(conn: psycopg.Connection) -> str:
@@ -72,7 +128,8 @@ def changed_message(filename: str, kept: bool) -> str:
     state = "statements before the check were kept" if kept else "nothing of it was kept"
     return (
         f"migration {filename}: the file changed the tool's history table public.schema_migrations (its rows, "
-        "its owner or privileges, or a child table, rule, trigger or view on it, or it dropped or moved the "
-        f"table): {state}; only the tool writes its history: remove what touches schema_migrations from the "
-        "file and run again"
+        "its definition, owner or privileges, or a child table, rule, trigger, policy or view on it, or it "
+        f"dropped or moved the table): {state}; only the tool writes its history: remove what touches "
+        "schema_migrations from the file and run again (if nothing in it does, another session changed the "
+        "table while the file ran: find it in pg_stat_activity)"
     )

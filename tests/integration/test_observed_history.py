@@ -5,6 +5,9 @@ renamed schema public) is caught by observing the history (not by parsing), name
 proof, before the target is touched. A file that ends the tool's own session is named by the proof.
 """
 
+import threading
+import time
+
 import psycopg
 import pytest
 
@@ -30,6 +33,26 @@ INDIRECT = {
         "CREATE TRIGGER w AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION wipe();\nINSERT INTO t VALUES (1);\n"),
     "an update that writes the same values": (
         "DO $$BEGIN EXECUTE 'UPDATE schema_' || 'migrations SET name = name WHERE version = 1'; END$$;\n"),
+    "a default that runs code": (
+        "CREATE FUNCTION stamp() RETURNS timestamptz LANGUAGE plpgsql AS\n"
+        "$f$BEGIN DELETE FROM public.schema_migrations WHERE version = 1; RETURN now(); END$f$;\n"
+        "DO $$BEGIN EXECUTE 'ALTER TABLE public.schema_' || 'migrations ALTER COLUMN applied_at SET DEFAULT stamp()';"
+        " END$$;\n"),
+    "its key dropped": (
+        "DO $$BEGIN EXECUTE 'ALTER TABLE public.schema_' || 'migrations DROP CONSTRAINT schema_migrations_pkey';"
+        " END$$;\n"),
+    "a column grant": (
+        "DO $$BEGIN EXECUTE 'GRANT UPDATE (checksum) ON public.schema_' || 'migrations TO PUBLIC'; END$$;\n"),
+    "row level security": (
+        "DO $$BEGIN EXECUTE 'ALTER TABLE public.schema_' || 'migrations ENABLE ROW LEVEL SECURITY'; END$$;\n"),
+    "attached as a partition": (
+        "CREATE TABLE hist_parent (LIKE public.schema_migrations) PARTITION BY RANGE (version);\n"
+        "ALTER TABLE hist_parent ATTACH PARTITION public.schema_migrations FOR VALUES FROM (0) TO (1000);\n"),
+    "a deferred trigger firing at commit": (
+        "CREATE TABLE t6 (id int);\nCREATE FUNCTION t6_fire() RETURNS trigger LANGUAGE plpgsql AS\n"
+        "$f$BEGIN EXECUTE 'UPDATE public.schema_' || 'migrations SET name = ''x'' WHERE version = 1'; RETURN NULL; "
+        "END$f$;\nCREATE CONSTRAINT TRIGGER t6_c AFTER INSERT ON t6 DEFERRABLE INITIALLY DEFERRED\n"
+        "  FOR EACH ROW EXECUTE FUNCTION t6_fire();\nINSERT INTO t6 VALUES (1);\n"),
     "revoke from the tool": "REVOKE INSERT ON schema_migrations FROM CURRENT_USER;\n",
     "drop owned": "DROP OWNED BY CURRENT_USER;\n",
     "schema public renamed": "ALTER SCHEMA public RENAME TO public_old;\nCREATE SCHEMA public;\n",
@@ -109,3 +132,67 @@ def test_the_digest_carried_past_the_tools_row_is_the_one_postgresql_reads_again
             if version % 7 == 0:  # a gap in the pages: the next row may take its place
                 conn.execute("DELETE FROM schema_migrations WHERE version = %s", (version - 3,))
                 conn.execute("VACUUM schema_migrations")
+
+
+def test_an_operator_of_the_files_does_not_run_in_the_tools_own_insert(project):
+    """The tool's row names pg_catalog's operators and functions and gives every column: a file's
+    ``numeric * integer`` (or a default) never runs inside the tool's INSERT, after the check."""
+    project.write_migration(
+        "005_ops.sql",
+        "CREATE FUNCTION mul_ni(numeric, integer) RETURNS numeric LANGUAGE plpgsql AS\n"
+        "$f$BEGIN DELETE FROM public.schema_migrations WHERE version = 1; RETURN $1 * $2::numeric; END$f$;\n"
+        "CREATE OPERATOR public.* (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = mul_ni);\n",
+    )
+    result = project.deploy()
+    assert result.code == 0, result.output[-2000:]
+    assert project.applied_versions() == [1, 2, 3, 4, 5]
+
+
+def test_a_trigger_made_by_hand_on_the_history_is_refused_before_any_file(project):
+    """A trigger on the history table present before the run (the proof's shadow never has one) would
+    run when the tool records a file: the run stops before the first file, naming it."""
+    assert project.deploy().code == 0
+    with psycopg.connect(sandbox.admin_conninfo("target", project.target_db), autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION public.hand() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$BEGIN NEW.name := 'by-hand'; RETURN NEW; END$$; "
+                     "CREATE TRIGGER hand BEFORE INSERT ON public.schema_migrations "
+                     "FOR EACH ROW EXECUTE FUNCTION public.hand()")
+    project.write_migration("005_more.sql", "CREATE TABLE more (id int);\n")
+    result = project.deploy(ALLOW_EXTRA_OBJECTS="true")
+    assert result.code != 0, result.output[-2000:]
+    assert "public.schema_migrations has trigger hand" in result.output, result.output[-3000:]
+    assert project.applied_versions() == [1, 2, 3, 4]
+    assert query(project.target_db, "SELECT to_regclass('public.more') IS NULL") == [(True,)]
+
+
+def test_the_tools_own_row_waits_for_its_lock_no_longer_than_the_files_statements(project):
+    """An application holding SHARE on the history (a long report) blocks the tool's INSERT: it gives up
+    within MIGRATION_LOCK_TIMEOUT like any statement of the file (it waited until the holder ended)."""
+    assert project.deploy().code == 0
+    project.write_migration("005_more.sql", "CREATE TABLE more (id int);\n")
+    holder = psycopg.connect(sandbox.admin_conninfo("target", project.target_db))
+    holder.execute("LOCK TABLE public.schema_migrations IN SHARE MODE")
+    release = threading.Timer(60, holder.rollback)
+    release.start()
+    try:
+        started = time.monotonic()
+        result = project.deploy(MIGRATION_LOCK_TIMEOUT="500ms", LOCK_RETRY_S="0")
+        waited = time.monotonic() - started
+    finally:
+        release.cancel()
+        holder.close()
+    assert result.code != 0, result.output[-2000:]
+    assert waited < 50, f"the run waited {waited:.0f} s for the application's lock"
+    assert project.applied_versions() == [1, 2, 3, 4]
+    assert query(project.target_db, "SELECT to_regclass('public.more') IS NULL") == [(True,)]
+
+
+def test_a_vacuum_full_file_after_a_dead_history_row_is_not_refused(project):
+    """VACUUM FULL moves the history's rows when a dead one comes first: their versions are the same
+    rows (same key, same writing transaction), so the history is unchanged."""
+    assert project.deploy().code == 0
+    query(project.target_db, "UPDATE public.schema_migrations SET name = name WHERE version = 1")
+    project.write_migration("005_vacuum.sql", "-- pgconverge:no-transaction\nVACUUM FULL;\n")
+    result = project.deploy()
+    assert result.code == 0, result.output[-3000:]
+    assert project.applied_versions() == [1, 2, 3, 4, 5]

@@ -87,18 +87,20 @@ def _results(conn: psycopg.Connection, message: str) -> list:
     return conn.wait(generators.execute(conn.pgconn))
 
 
-def _closing(conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str) -> str:
+def _closing(
+    conn: psycopg.Connection, migration: Migration, limits: Limits, by: str, history: str, full: bool = False
+) -> str:
     """What ends a file's transaction, in the same message: the deploy's lock still held, the session
     reset and the limits set again (the tool's INSERT waits no longer than a statement of the file), the
     file's deferred triggers and constraints fired now (so the check sees what they did), the history
     unchanged by anyone else, the file recorded (its row version returned: the new digest is the checked
-    one with it, :func:`observed.after_record`), COMMIT."""
+    one with it, :func:`observed.after_record`), COMMIT. ``full``: the table's definition checked too (the proof)."""
     record = record_sql(migration, "applied", None, by).as_string(conn)
     record += f" RETURNING {observed.ROW_MARK}"
     limits_now = limits_sql(limits, local=True).as_string(conn)
     return (
         f"{LOCK_CHECK_SQL}; {RESET_SESSION}; {limits_now}; SET CONSTRAINTS ALL IMMEDIATE; "
-        f"{observed.check_sql(history)}; {record}; COMMIT"
+        f"{observed.check_sql(history, full)}; {record}; COMMIT"
     )
 
 
@@ -177,7 +179,7 @@ def apply_observed(
                 migration, statement, [[last.get_value(i, j) for j in range(last.nfields)] for i in range(last.ntuples)]
             )
         index = -1
-        results = _results(conn, _closing(conn, migration, limits, by, history))
+        results = _results(conn, _closing(conn, migration, limits, by, history, full=True))
         failed = next((r for r in results if r.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
         if failed is not None:
             raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
@@ -228,10 +230,11 @@ def apply_without_transaction(
         run_statements(conn, migration, limits, observer)
         simple(conn, sql.SQL(RESET_SESSION))
         simple(conn, limits_sql(limits, local=False))  # the reading and the tool's row wait no longer than a statement
-        if observed.digest(conn) != history:
+        full = observer is not None  # the proof checks the table's definition too
+        if observed.digest(conn, full) != history:
             raise MigrationError(observed.changed_message(migration.filename, kept=True))
         simple(conn, record_sql(migration, "applied", started, by))
-        return observed.digest(conn)
+        return observed.digest(conn, full)
     finally:
         if not conn.closed and not conn.broken:
             conn.execute(RESET_SESSION)

@@ -119,7 +119,8 @@ def apply_migrations(
         if found := observed.hazards(conn):
             raise MigrationError(observed.hazard_message(found))
         by = applied_by()
-        history = observed.digest(conn)
+        full = observer is not None  # the proof checks the table's definition in each file's transaction
+        history, shape = observed.digest(conn, full), observed.definition(conn)
         doing = {"applied": "applying", "proved": "proving"}.get(verb, verb)
         with progress.Watch(conninfo, conn.info.backend_pid, on_event) as watch:
             for index, migration in enumerate(plan.pending, 1):
@@ -147,7 +148,8 @@ def apply_migrations(
                 elapsed = time.monotonic() - started
                 if elapsed >= quiet_below_s:
                     on_event(f"{verb} {migration.filename} ({index}/{len(plan.pending)}, {elapsed * 1000:,.0f} ms)")
-        if plan.pending and observed.digest(conn) != history:  # after the last file: changed by someone else
+        if plan.pending and (observed.digest(conn, full) != history or observed.definition(conn) != shape):
+            # after the last file, or the table's definition (checked in the proof, not in each file here)
             raise MigrationError(observed.changed_during_run_message(plan.pending[-1].filename))
         return plan
     except psycopg.OperationalError as exc:

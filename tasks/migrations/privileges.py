@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.migrations.files import Migration, MigrationFileError
+from tasks.migrations.searchpath import ROLES_OWN, first_named, path_of
 
 DEFAULT = ""  # an unqualified name: the first schema of the role's search_path
 
@@ -89,48 +90,13 @@ def file_needs(statements) -> list[tuple[str | None, str | None]]:
     creates one; an unqualified name goes to the schema of the file's last ``SET search_path``
     (``DEFAULT`` without one)."""
     found = []
-    default = DEFAULT  # a SET search_path in the file moves where unqualified names go
+    path = ROLES_OWN  # a SET search_path in the file moves where unqualified names go
     for statement in statements:
         node = {statement.kind: statement.node}
-        default = search_path_of(node, default)
+        path = path_of(node, path)
         schema, created = _statement_needs(node)
         if created or schema is not None:
-            found.append((None if schema is None else (schema or default), created))
-    return found
-
-
-def search_path_of(node: dict, default: str) -> str:
-    """The schema unqualified names go to after ``SET search_path TO a, b`` (its first entry), or pg_dump's
-    ``SELECT pg_catalog.set_config('search_path', 'a, b', false)``."""
-    if "SelectStmt" in node:
-        value = set_config_path(node["SelectStmt"])
-        return default if value is None else value or DEFAULT
-    body = node.get("VariableSetStmt")
-    if not body or body.get("name") != "search_path":
-        return default
-    if body.get("kind") != "VAR_SET_VALUE":
-        return DEFAULT  # RESET / SET ... TO DEFAULT: the role's own search_path
-    for arg in body.get("args", []):
-        value = arg.get("A_Const", {}).get("sval", {}).get("sval")
-        if value and value != "$user":
-            return value
-    return default
-
-
-def set_config_path(node: dict) -> str | None:
-    """The schema of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), else None."""
-    targets = node.get("targetList", [])
-    if node.get("fromClause") or not targets:
-        return None
-    found = None
-    for target in targets:
-        call = target.get("ResTarget", {}).get("val", {}).get("FuncCall", {})
-        args = [a.get("A_Const", {}).get("sval", {}).get("sval") for a in call.get("args", [])]
-        function = call.get("funcname", [{}])[-1].get("String", {}).get("sval") if call else None
-        if function != "set_config" or len(args) != 3 or args[0] != "search_path":
-            return None
-        entries = [e.strip().strip('"') for e in (args[1] or "").split(",")]
-        found = next((e for e in entries if e and e != "$user"), "")
+            found.append((None if schema is None else (schema or first_named(path)), created))
     return found
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from tasks.facts import ServerInfo, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.plan.model import Problem, RiskFinding, RiskPart
-from tasks.risk import assess, checks, datacheck, gate, lint, meets, observe, render
+from tasks.risk import assess, checks, datacheck, gate, lint, meets, names, observe, render
 from tasks.risk.classify import ACCEPT, Risk
-from tasks.risk.facts import ConstraintDefinitions, FailingRows, TableCount, TableSizes
+from tasks.risk.facts import ConstraintDefinitions, FailingRows, SearchPathTables, TableCount, TableSizes
 from tasks.risk.runstate import Before
 from tasks.risk.size import TableSize, sizes_sql
 
@@ -130,8 +130,13 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         version = "17"
     if _no_tables(service):
         return on_a_fresh_target(pending, version)
-    states = assess.run_states(pending)
-    risks = assess.remade(assess.assess(pending, Path(state_dir)), states)
+    try:  # where the files' unqualified names resolve on the target
+        catalog = read(SearchPathTables, service, names.catalog_sql(assess.searched_schemas(pending)))
+    except Unreadable:
+        catalog = None  # each file's first schema: the sizes' read says what is wrong
+    scopes = assess.name_scopes(pending, catalog)
+    states = assess.run_states(pending, scopes)
+    risks = assess.remade(assess.assess(pending, Path(state_dir), scopes), states)
     validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
     if validating:  # VALIDATE CONSTRAINT of a constraint the target has: its definition, parsed as the file's
         try:
@@ -139,9 +144,9 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         except Unreadable:
             definitions = {}
         risks = assess.validated(risks, definitions)
-    names = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
+    touched = [r.table for r in risks] + [r.check.references for r in risks if r.check and r.check.references]
     try:
-        sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(names)) if names else {}
+        sizes: dict[str, TableSize] = read(TableSizes, service, sizes_sql(touched)) if touched else {}
     except Unreadable as exc:
         problem = Problem(
             "unreadable",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tasks.risk import observe
+from tasks.risk import names, observe
 from tasks.risk.checks import DataCheck, definition_check
 from tasks.risk.classify import PARTITION, Risk, accepted, bare, file_risks, parsed
 from tasks.risk.runstate import Before, walk
@@ -27,9 +27,9 @@ def unobserved(migration, seen: list[observe.Seen] | None) -> str:
     return NO_TRANSACTION if migration.no_transaction else ""
 
 
-def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
+def file_assessment(migration, seen: list[observe.Seen] | None, scopes: list | None = None) -> list[Risk]:
     why = unobserved(migration, seen)
-    risks = [replace(risk, unobserved=why) for risk in file_risks(migration)]
+    risks = [replace(risk, unobserved=why) for risk in file_risks(migration, scopes)]
     if not seen:
         return risks
     observed = observe.effects(seen)
@@ -70,13 +70,18 @@ def file_assessment(migration, seen: list[observe.Seen] | None) -> list[Risk]:
     return sorted(merged, key=lambda r: r.line)
 
 
-def assess(pending: list, state_dir: Path) -> list[Risk]:
+def assess(pending: list, state_dir: Path, scopes: dict | None = None) -> list[Risk]:
     """Every pending file's risks, in order; a VALIDATE CONSTRAINT of a constraint an earlier pending
-    statement adds NOT VALID gets that constraint's check (the others are the target's: :func:`validated`)."""
+    statement adds NOT VALID gets that constraint's check (the others are the target's: :func:`validated`).
+    ``scopes``: where the statements' unqualified names go (:func:`tasks.risk.names.scopes`)."""
     risks = [
         risk
         for migration in pending
-        for risk in file_assessment(migration, observe.load(Path(state_dir), migration.checksum))
+        for risk in file_assessment(
+            migration,
+            observe.load(Path(state_dir), migration.checksum),
+            scopes.get(migration.filename) if scopes else None,
+        )
     ]
     added: dict[tuple[str, str], DataCheck] = {}
     found = []
@@ -109,9 +114,19 @@ def statements_in_order(pending: list) -> list[tuple[str, int, str, dict, str]]:
     return [(m.filename, s.line, s.kind, s.node, s.text) for m in pending for s in parsed(m)]
 
 
-def run_states(pending: list) -> dict[tuple[str, int], Before]:
+def name_scopes(pending: list, catalog: names.Catalog | None) -> dict[str, list[names.Scope]]:
+    """Where each pending statement's unqualified names go, on the target's ``catalog``."""
+    return names.scopes([(m.filename, s.kind, s.node) for m in pending for s in parsed(m)], catalog)
+
+
+def searched_schemas(pending: list) -> set[str]:
+    """The schemas the pending files' search_paths name (the target's tables in them are read)."""
+    return names.named_schemas((s.kind, s.node) for m in pending for s in parsed(m))
+
+
+def run_states(pending: list, scopes: dict | None = None) -> dict[tuple[str, int], Before]:
     """The run's own changes before each pending statement (:mod:`tasks.risk.runstate`)."""
-    return walk(statements_in_order(pending))
+    return walk(statements_in_order(pending), scopes)
 
 
 def remade(risks: list[Risk], states: dict[tuple[str, int], Before]) -> list[Risk]:

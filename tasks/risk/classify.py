@@ -11,11 +11,11 @@ The lock level here is PostgreSQL's documented one for the command; the proof ob
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, replace
 
 from tasks.risk.bound import bound_text
 from tasks.risk.checks import DataCheck, column_checks, index_check, serial
+from tasks.risk.names import quote
 
 ACCEPT = "-- pgconverge: accept-risk"
 
@@ -97,11 +97,6 @@ def accepted(sql: str) -> bool:
 def bare(name: str) -> str:
     """``public.m`` and ``m`` name the same table in the default search_path."""
     return name.removeprefix("public.")
-
-
-def quote(name: str) -> str:
-    """An identifier as SQL writes it (quoted unless plain lower case)."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
 
 
 def table_name(relation: dict) -> str:
@@ -289,28 +284,22 @@ def split(sql: str) -> tuple:
     return tuple(split_statements(sql))
 
 
-def file_risks(migration) -> list[Risk]:
-    """Every statement's risks of one migration file, marked accepted when the file says so."""
-    from tasks.migrations.privileges import DEFAULT, search_path_of
+def file_risks(migration, scopes: list | None = None) -> list[Risk]:
+    """Every statement's risks of one migration file, marked accepted when the file says so; ``scopes``: where
+    each statement's unqualified names go (:func:`tasks.risk.names.scopes`; without: the file's own
+    search_path alone)."""
+    from tasks.risk.names import scopes as scopes_of
 
     ok = accepted(migration.sql)
     found = []
-    schema = DEFAULT  # the file's own SET search_path: where its unqualified names are looked up
-    for statement in parsed(migration):
-        schema = search_path_of({statement.kind: statement.node}, schema)
+    statements = parsed(migration)
+    if scopes is None:
+        scopes = scopes_of([(migration.filename, s.kind, s.node) for s in statements], None)[migration.filename]
+    for statement, scope in zip(statements, scopes, strict=True):
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
             check, deferred = (
-                replace(one, references=in_schema(one.references, schema)) if one and one.references else one
+                replace(one, references=scope.qualify(one.references)) if one and one.references else one
                 for one in (risk.check, risk.deferred)
             )
-            found.append(
-                replace(risk, table=in_schema(risk.table, schema), check=check, accepted=ok, deferred=deferred)
-            )
+            found.append(replace(risk, table=scope.qualify(risk.table), check=check, accepted=ok, deferred=deferred))
     return found
-
-
-def in_schema(table: str, schema: str) -> str:
-    """An unqualified name (as :func:`table_name` writes it) in the schema the file's search_path names."""
-    if not schema or not re.fullmatch(r'[a-z_][a-z0-9_$]*|"(?:[^"]|"")*"', table):
-        return table  # qualified already (or nameless)
-    return f"{quote(schema)}.{table}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.core.fact import DatabaseFact
-from tasks.risk import checks, datacheck, size
+from tasks.risk import checks, datacheck, names, size
 
 
 class TableSizes(DatabaseFact):
@@ -11,6 +11,14 @@ class TableSizes(DatabaseFact):
 
     def parse(self, rows):
         return size.parse_sizes(rows)
+
+
+class SearchPathTables(DatabaseFact):
+    """The user, and the schemas and tables among those the pending files' search_paths name (SQL from
+    :func:`names.catalog_sql`): where their unqualified names resolve."""
+
+    def parse(self, rows):
+        return names.parse_catalog(rows)
 
 
 class FailingRows(DatabaseFact):

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 
 from tasks.risk.checks import SERIAL
-from tasks.risk.classify import bare, in_schema, quote, table_name
+from tasks.risk.classify import bare, quote, table_name
+from tasks.risk.names import Scope
 
 # statements after which any table's rows may differ (a trigger fired by a write may change any table)
 WRITES = ("UpdateStmt", "InsertStmt", "DeleteStmt", "CopyStmt", "MergeStmt", "TruncateStmt")
@@ -71,13 +72,13 @@ def _sval(node: dict) -> str:
     return node.get("String", {}).get("sval", "")
 
 
-def _relation_names(node: dict, schema: str) -> str:
-    return bare(in_schema(table_name(node), schema))
+def _relation_names(node: dict, scope: Scope, created: bool = False) -> str:
+    return bare(scope.qualify(table_name(node), created))
 
 
-def _object_name(items: list, schema: str) -> str:
+def _object_name(items: list, scope: Scope) -> str:
     names = [quote(_sval(item)) for item in items]
-    return bare(".".join(names) if len(names) > 1 else in_schema(names[-1], schema)) if names else ""
+    return bare(".".join(names) if len(names) > 1 else scope.qualify(names[-1])) if names else ""
 
 
 def new_column(column, domains: dict[str, NewColumn]) -> NewColumn:
@@ -101,41 +102,47 @@ def new_column(column, domains: dict[str, NewColumn]) -> NewColumn:
     return NewColumn(column.colname or "", value, type_sql, computed=computed, generated=generated, domain=maybe_domain)
 
 
-def walk(statements: list[tuple[str, int, str, dict, str]]) -> dict[tuple[str, int], Before]:
+def walk(
+    statements: list[tuple[str, int, str, dict, str]], scopes: dict | None = None
+) -> dict[tuple[str, int], Before]:
     """For each (file, line) of ``statements`` (file, line, kind, node, text; in the run's order): the run's
-    state before it, with the columns the statement itself adds."""
+    state before it, with the columns the statement itself adds. ``scopes``: where each statement's
+    unqualified names go (:func:`tasks.risk.names.scopes`; without: each file's own search_path alone)."""
     from pglast import parse_sql
     from pglast.enums import AlterTableType
 
-    from tasks.migrations.privileges import DEFAULT, search_path_of, set_config_path
+    from tasks.migrations.searchpath import set_config_path
+    from tasks.risk.names import scopes as scopes_of
 
-    state, found, file, schema = Before(), {}, None, DEFAULT
+    if scopes is None:
+        scopes = scopes_of([(name, kind, node) for name, _, kind, node, _ in statements], None)
+    state, found, file, index = Before(), {}, None, 0
     domains: dict[str, NewColumn] = {}
     for name, line, kind, node, text in statements:
         if name != file:
-            file, schema = name, DEFAULT
+            file, index = name, 0
             state.changed = {t: CHANGED_RUN for t in state.changed}
             if state.everywhere == CHANGED_FILE:
                 state.everywhere = CHANGED_RUN
-        schema = search_path_of({kind: node}, schema)
+        scope, index = scopes[name][index], index + 1
         if kind == "SelectStmt" and set_config_path(node) is not None:  # no code of the user's: the rows stay
             found[(name, line)] = state.copy()
             continue
         mine = state.copy()
         if kind == "AlterTableStmt" and '"AT_AddColumn"' in json.dumps(node):
-            table = _relation_names(node.get("relation", {}), schema)
+            table = _relation_names(node.get("relation", {}), scope)
             for cmd in parse_sql(text)[0].stmt.cmds:
                 if cmd.subtype == AlterTableType.AT_AddColumn:
                     column = new_column(cmd.def_, domains)
                     mine.added.setdefault(table, {})[column.name] = column
         if kind == "AlterTableStmt" and '"AT_AlterColumnType"' in json.dumps(node):  # its rows change first
-            mine.changed[_relation_names(node.get("relation", {}), schema)] = RETYPED
+            mine.changed[_relation_names(node.get("relation", {}), scope)] = RETYPED
         found[(name, line)] = mine
-        state = _after(kind, node, text, schema, domains, mine)
+        state = _after(kind, node, text, scope, domains, mine)
     return found
 
 
-def _after(kind: str, node: dict, text: str, schema: str, domains: dict[str, NewColumn], mine: Before) -> Before:
+def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, NewColumn], mine: Before) -> Before:
     """The state after one statement."""
     state = mine.copy()
     if kind in WRITES:
@@ -143,26 +150,25 @@ def _after(kind: str, node: dict, text: str, schema: str, domains: dict[str, New
     elif kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node)):
         state.everywhere = state.everywhere or CODE_RAN
     elif kind == "DropStmt" and node.get("removeType") in REMADE_TYPES:
-        state.remade |= {
-            _object_name(item.get("List", {}).get("items", []), schema) for item in node.get("objects", [])
-        }
+        state.remade |= {_object_name(item.get("List", {}).get("items", []), scope) for item in node.get("objects", [])}
     elif kind == "RenameStmt" and node.get("renameType") in REMADE_TYPES:
-        old = table_name(node.get("relation", {}))
-        new = old.rsplit(".", 1)[0] + "." + quote(node["newname"]) if "." in old else quote(node["newname"])
-        state.remade |= {bare(in_schema(old, schema)), bare(in_schema(new, schema))}
+        relation = node.get("relation", {})
+        old = scope.qualify(table_name(relation))  # the new name is in the old one's scope
+        new = old[: len(old) - len(quote(relation.get("relname", "")))] + quote(node["newname"])
+        state.remade |= {bare(old), bare(new)}
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":
-        table = _relation_names(node.get("relation", {}), schema)
+        table = _relation_names(node.get("relation", {}), scope)
         state.columns |= {(table, node.get("subname", "")), (table, node.get("newname", ""))}
     elif kind == "AlterObjectSchemaStmt" and node.get("objectType") in REMADE_TYPES:
         relation = node.get("relation", {})
         state.remade |= {
-            _relation_names(relation, schema),
+            _relation_names(relation, scope),
             bare(quote(node.get("newschema", "")) + "." + quote(relation.get("relname", ""))),
         }
     elif kind == "CreateStmt" and not node.get("if_not_exists"):
-        state.remade.add(_relation_names(node.get("relation", {}), schema))
+        state.remade.add(_relation_names(node.get("relation", {}), scope, created=True))
     elif kind == "CreateTableAsStmt" and not node.get("if_not_exists"):
-        state.remade.add(_relation_names(node.get("into", {}).get("rel", {}), schema))
+        state.remade.add(_relation_names(node.get("into", {}).get("rel", {}), scope, created=True))
     elif kind == "CreateDomainStmt":
         from pglast import ast, parse_sql
 
@@ -171,7 +177,7 @@ def _after(kind: str, node: dict, text: str, schema: str, domains: dict[str, New
         kinds = {c.get("Constraint", {}).get("contype") for c in node.get("constraints", [])}
         domains[stmt.domainname[-1].sval] = NewColumn("", column.value, column.type, "CONSTR_NOTNULL" in kinds)
     elif kind == "AlterTableStmt":
-        table = _relation_names(node.get("relation", {}), schema)
+        table = _relation_names(node.get("relation", {}), scope)
         for item in node.get("cmds", []):
             cmd = item.get("AlterTableCmd", {})
             if cmd.get("subtype") == "AT_DropColumn":

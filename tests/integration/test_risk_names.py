@@ -67,3 +67,62 @@ def test_a_partitioned_parents_writes_are_its_partitions(project):
     assert {"public.pw", "public.pw_1a", "public.pw_2"} <= set(locks), locks  # the proof saw the partitions locked
     assert locks["public.pw"]["writes_per_s"] >= locks["public.pw_1a"]["writes_per_s"] > 0, locks
     assert locks["public.pw"]["writes_per_s"] >= locks["public.pw_2"]["writes_per_s"] > 0, locks
+
+
+def problems(project) -> list[tuple[str, str]]:
+    return [(p["code"], p["subject"]) for p in recorded(project)["risk"]["problems"]]
+
+
+def refused_unchanged(project, pending: dict[str, str], **settings) -> list[tuple[str, str]]:
+    """Write ``pending``, deploy: the run is refused before the backup and the target is unchanged."""
+    before = catalog_and_data(project.target_db)
+    backups = sorted((project.tmp / "backups" / "target").glob("*"))
+    for name, text in pending.items():
+        project.write_migration(name, text)
+    done = project.deploy(**settings)
+    assert done.code != 0, done.output
+    assert catalog_and_data(project.target_db) == before
+    assert sorted((project.tmp / "backups" / "target").glob("*")) == backups
+    return problems(project)
+
+
+def test_a_search_path_of_several_schemas_finds_the_table_in_the_first_that_holds_it(project):
+    """Adversary finding (a): under 'SET search_path = app, public' a SET NOT NULL over NULLs on public.u
+    was planned as app.u, 'made in this run', and failed on the target after the backup."""
+    project.write_migration("005_u.sql", "CREATE SCHEMA app;\nCREATE TABLE u (id int PRIMARY KEY, x int);\n")
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO u VALUES (1, NULL), (2, 3)")  # the application's rows
+    pending = {"006_x.sql": "SET search_path = app, public;\nALTER TABLE u ALTER COLUMN x SET NOT NULL;\n"}
+    assert refused_unchanged(project, pending) == [("risk-data", "006_x.sql:2 public.u")]
+
+
+def test_user_in_a_files_search_path_is_the_targets_role(project):
+    """Adversary finding (b): 'SET LOCAL search_path = "$user", app' was read as app alone, so the duplicates
+    of the role's own schema's t went unseen (app.t has none) and the file failed after the backup."""
+    role = str(urlsplit(project.target_url).username)
+    project.write_migration(
+        "005_t.sql",
+        f"CREATE SCHEMA {role};\nCREATE SCHEMA app;\n"
+        f"CREATE TABLE {role}.t (id int PRIMARY KEY, w int);\nCREATE TABLE app.t (id int PRIMARY KEY, w int);\n",
+    )
+    assert project.deploy().code == 0
+    query(project.target_db, f"INSERT INTO {role}.t VALUES (1, 7), (2, 7); INSERT INTO app.t VALUES (1, 1), (2, 2)")
+    pending = {"006_w.sql": 'SET LOCAL search_path = "$user", app;\nALTER TABLE t ADD UNIQUE (w);\n'}
+    assert refused_unchanged(project, pending) == [("risk-data", f"006_w.sql:2 {role}.t")]
+
+
+def test_a_schema_the_target_lacks_is_skipped_as_postgresql_skips_it(project):
+    """Adversary finding (c): under 'SET search_path = nosuch, app' an index build on app's 20k-row t was
+    planned on nosuch.t, 'made in this run': --dry showed no high risk, and in a no-transaction file (whose
+    locks the proof does not observe) the gate let the build through."""
+    project.write_migration("005_t.sql", "CREATE SCHEMA app;\nCREATE TABLE app.t (id int PRIMARY KEY, pad text);\n")
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO app.t SELECT g, repeat('p', 100) FROM generate_series(1, 20000) g")
+    query(project.target_db, "ANALYZE app.t")
+    build = "SET search_path = nosuch, app;\nCREATE INDEX t_pad ON t (pad);\n"
+    project.write_migration("006_i.sql", build)
+    dry = project.dry(RISK_TABLE_MB="1", RISK_FAIL_ON="never")
+    (line,) = [one for one in dry.output.splitlines() if "006_i.sql:2 " in one and "SHARE" in one]
+    assert "app.t (" in line and "made in this run" not in line, dry.output
+    pending = {"006_i.sql": "-- pgconverge:no-transaction\n" + build}
+    assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_i.sql:3 app.t")]

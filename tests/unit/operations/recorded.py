@@ -130,7 +130,20 @@ def sizes(recorded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CONVERT = {"MigrationHistory": history, "CopyState": side, "TableSizes": sizes, "FailingRows": tuple}
+def catalog(recorded: dict[str, Any]) -> Any:
+    """A ``SearchPathTables`` value: ``{"user", "schemas": [name], "tables": [[schema, name]]}``."""
+    from tasks.risk.names import Catalog
+
+    return Catalog(recorded["user"], frozenset(recorded["schemas"]), frozenset(map(tuple, recorded["tables"])))
+
+
+CONVERT = {
+    "MigrationHistory": history,
+    "CopyState": side,
+    "TableSizes": sizes,
+    "FailingRows": tuple,
+    "SearchPathTables": catalog,
+}
 
 
 def migrations(extra: dict[str, str], folder: Path) -> list[Any]:

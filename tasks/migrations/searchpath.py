@@ -1,0 +1,53 @@
+"""
+A migration file's own ``search_path``, read from its statements as PostgreSQL's parser (pglast) split
+them: ``SET [LOCAL] search_path TO a, b`` and pg_dump's ``SELECT pg_catalog.set_config('search_path',
+'a, b', false)``. Pure. The whole list is kept, ``"$user"`` included: PostgreSQL looks an unqualified
+table up in each schema in turn and creates one in the first schema that exists.
+"""
+
+from __future__ import annotations
+
+USER = "$user"  # the session's user, as PostgreSQL spells it in a search_path
+ROLES_OWN: tuple[str, ...] = ()  # no SET in the file (or RESET): the session's own search_path
+
+
+def path_of(node: dict, before: tuple[str, ...]) -> tuple[str, ...]:
+    """The search_path after the statement ``node`` ({kind: body}), given the one ``before`` it."""
+    if "SelectStmt" in node:
+        value = set_config_path(node["SelectStmt"])
+        return before if value is None else value
+    body = node.get("VariableSetStmt")
+    if not body or body.get("name") != "search_path":
+        return before
+    if body.get("kind") != "VAR_SET_VALUE":
+        return ROLES_OWN  # RESET / SET ... TO DEFAULT
+    return tuple(value for arg in body.get("args", []) if (value := arg.get("A_Const", {}).get("sval", {}).get("sval")))
+
+
+def set_config_path(node: dict) -> tuple[str, ...] | None:
+    """The list of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), else None."""
+    targets = node.get("targetList", [])
+    if node.get("fromClause") or not targets:
+        return None
+    found = None
+    for target in targets:
+        call = target.get("ResTarget", {}).get("val", {}).get("FuncCall", {})
+        args = [a.get("A_Const", {}).get("sval", {}).get("sval") for a in call.get("args", [])]
+        function = call.get("funcname", [{}])[-1].get("String", {}).get("sval") if call else None
+        if function != "set_config" or len(args) != 3 or args[0] != "search_path":
+            return None
+        found = tuple(entry for entry in map(_entry, (args[1] or "").split(",")) if entry)
+    return found
+
+
+def _entry(text: str) -> str:
+    """One entry of a search_path string: ``"My Schema"`` → ``My Schema``, `` App `` → ``app``."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('""', '"')
+    return text.lower()
+
+
+def first_named(path: tuple[str, ...]) -> str:
+    """The first entry other than ``"$user"`` ('' : none)."""
+    return next((entry for entry in path if entry != USER), "")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 USER = "$user"  # the session's user, as PostgreSQL spells it in a search_path
 ROLES_OWN: tuple[str, ...] = ()  # no SET in the file (or RESET): the session's own search_path
+NOWHERE = ("",)  # set to '': no schema (only qualified names resolve)
+UNKNOWN = ("\x00",)  # set to a value computed when the file runs (no schema's name holds NUL)
 
 
 def path_of(node: dict, before: tuple[str, ...]) -> tuple[str, ...]:
@@ -16,16 +18,22 @@ def path_of(node: dict, before: tuple[str, ...]) -> tuple[str, ...]:
     if "SelectStmt" in node:
         value = set_config_path(node["SelectStmt"])
         return before if value is None else value
+    if node.get("DiscardStmt", {}).get("target") == "DISCARD_ALL":
+        return ROLES_OWN
     body = node.get("VariableSetStmt")
+    if body and body.get("kind") == "VAR_RESET_ALL":
+        return ROLES_OWN
     if not body or body.get("name") != "search_path":
         return before
     if body.get("kind") != "VAR_SET_VALUE":
         return ROLES_OWN  # RESET / SET ... TO DEFAULT
-    return tuple(value for arg in body.get("args", []) if (value := arg.get("A_Const", {}).get("sval", {}).get("sval")))
+    values = (arg.get("A_Const", {}).get("sval", {}).get("sval") for arg in body.get("args", []))
+    return tuple(value for value in values if value) or NOWHERE
 
 
 def set_config_path(node: dict) -> tuple[str, ...] | None:
-    """The list of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), else None."""
+    """The list of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), ``UNKNOWN``
+    when the value is not a literal, else None (not a set_config of search_path)."""
     targets = node.get("targetList", [])
     if node.get("fromClause") or not targets:
         return None
@@ -36,7 +44,9 @@ def set_config_path(node: dict) -> tuple[str, ...] | None:
         function = call.get("funcname", [{}])[-1].get("String", {}).get("sval") if call else None
         if function != "set_config" or len(args) != 3 or args[0] != "search_path":
             return None
-        found = tuple(entry for entry in map(_entry, (args[1] or "").split(",")) if entry)
+        if args[1] is None:
+            return UNKNOWN
+        found = tuple(entry for entry in map(_entry, args[1].split(",")) if entry) or NOWHERE
     return found
 
 
@@ -50,4 +60,4 @@ def _entry(text: str) -> str:
 
 def first_named(path: tuple[str, ...]) -> str:
     """The first entry other than ``"$user"`` ('' : none)."""
-    return next((entry for entry in path if entry != USER), "")
+    return next((entry for entry in path if entry not in (USER, *UNKNOWN)), "")

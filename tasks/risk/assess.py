@@ -130,7 +130,7 @@ def run_states(pending: list, scopes: dict | None = None) -> dict[tuple[str, int
 
 
 def remade(risks: list[Risk], states: dict[tuple[str, int], Before]) -> list[Risk]:
-    """The risks, each on a table an earlier pending statement dropped, renamed, moved or created marked
+    """The risks, each on a table an earlier pending statement dropped or created marked
     ``remade``: its rows are not the target's (no data check, no gate)."""
     return [
         replace(risk, remade=bare(risk.table) in states.get((risk.file, risk.line), Before()).remade) for risk in risks

@@ -60,7 +60,7 @@ class Risk:
     deferred: DataCheck | None = None  # a NOT VALID constraint: the check its VALIDATE CONSTRAINT will need
     unobserved: str = ""  # why the lock (and rewrite) is the parse tree's, not the proof's ('' : observed)
     only: bool = False  # ON ONLY / ALTER TABLE ONLY: a partitioned parent's partitions are not scanned
-    remade: bool = False  # an earlier pending statement dropped, renamed, moved or created the table
+    remade: bool = False  # an earlier pending statement dropped or created the table
     reindex: bool = False  # the index build is a REINDEX (made safe by REINDEX CONCURRENTLY)
 
     @property
@@ -284,6 +284,9 @@ def split(sql: str) -> tuple:
     return tuple(split_statements(sql))
 
 
+COMPUTED_PATH = "the file sets search_path to a value computed when it runs, so which table it meets is not known"
+
+
 def file_risks(migration, scopes: list | None = None) -> list[Risk]:
     """Every statement's risks of one migration file, marked accepted when the file says so; ``scopes``: where
     each statement's unqualified names go (:func:`tasks.risk.names.scopes`; without: the file's own
@@ -301,5 +304,7 @@ def file_risks(migration, scopes: list | None = None) -> list[Risk]:
                 replace(one, references=scope.qualify(one.references)) if one and one.references else one
                 for one in (risk.check, risk.deferred)
             )
+            if check is not None and scope.unknown:
+                check = replace(check, inexact=COMPUTED_PATH)
             found.append(replace(risk, table=scope.qualify(risk.table), check=check, accepted=ok, deferred=deferred))
     return found

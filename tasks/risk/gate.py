@@ -42,7 +42,7 @@ def with_observed(risk: Risk, observed: Observed | None) -> Risk:
 
 
 def size_of(risk: Risk, sizes: dict[str, TableSize]) -> TableSize | None:
-    """The target's table the statement meets: None when the run made it (dropped, renamed, moved or created it
+    """The target's table the statement meets: None when the run made it (dropped or created it
     before the statement) or the target lacks it."""
     return None if risk.remade else sizes.get(risk.table)
 

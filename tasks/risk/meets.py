@@ -1,7 +1,7 @@
 """
 Whether a data check can count the rows a pending statement will meet, given what the run did before
 it (:mod:`tasks.risk.runstate`), and over which rows: the target's table, with the columns the run
-adds to it. Pure. A table or column the run dropped, renamed, moved or created is "made in this run":
+adds to it. Pure. A table the run dropped or created, or a column it dropped or renamed, is "made in this run":
 its rows are not the target's, so it is not checked (and not gated); rows an earlier statement may
 change are not checked, and said so.
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from psycopg import sql
 
-from tasks.migrations.searchpath import ROLES_OWN, USER, first_named, path_of
+from tasks.migrations.searchpath import ROLES_OWN, UNKNOWN, USER, first_named, path_of
 
 PINNED = (USER, "public")  # the run's sessions (tasks.core.pinned)
 PLAIN = re.compile(r'[a-z_][a-z0-9_$]*|"(?:[^"]|"")*"')  # one identifier as SQL writes it
@@ -68,47 +68,94 @@ def quote(name: str) -> str:
     return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
 
 
+TEMP = "pg_temp"  # a temporary table's schema (searched first unless the path names it)
+QUALIFIED = re.compile(r'([a-z_][a-z0-9_$]*|"(?:[^"]|"")*")\.([a-z_][a-z0-9_$]*|"(?:[^"]|"")*")')
+
+
+@dataclass(frozen=True)
+class Made:
+    """What the run did to tables and schemas before a statement (a snapshot of :class:`_Walk`)."""
+
+    tables: frozenset[tuple[str, str]] = frozenset()  # made (created, or renamed or moved to)
+    gone: frozenset[tuple[str, str]] = frozenset()  # dropped, renamed or moved away
+    origins: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ()  # renamed or moved -> the target's name
+    schemas: frozenset[str] = frozenset()  # made
+    dropped: frozenset[str] = frozenset()  # schemas dropped or renamed away
+    renamed: tuple[tuple[str, str], ...] = ()  # schema renamed -> the target's name
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Where one statement's unqualified names go: its file's search_path at that statement, on the target's
-    tables (``None``: not read) and the run's own before it."""
+    """Where one statement's unqualified names go: its file's search_path at that statement (``UNKNOWN``:
+    computed when the file runs), on the target's tables (``None``: not read) and the run's own before it."""
 
     path: tuple[str, ...] = ROLES_OWN
     catalog: Catalog | None = None
-    made: frozenset[tuple[str, str]] = frozenset()
-    gone: frozenset[tuple[str, str]] = frozenset()
-    schemas: frozenset[str] = frozenset()  # made by the run
+    run: Made = Made()
+
+    @property
+    def unknown(self) -> bool:
+        return self.path == UNKNOWN
 
     def entries(self) -> list[str]:
+        """The schemas looked in, in order: "$user" as the target's role, ``pg_temp`` first unless named."""
         user = self.catalog.user if self.catalog else ""
-        return [user if entry == USER else entry for entry in (self.path or PINNED) if entry and entry != "pg_temp"]
+        path = [
+            user if entry == USER else entry for entry in (PINNED if self.path in (ROLES_OWN, UNKNOWN) else self.path)
+        ]
+        return [entry for entry in ([] if TEMP in path else [TEMP]) + path if entry]
+
+    def origin(self, schema: str, name: str) -> tuple[str, str]:
+        """The target's name of a table the run renamed or moved (or of a schema it renamed)."""
+        found = dict(self.run.origins).get((schema, name))
+        if found:
+            return found
+        return dict(self.run.renamed).get(schema, schema), name
 
     def holds(self, schema: str, name: str) -> bool:
-        if (schema, name) in self.made:
+        if (schema, name) in self.run.tables:
             return True
-        return self.catalog is not None and (schema, name) in self.catalog.tables and (schema, name) not in self.gone
+        if (schema, name) in self.run.gone or schema in self.run.dropped or self.catalog is None:
+            return False
+        return self.origin(schema, name) in self.catalog.tables
 
     def schema_of(self, name: str) -> str:
-        """The schema the unqualified table ``name`` (unquoted) resolves to ('' : as the session resolves it)."""
+        """The schema the unqualified table ``name`` (unquoted) resolves to."""
         if self.catalog is None:
-            return first_named(self.path)
+            return first_named(self.path) or "public"
         return next((schema for schema in self.entries() if self.holds(schema, name)), self.home())
 
     def home(self) -> str:
-        """The schema an unqualified CREATE goes to: the path's first that exists ('' : as the session says)."""
+        """The schema an unqualified CREATE goes to: the path's first that exists."""
         if self.catalog is None:
-            return first_named(self.path)
-        existing = self.catalog.schemas | self.schemas
-        return next((schema for schema in self.entries() if schema in existing), first_named(self.path))
+            return first_named(self.path) or "public"
+        existing = (self.catalog.schemas - self.run.dropped) | self.run.schemas
+        return next((s for s in self.entries() if s in existing and s != TEMP), first_named(self.path) or "public")
+
+    def where(self, table: str, created: bool = False) -> tuple[str, str] | None:
+        """(schema, name) of ``table`` as :func:`tasks.risk.classify.table_name` writes it; None: nameless."""
+        if PLAIN.fullmatch(table):
+            name = unquote(table)
+            return (self.home() if created else self.schema_of(name)), name
+        both = QUALIFIED.fullmatch(table)
+        return (unquote(both.group(1)), unquote(both.group(2))) if both else None
 
     def qualify(self, table: str, created: bool = False) -> str:
-        """``table`` (as :func:`tasks.risk.classify.table_name` writes it) schema-qualified where the scope
-        says (public's tables stay bare, as the run's default path names them); ``created``: by the
-        statement itself (in :meth:`home`)."""
-        if not PLAIN.fullmatch(table):
-            return table  # qualified already (or nameless)
-        schema = self.home() if created else self.schema_of(unquote(table))
-        return f"{quote(schema)}.{table}" if schema and schema != "public" else table
+        """``table`` (as :func:`tasks.risk.classify.table_name` writes it) as the target names it: with its
+        schema (without the target's catalog: the file's first schema, public's tables bare), a table the run
+        renamed or moved by its name on the target; ``created``: by the statement itself (in :meth:`home`)."""
+        found = self.where(table, created)
+        if found is None:
+            return table  # nameless
+        origin = dict(self.run.origins).get(found)
+        if origin is not None and origin not in self.run.tables:
+            found = origin  # renamed or moved in the run: the target's table
+        elif found not in self.run.tables:
+            found = (dict(self.run.renamed).get(found[0], found[0]), found[1])  # in a schema the run renamed
+        schema, name = found
+        if self.catalog is None and schema == "public":
+            return quote(name)
+        return f"{quote(schema)}.{quote(name)}"
 
 
 @dataclass
@@ -117,7 +164,10 @@ class _Walk:
 
     made: set[tuple[str, str]] = field(default_factory=set)
     gone: set[tuple[str, str]] = field(default_factory=set)
+    origins: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
+    renamed: dict[str, str] = field(default_factory=dict)
     changed: bool = False
 
     def make(self, schema: str, name: str) -> None:
@@ -127,12 +177,40 @@ class _Walk:
 
     def drop(self, schema: str, name: str) -> None:
         self.made.discard((schema, name))
+        self.origins.pop((schema, name), None)
         self.gone.add((schema, name))
         self.changed = True
+
+    def move(self, scope: Scope, old: tuple[str, str], new: tuple[str, str]) -> None:
+        """A table renamed or moved: the new name is the target's table (unless the run made it)."""
+        origin = self.origins.get(old) or (None if old in self.made else scope.origin(*old))
+        self.drop(*old)
+        self.make(*new)
+        if origin is not None:
+            self.origins[new] = origin
+
+    def schema(self, name: str, made: bool) -> None:
+        (self.schemas if made else self.dropped).add(name)
+        (self.dropped if made else self.schemas).discard(name)
+        if not made:
+            self.made = {t for t in self.made if t[0] != name}
+        self.changed = True
+
+    def snapshot(self) -> Made:
+        return Made(
+            frozenset(self.made),
+            frozenset(self.gone),
+            tuple(self.origins.items()),
+            frozenset(self.schemas),
+            frozenset(self.dropped),
+            tuple(self.renamed.items()),
+        )
 
 
 def _where(relation: dict, scope: Scope, created: bool = False) -> tuple[str, str]:
     name = relation.get("relname", "")
+    if created and relation.get("relpersistence") == "t":
+        return TEMP, name
     return relation.get("schemaname") or (scope.home() if created else scope.schema_of(name)) or "public", name
 
 
@@ -144,23 +222,29 @@ def _names(items: list, scope: Scope) -> tuple[str, str]:
 def _changes(kind: str, node: dict, scope: Scope, run: _Walk) -> None:
     """The tables and schemas ``node`` makes, drops, renames or moves."""
     if kind == "CreateSchemaStmt":
-        run.schemas.add(node.get("schemaname", ""))
-        run.changed = True
+        run.schema(node.get("schemaname", ""), made=True)
     elif kind in ("CreateStmt", "ViewStmt", "CreateTableAsStmt"):
         relation = node.get("relation") or node.get("view") or node.get("into", {}).get("rel", {})
-        if relation.get("relpersistence") != "t":
-            run.make(*_where(relation, scope, created=True))
+        run.make(*_where(relation, scope, created=True))
     elif kind == "DropStmt" and node.get("removeType") in TABLES:
         for item in node.get("objects", []):
             run.drop(*_names(item.get("List", {}).get("items", []), scope))
+    elif kind == "DropStmt" and node.get("removeType") == "OBJECT_SCHEMA":
+        for item in node.get("objects", []):
+            run.schema(item.get("String", {}).get("sval", ""), made=False)
     elif kind == "RenameStmt" and node.get("renameType") in TABLES:
         schema, name = _where(node.get("relation", {}), scope)
-        run.drop(schema, name)
-        run.make(schema, node.get("newname", ""))
+        run.move(scope, (schema, name), (schema, node.get("newname", "")))
+    elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_SCHEMA":
+        old, new = node.get("subname", ""), node.get("newname", "")
+        run.renamed[new] = dict(scope.run.renamed).get(old, old)
+        run.made |= {(new, t) for s, t in run.made if s == old}
+        run.schema(old, made=False)
+        run.schema(new, made=True)
     elif kind == "AlterObjectSchemaStmt" and node.get("objectType") in TABLES:
         relation = node.get("relation", {})
-        run.drop(*_where(relation, scope))
-        run.make(node.get("newschema", ""), relation.get("relname", ""))
+        old = _where(relation, scope)
+        run.move(scope, old, (node.get("newschema", ""), relation.get("relname", "")))
 
 
 def scopes(statements, catalog: Catalog | None) -> dict[str, list[Scope]]:
@@ -177,5 +261,5 @@ def scopes(statements, catalog: Catalog | None) -> dict[str, list[Scope]]:
         _changes(kind, node, scope, run)
         if run.changed:  # the next statement sees what this one made or dropped
             run.changed = False
-            scope = replace(scope, made=frozenset(run.made), gone=frozenset(run.gone), schemas=frozenset(run.schemas))
+            scope = replace(scope, run=run.snapshot())
     return found

@@ -15,11 +15,9 @@ from pathlib import Path
 
 from tasks.core.private import write_private
 
-KEY = "observe 2"  # 2: every table but public's named with its schema (1: as the session's search_path printed it)
+KEY = "observe 2"  # 2: every table named with its schema (1: as the session's search_path printed it)
 BEFORE_SQL = """
-SELECT c.oid::int8, c.relfilenode::int8,
-       CASE WHEN n.nspname = 'public' THEN pg_catalog.quote_ident(c.relname)
-            ELSE pg_catalog.format('%I.%I', n.nspname, c.relname) END
+SELECT c.oid::int8, c.relfilenode::int8, pg_catalog.format('%I.%I', n.nspname, c.relname)
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'

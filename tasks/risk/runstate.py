@@ -1,7 +1,8 @@
 """
 What the run's own statements have done before each pending statement (pure, from pglast's parse
-trees, in the order the run applies them): the tables it dropped, renamed, moved or created (their
-rows are not the target's: "made in this run"), the columns it dropped or renamed, the columns it
+trees, in the order the run applies them): the tables it dropped or created (their rows are not the
+target's: "made in this run"; a table renamed or moved keeps the target's name, :mod:`tasks.risk.names`),
+the columns it dropped or renamed, the columns it
 added (with the value existing rows get), the domains it created, and whether the rows a statement
 meets may differ from the target's (an earlier write, TRUNCATE, code, or ALTER COLUMN … TYPE of that
 table). The data checks read the target's rows only where they are the rows the statement meets.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tasks.risk.checks import SERIAL
 from tasks.risk.classify import bare, quote, table_name
-from tasks.risk.names import Scope
+from tasks.risk.names import TEMP, Scope
 
 # statements after which any table's rows may differ (a trigger fired by a write may change any table)
 WRITES = ("UpdateStmt", "InsertStmt", "DeleteStmt", "CopyStmt", "MergeStmt", "TruncateStmt")
@@ -73,12 +74,14 @@ def _sval(node: dict) -> str:
 
 
 def _relation_names(node: dict, scope: Scope, created: bool = False) -> str:
+    if created and node.get("relpersistence") == "t":  # a temporary table: in pg_temp
+        return scope.qualify(f"{TEMP}.{quote(node.get('relname', ''))}")
     return bare(scope.qualify(table_name(node), created))
 
 
 def _object_name(items: list, scope: Scope) -> str:
     names = [quote(_sval(item)) for item in items]
-    return bare(".".join(names) if len(names) > 1 else scope.qualify(names[-1])) if names else ""
+    return bare(scope.qualify(".".join(names[-2:]))) if names else ""
 
 
 def new_column(column, domains: dict[str, NewColumn]) -> NewColumn:
@@ -111,7 +114,7 @@ def walk(
     from pglast import parse_sql
     from pglast.enums import AlterTableType
 
-    from tasks.migrations.searchpath import set_config_path
+    from tasks.migrations.searchpath import UNKNOWN, set_config_path
     from tasks.risk.names import scopes as scopes_of
 
     if scopes is None:
@@ -125,7 +128,10 @@ def walk(
             if state.everywhere == CHANGED_FILE:
                 state.everywhere = CHANGED_RUN
         scope, index = scopes[name][index], index + 1
-        if kind == "SelectStmt" and set_config_path(node) is not None:  # no code of the user's: the rows stay
+        if kind == "SelectStmt" and set_config_path(node) not in (
+            None,
+            UNKNOWN,
+        ):  # no code of the user's: the rows stay
             found[(name, line)] = state.copy()
             continue
         mine = state.copy()
@@ -151,20 +157,9 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
         state.everywhere = state.everywhere or CODE_RAN
     elif kind == "DropStmt" and node.get("removeType") in REMADE_TYPES:
         state.remade |= {_object_name(item.get("List", {}).get("items", []), scope) for item in node.get("objects", [])}
-    elif kind == "RenameStmt" and node.get("renameType") in REMADE_TYPES:
-        relation = node.get("relation", {})
-        old = scope.qualify(table_name(relation))  # the new name is in the old one's scope
-        new = old[: len(old) - len(quote(relation.get("relname", "")))] + quote(node["newname"])
-        state.remade |= {bare(old), bare(new)}
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":
         table = _relation_names(node.get("relation", {}), scope)
         state.columns |= {(table, node.get("subname", "")), (table, node.get("newname", ""))}
-    elif kind == "AlterObjectSchemaStmt" and node.get("objectType") in REMADE_TYPES:
-        relation = node.get("relation", {})
-        state.remade |= {
-            _relation_names(relation, scope),
-            bare(quote(node.get("newschema", "")) + "." + quote(relation.get("relname", ""))),
-        }
     elif kind == "CreateStmt" and not node.get("if_not_exists"):
         state.remade.add(_relation_names(node.get("relation", {}), scope, created=True))
     elif kind == "CreateTableAsStmt" and not node.get("if_not_exists"):

@@ -130,9 +130,9 @@ def test_observed_locks_are_those_pg_locks_shows(tmp_path):
                         "WHERE l.pid = pg_backend_pid() AND c.relname = 't' AND l.granted"
                     ).fetchall()
                 ]
-                assert seen[index].held == {"t": observe.strongest(modes)}
+                assert seen[index].held == {"public.t": observe.strongest(modes)}
                 now = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
-                assert (now != node) == ("t" in seen[index].rewritten)
+                assert (now != node) == ("public.t" in seen[index].rewritten)
                 node = now
             conn.rollback()
     finally:

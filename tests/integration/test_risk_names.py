@@ -126,3 +126,44 @@ def test_a_schema_the_target_lacks_is_skipped_as_postgresql_skips_it(project):
     assert "app.t (" in line and "made in this run" not in line, dry.output
     pending = {"006_i.sql": "-- pgconverge:no-transaction\n" + build}
     assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_i.sql:3 app.t")]
+
+
+def test_after_the_run_drops_the_roles_table_the_name_is_publics(project):
+    """Second adversary pass, finding 2: after 'DROP TABLE <role>.c' the next 'ALTER TABLE c … SET NOT NULL'
+    was checked on the dropped table (no NULLs), and failed on public.c after the backup."""
+    role = str(urlsplit(project.target_url).username)
+    project.write_migration(
+        "005_c.sql",
+        f"CREATE SCHEMA {role};\nCREATE TABLE {role}.c (id int PRIMARY KEY, v int);\n"
+        "CREATE TABLE public.c (id int PRIMARY KEY, v int);\n",
+    )
+    assert project.deploy().code == 0
+    query(project.target_db, f"INSERT INTO {role}.c VALUES (1, 1); INSERT INTO public.c VALUES (1, NULL)")
+    pending = {"006_c.sql": f"DROP TABLE {role}.c;\nALTER TABLE c ALTER COLUMN v SET NOT NULL;\n"}
+    assert refused_unchanged(project, pending) == [("risk-data", "006_c.sql:2 public.c")]
+
+
+def test_a_table_renamed_in_the_run_keeps_its_size_and_the_gate(project):
+    """Second adversary pass, finding 7: 'RENAME TO big2' then a rewrite of big2 was 'made in this run', and a
+    20k-row table was rewritten under ACCESS EXCLUSIVE with no refusal."""
+    project.write_migration(
+        "005_big.sql", "CREATE SCHEMA app;\nCREATE TABLE app.big (id int PRIMARY KEY, v int, pad text);\n"
+    )
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO app.big SELECT g, g, repeat('p', 100) FROM generate_series(1, 20000) g")
+    query(project.target_db, "ANALYZE app.big")
+    pending = {"006_big.sql": "ALTER TABLE app.big RENAME TO big2;\nALTER TABLE app.big2 ALTER v TYPE bigint;\n"}
+    assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_big.sql:2 app.big")]
+
+
+def test_temporary_tables_last_when_the_path_names_pg_temp_last(project):
+    """Second adversary pass, finding 6: under 'SET search_path = public, pg_temp' the ALTER meets public.t
+    (PostgreSQL searches the temporary schema last), not the file's temporary t."""
+    project.write_migration("005_t.sql", "CREATE TABLE t (id int PRIMARY KEY, v int);\n")
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO t VALUES (1, NULL)")
+    pending = {
+        "006_t.sql": "SET search_path = public, pg_temp;\nCREATE TEMP TABLE t (id int, v int);\n"
+        "ALTER TABLE t ALTER COLUMN v SET NOT NULL;\n"
+    }
+    assert refused_unchanged(project, pending) == [("risk-data", "006_t.sql:3 public.t")]

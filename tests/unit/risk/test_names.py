@@ -1,42 +1,50 @@
 """Where a pending statement's unqualified names go: the file's whole search_path, "$user" as the target's
-user, looked up on the target's tables and the run's own (an outside tester's findings on issue 27)."""
+user, looked up on the target's tables and the run's own (an outside tester's findings on issue 27, two
+passes). Every name is schema-qualified, public's too: a bare name would be looked up again by the facts
+session's own search_path, which puts the role's schema first."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from tasks.migrations.sqlsplit import split_statements
-from tasks.risk.classify import file_risks
+from tasks.risk.classify import COMPUTED_PATH, file_risks
 from tasks.risk.names import Catalog, named_schemas, scopes
 from tasks.risk.runstate import walk
 
-TARGET = Catalog(
-    "owner",
-    frozenset({"public", "app", "owner"}),
-    frozenset({("public", "u"), ("app", "t"), ("owner", "t"), ("public", "t"), ("public", "Odd")}),
-)
+TABLES = {("public", "u"), ("app", "t"), ("owner", "t"), ("public", "t"), ("public", "Odd")}
+TABLES |= {("owner", "c"), ("public", "c"), ("app", "c"), ("app", "big"), ("Mixed", "t"), ("mixed", "t")}
+TARGET = Catalog("owner", frozenset({"public", "app", "owner", "Mixed", "mixed"}), frozenset(TABLES))
 
 
 def tables(sql: str, catalog: Catalog | None = TARGET, name: str = "f.sql") -> list[tuple[int, str]]:
-    from types import SimpleNamespace
+    return [(r.line, r.table) for r in risks(sql, catalog, name)]
 
+
+def risks(sql: str, catalog: Catalog | None = TARGET, name: str = "f.sql") -> list:
     statements = split_statements(sql)
     found = scopes([(name, s.kind, s.node) for s in statements], catalog)
-    migration = SimpleNamespace(filename=name, sql=sql, statements=statements)
-    return [(r.line, r.table) for r in file_risks(migration, found[name])]
+    return file_risks(SimpleNamespace(filename=name, sql=sql, statements=statements), found[name])
+
+
+def remade(sql: str, line: int) -> set[str]:
+    statements = [("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)]
+    found = scopes([(name, kind, node) for name, _, kind, node, _ in statements], TARGET)
+    return walk(statements, found)[("f.sql", line)].remade
 
 
 def test_a_name_goes_to_the_first_schema_of_the_path_that_holds_it():
     """Defect (a): 'SET search_path = app, public' named app.u, which the target does not have ('made in this
     run'), where PostgreSQL finds public.u."""
-    assert tables("SET search_path = app, public;\nALTER TABLE u ALTER COLUMN x SET NOT NULL;\n") == [(2, "u")]
+    assert tables("SET search_path = app, public;\nALTER TABLE u ALTER COLUMN x SET NOT NULL;\n") == [(2, "public.u")]
 
 
 def test_user_in_the_path_is_the_targets_user():
     """Defect (b): 'SET LOCAL search_path = "$user", app' skipped "$user" and named app.t."""
     sql = 'SET LOCAL search_path = "$user", app;\nALTER TABLE t ADD UNIQUE (w);\n'
     assert tables(sql) == [(2, "owner.t")]
-    assert tables(
-        "SELECT pg_catalog.set_config('search_path', '\"$user\", app', false);\nCREATE INDEX ON t (w);\n"
-    ) == [(2, "owner.t")]
+    sql = "SELECT pg_catalog.set_config('search_path', '\"$user\", app', false);\nCREATE INDEX ON t (w);\n"
+    assert tables(sql) == [(2, "owner.t")]
 
 
 def test_a_schema_the_target_lacks_is_skipped():
@@ -44,33 +52,71 @@ def test_a_schema_the_target_lacks_is_skipped():
     assert tables("SET search_path = nosuch, app;\nCREATE INDEX ON t (w);\n") == [(2, "app.t")]
 
 
-def test_without_a_set_the_pinned_path_puts_the_users_schema_first():
-    assert tables("ALTER TABLE t ADD UNIQUE (w);\nALTER TABLE u ADD UNIQUE (w);\n") == [(1, "owner.t"), (2, "u")]
-    assert tables("ALTER TABLE t ADD UNIQUE (w);\n", Catalog("nobody", frozenset({"public"}), TARGET.tables)) == [
-        (1, "t")
-    ]
+def test_public_is_named_so_the_users_schema_cannot_take_its_place():
+    """Second pass, finding 1: a name resolved to public was written bare, and the target's sizes and data
+    checks looked it up again with "$user" first (owner.c instead of public.c)."""
+    assert tables("SET search_path = public;\nALTER TABLE c ALTER v SET NOT NULL;\n") == [(2, "public.c")]
+    assert tables("SELECT set_config('search_path', 'public', false);\nCREATE INDEX ON c (v);\n") == [(2, "public.c")]
+    assert tables("ALTER TABLE t ADD UNIQUE (w);\nALTER TABLE u ADD UNIQUE (w);\n") == [(1, "owner.t"), (2, "public.u")]
+    nobody = Catalog("nobody", frozenset({"public"}), TARGET.tables)
+    assert tables("ALTER TABLE t ADD UNIQUE (w);\n", nobody) == [(1, "public.t")]
 
 
-def test_a_table_the_run_makes_in_an_earlier_schema_hides_the_targets():
-    """CREATE TABLE u under 'app, public' makes app.u (the first schema that exists); the next ALTER of u is
-    on app.u, made in this run, not on the target's public.u; another file starts from the pinned path."""
-    sql = (
-        "SET search_path = nosuch, app, public;\nCREATE TABLE u (x int);\nALTER TABLE u ADD UNIQUE (x);\n"
-        "ALTER TABLE t RENAME TO t2;\nALTER TABLE t ADD UNIQUE (w);\nALTER TABLE t2 ADD UNIQUE (w);\n"
-    )
-    assert tables(sql) == [(3, "app.u"), (5, "t"), (6, "app.t2")]
+def test_a_table_the_run_dropped_or_renamed_away_no_longer_answers_to_its_name():
+    """Second pass, findings 2 and 3: after DROP TABLE, RENAME, ALTER SCHEMA … RENAME or DROP SCHEMA, the name
+    resolves to the next schema of the path that holds it."""
+    assert tables("DROP TABLE owner.c;\nALTER TABLE c ALTER v SET NOT NULL;\n") == [(2, "public.c")]
+    assert tables("ALTER TABLE owner.c RENAME TO c_old;\nALTER TABLE c ADD UNIQUE (v);\n") == [(2, "public.c")]
+    assert tables("ALTER SCHEMA owner RENAME TO wo_old;\nALTER TABLE c ADD UNIQUE (v);\n") == [(2, "public.c")]
+    sql = "SET search_path = app, public;\nDROP TABLE app.c;\nALTER TABLE c ADD UNIQUE (v);\n"
+    assert tables(sql) == [(3, "public.c")]
+    sql = 'SET search_path = "Mixed", mixed;\nDROP SCHEMA "Mixed" CASCADE;\nALTER TABLE t ALTER v SET NOT NULL;\n'
+    assert tables(sql) == [(3, "mixed.t")]
+    assert "public.c" not in remade("DROP TABLE owner.c;\nALTER TABLE c ALTER v SET NOT NULL;\n", 2)
+
+
+def test_a_renamed_or_moved_table_is_the_targets_table_under_its_old_name():
+    """Second pass, finding 7: a table renamed or moved in the run was 'made in this run', so a rewrite of it
+    passed the gate; it holds the target's rows, sized and checked by its name on the target."""
+    sql = "ALTER TABLE app.big RENAME TO big2;\nALTER TABLE app.big2 ALTER v TYPE bigint;\n"
+    assert tables(sql)[-1] == (2, "app.big") and remade(sql, 2) == set()
+    sql = "ALTER TABLE app.big SET SCHEMA y;\nALTER TABLE y.big ALTER v TYPE bigint;\n"
+    assert tables(sql)[-1] == (2, "app.big") and remade(sql, 2) == set()
+    sql = "ALTER SCHEMA app RENAME TO app2;\nALTER TABLE app2.big ALTER v TYPE bigint;\n"
+    assert tables(sql) == [(2, "app.big")]
+    # a new table under the old name is the run's: the renamed one keeps its new name (not the target's)
+    sql = "ALTER TABLE app.big RENAME TO big2;\nCREATE TABLE app.big (v int);\nALTER TABLE app.big ADD UNIQUE (v);\n"
+    assert tables(sql)[-1] == (3, "app.big") and "app.big" in remade(sql, 3)
+
+
+def test_reset_all_and_discard_all_return_to_the_runs_path():
+    """Second pass, finding 4: RESET ALL was ignored (app.c checked where PostgreSQL uses owner.c)."""
+    for reset in ("RESET ALL", "DISCARD ALL", "RESET search_path", "SET search_path TO DEFAULT"):
+        assert tables(f"SET search_path = app;\n{reset};\nALTER TABLE c ADD UNIQUE (v);\n") == [(3, "owner.c")]
+
+
+def test_a_computed_search_path_leaves_the_data_unchecked():
+    """Second pass, finding 5: set_config with a value that is not a literal was ignored, and the check run on
+    the table of the path before it."""
+    (risk,) = risks("SELECT set_config('search_path', 'ap' || 'p', false);\nALTER TABLE c ALTER v SET NOT NULL;\n")
+    assert risk.check is not None and risk.check.inexact == COMPUTED_PATH
+
+
+def test_temporary_tables_come_first_unless_the_path_names_pg_temp():
+    """Second pass, finding 6: 'SET search_path = public, pg_temp' puts temporary tables last, so the ALTER
+    meets public.t (with its NULLs), not the temporary t."""
+    temp = "CREATE TEMP TABLE t (id int, v int);\nALTER TABLE t ALTER v SET NOT NULL;\n"
+    sql = "SET search_path = public, pg_temp;\n" + temp
+    assert tables(sql) == [(3, "public.t")] and "public.t" not in remade(sql, 3)
+    assert tables(temp) == [(2, "pg_temp.t")] and "pg_temp.t" in remade(temp, 2)
+
+
+def test_the_file_path_starts_again_in_each_file_and_after_a_set_on_the_same_line():
+    sql = "SET search_path = nosuch, app, public;\nCREATE TABLE u (x int);\nALTER TABLE u ADD UNIQUE (x);\n"
+    assert tables(sql) == [(3, "app.u")]
     statements = [("a.sql", s.kind, s.node) for s in split_statements(sql)]
     statements += [("b.sql", s.kind, s.node) for s in split_statements("ALTER TABLE u ADD UNIQUE (x);\n")]
-    assert scopes(statements, TARGET)["b.sql"][0].qualify("u") == "u"
-    states = walk(
-        [("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)],
-        scopes([("f.sql", s.kind, s.node) for s in split_statements(sql)], TARGET),
-    )
-    assert "app.u" in states[("f.sql", 3)].remade and "u" not in states[("f.sql", 3)].remade
-    assert "app.t" in states[("f.sql", 6)].remade
-
-
-def test_a_statement_after_a_set_on_the_same_line_sees_it_and_one_before_does_not():
+    assert scopes(statements, TARGET)["b.sql"][0].qualify("u") == "public.u"
     assert tables("ALTER TABLE t ADD UNIQUE (w); SET search_path = app;\n") == [(1, "owner.t")]
     assert tables("SET search_path = app; ALTER TABLE t ADD UNIQUE (w);\n") == [(1, "app.t")]
 
@@ -80,11 +126,12 @@ def test_quoted_and_mixed_case_entries_are_read_as_postgresql_reads_them():
     assert tables(sql) == [(2, "app.t")]
     catalog = Catalog("owner", frozenset({"Odd Schema"}), frozenset({("Odd Schema", "t")}))
     assert tables(sql, catalog) == [(2, '"Odd Schema".t')]
-    assert tables('SET search_path = app, public;\nCREATE INDEX ON "Odd" (w);\n') == [(2, '"Odd"')]
+    assert tables('SET search_path = app, public;\nCREATE INDEX ON "Odd" (w);\n') == [(2, 'public."Odd"')]
 
 
 def test_without_the_targets_catalog_the_files_first_schema_is_kept():
     assert tables('SET search_path = "$user", app, public;\nALTER TABLE t ADD UNIQUE (w);\n', None) == [(2, "app.t")]
+    assert tables("ALTER TABLE t ADD UNIQUE (w);\n", None) == [(1, "t")]
 
 
 def test_the_schemas_read_are_those_the_paths_name():

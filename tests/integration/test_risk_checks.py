@@ -100,7 +100,7 @@ CASES = {
         ROWS + "; INSERT INTO owners VALUES (1)",
         {"007_c.sql": "ALTER TABLE things ADD COLUMN c int DEFAULT 999 REFERENCES owners;\n"},
         "007_c.sql line 1",
-        "FOREIGN KEY (c) REFERENCES owners: 3 row(s) have no parent",
+        "FOREIGN KEY (c) REFERENCES public.owners: 3 row(s) have no parent",
     ),
     "add_column_unique": (
         THINGS,

@@ -13,12 +13,14 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from psycopg import sql
 
 from tasks.migrations.searchpath import ROLES_OWN, UNKNOWN, USER, first_named, path_of
 
 PINNED = (USER, "public")  # the run's sessions (tasks.core.pinned)
 PLAIN = re.compile(r'[a-z_][a-z0-9_$]*|"(?:[^"]|"")*"')  # one identifier as SQL writes it
+KEYWORDS = RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS  # quote_ident quotes them
 TABLES = ("OBJECT_TABLE", "OBJECT_MATVIEW", "OBJECT_VIEW", "OBJECT_FOREIGN_TABLE")
 
 CATALOG_SQL = """
@@ -64,8 +66,13 @@ def unquote(name: str) -> str:
 
 
 def quote(name: str) -> str:
-    """An identifier as SQL writes it (quoted unless plain lower case)."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+    """An identifier as SQL writes it, as ``quote_ident`` does: quoted unless plain lower case and no keyword
+    (``"order"``, ``"user"``) but an unreserved one."""
+    return (
+        name
+        if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in KEYWORDS
+        else '"' + name.replace('"', '""') + '"'
+    )
 
 
 TEMP = "pg_temp"  # a temporary table's schema (searched first unless the path names it)

@@ -167,3 +167,26 @@ def test_temporary_tables_last_when_the_path_names_pg_temp_last(project):
         "ALTER TABLE t ALTER COLUMN v SET NOT NULL;\n"
     }
     assert refused_unchanged(project, pending) == [("risk-data", "006_t.sql:3 public.t")]
+
+
+def test_names_are_quoted_as_postgresql_quotes_them(sandbox):
+    """PostgreSQL's quote_ident is the oracle: keywords other than unreserved ones are quoted ("order"),
+    so the data checks' SQL and the proof's observed names (format('%I')) name the same table."""
+    from pglast import keywords
+
+    from tasks.risk.names import quote
+
+    names = sorted(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS)
+    names += sorted(keywords.UNRESERVED_KEYWORDS) + ["t", "a$b", "Mixed", "x y", "_x", "x1", "ü", 'a"b', "9a"]
+    rows = query("postgres", "SELECT n, quote_ident(n) FROM unnest(%s::text[]) n", (names,))
+    assert [(name, quote(name)) for name, _ in rows] == rows
+
+
+def test_a_table_named_by_a_keyword_is_checked(project):
+    """A table named "order" (a reserved word): the data check's SQL must quote it, and the proof's observed
+    name must meet the parse tree's."""
+    project.write_migration("005_order.sql", 'CREATE TABLE "order" (id int PRIMARY KEY, v int);\n')
+    assert project.deploy().code == 0
+    query(project.target_db, 'INSERT INTO "order" VALUES (1, NULL), (2, 2)')
+    pending = {"006_v.sql": 'ALTER TABLE "order" ALTER COLUMN v SET NOT NULL;\n'}
+    assert refused_unchanged(project, pending) == [("risk-data", '006_v.sql:1 public."order"')]

@@ -95,8 +95,11 @@ def file_needs(statements) -> list[tuple[str | None, str | None]]:
         node = {statement.kind: statement.node}
         path = path_of(node, path)
         schema, created = _statement_needs(node)
+        if schema is not None:
+            schema = schema or first_named(path)
+            schema = None if schema == "pg_temp" or schema.startswith("pg_temp_") else schema  # temporary
         if created or schema is not None:
-            found.append((None if schema is None else (schema or first_named(path)), created))
+            found.append((schema, created))
     return found
 
 

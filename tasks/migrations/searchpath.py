@@ -10,20 +10,31 @@ from __future__ import annotations
 USER = "$user"  # the session's user, as PostgreSQL spells it in a search_path
 ROLES_OWN: tuple[str, ...] = ()  # no SET in the file (or RESET): the session's own search_path
 NOWHERE = ("",)  # set to '': no schema (only qualified names resolve)
-UNKNOWN = ("\x00",)  # set to a value computed when the file runs (no schema's name holds NUL)
+UNKNOWN = ("\x00",)
+TRUE = (
+    "true",
+    "t",
+    "on",
+    "yes",
+    "y",
+    "1",
+)  # a boolean's text that means true  # set to a value computed when the file runs (no schema's name holds NUL)
 
 
-def path_of(node: dict, before: tuple[str, ...]) -> tuple[str, ...]:
-    """The search_path after the statement ``node`` ({kind: body}), given the one ``before`` it."""
+def path_of(node: dict, before: tuple[str, ...], in_transaction: bool = True) -> tuple[str, ...]:
+    """The search_path after the statement ``node`` ({kind: body}), given the one ``before`` it;
+    ``in_transaction``: the file runs in one transaction (else a ``SET LOCAL`` has no effect)."""
     if "SelectStmt" in node:
-        value = set_config_path(node["SelectStmt"])
-        return before if value is None else value
+        found = set_config_call(node["SelectStmt"])
+        if found is None or (found[1] and not in_transaction):
+            return before
+        return found[0]
     if node.get("DiscardStmt", {}).get("target") == "DISCARD_ALL":
         return ROLES_OWN
     body = node.get("VariableSetStmt")
     if body and body.get("kind") == "VAR_RESET_ALL":
         return ROLES_OWN
-    if not body or body.get("name") != "search_path":
+    if not body or body.get("name") != "search_path" or (body.get("is_local") and not in_transaction):
         return before
     if body.get("kind") != "VAR_SET_VALUE":
         return ROLES_OWN  # RESET / SET ... TO DEFAULT
@@ -34,20 +45,31 @@ def path_of(node: dict, before: tuple[str, ...]) -> tuple[str, ...]:
 def set_config_path(node: dict) -> tuple[str, ...] | None:
     """The list of ``SELECT set_config('search_path', 'app, public', false)`` (pg_dump's form), ``UNKNOWN``
     when the value is not a literal, else None (not a set_config of search_path)."""
+    found = set_config_call(node)
+    return None if found is None else found[0]
+
+
+def set_config_call(node: dict) -> tuple[tuple[str, ...], bool] | None:
+    """(list, is_local) of a SELECT that only calls ``set_config('search_path', …)`` (the setting's name in
+    any case), else None."""
     targets = node.get("targetList", [])
-    if node.get("fromClause") or not targets:
+    if node.get("fromClause") or node.get("intoClause") or not targets:
         return None
     found = None
     for target in targets:
         call = target.get("ResTarget", {}).get("val", {}).get("FuncCall", {})
-        args = [a.get("A_Const", {}).get("sval", {}).get("sval") for a in call.get("args", [])]
+        constants = [a.get("A_Const", {}) for a in call.get("args", [])]
+        args = [c.get("sval", {}).get("sval") for c in constants]
         function = call.get("funcname", [{}])[-1].get("String", {}).get("sval") if call else None
-        if function != "set_config" or len(args) != 3 or args[0] != "search_path":
+        if function != "set_config" or len(args) != 3 or (args[0] or "").lower() != "search_path":
             return None
-        if args[1] is None:
-            return UNKNOWN
-        found = tuple(entry for entry in map(_entry, args[1].split(",")) if entry) or NOWHERE
+        local = constants[2].get("boolval", {}).get("boolval", False) or (args[2] or "").lower() in TRUE
+        found = (UNKNOWN if args[1] is None else _list(args[1])), bool(local)
     return found
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(entry for entry in map(_entry, value.split(",")) if entry) or NOWHERE
 
 
 def _entry(text: str) -> str:

@@ -116,7 +116,8 @@ def statements_in_order(pending: list) -> list[tuple[str, int, str, dict, str]]:
 
 def name_scopes(pending: list, catalog: names.Catalog | None) -> dict[str, list[names.Scope]]:
     """Where each pending statement's unqualified names go, on the target's ``catalog``."""
-    return names.scopes([(m.filename, s.kind, s.node) for m in pending for s in parsed(m)], catalog)
+    statements = [(m.filename, s.kind, s.node) for m in pending for s in parsed(m)]
+    return names.scopes(statements, catalog, frozenset(m.filename for m in pending if m.no_transaction))
 
 
 def searched_schemas(pending: list) -> set[str]:

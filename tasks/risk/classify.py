@@ -231,6 +231,10 @@ def statement_risks(file: str, line: int, kind: str, node: dict, text: str) -> l
     """What one statement does to the tables it names (none for a statement that takes no table lock)."""
     if kind == "AlterTableStmt" and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
         return _alter_table(file, line, node, text)
+    if kind == "RefreshMatViewStmt" and node.get("relation"):  # a new copy, or (CONCURRENTLY) a diff applied
+        table = table_name(node["relation"])
+        concurrent = bool(node.get("concurrent"))
+        return [Risk(file, line, table, "EXCLUSIVE" if concurrent else ACCESS_EXCLUSIVE, rewrite=not concurrent)]
     if kind == "ClusterStmt" and node.get("relation"):
         return [Risk(file, line, table_name(node["relation"]), ACCESS_EXCLUSIVE, rewrite=True)]
     if kind == "VacuumStmt" and any(
@@ -297,7 +301,8 @@ def file_risks(migration, scopes: list | None = None) -> list[Risk]:
     found = []
     statements = parsed(migration)
     if scopes is None:
-        scopes = scopes_of([(migration.filename, s.kind, s.node) for s in statements], None)[migration.filename]
+        alone = frozenset([migration.filename] if getattr(migration, "no_transaction", False) else [])
+        scopes = scopes_of([(migration.filename, s.kind, s.node) for s in statements], None, alone)[migration.filename]
     for statement, scope in zip(statements, scopes, strict=True):
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
             check, deferred = (

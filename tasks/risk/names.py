@@ -53,12 +53,27 @@ def parse_catalog(rows: list[list[str]]) -> Catalog:
 
 
 def named_schemas(statements) -> set[str]:
-    """Every schema a search_path of ``statements`` ((kind, node) pairs) names, and public."""
+    """Every schema a search_path of ``statements`` ((kind, node) pairs) names, or a statement qualifies a
+    name with, and public."""
     found, path = {"public"}, ROLES_OWN
     for kind, node in statements:
         path = path_of({kind: node}, path)
         found |= {entry for entry in path if entry != USER}
+        found |= set(_schema_names(node))
     return found
+
+
+def _schema_names(node):
+    """The ``schemaname`` and ``newschema`` values anywhere in a parse tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("schemaname", "newschema") and isinstance(value, str):
+                yield value
+            else:
+                yield from _schema_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _schema_names(item)
 
 
 def unquote(name: str) -> str:
@@ -125,6 +140,10 @@ class Scope:
         if (schema, name) in self.run.gone or schema in self.run.dropped or self.catalog is None:
             return False
         return self.origin(schema, name) in self.catalog.tables
+
+    def exists(self, table: tuple[str, str]) -> bool:
+        """Whether the table is there when the statement runs (without the target's catalog: assumed)."""
+        return self.catalog is None or self.holds(*table)
 
     def schema_of(self, name: str) -> str:
         """The schema the unqualified table ``name`` (unquoted) resolves to."""
@@ -229,9 +248,19 @@ def _names(items: list, scope: Scope) -> tuple[str, str]:
 def _changes(kind: str, node: dict, scope: Scope, run: _Walk) -> None:
     """The tables and schemas ``node`` makes, drops, renames or moves."""
     if kind == "CreateSchemaStmt":
-        run.schema(node.get("schemaname", ""), made=True)
-    elif kind in ("CreateStmt", "ViewStmt", "CreateTableAsStmt"):
-        relation = node.get("relation") or node.get("view") or node.get("into", {}).get("rel", {})
+        role = node.get("authrole", {})
+        own = scope.catalog.user if scope.catalog and role.get("roletype") != "ROLESPEC_CSTRING" else ""
+        name = node.get("schemaname") or role.get("rolename") or own
+        run.schema(name, made=True)
+        for element in node.get("schemaElts", []):  # CREATE SCHEMA s CREATE TABLE t …: s.t
+            ((inner, body),) = element.items()
+            relation = body.get("relation") or body.get("view") or {}
+            if inner in ("CreateStmt", "ViewStmt") and relation.get("relname"):
+                run.make(relation.get("schemaname") or name, relation["relname"])
+    elif kind in ("CreateStmt", "ViewStmt", "CreateTableAsStmt") or (kind == "SelectStmt" and node.get("intoClause")):
+        relation = (
+            node.get("relation") or node.get("view") or (node.get("into") or node.get("intoClause", {})).get("rel", {})
+        )
         run.make(*_where(relation, scope, created=True))
     elif kind == "DropStmt" and node.get("removeType") in TABLES:
         for item in node.get("objects", []):
@@ -240,8 +269,9 @@ def _changes(kind: str, node: dict, scope: Scope, run: _Walk) -> None:
         for item in node.get("objects", []):
             run.schema(item.get("String", {}).get("sval", ""), made=False)
     elif kind == "RenameStmt" and node.get("renameType") in TABLES:
-        schema, name = _where(node.get("relation", {}), scope)
-        run.move(scope, (schema, name), (schema, node.get("newname", "")))
+        schema, name = old = _where(node.get("relation", {}), scope)
+        if scope.exists(old):
+            run.move(scope, old, (schema, node.get("newname", "")))
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_SCHEMA":
         old, new = node.get("subname", ""), node.get("newname", "")
         run.renamed[new] = dict(scope.run.renamed).get(old, old)
@@ -251,17 +281,27 @@ def _changes(kind: str, node: dict, scope: Scope, run: _Walk) -> None:
     elif kind == "AlterObjectSchemaStmt" and node.get("objectType") in TABLES:
         relation = node.get("relation", {})
         old = _where(relation, scope)
-        run.move(scope, old, (node.get("newschema", ""), relation.get("relname", "")))
+        if scope.exists(old):
+            run.move(scope, old, (node.get("newschema", ""), relation.get("relname", "")))
 
 
-def scopes(statements, catalog: Catalog | None) -> dict[str, list[Scope]]:
+def scopes(statements, catalog: Catalog | None, no_transaction: frozenset[str] = frozenset()) -> dict[str, list[Scope]]:
     """For each file, the scope of each of its statements in order (``statements``: (file, kind, node) in
-    the order the run applies them); a file starts with the session's own search_path (the run resets the
-    session between files)."""
+    the order the run applies them; ``no_transaction``: the files that run without a transaction, where
+    SET LOCAL has no effect); a file starts with the session's own search_path (the run resets the session
+    between files), and ROLLBACK TO SAVEPOINT restores the path the savepoint saw."""
     found: dict[str, list[Scope]] = {}
     run, scope = _Walk(), Scope(catalog=catalog)
+    saved: dict[str, tuple[str, ...]] = {}
     for name, kind, node in statements:
-        path = path_of({kind: node}, scope.path if name in found else ROLES_OWN)
+        if name not in found:
+            saved = {}
+        path = path_of({kind: node}, scope.path if name in found else ROLES_OWN, name not in no_transaction)
+        savepoint = node.get("savepoint_name", "") if kind == "TransactionStmt" else ""
+        if node.get("kind") == "TRANS_STMT_SAVEPOINT" and savepoint:
+            saved[savepoint] = path
+        elif node.get("kind") == "TRANS_STMT_ROLLBACK_TO" and savepoint in saved:
+            path = saved[savepoint]
         if path != scope.path:
             scope = replace(scope, path=path)
         found.setdefault(name, []).append(scope)

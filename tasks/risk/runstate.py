@@ -151,6 +151,13 @@ def walk(
 def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, NewColumn], mine: Before) -> Before:
     """The state after one statement."""
     state = mine.copy()
+    if kind == "SelectStmt" and node.get("intoClause"):  # SELECT … INTO t: a table made in this run
+        state.remade.add(_relation_names(node["intoClause"].get("rel", {}), scope, created=True))
+    for element in node.get("schemaElts", []) if kind == "CreateSchemaStmt" else []:  # CREATE SCHEMA s CREATE TABLE t
+        relation = element.get("CreateStmt", {}).get("relation") or element.get("ViewStmt", {}).get("view") or {}
+        schema = relation.get("schemaname") or node.get("schemaname") or node.get("authrole", {}).get("rolename", "")
+        if relation.get("relname") and schema:
+            state.remade.add(bare(scope.qualify(f"{quote(schema)}.{quote(relation['relname'])}")))
     if kind in WRITES:
         state.everywhere = state.everywhere or CHANGED_FILE
     elif kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node)):

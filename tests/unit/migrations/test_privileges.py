@@ -55,3 +55,13 @@ def test_set_search_path_in_a_file_sends_unqualified_names_to_its_first_schema(t
     assert missing(needs, granted) == [
         ("role u lacks USAGE on schema app, needed by migration 005_a.sql (without it the objects would land in "
         "another schema, or fail): GRANT USAGE, CREATE ON SCHEMA app TO u, or use the schema owner's URL")]
+
+
+def test_a_table_in_pg_temp_needs_no_create_privilege():
+    """Third adversary pass on issue 27, finding 10: CREATE TABLE pg_temp.t was refused as writing to a
+    schema pg_temp 'which does not exist', with advice to create it (PostgreSQL forbids pg_ names)."""
+    from tasks.migrations.privileges import file_needs
+    from tasks.migrations.sqlsplit import split_statements
+
+    sql = "CREATE TABLE pg_temp.t (id int);\nSET search_path = pg_temp_3, app;\nCREATE VIEW w AS SELECT 1;\n"
+    assert file_needs(split_statements(sql)) == []

@@ -137,3 +137,64 @@ def test_without_the_targets_catalog_the_files_first_schema_is_kept():
 def test_the_schemas_read_are_those_the_paths_name():
     sql = "SET search_path = a, \"$user\";\nRESET search_path;\nSELECT set_config('search_path', 'b', false);\n"
     assert named_schemas((s.kind, s.node) for s in split_statements(sql)) == {"public", "a", "b"}
+
+
+def no_transaction_tables(sql: str) -> list[tuple[int, str]]:
+    statements = split_statements(sql)
+    found = scopes([("f.sql", s.kind, s.node) for s in statements], TARGET, frozenset({"f.sql"}))
+    migration = SimpleNamespace(filename="f.sql", sql=sql, statements=statements, no_transaction=True)
+    return [(r.line, r.table) for r in file_risks(migration, found["f.sql"])]
+
+
+def test_set_local_has_no_effect_in_a_no_transaction_file():
+    """Third pass, finding 1: SET LOCAL (and set_config(…, true)) outside a transaction block changes
+    nothing, so the index build meets public.c, not app.c."""
+    for local in ("SET LOCAL search_path = app, public", "SELECT set_config('search_path', 'app', true)"):
+        sql = f"-- pgconverge:no-transaction\n{local};\nCREATE INDEX ON c (v);\n"
+        assert no_transaction_tables(sql) == [(3, "owner.c")], local
+        assert tables(sql) == [(3, "app.c")], local  # in a transaction it lasts to the file's end
+    sql = "-- pgconverge:no-transaction\nSET search_path = app;\nCREATE INDEX ON c (v);\n"
+    assert no_transaction_tables(sql) == [(3, "app.c")]
+
+
+def test_the_settings_name_is_read_in_any_case():
+    """Third pass, finding 2: set_config('SEARCH_PATH', 'app', false) sets search_path."""
+    assert tables("SELECT set_config('SEARCH_PATH', 'app', false);\nALTER TABLE c ADD UNIQUE (v);\n") == [(2, "app.c")]
+
+
+def test_a_rename_of_a_table_that_is_not_there_renames_nothing():
+    """Third pass, finding 3: ALTER TABLE IF EXISTS mixed.nosuch RENAME TO mixb made mixb 'made in this run',
+    where PostgreSQL then finds app.mixb on the target."""
+    catalog = Catalog("owner", TARGET.schemas, TARGET.tables | {("app", "mixb")})
+    sql = (
+        "ALTER TABLE IF EXISTS mixed.nosuch RENAME TO mixb;\nALTER TABLE IF EXISTS mixed.nosuch SET SCHEMA app;\n"
+        "SET search_path = mixed, app, public;\nALTER TABLE mixb ALTER v SET NOT NULL;\n"
+    )
+    assert tables(sql, catalog) == [(4, "app.mixb")]
+
+
+def test_tables_made_by_create_schema_elements_and_select_into_are_the_runs():
+    """Third pass, findings 5, 6 and 8: CREATE SCHEMA s CREATE TABLE t, CREATE SCHEMA AUTHORIZATION role and
+    SELECT … INTO t make tables (a good file was refused on public's table of the same name)."""
+    sql = "CREATE SCHEMA newapp CREATE TABLE c (id int, v int);\nSET search_path = newapp, public;\n"
+    sql += "ALTER TABLE c ALTER v SET NOT NULL;\n"
+    assert tables(sql) == [(3, "newapp.c")] and "newapp.c" in remade(sql, 3)
+    sql = "SET search_path = mixed, public;\nSELECT 1 AS id, 1 AS v INTO c;\nALTER TABLE c ALTER v SET NOT NULL;\n"
+    assert tables(sql) == [(3, "mixed.c")] and "mixed.c" in remade(sql, 3)
+    sql = "CREATE SCHEMA AUTHORIZATION bob;\nSET search_path = bob, public;\nCREATE TABLE u (v int);\n"
+    sql += "ALTER TABLE public.u ALTER v SET NOT NULL;\nALTER TABLE u ADD UNIQUE (v);\n"
+    assert tables(sql) == [(4, "public.u"), (5, "bob.u")] and "public.u" not in remade(sql, 4)
+
+
+def test_rollback_to_a_savepoint_restores_the_path_it_saw():
+    """Third pass, finding 7."""
+    sql = "SET search_path = app, public;\nSAVEPOINT s1;\nSET search_path = public;\nROLLBACK TO SAVEPOINT s1;\n"
+    assert tables(sql + "ALTER TABLE c ADD UNIQUE (v);\n") == [(5, "app.c")]
+
+
+def test_refresh_materialized_view_is_a_rewrite_under_access_exclusive():
+    """Third pass, finding 11: REFRESH MATERIALIZED VIEW had no risk line before the proof."""
+    (plain,) = risks("REFRESH MATERIALIZED VIEW app.m;\n")
+    (concurrent,) = risks("REFRESH MATERIALIZED VIEW CONCURRENTLY app.m;\n")
+    assert (plain.table, plain.lock, plain.rewrite) == ("app.m", "ACCESS EXCLUSIVE", True)
+    assert (concurrent.lock, concurrent.rewrite) == ("EXCLUSIVE", False)

@@ -190,3 +190,60 @@ def test_a_table_named_by_a_keyword_is_checked(project):
     query(project.target_db, 'INSERT INTO "order" VALUES (1, NULL), (2, 2)')
     pending = {"006_v.sql": 'ALTER TABLE "order" ALTER COLUMN v SET NOT NULL;\n'}
     assert refused_unchanged(project, pending) == [("risk-data", '006_v.sql:1 public."order"')]
+
+
+BIG_PUBLIC_SMALL_APP = (
+    "CREATE SCHEMA app;\nCREATE TABLE public.c (id int PRIMARY KEY, v int, pad text);\n"
+    "CREATE TABLE app.c (id int PRIMARY KEY, v int, pad text);\n"
+)
+
+
+def big_public_small_app(project) -> None:
+    """public.c: 20k rows, one v NULL; app.c: two clean rows (the application's, written by a second session)."""
+    project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
+    assert project.deploy().code == 0
+    query(
+        project.target_db,
+        "INSERT INTO public.c SELECT g, nullif(g, 5), repeat('p', 100) FROM generate_series(1, 20000) g; "
+        "INSERT INTO app.c VALUES (1, 1, ''), (2, 2, ''); ANALYZE public.c; ANALYZE app.c",
+    )
+
+
+def test_set_local_in_a_no_transaction_file_changes_nothing(project):
+    """Third adversary pass, finding 1: in a no-transaction file PostgreSQL ignores SET LOCAL, so the index is
+    built on the 20k-row public.c; the plan sized the 2-row app.c and let the build through."""
+    big_public_small_app(project)
+    pending = {
+        "006_i.sql": "-- pgconverge:no-transaction\nSET LOCAL search_path = app, public;\nCREATE INDEX c_v ON c (v);\n"
+    }
+    assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_i.sql:3 public.c")]
+
+
+def test_set_config_names_the_setting_in_any_case(project):
+    """Third adversary pass, finding 2: set_config('SEARCH_PATH', 'app', false) was not read as a search_path,
+    so SET NOT NULL was planned on public.c, not on app.c; here app.c holds the NULL."""
+    project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO public.c VALUES (1, 1, ''); INSERT INTO app.c VALUES (1, NULL, '')")
+    pending = {"006_v.sql": "SELECT set_config('SEARCH_PATH', 'app', false);\nALTER TABLE c ALTER v SET NOT NULL;\n"}
+    assert refused_unchanged(project, pending) == [("risk-data", "006_v.sql:2 app.c")]
+
+
+def test_a_rename_if_exists_of_a_missing_table_renames_nothing(project):
+    """Third adversary pass, finding 3: 'ALTER TABLE IF EXISTS app.nosuch RENAME TO c' made c 'made in this
+    run', so the NULL in the target's public.c went unchecked and the file failed after the backup."""
+    big_public_small_app(project)
+    pending = {
+        "006_v.sql": "ALTER TABLE IF EXISTS app.nosuch RENAME TO c;\nSET search_path = nosuch, public;\n"
+        "ALTER TABLE c ALTER v SET NOT NULL;\n"
+    }
+    assert refused_unchanged(project, pending) == [("risk-data", "006_v.sql:3 public.c")]
+
+
+def test_a_table_in_pg_temp_is_not_refused_by_the_privileges_check(project):
+    """Third adversary pass, finding 10: CREATE TABLE pg_temp.t was refused as writing to a schema pg_temp
+    'which does not exist' (PostgreSQL forbids creating it); the file applies."""
+    project.write_migration("005_t.sql", "CREATE TABLE pg_temp.scratch (id int);\nCREATE TABLE kept (id int);\n")
+    done = project.deploy()
+    assert done.code == 0, done.output
+    assert query(project.target_db, "SELECT to_regclass('public.kept') IS NOT NULL")[0][0]

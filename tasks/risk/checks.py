@@ -33,6 +33,7 @@ class DataCheck:
     inexact: str = ""  # why no exact count can be made (said, not guessed)
     bound: str = ""  # partition: ATTACH PARTITION's bound (FOR VALUES …), deparsed by pglast
     domain: str = ""  # new notnull: counted only if this type is a NOT NULL domain of the target's
+    parent_empty: bool = False  # FOREIGN KEY: the parent is made in this run, and nothing has filled it yet
 
 
 def _ident(name: str) -> str:

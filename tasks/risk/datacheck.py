@@ -161,6 +161,10 @@ def check_sql(
         query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE " + failing + " LIMIT 1").format(
             key=key, t=target, expr=sql.SQL(check.expression)
         )
+    elif check.kind == "foreign key" and check.parent_empty:  # every row with its key set is an orphan
+        query = sql.SQL("SELECT count(*) OVER (), {key} FROM {t} AS c WHERE {set}{partly} LIMIT 1").format(
+            key=key, t=target, set=_all_set("c", check.columns), partly=_partly(check)
+        )
     elif check.kind == "foreign key" and parent is not None and (check.ref_columns or parent.key):
         refs: list[sql.Composable] = [sql.Identifier(r) for r in check.ref_columns] or [
             sql.SQL(k) for k in parent.key.split(", ")
@@ -168,12 +172,7 @@ def check_sql(
         match = sql.SQL(" AND ").join(
             sql.SQL("p.{} = c.{}").format(r, sql.Identifier(c)) for r, c in zip(refs, check.columns)
         )
-        partly: sql.Composable = sql.SQL("")
-        if check.match_full and len(check.columns) > 1:  # MATCH FULL: some key columns NULL, not all
-            partly = sql.SQL(" OR num_nulls({}) NOT IN (0, {})").format(
-                sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in check.columns),
-                sql.Literal(len(check.columns)),
-            )
+        partly = _partly(check)
         query = sql.SQL(
             "SELECT count(*) OVER (), {key} FROM {t} AS c WHERE ({set} AND NOT EXISTS "
             "(SELECT 1 FROM {p} AS p WHERE {match}){partly}) LIMIT 1"
@@ -183,6 +182,16 @@ def check_sql(
     else:
         return None
     return (limit + query).as_string(None)
+
+
+def _partly(check: DataCheck) -> sql.Composable:
+    """MATCH FULL: a key with some columns NULL, not all, fails too."""
+    if not (check.match_full and len(check.columns) > 1):
+        return sql.SQL("")
+    return sql.SQL(" OR num_nulls({}) NOT IN (0, {})").format(
+        sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in check.columns),
+        sql.Literal(len(check.columns)),
+    )
 
 
 def parse_check(rows: list[list[str]]) -> tuple[int, str, str]:

@@ -69,7 +69,9 @@ def plan(risk: Risk, table: TableSize | None, before: Before, sizes: dict[str, T
     name = bare(risk.table)
     if any((name, column) in before.columns for column in referenced(check)):
         return Plan()  # a column dropped or renamed in this run: made in this run
-    if check.references and (
+    if check.kind == "foreign key" and bare(check.references) in before.empty:
+        check = replace(check, parent_empty=True)  # made empty in this run, nothing written since
+    elif check.references and (
         bare(check.references) in before.remade
         or any((bare(check.references), column) in before.columns for column in check.ref_columns)
     ):

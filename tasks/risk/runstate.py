@@ -54,6 +54,7 @@ class Before:
     added: dict[str, dict[str, NewColumn]] = field(default_factory=dict)  # bare table -> column -> new column
     changed: dict[str, str] = field(default_factory=dict)  # bare table -> why its rows differ
     everywhere: str = ""  # why every table's rows may differ ('' : none)
+    empty: set[str] = field(default_factory=set)  # bare tables made by CREATE TABLE in this run, no row since
 
     def copy(self) -> Before:
         return Before(
@@ -62,6 +63,7 @@ class Before:
             {t: dict(c) for t, c in self.added.items()},
             dict(self.changed),
             self.everywhere,
+            set(self.empty),
         )
 
     def rows_differ(self, table: str) -> str:
@@ -158,6 +160,8 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
         schema = relation.get("schemaname") or node.get("schemaname") or node.get("authrole", {}).get("rolename", "")
         if relation.get("relname") and schema:
             state.remade.add(bare(scope.qualify(f"{quote(schema)}.{quote(relation['relname'])}")))
+    if kind in WRITES or kind in CODE:  # rows written, or code that may write them
+        state.empty = set()
     if kind in WRITES:
         state.everywhere = state.everywhere or CHANGED_FILE
     elif kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node)):
@@ -168,7 +172,9 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
         table = _relation_names(node.get("relation", {}), scope)
         state.columns |= {(table, node.get("subname", "")), (table, node.get("newname", ""))}
     elif kind == "CreateStmt" and not node.get("if_not_exists"):
-        state.remade.add(_relation_names(node.get("relation", {}), scope, created=True))
+        state.remade.add(made := _relation_names(node.get("relation", {}), scope, created=True))
+        if not node.get("partbound") and not node.get("inhRelations"):  # not a partition or child: no row
+            state.empty.add(made)
     elif kind == "CreateTableAsStmt" and not node.get("if_not_exists"):
         state.remade.add(_relation_names(node.get("into", {}).get("rel", {}), scope, created=True))
     elif kind == "CreateDomainStmt":
@@ -187,4 +193,8 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
                 state.added.get(table, {}).pop(cmd.get("name", ""), None)
             elif cmd.get("subtype") == "AT_AlterColumnType":
                 state.changed[table] = CHANGED_FILE
+            elif cmd.get("subtype") == "AT_AttachPartition":  # a partition's rows are now the parent's
+                state.empty.discard(table)
+            elif cmd.get("subtype") == "AT_AddInherit":  # the child's rows are now the parent's too
+                state.empty.discard(_relation_names(cmd.get("def", {}).get("RangeVar", {}), scope))
     return state

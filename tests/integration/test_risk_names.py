@@ -247,3 +247,21 @@ def test_a_table_in_pg_temp_is_not_refused_by_the_privileges_check(project):
     done = project.deploy()
     assert done.code == 0, done.output
     assert query(project.target_db, "SELECT to_regclass('public.kept') IS NOT NULL")[0][0]
+
+
+def test_a_foreign_key_to_a_parent_made_empty_in_the_run_counts_every_set_key(project):
+    """Third adversary pass, finding 9: a foreign key to a parent the run creates (empty) was never checked, and
+    the file failed after the backup ('Key (v)=(1) is not present'). With the parent filled first, the rows
+    it meets are not the target's: not checked, and the file applies."""
+    project.write_migration("005_fk.sql", "CREATE SCHEMA app;\nCREATE TABLE app.fk1 (id int PRIMARY KEY, v int);\n")
+    assert project.deploy().code == 0
+    query(project.target_db, "INSERT INTO app.fk1 VALUES (1, 1), (2, NULL), (3, 1)")
+    fk = "ALTER TABLE app.fk1 ADD CONSTRAINT fk1_v FOREIGN KEY (v) REFERENCES parent (id);\n"
+    pending = {"006_fk.sql": "CREATE TABLE parent (id int PRIMARY KEY);\n" + fk}
+    assert refused_unchanged(project, pending) == [("risk-data", "006_fk.sql:2 app.fk1")]
+    project.write_migration(
+        "006_fk.sql", "CREATE TABLE parent (id int PRIMARY KEY);\nINSERT INTO parent VALUES (1);\n" + fk
+    )
+    done = project.deploy()
+    assert done.code == 0, done.output
+    assert query(project.target_db, "SELECT count(*) FROM pg_constraint WHERE conname = 'fk1_v'") == [(1,)]

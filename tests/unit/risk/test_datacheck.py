@@ -113,3 +113,23 @@ def test_the_run_state_follows_the_runs_own_ddl():
     assert {("app.t", "a"), ("app.t", "b")} <= state.columns
     assert state.rows_differ("app.t") and not state.rows_differ("app.u")  # ALTER TYPE … USING: that table's rows
     assert before[("f.sql", 9)].rows_differ("app.u") == "an earlier statement of the file changes the rows"
+
+
+def test_a_table_created_in_the_run_is_empty_until_something_may_write_it():
+    """A foreign key to such a parent counts every child row with its key set (third adversary pass on
+    issue 27, finding 9); a write, code, an attached partition or an inheriting child ends it."""
+    sql = (
+        "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE q (id int);\nALTER TABLE q ATTACH PARTITION x "
+        "FOR VALUES IN (1);\nCREATE TABLE r (id int);\nALTER TABLE y INHERIT r;\nSELECT 1;\nSELECT 2"
+    )
+    before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(sql)])
+    assert before[("f.sql", 2)].empty == {"p"}
+    assert before[("f.sql", 4)].empty == {"p"}  # q had a partition attached
+    assert before[("f.sql", 6)].empty == {"p"}  # r has an inheriting child
+    assert before[("f.sql", 7)].empty == set()  # code ran
+
+
+def test_a_foreign_key_to_an_empty_parent_counts_the_rows_with_their_key_set():
+    check = DataCheck("foreign key", ("a", "b"), references="p", match_full=True, parent_empty=True)
+    text = check_sql(check, TableSize("t", "public.t", 1, 1, 0, 1, 0, "id"), None)
+    assert text is not None and "NOT EXISTS" not in text and "num_nulls" in text

@@ -136,8 +136,10 @@ def check_sql(
     no exact count can be made (``check.inexact``) or the check needs what the target lacks. ``relation``:
     the rows met (:func:`relation_sql`), the target's table by default."""
     target = relation if relation is not None else sql.SQL(table.regclass)
+    if relation is None and table.inherited and check.kind in ("unique", "foreign key"):
+        target = sql.SQL("ONLY {}").format(target)  # not inherited by the children: the parent's own rows
     key: sql.Composable = sql.SQL("row({})::text").format(sql.SQL(table.key)) if table.key else sql.SQL("c.ctid::text")
-    if not table.key and table.partitioned:  # a ctid is a place in one partition: name it
+    if not table.key and (table.partitioned or table.inherited):  # a ctid is a place in one table: name it
         key = sql.SQL("c.ctid::text || ' of ' || c.tableoid::regclass::text")
     query: sql.Composable
     # row_security off: policies never hide a failing row (an error instead, where they would apply)

@@ -3,8 +3,9 @@ The target's facts about the tables pending statements touch (read-only, in the 
 size with indexes and TOAST (``pg_total_relation_size``), estimated rows (``reltuples``), write
 activity (``pg_stat_user_tables``' inserts, updates and deletes over the time its counters cover)
 and the sessions holding a lock on it now. A table the target does not have (created in this run)
-has no row. A partitioned table is the sum of its partitions (``pg_partition_tree``, every level): its
-size, rows and writes (the parent has no counters of its own). The SQL is
+has no row. A table with partitions or inheritance children is the sum of all of them, every level (a
+recursive walk of ``pg_inherits``): its size, rows and writes (a partitioned parent has no counters of
+its own). The SQL is
 built here, the parsing is pure; :func:`tasks.facts.read` runs it.
 """
 
@@ -29,18 +30,22 @@ SELECT t.name, format('%I.%I', n.nspname, c.relname), coalesce(p.bytes, pg_total
        coalesce(p.heap, pg_relation_size(c.oid)) = 0 AND coalesce(p.live, s.n_live_tup, 0) = 0,
        (SELECT json_agg(a.attname) FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)::text,
-       c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
+       c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END,
+       c.relkind <> 'p' AND coalesce(p.members, 1) > 1
   FROM unnest({names}::text[]) AS t(name)
   JOIN pg_class c ON c.oid = to_regclass(t.name)
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-  LEFT JOIN LATERAL (SELECT sum(pg_total_relation_size(r.relid))::bigint AS bytes,
+  LEFT JOIN LATERAL (WITH RECURSIVE tree(relid) AS (
+                       SELECT c.oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+                     SELECT sum(pg_total_relation_size(r.relid))::bigint AS bytes,
                             sum(pg_relation_size(r.relid))::bigint AS heap,
-                            (sum(greatest(k.reltuples, 0)) FILTER (WHERE r.isleaf))::bigint AS tuples,
+                            (sum(greatest(k.reltuples, 0)) FILTER (WHERE k.relkind <> 'p'))::bigint AS tuples,
                             sum(coalesce(ps.n_live_tup, 0)) AS live,
-                            sum(coalesce(ps.n_tup_ins + ps.n_tup_upd + ps.n_tup_del, 0))::bigint AS writes
-                       FROM pg_partition_tree(c.oid) r JOIN pg_class k ON k.oid = r.relid
-                       LEFT JOIN pg_stat_user_tables ps ON ps.relid = r.relid) p ON c.relkind = 'p'
+                            sum(coalesce(ps.n_tup_ins + ps.n_tup_upd + ps.n_tup_del, 0))::bigint AS writes,
+                            count(*) AS members
+                       FROM tree r JOIN pg_class k ON k.oid = r.relid
+                       LEFT JOIN pg_stat_user_tables ps ON ps.relid = r.relid) p ON c.relhassubclass OR c.relkind = 'p'
   JOIN pg_stat_database d ON d.datname = current_database()
 """
 
@@ -59,6 +64,7 @@ class TableSize:
     columns: tuple[str, ...] = ()  # its columns' names
     partitioned: bool = False  # a partitioned table (its rows are its partitions')
     partkey: str = ""  # a partitioned table's key (pg_get_partkeydef: RANGE (id))
+    inherited: bool = False  # a plain table with inheritance children (summed in its size, rows and writes)
 
     @property
     def writes_per_s(self) -> float:
@@ -76,7 +82,7 @@ def sizes_sql(names: list[str]) -> str:
 
 def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
     found = {}
-    for name, regclass, size, tuples, writes, seconds, lockers, key, empty, columns, partitioned, partkey in rows:
+    for name, regclass, size, tuples, writes, seconds, lockers, key, empty, columns, partitioned, partkey, kids in rows:
         found[name] = TableSize(
             name,
             regclass,
@@ -90,6 +96,7 @@ def parse_sizes(rows: list[list[str]]) -> dict[str, TableSize]:
             tuple(json.loads(columns or "[]")),
             partitioned == "t",
             partkey or "",
+            kids == "t",
         )
     return found
 

@@ -27,8 +27,10 @@ def path_of(node: dict, before: tuple[str, ...], in_transaction: bool = True) ->
     if "SelectStmt" in node:
         found = set_config_call(node["SelectStmt"])
         if found is None or (found[1] and not in_transaction):
-            return before
+            return UNKNOWN if found is None and _hides_a_change(node) else before
         return found[0]
+    if _hides_a_change(node):
+        return UNKNOWN
     if node.get("DiscardStmt", {}).get("target") == "DISCARD_ALL":
         return ROLES_OWN
     body = node.get("VariableSetStmt")
@@ -53,8 +55,8 @@ def set_config_call(node: dict) -> tuple[tuple[str, ...], bool] | None:
     """(list, is_local) of a SELECT that only calls ``set_config('search_path', …)`` (the setting's name in
     any case), else None."""
     targets = node.get("targetList", [])
-    if node.get("fromClause") or node.get("intoClause") or not targets:
-        return None
+    if set(node) - {"targetList", "limitOption", "op"} or not targets:
+        return None  # FROM, WHERE, LIMIT, INTO …: whether (and how often) it runs is the data's
     found = None
     for target in targets:
         call = target.get("ResTarget", {}).get("val", {}).get("FuncCall", {})
@@ -66,6 +68,37 @@ def set_config_call(node: dict) -> tuple[tuple[str, ...], bool] | None:
         local = constants[2].get("boolval", {}).get("boolval", False) or (args[2] or "").lower() in TRUE
         found = (UNKNOWN if args[1] is None else _list(args[1])), bool(local)
     return found
+
+
+def _hides_a_change(node: dict) -> bool:
+    """Whether the statement may change the search_path in a way the file's text does not say: a
+    ``set_config`` of it anywhere but a plain SELECT (EXPLAIN ANALYZE, CREATE TABLE AS, a WHERE or LIMIT), an
+    UPDATE of ``pg_settings``, or a DO block that names it."""
+    ((kind, body),) = node.items()
+    if kind == "DoStmt":
+        return "search_path" in repr(body).lower()
+    if kind == "UpdateStmt" and body.get("relation", {}).get("relname") == "pg_settings":
+        return True
+    return any(_sets_the_path(call) for call in _calls(body))
+
+
+def _calls(node):
+    if isinstance(node, dict):
+        if "FuncCall" in node:
+            yield node["FuncCall"]
+        for value in node.values():
+            yield from _calls(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _calls(item)
+
+
+def _sets_the_path(call: dict) -> bool:
+    """A call of set_config whose setting is search_path (or not a literal)."""
+    if call.get("funcname", [{}])[-1].get("String", {}).get("sval") != "set_config" or not call.get("args"):
+        return False
+    name = call["args"][0].get("A_Const", {}).get("sval", {}).get("sval")
+    return name is None or name.lower() == "search_path"
 
 
 def _list(value: str) -> tuple[str, ...]:

@@ -34,10 +34,12 @@ def file_assessment(migration, seen: list[observe.Seen] | None, scopes: list | N
         return risks
     observed = observe.effects(seen)
     merged: list[Risk] = []
-    named: set[tuple[int, str]] = set()
+    named = {(risk.line, bare(risk.table)) for risk in risks}
     for risk in risks:
         found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
-        named.add((risk.line, bare(risk.table)))
+        if not found and (other := _resolved_by_the_proof(risk, observed.get(risk.line, {}), named)):
+            named.add((risk.line, bare(other)))  # the parse tree's name was wrong: the proof locked this one
+            risk, found = replace(risk, table=other), observed[risk.line][other]
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not
         merged.append(replace(risk, lock=lock, rewrite=rewrite))
     ok = accepted(migration.sql)
@@ -68,6 +70,18 @@ def file_assessment(migration, seen: list[observe.Seen] | None, scopes: list | N
                     )
                 )
     return sorted(merged, key=lambda r: r.line)
+
+
+def _resolved_by_the_proof(risk: Risk, tables: dict[str, tuple[str, bool]], named: set) -> str:
+    """The table the proof saw the statement lock in place of the one the parse tree names ('' : none): the
+    statement did not lock the named one, and locked exactly one existing table no risk of the line names
+    at least as strongly (a search_path changed by code the parse tree cannot follow)."""
+    others = [
+        table
+        for table, (lock, _) in tables.items()
+        if (risk.line, bare(table)) not in named and observe.stronger_or_equal(lock, risk.lock)
+    ]
+    return others[0] if len(others) == 1 else ""
 
 
 def assess(pending: list, state_dir: Path, scopes: dict | None = None) -> list[Risk]:

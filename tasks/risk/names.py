@@ -58,7 +58,7 @@ def named_schemas(statements) -> set[str]:
     found, path = {"public"}, ROLES_OWN
     for kind, node in statements:
         path = path_of({kind: node}, path)
-        found |= {entry for entry in path if entry != USER}
+        found |= {entry for entry in path if entry and entry != USER and path != UNKNOWN}
         found |= set(_schema_names(node))
     return found
 

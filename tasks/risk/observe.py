@@ -47,6 +47,12 @@ def lock_name(mode: str) -> str:
     return " ".join(re.findall(r"[A-Z][a-z]+", mode.removesuffix("Lock"))).upper()
 
 
+def stronger_or_equal(lock: str, than: str) -> bool:
+    """``lock`` (as SQL writes it: ``ACCESS EXCLUSIVE``) conflicts at least as much as ``than``."""
+    names = [lock_name(mode) for mode in ORDER]
+    return lock in names and than in names and names.index(lock) >= names.index(than)
+
+
 def strongest(modes: list[str]) -> str:
     return max(modes, key=lambda mode: ORDER.index(mode) if mode in ORDER else -1)
 

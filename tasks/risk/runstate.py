@@ -164,7 +164,9 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
         state.empty = set()
     if kind in WRITES:
         state.everywhere = state.everywhere or CHANGED_FILE
-    elif kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node)):
+    elif (kind in CODE and (kind != "SelectStmt" or "FuncCall" in repr(node))) or (
+        kind in ("ExplainStmt", "CreateTableAsStmt") and "FuncCall" in repr(node)
+    ):  # EXPLAIN ANALYZE and CREATE TABLE AS run what they call too
         state.everywhere = state.everywhere or CODE_RAN
     elif kind == "DropStmt" and node.get("removeType") in REMADE_TYPES:
         state.remade |= {_object_name(item.get("List", {}).get("items", []), scope) for item in node.get("objects", [])}
@@ -193,8 +195,11 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
                 state.added.get(table, {}).pop(cmd.get("name", ""), None)
             elif cmd.get("subtype") == "AT_AlterColumnType":
                 state.changed[table] = CHANGED_FILE
-            elif cmd.get("subtype") == "AT_AttachPartition":  # a partition's rows are now the parent's
+            elif cmd.get("subtype") in ("AT_AttachPartition", "AT_DetachPartition"):  # the parent's rows change
                 state.empty.discard(table)
-            elif cmd.get("subtype") == "AT_AddInherit":  # the child's rows are now the parent's too
-                state.empty.discard(_relation_names(cmd.get("def", {}).get("RangeVar", {}), scope))
+                state.changed[table] = CHANGED_FILE
+            elif cmd.get("subtype") in ("AT_AddInherit", "AT_DropInherit"):  # the child's rows join or leave
+                parent = _relation_names(cmd.get("def", {}).get("RangeVar", {}), scope)
+                state.empty.discard(parent)
+                state.changed[parent] = CHANGED_FILE
     return state

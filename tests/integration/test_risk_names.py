@@ -83,6 +83,7 @@ def refused_unchanged(project, pending: dict[str, str], **settings) -> list[tupl
     assert done.code != 0, done.output
     assert catalog_and_data(project.target_db) == before
     assert sorted((project.tmp / "backups" / "target").glob("*")) == backups
+    assert recorded(project)["risk"] is not None, done.output  # refused by the risk plan, not before it
     return problems(project)
 
 
@@ -295,3 +296,26 @@ def test_a_unique_key_on_an_inheritance_parent_reads_the_parents_own_rows(projec
     done = project.deploy()
     assert done.code == 0, done.output
     assert query(project.target_db, "SELECT count(*) FROM pg_constraint WHERE conname = 'ip_v'") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "EXPLAIN ANALYZE SELECT set_config('search_path', 'app', false)",
+        "UPDATE pg_settings SET setting = 'app' WHERE name = 'search_path'",
+    ],
+)
+def test_a_path_set_by_code_is_found_by_the_proof(project, code):
+    """Fourth adversary pass, findings 1 and 3: code set the search_path to app (EXPLAIN ANALYZE of set_config,
+    an UPDATE of pg_settings); the plan validated the small public.c and let the file through, PostgreSQL
+    validated the 20k-row app.c and failed after the backup. The parse tree cannot follow it, the proof
+    does: it locked app.c, not public.c, and the gate stands on app.c."""
+    project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
+    assert project.deploy().code == 0
+    query(
+        project.target_db,
+        "INSERT INTO app.c SELECT g, nullif(g, 5), repeat('p', 100) FROM generate_series(1, 20000) g; "
+        "INSERT INTO public.c VALUES (1, 1, ''); ANALYZE app.c; ANALYZE public.c",
+    )
+    pending = {"006_v.sql": f"SET search_path = public;\n{code};\nALTER TABLE c ALTER COLUMN v SET NOT NULL;\n"}
+    assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_v.sql:3 app.c")]

@@ -23,3 +23,16 @@ def test_an_observed_weaker_lock_is_not_heavy():
     sql = "DO $$ BEGIN EXECUTE 'ALTER TABLE bigt ADD COLUMN c int'; END $$;\n"
     (risk,) = file_assessment(migration(sql), [Seen(1, {"bigt": "AccessExclusiveLock"}, [])])
     assert (risk.lock, risk.heavy) == ("ACCESS EXCLUSIVE", False)
+
+
+def test_a_statement_the_proof_saw_lock_another_table_is_moved_to_it():
+    """Fourth adversary pass on issue 27, finding 3: a search_path changed by code (UPDATE pg_settings, a DO
+    block) that the parse tree cannot follow: the plan validated public.t, the proof saw app.t locked and not
+    public.t; the NOT NULL validation (and its gate) is on app.t."""
+    sql = "UPDATE pg_settings SET setting = 'app' WHERE name = 'search_path';\nALTER TABLE t ALTER x SET NOT NULL;\n"
+    seen = [Seen(1, {}, []), Seen(2, {"app.t": "AccessExclusiveLock"}, [])]
+    (risk,) = file_assessment(migration(sql), seen)
+    assert (risk.table, risk.validation != "", risk.heavy) == ("app.t", True, True)
+    # the named table locked too (a partition or child beside it): nothing moves
+    seen = [Seen(1, {}, []), Seen(2, {"t": "AccessExclusiveLock", "app.t": "AccessExclusiveLock"}, [])]
+    assert [r.table for r in file_assessment(migration(sql), seen)] == ["t", "app.t"]

@@ -117,7 +117,11 @@ def test_the_files_search_path_names_the_schema_of_unqualified_tables():
     )
     found = file_risks(_migration(sql))
     assert [(r.line, r.table) for r in found] == [
-        (1, "a"), (3, "app.sq"), (4, 'app."Odd.Name"'), (5, "other.t"), (7, "b")
+        (1, "a"),
+        (3, "app.sq"),
+        (4, 'app."Odd.Name"'),
+        (5, "other.t"),
+        (7, "b"),
     ]
     assert found[2].check is not None and found[2].check.references == "app.parent"
 

@@ -133,3 +133,19 @@ def test_a_foreign_key_to_an_empty_parent_counts_the_rows_with_their_key_set():
     check = DataCheck("foreign key", ("a", "b"), references="p", match_full=True, parent_empty=True)
     text = check_sql(check, TableSize("t", "public.t", 1, 1, 0, 1, 0, "id"), None)
     assert text is not None and "NOT EXISTS" not in text and "num_nulls" in text
+
+
+def test_attaching_detaching_or_inheriting_changes_the_parents_rows():
+    """Fourth adversary pass on issue 27, findings 4 and 5: after INHERIT, NO INHERIT, ATTACH or DETACH
+    PARTITION the parent's rows are not the target's; EXPLAIN ANALYZE and CREATE TABLE AS run code."""
+    for change in (
+        "ALTER TABLE c INHERIT p",
+        "ALTER TABLE c NO INHERIT p",
+        "ALTER TABLE p DETACH PARTITION c",
+        "ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (1)",
+    ):
+        before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(f"{change};\nSELECT 1")])
+        assert before[("f.sql", 2)].rows_differ("p"), change
+    for code in ("EXPLAIN ANALYZE SELECT f()", "CREATE TABLE z AS SELECT f()"):
+        before = walk([("f.sql", s.line, s.kind, s.node, s.text) for s in split_statements(f"{code};\nSELECT 1")])
+        assert before[("f.sql", 2)].everywhere, code

@@ -86,11 +86,15 @@ def test_a_reindex_is_gated_before_the_proof_and_told_to_reindex_concurrently():
 def test_statements_on_tables_the_target_lacks_are_one_line_per_file_and_never_high():
     """A fresh target's hundreds of statements on the tables the run makes were one line each (2,261
     lines for Lemmy's migrations); now one per file, after the lines of tables the target has."""
-    made = [Risk("006_new.sql", line, table, "ACCESS EXCLUSIVE", rewrite=True) for line, table in
-            ((2, "audit"), (3, "audit"), (5, "log"))]
+    made = [
+        Risk("006_new.sql", line, table, "ACCESS EXCLUSIVE", rewrite=True)
+        for line, table in ((2, "audit"), (3, "audit"), (5, "log"))
+    ]
     lines = risk_lines([REWRITE, *made], {"public.messages": size(150)}, 100)
-    assert [(risk.file, risk.line, high) for risk, _, high in lines] == [("004_retype.sql", 3, True),
-                                                                         ("006_new.sql", 2, False)]
+    assert [(risk.file, risk.line, high) for risk, _, high in lines] == [
+        ("004_retype.sql", 3, True),
+        ("006_new.sql", 2, False),
+    ]
     assert lines[1][1] == "006_new.sql:2 3 statement(s) on audit, log (not in the target: made in this run, no risk)"
 
 
@@ -100,8 +104,10 @@ def test_squawk_findings_are_shown_on_statements_that_touch_a_table_the_target_h
     sql = "CREATE TABLE t (id int);\nALTER TABLE messages\n  ALTER COLUMN n TYPE bigint;\nCREATE TABLE u (id int);\n"
     file = SimpleNamespace(filename="004_retype.sql", sql=sql, statements=split_statements(sql), no_transaction=False)
     risk = Risk("004_retype.sql", 2, "public.messages", "ACCESS EXCLUSIVE", rewrite=True)
-    found = [Finding("004_retype.sql", line, rule, "m") for line, rule in
-             ((1, "prefer-bigint-over-int"), (3, "changing-column-type"), (4, "prefer-bigint-over-int"))]
+    found = [
+        Finding("004_retype.sql", line, rule, "m")
+        for line, rule in ((1, "prefer-bigint-over-int"), (3, "changing-column-type"), (4, "prefer-bigint-over-int"))
+    ]
     shown, folded = on_the_target(found, [risk], {"public.messages": size(1)}, [file])
     assert [f.line for f in shown] == [3] and [f.line for f in folded] == [1, 4]
     assert "squawk: 2 finding(s) on statements that touch no table the target has" in folded_line(folded)

@@ -136,7 +136,8 @@ def test_without_the_targets_catalog_the_files_first_schema_is_kept():
 
 def test_the_schemas_read_are_those_the_paths_name():
     sql = "SET search_path = a, \"$user\";\nRESET search_path;\nSELECT set_config('search_path', 'b', false);\n"
-    assert named_schemas((s.kind, s.node) for s in split_statements(sql)) == {"public", "a", "b"}
+    sql += "SELECT set_config('search_path', 'c' || 'd', false);\nSET search_path = '';\nALTER TABLE e.t ADD x int;\n"
+    assert named_schemas((s.kind, s.node) for s in split_statements(sql)) == {"public", "a", "b", "e"}
 
 
 def no_transaction_tables(sql: str) -> list[tuple[int, str]]:
@@ -198,3 +199,21 @@ def test_refresh_materialized_view_is_a_rewrite_under_access_exclusive():
     (concurrent,) = risks("REFRESH MATERIALIZED VIEW CONCURRENTLY app.m;\n")
     assert (plain.table, plain.lock, plain.rewrite) == ("app.m", "ACCESS EXCLUSIVE", True)
     assert (concurrent.lock, concurrent.rewrite) == ("EXCLUSIVE", False)
+
+
+def test_code_that_may_set_the_path_leaves_it_unknown():
+    """Fourth pass, findings 1 and 2: set_config in EXPLAIN ANALYZE, CREATE TABLE AS, or a SELECT whose WHERE or
+    LIMIT decides whether it runs; an UPDATE of pg_settings; a DO block that names search_path."""
+    for code in (
+        "EXPLAIN ANALYZE SELECT set_config('search_path', 'app', false)",
+        "CREATE TABLE zz AS SELECT set_config('search_path', 'app', false) AS v",
+        "SELECT set_config('search_path', 'public', false) WHERE false",
+        "SELECT set_config('search_path', 'app', false) LIMIT 0",
+        "UPDATE pg_settings SET setting = 'app' WHERE name = 'search_path'",
+        "DO $$ BEGIN PERFORM set_config('search_path', 'app', false); END $$",
+    ):
+        (risk,) = risks(f"SET search_path = app;\n{code};\nALTER TABLE c ALTER v SET NOT NULL;\n")
+        assert risk.check is not None and risk.check.inexact == COMPUTED_PATH, code
+    for other in ("SELECT set_config('app.mode', 'x', false) WHERE true", "DO $$ BEGIN NULL; END $$"):
+        (risk,) = risks(f"SET search_path = app;\n{other};\nALTER TABLE c ALTER v SET NOT NULL;\n")
+        assert risk.table == "app.c" and not risk.check.inexact, other

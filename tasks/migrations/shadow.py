@@ -131,6 +131,7 @@ def prove(
                     f"the proof's role (not a superuser, like the target's owner) cannot log in to "
                     f"the source server ({why}): {fix}"
                 ) from None
+        user = target_user(target_service) or role  # "$user" as on the target: names resolve alike
         try:
             started = time.monotonic()
             apply_migrations(
@@ -142,7 +143,7 @@ def prove(
                 verb="proved",
                 quiet_below_s=PER_FILE_LINE_S,
                 observer=observer,
-                search_path_of=target_user(target_service) or role,
+                search_path_of=user,
             )
             on_event(f"proved {len(migrations)} file(s) on a shadow database in {time.monotonic() - started:.1f}s")
         except MigrationError as exc:
@@ -152,7 +153,7 @@ def prove(
                 "superuser, like the target's; the target was not touched)"
                 + (f". The proof ran{older}" if older else "")
             ) from None
-        with connect(shadow) as conn:
+        with connect(shadow, user) as conn:  # a view's text names a table as the target's session would
             snap = catalog.snapshot(conn)  # the schema, before seed rows move anything
             version = scalar(conn.execute("SHOW server_version"))
         if seed_files:

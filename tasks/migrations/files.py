@@ -85,7 +85,9 @@ class Migration:
         from tasks.migrations.privileges import file_needs
 
         statements = self.statements  # a kept split brings its needs along
-        return self.__dict__["needs"] if "needs" in self.__dict__ else tuple(file_needs(statements))
+        if "needs" in self.__dict__:
+            return self.__dict__["needs"]
+        return tuple(file_needs(statements, not self.no_transaction))
 
     @functools.cached_property
     def concurrent_indexes(self) -> tuple[str, ...]:

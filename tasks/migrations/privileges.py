@@ -85,15 +85,15 @@ def needs_of(pending: list[Migration], history_table_exists: bool) -> Needs:
     return needs
 
 
-def file_needs(statements) -> list[tuple[str | None, str | None]]:
+def file_needs(statements, in_transaction: bool = True) -> list[tuple[str | None, str | None]]:
     """(schema that needs CREATE, schema created) of each statement of one file that needs or
-    creates one; an unqualified name goes to the schema of the file's last ``SET search_path``
-    (``DEFAULT`` without one)."""
+    creates one; an unqualified name goes to the first schema (other than ``"$user"``) of the file's
+    ``search_path`` (``DEFAULT``: the role's own; ``in_transaction``: else ``SET LOCAL`` changes nothing)."""
     found = []
     path = ROLES_OWN  # a SET search_path in the file moves where unqualified names go
     for statement in statements:
         node = {statement.kind: statement.node}
-        path = path_of(node, path)
+        path = path_of(node, path, in_transaction)
         schema, created = _statement_needs(node)
         if schema is not None:
             schema = schema or first_named(path)

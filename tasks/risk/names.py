@@ -155,6 +155,8 @@ class Scope:
         """The schema an unqualified CREATE goes to: the path's first that exists."""
         if self.catalog is None:
             return first_named(self.path) or "public"
+        if self.path and self.path[0] == TEMP:
+            return TEMP  # pg_temp first: PostgreSQL makes the table temporary
         existing = (self.catalog.schemas - self.run.dropped) | self.run.schemas
         return next((s for s in self.entries() if s in existing and s != TEMP), first_named(self.path) or "public")
 

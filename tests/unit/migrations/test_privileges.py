@@ -65,3 +65,13 @@ def test_a_table_in_pg_temp_needs_no_create_privilege():
 
     sql = "CREATE TABLE pg_temp.t (id int);\nSET search_path = pg_temp_3, app;\nCREATE VIEW w AS SELECT 1;\n"
     assert file_needs(split_statements(sql)) == []
+
+
+def test_set_local_in_a_no_transaction_file_leaves_the_roles_schema(tmp_path):
+    """SET LOCAL has no effect outside a transaction block: the CREATE goes to the role's own path."""
+    from tasks.migrations.privileges import file_needs
+    from tasks.migrations.sqlsplit import split_statements
+
+    sql = "SET LOCAL search_path = app;\nCREATE VIEW w AS SELECT 1;\n"
+    assert file_needs(split_statements(sql)) == [("app", None)]
+    assert file_needs(split_statements(sql), in_transaction=False) == [("", None)]

@@ -217,3 +217,8 @@ def test_code_that_may_set_the_path_leaves_it_unknown():
     for other in ("SELECT set_config('app.mode', 'x', false) WHERE true", "DO $$ BEGIN NULL; END $$"):
         (risk,) = risks(f"SET search_path = app;\n{other};\nALTER TABLE c ALTER v SET NOT NULL;\n")
         assert risk.table == "app.c" and not risk.check.inexact, other
+
+
+def test_with_pg_temp_first_an_unqualified_table_is_made_temporary():
+    sql = "SET search_path = pg_temp, public;\nCREATE TABLE t (id int, v int);\nALTER TABLE t ALTER v SET NOT NULL;\n"
+    assert tables(sql) == [(3, "pg_temp.t")] and "pg_temp.t" in remade(sql, 3)

@@ -136,7 +136,7 @@ def measure(service: str, pending: list[Migration], state_dir: str, table_mb: fl
         catalog = None  # each file's first schema: the sizes' read says what is wrong
     scopes = assess.name_scopes(pending, catalog)
     states = assess.run_states(pending, scopes)
-    risks = assess.remade(assess.assess(pending, Path(state_dir), scopes), states)
+    risks = assess.with_joined(assess.remade(assess.assess(pending, Path(state_dir), scopes), states), states)
     validating = [(r.table, r.check.name) for r in risks if r.check and r.check.kind == "validate"]
     if validating:  # VALIDATE CONSTRAINT of a constraint the target has: its definition, parsed as the file's
         try:

@@ -144,6 +144,27 @@ def run_states(pending: list, scopes: dict | None = None) -> dict[tuple[str, int
     return walk(statements_in_order(pending), scopes)
 
 
+def with_joined(risks: list[Risk], states: dict[tuple[str, int], Before]) -> list[Risk]:
+    """The risks, with a NOT NULL, CHECK or rewrite of a parent repeated on each child an earlier pending
+    statement joined to it (INHERIT, ATTACH PARTITION): its rows are the target's, outside the parent's
+    size on the target (a child the proof saw locked keeps what the proof saw, and takes the check)."""
+    extra: dict[int, list[Risk]] = {}
+    found = list(risks)
+    for index, risk in enumerate(risks):
+        before = states.get((risk.file, risk.line), Before())
+        spreads = risk.rewrite or (risk.check is not None and risk.check.kind in ("notnull", "check", "new notnull"))
+        for child in sorted(before.joined.get(bare(risk.table), set())) if spreads and not risk.remade else ():
+            copy = replace(risk, table=child, remade=bare(child) in before.remade)
+            seen = [
+                i for i, r in enumerate(risks) if (r.file, r.line, bare(r.table)) == (risk.file, risk.line, bare(child))
+            ]
+            if seen:
+                found[seen[0]] = replace(copy, lock=risks[seen[0]].lock, rewrite=risks[seen[0]].rewrite or risk.rewrite)
+            else:
+                extra.setdefault(index, []).append(copy)
+    return [one for index, risk in enumerate(found) for one in [risk, *extra.get(index, [])]]
+
+
 def remade(risks: list[Risk], states: dict[tuple[str, int], Before]) -> list[Risk]:
     """The risks, each on a table an earlier pending statement dropped or created marked
     ``remade``: its rows are not the target's (no data check, no gate)."""

@@ -55,6 +55,9 @@ class Before:
     changed: dict[str, str] = field(default_factory=dict)  # bare table -> why its rows differ
     everywhere: str = ""  # why every table's rows may differ ('' : none)
     empty: set[str] = field(default_factory=set)  # bare tables made by CREATE TABLE in this run, no row since
+    # bare parent -> its children (qualified) joined in this run by INHERIT or ATTACH PARTITION: the parent's
+    # NOT NULL, CHECK and rewrites reach their rows, which the target's size of the parent leaves out
+    joined: dict[str, set[str]] = field(default_factory=dict)
 
     def copy(self) -> Before:
         return Before(
@@ -64,6 +67,7 @@ class Before:
             dict(self.changed),
             self.everywhere,
             set(self.empty),
+            {parent: set(children) for parent, children in self.joined.items()},
         )
 
     def rows_differ(self, table: str) -> str:
@@ -150,6 +154,11 @@ def walk(
     return found
 
 
+def _join(state: Before, parent: str, child: str, joins: bool) -> None:
+    children = state.joined.setdefault(parent, set())
+    (children.add if joins else children.discard)(child)
+
+
 def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, NewColumn], mine: Before) -> Before:
     """The state after one statement."""
     state = mine.copy()
@@ -198,8 +207,16 @@ def _after(kind: str, node: dict, text: str, scope: Scope, domains: dict[str, Ne
             elif cmd.get("subtype") in ("AT_AttachPartition", "AT_DetachPartition"):  # the parent's rows change
                 state.empty.discard(table)
                 state.changed[table] = CHANGED_FILE
+                child = scope.qualify(table_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name", {})))
+                _join(state, table, child, cmd["subtype"] == "AT_AttachPartition")
             elif cmd.get("subtype") in ("AT_AddInherit", "AT_DropInherit"):  # the child's rows join or leave
                 parent = _relation_names(cmd.get("def", {}).get("RangeVar", {}), scope)
                 state.empty.discard(parent)
                 state.changed[parent] = CHANGED_FILE
+                _join(
+                    state,
+                    parent,
+                    scope.qualify(table_name(node.get("relation", {}))),
+                    cmd["subtype"] == "AT_AddInherit",
+                )
     return state

@@ -319,3 +319,15 @@ def test_a_path_set_by_code_is_found_by_the_proof(project, code):
     )
     pending = {"006_v.sql": f"SET search_path = public;\n{code};\nALTER TABLE c ALTER COLUMN v SET NOT NULL;\n"}
     assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_v.sql:3 app.c")]
+
+
+def test_a_child_joined_in_the_run_is_checked_with_its_parents_not_null(project):
+    """Fourth adversary pass, finding 4: after 'ALTER TABLE app.c INHERIT public.c' the NOT NULL of public.c
+    reads app.c's rows too (one NULL): the plan checked public.c alone and the file failed after the backup."""
+    project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
+    assert project.deploy().code == 0
+    query(
+        project.target_db, "INSERT INTO app.c VALUES (1, NULL, ''), (2, 2, ''); INSERT INTO public.c VALUES (1, 1, '')"
+    )
+    pending = {"006_v.sql": "ALTER TABLE app.c INHERIT public.c;\nALTER TABLE public.c ALTER COLUMN v SET NOT NULL;\n"}
+    assert refused_unchanged(project, pending) == [("risk-data", "006_v.sql:2 app.c")]

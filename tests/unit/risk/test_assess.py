@@ -36,3 +36,24 @@ def test_a_statement_the_proof_saw_lock_another_table_is_moved_to_it():
     # the named table locked too (a partition or child beside it): nothing moves
     seen = [Seen(1, {}, []), Seen(2, {"t": "AccessExclusiveLock", "app.t": "AccessExclusiveLock"}, [])]
     assert [r.table for r in file_assessment(migration(sql), seen)] == ["t", "app.t"]
+
+
+def test_a_parents_validation_reaches_a_child_joined_in_the_run():
+    """Fourth adversary pass on issue 27, finding 4: after 'ALTER TABLE app.t INHERIT public.t' the NOT NULL of
+    public.t scans app.t's rows too; the child is gated and checked on its own size and rows (an observed lock
+    on it keeps the proof's level); UNIQUE does not reach it."""
+    from tasks.risk.assess import run_states, with_joined
+
+    sql = "ALTER TABLE app.t INHERIT t;\nALTER TABLE t ALTER x SET NOT NULL;\nALTER TABLE t ADD UNIQUE (x);\n"
+    m = migration(sql)
+    states = run_states([m])
+    found = with_joined(file_assessment(m, None), states)
+    assert [(r.line, r.table, r.check.kind if r.check else "") for r in found if r.line > 1] == [
+        (2, "t", "notnull"),
+        (2, "app.t", "notnull"),
+        (3, "t", "unique"),
+    ]
+    seen = [Seen(1, {}, []), Seen(2, {"t": "AccessExclusiveLock", "app.t": "ShareLock"}, []), Seen(3, {}, [])]
+    found = with_joined(file_assessment(m, seen), states)
+    child = next(r for r in found if r.line == 2 and r.table == "app.t")
+    assert (child.lock, child.check is not None, child.heavy) == ("SHARE", True, True)

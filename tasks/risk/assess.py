@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.risk import names, observe
 from tasks.risk.checks import DataCheck, definition_check
-from tasks.risk.classify import PARTITION, Risk, accepted, bare, file_risks, parsed
+from tasks.risk.classify import PARTITION, Risk, accepted, bare, file_risks, own_scopes, parsed
 from tasks.risk.runstate import Before, walk
 
 NOT_PROVEN = "not yet proven"
@@ -29,15 +29,23 @@ def unobserved(migration, seen: list[observe.Seen] | None) -> str:
 
 def file_assessment(migration, seen: list[observe.Seen] | None, scopes: list | None = None) -> list[Risk]:
     why = unobserved(migration, seen)
+    scopes = scopes if scopes is not None else own_scopes(migration)
     risks = [replace(risk, unobserved=why) for risk in file_risks(migration, scopes)]
     if not seen:
         return risks
+    # where code set the search_path unseen: the proof, not the parse tree, knows the table (elsewhere the
+    # parse tree does, and the proof's "$user" is its own role, not the target's)
+    unknown = {statement.line for statement, scope in zip(parsed(migration), scopes, strict=True) if scope.unknown}
     observed = observe.effects(seen)
     merged: list[Risk] = []
     named = {(risk.line, bare(risk.table)) for risk in risks}
     for risk in risks:
         found = observed.get(risk.line, {}).get(bare(risk.table)) or observed.get(risk.line, {}).get(risk.table)
-        if not found and (other := _resolved_by_the_proof(risk, observed.get(risk.line, {}), named)):
+        if (
+            not found
+            and risk.line in unknown
+            and (other := _resolved_by_the_proof(risk, observed.get(risk.line, {}), named))
+        ):
             named.add((risk.line, bare(other)))  # the parse tree's name was wrong: the proof locked this one
             risk, found = replace(risk, table=other), observed[risk.line][other]
         lock, rewrite = found or (risk.lock, False)  # not seen rewritten: the proof says it was not

@@ -291,18 +291,23 @@ def split(sql: str) -> tuple:
 COMPUTED_PATH = "the file sets search_path to a value computed when it runs, so which table it meets is not known"
 
 
+def own_scopes(migration) -> list:
+    """Where each statement's unqualified names go, from the file alone (no target read, no earlier file)."""
+    from tasks.risk.names import scopes
+
+    alone = frozenset([migration.filename] if getattr(migration, "no_transaction", False) else [])
+    return scopes([(migration.filename, s.kind, s.node) for s in parsed(migration)], None, alone)[migration.filename]
+
+
 def file_risks(migration, scopes: list | None = None) -> list[Risk]:
     """Every statement's risks of one migration file, marked accepted when the file says so; ``scopes``: where
     each statement's unqualified names go (:func:`tasks.risk.names.scopes`; without: the file's own
     search_path alone)."""
-    from tasks.risk.names import scopes as scopes_of
-
     ok = accepted(migration.sql)
     found = []
     statements = parsed(migration)
     if scopes is None:
-        alone = frozenset([migration.filename] if getattr(migration, "no_transaction", False) else [])
-        scopes = scopes_of([(migration.filename, s.kind, s.node) for s in statements], None, alone)[migration.filename]
+        scopes = own_scopes(migration)
     for statement, scope in zip(statements, scopes, strict=True):
         for risk in statement_risks(migration.filename, statement.line, statement.kind, statement.node, statement.text):
             check, deferred = (

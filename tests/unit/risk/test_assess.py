@@ -57,3 +57,19 @@ def test_a_parents_validation_reaches_a_child_joined_in_the_run():
     found = with_joined(file_assessment(m, seen), states)
     child = next(r for r in found if r.line == 2 and r.table == "app.t")
     assert (child.lock, child.check is not None, child.heavy) == ("SHARE", True, True)
+
+
+
+def test_where_the_parse_tree_knows_the_table_the_proofs_lock_elsewhere_moves_nothing():
+    """The proof runs as its own role: a file's own '"$user"' is that role there, not the target's, so the
+    proof may lock app.t where the target's run will lock owner.t; only a path set by code is the proof's."""
+    from tasks.risk.names import Catalog, scopes
+
+    sql = 'SET LOCAL search_path = "$user", app;\nALTER TABLE t ADD UNIQUE (w);\n'
+    m = migration(sql)
+    catalog = Catalog("owner", frozenset({"owner", "app", "public"}), frozenset({("owner", "t"), ("app", "t")}))
+    found = scopes([("f.sql", s.kind, s.node) for s in m.statements], catalog)["f.sql"]
+    seen = [Seen(1, {}, []), Seen(2, {"app.t": "ShareLock"}, [])]
+    risks = file_assessment(m, seen, found)
+    checked = [r.table for r in risks if r.check is not None]
+    assert checked == ["owner.t"], risks

@@ -69,7 +69,7 @@ def test_where_the_parse_tree_knows_the_table_the_proofs_lock_elsewhere_moves_no
     m = migration(sql)
     catalog = Catalog("owner", frozenset({"owner", "app", "public"}), frozenset({("owner", "t"), ("app", "t")}))
     found = scopes([("f.sql", s.kind, s.node) for s in m.statements], catalog)["f.sql"]
-    seen = [Seen(1, {}, []), Seen(2, {"app.t": "ShareLock"}, [])]
+    seen = [Seen(1, {}, []), Seen(2, {"app.t": "AccessExclusiveLock"}, [])]
     risks = file_assessment(m, seen, found)
     checked = [r.table for r in risks if r.check is not None]
     assert checked == ["owner.t"], risks

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
@@ -100,10 +101,10 @@ class Made:
 
     tables: frozenset[tuple[str, str]] = frozenset()  # made (created, or renamed or moved to)
     gone: frozenset[tuple[str, str]] = frozenset()  # dropped, renamed or moved away
-    origins: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ()  # renamed or moved -> the target's name
+    origins: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # renamed/moved -> target's
     schemas: frozenset[str] = frozenset()  # made
     dropped: frozenset[str] = frozenset()  # schemas dropped or renamed away
-    renamed: tuple[tuple[str, str], ...] = ()  # schema renamed -> the target's name
+    renamed: Mapping[str, str] = field(default_factory=dict)  # schema renamed -> the target's name
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,10 @@ class Scope:
 
     def origin(self, schema: str, name: str) -> tuple[str, str]:
         """The target's name of a table the run renamed or moved (or of a schema it renamed)."""
-        found = dict(self.run.origins).get((schema, name))
+        found = self.run.origins.get((schema, name))
         if found:
             return found
-        return dict(self.run.renamed).get(schema, schema), name
+        return self.run.renamed.get(schema, schema), name
 
     def holds(self, schema: str, name: str) -> bool:
         if (schema, name) in self.run.tables:
@@ -175,11 +176,11 @@ class Scope:
         found = self.where(table, created)
         if found is None:
             return table  # nameless
-        origin = dict(self.run.origins).get(found)
+        origin = self.run.origins.get(found)
         if origin is not None and origin not in self.run.tables:
             found = origin  # renamed or moved in the run: the target's table
         elif found not in self.run.tables:
-            found = (dict(self.run.renamed).get(found[0], found[0]), found[1])  # in a schema the run renamed
+            found = (self.run.renamed.get(found[0], found[0]), found[1])  # in a schema the run renamed
         schema, name = found
         if self.catalog is None and schema == "public":
             return quote(name)
@@ -228,10 +229,10 @@ class _Walk:
         return Made(
             frozenset(self.made),
             frozenset(self.gone),
-            tuple(self.origins.items()),
+            dict(self.origins),
             frozenset(self.schemas),
             frozenset(self.dropped),
-            tuple(self.renamed.items()),
+            dict(self.renamed),
         )
 
 
@@ -276,7 +277,7 @@ def _changes(kind: str, node: dict, scope: Scope, run: _Walk) -> None:
             run.move(scope, old, (schema, node.get("newname", "")))
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_SCHEMA":
         old, new = node.get("subname", ""), node.get("newname", "")
-        run.renamed[new] = dict(scope.run.renamed).get(old, old)
+        run.renamed[new] = scope.run.renamed.get(old, old)
         run.made |= {(new, t) for s, t in run.made if s == old}
         run.schema(old, made=False)
         run.schema(new, made=True)

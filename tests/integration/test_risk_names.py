@@ -199,14 +199,14 @@ BIG_PUBLIC_SMALL_APP = (
 )
 
 
-def big_public_small_app(project) -> None:
-    """public.c: 20k rows, one v NULL; app.c: two clean rows (the application's, written by a second session)."""
+def big_public_small_app(project, big: str = "public", small: str = "app") -> None:
+    """<big>.c: 20k rows, one v NULL; <small>.c: clean rows (the application's, written by a second session)."""
     project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
     assert project.deploy().code == 0
     query(
         project.target_db,
-        "INSERT INTO public.c SELECT g, nullif(g, 5), repeat('p', 100) FROM generate_series(1, 20000) g; "
-        "INSERT INTO app.c VALUES (1, 1, ''), (2, 2, ''); ANALYZE public.c; ANALYZE app.c",
+        f"INSERT INTO {big}.c SELECT g, nullif(g, 5), repeat('p', 100) FROM generate_series(1, 20000) g; "
+        f"INSERT INTO {small}.c VALUES (1, 1, ''), (2, 2, ''); ANALYZE {big}.c; ANALYZE {small}.c",
     )
 
 
@@ -310,13 +310,7 @@ def test_a_path_set_by_code_is_found_by_the_proof(project, code):
     an UPDATE of pg_settings); the plan validated the small public.c and let the file through, PostgreSQL
     validated the 20k-row app.c and failed after the backup. The parse tree cannot follow it, the proof
     does: it locked app.c, not public.c, and the gate stands on app.c."""
-    project.write_migration("005_c.sql", BIG_PUBLIC_SMALL_APP)
-    assert project.deploy().code == 0
-    query(
-        project.target_db,
-        "INSERT INTO app.c SELECT g, nullif(g, 5), repeat('p', 100) FROM generate_series(1, 20000) g; "
-        "INSERT INTO public.c VALUES (1, 1, ''); ANALYZE app.c; ANALYZE public.c",
-    )
+    big_public_small_app(project, big="app", small="public")
     pending = {"006_v.sql": f"SET search_path = public;\n{code};\nALTER TABLE c ALTER COLUMN v SET NOT NULL;\n"}
     assert refused_unchanged(project, pending, RISK_TABLE_MB="1") == [("risk-high", "006_v.sql:3 app.c")]
 

@@ -38,15 +38,25 @@ WRITING_KINDS = {
 }
 
 
-def _walk(node) -> Iterator[tuple[str, dict]]:
-    if isinstance(node, dict):
+def _walk(node) -> list[tuple[str, dict]]:
+    """Every (field name, dict) pair of a parse tree, in the tree's order (parents before children)."""
+    found: list[tuple[str, dict]] = []
+    _collect(node, found)
+    return found
+
+
+def _collect(node, found: list[tuple[str, dict]]) -> None:
+    if type(node) is dict:
         for key, value in node.items():
-            if isinstance(value, dict):
-                yield key, value
-            yield from _walk(value)
-    elif isinstance(node, list):
+            if type(value) is dict:
+                found.append((key, value))
+                _collect(value, found)
+            elif type(value) is list:
+                _collect(value, found)
+    elif type(node) is list:
         for item in node:
-            yield from _walk(item)
+            if type(item) is dict or type(item) is list:
+                _collect(item, found)
 
 
 ON = ("on", "true", "yes", "1")
@@ -91,9 +101,10 @@ def _strings(node: dict) -> list[str | None]:
     return [(item.get("String") or {}).get("sval") for item in items]
 
 
-def touches_history(kind: str, node: dict) -> str | None:
-    """What the statement would do to the history table (``DELETE FROM public.schema_migrations``), or None."""
-    for key, child in _walk({kind: node}):
+def touches_history(kind: str, node: dict, nodes: list[tuple[str, dict]] | None = None) -> str | None:
+    """What the statement would do to the history table (``DELETE FROM public.schema_migrations``), or None
+    (``nodes``: the statement's :func:`_walk`, when the caller has it)."""
+    for key, child in _walk({kind: node}) if nodes is None else nodes:
         if key == "CopyStmt" and not child.get("is_from"):
             continue
         if key in WRITING_KINDS and any(
@@ -125,7 +136,8 @@ def copy_stdin_reason(way: str) -> str:
 
 def forbidden(kind: str, node: dict) -> str | None:
     """Why the statement (its parse node ``kind`` and fields) may not be in a migration, or None."""
-    action = touches_history(kind, node)
+    nodes = _walk({kind: node})  # walked once: the tree of a long statement is big
+    action = touches_history(kind, node, nodes)
     if action:
         return (
             f"{action} is not allowed: public.{TRACKING_TABLE} is pgconverge's record of what was applied, "
@@ -146,7 +158,7 @@ def forbidden(kind: str, node: dict) -> str | None:
             f"changing {name} is not allowed: files are parsed with it on, in every session of the tool; "
             "remove the statement and write strings that need no backslash escapes (or E'...')"
         )
-    for key, child in _walk({kind: node}):
+    for key, child in nodes:
         if key != "FuncCall":
             continue
         function = child["funcname"][-1]["String"]["sval"].lower()

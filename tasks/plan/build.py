@@ -86,6 +86,7 @@ class Planner:
     # the parts as the target part was decided on (before the run changes the target), and in which phase
     decided: dict[str, object] = field(default_factory=dict)
     phase: bool | None = None  # True while planning (see :func:`planning`)
+    observed: set[str] = field(default_factory=set)  # files whose proof observation was read in this run
 
     def __repr__(self) -> str:  # short, and nothing of the Heroku app's URL
         return (
@@ -135,10 +136,17 @@ class Planner:
         needed = (
             expected.load_expected(folder, self.migrations) is None
             or not expected.seeds_proven(folder, key)
-            or any(observe.load(folder, m.checksum) is None for m in self.migrations)
+            or any(not self._observed(observe, folder, m.checksum) for m in self.migrations)
         )
         self.seen.setdefault("proof_needed", needed)  # the report keeps what the run planned (the proof runs first)
         return needed
+
+    def _observed(self, observe, folder: Path, checksum: str) -> bool:
+        """Whether the proof's observation of a file is readable (once read, not read again in this run:
+        the proof only adds them)."""
+        if checksum not in self.observed and observe.load(folder, checksum) is not None:
+            self.observed.add(checksum)
+        return checksum in self.observed
 
     def migrations_part(self) -> MigrationsPart:
         """The files against ``schema_migrations``: pending, baseline, or the problems that refuse."""

@@ -280,7 +280,10 @@ def _copy_data(
             raise CopyError(f"{refused[0]}{more}; every other table is copied and verified")
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
-        plan.sequences = sequences.advance(src, dst, loaded, catalogs[0].parent)
+        with_rows = {t for t in order if wanted[t].rows}
+        # past the rows of every table the source fills, not only this run's: a killed run loaded
+        # some and never got here (its rerun copies nothing), as the plan says (tasks/data/plan.py)
+        plan.sequences = sequences.advance(src, dst, loaded | (with_rows & present), catalogs[0].parent)
         if plan.sequences:
             log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
         # the planner's and the health check's row estimates: the loaded tables, every table above
@@ -288,7 +291,6 @@ def _copy_data(
         # and the tables with rows never analysed (a killed run copied them, then stopped before)
         # (or analysed by autovacuum since, which never analyses their partitioned parent)
         never = {row[0] for row in dst.execute(NEVER_ANALYSED_SQL).fetchall()}
-        with_rows = {t for t in order if wanted[t].rows}
         fresh = loaded | ((rebuilt | never) & with_rows)
         tops = sorted((_ancestors(dst, fresh) | (_ancestors(dst, with_rows) & never)) - fresh)
         plan.analyzed = loader.analyze(target_service, sorted(fresh) + tops + plan.views, jobs, log)

@@ -63,8 +63,9 @@ def states(conn: psycopg.Connection) -> dict[str, SequenceState]:
 def column_needs(
     dst: psycopg.Connection, loaded: set[str], tops: dict[str, str], target: dict[str, SequenceState]
 ) -> dict[str, int]:
-    """For each sequence owned by a column of a table loaded this run (or of the partitioned table
-    above it): the next value past that column's furthest value in the target."""
+    """For each sequence owned by a column of a table of ``loaded`` (the tables the source fills,
+    copied by this run or an earlier one; or of the partitioned table above one): the next value past
+    that column's furthest value in the target."""
     from psycopg import sql
 
     # the top of a tree is named as regclass prints it (``ev``, unqualified on the search_path): the

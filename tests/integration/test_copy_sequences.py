@@ -78,6 +78,23 @@ def test_a_source_ahead_moves_the_target_forward_and_copied_rows_past_their_sequ
     assert query(services.target_db, "SELECT nextval('users_id_seq')")[0][0] == 501
 
 
+def test_a_run_killed_before_its_sequences_moved_has_them_moved_by_the_rerun(services, source_db):
+    """Adversary pass 2 on issue 30, finding 3: a copy killed after its rows were in (while it put its
+    keys back, or just before the sequences) left the target's sequence behind the copied rows; the
+    rerun copied no table and so moved no sequence, while the dry run kept listing the move, and the
+    application's next INSERT collided. The target's sequence at its start stands for that kill."""
+    _migrate(services.target_url)
+    query(source_db, EVENTS + "INSERT INTO events (id, what) VALUES (40, 'explicit id');", which="source")
+    query(services.target_db, OWNER + EVENTS)
+    datacopy.copy_data("source", "target", False, lambda line: None)
+    query(services.target_db, "SELECT setval('events_id_seq', 1, false)")  # where the killed run left it
+    done = datacopy.copy_data("source", "target", False, lambda line: None)
+    assert (done.copy, done.replace, done.sequences) == ([], [], 1)
+    assert datacopy.copy_data("source", "target", False, lambda line: None).sequences == 0  # converged
+    with _app(services.target_db) as app:  # the application's next INSERT does not collide
+        assert app.execute("INSERT INTO events (what) VALUES ('next') RETURNING id").fetchone()[0] == 41
+
+
 def test_a_plain_rerun_takes_no_backup_and_changes_nothing_while_the_app_writes(project, source_db):
     from tests.copy_support import same_schema
 

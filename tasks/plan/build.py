@@ -18,7 +18,7 @@ from tasks.data import refusals as copyrefusals
 from tasks.data import seed as seed_files
 from tasks.data import sides as copysides
 from tasks.data.seed import SeedFile
-from tasks.facts import CopyState, MigrationHistory, RowCounts, Unreadable, read
+from tasks.facts import CopySetAside, CopyState, MigrationHistory, RowCounts, Unreadable, read
 from tasks.migrations.files import Migration
 from tasks.migrations.plan import plan_migrations
 from tasks.plan.foresee import differs_after, expected_after
@@ -293,6 +293,9 @@ class Planner:
             risk = self.risk_part()
             if risk.refusal:  # data that will fail, or a high risk: stop before the backup and any change
                 return TargetPart((), risk.refusal)
+            held = self._held_by_copy(migrations.pending)
+            if held:
+                return TargetPart((), held)
             if migrations.pending or migrations.baseline:
                 reasons.append(f"{len(migrations.pending)} pending migration(s)")
         seed = self.seed_part()
@@ -301,6 +304,26 @@ class Planner:
         if seed.problem is None and seed.rows_to_write:
             reasons.append("seed rows to insert")
         return TargetPart(tuple(reasons))
+
+    def _held_by_copy(self, pending: tuple[Migration, ...]) -> Problem | None:
+        """Pending migrations while an interrupted data copy has indexes, keys or triggers set aside: a
+        file could need one (a foreign key on a key set aside) or change one the copy puts back after it."""
+        if not pending:
+            return None
+        try:
+            aside = read(CopySetAside, self.target)
+        except Unreadable:
+            return None  # the schema check reads it again and says why
+        if not aside:
+            return None
+        return Problem.of(
+            "copy-set-aside",
+            min(aside),
+            f"{len(aside)} index(es), key(s) or trigger(s) of the target are set aside by an interrupted data copy "
+            f"(schema pgconverge, e.g. {min(aside)}) and {len(pending)} migration(s) are pending, from "
+            f"{pending[0].filename}, which could need or change them: finish the copy first: run once with "
+            f"DATA_MIGRATION=copy without the files from {pending[0].filename} on, then again with them",
+        )
 
     def heroku(self) -> HerokuPart | None:
         app = self.heroku_app

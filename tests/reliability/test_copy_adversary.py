@@ -61,6 +61,36 @@ def test_after_a_kill_a_fresh_run_refuses_while_the_copy_has_objects_set_aside(p
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
 
 
+def test_after_a_kill_pending_migrations_wait_until_the_copy_put_back_what_it_set_aside(project, source_db):
+    """Adversary pass 2, finding 5: after a kill, a new migration ran while big's primary key was set
+    aside: a valid foreign key on it failed as "fix the file", and a file that dropped an object the copy
+    then put back left drift. Pending migrations now wait, refused before the backup and any change; the
+    way forward (the copy without them, then with them) ends with the migrations' schema."""
+    expected = prepared(project, source_db)
+    killed_in_load(project)
+    aside = query(project.target_db, "SELECT count(*) FROM pgconverge.copy_set_aside")
+    assert query(project.target_db, "SELECT to_regclass('big_v') IS NULL") == [(True,)]
+    # valid while big_v is set aside: it would run, and the copy would then put big_v back (drift)
+    text = "CREATE TABLE t3 (id int PRIMARY KEY, big_id bigint);\nDROP INDEX IF EXISTS big_v;\n"
+    new_file = project.write_migration("950_points_at_big.sql", text)
+    for mode in ("copy", "fresh"):
+        refused = project.deploy(DATA_MIGRATION=mode)
+        assert refused.code != 0, refused.output[-2500:]
+        assert query(project.target_db, "SELECT to_regclass('t3') IS NULL, count(*) FROM pgconverge.copy_set_aside "
+                                        "WHERE NOT EXISTS (SELECT FROM schema_migrations WHERE version = '950')"
+                     ) == [(True, aside[0][0])]
+    new_file.unlink()
+    finished = project.deploy()
+    assert finished.code == 0, finished.output[-2500:]
+    assert schema_dump(project.target_db) == expected
+    project.write_migration(new_file.name, text)
+    applied = project.deploy()
+    assert applied.code == 0, applied.output[-2500:]
+    assert query(project.target_db, "SELECT to_regclass('t3') IS NOT NULL, to_regclass('big_v') IS NULL") == [
+        (True, True)]
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+
+
 NOT_VALID_DDL = """
 CREATE TABLE parent (id int PRIMARY KEY, name text);
 CREATE TABLE orphans (id bigint PRIMARY KEY, parent_id int, score int, body text);

@@ -163,7 +163,12 @@ class Throughput:
         self._maybe_say()
 
     def finished(self) -> None:
-        """The transfer is over: its last line, when an earlier one was said (a short one says none)."""
+        """The transfer is over: its last line, when an earlier one was said (a short one says none).
+        With every table done it is the whole: the total is the tables' size on disk, which their rows'
+        stream need not reach."""
+        with self.lock:
+            if self.done_tables >= self.tables:
+                self.done_bytes = max(self.done_bytes, self.total)
         self._maybe_say(last=True)
 
     def _maybe_say(self, last: bool = False) -> None:

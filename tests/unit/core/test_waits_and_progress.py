@@ -106,3 +106,22 @@ def test_a_long_transfer_ends_on_its_last_line_and_a_short_one_says_nothing():
     assert len(lines) == 1
     long.finished()
     assert len(lines) == 2 and lines[-1].startswith("copy: 2/2 tables, 10 of 10 MB (100%)")
+
+
+def test_a_transfer_whose_rows_took_fewer_bytes_than_its_tables_ends_at_the_whole():
+    """Adversary pass 2 on issue 30: the copy ended on "14/14 tables, 97 of 117 MB (83%)": the total is
+    the tables' size on disk, the bytes the rows' stream. Once every table is done, its last line says
+    the whole; one with a table not done stays where it is."""
+    lines: list[str] = []
+    done = progress.Throughput("copy", 2, 10_000_000, lines.append, quiet_s=0, every_s=60)
+    done.moved(8_000_000)
+    done.table_done()
+    done.table_done()
+    done.finished()
+    assert lines[-1].startswith("copy: 2/2 tables, 10 of 10 MB (100%)")
+    lines.clear()
+    short = progress.Throughput("copy", 2, 10_000_000, lines.append, quiet_s=0, every_s=60)
+    short.moved(8_000_000)
+    short.table_done()
+    short.finished()
+    assert lines[-1].startswith("copy: 1/2 tables, 8 of 10 MB (80%)")

@@ -57,6 +57,9 @@ def _printable(name: str) -> str:
     return name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
 
 
+MISSING_NAMED = 3  # more applied versions without a file than this: one sentence, not one each
+
+
 def _short(checksum: str) -> str:
     return checksum[:8] + "…"
 
@@ -93,13 +96,21 @@ def plan_migrations(
         plan.pending = list(files)
         return plan
 
+    missing = [(version, row) for version, row in sorted(rows.items()) if version not in by_version]
+    if len(missing) > MISSING_NAMED:  # one sentence: most likely MIGRATIONS_DIR is another folder
+        named = ", ".join(f"{v:03d}_{_printable(row.name)}.sql" for v, row in missing[:MISSING_NAMED])
+        plan.problems.append(
+            f"{len(missing)} versions applied in the target have no file here ({named}, …): point MIGRATIONS_DIR "
+            "at the folder they were applied from, or restore the files"
+        )
     for version, row in sorted(rows.items()):
         migration = by_version.get(version)
         if migration is None:
-            plan.problems.append(
-                f"version {version} ({_printable(row.name)}) is applied in the target but has no file: "
-                f"restore {version:03d}_{_printable(row.name)}.sql, or point MIGRATIONS_DIR at the right folder"
-            )
+            if len(missing) <= MISSING_NAMED:
+                plan.problems.append(
+                    f"version {version} ({_printable(row.name)}) is applied in the target but has no file: "
+                    f"restore {version:03d}_{_printable(row.name)}.sql, or point MIGRATIONS_DIR at the right folder"
+                )
         elif migration.name != row.name and migration.checksum != row.checksum:
             plan.problems.append(
                 f"version {version} in the target is {version:03d}_{_printable(row.name)}.sql, but the file here is "

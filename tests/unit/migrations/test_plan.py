@@ -47,6 +47,18 @@ def test_unknown_applied_version(tmp_path):
     assert "version 2 (m2) is applied in the target but has no file" in plan.problems[0]
 
 
+def test_many_applied_versions_without_a_file_are_one_problem(tmp_path):
+    """95 applied versions with no file (MIGRATIONS_DIR pointing at another folder) printed 95
+    sentences: one now, with the count and the first names."""
+    ms = files(tmp_path, *range(1, 97))
+    h = history(ms, set(range(1, 97)))
+    for v in range(2, 97):
+        (tmp_path / f"{v:03d}_m{v}.sql").unlink()
+    plan = plan_migrations(read_migrations(tmp_path), h, None)
+    assert len(plan.problems) == 1 and plan.problems[0].startswith("95 versions applied in the target have no file")
+    assert "002_m2.sql, 003_m3.sql, 004_m4.sql, …" in plan.problems[0] and "MIGRATIONS_DIR" in plan.problems[0]
+
+
 def test_out_of_order_file(tmp_path):
     ms = files(tmp_path, 1, 3)
     h = history(ms, {1, 3})

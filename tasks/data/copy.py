@@ -272,7 +272,7 @@ def _copy_data(
         rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         progress.finished()
-        if rebuild.put_back(target_service, jobs, log) and expected is not None:
+        if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected is not None:
             _recheck(dst, expected)
         journal.drop_if_empty(dst)
         if refused:  # the other tables are in and nothing is set aside any more

@@ -216,6 +216,8 @@ def _copy_data(
         # source's table that fills it (it is summed while it streams)
         # a table an earlier run left half-copied (its ranges in the journal) is copied on, as if empty
         resumed = ranged.resuming(dst)
+        if replace:  # one the application wrote into is reloaded whole
+            resumed -= ranged.written_over(dst, resumed)
         target = {
             t: catalogs[1].state(t) if t not in resumed and catalogs[1].has_rows(t) else TableState(t, 0, None)
             for t in order

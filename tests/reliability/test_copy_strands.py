@@ -85,3 +85,69 @@ def test_a_key_the_application_broke_leaves_every_other_object_put_back(project,
     assert schema_dump(project.target_db) == expected
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
     assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
+
+
+# orders is copied in ranges by its integer key, which stays in place: little (small) has a foreign key
+# resting on it. other is big too: its keys are set aside and must come back.
+KEPT_DDL = """
+CREATE TABLE orders (id bigint PRIMARY KEY, body text);
+CREATE INDEX orders_body ON orders (left(body, 8));
+CREATE TABLE little (id int PRIMARY KEY, order_id bigint REFERENCES orders);
+CREATE TABLE other (id bigint PRIMARY KEY, code text UNIQUE, body text);
+CREATE INDEX other_body ON other (left(body, 8));
+"""
+KEPT_ROWS = """
+INSERT INTO orders SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 60000) g;
+INSERT INTO little SELECT g, g FROM generate_series(1, 50) g;
+INSERT INTO other SELECT g, 'c' || g, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+"""
+ORDERS_RANGES = "SELECT EXISTS (SELECT FROM pgconverge.copy_ranges WHERE tbl = 'public.orders')"
+
+
+def app_row_in_a_range_to_come(project) -> tuple[int, str]:
+    """Start the copy; once orders' ranges are recorded (its key kept in place) the application commits
+    the row with id 60000, which the source has in orders' last range. The run's exit status and output."""
+    app = psycopg.connect(sandbox.admin_conninfo("target", project.target_db), autocommit=True)
+    process = project.start()
+    try:
+        with admin("target", project.target_db) as conn:
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline:
+                journal = conn.execute("SELECT to_regclass('pgconverge.copy_ranges') IS NOT NULL").fetchone()[0]
+                if journal and conn.execute(ORDERS_RANGES).fetchone()[0]:
+                    break
+                time.sleep(0.002)
+            assert process.poll() is None, "the run ended before orders' ranges were recorded"
+            app.execute("INSERT INTO orders VALUES (60000, 'the application')")
+        out, err = process.communicate(timeout=180)
+    finally:
+        app.close()
+    return process.returncode, out + err
+
+
+@pytest.mark.parametrize("way", ["delete", "replace"])
+def test_a_row_the_application_writes_into_a_table_loading_in_ranges_strands_nothing(project, source_db, way):
+    """Finding 2: a row the application commits into orders (its key kept in place) collides with a
+    source row of a range not copied yet. orders is refused, its verified ranges stay committed, every
+    other table is copied and everything set aside is put back (the old run stopped everything, and
+    every rerun failed the same way, with COPY_CONFLICT=replace too). Then deleting that row and
+    running again goes on where it stopped, and COPY_CONFLICT=replace reloads orders: both finish with
+    the schema the migrations make and every row the source's."""
+    expected = prepared(project, source_db, KEPT_DDL, KEPT_ROWS)
+    code, output = app_row_in_a_range_to_come(project)
+    assert code != 0, output[-2500:]
+    assert "(id)=(60000)" in output  # PostgreSQL's own detail names the application's row
+    assert report_rows(project.tmp / "reports")["Data copied"][0] == "failed"
+    assert query(project.target_db, "SELECT count(*) FROM pgconverge.copy_set_aside") == [(0,)]
+    target, source = with_rows(fingerprints(project.target_db, "target")), with_rows(fingerprints(source_db, "source"))
+    assert target["public.other"] == source["public.other"] and target["public.little"] == source["public.little"]
+    assert 0 < target["public.orders"][0] - 1 < source["public.orders"][0]
+    if way == "delete":
+        query(project.target_db, "DELETE FROM orders WHERE body = 'the application'")
+        rerun = project.deploy()
+    else:
+        rerun = project.deploy(COPY_CONFLICT="replace")
+    assert rerun.code == 0, rerun.output[-2500:]
+    assert schema_dump(project.target_db) == expected
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]

@@ -101,8 +101,11 @@ def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] |
 
 
 def waiting(item: Aside, failed: set[tuple[str, str]], validate: bool) -> bool:
-    """Pure: whether ``item`` waits on an object that could not be put back (``failed``: (table, name)):
-    a key on its index not built, the validation of a foreign key not added."""
+    """Pure: whether ``item`` waits on an object that could not be put back (``failed``: (table, name),
+    or (table, ``*``) for a table whose lock an application held through every try): a key on its
+    index not built, the validation of a foreign key not added, anything on a table held so."""
+    if (item.table, "*") in failed:
+        return True
     if item.kind == "key" and (item.table, item.name.replace("key:", "keyindex:", 1)) in failed:
         return True
     return validate and (item.table, item.name) in failed
@@ -177,6 +180,8 @@ def put_back(
                             with lock:
                                 failures.append((item, exc, validate))
                                 failed.add((item.table, item.name))
+                                if isinstance(exc, ActionableError):  # a lock held: the table's others would wait too
+                                    failed.add((item.table, "*"))
                                 left.append(item)
 
         if todo:

@@ -87,6 +87,37 @@ def test_a_key_the_application_broke_leaves_every_other_object_put_back(project,
     assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
 
 
+def test_a_lock_held_through_the_put_back_of_one_table_leaves_the_others_put_back(project, source_db):
+    """Finding 4, the lock: an application holds a write lock on big from its load through every try of
+    the put-back. The run fails naming that session, but every object of the other tables is put back
+    (the old put-back stopped at the first, leaving other's keys aside); only big's and the foreign key
+    resting on big's key stay in the journal. Once the session ends a rerun finishes."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    app = psycopg.connect(sandbox.admin_conninfo("target", project.target_db), autocommit=True)
+    process = project.start()
+    try:
+        with admin("target", project.target_db) as conn:
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline and key_state(conn) is not False:
+                time.sleep(0.002)
+            app.execute("BEGIN; LOCK TABLE big IN ROW EXCLUSIVE MODE")  # the load goes on, the put-back waits
+        out, err = process.communicate(timeout=300)
+    finally:
+        app.close()
+    assert process.returncode != 0, out[-2500:] + err[-2500:]
+    assert report_rows(project.tmp / "reports")["Data copied"][0] == "failed"
+    left = {table for table, _ in query(project.target_db, ASIDE_SQL)}
+    assert left <= {"public.big", "public.detail"} and "public.big" in left
+    assert ("public.detail", "fkey:detail_big_id_fkey") in query(project.target_db, ASIDE_SQL)
+    assert query(project.target_db, "SELECT count(*) FROM pg_constraint WHERE conname IN ('other_pkey', "
+                 "'other_code_key', 'detail_pkey')") == [(3,)]
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    assert schema_dump(project.target_db) == expected
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
+
+
 # orders is copied in ranges by its integer key, which stays in place: little (small) has a foreign key
 # resting on it. other is big too: its keys are set aside and must come back.
 KEPT_DDL = """

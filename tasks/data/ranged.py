@@ -128,9 +128,11 @@ def written_meanwhile(dst: psycopg.Connection, group: tuple[str, ...], exc: Base
         return None
     table = group[0]
     try:
-        kept = committed(dst, table)
-        if rows_there(dst, table) <= kept:
-            return None
+        with dst.transaction():  # both counts of one moment: another range of it may commit meanwhile
+            dst.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            kept = committed(dst, table)
+            if rows_there(dst, table) <= kept:
+                return None
     except psycopg.Error:  # the target is gone: the fault is said as it is
         return None
     detail = getattr(getattr(exc, "diag", None), "message_detail", None)

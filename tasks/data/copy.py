@@ -216,6 +216,8 @@ def _copy_data(
         # source's table that fills it (it is summed while it streams)
         # a table an earlier run left half-copied (its ranges in the journal) is copied on, as if empty
         resumed = ranged.resuming(dst)
+        if replace:  # one the application wrote into is reloaded whole
+            resumed -= ranged.written_over(dst, resumed)
         target = {
             t: catalogs[1].state(t) if t not in resumed and catalogs[1].has_rows(t) else TableState(t, 0, None)
             for t in order
@@ -272,7 +274,7 @@ def _copy_data(
         rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         progress.finished()
-        if rebuild.put_back(target_service, jobs, log) and expected is not None:
+        if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected is not None:
             _recheck(dst, expected)
         journal.drop_if_empty(dst)
         if refused:  # the other tables are in and nothing is set aside any more

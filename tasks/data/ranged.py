@@ -18,7 +18,7 @@ from tasks.core import waits
 from tasks.data import journal, ranges
 from tasks.data.journal import Range
 from tasks.data.keys import BULK_FROM_BYTES
-from tasks.data.loader import SIZE_SQL, Worker, stream
+from tasks.data.loader import SIZE_SQL, Worker, first_line, stream
 from tasks.data.tables import CopyError, TableRefused, TableState, range_state, table_state
 
 
@@ -109,6 +109,50 @@ def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:
     worker.src_catalog.remember(TableState(table, rows, checksum))
     worker.dst_catalog.remember(got)
     log(f"{table}: copied {rows:,} rows in {len(done)} ranges, verified")
+
+
+def committed(dst: psycopg.Connection, table: str) -> int:
+    """The rows of ``table`` the journal counts as copied and verified by its ranges (0 without any)."""
+    return ranges.total([r for r in journal.ranges(dst, table) if r.done])[0] if journal.exists(dst) else 0
+
+
+def rows_there(dst: psycopg.Connection, table: str) -> int:
+    return int(dst.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(table))).fetchone()[0])  # type: ignore[index]
+
+
+def written_meanwhile(dst: psycopg.Connection, group: tuple[str, ...], exc: BaseException) -> TableRefused | None:
+    """A unique violation copying into a table the copy fills from empty, which has rows the copy did
+    not write (the application's, committed during the copy): that table refused, its verified ranges
+    kept (the other tables go on). None when the source's own rows break the target's key (its schema)."""
+    if getattr(exc, "sqlstate", None) != "23505" or len(group) != 1:
+        return None
+    table = group[0]
+    try:
+        with dst.transaction():  # both counts of one moment: another range of it may commit meanwhile
+            dst.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            kept = committed(dst, table)
+            if rows_there(dst, table) <= kept:
+                return None
+    except psycopg.Error:  # the target is gone: the fault is said as it is
+        return None
+    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
+    cause = f"{first_line(exc)}: {detail}" if detail else first_line(exc)
+    return TableRefused(
+        f"table {table}: a row written in the target during the copy (not by it) has the key of a source row "
+        f"({cause}): {kept:,} source row(s) copied and verified stay committed, the rest is not copied; delete that "
+        "row in the target and run again (the copy goes on where it stopped), or set COPY_CONFLICT=replace to "
+        "reload the table (a target backup is taken first)"
+    )
+
+
+def written_over(dst: psycopg.Connection, tables: set[str]) -> set[str]:
+    """The half-copied ``tables`` with rows the copy did not write (the application's): their ranges
+    forgotten, so that each is an ordinary table that differs (``COPY_CONFLICT=replace`` reloads it)."""
+    found = {t for t in tables if rows_there(dst, t) != committed(dst, t)}
+    for table in sorted(found):
+        with dst.transaction():
+            journal.forget_ranges(dst, table)
+    return found
 
 
 def resuming(dst: psycopg.Connection) -> set[str]:

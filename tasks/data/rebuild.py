@@ -72,26 +72,53 @@ def label(item: Aside) -> str:
     return f"{kind} {item.name.split(':', 1)[1]}"
 
 
-def refused(item: Aside, exc: Exception, validate: bool) -> Exception:
-    """Pure: the one line for an object that could not be put back. Its table's rows are in and
-    verified (committed); the object stays in the journal, for the next run."""
+def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] | None = None) -> Exception:
+    """Pure: the one line for an object that could not be put back (``rows``: its table's in the target
+    and in the source, when known). The object stays in the journal, for the next run."""
     if isinstance(exc, ActionableError) or waits.is_statement_timeout(exc):
         return fault(item.table, exc)
     what = f"{'validating' if validate else 'putting back'} the {label(item)}"
+    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
+    cause = f"{first_line(exc)}: {detail}" if detail else first_line(exc)
     kept = f"the rows are copied and verified (committed), the {label(item)} stays set aside"
     if transient(exc):
-        return CopyError(
-            f"table {item.table}: {what} stopped ({first_line(exc)}): {kept}; check the target and run again"
-        )
+        return CopyError(f"table {item.table}: {what} stopped ({cause}): {kept}; check the target and run again")
     if getattr(exc, "sqlstate", None) == "23505":  # a unique key or index: rows the copy did not write break it
+        there = "its rows stay committed"
+        if rows and rows[0] != rows[1]:
+            there = f"the target has {rows[0]:,} rows, the source {rows[1]:,}: rows the source does not have"
+        elif rows:
+            there = f"the target has {rows[0]:,} rows as the source, but a value the source does not have"
         return CopyError(
-            f"table {item.table}: {what} failed ({first_line(exc)}): {kept}; the target has rows the source has not "
-            "(written during the copy): delete them, or set COPY_CONFLICT=replace to reload the table, then run again"
+            f"table {item.table}: {what} failed ({cause}): {there}, written by the application while the key was "
+            f"set aside; the {label(item)} stays set aside: delete the application's row(s) in the target, then run "
+            "again, or set COPY_CONFLICT=replace to reload the table (a target backup is taken first)"
         )
     return CopyError(
-        f"table {item.table}: {what} failed ({first_line(exc)}): {kept}; a rerun fails the same way: fix those rows "
+        f"table {item.table}: {what} failed ({cause}): {kept}; a rerun fails the same way: fix those rows "
         "in the source (or declare the key NOT VALID in a migration), then run again"
     )
+
+
+def waiting(item: Aside, failed: set[tuple[str, str]], validate: bool) -> bool:
+    """Pure: whether ``item`` waits on an object that could not be put back (``failed``: (table, name),
+    or (table, ``*``) for a table whose lock an application held through every try): a key on its
+    index not built, the validation of a foreign key not added, anything on a table held so."""
+    if (item.table, "*") in failed:
+        return True
+    if item.kind == "key" and (item.table, item.name.replace("key:", "keyindex:", 1)) in failed:
+        return True
+    return validate and (item.table, item.name) in failed
+
+
+def summary(first: Exception, left: list[Aside]) -> CopyError:
+    """Pure: the run's one line: the first object that could not be put back, the others still set
+    aside (resting on it, or failed too), every other object being back."""
+    names = sorted({f"{label(i)} of {i.table}" for i in left if i.kind != "key"})
+    if not names:
+        return CopyError(f"{first}; every other object is put back")
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return CopyError(f"{first}; also still set aside: {shown} (a rerun puts them back once this is fixed)")
 
 
 def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
@@ -110,8 +137,12 @@ def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
     return [(indexes, False), ([quick] if quick else [], False), (list(per_table.values()), True)]
 
 
-def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
-    """Put back everything the journal lists (this run's, or a killed run's); the number put back."""
+def put_back(
+    target_service: str, jobs: int, log: Callable[[str], None], source_rows: Callable[[str], int] | None = None
+) -> int:
+    """Put back everything the journal lists (this run's, or a killed run's); the number put back. An
+    object that cannot be put back stops only what rests on it: every other one is put back, then the
+    run fails naming it (``source_rows``: a table's rows in the source, for the line)."""
     with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
         if not journal.exists(conn):
             return 0
@@ -121,7 +152,9 @@ def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
         return 0
     started = time.monotonic()
     memory = memory_mb(current, jobs)
-    failures: list[Exception] = []
+    failures: list[tuple[Aside, Exception, bool]] = []
+    failed: set[tuple[str, str]] = set()
+    left: list[Aside] = []
     lock = threading.Lock()
     for work, validate in stages(items):
         todo = list(work)
@@ -131,21 +164,36 @@ def put_back(target_service: str, jobs: int, log: Callable[[str], None]) -> int:
                 conn.execute(waits.OWN_STATEMENT_TIMEOUT)
                 while True:
                     with lock:
-                        if failures or not todo:
+                        if not todo:
                             return
                         batch = todo.pop(0)
                     for item in batch:
+                        with lock:
+                            skip = waiting(item, failed, validate)
+                        if skip:
+                            with lock:
+                                left.append(item)
+                            continue
                         try:
                             step(conn, item, memory, log, validate)
                         except Exception as exc:  # noqa: BLE001  (one line naming the table)
                             with lock:
-                                failures.append(refused(item, exc, validate))
-                            return
+                                failures.append((item, exc, validate))
+                                failed.add((item.table, item.name))
+                                if isinstance(exc, ActionableError):  # a lock held: the table's others would wait too
+                                    failed.add((item.table, "*"))
+                                left.append(item)
 
         if todo:
             parallel(min(jobs, len(todo)), loop)
-        if failures:
-            raise failures[0]
-    count = sum(item.kind != "keyindex" for item in items)  # a key and its index: one
+    count = sum(item.kind != "keyindex" for item in items if item not in left)  # a key and its index: one
     log(f"indexes, keys and triggers: {count} put back in {time.monotonic() - started:.1f}s")
+    if failures:
+        item, exc, validate = failures[0]
+        rows = None
+        if source_rows is not None and getattr(exc, "sqlstate", None) == "23505":
+            with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
+                query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(item.table))
+                rows = (int(conn.execute(query).fetchone()[0]), source_rows(item.table))  # type: ignore[index]
+        raise summary(refused(item, exc, validate, rows), [i for i in left if i is not item])
     return count

@@ -60,6 +60,7 @@ def load(
     running: Counter[str] = Counter()
     failures: list[CopyError] = []
     refused: list[CopyError] = []
+    stopped: set[str] = set()  # the tables refused for a row the application wrote: their ranges not copied on
     condition = threading.Condition()
 
     def blocked(unit: Unit) -> bool:
@@ -106,8 +107,17 @@ def load(
                     with condition:
                         refused.append(exc)
                 except Exception as exc:  # noqa: BLE001  (every fault becomes one line naming the table)
+                    written = (
+                        ranged.written_meanwhile(worker.dst, unit.group, exc) if worker and not unit.replace else None
+                    )
                     with condition:
-                        failures.append(fault(", ".join(unit.group), exc))
+                        if written is None:
+                            failures.append(fault(", ".join(unit.group), exc))
+                        else:  # its other ranges and its check are not done: a rerun goes on from there
+                            pending[:] = [u for u in pending if u.group != unit.group]
+                            if unit.group[0] not in stopped:
+                                stopped.add(unit.group[0])
+                                refused.append(written)
                 finally:
                     with condition:
                         running.subtract(unit.group)

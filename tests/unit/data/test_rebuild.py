@@ -61,3 +61,17 @@ def test_the_schema_check_takes_a_key_set_aside_and_its_index_built_alone_as_set
         Difference("-", "constraint", "big.other_key", "- UNIQUE big.other_key"),
     ]
     assert set_aside(found, names) == found[:2]
+
+
+def test_what_rests_on_an_object_not_put_back_waits_and_nothing_else_does():
+    """A key whose index could not be built is not put on it, a foreign key not added is not
+    validated; every other object is still put back."""
+    failed = {(KEY_INDEX.table, KEY_INDEX.name), (KEY.table, KEY.name)}
+    assert rebuild.waiting(PRIMARY, failed, validate=False) and rebuild.waiting(KEY, failed, validate=True)
+    assert not rebuild.waiting(REFERENCING, failed, validate=False) and not rebuild.waiting(KEY, set(), True)
+
+
+def test_a_table_whose_lock_was_held_through_every_try_is_left_whole_for_the_rerun():
+    """Its other objects would wait on the same lock, try after try: they stay set aside too."""
+    assert rebuild.waiting(KEY_INDEX, {("public.big", "*")}, validate=False)
+    assert not rebuild.waiting(REFERENCING, {("public.big", "*")}, validate=False)

@@ -100,6 +100,21 @@ def delete_rows(dst: psycopg.Connection, table: str, where: sql.Composable | Non
         dst.execute(sql.SQL("TRUNCATE ONLY {}").format(target))
 
 
+def emptied(dst: psycopg.Connection, table: str, cause: str) -> int:
+    """Empty a table an earlier run copied part of (in the caller's transaction): the rows its journal
+    counts as copied. Refused when others wrote rows into it (their rows would go too); nothing to
+    delete once they deleted them."""
+    recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
+    there = table_state(dst, table).rows
+    if there and there != recorded:
+        raise CopyError(
+            f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and {cause}: the "
+            "others were written there by someone else; delete the table's rows in the target, then run again"
+        )
+    delete_rows(dst, table)
+    return recorded
+
+
 def restart(dst: psycopg.Connection, table: str, changed: list[Range]) -> None:
     """Copy again the ranges whose source rows changed since an earlier run: a key range's rows are
     deleted and it is marked not done; with page ranges, the whole table (only the copy's rows are in
@@ -111,14 +126,7 @@ def restart(dst: psycopg.Connection, table: str, changed: list[Range]) -> None:
                 delete_rows(dst, table, ranges.predicate(r))
                 journal.range_undone(dst, r)
             return
-        recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
-        there = table_state(dst, table).rows
-        if there != recorded:
-            raise CopyError(
-                f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and the source "
-                "changed since: set COPY_CONFLICT=replace to reload it (a target backup is taken first)"
-            )
-        delete_rows(dst, table)
+        emptied(dst, table, "the source changed since")
         for r in journal.ranges(dst, table):
             journal.range_undone(dst, r)
 
@@ -134,15 +142,7 @@ def abandon(dst: psycopg.Connection, tables: set[str], log: Callable[[str], None
                 journal.forget_ranges(dst, table)
                 journal.forget_aside(dst, table)
                 continue
-            recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
-            there = table_state(dst, table).rows
-            if there != recorded:
-                raise CopyError(
-                    f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and the "
-                    "source has no such table now: delete its rows in the target (or drop it in a migration), "
-                    "then run again"
-                )
-            delete_rows(dst, table)
+            recorded = emptied(dst, table, "the source has no such table now")
             journal.forget_ranges(dst, table)
         log(f"{table}: the source has no such table now: the {recorded:,} row(s) an earlier run copied deleted")
 

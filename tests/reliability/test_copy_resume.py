@@ -104,6 +104,26 @@ def test_a_row_pointing_at_a_range_to_copy_again_is_refused_naming_both_tables(p
     finished(project, source_db, expected)
 
 
+def test_rows_written_into_a_half_copied_table_are_refused_then_their_deletion_lets_it_finish(project, source_db):
+    """A row the application wrote into wide (half-copied) in the target meanwhile, then a verified
+    range changed in the source: the rerun refuses by name and changes nothing (emptying wide would
+    take that row too). Once the user deletes wide's rows in the target, as the line says, a rerun
+    finishes (it was refused for ever: the journal still counted the rows deleted)."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    done = killed_with_ranges_done(project, "public.wide")
+    change_a_done_range(source_db, done)
+    query(project.target_db, "INSERT INTO wide VALUES ('app', -1, 'written by the application')")
+    before = fingerprints(project.target_db, "target")
+    refused = project.deploy(COPY_CONFLICT="replace")
+    named = [line for line in refused.output.splitlines() if "Data copied" in line and "public.wide" in line]
+    assert refused.code != 0 and named, refused.output[-2500:]
+    assert fingerprints(project.target_db, "target") == before
+    query(project.target_db, "DELETE FROM wide")
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    finished(project, source_db, expected)
+
+
 @pytest.mark.parametrize("table", ["wide", "keyed"])
 def test_a_half_copied_table_emptied_in_the_source_is_emptied_in_the_target(project, source_db, table):
     """Finding 6: killed with some ranges verified, then every row deleted in the source: the rerun

@@ -3,7 +3,8 @@ A big table copied in ranges (:mod:`tasks.data.ranges`) by every job: each range
 transaction, its rows counted against the source's before COMMIT and marked done in the journal
 (:mod:`tasks.data.journal`) in that same transaction; once every range is in, the whole table's
 checksum against the sum of its ranges' (the checksum is a sum of row hashes), then the table's
-ranges forgotten. A rerun skips a range done before whose source rows are still the same.
+ranges forgotten. A rerun skips a range done before whose source rows are still the same and
+copies the others again (emptying the rows they replace first), even to no rows at all.
 """
 
 from __future__ import annotations

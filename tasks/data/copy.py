@@ -102,13 +102,20 @@ class CopyPlan:
     analyzed: list[str] = field(default_factory=list)  # tables whose statistics were updated
 
 
-def compare(source: dict[str, TableState], target: dict[str, TableState], order: list[str], replace: bool) -> CopyPlan:
+def compare(
+    source: dict[str, TableState],
+    target: dict[str, TableState],
+    order: list[str],
+    replace: bool,
+    resumed: frozenset[str] = frozenset(),
+) -> CopyPlan:
     """Pure: what to do with each source table. A source state with ``checksum=None`` means "has
-    rows, checksum not computed": enough when the target's table is empty or missing."""
+    rows, checksum not computed": enough when the target's table is empty or missing. A table an
+    earlier run left half-copied (``resumed``) is copied on to the source's rows, even to none."""
     plan = CopyPlan([], [], [], [], [])
     for table in order:
         have, want = target.get(table), source[table]
-        if want.rows == 0:
+        if want.rows == 0 and table not in resumed:
             # an empty source table has nothing to bring (seed files may fill it in the target)
             plan.in_sync.append(table)
         elif have is None:
@@ -231,7 +238,8 @@ def _copy_data(
             )
             for t in order
         }
-        plan = compare(wanted, target, order, replace)
+        plan = compare(wanted, target, order, replace, frozenset(resumed))
+        ranged.abandon(dst, resumed - set(order), log)
         if plan.missing_in_target:
             raise CopyError(missing_refusal(plan.missing_in_target[0]))
         if plan.conflicts:

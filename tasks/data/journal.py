@@ -204,6 +204,11 @@ def forget_ranges(conn: psycopg.Connection, table: str) -> None:
     conn.execute(f"DELETE FROM {SCHEMA}.copy_ranges WHERE tbl = %s", (table,))
 
 
+def forget_aside(conn: psycopg.Connection, table: str) -> None:
+    """What was set aside of ``table`` forgotten (the table is gone)."""
+    conn.execute(f"DELETE FROM {SCHEMA}.copy_set_aside WHERE tbl = %s", (table,))
+
+
 def set_aside(conn: psycopg.Connection, table: str, query: str = SET_ASIDE_SQL) -> int:
     """Record, then drop, ``table``'s secondary indexes and foreign keys (in the caller's transaction):
     the number set aside."""

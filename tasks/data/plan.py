@@ -42,7 +42,7 @@ def pending(source: Side, target: Side, replace: bool) -> Pending:
     todo = Pending(set_aside=target.set_aside)
     for name, want in sorted(source.tables.items()):
         have = target.tables.get(name)
-        if want.rows == 0:
+        if want.rows == 0 and name not in target.resuming:
             todo.in_sync += 1
         elif have is None:
             todo.missing.append(name)

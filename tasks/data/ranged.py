@@ -3,7 +3,8 @@ A big table copied in ranges (:mod:`tasks.data.ranges`) by every job: each range
 transaction, its rows counted against the source's before COMMIT and marked done in the journal
 (:mod:`tasks.data.journal`) in that same transaction; once every range is in, the whole table's
 checksum against the sum of its ranges' (the checksum is a sum of row hashes), then the table's
-ranges forgotten. A rerun skips a range done before whose source rows are still the same.
+ranges forgotten. A rerun skips a range done before whose source rows are still the same and
+copies the others again (emptying the rows they replace first), even to no rows at all.
 """
 
 from __future__ import annotations
@@ -61,28 +62,90 @@ def changed_since(src: psycopg.Connection, done: list[Range]) -> list[Range]:
     return changed
 
 
+# The other tables' foreign keys resting on a table's rows: (referencing table, its columns, the referenced
+# columns), each a list of column names in the key's order.
+POINTING_SQL = """
+SELECT DISTINCT format('%%I.%%I', ns.nspname, c.relname),
+       array(SELECT attname::text FROM unnest(f.conkey) WITH ORDINALITY k(n, o)
+               JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.n ORDER BY k.o),
+       array(SELECT attname::text FROM unnest(f.confkey) WITH ORDINALITY k(n, o)
+               JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.n ORDER BY k.o)
+  FROM pg_constraint f JOIN pg_class c ON c.oid = f.conrelid JOIN pg_namespace ns ON ns.oid = c.relnamespace
+ WHERE f.contype = 'f' AND f.confrelid = %s::regclass AND f.conrelid <> f.confrelid
+"""
+
+
+def delete_rows(dst: psycopg.Connection, table: str, where: sql.Composable | None = None) -> None:
+    """Delete the rows of ``table`` (aliased ``t``) that ``where`` selects (all: None), in the caller's transaction:
+    ``TRUNCATE`` for all of them when no other table's foreign key rests on it, else ``DELETE`` (the
+    tables referencing it load after it: their rows point at none of these). Refused, naming both
+    tables, when another table's rows point at them (a cascade would change them)."""
+    target = sql.SQL(table)
+    rows = where if where is not None else sql.SQL("true")
+    keys = dst.execute(POINTING_SQL, (table,)).fetchall()
+    for child, columns, referenced in keys:
+        pairs = sql.SQL(" AND ").join(
+            sql.SQL("t.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
+            for c, r in zip(columns, referenced, strict=True)
+        )
+        query = sql.SQL("SELECT EXISTS (SELECT FROM {} c WHERE EXISTS (SELECT FROM ONLY {} t WHERE {} AND {}))")
+        if dst.execute(query.format(sql.SQL(child), target, pairs, rows)).fetchone()[0]:  # type: ignore[index]
+            raise CopyError(
+                f"table {table}: rows an earlier run copied must be copied again (the source changed since), but "
+                f"rows of {child} in the target point at them (its foreign key rests on {table}): delete those rows of "
+                f"{child} in the target ({child} is copied after {table}), then run again"
+            )
+    if keys or where is not None:
+        dst.execute(sql.SQL("DELETE FROM ONLY {} t WHERE {}").format(target, rows))
+    else:
+        dst.execute(sql.SQL("TRUNCATE ONLY {}").format(target))
+
+
+def emptied(dst: psycopg.Connection, table: str, cause: str) -> int:
+    """Empty a table an earlier run copied part of (in the caller's transaction): the rows its journal
+    counts as copied. Refused when others wrote rows into it (their rows would go too); nothing to
+    delete once they deleted them."""
+    recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
+    there = table_state(dst, table).rows
+    if there and there != recorded:
+        raise CopyError(
+            f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and {cause}: the "
+            "others were written there by someone else; delete the table's rows in the target, then run again"
+        )
+    delete_rows(dst, table)
+    return recorded
+
+
 def restart(dst: psycopg.Connection, table: str, changed: list[Range]) -> None:
     """Copy again the ranges whose source rows changed since an earlier run: a key range's rows are
     deleted and it is marked not done; with page ranges, the whole table (only the copy's rows are in
     it: the journal's row count says so) is emptied and every range marked not done."""
     with dst.transaction():
         dst.execute(waits.SET_LOCK_TIMEOUT)
-        target = sql.SQL(table)
         if all(r.kind == "key" for r in changed):
             for r in changed:
-                dst.execute(sql.SQL("DELETE FROM ONLY {} t WHERE {}").format(target, ranges.predicate(r)))
+                delete_rows(dst, table, ranges.predicate(r))
                 journal.range_undone(dst, r)
             return
-        recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
-        there = table_state(dst, table).rows
-        if there != recorded:
-            raise CopyError(
-                f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and the source "
-                "changed since: set COPY_CONFLICT=replace to reload it (a target backup is taken first)"
-            )
-        dst.execute(sql.SQL("TRUNCATE ONLY {}").format(target))
+        emptied(dst, table, "the source changed since")
         for r in journal.ranges(dst, table):
             journal.range_undone(dst, r)
+
+
+def abandon(dst: psycopg.Connection, tables: set[str], log: Callable[[str], None]) -> None:
+    """Tables an earlier run left half-copied that the source no longer has: their rows (the copy's
+    only: the journal's row count says so) deleted, their ranges forgotten; a table dropped from the
+    target meanwhile, its ranges and what was set aside of it forgotten."""
+    for table in sorted(tables):
+        with dst.transaction():
+            dst.execute(waits.SET_LOCK_TIMEOUT)
+            if dst.execute("SELECT to_regclass(%s) IS NULL", (table,)).fetchone()[0]:  # type: ignore[index]
+                journal.forget_ranges(dst, table)
+                journal.forget_aside(dst, table)
+                continue
+            recorded = emptied(dst, table, "the source has no such table now")
+            journal.forget_ranges(dst, table)
+        log(f"{table}: the source has no such table now: the {recorded:,} row(s) an earlier run copied deleted")
 
 
 def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:

@@ -115,6 +115,15 @@ def test_engine_compare_copies_into_empty_tables_without_the_source_checksum():
     assert plan.copy == ["a"] and plan.in_sync == ["b"]
 
 
+def test_a_half_copied_table_emptied_in_the_source_is_copied_on_to_no_rows():
+    """Issue 30, finding 6: its target rows are the ranges an earlier run copied: finished, not left."""
+    source, target = {"a": TableState("a", 0, None)}, {"a": TableState("a", 0, None)}
+    assert compare(source, target, ["a"], False, frozenset({"a"})).copy == ["a"]
+    emptied = Side(tables={"public.a": Relation("public.a", "", 0, "")})
+    half = Side(tables={"public.a": Relation("public.a", "", 40, "")}, resuming={"public.a"})
+    assert copyplan.pending(emptied, half, replace=False).copy == ["public.a"]
+
+
 def test_columns_on_one_side_only_are_named_quoted_with_the_fix():
     problems = column_problems("public.pets", ["id", "name"], ["id", "Nick Name"])
     assert problems == [

@@ -1,0 +1,160 @@
+"""
+Issue 30, resumable inside a table: a copy killed once some ranges of a big table are verified, then
+the source changes before the rerun (rows of a verified range changed, every row deleted, the table
+dropped). Every rerun finishes the table to the source's rows of its own moment, whatever they are,
+or refuses in one line; never "complete" with rows that match no moment of the source. Through the
+real pyinfra CLI between the sandbox's two real clusters (source PostgreSQL 15, target 17, an owner
+that is not a superuser); PostgreSQL is the oracle: every table's rows against the source's and the
+target's ``pg_dump --schema-only`` against that of a database the migrations built (a fresh run).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.copy_support import copy_phase as phase
+from tests.copy_support import fingerprints, with_rows
+from tests.reliability.test_copy_adversary import prepared
+from tests.reliability.test_copy_kills import kill, schema_dump
+from tests.support import admin, query
+
+pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
+
+# wide has no integer key: it is copied in page (ctid) ranges; tiny (small, it keeps its keys while
+# it loads) has a foreign key on wide's unique index, which therefore stays in place; keyed is copied
+# in ranges of its integer key.
+DDL = """
+CREATE TABLE wide (k text, n int, body text, PRIMARY KEY (k, n));
+CREATE UNIQUE INDEX wide_nk ON wide (n, k);
+CREATE TABLE tiny (id int PRIMARY KEY, k text, n int, FOREIGN KEY (n, k) REFERENCES wide (n, k));
+CREATE TABLE keyed (id bigint PRIMARY KEY, body text);
+"""
+ROWS = """
+INSERT INTO wide SELECT 'k' || g, g, repeat(md5(g::text), 3) FROM generate_series(1, 60000) g;
+INSERT INTO tiny SELECT g, 'k' || g, g FROM generate_series(1, 20) g;
+INSERT INTO keyed SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 60000) g;
+"""
+RANGES = "SELECT count(*), count(*) FILTER (WHERE done) FROM pgconverge.copy_ranges WHERE tbl = %s"
+
+
+def killed_with_ranges_done(project, table: str) -> list[tuple]:
+    """Start a copy and kill it once some (not all) ranges of ``table`` are verified: their (lo, hi)."""
+    process = project.start()
+    with admin("target", project.target_db) as conn:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if phase(conn) == "load" and conn.execute(RANGES, (table,)).fetchone()[1]:
+                break
+            time.sleep(0.002)
+        kill(process, project.target_db)
+        total, done = conn.execute(RANGES, (table,)).fetchone()
+        assert 0 < done < total, (total, done)
+        return conn.execute("SELECT lo, hi FROM pgconverge.copy_ranges WHERE done AND tbl = %s", (table,)).fetchall()
+
+
+def finished(project, source_db: str, expected: str) -> None:
+    assert schema_dump(project.target_db) == expected
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
+    again = project.deploy()
+    assert again.code == 0 and again.operations()["Data copied"] == "no_change", again.output[-2500:]
+
+
+def change_a_done_range(source_db: str, done: list[tuple]) -> None:
+    lo, hi = done[0]
+    query(source_db, f"UPDATE wide SET body = 'changed' WHERE ctid >= '({lo or 0},0)'"
+                     + (f" AND ctid < '({hi},0)'" if hi is not None else ""), which="source")
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["default", "replace"])
+def test_a_verified_page_range_changed_in_the_source_is_copied_again_under_a_foreign_key(project, source_db, replace):
+    """Finding 1: wide's page ranges, some verified before a kill, one of them changed in the source:
+    every rerun failed ("cannot truncate a table referenced in a foreign key constraint": tiny's key
+    rests on wide). The rerun now empties wide (DELETE: tiny, loaded after it, has no rows yet) and
+    copies it again, with or without COPY_CONFLICT=replace; tiny's rows and foreign key are there."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    done = killed_with_ranges_done(project, "public.wide")
+    change_a_done_range(source_db, done)
+    rerun = project.deploy(**({"COPY_CONFLICT": "replace"} if replace else {}))
+    assert rerun.code == 0, rerun.output[-2500:]
+    assert query(project.target_db, "SELECT count(*) FROM tiny") == [(20,)]
+    finished(project, source_db, expected)
+
+
+def test_a_row_pointing_at_a_range_to_copy_again_is_refused_naming_both_tables(project, source_db):
+    """Finding 1, the way forward: the application wrote a row of tiny in the target meanwhile, pointing
+    at wide's copied rows. Even with COPY_CONFLICT=replace (tiny differs), the rerun refuses in one
+    line naming both tables and changes nothing (no cascade); once that row is deleted, a rerun
+    finishes."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    done = killed_with_ranges_done(project, "public.wide")
+    change_a_done_range(source_db, done)
+    query(project.target_db, "INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1")
+    before = fingerprints(project.target_db, "target")
+    refused = project.deploy(COPY_CONFLICT="replace")
+    assert refused.code != 0
+    named = [line for line in refused.output.splitlines() if "public.tiny" in line and "public.wide" in line]
+    assert named and "Traceback" not in refused.output, refused.output[-2500:]
+    assert fingerprints(project.target_db, "target") == before
+    query(project.target_db, "DELETE FROM tiny WHERE id = 999")
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    finished(project, source_db, expected)
+
+
+def test_rows_written_into_a_half_copied_table_are_refused_then_their_deletion_lets_it_finish(project, source_db):
+    """A row the application wrote into wide (half-copied) in the target meanwhile, then a verified
+    range changed in the source: the rerun refuses by name and changes nothing (emptying wide would
+    take that row too). Once the user deletes wide's rows in the target, as the line says, a rerun
+    finishes (it was refused for ever: the journal still counted the rows deleted)."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    done = killed_with_ranges_done(project, "public.wide")
+    change_a_done_range(source_db, done)
+    query(project.target_db, "INSERT INTO wide VALUES ('app', -1, 'written by the application')")
+    before = fingerprints(project.target_db, "target")
+    refused = project.deploy(COPY_CONFLICT="replace")
+    named = [line for line in refused.output.splitlines() if "Data copied" in line and "public.wide" in line]
+    assert refused.code != 0 and named, refused.output[-2500:]
+    assert fingerprints(project.target_db, "target") == before
+    query(project.target_db, "DELETE FROM wide")
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    finished(project, source_db, expected)
+
+
+@pytest.mark.parametrize("table", ["wide", "keyed"])
+def test_a_half_copied_table_emptied_in_the_source_is_emptied_in_the_target(project, source_db, table):
+    """Finding 6: killed with some ranges verified, then every row deleted in the source: the rerun
+    exited 0 "complete" with the ranges' rows, which match no moment of the source. It now deletes
+    them (page ranges and key ranges), the journal's ranges are forgotten, and the check sees the
+    table equal."""
+    expected = prepared(project, source_db, DDL, ROWS)
+    killed_with_ranges_done(project, f"public.{table}")
+    query(source_db, f"DELETE FROM tiny; DELETE FROM {table}", which="source")
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    assert query(project.target_db, f"SELECT count(*) FROM {table}") == [(0,)]
+    finished(project, source_db, expected)
+
+
+@pytest.mark.parametrize("migrated", [True, False], ids=["dropped-in-target", "kept-in-target"])
+def test_a_half_copied_table_dropped_from_the_source(project, source_db, migrated):
+    """Finding 6, the table dropped: killed with some of keyed's ranges verified, then keyed dropped
+    in the source (and by a migration in the target, or not): the rerun ends with every table equal
+    to the source, keyed gone or empty (not the ranges' rows) and nothing of it left in the journal."""
+    prepared(project, source_db, DDL, ROWS)
+    killed_with_ranges_done(project, "public.keyed")
+    query(source_db, "DROP TABLE keyed", which="source")
+    if migrated:
+        project.write_migration("901_drop_keyed.sql", "DROP TABLE keyed;")
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    left = [] if migrated else [(0,)]
+    assert query(project.target_db, "SELECT count(*) FROM keyed" if left else "SELECT to_regclass('keyed')") == (
+        left or [(None,)])
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
+    again = project.deploy()
+    assert again.code == 0 and again.operations()["Data copied"] == "no_change", again.output[-2500:]

@@ -83,42 +83,39 @@ def test_a_verified_page_range_changed_in_the_source_is_copied_again_under_a_for
     finished(project, source_db, expected)
 
 
-def test_a_row_pointing_at_a_range_to_copy_again_is_refused_naming_both_tables(project, source_db):
-    """Finding 1, the way forward: the application wrote a row of tiny in the target meanwhile, pointing
-    at wide's copied rows. Even with COPY_CONFLICT=replace (tiny differs), the rerun refuses in one
-    line naming both tables and changes nothing (no cascade); once that row is deleted, a rerun
-    finishes."""
+def refused_leaving_the_target_as_it_is(project, *named: str) -> None:
+    """A rerun with COPY_CONFLICT=replace fails with a line naming all of ``named``, and changes no row."""
+    before = fingerprints(project.target_db, "target")
+    refused = project.deploy(COPY_CONFLICT="replace")
+    lines = [line for line in refused.output.splitlines() if all(name in line for name in named)]
+    assert refused.code != 0 and lines and "Traceback" not in refused.output, refused.output[-2500:]
+    assert fingerprints(project.target_db, "target") == before
+
+
+APP_ROWS = {
+    # the application wrote a row of tiny in the target meanwhile, pointing at wide's copied rows: the
+    # rerun names both tables (even with COPY_CONFLICT=replace: tiny differs) and cascades nothing
+    "pointing at it": ("INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1", ("public.tiny", "public.wide"),
+                       "DELETE FROM tiny WHERE id = 999"),
+    # a row the application wrote into wide (half-copied) itself: emptying wide would take it too; it was
+    # refused for ever once deleted (the journal still counted the rows deleted)
+    "in it": ("INSERT INTO wide VALUES ('app', -1, 'written by the application')", ("Data copied", "public.wide"),
+              "DELETE FROM wide"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(APP_ROWS))
+def test_an_application_row_in_the_way_of_a_range_copied_again_is_refused_until_deleted(project, source_db, case):
+    """Finding 1, the way forward: a verified range of wide changed in the source, and an application's
+    row in the target stands in the way of copying it again. The rerun refuses in one line naming it
+    and changes nothing; once the row is deleted, as the line says, a rerun finishes."""
+    write, named, fix = APP_ROWS[case]
     expected = prepared(project, source_db, DDL, ROWS)
     done = killed_with_ranges_done(project, "public.wide")
     change_a_done_range(source_db, done)
-    query(project.target_db, "INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1")
-    before = fingerprints(project.target_db, "target")
-    refused = project.deploy(COPY_CONFLICT="replace")
-    assert refused.code != 0
-    named = [line for line in refused.output.splitlines() if "public.tiny" in line and "public.wide" in line]
-    assert named and "Traceback" not in refused.output, refused.output[-2500:]
-    assert fingerprints(project.target_db, "target") == before
-    query(project.target_db, "DELETE FROM tiny WHERE id = 999")
-    rerun = project.deploy()
-    assert rerun.code == 0, rerun.output[-2500:]
-    finished(project, source_db, expected)
-
-
-def test_rows_written_into_a_half_copied_table_are_refused_then_their_deletion_lets_it_finish(project, source_db):
-    """A row the application wrote into wide (half-copied) in the target meanwhile, then a verified
-    range changed in the source: the rerun refuses by name and changes nothing (emptying wide would
-    take that row too). Once the user deletes wide's rows in the target, as the line says, a rerun
-    finishes (it was refused for ever: the journal still counted the rows deleted)."""
-    expected = prepared(project, source_db, DDL, ROWS)
-    done = killed_with_ranges_done(project, "public.wide")
-    change_a_done_range(source_db, done)
-    query(project.target_db, "INSERT INTO wide VALUES ('app', -1, 'written by the application')")
-    before = fingerprints(project.target_db, "target")
-    refused = project.deploy(COPY_CONFLICT="replace")
-    named = [line for line in refused.output.splitlines() if "Data copied" in line and "public.wide" in line]
-    assert refused.code != 0 and named, refused.output[-2500:]
-    assert fingerprints(project.target_db, "target") == before
-    query(project.target_db, "DELETE FROM wide")
+    query(project.target_db, write)
+    refused_leaving_the_target_as_it_is(project, *named)
+    query(project.target_db, fix)
     rerun = project.deploy()
     assert rerun.code == 0, rerun.output[-2500:]
     finished(project, source_db, expected)

@@ -94,6 +94,13 @@ def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] |
             f"set aside; the {label(item)} stays set aside: delete the application's row(s) in the target, then run "
             "again, or set COPY_CONFLICT=replace to reload the table (a target backup is taken first)"
         )
+    if getattr(exc, "sqlstate", None) == "23503":  # the target's rows break a foreign key set aside
+        return CopyError(
+            f"table {item.table}: {what} failed ({cause}): {kept}; rows in the target break it: rows the application "
+            "wrote or deleted there while the key was set aside (delete or fix them in the target, or set "
+            "COPY_CONFLICT=replace to reload the tables), or the source's own rows (fix them there, or declare the "
+            "key NOT VALID in a migration); then run again"
+        )
     return CopyError(
         f"table {item.table}: {what} failed ({cause}): {kept}; a rerun fails the same way: fix those rows "
         "in the source (or declare the key NOT VALID in a migration), then run again"

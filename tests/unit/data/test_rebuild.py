@@ -18,6 +18,16 @@ def test_a_key_that_fails_its_validation_is_said_committed_not_rolled_back():
     assert "rolled back" not in line and "committed" in line and "big_parent_fk" in line
 
 
+def test_a_foreign_key_the_targets_rows_break_names_the_application_as_well_as_the_source():
+    """Adversary pass 2, finding 7: the application deleted a parent while the foreign key (ON DELETE
+    CASCADE) was set aside; its validation failed with "fix those rows in the source", which is fine. The
+    line now says the target's rows break it, and gives both ways forward."""
+    exc = psycopg.errors.ForeignKeyViolation('insert or update on table "big" violates foreign key constraint')
+    line = str(rebuild.refused(KEY, exc, validate=True))
+    assert "application" in line and "in the target" in line and "COPY_CONFLICT=replace" in line
+    assert "NOT VALID" in line and "committed" in line
+
+
 def test_a_not_valid_key_is_added_back_and_never_validated():
     """A key NOT VALID in the expected schema stays NOT VALID: it is in no validating stage."""
     staged = rebuild.stages([NOT_VALID, KEY])

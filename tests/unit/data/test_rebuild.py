@@ -20,7 +20,7 @@ def test_a_key_that_fails_its_validation_is_said_committed_not_rolled_back():
 
 def test_a_foreign_key_the_targets_rows_break_names_the_application_as_well_as_the_source():
     """Adversary pass 2, finding 7: the application deleted a parent while the foreign key (ON DELETE
-    CASCADE) was set aside; its validation failed with "fix those rows in the source", which is fine. The
+    CASCADE) was set aside; its validation failed with "fix those rows in the source", whose rows were fine. The
     line now says the target's rows break it, and gives both ways forward."""
     exc = psycopg.errors.ForeignKeyViolation('insert or update on table "big" violates foreign key constraint')
     line = str(rebuild.refused(KEY, exc, validate=True))

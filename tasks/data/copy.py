@@ -282,11 +282,14 @@ def _copy_data(
         rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         progress.finished()
-        if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected is not None:
-            _recheck(dst, expected)
+        more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
+        try:
+            if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected:
+                _recheck(dst, expected)
+        except CopyError as exc:  # a table refused is the first cause: said first
+            raise CopyError(f"{refused[0]}{more}; then {exc}" if refused else str(exc)) from exc
         journal.drop_if_empty(dst)
         if refused:  # the other tables are in and nothing is set aside any more
-            more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
             raise CopyError(f"{refused[0]}{more}; every other table is copied and verified")
         plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)

@@ -255,8 +255,19 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
-def fault(table: str, exc: BaseException) -> CopyError:
-    """Pure: the one line for a table's failed load."""
+def rows_refused(exc: BaseException) -> bool:
+    """Pure: whether ``exc`` is the target refusing the source's rows (a constraint, a partition bound, a
+    type, a privilege): a rerun fails the same way, the other tables need not stop."""
+    return (
+        isinstance(exc, psycopg.Error)
+        and not isinstance(exc, ActionableError)
+        and not transient(exc)
+        and not waits.is_statement_timeout(exc)
+    )
+
+
+def fault(table: str, exc: BaseException, undone: str = "the table was rolled back") -> CopyError:
+    """Pure: the one line for a table's failed load (``undone``: what of it was rolled back)."""
     if isinstance(exc, CopyError):
         return exc
     if isinstance(exc, ActionableError):  # a lock held through every try: it names the session
@@ -269,9 +280,9 @@ def fault(table: str, exc: BaseException) -> CopyError:
             "check the target (running, disk space) and run again"
         )
     return CopyError(
-        f"table {table}: the target refused the source's rows ({first_line(exc)}): the table was "
-        "rolled back; a rerun fails the same way: make the target's schema accept them (the constraint, "
-        "trigger or type named here) in a migration, then run again"
+        f"table {table}: the target refused the source's rows ({first_line(exc)}): {undone}; a rerun fails the "
+        "same way: make the target's schema accept them (the constraint, trigger or type named here) in a "
+        "migration, then run again"
     )
 
 

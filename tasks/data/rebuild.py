@@ -78,11 +78,10 @@ def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] |
     if isinstance(exc, ActionableError) or waits.is_statement_timeout(exc):
         return fault(item.table, exc)
     what = f"{'validating' if validate else 'putting back'} the {label(item)}"
-    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
-    cause = f"{first_line(exc)}: {detail}" if detail else first_line(exc)
+    cause_text = cause(exc)
     kept = f"the rows are copied and verified (committed), the {label(item)} stays set aside"
     if transient(exc):
-        return CopyError(f"table {item.table}: {what} stopped ({cause}): {kept}; check the target and run again")
+        return CopyError(f"table {item.table}: {what} stopped ({cause_text}): {kept}; check the target and run again")
     if getattr(exc, "sqlstate", None) == "23505":  # a unique key or index: rows the copy did not write break it
         there = "its rows stay committed"
         if rows and rows[0] != rows[1]:
@@ -90,19 +89,19 @@ def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] |
         elif rows:
             there = f"the target has {rows[0]:,} rows as the source, but a value the source does not have"
         return CopyError(
-            f"table {item.table}: {what} failed ({cause}): {there}, written by the application while the key was "
+            f"table {item.table}: {what} failed ({cause_text}): {there}, written by the application while the key was "
             f"set aside; the {label(item)} stays set aside: delete the application's row(s) in the target, then run "
             "again, or set COPY_CONFLICT=replace to reload the table (a target backup is taken first)"
         )
     if getattr(exc, "sqlstate", None) == "23503":  # the target's rows break a foreign key set aside
         return CopyError(
-            f"table {item.table}: {what} failed ({cause}): {kept}; rows in the target break it: rows the application "
-            "wrote or deleted there while the key was set aside (delete or fix them in the target, or set "
+            f"table {item.table}: {what} failed ({cause_text}): {kept}; rows in the target break it: rows the "
+            "application wrote or deleted there while the key was set aside (delete or fix them in the target, or set "
             "COPY_CONFLICT=replace to reload the tables), or the source's own rows (fix them there, or declare the "
             "key NOT VALID in a migration); then run again"
         )
     return CopyError(
-        f"table {item.table}: {what} failed ({cause}): {kept}; a rerun fails the same way: fix those rows "
+        f"table {item.table}: {what} failed ({cause_text}): {kept}; a rerun fails the same way: fix those rows "
         "in the source (or declare the key NOT VALID in a migration), then run again"
     )
 
@@ -118,14 +117,29 @@ def waiting(item: Aside, failed: set[tuple[str, str]], validate: bool) -> bool:
     return validate and (item.table, item.name) in failed
 
 
-def summary(first: Exception, left: list[Aside]) -> CopyError:
-    """Pure: the run's one line: the first object that could not be put back, the others still set
-    aside (resting on it, or failed too), every other object being back."""
-    names = sorted({f"{label(i)} of {i.table}" for i in left if i.kind != "key"})
-    if not names:
+def summary(first: Exception, left: list[Aside], failed: list[tuple[Aside, Exception]] | None = None) -> CopyError:
+    """Pure: the run's one line: the first object that could not be put back, the others that failed
+    too (each with its own cause), those still set aside because they rest on one, every other object
+    being back."""
+    failed = failed or []
+    own = {id(item) for item, _ in failed}
+    causes = [f"{label(i)} of {i.table} ({cause(exc)})" for i, exc in failed]
+    names = sorted({f"{label(i)} of {i.table}" for i in left if i.kind != "key" and id(i) not in own})
+    if not names and not causes:
         return CopyError(f"{first}; every other object is put back")
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return CopyError(f"{first}; also still set aside: {shown} (a rerun puts them back once this is fixed)")
+    text = str(first)
+    if causes:
+        text += f"; also failed: {'; '.join(causes[:3])}" + (f" and {len(causes) - 3} more" if len(causes) > 3 else "")
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        text += f"; still set aside, resting on those: {shown} (a rerun puts them back once they are fixed)"
+    return CopyError(text)
+
+
+def cause(exc: Exception) -> str:
+    """Pure: an error's first line, with PostgreSQL's detail when it gives one."""
+    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
+    return f"{first_line(exc)}: {detail}" if detail else first_line(exc)
 
 
 def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
@@ -202,5 +216,6 @@ def put_back(
             with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
                 query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(item.table))
                 rows = (int(conn.execute(query).fetchone()[0]), source_rows(item.table))  # type: ignore[index]
-        raise summary(refused(item, exc, validate, rows), [i for i in left if i is not item])
+        others = [(i, e) for i, e, _ in failures[1:]]
+        raise summary(refused(item, exc, validate, rows), [i for i in left if i is not item], others)
     return count

@@ -2,8 +2,10 @@
 The copy's schedule: ``jobs`` workers (:class:`tasks.data.loader.Worker`) take the next unit of work
 whose referenced tables are in: a table (or the tables of a foreign-key cycle, or a replaced table
 with the children its DELETE cascades to) in one transaction, or one range of a big table
-(:mod:`tasks.data.ranged`), the table's whole check after its last range. The first failure stops
-the others from starting and is raised.
+(:mod:`tasks.data.ranged`), the table's whole check after its last range. A table whose rows the
+target refuses, or meets a row the application wrote, is not copied on, nor are the tables resting on
+it: the others go on, and each is named. Any other failure (the server, the link) stops the others
+from starting and is raised.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from tasks.core.progress import Throughput
 from tasks.data import cascades, ranged
 from tasks.data.journal import Range
-from tasks.data.loader import Source, Worker, fault, parallel, together
+from tasks.data.loader import Source, Worker, fault, parallel, rows_refused, together
 from tasks.data.order import load_groups
 from tasks.data.tables import Catalog, CopyError, TableRefused
 
@@ -96,6 +98,27 @@ def load(
             if progress:
                 progress.table_done()
 
+    def stop(group: tuple[str, ...], line: CopyError) -> None:
+        """(Under ``condition``.) ``group`` is not copied whole in this run: its units left and those of
+        every table resting on it by a foreign key are dropped (their keys would fail on its missing
+        rows), each named; the other tables go on."""
+        gone = set(group)
+        while more := {t for t, refs in references.items() if refs & gone} - gone:
+            gone |= more
+        skipped = sorted({t for u in pending for t in u.group if t in gone} - set(group))
+        pending[:] = [u for u in pending if not set(u.group) & gone]
+        if group[0] not in stopped:
+            stopped.add(group[0])
+            refused.append(line)
+        for table in skipped:
+            stopped.add(table)
+            refused.append(
+                CopyError(
+                    f"table {table}: not copied in this run: it references {group[0]}, which is not copied whole; "
+                    "the run that copies that table copies it"
+                )
+            )
+
     def work_loop() -> None:
         worker = None
         try:
@@ -111,13 +134,13 @@ def load(
                         ranged.written_meanwhile(worker.dst, unit.group, exc) if worker and not unit.replace else None
                     )
                     with condition:
-                        if written is None:
+                        if written is not None:  # its other ranges and its check are not done: a rerun goes on
+                            stop(unit.group, written)
+                        elif rows_refused(exc):  # the source's rows: the other tables go on
+                            undone = "this range was rolled back (those verified before it stay)" if unit.part else None
+                            stop(unit.group, fault(", ".join(unit.group), exc, *([undone] if undone else [])))
+                        else:
                             failures.append(fault(", ".join(unit.group), exc))
-                        else:  # its other ranges and its check are not done: a rerun goes on from there
-                            pending[:] = [u for u in pending if u.group != unit.group]
-                            if unit.group[0] not in stopped:
-                                stopped.add(unit.group[0])
-                                refused.append(written)
                 finally:
                     with condition:
                         running.subtract(unit.group)

@@ -85,3 +85,16 @@ def test_a_table_whose_lock_was_held_through_every_try_is_left_whole_for_the_rer
     """Its other objects would wait on the same lock, try after try: they stay set aside too."""
     assert rebuild.waiting(KEY_INDEX, {("public.big", "*")}, validate=False)
     assert not rebuild.waiting(REFERENCING, {("public.big", "*")}, validate=False)
+
+
+def test_a_second_object_that_failed_is_named_with_its_own_cause():
+    """Third adversary pass, finding D: the line named the first failure only and listed a foreign key that
+    failed on its own (an application's orphan) as "still set aside ... a rerun puts them back once this is
+    fixed"; following it led to another refusal. Each failure now comes with its own cause; what only
+    rests on a failed one is listed apart."""
+    orphan = psycopg.errors.ForeignKeyViolation('insert or update on table "casc" violates foreign key constraint')
+    first = rebuild.refused(KEY_INDEX, psycopg.errors.UniqueViolation("could not create unique index"), False)
+    line = str(rebuild.summary(first, [KEY_INDEX, PRIMARY, KEY, REFERENCING], [(KEY, orphan)]))
+    also, _, resting = line.partition("resting on those")
+    assert "also failed" in also and "big_parent_fk" in also and "violates foreign key constraint" in also
+    assert "detail_big_fk" in resting and "big_parent_fk" not in resting

@@ -283,22 +283,25 @@ def _copy_data(
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         progress.finished()
         more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
+        failure = CopyError(f"{refused[0]}{more}; every other table is copied and verified") if refused else None
         try:
             if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected:
                 _recheck(dst, expected)
         except CopyError as exc:  # a table refused is the first cause: said first
-            raise CopyError(f"{refused[0]}{more}; then {exc}" if refused else str(exc)) from exc
+            failure = CopyError(f"{refused[0]}{more}; then {exc}" if refused else str(exc))
+            failure.__cause__ = exc
         journal.drop_if_empty(dst)
-        if refused:  # the other tables are in and nothing is set aside any more
-            raise CopyError(f"{refused[0]}{more}; every other table is copied and verified")
-        plan.views = _refresh_views(catalogs, dst, bool(work), log)
         loaded = set(plan.copy + plan.replace)
         with_rows = {t for t in order if wanted[t].rows}
         # past the rows of every table the source fills, not only this run's: a killed run loaded
-        # some and never got here (its rerun copies nothing), as the plan says (tasks/data/plan.py)
+        # some and never got here (its rerun copies nothing), as the plan says (tasks/data/plan.py);
+        # and before a failure below is raised: the application writes into the rows copied meanwhile
         plan.sequences = sequences.advance(src, dst, loaded | (with_rows & present), catalogs[0].parent)
         if plan.sequences:
             log(f"sequences: {plan.sequences} moved forward (to the source's, or past the copied rows)")
+        if failure:
+            raise failure
+        plan.views = _refresh_views(catalogs, dst, bool(work), log)
         # the planner's and the health check's row estimates: the loaded tables, every table above
         # them (partitioned parents; each parent of a multiple inheritance) and the refreshed views
         # and the tables with rows never analysed (a killed run copied them, then stopped before)

@@ -164,8 +164,7 @@ def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:
         raise TableRefused(
             f"table {table}: the target has {got.rows:,} rows, the source {rows:,} (with other checksums): rows were "
             "written into the target during its copy, not by the copy; delete them, or set COPY_CONFLICT=replace to "
-            "reload the table (a target backup is taken first), or use DATA_MIGRATION=fresh if the target is now "
-            "where the application writes"
+            "reload the table (a target backup is taken first)"
         )
     with worker.dst.transaction():
         journal.forget_ranges(worker.dst, table)

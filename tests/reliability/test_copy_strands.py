@@ -202,15 +202,18 @@ def test_a_table_whose_rows_the_target_refuses_strands_no_other_table(project, s
     accept the row then applies, and the next run copies strict."""
     project.extra.update(DATA_MIGRATION="copy", COPY_JOBS="2", COPY_SPLIT_MB="1")
     project.seeds = project.tmp / "no-seed"
-    strict = "CREATE TABLE strict (id int PRIMARY KEY, n int{});\n"
+    strict = "CREATE TABLE strict (id int PRIMARY KEY, n int{});\nCREATE TABLE counted (id serial PRIMARY KEY);\n"
     same_schema(project, source_db, DDL + strict.format(""), DDL + strict.format(" CHECK (n >= 0)"))
-    query(source_db, ROWS + "INSERT INTO strict VALUES (1, 5), (2, -1);", which="source")
+    query(source_db, ROWS + "INSERT INTO strict VALUES (1, 5), (2, -1); INSERT INTO counted VALUES (1), (2), (40);",
+          which="source")  # counted's sequence never called in the source: behind its rows
     refused = project.deploy()
     assert refused.code != 0, refused.output[-2500:]
     assert report_rows(project.tmp / "reports")["Data copied"][0] == "failed"
     assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
     target, source = with_rows(fingerprints(project.target_db, "target")), with_rows(fingerprints(source_db, "source"))
     assert source.pop("public.strict") and target == source  # every other table, all put back
+    # fourth pass, finding 4: the sequences are moved although the run fails (the application writes meanwhile)
+    assert query(project.target_db, "SELECT nextval('counted_id_seq')") == [(41,)]
     project.write_migration("901_accept.sql", "ALTER TABLE strict DROP CONSTRAINT strict_n_check;\n")
     accepted = project.deploy()
     assert accepted.code == 0, accepted.output[-2500:]

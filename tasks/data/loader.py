@@ -69,6 +69,12 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def cause(exc: BaseException) -> str:
+    """Pure: an error's first line, with PostgreSQL's detail when it gives one (``Key (id)=(5) ...``)."""
+    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
+    return f"{first_line(exc)}: {detail}" if detail else first_line(exc)
+
+
 def stream(
     source: Source,
     dst: psycopg.Connection,

@@ -19,8 +19,8 @@ from tasks.core import waits
 from tasks.data import journal, ranges
 from tasks.data.journal import Range
 from tasks.data.keys import BULK_FROM_BYTES
-from tasks.data.loader import SIZE_SQL, Worker, first_line, stream
-from tasks.data.tables import CopyError, TableRefused, TableState, range_state, table_state
+from tasks.data.loader import SIZE_SQL, Worker, cause, stream
+from tasks.data.tables import CopyError, TableRefused, TableState, range_state, row_count, table_state
 
 
 def copy_range(worker: Worker, r: Range, log: Callable[[str], None]) -> None:
@@ -106,7 +106,7 @@ def emptied(dst: psycopg.Connection, table: str, cause: str) -> int:
     counts as copied. Refused when others wrote rows into it (their rows would go too); nothing to
     delete once they deleted them."""
     recorded, _ = ranges.total([r for r in journal.ranges(dst, table) if r.done])
-    there = table_state(dst, table).rows
+    there = row_count(dst, table)  # a count: no checksum of rows about to be deleted
     if there and there != recorded:
         raise CopyError(
             f"table {table}: {there:,} rows in the target, {recorded:,} copied by an earlier run, and {cause}: the "
@@ -178,10 +178,6 @@ def committed(dst: psycopg.Connection, table: str) -> int:
     return ranges.total([r for r in journal.ranges(dst, table) if r.done])[0] if journal.exists(dst) else 0
 
 
-def rows_there(dst: psycopg.Connection, table: str) -> int:
-    return int(dst.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(table))).fetchone()[0])  # type: ignore[index]
-
-
 def written_meanwhile(dst: psycopg.Connection, group: tuple[str, ...], exc: BaseException) -> TableRefused | None:
     """A unique violation copying into a table the copy fills from empty, which has rows the copy did
     not write (the application's, committed during the copy): that table refused, its verified ranges
@@ -193,16 +189,14 @@ def written_meanwhile(dst: psycopg.Connection, group: tuple[str, ...], exc: Base
         with dst.transaction():  # both counts of one moment: another range of it may commit meanwhile
             dst.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             kept = committed(dst, table)
-            if rows_there(dst, table) <= kept:
+            if row_count(dst, table) <= kept:
                 return None
     except psycopg.Error:  # the target is gone: the fault is said as it is
         return None
-    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
-    cause = f"{first_line(exc)}: {detail}" if detail else first_line(exc)
     return TableRefused(
         f"table {table}: a row written in the target during the copy (not by it) has the key of a source row "
-        f"({cause}): {kept:,} source row(s) copied and verified stay committed, the rest is not copied; delete that "
-        "row in the target and run again (the copy goes on where it stopped), or set COPY_CONFLICT=replace to "
+        f"({cause(exc)}): {kept:,} source row(s) copied and verified stay committed, the rest is not copied; delete "
+        "that row in the target and run again (the copy goes on where it stopped), or set COPY_CONFLICT=replace to "
         "reload the table (a target backup is taken first)"
     )
 
@@ -210,7 +204,7 @@ def written_meanwhile(dst: psycopg.Connection, group: tuple[str, ...], exc: Base
 def written_over(dst: psycopg.Connection, tables: set[str]) -> set[str]:
     """The half-copied ``tables`` with rows the copy did not write (the application's): their ranges
     forgotten, so that each is an ordinary table that differs (``COPY_CONFLICT=replace`` reloads it)."""
-    found = {t for t in tables if rows_there(dst, t) != committed(dst, t)}
+    found = {t for t in tables if row_count(dst, t) != committed(dst, t)}
     for table in sorted(found):
         with dst.transaction():
             journal.forget_ranges(dst, table)

@@ -25,8 +25,8 @@ from tasks.core.connections import conninfo
 from tasks.core.errors import ActionableError
 from tasks.data import journal
 from tasks.data.journal import Aside
-from tasks.data.loader import fault, first_line, parallel, transient
-from tasks.data.tables import CopyError
+from tasks.data.loader import cause, fault, parallel, transient
+from tasks.data.tables import CopyError, row_count
 
 MAINTENANCE_BUDGET_MB = 1024  # shared by the jobs building indexes at once
 MEMORY_SQL = "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 1048576"
@@ -136,12 +136,6 @@ def summary(first: Exception, left: list[Aside], failed: list[tuple[Aside, Excep
     return CopyError(text)
 
 
-def cause(exc: Exception) -> str:
-    """Pure: an error's first line, with PostgreSQL's detail when it gives one."""
-    detail = getattr(getattr(exc, "diag", None), "message_detail", None)
-    return f"{first_line(exc)}: {detail}" if detail else first_line(exc)
-
-
 def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
     """Pure: the steps in an order where the jobs never wait on each other's locks: the indexes, the
     keys' among them (at once: their SHARE locks agree), the keys put on their indexes, the triggers
@@ -214,8 +208,7 @@ def put_back(
         rows = None
         if source_rows is not None and getattr(exc, "sqlstate", None) == "23505":
             with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
-                query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(item.table))
-                rows = (int(conn.execute(query).fetchone()[0]), source_rows(item.table))  # type: ignore[index]
+                rows = (row_count(conn, item.table), source_rows(item.table))
         others = [(i, e) for i, e, _ in failures[1:]]
         raise summary(refused(item, exc, validate, rows), [i for i in left if i is not item], others)
     return count

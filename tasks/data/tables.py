@@ -78,6 +78,11 @@ class Catalog:
             self._states[state.table] = state
 
 
+def row_count(conn: psycopg.Connection, table: str) -> int:
+    """The rows of ``table`` itself (``ONLY``: not its children's), by its formatted name; no checksum."""
+    return int(conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.SQL(table))).fetchone()[0])  # type: ignore[index]
+
+
 def table_state(conn: psycopg.Connection, table: str) -> TableState:
     """Row count and checksum of one relation (table or materialized view) by its formatted name."""
     relation = sql.SQL("SELECT {}::text, {}::regclass::oid").format(sql.Literal(table), sql.Literal(table))

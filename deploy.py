@@ -109,6 +109,7 @@ migrations.applied(
     lock_timeout=settings.lock_timeout,
     statement_timeout=settings.statement_timeout,
     lock_retry_s=settings.lock_retry_s,
+    jobs=settings.copy_jobs,  # what an interrupted data copy set aside: put back first
 )
 
 # 6. The target's catalog equals the expected schema (and the source's, with VERIFY_AGAINST_SOURCE).

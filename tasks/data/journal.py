@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_ranges (
     done boolean NOT NULL DEFAULT false, rows bigint, checksum text, PRIMARY KEY (tbl, n));
 CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_set_aside (
     tbl text NOT NULL, name text NOT NULL, kind text NOT NULL, catalog_name text NOT NULL,
-    create_sql text NOT NULL, added boolean NOT NULL DEFAULT false, PRIMARY KEY (tbl, name))
+    create_sql text NOT NULL, added boolean NOT NULL DEFAULT false, con oid, PRIMARY KEY (tbl, name));
+ALTER TABLE {SCHEMA}.copy_set_aside ADD COLUMN IF NOT EXISTS con oid
 """
 # Whether a table has a NOT VALID constraint: the source's rows may break it, so it is added after them.
 NOT_VALID_SQL = """
@@ -50,6 +51,23 @@ SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND NOT c
 EXISTS_SQL = (
     f"SELECT to_regclass('{SCHEMA}.copy_set_aside') IS NOT NULL AND to_regclass('{SCHEMA}.copy_ranges') IS NOT NULL"
 )
+# with the column of the foreign keys' oids (a journal an earlier version made gets it in ready())
+CURRENT_SQL = EXISTS_SQL + (
+    f" AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.copy_set_aside') "
+    "AND attname = 'con')"
+)
+# A foreign key added NOT VALID by the copy, its VALIDATE still due: its oid, recorded when the copy adds it,
+# so that one a migration dropped or declared again since is left as the migration made it.
+OWN_KEY_SQL = f"""
+UPDATE {SCHEMA}.copy_set_aside
+   SET con = (SELECT oid FROM pg_constraint WHERE conrelid = %(t)s::regclass AND conname = %(c)s)
+ WHERE tbl = %(t)s AND name = 'fkey:' || %(c)s
+"""
+STILL_OURS_SQL = f"""
+SELECT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = to_regclass(j.tbl) AND k.conname = %(c)s
+                  AND (j.con IS NULL OR k.oid = j.con))
+  FROM {SCHEMA}.copy_set_aside j WHERE j.tbl = %(t)s AND j.name = %(n)s
+"""
 # The secondary indexes (not a constraint's, not a partition's), the foreign keys, the NOT VALID checks
 # and the enabled user triggers of one table: (name, kind, catalog name, drop, create). What its statement
 # would not make again stays in place (built during the load): an index or key with a comment, an index
@@ -159,7 +177,7 @@ class Aside:
 def ready(conn: psycopg.Connection) -> bool:
     """Make the journal if it is missing; False when the role may not (the copy then loads each table
     in one transaction, as before)."""
-    row = conn.execute(EXISTS_SQL).fetchone()
+    row = conn.execute(CURRENT_SQL).fetchone()
     if row and row[0]:
         return True
     try:
@@ -249,6 +267,21 @@ def added(conn: psycopg.Connection, item: Aside) -> None:
     conn.execute(
         f"UPDATE {SCHEMA}.copy_set_aside SET added = true WHERE tbl = %s AND name = %s", (item.table, item.name)
     )
+    remade(conn, item)
+
+
+def remade(conn: psycopg.Connection, item: Aside) -> None:
+    """``item`` made again by the copy (a foreign key added ``NOT VALID``, its validation still due, or
+    set aside and added back once more): the constraint's oid recorded for :func:`still_ours`."""
+    if item.kind in ("fkey", "notvalid"):
+        conn.execute(OWN_KEY_SQL, {"t": item.table, "c": item.name.split(":", 1)[1]})
+
+
+def still_ours(conn: psycopg.Connection, item: Aside) -> bool:
+    """Whether the foreign key ``item`` the copy added ``NOT VALID`` is still the one it added: False when
+    a migration dropped it, or dropped its table, or declared it again (``NOT VALID`` on purpose)."""
+    row = conn.execute(STILL_OURS_SQL, {"t": item.table, "c": item.name.split(":", 1)[1], "n": item.name}).fetchone()
+    return bool(row and row[0])
 
 
 def put_back(conn: psycopg.Connection, item: Aside) -> None:

@@ -47,23 +47,28 @@ def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str]
     """One object back (``validate``: a foreign key added ``NOT VALID`` validated), its transaction
     retried on a lock wait."""
 
-    def attempt() -> None:
+    def attempt() -> bool:
         with conn.transaction():
             conn.execute(waits.SET_LOCK_TIMEOUT)
             conn.execute(waits.NO_STATEMENT_TIMEOUT)
             if validate:
-                conn.execute(validate_sql(item))
+                ours = journal.still_ours(conn, item)
+                if ours:
+                    conn.execute(validate_sql(item))
                 journal.put_back(conn, item)
-                return
+                return ours
             conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{memory}MB")))
             conn.execute(item.create)
             if item.kind in ("fkey", "keyindex"):
                 journal.added(conn, item)
             else:
+                journal.remade(conn, item)  # a foreign key set aside again, its validation still due
                 journal.put_back(conn, item)
+            return True
 
     what = f"{'validating' if validate else 'putting back'} the {label(item)} of {item.table}"
-    waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log)
+    if not waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log):
+        log(f"{label(item)} of {item.table}: dropped or declared again by a migration since it was added: as it is")
 
 
 def label(item: Aside) -> str:
@@ -153,13 +158,19 @@ def stages(items: list[Aside]) -> list[tuple[list[list[Aside]], bool]]:
 
 
 def put_back(
-    target_service: str, jobs: int, log: Callable[[str], None], source_rows: Callable[[str], int] | None = None
+    target_service: str,
+    jobs: int,
+    log: Callable[[str], None],
+    source_rows: Callable[[str], int] | None = None,
+    validate: bool = True,
 ) -> int:
     """Put back everything the journal lists (this run's, or a killed run's); the number put back. An
     object that cannot be put back stops only what rests on it: every other one is put back, then the
-    run fails naming it (``source_rows``: a table's rows in the source, for the line)."""
+    run fails naming it (``source_rows``: a table's rows in the source, for the line). Without
+    ``validate`` (before pending migrations) the foreign keys are added ``NOT VALID``, their
+    validation left to the copy (:func:`tasks.data.journal.still_ours`)."""
     with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
-        if not journal.exists(conn):
+        if not journal.exists(conn) or not journal.ready(conn):
             return 0
         items = journal.aside(conn)
         current = int(conn.execute(MEMORY_SQL).fetchone()[0])  # type: ignore[index]
@@ -171,10 +182,12 @@ def put_back(
     failed: set[tuple[str, str]] = set()
     left: list[Aside] = []
     lock = threading.Lock()
-    for work, validate in stages(items):
+    for work, validating in stages(items):
+        if validating and not validate:
+            continue
         todo = list(work)
 
-        def loop(todo: list[list[Aside]] = todo, validate: bool = validate) -> None:
+        def loop(todo: list[list[Aside]] = todo, validate: bool = validating) -> None:
             with psycopg.connect(conninfo(target_service), autocommit=True) as conn:
                 conn.execute(waits.OWN_STATEMENT_TIMEOUT)
                 while True:
@@ -201,7 +214,9 @@ def put_back(
 
         if todo:
             parallel(min(jobs, len(todo)), loop)
-    count = sum(item.kind != "keyindex" for item in items if item not in left)  # a key and its index: one
+    due = [] if validate else [i for i in items if i.kind == "fkey" and i not in left]  # their validation
+    count = sum(item.kind != "keyindex" for item in items if item not in left and item not in due)
+    count += len(due)  # added NOT VALID: back, validated by the copy
     log(f"indexes, keys and triggers: {count} put back in {time.monotonic() - started:.1f}s")
     if failures:
         item, exc, validate = failures[0]
@@ -212,3 +227,13 @@ def put_back(
         others = [(i, e) for i, e, _ in failures[1:]]
         raise summary(refused(item, exc, validate, rows), [i for i in left if i is not item], others)
     return count
+
+
+def before_migrations(target_service: str, jobs: int, pending: int, log: Callable[[str], None]) -> None:
+    """What an interrupted data copy set aside, put back before ``pending`` migrations run, so that they
+    see the schema they were written for (the foreign keys added ``NOT VALID``: the copy validates those
+    still as it added them); an object that cannot be put back stops them."""
+    try:
+        put_back(target_service, jobs, log, validate=False)
+    except CopyError as exc:
+        raise CopyError(f"{exc}; the {pending} pending migration(s) wait until it is back (none ran)") from exc

@@ -89,14 +89,26 @@ SELECT format('%I.%I', s.schemaname, s.sequencename),
  WHERE s.schemaname NOT IN ('_heroku', 'heroku_ext') ORDER BY 1
 """
 
-# The sequences owned by a column of a table (serial, identity): sequence, table, column.
-OWNED_SEQUENCES_SQL = """
+# The sequences a column's values come from: owned by it (serial, identity), or named by its default
+# (``DEFAULT nextval('shared')`` on an integer column, a sequence two tables share, owned by neither):
+# sequence, table, column; a sequence of several columns is listed once for each.
+COLUMN_SEQUENCES_SQL = """
 SELECT format('%I.%I', sn.nspname, sc.relname), format('%I.%I', tn.nspname, tc.relname), a.attname
   FROM pg_depend d
   JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S' JOIN pg_namespace sn ON sn.oid = sc.relnamespace
   JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+UNION
+SELECT format('%I.%I', sn.nspname, sc.relname), format('%I.%I', tn.nspname, tc.relname), a.attname
+  FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+  JOIN pg_class sc ON sc.oid = d.refobjid AND sc.relkind = 'S' JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+  JOIN pg_class tc ON tc.oid = ad.adrelid AND tc.relkind IN ('r', 'p')
+  JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+  JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+ WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
+   AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)
+   AND pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
 """
 
 # Tables under FORCE ROW LEVEL SECURITY that the connected role is not exempt from (no BYPASSRLS,

@@ -4,8 +4,9 @@ Sequences after a copy: only ever moved forward.
 A sequence is known by the value its next ``nextval()`` gives and its direction (the sign of its
 increment). The copy moves a target sequence to the furthest of: where it is (the application may
 have used it since the last run), where the source's is, and past the largest (or, descending,
-smallest) value of the column that owns it in the tables this run loaded. It never moves one back,
-so the application's next INSERT cannot collide with a row it or the seed wrote.
+smallest) value of the columns it fills (the one that owns it, or those whose default names it) in
+the tables the source fills. It never moves one back, so the application's next INSERT cannot
+collide with a row it or the seed wrote.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def states(conn: psycopg.Connection) -> dict[str, SequenceState]:
 def column_needs(
     dst: psycopg.Connection, loaded: set[str], tops: dict[str, str], target: dict[str, SequenceState]
 ) -> dict[str, int]:
-    """For each sequence owned by a column of a table of ``loaded`` (the tables the source fills,
-    copied by this run or an earlier one; or of the partitioned table above one): the next value past
-    that column's furthest value in the target."""
+    """For each sequence owned by (or named by the default of) a column of a table of ``loaded`` (the
+    tables the source fills, copied by this run or an earlier one; or of the partitioned table above
+    one): the next value past the furthest value of its columns in the target."""
     from psycopg import sql
 
     # the top of a tree is named as regclass prints it (``ev``, unqualified on the search_path): the
@@ -79,7 +80,7 @@ def column_needs(
         row = dst.execute(named, (top,)).fetchone()
         owners.add(row[0] if row else top)
     needs: dict[str, int] = {}
-    for sequence, table, column in dst.execute(relations.OWNED_SEQUENCES_SQL).fetchall():
+    for sequence, table, column in dst.execute(relations.COLUMN_SEQUENCES_SQL).fetchall():
         if table not in owners or sequence not in target:
             continue
         state = target[sequence]
@@ -87,8 +88,10 @@ def column_needs(
         query = sql.SQL("SELECT {}({})::numeric FROM {}").format(extreme, sql.Identifier(column), sql.SQL(table))
         row = dst.execute(query).fetchone()
         value = row[0] if row else None
-        if value is not None:
-            needs[sequence] = int(value) + state.increment
+        if value is not None and (
+            sequence not in needs or ahead(int(value) + state.increment, needs[sequence], state.increment)
+        ):
+            needs[sequence] = int(value) + state.increment  # the furthest of its columns (a shared one)
     return needs
 
 

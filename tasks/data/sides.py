@@ -91,12 +91,12 @@ def script(
     )
 
 
-# For each sequence owned by a column: that column's largest and smallest value (the copy moves the
+# For each sequence a column's values come from: that column's largest and smallest value (the copy moves the
 # target's sequence past the copied rows, :mod:`tasks.data.sequences`), one query each.
 SEQUENCE_COLUMNS_SQL = f"""
 SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric::text FROM %s',
                        'seqcol', seq, col, col, tbl)
-  FROM ({relations.OWNED_SEQUENCES_SQL}) x(seq, tbl, col)
+  FROM ({relations.COLUMN_SEQUENCES_SQL}) x(seq, tbl, col)
 """
 
 # The tables with a DELETE rule (a replace that reaches one is refused, :mod:`tasks.data.cascades`).
@@ -149,7 +149,9 @@ def parse(rows: list[list[str]]) -> Side:
         elif tag == "plain":
             side.plain[row[1]] = row[2]
         elif tag == "seqcol":
-            side.sequence_columns[row[1]] = (int(row[2]) if row[2] else None, int(row[3]) if row[3] else None)
+            side.sequence_columns[row[1]] = widest(
+                side.sequence_columns.get(row[1]), (int(row[2]) if row[2] else None, int(row[3]) if row[3] else None)
+            )
         elif tag == "violates":
             side.violations.append((row[1], row[2], row[3], int(row[4])))
         elif tag == "forcerls":
@@ -164,3 +166,15 @@ def parse(rows: list[list[str]]) -> Side:
             side.cascades.append(cascades.Cascade(row[1], row[2], row[3], row[4], int(row[5])))
     side.unpopulated_views = {name for name, is_populated in populated.items() if not is_populated}
     return side
+
+
+def widest(
+    have: tuple[int | None, int | None] | None, more: tuple[int | None, int | None]
+) -> tuple[int | None, int | None]:
+    """Pure: the largest and smallest values of a sequence's columns, with one more column's (a
+    sequence the defaults of several tables share)."""
+    if have is None:
+        return more
+    highs = [v for v in (have[0], more[0]) if v is not None]
+    lows = [v for v in (have[1], more[1]) if v is not None]
+    return (max(highs) if highs else None, min(lows) if lows else None)

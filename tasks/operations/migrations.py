@@ -95,6 +95,7 @@ def applied(
     lock_timeout: str = "5s",
     statement_timeout: str = "0",
     lock_retry_s: float = 0.0,
+    jobs: int = 1,
 ):
     """
     Ensure each pending migration is applied once, in order, and recorded in ``schema_migrations``.
@@ -105,9 +106,14 @@ def applied(
     + lock_timeout: ``SET LOCAL lock_timeout`` for each migration (PostgreSQL units, ``0`` = none)
     + statement_timeout: ``SET LOCAL statement_timeout`` for each migration
     + lock_retry_s: a file whose lock was not granted in time is rolled back and retried for this long
+    + jobs: connections putting back, before the files run, what an interrupted data copy set aside
+      (``COPY_JOBS``; with ``DATA_MIGRATION=copy``)
 
     All pending files run in one session, one transaction per file (its tracking row included).
-    Edited, unknown or out-of-order files stop the run before anything changes.
+    Edited, unknown or out-of-order files stop the run before anything changes. What an interrupted
+    data copy set aside (indexes, keys, triggers; foreign keys added ``NOT VALID``, validated by the
+    copy) is put back first, so that the files see the schema they were written for; an object that
+    cannot be put back stops the files.
     With ``--diff`` the dry run shows each pending file's SQL.
 
     **Example:**
@@ -127,7 +133,12 @@ def applied(
     if part.converged:
         converged(f"all {len(migrations)} migration(s) applied")
         return
-    show_plan(_pending_lines(part, with_sql=bool(state.config.DIFF)))
+    aside = len(plan.set_aside()) if plan.copy and part.pending else 0
+    show_plan(
+        ([f"put back first: {aside} object(s) an interrupted data copy set aside"] if aside else [])
+        + _pending_lines(part, with_sql=bool(state.config.DIFF))
+    )
+    from tasks.data import rebuild
     from tasks.migrations import engine as migrate  # psycopg: imported only when there is work
     from tasks.migrations.session import Limits
 
@@ -139,6 +150,8 @@ def applied(
     )
 
     def apply(log: Callable[[str], None]) -> str:
+        if aside:
+            rebuild.before_migrations(service, jobs, len(part.pending), log)
         done = migrate.apply_migrations(f"service={service}", migrations, baseline_version, limits, log)
         parts = []
         if done.baseline:

@@ -293,9 +293,11 @@ class Planner:
             risk = self.risk_part()
             if risk.refusal:  # data that will fail, or a high risk: stop before the backup and any change
                 return TargetPart((), risk.refusal)
-            held = self._held_by_copy(migrations.pending)
+            held = self._held_by_copy()
             if held:
                 return TargetPart((), held)
+            if migrations.pending and self.copy and self.set_aside():
+                reasons.append(f"{len(self.set_aside())} object(s) an interrupted data copy set aside, put back first")
             if migrations.pending or migrations.baseline:
                 reasons.append(f"{len(migrations.pending)} pending migration(s)")
         seed = self.seed_part()
@@ -305,24 +307,27 @@ class Planner:
             reasons.append("seed rows to insert")
         return TargetPart(tuple(reasons))
 
-    def _held_by_copy(self, pending: tuple[Migration, ...]) -> Problem | None:
-        """Pending migrations while an interrupted data copy has indexes, keys or triggers set aside: a
-        file could need one (a foreign key on a key set aside) or change one the copy puts back after it."""
-        if not pending:
-            return None
+    def set_aside(self) -> frozenset[str]:
+        """What an interrupted data copy set aside in the target (empty when it cannot be read: the
+        schema check reads it again and says why)."""
         try:
-            aside = read(CopySetAside, self.target)
+            return read(CopySetAside, self.target)
         except Unreadable:
-            return None  # the schema check reads it again and says why
+            return frozenset()
+
+    def _held_by_copy(self) -> Problem | None:
+        """Without ``DATA_MIGRATION=copy``, an interrupted data copy's indexes, keys or triggers still set
+        aside: only the copy puts them back (with the copy, the migrations step puts them back first)."""
+        if self.copy:
+            return None
+        aside = self.set_aside()
         if not aside:
             return None
         return Problem.of(
             "copy-set-aside",
             min(aside),
-            f"{len(aside)} index(es), key(s) or trigger(s) of the target are set aside by an interrupted data copy "
-            f"(schema pgconverge, e.g. {min(aside)}) and {len(pending)} migration(s) are pending, from "
-            f"{pending[0].filename}, which could need or change them: finish the copy first: run once with "
-            f"DATA_MIGRATION=copy without the files from {pending[0].filename} on, then again with them",
+            f"{len(aside)} index(es), key(s) or trigger(s) of the target are still set aside by an interrupted data "
+            f"copy (schema pgconverge, e.g. {min(aside)}): run once with DATA_MIGRATION=copy to put them back",
         )
 
     def heroku(self) -> HerokuPart | None:

@@ -165,3 +165,19 @@ def test_the_sequence_of_a_partitioned_table_moves_past_the_copied_rows(services
     query(services.target_db, OWNER + ddl)
     datacopy.copy_data("source", "target", False, lambda line: None)
     assert query(services.target_db, "SELECT nextval('ev_id_seq')")[0][0] == 2001
+
+
+def test_a_sequence_two_tables_share_owned_by_neither_moves_past_both_tables_rows(services, source_db):
+    """Adversary pass 4, finding 5. Old code: a sequence named by the defaults of two tables (owned by
+    neither) stayed where the source's was, behind rows written with explicit ids, so the application's
+    next INSERT collided. A text column whose default only embeds it is left out (not a number)."""
+    _migrate(services.target_url)
+    ddl = ("CREATE SEQUENCE shared_id; CREATE TABLE sa (id bigint PRIMARY KEY DEFAULT nextval('shared_id'), "
+           "code text DEFAULT 'c-' || nextval('shared_id'));"
+           "CREATE TABLE sb (id int PRIMARY KEY DEFAULT nextval('shared_id'));")
+    query(source_db, ddl + "INSERT INTO sa (id) VALUES (1), (500); INSERT INTO sb VALUES (900);", which="source")
+    query(services.target_db, OWNER + ddl)
+    datacopy.copy_data("source", "target", False, lambda line: None)
+    with _app(services.target_db) as app:
+        assert app.execute("INSERT INTO sb DEFAULT VALUES RETURNING id").fetchone()[0] == 901
+        app.execute("INSERT INTO sa (code) VALUES (DEFAULT)")  # no collision with a copied row

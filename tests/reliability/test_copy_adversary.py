@@ -14,7 +14,7 @@ import pytest
 from tests.copy_support import copy_phase as phase
 from tests.copy_support import fingerprints, same_schema, with_rows
 from tests.reliability.test_copy_kills import DDL, ROWS, kill, schema_dump
-from tests.support import admin, query
+from tests.support import admin, create_target_db, drop_db, query
 
 pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
@@ -61,34 +61,80 @@ def test_after_a_kill_a_fresh_run_refuses_while_the_copy_has_objects_set_aside(p
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
 
 
-def test_after_a_kill_pending_migrations_wait_until_the_copy_put_back_what_it_set_aside(project, source_db):
-    """Adversary pass 2, finding 5: after a kill, a new migration ran while big's primary key was set
-    aside: a valid foreign key on it failed as "fix the file", and a file that dropped an object the copy
-    then put back left drift. Pending migrations now wait, refused before the backup and any change; the
-    way forward (the copy without them, then with them) ends with the migrations' schema."""
+def migrated(before: str, text: str) -> str:
+    """The oracle: the schema ``before`` (a ``pg_dump --schema-only``) with ``text`` applied, as
+    PostgreSQL makes it in a scratch database of the target's cluster: its ``pg_dump --schema-only``."""
+    name = create_target_db()
+    try:
+        query(name, before)
+        query(name, text)
+        return schema_dump(name)
+    finally:
+        drop_db(name)
+
+
+def test_after_a_kill_pending_migrations_run_once_what_the_copy_set_aside_is_back(project, source_db):
+    """Adversary pass 2, finding 5, then pass 4, findings 2 and 3: after a kill, a new migration ran while
+    big's primary key was set aside (a valid foreign key on it failed as "fix the file"; a file that
+    dropped an object the copy then put back left drift); refusing the files instead left dead ends. Now
+    what is set aside is put back first (after the target's backup), the files run, and the copy
+    finishes: the target's schema is the migrations' (PostgreSQL's, with the file applied) and its rows
+    the source's. Without DATA_MIGRATION=copy, nothing changes: only the copy puts them back."""
     expected = prepared(project, source_db)
     killed_in_load(project)
     aside = query(project.target_db, "SELECT count(*) FROM pgconverge.copy_set_aside")
     assert query(project.target_db, "SELECT to_regclass('big_v') IS NULL") == [(True,)]
-    # valid while big_v is set aside: it would run, and the copy would then put big_v back (drift)
-    text = "CREATE TABLE t3 (id int PRIMARY KEY, big_id bigint);\nDROP INDEX IF EXISTS big_v;\n"
-    new_file = project.write_migration("950_points_at_big.sql", text)
-    for mode in ("copy", "fresh"):
-        refused = project.deploy(DATA_MIGRATION=mode)
-        assert refused.code != 0, refused.output[-2500:]
-        assert query(project.target_db, "SELECT to_regclass('t3') IS NULL, count(*) FROM pgconverge.copy_set_aside "
-                                        "WHERE NOT EXISTS (SELECT FROM schema_migrations WHERE version = '950')"
-                     ) == [(True, aside[0][0])]
-    new_file.unlink()
+    text = "CREATE TABLE t3 (id int PRIMARY KEY, big_id bigint REFERENCES big);\nDROP INDEX IF EXISTS big_v;\n"
+    project.write_migration("950_points_at_big.sql", text)
+    refused = project.deploy(DATA_MIGRATION="fresh")
+    assert refused.code != 0, refused.output[-2500:]
+    assert query(project.target_db, "SELECT to_regclass('t3') IS NULL, count(*) FROM pgconverge.copy_set_aside") == [
+        (True, aside[0][0])]
     finished = project.deploy()
     assert finished.code == 0, finished.output[-2500:]
-    assert schema_dump(project.target_db) == expected
-    project.write_migration(new_file.name, text)
-    applied = project.deploy()
-    assert applied.code == 0, applied.output[-2500:]
-    assert query(project.target_db, "SELECT to_regclass('t3') IS NOT NULL, to_regclass('big_v') IS NULL") == [
-        (True, True)]
+    assert schema_dump(project.target_db) == migrated(expected, text)
     assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.output[-2500:]
+
+
+def test_after_a_kill_a_column_added_in_the_source_first_comes_with_its_migration(project, source_db):
+    """Adversary pass 4, finding 2 (a dead end): after a kill, a column added in the source, then its
+    migration: the file waited for the copy, and the copy could not finish without it. The rerun now
+    puts back what was set aside, adds the column, and copies big's rows again with it."""
+    expected = prepared(project, source_db)
+    killed_in_load(project)
+    text = "ALTER TABLE big ADD COLUMN note text NOT NULL DEFAULT 'n';\n"
+    query(source_db, text + "UPDATE big SET note = 'x' || id WHERE id % 7 = 0;", which="source")
+    project.write_migration("951_note.sql", text)
+    finished = project.deploy()
+    assert finished.code == 0, finished.output[-2500:]
+    assert schema_dump(project.target_db) == migrated(expected, text)
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+
+
+def test_a_foreign_key_the_source_breaks_declared_not_valid_by_a_migration_finishes_the_copy(project, source_db):
+    """Adversary pass 4, finding 3 (a dead end): the source's rows break a foreign key of the migrations'
+    schema; the copy's line says to declare it NOT VALID in a migration, and that migration then waited
+    for the copy. Now it runs (the key the copy added NOT VALID is the migration's from then on, never
+    validated): the copy finishes, the key stays NOT VALID, and a rerun changes nothing."""
+    expected = prepared(project, source_db)
+    query(source_db, "ALTER TABLE big DROP CONSTRAINT big_parent_id_fkey; "
+                     "UPDATE big SET parent_id = 100000 + id WHERE id % 500 = 0;", which="source")
+    broken = project.deploy()
+    assert broken.code != 0, broken.output[-2500:]
+    assert "NOT VALID" in broken.output  # the line's way forward (the subject here is that way)
+    text = ("ALTER TABLE big DROP CONSTRAINT big_parent_id_fkey;\n"
+            "ALTER TABLE big ADD CONSTRAINT big_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;\n")
+    project.write_migration("952_not_valid.sql", text)
+    finished = project.deploy()
+    assert finished.code == 0, finished.output[-2500:]
+    assert schema_dump(project.target_db) == migrated(expected, text)
+    assert query(project.target_db, "SELECT convalidated FROM pg_constraint WHERE conname = 'big_parent_id_fkey'") == [
+        (False,)]
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.output[-2500:]
 
 
 NOT_VALID_DDL = """

@@ -25,3 +25,17 @@ def test_setval_reads_like_a_used_sequence_or_at_its_start_like_an_unused_one():
     assert setval_args(SequenceState(5, 1, 1, 100), 101) == (100, True)
     assert setval_args(SequenceState(-5, -1, -100, -1), -1) == (-1, False)
     assert setval_args(SequenceState(-5, -1, -100, -1), -101) == (-100, True)
+
+
+@given(columns=st.lists(st.tuples(st.none() | values, st.none() | values), min_size=1, max_size=4))
+def test_a_sequence_several_columns_fill_spans_all_their_values(columns):
+    """A sequence the defaults of several tables share: the plan's extremes are over every column's."""
+    from functools import reduce
+
+    from tasks.data.sides import widest
+
+    high, low = reduce(widest, columns[1:], columns[0])
+    highs = [h for h, _ in columns if h is not None]
+    lows = [lo for _, lo in columns if lo is not None]
+    assert high == (max(highs) if highs else None)
+    assert low == (min(lows) if lows else None)

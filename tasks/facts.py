@@ -101,10 +101,15 @@ class CopySetAside(DatabaseFact):
         frozenset({"index:public.messages_room_idx", "constraint:messages.messages_user_id_fkey"})
     """
 
+    # a foreign key the copy added NOT VALID is named as it is now (a migration may have renamed it)
+    current = (
+        "(SELECT n.nspname || ''.'' || t.relname || ''.'' || k.conname FROM pg_constraint k JOIN pg_class t "
+        "ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE k.oid = j.con AND j.kind = ''fkey'')"
+    )
     sql = (
         "SELECT CASE WHEN to_regclass('pgconverge.copy_set_aside') IS NOT NULL THEN (xpath('/row/n/text()', "
-        "query_to_xml('SELECT string_agg(kind || '':'' || catalog_name, chr(10)) AS n FROM pgconverge.copy_set_aside', "
-        "false, true, '')))[1]::text END"
+        f"query_to_xml('SELECT string_agg(j.kind || '':'' || coalesce({current}, j.catalog_name), chr(10)) AS n "
+        "FROM pgconverge.copy_set_aside j', false, true, '')))[1]::text END"
     )
 
     def parse(self, rows):

@@ -56,17 +56,22 @@ CURRENT_SQL = EXISTS_SQL + (
     f" AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.copy_set_aside') "
     "AND attname = 'con')"
 )
-# A foreign key added NOT VALID by the copy, its VALIDATE still due: its oid, recorded when the copy adds it,
-# so that one a migration dropped or declared again since is left as the migration made it.
+# A foreign key added NOT VALID by the copy, its VALIDATE still due: its oid, recorded when the copy adds it
+# (and when it adds it back after setting it aside once more: the 'notvalid' entry keeps the oid it dropped),
+# so that one a migration renamed is still validated, one it dropped or declared again left as it made it.
 OWN_KEY_SQL = f"""
 UPDATE {SCHEMA}.copy_set_aside
    SET con = (SELECT oid FROM pg_constraint WHERE conrelid = %(t)s::regclass AND conname = %(c)s)
- WHERE tbl = %(t)s AND name = 'fkey:' || %(c)s
+ WHERE kind = 'fkey' AND ((tbl = %(t)s AND name = 'fkey:' || %(c)s) OR con = (
+       SELECT con FROM {SCHEMA}.copy_set_aside WHERE tbl = %(t)s AND name = %(n)s AND kind = 'notvalid'))
 """
+# Where that foreign key is now, still NOT VALID (a migration may have renamed it or its table since):
+# its table and name; none when it was dropped, declared again or validated since.
 STILL_OURS_SQL = f"""
-SELECT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = to_regclass(j.tbl) AND k.conname = %(c)s
-                  AND (j.con IS NULL OR k.oid = j.con))
-  FROM {SCHEMA}.copy_set_aside j WHERE j.tbl = %(t)s AND j.name = %(n)s
+SELECT k.conrelid::regclass::text, k.conname::text
+  FROM {SCHEMA}.copy_set_aside j JOIN pg_constraint k
+    ON CASE WHEN j.con IS NULL THEN k.conrelid = to_regclass(j.tbl) AND k.conname = %(c)s ELSE k.oid = j.con END
+ WHERE j.tbl = %(t)s AND j.name = %(n)s AND NOT k.convalidated
 """
 # The secondary indexes (not a constraint's, not a partition's), the foreign keys, the NOT VALID checks
 # and the enabled user triggers of one table: (name, kind, catalog name, drop, create). What its statement
@@ -80,14 +85,14 @@ SELECT CASE WHEN c.convalidated THEN 'fkey:' ELSE 'notvalid:' END || c.conname,
        n.nspname || '.' || t.relname || '.' || c.conname,
        format('ALTER TABLE %%s DROP CONSTRAINT %%I', c.conrelid::regclass, c.conname),
        format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', c.conrelid::regclass, c.conname,
-              pg_get_constraintdef(c.oid)) || CASE WHEN c.convalidated THEN ' NOT VALID' ELSE '' END
+              pg_get_constraintdef(c.oid)) || CASE WHEN c.convalidated THEN ' NOT VALID' ELSE '' END, c.oid
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE c.conrelid = %(table)s::regclass AND c.conparentid = 0
    AND (c.contype = 'f' OR (c.contype = 'c' AND NOT c.convalidated AND c.conislocal AND c.coninhcount = 0))
    AND obj_description(c.oid, 'pg_constraint') IS NULL
 UNION ALL
 SELECT 'index:' || x.relname, 'index', n.nspname || '.' || x.relname,
-       format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+       format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid), NULL::oid
   FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace
  WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
@@ -99,7 +104,7 @@ UNION ALL
 SELECT 'trigger:' || tg.tgname, 'trigger', n.nspname || '.' || t.relname || '.' || tg.tgname,
        format('ALTER TABLE %%s DISABLE TRIGGER %%I', tg.tgrelid::regclass, tg.tgname),
        format('ALTER TABLE %%s ENABLE %%s TRIGGER %%I', tg.tgrelid::regclass,
-              CASE tg.tgenabled WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, tg.tgname)
+              CASE tg.tgenabled WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, tg.tgname), NULL::oid
   FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE tg.tgrelid = %(table)s::regclass AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
 """
@@ -131,13 +136,14 @@ SELECT CASE WHEN con IS NULL THEN 'index:' || idx ELSE 'keyindex:' || conname EN
        CASE WHEN con IS NULL THEN 'index' ELSE 'keyindex' END, nspname || '.' || idx,
        CASE WHEN con IS NULL THEN format('DROP INDEX %%I.%%I', nspname, idx)
             ELSE format('ALTER TABLE %%I.%%I DROP CONSTRAINT %%I', nspname, tbl, conname) END,
-       pg_get_indexdef(indexrelid)
+       pg_get_indexdef(indexrelid), NULL::oid
   FROM k
 UNION ALL
 SELECT 'key:' || conname, 'key', nspname || '.' || tbl || '.' || conname, NULL,
        format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s USING INDEX %%I', nspname, tbl, conname,
               CASE contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, idx)
-       || CASE WHEN condeferred THEN ' DEFERRABLE INITIALLY DEFERRED' WHEN condeferrable THEN ' DEFERRABLE' ELSE '' END
+       || CASE WHEN condeferred THEN ' DEFERRABLE INITIALLY DEFERRED' WHEN condeferrable THEN ' DEFERRABLE' ELSE '' END,
+       NULL::oid
   FROM k WHERE con IS NOT NULL
 """
 
@@ -231,14 +237,14 @@ def set_aside(conn: psycopg.Connection, table: str, query: str = SET_ASIDE_SQL) 
     """Record, then drop, ``table``'s secondary indexes and foreign keys (in the caller's transaction):
     the number set aside."""
     found = conn.execute(query, {"table": table}).fetchall()
-    for name, kind, catalog_name, _, create in found:
+    for name, kind, catalog_name, _, create, oid in found:
         conn.execute(
-            f"INSERT INTO {SCHEMA}.copy_set_aside (tbl, name, kind, catalog_name, create_sql) "
-            "VALUES (%s, %s, %s, %s, %s) "
+            f"INSERT INTO {SCHEMA}.copy_set_aside (tbl, name, kind, catalog_name, create_sql, con) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING",
-            (table, name, kind, catalog_name, create),
+            (table, name, kind, catalog_name, create, oid if kind == "notvalid" else None),
         )
-    for _, _, _, drop, _ in found:
+    for _, _, _, drop, _, _ in found:
         if drop:
             conn.execute(drop)
     return len(found)
@@ -274,14 +280,15 @@ def remade(conn: psycopg.Connection, item: Aside) -> None:
     """``item`` made again by the copy (a foreign key added ``NOT VALID``, its validation still due, or
     set aside and added back once more): the constraint's oid recorded for :func:`still_ours`."""
     if item.kind in ("fkey", "notvalid"):
-        conn.execute(OWN_KEY_SQL, {"t": item.table, "c": item.name.split(":", 1)[1]})
+        conn.execute(OWN_KEY_SQL, {"t": item.table, "c": item.name.split(":", 1)[1], "n": item.name})
 
 
-def still_ours(conn: psycopg.Connection, item: Aside) -> bool:
-    """Whether the foreign key ``item`` the copy added ``NOT VALID`` is still the one it added: False when
-    a migration dropped it, or dropped its table, or declared it again (``NOT VALID`` on purpose)."""
+def still_ours(conn: psycopg.Connection, item: Aside) -> tuple[str, str] | None:
+    """Where the foreign key ``item`` the copy added ``NOT VALID`` is now (its table and name, which a
+    migration may have renamed), its validation still due; None when a migration dropped it (or its
+    table), declared it again (``NOT VALID`` on purpose) or validated it."""
     row = conn.execute(STILL_OURS_SQL, {"t": item.table, "c": item.name.split(":", 1)[1], "n": item.name}).fetchone()
-    return bool(row and row[0])
+    return (row[0], row[1]) if row else None
 
 
 def put_back(conn: psycopg.Connection, item: Aside) -> None:

@@ -72,6 +72,7 @@ SELECT DISTINCT format('%%I.%%I', ns.nspname, c.relname),
                JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.n ORDER BY k.o)
   FROM pg_constraint f JOIN pg_class c ON c.oid = f.conrelid JOIN pg_namespace ns ON ns.oid = c.relnamespace
  WHERE f.contype = 'f' AND f.confrelid = %s::regclass AND f.conrelid <> f.confrelid
+ ORDER BY 1
 """
 
 
@@ -83,6 +84,7 @@ def delete_rows(dst: psycopg.Connection, table: str, where: sql.Composable | Non
     target = sql.SQL(table)
     rows = where if where is not None else sql.SQL("true")
     keys = dst.execute(POINTING_SQL, (table,)).fetchall()
+    pointing: list[str] = []
     for child, columns, referenced in keys:
         pairs = sql.SQL(" AND ").join(
             sql.SQL("t.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
@@ -90,11 +92,14 @@ def delete_rows(dst: psycopg.Connection, table: str, where: sql.Composable | Non
         )
         query = sql.SQL("SELECT EXISTS (SELECT FROM {} c WHERE EXISTS (SELECT FROM ONLY {} t WHERE {} AND {}))")
         if dst.execute(query.format(sql.SQL(child), target, pairs, rows)).fetchone()[0]:  # type: ignore[index]
-            raise CopyError(
-                f"table {table}: rows an earlier run copied must be copied again (the source changed since), but "
-                f"rows of {child} in the target point at them (its foreign key rests on {table}): delete those rows of "
-                f"{child} in the target ({child} is copied after {table}), then run again"
-            )
+            pointing.append(child)
+    if pointing:  # every such table at once: one run to learn them all
+        named = ", ".join(pointing)
+        raise CopyError(
+            f"table {table}: rows an earlier run copied must be copied again (the source changed since), but rows "
+            f"of {named} in the target point at them (a foreign key rests on {table}): delete those rows in the "
+            f"target (they are copied after {table}), then run again"
+        )
     if keys or where is not None:
         dst.execute(sql.SQL("DELETE FROM ONLY {} t WHERE {}").format(target, rows))
     else:

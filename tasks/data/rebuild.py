@@ -37,10 +37,8 @@ def memory_mb(current_mb: int, jobs: int) -> int:
     return max(current_mb, MAINTENANCE_BUDGET_MB // max(1, jobs))
 
 
-def validate_sql(item: Aside) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-        sql.SQL(item.table), sql.Identifier(item.name.removeprefix("fkey:"))
-    )
+def validate_sql(table: str, name: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(sql.SQL(table), sql.Identifier(name))
 
 
 def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str], None], validate: bool) -> None:
@@ -54,9 +52,9 @@ def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str]
             if validate:
                 ours = journal.still_ours(conn, item)
                 if ours:
-                    conn.execute(validate_sql(item))
+                    conn.execute(validate_sql(*ours))
                 journal.put_back(conn, item)
-                return ours
+                return ours is not None
             conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{memory}MB")))
             conn.execute(item.create)
             if item.kind in ("fkey", "keyindex"):
@@ -68,7 +66,7 @@ def step(conn: psycopg.Connection, item: Aside, memory: int, log: Callable[[str]
 
     what = f"{'validating' if validate else 'putting back'} the {label(item)} of {item.table}"
     if not waits.retrying(attempt, what, lambda: waits.blocking_sessions(conn, [item.table]), log):
-        log(f"{label(item)} of {item.table}: dropped or declared again by a migration since it was added: as it is")
+        log(f"{label(item)} of {item.table}: dropped, declared again or validated by a migration since: as it is")
 
 
 def label(item: Aside) -> str:

@@ -79,12 +79,14 @@ def test_after_a_kill_pending_migrations_run_once_what_the_copy_set_aside_is_bac
     dropped an object the copy then put back left drift); refusing the files instead left dead ends. Now
     what is set aside is put back first (after the target's backup), the files run, and the copy
     finishes: the target's schema is the migrations' (PostgreSQL's, with the file applied) and its rows
-    the source's. Without DATA_MIGRATION=copy, nothing changes: only the copy puts them back."""
+    the source's (a foreign key the file renames is still validated). Without DATA_MIGRATION=copy,
+    nothing changes: only the copy puts them back."""
     expected = prepared(project, source_db)
     killed_in_load(project)
     aside = query(project.target_db, "SELECT count(*) FROM pgconverge.copy_set_aside")
     assert query(project.target_db, "SELECT to_regclass('big_v') IS NULL") == [(True,)]
-    text = "CREATE TABLE t3 (id int PRIMARY KEY, big_id bigint REFERENCES big);\nDROP INDEX IF EXISTS big_v;\n"
+    text = ("CREATE TABLE t3 (id int PRIMARY KEY, big_id bigint REFERENCES big);\nDROP INDEX IF EXISTS big_v;\n"
+            "ALTER TABLE big RENAME CONSTRAINT big_parent_id_fkey TO big_parent_fk;\n")  # still validated
     project.write_migration("950_points_at_big.sql", text)
     refused = project.deploy(DATA_MIGRATION="fresh")
     assert refused.code != 0, refused.output[-2500:]

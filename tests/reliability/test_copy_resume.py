@@ -24,11 +24,12 @@ pytestmark = pytest.mark.cluster  # needs the sandbox's PostgreSQL clusters
 
 # wide has no integer key: it is copied in page (ctid) ranges; tiny (small, it keeps its keys while
 # it loads) has a foreign key on wide's unique index, which therefore stays in place; keyed is copied
-# in ranges of its integer key.
+# in ranges of its integer key. tiny2, like tiny but empty in the source, is the application's alone.
 DDL = """
 CREATE TABLE wide (k text, n int, body text, PRIMARY KEY (k, n));
 CREATE UNIQUE INDEX wide_nk ON wide (n, k);
 CREATE TABLE tiny (id int PRIMARY KEY, k text, n int, FOREIGN KEY (n, k) REFERENCES wide (n, k));
+CREATE TABLE tiny2 (id int PRIMARY KEY, k text, n int, FOREIGN KEY (n, k) REFERENCES wide (n, k));
 CREATE TABLE keyed (id bigint PRIMARY KEY, body text);
 """
 ROWS = """
@@ -93,10 +94,12 @@ def refused_leaving_the_target_as_it_is(project, named: tuple[str, ...], **setti
 
 
 APP_ROWS = {
-    # the application wrote a row of tiny in the target meanwhile, pointing at wide's copied rows: the
-    # rerun names both tables (even with COPY_CONFLICT=replace: tiny differs) and cascades nothing
-    "pointing at it": ("INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1", ("public.tiny", "public.wide"),
-                       "DELETE FROM tiny WHERE id = 999", {"COPY_CONFLICT": "replace"}),
+    # the application wrote rows of tiny and tiny2 in the target meanwhile, pointing at wide's copied rows:
+    # the rerun names the three tables in one line (pass 4: one child a run), even with
+    # COPY_CONFLICT=replace (tiny differs), and cascades nothing
+    "pointing at it": ("INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1; INSERT INTO tiny2 SELECT 1, k, n FROM wide "
+                       "LIMIT 1", ("public.tiny,", "public.tiny2", "public.wide"),
+                       "DELETE FROM tiny WHERE id = 999; DELETE FROM tiny2", {"COPY_CONFLICT": "replace"}),
     # a row the application wrote into wide (half-copied) itself: emptying wide would take it too; it was
     # refused for ever once deleted (the journal still counted the rows deleted)
     # (with COPY_CONFLICT=replace the half-copied table is reloaded whole: test_copy_strands.py)

@@ -282,7 +282,7 @@ def _copy_data(
         rebuilt = {item.table for item in journal.aside(dst)} if journal.exists(dst) else set()
         refused = schedule.load(source, target_service, catalogs, work, jobs, log, plan.cascaded, split, progress)
         progress.finished()
-        more = f" (and {len(refused) - 1} more table(s) refused)" if len(refused) > 1 else ""
+        more = refused_more(refused)
         failure = CopyError(f"{refused[0]}{more}; every other table is copied and verified") if refused else None
         try:
             if rebuild.put_back(target_service, jobs, log, lambda t: catalogs[0].state(t).rows) and expected:
@@ -343,3 +343,13 @@ def _recheck(dst: psycopg.Connection, expected: dict) -> None:
 
 def _pair(state: TableState) -> tuple[int, str]:
     return state.rows, state.checksum or ""
+
+
+def refused_more(refused: list[CopyError]) -> str:
+    """Pure: after the first table's line, the others refused or left waiting, named (a table's line
+    starts ``table NAME:``)."""
+    if len(refused) < 2:
+        return ""
+    names = [str(e).split(":", 1)[0].removeprefix("table ") for e in refused[1:]]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f" (and {len(names)} more table(s) refused or waiting for it: {shown})"

@@ -37,7 +37,8 @@ CREATE_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_ranges (
     tbl text NOT NULL, n int NOT NULL, kind text NOT NULL, col text, lo bigint, hi bigint,
-    done boolean NOT NULL DEFAULT false, rows bigint, checksum text, PRIMARY KEY (tbl, n));
+    done boolean NOT NULL DEFAULT false, rows bigint, checksum text, rel oid, PRIMARY KEY (tbl, n));
+ALTER TABLE {SCHEMA}.copy_ranges ADD COLUMN IF NOT EXISTS rel oid;
 CREATE TABLE IF NOT EXISTS {SCHEMA}.copy_set_aside (
     tbl text NOT NULL, name text NOT NULL, kind text NOT NULL, catalog_name text NOT NULL,
     create_sql text NOT NULL, added boolean NOT NULL DEFAULT false, con oid, PRIMARY KEY (tbl, name));
@@ -51,11 +52,22 @@ SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND NOT c
 EXISTS_SQL = (
     f"SELECT to_regclass('{SCHEMA}.copy_set_aside') IS NOT NULL AND to_regclass('{SCHEMA}.copy_ranges') IS NOT NULL"
 )
-# with the column of the foreign keys' oids (a journal an earlier version made gets it in ready())
+# with the columns of the tables' and foreign keys' oids (a journal an earlier version made gets them in ready())
 CURRENT_SQL = EXISTS_SQL + (
     f" AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.copy_set_aside') "
-    "AND attname = 'con')"
+    f"AND attname = 'con') AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.copy_ranges') "
+    "AND attname = 'rel')"
 )
+# A table a migration renamed (or moved to another schema) since an earlier run left it half-copied, and a
+# foreign key of it whose validation is due: the journal's entries follow them by oid, under the new name.
+FOLLOW_SQL = f"""
+UPDATE {SCHEMA}.copy_ranges r SET tbl = format('%I.%I', n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.oid = r.rel AND c.relkind IN ('r', 'p') AND r.tbl <> format('%I.%I', n.nspname, c.relname);
+UPDATE {SCHEMA}.copy_set_aside j SET tbl = format('%I.%I', n.nspname, c.relname)
+  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE j.kind = 'fkey' AND k.oid = j.con AND j.tbl <> format('%I.%I', n.nspname, c.relname)
+"""
 # A foreign key added NOT VALID by the copy, its VALIDATE still due: its oid, recorded when the copy adds it
 # (and when it adds it back after setting it aside once more: the 'notvalid' entry keeps the oid it dropped),
 # so that one a migration renamed is still validated, one it dropped or declared again left as it made it.
@@ -212,8 +224,9 @@ def plan_ranges(conn: psycopg.Connection, planned: list[Range]) -> None:
     """Record a table's ranges (in the caller's transaction)."""
     for r in planned:
         conn.execute(
-            f"INSERT INTO {SCHEMA}.copy_ranges (tbl, n, kind, col, lo, hi) VALUES (%s, %s, %s, %s, %s, %s)",
-            (r.table, r.number, r.kind, r.column, r.lo, r.hi),
+            f"INSERT INTO {SCHEMA}.copy_ranges (tbl, n, kind, col, lo, hi, rel) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s::regclass)",
+            (r.table, r.number, r.kind, r.column, r.lo, r.hi, r.table),
         )
 
 
@@ -222,6 +235,14 @@ def range_done(conn: psycopg.Connection, r: Range, rows: int, checksum: str) -> 
         f"UPDATE {SCHEMA}.copy_ranges SET (done, rows, checksum) = (true, %s, %s) WHERE tbl = %s AND n = %s",
         (rows, checksum, r.table, r.number),
     )
+
+
+def follow(conn: psycopg.Connection) -> None:
+    """The journal's half-copied tables (and their foreign keys still to validate) under their names of
+    now: a migration may have renamed one since (:data:`FOLLOW_SQL`)."""
+    if exists(conn) and ready(conn):
+        with conn.transaction():
+            conn.execute(FOLLOW_SQL)
 
 
 def forget_ranges(conn: psycopg.Connection, table: str) -> None:

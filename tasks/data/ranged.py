@@ -217,7 +217,9 @@ def written_over(dst: psycopg.Connection, tables: set[str]) -> set[str]:
 
 
 def resuming(dst: psycopg.Connection) -> set[str]:
-    """The tables an earlier run copied part of (their ranges in the journal): to be finished."""
+    """The tables an earlier run copied part of (their ranges in the journal, under their names of now):
+    to be finished."""
+    journal.follow(dst)
     return {r.table for r in journal.ranges(dst)} if journal.exists(dst) else set()
 
 

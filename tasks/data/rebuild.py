@@ -85,12 +85,19 @@ def refused(item: Aside, exc: Exception, validate: bool, rows: tuple[int, int] |
     kept = f"the rows are copied and verified (committed), the {label(item)} stays set aside"
     if transient(exc):
         return CopyError(f"table {item.table}: {what} stopped ({cause_text}): {kept}; check the target and run again")
+    if getattr(exc, "sqlstate", None) == "23505" and rows and rows[0] == rows[1]:
+        # as many rows as the source, verified equal to its: the source's own rows break the key (or, less
+        # likely, the application changed one meanwhile)
+        return CopyError(
+            f"table {item.table}: {what} failed ({cause_text}): the target has the source's {rows[0]:,} rows, so "
+            f"the source's own rows break it (or the application changed one meanwhile); the {label(item)} stays "
+            "set aside: fix those rows in the source and set COPY_CONFLICT=replace to reload the table (a target "
+            "backup is taken first), or the application's row in the target; then run again"
+        )
     if getattr(exc, "sqlstate", None) == "23505":  # a unique key or index: rows the copy did not write break it
         there = "its rows stay committed"
-        if rows and rows[0] != rows[1]:
+        if rows:
             there = f"the target has {rows[0]:,} rows, the source {rows[1]:,}: rows the source does not have"
-        elif rows:
-            there = f"the target has {rows[0]:,} rows as the source, but a value the source does not have"
         return CopyError(
             f"table {item.table}: {what} failed ({cause_text}): {there}, written by the application while the key was "
             f"set aside; the {label(item)} stays set aside: delete the application's row(s) in the target, then run "

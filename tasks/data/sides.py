@@ -103,7 +103,9 @@ SELECT 'gexec', format('SELECT %L, %L, max(%I)::numeric::text, min(%I)::numeric:
 # What an interrupted copy left in its journal (tasks/data/journal.py), when there is one (a key and its
 # index set aside: one object).
 JOURNAL_SQL = (
-    "SELECT 'gexec', 'SELECT DISTINCT ''resume'', tbl, '''' FROM pgconverge.copy_ranges UNION ALL "
+    "SELECT 'gexec', 'SELECT DISTINCT ''resume'', coalesce((SELECT format(''%I.%I'', n.nspname, c.relname) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.rel), r.tbl), '''' "
+    "FROM pgconverge.copy_ranges r UNION ALL "
     "SELECT ''aside'', count(*) FILTER (WHERE kind <> ''keyindex'')::text, '''' FROM pgconverge.copy_set_aside' "
     "WHERE to_regclass('pgconverge.copy_ranges') IS NOT NULL "
     "AND to_regclass('pgconverge.copy_set_aside') IS NOT NULL;\n"

@@ -339,3 +339,23 @@ def test_the_rerun_after_a_kill_in_the_rebuild_analyses_the_tables_and_their_par
     while query(project.target_db, ANALYSED_BY_ANYONE) != everything and time.monotonic() < deadline:
         time.sleep(0.2)
     assert query(project.target_db, ANALYSED_BY_ANYONE) == everything, rerun.output[-2500:]
+
+
+def test_a_unique_index_the_sources_rows_break_is_blamed_on_them_and_the_way_forward_finishes(project, source_db):
+    """Adversary pass 5, finding 2: a migration's unique index that the source's rows break (the risk gate
+    saw an empty target) failed at the put-back with a line blaming the application, which wrote
+    nothing. The line now names the source's rows (the wording is the subject here); fixing them there
+    and reloading with COPY_CONFLICT=replace, as it says, finishes with the index in place."""
+    expected = prepared(project, source_db)
+    text = "CREATE UNIQUE INDEX big_v_uq ON big (v);\n"
+    project.write_migration("953_unique_v.sql", text)
+    broken = project.deploy()
+    assert broken.code != 0, broken.output[-2500:]
+    line = [ln for ln in broken.output.splitlines() if "big_v_uq" in ln and "source's own rows" in ln]
+    assert line and "application" not in line[0].split("source's own rows")[0], broken.output[-2500:]
+    query(source_db, "ALTER TABLE big DISABLE TRIGGER big_always; UPDATE big SET v = id; "  # its trigger sets v
+                     "ALTER TABLE big ENABLE ALWAYS TRIGGER big_always", which="source")
+    fixed = project.deploy(COPY_CONFLICT="replace")
+    assert fixed.code == 0, fixed.output[-2500:]
+    assert schema_dump(project.target_db) == migrated(expected, text)
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))

@@ -16,7 +16,7 @@ import pytest
 
 from tests.copy_support import copy_phase as phase
 from tests.copy_support import fingerprints, with_rows
-from tests.reliability.test_copy_adversary import prepared
+from tests.reliability.test_copy_adversary import migrated, prepared
 from tests.reliability.test_copy_kills import kill, schema_dump
 from tests.support import admin, query
 
@@ -161,3 +161,28 @@ def test_a_half_copied_table_dropped_from_the_source(project, source_db, migrate
     assert query(project.target_db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgconverge'") == [(0,)]
     again = project.deploy()
     assert again.code == 0 and again.operations()["Data copied"] == "no_change", again.output[-2500:]
+
+
+SOURCE_FIRST = {
+    # pass 5, finding 1: the journal named the old table; every rerun refused it as "not empty and differs"
+    "renamed": "ALTER TABLE keyed RENAME TO keyed2;\n",
+    # pass 5, finding 3: refused before the backup as a table "that holds 1 row(s)" whose rows would differ
+    "column with a default": "ALTER TABLE keyed ADD COLUMN extra int DEFAULT 7;\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOURCE_FIRST))
+def test_a_half_copied_table_changed_in_the_source_first_and_by_its_migration_is_finished(project, source_db, case):
+    """Adversary pass 5: killed with some of keyed's ranges verified, then keyed changed in the source first
+    and by the same migration (renamed; a column with a default added). The rerun puts back what was set
+    aside, applies the file, and finishes keyed to the source's rows under its schema of now (the
+    journal follows a renamed table by its oid); the target's schema is the migrations' (PostgreSQL's,
+    with the file applied) and a rerun changes nothing."""
+    text = SOURCE_FIRST[case]
+    expected = prepared(project, source_db, DDL, ROWS)
+    killed_with_ranges_done(project, "public.keyed")
+    query(source_db, text, which="source")
+    project.write_migration("901_source_first.sql", text)
+    rerun = project.deploy()
+    assert rerun.code == 0, rerun.output[-2500:]
+    finished(project, source_db, migrated(expected, text))

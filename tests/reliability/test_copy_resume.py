@@ -97,8 +97,9 @@ APP_ROWS = {
     # the application wrote rows of tiny and tiny2 in the target meanwhile, pointing at wide's copied rows:
     # the rerun names the three tables in one line (pass 4: one child a run), even with
     # COPY_CONFLICT=replace (tiny differs), and cascades nothing
-    "pointing at it": ("INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1; INSERT INTO tiny2 SELECT 1, k, n FROM wide "
-                       "LIMIT 1", ("public.tiny,", "public.tiny2", "public.wide"),
+    "pointing at it": (("INSERT INTO tiny SELECT 999, k, n FROM wide LIMIT 1; "
+                        "INSERT INTO tiny2 SELECT 1, k, n FROM wide LIMIT 1"),
+                       ("public.tiny,", "public.tiny2", "public.wide"),
                        "DELETE FROM tiny WHERE id = 999; DELETE FROM tiny2", {"COPY_CONFLICT": "replace"}),
     # a row the application wrote into wide (half-copied) itself: emptying wide would take it too; it was
     # refused for ever once deleted (the journal still counted the rows deleted)

@@ -166,11 +166,7 @@ def finish(worker: Worker, table: str, log: Callable[[str], None]) -> None:
         # plan until the rows go or COPY_CONFLICT=replace reloads it: never copied on for ever
         with worker.dst.transaction():
             journal.forget_ranges(worker.dst, table)
-        raise TableRefused(
-            f"table {table}: the target has {got.rows:,} rows, the source {rows:,} (with other checksums): rows were "
-            "written into the target during its copy, not by the copy; delete them, or set COPY_CONFLICT=replace to "
-            "reload the table (a target backup is taken first)"
-        )
+        raise TableRefused(finish_refusal(table, got.rows, rows))
     with worker.dst.transaction():
         journal.forget_ranges(worker.dst, table)
     worker.src_catalog.remember(TableState(table, rows, checksum))
@@ -291,4 +287,22 @@ def in_journal(dst: psycopg.Connection, table: str, change: Callable[[], object]
 
     waits.retrying(
         attempt, f"setting aside the indexes and keys of {table}", lambda: waits.blocking_sessions(dst, [table]), log
+    )
+
+
+def finish_refusal(table: str, there: int, copied: int) -> str:
+    """Pure: the line for a table copied in ranges whose rows, verified range by range, no longer add up:
+    the application wrote rows there, or deleted (or changed) some the copy had verified."""
+    if there > copied:
+        what = "rows were written into the target during its copy, not by the copy; delete them, or set"
+    elif there < copied:
+        what = (
+            f"{copied - there:,} row(s) the copy had verified are missing: deleted in the target (by the application, "
+            "or by hand) during or after an interrupted copy; set"
+        )
+    else:
+        what = "rows the copy had verified were changed in the target, not by the copy; set"
+    return (
+        f"table {table}: the target has {there:,} rows, the source {copied:,} (with other checksums): {what} "
+        "COPY_CONFLICT=replace to reload the table (a target backup is taken first)"
     )

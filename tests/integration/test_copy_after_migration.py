@@ -61,3 +61,33 @@ def test_a_column_the_source_fills_and_a_migration_adds_is_refused_before_the_ba
         assert "add column(s) nickname, which the source fills" in result.output, result.output[-3000:]
         assert "COPY_CONFLICT=replace" in result.output
         assert project.applied_versions() == versions and _backups(project) == backups
+
+
+@pytest.mark.parametrize("default, refused", [("false", False), ("now()", True)], ids=["constant", "volatile"])
+def test_a_column_with_a_default_made_in_the_source_first_converges_unless_its_values_would_differ(
+        project, source_db, default, refused):
+    """Adversary pass 6, finding 1: a column with a constant default, made in the source first and by the
+    same file, was refused ("the source fills" it; its advice, filling it in the migration, was refused in
+    turn), though the target's rows get the source's values from the default. It now applies and the
+    copy finds the tables equal; a default the rows' values do not equal (``now()``, evaluated later) is
+    still refused before the backup, pointing at COPY_CONFLICT=replace."""
+    from tests.copy_support import fingerprints, with_rows
+
+    project.extra["DATA_MIGRATION"] = "copy"
+    project.seeds = project.tmp / "no-seed"
+    assert project.deploy().code == 0
+    versions, backups = project.applied_versions(), _backups(project)
+    kind = "boolean" if default == "false" else "timestamptz"
+    text = f"ALTER TABLE users ADD COLUMN flag {kind} NOT NULL DEFAULT {default};\n"
+    query(source_db, text, which="source")
+    project.write_migration("900_flag.sql", text)
+    result = project.deploy()
+    if refused:
+        assert result.code != 0 and "COPY_CONFLICT=replace" in result.output, result.output[-3000:]
+        assert project.applied_versions() == versions and _backups(project) == backups
+        return
+    assert result.code == 0, result.output[-3000:]
+    assert 900 in project.applied_versions()
+    assert with_rows(fingerprints(project.target_db, "target")) == with_rows(fingerprints(source_db, "source"))
+    again = project.deploy()
+    assert again.code == 0 and again.changed() == [], again.output[-3000:]

@@ -104,3 +104,15 @@ def test_the_progress_line_never_passes_100_percent():
     the estimate: the total shown is what was read, and 100% only once every table is done."""
     assert throughput_line((11, 13), 144_000_000, 141_000_000, 10.0) == "11/13 tables, 144 of 144 MB (99%), 14.4 MB/s"
     assert throughput_line((13, 13), 144_000_000, 141_000_000, 10.0).startswith("13/13 tables, 144 of 144 MB (100%)")
+
+
+def test_a_table_whose_verified_ranges_no_longer_add_up_is_explained_by_what_happened_to_its_rows():
+    """Adversary pass 6, finding 2: rows the application deleted inside ranges kept after a kill were
+    reported as rows "written into the target", to be deleted; the line now says they are missing."""
+    from tasks.data.ranged import finish_refusal
+
+    assert "written into the target" in finish_refusal("public.t", 60_010, 60_000)
+    missing = finish_refusal("public.t", 59_990, 60_000)
+    assert "10 row(s) the copy had verified are missing" in missing and "delete them" not in missing
+    assert "changed in the target" in finish_refusal("public.t", 60_000, 60_000)
+    assert all("COPY_CONFLICT=replace" in finish_refusal("public.t", n, 60_000) for n in (1, 60_000, 70_000))

@@ -10,7 +10,7 @@ from typing import Any
 
 from pyinfra import host
 
-from tasks.facts import CatalogSnapshot, CopySetAside, Unreadable, read
+from tasks.facts import CatalogSnapshot, Unreadable, read
 from tasks.migrations import expected
 from tasks.operations.common import (
     changed_in_this_run,
@@ -80,17 +80,11 @@ def verified(
         which = "source" if against_source and exc.service == plan.source else "target"
         yield from refuse(f"cannot read the {which}'s catalog: {exc.error}")
         return
-    try:
-        aside = read(CopySetAside, service)  # an interrupted data copy's: the copy puts them back
-    except Unreadable:
-        aside = frozenset()
-    if aside and not plan.copy:
-        # only the copy puts them back: any other run would end with them missing
-        yield from refuse(
-            f"{len(aside)} index(es), key(s) or trigger(s) of the target are still set aside by an interrupted data "
-            f"copy (schema pgconverge, e.g. {min(aside)}): run once with DATA_MIGRATION=copy to put them back"
-        )
+    held = plan.held_by_copy()  # only the copy puts them back: any other run would end with them missing
+    if held:
+        yield from refuse(held.message)
         return
+    aside = plan.set_aside()  # an interrupted data copy's: this run's copy puts them back
     found = verdict.judge(wanted, actual, source, allow_extra_objects, aside)
     if found.explained:
         host.log(

@@ -293,11 +293,12 @@ class Planner:
             risk = self.risk_part()
             if risk.refusal:  # data that will fail, or a high risk: stop before the backup and any change
                 return TargetPart((), risk.refusal)
-            held = self._held_by_copy()
+            held = self.held_by_copy()
             if held:
                 return TargetPart((), held)
-            if migrations.pending and self.copy and self.set_aside():
-                reasons.append(f"{len(self.set_aside())} object(s) an interrupted data copy set aside, put back first")
+            aside = self.set_aside() if migrations.pending and self.copy else frozenset()
+            if aside:
+                reasons.append(f"{len(aside)} object(s) an interrupted data copy set aside, put back first")
             if migrations.pending or migrations.baseline:
                 reasons.append(f"{len(migrations.pending)} pending migration(s)")
         seed = self.seed_part()
@@ -315,7 +316,7 @@ class Planner:
         except Unreadable:
             return frozenset()
 
-    def _held_by_copy(self) -> Problem | None:
+    def held_by_copy(self) -> Problem | None:
         """Without ``DATA_MIGRATION=copy``, an interrupted data copy's indexes, keys or triggers still set
         aside: only the copy puts them back (with the copy, the migrations step puts them back first)."""
         if self.copy:

@@ -121,10 +121,12 @@ def up(rows: int | None = None) -> dict:
         save_state(state)
         write_env(state)
     if state["clusters_dir"]:
-        say(
-            f"the clusters live in {state['clusters_dir']}: OS user {state['os_user']} cannot reach "
-            f"{SANDBOX} (python -m sandbox destroy removes both)"
+        why = (
+            "SANDBOX_CLUSTERS_DIR"
+            if os.environ.get("SANDBOX_CLUSTERS_DIR", "").strip()
+            else f"OS user {state['os_user']} cannot reach {SANDBOX}"
         )
+        say(f"the clusters live in {state['clusters_dir']}: {why} (python -m sandbox destroy removes both)")
     say(f"wrote {_shown(ENV_FILE)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}
 

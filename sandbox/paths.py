@@ -101,10 +101,12 @@ def say(text: str) -> None:
 _clusters_root: dict[Path, Path] = {}  # this process's choice per sandbox folder (see clusters_root)
 
 
-def _fallback_root() -> Path:
-    """Where the clusters live when the server OS user cannot reach the checkout: a folder of this
-    checkout's own under /var/tmp (kept across reboots, like the checkout), reachable by anyone."""
-    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+def _fallback_root(base: Path | None = None) -> Path:
+    """Where the clusters live outside the checkout: a folder of this sandbox's own under ``base``
+    (``SANDBOX_CLUSTERS_DIR``), else under /var/tmp (kept across reboots, like the checkout), reachable
+    by anyone."""
+    if base is None:
+        base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
     return base / f"pgconverge-clusters-{hashlib.sha1(str(SANDBOX).encode()).hexdigest()[:10]}"
 
 
@@ -129,26 +131,33 @@ def _server_can_reach(os_user: str, folder: Path) -> bool:
 
 def choose_clusters_root(os_user: str | None, saved: str | None) -> Path:
     """
-    Where the clusters live, decided by ``up``: where they already are; else ``.sandbox/`` when
-    the servers can reach it (not root, or the server OS user can traverse the checkout's
-    folders); else a folder outside the checkout that they can reach (as root in a checkout under
-    a private folder: /root, a ``mktemp -d`` folder), so no chmod is asked of anyone.
+    Where the clusters live, decided by ``up``: where they already are; else, for a new sandbox, a
+    folder of its own under ``SANDBOX_CLUSTERS_DIR`` when that is set (the test workers' on tmpfs, see
+    tests/conftest.py); else ``.sandbox/`` when the servers can reach it (not root, or the server OS
+    user can traverse the checkout's folders); else a folder outside the checkout that they can reach
+    (as root in a checkout under a private folder: /root, a ``mktemp -d`` folder), so no chmod is
+    asked of anyone.
     """
     chosen = SANDBOX
+    fresh = not any((SANDBOX / name / "data").exists() for name in CLUSTERS)
+    wanted = os.environ.get("SANDBOX_CLUSTERS_DIR", "").strip()
     if saved and (Path(saved) / "source").exists():
         chosen = Path(saved)
-    elif (
-        os_user
-        and is_root()
-        and not any((SANDBOX / name / "data").exists() for name in CLUSTERS)
-        and not _server_can_reach(os_user, SANDBOX)
-    ):
-        chosen = _fallback_root()
-        chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
-            raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
-        os.chmod(chosen, 0o755)  # the server user enters it; each cluster folder inside is 0700
+    elif fresh and wanted:
+        chosen = _own_folder(_fallback_root(Path(wanted)))
+    elif os_user and is_root() and fresh and not _server_can_reach(os_user, SANDBOX):
+        chosen = _own_folder(_fallback_root())
     _clusters_root[SANDBOX] = chosen
+    return chosen
+
+
+def _own_folder(chosen: Path) -> Path:
+    """``chosen`` made (or found) as this user's, 0755: the server user enters it; each cluster folder
+    inside is 0700."""
+    chosen.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if chosen.is_symlink() or chosen.lstat().st_uid != os.geteuid():  # made by someone else
+        raise SandboxError(f"{chosen} (for this checkout's clusters) belongs to someone else: remove it")
+    os.chmod(chosen, 0o755)
     return chosen
 
 

@@ -24,6 +24,10 @@ import pytest
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' processes keep their bytecode (pytest's rewritten test modules included, in __pycache__,
+# git-ignored) even where PYTHONDONTWRITEBYTECODE=1 is set: each worker rewrote and compiled every test
+# module again (about 5 s of CPU a worker, twice the unit layer's collection).
+sys.dont_write_bytecode = False
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 if os.environ.get("PYTEST_XDIST_WORKER"):  # before sandbox is imported: each worker its own clusters

@@ -45,12 +45,13 @@ check: | $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_house_rules.py
 
-# In parallel: each pytest-xdist worker brings up clusters of its own (.sandbox/workers/gwN); the unit
-# layer alone: .venv/bin/python -m pytest -m "not cluster" (seconds, no server).
+# In parallel: each pytest-xdist worker brings up clusters of its own (.sandbox/workers/gwN); tests are
+# handed out one at a time, the long ones first (docs/testing.md); the unit layer alone:
+# .venv/bin/python -m pytest -m "not cluster" (seconds, no server).
 PYTEST_WORKERS ?= 3
 test: check setup
 	@scripts/install-heroku-cli "the Heroku tests drive the real CLI against a fake Heroku API"
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
 	$(BIN)/python -m tests.reliability.counts  # docs/reliability.md's counts, from reports/reliability.json
 
 soak: sandbox-up

@@ -78,7 +78,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests marked ``long`` first, otherwise in the order collected (issue 26): started last, a test
-    of several minutes kept one worker busy while the others had finished."""
+    of several minutes kept one worker busy while the others had finished. ``make test`` hands tests out
+    one at a time (``--maxschedchunk 1``), so the long ones spread over the workers."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 

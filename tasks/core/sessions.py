@@ -71,7 +71,7 @@ class Session:
 
     def rows(self, sql: str) -> Rows:
         """Every row of every statement of ``sql``, in one round trip and one read-only transaction
-        rolled back at its end. A connection found lost is opened again and the read tried once more.
+        (one snapshot) rolled back at its end. A connection found lost is opened again and the read tried once more.
         A lock wait that runs out is tried again (:func:`tasks.core.waits.retrying`), naming who holds it."""
         from tasks.core import waits
 
@@ -98,7 +98,9 @@ class Session:
         conn = self.connection()
         cursor = ClientCursor(conn)
         try:
-            cursor.execute(f"BEGIN READ ONLY;\n{sql}\n;\nROLLBACK")
+            # one snapshot for every statement (READ COMMITTED takes one per statement: a deploy that
+            # committed between two of them showed a table but no history, and its neighbour refused)
+            cursor.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n{sql}\n;\nROLLBACK")
             rows: Rows = []
             while True:
                 result = cursor.pgresult

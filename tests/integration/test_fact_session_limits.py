@@ -53,3 +53,34 @@ def test_an_application_lock_bounds_the_read_and_names_the_session(services, mon
         app.close()
     assert took < 30, took
     assert f'pid {pid} (application_name "the-app"' in str(failed.value)
+
+
+def test_the_statements_of_one_read_see_one_snapshot(services):
+    """A concurrent deploy (four at once, tests/integration/test_crash_and_concurrency.py) committed its
+    history table and first file between the two statements of the history fact: the other read "no
+    history" and then "1 table", and refused the target as one to adopt. Here a second session commits a
+    row while the read's second statement sleeps: the third statement sees what the first saw."""
+    import threading
+
+    with psycopg.connect(services.target_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE rooms (id int)")
+    one = sessions.Session("target")
+    one.rows("SELECT 1")  # connected before the race
+
+    def commit_a_row() -> None:
+        time.sleep(0.3)
+        with psycopg.connect(services.target_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO rooms VALUES (1)")
+
+    writer = threading.Thread(target=commit_a_row)
+    writer.start()
+    rows = one.rows("SELECT count(*) FROM rooms; SELECT pg_sleep(1.5)::text; SELECT count(*) FROM rooms")
+    writer.join()
+    one.close()
+    assert query_count(services.target_url) == 1, "the row was committed during the read"
+    assert rows[0] == rows[2] == ["0"], rows
+
+
+def query_count(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM rooms").fetchone()[0]

@@ -6,7 +6,6 @@ closing notes). Pure apart from reading /proc for the machine's description.
 
 from __future__ import annotations
 
-import compileall
 import os
 import platform
 import statistics
@@ -122,14 +121,8 @@ def machine() -> dict[str, str]:
             "kernel": platform.release(), "bytecode": BYTECODE}
 
 
-# Where PYTHONDONTWRITEBYTECODE=1 is set (as on the bench's machine), every deploy would compile tasks/
-# from source again (~0.14 s of CPU a run); a user's Python writes the bytecode on its first run.
+# bench.run compiles the project first (sandbox.bytecode), as a user's first run leaves it.
 BYTECODE = "tasks/ compiled before the rounds (as a user's first run leaves it)"
-
-
-def compile_project(root: Path) -> None:
-    """tasks/ compiled into its __pycache__ (git-ignored), whatever PYTHONDONTWRITEBYTECODE says."""
-    compileall.compile_dir(root / "tasks", quiet=1)
 
 
 def write(path: str | Path, title: str, command: str, intro: list[str], info: dict[str, str], versions: dict[str, str],

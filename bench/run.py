@@ -26,8 +26,9 @@ import psycopg
 
 import sandbox
 from bench import backup, copy, databases, migrations, peers, snapshot
-from bench.results import Row, compile_project, machine, write
+from bench.results import Row, machine, write
 from bench.timing import HarnessError, load1, say
+from sandbox import bytecode
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("noop", "fresh", "real", "backup", "copy", "snapshot")
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_start = load1()
     sandbox.up()
-    compile_project(ROOT)
+    bytecode.compile_code()
     for name in databases.drop_leftovers():
         say(f"dropped {name}, left behind by an interrupted run")
     info = machine()

@@ -121,11 +121,9 @@ def up(rows: int | None = None) -> dict:
         save_state(state)
         write_env(state)
     if state["clusters_dir"]:
-        why = (
-            "SANDBOX_CLUSTERS_DIR"
-            if os.environ.get("SANDBOX_CLUSTERS_DIR", "").strip()
-            else f"OS user {state['os_user']} cannot reach {SANDBOX}"
-        )
+        wanted = os.environ.get("SANDBOX_CLUSTERS_DIR", "").strip()
+        under_wanted = bool(wanted) and Path(state["clusters_dir"]).parent == Path(wanted).absolute()
+        why = "SANDBOX_CLUSTERS_DIR" if under_wanted else f"OS user {state['os_user']} cannot reach {SANDBOX}"
         say(f"the clusters live in {state['clusters_dir']}: {why} (python -m sandbox destroy removes both)")
     say(f"wrote {_shown(ENV_FILE)} (sandbox up in {time.monotonic() - started:.1f}s)")
     return {**state, "env": database_urls(state)}

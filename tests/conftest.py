@@ -13,7 +13,6 @@ give a test its own databases and deploy inputs.
 
 from __future__ import annotations
 
-import compileall
 import os
 import secrets
 import sys
@@ -61,12 +60,11 @@ def no_traceback_in_deploy_output():
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """tasks/ and sandbox/ compiled once before the tests (in the controller, not in each xdist worker):
-    where PYTHONDONTWRITEBYTECODE=1 is set, each of the suite's hundreds of deploys would otherwise compile
-    tasks/ from source again (~0.14 s of CPU each). The bytecode goes into __pycache__ (git-ignored)."""
+    """The project compiled once before the tests, in the controller (:mod:`sandbox.bytecode`)."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        for package in ("tasks", "sandbox"):
-            compileall.compile_dir(ROOT / package, quiet=1)
+        from sandbox import bytecode
+
+        bytecode.compile_code()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

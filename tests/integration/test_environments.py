@@ -238,7 +238,8 @@ def test_an_interrupt_stops_every_environment_each_with_its_summary(envs, projec
     project.write_migration("950_slow.sql", "SELECT pg_sleep(30);\n")
     env = envs("staging", "qa")
     started = project.start(ENVIRONMENTS_DIR=str(env.folder), PLANS_DIR=str(env.plans), REPORT_DIR=str(env.reports))
-    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"
+    sleeping = ("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()")  # pg_stat_activity is the whole cluster's: this database's own
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and not all(query(db, sleeping)[0][0] for db in env.dbs.values()):
         time.sleep(0.3)
